@@ -1,0 +1,54 @@
+# GIMS build, test and benchmark entry points.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+BIN       := bin
+APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3
+FUZZTIME  ?= 30s
+
+.PHONY: all build test deps fmt vet bench fuzz demo clean
+
+all: build
+
+# deps installs the system packages the build and the interop tests need,
+# only when one of them is missing (CI machines start fresh).
+deps:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
+	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet: deps
+	$(GO) vet ./...
+
+# test: format and vet first, then every test (with the race detector);
+# fuzz targets run over their seed corpora in testdata/.
+test: deps fmt vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./transform/... ./capture/...
+	bash bench/offline.sh
+
+fuzz: deps
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$t/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "fuzz $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$t || exit 1; \
+	  done; done
+
+demo: build
+	@echo "make demo: not yet — the aggregate manager (gims-am) is not built yet; try bin/gims-capd -r FILE"
+
+clean:
+	rm -rf $(BIN)

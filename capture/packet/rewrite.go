@@ -1,0 +1,5 @@
+package packet
+
+// rewriteInfo records where the IP headers are in the frame (placeholder
+// until the decoder lands).
+type rewriteInfo struct{}
