@@ -30,10 +30,8 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 	}
 	src, err := capture.OpenFile(o.input, o.filter)
 	if err != nil {
-		var ferr *capture.FilterError
-		if errors.As(err, &ferr) || !errors.Is(err, os.ErrNotExist) && o.input != "-" {
-			return usageError{err}
-		}
+		// A missing or unreadable input and a filter libpcap refuses are
+		// both bad arguments: nothing was processed.
 		return usageError{err}
 	}
 	defer src.Close()
