@@ -1,0 +1,53 @@
+package flow
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Config configures a Table. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// ActiveTimeout ends a long-lived flow's record this long after the
+	// record's first packet (EndActiveTimeout); the flow goes on in a new
+	// record. Default 1800s, as SPEC §3 and the offline meter say.
+	ActiveTimeout time.Duration
+	// IdleTimeout ends a flow that has seen no packet for this long
+	// (EndIdleTimeout). Default 300s.
+	IdleTimeout time.Duration
+	// Biflow makes one record per conversation (RFC 5103): packets in both
+	// directions update the same flow, and the first packet's source is
+	// Key.Src. When false, each direction is its own flow and the Rev*
+	// counters stay zero. Default true.
+	Biflow bool
+	// MaxFlows bounds the number of live flows, and so the memory: when the
+	// table is full, the least recently active flow is exported early with
+	// EndLackOfResources and counted in Stats.Evicted. Default 1<<20
+	// (about 170 MB of table at most).
+	MaxFlows int
+}
+
+// DefaultConfig returns the default configuration.
+func DefaultConfig() Config {
+	return Config{
+		ActiveTimeout: 1800 * time.Second,
+		IdleTimeout:   300 * time.Second,
+		Biflow:        true,
+		MaxFlows:      1 << 20,
+	}
+}
+
+// validate checks cfg and says what is wrong in terms a user can act on.
+func (cfg Config) validate() error {
+	if cfg.ActiveTimeout <= 0 {
+		return fmt.Errorf("active timeout must be positive, got %v", cfg.ActiveTimeout)
+	}
+	if cfg.IdleTimeout <= 0 {
+		return fmt.Errorf("idle timeout must be positive, got %v", cfg.IdleTimeout)
+	}
+	if cfg.MaxFlows <= 0 || cfg.MaxFlows > math.MaxInt32 {
+		return fmt.Errorf("max flows must be between 1 and %d, got %d", math.MaxInt32, cfg.MaxFlows)
+	}
+	return nil
+}

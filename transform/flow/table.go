@@ -1,0 +1,470 @@
+package flow
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gimsproject/gims/capture/packet"
+)
+
+// IP protocol numbers and TCP flags the table looks at.
+const (
+	protoICMP   = 1
+	protoTCP    = 6
+	protoICMPv6 = 58
+
+	tcpFIN = 0x01
+	tcpRST = 0x04
+)
+
+// ICMP echo types, whose request and reply belong to one biflow.
+const (
+	icmpEchoReply     = 0
+	icmpEchoRequest   = 8
+	icmpv6EchoRequest = 128
+	icmpv6EchoReply   = 129
+)
+
+// Stats are the table's counters since New.
+type Stats struct {
+	// Active is the number of live flows (Len).
+	Active int
+	// Created counts flows started by a packet that matched no live flow.
+	Created uint64
+	// Exported counts records handed to the export function, for every
+	// end reason; an active timeout exports a record without ending the
+	// flow, so Exported can exceed Created.
+	Exported uint64
+	// Evicted counts records exported early with EndLackOfResources
+	// because the table held MaxFlows flows.
+	Evicted uint64
+	// Packets and Bytes count the IP packets added and their IP octets
+	// (Summary.IPLen); once the table is flushed they equal the sums over
+	// every exported record, both directions.
+	Packets, Bytes uint64
+	// NonIP counts summaries that were not IP, which the table ignores.
+	NonIP uint64
+	// Fragments counts IP fragments (first ones included).
+	Fragments uint64
+	// FragmentsUnmatched counts non-first fragments whose first fragment
+	// was not seen within the fragment timeout (lost, out of order, or
+	// pushed out of the fragment cache): they go to the flow with ports 0.
+	FragmentsUnmatched uint64
+	// Truncated and Malformed count IP packets the decoder flagged so; they
+	// are still accounted with whatever fields were decoded.
+	Truncated, Malformed uint64
+}
+
+// Table is a flow table: it aggregates packet summaries into flows and
+// exports a Record when a flow ends. Every timeout is in packet time: the
+// table's clock is the latest packet timestamp (or Expire time) seen, so
+// an offline run over a capture file gives the same flows as the live
+// capture. It is not safe for concurrent use; the capture path calls it
+// from one goroutine.
+//
+// Flow ends:
+//   - Idle timeout: no packet for more than IdleTimeout (EndIdleTimeout).
+//   - Active timeout: the record's first packet is more than ActiveTimeout
+//     old (EndActiveTimeout). The flow stays in the table with its key
+//     orientation; its next record starts with its next packet.
+//   - TCP: an RST in either direction, or a FIN seen from both directions,
+//     ends the flow after counting that packet (EndOfFlow). In uni-flow
+//     mode a FIN ends its direction's flow. Packets after the end (the
+//     last ACK after the FINs, retransmissions) start a new, small flow,
+//     as softflowd and YAF do.
+//   - Lack of resources: a new flow in a full table first evicts the least
+//     recently active flow (EndLackOfResources).
+//   - Flush: every live flow (EndForced).
+//
+// Keys: ports are 0 for protocols without ports. ICMP and ICMPv6 keep the
+// Summary's convention (SrcPort 0, DstPort type<<8|code); in biflow mode an
+// echo reply (ICMP 0, ICMPv6 129) matches the flow of the echo request
+// (8, 128) in the other direction, so a ping is one biflow whose key
+// carries the first packet's type. Other ICMP types match their own type
+// in either direction.
+//
+// Fragments: a first fragment (offset 0) carries the ports; the table
+// remembers them per (addresses, protocol, VLAN, fragment ID) in a cache
+// bounded to FragmentCacheSize entries and FragmentTimeout of packet time,
+// so the datagram's later fragments count toward the same flow. A
+// non-first fragment whose first fragment is not in the cache (lost, or
+// arriving later, out of order) goes to the flow with ports 0 and is
+// counted in Stats.FragmentsUnmatched; the table does not buffer.
+type Table struct {
+	biflow   bool
+	maxFlows int
+	activeNs int64
+	idleNs   int64
+	export   func(*Record)
+	index    map[Key]int32
+	slab     []entry
+	free     int32     // head of the free slot chain, through links[lruList].next
+	lists    [2]list   // lruList: by last packet; activeList: by record start
+	now      int64     // packet clock, Unix nanoseconds
+	frags    fragCache // ports of first fragments
+	stats    Stats
+	rec      Record // handed to export, reused
+}
+
+// entry is one live flow. Its counters are those of the current record;
+// all of them are zero while the flow waits for its next packet after an
+// active timeout.
+type entry struct {
+	// key is the record's key: Src is the first packet's source.
+	key Key
+	// start is the record's first packet time, last the flow's latest,
+	// in Unix nanoseconds.
+	start, last                          int64
+	packets, bytes, revPackets, revBytes uint64
+	flags, revFlags                      uint8
+	// finFwd and finRev say a FIN was seen in each direction; they
+	// survive an active timeout.
+	finFwd, finRev bool
+	// inActive says the entry is on the active list (it has a record in
+	// progress).
+	inActive bool
+	links    [2]link
+}
+
+const (
+	lruList    = 0
+	activeList = 1
+	none       = int32(-1)
+)
+
+type link struct{ prev, next int32 }
+type list struct{ head, tail int32 }
+
+// New returns a Table that calls export, synchronously, with each ended
+// flow's record. The Record pointer is valid only during the call: copy
+// the record to keep it. export must not call back into the Table.
+func New(cfg Config, export func(*Record)) (*Table, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("invalid flow configuration: %w", err)
+	}
+	if export == nil {
+		return nil, fmt.Errorf("invalid flow configuration: nil export function")
+	}
+	return &Table{
+		biflow:   cfg.Biflow,
+		maxFlows: cfg.MaxFlows,
+		activeNs: int64(cfg.ActiveTimeout),
+		idleNs:   int64(cfg.IdleTimeout),
+		export:   export,
+		index:    make(map[Key]int32),
+		free:     none,
+		lists:    [2]list{{none, none}, {none, none}},
+		now:      math.MinInt64,
+	}, nil
+}
+
+// Len returns the number of live flows, counting those waiting for their
+// next packet after an active timeout.
+func (t *Table) Len() int { return len(t.index) }
+
+// Stats returns the table's counters.
+func (t *Table) Stats() Stats {
+	s := t.stats
+	s.Active = len(t.index)
+	return s
+}
+
+// Add accounts one packet. Summaries that are not IP are counted in
+// Stats.NonIP and otherwise ignored. Add first advances the table's clock
+// to the packet's timestamp (never backwards), exporting the flows that
+// timed out by then; an out-of-order packet is still counted in its flow,
+// whose Start and End stay the earliest and latest packet times. In steady
+// state Add does not allocate.
+func (t *Table) Add(s *packet.Summary) {
+	if s.IPVersion == 0 {
+		t.stats.NonIP++
+		return
+	}
+	if s.Truncated {
+		t.stats.Truncated++
+	}
+	if s.Malformed {
+		t.stats.Malformed++
+	}
+	ts := s.Timestamp.UnixNano()
+	t.advance(ts)
+
+	k := Key{Src: s.Src, Dst: s.Dst, VLAN: s.VLAN, Proto: s.Proto, IPVersion: s.IPVersion}
+	var flags uint8
+	if s.Fragment {
+		k.SrcPort, k.DstPort = t.fragmentPorts(s)
+	} else if s.HasPorts {
+		k.SrcPort, k.DstPort = s.SrcPort, s.DstPort
+	}
+	if s.Proto == protoTCP && s.HasPorts && (!s.Fragment || s.FragOffset == 0) {
+		flags = s.TCPFlags
+	}
+
+	mk := t.mapKey(k)
+	i, ok := t.index[mk]
+	if ok {
+		e := &t.slab[i]
+		switch {
+		case t.now-e.last > t.idleNs:
+			// The list walk in advance missed it (out-of-order times).
+			if !e.empty() {
+				t.exportRecord(i, EndIdleTimeout)
+			}
+			t.remove(i, mk)
+			ok = false
+		case e.empty():
+			e.start = ts
+			t.pushBack(activeList, i)
+		case t.now-e.start > t.activeNs:
+			t.exportRecord(i, EndActiveTimeout)
+			t.resetRecord(i)
+			e.start = ts
+			t.pushBack(activeList, i)
+		}
+	}
+	if !ok {
+		i = t.create(mk, &k, ts)
+	}
+
+	e := &t.slab[i]
+	var n uint64
+	if s.IPLen > 0 {
+		n = uint64(s.IPLen)
+	}
+	if !t.biflow || e.isForward(&k) {
+		e.packets++
+		e.bytes += n
+		e.flags |= flags
+		e.finFwd = e.finFwd || flags&tcpFIN != 0
+	} else {
+		e.revPackets++
+		e.revBytes += n
+		e.revFlags |= flags
+		e.finRev = e.finRev || flags&tcpFIN != 0
+	}
+	if ts > e.last {
+		e.last = ts
+	}
+	if ts < e.start {
+		e.start = ts
+	}
+	t.moveToBack(lruList, i)
+	t.stats.Packets++
+	t.stats.Bytes += n
+
+	if flags&tcpRST != 0 || e.finFwd && (e.finRev || !t.biflow) {
+		t.exportRecord(i, EndOfFlow)
+		t.remove(i, mk)
+	}
+}
+
+// Expire advances the table's clock to now, if later, and exports the
+// flows that are idle or active timed out by then. A live capture calls it
+// periodically so that flows end even when no packet arrives; Add calls
+// it itself.
+func (t *Table) Expire(now time.Time) {
+	t.advance(now.UnixNano())
+}
+
+// Flush exports every live flow with EndForced, least recently active
+// first, and empties the table (end of capture or stop). The table can be
+// used again afterwards.
+func (t *Table) Flush() {
+	for i := t.lists[lruList].head; i != none; i = t.lists[lruList].head {
+		if !t.slab[i].empty() {
+			t.exportRecord(i, EndForced)
+		}
+		t.remove(i, t.mapKey(t.slab[i].key))
+	}
+	t.frags.reset()
+}
+
+// advance moves the clock to ts if it is later and exports what timed out:
+// idle flows from the head of the LRU list, then active timeouts from the
+// head of the active list. Both lists are ordered by time (up to
+// out-of-order packets), so each check stops at the first live entry.
+func (t *Table) advance(ts int64) {
+	if ts <= t.now {
+		return
+	}
+	t.now = ts
+	for i := t.lists[lruList].head; i != none; i = t.lists[lruList].head {
+		e := &t.slab[i]
+		if t.now-e.last <= t.idleNs {
+			break
+		}
+		if !e.empty() {
+			t.exportRecord(i, EndIdleTimeout)
+		}
+		t.remove(i, t.mapKey(e.key))
+	}
+	for i := t.lists[activeList].head; i != none; i = t.lists[activeList].head {
+		if t.now-t.slab[i].start <= t.activeNs {
+			break
+		}
+		t.exportRecord(i, EndActiveTimeout)
+		t.resetRecord(i)
+	}
+}
+
+// create adds a flow for a packet that matched none, evicting the least
+// recently active flow first when the table is full.
+func (t *Table) create(mk Key, k *Key, ts int64) int32 {
+	if len(t.index) >= t.maxFlows {
+		h := t.lists[lruList].head
+		if !t.slab[h].empty() {
+			t.stats.Evicted++
+			t.exportRecord(h, EndLackOfResources)
+		}
+		t.remove(h, t.mapKey(t.slab[h].key))
+	}
+	var i int32
+	if t.free != none {
+		i = t.free
+		t.free = t.slab[i].links[lruList].next
+	} else {
+		t.slab = append(t.slab, entry{})
+		i = int32(len(t.slab) - 1)
+	}
+	t.slab[i] = entry{key: *k, start: ts, last: ts}
+	t.index[mk] = i
+	t.pushBack(lruList, i)
+	t.pushBack(activeList, i)
+	t.stats.Created++
+	return i
+}
+
+// remove deletes flow i, whose index key is mk, and frees its slot.
+func (t *Table) remove(i int32, mk Key) {
+	delete(t.index, mk)
+	t.unlink(lruList, i)
+	if t.slab[i].inActive {
+		t.unlink(activeList, i)
+	}
+	t.slab[i].links[lruList].next = t.free
+	t.free = i
+}
+
+// resetRecord clears flow i's counters after its record was exported on
+// active timeout; the flow keeps its key and TCP FIN state and leaves the
+// active list until its next packet.
+func (t *Table) resetRecord(i int32) {
+	e := &t.slab[i]
+	e.packets, e.bytes, e.revPackets, e.revBytes = 0, 0, 0, 0
+	e.flags, e.revFlags = 0, 0
+	t.unlink(activeList, i)
+}
+
+// exportRecord hands flow i's current record to the export function.
+func (t *Table) exportRecord(i int32, reason EndReason) {
+	e := &t.slab[i]
+	t.rec = Record{
+		Key:         e.key,
+		Start:       time.Unix(0, e.start).UTC(),
+		End:         time.Unix(0, e.last).UTC(),
+		Packets:     e.packets,
+		Bytes:       e.bytes,
+		RevPackets:  e.revPackets,
+		RevBytes:    e.revBytes,
+		TCPFlags:    e.flags,
+		RevTCPFlags: e.revFlags,
+		EndReason:   reason,
+	}
+	t.stats.Exported++
+	t.export(&t.rec)
+}
+
+// empty says the flow has no packet in its current record.
+func (e *entry) empty() bool { return e.packets == 0 && e.revPackets == 0 }
+
+// isForward says a packet with key k goes from the record's Src to its
+// Dst. ICMP direction follows the addresses alone, since an echo reply's
+// "port" differs from its request's.
+func (e *entry) isForward(k *Key) bool {
+	if k.Src != e.key.Src {
+		return false
+	}
+	return isICMP(k.Proto) || k.SrcPort == e.key.SrcPort
+}
+
+// mapKey returns the index key of a flow whose packet (or record) key is
+// k. In biflow mode both directions of a conversation map to one key: the
+// endpoints are put in a canonical order and ICMP echo replies take the
+// request's type.
+func (t *Table) mapKey(k Key) Key {
+	if !t.biflow {
+		return k
+	}
+	if isICMP(k.Proto) {
+		k.DstPort = echoRequest(k.Proto, k.DstPort)
+		if bytes.Compare(k.Src[:], k.Dst[:]) > 0 {
+			k.Src, k.Dst = k.Dst, k.Src
+		}
+		return k
+	}
+	if c := bytes.Compare(k.Src[:], k.Dst[:]); c > 0 || c == 0 && k.SrcPort > k.DstPort {
+		k.Src, k.Dst = k.Dst, k.Src
+		k.SrcPort, k.DstPort = k.DstPort, k.SrcPort
+	}
+	return k
+}
+
+func isICMP(proto uint8) bool { return proto == protoICMP || proto == protoICMPv6 }
+
+// echoRequest maps an ICMP echo reply's type<<8|code to the echo
+// request's, and returns any other value unchanged.
+func echoRequest(proto uint8, typeCode uint16) uint16 {
+	typ, code := typeCode>>8, typeCode&0xff
+	switch {
+	case proto == protoICMP && typ == icmpEchoReply:
+		return icmpEchoRequest<<8 | code
+	case proto == protoICMPv6 && typ == icmpv6EchoReply:
+		return icmpv6EchoRequest<<8 | code
+	}
+	return typeCode
+}
+
+// pushBack appends entry i to list l.
+func (t *Table) pushBack(l int, i int32) {
+	ls := &t.lists[l]
+	t.slab[i].links[l] = link{prev: ls.tail, next: none}
+	if ls.tail != none {
+		t.slab[ls.tail].links[l].next = i
+	} else {
+		ls.head = i
+	}
+	ls.tail = i
+	if l == activeList {
+		t.slab[i].inActive = true
+	}
+}
+
+// unlink removes entry i from list l.
+func (t *Table) unlink(l int, i int32) {
+	ls := &t.lists[l]
+	lk := t.slab[i].links[l]
+	if lk.prev != none {
+		t.slab[lk.prev].links[l].next = lk.next
+	} else {
+		ls.head = lk.next
+	}
+	if lk.next != none {
+		t.slab[lk.next].links[l].prev = lk.prev
+	} else {
+		ls.tail = lk.prev
+	}
+	if l == activeList {
+		t.slab[i].inActive = false
+	}
+}
+
+// moveToBack moves entry i to the end of list l.
+func (t *Table) moveToBack(l int, i int32) {
+	if t.lists[l].tail == i {
+		return
+	}
+	t.unlink(l, i)
+	t.pushBack(l, i)
+}
