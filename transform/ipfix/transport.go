@@ -230,13 +230,15 @@ func dialTCP(ctx context.Context, addr string, logger *slog.Logger) (*tcpTranspo
 		conn = nil
 	} else {
 		logger.Info("connected to ipfix collector")
+		t.conn, t.fresh = conn, true
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	go t.run(conn)
 	return t, nil
 }
 
-// run owns the connection's life: it waits for the collector to close it
+// run owns the connection's life, starting with conn (installed already)
+// or, if nil, with a connection attempt: it waits for the collector to close it
 // (collectors send nothing, so a read returns only then) or for a failed
 // write to close it, and reconnects with exponential backoff.
 func (t *tcpTransport) run(conn net.Conn) {
@@ -270,18 +272,18 @@ func (t *tcpTransport) run(conn net.Conn) {
 				}
 				continue
 			}
+			t.mu.Lock()
+			if t.closed {
+				t.mu.Unlock()
+				c.Close()
+				return
+			}
+			t.conn, t.fresh = c, true
+			t.mu.Unlock()
 			conn = c
 			t.logger.Info("connected to ipfix collector")
 			logged = false
 		}
-		t.mu.Lock()
-		if t.closed {
-			t.mu.Unlock()
-			conn.Close()
-			return
-		}
-		t.conn, t.fresh = conn, true
-		t.mu.Unlock()
 
 		start := time.Now()
 		_, err := io.Copy(io.Discard, conn)
