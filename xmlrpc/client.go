@@ -1,0 +1,103 @@
+package xmlrpc
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+)
+
+// Limits of responses read by Call: results pages (up to 10000 flows)
+// are far larger than requests.
+const (
+	clientMaxResponseBytes = 64 << 20
+	clientMaxValues        = 2 << 20
+	clientMaxDepth         = 64
+)
+
+// HTTPError is returned by Call when the server answers with an HTTP
+// status other than 200 (no XML-RPC response at all).
+type HTTPError struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Body is the start of the response body.
+	Body string
+}
+
+// Error implements error.
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("HTTP %d: %s", e.StatusCode, e.Body)
+}
+
+// Call calls method on the XML-RPC server at url with positional args and
+// decodes the result into reply (a pointer; nil discards the result).
+// header is added to the request (for example "Authorization: Bearer …");
+// user:password in url becomes Basic authentication. A fault answer is
+// returned as *Fault; an HTTP status other than 200 as a wrapped
+// *HTTPError. Unknown struct members in the result are ignored, so a newer
+// server may add fields. httpClient nil means http.DefaultClient.
+func Call(ctx context.Context, httpClient *http.Client, url string, header http.Header,
+	method string, args []any, reply any) error {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	if err := checkMethodName(method); err != nil {
+		return fmt.Errorf("xmlrpc call %s: %w", method, err)
+	}
+	var cache typeCache
+	e := encoder{cache: &cache}
+	if err := e.appendCall(method, args); err != nil {
+		return fmt.Errorf("xmlrpc call %s: unable to encode: %w", method, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(e.b))
+	if err != nil {
+		return fmt.Errorf("xmlrpc call %s: %w", method, err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "gims-xmlrpc")
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("xmlrpc call %s: %w", method, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, clientMaxResponseBytes+1))
+	if err != nil {
+		return fmt.Errorf("xmlrpc call %s: unable to read response: %w", method, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("xmlrpc call %s: %w", method,
+			&HTTPError{StatusCode: resp.StatusCode, Body: truncate(strings.TrimSpace(string(body)), 200)})
+	}
+	if len(body) > clientMaxResponseBytes {
+		return fmt.Errorf("xmlrpc call %s: response larger than %d bytes", method, clientMaxResponseBytes)
+	}
+	r, err := parseResponse(body, limits{maxDepth: clientMaxDepth, maxValues: clientMaxValues})
+	if err != nil {
+		return fmt.Errorf("xmlrpc call %s: invalid response: %w", method, err)
+	}
+	if r.fault != nil {
+		return r.fault
+	}
+	if reply == nil {
+		return nil
+	}
+	dst := reflect.ValueOf(reply)
+	if dst.Kind() != reflect.Pointer || dst.IsNil() {
+		return fmt.Errorf("xmlrpc call %s: reply must be a non-nil pointer, not %T", method, reply)
+	}
+	a := assigner{cache: &cache}
+	if err := a.assign(&r.param, dst.Elem()); err != nil {
+		return fmt.Errorf("xmlrpc call %s: unable to decode the result: %w", method, err)
+	}
+	return nil
+}

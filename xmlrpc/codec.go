@@ -1,0 +1,205 @@
+package xmlrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/rpc"
+)
+
+// Codec is an XML-RPC codec for github.com/gorilla/rpc (v1). Server
+// registers it and decodes requests before gorilla sees them, so that every
+// failure becomes a fault. Registered by itself on a plain rpc.Server it
+// also works, but then gorilla answers malformed requests, unknown methods
+// and bad parameters with HTTP 400 text, not faults.
+type Codec struct {
+	cfg   Config
+	cache typeCache
+}
+
+// NewCodec returns a codec with cfg (zero fields take DefaultConfig values).
+func NewCodec(cfg Config) *Codec {
+	return &Codec{cfg: cfg.withDefaults()}
+}
+
+// limits returns the parse limits of requests.
+func (c *Codec) limits() limits {
+	return limits{maxDepth: c.cfg.MaxDepth, maxValues: c.cfg.MaxValues}
+}
+
+// gorillaName maps an XML-RPC method name to gorilla's "Service.Method":
+// unqualified names go to the default service.
+func (c *Codec) gorillaName(method string) (string, bool) {
+	if strings.Contains(method, ".") {
+		return method, strings.Count(method, ".") == 1
+	}
+	if c.cfg.DefaultService == "" {
+		return "", false
+	}
+	return c.cfg.DefaultService + "." + method, true
+}
+
+// callState is one call being served: the parsed request, and for a
+// multicall sub-call, where its outcome goes. It travels in the request
+// context from Server.ServeHTTP through the middleware and gorilla to the
+// codec.
+type callState struct {
+	method string  // XML-RPC method name
+	params []value // parsed parameters
+	sub    bool    // a call inside system.multicall
+
+	gorilla string        // "Service.Method", set before gorilla runs
+	args    reflect.Value // decoded args (pointer), set before gorilla runs
+
+	done   bool   // the outcome below is set
+	result []byte // encoded <value> of the reply
+	fault  *Fault // or the fault
+}
+
+// stateKey is the context key of *callState.
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *callState {
+	st, _ := ctx.Value(stateKey{}).(*callState)
+	return st
+}
+
+// MethodName returns the XML-RPC method name of the call a Server is
+// serving with ctx (for a multicall sub-call, the sub-call's name), or ""
+// outside a call. Middleware uses it to authorize per method.
+func MethodName(ctx context.Context) string {
+	if st := stateFrom(ctx); st != nil {
+		return st.method
+	}
+	return ""
+}
+
+// NewRequest implements rpc.Codec.
+func (c *Codec) NewRequest(r *http.Request) rpc.CodecRequest {
+	if st := stateFrom(r.Context()); st != nil && st.args.IsValid() {
+		return &codecRequest{codec: c, st: st}
+	}
+	// Standalone: read and parse here.
+	cr := &codecRequest{codec: c}
+	body, err := io.ReadAll(io.LimitReader(r.Body, c.cfg.MaxBodyBytes+1))
+	switch {
+	case err != nil:
+		cr.err = fmt.Errorf("xmlrpc: unable to read request: %w", err)
+	case int64(len(body)) > c.cfg.MaxBodyBytes:
+		cr.err = fmt.Errorf("xmlrpc: request larger than %d bytes", c.cfg.MaxBodyBytes)
+	default:
+		call, err := parseCall(body, c.limits())
+		if err != nil {
+			cr.err = fmt.Errorf("xmlrpc: parse error: %w", err)
+		} else {
+			cr.call = &call
+		}
+	}
+	return cr
+}
+
+// codecRequest implements rpc.CodecRequest.
+type codecRequest struct {
+	codec *Codec
+	st    *callState  // set when Server decoded the call
+	call  *methodCall // standalone: the parsed call
+	err   error       // standalone: the parse error
+}
+
+// Method implements rpc.CodecRequest.
+func (cr *codecRequest) Method() (string, error) {
+	if cr.st != nil {
+		return cr.st.gorilla, nil
+	}
+	if cr.err != nil {
+		return "", cr.err
+	}
+	name, ok := cr.codec.gorillaName(cr.call.method)
+	if !ok {
+		return "", fmt.Errorf("xmlrpc: unknown method %q", cr.call.method)
+	}
+	return name, nil
+}
+
+// ReadRequest implements rpc.CodecRequest.
+func (cr *codecRequest) ReadRequest(args any) error {
+	dst := reflect.ValueOf(args)
+	if dst.Kind() != reflect.Pointer || dst.IsNil() {
+		return errors.New("xmlrpc: args must be a non-nil pointer")
+	}
+	if cr.st != nil {
+		if cr.st.args.Type() != dst.Type() {
+			return fmt.Errorf("xmlrpc: args type %s, decoded %s", dst.Type(), cr.st.args.Type())
+		}
+		dst.Elem().Set(cr.st.args.Elem())
+		return nil
+	}
+	if cr.err != nil {
+		return cr.err
+	}
+	a := assigner{cache: &cr.codec.cache, strict: true}
+	if err := a.decodeParams(cr.call.params, dst); err != nil {
+		return fmt.Errorf("xmlrpc: invalid parameters: %w", err)
+	}
+	return nil
+}
+
+// WriteResponse implements rpc.CodecRequest. A method error is always
+// answered as a fault with HTTP 200, so is a reply that cannot be encoded.
+func (cr *codecRequest) WriteResponse(w http.ResponseWriter, reply any, methodErr error) error {
+	var (
+		encoded []byte
+		fault   *Fault
+	)
+	if methodErr != nil {
+		f := cr.codec.cfg.mapFault(methodErr)
+		fault = &f
+	} else {
+		e := encoder{cache: &cr.codec.cache}
+		v := reflect.ValueOf(reply)
+		if v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
+		if err := e.value(v); err != nil {
+			fault = &Fault{Code: cr.codec.cfg.Codes.Internal, String: "unable to encode the reply: " + err.Error()}
+		} else {
+			encoded = e.b
+		}
+	}
+	if cr.st != nil {
+		cr.st.done = true
+		cr.st.result, cr.st.fault = encoded, fault
+		if cr.st.sub {
+			return nil
+		}
+	}
+	if fault != nil {
+		writeXML(w, appendFault(nil, *fault))
+	} else {
+		writeXML(w, appendResponse(make([]byte, 0, len(encoded)+128), encoded))
+	}
+	return nil
+}
+
+// writeXML sends an XML-RPC response document with HTTP 200. Write errors
+// mean the client went away; there is nobody left to tell.
+func writeXML(w http.ResponseWriter, doc []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/xml; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(doc)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(doc)
+}
+
+// WriteFault answers an XML-RPC request with fault f and HTTP 200, as
+// XML-RPC clients expect. Middleware uses it to refuse a call (inside a
+// multicall, the fault becomes that sub-call's entry).
+func WriteFault(w http.ResponseWriter, f Fault) {
+	writeXML(w, appendFault(nil, f))
+}

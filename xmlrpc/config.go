@@ -1,0 +1,84 @@
+package xmlrpc
+
+import "net/http"
+
+// Config configures a Codec and a Server. Zero fields take the defaults of
+// DefaultConfig, so Config{DefaultService: "AM"} is a complete
+// configuration.
+type Config struct {
+	// DefaultService is the registered service that answers unqualified
+	// method names: with "AM", the XML-RPC call "CreateExperiment" runs the
+	// Go method AM.CreateExperiment. Qualified names ("Svc.Method") always
+	// address service Svc. Empty means every name must be qualified.
+	DefaultService string
+	// MaxBodyBytes bounds a request body (default 1 MiB). A larger body is
+	// answered with HTTP 413 and no XML-RPC response, as an HTTP client
+	// or proxy expects.
+	MaxBodyBytes int64
+	// MaxDepth bounds how deeply arrays and structs nest in a request
+	// (default 64); deeper is a parse-error fault.
+	MaxDepth int
+	// MaxValues bounds the number of <value> elements in a request
+	// (default 100000); more is a parse-error fault.
+	MaxValues int
+	// MaxMulticall bounds the number of calls in one system.multicall
+	// (default 1000); more is an invalid-parameters fault.
+	MaxMulticall int
+	// Codes are the fault codes the server raises itself.
+	Codes FaultCodes
+	// FaultMapper turns a method's error into the fault the client sees;
+	// the daemons map their sentinel errors to SPEC codes here. Nil means:
+	// a Fault found with AsFault is answered as is, anything else as
+	// Codes.Application with the error's text.
+	FaultMapper func(error) Fault
+	// Middleware, when set, wraps the dispatcher: it runs for every call,
+	// including each call inside a system.multicall (with the original
+	// request's headers and context), after the body is parsed, so
+	// MethodName works in it. It may answer by itself with WriteFault, for
+	// example fault 4 for a missing credential.
+	Middleware func(http.Handler) http.Handler
+}
+
+// DefaultConfig returns the documented defaults: 1 MiB bodies, nesting 64,
+// 100000 values, 1000 calls per multicall, the standard fault codes, and no
+// default service, mapper or middleware.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes: 1 << 20,
+		MaxDepth:     64,
+		MaxValues:    100000,
+		MaxMulticall: 1000,
+		Codes:        FaultCodes{}.withDefaults(),
+	}
+}
+
+// withDefaults fills zero fields with DefaultConfig's values.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = d.MaxDepth
+	}
+	if c.MaxValues <= 0 {
+		c.MaxValues = d.MaxValues
+	}
+	if c.MaxMulticall <= 0 {
+		c.MaxMulticall = d.MaxMulticall
+	}
+	c.Codes = c.Codes.withDefaults()
+	return c
+}
+
+// mapFault turns a method error into a fault, through the configured
+// mapper or the default rule.
+func (c *Config) mapFault(err error) Fault {
+	if c.FaultMapper != nil {
+		return c.FaultMapper(err)
+	}
+	if f, ok := AsFault(err); ok {
+		return f
+	}
+	return Fault{Code: c.Codes.Application, String: err.Error()}
+}
