@@ -138,7 +138,7 @@ func newDecoder() *decoder {
 // names of calmh/ipfix's IANA and RFC 5103 dictionary.
 func (d *decoder) record(dr ipfix.DataRecord) (flow.Record, error) {
 	var r flow.Record
-	for _, f := range d.in.Interpret(dr) {
+	for j, f := range d.in.Interpret(dr) {
 		var ok bool
 		switch f.Name {
 		case "sourceIPv4Address", "destinationIPv4Address", "sourceIPv6Address", "destinationIPv6Address":
@@ -172,7 +172,7 @@ func (d *decoder) record(dr ipfix.DataRecord) (flow.Record, error) {
 			r.RevPackets, ok = f.Value.(uint64)
 		case "tcpControlBits", "reverseTcpControlBits":
 			var v uint16
-			if v, ok = f.Value.(uint16); ok && len(f.RawValue) == 0 {
+			if v, ok = f.Value.(uint16); ok {
 				if f.Name[0] == 'r' {
 					r.RevTCPFlags = uint8(v)
 				} else {
@@ -184,9 +184,10 @@ func (d *decoder) record(dr ipfix.DataRecord) (flow.Record, error) {
 			v, ok = f.Value.(uint8)
 			r.EndReason = flow.EndReason(v)
 		case "flowStartMilliseconds", "flowEndMilliseconds":
-			var t time.Time
-			if t, ok = f.Value.(time.Time); ok {
-				t = time.UnixMilli(t.UnixMilli())
+			// calmh/ipfix overflows on times after 2262: read the raw
+			// milliseconds, after checking it did interpret the type.
+			if _, ok = f.Value.(time.Time); ok && len(dr.Fields[j]) == 8 {
+				t := time.UnixMilli(int64(binary.BigEndian.Uint64(dr.Fields[j])))
 				if f.Name == "flowStartMilliseconds" {
 					r.Start = t
 				} else {

@@ -52,7 +52,7 @@ type Exporter struct {
 	tid4   uint16
 	tid6   uint16
 
-	buf        []byte // current message, len MaxMessageSize
+	buf        []byte // current message, len MaxMessageSize rounded down to 4
 	n          int    // octets used in buf; 0 when no message is open
 	setStart   int    // offset of the open data set, -1 when none
 	setTID     uint16 // template ID of the open data set
@@ -81,13 +81,15 @@ func New(cfg Config, t Transport) (*Exporter, error) {
 	}
 	tpls := Templates(cfg.Biflow)
 	e := &Exporter{
-		cfg:      cfg,
-		t:        t,
-		dgram:    t.Datagram(),
-		tplSet:   appendTemplateSet(nil, tpls[0], tpls[1]),
-		tid4:     tpls[0].ID,
-		tid6:     tpls[1].ID,
-		buf:      make([]byte, cfg.MaxMessageSize),
+		cfg:    cfg,
+		t:      t,
+		dgram:  t.Datagram(),
+		tplSet: appendTemplateSet(nil, tpls[0], tpls[1]),
+		tid4:   tpls[0].ID,
+		tid6:   tpls[1].ID,
+		// Sets start and, padded, end at multiples of 4 octets: a buffer
+		// of a multiple of 4 leaves room for the last set's padding.
+		buf:      make([]byte, cfg.MaxMessageSize&^3),
 		setStart: -1,
 	}
 	if st, ok := t.(SessionTransport); ok {
