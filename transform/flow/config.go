@@ -24,7 +24,8 @@ type Config struct {
 	// MaxFlows bounds the number of live flows, and so the memory: when the
 	// table is full, the least recently active flow is exported early with
 	// EndLackOfResources and counted in Stats.Evicted. Default 1<<20
-	// (about 170 MB of table at most).
+	// (about 200 MB of table when full:
+	// 112 bytes per flow plus the index).
 	MaxFlows int
 }
 

@@ -325,6 +325,11 @@ func (t *Table) create(mk Key, k *Key, ts int64) int32 {
 		i = t.free
 		t.free = t.slab[i].links[lruList].next
 	} else {
+		if len(t.slab) == cap(t.slab) {
+			// Grow like append, but never past MaxFlows entries.
+			n := min(max(2*cap(t.slab), 64), t.maxFlows)
+			t.slab = append(make([]entry, 0, n), t.slab...)
+		}
 		t.slab = append(t.slab, entry{})
 		i = int32(len(t.slab) - 1)
 	}
