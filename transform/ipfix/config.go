@@ -33,8 +33,9 @@ type Config struct {
 	// MaxMessageSize bounds every message, in octets, headers included.
 	// Default (0) is 1400 on datagram transports, which fits an Ethernet
 	// MTU with IP and UDP headers, and 65535 (the IPFIX maximum) on stream
-	// transports and files. It must leave room for the templates and one
-	// data record (at least 256).
+	// transports and files. Between 256 and 65535; messages actually stay
+	// within the largest multiple of 4 not above it, since every set is
+	// padded to 4 octets.
 	MaxMessageSize int
 	// Now is the clock for message export times and template refresh.
 	// Default time.Now; tests inject a fixed clock.

@@ -41,7 +41,9 @@ type Stats struct {
 // Exporter buffers flow records into IPFIX messages and writes them to a
 // Transport when a message is full, on Flush and on Close. Add, Flush and
 // Close must be called from one goroutine at a time (the capture path);
-// Stats may be called from any goroutine.
+// Stats may be called from any goroutine. The Exporter has no timer of its
+// own: call Flush periodically (say every second) so that records do not
+// wait long in a partly filled message.
 type Exporter struct {
 	cfg     Config
 	t       Transport
