@@ -1,0 +1,242 @@
+// Package cryptopan implements Crypto-PAn, the prefix-preserving IP address
+// anonymization of Xu, Fan, Ammar and Moon (2002), as SPEC §5 requires it on
+// the capture path.
+//
+// The 32-byte key is split in two: its first 16 bytes key AES-128, and the AES
+// encryption of its last 16 bytes is the pad. Bit i of the anonymized address
+// is bit i of the original XOR the most significant bit of the AES encryption
+// of a block made of the first i bits of the original address followed by the
+// remaining bits of the pad. Two addresses sharing a k-bit prefix therefore
+// map to addresses sharing exactly a k-bit prefix. IPv4 uses the first 32 bits
+// of the block, IPv6 the whole 128 bits (as the Yawning/cryptopan Go port and
+// yacryptopan do). The output matches the sample trace of the original
+// Crypto-PAn distribution bit for bit.
+//
+// Done naively, an IPv4 address costs 32 AES block encryptions and an IPv6
+// address 128. A Cipher caches what it has computed (see cache.go) so that a
+// realistic trace, where most addresses and prefixes repeat, costs a few
+// table lookups per address. A Cipher is safe for concurrent use and does not
+// allocate per address.
+package cryptopan
+
+import (
+	"crypto/aes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sync"
+)
+
+// KeySize is the length in bytes of a Crypto-PAn key: 16 bytes of AES-128 key
+// followed by 16 bytes from which the pad is derived.
+const KeySize = 32
+
+// Config sizes the caches of a Cipher. Each size is a number of entries,
+// rounded up to a power of two (at least 8); 0 disables that cache. The
+// results never depend on the configuration, only the speed and memory do.
+//
+// The memory a Cipher uses is allocated once by New and never grows; with
+// the sizes rounded up it is
+//
+//	256 KiB (the /16 prefix table, always present)
+//	+ 8 B × (AddrCache4 + PrefixCache4)
+//	+ 8 B × PrefixCache6 (IPv6 /32) + 2 × 40 B × PrefixCache6 (IPv6 /48, /64)
+//	+ 40 B × AddrCache6,
+//
+// about 2.5 MiB with DefaultConfig. A full cache overwrites older entries.
+type Config struct {
+	// AddrCache4 is the number of IPv4 addresses whose anonymized form is
+	// kept. Default 65536 (512 KiB).
+	AddrCache4 int
+	// PrefixCache4 is the number of IPv4 /24 prefixes whose anonymized
+	// form is kept. Default 16384 (128 KiB).
+	PrefixCache4 int
+	// AddrCache6 is the number of IPv6 addresses whose anonymized form is
+	// kept. Default 32768 (1.25 MiB).
+	AddrCache6 int
+	// PrefixCache6 is the number of IPv6 prefixes kept at each of the /32,
+	// /48 and /64 levels. Default 4096 (32 KiB + 2 × 160 KiB).
+	PrefixCache6 int
+}
+
+// DefaultConfig returns the cache sizes used by New: enough for tens of
+// thousands of active hosts in a few thousand IPv4 /24 or IPv6 /64 networks.
+func DefaultConfig() Config {
+	return Config{
+		AddrCache4:   1 << 16,
+		PrefixCache4: 1 << 14,
+		AddrCache6:   1 << 15,
+		PrefixCache6: 1 << 12,
+	}
+}
+
+// maxCacheEntries bounds every cache size in a Config, so that a typo cannot
+// make New allocate gigabytes.
+const maxCacheEntries = 1 << 24
+
+// validate checks that every size is within [0, maxCacheEntries].
+func (cfg Config) validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"AddrCache4", cfg.AddrCache4},
+		{"PrefixCache4", cfg.PrefixCache4},
+		{"AddrCache6", cfg.AddrCache6},
+		{"PrefixCache6", cfg.PrefixCache6},
+	} {
+		if f.v < 0 || f.v > maxCacheEntries {
+			return fmt.Errorf("cryptopan: %s = %d is out of range [0, %d]", f.name, f.v, maxCacheEntries)
+		}
+	}
+	return nil
+}
+
+// Cipher anonymizes IPv4 and IPv6 addresses with one Crypto-PAn key. It is
+// safe for concurrent use by several goroutines; they share its caches.
+type Cipher struct {
+	// block is AES-128 keyed with the first half of the key.
+	block blockEncrypter
+	// padHi and padLo are the pad, big-endian, as a 128-bit number.
+	padHi, padLo uint64
+	// scratch holds *scratch buffers for the AES input and output: the
+	// cipher.Block interface makes its arguments escape, so buffers on the
+	// stack would be moved to the heap on every call.
+	scratch sync.Pool
+
+	// Caches, see cache.go.
+	pre16  []prefix16Entry // IPv4 and IPv6: first 16 bits, indexed by them
+	pre24  table64         // IPv4 /24
+	addr4  table64         // IPv4 addresses
+	pre32  table64         // IPv6 /32
+	pre48  wideTable       // IPv6 /48
+	pre64  wideTable       // IPv6 /64
+	addr16 wideTable       // IPv6 addresses
+}
+
+// blockEncrypter is the part of cipher.Block a Cipher uses.
+type blockEncrypter interface {
+	Encrypt(dst, src []byte)
+}
+
+// scratch is the AES input and output block of one computation.
+type scratch struct {
+	in, out [aes.BlockSize]byte
+}
+
+// New returns a Cipher for a 32-byte Crypto-PAn key, with the cache sizes of
+// DefaultConfig.
+func New(key []byte) (*Cipher, error) {
+	return NewWithConfig(key, DefaultConfig())
+}
+
+// NewWithConfig returns a Cipher for a 32-byte Crypto-PAn key with the given
+// cache sizes.
+func NewWithConfig(key []byte, cfg Config) (*Cipher, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("cryptopan: key is %d bytes, want %d", len(key), KeySize)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key[:16])
+	if err != nil {
+		return nil, fmt.Errorf("cryptopan: unable to create AES cipher: %w", err)
+	}
+	var pad [aes.BlockSize]byte
+	block.Encrypt(pad[:], key[16:])
+
+	// The cache hash is seeded from the key so that nobody who does not
+	// know the key can pick addresses that collide in the caches.
+	seed := sha256.Sum256(append([]byte("gims-cryptopan-cache-seed"), key...))
+	seed32 := binary.BigEndian.Uint32(seed[0:4])
+	seed64 := binary.BigEndian.Uint64(seed[8:16])
+
+	c := &Cipher{
+		block:  block,
+		padHi:  binary.BigEndian.Uint64(pad[:8]),
+		padLo:  binary.BigEndian.Uint64(pad[8:]),
+		pre16:  make([]prefix16Entry, 1<<16),
+		pre24:  newTable64(cfg.PrefixCache4, seed32^0x24),
+		addr4:  newTable64(cfg.AddrCache4, seed32^0x32),
+		pre32:  newTable64(cfg.PrefixCache6, seed32^0x632),
+		pre48:  newWideTable(cfg.PrefixCache6, seed64^0x648),
+		pre64:  newWideTable(cfg.PrefixCache6, seed64^0x664),
+		addr16: newWideTable(cfg.AddrCache6, seed64^0x6128),
+	}
+	c.scratch.New = func() any { return new(scratch) }
+	return c, nil
+}
+
+// Anonymize4 returns the anonymized form of the IPv4 address a. It does not
+// allocate.
+func (c *Cipher) Anonymize4(a [4]byte) [4]byte {
+	x := binary.BigEndian.Uint32(a[:])
+	var r [4]byte
+	binary.BigEndian.PutUint32(r[:], x^c.otp4(x))
+	return r
+}
+
+// Anonymize16 returns the anonymized form of the IPv6 address a, computed
+// over all 128 bits (an IPv4-mapped address is anonymized as IPv6). It does
+// not allocate.
+func (c *Cipher) Anonymize16(a [16]byte) [16]byte {
+	hi := binary.BigEndian.Uint64(a[:8])
+	lo := binary.BigEndian.Uint64(a[8:])
+	ohi, olo := c.otp16(hi, lo)
+	var r [16]byte
+	binary.BigEndian.PutUint64(r[:8], hi^ohi)
+	binary.BigEndian.PutUint64(r[8:], lo^olo)
+	return r
+}
+
+// AnonymizeAddr returns the anonymized form of a: an IPv4 address with
+// Anonymize4, anything else (IPv6, including IPv4-mapped IPv6 addresses) with
+// Anonymize16. An IPv6 zone is kept as is; the invalid Addr is returned
+// unchanged.
+func (c *Cipher) AnonymizeAddr(a netip.Addr) netip.Addr {
+	switch {
+	case a.Is4():
+		return netip.AddrFrom4(c.Anonymize4(a.As4()))
+	case a.Is6():
+		r := netip.AddrFrom16(c.Anonymize16(a.As16()))
+		if z := a.Zone(); z != "" {
+			r = r.WithZone(z)
+		}
+		return r
+	default:
+		return a
+	}
+}
+
+// otpBits computes bits from to to-1 (0 is the most significant) of the
+// one-time pad of the address hi:lo (128 bits, big-endian; an IPv4 address
+// is in the top 32 bits of hi) and ORs them into ohi:olo, which it returns.
+// Bit i is the most significant bit of AES(first i bits of the address,
+// then bits i.. of the pad). It depends only on the first i bits of the
+// address, which is what makes the mapping prefix-preserving and what the
+// caches rely on.
+func (c *Cipher) otpBits(s *scratch, hi, lo, ohi, olo uint64, from, to int) (uint64, uint64) {
+	for i := from; i < to; i++ {
+		bhi, blo := c.padHi, c.padLo
+		if i < 64 {
+			m := ^uint64(0) >> uint(i) // the bits that come from the pad
+			bhi = hi&^m | bhi&m
+		} else {
+			m := ^uint64(0) >> uint(i-64)
+			bhi = hi
+			blo = lo&^m | blo&m
+		}
+		binary.BigEndian.PutUint64(s.in[:8], bhi)
+		binary.BigEndian.PutUint64(s.in[8:], blo)
+		c.block.Encrypt(s.out[:], s.in[:])
+		b := uint64(s.out[0] >> 7)
+		if i < 64 {
+			ohi |= b << (63 - uint(i))
+		} else {
+			olo |= b << (127 - uint(i))
+		}
+	}
+	return ohi, olo
+}
