@@ -41,15 +41,17 @@ func TestCacheLevels(t *testing.T) {
 		{"new /24 in known /16", "10.1.3.4", 16},
 		{"new /16", "10.2.3.4", 32},
 		{"all again", "10.1.3.4", 0},
-		{"new IPv6 in a /16 known from IPv4", "a01:db8::1", 112},
-		{"same IPv6", "a01:db8::1", 0},
-		{"new host in known /64", "a01:db8::2", 64},
-		{"new /64 in known /48", "a01:db8:0:1::2", 80},
-		{"new /48 in known /32", "a01:db8:1:1::2", 96},
-		{"new /32 in known /16", "a01:db9:1:1::2", 112},
+		// Groups are non-zero so that a level keyed by too many or too
+		// few bits would miss.
+		{"new IPv6 in a /16 known from IPv4", "a01:db8:1:5::1", 112},
+		{"same IPv6", "a01:db8:1:5::1", 0},
+		{"new host in known /64", "a01:db8:1:5::2", 64},
+		{"new /64 in known /48", "a01:db8:1:6::2", 80},
+		{"new /48 in known /32", "a01:db8:2:6::2", 96},
+		{"new /32 in known /16", "a01:db9:2:6::2", 112},
 		{"new IPv6", "2001:db8::1", 128},
 		{"IPv4-mapped, new", "::ffff:10.1.2.3", 128},
-		{"IPv6 again", "a01:db8:0:1::2", 0},
+		{"IPv6 again", "a01:db8:1:6::2", 0},
 	}
 	for _, tc := range cases {
 		before := cb.n.Load()
