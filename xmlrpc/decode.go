@@ -618,9 +618,15 @@ func parseTime(s string) (time.Time, error) {
 		"20060102T150405Z0700",
 	}
 	for _, l := range layouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), nil
+		t, err := time.Parse(l, s)
+		if err != nil {
+			continue
 		}
+		// Years beyond 9999 (after conversion to UTC) have no 4-digit form.
+		if t = t.UTC(); t.Year() < 0 || t.Year() > 9999 {
+			return time.Time{}, fmt.Errorf("<dateTime.iso8601> %q out of range", truncate(s, 40))
+		}
+		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("invalid <dateTime.iso8601> %q", truncate(s, 40))
 }

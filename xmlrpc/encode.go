@@ -79,7 +79,17 @@ func (e *encoder) inner(v reflect.Value) error {
 	}
 	t := v.Type()
 	if t == timeType {
-		e.b = appendTime(e.b, v.Interface().(time.Time))
+		var tm time.Time
+		if v.CanAddr() { // through a pointer: no allocation
+			tm = *v.Addr().Interface().(*time.Time)
+		} else {
+			tm = v.Interface().(time.Time)
+		}
+		tm = tm.UTC()
+		if tm.Year() < 0 || tm.Year() > 9999 {
+			return fmt.Errorf("time %s out of the years 0000-9999", tm)
+		}
+		e.b = appendTime(e.b, tm)
 		return nil
 	}
 	switch t.Kind() {
