@@ -10,7 +10,8 @@ type kind uint8
 
 const (
 	// kindLongTCP is a bulk transfer: handshake, a request, thousands of
-	// MSS-sized segments acknowledged every second segment, FIN close.
+	// MSS-sized segments, a stretch ACK every third segment (as a receiver
+	// with GRO sends), FIN close.
 	kindLongTCP kind = iota
 	// kindLongUDP is a long UDP stream: QUIC-like (large datagrams one way,
 	// small acknowledgements back) or RTP-like (small packets both ways at
@@ -162,7 +163,7 @@ func (g *Generator) emitLongTCP(f *flow) int {
 	case i < p-3:
 		f.next += r.jitter(f.gap)
 		j := i - 4
-		if j%3 == 2 {
+		if j%4 == 3 {
 			return g.tcp(f, !fromSender, tcpACK, 0, optTS, bodyFiller)
 		}
 		body := bodyFiller
@@ -248,7 +249,7 @@ func (g *Generator) shortTCPData(f *flow) int {
 		}
 		f.seg, f.acked = 0, false
 		f.lastLen = f.mss()
-		if r.intn(100) < 60 {
+		if r.intn(100) < 50 {
 			f.lastLen = r.between(80, f.mss())
 		}
 		f.next += f.rtt + int64(r.between(200, 30000))
@@ -325,7 +326,7 @@ func (g *Generator) emitLongUDP(f *flow) int {
 		return g.quic(f, true, 1252, true)
 	case i == 1:
 		return g.quic(f, false, 1252, true)
-	case (i-2)%4 == 3:
+	case (i-2)%5 == 4:
 		return g.quic(f, true, r.between(25, 60), false)
 	}
 	return g.quic(f, false, r.between(1350, 1452), false)

@@ -27,15 +27,15 @@ const (
 	// longSharePct of the packets go to long flows, unless the short flows
 	// need more (too many flows for the packets) or cannot use them all
 	// (too few flows), in which case long flows get the rest.
-	longSharePct = 45
+	longSharePct = 50
 	// longTCPPct of the long flows' packets are TCP, the rest UDP.
 	longTCPPct = 70
 	minLongTCP = 16
 	minLongUDP = 8
 	// Per mille of short flows that are short TCP connections and DNS
 	// exchanges; the rest are pings.
-	shortTCPPermille = 420
-	dnsPermille      = 500
+	shortTCPPermille = 400
+	dnsPermille      = 520
 	// fragPPM of the IPv4 DNS responses are large and fragmented.
 	fragPPM = 10_000
 	// fillerWindow is the range of offsets into the filler payload block.
@@ -263,7 +263,9 @@ func (g *Generator) planLong(f *flow, j int) {
 		return
 	}
 	f.kind = kindLongUDP
-	f.sub = uint8(j % 2)
+	if j%3 == 2 { // one stream in three is RTP, the others QUIC
+		f.sub = subRTP
+	}
 	f.srv.port = 443
 	if f.sub == subRTP {
 		f.df = false

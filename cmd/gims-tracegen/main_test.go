@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -422,4 +423,229 @@ func TestDecodeAndMix(t *testing.T) {
 				100*float64(a.large)/float64(len(recs)), st)
 		})
 	}
+}
+
+// tool returns the path of an external program the tests need; `make deps`
+// installs them.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is needed (make deps installs it): %v", name, err)
+	}
+	return path
+}
+
+// TestTcpdumpChecksums has tcpdump verify every checksum of a small trace.
+func TestTcpdumpChecksums(t *testing.T) {
+	tcpdump := tool(t, "tcpdump")
+	cases := []struct {
+		pos string
+		cfg Config
+	}{
+		{"mixed", small(20_000, 2_400)},
+		{"VLAN and IPv6", func() Config { c := small(10_000, 1_000); c.VLANShare, c.IPv6Share = 0.5, 0.5; return c }()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.pos, func(t *testing.T) {
+			path, _ := generate(t, tc.cfg)
+			out, err := exec.Command(tcpdump, "-vv", "-n", "-r", path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("tcpdump error: %v\n%s", err, out)
+			}
+			text := string(out)
+			for _, bad := range []string{"bad cksum", "incorrect", "bad udp cksum", "bad hdr length"} {
+				if n := strings.Count(text, bad); n > 0 {
+					i := strings.Index(text, bad)
+					t.Errorf("tcpdump reports %q %d times, first: %s", bad, n, text[max(0, i-300):i+len(bad)])
+				}
+			}
+			// Every TCP segment and every unfragmented UDP datagram was checked.
+			correct := strings.Count(text, "(correct)") + strings.Count(text, "[udp sum ok]")
+			if correct < tc.cfg.Packets*9/10 {
+				t.Errorf("tcpdump verified %d checksums in %d packets", correct, tc.cfg.Packets)
+			}
+		})
+	}
+}
+
+// tsharkConversations counts the conversations tshark lists per protocol.
+func tsharkConversations(t *testing.T, path string) map[string]int {
+	t.Helper()
+	out, err := exec.Command(tool(t, "tshark"), "-n", "-r", path, "-q", "-z", "conv,tcp", "-z", "conv,udp").Output()
+	if err != nil {
+		t.Fatalf("tshark error: %v\n%s", err, out)
+	}
+	counts := map[string]int{}
+	section := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "TCP Conversations"):
+			section = "tcp"
+		case strings.HasPrefix(line, "UDP Conversations"):
+			section = "udp"
+		case strings.Contains(line, "<->"):
+			counts[section]++
+		}
+	}
+	return counts
+}
+
+// TestTsharkFlowCount checks that tshark sees as many TCP and UDP
+// conversations as the trace has TCP and UDP flows; with the ICMP sessions
+// they add up to the requested flows.
+func TestTsharkFlowCount(t *testing.T) {
+	cases := []struct {
+		pos string
+		cfg Config
+	}{
+		{"default ratio", small(20_000, 2_400)},
+		{"IPv4 only with fragments", func() Config { c := small(20_000, 3_000); c.IPv6Share = 0; return c }()},
+		{"few flows", small(5_000, 30)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.pos, func(t *testing.T) {
+			path, st := generate(t, tc.cfg)
+			got := tsharkConversations(t, path)
+			if got["tcp"] != st.TCPFlows || got["udp"] != st.UDPFlows {
+				t.Errorf("tshark conversations tcp %d, udp %d; want %d, %d", got["tcp"], got["udp"], st.TCPFlows, st.UDPFlows)
+			}
+			if sum := got["tcp"] + got["udp"] + st.ICMPFlows; sum != tc.cfg.Flows {
+				t.Errorf("tcp %d + udp %d + icmp %d == %d, want %d", got["tcp"], got["udp"], st.ICMPFlows, sum, tc.cfg.Flows)
+			}
+			if icmp := float64(st.ICMPFlows) / float64(tc.cfg.Flows); tc.cfg.Flows > 100 && (icmp < 0.05 || icmp > 0.11) {
+				t.Errorf("ICMP sessions are %.3f of the flows, want about 0.08", icmp)
+			}
+		})
+	}
+}
+
+func TestSnaplen(t *testing.T) {
+	cases := []struct {
+		pos     string
+		snaplen int
+	}{
+		{"64", 64},
+		{"128", 128},
+		{"1500", 1500},
+	}
+	for _, tc := range cases {
+		t.Run(tc.pos, func(t *testing.T) {
+			cfg := small(5_000, 500)
+			cfg.Snaplen = tc.snaplen
+			path, st := generate(t, cfg)
+			recs := readTrace(t, path, uint32(tc.snaplen))
+			truncated := 0
+			var wire, captured int64
+			for i, r := range recs {
+				if r.ci.CaptureLength != min(r.ci.Length, tc.snaplen) || len(r.data) != r.ci.CaptureLength {
+					t.Fatalf("packet %d: caplen %d, len %d, data %d with snaplen %d", i+1, r.ci.CaptureLength, r.ci.Length, len(r.data), tc.snaplen)
+				}
+				if r.ci.CaptureLength < r.ci.Length {
+					truncated++
+				}
+				wire += int64(r.ci.Length)
+				captured += int64(r.ci.CaptureLength)
+			}
+			if truncated == 0 {
+				t.Error("no packet truncated")
+			}
+			if wire != st.Bytes || captured != st.CapturedBytes {
+				t.Errorf("read %d/%d bytes (wire/captured), reported %d/%d", wire, captured, st.Bytes, st.CapturedBytes)
+			}
+			// The truncated trace is the whole one cut: same wire lengths.
+			full := cfg
+			full.Snaplen = 0
+			_, fst := generate(t, full)
+			if fst.Bytes != st.Bytes {
+				t.Errorf("wire bytes %d, without snaplen %d", st.Bytes, fst.Bytes)
+			}
+		})
+	}
+}
+
+// TestSizeDistribution checks the frame sizes are bimodal at the default
+// packets-per-flow ratio.
+func TestSizeDistribution(t *testing.T) {
+	cfg := small(100_000, 12_000)
+	path, _ := generate(t, cfg)
+	recs := readTrace(t, path, defaultSnaplen)
+	var smallFrames, large int
+	for _, r := range recs {
+		switch {
+		case r.ci.Length <= 100:
+			smallFrames++
+		case r.ci.Length >= 1400:
+			large++
+		}
+	}
+	n := float64(len(recs))
+	s, l := float64(smallFrames)/n, float64(large)/n
+	t.Logf("%.1f%% of frames <= 100 bytes, %.1f%% >= 1400 bytes", 100*s, 100*l)
+	if s < 0.32 || s > 0.50 || l < 0.30 || l > 0.48 || 1-s-l < 0.10 || 1-s-l > 0.30 {
+		t.Errorf("frames: %.1f%% <= 100 bytes, %.1f%% >= 1400, want about 40%%, 40%% and the rest between", 100*s, 100*l)
+	}
+}
+
+// TestGenerateTwice checks a Generator can be reused and gives the same
+// bytes, as the benchmark relies on.
+func TestGenerateTwice(t *testing.T) {
+	g, err := New(small(5_000, 500))
+	if err != nil {
+		t.Fatalf("New() error:\n%+v", err)
+	}
+	var a, b bytes.Buffer
+	if _, err := g.Generate(&a); err != nil {
+		t.Fatalf("Generate() error:\n%+v", err)
+	}
+	if _, err := g.Generate(&b); err != nil {
+		t.Fatalf("Generate() error:\n%+v", err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("second Generate() wrote different bytes")
+	}
+}
+
+type failWriter struct{ n int }
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	if w.n -= len(p); w.n < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+func TestGenerateWriteError(t *testing.T) {
+	g, err := New(small(50_000, 500))
+	if err != nil {
+		t.Fatalf("New() error:\n%+v", err)
+	}
+	_, err = g.Generate(&failWriter{n: 3 << 20})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Generate() error %v, want disk full", err)
+	}
+}
+
+// BenchmarkGenerate measures generation into io.Discard; ns/op and
+// allocs/op are per packet.
+func BenchmarkGenerate(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Packets, cfg.Flows = 200_000, 24_000
+	g, err := New(cfg)
+	if err != nil {
+		b.Fatalf("New() error:\n%+v", err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	packets := 0
+	for b.Loop() {
+		st, err := g.Generate(io.Discard)
+		if err != nil {
+			b.Fatalf("Generate() error:\n%+v", err)
+		}
+		packets += int(st.Packets)
+		b.SetBytes(st.Bytes)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(packets), "ns/packet")
+	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
 }
