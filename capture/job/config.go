@@ -1,0 +1,67 @@
+package job
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config configures a Manager. Start from DefaultConfig; New fills zero
+// fields with their defaults.
+type Config struct {
+	// DataDir holds one directory per job, DataDir/jobs/<id>/, with the
+	// job's state (job.json) and its result files. Required.
+	DataDir string
+	// PcapDir is where "file:<name>" sources are looked up. Empty disables
+	// file sources.
+	PcapDir string
+	// Logger receives job lifecycle events. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock for timestamps, elapsed and interrupted times.
+	// Default time.Now. Replay pacing always follows the wall clock.
+	Now func() time.Time
+	// MaxJobs bounds the jobs that are running or paused at once; StartJob
+	// beyond it fails with ErrBusy. Default 32.
+	MaxJobs int
+	// CheckpointInterval is how often a running job's job.json is
+	// rewritten, which bounds how much running time and how many counted
+	// packets a crash forgets. Default 5s.
+	CheckpointInterval time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxJobs            = 32
+	DefaultCheckpointInterval = 5 * time.Second
+)
+
+// flushInterval is how often buffered outputs reach the files: a SIGKILL
+// loses at most about that much of a job's results.
+const flushInterval = time.Second
+
+// DefaultConfig returns the default configuration (DataDir still has to be
+// set).
+func DefaultConfig() Config {
+	return Config{
+		Logger:             slog.New(slog.DiscardHandler),
+		Now:                time.Now,
+		MaxJobs:            DefaultMaxJobs,
+		CheckpointInterval: DefaultCheckpointInterval,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.MaxJobs <= 0 {
+		c.MaxJobs = d.MaxJobs
+	}
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = d.CheckpointInterval
+	}
+	return c
+}

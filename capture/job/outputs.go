@@ -1,0 +1,244 @@
+package job
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/gimsproject/gims/capture/meter"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/flow"
+	"github.com/gimsproject/gims/transform/ipfix"
+)
+
+// outputs are the result files (and collector) of one run of a job. They
+// are written by the goroutine that feeds the meter only.
+type outputs struct {
+	csv     *os.File
+	csvLine []byte
+
+	pcapF   *os.File
+	pcapBuf *bufio.Writer
+	pcapW   *pcapgo.Writer
+
+	ipfixF    *os.File
+	ipfixBuf  *bufio.Writer
+	fileExp   *ipfix.Exporter
+	collector *ipfix.Exporter
+
+	top    *topFlows
+	report func(error)
+}
+
+// outputConfig says what to open and how.
+type outputConfig struct {
+	dir      string
+	spec     *Spec
+	linkType layers.LinkType
+	snaplen  int
+	// appendTo keeps existing files (a resumed live job) instead of
+	// starting them afresh.
+	appendTo bool
+	// domain is the IPFIX observation domain of the job.
+	domain uint32
+	logger *slog.Logger
+}
+
+// openFile opens one result file, repaired for appending or truncated.
+// It returns the file positioned at its end and its length.
+func openFile(path string, appendTo bool, repair func(*os.File) (int64, error)) (*os.File, int64, error) {
+	if !appendTo {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, 0, fmt.Errorf("unable to create result file: %w", err)
+		}
+		return f, 0, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, 0, fmt.Errorf("unable to open result file: %w", err)
+	}
+	size, err := repair(f)
+	if err == nil {
+		_, err = f.Seek(size, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("unable to append to %s: %w", path, err)
+	}
+	return f, size, nil
+}
+
+// open creates or reopens the files the spec asks for and dials the
+// collector. On error, what was opened is closed again.
+func (o *outputs) open(ctx context.Context, c outputConfig) (err error) {
+	defer func() {
+		if err != nil {
+			_ = o.close()
+		}
+	}()
+	s := c.spec
+	if s.Counters != nil {
+		f, size, err := openFile(filepath.Join(c.dir, countersFile), c.appendTo, repairCSV)
+		if err != nil {
+			return err
+		}
+		o.csv = f
+		if size == 0 {
+			if err := counters.WriteCSVHeader(f); err != nil {
+				return err
+			}
+		}
+	}
+	if s.Pcap {
+		f, size, err := openFile(filepath.Join(c.dir, pcapFile), c.appendTo, repairPcap)
+		if err != nil {
+			return err
+		}
+		o.pcapF = f
+		o.pcapBuf = bufio.NewWriterSize(f, 1<<20)
+		o.pcapW = pcapgo.NewWriterNanos(o.pcapBuf)
+		if size == 0 {
+			if err := o.pcapW.WriteFileHeader(uint32(c.snaplen), c.linkType); err != nil {
+				return fmt.Errorf("unable to write pcap header: %w", err)
+			}
+		}
+	}
+	if s.Flows != nil {
+		xcfg := ipfix.DefaultConfig()
+		xcfg.Biflow = s.Flows.Biflow
+		xcfg.ObservationDomainID = c.domain
+		f, _, err := openFile(filepath.Join(c.dir, flowsFile), c.appendTo, repairIPFIX)
+		if err != nil {
+			return err
+		}
+		o.ipfixF = f
+		o.ipfixBuf = bufio.NewWriterSize(f, 1<<16)
+		if o.fileExp, err = ipfix.New(xcfg, ipfix.NewFileTransport(o.ipfixBuf)); err != nil {
+			return fmt.Errorf("unable to create ipfix exporter: %w", err)
+		}
+		if s.Flows.Collector != "" {
+			t, err := ipfix.Dial(ctx, s.Flows.Collector, c.logger)
+			if err != nil {
+				return fmt.Errorf("%w: flows collector: %w", ErrInvalid, err)
+			}
+			if o.collector, err = ipfix.New(xcfg, t); err != nil {
+				t.Close()
+				return fmt.Errorf("unable to create ipfix exporter: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// sinks connects the meter to the outputs the spec asks for. It may be
+// called before open: the sinks are only called once the meter runs.
+func (o *outputs) sinks(s *Spec) meter.Sinks {
+	var sinks meter.Sinks
+	if s.Pcap {
+		sinks.Packets = o
+	}
+	if s.Counters != nil {
+		sinks.Counters = o.writeCounters
+	}
+	if s.Flows != nil {
+		sinks.Flows = o.writeFlow
+	}
+	return sinks
+}
+
+// WritePacket implements meter.PacketWriter.
+func (o *outputs) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
+	return o.pcapW.WritePacket(ci, data)
+}
+
+// writeCounters writes one interval straight to the file: one row per
+// interval is little, and a row is on disk as soon as its interval ends.
+func (o *outputs) writeCounters(r counters.Record) {
+	o.csvLine = counters.AppendCSV(o.csvLine[:0], r)
+	if _, err := o.csv.Write(o.csvLine); err != nil {
+		o.report(fmt.Errorf("unable to write counters: %w", err))
+	}
+}
+
+func (o *outputs) writeFlow(r *flow.Record) {
+	o.top.add(flowRow(r))
+	if err := o.fileExp.Add(r); err != nil {
+		o.report(fmt.Errorf("unable to write flows: %w", err))
+	}
+	if o.collector != nil {
+		// Transport losses are counted by the exporter, not errors here.
+		_ = o.collector.Add(r)
+	}
+}
+
+// flush pushes buffered results to the files and to the collector.
+func (o *outputs) flush() {
+	if o.fileExp != nil {
+		if err := o.fileExp.Flush(); err != nil {
+			o.report(fmt.Errorf("unable to write flows: %w", err))
+		}
+		if err := o.ipfixBuf.Flush(); err != nil {
+			o.report(fmt.Errorf("unable to write flows: %w", err))
+		}
+	}
+	if o.collector != nil {
+		_ = o.collector.Flush() // losses are counted by the exporter
+	}
+	if o.pcapBuf != nil {
+		if err := o.pcapBuf.Flush(); err != nil {
+			o.report(fmt.Errorf("unable to write packets: %w", err))
+		}
+	}
+}
+
+// collectorLost is the number of flow records the collector did not get.
+func (o *outputs) collectorLost() uint64 {
+	if o.collector == nil {
+		return 0
+	}
+	return o.collector.Stats().RecordsLost
+}
+
+// close flushes and closes everything, returning every error met.
+func (o *outputs) close() error {
+	var errs []error
+	if o.fileExp != nil {
+		// Closing the file transport flushes ipfixBuf.
+		if err := o.fileExp.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("unable to write flows: %w", err))
+		}
+		o.fileExp = nil
+	}
+	if o.collector != nil {
+		if err := o.collector.Close(); err != nil && !errors.Is(err, ipfix.ErrDisconnected) {
+			errs = append(errs, fmt.Errorf("flows collector: %w", err))
+		}
+		o.collector = nil
+	}
+	if o.pcapBuf != nil {
+		if err := o.pcapBuf.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("unable to write packets: %w", err))
+		}
+		o.pcapBuf = nil
+	}
+	for _, f := range []**os.File{&o.csv, &o.pcapF, &o.ipfixF} {
+		if *f == nil {
+			continue
+		}
+		if err := (*f).Close(); err != nil {
+			errs = append(errs, fmt.Errorf("unable to close result file: %w", err))
+		}
+		*f = nil
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,464 @@
+// Package job is the capture daemon's durable job manager (SPEC §4): it
+// validates and starts capture jobs on live interfaces or on files of the
+// pcap directory, runs each through the shared meter (capture/meter) in its
+// own goroutine, pauses, resumes and stops them, and reports their status
+// and results. Several jobs may run at once, on the same or different
+// interfaces.
+//
+// Each job lives in DataDir/jobs/<id>/: job.json (its spec, key included,
+// mode 0600; its state; its running time; rewritten atomically on every
+// state change and every few seconds), and the result files counters.csv,
+// flows.ipfix (RFC 5655) and packets.pcap. Buffered results reach the
+// files at least every second.
+//
+// Durability: Start loads every job. A job that was running or paused when
+// the daemon went away (crash, SIGKILL, or an orderly Stop) runs again: a
+// live job resumes capturing and appends to its files, after cutting off a
+// partial trailing record, and its status reports InterruptedS, the time
+// from its last checkpoint to the restart. Flows that were open in the
+// meter at a crash are lost (an orderly Stop exports them). A file job is
+// replayed from the beginning with fresh outputs instead: replay is
+// deterministic, so its results equal those of an uninterrupted run.
+package job
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gimsproject/gims/capture"
+)
+
+// Manager owns the capture jobs of a daemon.
+type Manager struct {
+	cfg     Config
+	jobsDir string
+
+	mu      sync.Mutex
+	jobs    map[string]*job
+	started bool
+	stopped bool
+	// wg counts the jobs' run goroutines, which Stop waits for.
+	wg sync.WaitGroup
+	// pending counts StartJob calls between their MaxJobs check and their
+	// registration.
+	pending int
+
+	cpuMu   sync.Mutex
+	cpuLast time.Duration
+	cpuWall time.Time
+	cpuPct  float64
+}
+
+// New returns a Manager. It does no I/O; Start loads the jobs.
+func New(cfg Config) (*Manager, error) {
+	cfg = cfg.withDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("job manager needs a data directory")
+	}
+	return &Manager{
+		cfg:     cfg,
+		jobsDir: filepath.Join(cfg.DataDir, "jobs"),
+		jobs:    map[string]*job{},
+	}, nil
+}
+
+// Start loads the jobs of DataDir and runs again those that were running
+// or paused (see the package documentation). A job that cannot resume (its
+// interface is gone) becomes done with the reason in its errors. ctx bounds
+// the dialing of flow collectors.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	if m.started {
+		m.mu.Unlock()
+		return errors.New("job manager already started")
+	}
+	m.started = true
+	m.mu.Unlock()
+	m.cpuSample()
+	if err := os.MkdirAll(m.jobsDir, 0o700); err != nil {
+		return fmt.Errorf("unable to create job directory: %w", err)
+	}
+	entries, err := os.ReadDir(m.jobsDir)
+	if err != nil {
+		return fmt.Errorf("unable to list jobs: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !validID(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(m.jobsDir, e.Name())
+		p, err := readState(dir)
+		if err != nil {
+			m.cfg.Logger.Error("unable to load job, ignored", "dir", dir, "error", err)
+			continue
+		}
+		j := &job{m: m, id: e.Name(), dir: dir, top: newTopFlows(TopFlows), p: *p}
+		m.mu.Lock()
+		m.jobs[j.id] = j
+		m.mu.Unlock()
+		if p.State != StateDone {
+			m.resume(ctx, j)
+		}
+	}
+	return nil
+}
+
+// resume runs a loaded job again after a daemon restart.
+func (m *Manager) resume(ctx context.Context, j *job) {
+	now := m.cfg.Now()
+	j.mu.Lock()
+	down := now.Sub(j.p.Checkpoint)
+	if j.p.State == StateRunning && down > 0 {
+		j.p.Interrupted += down
+	}
+	file := j.p.Spec.IsFile()
+	if file {
+		// Replayed from the start: the counts start again too.
+		j.p.Totals, j.p.Running, j.p.Progress = totals{}, 0, 0
+	}
+	spec := j.p.Spec
+	j.mu.Unlock()
+	m.cfg.Logger.Info("resuming capture job", "job", j.id, "spec", spec, "down", down, "clean", j.p.Clean)
+
+	err := func() error {
+		if !file {
+			// Flows exported before the restart are in flows.ipfix.
+			if _, err := loadFlows(j.path(flowsFile), j.top); err != nil {
+				j.addError(fmt.Errorf("flows results before the restart: %w", err))
+			}
+		}
+		j.mu.Lock()
+		j.topLoaded = true
+		j.mu.Unlock()
+		src, err := m.openSource(&spec)
+		if err != nil {
+			return err
+		}
+		return j.start(ctx, src, !file)
+	}()
+	if err != nil {
+		j.mu.Lock()
+		j.addErrorLocked(fmt.Sprintf("unable to resume after restart: %v", err))
+		j.p.State, j.p.Ended = StateDone, now
+		j.mu.Unlock()
+	}
+	_ = j.save(false)
+}
+
+// Stop is the daemon's orderly shutdown: every job that captures is
+// flushed (last counter interval, open flows exported, pcap file closed)
+// and its state saved, so that it resumes at the next Start. Stop waits
+// for all of them. The Manager takes no new job afterwards.
+func (m *Manager) Stop() error {
+	m.mu.Lock()
+	m.stopped = true
+	jobs := make([]*job, 0, len(m.jobs))
+	for _, j := range m.jobs {
+		jobs = append(jobs, j)
+	}
+	m.mu.Unlock()
+	var segs []*segment
+	for _, j := range jobs {
+		j.mu.Lock()
+		if seg := j.seg; seg != nil {
+			if seg.reason == reasonNone {
+				seg.reason = reasonShutdown
+			}
+			seg.cancel()
+			segs = append(segs, seg)
+		}
+		j.mu.Unlock()
+	}
+	for _, seg := range segs {
+		<-seg.done
+	}
+	m.wg.Wait() // runs that ended by themselves may still be saving
+	return nil
+}
+
+// StartJob validates spec and starts the job, returning its id. Everything
+// is checked before anything starts: the interface exists (a libpcap device,
+// or a file of the pcap directory), libpcap compiles the filter for the
+// interface's link type, snaplen, key, counter interval, flow timeouts and
+// collector URL are sound, and the meter decodes the link type. Errors in
+// the spec are ErrInvalid with what to change; ErrBusy when MaxJobs jobs
+// are active.
+func (m *Manager) StartJob(spec Spec) (string, error) {
+	spec = spec.clone()
+	if err := spec.check(); err != nil {
+		return "", err
+	}
+	if err := m.reserve(); err != nil {
+		return "", err
+	}
+	registered := false
+	defer func() {
+		m.mu.Lock()
+		m.pending--
+		m.mu.Unlock()
+	}()
+
+	src, err := m.openSource(&spec)
+	if err != nil {
+		return "", err
+	}
+	id, err := newID()
+	if err != nil {
+		src.Close()
+		return "", err
+	}
+	dir := filepath.Join(m.jobsDir, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		src.Close()
+		return "", fmt.Errorf("unable to create job directory: %w", err)
+	}
+	defer func() {
+		if !registered {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	now := m.cfg.Now()
+	j := &job{m: m, id: id, dir: dir, top: newTopFlows(TopFlows), topLoaded: true, p: persisted{
+		Version: stateVersion, ID: id, Spec: spec, State: StateRunning, Created: now, Checkpoint: now,
+	}}
+	if err := j.save(false); err != nil {
+		src.Close()
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := j.start(ctx, src, false); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	m.jobs[id] = j
+	stopped := m.stopped
+	m.mu.Unlock()
+	registered = true
+	if stopped {
+		// Stop ran meanwhile and did not see this job: stop it the same way.
+		j.mu.Lock()
+		seg := j.seg
+		if seg != nil && seg.reason == reasonNone {
+			seg.reason = reasonShutdown
+		}
+		j.mu.Unlock()
+		if seg != nil {
+			seg.cancel()
+			<-seg.done
+		}
+		return "", errStopped
+	}
+	_ = j.save(false)
+	m.cfg.Logger.Info("capture job started", "job", id, "spec", spec)
+	return id, nil
+}
+
+// reserve checks that the manager runs and that one more job fits.
+func (m *Manager) reserve() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started || m.stopped {
+		return errStopped
+	}
+	active := m.pending
+	for _, j := range m.jobs {
+		j.mu.Lock()
+		if j.p.State != StateDone {
+			active++
+		}
+		j.mu.Unlock()
+	}
+	if active >= m.cfg.MaxJobs {
+		return fmt.Errorf("%w: %d jobs are running or paused, the most this device takes", ErrBusy, active)
+	}
+	m.pending++
+	return nil
+}
+
+// clone copies the spec's pointers and key, so that the caller may reuse
+// its values.
+func (s Spec) clone() Spec {
+	if s.Counters != nil {
+		c := *s.Counters
+		s.Counters = &c
+	}
+	if s.Flows != nil {
+		f := *s.Flows
+		s.Flows = &f
+	}
+	s.Key = slices.Clone(s.Key)
+	return s
+}
+
+// openSource opens the spec's packet source with its filter, mapping what
+// the user can fix to ErrInvalid.
+func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
+	var (
+		src *capture.Source
+		err error
+	)
+	if spec.IsFile() {
+		if m.cfg.PcapDir == "" {
+			return nil, invalidf("interface %q: file sources are disabled (the daemon has no pcap directory)", spec.Interface)
+		}
+		name := strings.TrimPrefix(spec.Interface, FilePrefix)
+		path := filepath.Join(m.cfg.PcapDir, name)
+		if st, serr := os.Stat(path); serr != nil || !st.Mode().IsRegular() {
+			return nil, invalidf("unknown interface %q: no file %q in the pcap directory", spec.Interface, name)
+		}
+		src, err = capture.OpenFile(path, spec.Filter)
+	} else {
+		devs, derr := liveNames()
+		if derr != nil {
+			return nil, derr
+		}
+		if !slices.Contains(devs, spec.Interface) {
+			return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(devs, ", "))
+		}
+		src, err = capture.OpenLive(capture.LiveConfig{
+			Interface: spec.Interface, Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.Promiscuous,
+		})
+	}
+	var fe *capture.FilterError
+	switch {
+	case errors.As(err, &fe):
+		return nil, fmt.Errorf("%w: interface %q: %w", ErrInvalid, spec.Interface, err)
+	case err != nil && spec.IsFile():
+		return nil, fmt.Errorf("%w: interface %q: %w", ErrInvalid, spec.Interface, err)
+	case err != nil:
+		return nil, err
+	}
+	return src, nil
+}
+
+func (m *Manager) get(id string) (*job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: no job %q", ErrNotFound, id)
+	}
+	return j, nil
+}
+
+// PauseJob makes a running job stop taking packets while keeping its
+// state: open flows stay open, counters stop, running time stops. A live
+// source's packets are dropped meanwhile; a file source waits.
+func (m *Manager) PauseJob(id string) error {
+	return m.transition(id, StateRunning, StatePaused)
+}
+
+// ResumeJob makes a paused job take packets again.
+func (m *Manager) ResumeJob(id string) error {
+	return m.transition(id, StatePaused, StateRunning)
+}
+
+func (m *Manager) transition(id string, from, to State) error {
+	j, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	if j.p.State != from {
+		state := j.p.State
+		j.mu.Unlock()
+		return fmt.Errorf("%w: job %s is %s, not %s", ErrState, id, state, from)
+	}
+	now := m.cfg.Now()
+	j.p.Running = j.runningLocked(now)
+	j.runSince = time.Time{}
+	j.p.State = to
+	if j.seg != nil {
+		j.seg.pause(to == StatePaused)
+		if to == StateRunning {
+			j.runSince = now
+		}
+	}
+	j.mu.Unlock()
+	m.cfg.Logger.Info("capture job "+string(to), "job", id)
+	return j.save(false)
+}
+
+// StopJob ends a running or paused job: the last counter interval is
+// written, every open flow exported, the pcap file closed, and the job is
+// done. It returns once all of that is on disk.
+func (m *Manager) StopJob(id string) error {
+	j, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	if j.p.State == StateDone {
+		j.mu.Unlock()
+		return fmt.Errorf("%w: job %s is already done", ErrState, id)
+	}
+	seg := j.seg
+	if seg == nil {
+		j.p.State, j.p.Ended = StateDone, m.cfg.Now()
+		j.mu.Unlock()
+		return j.save(false)
+	}
+	seg.reason = reasonStop
+	j.mu.Unlock()
+	seg.cancel()
+	<-seg.done
+	return nil
+}
+
+// newID returns a random job id: 16 hex digits.
+func newID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("unable to make a job id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// validID tells whether s has the form of a job id, so that ids from
+// requests never reach the file system unchecked.
+func validID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+// domainOf is the IPFIX observation domain of a job: the first 32 bits
+// of its id, so that jobs exporting to the same collector are told apart.
+func domainOf(id string) uint32 {
+	v, _ := strconv.ParseUint(id[:8], 16, 32)
+	return uint32(v)
+}
+
+// cpuSample returns the process's CPU use in percent of one CPU, averaged
+// since the previous sample at least half a second ago.
+func (m *Manager) cpuSample() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	now := time.Now()
+	m.cpuMu.Lock()
+	defer m.cpuMu.Unlock()
+	if wall := now.Sub(m.cpuWall); !m.cpuWall.IsZero() && wall >= 500*time.Millisecond {
+		m.cpuPct = 100 * float64(cpu-m.cpuLast) / float64(wall)
+	} else if !m.cpuWall.IsZero() {
+		return m.cpuPct
+	}
+	m.cpuLast, m.cpuWall = cpu, now
+	return m.cpuPct
+}

@@ -1,0 +1,307 @@
+package job
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/gopacket/pcap"
+
+	"github.com/gimsproject/gims/capture"
+)
+
+// Status is a job's state and counters, the per-device fields of SPEC §3's
+// GetExperimentStatus plus the job's own. Counters add up over every run
+// of the job (a live job resumed after a restart keeps counting).
+type Status struct {
+	ID         string
+	State      State
+	Interface  string
+	Experiment int
+	Created    time.Time
+	// Ended is when the job became done (zero before).
+	Ended time.Time
+
+	// Packets and Bytes count the packets that passed the filter (and
+	// were not dropped while paused), bytes on the wire.
+	Packets, Bytes uint64
+	// Dropped and IfDropped are libpcap's kernel and interface drops.
+	Dropped, IfDropped uint64
+	// FlowsExported counts exported flow records.
+	FlowsExported uint64
+	// CollectorLost counts flow records the collector did not get (it was
+	// unreachable); flows.ipfix has them all.
+	CollectorLost uint64
+	// NonIP, Malformed, Truncated and Fragments count packets without IP,
+	// with a header that could not be decoded, cut short, and IP
+	// fragments.
+	NonIP, Malformed, Truncated, Fragments uint64
+
+	// ElapsedS is the running time in seconds, pauses excluded.
+	ElapsedS float64
+	// Progress is how far a file source was read, 0–100 (0 for live).
+	Progress float64
+	// InterruptedS is how long the daemon was down while the job ran, in
+	// seconds, over all restarts.
+	InterruptedS float64
+	// CPUPercent is the daemon process's CPU use (all jobs), in percent of
+	// one CPU, since the previous status.
+	CPUPercent float64
+	// StorageUsedBytes is the size of the job's files; StorageFreeBytes
+	// the space left in the data directory.
+	StorageUsedBytes, StorageFreeBytes uint64
+	// Errors lists what went wrong (at most 20, each once).
+	Errors []string
+}
+
+// Status returns a job's status.
+func (m *Manager) Status(id string) (Status, error) {
+	j, err := m.get(id)
+	if err != nil {
+		return Status{}, err
+	}
+	now := m.cfg.Now()
+	j.mu.Lock()
+	t := j.totalsLocked()
+	st := Status{
+		ID:            id,
+		State:         j.p.State,
+		Interface:     j.p.Spec.Interface,
+		Experiment:    j.p.Spec.Experiment,
+		Created:       j.p.Created,
+		Ended:         j.p.Ended,
+		Packets:       t.Packets,
+		Bytes:         t.Bytes,
+		Dropped:       t.Dropped,
+		IfDropped:     t.IfDropped,
+		FlowsExported: t.FlowsExported,
+		CollectorLost: t.CollectorLost,
+		NonIP:         t.NonIP,
+		Malformed:     t.Malformed,
+		Truncated:     t.Truncated,
+		Fragments:     t.Fragments,
+		ElapsedS:      j.runningLocked(now).Seconds(),
+		InterruptedS:  j.p.Interrupted.Seconds(),
+		Progress:      j.progressLocked(),
+		Errors:        slices.Clone(j.p.Errors),
+	}
+	j.mu.Unlock()
+	if st.Errors == nil {
+		st.Errors = []string{}
+	}
+	st.CPUPercent = m.cpuSample()
+	st.StorageUsedBytes = dirSize(j.dir)
+	st.StorageFreeBytes = m.StorageFree()
+	return st, nil
+}
+
+// StorageFree is the space left for results in the data directory, in
+// bytes (what an unprivileged writer may use).
+func (m *Manager) StorageFree() uint64 {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(m.cfg.DataDir, &fs); err != nil {
+		return 0
+	}
+	return fs.Bavail * uint64(fs.Bsize)
+}
+
+func dirSize(dir string) uint64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += uint64(info.Size())
+		}
+	}
+	return n
+}
+
+// Summary is a job in List.
+type Summary struct {
+	ID         string
+	State      State
+	Interface  string
+	Experiment int
+	Created    time.Time
+}
+
+// List returns every job, oldest first.
+func (m *Manager) List() []Summary {
+	m.mu.Lock()
+	jobs := make([]*job, 0, len(m.jobs))
+	for _, j := range m.jobs {
+		jobs = append(jobs, j)
+	}
+	m.mu.Unlock()
+	out := make([]Summary, 0, len(jobs))
+	for _, j := range jobs {
+		j.mu.Lock()
+		out = append(out, Summary{ID: j.id, State: j.p.State, Interface: j.p.Spec.Interface,
+			Experiment: j.p.Spec.Experiment, Created: j.p.Created})
+		j.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b Summary) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Results returns a page of a job's results: kind "counters" gives
+// []CounterRow read back from counters.csv (oldest first), "flows"
+// []FlowRow, the largest flows first (bytes both ways; the TopFlows
+// largest are kept), "files" []FileInfo (offset and limit do not apply).
+// limit 0 means DefaultLimit; at most MaxLimit.
+func (m *Manager) Results(id, kind string, offset, limit int) (any, error) {
+	j, err := m.get(id)
+	if err != nil {
+		return nil, err
+	}
+	offset, limit, err = page(offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case KindCounters:
+		return readCounters(j.path(countersFile), offset, limit)
+	case KindFlows:
+		if err := j.loadTop(); err != nil {
+			return nil, err
+		}
+		rows := j.top.sorted()
+		if offset >= len(rows) {
+			return []FlowRow{}, nil
+		}
+		return rows[offset:min(len(rows), offset+limit)], nil
+	case KindFiles:
+		return j.files(), nil
+	}
+	return nil, invalidf("unknown result kind %q (want %s, %s or %s)", kind, KindCounters, KindFlows, KindFiles)
+}
+
+// loadTop reads the flows of a job loaded from disk on first use.
+func (j *job) loadTop() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.topLoaded {
+		return nil
+	}
+	if _, err := loadFlows(j.path(flowsFile), j.top); err != nil {
+		j.top.reset()
+		return err
+	}
+	j.topLoaded = true
+	return nil
+}
+
+func (j *job) files() []FileInfo {
+	out := []FileInfo{}
+	for _, name := range resultFiles {
+		if info, err := os.Stat(j.path(name)); err == nil {
+			out = append(out, FileInfo{Name: name, Size: info.Size()})
+		}
+	}
+	return out
+}
+
+// FilePath returns the path of a job's result file, for HTTP GET
+// /files/<job>/<name>. Only the result file names (counters.csv,
+// flows.ipfix, packets.pcap) are served, never job.json, so no request
+// reaches another path; anything else is ErrNotFound.
+func (m *Manager) FilePath(id, name string) (string, error) {
+	j, err := m.get(id)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(resultFiles[:], name) {
+		return "", fmt.Errorf("%w: job %s has no file %q", ErrNotFound, id, name)
+	}
+	p := j.path(name)
+	if info, err := os.Stat(p); err != nil || !info.Mode().IsRegular() {
+		return "", fmt.Errorf("%w: job %s has no file %q", ErrNotFound, id, name)
+	}
+	return p, nil
+}
+
+// Interface is a capture source the device offers.
+type Interface struct {
+	// Name is the libpcap device name, or "file:<name>".
+	Name string
+	// LinkType is libpcap's name of the data link type ("EN10MB"), which
+	// pcap_datalink_name_to_val turns back into the value filters are
+	// compiled for; empty when the interface cannot be opened.
+	LinkType string
+	// Description is libpcap's description, or the file's size.
+	Description string
+}
+
+// Interfaces lists the libpcap devices and the pcap/pcapng files of the
+// pcap directory. Learning a device's link type opens it briefly.
+func (m *Manager) Interfaces() ([]Interface, error) {
+	devs, err := pcap.FindAllDevs()
+	if err != nil {
+		return nil, fmt.Errorf("unable to list interfaces: %w", err)
+	}
+	var out []Interface
+	for _, d := range devs {
+		lt := ""
+		if src, err := capture.OpenLive(capture.LiveConfig{
+			Interface: d.Name, Snaplen: 256, BufferSize: 1 << 16, ReadTimeout: 10 * time.Millisecond,
+		}); err == nil {
+			lt = pcap.DatalinkValToName(int(src.LinkType()))
+			src.Close()
+		}
+		out = append(out, Interface{Name: d.Name, LinkType: lt, Description: d.Description})
+	}
+	if m.cfg.PcapDir == "" {
+		return out, nil
+	}
+	entries, err := os.ReadDir(m.cfg.PcapDir)
+	if err != nil {
+		return nil, fmt.Errorf("unable to list the pcap directory: %w", err)
+	}
+	for _, e := range entries {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if ext != ".pcap" && ext != ".pcapng" {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		src, err := capture.OpenFile(filepath.Join(m.cfg.PcapDir, e.Name()), "")
+		if err != nil {
+			m.cfg.Logger.Warn("unreadable file in the pcap directory", "file", e.Name(), "error", err)
+			continue
+		}
+		out = append(out, Interface{
+			Name:        FilePrefix + e.Name(),
+			LinkType:    pcap.DatalinkValToName(int(src.LinkType())),
+			Description: fmt.Sprintf("capture file, %d bytes", info.Size()),
+		})
+		src.Close()
+	}
+	return out, nil
+}
+
+// liveNames lists libpcap's device names.
+func liveNames() ([]string, error) {
+	devs, err := pcap.FindAllDevs()
+	if err != nil {
+		return nil, fmt.Errorf("unable to list interfaces: %w", err)
+	}
+	names := make([]string, len(devs))
+	for i, d := range devs {
+		names[i] = d.Name
+	}
+	return names, nil
+}
