@@ -17,14 +17,19 @@
 //	base64                             []byte, [N]byte (exactly N bytes)
 //	array                              slices, arrays
 //	struct                             structs, map[string]T
-//	nil                                nil pointer, interface, slice, map
+//	nil                                read into a nil pointer, interface,
+//	                                   slice or map; written for a nil
+//	                                   pointer or interface (nil slices
+//	                                   and maps are written empty)
 //
 // Struct members are named by the tag `xmlrpc:"name"`, else by the Go field
 // name as is; options are omitempty (zero values are not written) and, on
 // a method's args fields, optional (a trailing parameter may be absent);
 // `xmlrpc:"-"` skips a field. Nil pointer fields are not written. Embedded
 // structs without a tag are flattened. An `any` receives int, float64, bool,
-// string, time.Time, []byte, []any, map[string]any or nil.
+// string, time.Time, []byte, []any, map[string]any or nil. The server
+// refuses unknown struct members in parameters; Call ignores them in
+// results, so a newer peer may add fields.
 //
 // # Server
 //
