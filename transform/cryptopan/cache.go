@@ -18,7 +18,7 @@ import (
 // The /16 level is a plain 65536-entry table shared by IPv4 and IPv6 (the
 // first 16 bits of the pad are computed the same way for both). The other
 // levels are fixed-size 4-way set-associative hash tables, hashed with a seed
-// derived from the key; a full bucket drops its older entry. Memory never
+// derived from the key; a full bucket drops its oldest entry. Memory never
 // grows after New (see Config for the bound).
 //
 // Concurrency: every access is atomic, so readers never block and never
