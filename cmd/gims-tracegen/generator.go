@@ -46,18 +46,19 @@ const (
 // Stats summarises a generated trace. Flows are counted by kind so a test
 // or a user can compare them with what a flow meter reports.
 type Stats struct {
-	Packets       int64 // packets written
-	Bytes         int64 // bytes on the wire (sum of frame lengths)
-	CapturedBytes int64 // bytes in the file (sum of capture lengths)
-	Fragments     int64 // IPv4 fragments (first and non-first)
-	Flows         int   // all flows; equals Config.Flows
-	TCPFlows      int   // TCP connections (long and short)
-	UDPFlows      int   // DNS exchanges and long UDP streams
-	ICMPFlows     int   // ping sessions
-	LongFlows     int   // long TCP transfers and long UDP streams
-	IPv6Flows     int   // flows over IPv6
-	VLANFlows     int   // flows whose frames carry an 802.1Q tag
-	First, Last   time.Time
+	Packets       int64     // packets written
+	Bytes         int64     // bytes on the wire (sum of frame lengths)
+	CapturedBytes int64     // bytes in the file (sum of capture lengths)
+	Fragments     int64     // IPv4 fragments (first and non-first)
+	Flows         int       // all flows; equals Config.Flows
+	TCPFlows      int       // TCP connections (long and short)
+	UDPFlows      int       // DNS exchanges and long UDP streams
+	ICMPFlows     int       // ping sessions
+	LongFlows     int       // long TCP transfers and long UDP streams
+	IPv6Flows     int       // flows over IPv6
+	VLANFlows     int       // flows whose frames carry an 802.1Q tag
+	First         time.Time // timestamp of the first packet
+	Last          time.Time // timestamp of the last packet
 }
 
 // Generator writes synthetic traces. It is built by New, which plans the

@@ -377,7 +377,7 @@ func TestDecodeAndMix(t *testing.T) {
 		cfg     Config
 		minFrag int // first fragments expected at least
 	}{
-		{"default ratio", small(60_000, 7_200), 1},
+		{"default ratio", small(36_000, 4_300), 1},
 		{"IPv4 only", func() Config { c := small(30_000, 3_000); c.IPv6Share = 0; return c }(), 1},
 		{"IPv6 only", func() Config { c := small(30_000, 3_000); c.IPv6Share = 1; return c }(), 0},
 		{"half IPv6, all VLAN", func() Config { c := small(30_000, 3_000); c.IPv6Share = 0.5; c.VLANShare = 1; return c }(), 0},
@@ -567,7 +567,7 @@ func TestSnaplen(t *testing.T) {
 // TestSizeDistribution checks the frame sizes are bimodal at the default
 // packets-per-flow ratio.
 func TestSizeDistribution(t *testing.T) {
-	cfg := small(100_000, 12_000)
+	cfg := small(50_000, 6_000)
 	path, _ := generate(t, cfg)
 	recs := readTrace(t, path, defaultSnaplen)
 	var smallFrames, large int
