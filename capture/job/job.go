@@ -241,6 +241,10 @@ func (j *job) run(ctx context.Context, seg *segment) {
 	if err := seg.out.close(); err != nil {
 		j.addError(err)
 	}
+	if lost := seg.out.collectorLost(); lost > 0 {
+		j.addError(fmt.Errorf("flows collector %s did not get %d flow records (unreachable); flows.ipfix has them all",
+			j.p.Spec.Flows.Collector, lost))
+	}
 	j.collectStats(seg)
 	if seg.file {
 		progress := seg.src.Progress()

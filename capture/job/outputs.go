@@ -37,6 +37,9 @@ type outputs struct {
 
 	top    *topFlows
 	report func(error)
+	// closed is set by close. The exporters stay in place after it so
+	// that their Stats can still be read (from other goroutines).
+	closed bool
 }
 
 // outputConfig says what to open and how.
@@ -209,36 +212,37 @@ func (o *outputs) collectorLost() uint64 {
 	return o.collector.Stats().RecordsLost
 }
 
-// close flushes and closes everything, returning every error met.
+// close flushes and closes everything, returning every error met. Only
+// the first call does anything.
 func (o *outputs) close() error {
+	if o.closed {
+		return nil
+	}
+	o.closed = true
 	var errs []error
 	if o.fileExp != nil {
 		// Closing the file transport flushes ipfixBuf.
 		if err := o.fileExp.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("unable to write flows: %w", err))
 		}
-		o.fileExp = nil
 	}
 	if o.collector != nil {
-		if err := o.collector.Close(); err != nil && !errors.Is(err, ipfix.ErrDisconnected) {
-			errs = append(errs, fmt.Errorf("flows collector: %w", err))
-		}
-		o.collector = nil
+		// A last message the collector did not take is counted in the
+		// exporter's Stats, which the job reports.
+		_ = o.collector.Close()
 	}
 	if o.pcapBuf != nil {
 		if err := o.pcapBuf.Flush(); err != nil {
 			errs = append(errs, fmt.Errorf("unable to write packets: %w", err))
 		}
-		o.pcapBuf = nil
 	}
-	for _, f := range []**os.File{&o.csv, &o.pcapF, &o.ipfixF} {
-		if *f == nil {
+	for _, f := range []*os.File{o.csv, o.pcapF, o.ipfixF} {
+		if f == nil {
 			continue
 		}
-		if err := (*f).Close(); err != nil {
+		if err := f.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("unable to close result file: %w", err))
 		}
-		*f = nil
 	}
 	return errors.Join(errs...)
 }

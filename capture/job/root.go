@@ -127,9 +127,9 @@ func (m *Manager) resume(ctx context.Context, j *job) {
 		// Replayed from the start: the counts start again too.
 		j.p.Totals, j.p.Running, j.p.Progress = totals{}, 0, 0
 	}
-	spec := j.p.Spec
+	spec, clean := j.p.Spec, j.p.Clean
 	j.mu.Unlock()
-	m.cfg.Logger.Info("resuming capture job", "job", j.id, "spec", spec, "down", down, "clean", j.p.Clean)
+	m.cfg.Logger.Info("resuming capture job", "job", j.id, "spec", spec, "down", down, "clean", clean)
 
 	err := func() error {
 		if !file {

@@ -1,0 +1,38 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/gimsproject/gims/capture"
+)
+
+// BenchmarkReadPacket measures what a job's reader adds to every packet
+// (the periodic-work and pause checks) on top of libpcap reading a file.
+func BenchmarkReadPacket(b *testing.B) {
+	const path = "testdata/pcaps/tcpreplay__test.pcap"
+	open := func() *capture.Source {
+		src, err := capture.OpenFile(path, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return src
+	}
+	seg := &segment{src: open(), file: true}
+	r := &reader{seg: seg, ctx: context.Background()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, _, err := r.ReadPacket(); errors.Is(err, io.EOF) {
+			b.StopTimer()
+			seg.src.Close()
+			seg.src = open()
+			b.StartTimer()
+		} else if err != nil {
+			b.Fatal(err)
+		}
+	}
+	seg.src.Close()
+}
