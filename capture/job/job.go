@@ -328,9 +328,11 @@ func (r *reader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 		r.j.periodic(seg)
 	}
 	if seg.file {
-		if _, ok := r.waitPaused(); !ok {
+		paused, ok := r.waitPaused()
+		if !ok {
 			return nil, gopacket.CaptureInfo{}, capture.ErrTimeout
 		}
+		r.w0 = r.w0.Add(paused) // a pause does not count as replay time
 	}
 	data, ci, err := seg.src.ReadPacket()
 	if err != nil || !seg.file || seg.speed <= 0 {

@@ -41,7 +41,7 @@ func repairPcap(f *os.File) (int64, error) {
 // pcapValidLength returns the length of the longest prefix of r that is a
 // pcap file header followed by complete records.
 func pcapValidLength(r io.Reader) (int64, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 1<<16)
 	var hdr [pcapHeaderLen]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return 0, nil
