@@ -296,6 +296,12 @@ func TestKeyNeverLogged(t *testing.T) {
 	if s := fmt.Sprint(Spec{Key: key}); strings.Contains(s, string(key)) {
 		t.Errorf("fmt.Sprint(Spec) shows the key: %s", s)
 	}
+	// The stored packets are anonymized: same count, none with the
+	// original addresses.
+	path, _ := m.FilePath(id, "packets.pcap")
+	if n, orig := tcpdumpCount(t, path, ""), tcpdumpCount(t, path, "host 141.142.228.5 or host 192.150.187.43"); n != 14 || orig != 0 {
+		t.Errorf("packets.pcap: %d packets, %d with original addresses; want 14, 0", n, orig)
+	}
 	if _, err := m.FilePath(id, stateFile); !errors.Is(err, ErrNotFound) {
 		t.Errorf("FilePath(job.json) = %v, want ErrNotFound", err)
 	}
