@@ -27,6 +27,7 @@ type Decoder struct {
 	eth     ethernetLayer
 	dot1q   dot1qLayer
 	mpls    mplsLayer
+	pwcw    pwControlWordLayer
 	sll     sllLayer
 	sll2    sllLayer
 	loop    loopbackLayer
@@ -73,7 +74,7 @@ func NewDecoder(linkType layers.LinkType) (*Decoder, error) {
 		return nil, fmt.Errorf("unable to decode frames: %w", err)
 	}
 	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 16)}
-	d.eth.d, d.dot1q.d, d.mpls.d, d.sll.d, d.sll2.d, d.loop.d, d.raw.d = d, d, d, d, d, d, d
+	d.eth.d, d.dot1q.d, d.mpls.d, d.pwcw.d, d.sll.d, d.sll2.d, d.loop.d, d.raw.d = d, d, d, d, d, d, d, d
 	d.sll2.v2 = true
 	d.ip4.d, d.ip6.d, d.tcp.d, d.udp.d, d.udplite.d, d.sctp.d, d.icmp4.d, d.icmp6.d = d, d, d, d, d, d, d, d
 	d.hop = ipv6ExtLayer{typ: layers.LayerTypeIPv6HopByHop, d: d}
@@ -81,7 +82,7 @@ func NewDecoder(linkType layers.LinkType) (*Decoder, error) {
 	d.dest = ipv6ExtLayer{typ: layers.LayerTypeIPv6Destination, d: d}
 	d.frag = ipv6ExtLayer{typ: layers.LayerTypeIPv6Fragment, d: d}
 	d.parser = gopacket.NewDecodingLayerParser(first,
-		&d.eth, &d.dot1q, &d.mpls, &d.sll, &d.sll2, &d.loop, &d.raw,
+		&d.eth, &d.dot1q, &d.mpls, &d.pwcw, &d.sll, &d.sll2, &d.loop, &d.raw,
 		&d.ip4, &d.ip6, &d.hop, &d.routing, &d.dest, &d.frag,
 		&d.tcp, &d.udp, &d.udplite, &d.sctp, &d.icmp4, &d.icmp6)
 	// Layers we do not follow (ARP, application payloads...) end decoding
@@ -245,7 +246,8 @@ func (l *ipv4Layer) NextLayerType() gopacket.LayerType {
 }
 
 // ipv6Layer is layers.IPv6 recording addresses and Summary fields like
-// ipv4Layer. gopacket decodes a hop-by-hop header itself.
+// ipv4Layer. Extension headers, hop-by-hop included, are decoded by
+// ipv6ExtLayer.
 type ipv6Layer struct {
 	layers.IPv6
 	d *Decoder
@@ -282,16 +284,38 @@ func (l *ipv6Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 		}
 		s.Proto = data[6]
 	}
-	if err := l.IPv6.DecodeFromBytes(data, df); err != nil {
-		return err
-	}
-	if outer && l.HopByHop != nil {
-		d.s.Proto = uint8(l.HopByHop.NextHeader)
-		if l.Length == 0 { // jumbogram
-			d.s.IPLen = 40 + l.HopByHop.ActualLength + len(l.Payload)
+	if len(data) >= 40 && layers.IPProtocol(data[6]) == layers.IPProtocolIPv6HopByHop {
+		// gopacket decodes hop-by-hop options itself and allocates for
+		// each; leave them to ipv6ExtLayer (MLD and router alerts are
+		// common enough to be worth it).
+		l.decodeFixed(data, df)
+		if outer && l.Length == 0 { // jumbogram: the length is in an option
+			d.s.IPLen = len(data)
 		}
+		return nil
 	}
-	return nil
+	return l.IPv6.DecodeFromBytes(data, df)
+}
+
+// decodeFixed decodes the 40-byte fixed header (len(data) >= 40) and
+// leaves extension headers to the next layers.
+func (l *ipv6Layer) decodeFixed(data []byte, df gopacket.DecodeFeedback) {
+	l.Version = data[0] >> 4
+	l.TrafficClass = uint8(binary.BigEndian.Uint16(data[0:2]) >> 4)
+	l.FlowLabel = binary.BigEndian.Uint32(data[0:4]) & 0x000fffff
+	l.Length = binary.BigEndian.Uint16(data[4:6])
+	l.NextHeader = layers.IPProtocol(data[6])
+	l.HopLimit = data[7]
+	l.SrcIP, l.DstIP = data[8:24], data[24:40]
+	l.HopByHop = nil
+	end := 40 + int(l.Length)
+	if l.Length == 0 || end > len(data) {
+		if l.Length != 0 {
+			df.SetTruncated()
+		}
+		end = len(data)
+	}
+	l.BaseLayer = layers.BaseLayer{Contents: data[:40], Payload: data[40:end]}
 }
 
 func (l *ipv6Layer) NextLayerType() gopacket.LayerType {

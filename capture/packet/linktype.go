@@ -30,6 +30,7 @@ const (
 const (
 	layerTypeSLL2  gopacket.LayerType = 1990 // Linux cooked v2 header
 	layerTypeRawIP gopacket.LayerType = 1991 // no header: dispatch on the IP version nibble
+	layerTypePWCW  gopacket.LayerType = 1992 // MPLS pseudowire control word, then Ethernet
 )
 
 var (
@@ -121,8 +122,10 @@ func (l *dot1qLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) er
 func (l *dot1qLayer) NextLayerType() gopacket.LayerType { return etherNext(l.Type) }
 
 // mplsLayer decodes one MPLS label stack entry. gopacket v1.1.19's MPLS is
-// not a DecodingLayer; below the bottom of the stack we guess IPv4 or IPv6
-// from the version nibble, as routers and tcpdump do.
+// not a DecodingLayer; below the bottom of the stack we guess from the first
+// nibble, as tcpdump and Wireshark do: IPv4, IPv6, or 0 for the control
+// word of an Ethernet pseudowire (RFC 4448), whose IP packets must be
+// anonymized too.
 type mplsLayer struct {
 	layers.BaseLayer
 	bottom bool
@@ -146,8 +149,32 @@ func (l *mplsLayer) NextLayerType() gopacket.LayerType {
 	if !l.bottom {
 		return layers.LayerTypeMPLS
 	}
+	if len(l.Payload) > 0 && l.Payload[0]>>4 == 0 {
+		return layerTypePWCW
+	}
 	return versionNext(l.Payload)
 }
+
+// pwControlWordLayer skips the 4-byte control word of an Ethernet
+// pseudowire; an Ethernet frame follows.
+type pwControlWordLayer struct {
+	layers.BaseLayer
+	d *Decoder
+}
+
+func (l *pwControlWordLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	l.d.cur = data
+	if len(data) < 4 {
+		df.SetTruncated()
+		return fmt.Errorf("pseudowire control word: %w", errShortLink)
+	}
+	l.BaseLayer = layers.BaseLayer{Contents: data[:4], Payload: data[4:]}
+	return nil
+}
+
+func (l *pwControlWordLayer) CanDecode() gopacket.LayerClass { return layerTypePWCW }
+
+func (l *pwControlWordLayer) NextLayerType() gopacket.LayerType { return layers.LayerTypeEthernet }
 
 // sllLayer decodes the Linux cooked headers: v1 (16 bytes, protocol at
 // offset 14) and v2 (20 bytes, protocol at offset 0). gopacket's LinuxSLL
