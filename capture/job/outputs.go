@@ -14,6 +14,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/flow"
@@ -109,11 +110,12 @@ func (o *outputs) open(ctx context.Context, c outputConfig) (err error) {
 		}
 		o.pcapF = f
 		o.pcapBuf = bufio.NewWriterSize(f, 1<<20)
-		o.pcapW = pcapgo.NewWriterNanos(o.pcapBuf)
 		if size == 0 {
-			if err := o.pcapW.WriteFileHeader(uint32(c.snaplen), c.linkType); err != nil {
-				return fmt.Errorf("unable to write pcap header: %w", err)
+			if o.pcapW, err = capture.NewPcapWriter(o.pcapBuf, c.snaplen, c.linkType); err != nil {
+				return err
 			}
+		} else {
+			o.pcapW = pcapgo.NewWriterNanos(o.pcapBuf)
 		}
 	}
 	if s.Flows != nil {

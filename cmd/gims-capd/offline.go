@@ -130,9 +130,8 @@ func (out *outputs) open(ctx context.Context, o offlineOptions, src *capture.Sou
 		if err != nil {
 			return err
 		}
-		out.pcap = pcapgo.NewWriterNanos(w)
-		if err := out.pcap.WriteFileHeader(uint32(src.Snaplen()), src.LinkType()); err != nil {
-			return fmt.Errorf("write %s: %w", o.pcapOut, err)
+		if out.pcap, err = capture.NewPcapWriter(w, src.Snaplen(), src.LinkType()); err != nil {
+			return fmt.Errorf("%s: %w", o.pcapOut, err)
 		}
 	}
 	if o.countersOut != "" {
