@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/calmh/ipfix"
 )
@@ -264,4 +265,50 @@ func ipString(v any) string {
 		return ip.String()
 	}
 	return fmt.Sprint(v)
+}
+
+// TestOfflineCollector exports to a UDP collector on 127.0.0.1 and checks
+// every datagram parses and carries the flows the IPFIX file has.
+func TestOfflineCollector(t *testing.T) {
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	dir := t.TempDir()
+	ipfixFile := filepath.Join(dir, "f.ipfix")
+	in := filepath.Join("testdata", "pcaps", "tcpreplay__test.pcap")
+	if code, stderr := runCapd(t, nil, "-r", in, "-ipfix", ipfixFile, "-collector", "udp://"+conn.LocalAddr().String()); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want, err := readIPFIX(ipfixFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ipfix.NewSession()
+	interp := ipfix.NewInterpreter(s)
+	got := 0
+	buf := make([]byte, 65536)
+	for {
+		if err := conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			break // no more datagrams
+		}
+		msg, err := s.ParseBuffer(buf[:n])
+		if err != nil {
+			t.Fatalf("datagram does not parse: %v", err)
+		}
+		for _, rec := range msg.DataRecords {
+			if len(interp.Interpret(rec)) == 0 {
+				t.Fatal("empty data record")
+			}
+			got++
+		}
+	}
+	if got != len(want) || got == 0 {
+		t.Errorf("collector got %d flows, the IPFIX file has %d", got, len(want))
+	}
 }
