@@ -1,0 +1,190 @@
+package device
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// Service holds the XML-RPC methods of the device API; it is registered
+// as the default service, so they are called by their bare names.
+type Service struct {
+	h *Handler
+}
+
+// transforms are what every job may apply (Capabilities).
+func transforms() []string { return []string{"counters", "flows", "anonymize", "pcap"} }
+
+// serviceHelp is the system.methodHelp text of each method.
+func serviceHelp() map[string]string {
+	return map[string]string{
+		"Capabilities": "Capabilities() returns {interfaces: [{name, link_type, description}], max_snaplen, transforms, storage_free_bytes, version}.",
+		"StartJob": "StartJob({interface, filter, snaplen?, promiscuous?, counters?: {interval_ms}, " +
+			"flows?: {active_timeout_s, idle_timeout_s, biflow, collector}, pcap?, key? (base64, 32 bytes), " +
+			"replay_speed?, experiment?}) starts a capture job and returns its id.",
+		"PauseJob":   "PauseJob(job) pauses a running job.",
+		"ResumeJob":  "ResumeJob(job) resumes a paused job.",
+		"StopJob":    "StopJob(job) ends a running or paused job; its results are flushed.",
+		"JobStatus":  "JobStatus(job) returns the job's state, counters, progress and interrupted_s.",
+		"JobResults": "JobResults(job, {kind: counters|flows|files, offset?, limit?}) returns a page of results.",
+		"ListJobs":   "ListJobs() returns every job: [{id, state, interface, experiment, created}].",
+	}
+}
+
+// Capabilities describes the device.
+func (s *Service) Capabilities(r *http.Request, _ *xmlrpc.NoArgs, reply *Capabilities) error {
+	ifs, err := s.h.m.Interfaces()
+	if err != nil {
+		return err
+	}
+	out := make([]InterfaceInfo, len(ifs))
+	for i, x := range ifs {
+		out[i] = InterfaceInfo{Name: x.Name, LinkType: x.LinkType, Description: x.Description}
+	}
+	*reply = Capabilities{
+		Interfaces:       out,
+		MaxSnaplen:       job.MaxSnaplen,
+		Transforms:       transforms(),
+		StorageFreeBytes: s.h.m.StorageFree(),
+		Version:          s.h.cfg.Version,
+	}
+	return nil
+}
+
+// Spec turns StartJob's struct into a job specification, applying the
+// SPEC defaults that differ from Go's zero values (promiscuous and biflow
+// true).
+func (js *JobSpec) Spec() job.Spec {
+	spec := job.Spec{
+		Interface:   js.Interface,
+		Filter:      js.Filter,
+		Snaplen:     js.Snaplen,
+		Promiscuous: js.Promiscuous == nil || *js.Promiscuous,
+		Pcap:        js.Pcap,
+		Key:         js.Key,
+		ReplaySpeed: js.ReplaySpeed,
+		Experiment:  js.Experiment,
+	}
+	if c := js.Counters; c != nil {
+		spec.Counters = &job.CountersSpec{IntervalMS: c.IntervalMS}
+	}
+	if f := js.Flows; f != nil {
+		spec.Flows = &job.FlowsSpec{
+			ActiveTimeoutS: f.ActiveTimeoutS,
+			IdleTimeoutS:   f.IdleTimeoutS,
+			Biflow:         f.Biflow == nil || *f.Biflow,
+			Collector:      f.Collector,
+		}
+	}
+	return spec
+}
+
+// StartJob validates and starts a job and returns its id.
+func (s *Service) StartJob(r *http.Request, args *StartJobArgs, reply *string) error {
+	id, err := s.h.m.StartJob(args.Job.Spec())
+	if err != nil {
+		return err
+	}
+	*reply = id
+	return nil
+}
+
+// PauseJob pauses a running job.
+func (s *Service) PauseJob(r *http.Request, args *JobArgs, reply *bool) error {
+	if err := s.h.m.PauseJob(args.Job); err != nil {
+		return err
+	}
+	*reply = true
+	return nil
+}
+
+// ResumeJob resumes a paused job.
+func (s *Service) ResumeJob(r *http.Request, args *JobArgs, reply *bool) error {
+	if err := s.h.m.ResumeJob(args.Job); err != nil {
+		return err
+	}
+	*reply = true
+	return nil
+}
+
+// StopJob ends a job once its results are on disk.
+func (s *Service) StopJob(r *http.Request, args *JobArgs, reply *bool) error {
+	if err := s.h.m.StopJob(args.Job); err != nil {
+		return err
+	}
+	*reply = true
+	return nil
+}
+
+// JobStatus returns a job's status.
+func (s *Service) JobStatus(r *http.Request, args *JobArgs, reply *JobStatus) error {
+	st, err := s.h.m.Status(args.Job)
+	if err != nil {
+		return err
+	}
+	*reply = JobStatus{
+		ID: st.ID, State: string(st.State), Interface: st.Interface, Experiment: st.Experiment,
+		Created: st.Created, Ended: st.Ended,
+		Packets: st.Packets, Bytes: st.Bytes, Dropped: st.Dropped, IfDropped: st.IfDropped,
+		FlowsExported: st.FlowsExported, CollectorLost: st.CollectorLost,
+		NonIP: st.NonIP, Malformed: st.Malformed, Truncated: st.Truncated, Fragments: st.Fragments,
+		ElapsedS: st.ElapsedS, Progress: st.Progress, InterruptedS: st.InterruptedS,
+		CPUPercent: st.CPUPercent, StorageUsedBytes: st.StorageUsedBytes, StorageFreeBytes: st.StorageFreeBytes,
+		Errors: st.Errors,
+	}
+	if reply.Errors == nil {
+		reply.Errors = []string{}
+	}
+	return nil
+}
+
+// JobResults returns a page of a job's counters, flows or files.
+func (s *Service) JobResults(r *http.Request, args *JobResultsArgs, reply *any) error {
+	res, err := s.h.m.Results(args.Job, args.Query.Kind, args.Query.Offset, args.Query.Limit)
+	if err != nil {
+		return err
+	}
+	switch rows := res.(type) {
+	case []job.CounterRow:
+		out := make([]CounterEntry, len(rows))
+		for i, c := range rows {
+			out[i] = CounterEntry{Time: c.Time, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets,
+				UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets}
+		}
+		*reply = out
+	case []job.FlowRow:
+		out := make([]FlowEntry, len(rows))
+		for i, f := range rows {
+			out[i] = FlowEntry{
+				Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort), DstPort: int(f.DstPort),
+				Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets, Bytes: f.Bytes,
+				RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
+				StartMS: f.Start.UnixMilli(), EndMS: f.End.UnixMilli(), EndReason: f.EndReason,
+			}
+		}
+		*reply = out
+	case []job.FileInfo:
+		out := make([]FileEntry, len(rows))
+		for i, f := range rows {
+			out[i] = FileEntry{Name: f.Name, Size: f.Size, URL: FileURL(args.Job, f.Name)}
+		}
+		*reply = out
+	default:
+		return fmt.Errorf("unexpected result type %T", res)
+	}
+	return nil
+}
+
+// ListJobs lists every job, oldest first.
+func (s *Service) ListJobs(r *http.Request, _ *xmlrpc.NoArgs, reply *[]JobSummary) error {
+	list := s.h.m.List()
+	out := make([]JobSummary, len(list))
+	for i, j := range list {
+		out[i] = JobSummary{ID: j.ID, State: string(j.State), Interface: j.Interface,
+			Experiment: j.Experiment, Created: j.Created}
+	}
+	*reply = out
+	return nil
+}
