@@ -1,0 +1,386 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+const (
+	testToken = "s3cret-token"
+	testPcap  = "file:zeek__http-get.pcap"
+)
+
+// testDevice is a device API on a real HTTP server on 127.0.0.1.
+type testDevice struct {
+	url string
+	m   *job.Manager
+}
+
+func newTestDevice(t *testing.T) *testDevice {
+	t.Helper()
+	pcapDir, err := filepath.Abs("testdata/pcaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := job.New(job.Config{DataDir: t.TempDir(), PcapDir: pcapDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Token: testToken, Version: "test-1"}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ts.Close()
+		if err := m.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &testDevice{url: ts.URL, m: m}
+}
+
+func bearer(token string) http.Header {
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return h
+}
+
+func (d *testDevice) call(t *testing.T, method string, reply any, args ...any) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return xmlrpc.Call(ctx, nil, d.url+RPCPath, bearer(testToken), method, args, reply)
+}
+
+func (d *testDevice) mustCall(t *testing.T, method string, reply any, args ...any) {
+	t.Helper()
+	if err := d.call(t, method, reply, args...); err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+}
+
+// waitDone polls JobStatus until the job is done.
+func (d *testDevice) waitDone(t *testing.T, id string) JobStatus {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var st JobStatus
+		d.mustCall(t, "JobStatus", &st, id)
+		if st.State == "done" {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s", id, st.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fullSpec() map[string]any {
+	return map[string]any{
+		"interface": testPcap,
+		"filter":    "tcp or udp or icmp",
+		"counters":  map[string]any{"interval_ms": 1000},
+		"flows":     map[string]any{"active_timeout_s": 60, "idle_timeout_s": 30},
+		"pcap":      true,
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	d := newTestDevice(t)
+	var c Capabilities
+	d.mustCall(t, "Capabilities", &c)
+	if c.Version != "test-1" || c.MaxSnaplen != job.MaxSnaplen || c.StorageFreeBytes == 0 {
+		t.Errorf("Capabilities = %+v", c)
+	}
+	if strings.Join(c.Transforms, ",") != "counters,flows,anonymize,pcap" {
+		t.Errorf("transforms = %v", c.Transforms)
+	}
+	var found bool
+	for _, i := range c.Interfaces {
+		if i.Name == testPcap {
+			found = true
+			if i.LinkType != "EN10MB" || i.Description == "" {
+				t.Errorf("interface %+v", i)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no %s in %+v", testPcap, c.Interfaces)
+	}
+}
+
+// TestFileJob runs a file job to done and reads every kind of result,
+// and its files over HTTP.
+func TestFileJob(t *testing.T) {
+	d := newTestDevice(t)
+	var id string
+	d.mustCall(t, "StartJob", &id, map[string]any{
+		"interface": testPcap, "filter": "",
+		"counters": map[string]any{}, "flows": map[string]any{}, "pcap": true,
+		"experiment": 42,
+	})
+	st := d.waitDone(t, id)
+	if st.ID != id || st.Interface != testPcap || st.Experiment != 42 || st.Packets == 0 || st.Bytes == 0 ||
+		st.Progress != 100 || st.FlowsExported == 0 || st.StorageUsedBytes == 0 || st.Ended.IsZero() {
+		t.Errorf("status = %+v", st)
+	}
+
+	var list []JobSummary
+	d.mustCall(t, "ListJobs", &list)
+	if len(list) != 1 || list[0].ID != id || list[0].State != "done" || list[0].Experiment != 42 {
+		t.Errorf("ListJobs = %+v", list)
+	}
+
+	var counters []CounterEntry
+	d.mustCall(t, "JobResults", &counters, id, map[string]any{"kind": "counters"})
+	var sum uint64
+	for _, c := range counters {
+		sum += c.Packets
+		if c.TCPPackets+c.UDPPackets+c.ICMPPackets+c.OtherPackets != c.Packets || c.Time.IsZero() {
+			t.Errorf("counter row %+v", c)
+		}
+	}
+	if len(counters) == 0 || sum != st.Packets {
+		t.Errorf("counters sum %d in %d rows, status packets %d", sum, len(counters), st.Packets)
+	}
+
+	var flows []FlowEntry
+	d.mustCall(t, "JobResults", &flows, id, map[string]any{"kind": "flows"})
+	if len(flows) == 0 || uint64(len(flows)) != st.FlowsExported {
+		t.Fatalf("%d flows, status says %d exported", len(flows), st.FlowsExported)
+	}
+	f := flows[0]
+	if f.Proto != 6 || f.Src == "" || f.Dst == "" || f.Packets == 0 || f.RevPackets == 0 ||
+		f.EndReason == "" || f.StartMS > f.EndMS || f.Start.Unix() != f.StartMS/1000 {
+		t.Errorf("largest flow %+v (biflow expected by default)", f)
+	}
+	var page []FlowEntry
+	d.mustCall(t, "JobResults", &page, id, map[string]any{"kind": "flows", "offset": 1, "limit": 1})
+	if len(flows) > 1 && (len(page) != 1 || page[0] != flows[1]) {
+		t.Errorf("page offset 1 limit 1 = %+v, want %+v", page, flows[1])
+	}
+
+	var files []FileEntry
+	d.mustCall(t, "JobResults", &files, id, map[string]any{"kind": "files"})
+	if len(files) != 3 {
+		t.Fatalf("files = %+v", files)
+	}
+	for _, fe := range files {
+		if fe.URL != "/files/"+id+"/"+fe.Name {
+			t.Errorf("url %q", fe.URL)
+		}
+		req, _ := http.NewRequest(http.MethodGet, d.url+fe.URL, nil)
+		req.Header = bearer(testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || int64(len(body)) != fe.Size {
+			t.Errorf("GET %s: %d, %d bytes, want 200 and %d", fe.URL, resp.StatusCode, len(body), fe.Size)
+		}
+		if fe.Name == "packets.pcap" && (len(body) < 4 || (string(body[:4]) != "\xd4\xc3\xb2\xa1" && string(body[:4]) != "\x4d\x3c\xb2\xa1")) {
+			t.Errorf("packets.pcap starts with %x", body[:min(4, len(body))])
+		}
+	}
+
+	for _, tc := range []struct {
+		name, path, token string
+		want              int
+	}{
+		{"no token", "/files/" + id + "/flows.ipfix", "", http.StatusUnauthorized},
+		{"wrong token", "/files/" + id + "/flows.ipfix", "nope", http.StatusForbidden},
+		{"state file", "/files/" + id + "/job.json", testToken, http.StatusNotFound},
+		{"unknown job", "/files/0123456789abcdef/flows.ipfix", testToken, http.StatusNotFound},
+		{"traversal", "/files/" + id + "/..%2fjob.json", testToken, http.StatusNotFound},
+		{"no name", "/files/" + id, testToken, http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, d.url+tc.path, nil)
+			req.Header = bearer(tc.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("GET %s: %d, want %d", tc.path, resp.StatusCode, tc.want)
+			}
+		})
+	}
+}
+
+// TestLifecycle pauses, resumes and stops a slowly replayed file job.
+func TestLifecycle(t *testing.T) {
+	d := newTestDevice(t)
+	var id string
+	spec := fullSpec()
+	spec["replay_speed"] = 0.0001
+	spec["key"] = make([]byte, 32)
+	d.mustCall(t, "StartJob", &id, spec)
+	steps := []struct {
+		method, want string
+	}{
+		{"PauseJob", "paused"},
+		{"ResumeJob", "running"},
+		{"PauseJob", "paused"},
+		{"StopJob", "done"},
+	}
+	for _, s := range steps {
+		var ok bool
+		d.mustCall(t, s.method, &ok, id)
+		var st JobStatus
+		d.mustCall(t, "JobStatus", &st, id)
+		if !ok || st.State != s.want {
+			t.Fatalf("after %s: reply %t, state %s, want %s", s.method, ok, st.State, s.want)
+		}
+	}
+}
+
+func TestFaults(t *testing.T) {
+	d := newTestDevice(t)
+	var done string
+	d.mustCall(t, "StartJob", &done, map[string]any{"interface": testPcap, "filter": ""})
+	d.waitDone(t, done)
+
+	withSpec := func(k string, v any) map[string]any {
+		s := fullSpec()
+		s[k] = v
+		return s
+	}
+	cases := []struct {
+		name     string
+		token    string
+		method   string
+		args     []any
+		code     int
+		contains string
+	}{
+		{"no token", "", "Capabilities", nil, FaultAuth, "Bearer"},
+		{"wrong token", "wrong", "Capabilities", nil, FaultAuth, "wrong"},
+		{"wrong token introspection", "wrong", "system.listMethods", nil, FaultAuth, ""},
+		{"unknown job status", testToken, "JobStatus", []any{"0123456789abcdef"}, FaultNotFound, "0123456789abcdef"},
+		{"unknown job stop", testToken, "StopJob", []any{"nope"}, FaultNotFound, ""},
+		{"unknown job results", testToken, "JobResults", []any{"nope", map[string]any{"kind": "flows"}}, FaultNotFound, ""},
+		{"bad filter", testToken, "StartJob", []any{withSpec("filter", "tcp port ")}, FaultInvalid, "syntax error"},
+		{"bad key length", testToken, "StartJob", []any{withSpec("key", make([]byte, 16))}, FaultInvalid, "32 bytes"},
+		{"unknown interface", testToken, "StartJob", []any{withSpec("interface", "nosuch0")}, FaultInvalid, "unknown interface"},
+		{"unknown file", testToken, "StartJob", []any{withSpec("interface", "file:nosuch.pcap")}, FaultInvalid, "unknown interface"},
+		{"bad snaplen", testToken, "StartJob", []any{withSpec("snaplen", -1)}, FaultInvalid, "snaplen"},
+		{"unknown member", testToken, "StartJob", []any{withSpec("colour", "red")}, FaultInvalid, "colour"},
+		{"wrong type", testToken, "StartJob", []any{withSpec("pcap", "yes")}, FaultInvalid, "pcap"},
+		{"pause done job", testToken, "PauseJob", []any{done}, FaultState, "done"},
+		{"resume done job", testToken, "ResumeJob", []any{done}, FaultState, "done"},
+		{"stop done job", testToken, "StopJob", []any{done}, FaultState, "done"},
+		{"bad result kind", testToken, "JobResults", []any{done, map[string]any{"kind": "packets"}}, FaultInvalid, "kind"},
+		{"bad limit", testToken, "JobResults", []any{done, map[string]any{"kind": "flows", "limit": 10001}}, FaultInvalid, "limit"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := xmlrpc.Call(ctx, nil, d.url+RPCPath, bearer(tc.token), tc.method, tc.args, nil)
+			var f *xmlrpc.Fault
+			if !errors.As(err, &f) {
+				t.Fatalf("got %v, want fault %d", err, tc.code)
+			}
+			if f.Code != tc.code || !strings.Contains(f.String, tc.contains) {
+				t.Errorf("fault %d %q, want %d containing %q", f.Code, f.String, tc.code, tc.contains)
+			}
+			if strings.Contains(f.String, testToken) {
+				t.Errorf("fault string leaks the token: %q", f.String)
+			}
+		})
+	}
+	var list []JobSummary
+	d.mustCall(t, "ListJobs", &list)
+	if len(list) != 1 {
+		t.Errorf("refused StartJob calls left jobs: %+v", list)
+	}
+}
+
+func TestMulticallNeedsToken(t *testing.T) {
+	d := newTestDevice(t)
+	calls := []any{map[string]any{"methodName": "ListJobs", "params": []any{}}}
+	var out []any
+	ctx := context.Background()
+	if err := xmlrpc.Call(ctx, nil, d.url+RPCPath, bearer(testToken), "system.multicall", []any{calls}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 {
+		t.Fatalf("multicall = %v", out)
+	}
+	if _, ok := out[0].([]any); !ok {
+		t.Errorf("multicall with the token = %#v, want a result", out[0])
+	}
+	err := xmlrpc.Call(ctx, nil, d.url+RPCPath, nil, "system.multicall", []any{calls}, &out)
+	var f *xmlrpc.Fault
+	if !errors.As(err, &f) || f.Code != FaultAuth {
+		t.Errorf("multicall without token: %v", err)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	d := newTestDevice(t)
+	big := map[string]any{"interface": testPcap, "filter": strings.Repeat("x", 2<<20)}
+	err := d.call(t, "StartJob", nil, big)
+	var he *xmlrpc.HTTPError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB request: %v, want HTTP 413", err)
+	}
+}
+
+func TestNewNeedsToken(t *testing.T) {
+	m, err := job.New(job.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{}, m); err == nil {
+		t.Error("New without a token succeeded")
+	}
+	if _, err := New(Config{Token: "x"}, nil); err == nil {
+		t.Error("New without a manager succeeded")
+	}
+}
+
+// TestPythonClient drives the API from Python's xmlrpc.client with a
+// transport that adds the bearer token (testdata/pyclient.py).
+func TestPythonClient(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	d := newTestDevice(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "testdata/pyclient.py", d.url+RPCPath, testPcap)
+	cmd.Env = append(os.Environ(), "GIMS_DEVICE_TOKEN="+testToken)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pyclient.py: %v\n%s", err, out)
+	}
+	if strings.TrimSpace(string(out)) != "OK" {
+		t.Errorf("pyclient.py output:\n%s", out)
+	}
+}
+
