@@ -383,4 +383,3 @@ func TestPythonClient(t *testing.T) {
 		t.Errorf("pyclient.py output:\n%s", out)
 	}
 }
-
