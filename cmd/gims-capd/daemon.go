@@ -2,10 +2,201 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/xmlrpc"
 )
 
-// runDaemon runs the capture daemon's device API (SPEC §4).
+// tokenEnv is the environment variable holding the bearer token when no
+// -token-file is given.
+const tokenEnv = "GIMS_DEVICE_TOKEN"
+
+// Timeouts of the daemon's HTTP server and of its shutdown.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 10 * time.Second
+)
+
+// runDaemon runs the capture daemon's device API (SPEC §4) until ctx ends
+// (SIGINT, SIGTERM), then stops serving and flushes every job.
 func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
-	return usagef("daemon mode is not built yet; use -r FILE for the offline flow meter")
+	token, err := loadToken(o.tokenFile, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if o.dataDir == "" {
+		return usagef("-data must name a folder")
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	m, err := job.New(job.Config{DataDir: o.dataDir, PcapDir: o.pcapDir, Logger: logger})
+	if err != nil {
+		return usageError{err}
+	}
+	h, err := device.New(device.Config{Token: token, Version: version, Logger: logger}, m)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("unable to listen: %w", err)
+	}
+	if err := m.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("unable to start the job manager: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("capture daemon listening", "addr", ln.Addr().String(), "data", o.dataDir,
+		"pcap_dir", o.pcapDir, "version", version)
+
+	var wg sync.WaitGroup
+	regCtx, cancelReg := context.WithCancel(ctx)
+	if o.register != "" {
+		r, err := newRegistrar(o.register, token, ln.Addr(), logger)
+		if err != nil {
+			cancelReg()
+			_ = srv.Close()
+			_ = m.Stop()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = r.run(regCtx)
+		}()
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case serveErr = <-served:
+		serveErr = fmt.Errorf("HTTP server failed: %w", serveErr)
+	}
+	cancelReg()
+	wg.Wait()
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("HTTP shutdown incomplete", "error", err)
+	}
+	if err := m.Stop(); err != nil {
+		return errors.Join(serveErr, fmt.Errorf("unable to stop jobs: %w", err))
+	}
+	logger.Info("capture daemon stopped")
+	return serveErr
+}
+
+// loadToken reads the bearer token from file (trimmed), else from
+// GIMS_DEVICE_TOKEN; having none is a usage error.
+func loadToken(file string, getenv func(string) string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usagef("unable to read the token file: %v", err)
+		}
+		token := strings.TrimSpace(string(b))
+		if token == "" {
+			return "", usagef("token file %s is empty", file)
+		}
+		return token, nil
+	}
+	if token := strings.TrimSpace(getenv(tokenEnv)); token != "" {
+		return token, nil
+	}
+	return "", usagef("daemon mode needs a token: -token-file FILE or %s", tokenEnv)
+}
+
+// registration is the struct of the AM's RegisterDevice (SPEC §3).
+type registration struct {
+	Name     string `xmlrpc:"name"`
+	Hostname string `xmlrpc:"hostname"`
+	Port     int    `xmlrpc:"port"`
+	Token    string `xmlrpc:"token"`
+}
+
+// registrar announces the daemon to the aggregate manager, retrying with
+// exponential backoff until the AM accepts or the context ends.
+type registrar struct {
+	url     string // the AM's XML-RPC URL
+	shown   string // url without its password, for logs
+	reg     registration
+	logger  *slog.Logger
+	client  *http.Client
+	initial time.Duration // first retry delay
+	max     time.Duration // longest retry delay
+}
+
+// newRegistrar prepares the registration of a daemon listening on addr.
+func newRegistrar(rawURL, token string, addr net.Addr, logger *slog.Logger) (*registrar, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("-register %q: want an http:// or https:// URL of the aggregate manager", rawURL)
+	}
+	_, portStr, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the listening port: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the listening port: %w", err)
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, fmt.Errorf("unable to learn the host name: %w", err)
+	}
+	return &registrar{
+		url:     rawURL,
+		shown:   u.Redacted(),
+		reg:     registration{Name: host, Hostname: host, Port: port, Token: token},
+		logger:  logger,
+		client:  &http.Client{Timeout: 30 * time.Second},
+		initial: time.Second,
+		max:     time.Minute,
+	}, nil
+}
+
+// run calls RegisterDevice until it succeeds (nil) or ctx ends (its error).
+func (r *registrar) run(ctx context.Context) error {
+	delay := r.initial
+	for attempt := 1; ; attempt++ {
+		err := xmlrpc.Call(ctx, r.client, r.url, nil, "RegisterDevice", []any{r.reg}, nil)
+		if err == nil {
+			r.logger.Info("registered with the aggregate manager", "am", r.shown, "name", r.reg.Name, "attempts", attempt)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.logger.Warn("registration failed, retrying", "am", r.shown, "attempt", attempt,
+			"retry_in", delay, "error", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, r.max)
+	}
 }
