@@ -54,6 +54,13 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("unable to listen: %w", err)
 	}
+	var reg *registrar
+	if o.register != "" {
+		if reg, err = newRegistrar(o.register, token, ln.Addr(), logger); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	if err := m.Start(ctx); err != nil {
 		ln.Close()
 		return fmt.Errorf("unable to start the job manager: %w", err)
@@ -71,14 +78,8 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 
 	var wg sync.WaitGroup
 	regCtx, cancelReg := context.WithCancel(ctx)
-	if o.register != "" {
-		r, err := newRegistrar(o.register, token, ln.Addr(), logger)
-		if err != nil {
-			cancelReg()
-			_ = srv.Close()
-			_ = m.Stop()
-			return err
-		}
+	if reg != nil {
+		r := reg
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

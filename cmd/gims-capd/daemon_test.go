@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// daemonEnv is the environment of a daemon under test, without any
+// inherited token.
+func daemonEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, tokenEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// TestDaemonServesAndStops runs the binary in daemon mode on a free port,
+// calls the device API, starts a slow file job, and checks that SIGTERM
+// flushes the job and exits 0.
+func TestDaemonServesAndStops(t *testing.T) {
+	dir := t.TempDir()
+	pcapDir := filepath.Join(dir, "pcaps")
+	if err := os.Mkdir(pcapDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/pcaps/tcpreplay__test.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pcapDir, "trace.pcap"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("  daemon-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(dir, "data")
+
+	// An aggregate manager that refuses the first registration.
+	am := &amStub{failures: 1}
+	amSrv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	if err := amSrv.RegisterService(am, "AM", nil); err != nil {
+		t.Fatal(err)
+	}
+	amTS := httptest.NewServer(amSrv)
+	defer amTS.Close()
+
+	cmd := exec.Command(capd, "-listen", "127.0.0.1:0", "-data", dataDir, "-pcap-dir", pcapDir,
+		"-token-file", tokenFile, "-register", amTS.URL+"/RPC2")
+	cmd.Env = daemonEnv()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	// The daemon logs the address it listens on; the rest of its log is
+	// kept for the failure messages.
+	addrRE := regexp.MustCompile(`msg="capture daemon listening" addr=(\S+)`)
+	addrc := make(chan string, 1)
+	var (
+		logMu sync.Mutex
+		log   strings.Builder
+	)
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logMu.Lock()
+			log.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			}
+		}
+	}()
+	logText := func() string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return log.String()
+	}
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("daemon did not report its address; log:\n%s", logText())
+	}
+	url := "http://" + addr + device.RPCPath
+	hdr := http.Header{"Authorization": {"Bearer daemon-token"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	var caps device.Capabilities
+	if err := xmlrpc.Call(ctx, nil, url, hdr, "Capabilities", nil, &caps); err != nil {
+		t.Fatalf("Capabilities: %v; log:\n%s", err, logText())
+	}
+	if caps.Version == "" || len(caps.Transforms) != 4 {
+		t.Errorf("Capabilities = %+v", caps)
+	}
+	if !strings.Contains(func() string {
+		var names []string
+		for _, i := range caps.Interfaces {
+			names = append(names, i.Name)
+		}
+		return strings.Join(names, " ")
+	}(), "file:trace.pcap") {
+		t.Errorf("file:trace.pcap not offered: %+v", caps.Interfaces)
+	}
+	err = xmlrpc.Call(ctx, nil, url, http.Header{"Authorization": {"Bearer wrong"}}, "ListJobs", nil, nil)
+	var f *xmlrpc.Fault
+	if !errors.As(err, &f) || f.Code != device.FaultAuth {
+		t.Errorf("wrong token: %v, want fault 4", err)
+	}
+
+	var id string
+	spec := map[string]any{"interface": "file:trace.pcap", "filter": "", "flows": map[string]any{},
+		"pcap": true, "replay_speed": 0.0001}
+	if err := xmlrpc.Call(ctx, nil, url, hdr, "StartJob", []any{spec}, &id); err != nil {
+		t.Fatalf("StartJob: %v", err)
+	}
+
+	// The daemon registered itself after one refusal.
+	_, port, _ := net.SplitHostPort(addr)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		am.mu.Lock()
+		got, calls := am.got, am.calls
+		am.mu.Unlock()
+		if got.Token != "" {
+			if calls != 2 || got.Token != "daemon-token" || strconv.Itoa(got.Port) != port || got.Hostname == "" {
+				t.Errorf("registration %+v after %d calls", got, calls)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no registration after %d calls; log:\n%s", calls, logText())
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		<-logDone
+		waited <- cmd.Wait()
+	}()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; log:\n%s", err, logText())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("daemon still running 20s after SIGTERM; log:\n%s", logText())
+	}
+	if strings.Contains(logText(), "daemon-token") {
+		t.Errorf("the log shows the token:\n%s", logText())
+	}
+	// The job was flushed: its pcap file holds at least the file header.
+	info, err := os.Stat(filepath.Join(dataDir, "jobs", id, "packets.pcap"))
+	if err != nil || info.Size() < 24 {
+		t.Errorf("packets.pcap after shutdown: %v, %v", info, err)
+	}
+}
+
+func TestDaemonUsage(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"no token", []string{"-data", dir}, nil, tokenEnv},
+		{"empty token file", []string{"-data", dir, "-token-file", empty}, nil, "empty"},
+		{"missing token file", []string{"-data", dir, "-token-file", filepath.Join(dir, "nope")}, nil, "token file"},
+		{"bad register URL", []string{"-data", dir, "-listen", "127.0.0.1:0", "-register", "ftp://am"},
+			[]string{tokenEnv + "=x"}, "-register"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(capd, tc.args...)
+			cmd.Env = daemonEnv(tc.env...)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != exitUsage {
+				t.Fatalf("err %v, want exit 2; output:\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output %q does not mention %q", out, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadToken(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte("\tfrom-file \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, file, env, want string
+		usage                 bool
+	}{
+		{"file wins and is trimmed", file, "from-env", "from-file", false},
+		{"environment", "", " from-env\n", "from-env", false},
+		{"none", "", "", "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := loadToken(tc.file, func(k string) string {
+				if k == tokenEnv {
+					return tc.env
+				}
+				return ""
+			})
+			var usage usageError
+			if tc.usage != errors.As(err, &usage) || got != tc.want {
+				t.Errorf("loadToken = %q, %v; want %q, usage error %t", got, err, tc.want, tc.usage)
+			}
+		})
+	}
+}
+
+// amStub is an aggregate manager that refuses the first registrations.
+type amStub struct {
+	mu       sync.Mutex
+	failures int
+	calls    int
+	got      registration
+}
+
+// RegisterArgs is RegisterDevice's parameter.
+type RegisterArgs struct{ Device registration }
+
+// RegisterDevice fails while failures remain, then records the device.
+func (a *amStub) RegisterDevice(r *http.Request, args *RegisterArgs, reply *bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls++
+	if a.calls <= a.failures {
+		return xmlrpc.Fault{Code: 5, String: "not ready"}
+	}
+	a.got = args.Device
+	*reply = true
+	return nil
+}
+
+func TestRegistrarRetries(t *testing.T) {
+	am := &amStub{failures: 2}
+	srv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	if err := srv.RegisterService(am, "AM", nil); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8081}
+	r, err := newRegistrar(ts.URL+"/RPC2", "tok", addr, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.initial, r.max = 5*time.Millisecond, 20*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	am.mu.Lock()
+	defer am.mu.Unlock()
+	want := registration{Name: host, Hostname: host, Port: 8081, Token: "tok"}
+	if am.calls != 3 || am.got != want {
+		t.Errorf("%d calls, registered %+v; want 3 calls, %+v", am.calls, am.got, want)
+	}
+}
+
+func TestRegistrarStopsWithContext(t *testing.T) {
+	// Nothing listens there: every attempt fails until the context ends.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/RPC2"
+	ln.Close()
+	r, err := newRegistrar(url, "tok", &net.TCPAddr{Port: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.initial = 5 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := r.run(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("run = %v, want the context's error", err)
+	}
+}
