@@ -26,9 +26,10 @@ const (
 type testDevice struct {
 	url string
 	m   *job.Manager
+	h   *Handler
 }
 
-func newTestDevice(t *testing.T) *testDevice {
+func newTestDevice(t testing.TB) *testDevice {
 	t.Helper()
 	pcapDir, err := filepath.Abs("testdata/pcaps")
 	if err != nil {
@@ -52,7 +53,7 @@ func newTestDevice(t *testing.T) *testDevice {
 			t.Error(err)
 		}
 	})
-	return &testDevice{url: ts.URL, m: m}
+	return &testDevice{url: ts.URL, m: m, h: h}
 }
 
 func bearer(token string) http.Header {
@@ -63,14 +64,14 @@ func bearer(token string) http.Header {
 	return h
 }
 
-func (d *testDevice) call(t *testing.T, method string, reply any, args ...any) error {
+func (d *testDevice) call(t testing.TB, method string, reply any, args ...any) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return xmlrpc.Call(ctx, nil, d.url+RPCPath, bearer(testToken), method, args, reply)
 }
 
-func (d *testDevice) mustCall(t *testing.T, method string, reply any, args ...any) {
+func (d *testDevice) mustCall(t testing.TB, method string, reply any, args ...any) {
 	t.Helper()
 	if err := d.call(t, method, reply, args...); err != nil {
 		t.Fatalf("%s: %v", method, err)
@@ -78,7 +79,7 @@ func (d *testDevice) mustCall(t *testing.T, method string, reply any, args ...an
 }
 
 // waitDone polls JobStatus until the job is done.
-func (d *testDevice) waitDone(t *testing.T, id string) JobStatus {
+func (d *testDevice) waitDone(t testing.TB, id string) JobStatus {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -207,16 +208,19 @@ func TestFileJob(t *testing.T) {
 	for _, tc := range []struct {
 		name, path, token string
 		want              int
+		method            string
 	}{
-		{"no token", "/files/" + id + "/flows.ipfix", "", http.StatusUnauthorized},
-		{"wrong token", "/files/" + id + "/flows.ipfix", "nope", http.StatusForbidden},
-		{"state file", "/files/" + id + "/job.json", testToken, http.StatusNotFound},
-		{"unknown job", "/files/0123456789abcdef/flows.ipfix", testToken, http.StatusNotFound},
-		{"traversal", "/files/" + id + "/..%2fjob.json", testToken, http.StatusNotFound},
-		{"no name", "/files/" + id, testToken, http.StatusNotFound},
+		{"post refused", "/files/" + id + "/flows.ipfix", testToken, http.StatusMethodNotAllowed, http.MethodPost},
+		{"head", "/files/" + id + "/flows.ipfix", testToken, http.StatusOK, http.MethodHead},
+		{"no token", "/files/" + id + "/flows.ipfix", "", http.StatusUnauthorized, http.MethodGet},
+		{"wrong token", "/files/" + id + "/flows.ipfix", "nope", http.StatusForbidden, http.MethodGet},
+		{"state file", "/files/" + id + "/job.json", testToken, http.StatusNotFound, http.MethodGet},
+		{"unknown job", "/files/0123456789abcdef/flows.ipfix", testToken, http.StatusNotFound, http.MethodGet},
+		{"traversal", "/files/" + id + "/..%2fjob.json", testToken, http.StatusNotFound, http.MethodGet},
+		{"no name", "/files/" + id, testToken, http.StatusNotFound, http.MethodGet},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, d.url+tc.path, nil)
+			req, _ := http.NewRequest(tc.method, d.url+tc.path, nil)
 			req.Header = bearer(tc.token)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
