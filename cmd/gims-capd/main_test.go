@@ -85,6 +85,7 @@ func TestOfflineExitStatus(t *testing.T) {
 		{"key and secret", []string{"-r", samplePcap, "-anonymize-key", strings.Repeat("ab", 32), "-anonymize-secret", "x"}, 2, "exclusive"},
 		{"bad collector", []string{"-r", samplePcap, "-collector", "http://127.0.0.1:1"}, 2, "-collector"},
 		{"bad interval", []string{"-r", samplePcap, "-counters", filepath.Join(tmp, "c.csv"), "-counter-interval", "0s"}, 2, "-counter-interval"},
+		{"collector down", []string{"-r", samplePcap, "-collector", "tcp://127.0.0.1:1"}, 1, "2 of 2 flow records could not be sent to tcp://127.0.0.1:1"},
 		{"unwritable output", []string{"-r", samplePcap, "-w", filepath.Join(tmp, "no", "such", "dir.pcap")}, 1, "unable to create output"},
 	}
 	for _, tc := range cases {

@@ -110,6 +110,7 @@ type outputs struct {
 	csv       *bufio.Writer
 	csvLine   []byte
 	exporters []*ipfix.Exporter
+	names     []string // where each exporter sends, for error messages
 	errs      []error
 }
 
@@ -151,7 +152,7 @@ func (out *outputs) open(ctx context.Context, o offlineOptions, src *capture.Sou
 		if err != nil {
 			return err
 		}
-		if err := out.addExporter(xcfg, ipfix.NewFileTransport(w)); err != nil {
+		if err := out.addExporter(o.ipfixOut, xcfg, ipfix.NewFileTransport(w)); err != nil {
 			return err
 		}
 	}
@@ -160,20 +161,21 @@ func (out *outputs) open(ctx context.Context, o offlineOptions, src *capture.Sou
 		if err != nil {
 			return usagef("-collector: %v", err)
 		}
-		if err := out.addExporter(xcfg, t); err != nil {
+		if err := out.addExporter(o.collector, xcfg, t); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (out *outputs) addExporter(cfg ipfix.Config, t ipfix.Transport) error {
+func (out *outputs) addExporter(name string, cfg ipfix.Config, t ipfix.Transport) error {
 	e, err := ipfix.New(cfg, t)
 	if err != nil {
 		t.Close()
 		return fmt.Errorf("ipfix exporter: %w", err)
 	}
 	out.exporters = append(out.exporters, e)
+	out.names = append(out.names, name)
 	return nil
 }
 
@@ -205,8 +207,13 @@ func (out *outputs) sinks() meter.Sinks {
 // close flushes and closes every output, returning every error met.
 func (out *outputs) close() error {
 	errs := out.errs
-	for _, e := range out.exporters {
-		if err := e.Close(); err != nil {
+	for i, e := range out.exporters {
+		err := e.Close()
+		if st := e.Stats(); st.RecordsLost > 0 {
+			err = fmt.Errorf("%d of %d flow records could not be sent to %s: %w",
+				st.RecordsLost, st.RecordsLost+st.RecordsSent, out.names[i], err)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("ipfix: %w", err))
 		}
 	}
@@ -218,7 +225,7 @@ func (out *outputs) close() error {
 			errs = append(errs, fmt.Errorf("close %s: %w", out.files[i].Name(), err))
 		}
 	}
-	out.exporters, out.bufs, out.files = nil, nil, nil
+	out.exporters, out.names, out.bufs, out.files = nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 
