@@ -166,9 +166,6 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 // Snaplen is the source's capture length.
 func (s *Source) Snaplen() int { return s.snaplen }
 
-// Live tells whether the source is a live interface.
-func (s *Source) Live() bool { return s.live }
-
 // ReadPacket returns the next packet. The data is only valid until the next
 // call. It returns io.EOF at the end of a file, ErrTimeout when a live read
 // timed out, and libpcap's message for anything else (a truncated file).
