@@ -6,7 +6,7 @@ BIN       := bin
 APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3
 FUZZTIME  ?= 30s
 
-.PHONY: all build test deps fmt vet bench bench-live fuzz demo clean
+.PHONY: all build test deps fmt vet bench bench-live bench-peers fuzz demo clean
 
 all: build
 
@@ -59,6 +59,11 @@ demo: build
 	@echo; echo "counters (demo/counters.csv):"; cat demo/counters.csv
 	@echo; echo "outputs in demo/: anonymized.pcap, flows.ipfix (RFC 5655; tshark -r demo/flows.ipfix), counters.csv"
 	@echo "the aggregate manager (gims-am, web GUI) is not built yet: see the open issues"
+
+# bench-peers times the offline meter against softflowd, nfpcapd and
+# pmacctd on the same trace (bench/peers.sh installs them when missing).
+bench-peers: deps
+	bash bench/peers.sh
 
 # bench-live measures live-capture drops on a veth pair (root, namespaces).
 bench-live: deps
