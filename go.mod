@@ -11,6 +11,7 @@ require (
 )
 
 require (
+	github.com/mattn/go-sqlite3 v1.14.22 // indirect
 	golang.org/x/net v0.21.0 // indirect
 	gopkg.in/gcfg.v1 v1.2.3 // indirect
 	gopkg.in/warnings.v0 v0.1.2 // indirect

@@ -1,0 +1,226 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func open(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gims.db")
+	d, err := Open(context.Background(), Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, path
+}
+
+func TestOpenMigratesAndReopens(t *testing.T) {
+	ctx := context.Background()
+	d, path := open(t)
+	var v int
+	if err := d.sql.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion() {
+		t.Fatalf("user_version = %d (%v), want %d", v, err, SchemaVersion())
+	}
+	var fk int
+	if err := d.sql.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Fatalf("foreign_keys = %d (%v), want 1", fk, err)
+	}
+	if err := d.CreateUser(ctx, User{Name: "ann", Role: "admin", PasswordHash: "h", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	d2, err := Open(ctx, Config{Path: path})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer d2.Close()
+	if _, err := d2.GetUser(ctx, "ann"); err != nil {
+		t.Fatalf("user lost on reopen: %v", err)
+	}
+	// A database from a newer program is refused.
+	if _, err := d2.sql.Exec(fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion()+1)); err != nil {
+		t.Fatal(err)
+	}
+	d2.Close()
+	if _, err := Open(ctx, Config{Path: path}); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open of a newer schema: %v, want a 'newer' error", err)
+	}
+}
+
+func TestUsers(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	for _, u := range []User{{Name: "ann", Role: "admin"}, {Name: "bob", Role: "experimenter"}} {
+		u.PasswordHash, u.Created = "hash-"+u.Name, time.Now()
+		if err := d.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.CreateUser(ctx, User{Name: "bob", Role: "admin", Created: time.Now()}); !errors.Is(err, ErrConflict) {
+		t.Errorf("duplicate user: %v, want ErrConflict", err)
+	}
+	if err := d.CreateUser(ctx, User{Name: "eve", Role: "root", Created: time.Now()}); err == nil {
+		t.Error("role root accepted")
+	}
+	if _, err := d.DeleteUser(ctx, "ann"); !errors.Is(err, ErrLastAdmin) || !errors.Is(err, ErrConflict) {
+		t.Errorf("delete last admin: %v, want ErrLastAdmin", err)
+	}
+	got, err := d.DeleteUser(ctx, "bob")
+	if err != nil || got.Name != "bob" || got.PasswordHash != "hash-bob" {
+		t.Errorf("DeleteUser = %+v, %v", got, err)
+	}
+	if _, err := d.GetUser(ctx, "bob"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted user: %v, want ErrNotFound", err)
+	}
+	list, err := d.ListUsers(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "ann" {
+		t.Errorf("ListUsers = %+v, %v", list, err)
+	}
+}
+
+func TestDevicesAndExperiments(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	dev := Device{Name: "tap1", Hostname: "127.0.0.1", Port: 8081, Token: "t", Interfaces: []string{"lo", "file:a.pcap"},
+		Capabilities: []byte("<value><struct></struct></value>"), Created: time.Now()}
+	if err := d.CreateDevice(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CreateDevice(ctx, dev); !errors.Is(err, ErrConflict) {
+		t.Errorf("duplicate device: %v", err)
+	}
+	got, err := d.GetDevice(ctx, "tap1")
+	if err != nil || strings.Join(got.Interfaces, ",") != "lo,file:a.pcap" || string(got.Capabilities) != string(dev.Capabilities) {
+		t.Fatalf("GetDevice = %+v, %v", got, err)
+	}
+	seen := time.UnixMilli(time.Now().UnixMilli()).UTC()
+	if _, err := d.UpdateDevice(ctx, "tap1", func(x *Device) error { x.Reachable, x.LastSeen = true, seen; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = d.GetDevice(ctx, "tap1"); !got.Reachable || !got.LastSeen.Equal(seen) {
+		t.Errorf("after update: reachable %v last_seen %v, want true %v", got.Reachable, got.LastSeen, seen)
+	}
+
+	e := Experiment{Name: "x", Owner: "bob", State: "instantiated", Created: time.Now(),
+		Devices: []Pairing{{Device: "tap1", Interface: "lo"}, {Device: "tap1", Interface: "file:a.pcap"}}}
+	id, err := d.CreateExperiment(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateExperiment(ctx, e); !errors.Is(err, ErrConflict) {
+		t.Errorf("duplicate experiment name: %v", err)
+	}
+	// A failing update changes nothing.
+	boom := errors.New("boom")
+	if _, err := d.UpdateExperiment(ctx, id, "bob", func(x *Experiment) error { x.State = "running"; return boom }); !errors.Is(err, boom) {
+		t.Fatalf("update error: %v", err)
+	}
+	for _, step := range []struct{ to, job string }{{"configured", ""}, {"configured", ""}, {"running", "j1"}} {
+		if _, err := d.UpdateExperiment(ctx, id, "bob", func(x *Experiment) error {
+			x.State = step.to
+			for i := range x.Devices {
+				x.Devices[i].Job = step.job
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got2, err := d.GetExperiment(ctx, id)
+	if err != nil || got2.State != "running" || len(got2.Devices) != 2 || got2.Devices[1].Job != "j1" {
+		t.Fatalf("GetExperiment = %+v, %v", got2, err)
+	}
+	tr, err := d.Transitions(ctx, id)
+	var seq []string
+	for _, x := range tr {
+		seq = append(seq, x.From+">"+x.To)
+	}
+	if want := ">instantiated instantiated>configured configured>configured configured>running"; strings.Join(seq, " ") != want || err != nil {
+		t.Errorf("transitions = %q (%v), want %q", strings.Join(seq, " "), err, want)
+	}
+	if _, err := d.DeleteDevice(ctx, "tap1"); !errors.Is(err, ErrInUse) {
+		t.Errorf("delete device in use: %v, want ErrInUse", err)
+	}
+	if _, err := d.UpdateExperiment(ctx, id, "bob", func(x *Experiment) error { x.State = "done"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if del, err := d.DeleteDevice(ctx, "tap1"); err != nil || del.Token != "t" {
+		t.Errorf("delete device: %+v, %v", del, err)
+	}
+	counts, err := d.CountExperiments(ctx)
+	if err != nil || counts["done"] != 1 {
+		t.Errorf("CountExperiments = %v, %v", counts, err)
+	}
+	if list, err := d.ListExperiments(ctx, "ann"); err != nil || len(list) != 0 {
+		t.Errorf("ListExperiments(ann) = %v, %v", list, err)
+	}
+	if list, err := d.ListExperiments(ctx, "", "done"); err != nil || len(list) != 1 {
+		t.Errorf("ListExperiments(done) = %v, %v", list, err)
+	}
+	if err := d.PutResultFile(ctx, id, ResultFile{Position: 1, Name: "flows.ipfix", Size: 10, Path: "/x", Pulled: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutResultFile(ctx, id, ResultFile{Position: 1, Name: "flows.ipfix", Size: 20, Path: "/x", Pulled: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if files, err := d.ResultFiles(ctx, id); err != nil || len(files) != 1 || files[0].Size != 20 {
+		t.Errorf("ResultFiles = %+v, %v", files, err)
+	}
+}
+
+// TestConcurrentWriters hammers the store from many goroutines, as
+// concurrent API calls do: none may fail with "database is locked".
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	id, err := d.CreateExperiment(ctx, Experiment{Name: "load", Owner: "bob", State: "running", Created: time.Now(),
+		Devices: []Pairing{{Device: "d", Interface: "lo"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 32, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				var err error
+				switch (w + r) % 4 {
+				case 0:
+					_, err = d.UpdateExperiment(ctx, id, "", func(x *Experiment) error { x.RunTime += time.Millisecond; return nil })
+				case 1:
+					err = d.SetPairingStatus(ctx, id, 0, fmt.Sprintf(`{"packets":%d}`, r), time.Now())
+				case 2:
+					_, err = d.GetExperiment(ctx, id)
+				case 3:
+					err = d.CreateUser(ctx, User{Name: fmt.Sprintf("u%d-%d", w, r), Role: "experimenter", Created: time.Now()})
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent call failed: %v", err)
+	}
+	e, err := d.GetExperiment(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Duration(workers*rounds/4) * time.Millisecond; e.RunTime != want {
+		t.Errorf("RunTime = %v after %d increments, want %v (lost updates)", e.RunTime, workers*rounds/4, want)
+	}
+}

@@ -1,0 +1,201 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Device is a capture daemon the aggregate manager knows.
+type Device struct {
+	// Name identifies the device in experiments.
+	Name string
+	// Location, Type and Description are free text for people.
+	Location, Type, Description string
+	// Hostname and Port address the daemon's device API.
+	Hostname string
+	Port     int
+	// Token is the bearer token the AM presents to the daemon. Never
+	// returned by the API.
+	Token string
+	// Interfaces, when set, are the capture interfaces experiments may
+	// use on this device, the first being the default.
+	Interfaces []string
+	// Capabilities is the daemon's Capabilities reply, as the XML-RPC
+	// <value> it came as (empty until fetched).
+	Capabilities []byte
+	// Pending marks a self-registered device an admin has not approved.
+	Pending bool
+	// Reachable tells whether the last contact succeeded; LastSeen is
+	// when one last did and LastError why the last one failed.
+	Reachable bool
+	LastSeen  time.Time
+	LastError string
+	// Created is when the device was added or registered.
+	Created time.Time
+}
+
+const deviceColumns = `name, location, type, hostname, port, description, token, interfaces,
+	capabilities, pending, reachable, last_seen, last_error, created`
+
+// scanDevice reads one row of deviceColumns.
+func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
+	var (
+		d        Device
+		ifaces   string
+		caps     sql.NullString
+		lastSeen sql.NullInt64
+		created  int64
+	)
+	err := row.Scan(&d.Name, &d.Location, &d.Type, &d.Hostname, &d.Port, &d.Description, &d.Token,
+		&ifaces, &caps, &d.Pending, &d.Reachable, &lastSeen, &d.LastError, &created)
+	if err != nil {
+		return d, err
+	}
+	if ifaces != "" {
+		d.Interfaces = strings.Split(ifaces, ",")
+	}
+	if caps.Valid {
+		d.Capabilities = []byte(caps.String)
+	}
+	d.LastSeen = fromMilli(lastSeen)
+	d.Created = time.UnixMilli(created).UTC()
+	return d, nil
+}
+
+// deviceArgs are d's values in deviceColumns order.
+func deviceArgs(d *Device) []any {
+	var caps any
+	if len(d.Capabilities) > 0 {
+		caps = string(d.Capabilities)
+	}
+	return []any{d.Name, d.Location, d.Type, d.Hostname, d.Port, d.Description, d.Token,
+		strings.Join(d.Interfaces, ","), caps, d.Pending, d.Reachable, unixMilli(d.LastSeen), d.LastError,
+		d.Created.UnixMilli()}
+}
+
+// CreateDevice stores a new device; ErrConflict when the name is taken.
+func (d *DB) CreateDevice(ctx context.Context, dev Device) error {
+	_, err := d.sql.ExecContext(ctx,
+		`INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		deviceArgs(&dev)...)
+	if isUnique(err) {
+		return fmt.Errorf("device %q: %w", dev.Name, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("unable to create device %q: %w", dev.Name, err)
+	}
+	return nil
+}
+
+// GetDevice returns the device called name, or ErrNotFound.
+func (d *DB) GetDevice(ctx context.Context, name string) (Device, error) {
+	dev, err := scanDevice(d.sql.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return dev, fmt.Errorf("device %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return dev, fmt.Errorf("unable to read device %q: %w", name, err)
+	}
+	return dev, nil
+}
+
+// ListDevices returns every device by name.
+func (d *DB) ListDevices(ctx context.Context) ([]Device, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("unable to list devices: %w", err)
+	}
+	defer rows.Close()
+	out := []Device{}
+	for rows.Next() {
+		dev, err := scanDevice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("unable to list devices: %w", err)
+		}
+		out = append(out, dev)
+	}
+	return out, rows.Err()
+}
+
+// UpdateDevice reads the device called name, lets fn change it and writes
+// it back, in one transaction; fn's error aborts. Renaming is allowed.
+func (d *DB) UpdateDevice(ctx context.Context, name string, fn func(*Device) error) (Device, error) {
+	var dev Device
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		dev, err = scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE name = ?`, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&dev); err != nil {
+			return err
+		}
+		args := append(deviceArgs(&dev), name)
+		_, err = tx.ExecContext(ctx, `UPDATE devices SET name = ?, location = ?, type = ?, hostname = ?, port = ?,
+			description = ?, token = ?, interfaces = ?, capabilities = ?, pending = ?, reachable = ?,
+			last_seen = ?, last_error = ?, created = ? WHERE name = ?`, args...)
+		if isUnique(err) {
+			return fmt.Errorf("device %q: %w", dev.Name, ErrConflict)
+		}
+		return err
+	})
+	if err != nil {
+		return Device{}, fmt.Errorf("update device %q: %w", name, err)
+	}
+	return dev, nil
+}
+
+// DeleteDevice removes a device and returns the deleted record. It
+// refuses (ErrInUse) a device that a running or paused experiment uses;
+// the check and the delete are one transaction.
+func (d *DB) DeleteDevice(ctx context.Context, name string) (Device, error) {
+	var dev Device
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		dev, err = scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE name = ?`, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("device %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var busy int
+		if err := tx.QueryRowContext(ctx, inUseQuery, name).Scan(&busy); err != nil {
+			return err
+		}
+		if busy > 0 {
+			return fmt.Errorf("device %q is used by a running or paused experiment: %w", name, ErrInUse)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM devices WHERE name = ?`, name)
+		return err
+	})
+	if err != nil {
+		return Device{}, fmt.Errorf("delete device %q: %w", name, err)
+	}
+	return dev, nil
+}
+
+// inUseQuery counts the running or paused experiments that use a device.
+const inUseQuery = `SELECT count(*) FROM experiment_devices p JOIN experiments e
+	ON e.id = p.experiment WHERE p.device = ? AND e.state IN ('running', 'paused')`
+
+// ErrInUse is returned (wrapping ErrConflict) when a device used by a
+// running or paused experiment would be deleted.
+var ErrInUse = fmt.Errorf("in use: %w", ErrConflict)
+
+// DeviceInUse tells whether a running or paused experiment uses the device.
+func (d *DB) DeviceInUse(ctx context.Context, name string) (bool, error) {
+	var busy int
+	err := d.sql.QueryRowContext(ctx, inUseQuery, name).Scan(&busy)
+	if err != nil {
+		return false, fmt.Errorf("unable to check whether device %q is in use: %w", name, err)
+	}
+	return busy > 0, nil
+}

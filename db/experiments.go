@@ -1,0 +1,277 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Experiment is one experiment with its device pairings.
+type Experiment struct {
+	// ID is assigned by CreateExperiment.
+	ID int64
+	// Name is unique per owner.
+	Name, Description string
+	// Owner is the name of the user who created it.
+	Owner string
+	// State is the lifecycle state (SPEC §2).
+	State string
+	// Config is the configuration as JSON, the secret left out.
+	Config string
+	// Key is the 32-byte Crypto-PAn key, nil without anonymization.
+	Key []byte
+	// Created is when it was created.
+	Created time.Time
+	// RunningSince is when the current running period began (zero when
+	// not running); RunTime is the running time of the ended periods.
+	RunningSince time.Time
+	RunTime      time.Duration
+	// Devices are the (device, interface) pairs the experiment captures on.
+	Devices []Pairing
+}
+
+// Pairing is one (device, interface) of an experiment and its capture job.
+type Pairing struct {
+	// Position orders the pairs as given at creation.
+	Position int
+	// Device and Interface name the capture source.
+	Device, Interface string
+	// Job is the device's job id while the experiment has one.
+	Job string
+	// Status is the last job status seen (JSON), StatusAt when.
+	Status   string
+	StatusAt time.Time
+}
+
+// Transition is one recorded state change.
+type Transition struct {
+	From, To, By string
+	At           time.Time
+}
+
+// CreateExperiment stores a new experiment in e.State and records the
+// transition from no state, made by e.Owner; it returns the id.
+// ErrConflict when the owner already has an experiment of that name.
+func (d *DB) CreateExperiment(ctx context.Context, e Experiment) (int64, error) {
+	var id int64
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO experiments (name, description, owner, state, config, key, created)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.Name, e.Description, e.Owner, e.State, e.Config, e.Key, e.Created.UnixMilli())
+		if isUnique(err) {
+			return fmt.Errorf("experiment %q of %s: %w", e.Name, e.Owner, ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		for i, p := range e.Devices {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO experiment_devices (experiment, position, device, interface)
+				VALUES (?, ?, ?, ?)`, id, i, p.Device, p.Interface); err != nil {
+				return err
+			}
+		}
+		return recordTransition(ctx, tx, id, Transition{From: "", To: e.State, By: e.Owner, At: e.Created})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create experiment: %w", err)
+	}
+	return id, nil
+}
+
+// recordTransition appends a transition to an experiment's history.
+func recordTransition(ctx context.Context, tx *sql.Tx, id int64, t Transition) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO transitions (experiment, from_state, to_state, by, at)
+		VALUES (?, ?, ?, ?, ?)`, id, t.From, t.To, t.By, t.At.UnixMilli())
+	return err
+}
+
+// queryer is what reads need: *sql.DB or *sql.Tx.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// getExperiment reads an experiment and its pairings.
+func getExperiment(ctx context.Context, q queryer, id int64) (Experiment, error) {
+	var (
+		e        Experiment
+		created  int64
+		since    sql.NullInt64
+		runMilli int64
+	)
+	err := q.QueryRowContext(ctx, `SELECT id, name, description, owner, state, config, key, created,
+		running_since, run_ms FROM experiments WHERE id = ?`, id).
+		Scan(&e.ID, &e.Name, &e.Description, &e.Owner, &e.State, &e.Config, &e.Key, &created, &since, &runMilli)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("experiment %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("unable to read experiment %d: %w", id, err)
+	}
+	e.Created = time.UnixMilli(created).UTC()
+	e.RunningSince = fromMilli(since)
+	e.RunTime = time.Duration(runMilli) * time.Millisecond
+	rows, err := q.QueryContext(ctx, `SELECT position, device, interface, job, status, status_at
+		FROM experiment_devices WHERE experiment = ? ORDER BY position`, id)
+	if err != nil {
+		return e, fmt.Errorf("unable to read experiment %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			p  Pairing
+			at sql.NullInt64
+		)
+		if err := rows.Scan(&p.Position, &p.Device, &p.Interface, &p.Job, &p.Status, &at); err != nil {
+			return e, fmt.Errorf("unable to read experiment %d: %w", id, err)
+		}
+		p.StatusAt = fromMilli(at)
+		e.Devices = append(e.Devices, p)
+	}
+	return e, rows.Err()
+}
+
+// GetExperiment returns the experiment with its pairings, or ErrNotFound.
+func (d *DB) GetExperiment(ctx context.Context, id int64) (Experiment, error) {
+	return getExperiment(ctx, d.sql, id)
+}
+
+// ListExperiments returns the experiments of owner (every one when owner
+// is empty), oldest first, with their pairings. states, when given,
+// keeps only experiments in one of them.
+func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string) ([]Experiment, error) {
+	q := `SELECT id FROM experiments WHERE (? = '' OR owner = ?)`
+	args := []any{owner, owner}
+	if len(states) > 0 {
+		q += ` AND state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
+		for _, s := range states {
+			args = append(args, s)
+		}
+	}
+	rows, err := d.sql.QueryContext(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("unable to list experiments: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("unable to list experiments: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("unable to list experiments: %w", err)
+	}
+	out := make([]Experiment, 0, len(ids))
+	for _, id := range ids {
+		e, err := d.GetExperiment(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// UpdateExperiment reads experiment id, lets fn change it and writes back
+// its state, configuration, key, running time and pairings' jobs, in one
+// transaction; fn's error aborts and nothing changes. A non-empty by
+// makes the update a transition: it is recorded (from the old state to
+// the new one, even when they are equal, as a re-configuration is).
+func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(*Experiment) error) (Experiment, error) {
+	var e Experiment
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if e, err = getExperiment(ctx, tx, id); err != nil {
+			return err
+		}
+		from := e.State
+		if err := fn(&e); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE experiments SET state = ?, config = ?, key = ?, running_since = ?,
+			run_ms = ? WHERE id = ?`, e.State, e.Config, e.Key, unixMilli(e.RunningSince), e.RunTime.Milliseconds(),
+			id); err != nil {
+			return err
+		}
+		for _, p := range e.Devices {
+			if _, err := tx.ExecContext(ctx, `UPDATE experiment_devices SET job = ? WHERE experiment = ? AND position = ?`,
+				p.Job, id, p.Position); err != nil {
+				return err
+			}
+		}
+		if by == "" {
+			return nil
+		}
+		return recordTransition(ctx, tx, id, Transition{From: from, To: e.State, By: by, At: time.Now()})
+	})
+	if err != nil {
+		return Experiment{}, fmt.Errorf("update experiment %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// SetPairingStatus stores the last job status seen for one pairing.
+func (d *DB) SetPairingStatus(ctx context.Context, id int64, position int, status string, at time.Time) error {
+	_, err := d.sql.ExecContext(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
+		WHERE experiment = ? AND position = ?`, status, at.UnixMilli(), id, position)
+	if err != nil {
+		return fmt.Errorf("unable to store the status of experiment %d: %w", id, err)
+	}
+	return nil
+}
+
+// Transitions returns an experiment's recorded transitions, oldest first.
+func (d *DB) Transitions(ctx context.Context, id int64) ([]Transition, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT from_state, to_state, by, at FROM transitions
+		WHERE experiment = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the transitions of experiment %d: %w", id, err)
+	}
+	defer rows.Close()
+	out := []Transition{}
+	for rows.Next() {
+		var (
+			t  Transition
+			at int64
+		)
+		if err := rows.Scan(&t.From, &t.To, &t.By, &at); err != nil {
+			return nil, fmt.Errorf("unable to read the transitions of experiment %d: %w", id, err)
+		}
+		t.At = time.UnixMilli(at).UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// CountExperiments returns the number of experiments in each state.
+func (d *DB) CountExperiments(ctx context.Context) (map[string]int, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT state, count(*) FROM experiments GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("unable to count experiments: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var (
+			s string
+			n int
+		)
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("unable to count experiments: %w", err)
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,108 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the schema versions, in order: migrations[i] takes the
+// schema from version i to i+1. Append only; never edit a released step.
+func migrations() []string {
+	return []string{
+		// 1: the first schema.
+		`CREATE TABLE users (
+			name TEXT PRIMARY KEY,
+			role TEXT NOT NULL CHECK (role IN ('admin', 'experimenter')),
+			password_hash TEXT NOT NULL,
+			created INTEGER NOT NULL
+		);
+		CREATE TABLE devices (
+			name TEXT PRIMARY KEY,
+			location TEXT NOT NULL DEFAULT '',
+			type TEXT NOT NULL DEFAULT '',
+			hostname TEXT NOT NULL,
+			port INTEGER NOT NULL,
+			description TEXT NOT NULL DEFAULT '',
+			token TEXT NOT NULL,
+			interfaces TEXT NOT NULL DEFAULT '',  -- comma-separated
+			capabilities TEXT,                    -- the XML-RPC <value> as received
+			pending INTEGER NOT NULL DEFAULT 0,
+			reachable INTEGER NOT NULL DEFAULT 0,
+			last_seen INTEGER,
+			last_error TEXT NOT NULL DEFAULT '',
+			created INTEGER NOT NULL
+		);
+		CREATE TABLE experiments (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			name TEXT NOT NULL,
+			description TEXT NOT NULL DEFAULT '',
+			owner TEXT NOT NULL,
+			state TEXT NOT NULL,
+			config TEXT NOT NULL DEFAULT '',      -- JSON, without the secret
+			key BLOB,                             -- the 32-byte Crypto-PAn key
+			created INTEGER NOT NULL,
+			running_since INTEGER,                -- start of the current running period
+			run_ms INTEGER NOT NULL DEFAULT 0,    -- running time of the ended periods
+			UNIQUE (owner, name)
+		);
+		CREATE TABLE experiment_devices (
+			experiment INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+			position INTEGER NOT NULL,
+			device TEXT NOT NULL,
+			interface TEXT NOT NULL,
+			job TEXT NOT NULL DEFAULT '',
+			status TEXT NOT NULL DEFAULT '',      -- last JobStatus seen, JSON
+			status_at INTEGER,
+			PRIMARY KEY (experiment, position)
+		);
+		CREATE INDEX experiment_devices_device ON experiment_devices(device);
+		CREATE TABLE transitions (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			experiment INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+			from_state TEXT NOT NULL,
+			to_state TEXT NOT NULL,
+			by TEXT NOT NULL,
+			at INTEGER NOT NULL
+		);
+		CREATE INDEX transitions_experiment ON transitions(experiment);
+		CREATE TABLE result_files (
+			experiment INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+			position INTEGER NOT NULL,
+			name TEXT NOT NULL,
+			size INTEGER NOT NULL,
+			path TEXT NOT NULL,                   -- under the AM's data folder
+			pulled INTEGER NOT NULL,
+			PRIMARY KEY (experiment, position, name)
+		);`,
+	}
+}
+
+// SchemaVersion is the schema version this build migrates to.
+func SchemaVersion() int { return len(migrations()) }
+
+// migrate brings the schema to SchemaVersion, one transaction per step.
+// A database newer than this build is refused rather than misread.
+func (d *DB) migrate(ctx context.Context) error {
+	var v int
+	if err := d.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("unable to read the schema version: %w", err)
+	}
+	steps := migrations()
+	if v > len(steps) {
+		return fmt.Errorf("schema version %d is newer than this program's %d", v, len(steps))
+	}
+	for i := v; i < len(steps); i++ {
+		err := d.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration to version %d: %w", i+1, err)
+		}
+	}
+	return nil
+}

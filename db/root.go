@@ -1,0 +1,124 @@
+// Package db is the aggregate manager's SQLite store: users, devices,
+// experiments with their device pairings and recorded transitions, and the
+// metadata of result files pulled from the devices.
+//
+// The database runs in WAL mode with foreign keys on. Writers take the
+// write lock when their transaction begins (_txlock=immediate) and wait up
+// to BusyTimeout for it, so concurrent API calls queue instead of failing
+// with "database is locked". The schema is versioned with PRAGMA
+// user_version and migrated in code (migrations.go) when Open runs.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// Errors the store returns, wrapped with context; the AM maps them to
+// fault codes.
+var (
+	// ErrNotFound is returned when a row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a unique name is already taken.
+	ErrConflict = errors.New("already exists")
+)
+
+// Config configures the store.
+type Config struct {
+	// Path is the SQLite file; it is created when missing.
+	Path string
+	// BusyTimeout is how long a writer waits for the write lock
+	// (default 30 s).
+	BusyTimeout time.Duration
+	// MaxOpenConns bounds the connection pool (default 8).
+	MaxOpenConns int
+}
+
+// DB is an open store. It is safe for concurrent use.
+type DB struct {
+	sql *sql.DB
+}
+
+// Open opens (creating and migrating it if needed) the database at
+// cfg.Path.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("database path is empty")
+	}
+	if cfg.BusyTimeout <= 0 {
+		cfg.BusyTimeout = 30 * time.Second
+	}
+	if cfg.MaxOpenConns <= 0 {
+		cfg.MaxOpenConns = 8
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", fmt.Sprint(cfg.BusyTimeout.Milliseconds()))
+	q.Set("_txlock", "immediate")
+	q.Set("_synchronous", "NORMAL")
+	dsn := "file:" + cfg.Path + "?" + q.Encode()
+	sdb, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("unable to open %s: %w", cfg.Path, err)
+	}
+	sdb.SetMaxOpenConns(cfg.MaxOpenConns)
+	sdb.SetMaxIdleConns(cfg.MaxOpenConns)
+	d := &DB{sql: sdb}
+	if err := d.migrate(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("unable to migrate %s: %w", cfg.Path, err)
+	}
+	var mode string
+	if err := sdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+		sdb.Close()
+		return nil, fmt.Errorf("unable to put %s in WAL mode (journal_mode %q): %v", cfg.Path, mode, err)
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.sql.Close() }
+
+// tx runs fn in a write transaction, committed when fn returns nil.
+func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// isUnique tells whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint &&
+		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+}
+
+// unixMilli stores a time; the zero time is stored as NULL.
+func unixMilli(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// fromMilli reads a time stored by unixMilli.
+func fromMilli(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms.Int64).UTC()
+}
