@@ -259,6 +259,14 @@ func commands() []*command {
 		{
 			name: "version", nargs: 0,
 			summary: "print gimsctl's version",
+			setup: func(*flag.FlagSet, func(string) string) builder {
+				return func([]string) (invocation, error) {
+					return invocation{direct: func(_ *client, stdout io.Writer) error {
+						_, err := fmt.Fprintf(stdout, "gimsctl %s\n", version)
+						return err
+					}}, nil
+				}
+			},
 		},
 	}
 }

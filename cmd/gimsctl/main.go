@@ -110,10 +110,6 @@ func runErr(args []string, getenv func(string) string, stdout, stderr io.Writer)
 		return usagef("missing subcommand")
 	}
 	name := rest[0]
-	if name == "version" {
-		fmt.Fprintf(stdout, "gimsctl %s\n", version)
-		return nil
-	}
 	if name == "help" {
 		if len(rest) > 1 {
 			if c := findCommand(cmds, rest[1]); c != nil {

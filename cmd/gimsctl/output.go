@@ -245,6 +245,9 @@ func writeBlock(w io.Writer, m map[string]any, fields []field, skip ...string) e
 		var v any
 		if f.from != nil {
 			v = f.from(m)
+			if l, ok := v.([]any); v == nil || ok && len(l) == 0 {
+				continue
+			}
 		} else {
 			var ok bool
 			if v, ok = m[f.key]; !ok {
@@ -279,11 +282,24 @@ type column struct {
 	header string
 	key    string
 	format func(v any) string // nil means fmtValue
+	// optional drops the column when no row has the member.
+	optional bool
 }
 
 // writeTable prints rows (structs; anything else is shown in the first
 // column) under the headers. Members without a column are ignored.
 func writeTable(w io.Writer, rows []any, cols []column) error {
+	cols = slices.DeleteFunc(slices.Clone(cols), func(c column) bool {
+		if !c.optional {
+			return false
+		}
+		for _, r := range rows {
+			if m, ok := r.(map[string]any); ok && m[c.key] != nil {
+				return false
+			}
+		}
+		return true
+	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i, c := range cols {
 		if i > 0 {
@@ -538,7 +554,7 @@ func renderStatus(w io.Writer, v any) error {
 	}
 	return writeTable(w, rows, []column{
 		{header: "DEVICE", key: "_device"},
-		{header: "STATE", key: "state"},
+		{header: "STATE", key: "state", optional: true},
 		{header: "REACHABLE", key: "reachable"},
 		{header: "PACKETS", key: "packets"},
 		{header: "BYTES", key: "bytes", format: humanBytes},

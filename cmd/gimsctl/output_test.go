@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// diffValues describes how got differs from want, or returns "".
+func diffValues(got, want any) string {
+	if reflect.DeepEqual(got, want) {
+		return ""
+	}
+	return fmt.Sprintf("-%#v\n+%#v", got, want)
+}
+
+// golden compares got with testdata/golden/name, or rewrites it with
+// -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s\n-got:\n%s\n+want:\n%s", path, got, want)
+	}
+}
+
+func TestOutput(t *testing.T) {
+	cases := []struct {
+		golden string
+		args   []string
+	}{
+		{"create-experiment.txt", []string{"create-experiment", "-name", "x", "-devices", "tap1"}},
+		{"configure-experiment.txt", []string{"configure-experiment", "7", "-pcap"}},
+		{"get-experiment-settings.txt", []string{"get-experiment-settings", "7"}},
+		{"get-experiment-status.txt", []string{"get-experiment-status", "7"}},
+		{"start-experiment.txt", []string{"start-experiment", "7"}},
+		{"get-device-capabilities.txt", []string{"get-device-capabilities", "tap1"}},
+		{"results-flows.txt", []string{"get-experiment-results", "7"}},
+		{"results-counters.txt", []string{"get-experiment-results", "7", "-kind", "counters"}},
+		{"results-files.txt", []string{"get-experiment-results", "7", "-kind", "files"}},
+		{"list-experiments.txt", []string{"list-experiments"}},
+		{"add-device.txt", []string{"add-device", "-name", "tap1", "-hostname", "h", "-token", "t"}},
+		{"list-devices.txt", []string{"list-devices"}},
+		{"list-users.txt", []string{"list-users"}},
+		{"add-user.txt", []string{"add-user", "-name", "bob", "-password-env", "PW"}},
+		{"register-device.txt", []string{"register-device", "-name", "tap9", "-hostname", "h", "-token", "t"}},
+		{"list-methods.txt", []string{"list-methods"}},
+		{"method-help.txt", []string{"method-help", "CreateExperiment"}},
+		{"call-struct.txt", []string{"call", "GetExperimentSettings", "7"}},
+		{"call-base64.txt", []string{"call", "Blob"}},
+		// JSON output of each kind of reply.
+		{"json-int.json", []string{"-json", "create-experiment", "-name", "x", "-devices", "tap1"}},
+		{"json-settings.json", []string{"-json", "get-experiment-settings", "7"}},
+		{"json-status.json", []string{"get-experiment-status", "-json", "7"}},
+		{"json-flows.json", []string{"-json", "get-experiment-results", "7"}},
+		{"json-list-methods.json", []string{"-json", "list-methods"}},
+		{"json-base64.json", []string{"-json", "call", "Blob"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.golden, func(t *testing.T) {
+			am, url := newFakeAM(t)
+			am.setReply("Blob", []byte("hello"))
+			code, stdout, stderr := runCtl(t, map[string]string{"PW": "x"}, append([]string{"-url", url}, tc.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			if stderr != "" {
+				t.Errorf("stderr %q, want nothing", stderr)
+			}
+			if strings.HasSuffix(tc.golden, ".json") && !json.Valid([]byte(stdout)) {
+				t.Errorf("invalid JSON: %s", stdout)
+			}
+			golden(t, tc.golden, stdout)
+		})
+	}
+}
+
+func TestJSONValues(t *testing.T) {
+	// -json must print what the server sent: times RFC 3339, numbers
+	// as numbers, base64 as strings.
+	_, url := newFakeAM(t)
+	code, stdout, stderr := runCtl(t, nil, "-url", url, "-json", "get-experiment-results", "7", "-kind", "counters")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d rows, want 2", len(got))
+	}
+	if got[0]["time"] != t0.Format(time.RFC3339) || got[1]["bytes"] != float64(300000) {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestJSONSafe(t *testing.T) {
+	got := jsonSafe(map[string]any{"a": []any{math.NaN(), math.Inf(1), 1.5}})
+	want := map[string]any{"a": []any{"NaN", "+Inf", 1.5}}
+	if diff := diffValues(got, want); diff != "" {
+		t.Errorf("(-got, +want):\n%s", diff)
+	}
+}
+
+func TestFormatters(t *testing.T) {
+	cases := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"bytes small", humanBytes(512), "512 B"},
+		{"bytes zero", humanBytes(0), "0 B"},
+		{"bytes KiB", humanBytes(1536), "1.5 KiB"},
+		{"bytes MiB", humanBytes(3 << 20), "3.0 MiB"},
+		{"bytes int64 GiB", humanBytes(int64(50 << 30)), "50.0 GiB"},
+		{"bytes float", humanBytes(2048.0), "2.0 KiB"},
+		{"bytes EiB", humanBytes(int64(math.MaxInt64)), "8.0 EiB"},
+		{"bytes not a number", humanBytes("lots"), "lots"},
+		{"seconds", humanSeconds(90.5), "1m30.5s"},
+		{"percent", percent(12.25), "12.2%"},
+		{"proto", protoName(17), "udp"},
+		{"proto unknown", protoName(99), "99"},
+		{"proto string", protoName("tcp"), "tcp"},
+		{"end reason", endReason(2), "active-timeout"},
+		{"nil", fmtValue(nil), "-"},
+		{"bool", fmtValue(false), "no"},
+		{"time", fmtValue(t0), "2026-05-04T10:00:00Z"},
+		{"time ms", fmtValue(t0.Add(1500 * time.Millisecond)), "2026-05-04T10:00:01.500Z"},
+		{"list", fmtValue([]any{"a", 1}), "a,1"},
+		{"struct hides secrets", fmtValue(map[string]any{"b": 1, "token": "x"}), "{b=1 token=(hidden)}"},
+		{"device ref", deviceRefs([]any{"a", map[string]any{"name": "b", "interface": "eth0"}}), "a,b:eth0"},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestUnknownFieldsAndShapes(t *testing.T) {
+	// Replies of an unexpected shape or with new members must still print.
+	cases := []struct {
+		name   string
+		method string
+		reply  any
+		args   []string
+		want   []string
+	}{
+		{"experiments not a list", "ListExperiments", map[string]any{"oops": 1}, []string{"list-experiments"}, []string{"oops:  1"}},
+		{"experiments of strings", "ListExperiments", []any{"a"}, []string{"list-experiments"}, []string{"ID", "a"}},
+		{"status without devices", "GetExperimentStatus", map[string]any{"state": "done", "novel": 3.5}, []string{"get-experiment-status", "1"}, []string{"state:  done", "novel:  3.5"}},
+		{"flows with extra members", "GetExperimentResults:flows", []any{map[string]any{"src": "a", "weird": map[string]any{}}}, []string{"get-experiment-results", "1"}, []string{"SRC", "a"}},
+		{"settings without config", "GetExperimentSettings", map[string]any{"id": 1}, []string{"get-experiment-settings", "1"}, []string{"id:  1"}},
+		{"empty user list", "ListUsers", []any{}, []string{"list-users"}, []string{"NAME  ROLE"}},
+		{"token never shown", "AddDevice", map[string]any{"name": "d", "token": "tok"}, []string{"add-device", "-name", "d", "-hostname", "h", "-token", "t"}, []string{"name:", " d\n"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			am, url := newFakeAM(t)
+			am.setReply(tc.method, tc.reply)
+			code, stdout, stderr := runCtl(t, nil, append([]string{"-url", url}, tc.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("output lacks %q:\n%s", w, stdout)
+				}
+			}
+			if strings.Contains(stdout, "tok") {
+				t.Errorf("output shows a token:\n%s", stdout)
+			}
+		})
+	}
+}
+
+func TestParseJSONArg(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    any
+		wantErr bool
+	}{
+		{in: "7", want: 7},
+		{in: "-7", want: -7},
+		{in: "9007199254740993", want: 9007199254740993},
+		{in: "1.5", want: 1.5},
+		{in: "1e3", want: 1000.0},
+		{in: `"s"`, want: "s"},
+		{in: "true", want: true},
+		{in: "null", want: nil},
+		{in: `{"a": [1, {"b": 2}]}`, want: map[string]any{"a": []any{1, map[string]any{"b": 2}}}},
+		{in: "tap1", wantErr: true},
+		{in: "1 2", wantErr: true},
+		{in: "", wantErr: true},
+		{in: "{", wantErr: true},
+	}
+	for _, tc := range cases {
+		got, err := parseJSONArg(tc.in)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("parseJSONArg(%q) error %v, want error %v", tc.in, err, tc.wantErr)
+			continue
+		}
+		if diff := diffValues(got, tc.want); !tc.wantErr && diff != "" {
+			t.Errorf("parseJSONArg(%q) (-got, +want):\n%s", tc.in, diff)
+		}
+	}
+}
+
+func FuzzParseJSONArg(f *testing.F) {
+	for _, s := range []string{"7", `{"a":[1,2.5,"x",null,true]}`, "-1e400", `"\u00e9"`, "[[[]]]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseJSONArg(s)
+		if err != nil {
+			return
+		}
+		// What is accepted is valid JSON, and survives the round trip.
+		b, err := json.Marshal(jsonSafe(v))
+		if err != nil {
+			t.Fatalf("parseJSONArg(%q) = %#v, not marshalable: %v", s, v, err)
+		}
+		if _, err := parseJSONArg(string(b)); err != nil {
+			t.Fatalf("re-parse of %s: %v", b, err)
+		}
+	})
+}
