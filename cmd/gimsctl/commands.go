@@ -157,6 +157,7 @@ global flags:
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
+	fmt.Fprintf(w, "  %-*s  %s\n", width, "help [SUBCOMMAND]", "this text, or the flags of a subcommand")
 	fmt.Fprintln(w, "\n'gimsctl SUBCOMMAND -h' lists the flags of a subcommand.")
 }
 
@@ -399,7 +400,7 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 		if set["promiscuous"] {
 			cfg["promiscuous"] = *promisc
 		}
-		sub, err := subConfig(set, "counters", *counters, map[string]func() (any, error){
+		sub, err := subConfig(set, "counters", *counters, map[string]func() (string, any, error){
 			"counter-interval-ms": positive("interval_ms", "counter-interval-ms", *interval),
 		})
 		if err != nil {
@@ -408,11 +409,11 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 		if sub != nil {
 			cfg["counters"] = sub
 		}
-		sub, err = subConfig(set, "flows", *flows, map[string]func() (any, error){
+		sub, err = subConfig(set, "flows", *flows, map[string]func() (string, any, error){
 			"active-timeout-s": positive("active_timeout_s", "active-timeout-s", *active),
 			"idle-timeout-s":   positive("idle_timeout_s", "idle-timeout-s", *idle),
-			"biflow":           func() (any, error) { return [2]any{"biflow", *biflow}, nil },
-			"collector":        func() (any, error) { return [2]any{"collector", *collector}, nil },
+			"biflow":           func() (string, any, error) { return "biflow", *biflow, nil },
+			"collector":        func() (string, any, error) { return "collector", *collector, nil },
 		})
 		if err != nil {
 			return invocation{}, err
@@ -452,34 +453,34 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 	}
 }
 
-// positive returns a field builder for subConfig checking that n > 0.
-func positive(member, flagName string, n int) func() (any, error) {
-	return func() (any, error) {
+// positive returns a member builder for subConfig checking that n > 0.
+func positive(member, flagName string, n int) func() (string, any, error) {
+	return func() (string, any, error) {
 		if n <= 0 {
-			return nil, usagef("-%s %d: must be positive", flagName, n)
+			return "", nil, usagef("-%s %d: must be positive", flagName, n)
 		}
-		return [2]any{member, n}, nil
+		return member, n, nil
 	}
 }
 
 // subConfig builds an optional sub-structure of the configuration
 // ("counters", "flows"): present when its enabling flag is true or any of
-// its own flags is given, with only the given members. fields maps a flag
-// name to a function returning [member, value]. Nil means absent.
-func subConfig(set map[string]bool, enable string, enabled bool, fields map[string]func() (any, error)) (map[string]any, error) {
+// its own flags is given, with only the given members. members maps a
+// flag name to a function returning the member name and value. Nil means
+// absent.
+func subConfig(set map[string]bool, enable string, enabled bool, members map[string]func() (string, any, error)) (map[string]any, error) {
 	m := map[string]any{}
 	given := false
-	for flagName, f := range fields {
+	for flagName, member := range members {
 		if !set[flagName] {
 			continue
 		}
 		given = true
-		v, err := f()
+		name, v, err := member()
 		if err != nil {
 			return nil, err
 		}
-		kv := v.([2]any)
-		m[kv[0].(string)] = kv[1]
+		m[name] = v
 	}
 	if set[enable] && !enabled {
 		if given {

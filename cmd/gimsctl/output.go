@@ -419,8 +419,8 @@ func toAny(m map[string]bool) map[string]any {
 	return out
 }
 
-// list returns v as a list, or v itself in a one-element list when it is
-// a single struct.
+// list returns v as a list (nil is an empty one); false when v is
+// something else, for the generic renderer.
 func list(v any) ([]any, bool) {
 	switch x := v.(type) {
 	case []any:
