@@ -29,6 +29,9 @@ type Experiment struct {
 	// not running); RunTime is the running time of the ended periods.
 	RunningSince time.Time
 	RunTime      time.Duration
+	// ResultsPulled tells that the final copies of the result files are
+	// in the AM's data folder (storage "remote", after the end).
+	ResultsPulled bool
 	// Devices are the (device, interface) pairs the experiment captures on.
 	Devices []Pairing
 }
@@ -105,8 +108,9 @@ func getExperiment(ctx context.Context, q queryer, id int64) (Experiment, error)
 		runMilli int64
 	)
 	err := q.QueryRowContext(ctx, `SELECT id, name, description, owner, state, config, key, created,
-		running_since, run_ms FROM experiments WHERE id = ?`, id).
-		Scan(&e.ID, &e.Name, &e.Description, &e.Owner, &e.State, &e.Config, &e.Key, &created, &since, &runMilli)
+		running_since, run_ms, results_pulled FROM experiments WHERE id = ?`, id).
+		Scan(&e.ID, &e.Name, &e.Description, &e.Owner, &e.State, &e.Config, &e.Key, &created, &since, &runMilli,
+			&e.ResultsPulled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("experiment %d: %w", id, ErrNotFound)
 	}
@@ -186,7 +190,7 @@ func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string
 
 // UpdateExperiment reads experiment id, lets fn change it and writes back
 // its state, configuration, key, running time and pairings' jobs, in one
-// transaction; fn's error aborts and nothing changes. A non-empty by
+// transaction (with ResultsPulled); fn's error aborts and nothing changes. A non-empty by
 // makes the update a transition: it is recorded (from the old state to
 // the new one, even when they are equal, as a re-configuration is).
 func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(*Experiment) error) (Experiment, error) {
@@ -201,8 +205,8 @@ func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE experiments SET state = ?, config = ?, key = ?, running_since = ?,
-			run_ms = ? WHERE id = ?`, e.State, e.Config, e.Key, unixMilli(e.RunningSince), e.RunTime.Milliseconds(),
-			id); err != nil {
+			run_ms = ?, results_pulled = ? WHERE id = ?`, e.State, e.Config, e.Key, unixMilli(e.RunningSince),
+			e.RunTime.Milliseconds(), e.ResultsPulled, id); err != nil {
 			return err
 		}
 		for _, p := range e.Devices {

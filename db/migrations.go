@@ -44,6 +44,7 @@ func migrations() []string {
 			created INTEGER NOT NULL,
 			running_since INTEGER,                -- start of the current running period
 			run_ms INTEGER NOT NULL DEFAULT 0,    -- running time of the ended periods
+			results_pulled INTEGER NOT NULL DEFAULT 0, -- final copies of the result files are local
 			UNIQUE (owner, name)
 		);
 		CREATE TABLE experiment_devices (

@@ -1,0 +1,136 @@
+package am
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gimsproject/gims/db"
+)
+
+// Roles of users (SPEC §3).
+const (
+	RoleAdmin        = "admin"
+	RoleExperimenter = "experimenter"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Name is the user's name.
+	Name string
+	// Role is RoleAdmin or RoleExperimenter.
+	Role string
+}
+
+// IsAdmin tells whether p may administer devices and users and see every
+// experiment.
+func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin }
+
+// system is the principal of the AM's own transitions (duration_s
+// reached, every file source read to its end).
+func system() Principal { return Principal{Name: "system", Role: RoleAdmin} }
+
+// authCacheTTL is how long a verified password is remembered, so that a
+// client's every call does not pay for bcrypt.
+const authCacheTTL = 5 * time.Minute
+
+// cachedLogin remembers one verified password, as a keyed digest.
+type cachedLogin struct {
+	digest  [32]byte // HMAC-SHA256(cacheKey, password)
+	hash    string   // the bcrypt hash it was checked against
+	role    string
+	expires time.Time
+}
+
+// Authenticate checks a user's password and returns the principal.
+// Wrong names and wrong passwords give the same ErrAuth error.
+func (m *Manager) Authenticate(ctx context.Context, name, password string) (Principal, error) {
+	fail := fmt.Errorf("%w: wrong user name or password", ErrAuth)
+	if name == "" || password == "" {
+		return Principal{}, fmt.Errorf("%w: user name and password required (HTTP Basic authentication)", ErrAuth)
+	}
+	u, err := m.db.GetUser(ctx, name)
+	if errors.Is(err, db.ErrNotFound) {
+		// Spend the same time as a real check, so names cannot be probed.
+		bcrypt.CompareHashAndPassword(m.dummyHash, []byte(password))
+		return Principal{}, fail
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	mac := hmac.New(sha256.New, m.cacheKey[:])
+	mac.Write([]byte(password))
+	var digest [32]byte
+	copy(digest[:], mac.Sum(nil))
+	now := m.cfg.Now()
+	m.authMu.Lock()
+	c, ok := m.authCache[name]
+	m.authMu.Unlock()
+	if ok && c.hash == u.PasswordHash && now.Before(c.expires) && hmac.Equal(c.digest[:], digest[:]) {
+		return Principal{Name: u.Name, Role: u.Role}, nil
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		return Principal{}, fail
+	}
+	m.authMu.Lock()
+	m.authCache[name] = cachedLogin{digest: digest, hash: u.PasswordHash, role: u.Role, expires: now.Add(authCacheTTL)}
+	m.authMu.Unlock()
+	return Principal{Name: u.Name, Role: u.Role}, nil
+}
+
+// hashPassword makes the stored form of a password.
+func (m *Manager) hashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), m.cfg.BcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("unable to hash the password: %w", err)
+	}
+	return string(h), nil
+}
+
+// checkUserInput validates AddUser's struct.
+func checkUserInput(u UserInput) error {
+	if err := checkName("user name", u.Name); err != nil {
+		return err
+	}
+	if u.Name == system().Name {
+		return invalidf("user name %q is reserved for the manager's own transitions", u.Name)
+	}
+	if len(u.Password) < 8 {
+		return invalidf("password must have at least 8 characters")
+	}
+	if len(u.Password) > 72 {
+		return invalidf("password must have at most 72 bytes")
+	}
+	if u.Role != RoleAdmin && u.Role != RoleExperimenter {
+		return invalidf("role must be %q or %q, not %q", RoleAdmin, RoleExperimenter, u.Role)
+	}
+	return nil
+}
+
+// checkName checks a user, device or experiment name: 1–64 characters,
+// letters, digits and . _ - only (names appear in URLs and file names).
+func checkName(what, s string) error {
+	if s == "" || len(s) > 64 {
+		return invalidf("%s must have 1 to 64 characters", what)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)) {
+			return invalidf("%s %q: use only letters, digits, '.', '_' and '-'", what, s)
+		}
+	}
+	return nil
+}
+
+// requireAdmin refuses non-admins.
+func requireAdmin(p Principal, what string) error {
+	if !p.IsAdmin() {
+		return fmt.Errorf("%w: %s is for admins; %s is an %s", ErrAuth, what, p.Name, p.Role)
+	}
+	return nil
+}

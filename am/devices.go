@@ -1,0 +1,394 @@
+package am
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// client returns a device API client of d.
+func (m *Manager) client(d *db.Device) (*device.Client, error) {
+	c, err := device.NewClient(device.ClientConfig{
+		BaseURL: "http://" + net.JoinHostPort(d.Hostname, strconv.Itoa(d.Port)),
+		Token:   d.Token,
+		Timeout: m.cfg.DeviceTimeout,
+		HTTP:    m.http,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: device %s: %v", ErrDevice, d.Name, err)
+	}
+	return c, nil
+}
+
+// deviceError wraps a failed call to a device as ErrDevice, naming it:
+// "device tap1 unreachable: …" or "device tap1 refused: …".
+func deviceError(name string, err error) error {
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) {
+		return fmt.Errorf("%w: device %s refused: %s", ErrDevice, name, f.String)
+	}
+	return fmt.Errorf("%w: device %s unreachable: %v", ErrDevice, name, err)
+}
+
+// fetchCapabilities asks the device for its capabilities and stores them
+// in d (as the XML-RPC value they came as), with reachability.
+func (m *Manager) fetchCapabilities(ctx context.Context, d *db.Device) error {
+	c, err := m.client(d)
+	if err != nil {
+		return err
+	}
+	caps, err := c.Capabilities(ctx)
+	if err != nil {
+		d.Reachable, d.LastError = false, deviceError(d.Name, err).Error()
+		return deviceError(d.Name, err)
+	}
+	raw, err := xmlrpc.Marshal(caps)
+	if err != nil {
+		return fmt.Errorf("device %s: %w", d.Name, err)
+	}
+	d.Capabilities, d.Reachable, d.LastSeen, d.LastError = raw, true, m.cfg.Now(), ""
+	return nil
+}
+
+// checkDevice validates the fields of a device record.
+func checkDevice(d *db.Device) error {
+	if err := checkName("device name", d.Name); err != nil {
+		return err
+	}
+	if d.Hostname == "" || strings.ContainsAny(d.Hostname, "/@?# ") {
+		return invalidf("device %s: hostname %q is not a host name or address", d.Name, d.Hostname)
+	}
+	if d.Port < 1 || d.Port > 65535 {
+		return invalidf("device %s: port must be between 1 and 65535, got %d", d.Name, d.Port)
+	}
+	if d.Token == "" {
+		return invalidf("device %s: token is required (the daemon's bearer token)", d.Name)
+	}
+	for _, i := range d.Interfaces {
+		if i == "" || strings.Contains(i, ",") {
+			return invalidf("device %s: interface %q is not a name", d.Name, i)
+		}
+	}
+	return nil
+}
+
+// AddDevice adds a capture device (admin only), fetching and storing its
+// capabilities; a device that cannot be reached or refuses the token is
+// not added (ErrDevice).
+func (m *Manager) AddDevice(ctx context.Context, p Principal, in DeviceInput) (DeviceInfo, error) {
+	if err := requireAdmin(p, "AddDevice"); err != nil {
+		return DeviceInfo{}, err
+	}
+	d := db.Device{Name: in.Name, Location: in.Location, Type: in.Type, Hostname: in.Hostname, Port: in.Port,
+		Description: in.Description, Token: in.Token, Interfaces: in.Interfaces, Created: m.cfg.Now()}
+	if err := checkDevice(&d); err != nil {
+		return DeviceInfo{}, fmt.Errorf("add device: %w", err)
+	}
+	if _, err := m.db.GetDevice(ctx, d.Name); err == nil {
+		return DeviceInfo{}, fmt.Errorf("%w: device %q exists", ErrConflict, d.Name)
+	}
+	if err := m.fetchCapabilities(ctx, &d); err != nil {
+		return DeviceInfo{}, fmt.Errorf("add device: %w", err)
+	}
+	if err := checkInterfaces(&d); err != nil {
+		return DeviceInfo{}, fmt.Errorf("add device: %w", err)
+	}
+	if err := m.db.CreateDevice(ctx, d); err != nil {
+		return DeviceInfo{}, fmt.Errorf("add device: %w", err)
+	}
+	m.log.Info("device added", "device", d.Name, "address", net.JoinHostPort(d.Hostname, strconv.Itoa(d.Port)), "by", p.Name)
+	return deviceInfo(&d), nil
+}
+
+// checkInterfaces checks that the interfaces configured for d are ones
+// its capabilities list.
+func checkInterfaces(d *db.Device) error {
+	caps, ok := capabilities(d)
+	if !ok {
+		return nil
+	}
+	for _, want := range d.Interfaces {
+		if _, found := caps.iface(want); !found {
+			return invalidf("device %s has no interface %q (it has: %s)", d.Name, want, strings.Join(caps.names(), ", "))
+		}
+	}
+	return nil
+}
+
+// EditDevice changes a device (admin only); approved: true approves a
+// pending one. Changing the address or token of a device in use is a
+// conflict; a new address, token or approval refetches the capabilities.
+func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch DeviceChanges) (DeviceInfo, error) {
+	if err := requireAdmin(p, "EditDevice"); err != nil {
+		return DeviceInfo{}, err
+	}
+	cur, err := m.db.GetDevice(ctx, name)
+	if err != nil {
+		return DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+	}
+	next := cur
+	next.Interfaces = append([]string(nil), cur.Interfaces...)
+	for _, c := range []struct {
+		from *string
+		to   *string
+	}{{ch.Name, &next.Name}, {ch.Location, &next.Location}, {ch.Type, &next.Type}, {ch.Hostname, &next.Hostname},
+		{ch.Description, &next.Description}, {ch.Token, &next.Token}} {
+		if c.from != nil {
+			*c.to = *c.from
+		}
+	}
+	if ch.Port != nil {
+		next.Port = *ch.Port
+	}
+	if ch.Interfaces != nil {
+		next.Interfaces = *ch.Interfaces
+	}
+	if ch.Approved != nil {
+		if !*ch.Approved && !cur.Pending {
+			return DeviceInfo{}, invalidf("device %s is approved already; delete it to withdraw it", name)
+		}
+		next.Pending = !*ch.Approved
+	}
+	if err := checkDevice(&next); err != nil {
+		return DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+	}
+	moved := next.Hostname != cur.Hostname || next.Port != cur.Port || next.Token != cur.Token
+	if moved || next.Name != cur.Name {
+		busy, err := m.db.DeviceInUse(ctx, name)
+		if err != nil {
+			return DeviceInfo{}, err
+		}
+		if busy {
+			return DeviceInfo{}, fmt.Errorf("%w: device %s is used by a running or paused experiment; "+
+				"its name, address and token cannot change now", ErrConflict, name)
+		}
+	}
+	if !next.Pending && (moved || cur.Pending) {
+		if err := m.fetchCapabilities(ctx, &next); err != nil {
+			return DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+		}
+	}
+	if err := checkInterfaces(&next); err != nil {
+		return DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+	}
+	saved, err := m.db.UpdateDevice(ctx, name, func(d *db.Device) error { *d = next; return nil })
+	if err != nil {
+		return DeviceInfo{}, err
+	}
+	m.log.Info("device edited", "device", name, "new_name", saved.Name, "approved", !saved.Pending, "by", p.Name)
+	return deviceInfo(&saved), nil
+}
+
+// DeleteDevice removes a device (admin only) and returns the deleted
+// record; a device a running or paused experiment uses is a conflict.
+func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (DeviceInfo, error) {
+	if err := requireAdmin(p, "DeleteDevice"); err != nil {
+		return DeviceInfo{}, err
+	}
+	d, err := m.db.DeleteDevice(ctx, name)
+	if errors.Is(err, db.ErrInUse) {
+		return DeviceInfo{}, fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	if err != nil {
+		return DeviceInfo{}, err
+	}
+	m.log.Info("device deleted", "device", name, "by", p.Name)
+	return deviceInfo(&d), nil
+}
+
+// ListDevices lists the devices (admin only), pending ones included.
+func (m *Manager) ListDevices(ctx context.Context, p Principal) ([]DeviceInfo, error) {
+	if err := requireAdmin(p, "ListDevices"); err != nil {
+		return nil, err
+	}
+	devs, err := m.db.ListDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeviceInfo, len(devs))
+	for i := range devs {
+		out[i] = deviceInfo(&devs[i])
+	}
+	return out, nil
+}
+
+// DeviceNames lists the approved devices any user may put in an
+// experiment, with their capabilities (for the GUI's forms).
+func (m *Manager) DeviceNames(ctx context.Context, p Principal) ([]DeviceInfo, error) {
+	devs, err := m.db.ListDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []DeviceInfo{}
+	for i := range devs {
+		if !devs[i].Pending {
+			info := deviceInfo(&devs[i])
+			if !p.IsAdmin() {
+				info.Hostname, info.Port = "", 0
+			}
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}
+
+// GetDeviceCapabilities asks an approved device for its capabilities,
+// storing them; when it cannot be reached, the stored ones are returned
+// if there are any (else ErrDevice).
+func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name string) (Capabilities, error) {
+	d, err := m.db.GetDevice(ctx, name)
+	if err != nil || d.Pending {
+		return Capabilities{}, fmt.Errorf("%w: device %q", ErrNotFound, name)
+	}
+	fetchErr := m.fetchCapabilities(ctx, &d)
+	if _, err := m.db.UpdateDevice(ctx, name, func(x *db.Device) error {
+		x.Capabilities, x.Reachable, x.LastSeen, x.LastError = d.Capabilities, d.Reachable, d.LastSeen, d.LastError
+		return nil
+	}); err != nil {
+		return Capabilities{}, err
+	}
+	caps, ok := capabilities(&d)
+	if !ok {
+		return Capabilities{}, fetchErr
+	}
+	return caps.Capabilities, nil
+}
+
+// RegisterDevice records a capture daemon that announced itself as
+// pending, until an admin approves it. Registering again with the same
+// address and token is accepted (a daemon restarts); an approved device
+// of that name with another address or token is a conflict.
+func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r Registration) (DeviceInfo, error) {
+	d := db.Device{Name: r.Name, Hostname: r.Hostname, Port: r.Port, Token: r.Token, Pending: true,
+		Created: m.cfg.Now(), Description: "registered by " + p.Name}
+	if err := checkDevice(&d); err != nil {
+		return DeviceInfo{}, fmt.Errorf("register device: %w", err)
+	}
+	cur, err := m.db.GetDevice(ctx, r.Name)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		if err := m.db.CreateDevice(ctx, d); err != nil {
+			return DeviceInfo{}, fmt.Errorf("register device: %w", err)
+		}
+		m.log.Info("device registered, pending approval", "device", d.Name, "by", p.Name)
+		return deviceInfo(&d), nil
+	case err != nil:
+		return DeviceInfo{}, err
+	case !cur.Pending && cur.Hostname == r.Hostname && cur.Port == r.Port && cur.Token == r.Token:
+		return deviceInfo(&cur), nil
+	case !cur.Pending:
+		return DeviceInfo{}, fmt.Errorf("%w: device %q exists with another address or token", ErrConflict, r.Name)
+	}
+	saved, err := m.db.UpdateDevice(ctx, r.Name, func(x *db.Device) error {
+		x.Hostname, x.Port, x.Token = r.Hostname, r.Port, r.Token
+		return nil
+	})
+	if err != nil {
+		return DeviceInfo{}, err
+	}
+	return deviceInfo(&saved), nil
+}
+
+// refreshDevices refreshes the capabilities and reachability of every
+// approved device, all at once.
+func (m *Manager) refreshDevices(ctx context.Context) {
+	devs, err := m.db.ListDevices(ctx)
+	if err != nil {
+		m.log.Error("device refresh failed", "error", err)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range devs {
+		d := &devs[i]
+		if d.Pending {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := m.fetchCapabilities(ctx, d)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				m.log.Warn("device unreachable", "device", d.Name, "error", err)
+			}
+			if _, err := m.db.UpdateDevice(ctx, d.Name, func(x *db.Device) error {
+				if err == nil {
+					x.Capabilities, x.LastSeen = d.Capabilities, d.LastSeen
+				}
+				x.Reachable, x.LastError = d.Reachable, d.LastError
+				return nil
+			}); err != nil && ctx.Err() == nil {
+				m.log.Error("device refresh failed", "device", d.Name, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// storedCaps are a device's stored capabilities with lookups.
+type storedCaps struct{ Capabilities }
+
+// capabilities decodes d's stored capabilities.
+func capabilities(d *db.Device) (storedCaps, bool) {
+	var c storedCaps
+	if len(d.Capabilities) == 0 {
+		return c, false
+	}
+	if err := xmlrpc.Unmarshal(d.Capabilities, &c.Capabilities); err != nil {
+		return c, false
+	}
+	return c, true
+}
+
+// iface finds an interface by name.
+func (c *storedCaps) iface(name string) (InterfaceInfo, bool) {
+	for _, i := range c.Interfaces {
+		if i.Name == name {
+			return i, true
+		}
+	}
+	return InterfaceInfo{}, false
+}
+
+// names lists the interface names.
+func (c *storedCaps) names() []string {
+	out := make([]string, len(c.Interfaces))
+	for i, x := range c.Interfaces {
+		out[i] = x.Name
+	}
+	return out
+}
+
+// has tells whether the device offers a transform.
+func (c *storedCaps) has(transform string) bool {
+	for _, t := range c.Transforms {
+		if t == transform {
+			return true
+		}
+	}
+	return false
+}
+
+// deviceInfo is the API view of a device, without its token.
+func deviceInfo(d *db.Device) DeviceInfo {
+	info := DeviceInfo{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname, Port: d.Port,
+		Description: d.Description, Interfaces: d.Interfaces, Pending: d.Pending, Reachable: d.Reachable,
+		LastSeen: d.LastSeen, LastError: d.LastError, Created: d.Created}
+	if info.Interfaces == nil {
+		info.Interfaces = []string{}
+	}
+	if c, ok := capabilities(d); ok {
+		info.Capabilities = &c.Capabilities
+	}
+	return info
+}

@@ -1,0 +1,67 @@
+package am
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// Fault codes of the AM's API (SPEC §3).
+const (
+	FaultNotFound = 1 // experiment, device, user or file not found
+	FaultState    = 2 // invalid state transition
+	FaultInvalid  = 3 // invalid argument
+	FaultAuth     = 4 // not authenticated or not allowed
+	FaultDevice   = 5 // capture device unreachable or refused
+	FaultConflict = 6 // duplicate name, device in use
+)
+
+// Sentinel errors of the manager. Methods wrap them with context; FaultOf
+// maps them to fault codes.
+var (
+	// ErrNotFound: no such experiment, device, user or file (also what an
+	// experimenter gets for another's experiment).
+	ErrNotFound = errors.New("not found")
+	// ErrState: the transition is not allowed from the current state.
+	ErrState = errors.New("invalid state transition")
+	// ErrInvalid: an argument is wrong.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrAuth: not authenticated, or not allowed.
+	ErrAuth = errors.New("not allowed")
+	// ErrDevice: a capture device could not be reached or refused.
+	ErrDevice = errors.New("capture device failed")
+	// ErrConflict: a name is taken, or a device is in use.
+	ErrConflict = errors.New("conflict")
+)
+
+// invalidf returns an ErrInvalid error with a message a person can act on.
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// FaultOf maps an error of the manager to the fault the API answers: the
+// one place where errors become fault codes. The fault string is the
+// error's text, which never holds a secret.
+func FaultOf(err error) xmlrpc.Fault {
+	if f, ok := xmlrpc.AsFault(err); ok {
+		return f
+	}
+	code := xmlrpc.CodeApplication
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, db.ErrNotFound):
+		code = FaultNotFound
+	case errors.Is(err, ErrState):
+		code = FaultState
+	case errors.Is(err, ErrInvalid):
+		code = FaultInvalid
+	case errors.Is(err, ErrAuth):
+		code = FaultAuth
+	case errors.Is(err, ErrDevice):
+		code = FaultDevice
+	case errors.Is(err, ErrConflict), errors.Is(err, db.ErrConflict):
+		code = FaultConflict
+	}
+	return xmlrpc.Fault{Code: code, String: err.Error()}
+}

@@ -1,0 +1,327 @@
+package am
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcap"
+
+	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/transform/cryptopan"
+)
+
+// Experiment states (SPEC §2).
+const (
+	StateInstantiated = "instantiated"
+	StateConfigured   = "configured"
+	StateRunning      = "running"
+	StatePaused       = "paused"
+	StateDone         = "done"
+)
+
+// Storage modes of results.
+const (
+	StorageLocal  = "local"
+	StorageRemote = "remote"
+)
+
+// experiment reads experiment id for p: another user's experiment is
+// ErrNotFound for an experimenter, as if it did not exist.
+func (m *Manager) experiment(ctx context.Context, p Principal, id int64) (db.Experiment, error) {
+	e, err := m.db.GetExperiment(ctx, id)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && !p.IsAdmin() && e.Owner != p.Name) {
+		return db.Experiment{}, fmt.Errorf("%w: experiment %d", ErrNotFound, id)
+	}
+	return e, err
+}
+
+// stateError says that a transition is not allowed, naming the state.
+func stateError(id int64, state, call string) error {
+	return fmt.Errorf("%w: experiment %d is %s; %s is not allowed from %s", ErrState, id, state, call, state)
+}
+
+// CreateExperiment creates an experiment owned by p on the named devices
+// ("name" or "name:interface"); a device without an interface uses its
+// first configured interface, else the first it offers.
+func (m *Manager) CreateExperiment(ctx context.Context, p Principal, req CreateRequest) (int64, error) {
+	if err := checkName("experiment name", req.Name); err != nil {
+		return 0, fmt.Errorf("create experiment: %w", err)
+	}
+	if len(req.Description) > 4096 {
+		return 0, invalidf("description is longer than 4096 bytes")
+	}
+	if len(req.Devices) == 0 {
+		return 0, invalidf("an experiment needs at least one device")
+	}
+	if len(req.Devices) > 64 {
+		return 0, invalidf("at most 64 devices per experiment, got %d", len(req.Devices))
+	}
+	e := db.Experiment{Name: req.Name, Description: req.Description, Owner: p.Name, State: StateInstantiated,
+		Created: m.cfg.Now()}
+	seen := map[string]bool{}
+	for _, spec := range req.Devices {
+		pair, err := m.resolvePairing(ctx, spec)
+		if err != nil {
+			return 0, fmt.Errorf("create experiment: %w", err)
+		}
+		key := pair.Device + ":" + pair.Interface
+		if seen[key] {
+			return 0, invalidf("device %s is listed twice", key)
+		}
+		seen[key] = true
+		pair.Position = len(e.Devices)
+		e.Devices = append(e.Devices, pair)
+	}
+	id, err := m.db.CreateExperiment(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	m.log.Info("experiment created", "experiment", id, "name", req.Name, "owner", p.Name)
+	return id, nil
+}
+
+// resolvePairing turns "name" or "name:interface" into a pairing
+// ("tap:file:x.pcap" is device tap, interface file:x.pcap).
+func (m *Manager) resolvePairing(ctx context.Context, spec string) (db.Pairing, error) {
+	name, iface, _ := strings.Cut(spec, ":")
+	d, err := m.db.GetDevice(ctx, name)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && d.Pending) {
+		return db.Pairing{}, fmt.Errorf("%w: device %q", ErrNotFound, name)
+	}
+	if err != nil {
+		return db.Pairing{}, err
+	}
+	caps, haveCaps := capabilities(&d)
+	if iface == "" {
+		switch {
+		case len(d.Interfaces) > 0:
+			iface = d.Interfaces[0]
+		case haveCaps && len(caps.Interfaces) > 0:
+			iface = caps.Interfaces[0].Name
+		default:
+			return db.Pairing{}, invalidf("device %s lists no interface; name one as %s:<interface>", name, name)
+		}
+	}
+	if len(d.Interfaces) > 0 && !contains(d.Interfaces, iface) {
+		return db.Pairing{}, invalidf("device %s may capture only on %s, not %q", name, strings.Join(d.Interfaces, ", "), iface)
+	}
+	if haveCaps {
+		if _, ok := caps.iface(iface); !ok {
+			return db.Pairing{}, invalidf("device %s has no interface %q (it has: %s)", name, iface, strings.Join(caps.names(), ", "))
+		}
+	}
+	return db.Pairing{Device: name, Interface: iface}, nil
+}
+
+// contains tells whether list holds s.
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ConfigureExperiment checks and stores an experiment's configuration
+// (instantiated → configured, or configured → configured). The filter is
+// compiled against each device interface's link type; the secret becomes
+// the Crypto-PAn key, of which only the fingerprint is ever shown.
+func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64, cfg ExperimentConfig) (Settings, error) {
+	unlock := m.lockExperiment(id)
+	defer unlock()
+	e, err := m.experiment(ctx, p, id)
+	if err != nil {
+		return Settings{}, err
+	}
+	if e.State != StateInstantiated && e.State != StateConfigured {
+		return Settings{}, stateError(id, e.State, "ConfigureExperiment")
+	}
+	view, key, err := m.checkConfig(ctx, &e, cfg)
+	if err != nil {
+		return Settings{}, fmt.Errorf("configure %d: %w", id, err)
+	}
+	raw, err := json.Marshal(view)
+	if err != nil {
+		return Settings{}, fmt.Errorf("configure %d: %w", id, err)
+	}
+	if _, err := m.db.UpdateExperiment(ctx, id, p.Name, func(x *db.Experiment) error {
+		if x.State != e.State {
+			return stateError(id, x.State, "ConfigureExperiment")
+		}
+		x.State, x.Config, x.Key = StateConfigured, string(raw), key
+		return nil
+	}); err != nil {
+		return Settings{}, err
+	}
+	attrs := []any{"experiment", id, "by", p.Name}
+	if view.Anonymize != nil {
+		attrs = append(attrs, "secret_fingerprint", view.Anonymize.SecretFingerprint)
+	}
+	m.log.Info("experiment configured", attrs...)
+	return m.GetExperimentSettings(ctx, p, id)
+}
+
+// checkConfig applies the defaults to cfg and checks it against the
+// experiment's devices; it returns the view to store and the key.
+func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg ExperimentConfig) (ConfigView, []byte, error) {
+	spec := jobSpec(cfg, nil)
+	if err := spec.Check(); err != nil {
+		return ConfigView{}, nil, fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), job.ErrInvalid.Error()+": "))
+	}
+	v := ConfigView{Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.Promiscuous, Pcap: spec.Pcap,
+		Storage: cfg.Storage, DurationS: cfg.DurationS, ReplaySpeed: cfg.ReplaySpeed}
+	if v.Storage == "" {
+		v.Storage = StorageRemote
+	}
+	if v.Storage != StorageLocal && v.Storage != StorageRemote {
+		return v, nil, invalidf("storage must be %q or %q, not %q", StorageLocal, StorageRemote, cfg.Storage)
+	}
+	if v.DurationS < 0 {
+		return v, nil, invalidf("duration_s must not be negative, got %d", v.DurationS)
+	}
+	if c := spec.Counters; c != nil {
+		v.Counters = &CountersView{IntervalMS: c.IntervalMS}
+	}
+	if f := spec.Flows; f != nil {
+		v.Flows = &FlowsView{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: f.Biflow,
+			Collector: f.Collector}
+	}
+	var key []byte
+	if a := cfg.Anonymize; a != nil {
+		if a.Secret == "" {
+			return v, nil, invalidf("anonymize needs a secret")
+		}
+		k, err := cryptopan.KeyFromSecret(a.Secret)
+		if err != nil {
+			return v, nil, invalidf("anonymize secret: %v", err)
+		}
+		key = k[:]
+		v.Anonymize = &AnonymizeView{SecretFingerprint: cryptopan.Fingerprint(k)}
+	}
+	for _, pair := range e.Devices {
+		if err := m.checkOnDevice(ctx, pair, &v); err != nil {
+			return v, nil, err
+		}
+	}
+	return v, key, nil
+}
+
+// checkOnDevice checks a configuration against one device's stored
+// capabilities: the transforms it offers, its snaplen and the filter
+// compiled for the interface's link type.
+func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *ConfigView) error {
+	d, err := m.db.GetDevice(ctx, pair.Device)
+	if err != nil {
+		return fmt.Errorf("%w: device %q of the experiment no longer exists", ErrNotFound, pair.Device)
+	}
+	caps, ok := capabilities(&d)
+	if !ok {
+		return fmt.Errorf("%w: device %s: capabilities unknown (never reached)", ErrDevice, d.Name)
+	}
+	for _, t := range []struct {
+		name string
+		on   bool
+	}{{"counters", v.Counters != nil}, {"flows", v.Flows != nil}, {"anonymize", v.Anonymize != nil}, {"pcap", v.Pcap}} {
+		if t.on && !caps.has(t.name) {
+			return invalidf("device %s does not offer %s", d.Name, t.name)
+		}
+	}
+	if caps.MaxSnaplen > 0 && v.Snaplen > caps.MaxSnaplen {
+		return invalidf("snaplen %d is more than device %s allows (%d)", v.Snaplen, d.Name, caps.MaxSnaplen)
+	}
+	if v.ReplaySpeed != 0 && !strings.HasPrefix(pair.Interface, job.FilePrefix) {
+		return invalidf("replay_speed applies only to file: interfaces, not %s:%s", d.Name, pair.Interface)
+	}
+	lt := layers.LinkTypeEthernet
+	if info, ok := caps.iface(pair.Interface); ok && info.LinkType != "" {
+		if n := pcap.DatalinkNameToVal(info.LinkType); n >= 0 {
+			lt = layers.LinkType(n)
+		}
+	}
+	if err := capture.CompileFilter(lt, v.Snaplen, v.Filter); err != nil {
+		var fe *capture.FilterError
+		if errors.As(err, &fe) {
+			return invalidf("filter %q on %s:%s: %s", fe.Expr, d.Name, pair.Interface, fe.Msg)
+		}
+		return invalidf("filter %q: %v", v.Filter, err)
+	}
+	return nil
+}
+
+// jobSpec is the device job of a configuration; key may be nil.
+func jobSpec(cfg ExperimentConfig, key []byte) job.Spec {
+	s := job.Spec{Filter: cfg.Filter, Snaplen: cfg.Snaplen, Promiscuous: cfg.Promiscuous == nil || *cfg.Promiscuous,
+		Pcap: cfg.Pcap, Key: key, ReplaySpeed: cfg.ReplaySpeed, Interface: "file:check"}
+	if c := cfg.Counters; c != nil {
+		s.Counters = &job.CountersSpec{IntervalMS: c.IntervalMS}
+	}
+	if f := cfg.Flows; f != nil {
+		s.Flows = &job.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS,
+			Biflow: f.Biflow == nil || *f.Biflow, Collector: f.Collector}
+	}
+	return s
+}
+
+// GetExperimentSettings returns an experiment's settings and history.
+func (m *Manager) GetExperimentSettings(ctx context.Context, p Principal, id int64) (Settings, error) {
+	e, err := m.experiment(ctx, p, id)
+	if err != nil {
+		return Settings{}, err
+	}
+	tr, err := m.db.Transitions(ctx, id)
+	if err != nil {
+		return Settings{}, err
+	}
+	s := Settings{ID: e.ID, Name: e.Name, Description: e.Description, Owner: e.Owner, State: e.State,
+		Devices: pairingNames(e.Devices), Created: e.Created, Transitions: make([]TransitionView, len(tr))}
+	if v, ok := configView(&e); ok {
+		s.Config = &v
+	}
+	for i, t := range tr {
+		s.Transitions[i] = TransitionView{From: t.From, To: t.To, By: t.By, At: t.At}
+	}
+	return s, nil
+}
+
+// configView decodes the stored configuration.
+func configView(e *db.Experiment) (ConfigView, bool) {
+	var v ConfigView
+	if e.Config == "" || json.Unmarshal([]byte(e.Config), &v) != nil {
+		return v, false
+	}
+	return v, true
+}
+
+// pairingNames lists "device:interface" of each pairing.
+func pairingNames(ps []db.Pairing) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Device + ":" + p.Interface
+	}
+	return out
+}
+
+// ListExperiments lists p's experiments (every one for an admin).
+func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]ExperimentSummary, error) {
+	owner := p.Name
+	if p.IsAdmin() {
+		owner = ""
+	}
+	list, err := m.db.ListExperiments(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ExperimentSummary, len(list))
+	for i, e := range list {
+		out[i] = ExperimentSummary{ID: e.ID, Name: e.Name, Owner: e.Owner, State: e.State,
+			Devices: pairingNames(e.Devices), Created: e.Created}
+	}
+	return out, nil
+}

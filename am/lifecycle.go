@@ -1,0 +1,288 @@
+package am
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// deviceStep is one half of an all-or-nothing transition on one pairing.
+type deviceStep func(ctx context.Context, c *device.Client, pair *db.Pairing) error
+
+// onAll runs do on every pairing at once. When any fails, undo runs on
+// the pairings where do succeeded and the error names every device that
+// failed (ErrDevice). undo may be nil when nothing can be undone.
+func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, undo deviceStep) error {
+	type target struct {
+		client *device.Client
+		err    error
+	}
+	targets := make([]target, len(e.Devices))
+	for i := range e.Devices {
+		d, err := m.db.GetDevice(ctx, e.Devices[i].Device)
+		if err != nil {
+			return fmt.Errorf("%w: %s: device %s no longer exists", ErrDevice, call, e.Devices[i].Device)
+		}
+		if targets[i].client, err = m.client(&d); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range e.Devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			targets[i].err = do(ctx, targets[i].client, &e.Devices[i])
+		}()
+	}
+	wg.Wait()
+	var failed []string
+	for i, t := range targets {
+		if t.err != nil {
+			failed = append(failed, pairName(&e.Devices[i])+": "+deviceError(e.Devices[i].Device, t.err).Error())
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	var rolledBack, stuck []string
+	if undo != nil {
+		for i := range e.Devices {
+			if targets[i].err != nil {
+				continue
+			}
+			if err := undo(ctx, targets[i].client, &e.Devices[i]); err != nil {
+				stuck = append(stuck, fmt.Sprintf("%s (%v)", pairName(&e.Devices[i]), err))
+				continue
+			}
+			rolledBack = append(rolledBack, pairName(&e.Devices[i]))
+		}
+	}
+	msg := fmt.Sprintf("%s of experiment %d failed on %s", call, e.ID, strings.Join(failed, "; "))
+	if len(rolledBack) > 0 {
+		msg += "; rolled back on " + strings.Join(rolledBack, ", ")
+	}
+	if len(stuck) > 0 {
+		msg += "; could not roll back " + strings.Join(stuck, ", ")
+	}
+	m.log.Warn("transition failed on a device", "experiment", e.ID, "call", call, "detail", msg)
+	return fmt.Errorf("%w: %s", ErrDevice, strings.TrimPrefix(msg, ErrDevice.Error()+": "))
+}
+
+// pairName is "device:interface".
+func pairName(p *db.Pairing) string { return p.Device + ":" + p.Interface }
+
+// inState makes a refused pause, resume or stop a success when the job
+// is already where the call would take it (after a partial failure, or a
+// file source that ended): the transitions are idempotent per device.
+func inState(ctx context.Context, c *device.Client, job string, err error, ok ...string) error {
+	var f *xmlrpc.Fault
+	if !errors.As(err, &f) || f.Code != FaultState {
+		return err
+	}
+	st, serr := c.JobStatus(ctx, job)
+	if serr != nil {
+		return err
+	}
+	if contains(ok, st.State) {
+		return nil
+	}
+	return err
+}
+
+// StartExperiment starts (configured → running) or resumes (paused →
+// running) an experiment on all its devices, or on none.
+func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+	unlock := m.lockExperiment(id)
+	e, err := m.experiment(ctx, p, id)
+	if err != nil {
+		unlock()
+		return Status{}, err
+	}
+	switch e.State {
+	case StateConfigured:
+		err = m.startJobs(ctx, &e)
+	case StatePaused:
+		err = m.onAll(ctx, &e, "StartExperiment",
+			func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+				return inState(ctx, c, pair.Job, c.ResumeJob(ctx, pair.Job), "running", "done")
+			},
+			func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+				return inState(ctx, c, pair.Job, c.PauseJob(ctx, pair.Job), "paused", "done")
+			})
+	default:
+		err = stateError(id, e.State, "StartExperiment")
+	}
+	if err == nil {
+		err = m.record(ctx, &e, p, StateRunning)
+	}
+	unlock()
+	if err != nil {
+		return Status{}, err
+	}
+	return m.GetExperimentStatus(ctx, p, id)
+}
+
+// startJobs starts one job per pairing with the stored configuration.
+func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
+	v, ok := configView(e)
+	if !ok {
+		return fmt.Errorf("experiment %d: stored configuration unreadable", e.ID)
+	}
+	spec := deviceSpec(&v, e)
+	err := m.onAll(ctx, e, "StartExperiment",
+		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+			s := spec
+			s.Interface = pair.Interface
+			id, err := c.StartJob(ctx, s)
+			if err == nil {
+				pair.Job = id
+			}
+			return err
+		},
+		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+			err := c.StopJob(ctx, pair.Job)
+			pair.Job = ""
+			return err
+		})
+	if err != nil {
+		for i := range e.Devices {
+			e.Devices[i].Job = ""
+		}
+	}
+	return err
+}
+
+// deviceSpec is the StartJob struct of a stored configuration.
+func deviceSpec(v *ConfigView, e *db.Experiment) device.JobSpec {
+	prom, biflow := v.Promiscuous, true
+	s := device.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: e.Key,
+		ReplaySpeed: v.ReplaySpeed, Experiment: int(e.ID)}
+	if c := v.Counters; c != nil {
+		s.Counters = &device.CountersSpec{IntervalMS: c.IntervalMS}
+	}
+	if f := v.Flows; f != nil {
+		biflow = f.Biflow
+		s.Flows = &device.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: &biflow,
+			Collector: f.Collector}
+	}
+	return s
+}
+
+// PauseExperiment pauses a running experiment on all its devices, or on
+// none.
+func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+	unlock := m.lockExperiment(id)
+	e, err := m.experiment(ctx, p, id)
+	if err != nil {
+		unlock()
+		return Status{}, err
+	}
+	if e.State != StateRunning {
+		err = stateError(id, e.State, "PauseExperiment")
+	} else {
+		err = m.pauseAll(ctx, &e, "PauseExperiment")
+	}
+	if err == nil {
+		err = m.record(ctx, &e, p, StatePaused)
+	}
+	unlock()
+	if err != nil {
+		return Status{}, err
+	}
+	return m.GetExperimentStatus(ctx, p, id)
+}
+
+// pauseAll pauses every job, resuming them all again if one fails.
+func (m *Manager) pauseAll(ctx context.Context, e *db.Experiment, call string) error {
+	return m.onAll(ctx, e, call,
+		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+			return inState(ctx, c, pair.Job, c.PauseJob(ctx, pair.Job), "paused", "done")
+		},
+		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+			return inState(ctx, c, pair.Job, c.ResumeJob(ctx, pair.Job), "running", "done")
+		})
+}
+
+// StopExperiment ends a running or paused experiment on all its devices.
+// A running experiment is first paused everywhere (undone if a device
+// fails), so that nothing stops unless every device answers; a device
+// that fails the final stop leaves the experiment paused, and calling
+// StopExperiment again finishes it.
+func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+	unlock := m.lockExperiment(id)
+	e, err := m.experiment(ctx, p, id)
+	if err == nil {
+		err = m.stop(ctx, &e, p)
+	}
+	unlock()
+	if err != nil {
+		return Status{}, err
+	}
+	return m.GetExperimentStatus(ctx, p, id)
+}
+
+// stop ends e (its lock held).
+func (m *Manager) stop(ctx context.Context, e *db.Experiment, p Principal) error {
+	if e.State != StateRunning && e.State != StatePaused {
+		return stateError(e.ID, e.State, "StopExperiment")
+	}
+	if e.State == StateRunning {
+		if err := m.pauseAll(ctx, e, "StopExperiment"); err != nil {
+			return err
+		}
+	}
+	err := m.onAll(ctx, e, "StopExperiment",
+		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+			return inState(ctx, c, pair.Job, c.StopJob(ctx, pair.Job), "done")
+		}, nil)
+	if err != nil {
+		if e.State == StateRunning {
+			// Every job is paused, some are done: the experiment is paused.
+			if rerr := m.record(ctx, e, p, StatePaused); rerr != nil {
+				m.log.Error("unable to record the pause of a failed stop", "experiment", e.ID, "error", rerr)
+			}
+		}
+		return err
+	}
+	return m.record(ctx, e, p, StateDone)
+}
+
+// record stores e's new state and jobs as a transition by p, keeping the
+// running-time accounting.
+func (m *Manager) record(ctx context.Context, e *db.Experiment, p Principal, to string) error {
+	now := m.cfg.Now()
+	saved, err := m.db.UpdateExperiment(ctx, e.ID, p.Name, func(x *db.Experiment) error {
+		if x.State == StateRunning && to != StateRunning && !x.RunningSince.IsZero() {
+			x.RunTime += now.Sub(x.RunningSince)
+			x.RunningSince = time.Time{}
+		}
+		if to == StateRunning && x.State != StateRunning {
+			x.RunningSince = now
+		}
+		x.State = to
+		for i := range x.Devices {
+			x.Devices[i].Job = e.Devices[i].Job
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	m.log.Info("experiment transition", "experiment", e.ID, "from", e.State, "to", to, "by", p.Name)
+	if to == StateDone {
+		// The final pull starts at once, whenever the last periodic one was.
+		m.pullMu.Lock()
+		delete(m.lastPull, e.ID)
+		m.pullMu.Unlock()
+	}
+	*e = saved
+	return nil
+}

@@ -1,0 +1,124 @@
+package am
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gimsproject/gims/db"
+)
+
+// monitor is one round of the background loop: it follows every running
+// or paused experiment (status, duration_s, file sources that ended,
+// periodic pulls) and pulls the final results of ended ones.
+func (m *Manager) monitor(ctx context.Context) {
+	list, err := m.db.ListExperiments(ctx, "", StateRunning, StatePaused, StateDone)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("monitor: unable to list experiments", "error", err)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range list {
+		e := &list[i]
+		v, ok := configView(e)
+		if e.State == StateDone && (!ok || v.Storage != StorageRemote || e.ResultsPulled) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.follow(ctx, e, &v)
+		}()
+	}
+	wg.Wait()
+}
+
+// follow does one monitor round for experiment e.
+func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *ConfigView) {
+	if e.State == StateDone {
+		m.pullFinal(ctx, e)
+		return
+	}
+	devs := m.pollDevices(ctx, e)
+	if _, err := m.aggregate(ctx, e, devs); err != nil {
+		return
+	}
+	if e.State != StateRunning {
+		return
+	}
+	ended := true
+	for _, d := range devs {
+		ended = ended && d.Reachable && d.State == "done"
+	}
+	overdue := v.DurationS > 0 && m.elapsed(e) >= time.Duration(v.DurationS)*time.Second
+	if ended || overdue {
+		why := "every capture source ended"
+		if !ended {
+			why = "duration_s reached"
+		}
+		m.autoStop(ctx, e.ID, why)
+		return
+	}
+	if v.Storage == StorageRemote && m.duePull(e.ID) {
+		if err := m.pull(ctx, e); err != nil && ctx.Err() == nil {
+			m.log.Warn("pull of results failed", "experiment", e.ID, "error", err)
+		}
+	}
+}
+
+// autoStop ends a running experiment on the manager's own account.
+func (m *Manager) autoStop(ctx context.Context, id int64, why string) {
+	unlock := m.lockExperiment(id)
+	defer unlock()
+	e, err := m.db.GetExperiment(ctx, id)
+	if err != nil || e.State != StateRunning {
+		return
+	}
+	if err := m.stop(ctx, &e, system()); err != nil {
+		m.log.Warn("automatic stop failed", "experiment", id, "reason", why, "error", err)
+		return
+	}
+	m.log.Info("experiment stopped by the manager", "experiment", id, "reason", why)
+	if v, ok := configView(&e); ok && v.Storage == StorageRemote {
+		m.pullFinal(ctx, &e)
+	}
+}
+
+// pullFinal pulls an ended experiment's results and marks them pulled.
+func (m *Manager) pullFinal(ctx context.Context, e *db.Experiment) {
+	if !m.duePull(e.ID) {
+		return
+	}
+	if err := m.pull(ctx, e); err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("final pull of results failed, will retry", "experiment", e.ID, "error", err)
+		}
+		return
+	}
+	if _, err := m.db.UpdateExperiment(ctx, e.ID, "", func(x *db.Experiment) error {
+		x.ResultsPulled = true
+		return nil
+	}); err != nil {
+		m.log.Error("unable to mark results pulled", "experiment", e.ID, "error", err)
+		return
+	}
+	m.pullMu.Lock()
+	delete(m.lastPull, e.ID)
+	m.pullMu.Unlock()
+	m.log.Info("results pulled", "experiment", e.ID, "folder", m.pairDir(e.ID, 0))
+}
+
+// duePull tells whether experiment id's files are due for a pull (the
+// first time at once, then every PullInterval), and if so notes it.
+func (m *Manager) duePull(id int64) bool {
+	now := m.cfg.Now()
+	m.pullMu.Lock()
+	defer m.pullMu.Unlock()
+	if last, ok := m.lastPull[id]; ok && now.Sub(last) < m.cfg.PullInterval {
+		return false
+	}
+	m.lastPull[id] = now
+	return true
+}

@@ -1,0 +1,371 @@
+package am
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/db"
+)
+
+// Paging of GetExperimentResults (SPEC §3).
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10000
+)
+
+// Result kinds.
+const (
+	KindCounters = "counters"
+	KindFlows    = "flows"
+	KindFiles    = "files"
+)
+
+// FilesPath is where the AM serves result files: FilesPath + "<id>/<position>/<name>".
+const FilesPath = "/files/"
+
+// GetExperimentResults returns a page of an experiment's counters
+// ([]CounterRow, by time), flows ([]FlowRow, largest first) or files
+// ([]FileRow). Results come from the devices, or from the AM's copies
+// when a device cannot be reached or the final copies are pulled.
+func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int64, q ResultsQuery) (any, error) {
+	e, err := m.experiment(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if q.Offset < 0 {
+		return nil, invalidf("offset must not be negative, got %d", q.Offset)
+	}
+	if q.Limit < 0 || q.Limit > MaxLimit {
+		return nil, invalidf("limit must be between 1 and %d, got %d", MaxLimit, q.Limit)
+	}
+	if q.Limit == 0 {
+		q.Limit = DefaultLimit
+	}
+	if q.Offset > 1<<20 {
+		return nil, invalidf("offset must be at most %d", 1<<20)
+	}
+	switch q.Kind {
+	case KindCounters:
+		return m.counters(ctx, &e, q.Offset, q.Limit)
+	case KindFlows:
+		return m.flows(ctx, &e, q.Offset, q.Limit)
+	case KindFiles:
+		return m.files(ctx, &e)
+	}
+	return nil, invalidf("kind must be %q, %q or %q, not %q", KindCounters, KindFlows, KindFiles, q.Kind)
+}
+
+// source says where one pairing's results are read: from the device
+// (client set) or from the AM's local copies.
+type source struct {
+	pair   *db.Pairing
+	client *device.Client
+	dir    string // local copies
+}
+
+// sources picks, per pairing with a job, the device or the local copies.
+func (m *Manager) sources(ctx context.Context, e *db.Experiment) []source {
+	var out []source
+	for i := range e.Devices {
+		pair := &e.Devices[i]
+		if pair.Job == "" {
+			continue
+		}
+		s := source{pair: pair, dir: m.pairDir(e.ID, pair.Position)}
+		if !e.ResultsPulled {
+			if d, err := m.db.GetDevice(ctx, pair.Device); err == nil {
+				s.client, _ = m.client(&d)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// pairDir is the folder of a pairing's local copies.
+func (m *Manager) pairDir(id int64, position int) string {
+	return filepath.Join(m.cfg.DataDir, "experiments", strconv.FormatInt(id, 10), strconv.Itoa(position))
+}
+
+// counters merges the devices' counter rows by time.
+func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit int) ([]CounterRow, error) {
+	rows := []CounterRow{}
+	for _, s := range m.sources(ctx, e) {
+		var got []job.CounterRow
+		var err error
+		if s.client != nil {
+			var remote []device.CounterEntry
+			if remote, err = s.client.Counters(ctx, s.pair.Job, 0, offset+limit); err == nil {
+				for _, c := range remote {
+					got = append(got, job.CounterRow{Time: c.Time, Packets: c.Packets, Bytes: c.Bytes,
+						TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets,
+						OtherPackets: c.OtherPackets})
+				}
+			}
+		}
+		if s.client == nil || err != nil {
+			got, err = job.ReadCounters(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("counters of %s: %w", pairName(s.pair), err)
+		}
+		for _, c := range got {
+			rows = append(rows, CounterRow{Time: c.Time, Device: s.pair.Device, Interface: s.pair.Interface,
+				Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets,
+				ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets})
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b CounterRow) int { return a.Time.Compare(b.Time) })
+	return page(rows, offset, limit), nil
+}
+
+// flows merges the devices' largest flows.
+func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int) ([]FlowRow, error) {
+	rows := []FlowRow{}
+	for _, s := range m.sources(ctx, e) {
+		var err error
+		n := len(rows)
+		if s.client != nil {
+			var remote []device.FlowEntry
+			if remote, err = s.client.Flows(ctx, s.pair.Job, 0, min(offset+limit, MaxLimit)); err == nil {
+				for _, f := range remote {
+					rows = append(rows, FlowRow{Src: f.Src, Dst: f.Dst, SrcPort: f.SrcPort, DstPort: f.DstPort,
+						Proto: f.Proto, VLAN: f.VLAN, Packets: f.Packets, Bytes: f.Bytes, RevPackets: f.RevPackets,
+						RevBytes: f.RevBytes, Start: f.Start, End: f.End, StartMS: f.StartMS, EndMS: f.EndMS,
+						EndReason: f.EndReason})
+				}
+			}
+		}
+		if s.client == nil || err != nil {
+			var local []job.FlowRow
+			if local, err = job.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), min(offset+limit, MaxLimit)); err != nil {
+				return nil, fmt.Errorf("flows of %s: %w", pairName(s.pair), err)
+			}
+			for _, f := range local {
+				rows = append(rows, FlowRow{Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort),
+					DstPort: int(f.DstPort), Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets,
+					Bytes: f.Bytes, RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start.Truncate(time.Second),
+					End: f.End.Truncate(time.Second), StartMS: f.Start.UnixMilli(), EndMS: f.End.UnixMilli(),
+					EndReason: f.EndReason})
+			}
+		}
+		for i := n; i < len(rows); i++ {
+			rows[i].Device, rows[i].Interface = s.pair.Device, s.pair.Interface
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b FlowRow) int { return cmp.Compare(b.Bytes+b.RevBytes, a.Bytes+a.RevBytes) })
+	return page(rows, offset, limit), nil
+}
+
+// page returns rows [offset, offset+limit).
+func page[T any](rows []T, offset, limit int) []T {
+	if offset >= len(rows) {
+		return rows[:0]
+	}
+	return rows[offset:min(len(rows), offset+limit)]
+}
+
+// files lists the result files of every pairing: the device's (marked
+// Local when the AM's copy is up to date), or the AM's copies when the
+// device cannot be reached or the final copies are pulled.
+func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]FileRow, error) {
+	local, err := m.db.ResultFiles(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []FileRow{}
+	for _, s := range m.sources(ctx, e) {
+		var remote []device.FileEntry
+		err := errors.New("no device")
+		if s.client != nil {
+			remote, err = s.client.Files(ctx, s.pair.Job)
+		}
+		if err == nil {
+			for _, f := range remote {
+				row := FileRow{Name: f.Name, Size: f.Size, URL: fileURL(e.ID, s.pair.Position, f.Name),
+					Device: s.pair.Device, Interface: s.pair.Interface}
+				if lf, ok := findLocal(local, s.pair.Position, f.Name); ok && lf.Size == f.Size {
+					row.Local = true
+				}
+				out = append(out, row)
+			}
+			continue
+		}
+		for _, lf := range local {
+			if lf.Position == s.pair.Position {
+				out = append(out, FileRow{Name: lf.Name, Size: lf.Size, URL: fileURL(e.ID, lf.Position, lf.Name),
+					Device: s.pair.Device, Interface: s.pair.Interface, Local: true})
+			}
+		}
+	}
+	return out, nil
+}
+
+// fileURL is the AM path of a result file.
+func fileURL(id int64, position int, name string) string {
+	return fmt.Sprintf("%s%d/%d/%s", FilesPath, id, position, name)
+}
+
+// findLocal finds the local copy of a pairing's file.
+func findLocal(files []db.ResultFile, position int, name string) (db.ResultFile, bool) {
+	for _, f := range files {
+		if f.Position == position && f.Name == name {
+			return f, true
+		}
+	}
+	return db.ResultFile{}, false
+}
+
+// ResultFile is an open result file to serve: a local copy (File set, so
+// it can be served with ranges) or a stream from the device (Body).
+type ResultFile struct {
+	// Name is the download name: "exp<id>-<device>-<name>".
+	Name    string
+	Size    int64 // -1 when unknown
+	ModTime time.Time
+	File    *os.File
+	Body    io.ReadCloser
+}
+
+// Close closes whichever is open.
+func (f *ResultFile) Close() error {
+	if f.File != nil {
+		return f.File.Close()
+	}
+	return f.Body.Close()
+}
+
+// OpenResultFile opens a result file of experiment id for p: the AM's
+// copy when the final copies are pulled or the device cannot serve it,
+// else the device's own, streamed.
+func (m *Manager) OpenResultFile(ctx context.Context, p Principal, id int64, position int, name string) (*ResultFile, error) {
+	e, err := m.experiment(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if position < 0 || position >= len(e.Devices) || e.Devices[position].Job == "" || !validFileName(name) {
+		return nil, fmt.Errorf("%w: file %d/%s of experiment %d", ErrNotFound, position, name, id)
+	}
+	pair := &e.Devices[position]
+	out := &ResultFile{Name: fmt.Sprintf("exp%d-%s-%s", id, pair.Device, name), Size: -1}
+	if !e.ResultsPulled {
+		if d, err := m.db.GetDevice(ctx, pair.Device); err == nil {
+			if c, err := m.client(&d); err == nil {
+				if body, size, err := c.OpenFile(ctx, pair.Job, name); err == nil {
+					out.Body, out.Size, out.ModTime = body, size, m.cfg.Now()
+					return out, nil
+				}
+			}
+		}
+	}
+	f, err := os.Open(filepath.Join(m.pairDir(id, position), name))
+	if err != nil {
+		return nil, fmt.Errorf("%w: file %d/%s of experiment %d (no local copy, device unavailable)", ErrNotFound, position, name, id)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	out.File, out.Size, out.ModTime = f, info.Size(), info.ModTime()
+	return out, nil
+}
+
+// validFileName accepts a plain file name (no path).
+func validFileName(name string) bool {
+	return name != "" && name != "." && name != ".." && filepath.Base(name) == name && len(name) <= 128
+}
+
+// pull brings the AM's copies of e's result files up to date: every file
+// whose size on the device differs from the copy's is downloaded again
+// (to a temporary file, renamed into place). It returns the first error;
+// the other files are still pulled.
+func (m *Manager) pull(ctx context.Context, e *db.Experiment) error {
+	local, err := m.db.ResultFiles(ctx, e.ID)
+	if err != nil {
+		return err
+	}
+	var first error
+	for i := range e.Devices {
+		pair := &e.Devices[i]
+		if pair.Job == "" {
+			continue
+		}
+		if err := m.pullPair(ctx, e.ID, pair, local); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// pullPair pulls one pairing's files.
+func (m *Manager) pullPair(ctx context.Context, id int64, pair *db.Pairing, local []db.ResultFile) error {
+	d, err := m.db.GetDevice(ctx, pair.Device)
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", pairName(pair), err)
+	}
+	c, err := m.client(&d)
+	if err != nil {
+		return err
+	}
+	remote, err := c.Files(ctx, pair.Job)
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", pairName(pair), deviceError(pair.Device, err))
+	}
+	dir := m.pairDir(id, pair.Position)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("pull %s: %w", pairName(pair), err)
+	}
+	for _, f := range remote {
+		if !validFileName(f.Name) {
+			continue
+		}
+		if lf, ok := findLocal(local, pair.Position, f.Name); ok && lf.Size == f.Size {
+			continue
+		}
+		size, err := m.download(ctx, c, pair.Job, f.Name, filepath.Join(dir, f.Name))
+		if err != nil {
+			return fmt.Errorf("pull %s %s: %w", pairName(pair), f.Name, err)
+		}
+		if err := m.db.PutResultFile(ctx, id, db.ResultFile{Position: pair.Position, Name: f.Name, Size: size,
+			Path: filepath.Join(dir, f.Name), Pulled: m.cfg.Now()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// download copies a device's file to path through a temporary file.
+func (m *Manager) download(ctx context.Context, c *device.Client, jobID, name, path string) (int64, error) {
+	body, _, err := c.OpenFile(ctx, jobID, name)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+name+".*")
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(tmp, body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return 0, err
+	}
+	return n, nil
+}

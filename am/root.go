@@ -1,0 +1,241 @@
+// Package am is the aggregate manager's service layer (SPEC §2–§3): the
+// rules of experiments, devices and users, in one place for both the
+// XML-RPC API (am/api) and the web GUI (web). Every method takes the
+// authenticated Principal and checks what it may do.
+//
+// The manager keeps its state in the SQLite store (db) and drives the
+// capture daemons through their device API (capture/device). Transitions
+// that touch devices are all-or-nothing: a failure on one device rolls the
+// others back. A background loop (Start) follows running experiments: it
+// polls the devices' job status, pulls result files for storage "remote",
+// stops experiments whose duration_s is reached and ends those whose file
+// sources are exhausted; another refreshes device capabilities.
+package am
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gimsproject/gims/db"
+)
+
+// Config configures a Manager. Zero fields take DefaultConfig's values.
+type Config struct {
+	// DataDir holds result files pulled from the devices (required).
+	DataDir string
+	// DeviceTimeout bounds every call to a device (default 10 s).
+	DeviceTimeout time.Duration
+	// PollInterval is how often running experiments' devices are asked
+	// for their status (default 1 s).
+	PollInterval time.Duration
+	// PullInterval is how often result files are pulled from the devices
+	// of running experiments with storage "remote" (default 10 s).
+	PullInterval time.Duration
+	// RefreshInterval is how often device capabilities and reachability
+	// are refreshed (default 30 s).
+	RefreshInterval time.Duration
+	// BcryptCost is the cost of password hashes (default
+	// bcrypt.DefaultCost).
+	BcryptCost int
+	// Logger receives the manager's events; secrets are never logged.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now), injectable for tests.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the documented defaults (DataDir still to set).
+func DefaultConfig() Config {
+	return Config{
+		DeviceTimeout:   10 * time.Second,
+		PollInterval:    time.Second,
+		PullInterval:    10 * time.Second,
+		RefreshInterval: 30 * time.Second,
+		BcryptCost:      bcrypt.DefaultCost,
+		Logger:          slog.New(slog.DiscardHandler),
+		Now:             time.Now,
+	}
+}
+
+// withDefaults fills the zero fields.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.DeviceTimeout <= 0 {
+		c.DeviceTimeout = d.DeviceTimeout
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = d.PollInterval
+	}
+	if c.PullInterval <= 0 {
+		c.PullInterval = d.PullInterval
+	}
+	if c.RefreshInterval <= 0 {
+		c.RefreshInterval = d.RefreshInterval
+	}
+	if c.BcryptCost == 0 {
+		c.BcryptCost = d.BcryptCost
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	return c
+}
+
+// Dependencies are the components the manager uses.
+type Dependencies struct {
+	// DB is the open store.
+	DB *db.DB
+}
+
+// Manager is the aggregate manager's service layer.
+type Manager struct {
+	cfg Config
+	db  *db.DB
+	log *slog.Logger
+
+	// expLocks serializes the transitions of each experiment: device
+	// calls happen outside database transactions.
+	expMu    sync.Mutex
+	expLocks map[int64]*sync.Mutex
+
+	// http carries every call to the devices (one connection pool).
+	http *http.Client
+
+	authMu    sync.Mutex
+	authCache map[string]cachedLogin
+	cacheKey  [32]byte
+	dummyHash []byte
+
+	metrics *Metrics
+
+	// lastPull is when each experiment's files were last pulled.
+	pullMu   sync.Mutex
+	lastPull map[int64]time.Time
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a manager; it does no I/O until Start.
+func New(cfg Config, deps Dependencies) (*Manager, error) {
+	cfg = cfg.withDefaults()
+	if cfg.DataDir == "" {
+		return nil, errors.New("the aggregate manager needs a data folder")
+	}
+	if deps.DB == nil {
+		return nil, errors.New("the aggregate manager needs a database")
+	}
+	m := &Manager{
+		cfg:       cfg,
+		db:        deps.DB,
+		log:       cfg.Logger,
+		expLocks:  make(map[int64]*sync.Mutex),
+		http:      &http.Client{},
+		authCache: make(map[string]cachedLogin),
+		metrics:   newMetrics(),
+		lastPull:  make(map[int64]time.Time),
+	}
+	if _, err := rand.Read(m.cacheKey[:]); err != nil {
+		return nil, fmt.Errorf("unable to make the login cache key: %w", err)
+	}
+	h, err := bcrypt.GenerateFromPassword(m.cacheKey[:16], cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("unable to prepare password checks: %w", err)
+	}
+	m.dummyHash = h
+	return m, nil
+}
+
+// Start creates the data folder and starts the background loops, which
+// run until Stop.
+func (m *Manager) Start(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Join(m.cfg.DataDir, "experiments"), 0o750); err != nil {
+		return fmt.Errorf("unable to create the data folder: %w", err)
+	}
+	ctx, m.cancel = context.WithCancel(ctx)
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		m.every(ctx, m.cfg.PollInterval, m.monitor)
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.every(ctx, m.cfg.RefreshInterval, m.refreshDevices)
+	}()
+	return nil
+}
+
+// Stop ends the background loops. Running experiments go on on their
+// devices; a new manager on the same database follows them again.
+func (m *Manager) Stop() {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+}
+
+// every runs fn now and then every interval until ctx ends.
+func (m *Manager) every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		fn(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// lockExperiment serializes transitions of experiment id; call the
+// returned function to unlock.
+func (m *Manager) lockExperiment(id int64) func() {
+	m.expMu.Lock()
+	l, ok := m.expLocks[id]
+	if !ok {
+		l = &sync.Mutex{}
+		m.expLocks[id] = l
+	}
+	m.expMu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Metrics returns the manager's metrics, which the API layer adds its
+// call counts to.
+func (m *Manager) Metrics() *Metrics { return m.metrics }
+
+// InitAdmin creates the admin name with password unless a user of that
+// name exists (gims-am -init-admin). It reports whether it created one.
+func (m *Manager) InitAdmin(ctx context.Context, name, password string) (bool, error) {
+	if _, err := m.db.GetUser(ctx, name); err == nil {
+		return false, nil
+	} else if !errors.Is(err, db.ErrNotFound) {
+		return false, err
+	}
+	if err := checkUserInput(UserInput{Name: name, Password: password, Role: RoleAdmin}); err != nil {
+		return false, fmt.Errorf("init admin: %w", err)
+	}
+	hash, err := m.hashPassword(password)
+	if err != nil {
+		return false, err
+	}
+	if err := m.db.CreateUser(ctx, db.User{Name: name, Role: RoleAdmin, PasswordHash: hash, Created: m.cfg.Now()}); err != nil {
+		return false, fmt.Errorf("init admin: %w", err)
+	}
+	m.log.Info("admin created", "user", name)
+	return true, nil
+}

@@ -1,0 +1,308 @@
+package am
+
+import "time"
+
+// The structs of this file are the wire shapes of the AM's API (SPEC §3):
+// the XML-RPC layer and the web GUI both use them, so member names are
+// fixed here once. Struct members a caller leaves out stay zero; the
+// methods check what is required.
+
+// CreateRequest is the struct parameter of CreateExperiment.
+type CreateRequest struct {
+	Name        string `xmlrpc:"name"`
+	Description string `xmlrpc:"description"`
+	// Devices are "name" or "name:interface".
+	Devices []string `xmlrpc:"devices"`
+}
+
+// ExperimentConfig is the struct parameter of ConfigureExperiment.
+// Pointers mark members whose default is not Go's zero value.
+type ExperimentConfig struct {
+	Filter      string           `xmlrpc:"filter"`
+	Snaplen     int              `xmlrpc:"snaplen"`     // default 65535
+	Promiscuous *bool            `xmlrpc:"promiscuous"` // default true
+	Counters    *CountersConfig  `xmlrpc:"counters"`
+	Flows       *FlowsConfig     `xmlrpc:"flows"`
+	Anonymize   *AnonymizeConfig `xmlrpc:"anonymize"`
+	Pcap        bool             `xmlrpc:"pcap"`
+	Storage     string           `xmlrpc:"storage"` // default "remote"
+	DurationS   int              `xmlrpc:"duration_s"`
+	// ReplaySpeed paces file: sources (1 = as recorded; 0 = as fast as
+	// possible). An extension of SPEC §3, passed to the devices' jobs.
+	ReplaySpeed float64 `xmlrpc:"replay_speed"`
+}
+
+// CountersConfig enables counter aggregation.
+type CountersConfig struct {
+	IntervalMS int `xmlrpc:"interval_ms"` // default 1000
+}
+
+// FlowsConfig enables flow aggregation.
+type FlowsConfig struct {
+	ActiveTimeoutS int    `xmlrpc:"active_timeout_s"` // default 1800
+	IdleTimeoutS   int    `xmlrpc:"idle_timeout_s"`   // default 300
+	Biflow         *bool  `xmlrpc:"biflow"`           // default true
+	Collector      string `xmlrpc:"collector"`
+}
+
+// AnonymizeConfig enables Crypto-PAn with a secret (64 hex digits: the key
+// itself; anything else: a passphrase for argon2id).
+type AnonymizeConfig struct {
+	Secret string `xmlrpc:"secret"`
+}
+
+// ConfigView is a stored configuration as the API shows it: defaults
+// applied, the secret replaced by its fingerprint.
+type ConfigView struct {
+	Filter      string         `xmlrpc:"filter" json:"filter"`
+	Snaplen     int            `xmlrpc:"snaplen" json:"snaplen"`
+	Promiscuous bool           `xmlrpc:"promiscuous" json:"promiscuous"`
+	Counters    *CountersView  `xmlrpc:"counters,omitempty" json:"counters,omitempty"`
+	Flows       *FlowsView     `xmlrpc:"flows,omitempty" json:"flows,omitempty"`
+	Anonymize   *AnonymizeView `xmlrpc:"anonymize,omitempty" json:"anonymize,omitempty"`
+	Pcap        bool           `xmlrpc:"pcap" json:"pcap"`
+	Storage     string         `xmlrpc:"storage" json:"storage"`
+	DurationS   int            `xmlrpc:"duration_s" json:"duration_s"`
+	ReplaySpeed float64        `xmlrpc:"replay_speed" json:"replay_speed"`
+}
+
+// CountersView is the counters member of ConfigView.
+type CountersView struct {
+	IntervalMS int `xmlrpc:"interval_ms" json:"interval_ms"`
+}
+
+// FlowsView is the flows member of ConfigView.
+type FlowsView struct {
+	ActiveTimeoutS int    `xmlrpc:"active_timeout_s" json:"active_timeout_s"`
+	IdleTimeoutS   int    `xmlrpc:"idle_timeout_s" json:"idle_timeout_s"`
+	Biflow         bool   `xmlrpc:"biflow" json:"biflow"`
+	Collector      string `xmlrpc:"collector" json:"collector"`
+}
+
+// AnonymizeView is the anonymize member of ConfigView.
+type AnonymizeView struct {
+	SecretFingerprint string `xmlrpc:"secret_fingerprint" json:"secret_fingerprint"`
+}
+
+// TransitionView is one recorded transition.
+type TransitionView struct {
+	From string    `xmlrpc:"from"`
+	To   string    `xmlrpc:"to"`
+	By   string    `xmlrpc:"by"`
+	At   time.Time `xmlrpc:"at"`
+}
+
+// Settings is the reply of GetExperimentSettings and ConfigureExperiment.
+type Settings struct {
+	ID          int64            `xmlrpc:"id"`
+	Name        string           `xmlrpc:"name"`
+	Description string           `xmlrpc:"description"`
+	Owner       string           `xmlrpc:"owner"`
+	State       string           `xmlrpc:"state"`
+	Devices     []string         `xmlrpc:"devices"`
+	Config      *ConfigView      `xmlrpc:"config,omitempty"`
+	Created     time.Time        `xmlrpc:"created"`
+	Transitions []TransitionView `xmlrpc:"transitions"`
+}
+
+// ExperimentSummary is one row of ListExperiments.
+type ExperimentSummary struct {
+	ID      int64     `xmlrpc:"id"`
+	Name    string    `xmlrpc:"name"`
+	Owner   string    `xmlrpc:"owner"`
+	State   string    `xmlrpc:"state"`
+	Devices []string  `xmlrpc:"devices"`
+	Created time.Time `xmlrpc:"created"`
+}
+
+// DeviceStatus is one (device, interface) of an experiment's status.
+type DeviceStatus struct {
+	Device    string `xmlrpc:"device" json:"device"`
+	Interface string `xmlrpc:"interface" json:"interface"`
+	Job       string `xmlrpc:"job" json:"job"`
+	// State is the job's state on the device ("" before it started).
+	State string `xmlrpc:"state" json:"state"`
+	// Reachable is false when the device did not answer; the counters
+	// are then the last ones seen (Updated tells when).
+	Reachable        bool      `xmlrpc:"reachable" json:"reachable"`
+	Packets          uint64    `xmlrpc:"packets" json:"packets"`
+	Bytes            uint64    `xmlrpc:"bytes" json:"bytes"`
+	Dropped          uint64    `xmlrpc:"dropped" json:"dropped"`
+	FlowsExported    uint64    `xmlrpc:"flows_exported" json:"flows_exported"`
+	CollectorLost    uint64    `xmlrpc:"collector_lost" json:"collector_lost"`
+	Malformed        uint64    `xmlrpc:"malformed" json:"malformed"`
+	Truncated        uint64    `xmlrpc:"truncated" json:"truncated"`
+	ElapsedS         float64   `xmlrpc:"elapsed_s" json:"elapsed_s"`
+	Progress         float64   `xmlrpc:"progress" json:"progress"`
+	InterruptedS     float64   `xmlrpc:"interrupted_s" json:"interrupted_s"`
+	CPUPercent       float64   `xmlrpc:"cpu_percent" json:"cpu_percent"`
+	StorageUsedBytes uint64    `xmlrpc:"storage_used_bytes" json:"storage_used_bytes"`
+	StorageFreeBytes uint64    `xmlrpc:"storage_free_bytes" json:"storage_free_bytes"`
+	Errors           []string  `xmlrpc:"errors" json:"errors"`
+	Updated          time.Time `xmlrpc:"updated,omitempty" json:"updated"`
+}
+
+// Status is the reply of GetExperimentStatus and of the lifecycle calls.
+type Status struct {
+	ID    int64  `xmlrpc:"id"`
+	State string `xmlrpc:"state"`
+	// Packets, Bytes, Dropped and FlowsExported sum the devices'.
+	Packets       uint64 `xmlrpc:"packets"`
+	Bytes         uint64 `xmlrpc:"bytes"`
+	Dropped       uint64 `xmlrpc:"dropped"`
+	FlowsExported uint64 `xmlrpc:"flows_exported"`
+	// ElapsedS is the experiment's running time, pauses excluded.
+	ElapsedS float64 `xmlrpc:"elapsed_s"`
+	// Errors gathers the devices' errors (prefixed with the device) and
+	// the AM's own (unreachable devices, failed pulls).
+	Errors []string `xmlrpc:"errors"`
+	// CPUPercent is the busiest device's.
+	CPUPercent float64 `xmlrpc:"cpu_percent"`
+	// RunningExperiments counts the AM's running experiments.
+	RunningExperiments int `xmlrpc:"running_experiments"`
+	// StorageUsedBytes sums the devices'; StorageFreeBytes is the
+	// smallest free space among them.
+	StorageUsedBytes uint64 `xmlrpc:"storage_used_bytes"`
+	StorageFreeBytes uint64 `xmlrpc:"storage_free_bytes"`
+	// ResultsPulled tells, for storage "remote", that the final copies
+	// of the result files are in the AM's data folder.
+	ResultsPulled bool           `xmlrpc:"results_pulled"`
+	Devices       []DeviceStatus `xmlrpc:"devices"`
+}
+
+// ResultsQuery is the struct parameter of GetExperimentResults.
+type ResultsQuery struct {
+	Kind   string `xmlrpc:"kind"`
+	Offset int    `xmlrpc:"offset"`
+	Limit  int    `xmlrpc:"limit"` // default 100, at most 10000
+}
+
+// CounterRow is one interval of one device (kind "counters").
+type CounterRow struct {
+	Time         time.Time `xmlrpc:"time"`
+	Device       string    `xmlrpc:"device"`
+	Interface    string    `xmlrpc:"interface"`
+	Packets      uint64    `xmlrpc:"packets"`
+	Bytes        uint64    `xmlrpc:"bytes"`
+	TCPPackets   uint64    `xmlrpc:"tcp_packets"`
+	UDPPackets   uint64    `xmlrpc:"udp_packets"`
+	ICMPPackets  uint64    `xmlrpc:"icmp_packets"`
+	OtherPackets uint64    `xmlrpc:"other_packets"`
+}
+
+// FlowRow is one flow (kind "flows"); Start and End have whole seconds,
+// StartMS and EndMS keep the milliseconds.
+type FlowRow struct {
+	Src        string    `xmlrpc:"src"`
+	Dst        string    `xmlrpc:"dst"`
+	SrcPort    int       `xmlrpc:"sport"`
+	DstPort    int       `xmlrpc:"dport"`
+	Proto      int       `xmlrpc:"proto"`
+	VLAN       int       `xmlrpc:"vlan"`
+	Packets    uint64    `xmlrpc:"packets"`
+	Bytes      uint64    `xmlrpc:"bytes"`
+	RevPackets uint64    `xmlrpc:"rev_packets"`
+	RevBytes   uint64    `xmlrpc:"rev_bytes"`
+	Start      time.Time `xmlrpc:"start"`
+	End        time.Time `xmlrpc:"end"`
+	StartMS    int64     `xmlrpc:"start_ms"`
+	EndMS      int64     `xmlrpc:"end_ms"`
+	EndReason  string    `xmlrpc:"end_reason"`
+	Device     string    `xmlrpc:"device"`
+	Interface  string    `xmlrpc:"interface"`
+}
+
+// FileRow is one result file (kind "files"). URL is a path on the AM
+// until the API layer makes it absolute.
+type FileRow struct {
+	Name      string `xmlrpc:"name"`
+	Size      int64  `xmlrpc:"size"`
+	URL       string `xmlrpc:"url"`
+	Device    string `xmlrpc:"device"`
+	Interface string `xmlrpc:"interface"`
+	// Local tells that the AM holds a copy (storage "remote").
+	Local bool `xmlrpc:"local"`
+}
+
+// DeviceInput is the struct parameter of AddDevice.
+type DeviceInput struct {
+	Name        string   `xmlrpc:"name"`
+	Location    string   `xmlrpc:"location"`
+	Type        string   `xmlrpc:"type"`
+	Hostname    string   `xmlrpc:"hostname"`
+	Port        int      `xmlrpc:"port"`
+	Description string   `xmlrpc:"description"`
+	Token       string   `xmlrpc:"token"`
+	Interfaces  []string `xmlrpc:"interfaces"`
+}
+
+// DeviceChanges is the struct parameter of EditDevice: only the members
+// given change.
+type DeviceChanges struct {
+	Name        *string   `xmlrpc:"name"`
+	Location    *string   `xmlrpc:"location"`
+	Type        *string   `xmlrpc:"type"`
+	Hostname    *string   `xmlrpc:"hostname"`
+	Port        *int      `xmlrpc:"port"`
+	Description *string   `xmlrpc:"description"`
+	Token       *string   `xmlrpc:"token"`
+	Interfaces  *[]string `xmlrpc:"interfaces"`
+	// Approved: true approves a pending (self-registered) device.
+	Approved *bool `xmlrpc:"approved"`
+}
+
+// Capabilities is what a device offers (GetDeviceCapabilities).
+type Capabilities struct {
+	Interfaces       []InterfaceInfo `xmlrpc:"interfaces" json:"interfaces"`
+	MaxSnaplen       int             `xmlrpc:"max_snaplen" json:"max_snaplen"`
+	Transforms       []string        `xmlrpc:"transforms" json:"transforms"`
+	StorageFreeBytes uint64          `xmlrpc:"storage_free_bytes" json:"storage_free_bytes"`
+	Version          string          `xmlrpc:"version" json:"version"`
+}
+
+// InterfaceInfo is one capture source of a device.
+type InterfaceInfo struct {
+	Name        string `xmlrpc:"name" json:"name"`
+	LinkType    string `xmlrpc:"link_type" json:"link_type"`
+	Description string `xmlrpc:"description" json:"description"`
+}
+
+// DeviceInfo is a device as the API shows it; the token is never shown,
+// only whether one is set.
+type DeviceInfo struct {
+	Name         string        `xmlrpc:"name"`
+	Location     string        `xmlrpc:"location"`
+	Type         string        `xmlrpc:"type"`
+	Hostname     string        `xmlrpc:"hostname"`
+	Port         int           `xmlrpc:"port"`
+	Description  string        `xmlrpc:"description"`
+	Interfaces   []string      `xmlrpc:"interfaces"`
+	Pending      bool          `xmlrpc:"pending"`
+	Reachable    bool          `xmlrpc:"reachable"`
+	LastSeen     time.Time     `xmlrpc:"last_seen,omitempty"`
+	LastError    string        `xmlrpc:"last_error"`
+	Capabilities *Capabilities `xmlrpc:"capabilities,omitempty"`
+	Created      time.Time     `xmlrpc:"created"`
+}
+
+// Registration is the struct parameter of RegisterDevice.
+type Registration struct {
+	Name     string `xmlrpc:"name"`
+	Hostname string `xmlrpc:"hostname"`
+	Port     int    `xmlrpc:"port"`
+	Token    string `xmlrpc:"token"`
+}
+
+// UserInput is the struct parameter of AddUser.
+type UserInput struct {
+	Name     string `xmlrpc:"name"`
+	Password string `xmlrpc:"password"`
+	Role     string `xmlrpc:"role"`
+}
+
+// UserInfo is a user as the API shows it (never the password hash).
+type UserInfo struct {
+	Name    string    `xmlrpc:"name"`
+	Role    string    `xmlrpc:"role"`
+	Created time.Time `xmlrpc:"created"`
+}

@@ -1,0 +1,64 @@
+package am
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gimsproject/gims/db"
+)
+
+// AddUser creates a user (admin only).
+func (m *Manager) AddUser(ctx context.Context, p Principal, in UserInput) (UserInfo, error) {
+	if err := requireAdmin(p, "AddUser"); err != nil {
+		return UserInfo{}, err
+	}
+	if err := checkUserInput(in); err != nil {
+		return UserInfo{}, fmt.Errorf("add user: %w", err)
+	}
+	hash, err := m.hashPassword(in.Password)
+	if err != nil {
+		return UserInfo{}, err
+	}
+	u := db.User{Name: in.Name, Role: in.Role, PasswordHash: hash, Created: m.cfg.Now()}
+	if err := m.db.CreateUser(ctx, u); err != nil {
+		return UserInfo{}, fmt.Errorf("add user: %w", err)
+	}
+	m.log.Info("user added", "user", in.Name, "role", in.Role, "by", p.Name)
+	return userInfo(u), nil
+}
+
+// DeleteUser removes a user (admin only) and returns the deleted record.
+// Their experiments stay.
+func (m *Manager) DeleteUser(ctx context.Context, p Principal, name string) (UserInfo, error) {
+	if err := requireAdmin(p, "DeleteUser"); err != nil {
+		return UserInfo{}, err
+	}
+	u, err := m.db.DeleteUser(ctx, name)
+	if err != nil {
+		return UserInfo{}, err
+	}
+	m.authMu.Lock()
+	delete(m.authCache, name)
+	m.authMu.Unlock()
+	m.log.Info("user deleted", "user", name, "by", p.Name)
+	return userInfo(u), nil
+}
+
+// ListUsers lists the users (admin only).
+func (m *Manager) ListUsers(ctx context.Context, p Principal) ([]UserInfo, error) {
+	if err := requireAdmin(p, "ListUsers"); err != nil {
+		return nil, err
+	}
+	users, err := m.db.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserInfo, len(users))
+	for i, u := range users {
+		out[i] = userInfo(u)
+	}
+	return out, nil
+}
+
+// userInfo is the API view of a user.
+func userInfo(u db.User) UserInfo { return UserInfo{Name: u.Name, Role: u.Role, Created: u.Created} }
