@@ -381,6 +381,7 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 	pcap := fs.Bool("pcap", false, "keep the (anonymized) packets as a pcap file")
 	storage := fs.String("storage", "remote", "where results are kept: local (on the device) or remote (pulled by the AM)")
 	duration := fs.Int("duration-s", 0, "stop the experiment after this many `seconds` of running time")
+	replay := fs.Float64("replay-speed", 0, "for file: interfaces, replay at this multiple of the recorded speed (default as fast as possible)")
 	return func(pos []string) (invocation, error) {
 		id, err := parseID(pos[0])
 		if err != nil {
@@ -448,6 +449,12 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 				return invocation{}, usagef("-duration-s %d: must be positive", *duration)
 			}
 			cfg["duration_s"] = *duration
+		}
+		if set["replay-speed"] {
+			if !(*replay > 0) || math.IsInf(*replay, 0) {
+				return invocation{}, usagef("-replay-speed %v: must be positive", *replay)
+			}
+			cfg["replay_speed"] = *replay
 		}
 		return invocation{method: "ConfigureExperiment", args: []any{id, cfg}}, nil
 	}
@@ -617,14 +624,22 @@ func setupAddDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 // fields given; -approve sends approved: true.
 func setupEditDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 	df := addDeviceFlags(fs)
+	rename := fs.String("rename", "", "give the device a new `name`")
 	approve := fs.Bool("approve", false, "approve a device that registered itself (sends approved: true; -approve=false withdraws)")
 	return func(pos []string) (invocation, error) {
 		m, err := df.fields(fs, getenv, false)
 		if err != nil {
 			return invocation{}, err
 		}
-		if setFlags(fs)["approve"] {
+		set := setFlags(fs)
+		if set["approve"] {
 			m["approved"] = *approve
+		}
+		if set["rename"] {
+			if *rename == "" {
+				return invocation{}, usagef("-rename: empty name")
+			}
+			m["name"] = *rename
 		}
 		if len(m) == 0 {
 			return invocation{}, usagef("nothing to change: give at least one flag")

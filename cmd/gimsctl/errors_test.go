@@ -146,6 +146,8 @@ func TestUsageErrors(t *testing.T) {
 		{"anonymize without secret", nil, []string{"configure-experiment", "1", "-anonymize"}, "-anonymize needs a secret"},
 		{"two secrets", nil, []string{"configure-experiment", "1", "-anonymize-secret", "a", "-anonymize-secret-file", "f"}, "exclusive"},
 		{"missing secret file", nil, []string{"configure-experiment", "1", "-anonymize-secret-file", "/nonexistent/f"}, "-anonymize-secret-file"},
+		{"bad replay speed", nil, []string{"configure-experiment", "1", "-replay-speed", "0"}, "-replay-speed 0"},
+		{"empty rename", nil, []string{"edit-device", "d", "-rename", ""}, "-rename: empty name"},
 		{"download needs files", nil, []string{"get-experiment-results", "1", "-download", "d"}, "-download needs -kind files"},
 		{"bad limit", nil, []string{"get-experiment-results", "1", "-limit", "0"}, "-limit 0"},
 		{"add-device without token", nil, []string{"add-device", "-name", "d", "-hostname", "h"}, "a device token is required"},

@@ -272,7 +272,8 @@ func cannedReplies() map[string]any {
 		"GetExperimentResults:flows": []any{
 			map[string]any{"src": "10.0.0.1", "dst": "192.0.2.7", "sport": 51000, "dport": 443, "proto": 6,
 				"packets": 120, "bytes": 150000, "rev_packets": 80, "rev_bytes": 4096, "start": t0,
-				"end": t0.Add(1500 * time.Millisecond), "end_reason": 3, "device": "tap1", "vlan": 0},
+				"end": t0.Add(1500 * time.Millisecond), "end_reason": 3, "device": "tap1", "vlan": 0,
+				"start_ms": t0.UnixMilli(), "end_ms": t0.Add(1500 * time.Millisecond).UnixMilli(), "interface": "eth0"},
 			map[string]any{"src": "2001:db8::1", "dst": "2001:db8::2", "sport": 0, "dport": 0, "proto": 58,
 				"packets": 2, "bytes": 208, "rev_packets": 0, "rev_bytes": 0, "start": t0,
 				"end": t0.Add(time.Second), "end_reason": 1, "device": "tap2"},
@@ -284,7 +285,7 @@ func cannedReplies() map[string]any {
 				"tcp_packets": 20, "udp_packets": 0, "icmp_packets": 0, "other_packets": 0},
 		},
 		"GetExperimentResults:files": []any{
-			map[string]any{"name": "flows.ipfix", "size": 2048, "url": "/files/7/flows.ipfix"},
+			map[string]any{"name": "flows.ipfix", "size": 2048, "url": "/files/7/flows.ipfix", "device": "tap1", "interface": "eth0"},
 			map[string]any{"name": "packets.pcap", "size": 3 << 20, "url": "/files/7/packets.pcap"},
 		},
 		"ListExperiments": []any{
@@ -389,7 +390,7 @@ func TestArguments(t *testing.T) {
 			args: []string{"configure-experiment", "7", "-filter", "tcp port 80", "-snaplen", "96", "-promiscuous=false",
 				"-counters", "-counter-interval-ms", "500", "-flows", "-active-timeout-s", "60", "-idle-timeout-s", "15",
 				"-biflow=false", "-collector", "udp://127.0.0.1:4739", "-anonymize-secret", "pass phrase",
-				"-pcap", "-storage", "local", "-duration-s", "3600"},
+				"-pcap", "-storage", "local", "-duration-s", "3600", "-replay-speed", "2.5"},
 			method: "ConfigureExperiment",
 			want: []any{7, map[string]any{
 				"filter": "tcp port 80", "snaplen": 96, "promiscuous": false,
@@ -397,7 +398,7 @@ func TestArguments(t *testing.T) {
 				"flows": map[string]any{"active_timeout_s": 60, "idle_timeout_s": 15, "biflow": false,
 					"collector": "udp://127.0.0.1:4739"},
 				"anonymize": map[string]any{"secret": "pass phrase"},
-				"pcap":      true, "storage": "local", "duration_s": 3600,
+				"pcap":      true, "storage": "local", "duration_s": 3600, "replay_speed": 2.5,
 			}},
 		},
 		{
@@ -481,6 +482,12 @@ func TestArguments(t *testing.T) {
 			args:   []string{"edit-device", "tap1", "-location", "rack 4", "-port", "9000"},
 			method: "EditDevice",
 			want:   []any{"tap1", map[string]any{"location": "rack 4", "port": 9000}},
+		},
+		{
+			name:   "edit-device rename",
+			args:   []string{"edit-device", "tap1", "-rename", "tap1b", "-description", ""},
+			method: "EditDevice",
+			want:   []any{"tap1", map[string]any{"name": "tap1b", "description": ""}},
 		},
 		{
 			name:   "edit-device approve",

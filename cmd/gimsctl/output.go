@@ -672,6 +672,31 @@ func renderCapabilities(w io.Writer, v any) error {
 	return nil
 }
 
+// rowDevice is the device of a results row: "device" or
+// "device:interface".
+func rowDevice(m map[string]any) any {
+	d, ok := m["device"]
+	if !ok {
+		return nil
+	}
+	if i, ok := m["interface"].(string); ok && i != "" {
+		return fmtValue(d) + ":" + i
+	}
+	return d
+}
+
+// msTime returns the millisecond time member ("start_ms") when there is
+// one, for dateTime.iso8601 has only seconds, else the time member.
+func msTime(m map[string]any, key string) any {
+	switch ms := m[key+"_ms"].(type) {
+	case int:
+		return time.UnixMilli(int64(ms)).UTC()
+	case int64:
+		return time.UnixMilli(ms).UTC()
+	}
+	return m[key]
+}
+
 // resultsRenderer returns the renderer of GetExperimentResults for kind.
 func resultsRenderer(kind string) func(io.Writer, any) error {
 	var cols []column
@@ -679,7 +704,7 @@ func resultsRenderer(kind string) func(io.Writer, any) error {
 	case "counters":
 		cols = []column{
 			{header: "TIME", key: "time"},
-			{header: "DEVICE", key: "device"},
+			{header: "DEVICE", key: "_device"},
 			{header: "PACKETS", key: "packets"},
 			{header: "BYTES", key: "bytes", format: humanBytes},
 			{header: "TCP", key: "tcp_packets"},
@@ -698,16 +723,17 @@ func resultsRenderer(kind string) func(io.Writer, any) error {
 			{header: "BYTES", key: "bytes", format: humanBytes},
 			{header: "REV_PACKETS", key: "rev_packets"},
 			{header: "REV_BYTES", key: "rev_bytes", format: humanBytes},
-			{header: "START", key: "start"},
-			{header: "END", key: "end"},
+			{header: "START", key: "_start"},
+			{header: "END", key: "_end"},
 			{header: "END_REASON", key: "end_reason", format: endReason},
-			{header: "DEVICE", key: "device"},
+			{header: "DEVICE", key: "_device"},
 		}
 	case "files":
 		cols = []column{
 			{header: "NAME", key: "name"},
 			{header: "SIZE", key: "size", format: humanBytes},
 			{header: "URL", key: "url"},
+			{header: "DEVICE", key: "_device", optional: true},
 		}
 	default:
 		return renderGeneric
@@ -717,7 +743,23 @@ func resultsRenderer(kind string) func(io.Writer, any) error {
 		if !ok {
 			return renderGeneric(w, v)
 		}
-		return writeTable(w, rows, cols)
+		out := make([]any, len(rows))
+		for i, r := range rows {
+			m, ok := r.(map[string]any)
+			if !ok {
+				out[i] = r
+				continue
+			}
+			row := make(map[string]any, len(m)+3)
+			for k, e := range m {
+				row[k] = e
+			}
+			row["_device"] = rowDevice(m)
+			row["_start"] = msTime(m, "start")
+			row["_end"] = msTime(m, "end")
+			out[i] = row
+		}
+		return writeTable(w, out, cols)
 	}
 }
 
