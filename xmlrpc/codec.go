@@ -80,6 +80,17 @@ func MethodName(ctx context.Context) string {
 	return ""
 }
 
+// CallFault returns the code of the fault the call served with ctx was
+// answered with (0 for a result, or before the call is answered), so
+// Middleware can count faults after calling the next handler. Faults the
+// middleware writes itself with WriteFault are not seen.
+func CallFault(ctx context.Context) int {
+	if st := stateFrom(ctx); st != nil && st.done && st.fault != nil {
+		return st.fault.Code
+	}
+	return 0
+}
+
 // NewRequest implements rpc.Codec.
 func (c *Codec) NewRequest(r *http.Request) rpc.CodecRequest {
 	if st := stateFrom(r.Context()); st != nil && st.args.IsValid() {

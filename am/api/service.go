@@ -1,0 +1,208 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// Service holds the XML-RPC methods of SPEC §3. It is the default
+// service, so the methods are called by their bare names.
+type Service struct {
+	m *am.Manager
+}
+
+// IDArgs is the parameter list of the methods taking an experiment id.
+type IDArgs struct {
+	ID int64
+}
+
+// NameArgs is the parameter list of the methods taking a name.
+type NameArgs struct {
+	Name string
+}
+
+// CreateArgs are CreateExperiment's parameters.
+type CreateArgs struct {
+	Req am.CreateRequest
+}
+
+// ConfigureArgs are ConfigureExperiment's parameters.
+type ConfigureArgs struct {
+	ID     int64
+	Config am.ExperimentConfig
+}
+
+// ResultsArgs are GetExperimentResults' parameters.
+type ResultsArgs struct {
+	ID    int64
+	Query am.ResultsQuery
+}
+
+// AddDeviceArgs are AddDevice's parameters.
+type AddDeviceArgs struct {
+	Device am.DeviceInput
+}
+
+// EditDeviceArgs are EditDevice's parameters.
+type EditDeviceArgs struct {
+	Name    string
+	Changes am.DeviceChanges
+}
+
+// AddUserArgs are AddUser's parameters.
+type AddUserArgs struct {
+	User am.UserInput
+}
+
+// RegisterArgs are RegisterDevice's parameters.
+type RegisterArgs struct {
+	Registration am.Registration
+}
+
+// serviceHelp is the system.methodHelp text of each method.
+func serviceHelp() map[string]string {
+	return map[string]string{
+		"CreateExperiment":      "CreateExperiment({name, description?, devices: [\"name\" | \"name:interface\"]}) returns the new experiment's id.",
+		"ConfigureExperiment":   "ConfigureExperiment(id, {filter, snaplen, promiscuous, counters: {interval_ms}, flows: {active_timeout_s, idle_timeout_s, biflow, collector}, anonymize: {secret}, pcap, storage: local|remote, duration_s, replay_speed}) checks and stores the configuration and returns the settings.",
+		"StartExperiment":       "StartExperiment(id) starts (configured) or resumes (paused) the experiment on all its devices, or none, and returns its status.",
+		"PauseExperiment":       "PauseExperiment(id) pauses a running experiment on all its devices, or none, and returns its status.",
+		"StopExperiment":        "StopExperiment(id) ends a running or paused experiment on all its devices and returns its status.",
+		"GetDeviceCapabilities": "GetDeviceCapabilities(device) returns {interfaces: [{name, link_type, description}], max_snaplen, transforms, storage_free_bytes, version}.",
+		"GetExperimentSettings": "GetExperimentSettings(id) returns {id, name, description, owner, state, devices, config (secret as secret_fingerprint), created, transitions: [{from, to, by, at}]}.",
+		"GetExperimentStatus":   "GetExperimentStatus(id) returns {state, packets, bytes, dropped, elapsed_s, flows_exported, errors, cpu_percent, running_experiments, storage_used_bytes, storage_free_bytes, devices: [per-device counters with reachable]}.",
+		"GetExperimentResults":  "GetExperimentResults(id, {kind: counters|flows|files, offset?, limit? (default 100, at most 10000)}) returns a page of counters (by time), flows (largest first) or files ({name, size, url}; GET url with the same Basic auth).",
+		"ListExperiments":       "ListExperiments() returns [{id, name, owner, state, devices}]: one's own, or every one for an admin.",
+		"AddDevice":             "AddDevice({name, location, type, hostname, port, description, token, interfaces?}) adds a capture device, fetching its capabilities (admin).",
+		"EditDevice":            "EditDevice(name, {changed members; approved: true approves a registered device}) returns the device (admin).",
+		"DeleteDevice":          "DeleteDevice(name) removes a device not used by a running or paused experiment and returns the deleted record (admin).",
+		"ListDevices":           "ListDevices() returns every device with reachable, capabilities and last_seen (admin).",
+		"AddUser":               "AddUser({name, password (8 to 72 bytes), role: admin|experimenter}) creates a user (admin).",
+		"DeleteUser":            "DeleteUser(name) removes a user; their experiments stay (admin).",
+		"ListUsers":             "ListUsers() returns [{name, role, created}] (admin).",
+		"RegisterDevice":        "RegisterDevice({name, hostname, port, token}) announces a capture daemon; it stays pending until an admin approves it with EditDevice(name, {approved: true}).",
+	}
+}
+
+// CreateExperiment creates an experiment and returns its id.
+func (s *Service) CreateExperiment(r *http.Request, a *CreateArgs, reply *int64) (err error) {
+	*reply, err = s.m.CreateExperiment(r.Context(), principal(r), a.Req)
+	return err
+}
+
+// ConfigureExperiment stores a configuration.
+func (s *Service) ConfigureExperiment(r *http.Request, a *ConfigureArgs, reply *am.Settings) (err error) {
+	*reply, err = s.m.ConfigureExperiment(r.Context(), principal(r), a.ID, a.Config)
+	return err
+}
+
+// StartExperiment starts or resumes an experiment.
+func (s *Service) StartExperiment(r *http.Request, a *IDArgs, reply *am.Status) (err error) {
+	*reply, err = s.m.StartExperiment(r.Context(), principal(r), a.ID)
+	return err
+}
+
+// PauseExperiment pauses an experiment.
+func (s *Service) PauseExperiment(r *http.Request, a *IDArgs, reply *am.Status) (err error) {
+	*reply, err = s.m.PauseExperiment(r.Context(), principal(r), a.ID)
+	return err
+}
+
+// StopExperiment ends an experiment.
+func (s *Service) StopExperiment(r *http.Request, a *IDArgs, reply *am.Status) (err error) {
+	*reply, err = s.m.StopExperiment(r.Context(), principal(r), a.ID)
+	return err
+}
+
+// GetDeviceCapabilities returns a device's capabilities.
+func (s *Service) GetDeviceCapabilities(r *http.Request, a *NameArgs, reply *am.Capabilities) (err error) {
+	*reply, err = s.m.GetDeviceCapabilities(r.Context(), principal(r), a.Name)
+	return err
+}
+
+// GetExperimentSettings returns an experiment's settings.
+func (s *Service) GetExperimentSettings(r *http.Request, a *IDArgs, reply *am.Settings) (err error) {
+	*reply, err = s.m.GetExperimentSettings(r.Context(), principal(r), a.ID)
+	return err
+}
+
+// GetExperimentStatus returns an experiment's status.
+func (s *Service) GetExperimentStatus(r *http.Request, a *IDArgs, reply *am.Status) (err error) {
+	*reply, err = s.m.GetExperimentStatus(r.Context(), principal(r), a.ID)
+	return err
+}
+
+// GetExperimentResults returns a page of results; file URLs are made
+// absolute with the request's host.
+func (s *Service) GetExperimentResults(r *http.Request, a *ResultsArgs, reply *any) error {
+	res, err := s.m.GetExperimentResults(r.Context(), principal(r), a.ID, a.Query)
+	if err != nil {
+		return err
+	}
+	if files, ok := res.([]am.FileRow); ok {
+		scheme := "http://"
+		if r.TLS != nil {
+			scheme = "https://"
+		}
+		for i := range files {
+			files[i].URL = scheme + r.Host + files[i].URL
+		}
+	}
+	*reply = res
+	return nil
+}
+
+// ListExperiments lists experiments.
+func (s *Service) ListExperiments(r *http.Request, _ *xmlrpc.NoArgs, reply *[]am.ExperimentSummary) (err error) {
+	*reply, err = s.m.ListExperiments(r.Context(), principal(r))
+	return err
+}
+
+// AddDevice adds a device.
+func (s *Service) AddDevice(r *http.Request, a *AddDeviceArgs, reply *am.DeviceInfo) (err error) {
+	*reply, err = s.m.AddDevice(r.Context(), principal(r), a.Device)
+	return err
+}
+
+// EditDevice changes a device.
+func (s *Service) EditDevice(r *http.Request, a *EditDeviceArgs, reply *am.DeviceInfo) (err error) {
+	*reply, err = s.m.EditDevice(r.Context(), principal(r), a.Name, a.Changes)
+	return err
+}
+
+// DeleteDevice removes a device.
+func (s *Service) DeleteDevice(r *http.Request, a *NameArgs, reply *am.DeviceInfo) (err error) {
+	*reply, err = s.m.DeleteDevice(r.Context(), principal(r), a.Name)
+	return err
+}
+
+// ListDevices lists devices.
+func (s *Service) ListDevices(r *http.Request, _ *xmlrpc.NoArgs, reply *[]am.DeviceInfo) (err error) {
+	*reply, err = s.m.ListDevices(r.Context(), principal(r))
+	return err
+}
+
+// AddUser creates a user.
+func (s *Service) AddUser(r *http.Request, a *AddUserArgs, reply *am.UserInfo) (err error) {
+	*reply, err = s.m.AddUser(r.Context(), principal(r), a.User)
+	return err
+}
+
+// DeleteUser removes a user.
+func (s *Service) DeleteUser(r *http.Request, a *NameArgs, reply *am.UserInfo) (err error) {
+	*reply, err = s.m.DeleteUser(r.Context(), principal(r), a.Name)
+	return err
+}
+
+// ListUsers lists users.
+func (s *Service) ListUsers(r *http.Request, _ *xmlrpc.NoArgs, reply *[]am.UserInfo) (err error) {
+	*reply, err = s.m.ListUsers(r.Context(), principal(r))
+	return err
+}
+
+// RegisterDevice records a self-registering capture daemon as pending.
+func (s *Service) RegisterDevice(r *http.Request, a *RegisterArgs, reply *am.DeviceInfo) (err error) {
+	*reply, err = s.m.RegisterDevice(r.Context(), principal(r), a.Registration)
+	return err
+}
