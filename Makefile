@@ -3,7 +3,7 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin
-APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3
+APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium
 FUZZTIME  ?= 30s
 
 .PHONY: all build test deps fmt vet bench bench-live bench-peers fuzz demo clean
