@@ -2,13 +2,22 @@
 // pcap/pcapng files, with BPF filters compiled by libpcap itself. It is the
 // only package that uses cgo; everything downstream reads packets through
 // the Source type.
+//
+// Classic pcap files read without a filter are the exception: libpcap reads
+// a file with a cgo call and stdio reads of a few KiB per packet, which
+// costs more than decoding the packet and metering its flow, so Source
+// reads them itself with large buffered reads (see fileReader). Everything
+// else (pcapng, unusual pcap variants, link types the decoder does not
+// know, standard input, files with a BPF filter) goes through libpcap.
 package capture
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/gopacket"
@@ -55,7 +64,8 @@ const DefaultSnaplen = 65535
 // Source is a packet source: a live interface or a capture file. A Source
 // is read by one goroutine; Close may be called from another to unblock it.
 type Source struct {
-	handle   *pcap.Handle
+	handle   *pcap.Handle // nil when file reads the file
+	file     *fileReader
 	linkType layers.LinkType
 	snaplen  int
 	live     bool
@@ -122,6 +132,15 @@ func OpenFile(path, filter string) (*Source, error) {
 			return nil, fmt.Errorf("unable to open %s: %w", path, statErr)
 		}
 		size = info.Size()
+		if filter == "" {
+			fr, ok, err := openPcapFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("unable to open %s: %w", path, err)
+			}
+			if ok {
+				return &Source{file: fr, linkType: fr.linkType, snaplen: fr.snaplen, size: size}, nil
+			}
+		}
 		handle, err = pcap.OpenOffline(path)
 	}
 	if err != nil {
@@ -170,6 +189,18 @@ func (s *Source) Snaplen() int { return s.snaplen }
 // call. It returns io.EOF at the end of a file, ErrTimeout when a live read
 // timed out, and libpcap's message for anything else (a truncated file).
 func (s *Source) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+	if s.file != nil {
+		data, ci, n, err := s.file.next()
+		switch err {
+		case nil:
+			s.read += n
+			return data, ci, nil
+		case io.EOF:
+			s.read = s.size
+			return nil, ci, err
+		}
+		return nil, ci, fmt.Errorf("read packet: %w", err)
+	}
 	data, ci, err := s.handle.ZeroCopyReadPacketData()
 	switch err {
 	case nil:
@@ -221,5 +252,192 @@ func (s *Source) Stats() (Stats, error) {
 
 // Close releases the handle; a blocked ReadPacket returns io.EOF.
 func (s *Source) Close() {
+	if s.file != nil {
+		s.file.close()
+		return
+	}
 	s.handle.Close()
+}
+
+// Classic pcap file format (pcap-savefile(5)): a 24-byte file header, then
+// per packet a 16-byte record header and the captured bytes.
+const (
+	pcapFileHeader   = 24
+	pcapMagicMicro   = 0xa1b2c3d4
+	pcapMagicNano    = 0xa1b23c4d
+	pcapMaxSnaplen   = 262144  // libpcap's MAXIMUM_SNAPLEN for the link types below
+	fileReaderBuffer = 1 << 17 // bytes read at a time: the buffer stays in the L2 cache
+)
+
+// pcapLinkType maps the LINKTYPE_ values of the files fileReader reads to
+// the link type libpcap reports for them on Linux (LINKTYPE_RAW becomes
+// DLT_RAW, 12), truncated to 8 bits as gopacket v1.1.19 does (276, SLL2,
+// becomes 20). Files of other link types are left to libpcap (ok false).
+func pcapLinkType(lt uint32) (layers.LinkType, bool) {
+	switch lt {
+	case 0, 1, 108, 113, 228, 229: // NULL, Ethernet, LOOP, SLL, IPV4, IPV6
+		return layers.LinkType(lt), true
+	case 101: // LINKTYPE_RAW
+		return 12, true
+	case 276: // LINKTYPE_LINUX_SLL2
+		return layers.LinkType(276 & 0xff), true
+	}
+	return 0, false
+}
+
+// fileReader reads a classic pcap file (version 2.4, microsecond or
+// nanosecond timestamps, either byte order) the way libpcap does: same
+// link type and snapshot length, same packets and capture info, same
+// errors on a damaged file. It reads the file in 128 KiB blocks and hands out
+// packets in place, so reading costs a header parse per packet.
+type fileReader struct {
+	f        *os.File
+	order    binary.ByteOrder
+	nanos    bool
+	linkType layers.LinkType
+	snaplen  int
+	buf      []byte
+	r, w     int   // unread bytes are buf[r:w]
+	err      error // error of the last fill (io.EOF at the end of the file)
+	closed   atomic.Bool
+}
+
+// openPcapFile opens path with a fileReader when it is a pcap file the
+// reader handles; ok is false (and the file closed) when libpcap should
+// read it instead. Only open errors are returned.
+func openPcapFile(path string) (fr *fileReader, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	var hdr [pcapFileHeader]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		f.Close()
+		return nil, false, nil // too short: libpcap says what is wrong
+	}
+	fr = &fileReader{f: f}
+	switch {
+	case binary.LittleEndian.Uint32(hdr[:]) == pcapMagicMicro:
+		fr.order = binary.LittleEndian
+	case binary.LittleEndian.Uint32(hdr[:]) == pcapMagicNano:
+		fr.order, fr.nanos = binary.LittleEndian, true
+	case binary.BigEndian.Uint32(hdr[:]) == pcapMagicMicro:
+		fr.order = binary.BigEndian
+	case binary.BigEndian.Uint32(hdr[:]) == pcapMagicNano:
+		fr.order, fr.nanos = binary.BigEndian, true
+	default:
+		f.Close()
+		return nil, false, nil
+	}
+	major, minor := fr.order.Uint16(hdr[4:]), fr.order.Uint16(hdr[6:])
+	lt, known := pcapLinkType(fr.order.Uint32(hdr[20:]))
+	snap := fr.order.Uint32(hdr[16:])
+	if major != 2 || minor != 4 || !known || snap > pcapMaxSnaplen {
+		// Older versions may have caplen and len swapped, the upper bits
+		// of the link type field carry extensions, and libpcap has its
+		// own idea of absurd snapshot lengths: libpcap knows.
+		f.Close()
+		return nil, false, nil
+	}
+	fr.linkType = lt
+	fr.snaplen = int(snap)
+	if snap == 0 {
+		fr.snaplen = pcapMaxSnaplen // as libpcap does
+	}
+	fr.buf = make([]byte, fileReaderBuffer)
+	return fr, true, nil
+}
+
+// fill makes at least n bytes available in buf[r:w], reading the file; it
+// returns false when the file ends (or fails) first.
+func (fr *fileReader) fill(n int) bool {
+	if fr.w-fr.r >= n {
+		return true
+	}
+	if fr.err != nil {
+		return false
+	}
+	if n > len(fr.buf) {
+		// A record larger than the buffer (up to the maximum snapshot
+		// length): grow once, for good.
+		fr.buf = append(fr.buf, make([]byte, n-len(fr.buf))...)
+	}
+	fr.w = copy(fr.buf, fr.buf[fr.r:fr.w])
+	fr.r = 0
+	for fr.w < n {
+		m, err := fr.f.Read(fr.buf[fr.w:])
+		fr.w += m
+		if err != nil {
+			fr.err = err
+			return fr.w >= n
+		}
+	}
+	return true
+}
+
+// next returns the next packet, valid until the next call, with the file
+// bytes it took (record header included). Errors are libpcap's messages.
+func (fr *fileReader) next() (data []byte, ci gopacket.CaptureInfo, n int64, err error) {
+	if fr.closed.Load() {
+		return nil, ci, 0, io.EOF
+	}
+	if !fr.fill(pcapRecordHeader) {
+		return nil, ci, 0, fr.endErr(pcapRecordHeader, "header bytes")
+	}
+	h := fr.buf[fr.r : fr.r+pcapRecordHeader]
+	sec, frac := fr.order.Uint32(h[0:]), fr.order.Uint32(h[4:])
+	caplen, length := fr.order.Uint32(h[8:]), fr.order.Uint32(h[12:])
+	if caplen > pcapMaxSnaplen {
+		if int64(caplen) > int64(fr.snaplen) {
+			return nil, ci, 0, fmt.Errorf("invalid packet capture length %d, bigger than snaplen of %d", caplen, fr.snaplen)
+		}
+		return nil, ci, 0, fmt.Errorf("invalid packet capture length %d, bigger than maximum of %d", caplen, pcapMaxSnaplen)
+	}
+	size := pcapRecordHeader + int(caplen)
+	if !fr.fill(size) {
+		return nil, ci, 0, fr.endErr(size, "captured bytes")
+	}
+	data = fr.buf[fr.r+pcapRecordHeader : fr.r+size : fr.r+size]
+	fr.r += size
+	if int(caplen) > fr.snaplen {
+		// libpcap reads the snapshot length and discards the rest.
+		data = data[:fr.snaplen]
+	}
+	nsec := int64(frac)
+	if !fr.nanos {
+		nsec *= 1000
+	}
+	ci = gopacket.CaptureInfo{
+		Timestamp:     time.Unix(int64(sec), nsec),
+		CaptureLength: len(data),
+		Length:        int(length),
+	}
+	return data, ci, int64(size), nil
+}
+
+// endErr is the error for a file that ended (or failed) before want bytes
+// of a record could be read: io.EOF between records, libpcap's truncation
+// message inside one.
+func (fr *fileReader) endErr(want int, what string) error {
+	if fr.closed.Load() {
+		return io.EOF
+	}
+	if fr.err != io.EOF {
+		return fmt.Errorf("error reading dump file: %w", fr.err)
+	}
+	got := fr.w - fr.r
+	if got == 0 && what == "header bytes" {
+		return io.EOF
+	}
+	if what == "captured bytes" {
+		want, got = want-pcapRecordHeader, got-pcapRecordHeader
+	}
+	return fmt.Errorf("truncated dump file; tried to read %d %s, only got %d", want, what, got)
+}
+
+// close closes the file; a read in progress or the next one ends with
+// io.EOF.
+func (fr *fileReader) close() {
+	fr.closed.Store(true)
+	fr.f.Close()
 }

@@ -23,6 +23,7 @@ var (
 type Decoder struct {
 	parser  *gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
+	fast    fastLink // how decodeFast reads this link type
 
 	eth     ethernetLayer
 	dot1q   dot1qLayer
@@ -74,6 +75,16 @@ func NewDecoder(linkType layers.LinkType) (*Decoder, error) {
 		return nil, fmt.Errorf("unable to decode frames: %w", err)
 	}
 	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 16)}
+	switch first {
+	case layers.LayerTypeEthernet:
+		d.fast = fastEthernet
+	case layers.LayerTypeLinuxSLL:
+		d.fast = fastSLL
+	case layerTypeSLL2:
+		d.fast = fastSLL2
+	case layerTypeRawIP:
+		d.fast = fastRawIP
+	}
 	d.eth.d, d.dot1q.d, d.mpls.d, d.pwcw.d, d.sll.d, d.sll2.d, d.loop.d, d.raw.d = d, d, d, d, d, d, d, d
 	d.sll2.v2 = true
 	d.ip4.d, d.ip6.d, d.tcp.d, d.udp.d, d.udplite.d, d.sctp.d, d.icmp4.d, d.icmp6.d = d, d, d, d, d, d, d, d
@@ -104,12 +115,36 @@ func NewDecoder(linkType layers.LinkType) (*Decoder, error) {
 // fields decoded before it stay valid. data must stay unchanged until
 // Anonymize is done with s.
 func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, s *Summary) {
-	*s = Summary{
-		Timestamp: ci.Timestamp,
-		WireLen:   ci.Length,
-		CapLen:    ci.CaptureLength,
-		Truncated: ci.CaptureLength < ci.Length,
+	d.reset(ci, s)
+	if d.decodeFast(data, s) {
+		d.lastErr = nil
+		return
 	}
+	d.decodeLayers(data, ci, s)
+}
+
+// reset starts s afresh for a frame captured with ci. It sets every field
+// but the rewrite site arrays, whose entries past their counts are never
+// read: clearing a whole Summary costs more than decoding a TCP packet.
+// TestResetClearsEveryField keeps the field list complete.
+func (d *Decoder) reset(ci gopacket.CaptureInfo, s *Summary) {
+	s.Timestamp = ci.Timestamp
+	s.WireLen, s.CapLen = ci.Length, ci.CaptureLength
+	s.VLAN = 0
+	s.IPVersion = 0
+	s.Src, s.Dst = [16]byte{}, [16]byte{}
+	s.IPLen, s.Proto = 0, 0
+	s.HasPorts, s.SrcPort, s.DstPort, s.TCPFlags = false, 0, 0, 0
+	s.Fragment, s.FragOffset, s.MoreFragments, s.FragID = false, 0, false, 0
+	s.Truncated, s.Malformed = ci.CaptureLength < ci.Length, false
+	s.rw.nAddr, s.rw.nSum, s.rw.full = 0, 0, false
+}
+
+// decodeLayers is Decode with gopacket's DecodingLayerParser and the
+// layers of this package, for every frame: the reference the fast path is
+// checked against, and the path of the frames it declines.
+func (d *Decoder) decodeLayers(data []byte, ci gopacket.CaptureInfo, s *Summary) {
+	d.reset(ci, s)
 	d.s, d.frame, d.cur = s, data, data
 	d.vlanSeen, d.nIP, d.hardErr, d.l4sum = false, 0, false, -1
 	d.ip = ipCtx{src: -1, dst: -1}

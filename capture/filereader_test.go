@@ -1,0 +1,243 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/gopacket/pcap"
+)
+
+// readAll reads every packet of a source as one string per packet (capture
+// info and bytes), then the final error ("EOF" or the message).
+func readAll(t *testing.T, s *Source) []string {
+	t.Helper()
+	var out []string
+	for {
+		data, ci, err := s.ReadPacket()
+		if err != nil {
+			return append(out, err.Error())
+		}
+		out = append(out, fmt.Sprintf("%d %d %d %x", ci.Timestamp.UnixNano(), ci.CaptureLength, ci.Length, data))
+	}
+}
+
+// libpcapSource opens path with libpcap alone, as OpenFile did before it
+// read pcap files itself.
+func libpcapSource(t *testing.T, path string) *Source {
+	t.Helper()
+	h, err := pcap.OpenOffline(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Source{handle: h, linkType: h.LinkType(), snaplen: h.SnapLen()}
+}
+
+// pcapRecord is one record of a pcap file for the variants below.
+type pcapRecord struct {
+	sec, frac, caplen, length uint32
+	data                      []byte
+}
+
+// writePcap writes a pcap file with the given header fields and records.
+func writePcap(t *testing.T, path string, order binary.ByteOrder, magic uint32, major, minor uint16, snaplen, linkType uint32, recs []pcapRecord, tail []byte) {
+	t.Helper()
+	var b bytes.Buffer
+	hdr := make([]byte, 24)
+	order.PutUint32(hdr[0:], magic)
+	order.PutUint16(hdr[4:], major)
+	order.PutUint16(hdr[6:], minor)
+	order.PutUint32(hdr[16:], snaplen)
+	order.PutUint32(hdr[20:], linkType)
+	b.Write(hdr)
+	for _, r := range recs {
+		h := make([]byte, 16)
+		order.PutUint32(h[0:], r.sec)
+		order.PutUint32(h[4:], r.frac)
+		order.PutUint32(h[8:], r.caplen)
+		order.PutUint32(h[12:], r.length)
+		b.Write(h)
+		b.Write(r.data)
+	}
+	b.Write(tail)
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFileReaderMatchesLibpcap checks that the pcap files OpenFile reads
+// itself give exactly what libpcap gives: link type, snapshot length,
+// every packet's bytes and capture info, and the error that ends a damaged
+// file. It runs on every sample trace and on variants of one of them
+// written for the cases samples do not cover.
+func TestFileReaderMatchesLibpcap(t *testing.T) {
+	samples, err := filepath.Glob(filepath.Join("testdata", "pcaps", "*.pcap"))
+	if err != nil || len(samples) < 20 {
+		t.Fatalf("samples: %v %v", samples, err)
+	}
+	// Records of a real trace for the variants.
+	src := libpcapSource(t, filepath.Join("testdata", "zeek__http-get.pcap"))
+	var recs []pcapRecord
+	for {
+		data, ci, err := src.ReadPacket()
+		if err != nil {
+			break
+		}
+		ts := ci.Timestamp
+		recs = append(recs, pcapRecord{uint32(ts.Unix()), uint32(ts.Nanosecond() / 1000), uint32(len(data)), uint32(ci.Length), bytes.Clone(data)})
+	}
+	src.Close()
+	nanos := make([]pcapRecord, len(recs))
+	for i, r := range recs {
+		nanos[i] = r
+		nanos[i].frac = r.frac*1000 + uint32(i)
+	}
+	big := append([]pcapRecord(nil), recs...)
+	big[2].data = append(bytes.Clone(big[2].data), make([]byte, 3000)...)
+	big[2].caplen += 3000
+	huge := append([]pcapRecord(nil), recs[:3]...)
+	huge[2].caplen = pcapMaxSnaplen + 1
+	le, be := binary.LittleEndian, binary.BigEndian
+
+	dir := t.TempDir()
+	variants := []struct {
+		name           string
+		order          binary.ByteOrder
+		magic          uint32
+		snaplen, link  uint32
+		recs           []pcapRecord
+		tail           []byte
+		fileReaderUsed bool
+	}{
+		{"big-endian", be, pcapMagicMicro, 65535, 1, recs, nil, true},
+		{"nanoseconds", le, pcapMagicNano, 65535, 1, nanos, nil, true},
+		{"nanoseconds big-endian", be, pcapMagicNano, 65535, 1, nanos, nil, true},
+		{"snaplen 0", le, pcapMagicMicro, 0, 1, recs, nil, true},
+		{"snaplen above maximum", le, pcapMagicMicro, 1 << 30, 1, recs, nil, false},
+		{"caplen above snaplen", le, pcapMagicMicro, 1600, 1, big, nil, true},
+		{"caplen above maximum", le, pcapMagicMicro, 65535, 1, huge, nil, true},
+		{"caplen above maximum and snaplen 0", le, pcapMagicMicro, 0, 1, huge, nil, true},
+		{"truncated record header", le, pcapMagicMicro, 65535, 1, recs, []byte{1, 2, 3, 4, 5}, true},
+		{"truncated packet", le, pcapMagicMicro, 65535, 1, recs[:4], append(bytes.Clone(mustRecord(le, recs[4])), 0)[:16+10], true},
+		{"LINKTYPE_RAW", le, pcapMagicMicro, 65535, 101, nil, nil, true},
+		{"link type left to libpcap", le, pcapMagicMicro, 65535, 147, recs, nil, false},
+		{"empty", le, pcapMagicMicro, 65535, 1, nil, nil, true},
+	}
+	type file struct {
+		name, path     string
+		fileReaderUsed bool
+	}
+	var files []file
+	for _, s := range samples {
+		files = append(files, file{filepath.Base(s), s, true})
+	}
+	for _, v := range variants {
+		path := filepath.Join(dir, strings.ReplaceAll(v.name, " ", "_")+".pcap")
+		writePcap(t, path, v.order, v.magic, 2, 4, v.snaplen, v.link, v.recs, v.tail)
+		files = append(files, file{v.name, path, v.fileReaderUsed})
+	}
+	for _, f := range files {
+		t.Run(f.name, func(t *testing.T) {
+			ours, err := OpenFile(f.path, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ours.Close()
+			if used := ours.file != nil; used != f.fileReaderUsed {
+				t.Errorf("file reader used: %v, want %v", used, f.fileReaderUsed)
+			}
+			ref := libpcapSource(t, f.path)
+			defer ref.Close()
+			if ours.LinkType() != ref.LinkType() || ours.Snaplen() != ref.Snaplen() {
+				t.Errorf("link type %d snaplen %d, libpcap says %d and %d",
+					ours.LinkType(), ours.Snaplen(), ref.LinkType(), ref.Snaplen())
+			}
+			got, want := readAll(t, ours), readAll(t, ref)
+			if len(got) != len(want) {
+				t.Errorf("%d packets, libpcap reads %d (last: %q, libpcap: %q)", len(got)-1, len(want)-1, got[len(got)-1], want[len(want)-1])
+			}
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Fatalf("packet %d:\n got %.200s\nwant %.200s", i, got[i], want[i])
+				}
+			}
+			if p := ours.Progress(); p != 100 && got[len(got)-1] == io.EOF.Error() {
+				t.Errorf("progress at the end %.1f, want 100", p)
+			}
+		})
+	}
+}
+
+func mustRecord(order binary.ByteOrder, r pcapRecord) []byte {
+	h := make([]byte, 16, 16+len(r.data))
+	order.PutUint32(h[0:], r.sec)
+	order.PutUint32(h[4:], r.frac)
+	order.PutUint32(h[8:], r.caplen)
+	order.PutUint32(h[12:], r.length)
+	return append(h, r.data...)
+}
+
+// TestFileReaderClose checks that closing a file source ends reading with
+// io.EOF, as closing a libpcap handle does.
+func TestFileReaderClose(t *testing.T) {
+	s, err := OpenFile(filepath.Join("testdata", "zeek__http-get.pcap"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.file == nil {
+		t.Fatal("the file reader did not take a plain pcap file")
+	}
+	if _, _, err := s.ReadPacket(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, _, err := s.ReadPacket(); !errors.Is(err, io.EOF) {
+		t.Errorf("read after Close: %v, want EOF", err)
+	}
+}
+
+// BenchmarkReadFile compares reading a pcap file with the file reader and
+// with libpcap, per packet.
+func BenchmarkReadFile(b *testing.B) {
+	path := filepath.Join("testdata", "pcaps", "tcpreplay__test.pcap")
+	for _, tc := range []struct {
+		name string
+		open func() (*Source, error)
+	}{
+		{"filereader", func() (*Source, error) { return OpenFile(path, "") }},
+		{"libpcap", func() (*Source, error) {
+			h, err := pcap.OpenOffline(path)
+			if err != nil {
+				return nil, err
+			}
+			return &Source{handle: h}, nil
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, err := tc.open()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := s.ReadPacket(); err == io.EOF {
+					b.StopTimer()
+					s.Close()
+					if s, err = tc.open(); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				} else if err != nil {
+					b.Fatal(err)
+				}
+			}
+			s.Close()
+		})
+	}
+}

@@ -1,0 +1,58 @@
+package meter
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/transform/flow"
+	"github.com/gimsproject/gims/transform/ipfix"
+)
+
+// BenchmarkTrace runs a whole capture file through the offline meter's
+// path (libpcap reading, decode, biflows, IPFIX encoding to a discarded
+// file), as gims-capd -r does; one op is one pass over the file. The file
+// is $GIMS_BENCH_TRACE (bench/offline.sh generates bench/out/trace.pcap);
+// without it the benchmark has nothing to read and is skipped. Set
+// $GIMS_BENCH_KEY (any value) to anonymize too. Use it with -cpuprofile
+// to see where the offline meter spends its time.
+func BenchmarkTrace(b *testing.B) {
+	path := os.Getenv("GIMS_BENCH_TRACE")
+	if path == "" {
+		b.Skip("GIMS_BENCH_TRACE names no capture file")
+	}
+	cfg := Config{Flows: ptr(flow.DefaultConfig())}
+	if os.Getenv("GIMS_BENCH_KEY") != "" {
+		cfg.Key = &testKey
+	}
+	b.ReportAllocs()
+	var packets uint64
+	for b.Loop() {
+		src, err := capture.OpenFile(path, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		exp, err := ipfix.New(ipfix.DefaultConfig(), ipfix.NewFileTransport(io.Discard))
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := New(cfg, src.LinkType(), Sinks{Flows: func(r *flow.Record) { _ = exp.Add(r) }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Run(context.Background(), src); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		if err := exp.Close(); err != nil {
+			b.Fatal(err)
+		}
+		src.Close()
+		packets += m.Stats().Packets
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(packets), "ns/packet")
+}
