@@ -241,6 +241,11 @@ func (j *job) run(ctx context.Context, seg *segment) {
 	if err := seg.out.close(); err != nil {
 		j.addError(err)
 	}
+	if seg.out.failed != nil {
+		if err := seg.out.repair(); err != nil {
+			j.addError(err)
+		}
+	}
 	if lost := seg.out.collectorLost(); lost > 0 {
 		j.addError(fmt.Errorf("flows collector %s did not get %d flow records (unreachable); flows.ipfix has them all",
 			j.p.Spec.Flows.Collector, lost))
@@ -333,6 +338,11 @@ func (r *reader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 			return nil, gopacket.CaptureInfo{}, capture.ErrTimeout
 		}
 		r.w0 = r.w0.Add(paused) // a pause does not count as replay time
+	}
+	if seg.out.failed != nil {
+		// A result file cannot be written (the disk is full): the job
+		// ends with that error rather than count packets it drops.
+		return nil, gopacket.CaptureInfo{}, seg.out.failed
 	}
 	data, ci, err := seg.src.ReadPacket()
 	if err != nil || !seg.file || seg.speed <= 0 {

@@ -38,6 +38,11 @@ type outputs struct {
 
 	top    *topFlows
 	report func(error)
+	// failed is the first error writing a result file (a full disk): the
+	// run ends on it, since the results can no longer be complete.
+	failed error
+	// dir is where the result files are, for repair after a failure.
+	dir string
 	// closed is set by close. The exporters stay in place after it so
 	// that their Stats can still be read (from other goroutines).
 	closed bool
@@ -55,6 +60,29 @@ type outputConfig struct {
 	// domain is the IPFIX observation domain of the job.
 	domain uint32
 	logger *slog.Logger
+}
+
+// resultFile is a result file as the writers see it: the first write
+// error (like ENOSPC) is recorded in outputs.failed.
+type resultFile struct {
+	f *os.File
+	o *outputs
+}
+
+func (r resultFile) Write(p []byte) (int, error) {
+	n, err := r.f.Write(p)
+	if err != nil {
+		r.o.fail(fmt.Errorf("unable to write %s: %w", filepath.Base(r.f.Name()), err))
+	}
+	return n, err
+}
+
+// fail records the first write error on a result file and reports it.
+func (o *outputs) fail(err error) {
+	if o.failed == nil {
+		o.failed = err
+		o.report(err)
+	}
 }
 
 // openFile opens one result file, repaired for appending or truncated.
@@ -91,6 +119,7 @@ func (o *outputs) open(ctx context.Context, c outputConfig) (err error) {
 		}
 	}()
 	s := c.spec
+	o.dir = c.dir
 	if s.Counters != nil {
 		f, size, err := openFile(filepath.Join(c.dir, countersFile), c.appendTo, repairCSV)
 		if err != nil {
@@ -98,7 +127,7 @@ func (o *outputs) open(ctx context.Context, c outputConfig) (err error) {
 		}
 		o.csv = f
 		if size == 0 {
-			if err := counters.WriteCSVHeader(f); err != nil {
+			if err := counters.WriteCSVHeader(resultFile{f, o}); err != nil {
 				return err
 			}
 		}
@@ -109,7 +138,7 @@ func (o *outputs) open(ctx context.Context, c outputConfig) (err error) {
 			return err
 		}
 		o.pcapF = f
-		o.pcapBuf = bufio.NewWriterSize(f, 1<<20)
+		o.pcapBuf = bufio.NewWriterSize(resultFile{f, o}, 1<<20)
 		if size == 0 {
 			if o.pcapW, err = capture.NewPcapWriter(o.pcapBuf, c.snaplen, c.linkType); err != nil {
 				return err
@@ -127,7 +156,7 @@ func (o *outputs) open(ctx context.Context, c outputConfig) (err error) {
 			return err
 		}
 		o.ipfixF = f
-		o.ipfixBuf = bufio.NewWriterSize(f, 1<<16)
+		o.ipfixBuf = bufio.NewWriterSize(resultFile{f, o}, 1<<16)
 		if o.fileExp, err = ipfix.New(xcfg, ipfix.NewFileTransport(o.ipfixBuf)); err != nil {
 			return fmt.Errorf("unable to create ipfix exporter: %w", err)
 		}
@@ -170,9 +199,11 @@ func (o *outputs) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
 // interval is little, and a row is on disk as soon as its interval ends.
 func (o *outputs) writeCounters(r counters.Record) {
 	o.csvLine = counters.AppendCSV(o.csvLine[:0], r)
-	if _, err := o.csv.Write(o.csvLine); err != nil {
-		o.report(fmt.Errorf("unable to write counters: %w", err))
+	if o.failed != nil {
+		return // the run ends: no torn row after the failed one
 	}
+	// resultFile records (and reports) the error.
+	_, _ = resultFile{o.csv, o}.Write(o.csvLine)
 }
 
 func (o *outputs) writeFlow(r *flow.Record) {
@@ -244,6 +275,31 @@ func (o *outputs) close() error {
 		}
 		if err := f.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("unable to close result file: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// repair cuts each result file after its last complete record, after a
+// failed write left a partial one (the disk filled up in the middle of a
+// buffer): readers then see every whole packet, row and message written.
+func (o *outputs) repair() error {
+	var errs []error
+	for name, fix := range map[string]func(*os.File) (int64, error){
+		countersFile: repairCSV, pcapFile: repairPcap, flowsFile: repairIPFIX,
+	} {
+		f, err := os.OpenFile(filepath.Join(o.dir, name), os.O_RDWR, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			_, err = fix(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("unable to repair %s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)

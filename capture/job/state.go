@@ -2,9 +2,11 @@ package job
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -87,12 +89,52 @@ type persisted struct {
 const stateVersion = 1
 
 // writeState replaces dir/job.json atomically: a crash leaves either the
-// old or the new content, never a mix.
+// old or the new content, never a mix. On a full disk, where the new copy
+// finds no room, job.json is rewritten in place instead (its own blocks
+// are reused): a job that ended because the disk filled up must not be
+// resumed as running at the next start.
 func writeState(dir string, p *persisted) error {
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return fmt.Errorf("unable to encode job state: %w", err)
 	}
+	err = writeStateAtomic(dir, data)
+	if errors.Is(err, syscall.ENOSPC) {
+		switch ierr := writeStateInPlace(dir, data); {
+		case errors.Is(ierr, os.ErrNotExist):
+			return err // a new job: nothing to rewrite
+		case ierr != nil:
+			return errors.Join(err, ierr)
+		}
+		return nil
+	}
+	return err
+}
+
+// writeStateInPlace overwrites dir/job.json with data.
+func writeStateInPlace(dir string, data []byte) error {
+	f, err := os.OpenFile(filepath.Join(dir, stateFile), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("unable to rewrite job state in place: %w", err)
+	}
+	data = append(data, '\n')
+	_, err = f.WriteAt(data, 0)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("unable to rewrite job state in place: %w", err)
+	}
+	return nil
+}
+
+func writeStateAtomic(dir string, data []byte) error {
 	tmp, err := os.CreateTemp(dir, stateFile+".tmp*")
 	if err != nil {
 		return fmt.Errorf("unable to write job state: %w", err)
