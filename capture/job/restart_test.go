@@ -91,11 +91,13 @@ func TestRestartCrash(t *testing.T) {
 	p.send(t, 40, 100)
 	// Wait until the child has everything on disk: the checkpoint, the
 	// counters row and the packets.
+	var runningBefore time.Duration // running time at a checkpoint before the kill
 	waitFor(t, 10*time.Second, "the child's files", func() (bool, string) {
 		st, err := readState(jobDir)
 		if err != nil {
 			return false, err.Error()
 		}
+		runningBefore = st.Running
 		rows, err := readCounters(filepath.Join(jobDir, countersFile), 0, MaxLimit)
 		if err != nil {
 			return false, err.Error()
@@ -137,6 +139,15 @@ func TestRestartCrash(t *testing.T) {
 	}
 	if st.InterruptedS < 1.2 || st.InterruptedS > 10 {
 		t.Errorf("InterruptedS = %.3f, want the time down (1.2 s to a few seconds)", st.InterruptedS)
+	}
+	// The running time goes on from the last checkpoint: not reset, and
+	// the time down is not counted as running.
+	if st.ElapsedS < runningBefore.Seconds() || st.ElapsedS > runningBefore.Seconds()+1 {
+		t.Errorf("ElapsedS = %.3f after the restart, want the %.3f s run before the kill (plus the checkpoint interval at most)",
+			st.ElapsedS, runningBefore.Seconds())
+	}
+	if len(st.Errors) != 0 {
+		t.Errorf("Errors = %q after the restart, want none", st.Errors)
 	}
 	p.send(t, 25, 100)
 	waitPackets(t, m, id, 65)
