@@ -8,6 +8,7 @@ set -eu
 
 HTMX_VERSION=2.0.11
 CHARTJS_VERSION=4.6.1
+PICO_VERSION=2.1.1
 
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/static/vendor"
@@ -18,7 +19,9 @@ trap 'rm -rf "$tmp"' EXIT
 fetch() {
 	mkdir -p "$tmp/$1"
 	(cd "$tmp" && npm pack --silent "$1@$2" >/dev/null)
-	tar -xzf "$tmp/$1-$2.tgz" -C "$tmp/$1" --strip-components=1
+	# npm names a scoped package's tarball @scope/name → scope-name.
+	tgz=$(printf '%s' "$1" | sed 's#^@##; s#/#-#')-$2.tgz
+	tar -xzf "$tmp/$tgz" -C "$tmp/$1" --strip-components=1
 }
 
 mkdir -p "$out"
@@ -30,9 +33,14 @@ fetch chart.js "$CHARTJS_VERSION"
 cp "$tmp/chart.js/dist/chart.umd.min.js" "$out/chart.umd.min.js"
 cp "$tmp/chart.js/LICENSE.md" "$out/chart.js.LICENSE.md"
 
+fetch @picocss/pico "$PICO_VERSION"
+cp "$tmp/@picocss/pico/css/pico.min.css" "$out/pico.min.css"
+cp "$tmp/@picocss/pico/LICENSE.md" "$out/pico.LICENSE.md"
+
 cat >"$out/VERSIONS" <<VERSIONS
 htmx.org $HTMX_VERSION dist/htmx.min.js (0BSD, htmx.LICENSE)
 chart.js $CHARTJS_VERSION dist/chart.umd.min.js (MIT, chart.js.LICENSE.md)
+@picocss/pico $PICO_VERSION css/pico.min.css (MIT, pico.LICENSE.md)
 VERSIONS
 echo "vendored into $out:"
 cat "$out/VERSIONS"
