@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// bins holds the binaries TestMain builds: gims-am, gims-capd, gimsctl.
+var bins = map[string]string{}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gims-am-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, name := range []string{"gims-am", "gims-capd", "gimsctl"} {
+		out := filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", out, "../"+name)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", name, err)
+			os.Exit(1)
+		}
+		bins[name] = out
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a daemon started by a test; its stderr is kept for the log.
+type proc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	addr string
+	done chan struct{}
+}
+
+// logText returns what the process wrote so far.
+func (p *proc) logText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// start runs bin with args and env and waits until it logs the address
+// it listens on (addrRE's first group).
+func start(t *testing.T, bin string, env []string, addrRE string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(addrRE)
+	found := make(chan string, 1)
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.log.WriteString(line + "\n")
+			p.mu.Unlock()
+			if m := re.FindStringSubmatch(line); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			}
+		}
+		p.cmd.Wait()
+	}()
+	t.Cleanup(func() { p.kill(syscall.SIGTERM) })
+	select {
+	case p.addr = <-found:
+	case <-p.done:
+		t.Fatalf("%s exited before listening:\n%s", filepath.Base(bin), p.logText())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not listen within 20 s:\n%s", filepath.Base(bin), p.logText())
+	}
+	return p
+}
+
+// kill signals the process and waits for it.
+func (p *proc) kill(sig syscall.Signal) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// capd is a running capture daemon.
+type capd struct {
+	*proc
+	token, pcapDir string
+}
+
+// startCapd starts a capture daemon with the sample trace in its pcap
+// directory.
+func startCapd(t *testing.T, token string) *capd {
+	t.Helper()
+	dir := t.TempDir()
+	pcaps := filepath.Join(dir, "pcaps")
+	if err := os.MkdirAll(pcaps, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pcaps, filepath.Base(trace)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=" + token}, `msg="capture daemon listening" addr=(\S+)`,
+		"-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps)
+	return &capd{proc: p, token: token, pcapDir: pcaps}
+}
+
+// trace is the sample capture the file: devices replay.
+const trace = "../gims-capd/testdata/pcaps/tcpreplay__test.pcap"
+
+// traceIface is its interface name on a capture daemon.
+const traceIface = "file:tcpreplay__test.pcap"
+
+// amProc is a running aggregate manager with its admin.
+type amProc struct {
+	*proc
+	dir string
+}
+
+// Credentials of the admin every test AM starts with.
+const (
+	adminName = "admin"
+	adminPass = "admin-password-1"
+)
+
+// startAM starts gims-am on a fresh database.
+func startAM(t *testing.T, extra ...string) *amProc {
+	t.Helper()
+	dir := t.TempDir()
+	return startAMIn(t, dir, extra...)
+}
+
+// startAMIn starts gims-am on the database and data folder in dir.
+func startAMIn(t *testing.T, dir string, extra ...string) *amProc {
+	t.Helper()
+	args := append([]string{"-listen", "127.0.0.1:0", "-db", filepath.Join(dir, "am.db"), "-data",
+		filepath.Join(dir, "data"), "-init-admin", adminName, "-poll-interval", "200ms", "-pull-interval", "1s"}, extra...)
+	p := start(t, bins["gims-am"], []string{"GIMS_ADMIN_PASSWORD=" + adminPass}, `msg="gims-am serving".* address=(\S+)`, args...)
+	return &amProc{proc: p, dir: dir}
+}
+
+// url is the XML-RPC URL with credentials.
+func (a *amProc) url(user, pass string) string {
+	if user == "" {
+		return "http://" + a.addr + "/RPC2"
+	}
+	return "http://" + user + ":" + pass + "@" + a.addr + "/RPC2"
+}
+
+// call calls method as user and decodes the reply.
+func (a *amProc) call(user, pass, method string, reply any, args ...any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return xmlrpc.Call(ctx, nil, a.url(user, pass), nil, method, args, reply)
+}
+
+// admin calls method as the admin and fails the test on error.
+func (a *amProc) admin(t *testing.T, method string, reply any, args ...any) {
+	t.Helper()
+	if err := a.call(adminName, adminPass, method, reply, args...); err != nil {
+		t.Fatalf("%s: %v\nAM log:\n%s", method, err, a.logText())
+	}
+}
+
+// faultCode returns the fault code of err, 0 for none, -1 for another
+// error.
+func faultCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) {
+		return f.Code
+	}
+	return -1
+}
+
+// addDevice adds capture daemon c as device name.
+func (a *amProc) addDevice(t *testing.T, name string, c *capd) {
+	t.Helper()
+	host, port, _ := strings.Cut(c.addr, ":")
+	var p int
+	fmt.Sscan(port, &p)
+	a.admin(t, "AddDevice", nil, map[string]any{"name": name, "location": "lab", "type": "gims-capd",
+		"hostname": host, "port": p, "description": "test daemon", "token": c.token})
+}
+
+// status is the part of GetExperimentStatus the tests read.
+type status struct {
+	State         string  `xmlrpc:"state"`
+	Packets       int64   `xmlrpc:"packets"`
+	Bytes         int64   `xmlrpc:"bytes"`
+	FlowsExported int64   `xmlrpc:"flows_exported"`
+	ElapsedS      float64 `xmlrpc:"elapsed_s"`
+	ResultsPulled bool    `xmlrpc:"results_pulled"`
+	Errors        []string
+	Devices       []struct {
+		Device    string `xmlrpc:"device"`
+		State     string `xmlrpc:"state"`
+		Reachable bool   `xmlrpc:"reachable"`
+		Packets   int64  `xmlrpc:"packets"`
+	} `xmlrpc:"devices"`
+}
+
+// waitStatus polls the experiment's status until cond holds.
+func (a *amProc) waitStatus(t *testing.T, user, pass string, id int64, what string, cond func(status) bool) status {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var st status
+	for {
+		if err := a.call(user, pass, "GetExperimentStatus", &st, id); err != nil {
+			t.Fatalf("GetExperimentStatus: %v", err)
+		}
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("experiment %d: %s not reached within 30 s; last status %+v\nAM log:\n%s", id, what, st, a.logText())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// download GETs an AM result file URL with Basic auth.
+func download(t *testing.T, url, user, pass string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+// tcpdumpCount counts the packets of a pcap file matching filter, as
+// tcpdump selects them (it writes them out; pcapgo counts).
+func tcpdumpCount(t *testing.T, path, filter string) int {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "filtered.pcap")
+	args := []string{"-n", "-r", path, "-w", out}
+	if filter != "" {
+		args = append(args, filter)
+	}
+	if msg, err := exec.Command("tcpdump", args...).CombinedOutput(); err != nil {
+		t.Fatalf("tcpdump -r %s %s: %v\n%s", path, filter, err, msg)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	n := 0
+	for {
+		_, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		n++
+	}
+}
