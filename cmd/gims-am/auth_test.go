@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// TestAuthorizationMatrix calls every API method as every kind of caller:
+// only the allowed ones get through, and refused calls change nothing.
+func TestAuthorizationMatrix(t *testing.T) {
+	c := startCapd(t, "tok-auth")
+	a := startAM(t)
+	a.addDevice(t, "tap1", c)
+	for _, u := range []string{"alice", "bob"} {
+		a.admin(t, "AddUser", nil, map[string]any{"name": u, "password": u + "-password", "role": "experimenter"})
+	}
+	var id int64
+	if err := a.call("alice", "alice-password", "CreateExperiment", &id,
+		map[string]any{"name": "mine", "devices": []string{"tap1:" + traceIface}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.call("alice", "alice-password", "ConfigureExperiment", nil, id,
+		map[string]any{"counters": map[string]any{}, "anonymize": map[string]any{"secret": "alice-secret"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := a.transitions(t, id)
+
+	type method struct {
+		name  string
+		args  []any
+		scope string // "experiment": on alice's experiment; "admin"; "user": any user
+	}
+	methods := []method{
+		{"CreateExperiment", []any{map[string]any{"name": "x", "devices": []string{"tap1:lo"}}}, "user"},
+		{"ConfigureExperiment", []any{id, map[string]any{}}, "experiment"},
+		{"StartExperiment", []any{id}, "experiment"},
+		{"PauseExperiment", []any{id}, "experiment"},
+		{"StopExperiment", []any{id}, "experiment"},
+		{"GetDeviceCapabilities", []any{"tap1"}, "user"},
+		{"GetExperimentSettings", []any{id}, "experiment"},
+		{"GetExperimentStatus", []any{id}, "experiment"},
+		{"GetExperimentResults", []any{id, map[string]any{"kind": "files"}}, "experiment"},
+		{"ListExperiments", nil, "user"},
+		{"AddDevice", []any{map[string]any{"name": "evil", "hostname": "127.0.0.1", "port": 1, "token": "x"}}, "admin"},
+		{"EditDevice", []any{"tap1", map[string]any{"description": "pwned"}}, "admin"},
+		{"DeleteDevice", []any{"tap1"}, "admin"},
+		{"ListDevices", nil, "admin"},
+		{"AddUser", []any{map[string]any{"name": "mallory", "password": "mallory-pass", "role": "admin"}}, "admin"},
+		{"DeleteUser", []any{"alice"}, "admin"},
+		{"ListUsers", nil, "admin"},
+		{"RegisterDevice", []any{map[string]any{"name": "reg", "hostname": "127.0.0.1", "port": 2, "token": "t"}}, "user"},
+		{"system.listMethods", nil, "user"},
+	}
+	var listed []string
+	a.admin(t, "system.listMethods", &listed)
+	if len(listed) != len(methods)+2 { // + methodHelp, multicall
+		t.Errorf("system.listMethods = %v: the matrix must cover every method", listed)
+	}
+	bearer := func(method string, args []any) error {
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+c.token)
+		return xmlrpc.Call(context.Background(), nil, a.url("", ""), h, method, args, nil)
+	}
+	for _, m := range methods {
+		callers := []struct {
+			name string
+			call func() error
+			want int // fault code; 0: must succeed
+		}{
+			{"no auth", func() error { return a.call("", "", m.name, nil, m.args...) }, 4},
+			{"wrong password", func() error { return a.call("alice", "wrong-password", m.name, nil, m.args...) }, 4},
+			{"unknown user", func() error { return a.call("nobody", "whatever-pw", m.name, nil, m.args...) }, 4},
+			{"device token", func() error { return bearer(m.name, m.args) }, 4},
+		}
+		switch m.scope {
+		case "user":
+			callers = append(callers, struct {
+				name string
+				call func() error
+				want int
+			}{"experimenter", func() error { return a.call("bob", "bob-password", m.name, nil, m.args...) }, 0})
+		case "experiment":
+			callers = append(callers, struct {
+				name string
+				call func() error
+				want int
+			}{"other experimenter", func() error { return a.call("bob", "bob-password", m.name, nil, m.args...) }, 1})
+		case "admin":
+			callers = append(callers, struct {
+				name string
+				call func() error
+				want int
+			}{"experimenter on admin call", func() error { return a.call("bob", "bob-password", m.name, nil, m.args...) }, 4})
+		}
+		for _, cl := range callers {
+			t.Run(m.name+"/"+cl.name, func(t *testing.T) {
+				err := cl.call()
+				if faultCode(err) != cl.want {
+					t.Errorf("%s as %s = %v, want fault %d", m.name, cl.name, err, cl.want)
+				}
+				if err != nil && strings.Contains(err.Error(), "password") && strings.Contains(err.Error(), "alice-password") {
+					t.Errorf("the fault repeats the password: %v", err)
+				}
+			})
+		}
+	}
+	if after := a.transitions(t, id); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Errorf("refused calls changed alice's experiment: %v → %v", before, after)
+	}
+	var devs []struct {
+		Name        string `xmlrpc:"name"`
+		Description string `xmlrpc:"description"`
+	}
+	a.admin(t, "ListDevices", &devs)
+	if len(devs) != 2 || devs[1].Name != "tap1" || devs[1].Description != "test daemon" { // the pending "reg" and tap1
+		t.Errorf("devices after refused admin calls: %+v", devs)
+	}
+
+	// What experimenters may do, they may do on their own only.
+	var bobs []struct {
+		ID int64 `xmlrpc:"id"`
+	}
+	if err := a.call("bob", "bob-password", "ListExperiments", &bobs); err != nil || len(bobs) != 1 {
+		t.Errorf("bob's ListExperiments = %+v, %v; want only the experiment bob created in the matrix", bobs, err)
+	}
+	if err := a.call("alice", "alice-password", "GetExperimentStatus", nil, id); err != nil {
+		t.Errorf("alice on her own experiment: %v", err)
+	}
+	var settings struct {
+		Config struct {
+			Anonymize map[string]any `xmlrpc:"anonymize"`
+		} `xmlrpc:"config"`
+	}
+	a.admin(t, "GetExperimentSettings", &settings, id)
+	if _, ok := settings.Config.Anonymize["secret_fingerprint"]; !ok || len(settings.Config.Anonymize) != 1 {
+		t.Errorf("anonymize settings = %v, want only secret_fingerprint", settings.Config.Anonymize)
+	}
+
+	// Downloads and metrics check the same credentials.
+	base := "http://" + a.addr
+	for _, tc := range []struct {
+		path, user, pass string
+		want             int
+	}{
+		{"/metrics", "", "", 401},
+		{"/metrics", "bob", "bob-password", 403},
+		{"/metrics", adminName, adminPass, 200},
+		{fmt.Sprintf("/files/%d/0/counters.csv", id), "", "", 401},
+		{fmt.Sprintf("/files/%d/0/counters.csv", id), "bob", "bob-password", 404},
+		{fmt.Sprintf("/files/%d/0/counters.csv", id), "alice", "wrong-password", 401},
+	} {
+		if code, _ := download(t, base+tc.path, tc.user, tc.pass); code != tc.want {
+			t.Errorf("GET %s as %q: HTTP %d, want %d", tc.path, tc.user, code, tc.want)
+		}
+	}
+	_, metrics := download(t, base+"/metrics", adminName, adminPass)
+	for _, want := range []string{`gims_api_faults_total{method="DeleteDevice",code="4"}`, `gims_experiments{state="configured"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
+	for _, secret := range []string{"alice-secret", "alice-password", c.token} {
+		if strings.Contains(string(metrics), secret) || strings.Contains(a.logText(), secret) {
+			t.Errorf("secret %q appears in /metrics or the AM's log", secret)
+		}
+	}
+}
