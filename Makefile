@@ -47,18 +47,11 @@ fuzz: deps
 	    echo "fuzz $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$t || exit 1; \
 	  done; done
 
-# demo: until the aggregate manager exists, the capture path end to end on
-# a bundled trace (anonymized pcap, IPFIX flows, counters CSV in demo/).
-DEMO_TRACE := cmd/gims-capd/testdata/pcaps/tcpreplay__test.pcap
+# demo: the aggregate manager and a local capture daemon, one experiment
+# end to end (scripts/demo.sh says where to look), then the AM stays up for
+# the web GUI until Ctrl-C.
 demo: build
-	@mkdir -p demo
-	$(BIN)/gims-capd -r $(DEMO_TRACE) -anonymize-secret demo-secret \
-	  -w demo/anonymized.pcap -ipfix demo/flows.ipfix -counters demo/counters.csv
-	@echo; echo "first packets, anonymized (tcpdump -n -r demo/anonymized.pcap):"
-	@tcpdump -n -r demo/anonymized.pcap 2>/dev/null | head -5
-	@echo; echo "counters (demo/counters.csv):"; cat demo/counters.csv
-	@echo; echo "outputs in demo/: anonymized.pcap, flows.ipfix (RFC 5655; tshark -r demo/flows.ipfix), counters.csv"
-	@echo "the aggregate manager (gims-am, web GUI) is not built yet: see the open issues"
+	bash scripts/demo.sh
 
 # bench-peers times the offline meter against softflowd, nfpcapd and
 # pmacctd on the same trace (bench/peers.sh installs them when missing).
