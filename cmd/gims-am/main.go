@@ -27,6 +27,7 @@ import (
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/web"
 )
 
 // version is stamped by the Makefile (-ldflags -X main.version=…).
@@ -126,6 +127,12 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	if err != nil {
 		return err
 	}
+	gcfg := web.DefaultConfig()
+	gcfg.Logger = logger
+	gui, err := web.New(gcfg, m)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("unable to listen: %w", err)
@@ -135,7 +142,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 		return err
 	}
 	defer m.Stop()
-	srv := &http.Server{Handler: routes(h), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: routes(h, gui), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	logger.Info("gims-am serving", "version", version, "address", ln.Addr().String(), "db", o.dbPath, "data", o.dataDir)
 	errc := make(chan error, 1)
@@ -151,18 +158,13 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	return srv.Shutdown(sctx)
 }
 
-// routes mounts the API; everything else is the GUI's.
-func routes(h *api.Handler) http.Handler {
+// routes mounts the API, the downloads and the metrics on the API
+// handler; everything else is the web GUI's.
+func routes(h *api.Handler, gui http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(api.RPCPath, h)
 	mux.Handle("/files/", h)
 	mux.Handle(api.MetricsPath, h)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, "gims-am %s: XML-RPC API at %s, metrics at %s\n", version, api.RPCPath, api.MetricsPath)
-	})
+	mux.Handle("/", gui)
 	return mux
 }

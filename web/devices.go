@@ -1,0 +1,306 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	neturl "net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gimsproject/gims/am"
+)
+
+// newLocation is the location drop-down's value for "a new one".
+const newLocation = "__new__"
+
+// devicesData is the data of devices.html.
+type devicesData struct {
+	Approved []am.DeviceInfo
+	Pending  []am.DeviceInfo
+}
+
+// listDevices shows the devices with reachability and last seen, and
+// the self-registered ones waiting for approval (admins).
+func (h *Handler) listDevices(w http.ResponseWriter, r *http.Request, s *session) {
+	devs, err := h.m.ListDevices(r.Context(), s.User)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var d devicesData
+	for _, dev := range devs {
+		if dev.Pending {
+			d.Pending = append(d.Pending, dev)
+		} else {
+			d.Approved = append(d.Approved, dev)
+		}
+	}
+	h.render(w, r, http.StatusOK, "devices.html", "Capture devices", "devices", d)
+}
+
+// deviceForm is the data of device_form.html (add and edit) and of the
+// re-create form of device_deleted.html. The token is never filled in.
+type deviceForm struct {
+	// Edit is set when editing Original.
+	Edit     bool
+	Original string
+	Name     string
+	Location string
+	Type     string
+	Hostname string
+	Port     string
+	// Interfaces is the comma-separated list of allowed interfaces.
+	Interfaces  string
+	Description string
+	// Locations are the existing locations for the drop-down.
+	Locations []string
+	// Errors are the server's messages per field, Error the others.
+	Errors map[string]string
+	Error  string
+	// Device is the stored record (edit): capabilities, reachability.
+	Device *am.DeviceInfo
+}
+
+// NewLocation tells whether the form's location is not an existing one.
+func (f deviceForm) NewLocation() bool {
+	return f.Location != "" && !slices.Contains(f.Locations, f.Location)
+}
+
+// locations lists the locations of the existing devices.
+func (h *Handler) locations(r *http.Request, s *session) ([]string, []am.DeviceInfo, error) {
+	devs, err := h.m.ListDevices(r.Context(), s.User)
+	if err != nil {
+		return nil, nil, err
+	}
+	var locs []string
+	for _, d := range devs {
+		if d.Location != "" && !slices.Contains(locs, d.Location) {
+			locs = append(locs, d.Location)
+		}
+	}
+	slices.Sort(locs)
+	return locs, devs, nil
+}
+
+// formOf fills a form from a stored device.
+func formOf(d *am.DeviceInfo) deviceForm {
+	return deviceForm{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname,
+		Port: strconv.Itoa(d.Port), Interfaces: strings.Join(d.Interfaces, ", "), Description: d.Description}
+}
+
+// newDeviceForm shows the add form; query parameters pre-fill it (the
+// re-create link of a deleted device).
+func (h *Handler) newDeviceForm(w http.ResponseWriter, r *http.Request, s *session) {
+	locs, _, err := h.locations(r, s)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := deviceForm{Name: q.Get("name"), Location: q.Get("location"), Type: q.Get("type"), Hostname: q.Get("hostname"),
+		Port: q.Get("port"), Interfaces: q.Get("interfaces"), Description: q.Get("description"), Locations: locs}
+	if f.Type == "" {
+		f.Type = "gims-capd"
+	}
+	if f.Port == "" {
+		f.Port = "8081"
+	}
+	h.render(w, r, http.StatusOK, "device_form.html", "Add a capture device", "devices", &f)
+}
+
+// readDeviceForm reads the posted fields.
+func readDeviceForm(r *http.Request) deviceForm {
+	f := deviceForm{
+		Name: strings.TrimSpace(r.PostFormValue("name")), Location: r.PostFormValue("location"),
+		Type: strings.TrimSpace(r.PostFormValue("type")), Hostname: strings.TrimSpace(r.PostFormValue("hostname")),
+		Port: strings.TrimSpace(r.PostFormValue("port")), Interfaces: r.PostFormValue("interfaces"),
+		Description: strings.TrimSpace(r.PostFormValue("description")),
+	}
+	if f.Location == newLocation {
+		f.Location = r.PostFormValue("new_location")
+	}
+	f.Location = strings.TrimSpace(f.Location)
+	return f
+}
+
+// port parses the port field as the browser does: not a number is 0,
+// which the manager refuses with its message.
+func (f *deviceForm) port() int {
+	n, err := strconv.Atoi(f.Port)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// interfaces splits the interfaces field.
+func (f *deviceForm) interfaces() []string {
+	out := []string{}
+	for _, i := range strings.Split(f.Interfaces, ",") {
+		if i = strings.TrimSpace(i); i != "" {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// fieldOf tells which form field a manager message is about, so that it
+// shows beside it (the browser's checks put the same message there).
+func fieldOf(msg string) string {
+	switch {
+	case strings.Contains(msg, "device name"):
+		return "name"
+	case strings.Contains(msg, ": hostname "):
+		return "hostname"
+	case strings.Contains(msg, ": port "):
+		return "port"
+	case strings.Contains(msg, ": token "):
+		return "token"
+	case strings.Contains(msg, "interface"):
+		return "interfaces"
+	}
+	return ""
+}
+
+// setError places a manager error on the form.
+func (f *deviceForm) setError(err error) {
+	msg := message(err)
+	if field := fieldOf(msg); field != "" && am.FaultOf(err).Code == am.FaultInvalid {
+		f.Errors = map[string]string{field: msg}
+		return
+	}
+	f.Error = msg
+}
+
+// addDevice adds a device through the manager, which checks the fields
+// and fetches the capabilities.
+func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, s *session) {
+	f := readDeviceForm(r)
+	in := am.DeviceInput{Name: f.Name, Location: f.Location, Type: f.Type, Hostname: f.Hostname, Port: f.port(),
+		Description: f.Description, Token: r.PostFormValue("token"), Interfaces: f.interfaces()}
+	d, err := h.m.AddDevice(r.Context(), s.User, in)
+	if err != nil {
+		if httpStatus(err) == http.StatusForbidden {
+			h.fail(w, r, err)
+			return
+		}
+		f.Locations, _, _ = h.locations(r, s)
+		f.setError(err)
+		h.render(w, r, httpStatus(err), "device_form.html", "Add a capture device", "devices", &f)
+		return
+	}
+	h.sessions.setFlash(s, "Device "+d.Name+" added; capabilities fetched.")
+	http.Redirect(w, r, "/devices/"+esc(d.Name)+"/edit", http.StatusSeeOther)
+}
+
+// findDevice returns the stored device name.
+func (h *Handler) findDevice(r *http.Request, s *session, name string) (*am.DeviceInfo, []string, error) {
+	locs, devs, err := h.locations(r, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range devs {
+		if devs[i].Name == name {
+			return &devs[i], locs, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: device %q", am.ErrNotFound, name)
+}
+
+// editDeviceForm shows the edit form with the device's capabilities.
+func (h *Handler) editDeviceForm(w http.ResponseWriter, r *http.Request, s *session) {
+	d, locs, err := h.findDevice(r, s, r.PathValue("name"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f := formOf(d)
+	f.Edit, f.Original, f.Locations, f.Device = true, d.Name, locs, d
+	h.render(w, r, http.StatusOK, "device_form.html", "Device "+d.Name, "devices", &f)
+}
+
+// editDevice saves the changes; an empty token keeps the current one.
+func (h *Handler) editDevice(w http.ResponseWriter, r *http.Request, s *session) {
+	name := r.PathValue("name")
+	f := readDeviceForm(r)
+	port, ifaces := f.port(), f.interfaces()
+	ch := am.DeviceChanges{Name: &f.Name, Location: &f.Location, Type: &f.Type, Hostname: &f.Hostname, Port: &port,
+		Description: &f.Description, Interfaces: &ifaces}
+	if tok := r.PostFormValue("token"); tok != "" {
+		ch.Token = &tok
+	}
+	d, err := h.m.EditDevice(r.Context(), s.User, name, ch)
+	if err != nil {
+		cur, locs, ferr := h.findDevice(r, s, name)
+		if ferr != nil || httpStatus(err) == http.StatusForbidden {
+			h.fail(w, r, err)
+			return
+		}
+		f.Edit, f.Original, f.Locations, f.Device = true, name, locs, cur
+		f.setError(err)
+		h.render(w, r, httpStatus(err), "device_form.html", "Device "+name, "devices", &f)
+		return
+	}
+	h.sessions.setFlash(s, "Device "+d.Name+" saved.")
+	http.Redirect(w, r, "/devices/"+esc(d.Name)+"/edit", http.StatusSeeOther)
+}
+
+// fetchCapabilities asks the device for its capabilities now.
+func (h *Handler) fetchCapabilities(w http.ResponseWriter, r *http.Request, s *session) {
+	name := r.PathValue("name")
+	if _, err := h.m.GetDeviceCapabilities(r.Context(), s.User, name); err != nil {
+		h.sessions.setFlash(s, "Capabilities of "+name+" not fetched: "+message(err))
+	} else {
+		h.sessions.setFlash(s, "Capabilities of "+name+" fetched.")
+	}
+	http.Redirect(w, r, "/devices/"+esc(name)+"/edit", http.StatusSeeOther)
+}
+
+// approveDevice approves a self-registered device.
+func (h *Handler) approveDevice(w http.ResponseWriter, r *http.Request, s *session) {
+	name := r.PathValue("name")
+	yes := true
+	if _, err := h.m.EditDevice(r.Context(), s.User, name, am.DeviceChanges{Approved: &yes}); err != nil {
+		if httpStatus(err) == http.StatusForbidden {
+			h.fail(w, r, err)
+			return
+		}
+		h.sessions.setFlash(s, "Device "+name+" not approved: "+message(err))
+	} else {
+		h.sessions.setFlash(s, "Device "+name+" approved; capabilities fetched.")
+	}
+	http.Redirect(w, r, "/devices", http.StatusSeeOther)
+}
+
+// deleteDeviceForm is the confirmation step: the full record.
+func (h *Handler) deleteDeviceForm(w http.ResponseWriter, r *http.Request, s *session) {
+	d, _, err := h.findDevice(r, s, r.PathValue("name"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "device_delete.html", "Delete device "+d.Name+"?", "devices", d)
+}
+
+// deletedData is the data of device_deleted.html.
+type deletedData struct {
+	Device am.DeviceInfo
+	// Form re-creates it (the token must be typed again).
+	Form deviceForm
+}
+
+// deleteDevice deletes the device and shows the deleted record.
+func (h *Handler) deleteDevice(w http.ResponseWriter, r *http.Request, s *session) {
+	d, err := h.m.DeleteDevice(r.Context(), s.User, r.PathValue("name"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f := formOf(&d)
+	f.Locations, _, _ = h.locations(r, s)
+	h.render(w, r, http.StatusOK, "device_deleted.html", "Device "+d.Name+" deleted", "devices", deletedData{Device: d, Form: f})
+}
+
+// esc escapes a name for a URL path segment.
+func esc(name string) string { return neturl.PathEscape(name) }

@@ -1,0 +1,421 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gimsproject/gims/am"
+)
+
+// listExperiments shows the user's experiments (every one for admins).
+func (h *Handler) listExperiments(w http.ResponseWriter, r *http.Request, s *session) {
+	list, err := h.m.ListExperiments(r.Context(), s.User)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	slices.SortFunc(list, func(a, b am.ExperimentSummary) int { return int(b.ID - a.ID) })
+	h.render(w, r, http.StatusOK, "experiments.html", "Experiments", "experiments", list)
+}
+
+// sourceChoice is one device interface offered by the create form.
+type sourceChoice struct {
+	// Value is "device:interface".
+	Value       string
+	Device      string
+	Interface   string
+	LinkType    string
+	Description string
+	Location    string
+	Reachable   bool
+	Checked     bool
+}
+
+// newExperimentData is the data of experiment_new.html.
+type newExperimentData struct {
+	Name        string
+	Description string
+	Sources     []sourceChoice
+	Error       string
+}
+
+// sources lists every interface of the approved devices that p may use
+// (a device's allowed interfaces when it lists some).
+func (h *Handler) sources(r *http.Request, p am.Principal, checked []string) ([]sourceChoice, error) {
+	devs, err := h.m.DeviceNames(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	var out []sourceChoice
+	for _, d := range devs {
+		if d.Capabilities == nil {
+			continue
+		}
+		for _, i := range d.Capabilities.Interfaces {
+			if len(d.Interfaces) > 0 && !slices.Contains(d.Interfaces, i.Name) {
+				continue
+			}
+			v := d.Name + ":" + i.Name
+			out = append(out, sourceChoice{Value: v, Device: d.Name, Interface: i.Name, LinkType: i.LinkType,
+				Description: i.Description, Location: d.Location, Reachable: d.Reachable,
+				Checked: slices.Contains(checked, v)})
+		}
+	}
+	return out, nil
+}
+
+// newExperimentForm shows the create form.
+func (h *Handler) newExperimentForm(w http.ResponseWriter, r *http.Request, s *session) {
+	src, err := h.sources(r, s.User, nil)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "experiment_new.html", "New experiment", "experiments", newExperimentData{Sources: src})
+}
+
+// createExperiment creates the experiment and opens its page.
+func (h *Handler) createExperiment(w http.ResponseWriter, r *http.Request, s *session) {
+	d := newExperimentData{Name: strings.TrimSpace(r.PostFormValue("name")),
+		Description: strings.TrimSpace(r.PostFormValue("description"))}
+	devices := r.PostForm["devices"]
+	id, err := h.m.CreateExperiment(r.Context(), s.User, am.CreateRequest{Name: d.Name, Description: d.Description,
+		Devices: devices})
+	if err != nil {
+		d.Error = message(err)
+		d.Sources, _ = h.sources(r, s.User, devices)
+		h.render(w, r, httpStatus(err), "experiment_new.html", "New experiment", "experiments", d)
+		return
+	}
+	h.sessions.setFlash(s, fmt.Sprintf("Experiment %s created: configure it below.", d.Name))
+	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
+}
+
+// experimentID reads the {id} of the path.
+func experimentID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: experiment %q", am.ErrNotFound, r.PathValue("id"))
+	}
+	return id, nil
+}
+
+// configForm is the configure form, tailored to the experiment's devices:
+// only the transforms every one of them offers, the replay speed only
+// when every source is a file, the snaplen bounded by the smallest
+// maximum. Values are strings as typed; the secret is never filled in.
+type configForm struct {
+	Transforms  map[string]bool
+	FilesOnly   bool
+	AnyLive     bool
+	MaxSnaplen  int
+	Filter      string
+	Snaplen     string
+	Promiscuous bool
+	Counters    bool
+	IntervalMS  string
+	Flows       bool
+	ActiveS     string
+	IdleS       string
+	Biflow      bool
+	Collector   string
+	Anonymize   bool
+	// Fingerprint is the current key's (re-configuring needs the secret
+	// again).
+	Fingerprint string
+	Pcap        bool
+	Storage     string
+	DurationS   string
+	ReplaySpeed string
+	Error       string
+}
+
+// pairView is one device interface of an experiment with its device.
+type pairView struct {
+	Name   string
+	Device *am.DeviceInfo
+}
+
+// experimentData is the data of experiment.html.
+type experimentData struct {
+	S            am.Settings
+	Pairs        []pairView
+	Configurable bool
+	Form         configForm
+	Status       statusView
+	Results      resultsView
+	Interval     int
+}
+
+// tailor fills the parts of a configure form that depend on the devices.
+func tailor(f *configForm, pairs []pairView) {
+	f.Transforms = map[string]bool{"counters": true, "flows": true, "anonymize": true, "pcap": true}
+	f.FilesOnly = len(pairs) > 0
+	f.MaxSnaplen = 262144
+	for _, p := range pairs {
+		iface := p.Name[strings.Index(p.Name, ":")+1:]
+		if !strings.HasPrefix(iface, "file:") {
+			f.FilesOnly, f.AnyLive = false, true
+		}
+		if p.Device == nil || p.Device.Capabilities == nil {
+			f.Transforms = map[string]bool{}
+			continue
+		}
+		c := p.Device.Capabilities
+		for t := range f.Transforms {
+			if !slices.Contains(c.Transforms, t) {
+				delete(f.Transforms, t)
+			}
+		}
+		if c.MaxSnaplen > 0 && c.MaxSnaplen < f.MaxSnaplen {
+			f.MaxSnaplen = c.MaxSnaplen
+		}
+	}
+}
+
+// formFromConfig fills a configure form from the stored configuration, or
+// with the defaults.
+func formFromConfig(c *am.ConfigView) configForm {
+	f := configForm{Snaplen: "65535", Promiscuous: true, Counters: true, IntervalMS: "1000", Flows: true,
+		ActiveS: "1800", IdleS: "300", Biflow: true, Pcap: true, Storage: am.StorageRemote}
+	if c == nil {
+		return f
+	}
+	f.Filter, f.Snaplen, f.Promiscuous, f.Pcap, f.Storage = c.Filter, strconv.Itoa(c.Snaplen), c.Promiscuous, c.Pcap, c.Storage
+	f.Counters = c.Counters != nil
+	if c.Counters != nil {
+		f.IntervalMS = strconv.Itoa(c.Counters.IntervalMS)
+	}
+	f.Flows = c.Flows != nil
+	if c.Flows != nil {
+		f.ActiveS, f.IdleS = strconv.Itoa(c.Flows.ActiveTimeoutS), strconv.Itoa(c.Flows.IdleTimeoutS)
+		f.Biflow, f.Collector = c.Flows.Biflow, c.Flows.Collector
+	}
+	if c.Anonymize != nil {
+		f.Anonymize, f.Fingerprint = true, c.Anonymize.SecretFingerprint
+	}
+	if c.DurationS > 0 {
+		f.DurationS = strconv.Itoa(c.DurationS)
+	}
+	if c.ReplaySpeed > 0 {
+		f.ReplaySpeed = strconv.FormatFloat(c.ReplaySpeed, 'g', -1, 64)
+	}
+	return f
+}
+
+// readConfigForm reads the posted configure form.
+func readConfigForm(r *http.Request) configForm {
+	on := func(k string) bool { return r.PostFormValue(k) != "" }
+	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	return configForm{Filter: v("filter"), Snaplen: v("snaplen"), Promiscuous: on("promiscuous"),
+		Counters: on("counters"), IntervalMS: v("interval_ms"), Flows: on("flows"), ActiveS: v("active_timeout_s"),
+		IdleS: v("idle_timeout_s"), Biflow: on("biflow"), Collector: v("collector"), Anonymize: on("anonymize"),
+		Pcap: on("pcap"), Storage: v("storage"), DurationS: v("duration_s"), ReplaySpeed: v("replay_speed")}
+}
+
+// config turns the form into the manager's struct; the manager checks
+// the values, the form only their types.
+func (f *configForm) config(secret string) (am.ExperimentConfig, error) {
+	var firstErr error
+	num := func(field, s string) int {
+		if s == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("%s must be a whole number, not %q", field, s)
+		}
+		return n
+	}
+	prom := f.Promiscuous
+	c := am.ExperimentConfig{Filter: f.Filter, Snaplen: num("snaplen", f.Snaplen), Promiscuous: &prom, Pcap: f.Pcap,
+		Storage: f.Storage, DurationS: num("duration_s", f.DurationS)}
+	if f.Counters {
+		c.Counters = &am.CountersConfig{IntervalMS: num("interval_ms", f.IntervalMS)}
+	}
+	if f.Flows {
+		biflow := f.Biflow
+		c.Flows = &am.FlowsConfig{ActiveTimeoutS: num("active_timeout_s", f.ActiveS),
+			IdleTimeoutS: num("idle_timeout_s", f.IdleS), Biflow: &biflow, Collector: f.Collector}
+	}
+	if f.Anonymize {
+		c.Anonymize = &am.AnonymizeConfig{Secret: secret}
+	}
+	if f.ReplaySpeed != "" {
+		x, err := strconv.ParseFloat(f.ReplaySpeed, 64)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("replay_speed must be a number, not %q", f.ReplaySpeed)
+		}
+		c.ReplaySpeed = x
+	}
+	return c, firstErr
+}
+
+// pairs joins an experiment's device interfaces with the devices.
+func (h *Handler) pairs(r *http.Request, p am.Principal, s *am.Settings) ([]pairView, error) {
+	devs, err := h.m.DeviceNames(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pairView, len(s.Devices))
+	for i, name := range s.Devices {
+		out[i].Name = name
+		dev, _, _ := strings.Cut(name, ":")
+		for j := range devs {
+			if devs[j].Name == dev {
+				out[i].Device = &devs[j]
+			}
+		}
+	}
+	return out, nil
+}
+
+// experimentPage gathers an experiment's page; form, when given, is the
+// configure form as posted (with its error).
+func (h *Handler) experimentPage(r *http.Request, s *session, id int64, form *configForm) (*experimentData, error) {
+	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
+	if err != nil {
+		return nil, err
+	}
+	pairs, err := h.pairs(r, s.User, &set)
+	if err != nil {
+		return nil, err
+	}
+	d := &experimentData{S: set, Pairs: pairs,
+		Configurable: set.State == am.StateInstantiated || set.State == am.StateConfigured}
+	if form != nil {
+		d.Form = *form
+	} else {
+		d.Form = formFromConfig(set.Config)
+	}
+	tailor(&d.Form, pairs)
+	st, err := h.status(r, s, id)
+	if err != nil {
+		return nil, err
+	}
+	d.Status = st
+	d.Results = h.results(r, s, &set, r.URL.Query().Get("sort"), r.URL.Query().Get("dir"))
+	return d, nil
+}
+
+// showExperiment shows an experiment: lifecycle, configuration, live
+// status, charts, flows and files.
+func (h *Handler) showExperiment(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d, err := h.experimentPage(r, s, id, nil)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "experiment.html", "Experiment "+d.S.Name, "experiments", d)
+}
+
+// configureExperiment stores the configuration through the manager; its
+// refusal (a bad filter with libpcap's message, a transform a device
+// lacks) shows on the form, which keeps what was typed but the secret.
+func (h *Handler) configureExperiment(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f := readConfigForm(r)
+	cfg, err := f.config(r.PostFormValue("secret"))
+	if err == nil {
+		_, err = h.m.ConfigureExperiment(r.Context(), s.User, id, cfg)
+	}
+	if err != nil {
+		status := http.StatusBadRequest
+		if am.FaultOf(err).Code != 0 && am.FaultOf(err).Code <= am.FaultConflict {
+			status = httpStatus(err)
+		}
+		if status == http.StatusNotFound || status == http.StatusForbidden {
+			h.fail(w, r, err)
+			return
+		}
+		f.Error = message(err)
+		d, perr := h.experimentPage(r, s, id, &f)
+		if perr != nil {
+			h.fail(w, r, perr)
+			return
+		}
+		h.render(w, r, status, "experiment.html", "Experiment "+d.S.Name, "experiments", d)
+		return
+	}
+	h.sessions.setFlash(s, "Configuration saved: the experiment can start.")
+	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
+}
+
+// filterCheck is the data of the "filtercheck" fragment.
+type filterCheck struct {
+	Filter string
+	OK     bool
+	Error  string
+}
+
+// checkFilter compiles the typed filter for every device interface of
+// the experiment (as ConfigureExperiment will) and answers the inline
+// message.
+func (h *Handler) checkFilter(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	fc := filterCheck{Filter: strings.TrimSpace(r.PostFormValue("filter"))}
+	snaplen, _ := strconv.Atoi(strings.TrimSpace(r.PostFormValue("snaplen")))
+	err = h.m.CheckConfig(r.Context(), s.User, id, am.ExperimentConfig{Filter: fc.Filter, Snaplen: snaplen})
+	switch {
+	case err == nil:
+		fc.OK = true
+	case am.FaultOf(err).Code == am.FaultInvalid:
+		fc.Error = message(err)
+	default:
+		h.fail(w, r, err)
+		return
+	}
+	h.fragment(w, r, "filtercheck", fc)
+}
+
+// transition runs a lifecycle button: start, resume, pause or stop.
+func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var call func(context.Context, am.Principal, int64) (am.Status, error)
+	var done string
+	switch r.PathValue("action") {
+	case "start":
+		call, done = h.m.StartExperiment, "started"
+	case "resume":
+		call, done = h.m.StartExperiment, "resumed"
+	case "pause":
+		call, done = h.m.PauseExperiment, "paused"
+	case "stop":
+		call, done = h.m.StopExperiment, "stopped"
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	_, err = call(r.Context(), s.User, id)
+	if err != nil {
+		if code := am.FaultOf(err).Code; code == am.FaultNotFound || code == am.FaultAuth {
+			h.fail(w, r, err)
+			return
+		}
+		h.sessions.setFlash(s, "Not "+done+": "+message(err))
+	} else {
+		h.sessions.setFlash(s, "Experiment "+done+".")
+	}
+	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
+}

@@ -1,0 +1,336 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gimsproject/gims/am"
+)
+
+// view is what every page template gets: the layout's members and the
+// page's own Data.
+type view struct {
+	Title string
+	// Nav names the active menu entry.
+	Nav  string
+	User am.Principal
+	CSRF string
+	// Flash is a one-time message (after a redirect).
+	Flash string
+	Data  any
+}
+
+// render executes a full page with status.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page, title, nav string, data any) {
+	v := view{Title: title, Nav: nav, Data: data}
+	if s := sessionOf(r); s != nil {
+		v.User, v.CSRF = s.User, s.CSRF
+		v.Flash = h.sessions.takeFlash(s)
+	}
+	h.execute(w, status, h.pages[page], "layout", v)
+}
+
+// fragment executes one named template of partials.html (an htmx swap).
+func (h *Handler) fragment(w http.ResponseWriter, r *http.Request, name string, data any) {
+	v := view{Data: data}
+	if s := sessionOf(r); s != nil {
+		v.User, v.CSRF = s.User, s.CSRF
+	}
+	h.execute(w, http.StatusOK, h.pages["error.html"], name, v)
+}
+
+// execute renders into a buffer first, so that a template error gives a
+// clean 500 rather than half a page.
+func (h *Handler) execute(w http.ResponseWriter, status int, t *template.Template, name string, v view) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, v); err != nil {
+		h.cfg.Logger.Error("template failed", "template", name, "error", err)
+		http.Error(w, "internal error: the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// httpStatus maps a manager error to an HTTP status through its fault.
+func httpStatus(err error) int {
+	switch am.FaultOf(err).Code {
+	case am.FaultNotFound:
+		return http.StatusNotFound
+	case am.FaultState, am.FaultConflict:
+		return http.StatusConflict
+	case am.FaultInvalid:
+		return http.StatusBadRequest
+	case am.FaultAuth:
+		return http.StatusForbidden
+	case am.FaultDevice:
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+// message is the text a person reads for a manager error: the fault
+// string, without the "invalid argument: " of validation errors and the
+// call's prefix before it (the browser's checks show the same text).
+func message(err error) string {
+	s := am.FaultOf(err).String
+	if i := strings.Index(s, am.ErrInvalid.Error()+": "); i >= 0 {
+		return s[i+len(am.ErrInvalid.Error())+2:]
+	}
+	return s
+}
+
+// errorData is the data of error.html.
+type errorData struct {
+	Status  int
+	Message string
+}
+
+// fail answers a manager error with the error page (or a bare message to
+// an htmx request).
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := httpStatus(err)
+	if status == http.StatusInternalServerError {
+		h.cfg.Logger.Error("request failed", "path", r.URL.Path, "error", err)
+	}
+	if r.Header.Get("HX-Request") != "" {
+		http.Error(w, message(err), status)
+		return
+	}
+	h.render(w, r, status, "error.html", http.StatusText(status), "", errorData{Status: status, Message: message(err)})
+}
+
+// user wraps a handler that needs a logged-in user: others are sent to
+// the login form (GET) or refused (401).
+func (h *Handler) user(fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := sessionOf(r)
+		if !s.loggedIn() {
+			if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "401 unauthorized: log in first", http.StatusUnauthorized)
+			return
+		}
+		fn(w, r, s)
+	}
+}
+
+// home sends users to their experiments, others to the login form.
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	if sessionOf(r).loggedIn() {
+		http.Redirect(w, r, "/experiments", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// loginData is the data of login.html.
+type loginData struct {
+	Name  string
+	Next  string
+	Error string
+}
+
+// safeNext keeps a post-login destination only when it is a path of this
+// site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/experiments"
+	}
+	return next
+}
+
+// loginForm shows the login form, with an anonymous session for its CSRF
+// token.
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	if s.loggedIn() {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	if s == nil {
+		s = h.sessions.create(w, r, am.Principal{})
+		r = r.WithContext(withSession(r.Context(), s))
+	}
+	h.render(w, r, http.StatusOK, "login.html", "Log in", "", loginData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// login checks the user's password with the manager and starts a new
+// session.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	old := sessionOf(r)
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	next := safeNext(r.PostFormValue("next"))
+	p, err := h.m.Authenticate(r.Context(), name, r.PostFormValue("password"))
+	if err != nil {
+		h.cfg.Logger.Warn("login refused", "remote", r.RemoteAddr, "user", name)
+		msg := "wrong user name or password"
+		if !errors.Is(err, am.ErrAuth) {
+			msg = "login failed: " + message(err)
+		}
+		h.render(w, r, http.StatusUnauthorized, "login.html", "Log in", "", loginData{Name: name, Next: next, Error: msg})
+		return
+	}
+	h.sessions.destroy(w, old)
+	h.sessions.create(w, r, p)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logout ends the session.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	h.sessions.destroy(w, sessionOf(r))
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// funcs are the templates' helpers.
+func funcs() template.FuncMap {
+	return template.FuncMap{
+		"bytes": humanBytes,
+		"num":   humanCount,
+		"pps":   func(v float64) string { return siRate(v, "pkt/s") },
+		"bps":   func(v float64) string { return siRate(v, "bit/s") },
+		"dur":   humanDuration,
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			return t.Local().Format("2006-01-02 15:04:05")
+		},
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			return humanDuration(time.Since(t).Seconds()) + " ago"
+		},
+		"proto":    protoName,
+		"join":     strings.Join,
+		"fileKind": fileKind,
+		"pct":      func(v float64) string { return fmt.Sprintf("%.0f", math.Max(0, math.Min(100, v))) },
+		"isFile":   func(iface string) bool { return strings.HasPrefix(iface, "file:") },
+		"ms": func(ms int64) string {
+			if ms == 0 {
+				return "—"
+			}
+			return time.UnixMilli(ms).Local().Format("15:04:05.000")
+		},
+		"msdur": func(start, end int64) string {
+			return fmt.Sprintf("%.3f s", float64(end-start)/1000)
+		},
+		"add":       func(a, b int) int { return a + b },
+		"hasPrefix": strings.HasPrefix,
+		"download":  downloadPath,
+		// sub passes a part of the page to a fragment, with the layout's
+		// members (user, CSRF token).
+		"sub": func(v view, data any) view { v.Data = data; return v },
+	}
+}
+
+// humanBytes is a byte count with a binary unit.
+func humanBytes(v any) string {
+	n := toFloat(v)
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
+}
+
+// humanCount is an integer with thin thousands separators.
+func humanCount(v any) string {
+	s := fmt.Sprintf("%.0f", toFloat(v))
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[0] != '-' {
+			b.WriteString("\u202f")
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// siRate is a rate with an SI prefix.
+func siRate(v float64, unit string) string {
+	prefixes := []string{"", "k", "M", "G", "T"}
+	i := 0
+	for v >= 1000 && i < len(prefixes)-1 {
+		v /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f %s", v, unit)
+	}
+	return fmt.Sprintf("%.1f %s%s", v, prefixes[i], unit)
+}
+
+// humanDuration is seconds as "1h02m03s", "2m05s" or "4.2 s".
+func humanDuration(s float64) string {
+	if s < 60 {
+		return fmt.Sprintf("%.1f s", s)
+	}
+	d := time.Duration(s) * time.Second
+	h, m, sec := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%dh%02dm%02ds", h, m, sec)
+	}
+	return fmt.Sprintf("%dm%02ds", m, sec)
+}
+
+// toFloat converts the templates' numbers.
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return 0
+}
+
+// protoName names common IP protocols.
+func protoName(p int) string {
+	switch p {
+	case 1:
+		return "ICMP"
+	case 6:
+		return "TCP"
+	case 17:
+		return "UDP"
+	case 58:
+		return "ICMPv6"
+	case 132:
+		return "SCTP"
+	}
+	return fmt.Sprint(p)
+}
+
+// fileKind tells what a result file holds, from its name.
+func fileKind(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".pcap"), strings.HasSuffix(name, ".pcapng"):
+		return "pcap"
+	case strings.HasSuffix(name, ".ipfix"):
+		return "IPFIX"
+	case strings.HasSuffix(name, ".csv"):
+		return "CSV"
+	}
+	return "file"
+}

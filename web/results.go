@@ -1,0 +1,349 @@
+package web
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/am/api"
+)
+
+// deviceRow is one device interface of the live status, with its rates.
+type deviceRow struct {
+	am.DeviceStatus
+	PPS, BPS float64
+	IsFile   bool
+}
+
+// statusView is the data of the "status" fragment: the live counters
+// and the lifecycle buttons legal in the current state.
+type statusView struct {
+	ID      int64
+	S       am.Status
+	Devices []deviceRow
+	// PPS and BPS sum the devices' rates.
+	PPS, BPS float64
+	// Poll keeps the fragment polling (running or paused).
+	Poll       bool
+	IntervalMS int
+	Start      bool
+	Pause      bool
+	Resume     bool
+	Stop       bool
+}
+
+// status reads an experiment's live status from the manager.
+func (h *Handler) status(r *http.Request, s *session, id int64) (statusView, error) {
+	st, err := h.m.GetExperimentStatus(r.Context(), s.User, id)
+	if err != nil {
+		return statusView{}, err
+	}
+	v := statusView{ID: id, S: st, IntervalMS: int(h.cfg.StatusInterval.Milliseconds()),
+		Poll:  st.State == am.StateRunning || st.State == am.StatePaused,
+		Start: st.State == am.StateConfigured, Pause: st.State == am.StateRunning,
+		Resume: st.State == am.StatePaused, Stop: st.State == am.StateRunning || st.State == am.StatePaused}
+	now := h.cfg.Now()
+	for i, d := range st.Devices {
+		row := deviceRow{DeviceStatus: d, IsFile: strings.HasPrefix(d.Interface, "file:")}
+		pps, bps := h.rates.rate(rateKey{id, i}, d.ElapsedS, d.Packets, d.Bytes, now)
+		if d.State == am.StateRunning && st.State == am.StateRunning {
+			row.PPS, row.BPS = pps, bps
+			v.PPS += pps
+			v.BPS += bps
+		}
+		v.Devices = append(v.Devices, row)
+	}
+	return v, nil
+}
+
+// statusFragment answers the live status poll.
+func (h *Handler) statusFragment(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v, err := h.status(r, s, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if prev := r.URL.Query().Get("state"); prev != "" && prev != v.S.State {
+		// The charts, flows and files refresh once more, and a state
+		// that allows configuring again needs the whole page.
+		w.Header().Set("HX-Trigger", "gims-state-changed")
+	}
+	h.fragment(w, r, "status", v)
+}
+
+// Flow table sort keys.
+var flowSorts = []string{"bytes", "packets", "src", "dst", "sport", "dport", "proto", "start", "duration"}
+
+// resultsView is the data of the "results" fragment: the files to
+// download and the largest flows.
+type resultsView struct {
+	ID         int64
+	State      string
+	Poll       bool
+	IntervalMS int
+	// HasJobs tells whether the experiment ever started.
+	HasJobs     bool
+	Files       []am.FileRow
+	Flows       []am.FlowRow
+	Sort        string
+	Dir         string
+	Anonymized  bool
+	Fingerprint string
+	Error       string
+}
+
+// SortQuery is the query string of a column header: the other direction
+// when the table is sorted by it already.
+func (v resultsView) SortQuery(key string) string {
+	dir := "desc"
+	if v.Sort == key && v.Dir == "desc" {
+		dir = "asc"
+	}
+	return "sort=" + key + "&dir=" + dir
+}
+
+// Arrow marks the sorted column.
+func (v resultsView) Arrow(key string) string {
+	if v.Sort != key {
+		return ""
+	}
+	if v.Dir == "asc" {
+		return " ▲"
+	}
+	return " ▼"
+}
+
+// Query is the current sort as a query string.
+func (v resultsView) Query() string { return "sort=" + v.Sort + "&dir=" + v.Dir }
+
+// results reads an experiment's files and largest flows.
+func (h *Handler) results(r *http.Request, s *session, set *am.Settings, sort, dir string) resultsView {
+	if !slices.Contains(flowSorts, sort) {
+		sort = "bytes"
+	}
+	if dir != "asc" {
+		dir = "desc"
+	}
+	v := resultsView{ID: set.ID, State: set.State, Sort: sort, Dir: dir,
+		IntervalMS: int(h.cfg.ResultsInterval.Milliseconds()),
+		Poll:       set.State == am.StateRunning || set.State == am.StatePaused,
+		HasJobs:    set.State == am.StateRunning || set.State == am.StatePaused || set.State == am.StateDone}
+	if c := set.Config; c != nil && c.Anonymize != nil {
+		v.Anonymized, v.Fingerprint = true, c.Anonymize.SecretFingerprint
+	}
+	if !v.HasJobs {
+		return v
+	}
+	files, err := h.m.GetExperimentResults(r.Context(), s.User, set.ID, am.ResultsQuery{Kind: am.KindFiles})
+	if err != nil {
+		v.Error = message(err)
+		return v
+	}
+	v.Files, _ = files.([]am.FileRow)
+	flows, err := h.m.GetExperimentResults(r.Context(), s.User, set.ID,
+		am.ResultsQuery{Kind: am.KindFlows, Limit: h.cfg.FlowsShown})
+	if err != nil {
+		v.Error = message(err)
+		return v
+	}
+	v.Flows, _ = flows.([]am.FlowRow)
+	sortFlows(v.Flows, sort, dir)
+	return v
+}
+
+// sortFlows orders flows by a column.
+func sortFlows(flows []am.FlowRow, key, dir string) {
+	addr := func(s string) netip.Addr { a, _ := netip.ParseAddr(s); return a }
+	slices.SortStableFunc(flows, func(a, b am.FlowRow) int {
+		var c int
+		switch key {
+		case "packets":
+			c = cmp.Compare(a.Packets+a.RevPackets, b.Packets+b.RevPackets)
+		case "src":
+			c = addr(a.Src).Compare(addr(b.Src))
+		case "dst":
+			c = addr(a.Dst).Compare(addr(b.Dst))
+		case "sport":
+			c = cmp.Compare(a.SrcPort, b.SrcPort)
+		case "dport":
+			c = cmp.Compare(a.DstPort, b.DstPort)
+		case "proto":
+			c = cmp.Compare(a.Proto, b.Proto)
+		case "start":
+			c = cmp.Compare(a.StartMS, b.StartMS)
+		case "duration":
+			c = cmp.Compare(a.EndMS-a.StartMS, b.EndMS-b.StartMS)
+		default:
+			c = cmp.Compare(a.Bytes+a.RevBytes, b.Bytes+b.RevBytes)
+		}
+		if dir == "desc" {
+			return -c
+		}
+		return c
+	})
+}
+
+// resultsFragment answers the results poll and the flow table's sorting.
+func (h *Handler) resultsFragment(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := h.results(r, s, &set, r.URL.Query().Get("sort"), r.URL.Query().Get("dir"))
+	h.fragment(w, r, "results", &v)
+}
+
+// counterSeries is the JSON the charts plot: per interval, the packet
+// rates by protocol (all devices) and the bit rate of each device.
+type counterSeries struct {
+	State      string `json:"state"`
+	IntervalMS int    `json:"interval_ms"`
+	// Times are the intervals' starts, in Unix milliseconds.
+	Times []int64 `json:"times"`
+	// PPS are packets/s by protocol.
+	PPS struct {
+		TCP   []float64 `json:"tcp"`
+		UDP   []float64 `json:"udp"`
+		ICMP  []float64 `json:"icmp"`
+		Other []float64 `json:"other"`
+	} `json:"pps"`
+	// BPS are bits/s per device interface.
+	BPS []deviceSeries `json:"bps"`
+}
+
+// deviceSeries is one device interface's bits/s.
+type deviceSeries struct {
+	Name   string    `json:"name"`
+	Values []float64 `json:"values"`
+}
+
+// maxChartPoints bounds the intervals a chart shows (the latest).
+const maxChartPoints = 3600
+
+// countersJSON answers the charts' data from the experiment's counters.
+func (h *Handler) countersJSON(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := counterSeries{State: set.State, IntervalMS: 1000, Times: []int64{}, BPS: []deviceSeries{}}
+	if c := set.Config; c != nil && c.Counters != nil && c.Counters.IntervalMS > 0 {
+		out.IntervalMS = c.Counters.IntervalMS
+	}
+	var rows []am.CounterRow
+	if set.State == am.StateRunning || set.State == am.StatePaused || set.State == am.StateDone {
+		// Page through every row (bounded), keeping the latest.
+		for offset := 0; offset < 10*am.MaxLimit; offset += am.MaxLimit {
+			page, err := h.m.GetExperimentResults(r.Context(), s.User, id,
+				am.ResultsQuery{Kind: am.KindCounters, Offset: offset, Limit: am.MaxLimit})
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			got, _ := page.([]am.CounterRow)
+			rows = append(rows, got...)
+			if len(got) < am.MaxLimit {
+				break
+			}
+		}
+	}
+	fillSeries(&out, rows)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(&out)
+}
+
+// fillSeries turns counter rows (by time) into rates per interval.
+func fillSeries(out *counterSeries, rows []am.CounterRow) {
+	perS := 1000 / float64(out.IntervalMS)
+	index := map[int64]int{}
+	devices := map[string]int{}
+	for _, row := range rows {
+		t := row.Time.UnixMilli()
+		i, ok := index[t]
+		if !ok {
+			i = len(out.Times)
+			index[t] = i
+			out.Times = append(out.Times, t)
+			out.PPS.TCP = append(out.PPS.TCP, 0)
+			out.PPS.UDP = append(out.PPS.UDP, 0)
+			out.PPS.ICMP = append(out.PPS.ICMP, 0)
+			out.PPS.Other = append(out.PPS.Other, 0)
+			for d := range out.BPS {
+				out.BPS[d].Values = append(out.BPS[d].Values, 0)
+			}
+		}
+		name := row.Device + ":" + row.Interface
+		d, ok := devices[name]
+		if !ok {
+			d = len(out.BPS)
+			devices[name] = d
+			out.BPS = append(out.BPS, deviceSeries{Name: name, Values: make([]float64, len(out.Times))})
+		}
+		out.PPS.TCP[i] += float64(row.TCPPackets) * perS
+		out.PPS.UDP[i] += float64(row.UDPPackets) * perS
+		out.PPS.ICMP[i] += float64(row.ICMPPackets) * perS
+		out.PPS.Other[i] += float64(row.OtherPackets) * perS
+		out.BPS[d].Values[i] += 8 * float64(row.Bytes) * perS
+	}
+	if n := len(out.Times); n > maxChartPoints {
+		cut := n - maxChartPoints
+		out.Times = out.Times[cut:]
+		out.PPS.TCP, out.PPS.UDP = out.PPS.TCP[cut:], out.PPS.UDP[cut:]
+		out.PPS.ICMP, out.PPS.Other = out.PPS.ICMP[cut:], out.PPS.Other[cut:]
+		for d := range out.BPS {
+			out.BPS[d].Values = out.BPS[d].Values[cut:]
+		}
+	}
+}
+
+// download serves a result file (pcap, IPFIX, counters CSV) through the
+// manager, which checks that the user may see the experiment.
+func (h *Handler) download(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	pos, err := strconv.Atoi(r.PathValue("pos"))
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("%w: file position %q", am.ErrNotFound, r.PathValue("pos")))
+		return
+	}
+	f, err := h.m.OpenResultFile(r.Context(), s.User, id, pos, r.PathValue("name"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	api.ServeResultFile(w, r, f)
+}
+
+// downloadPath is the GUI's path of a result file.
+func downloadPath(id int64, f am.FileRow) string {
+	// f.URL is "/files/<id>/<position>/<name>".
+	rest := strings.TrimPrefix(f.URL, am.FilesPath+strconv.FormatInt(id, 10)+"/")
+	return fmt.Sprintf("/experiments/%d/files/%s", id, rest)
+}

@@ -1,0 +1,167 @@
+// GIMS GUI: the few behaviours htmx does not cover. No inline scripts (the
+// Content-Security-Policy forbids them); everything hooks on load.
+(function () {
+  "use strict";
+
+  // Every htmx request carries the session's CSRF token.
+  function csrfToken() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.content : "";
+  }
+  document.addEventListener("htmx:configRequest", function (e) {
+    e.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+
+  // ---- Device form: the same checks, with the same messages, as the
+  // aggregate manager's (am/devices.go checkDevice, am/auth.go checkName).
+
+  // goQuote is Go's %q for the strings people type.
+  function goQuote(s) { return JSON.stringify(s); }
+  function utf8Length(s) { return new TextEncoder().encode(s).length; }
+  function nameError(what, s) {
+    if (s === "" || utf8Length(s) > 64) { return what + " must have 1 to 64 characters"; }
+    if (!/^[A-Za-z0-9._-]*$/.test(s)) {
+      return what + " " + goQuote(s) + ": use only letters, digits, '.', '_' and '-'";
+    }
+    return "";
+  }
+  // parsePort reads the port as the server does (strconv.Atoi; not a
+  // number is 0).
+  function parsePort(s) {
+    if (!/^[+-]?[0-9]{1,18}$/.test(s)) { return 0; }
+    return parseInt(s, 10);
+  }
+  // deviceErrors returns the messages per field of a device form's values.
+  function deviceErrors(v, editing) {
+    var errs = {};
+    var n = nameError("device name", v.name);
+    if (n) { errs.name = n; }
+    if (v.hostname === "" || /[\/@?# ]/.test(v.hostname)) {
+      errs.hostname = "device " + v.name + ": hostname " + goQuote(v.hostname) + " is not a host name or address";
+    }
+    var port = parsePort(v.port);
+    if (port < 1 || port > 65535) {
+      errs.port = "device " + v.name + ": port must be between 1 and 65535, got " + port;
+    }
+    if (!editing && v.token === "") {
+      errs.token = "device " + v.name + ": token is required (the daemon's bearer token)";
+    }
+    return errs;
+  }
+  window.gimsDeviceErrors = deviceErrors;
+
+  function formValues(form) {
+    var get = function (n) { var el = form.elements[n]; return el ? el.value : ""; };
+    return { name: get("name").trim(), hostname: get("hostname").trim(), port: get("port").trim(), token: get("token") };
+  }
+  function showErrors(form, errs) {
+    form.querySelectorAll(".field-error").forEach(function (el) {
+      var field = el.getAttribute("data-for");
+      el.textContent = errs[field] || "";
+      var input = form.elements[field];
+      if (input) {
+        if (errs[field]) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
+      }
+    });
+  }
+  function setupDeviceForm(form) {
+    var editing = form.getAttribute("data-edit") === "true";
+    form.addEventListener("submit", function (e) {
+      var errs = deviceErrors(formValues(form), editing);
+      showErrors(form, errs);
+      if (Object.keys(errs).length > 0) {
+        e.preventDefault();
+        var first = form.querySelector("[aria-invalid=true]");
+        if (first) { first.focus(); }
+      }
+    });
+    var select = form.querySelector("select.location");
+    var other = form.querySelector("input.new-location");
+    if (select && other) {
+      var sync = function () { other.hidden = select.value !== "__new__"; };
+      select.addEventListener("change", function () { sync(); if (!other.hidden) { other.focus(); } });
+      sync();
+    }
+  }
+
+  // ---- Charts of the counters: packets/s stacked by protocol, bits/s
+  // stacked by device.
+  var palette = ["#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#e53935", "#00897b", "#6d4c41", "#546e7a"];
+  function timeLabel(ms) {
+    var d = new Date(ms);
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+  function siTick(unit) {
+    return function (v) {
+      var p = ["", "k", "M", "G", "T"], i = 0;
+      while (Math.abs(v) >= 1000 && i < p.length - 1) { v /= 1000; i++; }
+      return (Math.round(v * 10) / 10) + " " + p[i] + unit;
+    };
+  }
+  function stackedChart(canvas, unit) {
+    return new window.Chart(canvas, {
+      type: "line",
+      data: { labels: [], datasets: [] },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        elements: { point: { radius: 0 }, line: { tension: 0.2, borderWidth: 1.5 } },
+        scales: {
+          x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } },
+          y: { stacked: true, beginAtZero: true, ticks: { callback: siTick(unit) } }
+        },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } }
+      }
+    });
+  }
+  function setSeries(chart, labels, series) {
+    chart.data.labels = labels;
+    series.forEach(function (s, i) {
+      var ds = chart.data.datasets[i];
+      if (!ds) {
+        var c = palette[i % palette.length];
+        ds = { label: s.name, data: [], fill: i === 0 ? "origin" : "-1", borderColor: c, backgroundColor: c + "99" };
+        chart.data.datasets.push(ds);
+      }
+      ds.data = s.values;
+    });
+    chart.data.datasets.length = series.length;
+    chart.update();
+  }
+  function setupCharts(section) {
+    var pps = section.querySelector("#chart-pps"), bps = section.querySelector("#chart-bps");
+    if (!pps || !bps || !window.Chart) { return; }
+    var charts = { pps: stackedChart(pps, "pkt/s"), bps: stackedChart(bps, "bit/s") };
+    var url = section.getAttribute("data-counters");
+    var every = parseInt(section.getAttribute("data-interval"), 10) || 3000;
+    var timer = null;
+    function load() {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(function (d) {
+          var labels = d.times.map(timeLabel);
+          setSeries(charts.pps, labels, [
+            { name: "TCP", values: d.pps.tcp }, { name: "UDP", values: d.pps.udp },
+            { name: "ICMP", values: d.pps.icmp }, { name: "other", values: d.pps.other }]);
+          setSeries(charts.bps, labels, d.bps);
+          var empty = section.querySelector(".chart-empty");
+          if (empty) { empty.hidden = d.times.length > 0; }
+          section.setAttribute("data-points", String(d.times.length));
+          var live = d.state === "running" || d.state === "paused";
+          if (live && !timer) { timer = setInterval(load, every); }
+          if (!live && timer) { clearInterval(timer); timer = null; }
+        })
+        .catch(function () { /* the next poll tries again */ });
+    }
+    load();
+    // A change of state (the file was read to its end, someone stopped
+    // it) draws the final counters.
+    document.body.addEventListener("gims-state-changed", load);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form.device-form").forEach(setupDeviceForm);
+    var charts = document.getElementById("charts");
+    if (charts) { setupCharts(charts); }
+  });
+})();
