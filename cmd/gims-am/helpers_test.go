@@ -229,13 +229,13 @@ func (a *amProc) addDevice(t *testing.T, name string, c *capd) {
 
 // status is the part of GetExperimentStatus the tests read.
 type status struct {
-	State         string  `xmlrpc:"state"`
-	Packets       int64   `xmlrpc:"packets"`
-	Bytes         int64   `xmlrpc:"bytes"`
-	FlowsExported int64   `xmlrpc:"flows_exported"`
-	ElapsedS      float64 `xmlrpc:"elapsed_s"`
-	ResultsPulled bool    `xmlrpc:"results_pulled"`
-	Errors        []string
+	State         string   `xmlrpc:"state"`
+	Packets       int64    `xmlrpc:"packets"`
+	Bytes         int64    `xmlrpc:"bytes"`
+	FlowsExported int64    `xmlrpc:"flows_exported"`
+	ElapsedS      float64  `xmlrpc:"elapsed_s"`
+	ResultsPulled bool     `xmlrpc:"results_pulled"`
+	Errors        []string `xmlrpc:"errors"`
 	Devices       []struct {
 		Device    string `xmlrpc:"device"`
 		State     string `xmlrpc:"state"`

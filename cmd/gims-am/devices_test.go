@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// deviceRow is the part of ListDevices the tests read.
+type deviceRow struct {
+	Name         string    `xmlrpc:"name"`
+	Pending      bool      `xmlrpc:"pending"`
+	Reachable    bool      `xmlrpc:"reachable"`
+	LastSeen     time.Time `xmlrpc:"last_seen"`
+	LastError    string    `xmlrpc:"last_error"`
+	Capabilities *struct {
+		Interfaces []struct {
+			Name     string `xmlrpc:"name"`
+			LinkType string `xmlrpc:"link_type"`
+		} `xmlrpc:"interfaces"`
+		Transforms []string `xmlrpc:"transforms"`
+	} `xmlrpc:"capabilities"`
+}
+
+// listDevices returns the devices by name.
+func (a *amProc) listDevices(t *testing.T) map[string]deviceRow {
+	t.Helper()
+	var rows []deviceRow
+	a.admin(t, "ListDevices", &rows)
+	out := map[string]deviceRow{}
+	for _, r := range rows {
+		out[r.Name] = r
+	}
+	return out
+}
+
+// TestRegistrationAndRefresh: a daemon started with -register appears
+// pending, an admin approves it, its capabilities are fetched, and the
+// periodic refresh notices when it goes away.
+func TestRegistrationAndRefresh(t *testing.T) {
+	a := startAM(t, "-refresh-interval", "300ms")
+	a.admin(t, "AddUser", nil, map[string]any{"name": "registrar", "password": "registrar-pw", "role": "experimenter"})
+	dir := t.TempDir()
+	reg := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=tok-reg"}, `msg="capture daemon listening" addr=(\S+)`,
+		"-listen", "127.0.0.1:0", "-data", dir, "-register", a.url("registrar", "registrar-pw"))
+	var name string
+	deadline := time.Now().Add(20 * time.Second)
+	for name == "" {
+		for n, d := range a.listDevices(t) {
+			if d.Pending {
+				name = n
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no pending device after 20 s; daemon log:\n%s", reg.logText())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A pending device cannot be used, and an approval fetches its
+	// capabilities. The registration names the host; reach it on loopback.
+	if err := a.call(adminName, adminPass, "CreateExperiment", nil, map[string]any{"name": "early", "devices": []string{name}}); faultCode(err) != 1 {
+		t.Errorf("experiment on a pending device: %v, want fault 1", err)
+	}
+	a.admin(t, "EditDevice", nil, name, map[string]any{"approved": true, "hostname": "127.0.0.1"})
+	d := a.listDevices(t)[name]
+	if d.Pending || !d.Reachable || d.Capabilities == nil || len(d.Capabilities.Transforms) != 4 {
+		t.Fatalf("after approval: %+v", d)
+	}
+	var caps struct {
+		Interfaces []struct {
+			Name string `xmlrpc:"name"`
+		} `xmlrpc:"interfaces"`
+	}
+	if err := a.call("registrar", "registrar-pw", "GetDeviceCapabilities", &caps, name); err != nil || len(caps.Interfaces) == 0 {
+		t.Errorf("GetDeviceCapabilities as an experimenter = %+v, %v", caps, err)
+	}
+	first := d.LastSeen
+	time.Sleep(1200 * time.Millisecond) // dateTime.iso8601 has whole seconds
+	if d := a.listDevices(t)[name]; !d.LastSeen.After(first) {
+		t.Errorf("last_seen not refreshed: %v then %v", first, d.LastSeen)
+	}
+	reg.kill(9)
+	deadline = time.Now().Add(10 * time.Second)
+	for a.listDevices(t)[name].Reachable {
+		if time.Now().After(deadline) {
+			t.Fatal("a dead device still reachable after 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := a.listDevices(t)[name]; !strings.Contains(d.LastError, "unreachable") {
+		t.Errorf("last_error = %q, want it to say unreachable", d.LastError)
+	}
+	_, metrics := download(t, "http://"+a.addr+"/metrics", adminName, adminPass)
+	if !strings.Contains(string(metrics), fmt.Sprintf(`gims_device_up{device=%q} 0`, name)) {
+		t.Errorf("/metrics does not show the device down:\n%s", metrics)
+	}
+}
+
+// TestDeviceAdmin covers AddDevice refusals, EditDevice and DeleteDevice
+// with the in-use conflict.
+func TestDeviceAdmin(t *testing.T) {
+	c := startCapd(t, "tok-adm")
+	a := startAM(t)
+	host, port, _ := strings.Cut(c.addr, ":")
+	var p int
+	fmt.Sscan(port, &p)
+	for _, tc := range []struct {
+		name string
+		dev  map[string]any
+		code int
+	}{
+		{"wrong token", map[string]any{"name": "t1", "hostname": host, "port": p, "token": "nope"}, 5},
+		{"nobody there", map[string]any{"name": "t2", "hostname": "127.0.0.1", "port": 1, "token": "x"}, 5},
+		{"bad port", map[string]any{"name": "t3", "hostname": host, "port": 70000, "token": "x"}, 3},
+		{"no token", map[string]any{"name": "t4", "hostname": host, "port": p}, 3},
+		{"unknown interface", map[string]any{"name": "t5", "hostname": host, "port": p, "token": c.token, "interfaces": []string{"eth99"}}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := a.call(adminName, adminPass, "AddDevice", nil, tc.dev); faultCode(err) != tc.code {
+				t.Errorf("AddDevice(%v) = %v, want fault %d", tc.dev, err, tc.code)
+			}
+		})
+	}
+	if n := len(a.listDevices(t)); n != 0 {
+		t.Fatalf("refused devices were stored: %d", n)
+	}
+	a.addDevice(t, "tap1", c)
+	if err := a.call(adminName, adminPass, "AddDevice", nil, map[string]any{"name": "tap1", "hostname": host, "port": p, "token": c.token}); faultCode(err) != 6 {
+		t.Errorf("duplicate AddDevice = %v, want fault 6", err)
+	}
+	var edited struct {
+		Location string `xmlrpc:"location"`
+		Token    string `xmlrpc:"token"`
+	}
+	a.admin(t, "EditDevice", &edited, "tap1", map[string]any{"location": "rack 2", "interfaces": []string{"lo", traceIface}})
+	if edited.Location != "rack 2" || edited.Token != "" {
+		t.Errorf("EditDevice = %+v, want the new location and no token", edited)
+	}
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "busy", "devices": []string{"tap1"}}) // default: lo
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}})
+	a.admin(t, "StartExperiment", nil, id)
+	if err := a.call(adminName, adminPass, "DeleteDevice", nil, "tap1"); faultCode(err) != 6 {
+		t.Errorf("DeleteDevice while running = %v, want fault 6", err)
+	}
+	if err := a.call(adminName, adminPass, "EditDevice", nil, "tap1", map[string]any{"port": 1}); faultCode(err) != 6 {
+		t.Errorf("moving a device in use = %v, want fault 6", err)
+	}
+	a.admin(t, "StopExperiment", nil, id)
+	var deleted struct {
+		Name     string   `xmlrpc:"name"`
+		Location string   `xmlrpc:"location"`
+		Ifaces   []string `xmlrpc:"interfaces"`
+	}
+	a.admin(t, "DeleteDevice", &deleted, "tap1")
+	if deleted.Name != "tap1" || deleted.Location != "rack 2" || len(deleted.Ifaces) != 2 {
+		t.Errorf("DeleteDevice returned %+v, want the whole record", deleted)
+	}
+	if err := a.call(adminName, adminPass, "DeleteDevice", nil, "tap1"); faultCode(err) != 1 {
+		t.Errorf("DeleteDevice twice = %v, want fault 1", err)
+	}
+}
+
+// TestDurationAndLocalStorage: duration_s stops a live experiment by
+// itself; with storage local the files stay on the device and the AM
+// serves them from there.
+func TestDurationAndLocalStorage(t *testing.T) {
+	c := startCapd(t, "tok-dur")
+	a := startAM(t)
+	a.addDevice(t, "tap1", c)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "timed", "devices": []string{"tap1:lo"}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"duration_s": 1, "storage": "local",
+		"counters": map[string]any{}, "flows": map[string]any{}})
+	a.admin(t, "StartExperiment", nil, id)
+	began := time.Now()
+	st := a.waitStatus(t, adminName, adminPass, id, "done", func(s status) bool { return s.State == "done" })
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("a 1 s experiment took %v to stop", took)
+	}
+	if st.ElapsedS < 1 || st.ElapsedS > 3 {
+		t.Errorf("elapsed_s = %v, want about 1", st.ElapsedS)
+	}
+	var s struct {
+		Transitions []struct {
+			To string `xmlrpc:"to"`
+			By string `xmlrpc:"by"`
+		} `xmlrpc:"transitions"`
+	}
+	a.admin(t, "GetExperimentSettings", &s, id)
+	if last := s.Transitions[len(s.Transitions)-1]; last.To != "done" || last.By != "system" {
+		t.Errorf("last transition %+v, want to done by system", last)
+	}
+	var files []fileRow
+	a.admin(t, "GetExperimentResults", &files, id, map[string]any{"kind": "files"})
+	if len(files) == 0 {
+		t.Fatal("no files listed")
+	}
+	for _, f := range files {
+		if code, body := download(t, f.URL, adminName, adminPass); code != 200 || int64(len(body)) != f.Size {
+			t.Errorf("GET %s (from the device): HTTP %d, %d bytes, want %d", f.URL, code, len(body), f.Size)
+		}
+	}
+	if st.ResultsPulled {
+		t.Error("storage local, yet results_pulled")
+	}
+}
