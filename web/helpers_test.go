@@ -1,0 +1,334 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/am/api"
+	"github.com/gimsproject/gims/db"
+)
+
+// bins holds what TestMain builds and makes: the gims-capd binary and
+// the generated trace.
+var bins struct {
+	capd  string
+	trace string
+}
+
+// Names of the pcaps in the test capture daemon's -pcap-dir.
+const (
+	sampleName = "tcpreplay__test.pcap"
+	traceName  = "trace.pcap"
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gims-web-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		bins.capd = filepath.Join(dir, "gims-capd")
+		tracegen := filepath.Join(dir, "gims-tracegen")
+		for _, b := range []struct{ out, pkg string }{{bins.capd, "./cmd/gims-capd"}, {tracegen, "./cmd/gims-tracegen"}} {
+			cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+			cmd.Dir = ".."
+			cmd.Stderr = os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintf(os.Stderr, "build %s: %v\n", b.pkg, err)
+				return 1
+			}
+		}
+		// Ten seconds of TCP, UDP and ICMP: at replay speed 1 it runs long
+		// enough to watch the counters rise.
+		bins.trace = filepath.Join(dir, traceName)
+		cmd := exec.Command(tracegen, "-o", bins.trace, "-duration", "10s", "-packets", "3000", "-flows", "150",
+			"-snaplen", "128", "-seed", "7")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "gims-tracegen: %v\n", err)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// capd is a gims-capd process started by a test.
+type capd struct {
+	cmd   *exec.Cmd
+	host  string
+	port  int
+	token string
+	mu    sync.Mutex
+	log   strings.Builder
+	done  chan struct{}
+}
+
+// startCapd starts a capture daemon on 127.0.0.1 with the sample pcap and
+// the generated trace in its -pcap-dir.
+func startCapd(t *testing.T, token string) *capd {
+	t.Helper()
+	dir := t.TempDir()
+	pcaps := filepath.Join(dir, "pcaps")
+	if err := os.MkdirAll(pcaps, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for src, dst := range map[string]string{
+		filepath.Join("..", "cmd", "gims-capd", "testdata", "pcaps", sampleName): sampleName,
+		bins.trace: traceName,
+	} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pcaps, dst), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &capd{token: token, done: make(chan struct{}),
+		cmd: exec.Command(bins.capd, "-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps)}
+	c.cmd.Env = append(os.Environ(), "GIMS_DEVICE_TOKEN="+token)
+	stderr, err := c.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`msg="capture daemon listening" addr=127\.0\.0\.1:(\d+)`)
+	found := make(chan int, 1)
+	go func() {
+		defer close(c.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.log.WriteString(sc.Text() + "\n")
+			c.mu.Unlock()
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				var port int
+				fmt.Sscan(m[1], &port)
+				select {
+				case found <- port:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		c.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(15 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	select {
+	case c.port = <-found:
+		c.host = "127.0.0.1"
+	case <-c.done:
+		t.Fatalf("gims-capd exited before listening:\n%s", c.logText())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("gims-capd did not listen within 20 s:\n%s", c.logText())
+	}
+	return c
+}
+
+// logText is what the daemon logged so far.
+func (c *capd) logText() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log.String()
+}
+
+// Users of every test environment.
+const (
+	adminName = "admin"
+	adminPass = "admin-password-1"
+	alice     = "alice"
+	alicePass = "alice-password-1"
+	bob       = "bob"
+	bobPass   = "bob-password-1"
+)
+
+// env is an in-process aggregate manager with the GUI and the API mounted
+// as gims-am mounts them.
+type env struct {
+	m     *am.Manager
+	srv   *httptest.Server
+	admin am.Principal
+}
+
+// newEnv starts a manager on a fresh database with an admin and two
+// experimenters, and serves it.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := db.Open(ctx, db.Config{Path: filepath.Join(dir, "gims.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	m, err := am.New(am.Config{DataDir: filepath.Join(dir, "data"), PollInterval: 200 * time.Millisecond,
+		PullInterval: time.Second, RefreshInterval: 5 * time.Second, DeviceTimeout: 5 * time.Second,
+		BcryptCost: bcrypt.MinCost}, am.Dependencies{DB: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	if _, err := m.InitAdmin(ctx, adminName, adminPass); err != nil {
+		t.Fatal(err)
+	}
+	admin := am.Principal{Name: adminName, Role: am.RoleAdmin}
+	for _, u := range []am.UserInput{{Name: alice, Password: alicePass, Role: am.RoleExperimenter},
+		{Name: bob, Password: bobPass, Role: am.RoleExperimenter}} {
+		if _, err := m.AddUser(ctx, admin, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.StatusInterval = 500 * time.Millisecond
+	cfg.ResultsInterval = time.Second
+	gui, err := New(cfg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpc, err := api.New(api.Config{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(api.RPCPath, rpc)
+	mux.Handle(am.FilesPath, rpc)
+	mux.Handle(api.MetricsPath, rpc)
+	mux.Handle("/", gui)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &env{m: m, srv: srv, admin: admin}
+}
+
+// addDevice adds capture daemon c as name through the manager.
+func (e *env) addDevice(t *testing.T, name string, c *capd) {
+	t.Helper()
+	if _, err := e.m.AddDevice(context.Background(), e.admin, am.DeviceInput{Name: name, Location: "lab", Type: "gims-capd",
+		Hostname: c.host, Port: c.port, Token: c.token}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// client is a cookie-keeping HTTP client of the GUI, as a browser without
+// JavaScript would use it.
+type client struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+	csrf string
+}
+
+// csrfRE finds a page's CSRF token.
+var csrfRE = regexp.MustCompile(`name="csrf-token" content="([^"]+)"`)
+
+// newClient returns a client that has not logged in.
+func (e *env) newClient(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: e.srv.URL, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// login logs a client in as user.
+func (e *env) login(t *testing.T, user, pass string) *client {
+	t.Helper()
+	c := e.newClient(t)
+	c.get("/login")
+	status, _, hdr := c.postForm("/login", url.Values{"name": {user}, "password": {pass}})
+	if status != http.StatusSeeOther || hdr.Get("Location") != "/experiments" {
+		t.Fatalf("login %s: status %d, location %q", user, status, hdr.Get("Location"))
+	}
+	c.get("/experiments")
+	return c
+}
+
+// do sends a request and returns the status, body and headers; a page's
+// CSRF token is remembered.
+func (c *client) do(req *http.Request) (int, string, http.Header) {
+	c.t.Helper()
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if m := csrfRE.FindSubmatch(body); m != nil {
+		c.csrf = string(m[1])
+	}
+	return resp.StatusCode, string(body), resp.Header
+}
+
+// get fetches path.
+func (c *client) get(path string) (int, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.base+path, nil)
+	status, body, _ := c.do(req)
+	return status, body
+}
+
+// postForm posts a form with the client's CSRF token.
+func (c *client) postForm(path string, form url.Values) (int, string, http.Header) {
+	c.t.Helper()
+	if form.Get(csrfField) == "" && c.csrf != "" {
+		form.Set(csrfField, c.csrf)
+	}
+	return c.postRaw(path, form, nil)
+}
+
+// postRaw posts a form as given, with extra headers.
+func (c *client) postRaw(path string, form url.Values, headers map[string]string) (int, string, http.Header) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	return c.do(req)
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
