@@ -227,6 +227,7 @@ func funcs() template.FuncMap {
 			return fmt.Sprintf("%.3f s", float64(end-start)/1000)
 		},
 		"add":       func(a, b int) int { return a + b },
+		"total":     func(a, b uint64) uint64 { return a + b },
 		"hasPrefix": strings.HasPrefix,
 		"download":  downloadPath,
 		// sub passes a part of the page to a fragment, with the layout's

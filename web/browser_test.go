@@ -1,0 +1,464 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/gimsproject/gims/am"
+)
+
+// chromiumPath is Debian's chromium (make deps installs it).
+const chromiumPath = "/usr/bin/chromium"
+
+// screenshotDir is where the browser test saves its screenshots:
+// $GIMS_ARTIFACTS, else <repo>/test-artifacts/screenshots.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("GIMS_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "test-artifacts", "screenshots")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browserT drives one headless chromium for a test.
+type browserT struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+}
+
+// newBrowser starts chromium with a fresh profile.
+func newBrowser(t *testing.T, base string) *browserT {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the browser tests need %s (make deps installs Debian's chromium): %v", chromiumPath, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	b := &browserT{t: t, ctx: ctx, base: base, shots: screenshotDir(t)}
+	b.run("start chromium", chromedp.EmulateViewport(1280, 900))
+	t.Logf("screenshots in %s", b.shots)
+	return b
+}
+
+// run runs actions, failing the test with what they were for.
+func (b *browserT) run(what string, actions ...chromedp.Action) {
+	b.t.Helper()
+	if err := chromedp.Run(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression into res.
+func (b *browserT) eval(what, expr string, res any) {
+	b.t.Helper()
+	b.run(what, chromedp.Evaluate(expr, res))
+}
+
+// wait polls a JavaScript expression until it is true.
+func (b *browserT) wait(what, expr string) {
+	b.t.Helper()
+	var ok bool
+	b.run("wait for "+what, chromedp.Poll(expr, &ok, chromedp.WithPollingTimeout(20*time.Second),
+		chromedp.WithPollingInterval(100*time.Millisecond)))
+}
+
+// waitNav polls a JavaScript expression until it is true across a
+// navigation (evaluation errors while the page changes are retried).
+func (b *browserT) waitNav(what, expr string) {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var ok bool
+		if err := chromedp.Run(b.ctx, chromedp.Evaluate(expr, &ok)); err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("timed out waiting for %s at %s", what, b.url())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// absent checks that no element matches each selector.
+func (b *browserT) absent(selectors ...string) {
+	b.t.Helper()
+	for _, sel := range selectors {
+		var n int
+		b.eval("count "+sel, fmt.Sprintf("document.querySelectorAll(%q).length", sel), &n)
+		if n != 0 {
+			b.t.Errorf("%s is shown on %s", sel, b.url())
+		}
+	}
+}
+
+// text returns an element's text.
+func (b *browserT) text(sel string) string {
+	b.t.Helper()
+	var s string
+	b.run("read "+sel, chromedp.Text(sel, &s, chromedp.ByQuery))
+	return strings.TrimSpace(s)
+}
+
+// url is the current location.
+func (b *browserT) url() string {
+	var u string
+	chromedp.Run(b.ctx, chromedp.Location(&u))
+	return u
+}
+
+// shot saves a full-page screenshot at desktop width, and with phone too
+// at a phone's.
+func (b *browserT) shot(name string, phone bool) {
+	b.t.Helper()
+	save := func(file string) {
+		var buf []byte
+		b.run("screenshot "+file, chromedp.FullScreenshot(&buf, 100))
+		if err := os.WriteFile(filepath.Join(b.shots, file), buf, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	save(name + ".png")
+	if phone {
+		b.run("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Sleep(150*time.Millisecond))
+		save(name + "-phone.png")
+		b.run("desktop width", chromedp.EmulateViewport(1280, 900), chromedp.Sleep(150*time.Millisecond))
+	}
+}
+
+// setValue sets an input's value as typing would: input and change
+// events follow.
+func (b *browserT) setValue(sel, value string) {
+	b.t.Helper()
+	var ok bool
+	b.eval("set "+sel, fmt.Sprintf(`(() => {
+		const el = document.querySelector(%q);
+		if (!el) return false;
+		el.value = %q;
+		el.dispatchEvent(new Event('input', {bubbles: true}));
+		el.dispatchEvent(new Event('change', {bubbles: true}));
+		return true;
+	})()`, sel, value), &ok)
+	if !ok {
+		b.t.Fatalf("no %s on %s", sel, b.url())
+	}
+}
+
+// navigate opens a path of the GUI and waits for sel.
+func (b *browserT) navigate(path, sel string) {
+	b.t.Helper()
+	b.run("open "+path, chromedp.Navigate(b.base+path), chromedp.WaitVisible(sel, chromedp.ByQuery))
+}
+
+// click clicks sel and waits for next to show.
+func (b *browserT) click(sel, next string) {
+	b.t.Helper()
+	b.run("click "+sel, chromedp.Click(sel, chromedp.ByQuery), chromedp.WaitVisible(next, chromedp.ByQuery))
+}
+
+func TestBrowser(t *testing.T) {
+	e := newEnv(t)
+	cd := startCapd(t, "browser-device-token-5b1e")
+	b := newBrowser(t, e.srv.URL)
+	ctx := context.Background()
+
+	// Log in: a page that needs a login sends to the form and back.
+	b.navigate("/experiments", "#login")
+	b.shot("01-login", true)
+	b.setValue("#login input[name=name]", adminName)
+	b.setValue("#login input[name=password]", adminPass)
+	b.click("#login button", "#new-experiment")
+	b.shot("02-experiments-empty", false)
+
+	// Devices: the browser checks the form with the manager's messages.
+	b.navigate("/devices", "#no-devices")
+	b.click("#add-device", "#device-form")
+	b.setValue("input[name=name]", "cap 1")
+	b.setValue("input[name=hostname]", "")
+	b.setValue("input[name=port]", "99999")
+	b.run("submit bad device", chromedp.Click("#device-save", chromedp.ByQuery))
+	b.wait("the browser's messages", `document.querySelector('.field-error[data-for=port]').textContent !== ''`)
+	for field, want := range map[string]string{
+		"name":     `device name "cap 1": use only letters, digits, '.', '_' and '-'`,
+		"hostname": `device cap 1: hostname "" is not a host name or address`,
+		"port":     "device cap 1: port must be between 1 and 65535, got 99999",
+		"token":    "device cap 1: token is required (the daemon's bearer token)",
+	} {
+		if got := b.text(".field-error[data-for=" + field + "]"); got != want {
+			t.Errorf("browser message of %s (-got, +want):\n-%s\n+%s", field, got, want)
+		}
+	}
+	if !strings.HasSuffix(b.url(), "/devices/new") {
+		t.Errorf("the bad form was submitted: at %s", b.url())
+	}
+	b.shot("03-device-checked-in-browser", true)
+	// The same messages as the server's, row by row.
+	for i, row := range badDevices {
+		var got string
+		b.eval("browser check", fmt.Sprintf(`window.gimsDeviceErrors({name:%q, hostname:%q, port:%q, token:%q}, false)[%q] || ""`,
+			row.dev, row.host, row.port, row.token, row.field), &got)
+		if got != row.want {
+			t.Errorf("%d %s: browser message (-got, +want):\n-%s\n+%s", i, row.name, got, row.want)
+		}
+	}
+	// And the server checks again: a form posted past the browser's checks.
+	b.setValue("input[name=name]", "cap1")
+	b.setValue("input[name=hostname]", cd.host)
+	b.setValue("input[name=port]", "70000")
+	b.setValue("input[name=token]", cd.token)
+	b.run("submit past the checks", chromedp.Evaluate(`window.gimsMark = 1; document.getElementById('device-form').submit()`, nil))
+	b.waitNav("the server's answer", `window.gimsMark === undefined && document.readyState === 'complete' && !!document.querySelector('#device-form')`)
+	if got, want := b.text(".field-error[data-for=port]"), "device cap1: port must be between 1 and 65535, got 70000"; got != want {
+		t.Errorf("server message (-got, +want):\n-%s\n+%s", got, want)
+	}
+	b.shot("04-device-checked-on-server", false)
+	if devs, _ := e.m.ListDevices(ctx, e.admin); len(devs) != 0 {
+		t.Fatalf("refused devices were added: %+v", devs)
+	}
+
+	// Add it for real, at a new location: the capabilities show.
+	b.setValue("input[name=port]", fmt.Sprint(cd.port))
+	b.setValue("input[name=token]", cd.token)
+	b.setValue("select[name=location]", newLocation)
+	b.setValue("input[name=new_location]", "lab-1")
+	b.setValue("textarea[name=description]", "replays the test traces")
+	b.click("#device-save", "#capabilities")
+	if caps := b.text("#interfaces"); !strings.Contains(caps, "file:"+traceName) || !strings.Contains(caps, "file:"+sampleName) {
+		t.Errorf("capabilities do not list the pcaps:\n%s", caps)
+	}
+	b.shot("05-device-added", true)
+
+	// A second one, at the existing location, to delete.
+	b.navigate("/devices/new", "#device-form")
+	var locs []string
+	b.eval("locations", `[...document.querySelectorAll('select[name=location] option')].map(o => o.value)`, &locs)
+	if strings.Join(locs, ",") != ",lab-1,"+newLocation {
+		t.Errorf("location choices %q, want none, lab-1 and a new one", locs)
+	}
+	b.setValue("input[name=name]", "cap2")
+	b.setValue("select[name=location]", "lab-1")
+	b.setValue("input[name=hostname]", cd.host)
+	b.setValue("input[name=port]", fmt.Sprint(cd.port))
+	b.setValue("input[name=token]", cd.token)
+	b.click("#device-save", "#capabilities")
+	b.navigate("/devices", "#devices")
+	if list := b.text("#devices"); !strings.Contains(list, "cap1") || !strings.Contains(list, "cap2") ||
+		!strings.Contains(list, "● yes") || !strings.Contains(list, "ago") {
+		t.Errorf("device list without both devices, reachability and last seen:\n%s", list)
+	}
+	b.shot("06-devices", true)
+	b.click("#delete-cap2", "#confirm-delete")
+	record := b.text("#confirm-delete")
+	for _, want := range []string{"cap2", fmt.Sprintf("%s:%d", cd.host, cd.port), "lab-1", "set (never shown)", "file:" + traceName} {
+		if !strings.Contains(record, want) {
+			t.Errorf("the confirmation does not show %q:\n%s", want, record)
+		}
+	}
+	if devs, _ := e.m.ListDevices(ctx, e.admin); len(devs) != 2 {
+		t.Fatalf("the confirmation step deleted already: %+v", devs)
+	}
+	b.shot("07-delete-confirm", false)
+	b.click("#confirm", "#deleted")
+	var recreate string
+	b.eval("re-create form", `document.querySelector('#device-form input[name=name]').value`, &recreate)
+	if !strings.Contains(b.text("#deleted"), fmt.Sprintf("%s:%d", cd.host, cd.port)) || recreate != "cap2" {
+		t.Errorf("the deleted record is not shown for re-creation (name field %q)", recreate)
+	}
+	b.shot("08-deleted", false)
+	if devs, _ := e.m.ListDevices(ctx, e.admin); len(devs) != 1 || devs[0].Name != "cap1" {
+		t.Fatalf("devices after the deletion: %+v", devs)
+	}
+
+	// An experiment on the generated trace.
+	b.navigate("/experiments/new", "#experiment-form")
+	b.setValue("input[name=name]", "replay-1")
+	b.run("choose the trace", chromedp.Click(fmt.Sprintf(`input[value="cap1:file:%s"]`, traceName), chromedp.ByQuery))
+	b.shot("09-experiment-new", false)
+	b.click("#create", "#config-form")
+	// The form offers what the device has: no promiscuous mode for a
+	// file, a replay speed, every transform gims-capd offers.
+	b.absent("input[name=promiscuous]", "#btn-start", "#btn-pause", "#btn-stop", "#btn-resume")
+	for _, sel := range []string{"input[name=replay_speed]", "input[name=counters]", "input[name=flows]", "input[name=anonymize]", "input[name=pcap]"} {
+		var n int
+		b.eval("count", fmt.Sprintf("document.querySelectorAll(%q).length", sel), &n)
+		if n != 1 {
+			t.Errorf("the configure form has no %s", sel)
+		}
+	}
+	// The server compiles the filter while it is typed: libpcap's message.
+	b.setValue("input[name=filter]", "tcp port 99999999")
+	b.wait("libpcap's message", `!!document.querySelector('#filter-error')`)
+	if msg := b.text("#filter-error"); !strings.Contains(msg, `filter "tcp port 99999999" on cap1:file:`+traceName) ||
+		!strings.Contains(msg, "port") {
+		t.Errorf("inline filter message: %q", msg)
+	}
+	b.shot("10-filter-error", false)
+	b.setValue("input[name=filter]", "ip or ip6")
+	b.wait("the filter accepted", `!!document.querySelector('#filter-ok')`)
+	b.setValue("input[name=replay_speed]", "1")
+	b.setValue("input[name=interval_ms]", "500")
+	b.run("anonymize", chromedp.Click("input[name=anonymize]", chromedp.ByQuery))
+	b.setValue("input[name=secret]", strings.Repeat("5a", 32))
+	b.click("#configure-save", "#btn-start")
+	b.absent("#btn-pause", "#btn-stop", "#btn-resume")
+	b.shot("11-configured", false)
+
+	// Start: the counters rise without a reload.
+	b.click("#btn-start", "#btn-stop")
+	b.absent("#btn-start", "#btn-resume")
+	b.run("mark the page", chromedp.Evaluate(`window.gimsNoReload = 42`, nil))
+	b.wait("packets", `Number(document.querySelector('#st-packets').dataset.value) > 0`)
+	var first int
+	b.eval("packets", `Number(document.querySelector('#st-packets').dataset.value)`, &first)
+	b.wait("more packets", fmt.Sprintf(`Number(document.querySelector('#st-packets').dataset.value) > %d`, first))
+	b.wait("the replay's progress", `!!document.querySelector('#device-status progress') && Number(document.querySelector('#device-status progress').value) > 0`)
+	b.wait("a packet rate", `document.querySelector('#st-pps').textContent.trim() !== '0 pkt/s'`)
+	b.wait("chart points", `Number(document.getElementById('charts').dataset.points || 0) >= 2`)
+	var chart struct {
+		Sum    float64 `json:"sum"`
+		Pixels int     `json:"pixels"`
+		Sets   int     `json:"sets"`
+	}
+	b.eval("the chart", `(() => {
+		const c = document.getElementById('chart-pps'), ch = Chart.getChart(c);
+		const sum = ch.data.datasets.reduce((a, d) => a + d.data.reduce((x, y) => x + y, 0), 0);
+		const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		let n = 0; for (let i = 3; i < px.length; i += 4) { if (px[i] > 0) n++; }
+		return {sum: sum, pixels: n, sets: ch.data.datasets.length};
+	})()`, &chart)
+	if chart.Sum <= 0 || chart.Pixels < 2000 || chart.Sets != 4 {
+		t.Errorf("the packets/s chart is empty: %+v", chart)
+	}
+	var marker int
+	b.eval("no reload", `window.gimsNoReload || 0`, &marker)
+	if marker != 42 {
+		t.Errorf("the page reloaded while the counters rose")
+	}
+	b.shot("12-running", true)
+
+	// Pause and resume: only the legal buttons.
+	b.click("#btn-pause", "#btn-resume")
+	b.absent("#btn-start", "#btn-pause")
+	b.shot("13-paused", false)
+	b.click("#btn-resume", "#btn-pause")
+	b.absent("#btn-start", "#btn-resume")
+
+	// Stop: no button is left, the files and flows show.
+	b.click("#btn-stop", `#status[data-state="done"]`)
+	b.absent("#btn-start", "#btn-pause", "#btn-stop", "#btn-resume", "#config-form")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var flows, pcaps int
+		b.eval("flows", `document.querySelectorAll('#flows tbody tr').length`, &flows)
+		b.eval("pcaps", `document.querySelectorAll('#files a.file-pcap').length`, &pcaps)
+		if flows > 0 && pcaps > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no flows (%d) or pcap (%d) after the stop", flows, pcaps)
+		}
+		time.Sleep(300 * time.Millisecond)
+		b.navigate(strings.TrimPrefix(b.url(), e.srv.URL), "#status")
+	}
+	for _, kind := range []string{"pcap", "IPFIX", "CSV"} {
+		var n int
+		b.eval("files", fmt.Sprintf(`document.querySelectorAll('#files a.file-%s').length`, kind), &n)
+		if n == 0 {
+			t.Errorf("no %s download link", kind)
+		}
+	}
+	if txt := b.text("#results"); !strings.Contains(txt, "Addresses are anonymized") {
+		t.Errorf("the flows are not marked anonymized")
+	}
+	// Sort the flows by packets, largest first.
+	b.run("sort", chromedp.Click("#sort-packets", chromedp.ByQuery))
+	b.wait("the sorted table", `document.querySelector('#sort-packets').textContent.includes('▼')`)
+	var packets []int
+	b.eval("packet column", `[...document.querySelectorAll('#flows td[data-packets]')].map(td => Number(td.dataset.packets))`, &packets)
+	for i := 1; i < len(packets); i++ {
+		if packets[i] > packets[i-1] {
+			t.Errorf("flows not sorted by packets: %v", packets)
+			break
+		}
+	}
+	b.shot("14-done", true)
+
+	// Download the pcap through the GUI.
+	downloads := t.TempDir()
+	b.run("downloads", browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads))
+	b.run("download", chromedp.Click("#files a.file-pcap", chromedp.ByQuery))
+	var pcapPath string
+	waitFor(t, "the downloaded pcap", 15*time.Second, func() bool {
+		files, _ := filepath.Glob(filepath.Join(downloads, "*.pcap"))
+		for _, f := range files {
+			if info, err := os.Stat(f); err == nil && info.Size() > 24 {
+				pcapPath = f
+				return true
+			}
+		}
+		return false
+	})
+	data, err := os.ReadFile(pcapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	magics := [][]byte{{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4}, {0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d}}
+	ok := false
+	for _, m := range magics {
+		ok = ok || bytes.HasPrefix(data, m)
+	}
+	if !ok {
+		t.Fatalf("the download %s is not a pcap: starts with %s", filepath.Base(pcapPath), hex.EncodeToString(data[:4]))
+	}
+	out, err := exec.Command("tcpdump", "-n", "-r", pcapPath).Output()
+	if n := bytes.Count(out, []byte("\n")); err != nil || n == 0 || n > 3000 {
+		t.Errorf("tcpdump -r %s: %d packets, %v", pcapPath, n, err)
+	}
+
+	set, err := e.m.GetExperimentSettings(ctx, e.admin, 1)
+	if err != nil || set.State != am.StateDone {
+		t.Errorf("experiment after the browser's stop: %+v, %v", set.State, err)
+	}
+	b.navigate("/experiments", "#experiments")
+	b.shot("15-experiments", true)
+}
