@@ -6,7 +6,7 @@ BIN       := bin
 APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium
 FUZZTIME  ?= 30s
 
-.PHONY: all build test deps fmt vet bench bench-live bench-peers fuzz demo clean
+.PHONY: all build test deps fmt vet bench bench-live bench-peers load fuzz demo clean
 
 all: build
 
@@ -61,6 +61,11 @@ bench-peers: deps
 # bench-live measures live-capture drops on a veth pair (root, namespaces).
 bench-live: deps
 	bash bench/veth-drops.sh
+
+# load: 100 XML-RPC clients for 60 s against a running AM with live
+# experiments (bench/load.sh; LOAD_CLIENTS, LOAD_DURATION shrink it).
+load: build
+	bash bench/load.sh
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The aggregate manager's load test (make load): a capture daemon and the
+# AM on loopback in a temporary folder, then bin/gims-load runs
+# $LOAD_CLIENTS concurrent XML-RPC clients for $LOAD_DURATION against
+# $LOAD_EXPERIMENTS live experiments on lo. It fails when a call failed or
+# when the AM log shows SQLite busy ("database is locked", SQLITE_BUSY).
+# The table goes to stdout and, unless LOAD_RECORD=0, into the
+# "## Load (make load)" section of bench/RESULTS.md.
+#
+# Knobs: LOAD_CLIENTS (100), LOAD_DURATION (60s), LOAD_EXPERIMENTS (5),
+# LOAD_PPS (500), LOAD_RECORD (1), LOAD_KEEP (0: keep the temporary
+# folder with the logs), GO (go).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+CLIENTS=${LOAD_CLIENTS:-100}
+DURATION=${LOAD_DURATION:-60s}
+EXPERIMENTS=${LOAD_EXPERIMENTS:-5}
+PPS=${LOAD_PPS:-500}
+RECORD=${LOAD_RECORD:-1}
+KEEP=${LOAD_KEEP:-0}
+BIN=bin
+
+say() { printf 'load.sh: %s\n' "$*" >&2; }
+rand() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
+
+"$GO" build -o "$BIN/" ./cmd/gims-am ./cmd/gims-capd ./cmd/gimsctl ./cmd/gims-load
+
+DIR=$(mktemp -d /tmp/gims-load.XXXXXX)
+mkdir -p "$DIR/pcaps"
+TOKEN=$(rand)
+PASSWORD=load-$(rand)
+printf '%s\n' "$TOKEN" >"$DIR/device.token"
+chmod 600 "$DIR/device.token"
+
+pids=()
+cleanup() {
+	trap - INT TERM EXIT
+	if [ ${#pids[@]} -gt 0 ]; then
+		kill -TERM "${pids[@]}" 2>/dev/null || true
+		wait "${pids[@]}" 2>/dev/null || true
+	fi
+	if [ "$KEEP" = 1 ]; then say "logs kept in $DIR"; else rm -rf "$DIR"; fi
+}
+trap cleanup INT TERM EXIT
+
+# listen_addr LOG PATTERN: wait (10 s at most) for the daemon to log the
+# address it listens on (it picks a free port) and print it.
+listen_addr() {
+	local addr=""
+	for _ in $(seq 100); do
+		addr=$(grep -o "$2=[0-9.:]*" "$1" 2>/dev/null | head -n 1 | cut -d= -f2) || true
+		[ -n "$addr" ] && { echo "$addr"; return; }
+		sleep 0.1
+	done
+	say "no listening address in $1:"
+	cat "$1" >&2
+	return 1
+}
+
+"$BIN/gims-capd" -listen 127.0.0.1:0 -data "$DIR/capd-data" -pcap-dir "$DIR/pcaps" \
+	-token-file "$DIR/device.token" 2>"$DIR/capd.log" &
+pids+=($!)
+GIMS_ADMIN_PASSWORD=$PASSWORD "$BIN/gims-am" -listen 127.0.0.1:0 -db "$DIR/gims.db" -data "$DIR/am-data" \
+	-init-admin admin -poll-interval 1s 2>"$DIR/am.log" &
+am_pid=$!
+pids+=($am_pid)
+CAPD_ADDR=$(listen_addr "$DIR/capd.log" addr)
+AM_ADDR=$(listen_addr "$DIR/am.log" address)
+
+export GIMS_URL="http://$AM_ADDR/RPC2" GIMS_USER=admin GIMS_PASSWORD=$PASSWORD
+"$BIN/gimsctl" add-device -name local -hostname "${CAPD_ADDR%:*}" -port "${CAPD_ADDR##*:}" -location "this machine" \
+	-type gims-capd -description "make load" -token-file "$DIR/device.token" >/dev/null
+
+# cpu_ticks PID: user + system clock ticks of a process so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+say "$CLIENTS clients for $DURATION against gims-am on $AM_ADDR (device on $CAPD_ADDR, logs in $DIR)"
+cpu0=$(cpu_ticks "$am_pid")
+t0=$(date +%s%N)
+status=0
+"$BIN/gims-load" -url "http://admin:$PASSWORD@$AM_ADDR/RPC2" -device local -clients "$CLIENTS" \
+	-duration "$DURATION" -experiments "$EXPERIMENTS" -pps "$PPS" >"$DIR/table.md" || status=$?
+t1=$(date +%s%N)
+cpu1=$(cpu_ticks "$am_pid")
+am_cpu=$(awk -v t="$((cpu1 - cpu0))" -v hz="$hz" -v ns="$((t1 - t0))" \
+	'BEGIN {printf "%.1f s CPU, %.0f %% of one core", t / hz, 100 * t / hz / (ns / 1e9)}')
+rss=$(awk '/^VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$am_pid/status")
+
+cat "$DIR/table.md"
+echo
+locked=$(grep -c -i -e 'database is locked' -e 'SQLITE_BUSY' "$DIR/am.log" || true)
+warns=$(grep -c -e 'level=WARN' -e 'level=ERROR' "$DIR/am.log" || true)
+echo "gims-am during the run: $am_cpu, peak RSS $rss; log: $locked 'database is locked'/SQLITE_BUSY lines, $warns WARN/ERROR lines"
+if [ "$warns" != 0 ]; then
+	say "WARN/ERROR lines of the AM log (first 10):"
+	grep -e 'level=WARN' -e 'level=ERROR' "$DIR/am.log" | head -n 10 >&2
+fi
+if [ "$locked" != 0 ]; then
+	say "FAIL: SQLite reported busy:"
+	grep -i -e 'database is locked' -e 'SQLITE_BUSY' "$DIR/am.log" | head -n 10 >&2
+	status=1
+fi
+
+# machine describes the CPU, memory, OS and toolchain in one line.
+machine() {
+	local cpu mem os
+	cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+	mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+	os=$(. /etc/os-release && echo "$PRETTY_NAME")
+	echo "$(nproc) vCPU ${cpu:-unknown CPU}, $mem, $os, $("$GO" env GOVERSION)"
+}
+
+if [ "$RECORD" = 1 ] && [ -s "$DIR/table.md" ]; then
+	{
+		echo "## Load (make load)"
+		echo
+		echo "Machine: $(machine). $(date -u +%Y-%m-%d), commit $(git describe --always --dirty 2>/dev/null || echo '?')."
+		echo "\`bench/load.sh\`: gims-am and gims-capd on loopback, $EXPERIMENTS live experiments on \`lo\` (counters + flows,"
+		echo "$PPS UDP datagrams/s to their ports), $CLIENTS closed-loop XML-RPC clients for $DURATION mixing"
+		echo "GetExperimentStatus 40 %, GetExperimentResults 25 %, ListExperiments 10 %, GetExperimentSettings 10 %"
+		echo "and 15 % whole lifecycles of a short-lived experiment (create, configure, start, pause, start, stop)."
+		echo
+		cat "$DIR/table.md"
+		echo
+		echo "gims-am during the run: $am_cpu, peak RSS $rss; $locked \`database is locked\`/SQLITE_BUSY lines in its log."
+	} >"$DIR/section.md"
+	# Replace the section (up to the next "## " heading), or append it.
+	python3 - bench/RESULTS.md "$DIR/section.md" <<'PY'
+import re, sys
+path, section = sys.argv[1], open(sys.argv[2]).read().rstrip("\n") + "\n"
+try:
+    text = open(path).read()
+except FileNotFoundError:
+    text = "# Benchmark results\n"
+m = re.search(r"^## Load \(make load\)\n.*?(?=^## |\Z)", text, re.S | re.M)
+if m:
+    text = text[:m.start()] + section + ("\n" if m.end() < len(text) else "") + text[m.end():]
+else:
+    text = text.rstrip("\n") + "\n\n" + section
+open(path, "w").write(text)
+PY
+	say "bench/RESULTS.md: section \"## Load (make load)\" updated"
+fi
+exit "$status"
