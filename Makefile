@@ -62,8 +62,6 @@ bench-peers: deps
 bench-live: deps
 	bash bench/veth-drops.sh
 
-# load: 100 XML-RPC clients for 60 s against a running AM with live
-# experiments (bench/load.sh; LOAD_CLIENTS, LOAD_DURATION shrink it).
 load: build
 	bash bench/load.sh
 
