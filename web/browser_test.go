@@ -160,9 +160,14 @@ func (b *browserT) shot(name string, phone bool) {
 	}
 	save(name + ".png")
 	if phone {
-		b.run("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Sleep(150*time.Millisecond))
+		b.run("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Sleep(400*time.Millisecond))
 		save(name + "-phone.png")
-		b.run("desktop width", chromedp.EmulateViewport(1280, 900), chromedp.Sleep(150*time.Millisecond))
+		var wide []string
+		b.eval("page width", `[...document.querySelectorAll('body *')].filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest('.overflow-auto')).map(el => el.tagName + '.' + el.className + '#' + el.id).slice(0, 8)`, &wide)
+		if len(wide) > 0 {
+			b.t.Errorf("%s is wider than a phone: %v", name, wide)
+		}
+		b.run("desktop width", chromedp.EmulateViewport(1280, 900), chromedp.Sleep(300*time.Millisecond))
 	}
 }
 
