@@ -8,8 +8,9 @@
 # "## Load (make load)" section of bench/RESULTS.md.
 #
 # Knobs: LOAD_CLIENTS (100), LOAD_DURATION (60s), LOAD_EXPERIMENTS (5),
-# LOAD_PPS (500), LOAD_RECORD (1), LOAD_KEEP (0: keep the temporary
-# folder with the logs), GO (go).
+# LOAD_PPS (500), LOAD_SLOTS (0: gims-load's default, 32 - experiments - 2,
+# the capture daemon's job limit), LOAD_RECORD (1), LOAD_KEEP (0; 1 keeps
+# the temporary folder with the logs), GO (go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ CLIENTS=${LOAD_CLIENTS:-100}
 DURATION=${LOAD_DURATION:-60s}
 EXPERIMENTS=${LOAD_EXPERIMENTS:-5}
 PPS=${LOAD_PPS:-500}
+SLOTS=${LOAD_SLOTS:-0}
 RECORD=${LOAD_RECORD:-1}
 KEEP=${LOAD_KEEP:-0}
 BIN=bin
@@ -61,7 +63,8 @@ listen_addr() {
 
 "$BIN/gims-capd" -listen 127.0.0.1:0 -data "$DIR/capd-data" -pcap-dir "$DIR/pcaps" \
 	-token-file "$DIR/device.token" 2>"$DIR/capd.log" &
-pids+=($!)
+capd_pid=$!
+pids+=($capd_pid)
 GIMS_ADMIN_PASSWORD=$PASSWORD "$BIN/gims-am" -listen 127.0.0.1:0 -db "$DIR/gims.db" -data "$DIR/am-data" \
 	-init-admin admin -poll-interval 1s 2>"$DIR/am.log" &
 am_pid=$!
@@ -79,14 +82,21 @@ hz=$(getconf CLK_TCK)
 
 say "$CLIENTS clients for $DURATION against gims-am on $AM_ADDR (device on $CAPD_ADDR, logs in $DIR)"
 cpu0=$(cpu_ticks "$am_pid")
+ccpu0=$(cpu_ticks "$capd_pid")
 t0=$(date +%s%N)
 status=0
 "$BIN/gims-load" -url "http://admin:$PASSWORD@$AM_ADDR/RPC2" -device local -clients "$CLIENTS" \
-	-duration "$DURATION" -experiments "$EXPERIMENTS" -pps "$PPS" >"$DIR/table.md" || status=$?
+	-duration "$DURATION" -experiments "$EXPERIMENTS" -pps "$PPS" -lifecycle-slots "$SLOTS" >"$DIR/table.md" || status=$?
 t1=$(date +%s%N)
 cpu1=$(cpu_ticks "$am_pid")
-am_cpu=$(awk -v t="$((cpu1 - cpu0))" -v hz="$hz" -v ns="$((t1 - t0))" \
-	'BEGIN {printf "%.1f s CPU, %.0f %% of one core", t / hz, 100 * t / hz / (ns / 1e9)}')
+ccpu1=$(cpu_ticks "$capd_pid")
+# cpu_use TICKS: CPU seconds and share of one core over the run.
+cpu_use() {
+	awk -v t="$1" -v hz="$hz" -v ns="$((t1 - t0))" \
+		'BEGIN {printf "%.1f s CPU, %.0f %% of one core", t / hz, 100 * t / hz / (ns / 1e9)}'
+}
+am_cpu=$(cpu_use $((cpu1 - cpu0)))
+capd_cpu=$(cpu_use $((ccpu1 - ccpu0)))
 rss=$(awk '/^VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$am_pid/status")
 
 cat "$DIR/table.md"
@@ -94,6 +104,7 @@ echo
 locked=$(grep -c -i -e 'database is locked' -e 'SQLITE_BUSY' "$DIR/am.log" || true)
 warns=$(grep -c -e 'level=WARN' -e 'level=ERROR' "$DIR/am.log" || true)
 echo "gims-am during the run: $am_cpu, peak RSS $rss; log: $locked 'database is locked'/SQLITE_BUSY lines, $warns WARN/ERROR lines"
+echo "gims-capd during the run: $capd_cpu"
 if [ "$warns" != 0 ]; then
 	say "WARN/ERROR lines of the AM log (first 10):"
 	grep -e 'level=WARN' -e 'level=ERROR' "$DIR/am.log" | head -n 10 >&2
@@ -126,6 +137,7 @@ if [ "$RECORD" = 1 ] && [ -s "$DIR/table.md" ]; then
 		cat "$DIR/table.md"
 		echo
 		echo "gims-am during the run: $am_cpu, peak RSS $rss; $locked \`database is locked\`/SQLITE_BUSY lines in its log."
+		echo "gims-capd (the device, same machine): $capd_cpu."
 	} >"$DIR/section.md"
 	# Replace the section (up to the next "## " heading), or append it.
 	python3 - bench/RESULTS.md "$DIR/section.md" <<'PY'
