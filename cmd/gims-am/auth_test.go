@@ -13,6 +13,7 @@ import (
 // TestAuthorizationMatrix calls every API method as every kind of caller:
 // only the allowed ones get through, and refused calls change nothing.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-auth")
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)

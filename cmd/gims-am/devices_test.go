@@ -39,6 +39,7 @@ func (a *amProc) listDevices(t *testing.T) map[string]deviceRow {
 // pending, an admin approves it, its capabilities are fetched, and the
 // periodic refresh notices when it goes away.
 func TestRegistrationAndRefresh(t *testing.T) {
+	t.Parallel()
 	a := startAM(t, "-refresh-interval", "300ms")
 	a.admin(t, "AddUser", nil, map[string]any{"name": "registrar", "password": "registrar-pw", "role": "experimenter"})
 	dir := t.TempDir()
@@ -100,6 +101,7 @@ func TestRegistrationAndRefresh(t *testing.T) {
 // TestDeviceAdmin covers AddDevice refusals, EditDevice and DeleteDevice
 // with the in-use conflict.
 func TestDeviceAdmin(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-adm")
 	a := startAM(t)
 	host, port, _ := strings.Cut(c.addr, ":")
@@ -166,6 +168,7 @@ func TestDeviceAdmin(t *testing.T) {
 // itself; with storage local the files stay on the device and the AM
 // serves them from there.
 func TestDurationAndLocalStorage(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-dur")
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)

@@ -76,6 +76,7 @@ func pcapPackets(t *testing.T, data []byte) int {
 // start → pause → start → stop) on a file: device, then a second
 // experiment to its end, and checks the results against the trace.
 func TestLifecycleFileDevice(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-file")
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)
@@ -186,6 +187,7 @@ func TestLifecycleFileDevice(t *testing.T) {
 // TestLifecycleLoopback captures live on lo: exactly the datagrams sent
 // while running are counted, none while paused.
 func TestLifecycleLoopback(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-lo")
 	a := startAM(t)
 	a.addDevice(t, "lo-tap", c)
@@ -235,6 +237,7 @@ func TestLifecycleLoopback(t *testing.T) {
 // TestIllegalTransitions: every transition not in SPEC §2 is fault 2,
 // names the state, and changes nothing.
 func TestIllegalTransitions(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-ill")
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)
@@ -279,6 +282,7 @@ func TestIllegalTransitions(t *testing.T) {
 // TestBadArguments: a bad filter is fault 3 with libpcap's message, and
 // so are bad intervals, unknown members and wrong types.
 func TestBadArguments(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-bad")
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)
@@ -349,6 +353,7 @@ func deviceJobs(t *testing.T, c *capd) []deviceJob {
 // fault 5 naming it, the other device's job is rolled back, and the
 // experiment stays configured.
 func TestDeviceDownAtStart(t *testing.T) {
+	t.Parallel()
 	up := startCapd(t, "tok-up")
 	down := startCapd(t, "tok-down")
 	a := startAM(t)
@@ -384,6 +389,7 @@ func TestDeviceDownAtStart(t *testing.T) {
 // TestPythonClient drives a whole experiment from Python's stock
 // xmlrpc.client with credentials in the URL.
 func TestPythonClient(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-py")
 	a := startAM(t)
 	host, port, _ := strings.Cut(c.addr, ":")
@@ -419,6 +425,7 @@ func TestPythonClient(t *testing.T) {
 
 // TestGimsctl runs the command-line client against the real AM.
 func TestGimsctl(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-ctl")
 	a := startAM(t)
 	host, port, _ := strings.Cut(c.addr, ":")

@@ -12,6 +12,7 @@ import (
 // is rolled back, the experiment keeps its state, and the status marks
 // the device unreachable.
 func TestDeviceDownAtPauseAndStop(t *testing.T) {
+	t.Parallel()
 	up := startCapd(t, "tok-a")
 	down := startCapd(t, "tok-b")
 	a := startAM(t)
@@ -51,6 +52,7 @@ func TestDeviceDownAtPauseAndStop(t *testing.T) {
 // TestAMRestart: an AM restarted while an experiment runs follows it
 // again with the same state and counters, and can stop it.
 func TestAMRestart(t *testing.T) {
+	t.Parallel()
 	c := startCapd(t, "tok-rs")
 	dir := t.TempDir()
 	a := startAMIn(t, dir)

@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 	}
 	for _, name := range []string{"gims-am", "gims-capd", "gimsctl"} {
 		out := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", out, "../"+name)
+		args := []string{"build", "-o", out}
+		if raceEnabled && name == "gims-am" { // the others have race-built tests of their own
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "../"+name)...)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n", name, err)
@@ -95,7 +99,12 @@ func start(t *testing.T, bin string, env []string, addrRE string, args ...string
 		}
 		p.cmd.Wait()
 	}()
-	t.Cleanup(func() { p.kill(syscall.SIGTERM) })
+	t.Cleanup(func() {
+		p.kill(syscall.SIGTERM)
+		if strings.Contains(p.logText(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race:\n%s", filepath.Base(bin), p.logText())
+		}
+	})
 	select {
 	case p.addr = <-found:
 	case <-p.done:
@@ -176,7 +185,8 @@ func startAM(t *testing.T, extra ...string) *amProc {
 func startAMIn(t *testing.T, dir string, extra ...string) *amProc {
 	t.Helper()
 	args := append([]string{"-listen", "127.0.0.1:0", "-db", filepath.Join(dir, "am.db"), "-data",
-		filepath.Join(dir, "data"), "-init-admin", adminName, "-poll-interval", "200ms", "-pull-interval", "1s"}, extra...)
+		filepath.Join(dir, "data"), "-init-admin", adminName, "-poll-interval", "200ms", "-pull-interval", "1s",
+		"-bcrypt-cost", "4"}, extra...)
 	p := start(t, bins["gims-am"], []string{"GIMS_ADMIN_PASSWORD=" + adminPass}, `msg="gims-am serving".* address=(\S+)`, args...)
 	return &amProc{proc: p, dir: dir}
 }

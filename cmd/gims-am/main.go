@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
 	"github.com/gimsproject/gims/db"
@@ -40,6 +42,7 @@ const adminPasswordEnv = "GIMS_ADMIN_PASSWORD"
 type options struct {
 	listen, dbPath, dataDir, initAdmin, logLevel string
 	poll, pull, refresh, deviceTimeout           time.Duration
+	bcryptCost                                   int
 }
 
 func main() {
@@ -85,11 +88,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.pull, "pull-interval", 10*time.Second, "how often results are pulled while running (storage remote)")
 	fs.DurationVar(&o.refresh, "refresh-interval", 30*time.Second, "how often device capabilities are refreshed")
 	fs.DurationVar(&o.deviceTimeout, "device-timeout", 10*time.Second, "timeout of every call to a capture device")
+	fs.IntVar(&o.bcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "cost of new password hashes (4 to 31; tests use 4)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
 		}
 		return o, usageError{err}
+	}
+	if o.bcryptCost < bcrypt.MinCost || o.bcryptCost > bcrypt.MaxCost {
+		return o, usageError{fmt.Errorf("-bcrypt-cost must be between %d and %d", bcrypt.MinCost, bcrypt.MaxCost)}
 	}
 	if fs.NArg() > 0 {
 		return o, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
@@ -110,7 +117,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	}
 	defer store.Close()
 	m, err := am.New(am.Config{DataDir: o.dataDir, PollInterval: o.poll, PullInterval: o.pull,
-		RefreshInterval: o.refresh, DeviceTimeout: o.deviceTimeout, Logger: logger}, am.Dependencies{DB: store})
+		RefreshInterval: o.refresh, DeviceTimeout: o.deviceTimeout, BcryptCost: o.bcryptCost, Logger: logger}, am.Dependencies{DB: store})
 	if err != nil {
 		return usageError{err}
 	}
