@@ -113,6 +113,20 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (h *Handler) user(fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s := sessionOf(r)
+		if s.loggedIn() {
+			// The user may have been deleted, or their role changed.
+			p, err := h.m.LookupPrincipal(r.Context(), s.User.Name)
+			switch {
+			case errors.Is(err, am.ErrAuth):
+				h.sessions.destroy(w, s)
+				s = nil
+			case err != nil:
+				h.fail(w, r, err)
+				return
+			default:
+				s.User = p
+			}
+		}
 		if !s.loggedIn() {
 			if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)

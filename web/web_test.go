@@ -368,3 +368,60 @@ func serverDeviceError(t *testing.T, c *client, row badDevice) string {
 	}
 	return htmlUnescape(m[1])
 }
+
+func TestApprovePendingDevice(t *testing.T) {
+	e := newEnv(t)
+	cd := startCapd(t, "pending-device-token")
+	ctx := context.Background()
+	if _, err := e.m.RegisterDevice(ctx, e.admin, am.Registration{Name: "self1", Hostname: cd.host, Port: cd.port,
+		Token: cd.token}); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.login(t, adminName, adminPass)
+	status, body := admin.get("/devices")
+	if status != http.StatusOK || !strings.Contains(body, `id="pending"`) || !strings.Contains(body, `id="approve-self1"`) {
+		t.Fatalf("GET /devices: status %d, no approve button for the pending device:\n%s", status, body)
+	}
+	if strings.Contains(body, cd.token) {
+		t.Errorf("the pending device's token is shown")
+	}
+	// Experimenters cannot use it yet.
+	a := e.login(t, alice, alicePass)
+	if _, body := a.get("/experiments/new"); strings.Contains(body, "self1") {
+		t.Errorf("a pending device is offered to experimenters")
+	}
+	status, _, hdr := admin.postForm("/devices/self1/approve", url.Values{})
+	if status != http.StatusSeeOther || hdr.Get("Location") != "/devices" {
+		t.Fatalf("approve: status %d", status)
+	}
+	_, body = admin.get("/devices")
+	if strings.Contains(body, `id="pending"`) || !strings.Contains(body, `id="device-self1"`) ||
+		!strings.Contains(body, "self1 approved") {
+		t.Errorf("after approval the device is not listed as approved:\n%s", body)
+	}
+	devs, err := e.m.ListDevices(ctx, e.admin)
+	if err != nil || len(devs) != 1 || devs[0].Pending || devs[0].Capabilities == nil {
+		t.Errorf("device after approval: %+v, %v", devs, err)
+	}
+	if _, body := a.get("/experiments/new"); !strings.Contains(body, "self1:file:"+traceName) {
+		t.Errorf("the approved device's interfaces are not offered")
+	}
+}
+
+func TestDeletedUserIsLoggedOut(t *testing.T) {
+	e := newEnv(t)
+	a := e.login(t, alice, alicePass)
+	if _, err := e.m.DeleteUser(context.Background(), e.admin, alice); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := a.get("/experiments"); status != http.StatusSeeOther {
+		t.Errorf("a deleted user's session still opens pages: status %d", status)
+	}
+	// The session is gone: a write is refused as having none.
+	if status, _, _ := a.postForm("/experiments/new", url.Values{"name": {"x"}}); status != http.StatusForbidden {
+		t.Errorf("a deleted user's session still writes: status %d", status)
+	}
+	if list, _ := e.m.ListExperiments(context.Background(), e.admin); len(list) != 0 {
+		t.Errorf("experiments created by a deleted user: %+v", list)
+	}
+}
