@@ -81,6 +81,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 say "$CLIENTS clients for $DURATION against gims-am on $AM_ADDR (device on $CAPD_ADDR, logs in $DIR)"
+loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu0=$(cpu_ticks "$am_pid")
 ccpu0=$(cpu_ticks "$capd_pid")
 t0=$(date +%s%N)
@@ -128,7 +129,8 @@ if [ "$RECORD" = 1 ] && [ -s "$DIR/table.md" ]; then
 	{
 		echo "## Load (make load)"
 		echo
-		echo "Machine: $(machine). $(date -u +%Y-%m-%d), commit $(git describe --always --dirty 2>/dev/null || echo '?')."
+		echo "Machine: $(machine); load average $loadavg when the run started (a shared machine: other work"
+		echo "competes for the CPUs). $(date -u +%Y-%m-%d), commit $(git describe --always --dirty 2>/dev/null || echo '?')."
 		echo "\`bench/load.sh\`: gims-am and gims-capd on loopback, $EXPERIMENTS live experiments on \`lo\` (counters + flows,"
 		echo "$PPS UDP datagrams/s to their ports), $CLIENTS closed-loop XML-RPC clients for $DURATION mixing"
 		echo "GetExperimentStatus 40 %, GetExperimentResults 25 %, ListExperiments 10 %, GetExperimentSettings 10 %"

@@ -217,7 +217,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	b.WriteString(r.Summary())
 	b.WriteString("\n")
 	for _, s := range r.ErrorSamples {
-		fmt.Fprintf(&b, "error: %s\n", s)
+		fmt.Fprintf(&b, "- error: %s\n", s)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
