@@ -1,6 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,5 +88,133 @@ func TestAMRestart(t *testing.T) {
 	}
 	if sum != st.Packets {
 		t.Errorf("counters sum to %d, status %d: counted twice or lost", sum, st.Packets)
+	}
+}
+
+// TestCapdKilledAndRestarted: a capture daemon SIGKILLed mid-experiment
+// and restarted resumes the job; the experiment's counters continue and
+// the gap is reported.
+func TestCapdKilledAndRestarted(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := startCapdIn(t, dir, "", "tok-kill")
+	a := startAM(t)
+	a.addDevice(t, "tap1", c)
+	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := net.Dial("udp", ln.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	send := func(n int) {
+		for i := range n {
+			fmt.Fprintf(conn, "datagram %d", i)
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "crash", "devices": []string{"tap1:lo"}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"pcap": true, "counters": map[string]any{"interval_ms": 100},
+		"filter": fmt.Sprintf("udp and dst port %d", ln.LocalAddr().(*net.UDPAddr).Port)})
+	a.admin(t, "StartExperiment", nil, id)
+	time.Sleep(300 * time.Millisecond)
+	send(30)
+	a.waitStatus(t, adminName, adminPass, id, "30 packets", func(s status) bool { return s.Packets == 30 })
+	time.Sleep(1200 * time.Millisecond) // the job checkpoints its counters every second
+	c.kill(syscall.SIGKILL)
+	down := a.waitStatus(t, adminName, adminPass, id, "device unreachable", func(s status) bool { return !s.Devices[0].Reachable })
+	if down.State != "running" || down.Packets != 30 {
+		t.Errorf("with the daemon dead: state %s, %d packets; want running with the last 30", down.State, down.Packets)
+	}
+	time.Sleep(time.Second)
+	startCapdIn(t, dir, c.addr, "tok-kill")
+	a.waitStatus(t, adminName, adminPass, id, "device back", func(s status) bool { return s.Devices[0].Reachable })
+	time.Sleep(300 * time.Millisecond)
+	send(20)
+	var full struct {
+		Packets int64 `xmlrpc:"packets"`
+		Devices []struct {
+			InterruptedS float64 `xmlrpc:"interrupted_s"`
+		} `xmlrpc:"devices"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for full.Packets < 50 && time.Now().Before(deadline) {
+		a.admin(t, "GetExperimentStatus", &full, id)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if full.Packets != 50 || full.Devices[0].InterruptedS < 1 {
+		t.Errorf("after the restart: %d packets (want 30 + 20), interrupted_s %v (want ≥ 1)", full.Packets, full.Devices[0].InterruptedS)
+	}
+	var st status
+	a.admin(t, "StopExperiment", &st, id)
+	var files []fileRow
+	a.waitStatus(t, adminName, adminPass, id, "pulled", func(s status) bool { return s.ResultsPulled })
+	a.admin(t, "GetExperimentResults", &files, id, map[string]any{"kind": "files"})
+	for _, f := range files {
+		if f.Name == "packets.pcap" {
+			_, body := download(t, f.URL, adminName, adminPass)
+			if n := pcapPackets(t, body); n != 50 {
+				t.Errorf("the pcap after a crash holds %d packets, want 50", n)
+			}
+		}
+	}
+}
+
+// TestDiskFull: a capture daemon whose data folder fills up ends the job
+// with the error; the AM shows it and ends the experiment.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", data).CombinedOutput(); err != nil {
+		t.Fatalf("mount a small tmpfs (the test needs root): %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", data).Run() })
+	c := startCapdIn(t, dir, "", "tok-full")
+	a := startAM(t)
+	a.addDevice(t, "tap1", c)
+	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "full", "devices": []string{"tap1:lo"}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"pcap": true,
+		"filter": fmt.Sprintf("udp and dst port %d", ln.LocalAddr().(*net.UDPAddr).Port)})
+	a.admin(t, "StartExperiment", nil, id)
+	time.Sleep(300 * time.Millisecond)
+	conn, err := net.Dial("udp", ln.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	payload := bytes.Repeat([]byte("x"), 1400)
+	var st status
+	deadline := time.Now().Add(30 * time.Second)
+	for st.State != "done" {
+		for range 50 {
+			conn.Write(payload)
+		}
+		if err := a.call(adminName, adminPass, "GetExperimentStatus", &st, id); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the experiment did not end on a full disk: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(strings.Join(st.Errors, " "), "no space left on device") {
+		t.Errorf("errors = %v, want the full disk", st.Errors)
+	}
+	if tr := a.transitions(t, id); tr[len(tr)-1] != "running>done" {
+		t.Errorf("transitions = %v", tr)
 	}
 }

@@ -139,7 +139,16 @@ type capd struct {
 // directory.
 func startCapd(t *testing.T, token string) *capd {
 	t.Helper()
-	dir := t.TempDir()
+	return startCapdIn(t, t.TempDir(), "", token)
+}
+
+// startCapdIn starts a capture daemon keeping its jobs in dir/data, on
+// listen (a free port when empty).
+func startCapdIn(t *testing.T, dir, listen, token string, extra ...string) *capd {
+	t.Helper()
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
 	pcaps := filepath.Join(dir, "pcaps")
 	if err := os.MkdirAll(pcaps, 0o755); err != nil {
 		t.Fatal(err)
@@ -151,8 +160,8 @@ func startCapd(t *testing.T, token string) *capd {
 	if err := os.WriteFile(filepath.Join(pcaps, filepath.Base(trace)), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=" + token}, `msg="capture daemon listening" addr=(\S+)`,
-		"-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps)
+	args := append([]string{"-listen", listen, "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps}, extra...)
+	p := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=" + token}, `msg="capture daemon listening" addr=(\S+)`, args...)
 	return &capd{proc: p, token: token, pcapDir: pcaps}
 }
 
