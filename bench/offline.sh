@@ -16,92 +16,12 @@
 # Exit status: 0 when every run succeeded, 1 otherwise (the table still shows
 # what could be measured, e.g. the floor when gims-capd does not build).
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-cd "$(dirname "$0")/.."
-GO=${GO:-go}
-PACKETS=${BENCH_PACKETS:-1000000}
-FLOWS=${BENCH_FLOWS:-120000}
-SEED=${BENCH_SEED:-1}
-IPV6_SHARE=${BENCH_IPV6_SHARE:-0.3}
-RUNS=${BENCH_RUNS:-5}
-OUT=bench/out
-TRACE=$OUT/trace.pcap
-# A fixed Crypto-PAn key: the benchmark measures cost, not secrecy.
-KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
-
-status=0
-mkdir -p "$OUT" bin
-
-say() { printf '%s\n' "$*" >&2; }
-
-# --- build --------------------------------------------------------------
-"$GO" build -o bin/ ./cmd/gims-tracegen
-capd=bin/gims-capd
-if ! "$GO" build -o bin/ ./cmd/gims-capd 2>"$OUT/build-capd.log"; then
-	say "offline.sh: gims-capd does not build (see $OUT/build-capd.log); only the floor is measured"
-	capd=""
-	status=1
-fi
-
-# --- peak RSS -------------------------------------------------------------
-# GNU time (package `time`) reports the peak RSS in KiB with %M. Without it,
-# python3 reads the same number from wait4(); Linux then counts the
-# interpreter's pages the child held before exec (about 8 MiB more).
-TIME=/usr/bin/time
-if [ ! -x "$TIME" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null 2>&1 || true
-fi
-if [ ! -x "$TIME" ] || ! "$TIME" -f %M -o /dev/null true 2>/dev/null; then
-	TIME=""
-	command -v python3 >/dev/null || { say "offline.sh: need GNU time or python3 for the peak RSS"; exit 1; }
-fi
-
-# measure FILE CMD...: runs CMD once (stdout and stderr to FILE.out), and
-# appends "<wall µs> <peak RSS KiB>" to FILE. Returns the status of CMD.
-measure() {
-	local file=$1
-	shift
-	local start end rss rc=0
-	if [ -n "$TIME" ]; then
-		start=$(date +%s%N)
-		"$TIME" -f %M -o "$file.rss" "$@" >"$file.out" 2>&1 || rc=$?
-		end=$(date +%s%N)
-		rss=$(tail -n 1 "$file.rss")
-	else
-		start=$(date +%s%N)
-		rss=$(python3 -c '
-import os, sys
-fa = [(os.POSIX_SPAWN_OPEN, 1, sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-      (os.POSIX_SPAWN_DUP2, 1, 2)]
-pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ, file_actions=fa)
-_, status, ru = os.wait4(pid, 0)
-print(ru.ru_maxrss)
-sys.exit(os.waitstatus_to_exitcode(status))' "$file.out" "$@") || rc=$?
-		end=$(date +%s%N)
-	fi
-	[ "$rc" = 0 ] || return "$rc"
-	echo "$(( (end - start) / 1000 )) $rss" >>"$file" # µs, KiB
-}
-
-# median FILE COLUMN: the median of a column of numbers.
-median() {
-	awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{v[NR]=$1} END {
-		if (NR == 0) exit 1
-		if (NR % 2) print v[(NR+1)/2]; else print int((v[NR/2]+v[NR/2+1])/2) }'
-}
-
-# --- trace ----------------------------------------------------------------
-# The trace is reused while the flags and the generator's sources are the
-# same, since the generator is deterministic.
-params="packets=$PACKETS flows=$FLOWS seed=$SEED ipv6-share=$IPV6_SHARE src=$(cat cmd/gims-tracegen/*.go | sha256sum | cut -c1-16)"
-if [ -f "$TRACE" ] && [ "$(cat "$TRACE.params" 2>/dev/null)" = "$params" ]; then
-	say "offline.sh: reusing $TRACE ($params)"
-else
-	rm -f "$TRACE" "$TRACE.params"
-	bin/gims-tracegen -o "$TRACE" -packets "$PACKETS" -flows "$FLOWS" -seed "$SEED" -ipv6-share "$IPV6_SHARE"
-	echo "$params" >"$TRACE.params"
-fi
-cat "$TRACE" >/dev/null # warm the page cache so every run reads from memory
+build_gims
+setup_time
+make_trace
 
 # --- runs -----------------------------------------------------------------
 names=(floor)
