@@ -202,11 +202,13 @@ func (m *Manager) StartJob(spec Spec) (string, error) {
 	if err := m.reserve(); err != nil {
 		return "", err
 	}
-	registered := false
+	registered := false // in m.jobs, which then counts it instead of m.pending
 	defer func() {
-		m.mu.Lock()
-		m.pending--
-		m.mu.Unlock()
+		if !registered {
+			m.mu.Lock()
+			m.pending--
+			m.mu.Unlock()
+		}
 	}()
 
 	src, err := m.openSource(&spec)
@@ -243,6 +245,7 @@ func (m *Manager) StartJob(spec Spec) (string, error) {
 	}
 	m.mu.Lock()
 	m.jobs[id] = j
+	m.pending-- // counted once: in m.jobs from now on
 	stopped := m.stopped
 	m.mu.Unlock()
 	registered = true

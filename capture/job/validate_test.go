@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -138,5 +139,29 @@ func TestInterfaces(t *testing.T) {
 	}
 	if _, ok := got["file:SOURCES.tsv"]; ok {
 		t.Errorf("Interfaces() lists a file that is not a capture: %+v", ifs)
+	}
+}
+
+// TestConcurrentStartsUnderLimit: jobs started at once are counted once
+// each against MaxJobs (a job being registered was counted twice).
+func TestConcurrentStartsUnderLimit(t *testing.T) {
+	const limit, starts = 12, 10
+	m := newManager(t, "", func(c *Config) { c.MaxJobs = limit })
+	errs := make(chan error, starts)
+	var wg sync.WaitGroup
+	for range starts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := m.StartJob(Spec{Interface: "file:zeek__icmp-5-pings.pcap", ReplaySpeed: 0.01})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("StartJob with %d of %d jobs: %v", starts, limit, err)
+		}
 	}
 }
