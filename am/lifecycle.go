@@ -100,6 +100,7 @@ func inState(ctx context.Context, c *device.Client, job string, err error, ok ..
 // StartExperiment starts (configured → running) or resumes (paused →
 // running) an experiment on all its devices, or on none.
 func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+	ctx = context.WithoutCancel(ctx) // a client that goes away does not cut a transition short
 	unlock := m.lockExperiment(id)
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
@@ -179,6 +180,7 @@ func deviceSpec(v *ConfigView, e *db.Experiment) device.JobSpec {
 // PauseExperiment pauses a running experiment on all its devices, or on
 // none.
 func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+	ctx = context.WithoutCancel(ctx) // a client that goes away does not cut a transition short
 	unlock := m.lockExperiment(id)
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
@@ -217,6 +219,7 @@ func (m *Manager) pauseAll(ctx context.Context, e *db.Experiment, call string) e
 // that fails the final stop leaves the experiment paused, and calling
 // StopExperiment again finishes it.
 func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+	ctx = context.WithoutCancel(ctx) // a client that goes away does not cut a transition short
 	unlock := m.lockExperiment(id)
 	e, err := m.experiment(ctx, p, id)
 	if err == nil {

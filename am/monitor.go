@@ -41,7 +41,7 @@ func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *ConfigView) {
 		m.pullFinal(ctx, e)
 		return
 	}
-	devs := m.pollDevices(ctx, e)
+	devs := m.pollDevices(ctx, e, true)
 	if _, err := m.aggregate(ctx, e, devs); err != nil {
 		return
 	}

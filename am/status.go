@@ -19,14 +19,16 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 	if err != nil {
 		return Status{}, err
 	}
-	devs := m.pollDevices(ctx, &e)
+	devs := m.pollDevices(ctx, &e, false)
 	return m.aggregate(ctx, &e, devs)
 }
 
-// pollDevices asks every device of e for its job's status at once,
-// stores what it learns, and falls back to the stored status for those
-// that do not answer.
-func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment) []DeviceStatus {
+// pollDevices asks every device of e for its job's status at once and
+// falls back to the stored status for those that do not answer. store
+// keeps what it learns (the monitor does, every PollInterval; API calls
+// do not, so that many clients asking for a status do not queue for the
+// database's write lock).
+func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store bool) []DeviceStatus {
 	out := make([]DeviceStatus, len(e.Devices))
 	var wg sync.WaitGroup
 	for i := range e.Devices {
@@ -46,6 +48,9 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment) []DeviceSta
 				return
 			}
 			out[i] = st
+			if !store {
+				return
+			}
 			if raw, err := json.Marshal(st); err == nil {
 				if err := m.db.SetPairingStatus(ctx, e.ID, pair.Position, string(raw), st.Updated); err != nil {
 					m.log.Warn("unable to store a device status", "experiment", e.ID, "error", err)

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -101,25 +100,15 @@ type queryer interface {
 
 // getExperiment reads an experiment and its pairings.
 func getExperiment(ctx context.Context, q queryer, id int64) (Experiment, error) {
-	var (
-		e        Experiment
-		created  int64
-		since    sql.NullInt64
-		runMilli int64
-	)
-	err := q.QueryRowContext(ctx, `SELECT id, name, description, owner, state, config, key, created,
-		running_since, run_ms, results_pulled FROM experiments WHERE id = ?`, id).
-		Scan(&e.ID, &e.Name, &e.Description, &e.Owner, &e.State, &e.Config, &e.Key, &created, &since, &runMilli,
-			&e.ResultsPulled)
-	if errors.Is(err, sql.ErrNoRows) {
-		return e, fmt.Errorf("experiment %d: %w", id, ErrNotFound)
-	}
+	list, err := scanExperiments(ctx, q, `SELECT id, name, description, owner, state, config, key, created,
+		running_since, run_ms, results_pulled FROM experiments WHERE id = ?`, id)
 	if err != nil {
-		return e, fmt.Errorf("unable to read experiment %d: %w", id, err)
+		return Experiment{}, fmt.Errorf("unable to read experiment %d: %w", id, err)
 	}
-	e.Created = time.UnixMilli(created).UTC()
-	e.RunningSince = fromMilli(since)
-	e.RunTime = time.Duration(runMilli) * time.Millisecond
+	if len(list) == 0 {
+		return Experiment{}, fmt.Errorf("experiment %d: %w", id, ErrNotFound)
+	}
+	e := list[0]
 	rows, err := q.QueryContext(ctx, `SELECT position, device, interface, job, status, status_at
 		FROM experiment_devices WHERE experiment = ? ORDER BY position`, id)
 	if err != nil {
@@ -141,51 +130,94 @@ func getExperiment(ctx context.Context, q queryer, id int64) (Experiment, error)
 }
 
 // GetExperiment returns the experiment with its pairings, or ErrNotFound.
+// Both reads use one connection (not a transaction, see ListExperiments).
 func (d *DB) GetExperiment(ctx context.Context, id int64) (Experiment, error) {
-	return getExperiment(ctx, d.sql, id)
+	conn, err := d.sql.Conn(ctx)
+	if err != nil {
+		return Experiment{}, fmt.Errorf("unable to read experiment %d: %w", id, err)
+	}
+	defer conn.Close()
+	return getExperiment(ctx, conn, id)
 }
 
 // ListExperiments returns the experiments of owner (every one when owner
 // is empty), oldest first, with their pairings. states, when given,
-// keeps only experiments in one of them.
+// keeps only experiments in one of them. It makes two queries, whatever
+// the number of experiments.
 func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string) ([]Experiment, error) {
-	q := `SELECT id FROM experiments WHERE (? = '' OR owner = ?)`
+	where := `WHERE (? = '' OR e.owner = ?)`
 	args := []any{owner, owner}
 	if len(states) > 0 {
-		q += ` AND state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
+		where += ` AND e.state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
 		for _, s := range states {
 			args = append(args, s)
 		}
 	}
-	rows, err := d.sql.QueryContext(ctx, q+` ORDER BY id`, args...)
+	// One connection for both reads, outside a transaction: write
+	// transactions are IMMEDIATE (_txlock), which would serialize reads.
+	conn, err := d.sql.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("unable to list experiments: %w", err)
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("unable to list experiments: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	defer conn.Close()
+	out, err := scanExperiments(ctx, conn, `SELECT e.id, e.name, e.description, e.owner, e.state, e.config, e.key,
+		e.created, e.running_since, e.run_ms, e.results_pulled FROM experiments e `+where+` ORDER BY e.id`, args...)
+	if err != nil {
 		return nil, fmt.Errorf("unable to list experiments: %w", err)
 	}
-	out := make([]Experiment, 0, len(ids))
-	for _, id := range ids {
-		e, err := d.GetExperiment(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted meanwhile
+	byID := make(map[int64]*Experiment, len(out))
+	for i := range out {
+		byID[out[i].ID] = &out[i]
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT p.experiment, p.position, p.device, p.interface, p.job, p.status,
+		p.status_at FROM experiment_devices p JOIN experiments e ON e.id = p.experiment `+where+
+		` ORDER BY p.experiment, p.position`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("unable to list experiments: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id int64
+			p  Pairing
+			at sql.NullInt64
+		)
+		if err := rows.Scan(&id, &p.Position, &p.Device, &p.Interface, &p.Job, &p.Status, &at); err != nil {
+			return nil, fmt.Errorf("unable to list experiments: %w", err)
 		}
-		if err != nil {
+		p.StatusAt = fromMilli(at)
+		if e := byID[id]; e != nil {
+			e.Devices = append(e.Devices, p)
+		}
+	}
+	return out, rows.Err()
+}
+
+// scanExperiments reads experiment rows (without pairings).
+func scanExperiments(ctx context.Context, q queryer, query string, args ...any) ([]Experiment, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Experiment{}
+	for rows.Next() {
+		var (
+			e        Experiment
+			created  int64
+			since    sql.NullInt64
+			runMilli int64
+		)
+		if err := rows.Scan(&e.ID, &e.Name, &e.Description, &e.Owner, &e.State, &e.Config, &e.Key, &created, &since,
+			&runMilli, &e.ResultsPulled); err != nil {
 			return nil, err
 		}
+		e.Created = time.UnixMilli(created).UTC()
+		e.RunningSince = fromMilli(since)
+		e.RunTime = time.Duration(runMilli) * time.Millisecond
 		out = append(out, e)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // UpdateExperiment reads experiment id, lets fn change it and writes back

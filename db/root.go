@@ -37,7 +37,8 @@ type Config struct {
 	// BusyTimeout is how long a writer waits for the write lock
 	// (default 30 s).
 	BusyTimeout time.Duration
-	// MaxOpenConns bounds the connection pool (default 8).
+	// MaxOpenConns bounds the connection pool (default 32): WAL readers
+	// run side by side, writers queue for the write lock.
 	MaxOpenConns int
 }
 
@@ -56,7 +57,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		cfg.BusyTimeout = 30 * time.Second
 	}
 	if cfg.MaxOpenConns <= 0 {
-		cfg.MaxOpenConns = 8
+		cfg.MaxOpenConns = 32
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
