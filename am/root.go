@@ -97,6 +97,9 @@ func (c Config) withDefaults() Config {
 type Dependencies struct {
 	// DB is the open store.
 	DB *db.DB
+	// HTTP carries the calls to the capture devices (default: a client of
+	// its own). Tests restrict where it may connect.
+	HTTP *http.Client
 }
 
 // Manager is the aggregate manager's service layer.
@@ -142,10 +145,13 @@ func New(cfg Config, deps Dependencies) (*Manager, error) {
 		db:        deps.DB,
 		log:       cfg.Logger,
 		expLocks:  make(map[int64]*sync.Mutex),
-		http:      &http.Client{},
+		http:      deps.HTTP,
 		authCache: make(map[string]cachedLogin),
 		metrics:   newMetrics(),
 		lastPull:  make(map[int64]time.Time),
+	}
+	if m.http == nil {
+		m.http = &http.Client{}
 	}
 	if _, err := rand.Read(m.cacheKey[:]); err != nil {
 		return nil, fmt.Errorf("unable to make the login cache key: %w", err)

@@ -3,6 +3,7 @@ package xmlrpc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,9 +82,27 @@ func Call(ctx context.Context, httpClient *http.Client, url string, header http.
 	if len(body) > clientMaxResponseBytes {
 		return fmt.Errorf("xmlrpc call %s: response larger than %d bytes", method, clientMaxResponseBytes)
 	}
+	if err := decodeResponse(body, reply, &cache); err != nil {
+		var f *Fault
+		if errors.As(err, &f) {
+			return f
+		}
+		return fmt.Errorf("xmlrpc call %s: %w", method, err)
+	}
+	return nil
+}
+
+// DecodeResponse decodes a methodResponse document into reply (a non-nil
+// pointer, or nil to discard the result), as Call does: a fault is
+// returned as *Fault; unknown struct members are ignored.
+func DecodeResponse(body []byte, reply any) error {
+	return decodeResponse(body, reply, &typeCache{})
+}
+
+func decodeResponse(body []byte, reply any, cache *typeCache) error {
 	r, err := parseResponse(body, limits{maxDepth: clientMaxDepth, maxValues: clientMaxValues})
 	if err != nil {
-		return fmt.Errorf("xmlrpc call %s: invalid response: %w", method, err)
+		return fmt.Errorf("invalid response: %w", err)
 	}
 	if r.fault != nil {
 		return r.fault
@@ -93,11 +112,11 @@ func Call(ctx context.Context, httpClient *http.Client, url string, header http.
 	}
 	dst := reflect.ValueOf(reply)
 	if dst.Kind() != reflect.Pointer || dst.IsNil() {
-		return fmt.Errorf("xmlrpc call %s: reply must be a non-nil pointer, not %T", method, reply)
+		return fmt.Errorf("reply must be a non-nil pointer, not %T", reply)
 	}
-	a := assigner{cache: &cache}
+	a := assigner{cache: cache}
 	if err := a.assign(&r.param, dst.Elem()); err != nil {
-		return fmt.Errorf("xmlrpc call %s: unable to decode the result: %w", method, err)
+		return fmt.Errorf("unable to decode the result: %w", err)
 	}
 	return nil
 }
