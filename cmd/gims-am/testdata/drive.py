@@ -35,6 +35,15 @@ def main():
         "anonymize": {"secret": "py-secret-phrase"},
         "pcap": True, "storage": "remote"})
     assert "secret" not in settings["config"]["anonymize"], settings
+    # The whole lifecycle on a slow replay, then a run to the end.
+    slow = am.CreateExperiment({"name": "py-slow", "devices": ["pytap:" + iface]})
+    am.ConfigureExperiment(slow, {"replay_speed": 0.1, "counters": {}})
+    assert am.StartExperiment(slow)["state"] == "running"
+    assert am.PauseExperiment(slow)["state"] == "paused"
+    assert am.StartExperiment(slow)["state"] == "running"
+    assert am.StopExperiment(slow)["state"] == "done"
+    history = [(t["from"], t["to"]) for t in am.GetExperimentSettings(slow)["transitions"]]
+    assert history[-1] == ("running", "done"), history
     am.StartExperiment(exp)
     status = am.GetExperimentStatus(exp)
     deadline = time.time() + 30
@@ -54,6 +63,17 @@ def main():
     with urllib.request.urlopen(req) as resp:
         data = resp.read()
     assert data[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"), data[:4]
+    # Administration.
+    am.AddUser({"name": "pyuser", "password": "py-password-1", "role": "experimenter"})
+    assert "pyuser" in [u["name"] for u in am.ListUsers()]
+    assert "password" not in am.DeleteUser("pyuser")
+    dev = am.EditDevice("pytap", {"location": "rack 7"})
+    assert dev["location"] == "rack 7" and "token" not in dev, dev
+    am.RegisterDevice({"name": "pyreg", "hostname": "127.0.0.1", "port": 9, "token": "reg-token"})
+    devices = {d["name"]: d for d in am.ListDevices()}
+    assert devices["pyreg"]["pending"] and devices["pytap"]["reachable"], devices
+    assert am.DeleteDevice("pyreg")["name"] == "pyreg"
+    assert "ConfigureExperiment" in am.system.methodHelp("ConfigureExperiment")
     multi = xmlrpc.client.MultiCall(am)
     multi.ListExperiments()
     multi.GetExperimentSettings(exp)
