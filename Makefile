@@ -33,9 +33,12 @@ vet: deps
 	$(GO) vet ./...
 
 # test: format and vet first, then every test (with the race detector);
-# fuzz targets run over their seed corpora in testdata/.
+# fuzz targets run over their seed corpora in testdata/. The web GUI's
+# browser tests leave screenshots of every page in $(ARTIFACTS).
+ARTIFACTS ?= $(CURDIR)/test-artifacts/screenshots
 test: deps fmt vet
-	$(GO) test -race -count=1 -timeout 20m ./...
+	GIMS_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -timeout 20m ./...
+	@echo "browser screenshots of the web GUI: $(ARTIFACTS)"
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./transform/... ./capture/...
