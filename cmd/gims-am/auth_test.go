@@ -165,9 +165,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
 		}
 	}
-	for _, secret := range []string{"alice-secret", "alice-password", c.token} {
-		if strings.Contains(string(metrics), secret) || strings.Contains(a.logText(), secret) {
-			t.Errorf("secret %q appears in /metrics or the AM's log", secret)
+	var answers strings.Builder
+	for _, q := range []struct {
+		method string
+		args   []any
+	}{
+		{"GetExperimentSettings", []any{id}}, {"GetExperimentStatus", []any{id}}, {"ListExperiments", nil},
+		{"ListDevices", nil}, {"ListUsers", nil}, {"GetDeviceCapabilities", []any{"tap1"}},
+		{"GetExperimentResults", []any{id, map[string]any{"kind": "files"}}},
+		{"EditDevice", []any{"tap1", map[string]any{"description": "again"}}},
+	} {
+		var reply any
+		a.admin(t, q.method, &reply, q.args...)
+		fmt.Fprintf(&answers, "%s: %v\n", q.method, reply)
+	}
+	for _, secret := range []string{"alice-secret", "alice-password", "bob-password", adminPass, c.token} {
+		for where, text := range map[string]string{"/metrics": string(metrics), "the AM's log": a.logText(),
+			"API answers": answers.String()} {
+			if strings.Contains(text, secret) {
+				t.Errorf("secret %q appears in %s", secret, where)
+			}
 		}
 	}
 }
