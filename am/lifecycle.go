@@ -97,38 +97,54 @@ func inState(ctx context.Context, c *device.Client, job string, err error, ok ..
 	return err
 }
 
-// StartExperiment starts (configured → running) or resumes (paused →
-// running) an experiment on all its devices, or on none.
-func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
-	ctx = context.WithoutCancel(ctx) // a client that goes away does not cut a transition short
-	unlock := m.lockExperiment(id)
-	e, err := m.experiment(ctx, p, id)
-	if err != nil {
-		unlock()
-		return Status{}, err
-	}
-	switch e.State {
-	case StateConfigured:
-		err = m.startJobs(ctx, &e)
-	case StatePaused:
-		err = m.onAll(ctx, &e, "StartExperiment",
-			func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
-				return inState(ctx, c, pair.Job, c.ResumeJob(ctx, pair.Job), "running", "done")
-			},
-			func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
-				return inState(ctx, c, pair.Job, c.PauseJob(ctx, pair.Job), "paused", "done")
-			})
-	default:
-		err = stateError(id, e.State, "StartExperiment")
-	}
-	if err == nil {
-		err = m.record(ctx, &e, p, StateRunning)
-	}
-	unlock()
+// transition runs one lifecycle call on experiment id: with the
+// experiment locked, fn works on the devices and says the new state, which
+// is recorded as a transition by p; the experiment's status is returned.
+// The device calls are not cut short by a client that goes away.
+func (m *Manager) transition(ctx context.Context, p Principal, id int64,
+	fn func(ctx context.Context, e *db.Experiment) (to string, err error)) (Status, error) {
+	ctx = context.WithoutCancel(ctx)
+	err := func() error {
+		unlock := m.lockExperiment(id)
+		defer unlock()
+		e, err := m.experiment(ctx, p, id)
+		if err != nil {
+			return err
+		}
+		to, err := fn(ctx, &e)
+		if err != nil {
+			return err
+		}
+		return m.record(ctx, &e, p, to)
+	}()
 	if err != nil {
 		return Status{}, err
 	}
 	return m.GetExperimentStatus(ctx, p, id)
+}
+
+// pauseJob and resumeJob are the device halves of pausing and resuming,
+// each the other's undo.
+func pauseJob(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+	return inState(ctx, c, pair.Job, c.PauseJob(ctx, pair.Job), "paused", "done")
+}
+
+func resumeJob(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+	return inState(ctx, c, pair.Job, c.ResumeJob(ctx, pair.Job), "running", "done")
+}
+
+// StartExperiment starts (configured → running) or resumes (paused →
+// running) an experiment on all its devices, or on none.
+func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
+		switch e.State {
+		case StateConfigured:
+			return StateRunning, m.startJobs(ctx, e)
+		case StatePaused:
+			return StateRunning, m.onAll(ctx, e, "StartExperiment", resumeJob, pauseJob)
+		}
+		return "", stateError(id, e.State, "StartExperiment")
+	})
 }
 
 // startJobs starts one job per pairing with the stored configuration.
@@ -180,37 +196,12 @@ func deviceSpec(v *ConfigView, e *db.Experiment) device.JobSpec {
 // PauseExperiment pauses a running experiment on all its devices, or on
 // none.
 func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
-	ctx = context.WithoutCancel(ctx) // a client that goes away does not cut a transition short
-	unlock := m.lockExperiment(id)
-	e, err := m.experiment(ctx, p, id)
-	if err != nil {
-		unlock()
-		return Status{}, err
-	}
-	if e.State != StateRunning {
-		err = stateError(id, e.State, "PauseExperiment")
-	} else {
-		err = m.pauseAll(ctx, &e, "PauseExperiment")
-	}
-	if err == nil {
-		err = m.record(ctx, &e, p, StatePaused)
-	}
-	unlock()
-	if err != nil {
-		return Status{}, err
-	}
-	return m.GetExperimentStatus(ctx, p, id)
-}
-
-// pauseAll pauses every job, resuming them all again if one fails.
-func (m *Manager) pauseAll(ctx context.Context, e *db.Experiment, call string) error {
-	return m.onAll(ctx, e, call,
-		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
-			return inState(ctx, c, pair.Job, c.PauseJob(ctx, pair.Job), "paused", "done")
-		},
-		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
-			return inState(ctx, c, pair.Job, c.ResumeJob(ctx, pair.Job), "running", "done")
-		})
+	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
+		if e.State != StateRunning {
+			return "", stateError(id, e.State, "PauseExperiment")
+		}
+		return StatePaused, m.onAll(ctx, e, "PauseExperiment", pauseJob, resumeJob)
+	})
 }
 
 // StopExperiment ends a running or paused experiment on all its devices.
@@ -219,26 +210,19 @@ func (m *Manager) pauseAll(ctx context.Context, e *db.Experiment, call string) e
 // that fails the final stop leaves the experiment paused, and calling
 // StopExperiment again finishes it.
 func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
-	ctx = context.WithoutCancel(ctx) // a client that goes away does not cut a transition short
-	unlock := m.lockExperiment(id)
-	e, err := m.experiment(ctx, p, id)
-	if err == nil {
-		err = m.stop(ctx, &e, p)
-	}
-	unlock()
-	if err != nil {
-		return Status{}, err
-	}
-	return m.GetExperimentStatus(ctx, p, id)
+	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
+		return StateDone, m.stop(ctx, e, p)
+	})
 }
 
-// stop ends e (its lock held).
+// stop ends e's jobs (its lock held); the caller records the transition
+// to done.
 func (m *Manager) stop(ctx context.Context, e *db.Experiment, p Principal) error {
 	if e.State != StateRunning && e.State != StatePaused {
 		return stateError(e.ID, e.State, "StopExperiment")
 	}
 	if e.State == StateRunning {
-		if err := m.pauseAll(ctx, e, "StopExperiment"); err != nil {
+		if err := m.onAll(ctx, e, "StopExperiment", pauseJob, resumeJob); err != nil {
 			return err
 		}
 	}
@@ -255,7 +239,7 @@ func (m *Manager) stop(ctx context.Context, e *db.Experiment, p Principal) error
 		}
 		return err
 	}
-	return m.record(ctx, e, p, StateDone)
+	return nil
 }
 
 // record stores e's new state and jobs as a transition by p, keeping the

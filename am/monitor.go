@@ -76,7 +76,11 @@ func (m *Manager) autoStop(ctx context.Context, id int64, why string) {
 	if err != nil || e.State != StateRunning {
 		return
 	}
-	if err := m.stop(ctx, &e, system()); err != nil {
+	err = m.stop(ctx, &e, system())
+	if err == nil {
+		err = m.record(ctx, &e, system(), StateDone)
+	}
+	if err != nil {
 		m.log.Warn("automatic stop failed", "experiment", id, "reason", why, "error", err)
 		return
 	}

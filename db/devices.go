@@ -93,7 +93,12 @@ func (d *DB) CreateDevice(ctx context.Context, dev Device) error {
 
 // GetDevice returns the device called name, or ErrNotFound.
 func (d *DB) GetDevice(ctx context.Context, name string) (Device, error) {
-	dev, err := scanDevice(d.sql.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE name = ?`, name))
+	return deviceByName(ctx, d.sql, name)
+}
+
+// deviceByName reads one device, or ErrNotFound.
+func deviceByName(ctx context.Context, q queryer, name string) (Device, error) {
+	dev, err := scanDevice(q.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return dev, fmt.Errorf("device %q: %w", name, ErrNotFound)
 	}
@@ -127,11 +132,7 @@ func (d *DB) UpdateDevice(ctx context.Context, name string, fn func(*Device) err
 	var dev Device
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		dev, err = scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE name = ?`, name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("device %q: %w", name, ErrNotFound)
-		}
-		if err != nil {
+		if dev, err = deviceByName(ctx, tx, name); err != nil {
 			return err
 		}
 		if err := fn(&dev); err != nil {
@@ -159,11 +160,7 @@ func (d *DB) DeleteDevice(ctx context.Context, name string) (Device, error) {
 	var dev Device
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		dev, err = scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE name = ?`, name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("device %q: %w", name, ErrNotFound)
-		}
-		if err != nil {
+		if dev, err = deviceByName(ctx, tx, name); err != nil {
 			return err
 		}
 		var busy int

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -191,26 +189,11 @@ func TestLifecycleLoopback(t *testing.T) {
 	c := startCapd(t, "tok-lo")
 	a := startAM(t)
 	a.addDevice(t, "lo-tap", c)
-	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.LocalAddr().(*net.UDPAddr).Port
-	conn, err := net.Dial("udp", ln.LocalAddr().String()) // one flow: one source port
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	send := func(n int) {
-		for i := range n {
-			fmt.Fprintf(conn, "datagram %d", i)
-			time.Sleep(time.Millisecond)
-		}
-	}
+	u := newUDPSink(t)
+	send := u.send
 	var id int64
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "live", "devices": []string{"lo-tap:lo"}})
-	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"filter": fmt.Sprintf("udp and dst port %d", port),
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"filter": u.filter(),
 		"counters": map[string]any{"interval_ms": 100}, "flows": map[string]any{}, "pcap": true})
 	a.admin(t, "StartExperiment", nil, id)
 	time.Sleep(300 * time.Millisecond) // the job's handle is open once StartJob returns; settle anyway

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,26 +98,12 @@ func TestCapdKilledAndRestarted(t *testing.T) {
 	c := startCapdIn(t, dir, "", "tok-kill")
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)
-	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	conn, err := net.Dial("udp", ln.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	send := func(n int) {
-		for i := range n {
-			fmt.Fprintf(conn, "datagram %d", i)
-			time.Sleep(time.Millisecond)
-		}
-	}
+	u := newUDPSink(t)
+	send := u.send
 	var id int64
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "crash", "devices": []string{"tap1:lo"}})
 	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"pcap": true, "counters": map[string]any{"interval_ms": 100},
-		"filter": fmt.Sprintf("udp and dst port %d", ln.LocalAddr().(*net.UDPAddr).Port)})
+		"filter": u.filter()})
 	a.admin(t, "StartExperiment", nil, id)
 	time.Sleep(300 * time.Millisecond)
 	send(30)
@@ -180,28 +164,18 @@ func TestDiskFull(t *testing.T) {
 	c := startCapdIn(t, dir, "", "tok-full")
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)
-	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	u := newUDPSink(t)
 	var id int64
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "full", "devices": []string{"tap1:lo"}})
-	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"pcap": true,
-		"filter": fmt.Sprintf("udp and dst port %d", ln.LocalAddr().(*net.UDPAddr).Port)})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"pcap": true, "filter": u.filter()})
 	a.admin(t, "StartExperiment", nil, id)
 	time.Sleep(300 * time.Millisecond)
-	conn, err := net.Dial("udp", ln.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	payload := bytes.Repeat([]byte("x"), 1400)
 	var st status
 	deadline := time.Now().Add(30 * time.Second)
 	for st.State != "done" {
 		for range 50 {
-			conn.Write(payload)
+			u.conn.Write(payload)
 		}
 		if err := a.call(adminName, adminPass, "GetExperimentStatus", &st, id); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -335,5 +336,39 @@ func tcpdumpCount(t *testing.T, path, filter string) int {
 			t.Fatalf("%s: %v", out, err)
 		}
 		n++
+	}
+}
+
+// udpSink is a UDP port on 127.0.0.1 and one connection sending to it
+// (one source port: one flow).
+type udpSink struct {
+	port int
+	conn net.Conn
+}
+
+// newUDPSink opens the port and the connection, closed at the test's end.
+func newUDPSink(t *testing.T) *udpSink {
+	t.Helper()
+	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conn, err := net.Dial("udp", ln.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &udpSink{port: ln.LocalAddr().(*net.UDPAddr).Port, conn: conn}
+}
+
+// filter is the BPF expression matching what send sends.
+func (u *udpSink) filter() string { return fmt.Sprintf("udp and dst port %d", u.port) }
+
+// send sends n small datagrams, a millisecond apart.
+func (u *udpSink) send(n int) {
+	for i := range n {
+		fmt.Fprintf(u.conn, "datagram %d", i)
+		time.Sleep(time.Millisecond)
 	}
 }
