@@ -291,6 +291,9 @@ func counterSum(t *testing.T, m *Manager, id string) (packets uint64, rows int) 
 		t.Fatalf("Results(counters) error:\n%+v", err)
 	}
 	for _, r := range res.([]CounterRow) {
+		if sum := r.TCPBytes + r.UDPBytes + r.ICMPBytes + r.OtherBytes; sum != r.Bytes {
+			t.Errorf("counters row %v: bytes per protocol sum to %d, want bytes %d", r.Time, sum, r.Bytes)
+		}
 		packets += r.Packets
 		rows++
 	}

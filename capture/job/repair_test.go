@@ -137,15 +137,19 @@ func FuzzValidLength(f *testing.F) {
 // back by the counters package as a row that parses to the same values.
 func FuzzParseCounterRow(f *testing.F) {
 	f.Add("2024-05-01T12:00:00Z,10,1500,5,3,1,1")
+	f.Add("2024-05-01T12:00:00Z,10,1500,5,3,1,1,900,400,98,102")
 	f.Add("2024-05-01T12:00:00.5+02:00,0,0,0,0,0,0")
+	f.Add("2024-05-01T12:00:00.5+02:00,0,0,0,0,0,0,0,0,0,0")
 	f.Add("time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets")
+	f.Add("time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets,tcp_bytes,udp_bytes,icmp_bytes,other_bytes")
 	f.Fuzz(func(t *testing.T, line string) {
 		r, err := parseCounterRow(line)
 		if err != nil {
 			return
 		}
 		out := counters.AppendCSV(nil, counters.Record{Start: r.Time, Packets: r.Packets, Bytes: r.Bytes,
-			TCP: r.TCPPackets, UDP: r.UDPPackets, ICMP: r.ICMPPackets, Other: r.OtherPackets})
+			TCP: r.TCPPackets, UDP: r.UDPPackets, ICMP: r.ICMPPackets, Other: r.OtherPackets,
+			TCPBytes: r.TCPBytes, UDPBytes: r.UDPBytes, ICMPBytes: r.ICMPBytes, OtherBytes: r.OtherBytes})
 		again, err := parseCounterRow(strings.TrimSuffix(string(out), "\n"))
 		if err != nil {
 			t.Fatalf("row %q parsed, its rewrite %q did not: %v", line, out, err)

@@ -43,6 +43,10 @@ type CounterRow struct {
 	Time                                              time.Time
 	Packets, Bytes                                    uint64
 	TCPPackets, UDPPackets, ICMPPackets, OtherPackets uint64
+	// TCPBytes, UDPBytes, ICMPBytes and OtherBytes are the wire bytes of
+	// each protocol class; they add up to Bytes. They are zero in files
+	// written before these columns were added (7 columns instead of 11).
+	TCPBytes, UDPBytes, ICMPBytes, OtherBytes uint64
 }
 
 // FlowRow is one exported flow record.
@@ -313,17 +317,24 @@ func readCounters(path string, offset, limit int) ([]CounterRow, error) {
 	return rows, nil
 }
 
+// parseCounterRow parses one row of counters.csv: 11 columns, or the 7 of
+// files written before the per-protocol byte columns were added (whose
+// per-protocol bytes are then left at zero).
 func parseCounterRow(line string) (CounterRow, error) {
 	var r CounterRow
 	cols := strings.Split(line, ",")
-	if len(cols) != 7 {
-		return r, fmt.Errorf("want 7 columns, got %d", len(cols))
+	if len(cols) != 7 && len(cols) != 11 {
+		return r, fmt.Errorf("want 11 columns (or 7), got %d", len(cols))
 	}
 	var err error
 	if r.Time, err = time.Parse(time.RFC3339Nano, cols[0]); err != nil {
 		return r, fmt.Errorf("bad time: %w", err)
 	}
-	for i, dst := range []*uint64{&r.Packets, &r.Bytes, &r.TCPPackets, &r.UDPPackets, &r.ICMPPackets, &r.OtherPackets} {
+	dsts := []*uint64{
+		&r.Packets, &r.Bytes, &r.TCPPackets, &r.UDPPackets, &r.ICMPPackets, &r.OtherPackets,
+		&r.TCPBytes, &r.UDPBytes, &r.ICMPBytes, &r.OtherBytes,
+	}
+	for i, dst := range dsts[:len(cols)-1] {
 		if *dst, err = strconv.ParseUint(cols[i+1], 10, 64); err != nil {
 			return r, fmt.Errorf("column %d: %w", i+2, err)
 		}

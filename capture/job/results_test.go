@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +23,78 @@ func mkFlow(i int, bytes uint64) *flow.Record {
 	copy(r.Key.Src[:], []byte{10, 0, byte(i >> 8), byte(i)})
 	copy(r.Key.Dst[:], []byte{192, 0, 2, 1})
 	r.Key.SrcPort, r.Key.DstPort, r.Key.Proto = uint16(1024+i), 443, 6
+	return r
+}
+
+// TestReadCounters reads counters.csv files as the counters package
+// writes them (11 columns), as they were written before the per-protocol
+// byte columns (7 columns), and mixed (a job resumed by a newer daemon
+// appends 11-column rows to a 7-column file).
+func TestReadCounters(t *testing.T) {
+	const (
+		header7  = "time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets\n"
+		header11 = "time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets,tcp_bytes,udp_bytes,icmp_bytes,other_bytes\n"
+		row7     = "2024-05-01T12:00:00Z,7,1500,3,2,1,1\n"
+		row11    = "2024-05-01T12:00:01.5Z,7,1500,3,2,1,1,1000,300,98,102\n"
+	)
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	old := CounterRow{Time: t0, Packets: 7, Bytes: 1500, TCPPackets: 3, UDPPackets: 2, ICMPPackets: 1, OtherPackets: 1}
+	cur := old
+	cur.Time = t0.Add(1500 * time.Millisecond)
+	cur.TCPBytes, cur.UDPBytes, cur.ICMPBytes, cur.OtherBytes = 1000, 300, 98, 102
+	for _, tc := range []struct {
+		name          string
+		content       string
+		offset, limit int
+		want          []CounterRow
+		err           string
+	}{
+		{name: "11 columns", content: header11 + row11, limit: 10, want: []CounterRow{cur}},
+		{name: "7 columns, bytes per protocol left at zero", content: header7 + row7, limit: 10, want: []CounterRow{old}},
+		{name: "7-column file resumed with 11-column rows", content: header7 + row7 + row11, limit: 10, want: []CounterRow{old, cur}},
+		{name: "offset", content: header11 + row7 + row11, offset: 1, limit: 10, want: []CounterRow{cur}},
+		{name: "limit", content: header11 + row7 + row11, limit: 1, want: []CounterRow{old}},
+		{name: "partial last row is not read", content: header11 + row11 + row11[:20], limit: 10, want: []CounterRow{cur}},
+		{name: "header only", content: header11, limit: 10, want: []CounterRow{}},
+		{
+			name: "8 columns", content: header11 + "2024-05-01T12:00:00Z,7,1500,3,2,1,1,1000\n", limit: 10,
+			err: "counters.csv row 1: want 11 columns (or 7), got 8",
+		}, {
+			name: "bad byte column", content: header11 + "2024-05-01T12:00:00Z,7,1500,3,2,1,1,1000,300,x,102\n", limit: 10,
+			err: `counters.csv row 1: column 10: strconv.ParseUint: parsing "x": invalid syntax`,
+		}, {
+			name: "bad time", content: header11 + "yesterday,7,1500,3,2,1,1,1000,300,98,102\n", limit: 10,
+			err: "counters.csv row 1: bad time",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), countersFile)
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readCounters(path, tc.offset, tc.limit)
+			if tc.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+					t.Fatalf("readCounters() error = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("readCounters() error:\n%+v", err)
+			}
+			if !slices.EqualFunc(got, tc.want, func(a, b CounterRow) bool {
+				return a.Time.Equal(b.Time) && a.Time.Location() == time.UTC && withTime(a, b.Time) == b
+			}) {
+				t.Errorf("readCounters() (-got, +want):\n-%+v\n+%+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// withTime returns r with Time set to t, so that rows compare with ==
+// once their times have been compared with Equal.
+func withTime(r CounterRow, t time.Time) CounterRow {
+	r.Time = t
 	return r
 }
 

@@ -1,5 +1,6 @@
 // Package counters aggregates packets into per-interval counters (SPEC §5
-// item 3): packets, wire bytes and packets per IP protocol class.
+// item 3): packets, wire bytes, and packets and wire bytes per IP protocol
+// class.
 //
 // Intervals are aligned to multiples of the interval since the Unix epoch
 // and follow packet time, not wall time, so an offline run over a capture
@@ -41,6 +42,10 @@ type Record struct {
 	// ICMP (1) and ICMPv6 (58). Other counts every other packet,
 	// including those that are not IP at all.
 	TCP, UDP, ICMP, Other uint64
+	// TCPBytes, UDPBytes, ICMPBytes and OtherBytes sum the wire length of
+	// the packets that TCP, UDP, ICMP and Other count, so that charts can
+	// show bits per second by protocol; together they add up to Bytes.
+	TCPBytes, UDPBytes, ICMPBytes, OtherBytes uint64
 }
 
 // Aggregator counts packets per interval and hands each finished interval
@@ -85,22 +90,29 @@ func (a *Aggregator) Add(s *packet.Summary) {
 	}
 	c := &a.cur
 	c.Packets++
+	var n uint64
 	if s.WireLen > 0 {
-		c.Bytes += uint64(s.WireLen)
+		n = uint64(s.WireLen)
 	}
+	c.Bytes += n
 	if s.IPVersion == 0 {
 		c.Other++
+		c.OtherBytes += n
 		return
 	}
 	switch s.Proto {
 	case protoTCP:
 		c.TCP++
+		c.TCPBytes += n
 	case protoUDP:
 		c.UDP++
+		c.UDPBytes += n
 	case protoICMP, protoICMPv6:
 		c.ICMP++
+		c.ICMPBytes += n
 	default:
 		c.Other++
+		c.OtherBytes += n
 	}
 }
 

@@ -31,10 +31,24 @@ func pkt(t time.Duration, proto, wireLen int) step {
 func advance(t time.Duration) step { return step{op: "advance", t: t} }
 func flush() step                  { return step{op: "flush"} }
 
-// rec renders a record compactly: offset from base, then the counters.
+// rec renders a record compactly: offset from base, then the counters,
+// each protocol class as packets/bytes.
 func rec(r Record) string {
-	return fmt.Sprintf("%v p=%d b=%d tcp=%d udp=%d icmp=%d other=%d",
-		r.Start.Sub(base), r.Packets, r.Bytes, r.TCP, r.UDP, r.ICMP, r.Other)
+	return fmt.Sprintf("%v p=%d b=%d tcp=%d/%d udp=%d/%d icmp=%d/%d other=%d/%d",
+		r.Start.Sub(base), r.Packets, r.Bytes, r.TCP, r.TCPBytes, r.UDP, r.UDPBytes,
+		r.ICMP, r.ICMPBytes, r.Other, r.OtherBytes)
+}
+
+// checkSums reports a record whose protocol classes do not add up to its
+// totals: every packet is in exactly one class.
+func checkSums(t *testing.T, r Record) {
+	t.Helper()
+	if sum := r.TCP + r.UDP + r.ICMP + r.Other; sum != r.Packets {
+		t.Errorf("record %v: tcp+udp+icmp+other packets = %d, want packets %d", r.Start, sum, r.Packets)
+	}
+	if sum := r.TCPBytes + r.UDPBytes + r.ICMPBytes + r.OtherBytes; sum != r.Bytes {
+		t.Errorf("record %v: tcp+udp+icmp+other bytes = %d, want bytes %d", r.Start, sum, r.Bytes)
+	}
 }
 
 func run(t *testing.T, cfg Config, steps []step) []string {
@@ -46,6 +60,7 @@ func run(t *testing.T, cfg Config, steps []step) []string {
 			t.Errorf("interval %v emitted twice", r.Start)
 		}
 		seen[r.Start] = true
+		checkSums(t, r)
 		if r.Start.Location() != time.UTC {
 			t.Errorf("Start %v not in UTC", r.Start)
 		}
@@ -95,79 +110,79 @@ func TestAggregator(t *testing.T) {
 				pkt(400*ms, 58, 118), pkt(500*ms, 47, 200), pkt(600*ms, -1, 42),
 				flush(),
 			},
-			want: []string{"0s p=6 b=618 tcp=1 udp=1 icmp=2 other=2"},
+			want: []string{"0s p=6 b=618 tcp=1/60 udp=1/100 icmp=2/216 other=2/242"},
 		}, {
 			name:     "interval boundary belongs to the next interval",
 			interval: sec,
 			steps:    []step{pkt(999*ms, 6, 10), pkt(sec, 6, 20), flush()},
 			want: []string{
-				"0s p=1 b=10 tcp=1 udp=0 icmp=0 other=0",
-				"1s p=1 b=20 tcp=1 udp=0 icmp=0 other=0",
+				"0s p=1 b=10 tcp=1/10 udp=0/0 icmp=0/0 other=0/0",
+				"1s p=1 b=20 tcp=1/20 udp=0/0 icmp=0/0 other=0/0",
 			},
 		}, {
 			name:     "empty intervals between non-empty ones are zero records",
 			interval: sec,
 			steps:    []step{pkt(500*ms, 17, 10), pkt(3500*ms, 17, 10), flush()},
 			want: []string{
-				"0s p=1 b=10 tcp=0 udp=1 icmp=0 other=0",
-				"1s p=0 b=0 tcp=0 udp=0 icmp=0 other=0",
-				"2s p=0 b=0 tcp=0 udp=0 icmp=0 other=0",
-				"3s p=1 b=10 tcp=0 udp=1 icmp=0 other=0",
+				"0s p=1 b=10 tcp=0/0 udp=1/10 icmp=0/0 other=0/0",
+				"1s p=0 b=0 tcp=0/0 udp=0/0 icmp=0/0 other=0/0",
+				"2s p=0 b=0 tcp=0/0 udp=0/0 icmp=0/0 other=0/0",
+				"3s p=1 b=10 tcp=0/0 udp=1/10 icmp=0/0 other=0/0",
 			},
 		}, {
 			name:     "series starts at the first packet, aligned to the epoch",
 			interval: 10 * sec,
 			steps:    []step{pkt(25*sec, 6, 1), pkt(29*sec, 6, 2), pkt(41*sec, 6, 4), flush()},
 			want: []string{
-				"20s p=2 b=3 tcp=2 udp=0 icmp=0 other=0",
-				"30s p=0 b=0 tcp=0 udp=0 icmp=0 other=0",
-				"40s p=1 b=4 tcp=1 udp=0 icmp=0 other=0",
+				"20s p=2 b=3 tcp=2/3 udp=0/0 icmp=0/0 other=0/0",
+				"30s p=0 b=0 tcp=0/0 udp=0/0 icmp=0/0 other=0/0",
+				"40s p=1 b=4 tcp=1/4 udp=0/0 icmp=0/0 other=0/0",
 			},
 		}, {
 			name:     "out-of-order packet counts in the current interval",
 			interval: sec,
 			steps:    []step{pkt(900*ms, 6, 1), pkt(1100*ms, 6, 2), pkt(950*ms, 17, 4), pkt(2100*ms, 6, 8), flush()},
 			want: []string{
-				"0s p=1 b=1 tcp=1 udp=0 icmp=0 other=0",
-				"1s p=2 b=6 tcp=1 udp=1 icmp=0 other=0",
-				"2s p=1 b=8 tcp=1 udp=0 icmp=0 other=0",
+				"0s p=1 b=1 tcp=1/1 udp=0/0 icmp=0/0 other=0/0",
+				"1s p=2 b=6 tcp=1/2 udp=1/4 icmp=0/0 other=0/0",
+				"2s p=1 b=8 tcp=1/8 udp=0/0 icmp=0/0 other=0/0",
 			},
 		}, {
 			name:     "advance closes finished intervals with no packets",
 			interval: sec,
 			steps:    []step{pkt(100*ms, 6, 1), advance(900 * ms), advance(3200 * ms), pkt(3300*ms, 6, 2), flush()},
 			want: []string{
-				"0s p=1 b=1 tcp=1 udp=0 icmp=0 other=0",
-				"1s p=0 b=0 tcp=0 udp=0 icmp=0 other=0",
-				"2s p=0 b=0 tcp=0 udp=0 icmp=0 other=0",
-				"3s p=1 b=2 tcp=1 udp=0 icmp=0 other=0",
+				"0s p=1 b=1 tcp=1/1 udp=0/0 icmp=0/0 other=0/0",
+				"1s p=0 b=0 tcp=0/0 udp=0/0 icmp=0/0 other=0/0",
+				"2s p=0 b=0 tcp=0/0 udp=0/0 icmp=0/0 other=0/0",
+				"3s p=1 b=2 tcp=1/2 udp=0/0 icmp=0/0 other=0/0",
 			},
 		}, {
 			name:     "late packet after advance counts in the current interval",
 			interval: sec,
 			steps:    []step{pkt(100*ms, 6, 1), advance(1500 * ms), pkt(800*ms, 6, 2), flush()},
 			want: []string{
-				"0s p=1 b=1 tcp=1 udp=0 icmp=0 other=0",
-				"1s p=1 b=2 tcp=1 udp=0 icmp=0 other=0",
+				"0s p=1 b=1 tcp=1/1 udp=0/0 icmp=0/0 other=0/0",
+				"1s p=1 b=2 tcp=1/2 udp=0/0 icmp=0/0 other=0/0",
 			},
 		}, {
 			name:     "flush of an empty current interval emits nothing",
 			interval: sec,
 			steps:    []step{pkt(100*ms, 6, 1), advance(1500 * ms), flush()},
-			want:     []string{"0s p=1 b=1 tcp=1 udp=0 icmp=0 other=0"},
+			want:     []string{"0s p=1 b=1 tcp=1/1 udp=0/0 icmp=0/0 other=0/0"},
 		}, {
 			name:     "packets after flush never re-emit the flushed interval",
 			interval: sec,
 			steps:    []step{pkt(100*ms, 6, 1), flush(), pkt(200*ms, 6, 2), pkt(1200*ms, 6, 4), flush(), flush()},
 			want: []string{
-				"0s p=1 b=1 tcp=1 udp=0 icmp=0 other=0",
-				"1s p=2 b=6 tcp=2 udp=0 icmp=0 other=0",
+				"0s p=1 b=1 tcp=1/1 udp=0/0 icmp=0/0 other=0/0",
+				"1s p=2 b=6 tcp=2/6 udp=0/0 icmp=0/0 other=0/0",
 			},
 		}, {
 			name:     "negative wire length adds no bytes",
 			interval: sec,
 			steps:    []step{pkt(0, 6, -5), flush()},
-			want:     []string{"0s p=1 b=0 tcp=1 udp=0 icmp=0 other=0"},
+			want:     []string{"0s p=1 b=0 tcp=1/0 udp=0/0 icmp=0/0 other=0/0"},
 		},
 	}
 	for i, tc := range cases {
@@ -255,12 +270,14 @@ func TestCSV(t *testing.T) {
 	line := AppendCSV(nil, Record{
 		Start:   time.Date(2024, 5, 1, 14, 0, 1, 500_000_000, time.FixedZone("CEST", 2*3600)),
 		Packets: 7, Bytes: 1500, TCP: 3, UDP: 2, ICMP: 1, Other: 1,
+		TCPBytes: 1000, UDPBytes: 300, ICMPBytes: 98, OtherBytes: 102,
 	})
 	buf.Write(line)
 	buf.Write(AppendCSV(nil, Record{Start: base}))
-	want := "time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets\n" +
-		"2024-05-01T12:00:01.5Z,7,1500,3,2,1,1\n" +
-		"2024-05-01T12:00:00Z,0,0,0,0,0,0\n"
+	want := "time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets," +
+		"tcp_bytes,udp_bytes,icmp_bytes,other_bytes\n" +
+		"2024-05-01T12:00:01.5Z,7,1500,3,2,1,1,1000,300,98,102\n" +
+		"2024-05-01T12:00:00Z,0,0,0,0,0,0,0,0,0,0\n"
 	if diff := diffLines(strings.Split(buf.String(), "\n"), strings.Split(want, "\n")); diff != "" {
 		t.Errorf("CSV (-got, +want):\n%s", diff)
 	}
@@ -293,7 +310,7 @@ func TestAllocs(t *testing.T) {
 	}
 	dst := make([]byte, 0, 256)
 	allocs = testing.AllocsPerRun(1000, func() {
-		dst = AppendCSV(dst[:0], Record{Start: base, Packets: 1 << 40})
+		dst = AppendCSV(dst[:0], Record{Start: base, Packets: 1 << 40, Bytes: 1 << 50, OtherBytes: 1 << 50})
 	})
 	if allocs != 0 {
 		t.Errorf("AppendCSV allocates %v times per record, want 0", allocs)
@@ -338,7 +355,10 @@ func BenchmarkAdd(b *testing.B) {
 
 func BenchmarkAppendCSV(b *testing.B) {
 	dst := make([]byte, 0, 256)
-	r := Record{Start: base, Packets: 12345, Bytes: 123456789, TCP: 1000, UDP: 2000, ICMP: 3, Other: 4}
+	r := Record{
+		Start: base, Packets: 12345, Bytes: 123456789, TCP: 1000, UDP: 2000, ICMP: 3, Other: 4,
+		TCPBytes: 1234000, UDPBytes: 122222222, ICMPBytes: 300, OtherBytes: 267,
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		dst = AppendCSV(dst[:0], r)

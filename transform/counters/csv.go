@@ -8,8 +8,11 @@ import (
 )
 
 // csvHeader names the columns AppendCSV writes, as the counters results
-// of SPEC §3 name them.
-const csvHeader = "time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets\n"
+// of SPEC §3 name them. The per-protocol byte columns come after the seven
+// columns of SPEC §3 so that readers that take the first seven columns
+// (files written before they were added) keep working.
+const csvHeader = "time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets," +
+	"tcp_bytes,udp_bytes,icmp_bytes,other_bytes\n"
 
 // WriteCSVHeader writes the header row of the counters CSV file.
 func WriteCSVHeader(w io.Writer) error {
@@ -24,7 +27,10 @@ func WriteCSVHeader(w io.Writer) error {
 // order. It does not allocate when dst has room.
 func AppendCSV(dst []byte, r Record) []byte {
 	dst = r.Start.UTC().AppendFormat(dst, time.RFC3339Nano)
-	for _, v := range [...]uint64{r.Packets, r.Bytes, r.TCP, r.UDP, r.ICMP, r.Other} {
+	for _, v := range [...]uint64{
+		r.Packets, r.Bytes, r.TCP, r.UDP, r.ICMP, r.Other,
+		r.TCPBytes, r.UDPBytes, r.ICMPBytes, r.OtherBytes,
+	} {
 		dst = append(dst, ',')
 		dst = strconv.AppendUint(dst, v, 10)
 	}
