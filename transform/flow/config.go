@@ -24,8 +24,9 @@ type Config struct {
 	// MaxFlows bounds the number of live flows, and so the memory: when the
 	// table is full, the least recently active flow is exported early with
 	// EndLackOfResources and counted in Stats.Evicted. Default 1<<20
-	// (about 200 MB of table when full:
-	// 112 bytes per flow plus the index).
+	// (about 130 MB of table when full: 112 bytes per flow in the slab,
+	// plus 16 to 32 bytes per flow of index, which is kept at most half
+	// full and grows by doubling up to the size MaxFlows needs).
 	MaxFlows int
 }
 

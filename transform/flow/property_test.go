@@ -16,39 +16,86 @@ import (
 // list.
 func checkInvariants(t testing.TB, tbl *Table) {
 	t.Helper()
-	for mk, i := range tbl.index {
-		e := &tbl.slab[i]
-		if got := tbl.mapKey(e.key); got != mk {
-			t.Fatalf("slot %d: index key %+v, but its record key maps to %+v", i, mk, got)
-		}
-		if e.inActive == e.empty() {
-			t.Fatalf("slot %d: inActive=%v with %d+%d packets", i, e.inActive, e.packets, e.revPackets)
-		}
-	}
+	checkIndex(t, tbl)
 	for l, name := range []string{"lru", "active"} {
 		n, prev := 0, none
 		for i := tbl.lists[l].head; i != none; i = tbl.slab[i].links[l].next {
 			if tbl.slab[i].links[l].prev != prev {
 				t.Fatalf("%s list: slot %d prev=%d, want %d", name, i, tbl.slab[i].links[l].prev, prev)
 			}
-			if _, ok := tbl.index[tbl.mapKey(tbl.slab[i].key)]; !ok {
-				t.Fatalf("%s list: slot %d is not in the index", name, i)
+			mk := tbl.mapKey(tbl.slab[i].key)
+			if j, ok := tbl.lookup(&mk, tbl.index.hash(&mk)); !ok || j != i {
+				t.Fatalf("%s list: slot %d is not in the index (lookup gives %d, %v)", name, i, j, ok)
 			}
 			prev = i
 			n++
-			if n > len(tbl.index) {
-				t.Fatalf("%s list longer than the index (%d): loop?", name, len(tbl.index))
+			if n > tbl.Len() {
+				t.Fatalf("%s list longer than the index (%d): loop?", name, tbl.Len())
 			}
 		}
 		if tbl.lists[l].tail != prev {
 			t.Fatalf("%s list: tail %d, want %d", name, tbl.lists[l].tail, prev)
 		}
-		if l == lruList && n != len(tbl.index) {
-			t.Fatalf("lru list holds %d flows, index %d", n, len(tbl.index))
+		if l == lruList && n != tbl.Len() {
+			t.Fatalf("lru list holds %d flows, index %d", n, tbl.Len())
 		}
 	}
-	if len(tbl.index) > tbl.maxFlows {
-		t.Fatalf("%d flows, more than MaxFlows %d", len(tbl.index), tbl.maxFlows)
+	if tbl.Len() > tbl.maxFlows {
+		t.Fatalf("%d flows, more than MaxFlows %d", tbl.Len(), tbl.maxFlows)
+	}
+}
+
+// checkIndex verifies the open-addressing index: it counts its keys right,
+// is at most half full, each slot's hash bits are those of its flow's
+// index key, no key is there twice, every key can be reached from its
+// home slot without crossing an empty one, and each flow's state fits its
+// place on the active list.
+func checkIndex(t testing.TB, tbl *Table) {
+	t.Helper()
+	x := &tbl.index
+	if len(x.slots) > 0 && (len(x.slots)&(len(x.slots)-1) != 0 || x.mask != uint64(len(x.slots)-1)) {
+		t.Fatalf("index: %d slots, mask %#x: not a power of two", len(x.slots), x.mask)
+	}
+	if 2*x.n > len(x.slots) && x.n > 0 {
+		t.Fatalf("index: %d keys in %d slots, more than half full", x.n, len(x.slots))
+	}
+	if len(x.slots) > x.maxSlots {
+		t.Fatalf("index: %d slots, more than the %d MaxFlows needs", len(x.slots), x.maxSlots)
+	}
+	n := 0
+	seen := map[int32]bool{}
+	keys := map[Key]int{}
+	for pos, s := range x.slots {
+		if s == 0 {
+			continue
+		}
+		n++
+		i := slotIndex(s)
+		if i < 0 || int(i) >= len(tbl.slab) || seen[i] {
+			t.Fatalf("index slot %d: slab slot %d out of range or seen twice", pos, i)
+		}
+		seen[i] = true
+		e := &tbl.slab[i]
+		mk := tbl.mapKey(e.key)
+		if p, dup := keys[mk]; dup {
+			t.Fatalf("index slots %d and %d: same key %+v", p, pos, mk)
+		}
+		keys[mk] = pos
+		h := x.hash(&mk)
+		if s>>32 != slotTag(h) {
+			t.Fatalf("index slot %d: hash bits %#x, its key hashes to %#x", pos, s>>32, slotTag(h))
+		}
+		for p := h & x.mask; p != uint64(pos); p = (p + 1) & x.mask {
+			if x.slots[p] == 0 {
+				t.Fatalf("index slot %d: empty slot %d between it and its home %d", pos, p, h&x.mask)
+			}
+		}
+		if e.inActive == e.empty() {
+			t.Fatalf("slot %d: inActive=%v with %d+%d packets", i, e.inActive, e.packets, e.revPackets)
+		}
+	}
+	if n != x.n {
+		t.Fatalf("index: %d keys in the slots, count says %d", n, x.n)
 	}
 }
 

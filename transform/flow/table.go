@@ -1,7 +1,7 @@
 package flow
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
@@ -98,7 +98,7 @@ type Table struct {
 	activeNs int64
 	idleNs   int64
 	export   func(*Record)
-	index    map[Key]int32
+	index    flowIndex // index key (mapKey) → slab slot
 	slab     []entry
 	free     int32     // head of the free slot chain, through links[lruList].next
 	lists    [2]list   // lruList: by last packet; activeList: by record start
@@ -153,7 +153,7 @@ func New(cfg Config, export func(*Record)) (*Table, error) {
 		activeNs: int64(cfg.ActiveTimeout),
 		idleNs:   int64(cfg.IdleTimeout),
 		export:   export,
-		index:    make(map[Key]int32),
+		index:    newFlowIndex(cfg.MaxFlows),
 		free:     none,
 		lists:    [2]list{{none, none}, {none, none}},
 		now:      math.MinInt64,
@@ -162,12 +162,12 @@ func New(cfg Config, export func(*Record)) (*Table, error) {
 
 // Len returns the number of live flows, counting those waiting for their
 // next packet after an active timeout.
-func (t *Table) Len() int { return len(t.index) }
+func (t *Table) Len() int { return t.index.n }
 
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
 	s := t.stats
-	s.Active = len(t.index)
+	s.Active = t.index.n
 	return s
 }
 
@@ -202,8 +202,10 @@ func (t *Table) Add(s *packet.Summary) {
 		flags = s.TCPFlags
 	}
 
-	mk := t.mapKey(k)
-	i, ok := t.index[mk]
+	mk := k
+	t.canonical(&mk)
+	h := t.index.hash(&mk)
+	i, ok := t.lookup(&mk, h)
 	if ok {
 		e := &t.slab[i]
 		switch {
@@ -212,7 +214,7 @@ func (t *Table) Add(s *packet.Summary) {
 			if !e.empty() {
 				t.exportRecord(i, EndIdleTimeout)
 			}
-			t.remove(i, mk)
+			t.remove(i, h)
 			ok = false
 		case e.empty():
 			e.start = ts
@@ -225,7 +227,7 @@ func (t *Table) Add(s *packet.Summary) {
 		}
 	}
 	if !ok {
-		i = t.create(mk, &k, ts)
+		i = t.create(h, &k, ts)
 	}
 
 	e := &t.slab[i]
@@ -256,7 +258,7 @@ func (t *Table) Add(s *packet.Summary) {
 
 	if flags&tcpRST != 0 || e.finFwd && (e.finRev || !t.biflow) {
 		t.exportRecord(i, EndOfFlow)
-		t.remove(i, mk)
+		t.remove(i, h)
 	}
 }
 
@@ -272,12 +274,16 @@ func (t *Table) Expire(now time.Time) {
 // first, and empties the table (end of capture or stop). The table can be
 // used again afterwards.
 func (t *Table) Flush() {
-	for i := t.lists[lruList].head; i != none; i = t.lists[lruList].head {
+	for i := t.lists[lruList].head; i != none; i = t.slab[i].links[lruList].next {
 		if !t.slab[i].empty() {
 			t.exportRecord(i, EndForced)
 		}
-		t.remove(i, t.mapKey(t.slab[i].key))
 	}
+	// Every flow is gone: empty the index, the slab and the lists at once.
+	t.index.reset()
+	t.slab = t.slab[:0]
+	t.free = none
+	t.lists = [2]list{{none, none}, {none, none}}
 	t.frags.reset()
 }
 
@@ -298,7 +304,7 @@ func (t *Table) advance(ts int64) {
 		if !e.empty() {
 			t.exportRecord(i, EndIdleTimeout)
 		}
-		t.remove(i, t.mapKey(e.key))
+		t.remove(i, t.hashOf(i))
 	}
 	for i := t.lists[activeList].head; i != none; i = t.lists[activeList].head {
 		if t.now-t.slab[i].start <= t.activeNs {
@@ -311,14 +317,15 @@ func (t *Table) advance(ts int64) {
 
 // create adds a flow for a packet that matched none, evicting the least
 // recently active flow first when the table is full.
-func (t *Table) create(mk Key, k *Key, ts int64) int32 {
-	if len(t.index) >= t.maxFlows {
-		h := t.lists[lruList].head
-		if !t.slab[h].empty() {
+// h is the hash of the flow's index key.
+func (t *Table) create(h uint64, k *Key, ts int64) int32 {
+	if t.index.n >= t.maxFlows {
+		old := t.lists[lruList].head
+		if !t.slab[old].empty() {
 			t.stats.Evicted++
-			t.exportRecord(h, EndLackOfResources)
+			t.exportRecord(old, EndLackOfResources)
 		}
-		t.remove(h, t.mapKey(t.slab[h].key))
+		t.remove(old, t.hashOf(old))
 	}
 	var i int32
 	if t.free != none {
@@ -334,16 +341,44 @@ func (t *Table) create(mk Key, k *Key, ts int64) int32 {
 		i = int32(len(t.slab) - 1)
 	}
 	t.slab[i] = entry{key: *k, start: ts, last: ts}
-	t.index[mk] = i
+	t.index.insert(h, i)
 	t.pushBack(lruList, i)
 	t.pushBack(activeList, i)
 	t.stats.Created++
 	return i
 }
 
-// remove deletes flow i, whose index key is mk, and frees its slot.
-func (t *Table) remove(i int32, mk Key) {
-	delete(t.index, mk)
+// lookup returns the slab slot of the flow whose index key is mk, which
+// hashes to h.
+func (t *Table) lookup(mk *Key, h uint64) (int32, bool) {
+	x := &t.index
+	if x.n == 0 {
+		return none, false
+	}
+	tag := slotTag(h)
+	for pos := h & x.mask; ; pos = (pos + 1) & x.mask {
+		s := x.slots[pos]
+		if s == 0 {
+			return none, false
+		}
+		if s>>32 == tag {
+			i := slotIndex(s)
+			if t.sameFlow(&t.slab[i].key, mk) {
+				return i, true
+			}
+		}
+	}
+}
+
+// hashOf returns the hash of flow i's index key.
+func (t *Table) hashOf(i int32) uint64 {
+	mk := t.mapKey(t.slab[i].key)
+	return t.index.hash(&mk)
+}
+
+// remove deletes flow i, whose index key hashes to h, and frees its slot.
+func (t *Table) remove(i int32, h uint64) {
+	t.index.deleteAt(t.index.position(h, i))
 	t.unlink(lruList, i)
 	if t.slab[i].inActive {
 		t.unlink(activeList, i)
@@ -399,21 +434,61 @@ func (e *entry) isForward(k *Key) bool {
 // endpoints are put in a canonical order and ICMP echo replies take the
 // request's type.
 func (t *Table) mapKey(k Key) Key {
+	t.canonical(&k)
+	return k
+}
+
+// canonical turns k into its index key in place (see mapKey).
+func (t *Table) canonical(k *Key) {
 	if !t.biflow {
-		return k
+		return
 	}
 	if isICMP(k.Proto) {
 		k.DstPort = echoRequest(k.Proto, k.DstPort)
-		if bytes.Compare(k.Src[:], k.Dst[:]) > 0 {
+		if compareAddr(&k.Src, &k.Dst) > 0 {
 			k.Src, k.Dst = k.Dst, k.Src
 		}
-		return k
+		return
 	}
-	if c := bytes.Compare(k.Src[:], k.Dst[:]); c > 0 || c == 0 && k.SrcPort > k.DstPort {
+	if c := compareAddr(&k.Src, &k.Dst); c > 0 || c == 0 && k.SrcPort > k.DstPort {
 		k.Src, k.Dst = k.Dst, k.Src
 		k.SrcPort, k.DstPort = k.DstPort, k.SrcPort
 	}
-	return k
+}
+
+// sameFlow says t.mapKey(*k) == *mk for an index key mk, without building
+// the index key of k: mk is canonical, so k maps to it when k is mk or mk
+// seen from the other side (for ICMP: the addresses swapped, the type
+// taken as the echo request's).
+func (t *Table) sameFlow(k, mk *Key) bool {
+	if !t.biflow {
+		return *k == *mk
+	}
+	if k.Proto != mk.Proto || k.VLAN != mk.VLAN || k.IPVersion != mk.IPVersion {
+		return false
+	}
+	if isICMP(k.Proto) {
+		return k.SrcPort == mk.SrcPort && echoRequest(k.Proto, k.DstPort) == mk.DstPort &&
+			(k.Src == mk.Src && k.Dst == mk.Dst || k.Src == mk.Dst && k.Dst == mk.Src)
+	}
+	return k.Src == mk.Src && k.Dst == mk.Dst && k.SrcPort == mk.SrcPort && k.DstPort == mk.DstPort ||
+		k.Src == mk.Dst && k.Dst == mk.Src && k.SrcPort == mk.DstPort && k.DstPort == mk.SrcPort
+}
+
+// compareAddr compares two addresses as bytes.Compare would, a word at a
+// time.
+func compareAddr(a, b *[16]byte) int {
+	a0, b0 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if a0 == b0 {
+		a0, b0 = binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:])
+	}
+	switch {
+	case a0 < b0:
+		return -1
+	case a0 > b0:
+		return 1
+	}
+	return 0
 }
 
 func isICMP(proto uint8) bool { return proto == protoICMP || proto == protoICMPv6 }
