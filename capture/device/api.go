@@ -112,7 +112,10 @@ type JobSummary struct {
 	Created    time.Time `xmlrpc:"created"`
 }
 
-// CounterEntry is one interval in JobResults kind "counters".
+// CounterEntry is one interval in JobResults kind "counters". The bytes
+// per protocol class (tcp_bytes...) add up to bytes; they are an addition
+// to the members of SPEC §3, zero for jobs whose counters were written
+// before they existed and absent from older devices' answers.
 type CounterEntry struct {
 	Time         time.Time `xmlrpc:"time"`
 	Packets      uint64    `xmlrpc:"packets"`
@@ -121,6 +124,10 @@ type CounterEntry struct {
 	UDPPackets   uint64    `xmlrpc:"udp_packets"`
 	ICMPPackets  uint64    `xmlrpc:"icmp_packets"`
 	OtherPackets uint64    `xmlrpc:"other_packets"`
+	TCPBytes     uint64    `xmlrpc:"tcp_bytes"`
+	UDPBytes     uint64    `xmlrpc:"udp_bytes"`
+	ICMPBytes    uint64    `xmlrpc:"icmp_bytes"`
+	OtherBytes   uint64    `xmlrpc:"other_bytes"`
 }
 
 // FlowEntry is one flow in JobResults kind "flows". Start and End are

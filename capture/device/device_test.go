@@ -156,7 +156,8 @@ func TestFileJob(t *testing.T) {
 	var sum uint64
 	for _, c := range counters {
 		sum += c.Packets
-		if c.TCPPackets+c.UDPPackets+c.ICMPPackets+c.OtherPackets != c.Packets || c.Time.IsZero() {
+		if c.TCPPackets+c.UDPPackets+c.ICMPPackets+c.OtherPackets != c.Packets || c.Time.IsZero() ||
+			c.TCPBytes+c.UDPBytes+c.ICMPBytes+c.OtherBytes != c.Bytes {
 			t.Errorf("counter row %+v", c)
 		}
 	}

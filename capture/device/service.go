@@ -151,7 +151,8 @@ func (s *Service) JobResults(r *http.Request, args *JobResultsArgs, reply *any) 
 		out := make([]CounterEntry, len(rows))
 		for i, c := range rows {
 			out[i] = CounterEntry{Time: c.Time, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets,
-				UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets}
+				UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets,
+				TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
 		}
 		*reply = out
 	case []job.FlowRow:
