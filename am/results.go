@@ -109,7 +109,8 @@ func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit 
 				for _, c := range remote {
 					got = append(got, job.CounterRow{Time: c.Time, Packets: c.Packets, Bytes: c.Bytes,
 						TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets,
-						OtherPackets: c.OtherPackets})
+						OtherPackets: c.OtherPackets, TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes,
+						ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes})
 				}
 			}
 		}
@@ -122,7 +123,8 @@ func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit 
 		for _, c := range got {
 			rows = append(rows, CounterRow{Time: c.Time, Device: s.pair.Device, Interface: s.pair.Interface,
 				Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets,
-				ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets})
+				ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets, TCPBytes: c.TCPBytes,
+				UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes})
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b CounterRow) int { return a.Time.Compare(b.Time) })

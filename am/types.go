@@ -177,7 +177,9 @@ type ResultsQuery struct {
 	Limit  int    `xmlrpc:"limit"` // default 100, at most 10000
 }
 
-// CounterRow is one interval of one device (kind "counters").
+// CounterRow is one interval of one device (kind "counters"). The bytes
+// per protocol class add up to Bytes; they are zero for counters recorded
+// before they existed (older devices, older counters.csv files).
 type CounterRow struct {
 	Time         time.Time `xmlrpc:"time"`
 	Device       string    `xmlrpc:"device"`
@@ -188,6 +190,10 @@ type CounterRow struct {
 	UDPPackets   uint64    `xmlrpc:"udp_packets"`
 	ICMPPackets  uint64    `xmlrpc:"icmp_packets"`
 	OtherPackets uint64    `xmlrpc:"other_packets"`
+	TCPBytes     uint64    `xmlrpc:"tcp_bytes"`
+	UDPBytes     uint64    `xmlrpc:"udp_bytes"`
+	ICMPBytes    uint64    `xmlrpc:"icmp_bytes"`
+	OtherBytes   uint64    `xmlrpc:"other_bytes"`
 }
 
 // FlowRow is one flow (kind "flows"); Start and End have whole seconds,

@@ -359,20 +359,23 @@ func TestBrowser(t *testing.T) {
 	b.wait("the replay's progress", `!!document.querySelector('#device-status progress') && Number(document.querySelector('#device-status progress').value) > 0`)
 	b.wait("a packet rate", `document.querySelector('#st-pps').textContent.trim() !== '0 pkt/s'`)
 	b.wait("chart points", `Number(document.getElementById('charts').dataset.points || 0) >= 2`)
-	var chart struct {
-		Sum    float64 `json:"sum"`
-		Pixels int     `json:"pixels"`
-		Sets   int     `json:"sets"`
-	}
-	b.eval("the chart", `(() => {
-		const c = document.getElementById('chart-pps'), ch = Chart.getChart(c);
-		const sum = ch.data.datasets.reduce((a, d) => a + d.data.reduce((x, y) => x + y, 0), 0);
-		const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-		let n = 0; for (let i = 3; i < px.length; i += 4) { if (px[i] > 0) n++; }
-		return {sum: sum, pixels: n, sets: ch.data.datasets.length};
-	})()`, &chart)
-	if chart.Sum <= 0 || chart.Pixels < 2000 || chart.Sets != 4 {
-		t.Errorf("the packets/s chart is empty: %+v", chart)
+	// Both charts are stacked by protocol: TCP, UDP, ICMP, other.
+	for _, id := range []string{"chart-pps", "chart-bps"} {
+		var chart struct {
+			Sum    float64  `json:"sum"`
+			Pixels int      `json:"pixels"`
+			Labels []string `json:"labels"`
+		}
+		b.eval("the chart "+id, `(() => {
+			const c = document.getElementById('`+id+`'), ch = Chart.getChart(c);
+			const sum = ch.data.datasets.reduce((a, d) => a + d.data.reduce((x, y) => x + y, 0), 0);
+			const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+			let n = 0; for (let i = 3; i < px.length; i += 4) { if (px[i] > 0) n++; }
+			return {sum: sum, pixels: n, labels: ch.data.datasets.map(d => d.label)};
+		})()`, &chart)
+		if chart.Sum <= 0 || chart.Pixels < 2000 || strings.Join(chart.Labels, ",") != "TCP,UDP,ICMP,other" {
+			t.Errorf("the %s chart is empty or not by protocol: %+v", id, chart)
+		}
 	}
 	var marker int
 	b.eval("no reload", `window.gimsNoReload || 0`, &marker)

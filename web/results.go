@@ -211,27 +211,60 @@ func (h *Handler) resultsFragment(w http.ResponseWriter, r *http.Request, s *ses
 }
 
 // counterSeries is the JSON the charts plot: per interval, the packet
-// rates by protocol (all devices) and the bit rate of each device.
+// rates and the bit rates by protocol, summed over the devices.
 type counterSeries struct {
 	State      string `json:"state"`
 	IntervalMS int    `json:"interval_ms"`
 	// Times are the intervals' starts, in Unix milliseconds.
 	Times []int64 `json:"times"`
 	// PPS are packets/s by protocol.
-	PPS struct {
-		TCP   []float64 `json:"tcp"`
-		UDP   []float64 `json:"udp"`
-		ICMP  []float64 `json:"icmp"`
-		Other []float64 `json:"other"`
-	} `json:"pps"`
-	// BPS are bits/s per device interface.
-	BPS []deviceSeries `json:"bps"`
+	PPS protocolRates `json:"pps"`
+	// BPS are bits/s by protocol.
+	BPS struct {
+		protocolRates
+		// Unclassified are the bits/s of counters recorded before the
+		// bytes per protocol were (older devices and counters files), so
+		// that the stack still adds up to the bit rate. It is left out
+		// when every row has its bytes per protocol.
+		Unclassified []float64 `json:"unclassified,omitempty"`
+	} `json:"bps"`
 }
 
-// deviceSeries is one device interface's bits/s.
-type deviceSeries struct {
-	Name   string    `json:"name"`
-	Values []float64 `json:"values"`
+// protocolRates are rates per interval by protocol class, parallel to
+// counterSeries.Times.
+type protocolRates struct {
+	TCP   []float64 `json:"tcp"`
+	UDP   []float64 `json:"udp"`
+	ICMP  []float64 `json:"icmp"`
+	Other []float64 `json:"other"`
+}
+
+// init makes the nil slices empty, so that JSON has arrays, not nulls.
+func (p *protocolRates) init() {
+	for _, v := range []*[]float64{&p.TCP, &p.UDP, &p.ICMP, &p.Other} {
+		if *v == nil {
+			*v = []float64{}
+		}
+	}
+}
+
+// grow appends a zero rate to every class.
+func (p *protocolRates) grow() {
+	p.TCP, p.UDP = append(p.TCP, 0), append(p.UDP, 0)
+	p.ICMP, p.Other = append(p.ICMP, 0), append(p.Other, 0)
+}
+
+// add adds the rates of one row at index i, each count times scale.
+func (p *protocolRates) add(i int, scale float64, tcp, udp, icmp, other uint64) {
+	p.TCP[i] += float64(tcp) * scale
+	p.UDP[i] += float64(udp) * scale
+	p.ICMP[i] += float64(icmp) * scale
+	p.Other[i] += float64(other) * scale
+}
+
+// cut drops the first n intervals.
+func (p *protocolRates) cut(n int) {
+	p.TCP, p.UDP, p.ICMP, p.Other = p.TCP[n:], p.UDP[n:], p.ICMP[n:], p.Other[n:]
 }
 
 // maxChartPoints bounds the intervals a chart shows (the latest).
@@ -249,7 +282,7 @@ func (h *Handler) countersJSON(w http.ResponseWriter, r *http.Request, s *sessio
 		h.fail(w, r, err)
 		return
 	}
-	out := counterSeries{State: set.State, IntervalMS: 1000, Times: []int64{}, BPS: []deviceSeries{}}
+	out := counterSeries{State: set.State, IntervalMS: 1000, Times: []int64{}}
 	if c := set.Config; c != nil && c.Counters != nil && c.Counters.IntervalMS > 0 {
 		out.IntervalMS = c.Counters.IntervalMS
 	}
@@ -275,11 +308,16 @@ func (h *Handler) countersJSON(w http.ResponseWriter, r *http.Request, s *sessio
 	json.NewEncoder(w).Encode(&out)
 }
 
-// fillSeries turns counter rows (by time) into rates per interval.
+// fillSeries turns counter rows (by time, of one or more devices) into
+// rates per interval, summed over the devices.
 func fillSeries(out *counterSeries, rows []am.CounterRow) {
 	perS := 1000 / float64(out.IntervalMS)
+	if out.Times == nil {
+		out.Times = []int64{}
+	}
+	out.PPS.init()
+	out.BPS.init()
 	index := map[int64]int{}
-	devices := map[string]int{}
 	for _, row := range rows {
 		t := row.Time.UnixMilli()
 		i, ok := index[t]
@@ -287,34 +325,29 @@ func fillSeries(out *counterSeries, rows []am.CounterRow) {
 			i = len(out.Times)
 			index[t] = i
 			out.Times = append(out.Times, t)
-			out.PPS.TCP = append(out.PPS.TCP, 0)
-			out.PPS.UDP = append(out.PPS.UDP, 0)
-			out.PPS.ICMP = append(out.PPS.ICMP, 0)
-			out.PPS.Other = append(out.PPS.Other, 0)
-			for d := range out.BPS {
-				out.BPS[d].Values = append(out.BPS[d].Values, 0)
+			out.PPS.grow()
+			out.BPS.grow()
+			if out.BPS.Unclassified != nil {
+				out.BPS.Unclassified = append(out.BPS.Unclassified, 0)
 			}
 		}
-		name := row.Device + ":" + row.Interface
-		d, ok := devices[name]
-		if !ok {
-			d = len(out.BPS)
-			devices[name] = d
-			out.BPS = append(out.BPS, deviceSeries{Name: name, Values: make([]float64, len(out.Times))})
+		out.PPS.add(i, perS, row.TCPPackets, row.UDPPackets, row.ICMPPackets, row.OtherPackets)
+		out.BPS.add(i, 8*perS, row.TCPBytes, row.UDPBytes, row.ICMPBytes, row.OtherBytes)
+		classified := row.TCPBytes + row.UDPBytes + row.ICMPBytes + row.OtherBytes
+		if row.Bytes > classified {
+			if out.BPS.Unclassified == nil {
+				out.BPS.Unclassified = make([]float64, len(out.Times))
+			}
+			out.BPS.Unclassified[i] += float64(row.Bytes-classified) * 8 * perS
 		}
-		out.PPS.TCP[i] += float64(row.TCPPackets) * perS
-		out.PPS.UDP[i] += float64(row.UDPPackets) * perS
-		out.PPS.ICMP[i] += float64(row.ICMPPackets) * perS
-		out.PPS.Other[i] += float64(row.OtherPackets) * perS
-		out.BPS[d].Values[i] += 8 * float64(row.Bytes) * perS
 	}
 	if n := len(out.Times); n > maxChartPoints {
 		cut := n - maxChartPoints
 		out.Times = out.Times[cut:]
-		out.PPS.TCP, out.PPS.UDP = out.PPS.TCP[cut:], out.PPS.UDP[cut:]
-		out.PPS.ICMP, out.PPS.Other = out.PPS.ICMP[cut:], out.PPS.Other[cut:]
-		for d := range out.BPS {
-			out.BPS[d].Values = out.BPS[d].Values[cut:]
+		out.PPS.cut(cut)
+		out.BPS.cut(cut)
+		if out.BPS.Unclassified != nil {
+			out.BPS.Unclassified = out.BPS.Unclassified[cut:]
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"reflect"
@@ -55,18 +56,132 @@ func TestSortFlows(t *testing.T) {
 
 func TestFillSeries(t *testing.T) {
 	t0 := time.UnixMilli(1_700_000_000_000)
-	rows := []am.CounterRow{
-		{Time: t0, Device: "a", Interface: "eth0", Bytes: 1000, TCPPackets: 4, UDPPackets: 2},
-		{Time: t0, Device: "b", Interface: "eth1", Bytes: 500, ICMPPackets: 1, OtherPackets: 1},
-		{Time: t0.Add(500 * time.Millisecond), Device: "b", Interface: "eth1", Bytes: 250, TCPPackets: 3},
+	t1 := t0.Add(500 * time.Millisecond)
+	ms0, ms1 := t0.UnixMilli(), t1.UnixMilli()
+	// rates builds the expected protocolRates.
+	rates := func(tcp, udp, icmp, other []float64) protocolRates {
+		return protocolRates{TCP: tcp, UDP: udp, ICMP: icmp, Other: other}
 	}
-	out := counterSeries{IntervalMS: 500}
+	cases := []struct {
+		name         string
+		rows         []am.CounterRow
+		times        []int64
+		pps, bps     protocolRates
+		unclassified []float64
+	}{
+		{
+			name:  "no rows: empty arrays, not nulls",
+			times: []int64{},
+			pps:   rates([]float64{}, []float64{}, []float64{}, []float64{}),
+			bps:   rates([]float64{}, []float64{}, []float64{}, []float64{}),
+		}, {
+			name: "two devices summed per interval, bytes by protocol",
+			rows: []am.CounterRow{
+				{Time: t0, Device: "a", Interface: "eth0", Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2,
+					TCPBytes: 800, UDPBytes: 200},
+				{Time: t0, Device: "b", Interface: "eth1", Packets: 2, Bytes: 500, ICMPPackets: 1, OtherPackets: 1,
+					ICMPBytes: 100, OtherBytes: 400},
+				{Time: t1, Device: "b", Interface: "eth1", Packets: 3, Bytes: 250, TCPPackets: 3, TCPBytes: 250},
+			},
+			times: []int64{ms0, ms1},
+			pps:   rates([]float64{8, 6}, []float64{4, 0}, []float64{2, 0}, []float64{2, 0}),
+			bps:   rates([]float64{12800, 4000}, []float64{3200, 0}, []float64{1600, 0}, []float64{6400, 0}),
+		}, {
+			name: "counters without bytes by protocol are unclassified",
+			rows: []am.CounterRow{
+				{Time: t0, Device: "a", Interface: "eth0", Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2},
+				{Time: t1, Device: "a", Interface: "eth0", Packets: 1, Bytes: 100, TCPPackets: 1},
+			},
+			times:        []int64{ms0, ms1},
+			pps:          rates([]float64{8, 2}, []float64{4, 0}, []float64{0, 0}, []float64{0, 0}),
+			bps:          rates([]float64{0, 0}, []float64{0, 0}, []float64{0, 0}, []float64{0, 0}),
+			unclassified: []float64{16000, 1600},
+		}, {
+			name: "an old device beside a new one, unclassified from the second interval",
+			rows: []am.CounterRow{
+				{Time: t0, Device: "new", Interface: "eth0", Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100},
+				{Time: t1, Device: "new", Interface: "eth0", Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100},
+				{Time: t1, Device: "old", Interface: "eth0", Packets: 1, Bytes: 50, UDPPackets: 1},
+			},
+			times:        []int64{ms0, ms1},
+			pps:          rates([]float64{0, 0}, []float64{2, 4}, []float64{0, 0}, []float64{0, 0}),
+			bps:          rates([]float64{0, 0}, []float64{1600, 1600}, []float64{0, 0}, []float64{0, 0}),
+			unclassified: []float64{0, 800},
+		},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			out := counterSeries{IntervalMS: 500}
+			fillSeries(&out, tc.rows)
+			want := counterSeries{IntervalMS: 500, Times: tc.times, PPS: tc.pps}
+			want.BPS.protocolRates, want.BPS.Unclassified = tc.bps, tc.unclassified
+			if !reflect.DeepEqual(out, want) {
+				t.Errorf("series (-got, +want):\n-%+v\n+%+v", out, want)
+			}
+		})
+	}
+}
+
+// TestFillSeriesJSON checks the shape the charts read: bps by protocol
+// like pps, unclassified only when some counters lack bytes by protocol.
+func TestFillSeriesJSON(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000)
+	for _, tc := range []struct {
+		name string
+		row  am.CounterRow
+		want string
+	}{
+		{
+			name: "bytes by protocol",
+			row:  am.CounterRow{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1, TCPBytes: 125},
+			want: `{"state":"","interval_ms":1000,"times":[1700000000000],` +
+				`"pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},` +
+				`"bps":{"tcp":[1000],"udp":[0],"icmp":[0],"other":[0]}}`,
+		}, {
+			name: "older counters",
+			row:  am.CounterRow{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1},
+			want: `{"state":"","interval_ms":1000,"times":[1700000000000],` +
+				`"pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},` +
+				`"bps":{"tcp":[0],"udp":[0],"icmp":[0],"other":[0],"unclassified":[1000]}}`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := counterSeries{IntervalMS: 1000}
+			fillSeries(&out, []am.CounterRow{tc.row})
+			got, err := json.Marshal(&out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("JSON:\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFillSeriesCap(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000)
+	var rows []am.CounterRow
+	for i := range maxChartPoints + 10 {
+		rows = append(rows, am.CounterRow{Time: t0.Add(time.Duration(i) * time.Second), Packets: 1, Bytes: 10,
+			OtherPackets: 1, OtherBytes: uint64(i % 2 * 10)}) // odd rows classified, even ones not
+	}
+	out := counterSeries{IntervalMS: 1000}
 	fillSeries(&out, rows)
-	want := counterSeries{IntervalMS: 500, Times: []int64{t0.UnixMilli(), t0.UnixMilli() + 500},
-		BPS: []deviceSeries{{Name: "a:eth0", Values: []float64{16000, 0}}, {Name: "b:eth1", Values: []float64{8000, 4000}}}}
-	want.PPS.TCP, want.PPS.UDP, want.PPS.ICMP, want.PPS.Other = []float64{8, 6}, []float64{4, 0}, []float64{2, 0}, []float64{2, 0}
-	if !reflect.DeepEqual(out, want) {
-		t.Errorf("series (-got, +want):\n-%+v\n+%+v", out, want)
+	for name, n := range map[string]int{
+		"times": len(out.Times), "pps.other": len(out.PPS.Other), "bps.tcp": len(out.BPS.TCP),
+		"bps.other": len(out.BPS.Other), "bps.unclassified": len(out.BPS.Unclassified),
+	} {
+		if n != maxChartPoints {
+			t.Errorf("%s has %d points, want %d", name, n, maxChartPoints)
+		}
+	}
+	if first := t0.Add(10 * time.Second).UnixMilli(); len(out.Times) > 0 && out.Times[0] != first {
+		t.Errorf("first time %d, want %d (the latest points are kept)", out.Times[0], first)
+	}
+	if len(out.BPS.Other) > 1 && (out.BPS.Other[0] != 0 || out.BPS.Other[1] != 80 ||
+		out.BPS.Unclassified[0] != 80 || out.BPS.Unclassified[1] != 0) {
+		t.Errorf("bps other %v, unclassified %v: not aligned with the times", out.BPS.Other[:2], out.BPS.Unclassified[:2])
 	}
 }
 

@@ -30,6 +30,11 @@ type counterRow struct {
 	UDP     int64 `xmlrpc:"udp_packets"`
 	ICMP    int64 `xmlrpc:"icmp_packets"`
 	Other   int64 `xmlrpc:"other_packets"`
+	// Bytes per protocol class.
+	TCPBytes   int64 `xmlrpc:"tcp_bytes"`
+	UDPBytes   int64 `xmlrpc:"udp_bytes"`
+	ICMPBytes  int64 `xmlrpc:"icmp_bytes"`
+	OtherBytes int64 `xmlrpc:"other_bytes"`
 }
 
 // flowRow is one entry of kind flows.
@@ -109,12 +114,19 @@ func TestLifecycleFileDevice(t *testing.T) {
 	final := a.waitStatus(t, adminName, adminPass, id, "results pulled", func(s status) bool { return s.ResultsPulled })
 	var counters []counterRow
 	a.admin(t, "GetExperimentResults", &counters, id, map[string]any{"kind": "counters", "limit": 10000})
-	var sum int64
+	var sum, tcpBytes int64
 	for _, r := range counters {
 		sum += r.Packets
+		tcpBytes += r.TCPBytes
+		if r.TCPBytes+r.UDPBytes+r.ICMPBytes+r.OtherBytes != r.Bytes {
+			t.Errorf("counter row %+v: bytes per protocol do not add up to bytes", r)
+		}
 	}
 	if sum != final.Packets || final.Packets == 0 {
 		t.Errorf("counters sum to %d packets, status says %d", sum, final.Packets)
+	}
+	if tcpBytes == 0 {
+		t.Errorf("counters hold no TCP bytes (filter tcp, %d packets)", sum)
 	}
 	var files []fileRow
 	a.admin(t, "GetExperimentResults", &files, id, map[string]any{"kind": "files"})

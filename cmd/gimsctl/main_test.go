@@ -280,9 +280,11 @@ func cannedReplies() map[string]any {
 		},
 		"GetExperimentResults:counters": []any{
 			map[string]any{"time": t0, "device": "tap1", "packets": 10, "bytes": 1500, "tcp_packets": 6,
-				"udp_packets": 3, "icmp_packets": 1, "other_packets": 0},
+				"udp_packets": 3, "icmp_packets": 1, "other_packets": 0,
+				"tcp_bytes": 1000, "udp_bytes": 402, "icmp_bytes": 98, "other_bytes": 0},
 			map[string]any{"time": t0.Add(time.Second), "device": "tap1", "packets": 20, "bytes": 300000,
-				"tcp_packets": 20, "udp_packets": 0, "icmp_packets": 0, "other_packets": 0},
+				"tcp_packets": 20, "udp_packets": 0, "icmp_packets": 0, "other_packets": 0,
+				"tcp_bytes": 300000, "udp_bytes": 0, "icmp_bytes": 0, "other_bytes": 0},
 		},
 		"GetExperimentResults:files": []any{
 			map[string]any{"name": "flows.ipfix", "size": 2048, "url": "/files/7/flows.ipfix", "device": "tap1", "interface": "eth0"},

@@ -711,6 +711,11 @@ func resultsRenderer(kind string) func(io.Writer, any) error {
 			{header: "UDP", key: "udp_packets"},
 			{header: "ICMP", key: "icmp_packets"},
 			{header: "OTHER", key: "other_packets"},
+			// Bytes per protocol class; older managers do not send them.
+			{header: "TCP_BYTES", key: "tcp_bytes", format: humanBytes, optional: true},
+			{header: "UDP_BYTES", key: "udp_bytes", format: humanBytes, optional: true},
+			{header: "ICMP_BYTES", key: "icmp_bytes", format: humanBytes, optional: true},
+			{header: "OTHER_BYTES", key: "other_bytes", format: humanBytes, optional: true},
 		}
 	case "flows":
 		cols = []column{

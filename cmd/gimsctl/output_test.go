@@ -94,6 +94,21 @@ func TestOutput(t *testing.T) {
 	}
 }
 
+// TestOutputOlderManager checks the counters table of a manager from
+// before the bytes per protocol: the columns it does not send are left out.
+func TestOutputOlderManager(t *testing.T) {
+	am, url := newFakeAM(t)
+	am.setReply("GetExperimentResults:counters", []any{
+		map[string]any{"time": time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), "device": "tap1", "packets": 10,
+			"bytes": 1500, "tcp_packets": 6, "udp_packets": 3, "icmp_packets": 1, "other_packets": 0},
+	})
+	code, stdout, stderr := runCtl(t, nil, "-url", url, "get-experiment-results", "7", "-kind", "counters")
+	if code != exitOK || stderr != "" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	golden(t, "results-counters-old.txt", stdout)
+}
+
 func TestJSONValues(t *testing.T) {
 	// -json must print what the server sent: times RFC 3339, numbers
 	// as numbers, base64 as strings.

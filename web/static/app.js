@@ -128,6 +128,17 @@
     chart.data.datasets.length = series.length;
     chart.update();
   }
+  // byProtocol lists the series of a rates-by-protocol object, in the
+  // same order (and so the same colours) on both charts; "unclassified"
+  // (bits/s of counters recorded before the bytes per protocol were) only
+  // when the answer has it.
+  function byProtocol(r) {
+    var series = [
+      { name: "TCP", values: r.tcp }, { name: "UDP", values: r.udp },
+      { name: "ICMP", values: r.icmp }, { name: "other", values: r.other }];
+    if (r.unclassified) { series.push({ name: "unclassified", values: r.unclassified }); }
+    return series;
+  }
   function setupCharts(section) {
     var pps = section.querySelector("#chart-pps"), bps = section.querySelector("#chart-bps");
     if (!pps || !bps || !window.Chart) { return; }
@@ -140,10 +151,8 @@
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
         .then(function (d) {
           var labels = d.times.map(timeLabel);
-          setSeries(charts.pps, labels, [
-            { name: "TCP", values: d.pps.tcp }, { name: "UDP", values: d.pps.udp },
-            { name: "ICMP", values: d.pps.icmp }, { name: "other", values: d.pps.other }]);
-          setSeries(charts.bps, labels, d.bps);
+          setSeries(charts.pps, labels, byProtocol(d.pps));
+          setSeries(charts.bps, labels, byProtocol(d.bps));
           var empty = section.querySelector(".chart-empty");
           if (empty) { empty.hidden = d.times.length > 0; }
           section.setAttribute("data-points", String(d.times.length));
