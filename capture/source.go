@@ -186,7 +186,9 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 func (s *Source) Snaplen() int { return s.snaplen }
 
 // ReadPacket returns the next packet. The data is only valid until the next
-// call. It returns io.EOF at the end of a file, ErrTimeout when a live read
+// call, and the caller may modify it until then (the meter anonymizes
+// packets in place): it lies in the source's own buffer (the file reader's
+// block, or libpcap's buffer), which the source does not read again. It returns io.EOF at the end of a file, ErrTimeout when a live read
 // timed out, and libpcap's message for anything else (a truncated file).
 func (s *Source) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 	if s.file != nil {

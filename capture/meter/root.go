@@ -25,7 +25,9 @@ import (
 // Config selects the transforms of one capture path. Transforms left nil
 // are off.
 type Config struct {
-	// Key is the Crypto-PAn key; nil leaves addresses as captured.
+	// Key is the Crypto-PAn key; nil leaves addresses as captured. With a
+	// key, every address that leaves the meter is anonymized: packets
+	// given to the Packets sink and flow records.
 	Key *[32]byte
 	// Counters enables per-interval counters.
 	Counters *counters.Config
@@ -72,9 +74,14 @@ type Meter struct {
 	counters *counters.Aggregator
 	flows    *flow.Table
 
+	// rewrite says packets are anonymized (a key and a Packets sink);
+	// anonFlows says only flow records are (a key and no Packets sink).
+	rewrite, anonFlows bool
+
 	summary packet.Summary
-	buf     []byte // copy of the packet for in-place rewriting
-	lastErr error  // first PacketWriter error, reported by Flush
+	buf     []byte      // copy of the packet for Process to rewrite
+	rec     flow.Record // anonymized copy of an exported flow record
+	lastErr error       // first PacketWriter error, reported by Flush
 
 	packets, bytes, nonIP, truncated, malformed, fragments atomic.Uint64
 	flowsExported, intervals, writeErrors                  atomic.Uint64
@@ -92,6 +99,14 @@ func New(cfg Config, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
 		if m.cipher, err = cryptopan.New(cfg.Key[:]); err != nil {
 			return nil, fmt.Errorf("meter: %w", err)
 		}
+		// Addresses leave the meter in written packets and in flow
+		// records (counters hold none). Without a packet sink, only the
+		// flow records need Crypto-PAn: the flow table works on the
+		// captured addresses and each record is anonymized on export,
+		// once per flow instead of twice per packet. Crypto-PAn is a
+		// permutation of addresses, so the flows are the same either way.
+		m.rewrite = sinks.Packets != nil
+		m.anonFlows = !m.rewrite
 	}
 	if cfg.Counters != nil {
 		if m.counters, err = counters.New(*cfg.Counters, m.emitCounters); err != nil {
@@ -115,21 +130,41 @@ func (m *Meter) emitCounters(r counters.Record) {
 
 func (m *Meter) emitFlow(r *flow.Record) {
 	m.flowsExported.Add(1)
-	if m.sinks.Flows != nil {
-		m.sinks.Flows(r)
+	if m.sinks.Flows == nil {
+		return
 	}
+	if m.anonFlows {
+		m.rec = *r
+		k := &m.rec.Key
+		if k.IPVersion == 4 {
+			*(*[4]byte)(k.Src[:4]) = m.cipher.Anonymize4([4]byte(k.Src[:4]))
+			*(*[4]byte)(k.Dst[:4]) = m.cipher.Anonymize4([4]byte(k.Dst[:4]))
+		} else {
+			k.Src = m.cipher.Anonymize16(k.Src)
+			k.Dst = m.cipher.Anonymize16(k.Dst)
+		}
+		r = &m.rec
+	}
+	m.sinks.Flows(r)
 }
 
 // Process runs one captured packet through the transforms. data is not
-// kept and not modified: anonymization rewrites a copy.
+// kept and not modified: anonymization rewrites a copy. Run, which owns
+// the packets it reads, rewrites them in place instead.
 func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
-	s := &m.summary
-	if m.cipher != nil {
+	if m.rewrite {
 		m.buf = append(m.buf[:0], data...)
 		data = m.buf
 	}
+	m.process(data, ci)
+}
+
+// process runs one packet through the transforms, anonymizing it in place:
+// data is the packet written to the Packets sink.
+func (m *Meter) process(data []byte, ci gopacket.CaptureInfo) {
+	s := &m.summary
 	m.decoder.Decode(data, ci, s)
-	if m.cipher != nil && s.IPVersion != 0 {
+	if m.rewrite && s.IPVersion != 0 {
 		m.decoder.Anonymize(data, s, m.cipher)
 	}
 	m.count(s)
@@ -209,7 +244,10 @@ func (m *Meter) Stats() Stats {
 }
 
 // Reader is a packet source (a *capture.Source, or a pcapgo reader in
-// tests). ReadPacket's data is only valid until the next call.
+// tests). ReadPacket's data is only valid until the next call, and it is
+// the meter's until then: Run anonymizes packets in place, so the data
+// must be writable and not read again by the reader (a capture.Source's
+// buffer is its own: its pcap file reader's block, or libpcap's buffer).
 type Reader interface {
 	ReadPacket() ([]byte, gopacket.CaptureInfo, error)
 }
@@ -229,7 +267,9 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 		switch {
 		case err == nil:
 			if !m.paused.Load() {
-				m.Process(data, ci)
+				// The packet is ours until the next read: anonymize it in
+				// place, without Process's copy.
+				m.process(data, ci)
 			}
 		case errors.Is(err, capture.ErrTimeout):
 			if err := ctx.Err(); err != nil {

@@ -1,0 +1,162 @@
+package meter
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/flow"
+)
+
+// sliceReader hands out copies of packets and keeps them, so a test can see
+// what the meter did to them.
+type sliceReader struct {
+	pkts   []fuzzPacket
+	handed [][]byte
+}
+
+func (r *sliceReader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+	if len(r.handed) == len(r.pkts) {
+		return nil, gopacket.CaptureInfo{}, io.EOF
+	}
+	p := r.pkts[len(r.handed)]
+	data := slices.Clone(p.data)
+	r.handed = append(r.handed, data)
+	return data, p.ci, nil
+}
+
+// TestRunAnonymizesInPlace checks that Run, which rewrites the packets it
+// reads in place instead of copying them as Process does, produces exactly
+// what Process produces (written packets, flows, counters, totals) on every
+// sample capture, and that the packets it was handed hold the anonymized
+// bytes it wrote; and that a meter without a packet sink, which anonymizes
+// flow records on export instead of packets, exports the same flows.
+func TestRunAnonymizesInPlace(t *testing.T) {
+	files, err := filepath.Glob("../packet/testdata/pcaps/*.pcap*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample captures: %v", err)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			lt, pkts := readCapture(t, path)
+			if len(pkts) == 0 {
+				t.Fatal("no packet readable by pcapgo")
+			}
+			type result struct {
+				w     fuzzWriter
+				flows []flow.Record
+				ctrs  []counters.Record
+				stats Stats
+			}
+			build := func(res *result, writePackets bool) *Meter {
+				sinks := Sinks{
+					Counters: func(r counters.Record) { res.ctrs = append(res.ctrs, r) },
+					Flows:    func(r *flow.Record) { res.flows = append(res.flows, *r) },
+				}
+				if writePackets {
+					sinks.Packets = &res.w
+				}
+				m, err := New(Config{
+					Key:      &testKey,
+					Counters: &counters.Config{Interval: time.Second},
+					Flows:    ptr(flow.DefaultConfig()),
+				}, lt, sinks)
+				if err != nil {
+					t.Fatalf("New() error:\n%+v", err)
+				}
+				return m
+			}
+
+			var copied, inPlace, flowsOnly result
+			orig := make([][]byte, len(pkts))
+			m := build(&copied, true)
+			for i, p := range pkts {
+				orig[i] = slices.Clone(p.data)
+				m.Process(p.data, p.ci)
+			}
+			if err := m.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			copied.stats = m.Stats()
+
+			r := &sliceReader{pkts: pkts}
+			m = build(&inPlace, true)
+			if err := m.Run(context.Background(), r); err != nil {
+				t.Fatalf("Run() error:\n%+v", err)
+			}
+			if err := m.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			inPlace.stats = m.Stats()
+
+			// Without a packet sink the packets are not rewritten at all;
+			// the flow records are anonymized on export.
+			r2 := &sliceReader{pkts: pkts}
+			m = build(&flowsOnly, false)
+			if err := m.Run(context.Background(), r2); err != nil {
+				t.Fatalf("Run() error:\n%+v", err)
+			}
+			if err := m.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			flowsOnly.stats = m.Stats()
+			if n := countChanged(orig, r2.handed); n != 0 {
+				t.Errorf("without a packet sink, %d packets were rewritten", n)
+			}
+			if !reflect.DeepEqual(flowsOnly.flows, copied.flows) {
+				t.Errorf("without a packet sink: %d flows, with one %d, or they differ", len(flowsOnly.flows), len(copied.flows))
+				for i := range min(len(flowsOnly.flows), len(copied.flows)) {
+					if flowsOnly.flows[i] != copied.flows[i] {
+						t.Errorf("first difference, flow %d:\n%+v\n%+v", i, flowsOnly.flows[i], copied.flows[i])
+						break
+					}
+				}
+			}
+			if !reflect.DeepEqual(flowsOnly.ctrs, copied.ctrs) || flowsOnly.stats != copied.stats {
+				t.Errorf("without a packet sink, the counters or totals differ")
+			}
+
+			for i := range pkts {
+				if !bytes.Equal(pkts[i].data, orig[i]) {
+					t.Fatalf("packet %d: Process modified its input", i)
+				}
+				if !bytes.Equal(inPlace.w.packets[i], copied.w.packets[i]) {
+					t.Fatalf("packet %d: Run wrote\n%x\nProcess wrote\n%x", i, inPlace.w.packets[i], copied.w.packets[i])
+				}
+				if !bytes.Equal(r.handed[i], inPlace.w.packets[i]) {
+					t.Fatalf("packet %d: the packet read holds\n%x\nafter Run, which wrote\n%x", i, r.handed[i], inPlace.w.packets[i])
+				}
+			}
+			if !reflect.DeepEqual(inPlace.flows, copied.flows) {
+				t.Errorf("Run exported %d flows, Process %d, or they differ", len(inPlace.flows), len(copied.flows))
+			}
+			if !reflect.DeepEqual(inPlace.ctrs, copied.ctrs) {
+				t.Errorf("Run emitted %d counter intervals, Process %d, or they differ", len(inPlace.ctrs), len(copied.ctrs))
+			}
+			if inPlace.stats != copied.stats {
+				t.Errorf("Run's totals %+v, Process's %+v", inPlace.stats, copied.stats)
+			}
+			if changed := countChanged(orig, r.handed); changed == 0 && copied.stats.NonIP < copied.stats.Packets {
+				t.Errorf("no packet with IP was rewritten in place")
+			}
+		})
+	}
+}
+
+func countChanged(a, b [][]byte) int {
+	n := 0
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			n++
+		}
+	}
+	return n
+}
