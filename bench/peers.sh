@@ -144,6 +144,7 @@ if command -v pmacctd >/dev/null && command -v nfcapd >/dev/null; then
 fi
 
 declare -A failed
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in "${names[@]}"; do : >"$PEERS/$n.times"; done
 for i in $(seq "$RUNS"); do
 	for n in "${names[@]}"; do
@@ -160,6 +161,8 @@ for i in $(seq "$RUNS"); do
 	done
 done
 
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # gims-capd's flows for nfdump: one untimed run exporting to nfcapd.
 if [ -n "$capd" ]; then
 	collector "$PEERS/gims" "$GIMS_PORT"
@@ -173,7 +176,7 @@ size=$(stat -c %s "$TRACE")
 echo
 echo "### Offline flow meters side by side: $PACKETS packets, $FLOWS flows, IPv6 share $IPV6_SHARE, $((size / 1048576)) MiB trace"
 echo
-echo "Machine: $(machine). Produced by \`make bench-peers\` on $(date -u +%Y-%m-%d); $RUNS interleaved runs, medians."
+echo "Machine: $(machine). Produced by \`make bench-peers\` on $(date -u +%Y-%m-%d); $RUNS interleaved runs, medians; load average $load_start when the runs started, $load_end when they ended."
 echo
 echo "| run | wall | CPU (user+sys) | packets/s (wall) | peak RSS | × floor | × gims-capd |"
 echo "|---|---:|---:|---:|---:|---:|---:|"

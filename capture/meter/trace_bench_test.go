@@ -16,8 +16,11 @@ import (
 // file), as gims-capd -r does; one op is one pass over the file. The file
 // is $GIMS_BENCH_TRACE (bench/offline.sh generates bench/out/trace.pcap);
 // without it the benchmark has nothing to read and is skipped. Set
-// $GIMS_BENCH_KEY (any value) to anonymize too. Use it with -cpuprofile
-// to see where the offline meter spends its time.
+// $GIMS_BENCH_KEY (any value) to anonymize too (flow records only, as
+// gims-capd -r without -w), and $GIMS_BENCH_WRITE (any value) to give the
+// meter a packet sink that drops the packets, so that every packet is
+// anonymized (in place, as Run does). Use it with -cpuprofile to see where
+// the offline meter spends its time.
 func BenchmarkTrace(b *testing.B) {
 	path := os.Getenv("GIMS_BENCH_TRACE")
 	if path == "" {
@@ -26,6 +29,10 @@ func BenchmarkTrace(b *testing.B) {
 	cfg := Config{Flows: ptr(flow.DefaultConfig())}
 	if os.Getenv("GIMS_BENCH_KEY") != "" {
 		cfg.Key = &testKey
+	}
+	var sink PacketWriter
+	if os.Getenv("GIMS_BENCH_WRITE") != "" {
+		sink = discardWriter{}
 	}
 	b.ReportAllocs()
 	var packets uint64
@@ -38,7 +45,7 @@ func BenchmarkTrace(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := New(cfg, src.LinkType(), Sinks{Flows: func(r *flow.Record) { _ = exp.Add(r) }})
+		m, err := New(cfg, src.LinkType(), Sinks{Packets: sink, Flows: func(r *flow.Record) { _ = exp.Add(r) }})
 		if err != nil {
 			b.Fatal(err)
 		}
