@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gimsproject/gims/internal/daemontest"
 )
 
 // deviceRow is the part of ListDevices the tests read.
@@ -43,7 +45,7 @@ func TestRegistrationAndRefresh(t *testing.T) {
 	a := startAM(t, "-refresh-interval", "300ms")
 	a.admin(t, "AddUser", nil, map[string]any{"name": "registrar", "password": "registrar-pw", "role": "experimenter"})
 	dir := t.TempDir()
-	reg := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=tok-reg"}, `msg="capture daemon listening" addr=(\S+)`,
+	reg := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=tok-reg"}, daemontest.CapdListening,
 		"-listen", "127.0.0.1:0", "-data", dir, "-register", a.url("registrar", "registrar-pw"))
 	var name string
 	deadline := time.Now().Add(20 * time.Second)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,122 +10,51 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/gimsproject/gims/internal/daemontest"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
 // bins holds the binaries TestMain builds: gims-am, gims-capd, gimsctl.
-var bins = map[string]string{}
+var bins map[string]string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gims-am-e2e-")
+	// gims-am is race-built under -race; the others have race-built tests
+	// of their own.
+	b, dir, err := daemontest.Build("..", []string{"gims-am", "gims-capd", "gimsctl"}, map[string]bool{"gims-am": daemontest.Race})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	for _, name := range []string{"gims-am", "gims-capd", "gimsctl"} {
-		out := filepath.Join(dir, name)
-		args := []string{"build", "-o", out}
-		if raceEnabled && name == "gims-am" { // the others have race-built tests of their own
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "../"+name)...)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n", name, err)
-			os.Exit(1)
-		}
-		bins[name] = out
-	}
+	bins = b
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// proc is a daemon started by a test; its stderr is kept for the log.
+// proc is a daemon started by a test.
 type proc struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  bytes.Buffer
+	*daemontest.Proc
 	addr string
-	done chan struct{}
 }
 
 // logText returns what the process wrote so far.
-func (p *proc) logText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-// start runs bin with args and env and waits until it logs the address
-// it listens on (addrRE's first group).
-func start(t *testing.T, bin string, env []string, addrRE string, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(addrRE)
-	found := make(chan string, 1)
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := re.FindStringSubmatch(line); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-		p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		p.kill(syscall.SIGTERM)
-		if strings.Contains(p.logText(), "WARNING: DATA RACE") {
-			t.Errorf("%s reported a data race:\n%s", filepath.Base(bin), p.logText())
-		}
-	})
-	select {
-	case p.addr = <-found:
-	case <-p.done:
-		t.Fatalf("%s exited before listening:\n%s", filepath.Base(bin), p.logText())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not listen within 20 s:\n%s", filepath.Base(bin), p.logText())
-	}
-	return p
-}
+func (p *proc) logText() string { return p.Log() }
 
 // kill signals the process and waits for it.
-func (p *proc) kill(sig syscall.Signal) {
-	if p.cmd.ProcessState != nil {
-		return
-	}
-	p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+func (p *proc) kill(sig syscall.Signal) { p.Kill(sig) }
+
+// start runs bin and waits until it logs the address it listens on.
+func start(t *testing.T, bin string, env []string, addrRE string, args ...string) *proc {
+	t.Helper()
+	p := daemontest.Start(t, bin, env, addrRE, args...)
+	return &proc{Proc: p, addr: p.Addr}
 }
 
 // capd is a running capture daemon.
@@ -162,7 +89,7 @@ func startCapdIn(t *testing.T, dir, listen, token string, extra ...string) *capd
 		t.Fatal(err)
 	}
 	args := append([]string{"-listen", listen, "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps}, extra...)
-	p := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=" + token}, `msg="capture daemon listening" addr=(\S+)`, args...)
+	p := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=" + token}, daemontest.CapdListening, args...)
 	return &capd{proc: p, token: token, pcapDir: pcaps}
 }
 
@@ -197,7 +124,7 @@ func startAMIn(t *testing.T, dir string, extra ...string) *amProc {
 	args := append([]string{"-listen", "127.0.0.1:0", "-db", filepath.Join(dir, "am.db"), "-data",
 		filepath.Join(dir, "data"), "-init-admin", adminName, "-poll-interval", "200ms", "-pull-interval", "1s",
 		"-bcrypt-cost", "4"}, extra...)
-	p := start(t, bins["gims-am"], []string{"GIMS_ADMIN_PASSWORD=" + adminPass}, `msg="gims-am serving".* address=(\S+)`, args...)
+	p := start(t, bins["gims-am"], []string{"GIMS_ADMIN_PASSWORD=" + adminPass}, daemontest.AMListening, args...)
 	return &amProc{proc: p, dir: dir}
 }
 

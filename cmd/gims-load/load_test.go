@@ -31,7 +31,7 @@ func TestLoad(t *testing.T) {
 	rep.WriteTable(&table)
 	t.Logf("\n%s", table.String())
 	if err != nil {
-		t.Fatalf("Run: %v\nprogress:\n%s\nAM log:\n%s", err, progress.String(), am.logText())
+		t.Fatalf("Run: %v\nprogress:\n%s\nAM log:\n%s", err, progress.String(), am.Log())
 	}
 	if rep.Errors() != 0 {
 		t.Errorf("%d calls failed:\n%s", rep.Errors(), strings.Join(rep.ErrorSamples, "\n"))
@@ -58,7 +58,7 @@ func TestLoad(t *testing.T) {
 	if rep.Datagrams == 0 || rep.LivePackets < rep.Datagrams/2 || rep.LivePackets > rep.Datagrams {
 		t.Errorf("live experiments counted %d packets of %d datagrams sent", rep.LivePackets, rep.Datagrams)
 	}
-	log := am.logText()
+	log := am.Log()
 	for _, bad := range []string{"database is locked", "SQLITE_BUSY", "level=ERROR"} {
 		if strings.Contains(log, bad) {
 			t.Errorf("AM log has %q:\n%s", bad, grepLines(log, bad))
