@@ -744,28 +744,41 @@ func resultsRenderer(kind string) func(io.Writer, any) error {
 		return renderGeneric
 	}
 	return func(w io.Writer, v any) error {
-		rows, ok := list(v)
-		if !ok {
-			return renderGeneric(w, v)
-		}
-		out := make([]any, len(rows))
-		for i, r := range rows {
-			m, ok := r.(map[string]any)
-			if !ok {
-				out[i] = r
-				continue
-			}
-			row := make(map[string]any, len(m)+3)
-			for k, e := range m {
-				row[k] = e
-			}
+		out, ok := derivedRows(v, func(m, row map[string]any) {
 			row["_device"] = rowDevice(m)
 			row["_start"] = msTime(m, "start")
 			row["_end"] = msTime(m, "end")
-			out[i] = row
+		})
+		if !ok {
+			return renderGeneric(w, v)
 		}
 		return writeTable(w, out, cols)
 	}
+}
+
+// derivedRows copies the struct rows of the array v, adding the columns
+// derive computes from each; other rows stay as they are. It returns
+// false when v is not an array.
+func derivedRows(v any, derive func(m, row map[string]any)) ([]any, bool) {
+	rows, ok := list(v)
+	if !ok {
+		return nil, false
+	}
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		m, ok := r.(map[string]any)
+		if !ok {
+			out[i] = r
+			continue
+		}
+		row := make(map[string]any, len(m)+3)
+		for k, e := range m {
+			row[k] = e
+		}
+		derive(m, row)
+		out[i] = row
+	}
+	return out, true
 }
 
 // deviceStatus is "approved" or "pending" from whichever member the
@@ -847,24 +860,12 @@ func renderDevice(w io.Writer, v any) error {
 
 // renderDevices prints ListDevices.
 func renderDevices(w io.Writer, v any) error {
-	rows, ok := list(v)
-	if !ok {
-		return renderGeneric(w, v)
-	}
-	out := make([]any, len(rows))
-	for i, r := range rows {
-		m, ok := r.(map[string]any)
-		if !ok {
-			out[i] = r
-			continue
-		}
-		row := make(map[string]any, len(m)+2)
-		for k, e := range m {
-			row[k] = e
-		}
+	out, ok := derivedRows(v, func(m, row map[string]any) {
 		row["_status"] = deviceStatus(m)
 		row["_interfaces"] = deviceInterfaces(m)
-		out[i] = row
+	})
+	if !ok {
+		return renderGeneric(w, v)
 	}
 	return writeTable(w, out, []column{
 		{header: "NAME", key: "name"},
