@@ -192,3 +192,39 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("transitions = %v", tr)
 	}
 }
+
+// TestDeviceHangs: a device that accepts connections but never answers
+// (SIGSTOP) costs a call no more than -device-timeout, and the start is
+// refused with fault 5 and rolled back.
+func TestDeviceHangs(t *testing.T) {
+	t.Parallel()
+	ok := startCapd(t, "tok-ok")
+	hung := startCapd(t, "tok-hung")
+	a := startAM(t, "-device-timeout", "1s")
+	a.addDevice(t, "ok", ok)
+	a.addDevice(t, "hung", hung)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "hang", "devices": []string{"ok:lo", "hung:lo"}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}})
+	if err := hung.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Signal(syscall.SIGCONT)
+	began := time.Now()
+	err := a.call(adminName, adminPass, "StartExperiment", nil, id)
+	took := time.Since(began)
+	if faultCode(err) != 5 || !strings.Contains(err.Error(), "hung") {
+		t.Errorf("StartExperiment with a hung device = %v, want fault 5 naming it", err)
+	}
+	if took > 8*time.Second {
+		t.Errorf("StartExperiment took %v with a 1 s device timeout", took)
+	}
+	for _, j := range deviceJobs(t, ok) {
+		if j.State != "done" {
+			t.Errorf("job %s on the answering device is %s, want done (rolled back)", j.ID, j.State)
+		}
+	}
+	if tr := a.transitions(t, id); tr[len(tr)-1] != "instantiated>configured" {
+		t.Errorf("the failed start was recorded: %v", tr)
+	}
+}

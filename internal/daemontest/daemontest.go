@@ -120,6 +120,9 @@ func (p *Proc) Log() string {
 	return p.log.String()
 }
 
+// Signal sends sig without waiting (SIGSTOP makes a daemon hang).
+func (p *Proc) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Kill sends sig and waits for the process to end (SIGKILL after 15 s).
 // A process that already ended is left alone.
 func (p *Proc) Kill(sig syscall.Signal) {
