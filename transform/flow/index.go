@@ -2,6 +2,7 @@ package flow
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -40,7 +41,7 @@ func newFlowIndex(maxFlows int) flowIndex {
 // slotsFor returns the power of two that holds n keys at most half full.
 func slotsFor(n int) int {
 	s := minSlots
-	for s < 2*n {
+	for s/2 < n && s <= math.MaxInt/2 {
 		s *= 2
 	}
 	return s

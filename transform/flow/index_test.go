@@ -176,3 +176,16 @@ func TestSameFlow(t *testing.T) {
 		}
 	}
 }
+
+// TestSlotsFor pins the index size for a MaxFlows: the smallest power of
+// two, at least minSlots, that holds MaxFlows keys at most half full.
+func TestSlotsFor(t *testing.T) {
+	cases := []struct{ maxFlows, want int }{
+		{1, 64}, {32, 64}, {33, 128}, {1000, 2048}, {1 << 20, 1 << 21}, {1<<20 + 1, 1 << 22}, {1 << 28, 1 << 29},
+	}
+	for _, tc := range cases {
+		if got := slotsFor(tc.maxFlows); got != tc.want {
+			t.Errorf("slotsFor(%d) = %d, want %d", tc.maxFlows, got, tc.want)
+		}
+	}
+}
