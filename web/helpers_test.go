@@ -1,10 +1,10 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,8 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/internal/daemontest"
 )
 
 // bins holds what TestMain builds and makes: the gims-capd binary and
@@ -40,29 +39,19 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gims-web-test-")
+	built, dir, err := daemontest.Build("../cmd", []string{"gims-capd", "gims-tracegen"}, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		bins.capd = filepath.Join(dir, "gims-capd")
-		tracegen := filepath.Join(dir, "gims-tracegen")
-		for _, b := range []struct{ out, pkg string }{{bins.capd, "./cmd/gims-capd"}, {tracegen, "./cmd/gims-tracegen"}} {
-			cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
-			cmd.Dir = ".."
-			cmd.Stderr = os.Stderr
-			if err := cmd.Run(); err != nil {
-				fmt.Fprintf(os.Stderr, "build %s: %v\n", b.pkg, err)
-				return 1
-			}
-		}
+		bins.capd = built["gims-capd"]
 		// Ten seconds of TCP, UDP and ICMP: at replay speed 1 it runs long
 		// enough to watch the counters rise.
 		bins.trace = filepath.Join(dir, traceName)
-		cmd := exec.Command(tracegen, "-o", bins.trace, "-duration", "10s", "-packets", "3000", "-flows", "150",
-			"-snaplen", "128", "-seed", "7")
+		cmd := exec.Command(built["gims-tracegen"], "-o", bins.trace, "-duration", "10s", "-packets", "3000",
+			"-flows", "150", "-snaplen", "128", "-seed", "7")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "gims-tracegen: %v\n", err)
@@ -75,13 +64,10 @@ func TestMain(m *testing.M) {
 
 // capd is a gims-capd process started by a test.
 type capd struct {
-	cmd   *exec.Cmd
+	*daemontest.Proc
 	host  string
 	port  int
 	token string
-	mu    sync.Mutex
-	log   strings.Builder
-	done  chan struct{}
 }
 
 // startCapd starts a capture daemon on 127.0.0.1 with the sample pcap and
@@ -105,63 +91,19 @@ func startCapd(t *testing.T, token string) *capd {
 			t.Fatal(err)
 		}
 	}
-	c := &capd{token: token, done: make(chan struct{}),
-		cmd: exec.Command(bins.capd, "-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps)}
-	c.cmd.Env = append(os.Environ(), "GIMS_DEVICE_TOKEN="+token)
-	stderr, err := c.cmd.StderrPipe()
+	p := daemontest.Start(t, bins.capd, []string{"GIMS_DEVICE_TOKEN=" + token}, daemontest.CapdListening,
+		"-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps)
+	host, port, err := net.SplitHostPort(p.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`msg="capture daemon listening" addr=127\.0\.0\.1:(\d+)`)
-	found := make(chan int, 1)
-	go func() {
-		defer close(c.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			c.mu.Lock()
-			c.log.WriteString(sc.Text() + "\n")
-			c.mu.Unlock()
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				var port int
-				fmt.Sscan(m[1], &port)
-				select {
-				case found <- port:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, stderr)
-		c.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		c.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.done:
-		case <-time.After(15 * time.Second):
-			c.cmd.Process.Kill()
-			<-c.done
-		}
-	})
-	select {
-	case c.port = <-found:
-		c.host = "127.0.0.1"
-	case <-c.done:
-		t.Fatalf("gims-capd exited before listening:\n%s", c.logText())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("gims-capd did not listen within 20 s:\n%s", c.logText())
-	}
+	c := &capd{Proc: p, host: host, token: token}
+	fmt.Sscan(port, &c.port)
 	return c
 }
 
 // logText is what the daemon logged so far.
-func (c *capd) logText() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.log.String()
-}
+func (c *capd) logText() string { return c.Log() }
 
 // Users of every test environment.
 const (
