@@ -151,6 +151,9 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 	if err != nil {
 		return Settings{}, fmt.Errorf("configure %d: %w", id, err)
 	}
+	if key, err = m.keys.seal(key); err != nil {
+		return Settings{}, fmt.Errorf("configure %d: %w", id, err)
+	}
 	if _, err := m.db.UpdateExperiment(ctx, id, p.Name, func(x *db.Experiment) error {
 		if x.State != e.State {
 			return stateError(id, x.State, "ConfigureExperiment")

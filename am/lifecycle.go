@@ -153,8 +153,12 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 	if !ok {
 		return fmt.Errorf("experiment %d: stored configuration unreadable", e.ID)
 	}
-	spec := deviceSpec(&v, e)
-	err := m.onAll(ctx, e, "StartExperiment",
+	key, err := m.keys.open(e.Key)
+	if err != nil {
+		return fmt.Errorf("experiment %d: %w", e.ID, err)
+	}
+	spec := deviceSpec(&v, e, key)
+	err = m.onAll(ctx, e, "StartExperiment",
 		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
 			s := spec
 			s.Interface = pair.Interface
@@ -177,10 +181,11 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 	return err
 }
 
-// deviceSpec is the StartJob struct of a stored configuration.
-func deviceSpec(v *ConfigView, e *db.Experiment) device.JobSpec {
+// deviceSpec is the StartJob struct of a stored configuration, with the
+// experiment's Crypto-PAn key (nil without anonymization).
+func deviceSpec(v *ConfigView, e *db.Experiment, key []byte) device.JobSpec {
 	prom, biflow := v.Promiscuous, true
-	s := device.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: e.Key,
+	s := device.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: key,
 		ReplaySpeed: v.ReplaySpeed, Experiment: int(e.ID)}
 	if c := v.Counters; c != nil {
 		s.Counters = &device.CountersSpec{IntervalMS: c.IntervalMS}

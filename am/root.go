@@ -31,7 +31,8 @@ import (
 
 // Config configures a Manager. Zero fields take DefaultConfig's values.
 type Config struct {
-	// DataDir holds result files pulled from the devices (required).
+	// DataDir holds result files pulled from the devices and seal.key,
+	// which seals the anonymization keys kept in the database (required).
 	DataDir string
 	// DeviceTimeout bounds every call to a device (default 10 s).
 	DeviceTimeout time.Duration
@@ -122,6 +123,7 @@ type Manager struct {
 	dummyHash []byte
 
 	metrics *Metrics
+	keys    sealer // seals the Crypto-PAn keys stored in the database
 
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
@@ -149,6 +151,7 @@ func New(cfg Config, deps Dependencies) (*Manager, error) {
 		authCache: make(map[string]cachedLogin),
 		metrics:   newMetrics(),
 		lastPull:  make(map[int64]time.Time),
+		keys:      sealer{path: filepath.Join(cfg.DataDir, sealKeyFile)},
 	}
 	if m.http == nil {
 		m.http = &http.Client{}

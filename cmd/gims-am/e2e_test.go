@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gimsproject/gims/transform/cryptopan"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -128,6 +130,30 @@ func TestLifecycleFileDevice(t *testing.T) {
 	if tcpBytes == 0 {
 		t.Errorf("counters hold no TCP bytes (filter tcp, %d packets)", sum)
 	}
+	// The AM handed the devices the key of the secret: flows show the
+	// trace's busiest host as Crypto-PAn maps it, never as it is.
+	var flows []flowRow
+	a.admin(t, "GetExperimentResults", &flows, id, map[string]any{"kind": "flows", "limit": 10000})
+	key, err := cryptopan.KeyFromSecret("s3cret-phrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := cryptopan.New(key[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := netip.MustParseAddr("172.16.11.12")
+	anon := cp.AnonymizeAddr(host).String()
+	var seen bool
+	for _, f := range flows {
+		seen = seen || f.Src == anon || f.Dst == anon
+		if f.Src == host.String() || f.Dst == host.String() {
+			t.Errorf("flow %+v shows the real address", f)
+		}
+	}
+	if !seen {
+		t.Errorf("no flow of %s (anonymized %s) in %+v", host, anon, flows)
+	}
 	var files []fileRow
 	a.admin(t, "GetExperimentResults", &files, id, map[string]any{"kind": "files"})
 	for _, f := range files {
@@ -162,7 +188,7 @@ func TestLifecycleFileDevice(t *testing.T) {
 	if last := a.transitions(t, id2); last[len(last)-1] != "running>done" {
 		t.Errorf("transitions = %v, want running>done by the manager at the end", last)
 	}
-	var flows []flowRow
+	flows = nil
 	a.admin(t, "GetExperimentResults", &flows, id2, map[string]any{"kind": "flows", "limit": 10000})
 	var flowPackets int64
 	for _, f := range flows {

@@ -1,0 +1,47 @@
+package am
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestSealer(t *testing.T) {
+	dir := t.TempDir()
+	s := &sealer{path: filepath.Join(dir, "data", sealKeyFile)}
+	key := bytes.Repeat([]byte{0xab}, 32)
+	sealed, err := s.seal(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, key[:8]) || len(sealed) != 12+32+16 {
+		t.Fatalf("sealed = %x: want nonce, ciphertext and tag, not the key", sealed)
+	}
+	if info, err := os.Stat(s.path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("seal key file: %v, %v; want mode 0600", info, err)
+	}
+	// Another sealer on the same file (a restarted AM) opens it.
+	again := &sealer{path: s.path}
+	if got, err := again.open(sealed); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("open = %x, %v; want the key", got, err)
+	}
+	if got, err := again.seal(nil); err != nil || got != nil {
+		t.Errorf("seal(nil) = %x, %v; want nil: no anonymization", got, err)
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := again.open(sealed); err == nil {
+		t.Error("a tampered key opened")
+	}
+	// Another seal key cannot open it.
+	other := &sealer{path: filepath.Join(dir, "other", sealKeyFile)}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := other.open(sealed); err == nil {
+		t.Error("a key sealed under another seal key opened")
+	}
+	bad := &sealer{path: filepath.Join(dir, "short.key")}
+	os.WriteFile(bad.path, []byte("short"), 0o600)
+	if _, err := bad.seal(key); err == nil {
+		t.Error("a 5-byte seal key was accepted")
+	}
+}
