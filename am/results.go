@@ -101,30 +101,20 @@ func (m *Manager) pairDir(id int64, position int) string {
 func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit int) ([]CounterRow, error) {
 	rows := []CounterRow{}
 	for _, s := range m.sources(ctx, e) {
-		var got []job.CounterRow
-		var err error
+		var got []device.CounterEntry
+		err := errNoDevice
 		if s.client != nil {
-			var remote []device.CounterEntry
-			if remote, err = s.client.Counters(ctx, s.pair.Job, 0, offset+limit); err == nil {
-				for _, c := range remote {
-					got = append(got, job.CounterRow{Time: c.Time, Packets: c.Packets, Bytes: c.Bytes,
-						TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets,
-						OtherPackets: c.OtherPackets, TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes,
-						ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes})
-				}
-			}
-		}
-		if s.client == nil || err != nil {
-			got, err = job.ReadCounters(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
+			got, err = s.client.Counters(ctx, s.pair.Job, 0, offset+limit)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("counters of %s: %w", pairName(s.pair), err)
+			local, lerr := job.ReadCounters(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
+			if lerr != nil {
+				return nil, fmt.Errorf("counters of %s: %w", pairName(s.pair), lerr)
+			}
+			got = convert(local, device.CounterEntryOf)
 		}
 		for _, c := range got {
-			rows = append(rows, CounterRow{Time: c.Time, Device: s.pair.Device, Interface: s.pair.Interface,
-				Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets,
-				ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets, TCPBytes: c.TCPBytes,
-				UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes})
+			rows = append(rows, CounterRow{CounterEntry: c, Device: s.pair.Device, Interface: s.pair.Interface})
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b CounterRow) int { return a.Time.Compare(b.Time) })
@@ -134,39 +124,38 @@ func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit 
 // flows merges the devices' largest flows.
 func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int) ([]FlowRow, error) {
 	rows := []FlowRow{}
+	n := min(offset+limit, MaxLimit)
 	for _, s := range m.sources(ctx, e) {
-		var err error
-		n := len(rows)
+		var got []device.FlowEntry
+		err := errNoDevice
 		if s.client != nil {
-			var remote []device.FlowEntry
-			if remote, err = s.client.Flows(ctx, s.pair.Job, 0, min(offset+limit, MaxLimit)); err == nil {
-				for _, f := range remote {
-					rows = append(rows, FlowRow{Src: f.Src, Dst: f.Dst, SrcPort: f.SrcPort, DstPort: f.DstPort,
-						Proto: f.Proto, VLAN: f.VLAN, Packets: f.Packets, Bytes: f.Bytes, RevPackets: f.RevPackets,
-						RevBytes: f.RevBytes, Start: f.Start, End: f.End, StartMS: f.StartMS, EndMS: f.EndMS,
-						EndReason: f.EndReason})
-				}
-			}
+			got, err = s.client.Flows(ctx, s.pair.Job, 0, n)
 		}
-		if s.client == nil || err != nil {
-			var local []job.FlowRow
-			if local, err = job.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), min(offset+limit, MaxLimit)); err != nil {
-				return nil, fmt.Errorf("flows of %s: %w", pairName(s.pair), err)
+		if err != nil {
+			local, lerr := job.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), n)
+			if lerr != nil {
+				return nil, fmt.Errorf("flows of %s: %w", pairName(s.pair), lerr)
 			}
-			for _, f := range local {
-				rows = append(rows, FlowRow{Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort),
-					DstPort: int(f.DstPort), Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets,
-					Bytes: f.Bytes, RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start.Truncate(time.Second),
-					End: f.End.Truncate(time.Second), StartMS: f.Start.UnixMilli(), EndMS: f.End.UnixMilli(),
-					EndReason: f.EndReason})
-			}
+			got = convert(local, device.FlowEntryOf)
 		}
-		for i := n; i < len(rows); i++ {
-			rows[i].Device, rows[i].Interface = s.pair.Device, s.pair.Interface
+		for _, f := range got {
+			rows = append(rows, FlowRow{FlowEntry: f, Device: s.pair.Device, Interface: s.pair.Interface})
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b FlowRow) int { return cmp.Compare(b.Bytes+b.RevBytes, a.Bytes+a.RevBytes) })
 	return page(rows, offset, limit), nil
+}
+
+// errNoDevice marks a pairing whose results are read from the AM's copies.
+var errNoDevice = errors.New("no device to ask")
+
+// convert maps a slice.
+func convert[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, len(in))
+	for i, x := range in {
+		out[i] = f(x)
+	}
+	return out
 }
 
 // page returns rows [offset, offset+limit).
@@ -188,7 +177,7 @@ func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]FileRow, error
 	out := []FileRow{}
 	for _, s := range m.sources(ctx, e) {
 		var remote []device.FileEntry
-		err := errors.New("no device")
+		err := errNoDevice
 		if s.client != nil {
 			remote, err = s.client.Files(ctx, s.pair.Job)
 		}

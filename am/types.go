@@ -1,6 +1,10 @@
 package am
 
-import "time"
+import (
+	"time"
+
+	"github.com/gimsproject/gims/capture/device"
+)
 
 // The structs of this file are the wire shapes of the AM's API (SPEC §3):
 // the XML-RPC layer and the web GUI both use them, so member names are
@@ -177,45 +181,23 @@ type ResultsQuery struct {
 	Limit  int    `xmlrpc:"limit"` // default 100, at most 10000
 }
 
-// CounterRow is one interval of one device (kind "counters"). The bytes
-// per protocol class add up to Bytes; they are zero for counters recorded
-// before they existed (older devices, older counters.csv files).
+// CounterRow is one interval of one device (kind "counters"): the
+// device's entry and which device it is. The bytes per protocol class add
+// up to Bytes; they are zero for counters recorded before they existed
+// (older devices, older counters.csv files).
 type CounterRow struct {
-	Time         time.Time `xmlrpc:"time"`
-	Device       string    `xmlrpc:"device"`
-	Interface    string    `xmlrpc:"interface"`
-	Packets      uint64    `xmlrpc:"packets"`
-	Bytes        uint64    `xmlrpc:"bytes"`
-	TCPPackets   uint64    `xmlrpc:"tcp_packets"`
-	UDPPackets   uint64    `xmlrpc:"udp_packets"`
-	ICMPPackets  uint64    `xmlrpc:"icmp_packets"`
-	OtherPackets uint64    `xmlrpc:"other_packets"`
-	TCPBytes     uint64    `xmlrpc:"tcp_bytes"`
-	UDPBytes     uint64    `xmlrpc:"udp_bytes"`
-	ICMPBytes    uint64    `xmlrpc:"icmp_bytes"`
-	OtherBytes   uint64    `xmlrpc:"other_bytes"`
+	device.CounterEntry
+	Device    string `xmlrpc:"device"`
+	Interface string `xmlrpc:"interface"`
 }
 
-// FlowRow is one flow (kind "flows"); Start and End have whole seconds,
-// StartMS and EndMS keep the milliseconds.
+// FlowRow is one flow (kind "flows"): the device's entry (Start and End
+// with whole seconds on the wire, StartMS and EndMS with milliseconds)
+// and which device it is.
 type FlowRow struct {
-	Src        string    `xmlrpc:"src"`
-	Dst        string    `xmlrpc:"dst"`
-	SrcPort    int       `xmlrpc:"sport"`
-	DstPort    int       `xmlrpc:"dport"`
-	Proto      int       `xmlrpc:"proto"`
-	VLAN       int       `xmlrpc:"vlan"`
-	Packets    uint64    `xmlrpc:"packets"`
-	Bytes      uint64    `xmlrpc:"bytes"`
-	RevPackets uint64    `xmlrpc:"rev_packets"`
-	RevBytes   uint64    `xmlrpc:"rev_bytes"`
-	Start      time.Time `xmlrpc:"start"`
-	End        time.Time `xmlrpc:"end"`
-	StartMS    int64     `xmlrpc:"start_ms"`
-	EndMS      int64     `xmlrpc:"end_ms"`
-	EndReason  string    `xmlrpc:"end_reason"`
-	Device     string    `xmlrpc:"device"`
-	Interface  string    `xmlrpc:"interface"`
+	device.FlowEntry
+	Device    string `xmlrpc:"device"`
+	Interface string `xmlrpc:"interface"`
 }
 
 // FileRow is one result file (kind "files"). URL is a path on the AM

@@ -2,6 +2,8 @@ package device
 
 import (
 	"time"
+
+	"github.com/gimsproject/gims/capture/job"
 )
 
 // JobSpec is the struct parameter of StartJob (SPEC §4). Pointers mark the
@@ -149,6 +151,23 @@ type FlowEntry struct {
 	StartMS    int64     `xmlrpc:"start_ms"`
 	EndMS      int64     `xmlrpc:"end_ms"`
 	EndReason  string    `xmlrpc:"end_reason"`
+}
+
+// CounterEntryOf is the wire form of a job's counter row.
+func CounterEntryOf(c job.CounterRow) CounterEntry {
+	return CounterEntry{Time: c.Time, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets,
+		UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets,
+		TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
+}
+
+// FlowEntryOf is the wire form of a job's flow row.
+func FlowEntryOf(f job.FlowRow) FlowEntry {
+	return FlowEntry{
+		Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort), DstPort: int(f.DstPort),
+		Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets, Bytes: f.Bytes,
+		RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
+		StartMS: f.Start.UnixMilli(), EndMS: f.End.UnixMilli(), EndReason: f.EndReason,
+	}
 }
 
 // FileEntry is one result file in JobResults kind "files"; URL is fetched

@@ -150,20 +150,13 @@ func (s *Service) JobResults(r *http.Request, args *JobResultsArgs, reply *any) 
 	case []job.CounterRow:
 		out := make([]CounterEntry, len(rows))
 		for i, c := range rows {
-			out[i] = CounterEntry{Time: c.Time, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets,
-				UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets,
-				TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
+			out[i] = CounterEntryOf(c)
 		}
 		*reply = out
 	case []job.FlowRow:
 		out := make([]FlowEntry, len(rows))
 		for i, f := range rows {
-			out[i] = FlowEntry{
-				Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort), DstPort: int(f.DstPort),
-				Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets, Bytes: f.Bytes,
-				RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
-				StartMS: f.Start.UnixMilli(), EndMS: f.End.UnixMilli(), EndReason: f.EndReason,
-			}
+			out[i] = FlowEntryOf(f)
 		}
 		*reply = out
 	case []job.FileInfo:
