@@ -31,11 +31,16 @@ func (m *Manager) client(d *db.Device) (*device.Client, error) {
 // deviceError wraps a failed call to a device as ErrDevice, naming it:
 // "device tap1 unreachable: …" or "device tap1 refused: …".
 func deviceError(name string, err error) error {
+	return fmt.Errorf("%w: %s", ErrDevice, deviceProblem(name, err))
+}
+
+// deviceProblem says what went wrong with a call to a device.
+func deviceProblem(name string, err error) string {
 	var f *xmlrpc.Fault
 	if errors.As(err, &f) {
-		return fmt.Errorf("%w: device %s refused: %s", ErrDevice, name, f.String)
+		return fmt.Sprintf("device %s refused: %s", name, f.String)
 	}
-	return fmt.Errorf("%w: device %s unreachable: %v", ErrDevice, name, err)
+	return fmt.Sprintf("device %s unreachable: %v", name, err)
 }
 
 // fetchCapabilities asks the device for its capabilities and stores them
@@ -367,16 +372,6 @@ func (c *storedCaps) names() []string {
 		out[i] = x.Name
 	}
 	return out
-}
-
-// has tells whether the device offers a transform.
-func (c *storedCaps) has(transform string) bool {
-	for _, t := range c.Transforms {
-		if t == transform {
-			return true
-		}
-	}
-	return false
 }
 
 // deviceInfo is the API view of a device, without its token.

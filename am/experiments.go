@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/gopacket/layers"
@@ -108,7 +109,7 @@ func (m *Manager) resolvePairing(ctx context.Context, spec string) (db.Pairing, 
 			return db.Pairing{}, invalidf("device %s lists no interface; name one as %s:<interface>", name, name)
 		}
 	}
-	if len(d.Interfaces) > 0 && !contains(d.Interfaces, iface) {
+	if len(d.Interfaces) > 0 && !slices.Contains(d.Interfaces, iface) {
 		return db.Pairing{}, invalidf("device %s may capture only on %s, not %q", name, strings.Join(d.Interfaces, ", "), iface)
 	}
 	if haveCaps {
@@ -117,16 +118,6 @@ func (m *Manager) resolvePairing(ctx context.Context, spec string) (db.Pairing, 
 		}
 	}
 	return db.Pairing{Device: name, Interface: iface}, nil
-}
-
-// contains tells whether list holds s.
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ConfigureExperiment checks and stores an experiment's configuration
@@ -232,7 +223,7 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *ConfigV
 		name string
 		on   bool
 	}{{"counters", v.Counters != nil}, {"flows", v.Flows != nil}, {"anonymize", v.Anonymize != nil}, {"pcap", v.Pcap}} {
-		if t.on && !caps.has(t.name) {
+		if t.on && !slices.Contains(caps.Transforms, t.name) {
 			return invalidf("device %s does not offer %s", d.Name, t.name)
 		}
 	}

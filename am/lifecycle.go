@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +47,7 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 	var failed []string
 	for i, t := range targets {
 		if t.err != nil {
-			failed = append(failed, pairName(&e.Devices[i])+": "+deviceError(e.Devices[i].Device, t.err).Error())
+			failed = append(failed, pairName(&e.Devices[i])+": "+deviceProblem(e.Devices[i].Device, t.err))
 		}
 	}
 	if len(failed) == 0 {
@@ -73,7 +74,7 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 		msg += "; could not roll back " + strings.Join(stuck, ", ")
 	}
 	m.log.Warn("transition failed on a device", "experiment", e.ID, "call", call, "detail", msg)
-	return fmt.Errorf("%w: %s", ErrDevice, strings.TrimPrefix(msg, ErrDevice.Error()+": "))
+	return fmt.Errorf("%w: %s", ErrDevice, msg)
 }
 
 // pairName is "device:interface".
@@ -91,7 +92,7 @@ func inState(ctx context.Context, c *device.Client, job string, err error, ok ..
 	if serr != nil {
 		return err
 	}
-	if contains(ok, st.State) {
+	if slices.Contains(ok, st.State) {
 		return nil
 	}
 	return err
