@@ -237,7 +237,8 @@ func (m *Manager) DeviceNames(ctx context.Context, p Principal) ([]DeviceInfo, e
 		if !devs[i].Pending {
 			info := deviceInfo(&devs[i])
 			if !p.IsAdmin() {
-				info.Hostname, info.Port = "", 0
+				// The address, also in connection errors, is for admins.
+				info.Hostname, info.Port, info.LastError = "", 0, ""
 			}
 			out = append(out, info)
 		}
