@@ -65,7 +65,6 @@ type segment struct {
 
 	tick       atomic.Bool // periodic work is due (set every flushInterval)
 	filePaused atomic.Bool // a file source waits instead of reading
-	livePauses pauses      // a live source's pauses, by packet time
 	dropped    atomic.Uint64
 	ifDropped  atomic.Uint64
 	progress   atomic.Uint64 // math.Float64bits of the percentage
@@ -205,41 +204,15 @@ func (j *job) start(ctx context.Context, src *capture.Source, appendTo bool) err
 }
 
 // pause makes the segment stop taking packets or take them again. A live
-// source keeps being read and the packets stamped while it was paused are
-// dropped (the meter keeps its open flows): libpcap hands packets on in
-// blocks, so their timestamps, not the time they are read, decide. A
-// file source simply waits, so no packet of it is lost.
+// source keeps being read and the meter drops the packets stamped while
+// it was paused (keeping its open flows); a file source simply waits, so
+// no packet of it is lost.
 func (s *segment) pause(p bool) {
 	if s.file {
 		s.filePaused.Store(p)
 	} else {
-		s.livePauses.set(p, time.Now())
+		s.meter.SetPaused(p, time.Now())
 	}
-}
-
-// pauses remembers the current or last pause of a live source.
-type pauses struct {
-	mu          sync.Mutex
-	from, until time.Time // until is zero while paused
-	everPaused  bool
-}
-
-// set starts (p) or ends a pause at now.
-func (w *pauses) set(p bool, now time.Time) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if p {
-		w.from, w.until, w.everPaused = now, time.Time{}, true
-	} else if w.everPaused && w.until.IsZero() {
-		w.until = now
-	}
-}
-
-// covers tells whether a packet stamped ts was captured during the pause.
-func (w *pauses) covers(ts time.Time) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.everPaused && !ts.Before(w.from) && (w.until.IsZero() || ts.Before(w.until))
 }
 
 func (s *segment) ticker() {
@@ -373,10 +346,6 @@ func (r *reader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 		return nil, gopacket.CaptureInfo{}, seg.out.failed
 	}
 	data, ci, err := seg.src.ReadPacket()
-	if err == nil && !seg.file && seg.livePauses.covers(ci.Timestamp) {
-		// Captured while paused: dropped; the meter sees a read timeout.
-		return nil, gopacket.CaptureInfo{}, capture.ErrTimeout
-	}
 	if err != nil || !seg.file || seg.speed <= 0 {
 		return data, ci, err
 	}

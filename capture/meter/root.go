@@ -85,7 +85,7 @@ type Meter struct {
 
 	packets, bytes, nonIP, truncated, malformed, fragments atomic.Uint64
 	flowsExported, intervals, writeErrors                  atomic.Uint64
-	paused                                                 atomic.Bool
+	pause                                                  atomic.Pointer[pauseWindow] // the current or last pause; nil: never paused
 }
 
 // New builds a meter for packets of the given link type.
@@ -224,9 +224,39 @@ func (m *Meter) Flush() error {
 	return m.lastErr
 }
 
-// SetPaused makes Run read and discard packets (paused: open flows stay
-// open, counters stop) or process them again.
-func (m *Meter) SetPaused(p bool) { m.paused.Store(p) }
+// SetPaused pauses (p) or resumes the meter at wall time at. Run drops
+// the packets stamped from the start of a pause to its end and does not
+// advance time while paused; open flows stay open. Timestamps, not the
+// time packets are read, decide: libpcap hands live packets on in blocks.
+func (m *Meter) SetPaused(p bool, at time.Time) {
+	if p {
+		m.pause.Store(&pauseWindow{from: at.UnixNano()})
+		return
+	}
+	if w := m.pause.Load(); w != nil && w.until == 0 {
+		m.pause.Store(&pauseWindow{from: w.from, until: at.UnixNano()})
+	}
+}
+
+// pauseWindow is a pause in Unix nanoseconds; until is 0 while it lasts.
+type pauseWindow struct{ from, until int64 }
+
+// paused tells whether the meter is paused now.
+func (m *Meter) paused() bool {
+	w := m.pause.Load()
+	return w != nil && w.until == 0
+}
+
+// pausedAt tells whether a packet stamped ts falls in the current or
+// last pause.
+func (m *Meter) pausedAt(ts time.Time) bool {
+	w := m.pause.Load()
+	if w == nil {
+		return false
+	}
+	t := ts.UnixNano()
+	return t >= w.from && (w.until == 0 || t < w.until)
+}
 
 // Stats returns the running totals.
 func (m *Meter) Stats() Stats {
@@ -266,7 +296,7 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 		data, ci, err := r.ReadPacket()
 		switch {
 		case err == nil:
-			if !m.paused.Load() {
+			if !m.pausedAt(ci.Timestamp) {
 				// The packet is ours until the next read: anonymize it in
 				// place, without Process's copy.
 				m.process(data, ci)
@@ -275,7 +305,7 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if !m.paused.Load() {
+			if !m.paused() {
 				m.Advance(time.Now())
 			}
 		case errors.Is(err, io.EOF):

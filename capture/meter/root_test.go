@@ -182,7 +182,7 @@ func TestMeterPaused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.SetPaused(true)
+	m.SetPaused(true, time.Unix(0, 0)) // before every packet of the file
 	if err := m.Run(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
