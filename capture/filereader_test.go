@@ -20,7 +20,7 @@ func readAll(t *testing.T, s *Source) []string {
 	t.Helper()
 	var out []string
 	for {
-		data, ci, err := s.ReadPacket()
+		data, ci, err := s.ZeroCopyReadPacketData()
 		if err != nil {
 			return append(out, err.Error())
 		}
@@ -85,7 +85,7 @@ func TestFileReaderMatchesLibpcap(t *testing.T) {
 	src := libpcapSource(t, filepath.Join("testdata", "zeek__http-get.pcap"))
 	var recs []pcapRecord
 	for {
-		data, ci, err := src.ReadPacket()
+		data, ci, err := src.ZeroCopyReadPacketData()
 		if err != nil {
 			break
 		}
@@ -193,11 +193,11 @@ func TestFileReaderClose(t *testing.T) {
 	if s.file == nil {
 		t.Fatal("the file reader did not take a plain pcap file")
 	}
-	if _, _, err := s.ReadPacket(); err != nil {
+	if _, _, err := s.ZeroCopyReadPacketData(); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, _, err := s.ReadPacket(); !errors.Is(err, io.EOF) {
+	if _, _, err := s.ZeroCopyReadPacketData(); !errors.Is(err, io.EOF) {
 		t.Errorf("read after Close: %v, want EOF", err)
 	}
 }
@@ -226,7 +226,7 @@ func BenchmarkReadFile(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := s.ReadPacket(); err == io.EOF {
+				if _, _, err := s.ZeroCopyReadPacketData(); err == io.EOF {
 					b.StopTimer()
 					s.Close()
 					if s, err = tc.open(); err != nil {

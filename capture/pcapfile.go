@@ -8,7 +8,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 )
 
 // DataLink returns the LINKTYPE_ value to write in a capture file for a

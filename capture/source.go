@@ -13,7 +13,6 @@ package capture
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,11 +22,14 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
+
+	"github.com/gimsproject/gims/packet"
 )
 
-// ErrTimeout is returned by ReadPacket on a live source when no packet
-// arrived within the read timeout; callers use it to do periodic work.
-var ErrTimeout = errors.New("capture: read timeout")
+// ErrTimeout is returned by ZeroCopyReadPacketData on a live source when no
+// packet arrived within the read timeout (packet.ErrTimeout, so that readers
+// need not link libpcap to recognise it).
+var ErrTimeout = packet.ErrTimeout
 
 // FilterError is a BPF expression libpcap refused; Msg is libpcap's own
 // message, so the user sees exactly what pcap objects to.
@@ -52,14 +54,14 @@ type LiveConfig struct {
 	Snaplen int
 	// Promiscuous puts the interface in promiscuous mode.
 	Promiscuous bool
-	// ReadTimeout bounds how long ReadPacket waits; default 100ms.
+	// ReadTimeout bounds how long ZeroCopyReadPacketData waits; default 100ms.
 	ReadTimeout time.Duration
 	// BufferSize is the kernel capture buffer in bytes; default 32 MiB.
 	BufferSize int
 }
 
 // DefaultSnaplen is the capture length used when none is given.
-const DefaultSnaplen = 65535
+const DefaultSnaplen = packet.DefaultSnaplen
 
 // Source is a packet source: a live interface or a capture file. A Source
 // is read by one goroutine; Close may be called from another to unblock it.
@@ -185,12 +187,12 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 // Snaplen is the source's capture length.
 func (s *Source) Snaplen() int { return s.snaplen }
 
-// ReadPacket returns the next packet. The data is only valid until the next
+// ZeroCopyReadPacketData returns the next packet. The data is only valid until the next
 // call, and the caller may modify it until then (the meter anonymizes
 // packets in place): it lies in the source's own buffer (the file reader's
 // block, or libpcap's buffer), which the source does not read again. It returns io.EOF at the end of a file, ErrTimeout when a live read
 // timed out, and libpcap's message for anything else (a truncated file).
-func (s *Source) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+func (s *Source) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if s.file != nil {
 		data, ci, n, err := s.file.next()
 		switch err {
@@ -252,7 +254,7 @@ func (s *Source) Stats() (Stats, error) {
 	return Stats{Received: uint64(st.PacketsReceived), Dropped: uint64(st.PacketsDropped), IfDropped: uint64(st.PacketsIfDropped)}, nil
 }
 
-// Close releases the handle; a blocked ReadPacket returns io.EOF.
+// Close releases the handle; a blocked ZeroCopyReadPacketData returns io.EOF.
 func (s *Source) Close() {
 	if s.file != nil {
 		s.file.close()

@@ -36,7 +36,7 @@ func TestOpenFile(t *testing.T) {
 			}
 			n := 0
 			for {
-				_, _, err := s.ReadPacket()
+				_, _, err := s.ZeroCopyReadPacketData()
 				if errors.Is(err, io.EOF) {
 					break
 				}
@@ -86,7 +86,7 @@ func TestPcapWriterLinkType(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		data, ci, err := src.ReadPacket()
+		data, ci, err := src.ZeroCopyReadPacketData()
 		if err != nil {
 			break
 		}

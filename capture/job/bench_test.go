@@ -25,7 +25,7 @@ func BenchmarkReadPacket(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, _, err := r.ReadPacket(); errors.Is(err, io.EOF) {
+		if _, _, err := r.ZeroCopyReadPacketData(); errors.Is(err, io.EOF) {
 			b.StopTimer()
 			seg.src.Close()
 			seg.src = open()

@@ -327,8 +327,8 @@ type reader struct {
 // stop or periodic work.
 const pollInterval = 20 * time.Millisecond
 
-// ReadPacket implements meter.Reader.
-func (r *reader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+// ZeroCopyReadPacketData implements meter.Reader.
+func (r *reader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	seg := r.seg
 	if seg.tick.Load() {
 		r.j.periodic(seg)
@@ -345,7 +345,7 @@ func (r *reader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 		// ends with that error rather than count packets it drops.
 		return nil, gopacket.CaptureInfo{}, seg.out.failed
 	}
-	data, ci, err := seg.src.ReadPacket()
+	data, ci, err := seg.src.ZeroCopyReadPacketData()
 	if err != nil || !seg.file || seg.speed <= 0 {
 		return data, ci, err
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/cryptopan"
 	"github.com/gimsproject/gims/transform/flow"
@@ -365,10 +365,10 @@ func readCapture(t *testing.T, path string) (layers.LinkType, []fuzzPacket) {
 }
 
 // TestMeterFuzzCorpus checks that the seed corpus of FuzzMeter holds the
-// sample captures of ../packet/testdata/pcaps (a copy of the project's
+// sample captures of ../../packet/testdata/pcaps (a copy of the project's
 // sample data), and that it stays small. GIMS_UPDATE_CORPUS=1 rewrites it.
 func TestMeterFuzzCorpus(t *testing.T) {
-	seeds := meterSeeds(t, "../packet/testdata/pcaps")
+	seeds := meterSeeds(t, "../../packet/testdata/pcaps")
 	if os.Getenv("GIMS_UPDATE_CORPUS") == "1" {
 		if err := os.RemoveAll(meterCorpusDir); err != nil {
 			t.Fatal(err)

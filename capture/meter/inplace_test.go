@@ -23,7 +23,7 @@ type sliceReader struct {
 	handed [][]byte
 }
 
-func (r *sliceReader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+func (r *sliceReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if len(r.handed) == len(r.pkts) {
 		return nil, gopacket.CaptureInfo{}, io.EOF
 	}
@@ -40,7 +40,7 @@ func (r *sliceReader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 // bytes it wrote; and that a meter without a packet sink, which anonymizes
 // flow records on export instead of packets, exports the same flows.
 func TestRunAnonymizesInPlace(t *testing.T) {
-	files, err := filepath.Glob("../packet/testdata/pcaps/*.pcap*")
+	files, err := filepath.Glob("../../packet/testdata/pcaps/*.pcap*")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no sample captures: %v", err)
 	}

@@ -15,8 +15,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
-	"github.com/gimsproject/gims/capture"
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/cryptopan"
 	"github.com/gimsproject/gims/transform/flow"
@@ -90,7 +89,7 @@ type Meter struct {
 
 // New builds a meter for packets of the given link type.
 func New(cfg Config, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
-	m := &Meter{sinks: sinks, buf: make([]byte, 0, capture.DefaultSnaplen)}
+	m := &Meter{sinks: sinks, buf: make([]byte, 0, packet.DefaultSnaplen)}
 	var err error
 	if m.decoder, err = packet.NewDecoder(linkType); err != nil {
 		return nil, fmt.Errorf("meter: %w", err)
@@ -273,13 +272,15 @@ func (m *Meter) Stats() Stats {
 	}
 }
 
-// Reader is a packet source (a *capture.Source, or a pcapgo reader in
-// tests). ReadPacket's data is only valid until the next call, and it is
-// the meter's until then: Run anonymizes packets in place, so the data
-// must be writable and not read again by the reader (a capture.Source's
-// buffer is its own: its pcap file reader's block, or libpcap's buffer).
+// Reader is a packet source shaped like gopacket's
+// ZeroCopyPacketDataSource (a *capture.Source, or a pcapgo reader in tests),
+// so the meter needs no libpcap. The data is only valid until the next call,
+// and it is the meter's until then: Run anonymizes packets in place, so the
+// data must be writable and not read again by the reader (a capture.Source's
+// buffer is its own: its pcap file reader's block, or libpcap's buffer). A
+// live source returns packet.ErrTimeout when no packet came in time.
 type Reader interface {
-	ReadPacket() ([]byte, gopacket.CaptureInfo, error)
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 }
 
 // Run feeds the meter from r until the source is exhausted (io.EOF, then it
@@ -293,7 +294,7 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 				return err
 			}
 		}
-		data, ci, err := r.ReadPacket()
+		data, ci, err := r.ZeroCopyReadPacketData()
 		switch {
 		case err == nil:
 			if !m.pausedAt(ci.Timestamp) {
@@ -301,7 +302,7 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 				// place, without Process's copy.
 				m.process(data, ci)
 			}
-		case errors.Is(err, capture.ErrTimeout):
+		case errors.Is(err, packet.ErrTimeout):
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -25,7 +25,7 @@ import (
 // fileReader adapts a pcapgo reader (no cgo) to Reader.
 type fileReader struct{ r *pcapgo.Reader }
 
-func (f fileReader) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+func (f fileReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	return f.r.ZeroCopyReadPacketData()
 }
 
@@ -132,7 +132,7 @@ func TestMeterAnonymizes(t *testing.T) {
 	}
 	var originals []netip.Addr
 	for {
-		data, ci, err := r.ReadPacket()
+		data, ci, err := r.ZeroCopyReadPacketData()
 		if err == io.EOF {
 			break
 		}

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 )
 
 // MaxEmptyIntervals bounds the zero records emitted for one gap in the

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 )
 
 // base is a whole minute, so second intervals start at base + n seconds.

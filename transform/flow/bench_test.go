@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 )
 
 // udpSummary returns a UDP packet from 10.(n>>16).(n>>8).n:1000 to

@@ -3,7 +3,7 @@ package flow
 import (
 	"time"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 )
 
 const (

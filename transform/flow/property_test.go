@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 )
 
 // checkInvariants verifies the table's internal structure: the index and

@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 )
 
 // IP protocol numbers and TCP flags the table looks at.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gimsproject/gims/capture/packet"
+	"github.com/gimsproject/gims/packet"
 )
 
 // base is the time the test traffic starts at.

@@ -4,6 +4,7 @@
 package packet
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 )
@@ -82,3 +83,11 @@ func addrOf(v uint8, b *[16]byte) netip.Addr {
 	}
 	return netip.Addr{}
 }
+
+// DefaultSnaplen is the capture length used when none is given.
+const DefaultSnaplen = 65535
+
+// ErrTimeout is returned by a live packet source's ZeroCopyReadPacketData
+// when no packet arrived within the read timeout; readers use it to do
+// periodic work (advance timeouts, check for cancellation).
+var ErrTimeout = errors.New("capture: read timeout")
