@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gimsproject/gims/db"
@@ -101,6 +102,10 @@ type Dependencies struct {
 	// HTTP carries the calls to the capture devices (default: a client of
 	// its own). Tests restrict where it may connect.
 	HTTP *http.Client
+	// Registry receives the manager's metrics (experiments by state,
+	// devices, counters of running experiments), read from the database
+	// at scrape time. Nil leaves them unregistered.
+	Registry prometheus.Registerer
 }
 
 // Manager is the aggregate manager's service layer.
@@ -122,8 +127,7 @@ type Manager struct {
 	cacheKey  [32]byte
 	dummyHash []byte
 
-	metrics *Metrics
-	keys    sealer // seals the Crypto-PAn keys stored in the database
+	keys sealer // seals the Crypto-PAn keys stored in the database
 
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
@@ -149,7 +153,6 @@ func New(cfg Config, deps Dependencies) (*Manager, error) {
 		expLocks:  make(map[int64]*sync.Mutex),
 		http:      deps.HTTP,
 		authCache: make(map[string]cachedLogin),
-		metrics:   newMetrics(),
 		lastPull:  make(map[int64]time.Time),
 		keys:      sealer{path: filepath.Join(cfg.DataDir, sealKeyFile)},
 	}
@@ -164,6 +167,11 @@ func New(cfg Config, deps Dependencies) (*Manager, error) {
 		return nil, fmt.Errorf("unable to prepare password checks: %w", err)
 	}
 	m.dummyHash = h
+	if deps.Registry != nil {
+		if err := deps.Registry.Register(newCollector(m)); err != nil {
+			return nil, fmt.Errorf("unable to register the manager's metrics: %w", err)
+		}
+	}
 	return m, nil
 }
 
@@ -222,10 +230,6 @@ func (m *Manager) lockExperiment(id int64) func() {
 	l.Lock()
 	return l.Unlock
 }
-
-// Metrics returns the manager's metrics, which the API layer adds its
-// call counts to.
-func (m *Manager) Metrics() *Metrics { return m.metrics }
 
 // InitAdmin creates the admin name with password unless a user of that
 // name exists (gims-am -init-admin). It reports whether it created one.

@@ -132,7 +132,6 @@ func (m *Manager) aggregate(ctx context.Context, e *db.Experiment, devs []Device
 	if v, ok := configView(e); ok && v.Storage == StorageRemote && e.State == StateDone {
 		s.ResultsPulled = e.ResultsPulled
 	}
-	m.metrics.setExperiment(e, &s)
 	return s, nil
 }
 

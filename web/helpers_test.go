@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gimsproject/gims/am"
@@ -134,9 +135,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	reg := prometheus.NewRegistry()
 	m, err := am.New(am.Config{DataDir: filepath.Join(dir, "data"), PollInterval: 200 * time.Millisecond,
 		PullInterval: time.Second, RefreshInterval: 5 * time.Second, DeviceTimeout: 5 * time.Second,
-		BcryptCost: bcrypt.MinCost}, am.Dependencies{DB: store})
+		BcryptCost: bcrypt.MinCost}, am.Dependencies{DB: store, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc, err := api.New(api.Config{}, m)
+	rpc, err := api.New(api.Config{}, api.Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/xmlrpc"
@@ -51,15 +53,16 @@ func newFuzzHandler(tb testing.TB) *Handler {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
+	reg := prometheus.NewRegistry()
 	m, err := am.New(am.Config{DataDir: filepath.Join(dir, "data"), BcryptCost: 4, DeviceTimeout: 300 * time.Millisecond},
-		am.Dependencies{DB: store, HTTP: loopbackOnly()})
+		am.Dependencies{DB: store, HTTP: loopbackOnly(), Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if _, err := m.InitAdmin(context.Background(), fuzzUser, fuzzPass); err != nil {
 		tb.Fatal(err)
 	}
-	h, err := New(Config{}, m)
+	h, err := New(Config{}, Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}

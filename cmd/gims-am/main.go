@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gimsproject/gims/am"
@@ -116,8 +118,13 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 		return err
 	}
 	defer store.Close()
+	// One registry for the daemon: the Go runtime and process metrics, the
+	// manager's and the API's, all served at /metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := am.New(am.Config{DataDir: o.dataDir, PollInterval: o.poll, PullInterval: o.pull,
-		RefreshInterval: o.refresh, DeviceTimeout: o.deviceTimeout, BcryptCost: o.bcryptCost, Logger: logger}, am.Dependencies{DB: store})
+		RefreshInterval: o.refresh, DeviceTimeout: o.deviceTimeout, BcryptCost: o.bcryptCost, Logger: logger},
+		am.Dependencies{DB: store, Registry: reg})
 	if err != nil {
 		return usageError{err}
 	}
@@ -130,7 +137,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 			return usageError{err}
 		}
 	}
-	h, err := api.New(api.Config{Logger: logger}, m)
+	h, err := api.New(api.Config{Logger: logger}, api.Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		return err
 	}
