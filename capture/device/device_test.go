@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -27,6 +29,7 @@ type testDevice struct {
 	url string
 	m   *job.Manager
 	h   *Handler
+	reg *prometheus.Registry
 }
 
 func newTestDevice(t testing.TB) *testDevice {
@@ -35,14 +38,15 @@ func newTestDevice(t testing.TB) *testDevice {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := job.New(job.Config{DataDir: t.TempDir(), PcapDir: pcapDir})
+	reg := prometheus.NewRegistry()
+	m, err := job.New(job.Config{DataDir: t.TempDir(), PcapDir: pcapDir}, job.Dependencies{Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Token: testToken, Version: "test-1"}, m)
+	h, err := New(Config{Token: testToken, Version: "test-1"}, Dependencies{Jobs: m, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +57,7 @@ func newTestDevice(t testing.TB) *testDevice {
 			t.Error(err)
 		}
 	})
-	return &testDevice{url: ts.URL, m: m, h: h}
+	return &testDevice{url: ts.URL, m: m, h: h, reg: reg}
 }
 
 func bearer(token string) http.Header {
@@ -356,14 +360,14 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestNewNeedsToken(t *testing.T) {
-	m, err := job.New(job.Config{DataDir: t.TempDir()})
+	m, err := job.New(job.Config{DataDir: t.TempDir()}, job.Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{}, m); err == nil {
+	if _, err := New(Config{}, Dependencies{Jobs: m}); err == nil {
 		t.Error("New without a token succeeded")
 	}
-	if _, err := New(Config{Token: "x"}, nil); err == nil {
+	if _, err := New(Config{Token: "x"}, Dependencies{}); err == nil {
 		t.Error("New without a manager succeeded")
 	}
 }

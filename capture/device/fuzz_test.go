@@ -124,7 +124,7 @@ func FuzzDeviceRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	// Few jobs, so that fuzzed StartJob calls cannot pile up captures.
-	m, err := job.New(job.Config{DataDir: f.TempDir(), PcapDir: pcapDir, MaxJobs: 4})
+	m, err := job.New(job.Config{DataDir: f.TempDir(), PcapDir: pcapDir, MaxJobs: 4}, job.Dependencies{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func FuzzDeviceRequest(f *testing.F) {
 			f.Error(err)
 		}
 	})
-	h, err := New(Config{Token: testToken, Version: "fuzz"}, m)
+	h, err := New(Config{Token: testToken, Version: "fuzz"}, Dependencies{Jobs: m})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func newManager(t *testing.T, dataDir string, mod ...func(*Config)) *Manager {
 	for _, f := range mod {
 		f(&cfg)
 	}
-	m, err := New(cfg)
+	m, err := New(cfg, Dependencies{})
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}

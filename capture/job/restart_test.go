@@ -36,7 +36,7 @@ func runChild(dir, port string) int {
 	cfg.DataDir = dir
 	cfg.CheckpointInterval = 100 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	m, err := New(cfg)
+	m, err := New(cfg, Dependencies{})
 	if err == nil {
 		err = m.Start(context.Background())
 	}

@@ -36,6 +36,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gimsproject/gims/capture"
 )
 
@@ -60,17 +62,31 @@ type Manager struct {
 	cpuPct  float64
 }
 
+// Dependencies are what a Manager uses besides its configuration.
+type Dependencies struct {
+	// Registry receives the daemon's capture metrics (packets, bytes,
+	// drops, flows exported, collector losses, jobs by state), summed
+	// over the jobs at scrape time. Nil leaves them unregistered.
+	Registry prometheus.Registerer
+}
+
 // New returns a Manager. It does no I/O; Start loads the jobs.
-func New(cfg Config) (*Manager, error) {
+func New(cfg Config, deps Dependencies) (*Manager, error) {
 	cfg = cfg.withDefaults()
 	if cfg.DataDir == "" {
 		return nil, errors.New("job manager needs a data directory")
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:     cfg,
 		jobsDir: filepath.Join(cfg.DataDir, "jobs"),
 		jobs:    map[string]*job{},
-	}, nil
+	}
+	if deps.Registry != nil {
+		if err := deps.Registry.Register(newCollector(m)); err != nil {
+			return nil, fmt.Errorf("unable to register the capture metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // Start loads the jobs of DataDir and runs again those that were running

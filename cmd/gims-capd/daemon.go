@@ -15,6 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/xmlrpc"
@@ -42,11 +45,18 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 		return usagef("-data must name a folder")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	m, err := job.New(job.Config{DataDir: o.dataDir, PcapDir: o.pcapDir, Logger: logger})
+	// One registry for the daemon: the Go runtime and process metrics, the
+	// capture counters and the device API's, all served at /metrics
+	// behind the bearer token.
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := job.New(job.Config{DataDir: o.dataDir, PcapDir: o.pcapDir, Logger: logger},
+		job.Dependencies{Registry: registry})
 	if err != nil {
 		return usageError{err}
 	}
-	h, err := device.New(device.Config{Token: token, Version: version, Logger: logger}, m)
+	h, err := device.New(device.Config{Token: token, Version: version, Logger: logger},
+		device.Dependencies{Jobs: m, Registry: registry})
 	if err != nil {
 		return err
 	}
