@@ -2,10 +2,10 @@
 // methods the aggregate manager calls on gims-capd (Capabilities, StartJob,
 // PauseJob, ResumeJob, StopJob, JobStatus, JobResults, ListJobs) at /RPC2,
 // the result files at GET /files/<job>/<name> and the daemon's Prometheus
-// metrics at GET /metrics, all behind a bearer token. It is a thin layer over capture/job: it turns XML-RPC structs into
-// job specifications with the SPEC defaults, the manager's results into
-// snake_case structs, and the manager's sentinel errors into fault codes,
-// in one place (faultOf).
+// metrics at GET /metrics, all behind a bearer token. It is a thin layer
+// over capture/job: it turns XML-RPC structs into job specifications with
+// the SPEC defaults, the manager's results into snake_case structs, and
+// the manager's sentinel errors into fault codes, in one place (faultOf).
 package device
 
 import (
