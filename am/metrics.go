@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -51,7 +52,7 @@ func (x *Metrics) CountCall(method string, faultCode int) {
 
 // setExperiment records an experiment's latest status; experiments that
 // are neither running nor paused are dropped.
-func (x *Metrics) setExperiment(e *db.Experiment, s *Status) {
+func (x *Metrics) setExperiment(e *db.Experiment, s *amapi.Status) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if e.State != StateRunning && e.State != StatePaused {

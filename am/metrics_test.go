@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -18,8 +19,8 @@ func TestMetricsFormat(t *testing.T) {
 	x.CountCall("GetExperimentStatus", 1)
 	x.CountCall(`Weird"Name\`, 4)
 	x.setExperiment(&db.Experiment{ID: 7, Name: "e\"1", Owner: "bob", State: StateRunning},
-		&Status{Packets: 10, Bytes: 1500, Dropped: 1, FlowsExported: 2})
-	x.setExperiment(&db.Experiment{ID: 8, Name: "gone", State: StateDone}, &Status{})
+		&amapi.Status{Packets: 10, Bytes: 1500, Dropped: 1, FlowsExported: 2})
+	x.setExperiment(&db.Experiment{ID: 8, Name: "gone", State: StateDone}, &amapi.Status{})
 	var b bytes.Buffer
 	x.write(&b)
 	out := b.String()

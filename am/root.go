@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -235,7 +236,7 @@ func (m *Manager) InitAdmin(ctx context.Context, name, password string) (bool, e
 	} else if !errors.Is(err, db.ErrNotFound) {
 		return false, err
 	}
-	if err := checkUserInput(UserInput{Name: name, Password: password, Role: RoleAdmin}); err != nil {
+	if err := checkUserInput(amapi.UserInput{Name: name, Password: password, Role: RoleAdmin}); err != nil {
 		return false, fmt.Errorf("init admin: %w", err)
 	}
 	hash, err := m.hashPassword(password)
