@@ -10,39 +10,41 @@ import "time"
 // CreateRequest is the struct parameter of CreateExperiment.
 type CreateRequest struct {
 	Name        string `xmlrpc:"name"`
-	Description string `xmlrpc:"description"`
+	Description string `xmlrpc:"description,omitempty"`
 	// Devices are "name" or "name:interface".
 	Devices []string `xmlrpc:"devices"`
 }
 
 // ExperimentConfig is the struct parameter of ConfigureExperiment.
-// Pointers mark members whose default is not Go's zero value.
+// Pointers mark members whose default is not Go's zero value; a client
+// sends only the members it sets (omitempty), and the server reads an
+// absent member as its default.
 type ExperimentConfig struct {
-	Filter      string           `xmlrpc:"filter"`
-	Snaplen     int              `xmlrpc:"snaplen"`     // default 65535
-	Promiscuous *bool            `xmlrpc:"promiscuous"` // default true
-	Counters    *CountersConfig  `xmlrpc:"counters"`
-	Flows       *FlowsConfig     `xmlrpc:"flows"`
-	Anonymize   *AnonymizeConfig `xmlrpc:"anonymize"`
-	Pcap        bool             `xmlrpc:"pcap"`
-	Storage     string           `xmlrpc:"storage"` // default "remote"
-	DurationS   int              `xmlrpc:"duration_s"`
+	Filter      string           `xmlrpc:"filter,omitempty"`
+	Snaplen     int              `xmlrpc:"snaplen,omitempty"`     // default 65535
+	Promiscuous *bool            `xmlrpc:"promiscuous,omitempty"` // default true
+	Counters    *CountersConfig  `xmlrpc:"counters,omitempty"`
+	Flows       *FlowsConfig     `xmlrpc:"flows,omitempty"`
+	Anonymize   *AnonymizeConfig `xmlrpc:"anonymize,omitempty"`
+	Pcap        bool             `xmlrpc:"pcap,omitempty"`
+	Storage     string           `xmlrpc:"storage,omitempty"` // default "remote"
+	DurationS   int              `xmlrpc:"duration_s,omitempty"`
 	// ReplaySpeed paces file: sources (1 = as recorded; 0 = as fast as
 	// possible). An extension of SPEC §3, passed to the devices' jobs.
-	ReplaySpeed float64 `xmlrpc:"replay_speed"`
+	ReplaySpeed float64 `xmlrpc:"replay_speed,omitempty"`
 }
 
 // CountersConfig enables counter aggregation.
 type CountersConfig struct {
-	IntervalMS int `xmlrpc:"interval_ms"` // default 1000
+	IntervalMS int `xmlrpc:"interval_ms,omitempty"` // default 1000
 }
 
 // FlowsConfig enables flow aggregation.
 type FlowsConfig struct {
-	ActiveTimeoutS int    `xmlrpc:"active_timeout_s"` // default 1800
-	IdleTimeoutS   int    `xmlrpc:"idle_timeout_s"`   // default 300
-	Biflow         *bool  `xmlrpc:"biflow"`           // default true
-	Collector      string `xmlrpc:"collector"`
+	ActiveTimeoutS int    `xmlrpc:"active_timeout_s,omitempty"` // default 1800
+	IdleTimeoutS   int    `xmlrpc:"idle_timeout_s,omitempty"`   // default 300
+	Biflow         *bool  `xmlrpc:"biflow,omitempty"`           // default true
+	Collector      string `xmlrpc:"collector,omitempty"`
 }
 
 // AnonymizeConfig enables Crypto-PAn with a secret (64 hex digits: the key
@@ -173,8 +175,8 @@ type Status struct {
 // ResultsQuery is the struct parameter of GetExperimentResults.
 type ResultsQuery struct {
 	Kind   string `xmlrpc:"kind"`
-	Offset int    `xmlrpc:"offset"`
-	Limit  int    `xmlrpc:"limit"` // default 100, at most 10000
+	Offset int    `xmlrpc:"offset,omitempty"`
+	Limit  int    `xmlrpc:"limit,omitempty"` // default 100, at most 10000
 }
 
 // CounterRow is one interval of one device (kind "counters"): the
