@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gimsproject/gims/internal/daemontest"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -39,8 +40,14 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic("building gimsctl: " + err.Error())
 	}
+	built, capdDir, err := daemontest.Build("..", []string{"gims-capd"}, nil)
+	if err != nil {
+		panic(err)
+	}
+	capdBinary = built["gims-capd"]
 	code := m.Run()
 	os.RemoveAll(dir)
+	os.RemoveAll(capdDir)
 	os.Exit(code)
 }
 
