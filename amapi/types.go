@@ -245,7 +245,7 @@ type DeviceInput struct {
 	Port        int      `xmlrpc:"port"`
 	Description string   `xmlrpc:"description"`
 	Token       string   `xmlrpc:"token"`
-	Interfaces  []string `xmlrpc:"interfaces"`
+	Interfaces  []string `xmlrpc:"interfaces,omitempty"` // default: all the device offers
 }
 
 // DeviceChanges is the struct parameter of EditDevice: only the members

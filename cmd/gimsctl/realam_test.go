@@ -47,6 +47,7 @@ type realAM struct {
 	srv   *httptest.Server
 	url   string // the /RPC2 endpoint
 	admin am.Principal
+	rec   *wireRecorder
 }
 
 // newRealAM starts a manager with the users admin and alice (an
@@ -81,9 +82,10 @@ func newRealAM(t *testing.T) *realAM {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h) // on 127.0.0.1
+	rec := newWireRecorder(t)
+	srv := httptest.NewServer(rec.wrap(h)) // on 127.0.0.1
 	t.Cleanup(srv.Close)
-	return &realAM{m: m, srv: srv, url: srv.URL + api.RPCPath, admin: admin}
+	return &realAM{m: m, srv: srv, url: srv.URL + api.RPCPath, admin: admin, rec: rec}
 }
 
 // capd is a capture daemon started by a test, replaying traceFile.
@@ -127,6 +129,20 @@ func (a *realAM) addDevice(t *testing.T, name string, c *capd) {
 		Type: "gims-capd", Hostname: c.host, Port: c.port, Description: "uplink", Token: c.token}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newFixture is a real AM with capture device tap1 and experiment 1,
+// "campus", owned by alice and instantiated on tap1's trace.
+func newFixture(t *testing.T) *realAM {
+	t.Helper()
+	a := newRealAM(t)
+	a.addDevice(t, "tap1", startCapd(t, "tap1-token"))
+	alice := am.Principal{Name: aliceUser, Role: am.RoleExperimenter}
+	if _, err := a.m.CreateExperiment(context.Background(), alice,
+		amapi.CreateRequest{Name: "campus", Devices: []string{"tap1:" + traceIface}}); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // waitStatus polls an experiment's status until cond holds.
@@ -201,6 +217,7 @@ func TestOutputRealAM(t *testing.T) {
 	c9 := startCapd(t, "tap9-token")
 	norm := normalizer(a, c, c9)
 	env := map[string]string{"PW": "bob-password-1", envDeviceToken: "tap9-token"}
+	downloads := t.TempDir()
 	steps := []struct {
 		golden string // "" checks the exit status only
 		args   []string
@@ -208,6 +225,8 @@ func TestOutputRealAM(t *testing.T) {
 		then func(t *testing.T)
 		// filter, when set, takes out what depends on the machine.
 		filter func(string) string
+		// downloads is the number of "downloaded …" lines on stderr.
+		downloads int
 	}{
 		{golden: "create-experiment.txt", args: []string{"create-experiment", "-name", "campus", "-description", "uplink study",
 			"-devices", "tap1:" + traceIface}},
@@ -229,6 +248,14 @@ func TestOutputRealAM(t *testing.T) {
 		{golden: "results-counters.txt", args: []string{"get-experiment-results", "1", "-kind", "counters", "-limit", "5"}},
 		{golden: "json-counters.json", args: []string{"-json", "get-experiment-results", "1", "-kind", "counters", "-limit", "1"}},
 		{golden: "results-files.txt", args: []string{"get-experiment-results", "1", "-kind", "files"}},
+		{args: []string{"get-experiment-results", "1", "-kind", "files", "-download", downloads}, downloads: 3, then: func(t *testing.T) {
+			for _, name := range []string{"counters.csv", "flows.ipfix", "packets.pcap"} {
+				if fi, err := os.Stat(filepath.Join(downloads, name)); err != nil || fi.Size() == 0 {
+					t.Errorf("%s not downloaded: %v", name, err)
+				}
+			}
+		}},
+		{golden: "download-counters.csv", args: []string{"download", "-o", "-", a.srv.URL + "/files/1/0/counters.csv"}},
 		{golden: "list-experiments.txt", args: []string{"list-experiments"}},
 		{golden: "get-device-capabilities.txt", args: []string{"get-device-capabilities", "tap1"}, filter: fileInterfacesOnly},
 		{golden: "list-devices.txt", args: []string{"list-devices"}},
@@ -254,8 +281,8 @@ func TestOutputRealAM(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
 			}
-			if stderr != "" {
-				t.Errorf("stderr %q, want nothing", stderr)
+			if n := strings.Count(stderr, "\n"); n != s.downloads || strings.Count(stderr, "downloaded ") != n {
+				t.Errorf("stderr %q, want %d lines \"downloaded …\"", stderr, s.downloads)
 			}
 			if strings.HasSuffix(s.golden, ".json") && !json.Valid([]byte(stdout)) {
 				t.Errorf("invalid JSON: %s", stdout)
