@@ -254,15 +254,11 @@ func renderStatus(w io.Writer, s amapi.Status) error {
 	if err != nil {
 		return err
 	}
-	errs := slices.Clone(s.Errors)
-	for _, d := range s.Devices {
-		for _, e := range d.Errors {
-			errs = append(errs, deviceRef(d.Device, d.Interface)+": "+fmtString(e))
-		}
-	}
-	if len(errs) > 0 {
+	// The errors gather the devices' (prefixed with the device) and the
+	// AM's own; the device table counts each device's.
+	if len(s.Errors) > 0 {
 		fmt.Fprintln(w, "errors:")
-		for _, e := range errs {
+		for _, e := range s.Errors {
 			fmt.Fprintf(w, "  %s\n", cell(fmtString(e)))
 		}
 	}

@@ -60,6 +60,29 @@ func TestOutputOlderManager(t *testing.T) {
 	golden(t, "results-counters-old.txt", b.String())
 }
 
+// TestStatusErrors checks that each error of a status shows once: the
+// status gathers the devices' errors already.
+func TestStatusErrors(t *testing.T) {
+	var b strings.Builder
+	err := renderStatus(&b, amapi.Status{State: "running",
+		Errors: []string{"tap1:eth0: collector unreachable", "results of tap2 not pulled"},
+		Devices: []amapi.DeviceStatus{{Device: "tap1", Interface: "eth0", State: "running", Reachable: true,
+			Errors: []string{"collector unreachable"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if n := strings.Count(out, "collector unreachable"); n != 1 {
+		t.Errorf("the device's error shows %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "errors:\n  tap1:eth0: collector unreachable\n  results of tap2 not pulled\n") {
+		t.Errorf("errors block missing:\n%s", out)
+	}
+	if !strings.Contains(out, "tap1:eth0  running  yes") || !strings.HasSuffix(out, "  1\n") {
+		t.Errorf("device table without its error count:\n%s", out)
+	}
+}
+
 func TestJSONSafe(t *testing.T) {
 	got := jsonSafe(map[string]any{"a": []any{math.NaN(), math.Inf(1), 1.5}})
 	want := map[string]any{"a": []any{"NaN", "+Inf", 1.5}}
