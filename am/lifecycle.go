@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/xmlrpc"
@@ -85,7 +86,7 @@ func pairName(p *db.Pairing) string { return p.Device + ":" + p.Interface }
 // file source that ended): the transitions are idempotent per device.
 func inState(ctx context.Context, c *device.Client, job string, err error, ok ...string) error {
 	var f *xmlrpc.Fault
-	if !errors.As(err, &f) || f.Code != FaultState {
+	if !errors.As(err, &f) || f.Code != amapi.FaultState {
 		return err
 	}
 	st, serr := c.JobStatus(ctx, job)
@@ -103,7 +104,7 @@ func inState(ctx context.Context, c *device.Client, job string, err error, ok ..
 // is recorded as a transition by p; the experiment's status is returned.
 // The device calls are not cut short by a client that goes away.
 func (m *Manager) transition(ctx context.Context, p Principal, id int64,
-	fn func(ctx context.Context, e *db.Experiment) (to string, err error)) (Status, error) {
+	fn func(ctx context.Context, e *db.Experiment) (to string, err error)) (amapi.Status, error) {
 	ctx = context.WithoutCancel(ctx)
 	err := func() error {
 		unlock := m.lockExperiment(id)
@@ -119,7 +120,7 @@ func (m *Manager) transition(ctx context.Context, p Principal, id int64,
 		return m.record(ctx, &e, p, to)
 	}()
 	if err != nil {
-		return Status{}, err
+		return amapi.Status{}, err
 	}
 	return m.GetExperimentStatus(ctx, p, id)
 }
@@ -136,7 +137,7 @@ func resumeJob(ctx context.Context, c *device.Client, pair *db.Pairing) error {
 
 // StartExperiment starts (configured → running) or resumes (paused →
 // running) an experiment on all its devices, or on none.
-func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		switch e.State {
 		case StateConfigured:
@@ -184,7 +185,7 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 
 // deviceSpec is the StartJob struct of a stored configuration, with the
 // experiment's Crypto-PAn key (nil without anonymization).
-func deviceSpec(v *ConfigView, e *db.Experiment, key []byte) device.JobSpec {
+func deviceSpec(v *amapi.ConfigView, e *db.Experiment, key []byte) device.JobSpec {
 	prom, biflow := v.Promiscuous, true
 	s := device.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: key,
 		ReplaySpeed: v.ReplaySpeed, Experiment: int(e.ID)}
@@ -201,7 +202,7 @@ func deviceSpec(v *ConfigView, e *db.Experiment, key []byte) device.JobSpec {
 
 // PauseExperiment pauses a running experiment on all its devices, or on
 // none.
-func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		if e.State != StateRunning {
 			return "", stateError(id, e.State, "PauseExperiment")
@@ -215,7 +216,7 @@ func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (S
 // fails), so that nothing stops unless every device answers; a device
 // that fails the final stop leaves the experiment paused, and calling
 // StopExperiment again finishes it.
-func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		return StateDone, m.stop(ctx, e, p)
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -41,12 +42,12 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, e := range []struct {
 		name, state string
-		status      []DeviceStatus
+		status      []amapi.DeviceStatus
 	}{
-		{`e"1`, StateRunning, []DeviceStatus{{Packets: 10, Bytes: 1500, Dropped: 1, FlowsExported: 2},
+		{`e"1`, StateRunning, []amapi.DeviceStatus{{Packets: 10, Bytes: 1500, Dropped: 1, FlowsExported: 2},
 			{Packets: 5, Bytes: 500}}},
-		{"paused", StatePaused, []DeviceStatus{{Packets: 3, Bytes: 300, Dropped: 2, FlowsExported: 1}}},
-		{"gone", StateDone, []DeviceStatus{{Packets: 99}}},
+		{"paused", StatePaused, []amapi.DeviceStatus{{Packets: 3, Bytes: 300, Dropped: 2, FlowsExported: 1}}},
+		{"gone", StateDone, []amapi.DeviceStatus{{Packets: 99}}},
 		{"new", StateConfigured, nil},
 	} {
 		x := db.Experiment{Name: e.name, Owner: "bob", State: e.state, Created: now}

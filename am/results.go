@@ -12,32 +12,20 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/db"
-)
-
-// Paging of GetExperimentResults (SPEC §3).
-const (
-	DefaultLimit = 100
-	MaxLimit     = 10000
-)
-
-// Result kinds.
-const (
-	KindCounters = "counters"
-	KindFlows    = "flows"
-	KindFiles    = "files"
 )
 
 // FilesPath is where the AM serves result files: FilesPath + "<id>/<position>/<name>".
 const FilesPath = "/files/"
 
 // GetExperimentResults returns a page of an experiment's counters
-// ([]CounterRow, by time), flows ([]FlowRow, largest first) or files
-// ([]FileRow). Results come from the devices, or from the AM's copies
+// ([]amapi.CounterRow, by time), flows ([]amapi.FlowRow, largest first) or files
+// ([]amapi.FileRow). Results come from the devices, or from the AM's copies
 // when a device cannot be reached or the final copies are pulled.
-func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int64, q ResultsQuery) (any, error) {
+func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int64, q amapi.ResultsQuery) (any, error) {
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
 		return nil, err
@@ -45,24 +33,24 @@ func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int6
 	if q.Offset < 0 {
 		return nil, invalidf("offset must not be negative, got %d", q.Offset)
 	}
-	if q.Limit < 0 || q.Limit > MaxLimit {
-		return nil, invalidf("limit must be between 1 and %d, got %d", MaxLimit, q.Limit)
+	if q.Limit < 0 || q.Limit > amapi.MaxLimit {
+		return nil, invalidf("limit must be between 1 and %d, got %d", amapi.MaxLimit, q.Limit)
 	}
 	if q.Limit == 0 {
-		q.Limit = DefaultLimit
+		q.Limit = amapi.DefaultLimit
 	}
 	if q.Offset > 1<<20 {
 		return nil, invalidf("offset must be at most %d", 1<<20)
 	}
 	switch q.Kind {
-	case KindCounters:
+	case amapi.KindCounters:
 		return m.counters(ctx, &e, q.Offset, q.Limit)
-	case KindFlows:
+	case amapi.KindFlows:
 		return m.flows(ctx, &e, q.Offset, q.Limit)
-	case KindFiles:
+	case amapi.KindFiles:
 		return m.files(ctx, &e)
 	}
-	return nil, invalidf("kind must be %q, %q or %q, not %q", KindCounters, KindFlows, KindFiles, q.Kind)
+	return nil, invalidf("kind must be %q, %q or %q, not %q", amapi.KindCounters, amapi.KindFlows, amapi.KindFiles, q.Kind)
 }
 
 // source says where one pairing's results are read: from the device
@@ -98,8 +86,8 @@ func (m *Manager) pairDir(id int64, position int) string {
 }
 
 // counters merges the devices' counter rows by time.
-func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit int) ([]CounterRow, error) {
-	rows := []CounterRow{}
+func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit int) ([]amapi.CounterRow, error) {
+	rows := []amapi.CounterRow{}
 	for _, s := range m.sources(ctx, e) {
 		var got []device.CounterEntry
 		err := errNoDevice
@@ -114,17 +102,17 @@ func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit 
 			got = convert(local, device.CounterEntryOf)
 		}
 		for _, c := range got {
-			rows = append(rows, CounterRow{CounterEntry: c, Device: s.pair.Device, Interface: s.pair.Interface})
+			rows = append(rows, counterRow(c, s.pair))
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b CounterRow) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(rows, func(a, b amapi.CounterRow) int { return a.Time.Compare(b.Time) })
 	return page(rows, offset, limit), nil
 }
 
 // flows merges the devices' largest flows.
-func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int) ([]FlowRow, error) {
-	rows := []FlowRow{}
-	n := min(offset+limit, MaxLimit)
+func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int) ([]amapi.FlowRow, error) {
+	rows := []amapi.FlowRow{}
+	n := min(offset+limit, amapi.MaxLimit)
 	for _, s := range m.sources(ctx, e) {
 		var got []device.FlowEntry
 		err := errNoDevice
@@ -139,11 +127,27 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 			got = convert(local, device.FlowEntryOf)
 		}
 		for _, f := range got {
-			rows = append(rows, FlowRow{FlowEntry: f, Device: s.pair.Device, Interface: s.pair.Interface})
+			rows = append(rows, flowRow(f, s.pair))
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b FlowRow) int { return cmp.Compare(b.Bytes+b.RevBytes, a.Bytes+a.RevBytes) })
+	slices.SortStableFunc(rows, func(a, b amapi.FlowRow) int { return cmp.Compare(b.Bytes+b.RevBytes, a.Bytes+a.RevBytes) })
 	return page(rows, offset, limit), nil
+}
+
+// counterRow is a device's counter entry as the AM's API shows it.
+func counterRow(c device.CounterEntry, pair *db.Pairing) amapi.CounterRow {
+	return amapi.CounterRow{Device: pair.Device, Interface: pair.Interface, Time: c.Time,
+		Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets,
+		ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets, TCPBytes: c.TCPBytes,
+		UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
+}
+
+// flowRow is a device's flow entry as the AM's API shows it.
+func flowRow(f device.FlowEntry, pair *db.Pairing) amapi.FlowRow {
+	return amapi.FlowRow{Device: pair.Device, Interface: pair.Interface, Src: f.Src, Dst: f.Dst,
+		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: f.Proto, VLAN: f.VLAN, Packets: f.Packets,
+		Bytes: f.Bytes, RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
+		StartMS: f.StartMS, EndMS: f.EndMS, EndReason: f.EndReason}
 }
 
 // errNoDevice marks a pairing whose results are read from the AM's copies.
@@ -169,12 +173,12 @@ func page[T any](rows []T, offset, limit int) []T {
 // files lists the result files of every pairing: the device's (marked
 // Local when the AM's copy is up to date), or the AM's copies when the
 // device cannot be reached or the final copies are pulled.
-func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]FileRow, error) {
+func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]amapi.FileRow, error) {
 	local, err := m.db.ResultFiles(ctx, e.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := []FileRow{}
+	out := []amapi.FileRow{}
 	for _, s := range m.sources(ctx, e) {
 		var remote []device.FileEntry
 		err := errNoDevice
@@ -183,7 +187,7 @@ func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]FileRow, error
 		}
 		if err == nil {
 			for _, f := range remote {
-				row := FileRow{Name: f.Name, Size: f.Size, URL: fileURL(e.ID, s.pair.Position, f.Name),
+				row := amapi.FileRow{Name: f.Name, Size: f.Size, URL: fileURL(e.ID, s.pair.Position, f.Name),
 					Device: s.pair.Device, Interface: s.pair.Interface}
 				if lf, ok := findLocal(local, s.pair.Position, f.Name); ok && lf.Size == f.Size {
 					row.Local = true
@@ -194,7 +198,7 @@ func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]FileRow, error
 		}
 		for _, lf := range local {
 			if lf.Position == s.pair.Position {
-				out = append(out, FileRow{Name: lf.Name, Size: lf.Size, URL: fileURL(e.ID, lf.Position, lf.Name),
+				out = append(out, amapi.FileRow{Name: lf.Name, Size: lf.Size, URL: fileURL(e.ID, lf.Position, lf.Name),
 					Device: s.pair.Device, Interface: s.pair.Interface, Local: true})
 			}
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -239,7 +240,7 @@ func (m *Manager) InitAdmin(ctx context.Context, name, password string) (bool, e
 	} else if !errors.Is(err, db.ErrNotFound) {
 		return false, err
 	}
-	if err := checkUserInput(UserInput{Name: name, Password: password, Role: RoleAdmin}); err != nil {
+	if err := checkUserInput(amapi.UserInput{Name: name, Password: password, Role: RoleAdmin}); err != nil {
 		return false, fmt.Errorf("init admin: %w", err)
 	}
 	hash, err := m.hashPassword(password)

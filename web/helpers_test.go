@@ -22,6 +22,7 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/daemontest"
 )
@@ -150,7 +151,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	admin := am.Principal{Name: adminName, Role: am.RoleAdmin}
-	for _, u := range []am.UserInput{{Name: alice, Password: alicePass, Role: am.RoleExperimenter},
+	for _, u := range []amapi.UserInput{{Name: alice, Password: alicePass, Role: am.RoleExperimenter},
 		{Name: bob, Password: bobPass, Role: am.RoleExperimenter}} {
 		if _, err := m.AddUser(ctx, admin, u); err != nil {
 			t.Fatal(err)
@@ -180,7 +181,7 @@ func newEnv(t *testing.T) *env {
 // addDevice adds capture daemon c as name through the manager.
 func (e *env) addDevice(t *testing.T, name string, c *capd) {
 	t.Helper()
-	if _, err := e.m.AddDevice(context.Background(), e.admin, am.DeviceInput{Name: name, Location: "lab", Type: "gims-capd",
+	if _, err := e.m.AddDevice(context.Background(), e.admin, amapi.DeviceInput{Name: name, Location: "lab", Type: "gims-capd",
 		Hostname: c.host, Port: c.port, Token: c.token}); err != nil {
 		t.Fatal(err)
 	}

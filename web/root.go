@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 )
 
 //go:embed templates/*.html
@@ -87,7 +88,7 @@ func (c Config) withDefaults() Config {
 	if c.ResultsInterval <= 0 {
 		c.ResultsInterval = d.ResultsInterval
 	}
-	if c.FlowsShown <= 0 || c.FlowsShown > am.MaxLimit {
+	if c.FlowsShown <= 0 || c.FlowsShown > amapi.MaxLimit {
 		c.FlowsShown = d.FlowsShown
 	}
 	if c.Logger == nil {

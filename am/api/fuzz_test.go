@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -168,8 +169,8 @@ func FuzzAMRequest(f *testing.F) {
 		if !auth && fault == nil {
 			t.Fatalf("a call without credentials succeeded:\n%.500s", data)
 		}
-		if !auth && fault.Code != am.FaultAuth && fault.Code != xmlrpc.CodeParseError {
-			t.Fatalf("a call without credentials: fault %d %q, want %d", fault.Code, fault.String, am.FaultAuth)
+		if !auth && fault.Code != amapi.FaultAuth && fault.Code != xmlrpc.CodeParseError {
+			t.Fatalf("a call without credentials: fault %d %q, want %d", fault.Code, fault.String, amapi.FaultAuth)
 		}
 		if strings.Contains(string(data), fuzzPass) {
 			t.Fatalf("the answer repeats the password:\n%.500s", data)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 )
 
 // scrape GETs /metrics from h as user (none when empty).
@@ -54,7 +55,7 @@ func samples(text string) int {
 func TestMetricsAuth(t *testing.T) {
 	h := newFuzzHandler(t)
 	admin := am.Principal{Name: fuzzUser, Role: am.RoleAdmin}
-	if _, err := h.m.AddUser(context.Background(), admin, am.UserInput{Name: "bob", Password: "bob-password",
+	if _, err := h.m.AddUser(context.Background(), admin, amapi.UserInput{Name: "bob", Password: "bob-password",
 		Role: am.RoleExperimenter}); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/internal/rpcmetrics"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -84,8 +85,8 @@ func New(cfg Config, deps Dependencies) (*Handler, error) {
 	if err := srv.RegisterService(&Service{m: m}, "AM", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the AM API: %w", err)
 	}
-	calls, err := rpcmetrics.New(deps.Registry, "gims", srv, am.FaultNotFound, am.FaultState, am.FaultInvalid,
-		am.FaultAuth, am.FaultDevice, am.FaultConflict)
+	calls, err := rpcmetrics.New(deps.Registry, "gims", srv, amapi.FaultNotFound, amapi.FaultState, amapi.FaultInvalid,
+		amapi.FaultAuth, amapi.FaultDevice, amapi.FaultConflict)
 	if err != nil {
 		return nil, err
 	}
