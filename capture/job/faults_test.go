@@ -205,7 +205,7 @@ func (c *tcpCollector) serve(conn net.Conn) {
 	defer c.wg.Done()
 	s := calmh.NewSession()
 	for {
-		msg, err := s.ParseReader(conn)
+		msg, err := readIPFIXMessage(s, conn)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				c.mu.Lock()

@@ -270,7 +270,7 @@ func ipfixFlows(t *testing.T, path string) []FlowRow {
 	in := calmh.NewInterpreter(s)
 	var rows []FlowRow
 	for {
-		msg, err := s.ParseReader(f)
+		msg, err := readIPFIXMessage(s, f)
 		if errors.Is(err, io.EOF) {
 			return rows
 		}
@@ -281,6 +281,17 @@ func ipfixFlows(t *testing.T, path string) []FlowRow {
 			rows = append(rows, decodeFlow(in.Interpret(dr)))
 		}
 	}
+}
+
+// readIPFIXMessage reads one IPFIX message from a stream and parses it with
+// calmh/ipfix (its ParseReader is deprecated in favour of Read + ParseBuffer).
+// A fresh buffer per message: parsed records may point into it.
+func readIPFIXMessage(s *calmh.Session, r io.Reader) (calmh.Message, error) {
+	bs, _, err := calmh.Read(r, nil)
+	if err != nil {
+		return calmh.Message{}, err
+	}
+	return s.ParseBuffer(bs)
 }
 
 // counterSum reads counters.csv back through Results and sums it.

@@ -226,10 +226,14 @@ func readIPFIX(path string) ([]ipfixFlow, error) {
 	var flows []ipfixFlow
 	r := bufio.NewReader(f)
 	for {
-		msg, err := s.ParseReader(r)
+		bs, _, err := ipfix.Read(r, nil)
 		if errors.Is(err, io.EOF) {
 			return flows, nil
 		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		msg, err := s.ParseBuffer(bs)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", path, err)
 		}
