@@ -65,6 +65,15 @@ func newManager(t *testing.T, dataDir string, mod ...func(*Config)) *Manager {
 	return m
 }
 
+// clockAhead sets a Manager's clock d ahead of the wall clock: started
+// on the data directory of a Manager that stopped just now, it sees it as
+// down for d, without the test sleeping.
+func clockAhead(d time.Duration) func(*Config) {
+	return func(c *Config) {
+		c.Now = func() time.Time { return time.Now().Add(d) }
+	}
+}
+
 // testWriter sends log lines to the test log.
 type testWriter struct{ t *testing.T }
 
