@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gimsproject/gims/internal/testnet"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -88,13 +88,8 @@ func TestFaults(t *testing.T) {
 }
 
 func TestNetworkErrors(t *testing.T) {
-	// A port nobody listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String() + "/RPC2"
-	l.Close()
+	// A port that refuses connections.
+	closed := "http://" + testnet.RefusingTCP(t).Addr + "/RPC2"
 	notRPC := httptest.NewServer(http.NotFoundHandler())
 	defer notRPC.Close()
 	cases := []struct {
