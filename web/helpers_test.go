@@ -104,9 +104,6 @@ func startCapd(t *testing.T, token string) *capd {
 	return c
 }
 
-// logText is what the daemon logged so far.
-func (c *capd) logText() string { return c.Log() }
-
 // Users of every test environment.
 const (
 	adminName = "admin"

@@ -19,12 +19,12 @@ func TestLoginAndSessionCookie(t *testing.T) {
 	if status, _ := c.get("/experiments"); status != http.StatusSeeOther {
 		t.Fatalf("GET /experiments before login: status %d, want a redirect to the login form", status)
 	}
-	status, body := c.get("/login")
+	status, _ := c.get("/login")
 	if status != http.StatusOK || c.csrf == "" {
 		t.Fatalf("GET /login: status %d, CSRF token %q", status, c.csrf)
 	}
 	// A wrong password is refused without echoing it.
-	status, body, _ = c.postForm("/login", url.Values{"name": {alice}, "password": {"wrong-password-42"}})
+	status, body, _ := c.postForm("/login", url.Values{"name": {alice}, "password": {"wrong-password-42"}})
 	if status != http.StatusUnauthorized || !strings.Contains(body, "wrong user name or password") ||
 		strings.Contains(body, "wrong-password-42") {
 		t.Fatalf("bad login: status %d, body:\n%s", status, body)

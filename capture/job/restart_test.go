@@ -130,9 +130,9 @@ func TestRestartCrash(t *testing.T) {
 		f.Write(tail)
 		f.Close()
 	}
-	time.Sleep(1200 * time.Millisecond) // the daemon is down
-
-	m := newManager(t, dir)
+	// The daemon stays down 1.2 s: the restarted Manager's clock runs
+	// that much ahead of the wall clock, so the test does not wait it out.
+	m := newManager(t, dir, clockAhead(1200*time.Millisecond))
 	st := status(t, m, id)
 	if st.State != StateRunning || st.Packets != 40 {
 		t.Fatalf("after restart: state %s, %d packets; want running, 40", st.State, st.Packets)
@@ -212,9 +212,7 @@ func TestRestartClean(t *testing.T) {
 	if _, err := a.StartJob(Spec{Interface: "lo"}); err == nil {
 		t.Errorf("StartJob() after Stop() succeeded")
 	}
-	time.Sleep(300 * time.Millisecond)
-
-	b := newManager(t, dir)
+	b := newManager(t, dir, clockAhead(300*time.Millisecond)) // down 0.3 s
 	st := status(t, b, live)
 	if st.State != StateRunning || st.Packets != 30 || st.InterruptedS < 0.3 {
 		t.Fatalf("resumed: state %s, %d packets, interrupted %.3f s; want running, 30, >= 0.3", st.State, st.Packets, st.InterruptedS)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/internal/testnet"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -377,12 +378,7 @@ func TestRegistrarRetries(t *testing.T) {
 
 func TestRegistrarStopsWithContext(t *testing.T) {
 	// Nothing listens there: every attempt fails until the context ends.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String() + "/RPC2"
-	ln.Close()
+	url := "http://" + testnet.RefusingTCP(t).Addr + "/RPC2"
 	r, err := newRegistrar(url, "tok", &net.TCPAddr{Port: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/internal/testnet"
 )
 
 func TestFaults(t *testing.T) {
@@ -110,13 +111,8 @@ func TestFaults(t *testing.T) {
 }
 
 func TestNetworkErrors(t *testing.T) {
-	// A port nobody listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String() + "/RPC2"
-	l.Close()
+	// A port that refuses connections.
+	closed := "http://" + testnet.RefusingTCP(t).Addr + "/RPC2"
 	notRPC := httptest.NewServer(http.NotFoundHandler())
 	defer notRPC.Close()
 	cases := []struct {
