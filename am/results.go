@@ -15,6 +15,7 @@ import (
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // Paging of GetExperimentResults (SPEC §3).
@@ -69,7 +70,7 @@ func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int6
 // (client set) or from the AM's local copies.
 type source struct {
 	pair   *db.Pairing
-	client *device.Client
+	client *deviceapi.Client
 	dir    string // local copies
 }
 
@@ -101,7 +102,7 @@ func (m *Manager) pairDir(id int64, position int) string {
 func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit int) ([]CounterRow, error) {
 	rows := []CounterRow{}
 	for _, s := range m.sources(ctx, e) {
-		var got []device.CounterEntry
+		var got []deviceapi.CounterEntry
 		err := errNoDevice
 		if s.client != nil {
 			got, err = s.client.Counters(ctx, s.pair.Job, 0, offset+limit)
@@ -126,7 +127,7 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 	rows := []FlowRow{}
 	n := min(offset+limit, MaxLimit)
 	for _, s := range m.sources(ctx, e) {
-		var got []device.FlowEntry
+		var got []deviceapi.FlowEntry
 		err := errNoDevice
 		if s.client != nil {
 			got, err = s.client.Flows(ctx, s.pair.Job, 0, n)
@@ -176,7 +177,7 @@ func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]FileRow, error
 	}
 	out := []FileRow{}
 	for _, s := range m.sources(ctx, e) {
-		var remote []device.FileEntry
+		var remote []deviceapi.FileEntry
 		err := errNoDevice
 		if s.client != nil {
 			remote, err = s.client.Files(ctx, s.pair.Job)
@@ -337,7 +338,7 @@ func (m *Manager) pullPair(ctx context.Context, id int64, pair *db.Pairing, loca
 }
 
 // download copies a device's file to path through a temporary file.
-func (m *Manager) download(ctx context.Context, c *device.Client, jobID, name, path string) (int64, error) {
+func (m *Manager) download(ctx context.Context, c *deviceapi.Client, jobID, name, path string) (int64, error) {
 	body, _, err := c.OpenFile(ctx, jobID, name)
 	if err != nil {
 		return 0, err

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // GetExperimentStatus aggregates the status of an experiment's jobs. A
@@ -80,7 +80,7 @@ func (m *Manager) jobStatus(ctx context.Context, pair *db.Pairing) (DeviceStatus
 }
 
 // deviceStatus converts a job's status.
-func deviceStatus(pair *db.Pairing, js *device.JobStatus, at time.Time) DeviceStatus {
+func deviceStatus(pair *db.Pairing, js *deviceapi.JobStatus, at time.Time) DeviceStatus {
 	errs := js.Errors
 	if errs == nil {
 		errs = []string{}

@@ -3,7 +3,7 @@ package am
 import (
 	"time"
 
-	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // The structs of this file are the wire shapes of the AM's API (SPEC §3):
@@ -186,7 +186,7 @@ type ResultsQuery struct {
 // up to Bytes; they are zero for counters recorded before they existed
 // (older devices, older counters.csv files).
 type CounterRow struct {
-	device.CounterEntry
+	deviceapi.CounterEntry
 	Device    string `xmlrpc:"device"`
 	Interface string `xmlrpc:"interface"`
 }
@@ -195,7 +195,7 @@ type CounterRow struct {
 // with whole seconds on the wire, StartMS and EndMS with milliseconds)
 // and which device it is.
 type FlowRow struct {
-	device.FlowEntry
+	deviceapi.FlowEntry
 	Device    string `xmlrpc:"device"`
 	Interface string `xmlrpc:"interface"`
 }

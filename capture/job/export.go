@@ -3,11 +3,6 @@ package job
 // This file exports what the aggregate manager reuses of the job rules
 // and result formats, so that both sides agree by construction.
 
-// Check applies the defaults to s and checks it as StartJob does, without
-// opening anything: the AM refuses a bad configuration with the device's
-// own messages before any device sees it.
-func (s *Spec) Check() error { return s.check() }
-
 // ReadCounters returns rows [offset, offset+limit) of a counters CSV file
 // written by a job (a partial last line is left out); a missing file has
 // no rows.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // A daemon killed while writing leaves a partial record at the end of a
@@ -21,7 +23,7 @@ const (
 	pcapHeaderLen       = 24
 	pcapRecordHeaderLen = 16
 	// maxPcapRecord bounds a plausible record; anything larger is garbage.
-	maxPcapRecord = MaxSnaplen
+	maxPcapRecord = deviceapi.MaxSnaplen
 )
 
 // repairPcap cuts f after its last complete packet record. A file without

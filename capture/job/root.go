@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // Manager owns the capture jobs of a daemon.
@@ -316,7 +317,7 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if m.cfg.PcapDir == "" {
 			return nil, invalidf("interface %q: file sources are disabled (the daemon has no pcap directory)", spec.Interface)
 		}
-		name := strings.TrimPrefix(spec.Interface, FilePrefix)
+		name := strings.TrimPrefix(spec.Interface, deviceapi.FilePrefix)
 		path := filepath.Join(m.cfg.PcapDir, name)
 		if st, serr := os.Stat(path); serr != nil || !st.Mode().IsRegular() {
 			return nil, invalidf("unknown interface %q: no file %q in the pcap directory", spec.Interface, name)

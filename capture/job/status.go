@@ -12,6 +12,7 @@ import (
 	"github.com/google/gopacket/pcap"
 
 	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // Status is a job's state and counters, the per-device fields of SPEC §3's
@@ -284,7 +285,7 @@ func (m *Manager) Interfaces() ([]Interface, error) {
 			continue
 		}
 		out = append(out, Interface{
-			Name:        FilePrefix + e.Name(),
+			Name:        deviceapi.FilePrefix + e.Name(),
 			LinkType:    pcap.DatalinkValToName(int(src.LinkType())),
 			Description: fmt.Sprintf("capture file, %d bytes", info.Size()),
 		})
