@@ -12,10 +12,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gimsproject/gims/capture/device"
-	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // Paging of GetExperimentResults (SPEC §3).
@@ -108,11 +108,11 @@ func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit 
 			got, err = s.client.Counters(ctx, s.pair.Job, 0, offset+limit)
 		}
 		if err != nil {
-			local, lerr := job.ReadCounters(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
+			local, lerr := counters.ReadCSV(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
 			if lerr != nil {
 				return nil, fmt.Errorf("counters of %s: %w", pairName(s.pair), lerr)
 			}
-			got = convert(local, device.CounterEntryOf)
+			got = convert(local, counterEntry)
 		}
 		for _, c := range got {
 			rows = append(rows, CounterRow{CounterEntry: c, Device: s.pair.Device, Interface: s.pair.Interface})
@@ -133,11 +133,11 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 			got, err = s.client.Flows(ctx, s.pair.Job, 0, n)
 		}
 		if err != nil {
-			local, lerr := job.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), n)
+			local, lerr := ipfix.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), n)
 			if lerr != nil {
 				return nil, fmt.Errorf("flows of %s: %w", pairName(s.pair), lerr)
 			}
-			got = convert(local, device.FlowEntryOf)
+			got = convert(local, flowEntry)
 		}
 		for _, f := range got {
 			rows = append(rows, FlowRow{FlowEntry: f, Device: s.pair.Device, Interface: s.pair.Interface})
@@ -149,6 +149,25 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 
 // errNoDevice marks a pairing whose results are read from the AM's copies.
 var errNoDevice = errors.New("no device to ask")
+
+// counterEntry is the device API's form of a counters.csv row, as the
+// device answers it (capture/device converts its rows the same way).
+func counterEntry(c counters.Record) deviceapi.CounterEntry {
+	return deviceapi.CounterEntry{Time: c.Start, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCP,
+		UDPPackets: c.UDP, ICMPPackets: c.ICMP, OtherPackets: c.Other,
+		TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
+}
+
+// flowEntry is the device API's form of a flow row, as the device
+// answers it (capture/device converts its rows the same way).
+func flowEntry(f ipfix.FlowRow) deviceapi.FlowEntry {
+	return deviceapi.FlowEntry{
+		Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort), DstPort: int(f.DstPort),
+		Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets, Bytes: f.Bytes,
+		RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
+		StartMS: f.Start.UnixMilli(), EndMS: f.End.UnixMilli(), EndReason: f.EndReason,
+	}
+}
 
 // convert maps a slice.
 func convert[T, U any](in []T, f func(T) U) []U {

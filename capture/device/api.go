@@ -1,8 +1,9 @@
 package device
 
 import (
-	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // StartJobArgs are the parameters of StartJob.
@@ -21,15 +22,19 @@ type JobResultsArgs struct {
 	Query deviceapi.ResultsQuery
 }
 
-// CounterEntryOf is the wire form of a job's counter row.
-func CounterEntryOf(c job.CounterRow) deviceapi.CounterEntry {
-	return deviceapi.CounterEntry{Time: c.Time, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets,
-		UDPPackets: c.UDPPackets, ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets,
+// counterEntry is the wire form of a counters.csv row. The aggregate
+// manager converts the rows it reads from its own copies the same way
+// (am/results.go).
+func counterEntry(c *counters.Record) deviceapi.CounterEntry {
+	return deviceapi.CounterEntry{Time: c.Start, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCP,
+		UDPPackets: c.UDP, ICMPPackets: c.ICMP, OtherPackets: c.Other,
 		TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
 }
 
-// FlowEntryOf is the wire form of a job's flow row.
-func FlowEntryOf(f job.FlowRow) deviceapi.FlowEntry {
+// flowEntry is the wire form of a flow row. The aggregate manager
+// converts the rows it reads from its own copies the same way
+// (am/results.go).
+func flowEntry(f *ipfix.FlowRow) deviceapi.FlowEntry {
 	return deviceapi.FlowEntry{
 		Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort), DstPort: int(f.DstPort),
 		Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets, Bytes: f.Bytes,

@@ -6,6 +6,8 @@ import (
 
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -120,16 +122,16 @@ func (s *Service) JobResults(r *http.Request, args *JobResultsArgs, reply *any) 
 		return err
 	}
 	switch rows := res.(type) {
-	case []job.CounterRow:
+	case []counters.Record:
 		out := make([]deviceapi.CounterEntry, len(rows))
-		for i, c := range rows {
-			out[i] = CounterEntryOf(c)
+		for i := range rows {
+			out[i] = counterEntry(&rows[i])
 		}
 		*reply = out
-	case []job.FlowRow:
+	case []ipfix.FlowRow:
 		out := make([]deviceapi.FlowEntry, len(rows))
-		for i, f := range rows {
-			out[i] = FlowEntryOf(f)
+		for i := range rows {
+			out[i] = flowEntry(&rows[i])
 		}
 		*reply = out
 	case []job.FileInfo:

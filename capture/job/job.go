@@ -14,6 +14,7 @@ import (
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // maxErrors bounds the errors a job remembers for its status.
@@ -25,7 +26,7 @@ type job struct {
 	m   *Manager
 	id  string
 	dir string
-	top *topFlows
+	top *ipfix.TopFlows
 
 	mu sync.Mutex
 	p  persisted

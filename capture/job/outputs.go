@@ -36,7 +36,7 @@ type outputs struct {
 	fileExp   *ipfix.Exporter
 	collector *ipfix.Exporter
 
-	top    *topFlows
+	top    *ipfix.TopFlows
 	report func(error)
 	// failed is the first error writing a result file (a full disk): the
 	// run ends on it, since the results can no longer be complete.
@@ -207,7 +207,7 @@ func (o *outputs) writeCounters(r counters.Record) {
 }
 
 func (o *outputs) writeFlow(r *flow.Record) {
-	o.top.add(flowRow(r))
+	o.top.Add(ipfix.FlowRowOf(r))
 	if err := o.fileExp.Add(r); err != nil {
 		o.report(fmt.Errorf("unable to write flows: %w", err))
 	}

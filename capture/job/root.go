@@ -38,6 +38,7 @@ import (
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // Manager owns the capture jobs of a daemon.
@@ -104,7 +105,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			m.cfg.Logger.Error("unable to load job, ignored", "dir", dir, "error", err)
 			continue
 		}
-		j := &job{m: m, id: e.Name(), dir: dir, top: newTopFlows(TopFlows), p: *p}
+		j := &job{m: m, id: e.Name(), dir: dir, top: ipfix.NewTopFlows(TopFlows), p: *p}
 		m.mu.Lock()
 		m.jobs[j.id] = j
 		m.mu.Unlock()
@@ -135,7 +136,7 @@ func (m *Manager) resume(ctx context.Context, j *job) {
 	err := func() error {
 		if !file {
 			// Flows exported before the restart are in flows.ipfix.
-			if _, err := loadFlows(j.path(flowsFile), j.top); err != nil {
+			if _, err := j.top.Load(j.path(flowsFile)); err != nil {
 				j.addError(fmt.Errorf("flows results before the restart: %w", err))
 			}
 		}
@@ -232,7 +233,7 @@ func (m *Manager) StartJob(spec Spec) (string, error) {
 		}
 	}()
 	now := m.cfg.Now()
-	j := &job{m: m, id: id, dir: dir, top: newTopFlows(TopFlows), topLoaded: true, p: persisted{
+	j := &job{m: m, id: id, dir: dir, top: ipfix.NewTopFlows(TopFlows), topLoaded: true, p: persisted{
 		Version: stateVersion, ID: id, Spec: spec, State: StateRunning, Created: now, Checkpoint: now,
 	}}
 	if err := j.save(false); err != nil {
