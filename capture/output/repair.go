@@ -1,4 +1,4 @@
-package job
+package output
 
 import (
 	"bufio"
@@ -9,22 +9,24 @@ import (
 	"io"
 	"os"
 
-	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // A daemon killed while writing leaves a partial record at the end of a
-// file (a buffered writer flushes whole buffers, not whole records). Before
-// a resumed job appends, the repair functions cut each file back to its
-// last complete record so that readers never meet a torn record in the
-// middle of the file. Each returns the length the file was cut to.
+// file (a buffered writer flushes whole buffers, not whole records), and so
+// does a full disk. Before Open appends, and in Repair, the repair
+// functions cut each file back to its last complete record so that readers
+// never meet a torn record in the middle of the file. Each returns the
+// length the file was cut to.
 
 // pcap file constants (the classic format written by pcapgo).
 const (
 	pcapHeaderLen       = 24
 	pcapRecordHeaderLen = 16
 	// maxPcapRecord bounds a plausible record; anything larger is garbage.
-	maxPcapRecord = deviceapi.MaxSnaplen
+	// It is libpcap's largest snaplen, the most a job may ask for
+	// (deviceapi.MaxSnaplen).
+	maxPcapRecord = 262144
 )
 
 // repairPcap cuts f after its last complete packet record. A file without
