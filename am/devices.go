@@ -10,14 +10,14 @@ import (
 	"sync"
 
 	"github.com/gimsproject/gims/amapi"
-	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
 // client returns a device API client of d.
-func (m *Manager) client(d *db.Device) (*device.Client, error) {
-	c, err := device.NewClient(device.ClientConfig{
+func (m *Manager) client(d *db.Device) (*deviceapi.Client, error) {
+	c, err := deviceapi.NewClient(deviceapi.ClientConfig{
 		BaseURL: "http://" + net.JoinHostPort(d.Hostname, strconv.Itoa(d.Port)),
 		Token:   d.Token,
 		Timeout: m.cfg.DeviceTimeout,

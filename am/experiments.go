@@ -13,8 +13,8 @@ import (
 
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/capture"
-	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/transform/cryptopan"
 )
 
@@ -166,11 +166,11 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 // checkConfig applies the defaults to cfg and checks it against the
 // experiment's devices; it returns the view to store and the key.
 func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.ExperimentConfig) (amapi.ConfigView, []byte, error) {
-	spec := jobSpec(cfg, nil)
-	if err := spec.Check(); err != nil {
-		return amapi.ConfigView{}, nil, fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), job.ErrInvalid.Error()+": "))
+	spec := jobSpec(cfg)
+	if err := spec.CheckSettings(); err != nil {
+		return amapi.ConfigView{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	v := amapi.ConfigView{Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.Promiscuous, Pcap: spec.Pcap,
+	v := amapi.ConfigView{Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.IsPromiscuous(), Pcap: spec.Pcap,
 		Storage: cfg.Storage, DurationS: cfg.DurationS, ReplaySpeed: cfg.ReplaySpeed}
 	if v.Storage == "" {
 		v.Storage = StorageRemote
@@ -185,7 +185,7 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.E
 		v.Counters = &amapi.CountersView{IntervalMS: c.IntervalMS}
 	}
 	if f := spec.Flows; f != nil {
-		v.Flows = &amapi.FlowsView{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: f.Biflow,
+		v.Flows = &amapi.FlowsView{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: f.IsBiflow(),
 			Collector: f.Collector}
 	}
 	var key []byte
@@ -231,7 +231,7 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.C
 	if caps.MaxSnaplen > 0 && v.Snaplen > caps.MaxSnaplen {
 		return invalidf("snaplen %d is more than device %s allows (%d)", v.Snaplen, d.Name, caps.MaxSnaplen)
 	}
-	if v.ReplaySpeed != 0 && !strings.HasPrefix(pair.Interface, job.FilePrefix) {
+	if v.ReplaySpeed != 0 && !strings.HasPrefix(pair.Interface, deviceapi.FilePrefix) {
 		return invalidf("replay_speed applies only to file: interfaces, not %s:%s", d.Name, pair.Interface)
 	}
 	lt := layers.LinkTypeEthernet
@@ -250,16 +250,17 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.C
 	return nil
 }
 
-// jobSpec is the device job of a configuration; key may be nil.
-func jobSpec(cfg amapi.ExperimentConfig, key []byte) job.Spec {
-	s := job.Spec{Filter: cfg.Filter, Snaplen: cfg.Snaplen, Promiscuous: cfg.Promiscuous == nil || *cfg.Promiscuous,
-		Pcap: cfg.Pcap, Key: key, ReplaySpeed: cfg.ReplaySpeed, Interface: "file:check"}
+// jobSpec is the device job of a configuration, without an interface (it
+// is checked before the job is paired with one) and without a key.
+func jobSpec(cfg amapi.ExperimentConfig) deviceapi.JobSpec {
+	s := deviceapi.JobSpec{Filter: cfg.Filter, Snaplen: cfg.Snaplen, Promiscuous: cfg.Promiscuous,
+		Pcap: cfg.Pcap, ReplaySpeed: cfg.ReplaySpeed}
 	if c := cfg.Counters; c != nil {
-		s.Counters = &job.CountersSpec{IntervalMS: c.IntervalMS}
+		s.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
 	}
 	if f := cfg.Flows; f != nil {
-		s.Flows = &job.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS,
-			Biflow: f.Biflow == nil || *f.Biflow, Collector: f.Collector}
+		s.Flows = &deviceapi.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS,
+			Biflow: f.Biflow, Collector: f.Collector}
 	}
 	return s
 }

@@ -10,20 +10,20 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
-	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
 // deviceStep is one half of an all-or-nothing transition on one pairing.
-type deviceStep func(ctx context.Context, c *device.Client, pair *db.Pairing) error
+type deviceStep func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error
 
 // onAll runs do on every pairing at once. When any fails, undo runs on
 // the pairings where do succeeded and the error names every device that
 // failed (ErrDevice). undo may be nil when nothing can be undone.
 func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, undo deviceStep) error {
 	type target struct {
-		client *device.Client
+		client *deviceapi.Client
 		err    error
 	}
 	targets := make([]target, len(e.Devices))
@@ -84,9 +84,9 @@ func pairName(p *db.Pairing) string { return p.Device + ":" + p.Interface }
 // inState makes a refused pause, resume or stop a success when the job
 // is already where the call would take it (after a partial failure, or a
 // file source that ended): the transitions are idempotent per device.
-func inState(ctx context.Context, c *device.Client, job string, err error, ok ...string) error {
+func inState(ctx context.Context, c *deviceapi.Client, job string, err error, ok ...string) error {
 	var f *xmlrpc.Fault
-	if !errors.As(err, &f) || f.Code != amapi.FaultState {
+	if !errors.As(err, &f) || f.Code != deviceapi.FaultState {
 		return err
 	}
 	st, serr := c.JobStatus(ctx, job)
@@ -127,11 +127,11 @@ func (m *Manager) transition(ctx context.Context, p Principal, id int64,
 
 // pauseJob and resumeJob are the device halves of pausing and resuming,
 // each the other's undo.
-func pauseJob(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+func pauseJob(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 	return inState(ctx, c, pair.Job, c.PauseJob(ctx, pair.Job), "paused", "done")
 }
 
-func resumeJob(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+func resumeJob(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 	return inState(ctx, c, pair.Job, c.ResumeJob(ctx, pair.Job), "running", "done")
 }
 
@@ -161,7 +161,7 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 	}
 	spec := deviceSpec(&v, e, key)
 	err = m.onAll(ctx, e, "StartExperiment",
-		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 			s := spec
 			s.Interface = pair.Interface
 			id, err := c.StartJob(ctx, s)
@@ -170,7 +170,7 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 			}
 			return err
 		},
-		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 			err := c.StopJob(ctx, pair.Job)
 			pair.Job = ""
 			return err
@@ -185,16 +185,16 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 
 // deviceSpec is the StartJob struct of a stored configuration, with the
 // experiment's Crypto-PAn key (nil without anonymization).
-func deviceSpec(v *amapi.ConfigView, e *db.Experiment, key []byte) device.JobSpec {
+func deviceSpec(v *amapi.ConfigView, e *db.Experiment, key []byte) deviceapi.JobSpec {
 	prom, biflow := v.Promiscuous, true
-	s := device.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: key,
+	s := deviceapi.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: key,
 		ReplaySpeed: v.ReplaySpeed, Experiment: int(e.ID)}
 	if c := v.Counters; c != nil {
-		s.Counters = &device.CountersSpec{IntervalMS: c.IntervalMS}
+		s.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
 	}
 	if f := v.Flows; f != nil {
 		biflow = f.Biflow
-		s.Flows = &device.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: &biflow,
+		s.Flows = &deviceapi.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: &biflow,
 			Collector: f.Collector}
 	}
 	return s
@@ -234,7 +234,7 @@ func (m *Manager) stop(ctx context.Context, e *db.Experiment, p Principal) error
 		}
 	}
 	err := m.onAll(ctx, e, "StopExperiment",
-		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 			return inState(ctx, c, pair.Job, c.StopJob(ctx, pair.Job), "done")
 		}, nil)
 	if err != nil {

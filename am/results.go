@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
-	"github.com/gimsproject/gims/capture/device"
-	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // FilesPath is where the AM serves result files: FilesPath + "<id>/<position>/<name>".
@@ -57,7 +58,7 @@ func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int6
 // (client set) or from the AM's local copies.
 type source struct {
 	pair   *db.Pairing
-	client *device.Client
+	client *deviceapi.Client
 	dir    string // local copies
 }
 
@@ -89,17 +90,17 @@ func (m *Manager) pairDir(id int64, position int) string {
 func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit int) ([]amapi.CounterRow, error) {
 	rows := []amapi.CounterRow{}
 	for _, s := range m.sources(ctx, e) {
-		var got []device.CounterEntry
+		var got []deviceapi.CounterEntry
 		err := errNoDevice
 		if s.client != nil {
 			got, err = s.client.Counters(ctx, s.pair.Job, 0, offset+limit)
 		}
 		if err != nil {
-			local, lerr := job.ReadCounters(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
+			local, lerr := counters.ReadCSV(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
 			if lerr != nil {
 				return nil, fmt.Errorf("counters of %s: %w", pairName(s.pair), lerr)
 			}
-			got = convert(local, device.CounterEntryOf)
+			got = convert(local, counterEntry)
 		}
 		for _, c := range got {
 			rows = append(rows, counterRow(c, s.pair))
@@ -114,17 +115,17 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 	rows := []amapi.FlowRow{}
 	n := min(offset+limit, amapi.MaxLimit)
 	for _, s := range m.sources(ctx, e) {
-		var got []device.FlowEntry
+		var got []deviceapi.FlowEntry
 		err := errNoDevice
 		if s.client != nil {
 			got, err = s.client.Flows(ctx, s.pair.Job, 0, n)
 		}
 		if err != nil {
-			local, lerr := job.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), n)
+			local, lerr := ipfix.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), n)
 			if lerr != nil {
 				return nil, fmt.Errorf("flows of %s: %w", pairName(s.pair), lerr)
 			}
-			got = convert(local, device.FlowEntryOf)
+			got = convert(local, flowEntry)
 		}
 		for _, f := range got {
 			rows = append(rows, flowRow(f, s.pair))
@@ -135,7 +136,7 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 }
 
 // counterRow is a device's counter entry as the AM's API shows it.
-func counterRow(c device.CounterEntry, pair *db.Pairing) amapi.CounterRow {
+func counterRow(c deviceapi.CounterEntry, pair *db.Pairing) amapi.CounterRow {
 	return amapi.CounterRow{Device: pair.Device, Interface: pair.Interface, Time: c.Time,
 		Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets,
 		ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets, TCPBytes: c.TCPBytes,
@@ -143,7 +144,7 @@ func counterRow(c device.CounterEntry, pair *db.Pairing) amapi.CounterRow {
 }
 
 // flowRow is a device's flow entry as the AM's API shows it.
-func flowRow(f device.FlowEntry, pair *db.Pairing) amapi.FlowRow {
+func flowRow(f deviceapi.FlowEntry, pair *db.Pairing) amapi.FlowRow {
 	return amapi.FlowRow{Device: pair.Device, Interface: pair.Interface, Src: f.Src, Dst: f.Dst,
 		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: f.Proto, VLAN: f.VLAN, Packets: f.Packets,
 		Bytes: f.Bytes, RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
@@ -152,6 +153,25 @@ func flowRow(f device.FlowEntry, pair *db.Pairing) amapi.FlowRow {
 
 // errNoDevice marks a pairing whose results are read from the AM's copies.
 var errNoDevice = errors.New("no device to ask")
+
+// counterEntry is the device API's form of a counters.csv row, as the
+// device answers it (capture/device converts its rows the same way).
+func counterEntry(c counters.Record) deviceapi.CounterEntry {
+	return deviceapi.CounterEntry{Time: c.Start, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCP,
+		UDPPackets: c.UDP, ICMPPackets: c.ICMP, OtherPackets: c.Other,
+		TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
+}
+
+// flowEntry is the device API's form of a flow row, as the device
+// answers it (capture/device converts its rows the same way).
+func flowEntry(f ipfix.FlowRow) deviceapi.FlowEntry {
+	return deviceapi.FlowEntry{
+		Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort), DstPort: int(f.DstPort),
+		Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets, Bytes: f.Bytes,
+		RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
+		StartMS: f.Start.UnixMilli(), EndMS: f.End.UnixMilli(), EndReason: f.EndReason,
+	}
+}
 
 // convert maps a slice.
 func convert[T, U any](in []T, f func(T) U) []U {
@@ -180,7 +200,7 @@ func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]amapi.FileRow,
 	}
 	out := []amapi.FileRow{}
 	for _, s := range m.sources(ctx, e) {
-		var remote []device.FileEntry
+		var remote []deviceapi.FileEntry
 		err := errNoDevice
 		if s.client != nil {
 			remote, err = s.client.Files(ctx, s.pair.Job)
@@ -341,7 +361,7 @@ func (m *Manager) pullPair(ctx context.Context, id int64, pair *db.Pairing, loca
 }
 
 // download copies a device's file to path through a temporary file.
-func (m *Manager) download(ctx context.Context, c *device.Client, jobID, name, path string) (int64, error) {
+func (m *Manager) download(ctx context.Context, c *deviceapi.Client, jobID, name, path string) (int64, error) {
 	body, _, err := c.OpenFile(ctx, jobID, name)
 	if err != nil {
 		return 0, err

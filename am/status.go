@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
-	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // GetExperimentStatus aggregates the status of an experiment's jobs. A
@@ -81,7 +81,7 @@ func (m *Manager) jobStatus(ctx context.Context, pair *db.Pairing) (amapi.Device
 }
 
 // deviceStatus converts a job's status.
-func deviceStatus(pair *db.Pairing, js *device.JobStatus, at time.Time) amapi.DeviceStatus {
+func deviceStatus(pair *db.Pairing, js *deviceapi.JobStatus, at time.Time) amapi.DeviceStatus {
 	errs := js.Errors
 	if errs == nil {
 		errs = []string{}

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -141,7 +142,7 @@ func FuzzDeviceRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, auth bool, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, RPCPath, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, deviceapi.RPCPath, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "text/xml")
 		if auth {
 			req.Header.Set("Authorization", "Bearer "+testToken)
@@ -170,8 +171,8 @@ func FuzzDeviceRequest(f *testing.F) {
 			if fault == nil {
 				t.Fatalf("call without a token succeeded:\n%.500s", data)
 			}
-			if fault.Code != FaultAuth && fault.Code != xmlrpc.CodeParseError {
-				t.Fatalf("call without a token: fault %d %q, want %d", fault.Code, fault.String, FaultAuth)
+			if fault.Code != deviceapi.FaultAuth && fault.Code != xmlrpc.CodeParseError {
+				t.Fatalf("call without a token: fault %d %q, want %d", fault.Code, fault.String, deviceapi.FaultAuth)
 			}
 		}
 	})

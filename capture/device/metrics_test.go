@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -101,7 +102,7 @@ func TestMetricsBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	call := func(method string, header http.Header) {
-		err := xmlrpc.Call(ctx, nil, d.url+RPCPath, header, method, nil, nil)
+		err := xmlrpc.Call(ctx, nil, d.url+deviceapi.RPCPath, header, method, nil, nil)
 		if _, ok := xmlrpc.AsFault(err); !ok {
 			t.Fatalf("%s: %v, want a fault", method, err)
 		}

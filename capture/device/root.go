@@ -1,11 +1,13 @@
-// Package device is the capture daemon's XML-RPC device API (SPEC §4): the
-// methods the aggregate manager calls on gims-capd (Capabilities, StartJob,
-// PauseJob, ResumeJob, StopJob, JobStatus, JobResults, ListJobs) at /RPC2,
-// the result files at GET /files/<job>/<name> and the daemon's Prometheus
-// metrics at GET /metrics, all behind a bearer token. It is a thin layer
-// over capture/job: it turns XML-RPC structs into job specifications with
-// the SPEC defaults, the manager's results into snake_case structs, and
-// the manager's sentinel errors into fault codes, in one place (faultOf).
+// Package device is the server of the capture daemon's XML-RPC device API
+// (SPEC §4; the contract and the client are in deviceapi): the methods the
+// aggregate manager calls on gims-capd (Capabilities, StartJob, PauseJob,
+// ResumeJob, StopJob, JobStatus, JobResults, ListJobs) at /RPC2, and the
+// result files at GET /files/<job>/<name> and the daemon's Prometheus
+// metrics at GET /metrics, all behind a bearer token. It
+// is a thin layer over capture/job: it turns deviceapi's structs into job
+// specifications with the SPEC defaults (job.SpecOf), the manager's
+// results into deviceapi's structs, and the manager's sentinel errors into
+// fault codes, in one place (faultOf).
 package device
 
 import (
@@ -21,17 +23,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/internal/rpcmetrics"
 	"github.com/gimsproject/gims/xmlrpc"
-)
-
-// Fault codes of the device API (SPEC §3).
-const (
-	FaultNotFound = 1 // unknown job or file
-	FaultState    = 2 // invalid state transition
-	FaultInvalid  = 3 // invalid argument
-	FaultAuth     = 4 // not authenticated
-	FaultRefused  = 5 // the device refuses (too many jobs)
 )
 
 // Config configures a Handler. Token is required; the other fields have
@@ -79,12 +73,8 @@ type Handler struct {
 	metrics http.Handler
 }
 
-// Paths served by Handler.
-const (
-	RPCPath     = "/RPC2"
-	FilesPath   = "/files/"
-	MetricsPath = "/metrics"
-)
+// MetricsPath is where the handler serves the daemon's Prometheus metrics.
+const MetricsPath = "/metrics"
 
 // New returns the handler of the device API over deps.Jobs.
 func New(cfg Config, deps Dependencies) (*Handler, error) {
@@ -118,8 +108,8 @@ func New(cfg Config, deps Dependencies) (*Handler, error) {
 	if err := srv.RegisterService(&Service{h: h}, "Device", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the device API: %w", err)
 	}
-	calls, err := rpcmetrics.New(deps.Registry, "gims_capd", srv, FaultNotFound, FaultState, FaultInvalid,
-		FaultAuth, FaultRefused)
+	calls, err := rpcmetrics.New(deps.Registry, "gims_capd", srv, deviceapi.FaultNotFound, deviceapi.FaultState, deviceapi.FaultInvalid,
+		deviceapi.FaultAuth, deviceapi.FaultRefused)
 	if err != nil {
 		return nil, err
 	}
@@ -128,8 +118,8 @@ func New(cfg Config, deps Dependencies) (*Handler, error) {
 		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	})
-	h.mux.Handle(RPCPath, srv)
-	h.mux.HandleFunc(FilesPath, h.serveFile)
+	h.mux.Handle(deviceapi.RPCPath, srv)
+	h.mux.HandleFunc(deviceapi.FilesPath, h.serveFile)
 	h.mux.HandleFunc(MetricsPath, h.serveMetrics)
 	return h, nil
 }
@@ -148,13 +138,13 @@ func (h *Handler) faultOf(err error) xmlrpc.Fault {
 	code := 0
 	switch {
 	case errors.Is(err, job.ErrNotFound):
-		code = FaultNotFound
+		code = deviceapi.FaultNotFound
 	case errors.Is(err, job.ErrState):
-		code = FaultState
+		code = deviceapi.FaultState
 	case errors.Is(err, job.ErrInvalid):
-		code = FaultInvalid
+		code = deviceapi.FaultInvalid
 	case errors.Is(err, job.ErrBusy):
-		code = FaultRefused
+		code = deviceapi.FaultRefused
 	default:
 		h.cfg.Logger.Error("device API call failed", "error", err)
 		return xmlrpc.Fault{Code: xmlrpc.CodeApplication, String: "device error: " + err.Error()}
@@ -187,8 +177,8 @@ func (h *Handler) rpcAuth(next http.Handler) http.Handler {
 				why = "not authenticated: wrong bearer token"
 			}
 			h.cfg.Logger.Warn("device API call refused", "remote", r.RemoteAddr, "method", method, "reason", why)
-			h.calls.Count(method, FaultAuth)
-			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: FaultAuth, String: why})
+			h.calls.Count(method, deviceapi.FaultAuth)
+			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: deviceapi.FaultAuth, String: why})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -238,7 +228,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 	if h.refused(w, r) {
 		return
 	}
-	rest := strings.TrimPrefix(r.URL.Path, FilesPath)
+	rest := strings.TrimPrefix(r.URL.Path, deviceapi.FilesPath)
 	id, name, found := strings.Cut(rest, "/")
 	if !found || id == "" || name == "" || strings.Contains(name, "/") {
 		http.NotFound(w, r)
@@ -263,6 +253,3 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+"-"+name))
 	http.ServeContent(w, r, name, info.ModTime(), f)
 }
-
-// FileURL is the path under which a job's result file is served.
-func FileURL(id, name string) string { return FilesPath + id + "/" + name }

@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // The crash test runs a Manager in a child process (the test binary
@@ -98,7 +101,7 @@ func TestRestartCrash(t *testing.T) {
 			return false, err.Error()
 		}
 		runningBefore = st.Running
-		rows, err := readCounters(filepath.Join(jobDir, countersFile), 0, MaxLimit)
+		rows, err := counters.ReadCSV(filepath.Join(jobDir, countersFile), 0, MaxLimit)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -226,7 +229,7 @@ func TestRestartClean(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Results(flows) error:\n%+v", err)
 	}
-	if rows := res.([]FlowRow); len(rows) != 2 || rows[0].Packets != 30 || rows[1].Packets != 12 {
+	if rows := res.([]ipfix.FlowRow); len(rows) != 2 || rows[0].Packets != 30 || rows[1].Packets != 12 {
 		t.Errorf("Results(flows) = %+v, want the flow before the restart (30) and after (12)", rows)
 	}
 	if n := tcpdumpCount(t, filepath.Join(dir, "jobs", live, pcapFile), ""); n != 42 {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/internal/testnet"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -113,12 +114,12 @@ func TestDaemonServesAndStops(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("daemon did not report its address; log:\n%s", logText())
 	}
-	url := "http://" + addr + device.RPCPath
+	url := "http://" + addr + deviceapi.RPCPath
 	hdr := http.Header{"Authorization": {"Bearer daemon-token"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	var caps device.Capabilities
+	var caps deviceapi.Capabilities
 	if err := xmlrpc.Call(ctx, nil, url, hdr, "Capabilities", nil, &caps); err != nil {
 		t.Fatalf("Capabilities: %v; log:\n%s", err, logText())
 	}
@@ -136,7 +137,7 @@ func TestDaemonServesAndStops(t *testing.T) {
 	}
 	err = xmlrpc.Call(ctx, nil, url, http.Header{"Authorization": {"Bearer wrong"}}, "ListJobs", nil, nil)
 	var f *xmlrpc.Fault
-	if !errors.As(err, &f) || f.Code != device.FaultAuth {
+	if !errors.As(err, &f) || f.Code != deviceapi.FaultAuth {
 		t.Errorf("wrong token: %v, want fault 4", err)
 	}
 
@@ -147,7 +148,7 @@ func TestDaemonServesAndStops(t *testing.T) {
 		&short); err != nil {
 		t.Fatalf("StartJob: %v", err)
 	}
-	var st device.JobStatus
+	var st deviceapi.JobStatus
 	for deadline := time.Now().Add(10 * time.Second); st.State != "done"; time.Sleep(20 * time.Millisecond) {
 		if err := xmlrpc.Call(ctx, nil, url, hdr, "JobStatus", []any{short}, &st); err != nil {
 			t.Fatalf("JobStatus: %v", err)
