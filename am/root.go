@@ -29,8 +29,8 @@ import (
 	"github.com/gimsproject/gims/db"
 )
 
-// Config configures a Manager. Zero fields take DefaultConfig's values.
-type Config struct {
+// Configuration configures a Manager. Zero fields take DefaultConfiguration's values.
+type Configuration struct {
 	// DataDir holds result files pulled from the devices and seal.key,
 	// which seals the anonymization keys kept in the database (required).
 	DataDir string
@@ -54,9 +54,9 @@ type Config struct {
 	Now func() time.Time
 }
 
-// DefaultConfig returns the documented defaults (DataDir still to set).
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the documented defaults (DataDir still to set).
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		DeviceTimeout:   10 * time.Second,
 		PollInterval:    time.Second,
 		PullInterval:    10 * time.Second,
@@ -68,8 +68,8 @@ func DefaultConfig() Config {
 }
 
 // withDefaults fills the zero fields.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
+func (c Configuration) withDefaults() Configuration {
+	d := DefaultConfiguration()
 	if c.DeviceTimeout <= 0 {
 		c.DeviceTimeout = d.DeviceTimeout
 	}
@@ -105,7 +105,7 @@ type Dependencies struct {
 
 // Manager is the aggregate manager's service layer.
 type Manager struct {
-	cfg Config
+	cfg Configuration
 	db  *db.DB
 	log *slog.Logger
 
@@ -134,7 +134,7 @@ type Manager struct {
 }
 
 // New returns a manager; it does no I/O until Start.
-func New(cfg Config, deps Dependencies) (*Manager, error) {
+func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	cfg = cfg.withDefaults()
 	if cfg.DataDir == "" {
 		return nil, errors.New("the aggregate manager needs a data folder")

@@ -14,7 +14,7 @@ import (
 func open(t *testing.T) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gims.db")
-	d, err := Open(context.Background(), Config{Path: path})
+	d, err := Open(context.Background(), Configuration{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	d2, err := Open(ctx, Config{Path: path})
+	d2, err := Open(ctx, Configuration{Path: path})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -50,7 +50,7 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	d2.Close()
-	if _, err := Open(ctx, Config{Path: path}); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := Open(ctx, Configuration{Path: path}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open of a newer schema: %v, want a 'newer' error", err)
 	}
 }

@@ -30,8 +30,8 @@ var (
 	ErrConflict = errors.New("already exists")
 )
 
-// Config configures the store.
-type Config struct {
+// Configuration configures the store.
+type Configuration struct {
 	// Path is the SQLite file; it is created when missing.
 	Path string
 	// BusyTimeout is how long a writer waits for the write lock
@@ -49,7 +49,7 @@ type DB struct {
 
 // Open opens (creating and migrating it if needed) the database at
 // cfg.Path.
-func Open(ctx context.Context, cfg Config) (*DB, error) {
+func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("database path is empty")
 	}

@@ -129,12 +129,12 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := db.Open(ctx, db.Config{Path: filepath.Join(dir, "gims.db")})
+	store, err := db.Open(ctx, db.Configuration{Path: filepath.Join(dir, "gims.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	m, err := am.New(am.Config{DataDir: filepath.Join(dir, "data"), PollInterval: 200 * time.Millisecond,
+	m, err := am.New(am.Configuration{DataDir: filepath.Join(dir, "data"), PollInterval: 200 * time.Millisecond,
 		PullInterval: time.Second, RefreshInterval: 5 * time.Second, DeviceTimeout: 5 * time.Second,
 		BcryptCost: bcrypt.MinCost}, am.Dependencies{DB: store})
 	if err != nil {
@@ -154,14 +154,14 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.StatusInterval = 500 * time.Millisecond
 	cfg.ResultsInterval = time.Second
 	gui, err := New(cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc, err := api.New(api.Config{}, m)
+	rpc, err := api.New(api.Configuration{}, m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,8 +31,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Config configures the GUI. Zero fields take DefaultConfig's values.
-type Config struct {
+// Configuration configures the GUI. Zero fields take DefaultConfiguration's values.
+type Configuration struct {
 	// SessionIdle ends a login unused for that long (default 8 h).
 	SessionIdle time.Duration
 	// SessionMax ends a login that old whatever its use (default 7 days).
@@ -55,9 +55,9 @@ type Config struct {
 	Now func() time.Time
 }
 
-// DefaultConfig returns the documented defaults.
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the documented defaults.
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		SessionIdle:     8 * time.Hour,
 		SessionMax:      7 * 24 * time.Hour,
 		MaxSessions:     10000,
@@ -70,8 +70,8 @@ func DefaultConfig() Config {
 }
 
 // withDefaults fills the zero fields.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
+func (c Configuration) withDefaults() Configuration {
+	d := DefaultConfiguration()
 	if c.SessionIdle <= 0 {
 		c.SessionIdle = d.SessionIdle
 	}
@@ -101,7 +101,7 @@ func (c Config) withDefaults() Config {
 
 // Handler serves the GUI: mount it at "/" beside the API handler.
 type Handler struct {
-	cfg      Config
+	cfg      Configuration
 	m        *am.Manager
 	pages    map[string]*template.Template
 	sessions *sessionStore
@@ -117,7 +117,7 @@ var pageFiles = []string{
 }
 
 // New returns the GUI over manager m; it parses the embedded templates.
-func New(cfg Config, m *am.Manager) (*Handler, error) {
+func New(cfg Configuration, m *am.Manager) (*Handler, error) {
 	if m == nil {
 		return nil, fmt.Errorf("the web GUI needs the aggregate manager")
 	}

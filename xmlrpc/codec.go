@@ -19,12 +19,12 @@ import (
 // also works, but then gorilla answers malformed requests, unknown methods
 // and bad parameters with HTTP 400 text, not faults.
 type Codec struct {
-	cfg   Config
+	cfg   Configuration
 	cache typeCache
 }
 
-// NewCodec returns a codec with cfg (zero fields take DefaultConfig values).
-func NewCodec(cfg Config) *Codec {
+// NewCodec returns a codec with cfg (zero fields take DefaultConfiguration values).
+func NewCodec(cfg Configuration) *Codec {
 	return &Codec{cfg: cfg.withDefaults()}
 }
 

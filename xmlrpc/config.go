@@ -2,10 +2,10 @@ package xmlrpc
 
 import "net/http"
 
-// Config configures a Codec and a Server. Zero fields take the defaults of
-// DefaultConfig, so Config{DefaultService: "AM"} is a complete
+// Configuration configures a Codec and a Server. Zero fields take the defaults of
+// DefaultConfiguration, so Configuration{DefaultService: "AM"} is a complete
 // configuration.
-type Config struct {
+type Configuration struct {
 	// DefaultService is the registered service that answers unqualified
 	// method names: with "AM", the XML-RPC call "CreateExperiment" runs the
 	// Go method AM.CreateExperiment. Qualified names ("Svc.Method") always
@@ -39,11 +39,11 @@ type Config struct {
 	Middleware func(http.Handler) http.Handler
 }
 
-// DefaultConfig returns the documented defaults: 1 MiB bodies, nesting 64,
+// DefaultConfiguration returns the documented defaults: 1 MiB bodies, nesting 64,
 // 100000 values, 1000 calls per multicall, the standard fault codes, and no
 // default service, mapper or middleware.
-func DefaultConfig() Config {
-	return Config{
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		MaxBodyBytes: 1 << 20,
 		MaxDepth:     64,
 		MaxValues:    100000,
@@ -52,9 +52,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills zero fields with DefaultConfig's values.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
+// withDefaults fills zero fields with DefaultConfiguration's values.
+func (c Configuration) withDefaults() Configuration {
+	d := DefaultConfiguration()
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = d.MaxBodyBytes
 	}
@@ -73,7 +73,7 @@ func (c Config) withDefaults() Config {
 
 // mapFault turns a method error into a fault, through the configured
 // mapper or the default rule.
-func (c *Config) mapFault(err error) Fault {
+func (c *Configuration) mapFault(err error) Fault {
 	if c.FaultMapper != nil {
 		return c.FaultMapper(err)
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // startServer runs a test server on 127.0.0.1 with the sample services.
-func startServer(t *testing.T, cfg Config) (*httptest.Server, *TestService, *Server) {
+func startServer(t *testing.T, cfg Configuration) (*httptest.Server, *TestService, *Server) {
 	t.Helper()
 	s, svc, err := newTestServer(cfg)
 	if err != nil {
@@ -78,7 +78,7 @@ func faultOf(t *testing.T, status int, body string) Fault {
 }
 
 func TestServerCalls(t *testing.T) {
-	ts, _, _ := startServer(t, Config{})
+	ts, _, _ := startServer(t, Configuration{})
 	ctx := context.Background()
 	when := time.Date(2026, 11, 23, 8, 12, 0, 0, time.UTC)
 
@@ -181,8 +181,8 @@ func TestServerFaults(t *testing.T) {
 	}
 	cfgs := []struct {
 		name string
-		cfg  Config
-	}{{"default mapper", Config{}}, {"custom mapper", Config{FaultMapper: mapper}}}
+		cfg  Configuration
+	}{{"default mapper", Configuration{}}, {"custom mapper", Configuration{FaultMapper: mapper}}}
 	for _, c := range cfgs {
 		t.Run(c.name, func(t *testing.T) {
 			ts, svc, _ := startServer(t, c.cfg)
@@ -232,7 +232,7 @@ func TestServerFaults(t *testing.T) {
 }
 
 func TestServerMalformed(t *testing.T) {
-	ts, svc, _ := startServer(t, Config{MaxBodyBytes: 64 << 10, MaxValues: 1000})
+	ts, svc, _ := startServer(t, Configuration{MaxBodyBytes: 64 << 10, MaxValues: 1000})
 	deep := func(n int) string {
 		return callDoc("Any", "<value>"+strings.Repeat("<array><data><value>", n)+"x"+strings.Repeat("</value></data></array>", n)+"</value>")
 	}
@@ -282,7 +282,7 @@ func TestServerMalformed(t *testing.T) {
 }
 
 func TestServerHTTPErrors(t *testing.T) {
-	ts, _, _ := startServer(t, Config{MaxBodyBytes: 1024})
+	ts, _, _ := startServer(t, Configuration{MaxBodyBytes: 1024})
 	t.Run("GET", func(t *testing.T) {
 		resp, err := http.Get(ts.URL)
 		if err != nil {
@@ -330,7 +330,7 @@ func TestServerHTTPErrors(t *testing.T) {
 }
 
 func TestIntrospection(t *testing.T) {
-	ts, _, _ := startServer(t, Config{})
+	ts, _, _ := startServer(t, Configuration{})
 	ctx := context.Background()
 	var names []string
 	if err := Call(ctx, nil, ts.URL, nil, "system.listMethods", nil, &names); err != nil {
@@ -371,7 +371,7 @@ func TestIntrospection(t *testing.T) {
 }
 
 func TestRegisterService(t *testing.T) {
-	s := NewServer(Config{DefaultService: "Test"})
+	s := NewServer(Configuration{DefaultService: "Test"})
 	cases := []struct {
 		name string
 		rcvr any
@@ -402,7 +402,7 @@ func TestRegisterService(t *testing.T) {
 }
 
 func TestMulticall(t *testing.T) {
-	ts, svc, s := startServer(t, Config{MaxMulticall: 10})
+	ts, svc, s := startServer(t, Configuration{MaxMulticall: 10})
 	var hooks atomic.Int64
 	s.RPC().RegisterBeforeFunc(func(*rpc.RequestInfo) { hooks.Add(1) })
 
@@ -492,7 +492,7 @@ func TestMulticall(t *testing.T) {
 				next.ServeHTTP(w, r)
 			})
 		}
-		ts2, _, _ := startServer(t, Config{Middleware: mw})
+		ts2, _, _ := startServer(t, Configuration{Middleware: mw})
 		var got []any
 		err := Call(context.Background(), nil, ts2.URL, nil, "system.multicall",
 			[]any{[]any{map[string]any{"methodName": "Cached", "params": []any{}}}}, &got)
@@ -506,7 +506,7 @@ func TestStandaloneCodec(t *testing.T) {
 	// The codec on a bare gorilla server works, but gorilla answers request
 	// errors with HTTP 400 (documented); method errors are still faults.
 	r := rpc.NewServer()
-	r.RegisterCodec(NewCodec(Config{DefaultService: "Test"}), "text/xml")
+	r.RegisterCodec(NewCodec(Configuration{DefaultService: "Test"}), "text/xml")
 	svc := &TestService{}
 	if err := r.RegisterService(svc, "Test"); err != nil {
 		t.Fatal(err)
@@ -574,7 +574,7 @@ func TestCallErrors(t *testing.T) {
 		}
 	})
 	t.Run("reply not a pointer", func(t *testing.T) {
-		ts, _, _ := startServer(t, Config{})
+		ts, _, _ := startServer(t, Configuration{})
 		var n int
 		if err := Call(context.Background(), nil, ts.URL, nil, "Add", []any{1, 2}, n); err == nil {
 			t.Error("accepted")

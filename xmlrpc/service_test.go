@@ -199,7 +199,7 @@ func testHelp() map[string]string {
 }
 
 // newTestServer returns a server with the sample services and middleware.
-func newTestServer(cfg Config) (*Server, *TestService, error) {
+func newTestServer(cfg Configuration) (*Server, *TestService, error) {
 	if cfg.DefaultService == "" {
 		cfg.DefaultService = "Test"
 	}

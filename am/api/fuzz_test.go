@@ -46,12 +46,12 @@ func loopbackOnly() *http.Client {
 // newFuzzHandler is the API over a real manager and database.
 func newFuzzHandler(tb testing.TB) *Handler {
 	dir := tb.TempDir()
-	store, err := db.Open(context.Background(), db.Config{Path: filepath.Join(dir, "am.db")})
+	store, err := db.Open(context.Background(), db.Configuration{Path: filepath.Join(dir, "am.db")})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
-	m, err := am.New(am.Config{DataDir: filepath.Join(dir, "data"), BcryptCost: 4, DeviceTimeout: 300 * time.Millisecond},
+	m, err := am.New(am.Configuration{DataDir: filepath.Join(dir, "data"), BcryptCost: 4, DeviceTimeout: 300 * time.Millisecond},
 		am.Dependencies{DB: store, HTTP: loopbackOnly()})
 	if err != nil {
 		tb.Fatal(err)
@@ -59,7 +59,7 @@ func newFuzzHandler(tb testing.TB) *Handler {
 	if _, err := m.InitAdmin(context.Background(), fuzzUser, fuzzPass); err != nil {
 		tb.Fatal(err)
 	}
-	h, err := New(Config{}, m)
+	h, err := New(Configuration{}, m)
 	if err != nil {
 		tb.Fatal(err)
 	}

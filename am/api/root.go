@@ -19,8 +19,8 @@ import (
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
-// Config configures the handler.
-type Config struct {
+// Configuration configures the handler.
+type Configuration struct {
 	// MaxBodyBytes bounds an XML-RPC request (default 1 MiB).
 	MaxBodyBytes int64
 	// Logger receives refused calls and failures (default: discard).
@@ -35,7 +35,7 @@ const (
 
 // Handler serves /RPC2, /files/ and /metrics.
 type Handler struct {
-	cfg Config
+	cfg Configuration
 	m   *am.Manager
 	mux *http.ServeMux
 }
@@ -44,7 +44,7 @@ type Handler struct {
 type principalKey struct{}
 
 // New returns the handler over manager m.
-func New(cfg Config, m *am.Manager) (*Handler, error) {
+func New(cfg Configuration, m *am.Manager) (*Handler, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
@@ -52,7 +52,7 @@ func New(cfg Config, m *am.Manager) (*Handler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
-	srv := xmlrpc.NewServer(xmlrpc.Config{
+	srv := xmlrpc.NewServer(xmlrpc.Configuration{
 		DefaultService: "AM",
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		FaultMapper:    am.FaultOf,

@@ -35,14 +35,14 @@ func newTestDevice(t testing.TB) *testDevice {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := job.New(job.Config{DataDir: t.TempDir(), PcapDir: pcapDir})
+	m, err := job.New(job.Configuration{DataDir: t.TempDir(), PcapDir: pcapDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Token: testToken, Version: "test-1"}, m)
+	h, err := New(Configuration{Token: testToken, Version: "test-1"}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,14 +356,14 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestNewNeedsToken(t *testing.T) {
-	m, err := job.New(job.Config{DataDir: t.TempDir()})
+	m, err := job.New(job.Configuration{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{}, m); err == nil {
+	if _, err := New(Configuration{}, m); err == nil {
 		t.Error("New without a token succeeded")
 	}
-	if _, err := New(Config{Token: "x"}, nil); err == nil {
+	if _, err := New(Configuration{Token: "x"}, nil); err == nil {
 		t.Error("New without a manager succeeded")
 	}
 }

@@ -124,7 +124,7 @@ func FuzzDeviceRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	// Few jobs, so that fuzzed StartJob calls cannot pile up captures.
-	m, err := job.New(job.Config{DataDir: f.TempDir(), PcapDir: pcapDir, MaxJobs: 4})
+	m, err := job.New(job.Configuration{DataDir: f.TempDir(), PcapDir: pcapDir, MaxJobs: 4})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func FuzzDeviceRequest(f *testing.F) {
 			f.Error(err)
 		}
 	})
-	h, err := New(Config{Token: testToken, Version: "fuzz"}, m)
+	h, err := New(Configuration{Token: testToken, Version: "fuzz"}, m)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func FuzzDeviceRequest(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		res := rec.Result()
 		data, _ := io.ReadAll(res.Body)
-		if len(body) > int(DefaultConfig().MaxBodyBytes) {
+		if len(body) > int(DefaultConfiguration().MaxBodyBytes) {
 			if res.StatusCode != http.StatusRequestEntityTooLarge {
 				t.Fatalf("body of %d bytes: HTTP %d, want 413", len(body), res.StatusCode)
 			}

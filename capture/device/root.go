@@ -30,9 +30,9 @@ const (
 	FaultRefused  = 5 // the device refuses (too many jobs)
 )
 
-// Config configures a Handler. Token is required; the other fields have
-// defaults (see DefaultConfig).
-type Config struct {
+// Configuration configures a Handler. Token is required; the other fields have
+// defaults (see DefaultConfiguration).
+type Configuration struct {
 	// Token is the secret the aggregate manager presents as
 	// "Authorization: Bearer <token>". Required; never logged.
 	Token string
@@ -45,9 +45,9 @@ type Config struct {
 	MaxBodyBytes int64
 }
 
-// DefaultConfig returns the defaults (Token still has to be set).
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the defaults (Token still has to be set).
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		Version:      "dev",
 		Logger:       slog.New(slog.DiscardHandler),
 		MaxBodyBytes: 1 << 20,
@@ -56,7 +56,7 @@ func DefaultConfig() Config {
 
 // Handler serves the device API: POST /RPC2 and GET /files/<job>/<name>.
 type Handler struct {
-	cfg Config
+	cfg Configuration
 	m   *job.Manager
 	mux *http.ServeMux
 }
@@ -68,8 +68,8 @@ const (
 )
 
 // New returns the handler of the device API over the job manager m.
-func New(cfg Config, m *job.Manager) (*Handler, error) {
-	d := DefaultConfig()
+func New(cfg Configuration, m *job.Manager) (*Handler, error) {
+	d := DefaultConfiguration()
 	if cfg.Token == "" {
 		return nil, errors.New("device API needs a token")
 	}
@@ -86,7 +86,7 @@ func New(cfg Config, m *job.Manager) (*Handler, error) {
 		cfg.MaxBodyBytes = d.MaxBodyBytes
 	}
 	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
-	srv := xmlrpc.NewServer(xmlrpc.Config{
+	srv := xmlrpc.NewServer(xmlrpc.Configuration{
 		DefaultService: "Device",
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		FaultMapper:    h.faultOf,

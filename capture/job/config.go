@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Config configures a Manager. Start from DefaultConfig; New fills zero
+// Configuration configures a Manager. Start from DefaultConfiguration; New fills zero
 // fields with their defaults.
-type Config struct {
+type Configuration struct {
 	// DataDir holds one directory per job, DataDir/jobs/<id>/, with the
 	// job's state (job.json) and its result files. Required.
 	DataDir string
@@ -29,7 +29,7 @@ type Config struct {
 	CheckpointInterval time.Duration
 }
 
-// Defaults of Config.
+// Defaults of Configuration.
 const (
 	DefaultMaxJobs            = 32
 	DefaultCheckpointInterval = time.Second
@@ -39,10 +39,10 @@ const (
 // loses at most about that much of a job's results.
 const flushInterval = time.Second
 
-// DefaultConfig returns the default configuration (DataDir still has to be
+// DefaultConfiguration returns the default configuration (DataDir still has to be
 // set).
-func DefaultConfig() Config {
-	return Config{
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		Logger:             slog.New(slog.DiscardHandler),
 		Now:                time.Now,
 		MaxJobs:            DefaultMaxJobs,
@@ -50,8 +50,8 @@ func DefaultConfig() Config {
 	}
 }
 
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
+func (c Configuration) withDefaults() Configuration {
+	d := DefaultConfiguration()
 	if c.Logger == nil {
 		c.Logger = d.Logger
 	}

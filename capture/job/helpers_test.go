@@ -38,12 +38,12 @@ func needRoot(t *testing.T) {
 
 // newManager starts a Manager on a fresh data directory, with the test
 // pcaps as file sources, and stops it at the end of the test.
-func newManager(t *testing.T, dataDir string, mod ...func(*Config)) *Manager {
+func newManager(t *testing.T, dataDir string, mod ...func(*Configuration)) *Manager {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.DataDir = dataDir
 	cfg.PcapDir = "testdata/pcaps"
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -167,7 +167,7 @@ func (j *job) save(clean bool) error {
 func (j *job) start(ctx context.Context, src *capture.Source, appendTo bool) error {
 	spec := &j.p.Spec
 	out := &outputs{top: j.top, report: j.addError}
-	cfg := meter.Config{Counters: spec.countersConfig(), Flows: spec.flowConfig()}
+	cfg := meter.Configuration{Counters: spec.countersConfig(), Flows: spec.flowConfig()}
 	if len(spec.Key) == 32 {
 		cfg.Key = (*[32]byte)(spec.Key)
 	}

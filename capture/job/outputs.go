@@ -148,7 +148,7 @@ func (o *outputs) open(ctx context.Context, c outputConfig) (err error) {
 		}
 	}
 	if s.Flows != nil {
-		xcfg := ipfix.DefaultConfig()
+		xcfg := ipfix.DefaultConfiguration()
 		xcfg.Biflow = s.Flows.Biflow
 		xcfg.ObservationDomainID = c.domain
 		f, _, err := openFile(filepath.Join(c.dir, flowsFile), c.appendTo, repairIPFIX)

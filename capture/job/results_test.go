@@ -131,7 +131,7 @@ func TestTopFlows(t *testing.T) {
 func TestLoadFlows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), flowsFile)
 	f := mustCreate(t, path)
-	cfg := ipfix.DefaultConfig()
+	cfg := ipfix.DefaultConfiguration()
 	e, err := ipfix.New(cfg, ipfix.NewFileTransport(f))
 	if err != nil {
 		t.Fatal(err)

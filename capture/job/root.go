@@ -41,7 +41,7 @@ import (
 
 // Manager owns the capture jobs of a daemon.
 type Manager struct {
-	cfg     Config
+	cfg     Configuration
 	jobsDir string
 
 	mu      sync.Mutex
@@ -61,7 +61,7 @@ type Manager struct {
 }
 
 // New returns a Manager. It does no I/O; Start loads the jobs.
-func New(cfg Config) (*Manager, error) {
+func New(cfg Configuration) (*Manager, error) {
 	cfg = cfg.withDefaults()
 	if cfg.DataDir == "" {
 		return nil, errors.New("job manager needs a data directory")

@@ -21,17 +21,17 @@ import (
 	"github.com/gimsproject/gims/transform/flow"
 )
 
-// Config selects the transforms of one capture path. Transforms left nil
+// Configuration selects the transforms of one capture path. Transforms left nil
 // are off.
-type Config struct {
+type Configuration struct {
 	// Key is the Crypto-PAn key; nil leaves addresses as captured. With a
 	// key, every address that leaves the meter is anonymized: packets
 	// given to the Packets sink and flow records.
 	Key *[32]byte
 	// Counters enables per-interval counters.
-	Counters *counters.Config
+	Counters *counters.Configuration
 	// Flows enables the bidirectional flow table.
-	Flows *flow.Config
+	Flows *flow.Configuration
 }
 
 // PacketWriter stores packets after anonymization (a pcapgo.Writer).
@@ -88,7 +88,7 @@ type Meter struct {
 }
 
 // New builds a meter for packets of the given link type.
-func New(cfg Config, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
+func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
 	m := &Meter{sinks: sinks, buf: make([]byte, 0, packet.DefaultSnaplen)}
 	var err error
 	if m.decoder, err = packet.NewDecoder(linkType); err != nil {

@@ -111,12 +111,12 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 		return usageError{fmt.Errorf("-log-level %q: %v", o.logLevel, err)}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	store, err := db.Open(ctx, db.Config{Path: o.dbPath})
+	store, err := db.Open(ctx, db.Configuration{Path: o.dbPath})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	m, err := am.New(am.Config{DataDir: o.dataDir, PollInterval: o.poll, PullInterval: o.pull,
+	m, err := am.New(am.Configuration{DataDir: o.dataDir, PollInterval: o.poll, PullInterval: o.pull,
 		RefreshInterval: o.refresh, DeviceTimeout: o.deviceTimeout, BcryptCost: o.bcryptCost, Logger: logger}, am.Dependencies{DB: store})
 	if err != nil {
 		return usageError{err}
@@ -130,11 +130,11 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 			return usageError{err}
 		}
 	}
-	h, err := api.New(api.Config{Logger: logger}, m)
+	h, err := api.New(api.Configuration{Logger: logger}, m)
 	if err != nil {
 		return err
 	}
-	gcfg := web.DefaultConfig()
+	gcfg := web.DefaultConfiguration()
 	gcfg.Logger = logger
 	gui, err := web.New(gcfg, m)
 	if err != nil {

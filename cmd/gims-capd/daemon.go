@@ -42,11 +42,11 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 		return usagef("-data must name a folder")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	m, err := job.New(job.Config{DataDir: o.dataDir, PcapDir: o.pcapDir, Logger: logger})
+	m, err := job.New(job.Configuration{DataDir: o.dataDir, PcapDir: o.pcapDir, Logger: logger})
 	if err != nil {
 		return usageError{err}
 	}
-	h, err := device.New(device.Config{Token: token, Version: version, Logger: logger}, m)
+	h, err := device.New(device.Configuration{Token: token, Version: version, Logger: logger}, m)
 	if err != nil {
 		return err
 	}

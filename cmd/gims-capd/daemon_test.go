@@ -60,7 +60,7 @@ func TestDaemonServesAndStops(t *testing.T) {
 
 	// An aggregate manager that refuses the first registration.
 	am := &amStub{failures: 1}
-	amSrv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	amSrv := xmlrpc.NewServer(xmlrpc.Configuration{DefaultService: "AM"})
 	if err := amSrv.RegisterService(am, "AM", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func (a *amStub) RegisterDevice(r *http.Request, args *RegisterArgs, reply *bool
 
 func TestRegistrarRetries(t *testing.T) {
 	am := &amStub{failures: 2}
-	srv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	srv := xmlrpc.NewServer(xmlrpc.Configuration{DefaultService: "AM"})
 	if err := srv.RegisterService(am, "AM", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,8 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 
 // meterConfig turns the flags into the meter's configuration, refusing
 // bad values as usage errors.
-func (o offlineOptions) meterConfig() (meter.Config, error) {
-	var cfg meter.Config
+func (o offlineOptions) meterConfig() (meter.Configuration, error) {
+	var cfg meter.Configuration
 	switch {
 	case o.keyHex != "" && o.secret != "":
 		return cfg, usagef("-anonymize-key and -anonymize-secret are exclusive")
@@ -89,13 +89,13 @@ func (o offlineOptions) meterConfig() (meter.Config, error) {
 		if o.counterInterval <= 0 {
 			return cfg, usagef("-counter-interval must be positive, not %s", o.counterInterval)
 		}
-		cfg.Counters = &counters.Config{Interval: o.counterInterval}
+		cfg.Counters = &counters.Configuration{Interval: o.counterInterval}
 	}
 	if o.ipfixOut != "" || o.collector != "" {
 		if o.activeTimeout <= 0 || o.idleTimeout <= 0 {
 			return cfg, usagef("-active-timeout and -idle-timeout must be positive")
 		}
-		fc := flow.DefaultConfig()
+		fc := flow.DefaultConfiguration()
 		fc.ActiveTimeout, fc.IdleTimeout, fc.Biflow = o.activeTimeout, o.idleTimeout, o.biflow
 		cfg.Flows = &fc
 	}
@@ -145,7 +145,7 @@ func (out *outputs) open(ctx context.Context, o offlineOptions, src *capture.Sou
 		}
 		out.csv = w
 	}
-	xcfg := ipfix.DefaultConfig()
+	xcfg := ipfix.DefaultConfiguration()
 	xcfg.Biflow = o.biflow
 	if o.ipfixOut != "" {
 		w, err := out.create(o.ipfixOut)
@@ -168,7 +168,7 @@ func (out *outputs) open(ctx context.Context, o offlineOptions, src *capture.Sou
 	return nil
 }
 
-func (out *outputs) addExporter(name string, cfg ipfix.Config, t ipfix.Transport) error {
+func (out *outputs) addExporter(name string, cfg ipfix.Configuration, t ipfix.Transport) error {
 	e, err := ipfix.New(cfg, t)
 	if err != nil {
 		t.Close()

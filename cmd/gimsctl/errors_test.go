@@ -274,7 +274,7 @@ func TestHelp(t *testing.T) {
 // only, and the fake AM at /RPC2.
 func fileServer(t *testing.T, am *fakeAM) *httptest.Server {
 	t.Helper()
-	srv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	srv := xmlrpc.NewServer(xmlrpc.Configuration{DefaultService: "AM"})
 	if err := srv.RegisterService(am, "AM", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -318,7 +318,7 @@ func cannedReplies() map[string]any {
 func newFakeAM(t *testing.T) (*fakeAM, string) {
 	t.Helper()
 	am := &fakeAM{replies: cannedReplies(), faults: map[string]xmlrpc.Fault{}}
-	srv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	srv := xmlrpc.NewServer(xmlrpc.Configuration{DefaultService: "AM"})
 	if err := srv.RegisterService(am, "AM", map[string]string{
 		"CreateExperiment": "CreateExperiment(struct{name, description?, devices}) -> int",
 	}); err != nil {

@@ -32,7 +32,7 @@ import (
 // followed by 16 bytes from which the pad is derived.
 const KeySize = 32
 
-// Config sizes the caches of a Cipher. Each size is a number of entries,
+// Configuration sizes the caches of a Cipher. Each size is a number of entries,
 // rounded up to a power of two (at least 8); 0 disables that cache. The
 // results never depend on the configuration, only the speed and memory do.
 //
@@ -44,8 +44,8 @@ const KeySize = 32
 //	+ 8 B × PrefixCache6 (IPv6 /32) + 2 × 40 B × PrefixCache6 (IPv6 /48, /64)
 //	+ 40 B × AddrCache6,
 //
-// about 2.5 MiB with DefaultConfig. A full cache overwrites older entries.
-type Config struct {
+// about 2.5 MiB with DefaultConfiguration. A full cache overwrites older entries.
+type Configuration struct {
 	// AddrCache4 is the number of IPv4 addresses whose anonymized form is
 	// kept. Default 65536 (512 KiB).
 	AddrCache4 int
@@ -60,10 +60,10 @@ type Config struct {
 	PrefixCache6 int
 }
 
-// DefaultConfig returns the cache sizes used by New: enough for tens of
+// DefaultConfiguration returns the cache sizes used by New: enough for tens of
 // thousands of active hosts in a few thousand IPv4 /24 or IPv6 /64 networks.
-func DefaultConfig() Config {
-	return Config{
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		AddrCache4:   1 << 16,
 		PrefixCache4: 1 << 14,
 		AddrCache6:   1 << 15,
@@ -71,12 +71,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// maxCacheEntries bounds every cache size in a Config, so that a typo cannot
+// maxCacheEntries bounds every cache size in a Configuration, so that a typo cannot
 // make New allocate gigabytes.
 const maxCacheEntries = 1 << 24
 
 // validate checks that every size is within [0, maxCacheEntries].
-func (cfg Config) validate() error {
+func (cfg Configuration) validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
@@ -126,14 +126,14 @@ type scratch struct {
 }
 
 // New returns a Cipher for a 32-byte Crypto-PAn key, with the cache sizes of
-// DefaultConfig.
+// DefaultConfiguration.
 func New(key []byte) (*Cipher, error) {
-	return NewWithConfig(key, DefaultConfig())
+	return NewWithConfig(key, DefaultConfiguration())
 }
 
 // NewWithConfig returns a Cipher for a 32-byte Crypto-PAn key with the given
 // cache sizes.
-func NewWithConfig(key []byte, cfg Config) (*Cipher, error) {
+func NewWithConfig(key []byte, cfg Configuration) (*Cipher, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("cryptopan: key is %d bytes, want %d", len(key), KeySize)
 	}

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// Config configures a Table. The zero value is not valid; start from
-// DefaultConfig.
-type Config struct {
+// Configuration configures a Table. The zero value is not valid; start from
+// DefaultConfiguration.
+type Configuration struct {
 	// ActiveTimeout ends a long-lived flow's record this long after the
 	// record's first packet (EndActiveTimeout); the flow goes on in a new
 	// record. Default 1800s, as SPEC §3 and the offline meter say.
@@ -30,9 +30,9 @@ type Config struct {
 	MaxFlows int
 }
 
-// DefaultConfig returns the default configuration.
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the default configuration.
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		ActiveTimeout: 1800 * time.Second,
 		IdleTimeout:   300 * time.Second,
 		Biflow:        true,
@@ -41,7 +41,7 @@ func DefaultConfig() Config {
 }
 
 // validate checks cfg and says what is wrong in terms a user can act on.
-func (cfg Config) validate() error {
+func (cfg Configuration) validate() error {
 	if cfg.ActiveTimeout <= 0 {
 		return fmt.Errorf("active timeout must be positive, got %v", cfg.ActiveTimeout)
 	}

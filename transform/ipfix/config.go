@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// Config configures an Exporter. Build it with DefaultConfig and change
+// Configuration configures an Exporter. Build it with DefaultConfiguration and change
 // what you need; New replaces zero numeric fields and a nil Now by their
-// defaults, so a partly filled Config also works (but Biflow, a bool, is
+// defaults, so a partly filled Configuration also works (but Biflow, a bool, is
 // taken as given).
-type Config struct {
+type Configuration struct {
 	// ObservationDomainID is written in every message header (RFC 7011
 	// §3.1). Default 0. Collectors keep templates and sequence numbers per
 	// exporter address and observation domain, so two exporters sending
@@ -42,7 +42,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Defaults used by DefaultConfig and New.
+// Defaults used by DefaultConfiguration and New.
 const (
 	DefaultTemplateRefresh         = 60 * time.Second
 	DefaultTemplateRefreshMessages = 100
@@ -51,11 +51,11 @@ const (
 	minMessageSize                 = 256
 )
 
-// DefaultConfig returns the default configuration: observation domain 0,
+// DefaultConfiguration returns the default configuration: observation domain 0,
 // biflow templates, templates refreshed every 60s or 100 messages on UDP,
 // message size chosen by the transport, wall clock.
-func DefaultConfig() Config {
-	return Config{
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		Biflow:                  true,
 		TemplateRefresh:         DefaultTemplateRefresh,
 		TemplateRefreshMessages: DefaultTemplateRefreshMessages,
@@ -64,7 +64,7 @@ func DefaultConfig() Config {
 }
 
 // withDefaults fills zero fields and checks the result for a transport.
-func (c Config) withDefaults(datagram bool) (Config, error) {
+func (c Configuration) withDefaults(datagram bool) (Configuration, error) {
 	if c.TemplateRefresh == 0 {
 		c.TemplateRefresh = DefaultTemplateRefresh
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // exportAll adds recs to a new exporter over tr and closes it.
-func exportAll(t testing.TB, cfg Config, tr Transport, recs []flow.Record) *Exporter {
+func exportAll(t testing.TB, cfg Configuration, tr Transport, recs []flow.Record) *Exporter {
 	t.Helper()
 	e, err := New(cfg, tr)
 	if err != nil {
@@ -32,7 +32,7 @@ func exportAll(t testing.TB, cfg Config, tr Transport, recs []flow.Record) *Expo
 // checkStream parses msgs as one session and checks headers, sequence
 // numbers and that the records are want, in order. It returns the messages'
 // template IDs.
-func checkStream(t *testing.T, msgs [][]byte, cfg Config, exportTime time.Time, want []flow.Record) [][]uint16 {
+func checkStream(t *testing.T, msgs [][]byte, cfg Configuration, exportTime time.Time, want []flow.Record) [][]uint16 {
 	t.Helper()
 	d := newDecoder()
 	var got []flow.Record
@@ -84,7 +84,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			cfg.Biflow = tc.biflow
 			cfg.ObservationDomainID = 42
 			cfg.MaxMessageSize = tc.maxSize
@@ -136,7 +136,7 @@ func TestTemplateRefresh(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fixedClock{t: time.Unix(1700000000, 0)}
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			cfg.Now = clock.Now
 			cfg.TemplateRefreshMessages = tc.every
 			cfg.TemplateRefresh = tc.refresh
@@ -172,7 +172,7 @@ func TestTemplateRefresh(t *testing.T) {
 
 func TestLostRecords(t *testing.T) {
 	clock := &fixedClock{t: time.Unix(1700000000, 0)}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.Now = clock.Now
 	tr := &memTransport{dgram: true}
 	e, err := New(cfg, tr)
@@ -214,7 +214,7 @@ func TestLostRecords(t *testing.T) {
 }
 
 func TestAddErrors(t *testing.T) {
-	e, err := New(DefaultConfig(), &memTransport{})
+	e, err := New(DefaultConfiguration(), &memTransport{})
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}
@@ -241,21 +241,21 @@ func TestAddErrors(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name string
-		mod  func(*Config)
+		mod  func(*Configuration)
 		want string
 	}{
-		{"message too small", func(c *Config) { c.MaxMessageSize = 100 },
+		{"message too small", func(c *Configuration) { c.MaxMessageSize = 100 },
 			"invalid ipfix exporter configuration: max message size must be between 256 and 65535 octets, got 100"},
-		{"message too large", func(c *Config) { c.MaxMessageSize = 70000 },
+		{"message too large", func(c *Configuration) { c.MaxMessageSize = 70000 },
 			"invalid ipfix exporter configuration: max message size must be between 256 and 65535 octets, got 70000"},
-		{"negative refresh", func(c *Config) { c.TemplateRefresh = -time.Second },
+		{"negative refresh", func(c *Configuration) { c.TemplateRefresh = -time.Second },
 			"invalid ipfix exporter configuration: template refresh must not be negative, got -1s"},
-		{"negative refresh messages", func(c *Config) { c.TemplateRefreshMessages = -1 },
+		{"negative refresh messages", func(c *Configuration) { c.TemplateRefreshMessages = -1 },
 			"invalid ipfix exporter configuration: template refresh messages must not be negative, got -1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			tc.mod(&cfg)
 			_, err := New(cfg, &memTransport{})
 			if err == nil || err.Error() != tc.want {
@@ -263,7 +263,7 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(DefaultConfig(), nil); err == nil {
+	if _, err := New(DefaultConfiguration(), nil); err == nil {
 		t.Error("New(nil transport): no error")
 	}
 }
@@ -290,7 +290,7 @@ func TestTemplates(t *testing.T) {
 }
 
 func TestAddAllocs(t *testing.T) {
-	e, err := New(DefaultConfig(), NewFileTransport(discard{}))
+	e, err := New(DefaultConfiguration(), NewFileTransport(discard{}))
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}
@@ -312,7 +312,7 @@ func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func BenchmarkAdd(b *testing.B) {
 	for _, biflow := range []bool{true, false} {
 		b.Run(fmt.Sprintf("biflow=%v", biflow), func(b *testing.B) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			cfg.Biflow = biflow
 			e, err := New(cfg, NewFileTransport(discard{}))
 			if err != nil {
