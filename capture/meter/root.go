@@ -21,8 +21,8 @@ import (
 	"github.com/gimsproject/gims/transform/flow"
 )
 
-// Configuration selects the transforms of one capture path. Transforms left nil
-// are off.
+// Configuration selects the transforms of one capture path. Transforms left
+// nil are off; DefaultConfiguration turns them all off.
 type Configuration struct {
 	// Key is the Crypto-PAn key; nil leaves addresses as captured. With a
 	// key, every address that leaves the meter is anonymized: packets
@@ -32,6 +32,29 @@ type Configuration struct {
 	Counters *counters.Configuration
 	// Flows enables the bidirectional flow table.
 	Flows *flow.Configuration
+}
+
+// DefaultConfiguration returns a meter that only counts packets: no key,
+// no counters, no flows. Set Counters and Flows from their packages'
+// DefaultConfiguration to turn them on.
+func DefaultConfiguration() Configuration {
+	return Configuration{}
+}
+
+// Validate checks the configuration of every transform that is on and
+// names the transform and the field that is wrong.
+func (cfg Configuration) Validate() error {
+	if cfg.Counters != nil {
+		if err := cfg.Counters.Validate(); err != nil {
+			return fmt.Errorf("counters: %w", err)
+		}
+	}
+	if cfg.Flows != nil {
+		if err := cfg.Flows.Validate(); err != nil {
+			return fmt.Errorf("flows: %w", err)
+		}
+	}
+	return nil
 }
 
 // PacketWriter stores packets after anonymization (a pcapgo.Writer).
@@ -89,6 +112,9 @@ type Meter struct {
 
 // New builds a meter for packets of the given link type.
 func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid meter configuration: %w", err)
+	}
 	m := &Meter{sinks: sinks, buf: make([]byte, 0, packet.DefaultSnaplen)}
 	var err error
 	if m.decoder, err = packet.NewDecoder(linkType); err != nil {

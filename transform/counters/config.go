@@ -1,8 +1,9 @@
 package counters
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
 // Configuration configures an Aggregator.
@@ -20,10 +21,8 @@ func DefaultConfiguration() Configuration {
 	return Configuration{Interval: time.Second}
 }
 
-// validate checks cfg and says what is wrong in terms a user can act on.
-func (cfg Configuration) validate() error {
-	if cfg.Interval <= 0 {
-		return fmt.Errorf("counter interval must be positive, got %v", cfg.Interval)
-	}
-	return nil
+// Validate checks cfg and says which field is wrong, the rule and the
+// value given.
+func (cfg Configuration) Validate() error {
+	return check.Positive("Interval", cfg.Interval)
 }

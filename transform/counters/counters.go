@@ -65,7 +65,7 @@ type Aggregator struct {
 // New returns an Aggregator that calls emit, synchronously, for every
 // closed interval.
 func New(cfg Configuration, emit func(Record)) (*Aggregator, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid counters configuration: %w", err)
 	}
 	if emit == nil {

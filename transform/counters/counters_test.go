@@ -245,8 +245,8 @@ func TestNewInvalid(t *testing.T) {
 		emit func(Record)
 		want string
 	}{
-		{"zero interval", Configuration{}, emit, "invalid counters configuration: counter interval must be positive, got 0s"},
-		{"negative interval", Configuration{Interval: -time.Second}, emit, "invalid counters configuration: counter interval must be positive, got -1s"},
+		{"zero interval", Configuration{}, emit, "invalid counters configuration: Interval must be positive, got 0s"},
+		{"negative interval", Configuration{Interval: -time.Second}, emit, "invalid counters configuration: Interval must be positive, got -1s"},
 		{"nil emit", DefaultConfiguration(), nil, "invalid counters configuration: nil emit function"},
 	}
 	for i, tc := range cases {

@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
 // KeySize is the length in bytes of a Crypto-PAn key: 16 bytes of AES-128 key
@@ -75,22 +77,15 @@ func DefaultConfiguration() Configuration {
 // make New allocate gigabytes.
 const maxCacheEntries = 1 << 24
 
-// validate checks that every size is within [0, maxCacheEntries].
-func (cfg Configuration) validate() error {
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"AddrCache4", cfg.AddrCache4},
-		{"PrefixCache4", cfg.PrefixCache4},
-		{"AddrCache6", cfg.AddrCache6},
-		{"PrefixCache6", cfg.PrefixCache6},
-	} {
-		if f.v < 0 || f.v > maxCacheEntries {
-			return fmt.Errorf("cryptopan: %s = %d is out of range [0, %d]", f.name, f.v, maxCacheEntries)
-		}
-	}
-	return nil
+// Validate checks that every size is within [0, maxCacheEntries] (0 turns
+// that cache off) and names the field that is not.
+func (cfg Configuration) Validate() error {
+	return check.First(
+		check.Between("AddrCache4", cfg.AddrCache4, 0, maxCacheEntries),
+		check.Between("PrefixCache4", cfg.PrefixCache4, 0, maxCacheEntries),
+		check.Between("AddrCache6", cfg.AddrCache6, 0, maxCacheEntries),
+		check.Between("PrefixCache6", cfg.PrefixCache6, 0, maxCacheEntries),
+	)
 }
 
 // Cipher anonymizes IPv4 and IPv6 addresses with one Crypto-PAn key. It is
@@ -137,8 +132,8 @@ func NewWithConfig(key []byte, cfg Configuration) (*Cipher, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("cryptopan: key is %d bytes, want %d", len(key), KeySize)
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cryptopan: invalid configuration: %w", err)
 	}
 	block, err := aes.NewCipher(key[:16])
 	if err != nil {

@@ -101,8 +101,8 @@ func TestNew(t *testing.T) {
 		{"AES-128 key only", 16, DefaultConfiguration(), "cryptopan: key is 16 bytes, want 32"},
 		{"short key", 31, DefaultConfiguration(), "cryptopan: key is 31 bytes, want 32"},
 		{"long key", 33, DefaultConfiguration(), "cryptopan: key is 33 bytes, want 32"},
-		{"negative size", 32, Configuration{AddrCache6: -1}, "cryptopan: AddrCache6 = -1 is out of range [0, 16777216]"},
-		{"huge size", 32, Configuration{PrefixCache4: 1 << 30}, "cryptopan: PrefixCache4 = 1073741824 is out of range [0, 16777216]"},
+		{"negative size", 32, Configuration{AddrCache6: -1}, "cryptopan: invalid configuration: AddrCache6 must be between 0 and 16777216, got -1"},
+		{"huge size", 32, Configuration{PrefixCache4: 1 << 30}, "cryptopan: invalid configuration: PrefixCache4 must be between 0 and 16777216, got 1073741824"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.pos, func(t *testing.T) {

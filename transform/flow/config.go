@@ -1,9 +1,10 @@
 package flow
 
 import (
-	"fmt"
 	"math"
 	"time"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
 // Configuration configures a Table. The zero value is not valid; start from
@@ -40,16 +41,12 @@ func DefaultConfiguration() Configuration {
 	}
 }
 
-// validate checks cfg and says what is wrong in terms a user can act on.
-func (cfg Configuration) validate() error {
-	if cfg.ActiveTimeout <= 0 {
-		return fmt.Errorf("active timeout must be positive, got %v", cfg.ActiveTimeout)
-	}
-	if cfg.IdleTimeout <= 0 {
-		return fmt.Errorf("idle timeout must be positive, got %v", cfg.IdleTimeout)
-	}
-	if cfg.MaxFlows <= 0 || cfg.MaxFlows > math.MaxInt32 {
-		return fmt.Errorf("max flows must be between 1 and %d, got %d", math.MaxInt32, cfg.MaxFlows)
-	}
-	return nil
+// Validate checks cfg and says which field is wrong, the rule and the
+// value given.
+func (cfg Configuration) Validate() error {
+	return check.First(
+		check.Positive("ActiveTimeout", cfg.ActiveTimeout),
+		check.Positive("IdleTimeout", cfg.IdleTimeout),
+		check.Between("MaxFlows", cfg.MaxFlows, 1, math.MaxInt32),
+	)
 }

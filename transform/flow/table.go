@@ -141,7 +141,7 @@ type list struct{ head, tail int32 }
 // flow's record. The Record pointer is valid only during the call: copy
 // the record to keep it. export must not call back into the Table.
 func New(cfg Configuration, export func(*Record)) (*Table, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid flow configuration: %w", err)
 	}
 	if export == nil {

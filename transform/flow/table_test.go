@@ -514,13 +514,13 @@ func TestNewInvalid(t *testing.T) {
 		want   string
 	}{
 		{"zero active timeout", func(c *Configuration) { c.ActiveTimeout = 0 }, export,
-			"invalid flow configuration: active timeout must be positive, got 0s"},
+			"invalid flow configuration: ActiveTimeout must be positive, got 0s"},
 		{"negative idle timeout", func(c *Configuration) { c.IdleTimeout = -sec }, export,
-			"invalid flow configuration: idle timeout must be positive, got -1s"},
+			"invalid flow configuration: IdleTimeout must be positive, got -1s"},
 		{"zero max flows", func(c *Configuration) { c.MaxFlows = 0 }, export,
-			"invalid flow configuration: max flows must be between 1 and 2147483647, got 0"},
+			"invalid flow configuration: MaxFlows must be between 1 and 2147483647, got 0"},
 		{"too many max flows", func(c *Configuration) { c.MaxFlows = 1 << 31 }, export,
-			"invalid flow configuration: max flows must be between 1 and 2147483647, got 2147483648"},
+			"invalid flow configuration: MaxFlows must be between 1 and 2147483647, got 2147483648"},
 		{"nil export", nil, nil, "invalid flow configuration: nil export function"},
 	}
 	for i, tc := range cases {

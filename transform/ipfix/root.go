@@ -71,16 +71,16 @@ type Exporter struct {
 	messagesLost, recordsLost            atomic.Uint64
 }
 
-// New returns an Exporter writing to t. It does no I/O. Zero numeric fields
-// of cfg get their defaults (see Configuration).
+// New returns an Exporter writing to t. It does no I/O. cfg is taken as
+// given: start from DefaultConfiguration.
 func New(cfg Configuration, t Transport) (*Exporter, error) {
 	if t == nil {
 		return nil, errors.New("ipfix exporter needs a transport")
 	}
-	cfg, err := cfg.withDefaults(t.Datagram())
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid ipfix exporter configuration: %w", err)
 	}
+	cfg.MaxMessageSize = cfg.messageSize(t.Datagram())
 	tpls := Templates(cfg.Biflow)
 	e := &Exporter{
 		cfg:    cfg,

@@ -92,7 +92,7 @@ func TestRoundTrip(t *testing.T) {
 			tr := &memTransport{dgram: tc.dgram}
 			recs := sampleRecords(tc.n)
 			e := exportAll(t, cfg, tr, recs)
-			cfg, _ = cfg.withDefaults(tc.dgram)
+			cfg.MaxMessageSize = cfg.messageSize(tc.dgram)
 			msgs := tr.messages()
 			if len(msgs) < tc.minMsgs {
 				t.Errorf("%d messages, want at least %d", len(msgs), tc.minMsgs)
@@ -245,13 +245,19 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"message too small", func(c *Configuration) { c.MaxMessageSize = 100 },
-			"invalid ipfix exporter configuration: max message size must be between 256 and 65535 octets, got 100"},
+			"invalid ipfix exporter configuration: MaxMessageSize must be 0 (chosen by the transport) or between 256 and 65535 octets, got 100"},
 		{"message too large", func(c *Configuration) { c.MaxMessageSize = 70000 },
-			"invalid ipfix exporter configuration: max message size must be between 256 and 65535 octets, got 70000"},
+			"invalid ipfix exporter configuration: MaxMessageSize must be 0 (chosen by the transport) or between 256 and 65535 octets, got 70000"},
 		{"negative refresh", func(c *Configuration) { c.TemplateRefresh = -time.Second },
-			"invalid ipfix exporter configuration: template refresh must not be negative, got -1s"},
+			"invalid ipfix exporter configuration: TemplateRefresh must be positive, got -1s"},
+		{"zero refresh", func(c *Configuration) { c.TemplateRefresh = 0 },
+			"invalid ipfix exporter configuration: TemplateRefresh must be positive, got 0s"},
 		{"negative refresh messages", func(c *Configuration) { c.TemplateRefreshMessages = -1 },
-			"invalid ipfix exporter configuration: template refresh messages must not be negative, got -1"},
+			"invalid ipfix exporter configuration: TemplateRefreshMessages must be positive, got -1"},
+		{"no clock", func(c *Configuration) { c.Now = nil },
+			"invalid ipfix exporter configuration: Now must be set"},
+		{"zero configuration", func(c *Configuration) { *c = Configuration{} },
+			"invalid ipfix exporter configuration: TemplateRefresh must be positive, got 0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,5 +337,34 @@ func BenchmarkAdd(b *testing.B) {
 			s := e.Stats()
 			b.ReportMetric(float64(s.BytesSent)/float64(s.RecordsSent), "B/record")
 		})
+	}
+}
+
+// TestDefaultConfiguration checks the documented defaults, biflow
+// templates first among them.
+func TestDefaultConfiguration(t *testing.T) {
+	cfg := DefaultConfiguration()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate() error:\n%+v", err)
+	}
+	if !cfg.Biflow || cfg.TemplateRefresh != 60*time.Second || cfg.TemplateRefreshMessages != 100 ||
+		cfg.MaxMessageSize != AutoMessageSize || cfg.Now == nil {
+		t.Errorf("DefaultConfiguration() = %+v", cfg)
+	}
+	for _, dgram := range []bool{false, true} {
+		e, err := New(cfg, &memTransport{dgram: dgram})
+		if err != nil {
+			t.Fatalf("New() error:\n%+v", err)
+		}
+		if e.tid4 != TemplateIPv4Biflow || e.tid6 != TemplateIPv6Biflow {
+			t.Errorf("datagram %v: templates %d, %d, want the biflow ones", dgram, e.tid4, e.tid6)
+		}
+		want := DefaultStreamMessageSize &^ 3
+		if dgram {
+			want = DefaultDatagramMessageSize
+		}
+		if len(e.buf) != want {
+			t.Errorf("datagram %v: message buffer %d octets, want %d", dgram, len(e.buf), want)
+		}
 	}
 }
