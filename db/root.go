@@ -19,6 +19,8 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
 // Errors the store returns, wrapped with context; the AM maps them to
@@ -30,9 +32,10 @@ var (
 	ErrConflict = errors.New("already exists")
 )
 
-// Configuration configures the store.
+// Configuration configures the store. Start from DefaultConfiguration and
+// set Path: Open refuses invalid values (see Validate).
 type Configuration struct {
-	// Path is the SQLite file; it is created when missing.
+	// Path is the SQLite file; it is created when missing. Required.
 	Path string
 	// BusyTimeout is how long a writer waits for the write lock
 	// (default 30 s).
@@ -40,6 +43,24 @@ type Configuration struct {
 	// MaxOpenConns bounds the connection pool (default 32): WAL readers
 	// run side by side, writers queue for the write lock.
 	MaxOpenConns int
+}
+
+// DefaultConfiguration returns the documented defaults (Path still to
+// set).
+func DefaultConfiguration() Configuration {
+	return Configuration{
+		BusyTimeout:  30 * time.Second,
+		MaxOpenConns: 32,
+	}
+}
+
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Set("Path", c.Path != "", "set (the SQLite file)"),
+		check.Positive("BusyTimeout", c.BusyTimeout),
+		check.Positive("MaxOpenConns", c.MaxOpenConns),
+	)
 }
 
 // DB is an open store. It is safe for concurrent use.
@@ -50,14 +71,8 @@ type DB struct {
 // Open opens (creating and migrating it if needed) the database at
 // cfg.Path.
 func Open(ctx context.Context, cfg Configuration) (*DB, error) {
-	if cfg.Path == "" {
-		return nil, errors.New("database path is empty")
-	}
-	if cfg.BusyTimeout <= 0 {
-		cfg.BusyTimeout = 30 * time.Second
-	}
-	if cfg.MaxOpenConns <= 0 {
-		cfg.MaxOpenConns = 32
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid database configuration: %w", err)
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")

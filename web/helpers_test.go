@@ -129,14 +129,18 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := db.Open(ctx, db.Configuration{Path: filepath.Join(dir, "gims.db")})
+	dcfg := db.DefaultConfiguration()
+	dcfg.Path = filepath.Join(dir, "gims.db")
+	store, err := db.Open(ctx, dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	m, err := am.New(am.Configuration{DataDir: filepath.Join(dir, "data"), PollInterval: 200 * time.Millisecond,
-		PullInterval: time.Second, RefreshInterval: 5 * time.Second, DeviceTimeout: 5 * time.Second,
-		BcryptCost: bcrypt.MinCost}, am.Dependencies{DB: store})
+	mcfg := am.DefaultConfiguration()
+	mcfg.DataDir = filepath.Join(dir, "data")
+	mcfg.PollInterval, mcfg.PullInterval, mcfg.RefreshInterval = 200*time.Millisecond, time.Second, 5*time.Second
+	mcfg.DeviceTimeout, mcfg.BcryptCost = 5*time.Second, bcrypt.MinCost
+	m, err := am.New(mcfg, am.Dependencies{DB: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +165,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc, err := api.New(api.Configuration{}, m)
+	rpc, err := api.New(api.DefaultConfiguration(), m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/internal/check"
 )
 
 //go:embed templates/*.html
@@ -31,7 +32,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Configuration configures the GUI. Zero fields take DefaultConfiguration's values.
+// Configuration configures the GUI. Start from DefaultConfiguration: New
+// refuses invalid values (see Validate).
 type Configuration struct {
 	// SessionIdle ends a login unused for that long (default 8 h).
 	SessionIdle time.Duration
@@ -47,11 +49,13 @@ type Configuration struct {
 	// and the files of a running experiment (default 3 s).
 	ResultsInterval time.Duration
 	// FlowsShown is how many of the largest flows the table shows
-	// (default 100).
+	// (default 100; at most am.MaxLimit).
 	FlowsShown int
-	// Logger receives refused requests and failures (default: discard).
+	// Logger receives refused requests and failures (default: discard;
+	// required).
 	Logger *slog.Logger
-	// Now is the clock (default time.Now), injectable for tests.
+	// Now is the clock (default time.Now; required), injectable for
+	// tests.
 	Now func() time.Time
 }
 
@@ -69,34 +73,18 @@ func DefaultConfiguration() Configuration {
 	}
 }
 
-// withDefaults fills the zero fields.
-func (c Configuration) withDefaults() Configuration {
-	d := DefaultConfiguration()
-	if c.SessionIdle <= 0 {
-		c.SessionIdle = d.SessionIdle
-	}
-	if c.SessionMax <= 0 {
-		c.SessionMax = d.SessionMax
-	}
-	if c.MaxSessions <= 0 {
-		c.MaxSessions = d.MaxSessions
-	}
-	if c.StatusInterval <= 0 {
-		c.StatusInterval = d.StatusInterval
-	}
-	if c.ResultsInterval <= 0 {
-		c.ResultsInterval = d.ResultsInterval
-	}
-	if c.FlowsShown <= 0 || c.FlowsShown > am.MaxLimit {
-		c.FlowsShown = d.FlowsShown
-	}
-	if c.Logger == nil {
-		c.Logger = d.Logger
-	}
-	if c.Now == nil {
-		c.Now = d.Now
-	}
-	return c
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Positive("SessionIdle", c.SessionIdle),
+		check.Positive("SessionMax", c.SessionMax),
+		check.Positive("MaxSessions", c.MaxSessions),
+		check.Positive("StatusInterval", c.StatusInterval),
+		check.Positive("ResultsInterval", c.ResultsInterval),
+		check.Between("FlowsShown", c.FlowsShown, 1, am.MaxLimit),
+		check.Set("Logger", c.Logger != nil, "set"),
+		check.Set("Now", c.Now != nil, "set"),
+	)
 }
 
 // Handler serves the GUI: mount it at "/" beside the API handler.
@@ -118,10 +106,12 @@ var pageFiles = []string{
 
 // New returns the GUI over manager m; it parses the embedded templates.
 func New(cfg Configuration, m *am.Manager) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid web GUI configuration: %w", err)
+	}
 	if m == nil {
 		return nil, fmt.Errorf("the web GUI needs the aggregate manager")
 	}
-	cfg = cfg.withDefaults()
 	h := &Handler{
 		cfg:      cfg,
 		m:        m,

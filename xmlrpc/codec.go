@@ -23,9 +23,13 @@ type Codec struct {
 	cache typeCache
 }
 
-// NewCodec returns a codec with cfg (zero fields take DefaultConfiguration values).
-func NewCodec(cfg Configuration) *Codec {
-	return &Codec{cfg: cfg.withDefaults()}
+// NewCodec returns a codec with cfg, which it refuses when invalid (start
+// from DefaultConfiguration).
+func NewCodec(cfg Configuration) (*Codec, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid XML-RPC configuration: %w", err)
+	}
+	return &Codec{cfg: cfg}, nil
 }
 
 // limits returns the parse limits of requests.

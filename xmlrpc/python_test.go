@@ -17,7 +17,7 @@ func TestPythonClient(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not installed (make deps installs it)")
 	}
-	s, _, err := newTestServer(Configuration{})
+	s, _, err := newTestServer(DefaultConfiguration())
 	if err != nil {
 		t.Fatal(err)
 	}

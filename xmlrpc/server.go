@@ -50,10 +50,13 @@ type method struct {
 	help     string
 }
 
-// NewServer returns a Server with cfg; zero fields of cfg take the
-// DefaultConfiguration values.
-func NewServer(cfg Configuration) *Server {
-	c := NewCodec(cfg)
+// NewServer returns a Server with cfg, which it refuses when invalid (start
+// from DefaultConfiguration).
+func NewServer(cfg Configuration) (*Server, error) {
+	c, err := NewCodec(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		codec:     c,
 		rpc:       rpc.NewServer(),
@@ -70,7 +73,7 @@ func NewServer(cfg Configuration) *Server {
 		h = c.cfg.Middleware(h)
 	}
 	s.handler = h
-	return s
+	return s, nil
 }
 
 // RPC returns the underlying gorilla server, to install its intercept,

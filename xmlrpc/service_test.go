@@ -206,7 +206,10 @@ func newTestServer(cfg Configuration) (*Server, *TestService, error) {
 	if cfg.Middleware == nil {
 		cfg.Middleware = testMiddleware
 	}
-	s := NewServer(cfg)
+	s, err := NewServer(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	svc := &TestService{}
 	if err := s.RegisterService(svc, "Test", testHelp()); err != nil {
 		return nil, nil, err

@@ -46,20 +46,23 @@ func loopbackOnly() *http.Client {
 // newFuzzHandler is the API over a real manager and database.
 func newFuzzHandler(tb testing.TB) *Handler {
 	dir := tb.TempDir()
-	store, err := db.Open(context.Background(), db.Configuration{Path: filepath.Join(dir, "am.db")})
+	dcfg := db.DefaultConfiguration()
+	dcfg.Path = filepath.Join(dir, "am.db")
+	store, err := db.Open(context.Background(), dcfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
-	m, err := am.New(am.Configuration{DataDir: filepath.Join(dir, "data"), BcryptCost: 4, DeviceTimeout: 300 * time.Millisecond},
-		am.Dependencies{DB: store, HTTP: loopbackOnly()})
+	mcfg := am.DefaultConfiguration()
+	mcfg.DataDir, mcfg.BcryptCost, mcfg.DeviceTimeout = filepath.Join(dir, "data"), 4, 300*time.Millisecond
+	m, err := am.New(mcfg, am.Dependencies{DB: store, HTTP: loopbackOnly()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if _, err := m.InitAdmin(context.Background(), fuzzUser, fuzzPass); err != nil {
 		tb.Fatal(err)
 	}
-	h, err := New(Configuration{}, m)
+	h, err := New(DefaultConfiguration(), m)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -16,15 +16,34 @@ import (
 	"strings"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
-// Configuration configures the handler.
+// Configuration configures the handler. Start from DefaultConfiguration:
+// New refuses invalid values (see Validate).
 type Configuration struct {
 	// MaxBodyBytes bounds an XML-RPC request (default 1 MiB).
 	MaxBodyBytes int64
 	// Logger receives refused calls and failures (default: discard).
+	// Required.
 	Logger *slog.Logger
+}
+
+// DefaultConfiguration returns the documented defaults.
+func DefaultConfiguration() Configuration {
+	return Configuration{
+		MaxBodyBytes: 1 << 20,
+		Logger:       slog.New(slog.DiscardHandler),
+	}
+}
+
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Positive("MaxBodyBytes", c.MaxBodyBytes),
+		check.Set("Logger", c.Logger != nil, "set"),
+	)
 }
 
 // Paths served by Handler.
@@ -45,19 +64,22 @@ type principalKey struct{}
 
 // New returns the handler over manager m.
 func New(cfg Configuration, m *am.Manager) (*Handler, error) {
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 1 << 20
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid AM API configuration: %w", err)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	if m == nil {
+		return nil, errors.New("the AM API needs the aggregate manager")
 	}
 	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
-	srv := xmlrpc.NewServer(xmlrpc.Configuration{
-		DefaultService: "AM",
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		FaultMapper:    am.FaultOf,
-		Middleware:     h.rpcAuth,
-	})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "AM"
+	xcfg.MaxBodyBytes = cfg.MaxBodyBytes
+	xcfg.FaultMapper = am.FaultOf
+	xcfg.Middleware = h.rpcAuth
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := srv.RegisterService(&Service{m: m}, "AM", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the AM API: %w", err)
 	}

@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,14 +36,18 @@ func newTestDevice(t testing.TB) *testDevice {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := job.New(job.Configuration{DataDir: t.TempDir(), PcapDir: pcapDir})
+	jcfg := job.DefaultConfiguration()
+	jcfg.DataDir, jcfg.PcapDir = t.TempDir(), pcapDir
+	m, err := job.New(jcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Configuration{Token: testToken, Version: "test-1"}, m)
+	cfg := DefaultConfiguration()
+	cfg.Token, cfg.Version = testToken, "test-1"
+	h, err := New(cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,16 +360,43 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-func TestNewNeedsToken(t *testing.T) {
-	m, err := job.New(job.Configuration{DataDir: t.TempDir()})
+func TestNewInvalidConfiguration(t *testing.T) {
+	jcfg := job.DefaultConfiguration()
+	jcfg.DataDir = t.TempDir()
+	m, err := job.New(jcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Configuration{}, m); err == nil {
-		t.Error("New without a token succeeded")
+	cases := []struct {
+		name string
+		mod  func(*Configuration)
+		want string
+	}{
+		{"no token", func(c *Configuration) { c.Token = "" },
+			"invalid device API configuration: Token must be set"},
+		{"no version", func(c *Configuration) { c.Version = "" },
+			"invalid device API configuration: Version must be set"},
+		{"no logger", func(c *Configuration) { c.Logger = nil },
+			"invalid device API configuration: Logger must be set"},
+		{"zero body", func(c *Configuration) { c.MaxBodyBytes = 0 },
+			"invalid device API configuration: MaxBodyBytes must be positive, got 0"},
+		{"negative body", func(c *Configuration) { c.MaxBodyBytes = -1 },
+			"invalid device API configuration: MaxBodyBytes must be positive, got -1"},
 	}
-	if _, err := New(Configuration{Token: "x"}, nil); err == nil {
-		t.Error("New without a manager succeeded")
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			cfg := DefaultConfiguration()
+			cfg.Token = "secret"
+			tc.mod(&cfg)
+			if _, err := New(cfg, m); err == nil || err.Error() != tc.want {
+				t.Errorf("New() error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	cfg := DefaultConfiguration()
+	cfg.Token = "secret"
+	if _, err := New(cfg, nil); err == nil || err.Error() != "device API needs a job manager" {
+		t.Errorf("New(nil manager) error = %v", err)
 	}
 }
 

@@ -124,7 +124,9 @@ func FuzzDeviceRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	// Few jobs, so that fuzzed StartJob calls cannot pile up captures.
-	m, err := job.New(job.Configuration{DataDir: f.TempDir(), PcapDir: pcapDir, MaxJobs: 4})
+	jcfg := job.DefaultConfiguration()
+	jcfg.DataDir, jcfg.PcapDir, jcfg.MaxJobs = f.TempDir(), pcapDir, 4
+	m, err := job.New(jcfg)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -136,7 +138,9 @@ func FuzzDeviceRequest(f *testing.F) {
 			f.Error(err)
 		}
 	})
-	h, err := New(Configuration{Token: testToken, Version: "fuzz"}, m)
+	cfg := DefaultConfiguration()
+	cfg.Token, cfg.Version = testToken, "fuzz"
+	h, err := New(cfg, m)
 	if err != nil {
 		f.Fatal(err)
 	}

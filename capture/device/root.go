@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -30,16 +31,16 @@ const (
 	FaultRefused  = 5 // the device refuses (too many jobs)
 )
 
-// Configuration configures a Handler. Token is required; the other fields have
-// defaults (see DefaultConfiguration).
+// Configuration configures a Handler. Start from DefaultConfiguration and
+// set Token: New refuses invalid values (see Validate).
 type Configuration struct {
 	// Token is the secret the aggregate manager presents as
 	// "Authorization: Bearer <token>". Required; never logged.
 	Token string
-	// Version is reported by Capabilities. Default "dev".
+	// Version is reported by Capabilities. Default "dev"; required.
 	Version string
 	// Logger receives authentication failures and internal errors.
-	// Default: discard.
+	// Default: discard; required.
 	Logger *slog.Logger
 	// MaxBodyBytes bounds an XML-RPC request body. Default 1 MiB.
 	MaxBodyBytes int64
@@ -52,6 +53,17 @@ func DefaultConfiguration() Configuration {
 		Logger:       slog.New(slog.DiscardHandler),
 		MaxBodyBytes: 1 << 20,
 	}
+}
+
+// Validate names the field that is wrong, the rule and the value given.
+// The token itself is never part of the message.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Set("Token", c.Token != "", "set"),
+		check.Set("Version", c.Version != "", "set"),
+		check.Set("Logger", c.Logger != nil, "set"),
+		check.Positive("MaxBodyBytes", c.MaxBodyBytes),
+	)
 }
 
 // Handler serves the device API: POST /RPC2 and GET /files/<job>/<name>.
@@ -69,29 +81,22 @@ const (
 
 // New returns the handler of the device API over the job manager m.
 func New(cfg Configuration, m *job.Manager) (*Handler, error) {
-	d := DefaultConfiguration()
-	if cfg.Token == "" {
-		return nil, errors.New("device API needs a token")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid device API configuration: %w", err)
 	}
 	if m == nil {
 		return nil, errors.New("device API needs a job manager")
 	}
-	if cfg.Version == "" {
-		cfg.Version = d.Version
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = d.Logger
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = d.MaxBodyBytes
-	}
 	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
-	srv := xmlrpc.NewServer(xmlrpc.Configuration{
-		DefaultService: "Device",
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		FaultMapper:    h.faultOf,
-		Middleware:     h.rpcAuth,
-	})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "Device"
+	xcfg.MaxBodyBytes = cfg.MaxBodyBytes
+	xcfg.FaultMapper = h.faultOf
+	xcfg.Middleware = h.rpcAuth
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := srv.RegisterService(&Service{h: h}, "Device", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the device API: %w", err)
 	}

@@ -60,11 +60,11 @@ type Manager struct {
 	cpuPct  float64
 }
 
-// New returns a Manager. It does no I/O; Start loads the jobs.
+// New returns a Manager, refusing an invalid configuration. It does no I/O;
+// Start loads the jobs.
 func New(cfg Configuration) (*Manager, error) {
-	cfg = cfg.withDefaults()
-	if cfg.DataDir == "" {
-		return nil, errors.New("job manager needs a data directory")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid job manager configuration: %w", err)
 	}
 	return &Manager{
 		cfg:     cfg,

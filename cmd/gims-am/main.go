@@ -111,13 +111,17 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 		return usageError{fmt.Errorf("-log-level %q: %v", o.logLevel, err)}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	store, err := db.Open(ctx, db.Configuration{Path: o.dbPath})
+	dcfg := db.DefaultConfiguration()
+	dcfg.Path = o.dbPath
+	store, err := db.Open(ctx, dcfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	m, err := am.New(am.Configuration{DataDir: o.dataDir, PollInterval: o.poll, PullInterval: o.pull,
-		RefreshInterval: o.refresh, DeviceTimeout: o.deviceTimeout, BcryptCost: o.bcryptCost, Logger: logger}, am.Dependencies{DB: store})
+	mcfg := am.DefaultConfiguration()
+	mcfg.DataDir, mcfg.PollInterval, mcfg.PullInterval, mcfg.RefreshInterval = o.dataDir, o.poll, o.pull, o.refresh
+	mcfg.DeviceTimeout, mcfg.BcryptCost, mcfg.Logger = o.deviceTimeout, o.bcryptCost, logger
+	m, err := am.New(mcfg, am.Dependencies{DB: store})
 	if err != nil {
 		return usageError{err}
 	}
@@ -130,7 +134,9 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 			return usageError{err}
 		}
 	}
-	h, err := api.New(api.Configuration{Logger: logger}, m)
+	acfg := api.DefaultConfiguration()
+	acfg.Logger = logger
+	h, err := api.New(acfg, m)
 	if err != nil {
 		return err
 	}

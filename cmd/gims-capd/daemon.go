@@ -42,11 +42,15 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 		return usagef("-data must name a folder")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	m, err := job.New(job.Configuration{DataDir: o.dataDir, PcapDir: o.pcapDir, Logger: logger})
+	jcfg := job.DefaultConfiguration()
+	jcfg.DataDir, jcfg.PcapDir, jcfg.Logger = o.dataDir, o.pcapDir, logger
+	m, err := job.New(jcfg)
 	if err != nil {
 		return usageError{err}
 	}
-	h, err := device.New(device.Configuration{Token: token, Version: version, Logger: logger}, m)
+	dcfg := device.DefaultConfiguration()
+	dcfg.Token, dcfg.Version, dcfg.Logger = token, version, logger
+	h, err := device.New(dcfg, m)
 	if err != nil {
 		return err
 	}

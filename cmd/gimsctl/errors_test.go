@@ -274,7 +274,12 @@ func TestHelp(t *testing.T) {
 // only, and the fake AM at /RPC2.
 func fileServer(t *testing.T, am *fakeAM) *httptest.Server {
 	t.Helper()
-	srv := xmlrpc.NewServer(xmlrpc.Configuration{DefaultService: "AM"})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "AM"
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.RegisterService(am, "AM", nil); err != nil {
 		t.Fatal(err)
 	}

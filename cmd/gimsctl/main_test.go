@@ -318,7 +318,12 @@ func cannedReplies() map[string]any {
 func newFakeAM(t *testing.T) (*fakeAM, string) {
 	t.Helper()
 	am := &fakeAM{replies: cannedReplies(), faults: map[string]xmlrpc.Fault{}}
-	srv := xmlrpc.NewServer(xmlrpc.Configuration{DefaultService: "AM"})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "AM"
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.RegisterService(am, "AM", map[string]string{
 		"CreateExperiment": "CreateExperiment(struct{name, description?, devices}) -> int",
 	}); err != nil {
