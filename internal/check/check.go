@@ -7,6 +7,7 @@ package check
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 )
 
@@ -83,4 +84,19 @@ func Set(field string, ok bool, rule string) error {
 		return nil
 	}
 	return &FieldError{Field: field, Rule: rule}
+}
+
+// Flags rewrites err in the terms of a command line: when err holds a
+// FieldError whose field names lists, the result is the FieldError's
+// message with "-" and the flag name in place of the field, alone (the
+// component's prefix is of no use to the person typing the flags);
+// otherwise err is returned as is.
+func Flags(err error, names map[string]string) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		if name, ok := names[fe.Field]; ok {
+			return errors.New(fe.For("-" + name))
+		}
+	}
+	return err
 }

@@ -41,3 +41,23 @@ func TestFor(t *testing.T) {
 		t.Errorf("For() = %q, want %q", got, want)
 	}
 }
+
+func TestFlags(t *testing.T) {
+	names := map[string]string{"PollInterval": "poll-interval"}
+	wrapped := fmt.Errorf("invalid aggregate manager configuration: %w", Positive("PollInterval", -5*time.Second))
+	for i, tc := range []struct {
+		err  error
+		want string
+	}{
+		{wrapped, "-poll-interval must be positive, got -5s"},
+		{fmt.Errorf("invalid: %w", Positive("Other", 0)), "invalid: Other must be positive, got 0"},
+		{errors.New("plain"), "plain"},
+	} {
+		if got := Flags(tc.err, names); got.Error() != tc.want {
+			t.Errorf("#%d: Flags() = %q, want %q", i, got, tc.want)
+		}
+	}
+	if Flags(nil, names) != nil {
+		t.Error("Flags(nil) is not nil")
+	}
+}
