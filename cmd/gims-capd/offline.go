@@ -85,19 +85,12 @@ func (o offlineOptions) meterConfig() (meter.Configuration, error) {
 		}
 		cfg.Key = &key
 	}
+	// parseFlags validated both configurations.
 	if o.countersOut != "" {
-		if o.counterInterval <= 0 {
-			return cfg, usagef("-counter-interval must be positive, not %s", o.counterInterval)
-		}
-		cfg.Counters = &counters.Configuration{Interval: o.counterInterval}
+		cfg.Counters = &o.counters
 	}
 	if o.ipfixOut != "" || o.collector != "" {
-		if o.activeTimeout <= 0 || o.idleTimeout <= 0 {
-			return cfg, usagef("-active-timeout and -idle-timeout must be positive")
-		}
-		fc := flow.DefaultConfiguration()
-		fc.ActiveTimeout, fc.IdleTimeout, fc.Biflow = o.activeTimeout, o.idleTimeout, o.biflow
-		cfg.Flows = &fc
+		cfg.Flows = &o.flows
 	}
 	return cfg, nil
 }
@@ -146,7 +139,7 @@ func (out *outputs) open(ctx context.Context, o offlineOptions, src *capture.Sou
 		out.csv = w
 	}
 	xcfg := ipfix.DefaultConfiguration()
-	xcfg.Biflow = o.biflow
+	xcfg.Biflow = o.flows.Biflow
 	if o.ipfixOut != "" {
 		w, err := out.create(o.ipfixOut)
 		if err != nil {
