@@ -43,9 +43,9 @@ func (e *FilterError) Error() string {
 	return fmt.Sprintf("bad filter %q: %s", e.Expr, e.Msg)
 }
 
-// LiveConfig describes a live capture. The zero value of each field means
+// LiveConfiguration describes a live capture. The zero value of each field means
 // its documented default.
-type LiveConfig struct {
+type LiveConfiguration struct {
 	// Interface is the libpcap device name (e.g. "eth0", "lo").
 	Interface string
 	// Filter is a BPF expression; empty captures everything.
@@ -80,7 +80,7 @@ type Source struct {
 const pcapRecordHeader = 16
 
 // OpenLive activates a live capture on an interface.
-func OpenLive(cfg LiveConfig) (*Source, error) {
+func OpenLive(cfg LiveConfiguration) (*Source, error) {
 	if cfg.Snaplen <= 0 {
 		cfg.Snaplen = DefaultSnaplen
 	}

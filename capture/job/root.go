@@ -330,7 +330,7 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if !slices.Contains(devs, spec.Interface) {
 			return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(devs, ", "))
 		}
-		src, err = capture.OpenLive(capture.LiveConfig{
+		src, err = capture.OpenLive(capture.LiveConfiguration{
 			Interface: spec.Interface, Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.Promiscuous,
 		})
 	}

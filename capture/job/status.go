@@ -254,7 +254,7 @@ func (m *Manager) Interfaces() ([]Interface, error) {
 	var out []Interface
 	for _, d := range devs {
 		lt := ""
-		if src, err := capture.OpenLive(capture.LiveConfig{
+		if src, err := capture.OpenLive(capture.LiveConfiguration{
 			Interface: d.Name, Snaplen: 256, BufferSize: 1 << 16, ReadTimeout: 10 * time.Millisecond,
 		}); err == nil {
 			lt = pcap.DatalinkValToName(int(src.LinkType()))
