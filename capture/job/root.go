@@ -330,9 +330,9 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if !slices.Contains(devs, spec.Interface) {
 			return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(devs, ", "))
 		}
-		src, err = capture.OpenLive(capture.LiveConfiguration{
-			Interface: spec.Interface, Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.Promiscuous,
-		})
+		lc := capture.DefaultLiveConfiguration()
+		lc.Interface, lc.Filter, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Filter, spec.Snaplen, spec.Promiscuous
+		src, err = capture.OpenLive(lc)
 	}
 	var fe *capture.FilterError
 	switch {
