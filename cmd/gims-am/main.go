@@ -47,14 +47,6 @@ type options struct {
 	am                am.Configuration
 }
 
-// Flags of each component's fields, so that an invalid value is reported
-// under the flag the user typed.
-var (
-	dbFlags = map[string]string{"Path": "db"}
-	amFlags = map[string]string{"DataDir": "data", "PollInterval": "poll-interval", "PullInterval": "pull-interval",
-		"RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout", "BcryptCost": "bcrypt-cost"}
-)
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -119,11 +111,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := o.level.UnmarshalText([]byte(logLevel)); err != nil {
 		return o, usageError{fmt.Errorf("-log-level %q: %v", logLevel, err)}
 	}
+	// An invalid value is reported under the flag the user typed.
 	if err := o.db.Validate(); err != nil {
-		return o, usageError{check.Flags(err, dbFlags)}
+		return o, usageError{check.Flags(err, map[string]string{"Path": "db"})}
 	}
 	if err := o.am.Validate(); err != nil {
-		return o, usageError{check.Flags(err, amFlags)}
+		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
+			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
+			"BcryptCost": "bcrypt-cost"})}
 	}
 	return o, nil
 }

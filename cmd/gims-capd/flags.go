@@ -44,14 +44,6 @@ type daemonOptions struct {
 	jobs job.Configuration
 }
 
-// Flags of the components' fields, so that an invalid value is reported
-// under the flag the user typed.
-var (
-	countersFlags = map[string]string{"Interval": "counter-interval"}
-	flowFlags     = map[string]string{"ActiveTimeout": "active-timeout", "IdleTimeout": "idle-timeout"}
-	jobFlags      = map[string]string{"DataDir": "data", "PcapDir": "pcap-dir"}
-)
-
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{
 		offline: offlineOptions{counters: counters.DefaultConfiguration(), flows: flow.DefaultConfiguration()},
@@ -91,15 +83,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, usagef("unexpected argument %q", fs.Arg(0))
 	}
+	// An invalid value is reported under the flag the user typed.
 	if err := off.counters.Validate(); err != nil {
-		return o, usageError{check.Flags(err, countersFlags)}
+		return o, usageError{check.Flags(err, map[string]string{"Interval": "counter-interval"})}
 	}
 	if err := off.flows.Validate(); err != nil {
-		return o, usageError{check.Flags(err, flowFlags)}
+		return o, usageError{check.Flags(err, map[string]string{"ActiveTimeout": "active-timeout", "IdleTimeout": "idle-timeout"})}
 	}
 	if off.input == "" {
 		if err := d.jobs.Validate(); err != nil {
-			return o, usageError{check.Flags(err, jobFlags)}
+			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir"})}
 		}
 	}
 	return o, nil
