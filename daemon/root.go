@@ -34,8 +34,10 @@ type Component interface {
 
 // Hooks is a Component made of two functions; a nil one does nothing.
 type Hooks struct {
+	// OnStart is the component's Start.
 	OnStart func(ctx context.Context) error
-	OnStop  func() error
+	// OnStop is the component's Stop.
+	OnStop func() error
 }
 
 // Start implements Component.
