@@ -6,7 +6,11 @@ BIN       := bin
 APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium
 FUZZTIME  ?= 30s
 
-.PHONY: all build test deps fmt vet bench bench-live bench-peers load fuzz demo clean
+# STATICCHECK is staticcheck 2025.1.1, pinned: a new release may bring new
+# checks, and the lint must not change under a commit that did not change.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
+
+.PHONY: all build test test-norace deps fmt vet tidy lint bench bench-live bench-peers load fuzz demo clean
 
 all: build
 
@@ -32,13 +36,33 @@ fmt:
 vet: deps
 	$(GO) vet ./...
 
-# test: format and vet first, then every test (with the race detector);
-# fuzz targets run over their seed corpora in testdata/. The web GUI's
-# browser tests leave screenshots of every page in $(ARTIFACTS).
+# tidy fails when go mod tidy would change go.mod or go.sum.
+tidy:
+	$(GO) mod tidy -diff
+
+# lint runs the pinned staticcheck (go run builds it once, then the build
+# cache keeps it).
+lint: deps
+	$(GO) run $(STATICCHECK) ./...
+
+# test: format, vet, tidy and lint first, then the tests that build only
+# without the race detector, then every test with it; fuzz targets run over
+# their seed corpora in testdata/. internal/testrun prints what go test
+# prints plus the skipped tests, and with CI set (CI=true) a skipped test
+# fails the run: make deps installs every tool the tests need. The web
+# GUI's browser tests leave screenshots of every page in $(ARTIFACTS).
 ARTIFACTS ?= $(CURDIR)/test-artifacts/screenshots
-test: deps fmt vet
-	GIMS_ARTIFACTS=$(ARTIFACTS) $(GO) test -race -count=1 -timeout 20m ./...
+test: deps fmt vet tidy lint test-norace
+	GIMS_ARTIFACTS=$(ARTIFACTS) $(GO) run ./internal/testrun $(GO) test -race -count=1 -timeout 20m ./...
 	@echo "browser screenshots of the web GUI: $(ARTIFACTS)"
+
+# test-norace runs, without the race detector, the packages that have tests
+# in `//go:build !race` files: allocation tests (testing.AllocsPerRun), whose
+# counts mean nothing under -race, where sync.Pool drops items at random.
+NORACE_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build !race' . | \
+	xargs -r grep -l '^func Test' | xargs -r -n1 dirname | sort -u)
+test-norace: deps
+	$(if $(NORACE_PKGS),$(GO) run ./internal/testrun $(GO) test -count=1 $(NORACE_PKGS))
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./transform/... ./capture/...

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -94,7 +95,7 @@ func (m *Manager) hashPassword(password string) (string, error) {
 }
 
 // checkUserInput validates AddUser's struct.
-func checkUserInput(u UserInput) error {
+func checkUserInput(u amapi.UserInput) error {
 	if err := checkName("user name", u.Name); err != nil {
 		return err
 	}

@@ -9,14 +9,15 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
 // client returns a device API client of d.
-func (m *Manager) client(d *db.Device) (*device.Client, error) {
-	c, err := device.NewClient(device.ClientConfig{
+func (m *Manager) client(d *db.Device) (*deviceapi.Client, error) {
+	c, err := deviceapi.NewClient(deviceapi.ClientConfig{
 		BaseURL: "http://" + net.JoinHostPort(d.Hostname, strconv.Itoa(d.Port)),
 		Token:   d.Token,
 		Timeout: m.cfg.DeviceTimeout,
@@ -88,26 +89,26 @@ func checkDevice(d *db.Device) error {
 // AddDevice adds a capture device (admin only), fetching and storing its
 // capabilities; a device that cannot be reached or refuses the token is
 // not added (ErrDevice).
-func (m *Manager) AddDevice(ctx context.Context, p Principal, in DeviceInput) (DeviceInfo, error) {
+func (m *Manager) AddDevice(ctx context.Context, p Principal, in amapi.DeviceInput) (amapi.DeviceInfo, error) {
 	if err := requireAdmin(p, "AddDevice"); err != nil {
-		return DeviceInfo{}, err
+		return amapi.DeviceInfo{}, err
 	}
 	d := db.Device{Name: in.Name, Location: in.Location, Type: in.Type, Hostname: in.Hostname, Port: in.Port,
 		Description: in.Description, Token: in.Token, Interfaces: in.Interfaces, Created: m.cfg.Now()}
 	if err := checkDevice(&d); err != nil {
-		return DeviceInfo{}, fmt.Errorf("add device: %w", err)
+		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
 	}
 	if _, err := m.db.GetDevice(ctx, d.Name); err == nil {
-		return DeviceInfo{}, fmt.Errorf("%w: device %q exists", ErrConflict, d.Name)
+		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q exists", ErrConflict, d.Name)
 	}
 	if err := m.fetchCapabilities(ctx, &d); err != nil {
-		return DeviceInfo{}, fmt.Errorf("add device: %w", err)
+		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
 	}
 	if err := checkInterfaces(&d); err != nil {
-		return DeviceInfo{}, fmt.Errorf("add device: %w", err)
+		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
 	}
 	if err := m.db.CreateDevice(ctx, d); err != nil {
-		return DeviceInfo{}, fmt.Errorf("add device: %w", err)
+		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
 	}
 	m.log.Info("device added", "device", d.Name, "address", net.JoinHostPort(d.Hostname, strconv.Itoa(d.Port)), "by", p.Name)
 	return deviceInfo(&d), nil
@@ -131,13 +132,13 @@ func checkInterfaces(d *db.Device) error {
 // EditDevice changes a device (admin only); approved: true approves a
 // pending one. Changing the address or token of a device in use is a
 // conflict; a new address, token or approval refetches the capabilities.
-func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch DeviceChanges) (DeviceInfo, error) {
+func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch amapi.DeviceChanges) (amapi.DeviceInfo, error) {
 	if err := requireAdmin(p, "EditDevice"); err != nil {
-		return DeviceInfo{}, err
+		return amapi.DeviceInfo{}, err
 	}
 	cur, err := m.db.GetDevice(ctx, name)
 	if err != nil {
-		return DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+		return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 	}
 	next := cur
 	next.Interfaces = append([]string(nil), cur.Interfaces...)
@@ -158,35 +159,35 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch D
 	}
 	if ch.Approved != nil {
 		if !*ch.Approved && !cur.Pending {
-			return DeviceInfo{}, invalidf("device %s is approved already; delete it to withdraw it", name)
+			return amapi.DeviceInfo{}, invalidf("device %s is approved already; delete it to withdraw it", name)
 		}
 		next.Pending = !*ch.Approved
 	}
 	if err := checkDevice(&next); err != nil {
-		return DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+		return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 	}
 	moved := next.Hostname != cur.Hostname || next.Port != cur.Port || next.Token != cur.Token
 	if moved || next.Name != cur.Name {
 		busy, err := m.db.DeviceInUse(ctx, name)
 		if err != nil {
-			return DeviceInfo{}, err
+			return amapi.DeviceInfo{}, err
 		}
 		if busy {
-			return DeviceInfo{}, fmt.Errorf("%w: device %s is used by a running or paused experiment; "+
+			return amapi.DeviceInfo{}, fmt.Errorf("%w: device %s is used by a running or paused experiment; "+
 				"its name, address and token cannot change now", ErrConflict, name)
 		}
 	}
 	if !next.Pending && (moved || cur.Pending) {
 		if err := m.fetchCapabilities(ctx, &next); err != nil {
-			return DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+			return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 		}
 	}
 	if err := checkInterfaces(&next); err != nil {
-		return DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+		return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 	}
 	saved, err := m.db.UpdateDevice(ctx, name, func(d *db.Device) error { *d = next; return nil })
 	if err != nil {
-		return DeviceInfo{}, err
+		return amapi.DeviceInfo{}, err
 	}
 	m.log.Info("device edited", "device", name, "new_name", saved.Name, "approved", !saved.Pending, "by", p.Name)
 	return deviceInfo(&saved), nil
@@ -194,23 +195,23 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch D
 
 // DeleteDevice removes a device (admin only) and returns the deleted
 // record; a device a running or paused experiment uses is a conflict.
-func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (DeviceInfo, error) {
+func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (amapi.DeviceInfo, error) {
 	if err := requireAdmin(p, "DeleteDevice"); err != nil {
-		return DeviceInfo{}, err
+		return amapi.DeviceInfo{}, err
 	}
 	d, err := m.db.DeleteDevice(ctx, name)
 	if errors.Is(err, db.ErrInUse) {
-		return DeviceInfo{}, fmt.Errorf("%w: %v", ErrConflict, err)
+		return amapi.DeviceInfo{}, fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	if err != nil {
-		return DeviceInfo{}, err
+		return amapi.DeviceInfo{}, err
 	}
 	m.log.Info("device deleted", "device", name, "by", p.Name)
 	return deviceInfo(&d), nil
 }
 
 // ListDevices lists the devices (admin only), pending ones included.
-func (m *Manager) ListDevices(ctx context.Context, p Principal) ([]DeviceInfo, error) {
+func (m *Manager) ListDevices(ctx context.Context, p Principal) ([]amapi.DeviceInfo, error) {
 	if err := requireAdmin(p, "ListDevices"); err != nil {
 		return nil, err
 	}
@@ -218,7 +219,7 @@ func (m *Manager) ListDevices(ctx context.Context, p Principal) ([]DeviceInfo, e
 	if err != nil {
 		return nil, err
 	}
-	out := make([]DeviceInfo, len(devs))
+	out := make([]amapi.DeviceInfo, len(devs))
 	for i := range devs {
 		out[i] = deviceInfo(&devs[i])
 	}
@@ -227,12 +228,12 @@ func (m *Manager) ListDevices(ctx context.Context, p Principal) ([]DeviceInfo, e
 
 // DeviceNames lists the approved devices any user may put in an
 // experiment, with their capabilities (for the GUI's forms).
-func (m *Manager) DeviceNames(ctx context.Context, p Principal) ([]DeviceInfo, error) {
+func (m *Manager) DeviceNames(ctx context.Context, p Principal) ([]amapi.DeviceInfo, error) {
 	devs, err := m.db.ListDevices(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []DeviceInfo{}
+	out := []amapi.DeviceInfo{}
 	for i := range devs {
 		if !devs[i].Pending {
 			info := deviceInfo(&devs[i])
@@ -249,21 +250,21 @@ func (m *Manager) DeviceNames(ctx context.Context, p Principal) ([]DeviceInfo, e
 // GetDeviceCapabilities asks an approved device for its capabilities,
 // storing them; when it cannot be reached, the stored ones are returned
 // if there are any (else ErrDevice).
-func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name string) (Capabilities, error) {
+func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name string) (amapi.Capabilities, error) {
 	d, err := m.db.GetDevice(ctx, name)
 	if err != nil || d.Pending {
-		return Capabilities{}, fmt.Errorf("%w: device %q", ErrNotFound, name)
+		return amapi.Capabilities{}, fmt.Errorf("%w: device %q", ErrNotFound, name)
 	}
 	fetchErr := m.fetchCapabilities(ctx, &d)
 	if _, err := m.db.UpdateDevice(ctx, name, func(x *db.Device) error {
 		x.Capabilities, x.Reachable, x.LastSeen, x.LastError = d.Capabilities, d.Reachable, d.LastSeen, d.LastError
 		return nil
 	}); err != nil {
-		return Capabilities{}, err
+		return amapi.Capabilities{}, err
 	}
 	caps, ok := capabilities(&d)
 	if !ok {
-		return Capabilities{}, fetchErr
+		return amapi.Capabilities{}, fetchErr
 	}
 	return caps.Capabilities, nil
 }
@@ -272,33 +273,33 @@ func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name s
 // pending, until an admin approves it. Registering again with the same
 // address and token is accepted (a daemon restarts); an approved device
 // of that name with another address or token is a conflict.
-func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r Registration) (DeviceInfo, error) {
+func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r amapi.Registration) (amapi.DeviceInfo, error) {
 	d := db.Device{Name: r.Name, Hostname: r.Hostname, Port: r.Port, Token: r.Token, Pending: true,
 		Created: m.cfg.Now(), Description: "registered by " + p.Name}
 	if err := checkDevice(&d); err != nil {
-		return DeviceInfo{}, fmt.Errorf("register device: %w", err)
+		return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
 	}
 	cur, err := m.db.GetDevice(ctx, r.Name)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		if err := m.db.CreateDevice(ctx, d); err != nil {
-			return DeviceInfo{}, fmt.Errorf("register device: %w", err)
+			return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
 		}
 		m.log.Info("device registered, pending approval", "device", d.Name, "by", p.Name)
 		return deviceInfo(&d), nil
 	case err != nil:
-		return DeviceInfo{}, err
+		return amapi.DeviceInfo{}, err
 	case !cur.Pending && cur.Hostname == r.Hostname && cur.Port == r.Port && cur.Token == r.Token:
 		return deviceInfo(&cur), nil
 	case !cur.Pending:
-		return DeviceInfo{}, fmt.Errorf("%w: device %q exists with another address or token", ErrConflict, r.Name)
+		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q exists with another address or token", ErrConflict, r.Name)
 	}
 	saved, err := m.db.UpdateDevice(ctx, r.Name, func(x *db.Device) error {
 		x.Hostname, x.Port, x.Token = r.Hostname, r.Port, r.Token
 		return nil
 	})
 	if err != nil {
-		return DeviceInfo{}, err
+		return amapi.DeviceInfo{}, err
 	}
 	return deviceInfo(&saved), nil
 }
@@ -342,7 +343,7 @@ func (m *Manager) refreshDevices(ctx context.Context) {
 }
 
 // storedCaps are a device's stored capabilities with lookups.
-type storedCaps struct{ Capabilities }
+type storedCaps struct{ amapi.Capabilities }
 
 // capabilities decodes d's stored capabilities.
 func capabilities(d *db.Device) (storedCaps, bool) {
@@ -357,13 +358,13 @@ func capabilities(d *db.Device) (storedCaps, bool) {
 }
 
 // iface finds an interface by name.
-func (c *storedCaps) iface(name string) (InterfaceInfo, bool) {
+func (c *storedCaps) iface(name string) (amapi.InterfaceInfo, bool) {
 	for _, i := range c.Interfaces {
 		if i.Name == name {
 			return i, true
 		}
 	}
-	return InterfaceInfo{}, false
+	return amapi.InterfaceInfo{}, false
 }
 
 // names lists the interface names.
@@ -376,8 +377,8 @@ func (c *storedCaps) names() []string {
 }
 
 // deviceInfo is the API view of a device, without its token.
-func deviceInfo(d *db.Device) DeviceInfo {
-	info := DeviceInfo{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname, Port: d.Port,
+func deviceInfo(d *db.Device) amapi.DeviceInfo {
+	info := amapi.DeviceInfo{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname, Port: d.Port,
 		Description: d.Description, Interfaces: d.Interfaces, Pending: d.Pending, Reachable: d.Reachable,
 		LastSeen: d.LastSeen, LastError: d.LastError, Created: d.Created}
 	if info.Interfaces == nil {

@@ -4,18 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/xmlrpc"
-)
-
-// Fault codes of the AM's API (SPEC §3).
-const (
-	FaultNotFound = 1 // experiment, device, user or file not found
-	FaultState    = 2 // invalid state transition
-	FaultInvalid  = 3 // invalid argument
-	FaultAuth     = 4 // not authenticated or not allowed
-	FaultDevice   = 5 // capture device unreachable or refused
-	FaultConflict = 6 // duplicate name, device in use
 )
 
 // Sentinel errors of the manager. Methods wrap them with context; FaultOf
@@ -51,17 +42,17 @@ func FaultOf(err error) xmlrpc.Fault {
 	code := xmlrpc.CodeApplication
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, db.ErrNotFound):
-		code = FaultNotFound
+		code = amapi.FaultNotFound
 	case errors.Is(err, ErrState):
-		code = FaultState
+		code = amapi.FaultState
 	case errors.Is(err, ErrInvalid):
-		code = FaultInvalid
+		code = amapi.FaultInvalid
 	case errors.Is(err, ErrAuth):
-		code = FaultAuth
+		code = amapi.FaultAuth
 	case errors.Is(err, ErrDevice):
-		code = FaultDevice
+		code = amapi.FaultDevice
 	case errors.Is(err, ErrConflict), errors.Is(err, db.ErrConflict):
-		code = FaultConflict
+		code = amapi.FaultConflict
 	}
 	return xmlrpc.Fault{Code: code, String: err.Error()}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -14,15 +15,15 @@ func TestFaultOf(t *testing.T) {
 		err  error
 		code int
 	}{
-		{fmt.Errorf("%w: experiment 3", ErrNotFound), FaultNotFound},
-		{fmt.Errorf("get: %w", db.ErrNotFound), FaultNotFound},
-		{stateError(3, StateDone, "StartExperiment"), FaultState},
-		{invalidf("bad"), FaultInvalid},
-		{fmt.Errorf("%w: nope", ErrAuth), FaultAuth},
-		{deviceError("tap1", errors.New("dial tcp: refused")), FaultDevice},
-		{deviceError("tap1", &xmlrpc.Fault{Code: 3, String: "bad job"}), FaultDevice},
-		{fmt.Errorf("x: %w", db.ErrLastAdmin), FaultConflict},
-		{fmt.Errorf("%w: taken", ErrConflict), FaultConflict},
+		{fmt.Errorf("%w: experiment 3", ErrNotFound), amapi.FaultNotFound},
+		{fmt.Errorf("get: %w", db.ErrNotFound), amapi.FaultNotFound},
+		{stateError(3, StateDone, "StartExperiment"), amapi.FaultState},
+		{invalidf("bad"), amapi.FaultInvalid},
+		{fmt.Errorf("%w: nope", ErrAuth), amapi.FaultAuth},
+		{deviceError("tap1", errors.New("dial tcp: refused")), amapi.FaultDevice},
+		{deviceError("tap1", &xmlrpc.Fault{Code: 3, String: "bad job"}), amapi.FaultDevice},
+		{fmt.Errorf("x: %w", db.ErrLastAdmin), amapi.FaultConflict},
+		{fmt.Errorf("%w: taken", ErrConflict), amapi.FaultConflict},
 		{xmlrpc.Fault{Code: 42, String: "as is"}, 42},
 		{errors.New("disk on fire"), xmlrpc.CodeApplication},
 	} {

@@ -11,9 +11,10 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/capture"
-	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/transform/cryptopan"
 )
 
@@ -50,7 +51,7 @@ func stateError(id int64, state, call string) error {
 // CreateExperiment creates an experiment owned by p on the named devices
 // ("name" or "name:interface"); a device without an interface uses its
 // first configured interface, else the first it offers.
-func (m *Manager) CreateExperiment(ctx context.Context, p Principal, req CreateRequest) (int64, error) {
+func (m *Manager) CreateExperiment(ctx context.Context, p Principal, req amapi.CreateRequest) (int64, error) {
 	if err := checkName("experiment name", req.Name); err != nil {
 		return 0, fmt.Errorf("create experiment: %w", err)
 	}
@@ -124,26 +125,26 @@ func (m *Manager) resolvePairing(ctx context.Context, spec string) (db.Pairing, 
 // (instantiated → configured, or configured → configured). The filter is
 // compiled against each device interface's link type; the secret becomes
 // the Crypto-PAn key, of which only the fingerprint is ever shown.
-func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64, cfg ExperimentConfig) (Settings, error) {
+func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64, cfg amapi.ExperimentConfig) (amapi.Settings, error) {
 	unlock := m.lockExperiment(id)
 	defer unlock()
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
-		return Settings{}, err
+		return amapi.Settings{}, err
 	}
 	if e.State != StateInstantiated && e.State != StateConfigured {
-		return Settings{}, stateError(id, e.State, "ConfigureExperiment")
+		return amapi.Settings{}, stateError(id, e.State, "ConfigureExperiment")
 	}
 	view, key, err := m.checkConfig(ctx, &e, cfg)
 	if err != nil {
-		return Settings{}, fmt.Errorf("configure %d: %w", id, err)
+		return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
 	}
 	raw, err := json.Marshal(view)
 	if err != nil {
-		return Settings{}, fmt.Errorf("configure %d: %w", id, err)
+		return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
 	}
 	if key, err = m.keys.seal(key); err != nil {
-		return Settings{}, fmt.Errorf("configure %d: %w", id, err)
+		return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
 	}
 	if _, err := m.db.UpdateExperiment(ctx, id, p.Name, func(x *db.Experiment) error {
 		if x.State != e.State {
@@ -152,7 +153,7 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 		x.State, x.Config, x.Key = StateConfigured, string(raw), key
 		return nil
 	}); err != nil {
-		return Settings{}, err
+		return amapi.Settings{}, err
 	}
 	attrs := []any{"experiment", id, "by", p.Name}
 	if view.Anonymize != nil {
@@ -164,12 +165,12 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 
 // checkConfig applies the defaults to cfg and checks it against the
 // experiment's devices; it returns the view to store and the key.
-func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg ExperimentConfig) (ConfigView, []byte, error) {
-	spec := jobSpec(cfg, nil)
-	if err := spec.Check(); err != nil {
-		return ConfigView{}, nil, fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), job.ErrInvalid.Error()+": "))
+func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.ExperimentConfig) (amapi.ConfigView, []byte, error) {
+	spec := jobSpec(cfg)
+	if err := spec.CheckSettings(); err != nil {
+		return amapi.ConfigView{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	v := ConfigView{Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.Promiscuous, Pcap: spec.Pcap,
+	v := amapi.ConfigView{Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.IsPromiscuous(), Pcap: spec.Pcap,
 		Storage: cfg.Storage, DurationS: cfg.DurationS, ReplaySpeed: cfg.ReplaySpeed}
 	if v.Storage == "" {
 		v.Storage = StorageRemote
@@ -181,10 +182,10 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg Experim
 		return v, nil, invalidf("duration_s must not be negative, got %d", v.DurationS)
 	}
 	if c := spec.Counters; c != nil {
-		v.Counters = &CountersView{IntervalMS: c.IntervalMS}
+		v.Counters = &amapi.CountersView{IntervalMS: c.IntervalMS}
 	}
 	if f := spec.Flows; f != nil {
-		v.Flows = &FlowsView{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: f.Biflow,
+		v.Flows = &amapi.FlowsView{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: f.IsBiflow(),
 			Collector: f.Collector}
 	}
 	var key []byte
@@ -197,7 +198,7 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg Experim
 			return v, nil, invalidf("anonymize secret: %v", err)
 		}
 		key = k[:]
-		v.Anonymize = &AnonymizeView{SecretFingerprint: cryptopan.Fingerprint(k)}
+		v.Anonymize = &amapi.AnonymizeView{SecretFingerprint: cryptopan.Fingerprint(k)}
 	}
 	for _, pair := range e.Devices {
 		if err := m.checkOnDevice(ctx, pair, &v); err != nil {
@@ -210,7 +211,7 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg Experim
 // checkOnDevice checks a configuration against one device's stored
 // capabilities: the transforms it offers, its snaplen and the filter
 // compiled for the interface's link type.
-func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *ConfigView) error {
+func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.ConfigView) error {
 	d, err := m.db.GetDevice(ctx, pair.Device)
 	if err != nil {
 		return fmt.Errorf("%w: device %q of the experiment no longer exists", ErrNotFound, pair.Device)
@@ -230,7 +231,7 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *ConfigV
 	if caps.MaxSnaplen > 0 && v.Snaplen > caps.MaxSnaplen {
 		return invalidf("snaplen %d is more than device %s allows (%d)", v.Snaplen, d.Name, caps.MaxSnaplen)
 	}
-	if v.ReplaySpeed != 0 && !strings.HasPrefix(pair.Interface, job.FilePrefix) {
+	if v.ReplaySpeed != 0 && !strings.HasPrefix(pair.Interface, deviceapi.FilePrefix) {
 		return invalidf("replay_speed applies only to file: interfaces, not %s:%s", d.Name, pair.Interface)
 	}
 	lt := layers.LinkTypeEthernet
@@ -249,44 +250,45 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *ConfigV
 	return nil
 }
 
-// jobSpec is the device job of a configuration; key may be nil.
-func jobSpec(cfg ExperimentConfig, key []byte) job.Spec {
-	s := job.Spec{Filter: cfg.Filter, Snaplen: cfg.Snaplen, Promiscuous: cfg.Promiscuous == nil || *cfg.Promiscuous,
-		Pcap: cfg.Pcap, Key: key, ReplaySpeed: cfg.ReplaySpeed, Interface: "file:check"}
+// jobSpec is the device job of a configuration, without an interface (it
+// is checked before the job is paired with one) and without a key.
+func jobSpec(cfg amapi.ExperimentConfig) deviceapi.JobSpec {
+	s := deviceapi.JobSpec{Filter: cfg.Filter, Snaplen: cfg.Snaplen, Promiscuous: cfg.Promiscuous,
+		Pcap: cfg.Pcap, ReplaySpeed: cfg.ReplaySpeed}
 	if c := cfg.Counters; c != nil {
-		s.Counters = &job.CountersSpec{IntervalMS: c.IntervalMS}
+		s.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
 	}
 	if f := cfg.Flows; f != nil {
-		s.Flows = &job.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS,
-			Biflow: f.Biflow == nil || *f.Biflow, Collector: f.Collector}
+		s.Flows = &deviceapi.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS,
+			Biflow: f.Biflow, Collector: f.Collector}
 	}
 	return s
 }
 
 // GetExperimentSettings returns an experiment's settings and history.
-func (m *Manager) GetExperimentSettings(ctx context.Context, p Principal, id int64) (Settings, error) {
+func (m *Manager) GetExperimentSettings(ctx context.Context, p Principal, id int64) (amapi.Settings, error) {
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
-		return Settings{}, err
+		return amapi.Settings{}, err
 	}
 	tr, err := m.db.Transitions(ctx, id)
 	if err != nil {
-		return Settings{}, err
+		return amapi.Settings{}, err
 	}
-	s := Settings{ID: e.ID, Name: e.Name, Description: e.Description, Owner: e.Owner, State: e.State,
-		Devices: pairingNames(e.Devices), Created: e.Created, Transitions: make([]TransitionView, len(tr))}
+	s := amapi.Settings{ID: e.ID, Name: e.Name, Description: e.Description, Owner: e.Owner, State: e.State,
+		Devices: pairingNames(e.Devices), Created: e.Created, Transitions: make([]amapi.TransitionView, len(tr))}
 	if v, ok := configView(&e); ok {
 		s.Config = &v
 	}
 	for i, t := range tr {
-		s.Transitions[i] = TransitionView{From: t.From, To: t.To, By: t.By, At: t.At}
+		s.Transitions[i] = amapi.TransitionView{From: t.From, To: t.To, By: t.By, At: t.At}
 	}
 	return s, nil
 }
 
 // configView decodes the stored configuration.
-func configView(e *db.Experiment) (ConfigView, bool) {
-	var v ConfigView
+func configView(e *db.Experiment) (amapi.ConfigView, bool) {
+	var v amapi.ConfigView
 	if e.Config == "" || json.Unmarshal([]byte(e.Config), &v) != nil {
 		return v, false
 	}
@@ -303,7 +305,7 @@ func pairingNames(ps []db.Pairing) []string {
 }
 
 // ListExperiments lists p's experiments (every one for an admin).
-func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]ExperimentSummary, error) {
+func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]amapi.ExperimentSummary, error) {
 	owner := p.Name
 	if p.IsAdmin() {
 		owner = ""
@@ -312,9 +314,9 @@ func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]Experimen
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ExperimentSummary, len(list))
+	out := make([]amapi.ExperimentSummary, len(list))
 	for i, e := range list {
-		out[i] = ExperimentSummary{ID: e.ID, Name: e.Name, Owner: e.Owner, State: e.State,
+		out[i] = amapi.ExperimentSummary{ID: e.ID, Name: e.Name, Owner: e.Owner, State: e.State,
 			Devices: pairingNames(e.Devices), Created: e.Created}
 	}
 	return out, nil

@@ -9,20 +9,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
 // deviceStep is one half of an all-or-nothing transition on one pairing.
-type deviceStep func(ctx context.Context, c *device.Client, pair *db.Pairing) error
+type deviceStep func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error
 
 // onAll runs do on every pairing at once. When any fails, undo runs on
 // the pairings where do succeeded and the error names every device that
 // failed (ErrDevice). undo may be nil when nothing can be undone.
 func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, undo deviceStep) error {
 	type target struct {
-		client *device.Client
+		client *deviceapi.Client
 		err    error
 	}
 	targets := make([]target, len(e.Devices))
@@ -83,9 +84,9 @@ func pairName(p *db.Pairing) string { return p.Device + ":" + p.Interface }
 // inState makes a refused pause, resume or stop a success when the job
 // is already where the call would take it (after a partial failure, or a
 // file source that ended): the transitions are idempotent per device.
-func inState(ctx context.Context, c *device.Client, job string, err error, ok ...string) error {
+func inState(ctx context.Context, c *deviceapi.Client, job string, err error, ok ...string) error {
 	var f *xmlrpc.Fault
-	if !errors.As(err, &f) || f.Code != FaultState {
+	if !errors.As(err, &f) || f.Code != deviceapi.FaultState {
 		return err
 	}
 	st, serr := c.JobStatus(ctx, job)
@@ -103,7 +104,7 @@ func inState(ctx context.Context, c *device.Client, job string, err error, ok ..
 // is recorded as a transition by p; the experiment's status is returned.
 // The device calls are not cut short by a client that goes away.
 func (m *Manager) transition(ctx context.Context, p Principal, id int64,
-	fn func(ctx context.Context, e *db.Experiment) (to string, err error)) (Status, error) {
+	fn func(ctx context.Context, e *db.Experiment) (to string, err error)) (amapi.Status, error) {
 	ctx = context.WithoutCancel(ctx)
 	err := func() error {
 		unlock := m.lockExperiment(id)
@@ -119,24 +120,24 @@ func (m *Manager) transition(ctx context.Context, p Principal, id int64,
 		return m.record(ctx, &e, p, to)
 	}()
 	if err != nil {
-		return Status{}, err
+		return amapi.Status{}, err
 	}
 	return m.GetExperimentStatus(ctx, p, id)
 }
 
 // pauseJob and resumeJob are the device halves of pausing and resuming,
 // each the other's undo.
-func pauseJob(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+func pauseJob(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 	return inState(ctx, c, pair.Job, c.PauseJob(ctx, pair.Job), "paused", "done")
 }
 
-func resumeJob(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+func resumeJob(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 	return inState(ctx, c, pair.Job, c.ResumeJob(ctx, pair.Job), "running", "done")
 }
 
 // StartExperiment starts (configured → running) or resumes (paused →
 // running) an experiment on all its devices, or on none.
-func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		switch e.State {
 		case StateConfigured:
@@ -160,7 +161,7 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 	}
 	spec := deviceSpec(&v, e, key)
 	err = m.onAll(ctx, e, "StartExperiment",
-		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 			s := spec
 			s.Interface = pair.Interface
 			id, err := c.StartJob(ctx, s)
@@ -169,7 +170,7 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 			}
 			return err
 		},
-		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 			err := c.StopJob(ctx, pair.Job)
 			pair.Job = ""
 			return err
@@ -184,16 +185,16 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 
 // deviceSpec is the StartJob struct of a stored configuration, with the
 // experiment's Crypto-PAn key (nil without anonymization).
-func deviceSpec(v *ConfigView, e *db.Experiment, key []byte) device.JobSpec {
+func deviceSpec(v *amapi.ConfigView, e *db.Experiment, key []byte) deviceapi.JobSpec {
 	prom, biflow := v.Promiscuous, true
-	s := device.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: key,
+	s := deviceapi.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: key,
 		ReplaySpeed: v.ReplaySpeed, Experiment: int(e.ID)}
 	if c := v.Counters; c != nil {
-		s.Counters = &device.CountersSpec{IntervalMS: c.IntervalMS}
+		s.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
 	}
 	if f := v.Flows; f != nil {
 		biflow = f.Biflow
-		s.Flows = &device.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: &biflow,
+		s.Flows = &deviceapi.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS, Biflow: &biflow,
 			Collector: f.Collector}
 	}
 	return s
@@ -201,7 +202,7 @@ func deviceSpec(v *ConfigView, e *db.Experiment, key []byte) device.JobSpec {
 
 // PauseExperiment pauses a running experiment on all its devices, or on
 // none.
-func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		if e.State != StateRunning {
 			return "", stateError(id, e.State, "PauseExperiment")
@@ -215,7 +216,7 @@ func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (S
 // fails), so that nothing stops unless every device answers; a device
 // that fails the final stop leaves the experiment paused, and calling
 // StopExperiment again finishes it.
-func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (Status, error) {
+func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		return StateDone, m.stop(ctx, e, p)
 	})
@@ -233,7 +234,7 @@ func (m *Manager) stop(ctx context.Context, e *db.Experiment, p Principal) error
 		}
 	}
 	err := m.onAll(ctx, e, "StopExperiment",
-		func(ctx context.Context, c *device.Client, pair *db.Pairing) error {
+		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 			return inState(ctx, c, pair.Job, c.StopJob(ctx, pair.Job), "done")
 		}, nil)
 	if err != nil {

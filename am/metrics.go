@@ -1,169 +1,142 @@
 package am
 
 import (
-	"bufio"
-	"cmp"
 	"context"
 	"fmt"
-	"io"
-	"slices"
-	"strings"
-	"sync"
+	"strconv"
+	"time"
 
-	"github.com/gimsproject/gims/db"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics counts API calls and keeps the last status of the experiments
-// that are running or paused, for /metrics.
-type Metrics struct {
-	mu     sync.Mutex
-	calls  map[string]uint64    // by method
-	faults map[callFault]uint64 // by method and code
-	exps   map[int64]expGauges  // running or paused experiments
+// metricsTimeout bounds the database reads of one scrape.
+const metricsTimeout = 10 * time.Second
+
+// collector exports the manager's state to Prometheus, read from the
+// database at scrape time: experiments by state, devices by
+// reachability, and the last counters the monitor stored for every
+// running or paused experiment. Its series are bounded by what the
+// database holds now (the per-experiment ones by the live experiments),
+// never by what callers send.
+type collector struct {
+	m *Manager
+
+	experiments, devices, deviceUp        *prometheus.Desc
+	packets, bytes, dropped, flowsExports *prometheus.Desc
 }
 
-// callFault keys the fault counter.
-type callFault struct {
-	method string
-	code   int
-}
-
-// expGauges are one experiment's last counters.
-type expGauges struct {
-	name, owner, state             string
-	packets, bytes, dropped, flows uint64
-}
-
-func newMetrics() *Metrics {
-	return &Metrics{calls: map[string]uint64{}, faults: map[callFault]uint64{}, exps: map[int64]expGauges{}}
-}
-
-// CountCall counts one API call of method; a non-zero faultCode counts
-// a fault too.
-func (x *Metrics) CountCall(method string, faultCode int) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.calls[method]++
-	if faultCode != 0 {
-		x.faults[callFault{method, faultCode}]++
+// newCollector describes the manager's metrics.
+func newCollector(m *Manager) *collector {
+	exp := []string{"id", "name", "owner", "state"}
+	return &collector{
+		m: m,
+		experiments: prometheus.NewDesc("gims_experiments", "Experiments by lifecycle state.",
+			[]string{"state"}, nil),
+		devices: prometheus.NewDesc("gims_devices", "Capture devices by reachability (pending: awaiting approval).",
+			[]string{"state"}, nil),
+		deviceUp: prometheus.NewDesc("gims_device_up",
+			"Whether the capture device answered its last contact (1) or not (0).", []string{"device"}, nil),
+		packets: prometheus.NewDesc("gims_experiment_packets",
+			"Packets captured by a running or paused experiment, all devices.", exp, nil),
+		bytes: prometheus.NewDesc("gims_experiment_bytes",
+			"Bytes (wire length) captured by a running or paused experiment.", exp, nil),
+		dropped: prometheus.NewDesc("gims_experiment_dropped",
+			"Packets dropped by the kernel or interface for an experiment.", exp, nil),
+		flowsExports: prometheus.NewDesc("gims_experiment_flows_exported",
+			"Flow records exported by an experiment.", exp, nil),
 	}
 }
 
-// setExperiment records an experiment's latest status; experiments that
-// are neither running nor paused are dropped.
-func (x *Metrics) setExperiment(e *db.Experiment, s *Status) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if e.State != StateRunning && e.State != StatePaused {
-		delete(x.exps, e.ID)
-		return
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.experiments, c.devices, c.deviceUp, c.packets, c.bytes, c.dropped,
+		c.flowsExports} {
+		ch <- d
 	}
-	x.exps[e.ID] = expGauges{name: e.Name, owner: e.Owner, state: e.State, packets: s.Packets, bytes: s.Bytes,
-		dropped: s.Dropped, flows: s.FlowsExported}
 }
 
-// WriteMetrics writes the Prometheus text exposition (format 0.0.4):
-// experiments by state, devices by reachability, API calls and faults by
-// method, and the counters of running and paused experiments.
-func (m *Manager) WriteMetrics(ctx context.Context, w io.Writer) error {
-	counts, err := m.db.CountExperiments(ctx)
+// Collect implements prometheus.Collector. A database failure is
+// reported as an invalid metric (the scrape shows the error) and the
+// other families are still collected.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), metricsTimeout)
+	defer cancel()
+	if err := c.collectExperiments(ctx, ch); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.experiments, err)
+	}
+	if err := c.collectDevices(ctx, ch); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.devices, err)
+	}
+}
+
+// collectExperiments sends the experiments by state and the counters of
+// the running and paused ones, as the monitor last stored them.
+func (c *collector) collectExperiments(ctx context.Context, ch chan<- prometheus.Metric) error {
+	counts, err := c.m.db.CountExperiments(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("unable to count experiments: %w", err)
 	}
-	devs, err := m.db.ListDevices(ctx)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(w)
-	header(bw, "gims_experiments", "gauge", "Experiments by lifecycle state.")
 	for _, st := range []string{StateInstantiated, StateConfigured, StateRunning, StatePaused, StateDone} {
-		fmt.Fprintf(bw, "gims_experiments{state=%s} %d\n", quote(st), counts[st])
+		ch <- prometheus.MustNewConstMetric(c.experiments, prometheus.GaugeValue, float64(counts[st]), st)
 	}
-	header(bw, "gims_devices", "gauge", "Capture devices by reachability (pending: awaiting approval).")
+	live, err := c.m.db.ListExperiments(ctx, "", StateRunning, StatePaused)
+	if err != nil {
+		return fmt.Errorf("unable to list running experiments: %w", err)
+	}
+	for i := range live {
+		e := &live[i]
+		var packets, bytes, dropped, flows uint64
+		for j := range e.Devices {
+			s := storedStatus(&e.Devices[j])
+			packets += s.Packets
+			bytes += s.Bytes
+			dropped += s.Dropped
+			flows += s.FlowsExported
+		}
+		labels := []string{strconv.FormatInt(e.ID, 10), e.Name, e.Owner, e.State}
+		for _, v := range []struct {
+			desc  *prometheus.Desc
+			value uint64
+		}{{c.packets, packets}, {c.bytes, bytes}, {c.dropped, dropped}, {c.flowsExports, flows}} {
+			ch <- prometheus.MustNewConstMetric(v.desc, prometheus.GaugeValue, float64(v.value), labels...)
+		}
+	}
+	return nil
+}
+
+// collectDevices sends the devices by reachability and whether each
+// approved one is up.
+func (c *collector) collectDevices(ctx context.Context, ch chan<- prometheus.Metric) error {
+	devs, err := c.m.db.ListDevices(ctx)
+	if err != nil {
+		return fmt.Errorf("unable to list devices: %w", err)
+	}
 	var reach, unreach, pending int
 	for _, d := range devs {
 		switch {
 		case d.Pending:
 			pending++
+			continue
 		case d.Reachable:
 			reach++
 		default:
 			unreach++
 		}
+		ch <- prometheus.MustNewConstMetric(c.deviceUp, prometheus.GaugeValue, b2f(d.Reachable), d.Name)
 	}
-	fmt.Fprintf(bw, "gims_devices{state=\"reachable\"} %d\ngims_devices{state=\"unreachable\"} %d\ngims_devices{state=\"pending\"} %d\n",
-		reach, unreach, pending)
-	header(bw, "gims_device_up", "gauge", "Whether the capture device answered its last contact (1) or not (0).")
-	for _, d := range devs {
-		if !d.Pending {
-			fmt.Fprintf(bw, "gims_device_up{device=%s} %d\n", quote(d.Name), b2i(d.Reachable))
-		}
+	for _, v := range []struct {
+		state string
+		n     int
+	}{{"reachable", reach}, {"unreachable", unreach}, {"pending", pending}} {
+		ch <- prometheus.MustNewConstMetric(c.devices, prometheus.GaugeValue, float64(v.n), v.state)
 	}
-	m.metrics.write(bw)
-	return bw.Flush()
+	return nil
 }
 
-// write writes the call counters and experiment gauges.
-func (x *Metrics) write(w io.Writer) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	header(w, "gims_api_calls_total", "counter", "API calls by method.")
-	for _, k := range sortedKeys(x.calls, strings.Compare) {
-		fmt.Fprintf(w, "gims_api_calls_total{method=%s} %d\n", quote(k), x.calls[k])
-	}
-	header(w, "gims_api_faults_total", "counter", "API calls answered with a fault, by method and fault code.")
-	for _, k := range sortedKeys(x.faults, func(a, b callFault) int {
-		if c := strings.Compare(a.method, b.method); c != 0 {
-			return c
-		}
-		return a.code - b.code
-	}) {
-		fmt.Fprintf(w, "gims_api_faults_total{method=%s,code=\"%d\"} %d\n", quote(k.method), k.code, x.faults[k])
-	}
-	ids := sortedKeys(x.exps, cmp.Compare[int64])
-	for _, g := range []struct {
-		name, help string
-		value      func(expGauges) uint64
-	}{
-		{"gims_experiment_packets", "Packets captured by a running or paused experiment, all devices.", func(e expGauges) uint64 { return e.packets }},
-		{"gims_experiment_bytes", "Bytes (wire length) captured by a running or paused experiment.", func(e expGauges) uint64 { return e.bytes }},
-		{"gims_experiment_dropped", "Packets dropped by the kernel or interface for an experiment.", func(e expGauges) uint64 { return e.dropped }},
-		{"gims_experiment_flows_exported", "Flow records exported by an experiment.", func(e expGauges) uint64 { return e.flows }},
-	} {
-		header(w, g.name, "gauge", g.help)
-		for _, id := range ids {
-			e := x.exps[id]
-			fmt.Fprintf(w, "%s{id=\"%d\",name=%s,owner=%s,state=%s} %d\n", g.name, id, quote(e.name), quote(e.owner),
-				quote(e.state), g.value(e))
-		}
-	}
-}
-
-// header writes the HELP and TYPE lines of a metric family.
-func header(w io.Writer, name, typ, help string) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-// quote quotes a label value as the exposition format wants.
-func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
-
-// b2i is 1 for true.
-func b2i(b bool) int {
+// b2f is 1 for true.
+func b2f(b bool) float64 {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp)
-	return keys
 }

@@ -1,47 +1,111 @@
 package am
 
 import (
-	"bytes"
-	"regexp"
+	"context"
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
-// sampleLine is one sample of the text exposition format.
-var sampleLine = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? [0-9.e+-]+$`)
-
-func TestMetricsFormat(t *testing.T) {
-	x := newMetrics()
-	x.CountCall("GetExperimentStatus", 0)
-	x.CountCall("GetExperimentStatus", 1)
-	x.CountCall(`Weird"Name\`, 4)
-	x.setExperiment(&db.Experiment{ID: 7, Name: "e\"1", Owner: "bob", State: StateRunning},
-		&Status{Packets: 10, Bytes: 1500, Dropped: 1, FlowsExported: 2})
-	x.setExperiment(&db.Experiment{ID: 8, Name: "gone", State: StateDone}, &Status{})
-	var b bytes.Buffer
-	x.write(&b)
-	out := b.String()
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if strings.HasPrefix(line, "# HELP ") || strings.HasPrefix(line, "# TYPE ") {
-			continue
-		}
-		if !sampleLine.MatchString(line) {
-			t.Errorf("not an exposition sample: %q", line)
-		}
+// TestMetrics checks the manager's metrics against a database: experiments
+// by state, devices, and the stored counters of running and paused
+// experiments only, label values quoted as the exposition format wants.
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dcfg := db.DefaultConfiguration()
+	dcfg.Path = filepath.Join(dir, "am.db")
+	store, err := db.Open(ctx, dcfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{
-		`gims_api_calls_total{method="GetExperimentStatus"} 2`,
-		`gims_api_faults_total{method="GetExperimentStatus",code="1"} 1`,
-		`gims_api_calls_total{method="Weird\"Name\\"} 1`,
-		`gims_experiment_packets{id="7",name="e\"1",owner="bob",state="running"} 10`,
+	t.Cleanup(func() { store.Close() })
+	reg := prometheus.NewRegistry()
+	cfg := DefaultConfiguration()
+	cfg.DataDir, cfg.BcryptCost = dir, 4
+	if _, err := New(cfg, Dependencies{DB: store, Registry: reg}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, d := range []db.Device{
+		{Name: "tap1", Hostname: "127.0.0.1", Port: 1, Reachable: true, Created: now},
+		{Name: `odd"dev\`, Hostname: "127.0.0.1", Port: 2, Created: now},
+		{Name: "reg", Hostname: "127.0.0.1", Port: 3, Pending: true, Created: now},
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %s in:\n%s", want, out)
+		if err := store.CreateDevice(ctx, d); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if strings.Contains(out, "gone") {
-		t.Error("a done experiment is still exported")
+	for _, e := range []struct {
+		name, state string
+		status      []amapi.DeviceStatus
+	}{
+		{`e"1`, StateRunning, []amapi.DeviceStatus{{Packets: 10, Bytes: 1500, Dropped: 1, FlowsExported: 2},
+			{Packets: 5, Bytes: 500}}},
+		{"paused", StatePaused, []amapi.DeviceStatus{{Packets: 3, Bytes: 300, Dropped: 2, FlowsExported: 1}}},
+		{"gone", StateDone, []amapi.DeviceStatus{{Packets: 99}}},
+		{"new", StateConfigured, nil},
+	} {
+		x := db.Experiment{Name: e.name, Owner: "bob", State: e.state, Created: now}
+		for range e.status {
+			x.Devices = append(x.Devices, db.Pairing{Device: "tap1", Interface: "lo"})
+		}
+		id, err := store.CreateExperiment(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, st := range e.status {
+			raw, err := json.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := store.SetPairingStatus(ctx, id, i, string(raw), now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := `# HELP gims_device_up Whether the capture device answered its last contact (1) or not (0).
+# TYPE gims_device_up gauge
+gims_device_up{device="odd\"dev\\"} 0
+gims_device_up{device="tap1"} 1
+# HELP gims_devices Capture devices by reachability (pending: awaiting approval).
+# TYPE gims_devices gauge
+gims_devices{state="pending"} 1
+gims_devices{state="reachable"} 1
+gims_devices{state="unreachable"} 1
+# HELP gims_experiment_bytes Bytes (wire length) captured by a running or paused experiment.
+# TYPE gims_experiment_bytes gauge
+gims_experiment_bytes{id="1",name="e\"1",owner="bob",state="running"} 2000
+gims_experiment_bytes{id="2",name="paused",owner="bob",state="paused"} 300
+# HELP gims_experiment_dropped Packets dropped by the kernel or interface for an experiment.
+# TYPE gims_experiment_dropped gauge
+gims_experiment_dropped{id="1",name="e\"1",owner="bob",state="running"} 1
+gims_experiment_dropped{id="2",name="paused",owner="bob",state="paused"} 2
+# HELP gims_experiment_flows_exported Flow records exported by an experiment.
+# TYPE gims_experiment_flows_exported gauge
+gims_experiment_flows_exported{id="1",name="e\"1",owner="bob",state="running"} 2
+gims_experiment_flows_exported{id="2",name="paused",owner="bob",state="paused"} 1
+# HELP gims_experiment_packets Packets captured by a running or paused experiment, all devices.
+# TYPE gims_experiment_packets gauge
+gims_experiment_packets{id="1",name="e\"1",owner="bob",state="running"} 15
+gims_experiment_packets{id="2",name="paused",owner="bob",state="paused"} 3
+# HELP gims_experiments Experiments by lifecycle state.
+# TYPE gims_experiments gauge
+gims_experiments{state="configured"} 1
+gims_experiments{state="done"} 1
+gims_experiments{state="instantiated"} 0
+gims_experiments{state="paused"} 1
+gims_experiments{state="running"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -36,7 +37,7 @@ func (m *Manager) monitor(ctx context.Context) {
 }
 
 // follow does one monitor round for experiment e.
-func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *ConfigView) {
+func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigView) {
 	if e.State == StateDone {
 		m.pullFinal(ctx, e)
 		return

@@ -12,32 +12,21 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gimsproject/gims/capture/device"
-	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
-)
-
-// Paging of GetExperimentResults (SPEC §3).
-const (
-	DefaultLimit = 100
-	MaxLimit     = 10000
-)
-
-// Result kinds.
-const (
-	KindCounters = "counters"
-	KindFlows    = "flows"
-	KindFiles    = "files"
+	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // FilesPath is where the AM serves result files: FilesPath + "<id>/<position>/<name>".
 const FilesPath = "/files/"
 
 // GetExperimentResults returns a page of an experiment's counters
-// ([]CounterRow, by time), flows ([]FlowRow, largest first) or files
-// ([]FileRow). Results come from the devices, or from the AM's copies
+// ([]amapi.CounterRow, by time), flows ([]amapi.FlowRow, largest first) or files
+// ([]amapi.FileRow). Results come from the devices, or from the AM's copies
 // when a device cannot be reached or the final copies are pulled.
-func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int64, q ResultsQuery) (any, error) {
+func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int64, q amapi.ResultsQuery) (any, error) {
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
 		return nil, err
@@ -45,31 +34,31 @@ func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int6
 	if q.Offset < 0 {
 		return nil, invalidf("offset must not be negative, got %d", q.Offset)
 	}
-	if q.Limit < 0 || q.Limit > MaxLimit {
-		return nil, invalidf("limit must be between 1 and %d, got %d", MaxLimit, q.Limit)
+	if q.Limit < 0 || q.Limit > amapi.MaxLimit {
+		return nil, invalidf("limit must be between 1 and %d, got %d", amapi.MaxLimit, q.Limit)
 	}
 	if q.Limit == 0 {
-		q.Limit = DefaultLimit
+		q.Limit = amapi.DefaultLimit
 	}
 	if q.Offset > 1<<20 {
 		return nil, invalidf("offset must be at most %d", 1<<20)
 	}
 	switch q.Kind {
-	case KindCounters:
+	case amapi.KindCounters:
 		return m.counters(ctx, &e, q.Offset, q.Limit)
-	case KindFlows:
+	case amapi.KindFlows:
 		return m.flows(ctx, &e, q.Offset, q.Limit)
-	case KindFiles:
+	case amapi.KindFiles:
 		return m.files(ctx, &e)
 	}
-	return nil, invalidf("kind must be %q, %q or %q, not %q", KindCounters, KindFlows, KindFiles, q.Kind)
+	return nil, invalidf("kind must be %q, %q or %q, not %q", amapi.KindCounters, amapi.KindFlows, amapi.KindFiles, q.Kind)
 }
 
 // source says where one pairing's results are read: from the device
 // (client set) or from the AM's local copies.
 type source struct {
 	pair   *db.Pairing
-	client *device.Client
+	client *deviceapi.Client
 	dir    string // local copies
 }
 
@@ -98,56 +87,91 @@ func (m *Manager) pairDir(id int64, position int) string {
 }
 
 // counters merges the devices' counter rows by time.
-func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit int) ([]CounterRow, error) {
-	rows := []CounterRow{}
+func (m *Manager) counters(ctx context.Context, e *db.Experiment, offset, limit int) ([]amapi.CounterRow, error) {
+	rows := []amapi.CounterRow{}
 	for _, s := range m.sources(ctx, e) {
-		var got []device.CounterEntry
+		var got []deviceapi.CounterEntry
 		err := errNoDevice
 		if s.client != nil {
 			got, err = s.client.Counters(ctx, s.pair.Job, 0, offset+limit)
 		}
 		if err != nil {
-			local, lerr := job.ReadCounters(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
+			local, lerr := counters.ReadCSV(filepath.Join(s.dir, "counters.csv"), 0, offset+limit)
 			if lerr != nil {
 				return nil, fmt.Errorf("counters of %s: %w", pairName(s.pair), lerr)
 			}
-			got = convert(local, device.CounterEntryOf)
+			got = convert(local, counterEntry)
 		}
 		for _, c := range got {
-			rows = append(rows, CounterRow{CounterEntry: c, Device: s.pair.Device, Interface: s.pair.Interface})
+			rows = append(rows, counterRow(c, s.pair))
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b CounterRow) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(rows, func(a, b amapi.CounterRow) int { return a.Time.Compare(b.Time) })
 	return page(rows, offset, limit), nil
 }
 
 // flows merges the devices' largest flows.
-func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int) ([]FlowRow, error) {
-	rows := []FlowRow{}
-	n := min(offset+limit, MaxLimit)
+func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int) ([]amapi.FlowRow, error) {
+	rows := []amapi.FlowRow{}
+	n := min(offset+limit, amapi.MaxLimit)
 	for _, s := range m.sources(ctx, e) {
-		var got []device.FlowEntry
+		var got []deviceapi.FlowEntry
 		err := errNoDevice
 		if s.client != nil {
 			got, err = s.client.Flows(ctx, s.pair.Job, 0, n)
 		}
 		if err != nil {
-			local, lerr := job.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), n)
+			local, lerr := ipfix.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), n)
 			if lerr != nil {
 				return nil, fmt.Errorf("flows of %s: %w", pairName(s.pair), lerr)
 			}
-			got = convert(local, device.FlowEntryOf)
+			got = convert(local, flowEntry)
 		}
 		for _, f := range got {
-			rows = append(rows, FlowRow{FlowEntry: f, Device: s.pair.Device, Interface: s.pair.Interface})
+			rows = append(rows, flowRow(f, s.pair))
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b FlowRow) int { return cmp.Compare(b.Bytes+b.RevBytes, a.Bytes+a.RevBytes) })
+	slices.SortStableFunc(rows, func(a, b amapi.FlowRow) int { return cmp.Compare(b.Bytes+b.RevBytes, a.Bytes+a.RevBytes) })
 	return page(rows, offset, limit), nil
+}
+
+// counterRow is a device's counter entry as the AM's API shows it.
+func counterRow(c deviceapi.CounterEntry, pair *db.Pairing) amapi.CounterRow {
+	return amapi.CounterRow{Device: pair.Device, Interface: pair.Interface, Time: c.Time,
+		Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets,
+		ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets, TCPBytes: c.TCPBytes,
+		UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
+}
+
+// flowRow is a device's flow entry as the AM's API shows it.
+func flowRow(f deviceapi.FlowEntry, pair *db.Pairing) amapi.FlowRow {
+	return amapi.FlowRow{Device: pair.Device, Interface: pair.Interface, Src: f.Src, Dst: f.Dst,
+		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: f.Proto, VLAN: f.VLAN, Packets: f.Packets,
+		Bytes: f.Bytes, RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
+		StartMS: f.StartMS, EndMS: f.EndMS, EndReason: f.EndReason}
 }
 
 // errNoDevice marks a pairing whose results are read from the AM's copies.
 var errNoDevice = errors.New("no device to ask")
+
+// counterEntry is the device API's form of a counters.csv row, as the
+// device answers it (capture/device converts its rows the same way).
+func counterEntry(c counters.Record) deviceapi.CounterEntry {
+	return deviceapi.CounterEntry{Time: c.Start, Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCP,
+		UDPPackets: c.UDP, ICMPPackets: c.ICMP, OtherPackets: c.Other,
+		TCPBytes: c.TCPBytes, UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
+}
+
+// flowEntry is the device API's form of a flow row, as the device
+// answers it (capture/device converts its rows the same way).
+func flowEntry(f ipfix.FlowRow) deviceapi.FlowEntry {
+	return deviceapi.FlowEntry{
+		Src: f.Src.String(), Dst: f.Dst.String(), SrcPort: int(f.SrcPort), DstPort: int(f.DstPort),
+		Proto: int(f.Proto), VLAN: int(f.VLAN), Packets: f.Packets, Bytes: f.Bytes,
+		RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
+		StartMS: f.Start.UnixMilli(), EndMS: f.End.UnixMilli(), EndReason: f.EndReason,
+	}
+}
 
 // convert maps a slice.
 func convert[T, U any](in []T, f func(T) U) []U {
@@ -169,21 +193,21 @@ func page[T any](rows []T, offset, limit int) []T {
 // files lists the result files of every pairing: the device's (marked
 // Local when the AM's copy is up to date), or the AM's copies when the
 // device cannot be reached or the final copies are pulled.
-func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]FileRow, error) {
+func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]amapi.FileRow, error) {
 	local, err := m.db.ResultFiles(ctx, e.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := []FileRow{}
+	out := []amapi.FileRow{}
 	for _, s := range m.sources(ctx, e) {
-		var remote []device.FileEntry
+		var remote []deviceapi.FileEntry
 		err := errNoDevice
 		if s.client != nil {
 			remote, err = s.client.Files(ctx, s.pair.Job)
 		}
 		if err == nil {
 			for _, f := range remote {
-				row := FileRow{Name: f.Name, Size: f.Size, URL: fileURL(e.ID, s.pair.Position, f.Name),
+				row := amapi.FileRow{Name: f.Name, Size: f.Size, URL: fileURL(e.ID, s.pair.Position, f.Name),
 					Device: s.pair.Device, Interface: s.pair.Interface}
 				if lf, ok := findLocal(local, s.pair.Position, f.Name); ok && lf.Size == f.Size {
 					row.Local = true
@@ -194,7 +218,7 @@ func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]FileRow, error
 		}
 		for _, lf := range local {
 			if lf.Position == s.pair.Position {
-				out = append(out, FileRow{Name: lf.Name, Size: lf.Size, URL: fileURL(e.ID, lf.Position, lf.Name),
+				out = append(out, amapi.FileRow{Name: lf.Name, Size: lf.Size, URL: fileURL(e.ID, lf.Position, lf.Name),
 					Device: s.pair.Device, Interface: s.pair.Interface, Local: true})
 			}
 		}
@@ -337,7 +361,7 @@ func (m *Manager) pullPair(ctx context.Context, id int64, pair *db.Pairing, loca
 }
 
 // download copies a device's file to path through a temporary file.
-func (m *Manager) download(ctx context.Context, c *device.Client, jobID, name, path string) (int64, error) {
+func (m *Manager) download(ctx context.Context, c *deviceapi.Client, jobID, name, path string) (int64, error) {
 	body, _, err := c.OpenFile(ctx, jobID, name)
 	if err != nil {
 		return 0, err

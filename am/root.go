@@ -24,8 +24,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/check"
 )
@@ -92,6 +94,10 @@ type Dependencies struct {
 	// HTTP carries the calls to the capture devices (default: a client of
 	// its own). Tests restrict where it may connect.
 	HTTP *http.Client
+	// Registry receives the manager's metrics (experiments by state,
+	// devices, counters of running experiments), read from the database
+	// at scrape time. Nil leaves them unregistered.
+	Registry prometheus.Registerer
 }
 
 // Manager is the aggregate manager's service layer.
@@ -113,8 +119,7 @@ type Manager struct {
 	cacheKey  [32]byte
 	dummyHash []byte
 
-	metrics *Metrics
-	keys    sealer // seals the Crypto-PAn keys stored in the database
+	keys sealer // seals the Crypto-PAn keys stored in the database
 
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
@@ -140,7 +145,6 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		expLocks:  make(map[int64]*sync.Mutex),
 		http:      deps.HTTP,
 		authCache: make(map[string]cachedLogin),
-		metrics:   newMetrics(),
 		lastPull:  make(map[int64]time.Time),
 		keys:      sealer{path: filepath.Join(cfg.DataDir, sealKeyFile)},
 	}
@@ -155,6 +159,11 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		return nil, fmt.Errorf("unable to prepare password checks: %w", err)
 	}
 	m.dummyHash = h
+	if deps.Registry != nil {
+		if err := deps.Registry.Register(newCollector(m)); err != nil {
+			return nil, fmt.Errorf("unable to register the manager's metrics: %w", err)
+		}
+	}
 	return m, nil
 }
 
@@ -214,10 +223,6 @@ func (m *Manager) lockExperiment(id int64) func() {
 	return l.Unlock
 }
 
-// Metrics returns the manager's metrics, which the API layer adds its
-// call counts to.
-func (m *Manager) Metrics() *Metrics { return m.metrics }
-
 // InitAdmin creates the admin name with password unless a user of that
 // name exists (gims-am -init-admin). It reports whether it created one.
 func (m *Manager) InitAdmin(ctx context.Context, name, password string) (bool, error) {
@@ -226,7 +231,7 @@ func (m *Manager) InitAdmin(ctx context.Context, name, password string) (bool, e
 	} else if !errors.Is(err, db.ErrNotFound) {
 		return false, err
 	}
-	if err := checkUserInput(UserInput{Name: name, Password: password, Role: RoleAdmin}); err != nil {
+	if err := checkUserInput(amapi.UserInput{Name: name, Password: password, Role: RoleAdmin}); err != nil {
 		return false, fmt.Errorf("init admin: %w", err)
 	}
 	hash, err := m.hashPassword(password)

@@ -7,17 +7,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // GetExperimentStatus aggregates the status of an experiment's jobs. A
 // device that does not answer is marked unreachable and shows the last
 // counters seen; the experiment's status stays available.
-func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64) (Status, error) {
+func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
-		return Status{}, err
+		return amapi.Status{}, err
 	}
 	devs := m.pollDevices(ctx, &e, false)
 	return m.aggregate(ctx, &e, devs)
@@ -28,8 +29,8 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 // keeps what it learns (the monitor does, every PollInterval; API calls
 // do not, so that many clients asking for a status do not queue for the
 // database's write lock).
-func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store bool) []DeviceStatus {
-	out := make([]DeviceStatus, len(e.Devices))
+func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store bool) []amapi.DeviceStatus {
+	out := make([]amapi.DeviceStatus, len(e.Devices))
 	var wg sync.WaitGroup
 	for i := range e.Devices {
 		pair := &e.Devices[i]
@@ -63,29 +64,29 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store bool)
 }
 
 // jobStatus asks one device for its job's status.
-func (m *Manager) jobStatus(ctx context.Context, pair *db.Pairing) (DeviceStatus, error) {
+func (m *Manager) jobStatus(ctx context.Context, pair *db.Pairing) (amapi.DeviceStatus, error) {
 	d, err := m.db.GetDevice(ctx, pair.Device)
 	if err != nil {
-		return DeviceStatus{}, fmt.Errorf("device %s no longer exists", pair.Device)
+		return amapi.DeviceStatus{}, fmt.Errorf("device %s no longer exists", pair.Device)
 	}
 	c, err := m.client(&d)
 	if err != nil {
-		return DeviceStatus{}, err
+		return amapi.DeviceStatus{}, err
 	}
 	js, err := c.JobStatus(ctx, pair.Job)
 	if err != nil {
-		return DeviceStatus{}, err
+		return amapi.DeviceStatus{}, err
 	}
 	return deviceStatus(pair, &js, m.cfg.Now()), nil
 }
 
 // deviceStatus converts a job's status.
-func deviceStatus(pair *db.Pairing, js *device.JobStatus, at time.Time) DeviceStatus {
+func deviceStatus(pair *db.Pairing, js *deviceapi.JobStatus, at time.Time) amapi.DeviceStatus {
 	errs := js.Errors
 	if errs == nil {
 		errs = []string{}
 	}
-	return DeviceStatus{Device: pair.Device, Interface: pair.Interface, Job: pair.Job, State: js.State,
+	return amapi.DeviceStatus{Device: pair.Device, Interface: pair.Interface, Job: pair.Job, State: js.State,
 		Reachable: true, Packets: js.Packets, Bytes: js.Bytes, Dropped: js.Dropped + js.IfDropped,
 		FlowsExported: js.FlowsExported, CollectorLost: js.CollectorLost, Malformed: js.Malformed,
 		Truncated: js.Truncated, ElapsedS: js.ElapsedS, Progress: js.Progress, InterruptedS: js.InterruptedS,
@@ -95,8 +96,8 @@ func deviceStatus(pair *db.Pairing, js *device.JobStatus, at time.Time) DeviceSt
 
 // storedStatus is the last status stored for a pairing (zero counters
 // before the first).
-func storedStatus(pair *db.Pairing) DeviceStatus {
-	var st DeviceStatus
+func storedStatus(pair *db.Pairing) amapi.DeviceStatus {
+	var st amapi.DeviceStatus
 	if pair.Status != "" {
 		json.Unmarshal([]byte(pair.Status), &st)
 	}
@@ -108,12 +109,12 @@ func storedStatus(pair *db.Pairing) DeviceStatus {
 }
 
 // aggregate sums the devices' statuses into the experiment's.
-func (m *Manager) aggregate(ctx context.Context, e *db.Experiment, devs []DeviceStatus) (Status, error) {
+func (m *Manager) aggregate(ctx context.Context, e *db.Experiment, devs []amapi.DeviceStatus) (amapi.Status, error) {
 	counts, err := m.db.CountExperiments(ctx)
 	if err != nil {
-		return Status{}, err
+		return amapi.Status{}, err
 	}
-	s := Status{ID: e.ID, State: e.State, ElapsedS: m.elapsed(e).Seconds(), Errors: []string{},
+	s := amapi.Status{ID: e.ID, State: e.State, ElapsedS: m.elapsed(e).Seconds(), Errors: []string{},
 		RunningExperiments: counts[StateRunning], Devices: devs}
 	for i, d := range devs {
 		s.Packets += d.Packets
@@ -132,7 +133,6 @@ func (m *Manager) aggregate(ctx context.Context, e *db.Experiment, devs []Device
 	if v, ok := configView(e); ok && v.Storage == StorageRemote && e.State == StateDone {
 		s.ResultsPulled = e.ResultsPulled
 	}
-	m.metrics.setExperiment(e, &s)
 	return s, nil
 }
 

@@ -4,24 +4,25 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
 // AddUser creates a user (admin only).
-func (m *Manager) AddUser(ctx context.Context, p Principal, in UserInput) (UserInfo, error) {
+func (m *Manager) AddUser(ctx context.Context, p Principal, in amapi.UserInput) (amapi.UserInfo, error) {
 	if err := requireAdmin(p, "AddUser"); err != nil {
-		return UserInfo{}, err
+		return amapi.UserInfo{}, err
 	}
 	if err := checkUserInput(in); err != nil {
-		return UserInfo{}, fmt.Errorf("add user: %w", err)
+		return amapi.UserInfo{}, fmt.Errorf("add user: %w", err)
 	}
 	hash, err := m.hashPassword(in.Password)
 	if err != nil {
-		return UserInfo{}, err
+		return amapi.UserInfo{}, err
 	}
 	u := db.User{Name: in.Name, Role: in.Role, PasswordHash: hash, Created: m.cfg.Now()}
 	if err := m.db.CreateUser(ctx, u); err != nil {
-		return UserInfo{}, fmt.Errorf("add user: %w", err)
+		return amapi.UserInfo{}, fmt.Errorf("add user: %w", err)
 	}
 	m.log.Info("user added", "user", in.Name, "role", in.Role, "by", p.Name)
 	return userInfo(u), nil
@@ -29,13 +30,13 @@ func (m *Manager) AddUser(ctx context.Context, p Principal, in UserInput) (UserI
 
 // DeleteUser removes a user (admin only) and returns the deleted record.
 // Their experiments stay.
-func (m *Manager) DeleteUser(ctx context.Context, p Principal, name string) (UserInfo, error) {
+func (m *Manager) DeleteUser(ctx context.Context, p Principal, name string) (amapi.UserInfo, error) {
 	if err := requireAdmin(p, "DeleteUser"); err != nil {
-		return UserInfo{}, err
+		return amapi.UserInfo{}, err
 	}
 	u, err := m.db.DeleteUser(ctx, name)
 	if err != nil {
-		return UserInfo{}, err
+		return amapi.UserInfo{}, err
 	}
 	m.authMu.Lock()
 	delete(m.authCache, name)
@@ -45,7 +46,7 @@ func (m *Manager) DeleteUser(ctx context.Context, p Principal, name string) (Use
 }
 
 // ListUsers lists the users (admin only).
-func (m *Manager) ListUsers(ctx context.Context, p Principal) ([]UserInfo, error) {
+func (m *Manager) ListUsers(ctx context.Context, p Principal) ([]amapi.UserInfo, error) {
 	if err := requireAdmin(p, "ListUsers"); err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func (m *Manager) ListUsers(ctx context.Context, p Principal) ([]UserInfo, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]UserInfo, len(users))
+	out := make([]amapi.UserInfo, len(users))
 	for i, u := range users {
 		out[i] = userInfo(u)
 	}
@@ -61,4 +62,6 @@ func (m *Manager) ListUsers(ctx context.Context, p Principal) ([]UserInfo, error
 }
 
 // userInfo is the API view of a user.
-func userInfo(u db.User) UserInfo { return UserInfo{Name: u.Name, Role: u.Role, Created: u.Created} }
+func userInfo(u db.User) amapi.UserInfo {
+	return amapi.UserInfo{Name: u.Name, Role: u.Role, Created: u.Created}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -13,7 +14,7 @@ import (
 // compiled for each interface's link type), without storing anything or
 // changing the state. The web GUI calls it to check a BPF filter while it
 // is typed, before the form is submitted.
-func (m *Manager) CheckConfig(ctx context.Context, p Principal, id int64, cfg ExperimentConfig) error {
+func (m *Manager) CheckConfig(ctx context.Context, p Principal, id int64, cfg amapi.ExperimentConfig) error {
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
 		return err

@@ -194,7 +194,7 @@ func (l *sllLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) erro
 	}
 	if len(data) < hl {
 		df.SetTruncated()
-		return fmt.Errorf("Linux cooked header: %w", errShortLink)
+		return fmt.Errorf("SLL (Linux cooked) header: %w", errShortLink)
 	}
 	l.proto = layers.EthernetType(binary.BigEndian.Uint16(data[at:]))
 	l.BaseLayer = layers.BaseLayer{Contents: data[:hl], Payload: data[hl:]}

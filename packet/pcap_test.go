@@ -131,10 +131,14 @@ func tcpdumpPackets(tb testing.TB, path string) []string {
 	return pkts
 }
 
-// needTool skips a test needing an external program that is not installed.
+// needTool skips a test needing an external program that is not installed,
+// except in CI (CI set), where make deps installs it and the test fails.
 func needTool(tb testing.TB, name string) {
 	tb.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		tb.Skipf("%s not installed", name)
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("%s is required in CI (make deps installs it): %v", name, err)
+		}
+		tb.Skipf("%s not installed (make deps installs it): %v", name, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 )
 
 // newLocation is the location drop-down's value for "a new one".
@@ -16,8 +17,8 @@ const newLocation = "__new__"
 
 // devicesData is the data of devices.html.
 type devicesData struct {
-	Approved []am.DeviceInfo
-	Pending  []am.DeviceInfo
+	Approved []amapi.DeviceInfo
+	Pending  []amapi.DeviceInfo
 }
 
 // listDevices shows the devices with reachability and last seen, and
@@ -59,7 +60,7 @@ type deviceForm struct {
 	Errors map[string]string
 	Error  string
 	// Device is the stored record (edit): capabilities, reachability.
-	Device *am.DeviceInfo
+	Device *amapi.DeviceInfo
 }
 
 // NewLocation tells whether the form's location is not an existing one.
@@ -68,7 +69,7 @@ func (f deviceForm) NewLocation() bool {
 }
 
 // locations lists the locations of the existing devices.
-func (h *Handler) locations(r *http.Request, s *session) ([]string, []am.DeviceInfo, error) {
+func (h *Handler) locations(r *http.Request, s *session) ([]string, []amapi.DeviceInfo, error) {
 	devs, err := h.m.ListDevices(r.Context(), s.User)
 	if err != nil {
 		return nil, nil, err
@@ -84,7 +85,7 @@ func (h *Handler) locations(r *http.Request, s *session) ([]string, []am.DeviceI
 }
 
 // formOf fills a form from a stored device.
-func formOf(d *am.DeviceInfo) deviceForm {
+func formOf(d *amapi.DeviceInfo) deviceForm {
 	return deviceForm{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname,
 		Port: strconv.Itoa(d.Port), Interfaces: strings.Join(d.Interfaces, ", "), Description: d.Description}
 }
@@ -166,7 +167,7 @@ func fieldOf(msg string) string {
 // setError places a manager error on the form.
 func (f *deviceForm) setError(err error) {
 	msg := message(err)
-	if field := fieldOf(msg); field != "" && am.FaultOf(err).Code == am.FaultInvalid {
+	if field := fieldOf(msg); field != "" && am.FaultOf(err).Code == amapi.FaultInvalid {
 		f.Errors = map[string]string{field: msg}
 		return
 	}
@@ -177,7 +178,7 @@ func (f *deviceForm) setError(err error) {
 // and fetches the capabilities.
 func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, s *session) {
 	f := readDeviceForm(r)
-	in := am.DeviceInput{Name: f.Name, Location: f.Location, Type: f.Type, Hostname: f.Hostname, Port: f.port(),
+	in := amapi.DeviceInput{Name: f.Name, Location: f.Location, Type: f.Type, Hostname: f.Hostname, Port: f.port(),
 		Description: f.Description, Token: r.PostFormValue("token"), Interfaces: f.interfaces()}
 	d, err := h.m.AddDevice(r.Context(), s.User, in)
 	if err != nil {
@@ -195,7 +196,7 @@ func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, s *session) 
 }
 
 // findDevice returns the stored device name.
-func (h *Handler) findDevice(r *http.Request, s *session, name string) (*am.DeviceInfo, []string, error) {
+func (h *Handler) findDevice(r *http.Request, s *session, name string) (*amapi.DeviceInfo, []string, error) {
 	locs, devs, err := h.locations(r, s)
 	if err != nil {
 		return nil, nil, err
@@ -225,7 +226,7 @@ func (h *Handler) editDevice(w http.ResponseWriter, r *http.Request, s *session)
 	name := r.PathValue("name")
 	f := readDeviceForm(r)
 	port, ifaces := f.port(), f.interfaces()
-	ch := am.DeviceChanges{Name: &f.Name, Location: &f.Location, Type: &f.Type, Hostname: &f.Hostname, Port: &port,
+	ch := amapi.DeviceChanges{Name: &f.Name, Location: &f.Location, Type: &f.Type, Hostname: &f.Hostname, Port: &port,
 		Description: &f.Description, Interfaces: &ifaces}
 	if tok := r.PostFormValue("token"); tok != "" {
 		ch.Token = &tok
@@ -261,7 +262,7 @@ func (h *Handler) fetchCapabilities(w http.ResponseWriter, r *http.Request, s *s
 func (h *Handler) approveDevice(w http.ResponseWriter, r *http.Request, s *session) {
 	name := r.PathValue("name")
 	yes := true
-	if _, err := h.m.EditDevice(r.Context(), s.User, name, am.DeviceChanges{Approved: &yes}); err != nil {
+	if _, err := h.m.EditDevice(r.Context(), s.User, name, amapi.DeviceChanges{Approved: &yes}); err != nil {
 		if httpStatus(err) == http.StatusForbidden {
 			h.fail(w, r, err)
 			return
@@ -285,7 +286,7 @@ func (h *Handler) deleteDeviceForm(w http.ResponseWriter, r *http.Request, s *se
 
 // deletedData is the data of device_deleted.html.
 type deletedData struct {
-	Device am.DeviceInfo
+	Device amapi.DeviceInfo
 	// Form re-creates it (the token must be typed again).
 	Form deviceForm
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 )
 
 // listExperiments shows the user's experiments (every one for admins).
@@ -18,7 +19,7 @@ func (h *Handler) listExperiments(w http.ResponseWriter, r *http.Request, s *ses
 		h.fail(w, r, err)
 		return
 	}
-	slices.SortFunc(list, func(a, b am.ExperimentSummary) int { return int(b.ID - a.ID) })
+	slices.SortFunc(list, func(a, b amapi.ExperimentSummary) int { return int(b.ID - a.ID) })
 	h.render(w, r, http.StatusOK, "experiments.html", "Experiments", "experiments", list)
 }
 
@@ -83,7 +84,7 @@ func (h *Handler) createExperiment(w http.ResponseWriter, r *http.Request, s *se
 	d := newExperimentData{Name: strings.TrimSpace(r.PostFormValue("name")),
 		Description: strings.TrimSpace(r.PostFormValue("description"))}
 	devices := r.PostForm["devices"]
-	id, err := h.m.CreateExperiment(r.Context(), s.User, am.CreateRequest{Name: d.Name, Description: d.Description,
+	id, err := h.m.CreateExperiment(r.Context(), s.User, amapi.CreateRequest{Name: d.Name, Description: d.Description,
 		Devices: devices})
 	if err != nil {
 		d.Error = message(err)
@@ -137,12 +138,12 @@ type configForm struct {
 // pairView is one device interface of an experiment with its device.
 type pairView struct {
 	Name   string
-	Device *am.DeviceInfo
+	Device *amapi.DeviceInfo
 }
 
 // experimentData is the data of experiment.html.
 type experimentData struct {
-	S            am.Settings
+	S            amapi.Settings
 	Pairs        []pairView
 	Configurable bool
 	Form         configForm
@@ -179,7 +180,7 @@ func tailor(f *configForm, pairs []pairView) {
 
 // formFromConfig fills a configure form from the stored configuration, or
 // with the defaults.
-func formFromConfig(c *am.ConfigView) configForm {
+func formFromConfig(c *amapi.ConfigView) configForm {
 	f := configForm{Snaplen: "65535", Promiscuous: true, Counters: true, IntervalMS: "1000", Flows: true,
 		ActiveS: "1800", IdleS: "300", Biflow: true, Pcap: true, Storage: am.StorageRemote}
 	if c == nil {
@@ -219,7 +220,7 @@ func readConfigForm(r *http.Request) configForm {
 
 // config turns the form into the manager's struct; the manager checks
 // the values, the form only their types.
-func (f *configForm) config(secret string) (am.ExperimentConfig, error) {
+func (f *configForm) config(secret string) (amapi.ExperimentConfig, error) {
 	var firstErr error
 	num := func(field, s string) int {
 		if s == "" {
@@ -232,18 +233,18 @@ func (f *configForm) config(secret string) (am.ExperimentConfig, error) {
 		return n
 	}
 	prom := f.Promiscuous
-	c := am.ExperimentConfig{Filter: f.Filter, Snaplen: num("snaplen", f.Snaplen), Promiscuous: &prom, Pcap: f.Pcap,
+	c := amapi.ExperimentConfig{Filter: f.Filter, Snaplen: num("snaplen", f.Snaplen), Promiscuous: &prom, Pcap: f.Pcap,
 		Storage: f.Storage, DurationS: num("duration_s", f.DurationS)}
 	if f.Counters {
-		c.Counters = &am.CountersConfig{IntervalMS: num("interval_ms", f.IntervalMS)}
+		c.Counters = &amapi.CountersConfig{IntervalMS: num("interval_ms", f.IntervalMS)}
 	}
 	if f.Flows {
 		biflow := f.Biflow
-		c.Flows = &am.FlowsConfig{ActiveTimeoutS: num("active_timeout_s", f.ActiveS),
+		c.Flows = &amapi.FlowsConfig{ActiveTimeoutS: num("active_timeout_s", f.ActiveS),
 			IdleTimeoutS: num("idle_timeout_s", f.IdleS), Biflow: &biflow, Collector: f.Collector}
 	}
 	if f.Anonymize {
-		c.Anonymize = &am.AnonymizeConfig{Secret: secret}
+		c.Anonymize = &amapi.AnonymizeConfig{Secret: secret}
 	}
 	if f.ReplaySpeed != "" {
 		x, err := strconv.ParseFloat(f.ReplaySpeed, 64)
@@ -256,7 +257,7 @@ func (f *configForm) config(secret string) (am.ExperimentConfig, error) {
 }
 
 // pairs joins an experiment's device interfaces with the devices.
-func (h *Handler) pairs(r *http.Request, p am.Principal, s *am.Settings) ([]pairView, error) {
+func (h *Handler) pairs(r *http.Request, p am.Principal, s *amapi.Settings) ([]pairView, error) {
 	devs, err := h.m.DeviceNames(r.Context(), p)
 	if err != nil {
 		return nil, err
@@ -334,7 +335,7 @@ func (h *Handler) configureExperiment(w http.ResponseWriter, r *http.Request, s 
 	}
 	if err != nil {
 		status := http.StatusBadRequest
-		if am.FaultOf(err).Code != 0 && am.FaultOf(err).Code <= am.FaultConflict {
+		if am.FaultOf(err).Code != 0 && am.FaultOf(err).Code <= amapi.FaultConflict {
 			status = httpStatus(err)
 		}
 		if status == http.StatusNotFound || status == http.StatusForbidden {
@@ -372,11 +373,11 @@ func (h *Handler) checkFilter(w http.ResponseWriter, r *http.Request, s *session
 	}
 	fc := filterCheck{Filter: strings.TrimSpace(r.PostFormValue("filter"))}
 	snaplen, _ := strconv.Atoi(strings.TrimSpace(r.PostFormValue("snaplen")))
-	err = h.m.CheckConfig(r.Context(), s.User, id, am.ExperimentConfig{Filter: fc.Filter, Snaplen: snaplen})
+	err = h.m.CheckConfig(r.Context(), s.User, id, amapi.ExperimentConfig{Filter: fc.Filter, Snaplen: snaplen})
 	switch {
 	case err == nil:
 		fc.OK = true
-	case am.FaultOf(err).Code == am.FaultInvalid:
+	case am.FaultOf(err).Code == amapi.FaultInvalid:
 		fc.Error = message(err)
 	default:
 		h.fail(w, r, err)
@@ -392,7 +393,7 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session)
 		h.fail(w, r, err)
 		return
 	}
-	var call func(context.Context, am.Principal, int64) (am.Status, error)
+	var call func(context.Context, am.Principal, int64) (amapi.Status, error)
 	var done string
 	switch r.PathValue("action") {
 	case "start":
@@ -409,7 +410,7 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	_, err = call(r.Context(), s.User, id)
 	if err != nil {
-		if code := am.FaultOf(err).Code; code == am.FaultNotFound || code == am.FaultAuth {
+		if code := am.FaultOf(err).Code; code == amapi.FaultNotFound || code == amapi.FaultAuth {
 			h.fail(w, r, err)
 			return
 		}

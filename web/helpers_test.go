@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/daemontest"
 )
@@ -102,9 +104,6 @@ func startCapd(t *testing.T, token string) *capd {
 	return c
 }
 
-// logText is what the daemon logged so far.
-func (c *capd) logText() string { return c.Log() }
-
 // Users of every test environment.
 const (
 	adminName = "admin"
@@ -136,11 +135,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	reg := prometheus.NewRegistry()
 	mcfg := am.DefaultConfiguration()
 	mcfg.DataDir = filepath.Join(dir, "data")
 	mcfg.PollInterval, mcfg.PullInterval, mcfg.RefreshInterval = 200*time.Millisecond, time.Second, 5*time.Second
 	mcfg.DeviceTimeout, mcfg.BcryptCost = 5*time.Second, bcrypt.MinCost
-	m, err := am.New(mcfg, am.Dependencies{DB: store})
+	m, err := am.New(mcfg, am.Dependencies{DB: store, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	admin := am.Principal{Name: adminName, Role: am.RoleAdmin}
-	for _, u := range []am.UserInput{{Name: alice, Password: alicePass, Role: am.RoleExperimenter},
+	for _, u := range []amapi.UserInput{{Name: alice, Password: alicePass, Role: am.RoleExperimenter},
 		{Name: bob, Password: bobPass, Role: am.RoleExperimenter}} {
 		if _, err := m.AddUser(ctx, admin, u); err != nil {
 			t.Fatal(err)
@@ -165,7 +165,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc, err := api.New(api.DefaultConfiguration(), m)
+	rpc, err := api.New(api.DefaultConfiguration(), api.Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func newEnv(t *testing.T) *env {
 // addDevice adds capture daemon c as name through the manager.
 func (e *env) addDevice(t *testing.T, name string, c *capd) {
 	t.Helper()
-	if _, err := e.m.AddDevice(context.Background(), e.admin, am.DeviceInput{Name: name, Location: "lab", Type: "gims-capd",
+	if _, err := e.m.AddDevice(context.Background(), e.admin, amapi.DeviceInput{Name: name, Location: "lab", Type: "gims-capd",
 		Hostname: c.host, Port: c.port, Token: c.token}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 )
 
 // view is what every page template gets: the layout's members and the
@@ -63,15 +64,15 @@ func (h *Handler) execute(w http.ResponseWriter, status int, t *template.Templat
 // httpStatus maps a manager error to an HTTP status through its fault.
 func httpStatus(err error) int {
 	switch am.FaultOf(err).Code {
-	case am.FaultNotFound:
+	case amapi.FaultNotFound:
 		return http.StatusNotFound
-	case am.FaultState, am.FaultConflict:
+	case amapi.FaultState, amapi.FaultConflict:
 		return http.StatusConflict
-	case am.FaultInvalid:
+	case amapi.FaultInvalid:
 		return http.StatusBadRequest
-	case am.FaultAuth:
+	case amapi.FaultAuth:
 		return http.StatusForbidden
-	case am.FaultDevice:
+	case amapi.FaultDevice:
 		return http.StatusBadGateway
 	}
 	return http.StatusInternalServerError

@@ -12,11 +12,12 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
+	"github.com/gimsproject/gims/amapi"
 )
 
 // deviceRow is one device interface of the live status, with its rates.
 type deviceRow struct {
-	am.DeviceStatus
+	amapi.DeviceStatus
 	PPS, BPS float64
 	IsFile   bool
 }
@@ -25,7 +26,7 @@ type deviceRow struct {
 // and the lifecycle buttons legal in the current state.
 type statusView struct {
 	ID      int64
-	S       am.Status
+	S       amapi.Status
 	Devices []deviceRow
 	// PPS and BPS sum the devices' rates.
 	PPS, BPS float64
@@ -94,8 +95,8 @@ type resultsView struct {
 	IntervalMS int
 	// HasJobs tells whether the experiment ever started.
 	HasJobs     bool
-	Files       []am.FileRow
-	Flows       []am.FlowRow
+	Files       []amapi.FileRow
+	Flows       []amapi.FlowRow
 	Sort        string
 	Dir         string
 	Anonymized  bool
@@ -128,7 +129,7 @@ func (v resultsView) Arrow(key string) string {
 func (v resultsView) Query() string { return "sort=" + v.Sort + "&dir=" + v.Dir }
 
 // results reads an experiment's files and largest flows.
-func (h *Handler) results(r *http.Request, s *session, set *am.Settings, sort, dir string) resultsView {
+func (h *Handler) results(r *http.Request, s *session, set *amapi.Settings, sort, dir string) resultsView {
 	if !slices.Contains(flowSorts, sort) {
 		sort = "bytes"
 	}
@@ -145,27 +146,27 @@ func (h *Handler) results(r *http.Request, s *session, set *am.Settings, sort, d
 	if !v.HasJobs {
 		return v
 	}
-	files, err := h.m.GetExperimentResults(r.Context(), s.User, set.ID, am.ResultsQuery{Kind: am.KindFiles})
+	files, err := h.m.GetExperimentResults(r.Context(), s.User, set.ID, amapi.ResultsQuery{Kind: amapi.KindFiles})
 	if err != nil {
 		v.Error = message(err)
 		return v
 	}
-	v.Files, _ = files.([]am.FileRow)
+	v.Files, _ = files.([]amapi.FileRow)
 	flows, err := h.m.GetExperimentResults(r.Context(), s.User, set.ID,
-		am.ResultsQuery{Kind: am.KindFlows, Limit: h.cfg.FlowsShown})
+		amapi.ResultsQuery{Kind: amapi.KindFlows, Limit: h.cfg.FlowsShown})
 	if err != nil {
 		v.Error = message(err)
 		return v
 	}
-	v.Flows, _ = flows.([]am.FlowRow)
+	v.Flows, _ = flows.([]amapi.FlowRow)
 	sortFlows(v.Flows, sort, dir)
 	return v
 }
 
 // sortFlows orders flows by a column.
-func sortFlows(flows []am.FlowRow, key, dir string) {
+func sortFlows(flows []amapi.FlowRow, key, dir string) {
 	addr := func(s string) netip.Addr { a, _ := netip.ParseAddr(s); return a }
-	slices.SortStableFunc(flows, func(a, b am.FlowRow) int {
+	slices.SortStableFunc(flows, func(a, b amapi.FlowRow) int {
 		var c int
 		switch key {
 		case "packets":
@@ -286,19 +287,19 @@ func (h *Handler) countersJSON(w http.ResponseWriter, r *http.Request, s *sessio
 	if c := set.Config; c != nil && c.Counters != nil && c.Counters.IntervalMS > 0 {
 		out.IntervalMS = c.Counters.IntervalMS
 	}
-	var rows []am.CounterRow
+	var rows []amapi.CounterRow
 	if set.State == am.StateRunning || set.State == am.StatePaused || set.State == am.StateDone {
 		// Page through every row (bounded), keeping the latest.
-		for offset := 0; offset < 10*am.MaxLimit; offset += am.MaxLimit {
+		for offset := 0; offset < 10*amapi.MaxLimit; offset += amapi.MaxLimit {
 			page, err := h.m.GetExperimentResults(r.Context(), s.User, id,
-				am.ResultsQuery{Kind: am.KindCounters, Offset: offset, Limit: am.MaxLimit})
+				amapi.ResultsQuery{Kind: amapi.KindCounters, Offset: offset, Limit: amapi.MaxLimit})
 			if err != nil {
 				h.fail(w, r, err)
 				return
 			}
-			got, _ := page.([]am.CounterRow)
+			got, _ := page.([]amapi.CounterRow)
 			rows = append(rows, got...)
-			if len(got) < am.MaxLimit {
+			if len(got) < amapi.MaxLimit {
 				break
 			}
 		}
@@ -310,7 +311,7 @@ func (h *Handler) countersJSON(w http.ResponseWriter, r *http.Request, s *sessio
 
 // fillSeries turns counter rows (by time, of one or more devices) into
 // rates per interval, summed over the devices.
-func fillSeries(out *counterSeries, rows []am.CounterRow) {
+func fillSeries(out *counterSeries, rows []amapi.CounterRow) {
 	perS := 1000 / float64(out.IntervalMS)
 	if out.Times == nil {
 		out.Times = []int64{}
@@ -375,7 +376,7 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // downloadPath is the GUI's path of a result file.
-func downloadPath(id int64, f am.FileRow) string {
+func downloadPath(id int64, f amapi.FileRow) string {
 	// f.URL is "/files/<id>/<position>/<name>".
 	rest := strings.TrimPrefix(f.URL, am.FilesPath+strconv.FormatInt(id, 10)+"/")
 	return fmt.Sprintf("/experiments/%d/files/%s", id, rest)

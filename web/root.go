@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/internal/check"
 )
 
@@ -49,7 +50,7 @@ type Configuration struct {
 	// and the files of a running experiment (default 3 s).
 	ResultsInterval time.Duration
 	// FlowsShown is how many of the largest flows the table shows
-	// (default 100; at most am.MaxLimit).
+	// (default 100; at most amapi.MaxLimit).
 	FlowsShown int
 	// Logger receives refused requests and failures (default: discard;
 	// required).
@@ -81,7 +82,7 @@ func (c Configuration) Validate() error {
 		check.Positive("MaxSessions", c.MaxSessions),
 		check.Positive("StatusInterval", c.StatusInterval),
 		check.Positive("ResultsInterval", c.ResultsInterval),
-		check.Between("FlowsShown", c.FlowsShown, 1, am.MaxLimit),
+		check.Between("FlowsShown", c.FlowsShown, 1, amapi.MaxLimit),
 		check.Set("Logger", c.Logger != nil, "set"),
 		check.Set("Now", c.Now != nil, "set"),
 	)

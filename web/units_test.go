@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gimsproject/gims/am"
-	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/amapi"
 )
 
 // mustRE compiles a test's regular expression.
@@ -20,12 +19,12 @@ func mustRE(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 func htmlUnescape(s string) string { return html.UnescapeString(s) }
 
 func TestSortFlows(t *testing.T) {
-	flows := []am.FlowRow{
-		{FlowEntry: device.FlowEntry{Src: "10.0.0.9", Dst: "192.0.2.1", SrcPort: 5, DstPort: 80, Proto: 6, Packets: 5, Bytes: 100, RevBytes: 900, StartMS: 30, EndMS: 40}},
-		{FlowEntry: device.FlowEntry{Src: "10.0.0.10", Dst: "192.0.2.2", SrcPort: 9, DstPort: 53, Proto: 17, Packets: 50, Bytes: 600, StartMS: 10, EndMS: 90}},
-		{FlowEntry: device.FlowEntry{Src: "2001:db8::1", Dst: "192.0.2.3", SrcPort: 1, DstPort: 443, Proto: 1, Packets: 7, Bytes: 700, StartMS: 20, EndMS: 21}},
+	flows := []amapi.FlowRow{
+		{Src: "10.0.0.9", Dst: "192.0.2.1", SrcPort: 5, DstPort: 80, Proto: 6, Packets: 5, Bytes: 100, RevBytes: 900, StartMS: 30, EndMS: 40},
+		{Src: "10.0.0.10", Dst: "192.0.2.2", SrcPort: 9, DstPort: 53, Proto: 17, Packets: 50, Bytes: 600, StartMS: 10, EndMS: 90},
+		{Src: "2001:db8::1", Dst: "192.0.2.3", SrcPort: 1, DstPort: 443, Proto: 1, Packets: 7, Bytes: 700, StartMS: 20, EndMS: 21},
 	}
-	srcs := func(f []am.FlowRow) []string {
+	srcs := func(f []amapi.FlowRow) []string {
 		var out []string
 		for _, x := range f {
 			out = append(out, x.Src)
@@ -46,7 +45,7 @@ func TestSortFlows(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%02d %s %s", i, tc.key, tc.dir), func(t *testing.T) {
-			f := append([]am.FlowRow(nil), flows...)
+			f := append([]amapi.FlowRow(nil), flows...)
 			sortFlows(f, tc.key, tc.dir)
 			if got := srcs(f); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("order (-got, +want):\n-%v\n+%v", got, tc.want)
@@ -65,7 +64,7 @@ func TestFillSeries(t *testing.T) {
 	}
 	cases := []struct {
 		name         string
-		rows         []am.CounterRow
+		rows         []amapi.CounterRow
 		times        []int64
 		pps, bps     protocolRates
 		unclassified []float64
@@ -77,21 +76,21 @@ func TestFillSeries(t *testing.T) {
 			bps:   rates([]float64{}, []float64{}, []float64{}, []float64{}),
 		}, {
 			name: "two devices summed per interval, bytes by protocol",
-			rows: []am.CounterRow{
-				{CounterEntry: device.CounterEntry{Time: t0, Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2,
-					TCPBytes: 800, UDPBytes: 200}, Device: "a", Interface: "eth0"},
-				{CounterEntry: device.CounterEntry{Time: t0, Packets: 2, Bytes: 500, ICMPPackets: 1, OtherPackets: 1,
-					ICMPBytes: 100, OtherBytes: 400}, Device: "b", Interface: "eth1"},
-				{CounterEntry: device.CounterEntry{Time: t1, Packets: 3, Bytes: 250, TCPPackets: 3, TCPBytes: 250}, Device: "b", Interface: "eth1"},
+			rows: []amapi.CounterRow{
+				{Time: t0, Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2,
+					TCPBytes: 800, UDPBytes: 200, Device: "a", Interface: "eth0"},
+				{Time: t0, Packets: 2, Bytes: 500, ICMPPackets: 1, OtherPackets: 1,
+					ICMPBytes: 100, OtherBytes: 400, Device: "b", Interface: "eth1"},
+				{Time: t1, Packets: 3, Bytes: 250, TCPPackets: 3, TCPBytes: 250, Device: "b", Interface: "eth1"},
 			},
 			times: []int64{ms0, ms1},
 			pps:   rates([]float64{8, 6}, []float64{4, 0}, []float64{2, 0}, []float64{2, 0}),
 			bps:   rates([]float64{12800, 4000}, []float64{3200, 0}, []float64{1600, 0}, []float64{6400, 0}),
 		}, {
 			name: "counters without bytes by protocol are unclassified",
-			rows: []am.CounterRow{
-				{CounterEntry: device.CounterEntry{Time: t0, Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2}, Device: "a", Interface: "eth0"},
-				{CounterEntry: device.CounterEntry{Time: t1, Packets: 1, Bytes: 100, TCPPackets: 1}, Device: "a", Interface: "eth0"},
+			rows: []amapi.CounterRow{
+				{Time: t0, Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2, Device: "a", Interface: "eth0"},
+				{Time: t1, Packets: 1, Bytes: 100, TCPPackets: 1, Device: "a", Interface: "eth0"},
 			},
 			times:        []int64{ms0, ms1},
 			pps:          rates([]float64{8, 2}, []float64{4, 0}, []float64{0, 0}, []float64{0, 0}),
@@ -99,10 +98,10 @@ func TestFillSeries(t *testing.T) {
 			unclassified: []float64{16000, 1600},
 		}, {
 			name: "an old device beside a new one, unclassified from the second interval",
-			rows: []am.CounterRow{
-				{CounterEntry: device.CounterEntry{Time: t0, Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100}, Device: "new", Interface: "eth0"},
-				{CounterEntry: device.CounterEntry{Time: t1, Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100}, Device: "new", Interface: "eth0"},
-				{CounterEntry: device.CounterEntry{Time: t1, Packets: 1, Bytes: 50, UDPPackets: 1}, Device: "old", Interface: "eth0"},
+			rows: []amapi.CounterRow{
+				{Time: t0, Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100, Device: "new", Interface: "eth0"},
+				{Time: t1, Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100, Device: "new", Interface: "eth0"},
+				{Time: t1, Packets: 1, Bytes: 50, UDPPackets: 1, Device: "old", Interface: "eth0"},
 			},
 			times:        []int64{ms0, ms1},
 			pps:          rates([]float64{0, 0}, []float64{2, 4}, []float64{0, 0}, []float64{0, 0}),
@@ -129,18 +128,18 @@ func TestFillSeriesJSON(t *testing.T) {
 	t0 := time.UnixMilli(1_700_000_000_000)
 	for _, tc := range []struct {
 		name string
-		row  am.CounterRow
+		row  amapi.CounterRow
 		want string
 	}{
 		{
 			name: "bytes by protocol",
-			row:  am.CounterRow{CounterEntry: device.CounterEntry{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1, TCPBytes: 125}},
+			row:  amapi.CounterRow{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1, TCPBytes: 125},
 			want: `{"state":"","interval_ms":1000,"times":[1700000000000],` +
 				`"pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},` +
 				`"bps":{"tcp":[1000],"udp":[0],"icmp":[0],"other":[0]}}`,
 		}, {
 			name: "older counters",
-			row:  am.CounterRow{CounterEntry: device.CounterEntry{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1}},
+			row:  amapi.CounterRow{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1},
 			want: `{"state":"","interval_ms":1000,"times":[1700000000000],` +
 				`"pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},` +
 				`"bps":{"tcp":[0],"udp":[0],"icmp":[0],"other":[0],"unclassified":[1000]}}`,
@@ -148,7 +147,7 @@ func TestFillSeriesJSON(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := counterSeries{IntervalMS: 1000}
-			fillSeries(&out, []am.CounterRow{tc.row})
+			fillSeries(&out, []amapi.CounterRow{tc.row})
 			got, err := json.Marshal(&out)
 			if err != nil {
 				t.Fatal(err)
@@ -162,10 +161,10 @@ func TestFillSeriesJSON(t *testing.T) {
 
 func TestFillSeriesCap(t *testing.T) {
 	t0 := time.UnixMilli(1_700_000_000_000)
-	var rows []am.CounterRow
+	var rows []amapi.CounterRow
 	for i := range maxChartPoints + 10 {
-		rows = append(rows, am.CounterRow{CounterEntry: device.CounterEntry{Time: t0.Add(time.Duration(i) * time.Second),
-			Packets: 1, Bytes: 10, OtherPackets: 1, OtherBytes: uint64(i % 2 * 10)}}) // odd rows classified, even ones not
+		rows = append(rows, amapi.CounterRow{Time: t0.Add(time.Duration(i) * time.Second),
+			Packets: 1, Bytes: 10, OtherPackets: 1, OtherBytes: uint64(i % 2 * 10)}) // odd rows classified, even ones not
 	}
 	out := counterSeries{IntervalMS: 1000}
 	fillSeries(&out, rows)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 )
 
 func TestLoginAndSessionCookie(t *testing.T) {
@@ -18,12 +19,12 @@ func TestLoginAndSessionCookie(t *testing.T) {
 	if status, _ := c.get("/experiments"); status != http.StatusSeeOther {
 		t.Fatalf("GET /experiments before login: status %d, want a redirect to the login form", status)
 	}
-	status, body := c.get("/login")
+	status, _ := c.get("/login")
 	if status != http.StatusOK || c.csrf == "" {
 		t.Fatalf("GET /login: status %d, CSRF token %q", status, c.csrf)
 	}
 	// A wrong password is refused without echoing it.
-	status, body, _ = c.postForm("/login", url.Values{"name": {alice}, "password": {"wrong-password-42"}})
+	status, body, _ := c.postForm("/login", url.Values{"name": {alice}, "password": {"wrong-password-42"}})
 	if status != http.StatusUnauthorized || !strings.Contains(body, "wrong user name or password") ||
 		strings.Contains(body, "wrong-password-42") {
 		t.Fatalf("bad login: status %d, body:\n%s", status, body)
@@ -78,11 +79,11 @@ func TestWritesNeedSessionAndCSRF(t *testing.T) {
 	e.addDevice(t, "tap1", cd)
 	ctx := context.Background()
 	ownerP := am.Principal{Name: alice, Role: am.RoleExperimenter}
-	id, err := e.m.CreateExperiment(ctx, ownerP, am.CreateRequest{Name: "mine", Devices: []string{"tap1:file:" + sampleName}})
+	id, err := e.m.CreateExperiment(ctx, ownerP, amapi.CreateRequest{Name: "mine", Devices: []string{"tap1:file:" + sampleName}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.ConfigureExperiment(ctx, ownerP, id, am.ExperimentConfig{}); err != nil {
+	if _, err := e.m.ConfigureExperiment(ctx, ownerP, id, amapi.ExperimentConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	admin := e.login(t, adminName, adminPass)
@@ -373,7 +374,7 @@ func TestApprovePendingDevice(t *testing.T) {
 	e := newEnv(t)
 	cd := startCapd(t, "pending-device-token")
 	ctx := context.Background()
-	if _, err := e.m.RegisterDevice(ctx, e.admin, am.Registration{Name: "self1", Hostname: cd.host, Port: cd.port,
+	if _, err := e.m.RegisterDevice(ctx, e.admin, amapi.Registration{Name: "self1", Hostname: cd.host, Port: cd.port,
 		Token: cd.token}); err != nil {
 		t.Fatal(err)
 	}

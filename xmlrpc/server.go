@@ -296,6 +296,26 @@ func (s *Server) respond(w http.ResponseWriter, st *callState, encoded []byte, f
 	writeXML(w, appendResponse(nil, encoded))
 }
 
+// Methods returns every callable method name, sorted, introspection
+// included (what system.listMethods answers): the bounded set metrics
+// label calls with.
+func (s *Server) Methods() []string { return s.listMethods() }
+
+// KnownMethod returns the name system.listMethods gives to the method a
+// call names ("Service.Method" of the default service is its bare name),
+// and false for a name no method answers to. Metrics label calls with it,
+// so that names sent by callers never become labels.
+func (s *Server) KnownMethod(name string) (string, bool) {
+	switch name {
+	case methodListMethods, methodMethodHelp, methodMulticall:
+		return name, true
+	}
+	if m := s.lookup(name); m != nil {
+		return m.name, true
+	}
+	return "", false
+}
+
 // listMethods returns every callable method name, sorted.
 func (s *Server) listMethods() []string {
 	s.mu.RLock()

@@ -377,6 +377,32 @@ func TestIntrospection(t *testing.T) {
 	}
 }
 
+// TestKnownMethod checks the names metrics label calls with: only the
+// registered and introspection methods, under their listed names.
+func TestKnownMethod(t *testing.T) {
+	_, _, s := startServer(t, DefaultConfiguration())
+	for _, tc := range []struct {
+		pos, name, want string
+		ok              bool
+	}{
+		{"#0", "Add", "Add", true},
+		{"#1", "Test.Add", "Add", true},
+		{"#2", "OtherService.Ping", "OtherService.Ping", true},
+		{"#3", "system.multicall", "system.multicall", true},
+		{"#4", "Nope", "", false},
+		{"#5", "Test.Nope", "", false},
+		{"#6", "Ping", "", false},
+		{"#7", "", "", false},
+	} {
+		if got, ok := s.KnownMethod(tc.name); got != tc.want || ok != tc.ok {
+			t.Errorf("%s KnownMethod(%q) = %q, %v; want %q, %v", tc.pos, tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+	if got := s.Methods(); len(got) != 13 || got[0] != "Add" {
+		t.Errorf("Methods() = %q, want the 13 names of system.listMethods", got)
+	}
+}
+
 func TestRegisterService(t *testing.T) {
 	s, err := NewServer(with(func(c *Configuration) { c.DefaultService = "Test" }))
 	if err != nil {

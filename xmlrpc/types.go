@@ -7,10 +7,8 @@ import (
 	"time"
 )
 
-var (
-	timeType  = reflect.TypeFor[time.Time]()
-	bytesType = reflect.TypeFor[[]byte]()
-)
+// timeType is time.Time, encoded as dateTime.iso8601 rather than a struct.
+var timeType = reflect.TypeFor[time.Time]()
 
 // field describes one struct field as an XML-RPC struct member or
 // positional parameter.

@@ -23,7 +23,7 @@ func TestNewInvalidConfiguration(t *testing.T) {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			cfg := DefaultConfiguration()
 			tc.mod(&cfg)
-			if _, err := New(cfg, nil); err == nil || err.Error() != tc.want {
+			if _, err := New(cfg, Dependencies{}); err == nil || err.Error() != tc.want {
 				t.Errorf("New() error:\n got %v\nwant %s", err, tc.want)
 			}
 		})

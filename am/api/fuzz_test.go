@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -53,16 +56,17 @@ func newFuzzHandler(tb testing.TB) *Handler {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
+	reg := prometheus.NewRegistry()
 	mcfg := am.DefaultConfiguration()
 	mcfg.DataDir, mcfg.BcryptCost, mcfg.DeviceTimeout = filepath.Join(dir, "data"), 4, 300*time.Millisecond
-	m, err := am.New(mcfg, am.Dependencies{DB: store, HTTP: loopbackOnly()})
+	m, err := am.New(mcfg, am.Dependencies{DB: store, HTTP: loopbackOnly(), Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if _, err := m.InitAdmin(context.Background(), fuzzUser, fuzzPass); err != nil {
 		tb.Fatal(err)
 	}
-	h, err := New(DefaultConfiguration(), m)
+	h, err := New(DefaultConfiguration(), Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -168,8 +172,8 @@ func FuzzAMRequest(f *testing.F) {
 		if !auth && fault == nil {
 			t.Fatalf("a call without credentials succeeded:\n%.500s", data)
 		}
-		if !auth && fault.Code != am.FaultAuth && fault.Code != xmlrpc.CodeParseError {
-			t.Fatalf("a call without credentials: fault %d %q, want %d", fault.Code, fault.String, am.FaultAuth)
+		if !auth && fault.Code != amapi.FaultAuth && fault.Code != xmlrpc.CodeParseError {
+			t.Fatalf("a call without credentials: fault %d %q, want %d", fault.Code, fault.String, amapi.FaultAuth)
 		}
 		if strings.Contains(string(data), fuzzPass) {
 			t.Fatalf("the answer repeats the password:\n%.500s", data)

@@ -15,8 +15,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/rpcmetrics"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -52,24 +57,40 @@ const (
 	MetricsPath = "/metrics"
 )
 
+// Dependencies are what the handler serves.
+type Dependencies struct {
+	// Manager is the service layer the API calls (required).
+	Manager *am.Manager
+	// Registry receives the API's call counters and is what /metrics
+	// serves: the daemon hands the same registry to the manager, so that
+	// /metrics shows both. Nil: a registry of the handler's own.
+	Registry *prometheus.Registry
+}
+
 // Handler serves /RPC2, /files/ and /metrics.
 type Handler struct {
-	cfg Configuration
-	m   *am.Manager
-	mux *http.ServeMux
+	cfg     Configuration
+	m       *am.Manager
+	mux     *http.ServeMux
+	calls   *rpcmetrics.Calls
+	metrics http.Handler
 }
 
 // principalKey is the context key of the authenticated am.Principal.
 type principalKey struct{}
 
-// New returns the handler over manager m.
-func New(cfg Configuration, m *am.Manager) (*Handler, error) {
+// New returns the handler over deps.Manager.
+func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid AM API configuration: %w", err)
 	}
-	if m == nil {
+	if deps.Manager == nil {
 		return nil, errors.New("the AM API needs the aggregate manager")
 	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	m := deps.Manager
 	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
 	xcfg := xmlrpc.DefaultConfiguration()
 	xcfg.DefaultService = "AM"
@@ -83,6 +104,16 @@ func New(cfg Configuration, m *am.Manager) (*Handler, error) {
 	if err := srv.RegisterService(&Service{m: m}, "AM", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the AM API: %w", err)
 	}
+	calls, err := rpcmetrics.New(deps.Registry, "gims", srv, amapi.FaultNotFound, amapi.FaultState, amapi.FaultInvalid,
+		amapi.FaultAuth, amapi.FaultDevice, amapi.FaultConflict)
+	if err != nil {
+		return nil, err
+	}
+	h.calls = calls
+	h.metrics = promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
 	h.mux.Handle(RPCPath, srv)
 	h.mux.HandleFunc(am.FilesPath, h.serveFile)
 	h.mux.HandleFunc(MetricsPath, h.serveMetrics)
@@ -110,12 +141,12 @@ func (h *Handler) rpcAuth(next http.Handler) http.Handler {
 		if err != nil {
 			h.cfg.Logger.Warn("API call refused", "remote", r.RemoteAddr, "method", method, "error", err)
 			f := am.FaultOf(err)
-			h.m.Metrics().CountCall(method, f.Code)
+			h.calls.Count(method, f.Code)
 			xmlrpc.WriteFault(w, f)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-		h.m.Metrics().CountCall(method, xmlrpc.CallFault(r.Context()))
+		h.calls.Count(method, xmlrpc.CallFault(r.Context()))
 	})
 }
 
@@ -181,7 +212,9 @@ func ServeResultFile(w http.ResponseWriter, r *http.Request, f *am.ResultFile) {
 	io.Copy(w, f.Body)
 }
 
-// serveMetrics answers GET /metrics for admins.
+// serveMetrics answers GET /metrics for admins: the registry's metrics
+// in the format the scraper asks for. A family that cannot be read (the
+// database fails) is logged and left out.
 func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(r)
 	if err != nil {
@@ -193,8 +226,5 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "metrics are for admins", http.StatusForbidden)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	if err := h.m.WriteMetrics(r.Context(), w); err != nil {
-		h.cfg.Logger.Error("metrics failed", "error", err)
-	}
+	h.metrics.ServeHTTP(w, r)
 }

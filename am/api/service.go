@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -25,40 +26,40 @@ type NameArgs struct {
 
 // CreateArgs are CreateExperiment's parameters.
 type CreateArgs struct {
-	Req am.CreateRequest
+	Req amapi.CreateRequest
 }
 
 // ConfigureArgs are ConfigureExperiment's parameters.
 type ConfigureArgs struct {
 	ID     int64
-	Config am.ExperimentConfig
+	Config amapi.ExperimentConfig
 }
 
 // ResultsArgs are GetExperimentResults' parameters.
 type ResultsArgs struct {
 	ID    int64
-	Query am.ResultsQuery
+	Query amapi.ResultsQuery
 }
 
 // AddDeviceArgs are AddDevice's parameters.
 type AddDeviceArgs struct {
-	Device am.DeviceInput
+	Device amapi.DeviceInput
 }
 
 // EditDeviceArgs are EditDevice's parameters.
 type EditDeviceArgs struct {
 	Name    string
-	Changes am.DeviceChanges
+	Changes amapi.DeviceChanges
 }
 
 // AddUserArgs are AddUser's parameters.
 type AddUserArgs struct {
-	User am.UserInput
+	User amapi.UserInput
 }
 
 // RegisterArgs are RegisterDevice's parameters.
 type RegisterArgs struct {
-	Registration am.Registration
+	Registration amapi.Registration
 }
 
 // serviceHelp is the system.methodHelp text of each method.
@@ -92,43 +93,43 @@ func (s *Service) CreateExperiment(r *http.Request, a *CreateArgs, reply *int64)
 }
 
 // ConfigureExperiment stores a configuration.
-func (s *Service) ConfigureExperiment(r *http.Request, a *ConfigureArgs, reply *am.Settings) (err error) {
+func (s *Service) ConfigureExperiment(r *http.Request, a *ConfigureArgs, reply *amapi.Settings) (err error) {
 	*reply, err = s.m.ConfigureExperiment(r.Context(), principal(r), a.ID, a.Config)
 	return err
 }
 
 // StartExperiment starts or resumes an experiment.
-func (s *Service) StartExperiment(r *http.Request, a *IDArgs, reply *am.Status) (err error) {
+func (s *Service) StartExperiment(r *http.Request, a *IDArgs, reply *amapi.Status) (err error) {
 	*reply, err = s.m.StartExperiment(r.Context(), principal(r), a.ID)
 	return err
 }
 
 // PauseExperiment pauses an experiment.
-func (s *Service) PauseExperiment(r *http.Request, a *IDArgs, reply *am.Status) (err error) {
+func (s *Service) PauseExperiment(r *http.Request, a *IDArgs, reply *amapi.Status) (err error) {
 	*reply, err = s.m.PauseExperiment(r.Context(), principal(r), a.ID)
 	return err
 }
 
 // StopExperiment ends an experiment.
-func (s *Service) StopExperiment(r *http.Request, a *IDArgs, reply *am.Status) (err error) {
+func (s *Service) StopExperiment(r *http.Request, a *IDArgs, reply *amapi.Status) (err error) {
 	*reply, err = s.m.StopExperiment(r.Context(), principal(r), a.ID)
 	return err
 }
 
 // GetDeviceCapabilities returns a device's capabilities.
-func (s *Service) GetDeviceCapabilities(r *http.Request, a *NameArgs, reply *am.Capabilities) (err error) {
+func (s *Service) GetDeviceCapabilities(r *http.Request, a *NameArgs, reply *amapi.Capabilities) (err error) {
 	*reply, err = s.m.GetDeviceCapabilities(r.Context(), principal(r), a.Name)
 	return err
 }
 
 // GetExperimentSettings returns an experiment's settings.
-func (s *Service) GetExperimentSettings(r *http.Request, a *IDArgs, reply *am.Settings) (err error) {
+func (s *Service) GetExperimentSettings(r *http.Request, a *IDArgs, reply *amapi.Settings) (err error) {
 	*reply, err = s.m.GetExperimentSettings(r.Context(), principal(r), a.ID)
 	return err
 }
 
 // GetExperimentStatus returns an experiment's status.
-func (s *Service) GetExperimentStatus(r *http.Request, a *IDArgs, reply *am.Status) (err error) {
+func (s *Service) GetExperimentStatus(r *http.Request, a *IDArgs, reply *amapi.Status) (err error) {
 	*reply, err = s.m.GetExperimentStatus(r.Context(), principal(r), a.ID)
 	return err
 }
@@ -140,7 +141,7 @@ func (s *Service) GetExperimentResults(r *http.Request, a *ResultsArgs, reply *a
 	if err != nil {
 		return err
 	}
-	if files, ok := res.([]am.FileRow); ok {
+	if files, ok := res.([]amapi.FileRow); ok {
 		scheme := "http://"
 		if r.TLS != nil {
 			scheme = "https://"
@@ -154,55 +155,55 @@ func (s *Service) GetExperimentResults(r *http.Request, a *ResultsArgs, reply *a
 }
 
 // ListExperiments lists experiments.
-func (s *Service) ListExperiments(r *http.Request, _ *xmlrpc.NoArgs, reply *[]am.ExperimentSummary) (err error) {
+func (s *Service) ListExperiments(r *http.Request, _ *xmlrpc.NoArgs, reply *[]amapi.ExperimentSummary) (err error) {
 	*reply, err = s.m.ListExperiments(r.Context(), principal(r))
 	return err
 }
 
 // AddDevice adds a device.
-func (s *Service) AddDevice(r *http.Request, a *AddDeviceArgs, reply *am.DeviceInfo) (err error) {
+func (s *Service) AddDevice(r *http.Request, a *AddDeviceArgs, reply *amapi.DeviceInfo) (err error) {
 	*reply, err = s.m.AddDevice(r.Context(), principal(r), a.Device)
 	return err
 }
 
 // EditDevice changes a device.
-func (s *Service) EditDevice(r *http.Request, a *EditDeviceArgs, reply *am.DeviceInfo) (err error) {
+func (s *Service) EditDevice(r *http.Request, a *EditDeviceArgs, reply *amapi.DeviceInfo) (err error) {
 	*reply, err = s.m.EditDevice(r.Context(), principal(r), a.Name, a.Changes)
 	return err
 }
 
 // DeleteDevice removes a device.
-func (s *Service) DeleteDevice(r *http.Request, a *NameArgs, reply *am.DeviceInfo) (err error) {
+func (s *Service) DeleteDevice(r *http.Request, a *NameArgs, reply *amapi.DeviceInfo) (err error) {
 	*reply, err = s.m.DeleteDevice(r.Context(), principal(r), a.Name)
 	return err
 }
 
 // ListDevices lists devices.
-func (s *Service) ListDevices(r *http.Request, _ *xmlrpc.NoArgs, reply *[]am.DeviceInfo) (err error) {
+func (s *Service) ListDevices(r *http.Request, _ *xmlrpc.NoArgs, reply *[]amapi.DeviceInfo) (err error) {
 	*reply, err = s.m.ListDevices(r.Context(), principal(r))
 	return err
 }
 
 // AddUser creates a user.
-func (s *Service) AddUser(r *http.Request, a *AddUserArgs, reply *am.UserInfo) (err error) {
+func (s *Service) AddUser(r *http.Request, a *AddUserArgs, reply *amapi.UserInfo) (err error) {
 	*reply, err = s.m.AddUser(r.Context(), principal(r), a.User)
 	return err
 }
 
 // DeleteUser removes a user.
-func (s *Service) DeleteUser(r *http.Request, a *NameArgs, reply *am.UserInfo) (err error) {
+func (s *Service) DeleteUser(r *http.Request, a *NameArgs, reply *amapi.UserInfo) (err error) {
 	*reply, err = s.m.DeleteUser(r.Context(), principal(r), a.Name)
 	return err
 }
 
 // ListUsers lists users.
-func (s *Service) ListUsers(r *http.Request, _ *xmlrpc.NoArgs, reply *[]am.UserInfo) (err error) {
+func (s *Service) ListUsers(r *http.Request, _ *xmlrpc.NoArgs, reply *[]amapi.UserInfo) (err error) {
 	*reply, err = s.m.ListUsers(r.Context(), principal(r))
 	return err
 }
 
 // RegisterDevice records a self-registering capture daemon as pending.
-func (s *Service) RegisterDevice(r *http.Request, a *RegisterArgs, reply *am.DeviceInfo) (err error) {
+func (s *Service) RegisterDevice(r *http.Request, a *RegisterArgs, reply *amapi.DeviceInfo) (err error) {
 	*reply, err = s.m.RegisterDevice(r.Context(), principal(r), a.Registration)
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -52,16 +53,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Run(m.name+"/"+c.name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				err := xmlrpc.Call(ctx, nil, d.url+RPCPath, c.header, m.name, m.args, nil)
-				if f, ok := xmlrpc.AsFault(err); !ok || f.Code != FaultAuth {
-					t.Errorf("%s as %s = %v, want fault %d", m.name, c.name, err, FaultAuth)
+				err := xmlrpc.Call(ctx, nil, d.url+deviceapi.RPCPath, c.header, m.name, m.args, nil)
+				if f, ok := xmlrpc.AsFault(err); !ok || f.Code != deviceapi.FaultAuth {
+					t.Errorf("%s as %s = %v, want fault %d", m.name, c.name, err, deviceapi.FaultAuth)
 				}
 			})
 		}
 	}
-	var st JobStatus
+	var st deviceapi.JobStatus
 	d.mustCall(t, "JobStatus", &st, id)
-	var jobs []JobSummary
+	var jobs []deviceapi.JobSummary
 	d.mustCall(t, "ListJobs", &jobs)
 	if st.State != "running" || len(jobs) != 1 {
 		t.Errorf("refused calls changed the device: job %s, %d jobs", st.State, len(jobs))
@@ -73,7 +74,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			continue
 		}
 		if err := d.call(t, m.name, nil, m.args...); err != nil {
-			if f, ok := xmlrpc.AsFault(err); ok && f.Code == FaultAuth {
+			if f, ok := xmlrpc.AsFault(err); ok && f.Code == deviceapi.FaultAuth {
 				t.Errorf("%s with the token: %v", m.name, err)
 			}
 		}

@@ -2,6 +2,7 @@ package device
 
 import (
 	"bytes"
+	"github.com/gimsproject/gims/deviceapi"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +17,7 @@ func BenchmarkJobStatus(b *testing.B) {
 		`<params><param><value><string>` + d.id + `</string></value></param></params></methodCall>`)
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, RPCPath, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, deviceapi.RPCPath, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "text/xml")
 		req.Header.Set("Authorization", "Bearer "+testToken)
 		w := httptest.NewRecorder()
@@ -36,7 +37,7 @@ func BenchmarkJobResultsFlows(b *testing.B) {
 		`</params></methodCall>`)
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, RPCPath, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, deviceapi.RPCPath, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+testToken)
 		w := httptest.NewRecorder()
 		d.h.ServeHTTP(w, req)

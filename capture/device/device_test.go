@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -28,6 +31,7 @@ type testDevice struct {
 	url string
 	m   *job.Manager
 	h   *Handler
+	reg *prometheus.Registry
 }
 
 func newTestDevice(t testing.TB) *testDevice {
@@ -36,9 +40,10 @@ func newTestDevice(t testing.TB) *testDevice {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	jcfg := job.DefaultConfiguration()
 	jcfg.DataDir, jcfg.PcapDir = t.TempDir(), pcapDir
-	m, err := job.New(jcfg)
+	m, err := job.New(jcfg, job.Dependencies{Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +52,7 @@ func newTestDevice(t testing.TB) *testDevice {
 	}
 	cfg := DefaultConfiguration()
 	cfg.Token, cfg.Version = testToken, "test-1"
-	h, err := New(cfg, m)
+	h, err := New(cfg, Dependencies{Jobs: m, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +63,7 @@ func newTestDevice(t testing.TB) *testDevice {
 			t.Error(err)
 		}
 	})
-	return &testDevice{url: ts.URL, m: m, h: h}
+	return &testDevice{url: ts.URL, m: m, h: h, reg: reg}
 }
 
 func bearer(token string) http.Header {
@@ -73,7 +78,7 @@ func (d *testDevice) call(t testing.TB, method string, reply any, args ...any) e
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return xmlrpc.Call(ctx, nil, d.url+RPCPath, bearer(testToken), method, args, reply)
+	return xmlrpc.Call(ctx, nil, d.url+deviceapi.RPCPath, bearer(testToken), method, args, reply)
 }
 
 func (d *testDevice) mustCall(t testing.TB, method string, reply any, args ...any) {
@@ -84,11 +89,11 @@ func (d *testDevice) mustCall(t testing.TB, method string, reply any, args ...an
 }
 
 // waitDone polls JobStatus until the job is done.
-func (d *testDevice) waitDone(t testing.TB, id string) JobStatus {
+func (d *testDevice) waitDone(t testing.TB, id string) deviceapi.JobStatus {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var st JobStatus
+		var st deviceapi.JobStatus
 		d.mustCall(t, "JobStatus", &st, id)
 		if st.State == "done" {
 			return st
@@ -112,9 +117,9 @@ func fullSpec() map[string]any {
 
 func TestCapabilities(t *testing.T) {
 	d := newTestDevice(t)
-	var c Capabilities
+	var c deviceapi.Capabilities
 	d.mustCall(t, "Capabilities", &c)
-	if c.Version != "test-1" || c.MaxSnaplen != job.MaxSnaplen || c.StorageFreeBytes == 0 {
+	if c.Version != "test-1" || c.MaxSnaplen != deviceapi.MaxSnaplen || c.StorageFreeBytes == 0 {
 		t.Errorf("Capabilities = %+v", c)
 	}
 	if strings.Join(c.Transforms, ",") != "counters,flows,anonymize,pcap" {
@@ -150,13 +155,13 @@ func TestFileJob(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 
-	var list []JobSummary
+	var list []deviceapi.JobSummary
 	d.mustCall(t, "ListJobs", &list)
 	if len(list) != 1 || list[0].ID != id || list[0].State != "done" || list[0].Experiment != 42 {
 		t.Errorf("ListJobs = %+v", list)
 	}
 
-	var counters []CounterEntry
+	var counters []deviceapi.CounterEntry
 	d.mustCall(t, "JobResults", &counters, id, map[string]any{"kind": "counters"})
 	var sum uint64
 	for _, c := range counters {
@@ -170,7 +175,7 @@ func TestFileJob(t *testing.T) {
 		t.Errorf("counters sum %d in %d rows, status packets %d", sum, len(counters), st.Packets)
 	}
 
-	var flows []FlowEntry
+	var flows []deviceapi.FlowEntry
 	d.mustCall(t, "JobResults", &flows, id, map[string]any{"kind": "flows"})
 	if len(flows) == 0 || uint64(len(flows)) != st.FlowsExported {
 		t.Fatalf("%d flows, status says %d exported", len(flows), st.FlowsExported)
@@ -180,13 +185,13 @@ func TestFileJob(t *testing.T) {
 		f.EndReason == "" || f.StartMS > f.EndMS || f.Start.Unix() != f.StartMS/1000 {
 		t.Errorf("largest flow %+v (biflow expected by default)", f)
 	}
-	var page []FlowEntry
+	var page []deviceapi.FlowEntry
 	d.mustCall(t, "JobResults", &page, id, map[string]any{"kind": "flows", "offset": 1, "limit": 1})
 	if len(flows) > 1 && (len(page) != 1 || page[0] != flows[1]) {
 		t.Errorf("page offset 1 limit 1 = %+v, want %+v", page, flows[1])
 	}
 
-	var files []FileEntry
+	var files []deviceapi.FileEntry
 	d.mustCall(t, "JobResults", &files, id, map[string]any{"kind": "files"})
 	if len(files) != 3 {
 		t.Fatalf("files = %+v", files)
@@ -259,7 +264,7 @@ func TestLifecycle(t *testing.T) {
 	for _, s := range steps {
 		var ok bool
 		d.mustCall(t, s.method, &ok, id)
-		var st JobStatus
+		var st deviceapi.JobStatus
 		d.mustCall(t, "JobStatus", &st, id)
 		if !ok || st.State != s.want {
 			t.Fatalf("after %s: reply %t, state %s, want %s", s.method, ok, st.State, s.want)
@@ -286,30 +291,30 @@ func TestFaults(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{"no token", "", "Capabilities", nil, FaultAuth, "Bearer"},
-		{"wrong token", "wrong", "Capabilities", nil, FaultAuth, "wrong"},
-		{"wrong token introspection", "wrong", "system.listMethods", nil, FaultAuth, ""},
-		{"unknown job status", testToken, "JobStatus", []any{"0123456789abcdef"}, FaultNotFound, "0123456789abcdef"},
-		{"unknown job stop", testToken, "StopJob", []any{"nope"}, FaultNotFound, ""},
-		{"unknown job results", testToken, "JobResults", []any{"nope", map[string]any{"kind": "flows"}}, FaultNotFound, ""},
-		{"bad filter", testToken, "StartJob", []any{withSpec("filter", "tcp port ")}, FaultInvalid, "syntax error"},
-		{"bad key length", testToken, "StartJob", []any{withSpec("key", make([]byte, 16))}, FaultInvalid, "32 bytes"},
-		{"unknown interface", testToken, "StartJob", []any{withSpec("interface", "nosuch0")}, FaultInvalid, "unknown interface"},
-		{"unknown file", testToken, "StartJob", []any{withSpec("interface", "file:nosuch.pcap")}, FaultInvalid, "unknown interface"},
-		{"bad snaplen", testToken, "StartJob", []any{withSpec("snaplen", -1)}, FaultInvalid, "snaplen"},
-		{"unknown member", testToken, "StartJob", []any{withSpec("colour", "red")}, FaultInvalid, "colour"},
-		{"wrong type", testToken, "StartJob", []any{withSpec("pcap", "yes")}, FaultInvalid, "pcap"},
-		{"pause done job", testToken, "PauseJob", []any{done}, FaultState, "done"},
-		{"resume done job", testToken, "ResumeJob", []any{done}, FaultState, "done"},
-		{"stop done job", testToken, "StopJob", []any{done}, FaultState, "done"},
-		{"bad result kind", testToken, "JobResults", []any{done, map[string]any{"kind": "packets"}}, FaultInvalid, "kind"},
-		{"bad limit", testToken, "JobResults", []any{done, map[string]any{"kind": "flows", "limit": 10001}}, FaultInvalid, "limit"},
+		{"no token", "", "Capabilities", nil, deviceapi.FaultAuth, "Bearer"},
+		{"wrong token", "wrong", "Capabilities", nil, deviceapi.FaultAuth, "wrong"},
+		{"wrong token introspection", "wrong", "system.listMethods", nil, deviceapi.FaultAuth, ""},
+		{"unknown job status", testToken, "JobStatus", []any{"0123456789abcdef"}, deviceapi.FaultNotFound, "0123456789abcdef"},
+		{"unknown job stop", testToken, "StopJob", []any{"nope"}, deviceapi.FaultNotFound, ""},
+		{"unknown job results", testToken, "JobResults", []any{"nope", map[string]any{"kind": "flows"}}, deviceapi.FaultNotFound, ""},
+		{"bad filter", testToken, "StartJob", []any{withSpec("filter", "tcp port ")}, deviceapi.FaultInvalid, "syntax error"},
+		{"bad key length", testToken, "StartJob", []any{withSpec("key", make([]byte, 16))}, deviceapi.FaultInvalid, "32 bytes"},
+		{"unknown interface", testToken, "StartJob", []any{withSpec("interface", "nosuch0")}, deviceapi.FaultInvalid, "unknown interface"},
+		{"unknown file", testToken, "StartJob", []any{withSpec("interface", "file:nosuch.pcap")}, deviceapi.FaultInvalid, "unknown interface"},
+		{"bad snaplen", testToken, "StartJob", []any{withSpec("snaplen", -1)}, deviceapi.FaultInvalid, "snaplen"},
+		{"unknown member", testToken, "StartJob", []any{withSpec("colour", "red")}, deviceapi.FaultInvalid, "colour"},
+		{"wrong type", testToken, "StartJob", []any{withSpec("pcap", "yes")}, deviceapi.FaultInvalid, "pcap"},
+		{"pause done job", testToken, "PauseJob", []any{done}, deviceapi.FaultState, "done"},
+		{"resume done job", testToken, "ResumeJob", []any{done}, deviceapi.FaultState, "done"},
+		{"stop done job", testToken, "StopJob", []any{done}, deviceapi.FaultState, "done"},
+		{"bad result kind", testToken, "JobResults", []any{done, map[string]any{"kind": "packets"}}, deviceapi.FaultInvalid, "kind"},
+		{"bad limit", testToken, "JobResults", []any{done, map[string]any{"kind": "flows", "limit": 10001}}, deviceapi.FaultInvalid, "limit"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := xmlrpc.Call(ctx, nil, d.url+RPCPath, bearer(tc.token), tc.method, tc.args, nil)
+			err := xmlrpc.Call(ctx, nil, d.url+deviceapi.RPCPath, bearer(tc.token), tc.method, tc.args, nil)
 			var f *xmlrpc.Fault
 			if !errors.As(err, &f) {
 				t.Fatalf("got %v, want fault %d", err, tc.code)
@@ -322,7 +327,7 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
-	var list []JobSummary
+	var list []deviceapi.JobSummary
 	d.mustCall(t, "ListJobs", &list)
 	if len(list) != 1 {
 		t.Errorf("refused StartJob calls left jobs: %+v", list)
@@ -334,7 +339,7 @@ func TestMulticallNeedsToken(t *testing.T) {
 	calls := []any{map[string]any{"methodName": "ListJobs", "params": []any{}}}
 	var out []any
 	ctx := context.Background()
-	if err := xmlrpc.Call(ctx, nil, d.url+RPCPath, bearer(testToken), "system.multicall", []any{calls}, &out); err != nil {
+	if err := xmlrpc.Call(ctx, nil, d.url+deviceapi.RPCPath, bearer(testToken), "system.multicall", []any{calls}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if len(out) != 1 {
@@ -343,9 +348,9 @@ func TestMulticallNeedsToken(t *testing.T) {
 	if _, ok := out[0].([]any); !ok {
 		t.Errorf("multicall with the token = %#v, want a result", out[0])
 	}
-	err := xmlrpc.Call(ctx, nil, d.url+RPCPath, nil, "system.multicall", []any{calls}, &out)
+	err := xmlrpc.Call(ctx, nil, d.url+deviceapi.RPCPath, nil, "system.multicall", []any{calls}, &out)
 	var f *xmlrpc.Fault
-	if !errors.As(err, &f) || f.Code != FaultAuth {
+	if !errors.As(err, &f) || f.Code != deviceapi.FaultAuth {
 		t.Errorf("multicall without token: %v", err)
 	}
 }
@@ -363,7 +368,7 @@ func TestBodyLimit(t *testing.T) {
 func TestNewInvalidConfiguration(t *testing.T) {
 	jcfg := job.DefaultConfiguration()
 	jcfg.DataDir = t.TempDir()
-	m, err := job.New(jcfg)
+	m, err := job.New(jcfg, job.Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,14 +393,14 @@ func TestNewInvalidConfiguration(t *testing.T) {
 			cfg := DefaultConfiguration()
 			cfg.Token = "secret"
 			tc.mod(&cfg)
-			if _, err := New(cfg, m); err == nil || err.Error() != tc.want {
+			if _, err := New(cfg, Dependencies{Jobs: m}); err == nil || err.Error() != tc.want {
 				t.Errorf("New() error:\n got %v\nwant %s", err, tc.want)
 			}
 		})
 	}
 	cfg := DefaultConfiguration()
 	cfg.Token = "secret"
-	if _, err := New(cfg, nil); err == nil || err.Error() != "device API needs a job manager" {
+	if _, err := New(cfg, Dependencies{}); err == nil || err.Error() != "device API needs a job manager" {
 		t.Errorf("New(nil manager) error = %v", err)
 	}
 }
@@ -405,12 +410,15 @@ func TestNewInvalidConfiguration(t *testing.T) {
 func TestPythonClient(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed")
+		if os.Getenv("CI") != "" {
+			t.Fatalf("python3 is required in CI (make deps installs it): %v", err)
+		}
+		t.Skipf("python3 not installed (make deps installs it): %v", err)
 	}
 	d := newTestDevice(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "testdata/pyclient.py", d.url+RPCPath, testPcap)
+	cmd := exec.CommandContext(ctx, python, "testdata/pyclient.py", d.url+deviceapi.RPCPath, testPcap)
 	cmd.Env = append(os.Environ(), "GIMS_DEVICE_TOKEN="+testToken)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

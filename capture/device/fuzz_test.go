@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -126,7 +127,7 @@ func FuzzDeviceRequest(f *testing.F) {
 	// Few jobs, so that fuzzed StartJob calls cannot pile up captures.
 	jcfg := job.DefaultConfiguration()
 	jcfg.DataDir, jcfg.PcapDir, jcfg.MaxJobs = f.TempDir(), pcapDir, 4
-	m, err := job.New(jcfg)
+	m, err := job.New(jcfg, job.Dependencies{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -140,12 +141,12 @@ func FuzzDeviceRequest(f *testing.F) {
 	})
 	cfg := DefaultConfiguration()
 	cfg.Token, cfg.Version = testToken, "fuzz"
-	h, err := New(cfg, m)
+	h, err := New(cfg, Dependencies{Jobs: m})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, auth bool, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, RPCPath, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, deviceapi.RPCPath, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "text/xml")
 		if auth {
 			req.Header.Set("Authorization", "Bearer "+testToken)
@@ -174,8 +175,8 @@ func FuzzDeviceRequest(f *testing.F) {
 			if fault == nil {
 				t.Fatalf("call without a token succeeded:\n%.500s", data)
 			}
-			if fault.Code != FaultAuth && fault.Code != xmlrpc.CodeParseError {
-				t.Fatalf("call without a token: fault %d %q, want %d", fault.Code, fault.String, FaultAuth)
+			if fault.Code != deviceapi.FaultAuth && fault.Code != xmlrpc.CodeParseError {
+				t.Fatalf("call without a token: fault %d %q, want %d", fault.Code, fault.String, deviceapi.FaultAuth)
 			}
 		}
 	})

@@ -1,11 +1,13 @@
-// Package device is the capture daemon's XML-RPC device API (SPEC §4): the
-// methods the aggregate manager calls on gims-capd (Capabilities, StartJob,
-// PauseJob, ResumeJob, StopJob, JobStatus, JobResults, ListJobs) at /RPC2,
-// and the result files at GET /files/<job>/<name>, all behind a bearer
-// token. It is a thin layer over capture/job: it turns XML-RPC structs into
-// job specifications with the SPEC defaults, the manager's results into
-// snake_case structs, and the manager's sentinel errors into fault codes,
-// in one place (faultOf).
+// Package device is the server of the capture daemon's XML-RPC device API
+// (SPEC §4; the contract and the client are in deviceapi): the methods the
+// aggregate manager calls on gims-capd (Capabilities, StartJob, PauseJob,
+// ResumeJob, StopJob, JobStatus, JobResults, ListJobs) at /RPC2, and the
+// result files at GET /files/<job>/<name> and the daemon's Prometheus
+// metrics at GET /metrics, all behind a bearer token. It
+// is a thin layer over capture/job: it turns deviceapi's structs into job
+// specifications with the SPEC defaults (job.SpecOf), the manager's
+// results into deviceapi's structs, and the manager's sentinel errors into
+// fault codes, in one place (faultOf).
 package device
 
 import (
@@ -17,18 +19,14 @@ import (
 	"os"
 	"strings"
 
-	"github.com/gimsproject/gims/capture/job"
-	"github.com/gimsproject/gims/internal/check"
-	"github.com/gimsproject/gims/xmlrpc"
-)
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-// Fault codes of the device API (SPEC §3).
-const (
-	FaultNotFound = 1 // unknown job or file
-	FaultState    = 2 // invalid state transition
-	FaultInvalid  = 3 // invalid argument
-	FaultAuth     = 4 // not authenticated
-	FaultRefused  = 5 // the device refuses (too many jobs)
+	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/rpcmetrics"
+	"github.com/gimsproject/gims/xmlrpc"
 )
 
 // Configuration configures a Handler. Start from DefaultConfiguration and
@@ -66,26 +64,41 @@ func (c Configuration) Validate() error {
 	)
 }
 
-// Handler serves the device API: POST /RPC2 and GET /files/<job>/<name>.
-type Handler struct {
-	cfg Configuration
-	m   *job.Manager
-	mux *http.ServeMux
+// Dependencies are what the handler serves.
+type Dependencies struct {
+	// Jobs is the job manager the API drives (required).
+	Jobs *job.Manager
+	// Registry receives the API's call counters and is what /metrics
+	// serves: the daemon hands the same registry to the job manager, so
+	// that /metrics shows the capture counters too. Nil: a registry of
+	// the handler's own.
+	Registry *prometheus.Registry
 }
 
-// Paths served by Handler.
-const (
-	RPCPath   = "/RPC2"
-	FilesPath = "/files/"
-)
+// Handler serves the device API: POST /RPC2, GET /files/<job>/<name> and
+// GET /metrics.
+type Handler struct {
+	cfg     Configuration
+	m       *job.Manager
+	mux     *http.ServeMux
+	calls   *rpcmetrics.Calls
+	metrics http.Handler
+}
 
-// New returns the handler of the device API over the job manager m.
-func New(cfg Configuration, m *job.Manager) (*Handler, error) {
+// MetricsPath is where the handler serves the daemon's Prometheus metrics.
+const MetricsPath = "/metrics"
+
+// New returns the handler of the device API over deps.Jobs.
+func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid device API configuration: %w", err)
 	}
+	m := deps.Jobs
 	if m == nil {
 		return nil, errors.New("device API needs a job manager")
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
 	}
 	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
 	xcfg := xmlrpc.DefaultConfiguration()
@@ -100,8 +113,19 @@ func New(cfg Configuration, m *job.Manager) (*Handler, error) {
 	if err := srv.RegisterService(&Service{h: h}, "Device", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the device API: %w", err)
 	}
-	h.mux.Handle(RPCPath, srv)
-	h.mux.HandleFunc(FilesPath, h.serveFile)
+	calls, err := rpcmetrics.New(deps.Registry, "gims_capd", srv, deviceapi.FaultNotFound, deviceapi.FaultState, deviceapi.FaultInvalid,
+		deviceapi.FaultAuth, deviceapi.FaultRefused)
+	if err != nil {
+		return nil, err
+	}
+	h.calls = calls
+	h.metrics = promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	h.mux.Handle(deviceapi.RPCPath, srv)
+	h.mux.HandleFunc(deviceapi.FilesPath, h.serveFile)
+	h.mux.HandleFunc(MetricsPath, h.serveMetrics)
 	return h, nil
 }
 
@@ -119,13 +143,13 @@ func (h *Handler) faultOf(err error) xmlrpc.Fault {
 	code := 0
 	switch {
 	case errors.Is(err, job.ErrNotFound):
-		code = FaultNotFound
+		code = deviceapi.FaultNotFound
 	case errors.Is(err, job.ErrState):
-		code = FaultState
+		code = deviceapi.FaultState
 	case errors.Is(err, job.ErrInvalid):
-		code = FaultInvalid
+		code = deviceapi.FaultInvalid
 	case errors.Is(err, job.ErrBusy):
-		code = FaultRefused
+		code = deviceapi.FaultRefused
 	default:
 		h.cfg.Logger.Error("device API call failed", "error", err)
 		return xmlrpc.Fault{Code: xmlrpc.CodeApplication, String: "device error: " + err.Error()}
@@ -146,22 +170,56 @@ func (h *Handler) authorized(r *http.Request) (ok, present bool) {
 }
 
 // rpcAuth is the XML-RPC middleware: every call, introspection and
-// multicall sub-calls included, needs the token, else fault 4.
+// multicall sub-calls included, needs the token, else fault 4. It counts
+// every call and its fault for /metrics.
 func (h *Handler) rpcAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		method := xmlrpc.MethodName(r.Context())
 		ok, present := h.authorized(r)
 		if !ok {
 			why := "not authenticated: an Authorization: Bearer token is required"
 			if present {
 				why = "not authenticated: wrong bearer token"
 			}
-			h.cfg.Logger.Warn("device API call refused", "remote", r.RemoteAddr,
-				"method", xmlrpc.MethodName(r.Context()), "reason", why)
-			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: FaultAuth, String: why})
+			h.cfg.Logger.Warn("device API call refused", "remote", r.RemoteAddr, "method", method, "reason", why)
+			h.calls.Count(method, deviceapi.FaultAuth)
+			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: deviceapi.FaultAuth, String: why})
 			return
 		}
 		next.ServeHTTP(w, r)
+		h.calls.Count(method, xmlrpc.CallFault(r.Context()))
 	})
+}
+
+// refused answers a request for a file or the metrics without the right
+// token: 401 without one, 403 with a wrong one.
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request) bool {
+	ok, present := h.authorized(r)
+	if ok {
+		return false
+	}
+	h.cfg.Logger.Warn("request refused", "remote", r.RemoteAddr, "path", r.URL.Path)
+	if !present {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gims-capd"`)
+		http.Error(w, "bearer token required", http.StatusUnauthorized)
+		return true
+	}
+	http.Error(w, "wrong bearer token", http.StatusForbidden)
+	return true
+}
+
+// serveMetrics answers GET /metrics with the daemon's registry, in the
+// format the scraper asks for: 401 without a token, 403 with a wrong one.
+func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "GET required", http.StatusMethodNotAllowed)
+		return
+	}
+	if h.refused(w, r) {
+		return
+	}
+	h.metrics.ServeHTTP(w, r)
 }
 
 // serveFile answers GET /files/<job>/<name>: 401 without a token, 403 with
@@ -172,17 +230,10 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "GET required", http.StatusMethodNotAllowed)
 		return
 	}
-	if ok, present := h.authorized(r); !ok {
-		h.cfg.Logger.Warn("file request refused", "remote", r.RemoteAddr, "path", r.URL.Path)
-		if !present {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gims-capd"`)
-			http.Error(w, "bearer token required", http.StatusUnauthorized)
-			return
-		}
-		http.Error(w, "wrong bearer token", http.StatusForbidden)
+	if h.refused(w, r) {
 		return
 	}
-	rest := strings.TrimPrefix(r.URL.Path, FilesPath)
+	rest := strings.TrimPrefix(r.URL.Path, deviceapi.FilesPath)
 	id, name, found := strings.Cut(rest, "/")
 	if !found || id == "" || name == "" || strings.Contains(name, "/") {
 		http.NotFound(w, r)
@@ -207,6 +258,3 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+"-"+name))
 	http.ServeContent(w, r, name, info.ModTime(), f)
 }
-
-// FileURL is the path under which a job's result file is served.
-func FileURL(id, name string) string { return FilesPath + id + "/" + name }

@@ -5,6 +5,9 @@ import (
 	"net/http"
 
 	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -34,18 +37,18 @@ func serviceHelp() map[string]string {
 }
 
 // Capabilities describes the device.
-func (s *Service) Capabilities(r *http.Request, _ *xmlrpc.NoArgs, reply *Capabilities) error {
+func (s *Service) Capabilities(r *http.Request, _ *xmlrpc.NoArgs, reply *deviceapi.Capabilities) error {
 	ifs, err := s.h.m.Interfaces()
 	if err != nil {
 		return err
 	}
-	out := make([]InterfaceInfo, len(ifs))
+	out := make([]deviceapi.InterfaceInfo, len(ifs))
 	for i, x := range ifs {
-		out[i] = InterfaceInfo{Name: x.Name, LinkType: x.LinkType, Description: x.Description}
+		out[i] = deviceapi.InterfaceInfo{Name: x.Name, LinkType: x.LinkType, Description: x.Description}
 	}
-	*reply = Capabilities{
+	*reply = deviceapi.Capabilities{
 		Interfaces:       out,
-		MaxSnaplen:       job.MaxSnaplen,
+		MaxSnaplen:       deviceapi.MaxSnaplen,
 		Transforms:       transforms(),
 		StorageFreeBytes: s.h.m.StorageFree(),
 		Version:          s.h.cfg.Version,
@@ -53,37 +56,9 @@ func (s *Service) Capabilities(r *http.Request, _ *xmlrpc.NoArgs, reply *Capabil
 	return nil
 }
 
-// Spec turns StartJob's struct into a job specification, applying the
-// SPEC defaults that differ from Go's zero values (promiscuous and biflow
-// true).
-func (js *JobSpec) Spec() job.Spec {
-	spec := job.Spec{
-		Interface:   js.Interface,
-		Filter:      js.Filter,
-		Snaplen:     js.Snaplen,
-		Promiscuous: js.Promiscuous == nil || *js.Promiscuous,
-		Pcap:        js.Pcap,
-		Key:         js.Key,
-		ReplaySpeed: js.ReplaySpeed,
-		Experiment:  js.Experiment,
-	}
-	if c := js.Counters; c != nil {
-		spec.Counters = &job.CountersSpec{IntervalMS: c.IntervalMS}
-	}
-	if f := js.Flows; f != nil {
-		spec.Flows = &job.FlowsSpec{
-			ActiveTimeoutS: f.ActiveTimeoutS,
-			IdleTimeoutS:   f.IdleTimeoutS,
-			Biflow:         f.Biflow == nil || *f.Biflow,
-			Collector:      f.Collector,
-		}
-	}
-	return spec
-}
-
 // StartJob validates and starts a job and returns its id.
 func (s *Service) StartJob(r *http.Request, args *StartJobArgs, reply *string) error {
-	id, err := s.h.m.StartJob(args.Job.Spec())
+	id, err := s.h.m.StartJob(job.SpecOf(&args.Job))
 	if err != nil {
 		return err
 	}
@@ -119,12 +94,12 @@ func (s *Service) StopJob(r *http.Request, args *JobArgs, reply *bool) error {
 }
 
 // JobStatus returns a job's status.
-func (s *Service) JobStatus(r *http.Request, args *JobArgs, reply *JobStatus) error {
+func (s *Service) JobStatus(r *http.Request, args *JobArgs, reply *deviceapi.JobStatus) error {
 	st, err := s.h.m.Status(args.Job)
 	if err != nil {
 		return err
 	}
-	*reply = JobStatus{
+	*reply = deviceapi.JobStatus{
 		ID: st.ID, State: string(st.State), Interface: st.Interface, Experiment: st.Experiment,
 		Created: st.Created, Ended: st.Ended,
 		Packets: st.Packets, Bytes: st.Bytes, Dropped: st.Dropped, IfDropped: st.IfDropped,
@@ -147,22 +122,22 @@ func (s *Service) JobResults(r *http.Request, args *JobResultsArgs, reply *any) 
 		return err
 	}
 	switch rows := res.(type) {
-	case []job.CounterRow:
-		out := make([]CounterEntry, len(rows))
-		for i, c := range rows {
-			out[i] = CounterEntryOf(c)
+	case []counters.Record:
+		out := make([]deviceapi.CounterEntry, len(rows))
+		for i := range rows {
+			out[i] = counterEntry(&rows[i])
 		}
 		*reply = out
-	case []job.FlowRow:
-		out := make([]FlowEntry, len(rows))
-		for i, f := range rows {
-			out[i] = FlowEntryOf(f)
+	case []ipfix.FlowRow:
+		out := make([]deviceapi.FlowEntry, len(rows))
+		for i := range rows {
+			out[i] = flowEntry(&rows[i])
 		}
 		*reply = out
 	case []job.FileInfo:
-		out := make([]FileEntry, len(rows))
+		out := make([]deviceapi.FileEntry, len(rows))
 		for i, f := range rows {
-			out[i] = FileEntry{Name: f.Name, Size: f.Size, URL: FileURL(args.Job, f.Name)}
+			out[i] = deviceapi.FileEntry{Name: f.Name, Size: f.Size, URL: deviceapi.FileURL(args.Job, f.Name)}
 		}
 		*reply = out
 	default:
@@ -172,11 +147,11 @@ func (s *Service) JobResults(r *http.Request, args *JobResultsArgs, reply *any) 
 }
 
 // ListJobs lists every job, oldest first.
-func (s *Service) ListJobs(r *http.Request, _ *xmlrpc.NoArgs, reply *[]JobSummary) error {
+func (s *Service) ListJobs(r *http.Request, _ *xmlrpc.NoArgs, reply *[]deviceapi.JobSummary) error {
 	list := s.h.m.List()
-	out := make([]JobSummary, len(list))
+	out := make([]deviceapi.JobSummary, len(list))
 	for i, j := range list {
-		out[i] = JobSummary{ID: j.ID, State: string(j.State), Interface: j.Interface,
+		out[i] = deviceapi.JobSummary{ID: j.ID, State: string(j.State), Interface: j.Interface,
 			Experiment: j.Experiment, Created: j.Created}
 	}
 	*reply = out

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	calmh "github.com/calmh/ipfix"
+
+	"github.com/gimsproject/gims/internal/testnet"
 )
 
 // TestCollector replays a file with flows sent to a UDP collector as well
@@ -65,12 +67,7 @@ func TestCollector(t *testing.T) {
 // TestCollectorDown exports to a TCP collector nobody listens to: the
 // records are counted as lost and said so, and flows.ipfix has them all.
 func TestCollectorDown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // now nothing listens there
+	addr := testnet.RefusingTCP(t).Addr // nothing listens there
 	m := newManager(t, "")
 	id, err := m.StartJob(Spec{Interface: "file:tcpreplay__test.pcap", Flows: &FlowsSpec{Collector: "tcp://" + addr}})
 	if err != nil {

@@ -32,7 +32,7 @@ func TestNewInvalidConfiguration(t *testing.T) {
 			cfg := DefaultConfiguration()
 			cfg.DataDir = t.TempDir()
 			tc.mod(&cfg)
-			if _, err := New(cfg); err == nil || err.Error() != tc.want {
+			if _, err := New(cfg, Dependencies{}); err == nil || err.Error() != tc.want {
 				t.Errorf("New() error:\n got %v\nwant %s", err, tc.want)
 			}
 		})

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // capinfosCount is the packet count of a file as Wireshark's capinfos
@@ -84,7 +86,7 @@ func TestFileReplay(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Results(flows) error:\n%+v", err)
 			}
-			rows := res.([]FlowRow)
+			rows := res.([]ipfix.FlowRow)
 			if len(rows) != len(flows) {
 				t.Errorf("Results(flows) has %d flows, flows.ipfix %d", len(rows), len(flows))
 			}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
+	"github.com/gimsproject/gims/capture/output"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // maxErrors bounds the errors a job remembers for its status.
@@ -25,7 +27,7 @@ type job struct {
 	m   *Manager
 	id  string
 	dir string
-	top *topFlows
+	top *ipfix.TopFlows
 
 	mu sync.Mutex
 	p  persisted
@@ -56,7 +58,7 @@ const (
 type segment struct {
 	src    *capture.Source
 	meter  *meter.Meter
-	out    *outputs
+	out    *output.Writer
 	file   bool
 	speed  float64
 	cancel context.CancelFunc
@@ -85,7 +87,7 @@ func (s *segment) totals() totals {
 		Malformed:     st.Malformed,
 		Truncated:     st.Truncated,
 		Fragments:     st.Fragments,
-		CollectorLost: s.out.collectorLost(),
+		CollectorLost: s.out.CollectorStats().RecordsLost,
 	}
 }
 
@@ -166,22 +168,26 @@ func (j *job) save(clean bool) error {
 // goroutine. On error the source is closed.
 func (j *job) start(ctx context.Context, src *capture.Source, appendTo bool) error {
 	spec := &j.p.Spec
-	out := &outputs{top: j.top, report: j.addError}
+	out, err := j.outputs(src, appendTo)
+	if err != nil {
+		src.Close()
+		return err
+	}
 	cfg := meter.Configuration{Counters: spec.countersConfig(), Flows: spec.flowConfig()}
 	if len(spec.Key) == 32 {
 		cfg.Key = (*[32]byte)(spec.Key)
 	}
-	mt, err := meter.New(cfg, src.LinkType(), out.sinks(spec))
+	mt, err := meter.New(cfg, src.LinkType(), out.Sinks())
 	if err != nil {
 		src.Close()
 		return fmt.Errorf("%w: interface %q: %w", ErrInvalid, spec.Interface, err)
 	}
-	oc := outputConfig{
-		dir: j.dir, spec: spec, linkType: src.LinkType(), snaplen: src.Snaplen(),
-		appendTo: appendTo, domain: domainOf(j.id), logger: j.m.cfg.Logger,
-	}
-	if err := out.open(ctx, oc); err != nil {
+	if err := out.Open(ctx); err != nil {
 		src.Close()
+		var ce *output.CollectorError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -239,15 +245,15 @@ func (j *job) run(ctx context.Context, seg *segment) {
 	if err := seg.meter.Flush(); err != nil {
 		j.addError(err)
 	}
-	if err := seg.out.close(); err != nil {
+	if err := seg.out.Close(); err != nil {
 		j.addError(err)
 	}
-	if seg.out.failed != nil {
-		if err := seg.out.repair(); err != nil {
+	if seg.out.Failed() != nil {
+		if err := seg.out.Repair(); err != nil {
 			j.addError(err)
 		}
 	}
-	if lost := seg.out.collectorLost(); lost > 0 {
+	if lost := seg.out.CollectorStats().RecordsLost; lost > 0 {
 		j.addError(fmt.Errorf("flows collector %s did not get %d flow records (unreachable); flows.ipfix has them all",
 			j.p.Spec.Flows.Collector, lost))
 	}
@@ -300,7 +306,7 @@ func (j *job) collectStats(seg *segment) {
 // rewritten every CheckpointInterval.
 func (j *job) periodic(seg *segment) {
 	seg.tick.Store(false)
-	seg.out.flush()
+	seg.out.Flush()
 	j.collectStats(seg)
 	if seg.file {
 		seg.progress.Store(math.Float64bits(seg.src.Progress()))
@@ -340,10 +346,10 @@ func (r *reader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) 
 		}
 		r.w0 = r.w0.Add(paused) // a pause does not count as replay time
 	}
-	if seg.out.failed != nil {
+	if err := seg.out.Failed(); err != nil {
 		// A result file cannot be written (the disk is full): the job
 		// ends with that error rather than count packets it drops.
-		return nil, gopacket.CaptureInfo{}, seg.out.failed
+		return nil, gopacket.CaptureInfo{}, err
 	}
 	data, ci, err := seg.src.ZeroCopyReadPacketData()
 	if err != nil || !seg.file || seg.speed <= 0 {

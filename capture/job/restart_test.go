@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // The crash test runs a Manager in a child process (the test binary
@@ -36,7 +39,7 @@ func runChild(dir, port string) int {
 	cfg.DataDir = dir
 	cfg.CheckpointInterval = 100 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	m, err := New(cfg)
+	m, err := New(cfg, Dependencies{})
 	if err == nil {
 		err = m.Start(context.Background())
 	}
@@ -98,7 +101,7 @@ func TestRestartCrash(t *testing.T) {
 			return false, err.Error()
 		}
 		runningBefore = st.Running
-		rows, err := readCounters(filepath.Join(jobDir, countersFile), 0, MaxLimit)
+		rows, err := counters.ReadCSV(filepath.Join(jobDir, countersFile), 0, MaxLimit)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -130,9 +133,9 @@ func TestRestartCrash(t *testing.T) {
 		f.Write(tail)
 		f.Close()
 	}
-	time.Sleep(1200 * time.Millisecond) // the daemon is down
-
-	m := newManager(t, dir)
+	// The daemon stays down 1.2 s: the restarted Manager's clock runs
+	// that much ahead of the wall clock, so the test does not wait it out.
+	m := newManager(t, dir, clockAhead(1200*time.Millisecond))
 	st := status(t, m, id)
 	if st.State != StateRunning || st.Packets != 40 {
 		t.Fatalf("after restart: state %s, %d packets; want running, 40", st.State, st.Packets)
@@ -212,9 +215,7 @@ func TestRestartClean(t *testing.T) {
 	if _, err := a.StartJob(Spec{Interface: "lo"}); err == nil {
 		t.Errorf("StartJob() after Stop() succeeded")
 	}
-	time.Sleep(300 * time.Millisecond)
-
-	b := newManager(t, dir)
+	b := newManager(t, dir, clockAhead(300*time.Millisecond)) // down 0.3 s
 	st := status(t, b, live)
 	if st.State != StateRunning || st.Packets != 30 || st.InterruptedS < 0.3 {
 		t.Fatalf("resumed: state %s, %d packets, interrupted %.3f s; want running, 30, >= 0.3", st.State, st.Packets, st.InterruptedS)
@@ -228,7 +229,7 @@ func TestRestartClean(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Results(flows) error:\n%+v", err)
 	}
-	if rows := res.([]FlowRow); len(rows) != 2 || rows[0].Packets != 30 || rows[1].Packets != 12 {
+	if rows := res.([]ipfix.FlowRow); len(rows) != 2 || rows[0].Packets != 30 || rows[1].Packets != 12 {
 		t.Errorf("Results(flows) = %+v, want the flow before the restart (30) and after (12)", rows)
 	}
 	if n := tcpdumpCount(t, filepath.Join(dir, "jobs", live, pcapFile), ""); n != 42 {

@@ -36,7 +36,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // Manager owns the capture jobs of a daemon.
@@ -60,17 +64,31 @@ type Manager struct {
 	cpuPct  float64
 }
 
+// Dependencies are what a Manager uses besides its configuration.
+type Dependencies struct {
+	// Registry receives the daemon's capture metrics (packets, bytes,
+	// drops, flows exported, collector losses, jobs by state), summed
+	// over the jobs at scrape time. Nil leaves them unregistered.
+	Registry prometheus.Registerer
+}
+
 // New returns a Manager, refusing an invalid configuration. It does no I/O;
 // Start loads the jobs.
-func New(cfg Configuration) (*Manager, error) {
+func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid job manager configuration: %w", err)
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:     cfg,
 		jobsDir: filepath.Join(cfg.DataDir, "jobs"),
 		jobs:    map[string]*job{},
-	}, nil
+	}
+	if deps.Registry != nil {
+		if err := deps.Registry.Register(newCollector(m)); err != nil {
+			return nil, fmt.Errorf("unable to register the capture metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // Start loads the jobs of DataDir and runs again those that were running
@@ -103,7 +121,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			m.cfg.Logger.Error("unable to load job, ignored", "dir", dir, "error", err)
 			continue
 		}
-		j := &job{m: m, id: e.Name(), dir: dir, top: newTopFlows(TopFlows), p: *p}
+		j := &job{m: m, id: e.Name(), dir: dir, top: ipfix.NewTopFlows(TopFlows), p: *p}
 		m.mu.Lock()
 		m.jobs[j.id] = j
 		m.mu.Unlock()
@@ -134,7 +152,7 @@ func (m *Manager) resume(ctx context.Context, j *job) {
 	err := func() error {
 		if !file {
 			// Flows exported before the restart are in flows.ipfix.
-			if _, err := loadFlows(j.path(flowsFile), j.top); err != nil {
+			if _, err := j.top.Load(j.path(flowsFile)); err != nil {
 				j.addError(fmt.Errorf("flows results before the restart: %w", err))
 			}
 		}
@@ -231,7 +249,7 @@ func (m *Manager) StartJob(spec Spec) (string, error) {
 		}
 	}()
 	now := m.cfg.Now()
-	j := &job{m: m, id: id, dir: dir, top: newTopFlows(TopFlows), topLoaded: true, p: persisted{
+	j := &job{m: m, id: id, dir: dir, top: ipfix.NewTopFlows(TopFlows), topLoaded: true, p: persisted{
 		Version: stateVersion, ID: id, Spec: spec, State: StateRunning, Created: now, Checkpoint: now,
 	}}
 	if err := j.save(false); err != nil {
@@ -316,7 +334,7 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if m.cfg.PcapDir == "" {
 			return nil, invalidf("interface %q: file sources are disabled (the daemon has no pcap directory)", spec.Interface)
 		}
-		name := strings.TrimPrefix(spec.Interface, FilePrefix)
+		name := strings.TrimPrefix(spec.Interface, deviceapi.FilePrefix)
 		path := filepath.Join(m.cfg.PcapDir, name)
 		if st, serr := os.Stat(path); serr != nil || !st.Mode().IsRegular() {
 			return nil, invalidf("unknown interface %q: no file %q in the pcap directory", spec.Interface, name)

@@ -4,13 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/flow"
 )
@@ -25,7 +22,8 @@ var (
 	// as pausing a done job (fault 2). The message names the state.
 	ErrState = errors.New("invalid state transition")
 	// ErrInvalid: the job specification or a request argument is wrong
-	// (fault 3). The wrapped message says what to change.
+	// (fault 3). The wrapped message says what to change; the checks
+	// that need no device are deviceapi's, whose errors it wraps.
 	ErrInvalid = errors.New("invalid argument")
 	// ErrBusy: the device already runs Configuration.MaxJobs jobs (a refusal,
 	// fault 5).
@@ -36,17 +34,10 @@ func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// FilePrefix marks an interface name that replays a file of the pcap
-// directory instead of capturing live.
-const FilePrefix = "file:"
-
-// MaxSnaplen is the largest capture length a job may ask for.
-const MaxSnaplen = 262144
-
 // Spec describes a capture job: the fields of the device API's StartJob
-// (SPEC §4). Absent optional fields of the API are zero here; the device
-// API applies the SPEC defaults that differ from Go's zero values
-// (promiscuous true, biflow true) before calling StartJob.
+// (SPEC §4), as job.json keeps them. Absent optional fields of the API are
+// zero here; SpecOf applies the SPEC defaults that differ from Go's zero
+// values (promiscuous true, biflow true) before StartJob.
 type Spec struct {
 	// Interface is a libpcap device name, or "file:<name>" for a file of
 	// the pcap directory.
@@ -95,15 +86,8 @@ type FlowsSpec struct {
 	Collector string `json:"collector,omitempty"`
 }
 
-// Bounds on the durations a job may ask for; beyond them a value is more
-// likely a unit mistake than a wish.
-const (
-	maxIntervalMS = 24 * 3600 * 1000
-	maxTimeoutS   = 7 * 24 * 3600
-)
-
 // IsFile tells whether the spec replays a file of the pcap directory.
-func (s Spec) IsFile() bool { return strings.HasPrefix(s.Interface, FilePrefix) }
+func (s Spec) IsFile() bool { return strings.HasPrefix(s.Interface, deviceapi.FilePrefix) }
 
 // LogValue implements slog.LogValuer without the key.
 func (s Spec) LogValue() slog.Value {
@@ -127,86 +111,67 @@ func (s Spec) String() string {
 	return fmt.Sprintf("job{interface=%q filter=%q anonymized=%t}", s.Interface, s.Filter, len(s.Key) > 0)
 }
 
-// check validates everything that needs no system resource, and fills the
-// defaults.
+// check applies the defaults and validates everything that needs no
+// system resource, by the device API's own checks (deviceapi.JobSpec.Check).
 func (s *Spec) check() error {
-	if s.Interface == "" {
-		return invalidf("interface is required")
+	w := s.wire()
+	if err := w.Check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if s.IsFile() {
-		name := strings.TrimPrefix(s.Interface, FilePrefix)
-		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
-			return invalidf("interface %q: a file source names a file of the pcap directory, without a path", s.Interface)
-		}
-	} else if s.ReplaySpeed != 0 {
-		return invalidf("replay_speed applies only to file: interfaces, not %q", s.Interface)
+	s.Snaplen = w.Snaplen
+	if s.Counters != nil {
+		s.Counters.IntervalMS = w.Counters.IntervalMS
 	}
-	if s.Snaplen == 0 {
-		s.Snaplen = 65535
-	}
-	if s.Snaplen < 1 || s.Snaplen > MaxSnaplen {
-		return invalidf("snaplen must be between 1 and %d, got %d", MaxSnaplen, s.Snaplen)
-	}
-	if len(s.Key) != 0 && len(s.Key) != 32 {
-		return invalidf("key must be exactly 32 bytes (the Crypto-PAn key), got %d", len(s.Key))
-	}
-	if math.IsNaN(s.ReplaySpeed) || math.IsInf(s.ReplaySpeed, 0) || s.ReplaySpeed < 0 {
-		return invalidf("replay_speed must be 0 (as fast as possible) or a positive factor, got %v", s.ReplaySpeed)
-	}
-	if c := s.Counters; c != nil {
-		if c.IntervalMS == 0 {
-			c.IntervalMS = 1000
-		}
-		if c.IntervalMS < 1 || c.IntervalMS > maxIntervalMS {
-			return invalidf("counters interval_ms must be between 1 and %d, got %d", maxIntervalMS, c.IntervalMS)
-		}
-	}
-	if f := s.Flows; f != nil {
-		def := flow.DefaultConfiguration()
-		if f.ActiveTimeoutS == 0 {
-			f.ActiveTimeoutS = int(def.ActiveTimeout / time.Second)
-		}
-		if f.IdleTimeoutS == 0 {
-			f.IdleTimeoutS = int(def.IdleTimeout / time.Second)
-		}
-		if f.ActiveTimeoutS < 1 || f.ActiveTimeoutS > maxTimeoutS {
-			return invalidf("flows active_timeout_s must be between 1 and %d, got %d", maxTimeoutS, f.ActiveTimeoutS)
-		}
-		if f.IdleTimeoutS < 1 || f.IdleTimeoutS > maxTimeoutS {
-			return invalidf("flows idle_timeout_s must be between 1 and %d, got %d", maxTimeoutS, f.IdleTimeoutS)
-		}
-		if f.Collector != "" {
-			if err := checkCollector(f.Collector); err != nil {
-				return err
-			}
-		}
+	if s.Flows != nil {
+		s.Flows.ActiveTimeoutS, s.Flows.IdleTimeoutS = w.Flows.ActiveTimeoutS, w.Flows.IdleTimeoutS
 	}
 	return nil
 }
 
-// checkCollector checks a collector URL before anything is dialed.
-func checkCollector(raw string) error {
-	fail := func(why string) error {
-		return invalidf("flows collector %q: %s (want udp://host:port or tcp://host:port)", raw, why)
+// wire is the spec as the device API's StartJob takes it.
+func (s *Spec) wire() deviceapi.JobSpec {
+	prom := s.Promiscuous
+	w := deviceapi.JobSpec{
+		Interface: s.Interface, Filter: s.Filter, Snaplen: s.Snaplen, Promiscuous: &prom,
+		Pcap: s.Pcap, Key: s.Key, ReplaySpeed: s.ReplaySpeed, Experiment: s.Experiment,
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fail("not a URL")
+	if c := s.Counters; c != nil {
+		w.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
 	}
-	if u.Scheme != "udp" && u.Scheme != "tcp" {
-		return fail(fmt.Sprintf("unsupported scheme %q", u.Scheme))
+	if f := s.Flows; f != nil {
+		biflow := f.Biflow
+		w.Flows = &deviceapi.FlowsSpec{ActiveTimeoutS: f.ActiveTimeoutS, IdleTimeoutS: f.IdleTimeoutS,
+			Biflow: &biflow, Collector: f.Collector}
 	}
-	if u.Opaque != "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fail("only host and port are allowed")
+	return w
+}
+
+// SpecOf is the job specification of the device API's StartJob struct,
+// with the SPEC defaults that differ from Go's zero values (promiscuous
+// and biflow true).
+func SpecOf(w *deviceapi.JobSpec) Spec {
+	spec := Spec{
+		Interface:   w.Interface,
+		Filter:      w.Filter,
+		Snaplen:     w.Snaplen,
+		Promiscuous: w.IsPromiscuous(),
+		Pcap:        w.Pcap,
+		Key:         w.Key,
+		ReplaySpeed: w.ReplaySpeed,
+		Experiment:  w.Experiment,
 	}
-	host, port, err := net.SplitHostPort(u.Host)
-	if err != nil || host == "" {
-		return fail("no host:port")
+	if c := w.Counters; c != nil {
+		spec.Counters = &CountersSpec{IntervalMS: c.IntervalMS}
 	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return fail(fmt.Sprintf("bad port %q", port))
+	if f := w.Flows; f != nil {
+		spec.Flows = &FlowsSpec{
+			ActiveTimeoutS: f.ActiveTimeoutS,
+			IdleTimeoutS:   f.IdleTimeoutS,
+			Biflow:         f.IsBiflow(),
+			Collector:      f.Collector,
+		}
 	}
-	return nil
+	return spec
 }
 
 // countersConfig and flowConfig turn a checked spec into the transforms'

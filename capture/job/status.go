@@ -12,6 +12,9 @@ import (
 	"github.com/google/gopacket/pcap"
 
 	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // Status is a job's state and counters, the per-device fields of SPEC §3's
@@ -157,8 +160,8 @@ func (m *Manager) List() []Summary {
 }
 
 // Results returns a page of a job's results: kind "counters" gives
-// []CounterRow read back from counters.csv (oldest first), "flows"
-// []FlowRow, the largest flows first (bytes both ways; the TopFlows
+// []counters.Record read back from counters.csv (oldest first), "flows"
+// []ipfix.FlowRow, the largest flows first (bytes both ways; the TopFlows
 // largest are kept), "files" []FileInfo (offset and limit do not apply).
 // limit 0 means DefaultLimit; at most MaxLimit.
 func (m *Manager) Results(id, kind string, offset, limit int) (any, error) {
@@ -172,14 +175,14 @@ func (m *Manager) Results(id, kind string, offset, limit int) (any, error) {
 	}
 	switch kind {
 	case KindCounters:
-		return readCounters(j.path(countersFile), offset, limit)
+		return counters.ReadCSV(j.path(countersFile), offset, limit)
 	case KindFlows:
 		if err := j.loadTop(); err != nil {
 			return nil, err
 		}
-		rows := j.top.sorted()
+		rows := j.top.Sorted()
 		if offset >= len(rows) {
-			return []FlowRow{}, nil
+			return []ipfix.FlowRow{}, nil
 		}
 		return rows[offset:min(len(rows), offset+limit)], nil
 	case KindFiles:
@@ -195,8 +198,8 @@ func (j *job) loadTop() error {
 	if j.topLoaded {
 		return nil
 	}
-	if _, err := loadFlows(j.path(flowsFile), j.top); err != nil {
-		j.top.reset()
+	if _, err := j.top.Load(j.path(flowsFile)); err != nil {
+		j.top.Reset()
 		return err
 	}
 	j.topLoaded = true
@@ -284,7 +287,7 @@ func (m *Manager) Interfaces() ([]Interface, error) {
 			continue
 		}
 		out = append(out, Interface{
-			Name:        FilePrefix + e.Name(),
+			Name:        deviceapi.FilePrefix + e.Name(),
 			LinkType:    pcap.DatalinkValToName(int(src.LinkType())),
 			Description: fmt.Sprintf("capture file, %d bytes", info.Size()),
 		})

@@ -160,7 +160,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 	_, metrics := download(t, base+"/metrics", adminName, adminPass)
-	for _, want := range []string{`gims_api_faults_total{method="DeleteDevice",code="4"}`, `gims_experiments{state="configured"} 1`} {
+	for _, want := range []string{`gims_api_faults_total{code="4",method="DeleteDevice"}`, `gims_experiments{state="configured"} 1`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
 		}

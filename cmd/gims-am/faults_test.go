@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket/pcapgo"
 )
 
 // TestDeviceDownAtPauseAndStop: a device that cannot be reached makes
@@ -66,8 +69,7 @@ func TestAMRestart(t *testing.T) {
 	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"replay_speed": 0.2, "counters": map[string]any{}, "flows": map[string]any{}})
 	a.admin(t, "StartExperiment", nil, id)
 	before := a.waitStatus(t, adminName, adminPass, id, "packets", func(s status) bool { return s.Packets > 0 })
-	a.kill(syscall.SIGTERM)
-	time.Sleep(300 * time.Millisecond)
+	a.kill(syscall.SIGTERM) // returns once the AM exited
 	b := startAMIn(t, dir)
 	after := b.waitStatus(t, adminName, adminPass, id, "status", func(status) bool { return true })
 	if after.State != "running" || after.Packets < before.Packets {
@@ -104,20 +106,19 @@ func TestCapdKilledAndRestarted(t *testing.T) {
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "crash", "devices": []string{"tap1:lo"}})
 	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"pcap": true, "counters": map[string]any{"interval_ms": 100},
 		"filter": u.filter()})
-	a.admin(t, "StartExperiment", nil, id)
-	time.Sleep(300 * time.Millisecond)
+	a.admin(t, "StartExperiment", nil, id) // the job captures once it returns
 	send(30)
 	a.waitStatus(t, adminName, adminPass, id, "30 packets", func(s status) bool { return s.Packets == 30 })
-	time.Sleep(1200 * time.Millisecond) // the job checkpoints its counters every second
+	waitOnDisk(t, filepath.Join(dir, "data"), 30)
 	c.kill(syscall.SIGKILL)
 	down := a.waitStatus(t, adminName, adminPass, id, "device unreachable", func(s status) bool { return !s.Devices[0].Reachable })
 	if down.State != "running" || down.Packets != 30 {
 		t.Errorf("with the daemon dead: state %s, %d packets; want running with the last 30", down.State, down.Packets)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // not a wait: the daemon stays down a second, which interrupted_s reports
 	startCapdIn(t, dir, c.addr, "tok-kill")
+	// The daemon resumes its jobs (their capture open) before it listens.
 	a.waitStatus(t, adminName, adminPass, id, "device back", func(s status) bool { return s.Devices[0].Reachable })
-	time.Sleep(300 * time.Millisecond)
 	send(20)
 	var full struct {
 		Packets int64 `xmlrpc:"packets"`
@@ -148,6 +149,59 @@ func TestCapdKilledAndRestarted(t *testing.T) {
 	}
 }
 
+// waitOnDisk waits until the only job of a capture daemon keeping its jobs
+// in data has want packets in its checkpoint (job.json, rewritten every
+// second) and in packets.pcap (flushed every second): what a SIGKILL then
+// leaves behind.
+func waitOnDisk(t *testing.T, data string, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		state, pcap := onDisk(t, data)
+		if state == want && pcap == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job's files in %s: job.json %d packets, packets.pcap %d; want %d in both", data, state, pcap, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// onDisk reads the packet count of the only job in data from its job.json
+// and counts the whole records of its packets.pcap (one being written is
+// not counted).
+func onDisk(t *testing.T, data string) (state, pcap uint64) {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(data, "jobs", "*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("jobs in %s: %v (%v), want one", data, dirs, err)
+	}
+	var st struct {
+		Totals struct {
+			Packets uint64 `json:"packets"`
+		} `json:"totals"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dirs[0], "job.json")); err == nil {
+		_ = json.Unmarshal(b, &st) // rewritten atomically: absent or whole
+	}
+	f, err := os.Open(filepath.Join(dirs[0], "packets.pcap"))
+	if err != nil {
+		return st.Totals.Packets, 0
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		return st.Totals.Packets, 0 // the header is not written yet
+	}
+	for {
+		if _, _, err := r.ReadPacketData(); err != nil {
+			return st.Totals.Packets, pcap
+		}
+		pcap++
+	}
+}
+
 // TestDiskFull: a capture daemon whose data folder fills up ends the job
 // with the error; the AM shows it and ends the experiment.
 func TestDiskFull(t *testing.T) {
@@ -169,7 +223,6 @@ func TestDiskFull(t *testing.T) {
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "full", "devices": []string{"tap1:lo"}})
 	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"pcap": true, "filter": u.filter()})
 	a.admin(t, "StartExperiment", nil, id)
-	time.Sleep(300 * time.Millisecond)
 	payload := bytes.Repeat([]byte("x"), 1400)
 	var st status
 	deadline := time.Now().Add(30 * time.Second)

@@ -24,6 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
 	"github.com/gimsproject/gims/daemon"
@@ -132,8 +135,12 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 		return err
 	}
 	defer store.Close()
+	// One registry for the daemon: the Go runtime and process metrics, the
+	// manager's and the API's, all served at /metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	o.am.Logger = logger
-	m, err := am.New(o.am, am.Dependencies{DB: store})
+	m, err := am.New(o.am, am.Dependencies{DB: store, Registry: reg})
 	if err != nil {
 		return usageError{err}
 	}
@@ -148,7 +155,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	}
 	acfg := api.DefaultConfiguration()
 	acfg.Logger = logger
-	h, err := api.New(acfg, m)
+	h, err := api.New(acfg, api.Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/daemon"
@@ -42,15 +45,20 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// One registry for the daemon: the Go runtime and process metrics, the
+	// capture counters and the device API's, all served at /metrics
+	// behind the bearer token.
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	jcfg := o.jobs
 	jcfg.Logger = logger
-	m, err := job.New(jcfg)
+	m, err := job.New(jcfg, job.Dependencies{Registry: registry})
 	if err != nil {
 		return usageError{err}
 	}
 	dcfg := device.DefaultConfiguration()
 	dcfg.Token, dcfg.Version, dcfg.Logger = token, version, logger
-	h, err := device.New(dcfg, m)
+	h, err := device.New(dcfg, device.Dependencies{Jobs: m, Registry: registry})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/capture/device"
+	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/internal/testnet"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -116,12 +119,12 @@ func TestDaemonServesAndStops(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("daemon did not report its address; log:\n%s", logText())
 	}
-	url := "http://" + addr + device.RPCPath
+	url := "http://" + addr + deviceapi.RPCPath
 	hdr := http.Header{"Authorization": {"Bearer daemon-token"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	var caps device.Capabilities
+	var caps deviceapi.Capabilities
 	if err := xmlrpc.Call(ctx, nil, url, hdr, "Capabilities", nil, &caps); err != nil {
 		t.Fatalf("Capabilities: %v; log:\n%s", err, logText())
 	}
@@ -139,8 +142,56 @@ func TestDaemonServesAndStops(t *testing.T) {
 	}
 	err = xmlrpc.Call(ctx, nil, url, http.Header{"Authorization": {"Bearer wrong"}}, "ListJobs", nil, nil)
 	var f *xmlrpc.Fault
-	if !errors.As(err, &f) || f.Code != device.FaultAuth {
+	if !errors.As(err, &f) || f.Code != deviceapi.FaultAuth {
 		t.Errorf("wrong token: %v, want fault 4", err)
+	}
+
+	// A short file job: its packets are the daemon's packet counter in
+	// /metrics, which only the token may read.
+	var short string
+	if err := xmlrpc.Call(ctx, nil, url, hdr, "StartJob", []any{map[string]any{"interface": "file:trace.pcap"}},
+		&short); err != nil {
+		t.Fatalf("StartJob: %v", err)
+	}
+	var st deviceapi.JobStatus
+	for deadline := time.Now().Add(10 * time.Second); st.State != "done"; time.Sleep(20 * time.Millisecond) {
+		if err := xmlrpc.Call(ctx, nil, url, hdr, "JobStatus", []any{short}, &st); err != nil {
+			t.Fatalf("JobStatus: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("short job still %s after 10 s", st.State)
+		}
+	}
+	if st.Packets == 0 {
+		t.Fatal("the short job captured nothing")
+	}
+	metricsURL := "http://" + addr + device.MetricsPath
+	for _, tc := range []struct {
+		pos    string
+		header http.Header
+		want   int
+	}{
+		{"#0", nil, http.StatusUnauthorized},
+		{"#1", http.Header{"Authorization": {"Bearer wrong"}}, http.StatusForbidden},
+		{"#2", hdr, http.StatusOK},
+	} {
+		code, body := get(t, metricsURL, tc.header)
+		if code != tc.want {
+			t.Errorf("%s GET /metrics: HTTP %d, want %d", tc.pos, code, tc.want)
+		}
+		if code != http.StatusOK {
+			continue
+		}
+		for _, want := range []string{fmt.Sprintf("gims_capd_packets_total %d\n", st.Packets),
+			`gims_capd_jobs{state="done"} 1`, `gims_capd_api_calls_total{method="StartJob"} 1`,
+			`gims_capd_api_faults_total{code="4",method="ListJobs"} 1`, "go_goroutines ", "process_cpu_seconds_total "} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %s:\n%s", strings.TrimSpace(want), body)
+			}
+		}
+		if strings.Contains(body, "daemon-token") {
+			t.Errorf("/metrics shows the token")
+		}
 	}
 
 	var id string
@@ -191,6 +242,28 @@ func TestDaemonServesAndStops(t *testing.T) {
 	if err != nil || info.Size() < 24 {
 		t.Errorf("packets.pcap after shutdown: %v, %v", info, err)
 	}
+}
+
+// get GETs url with header and returns the status and body.
+func get(t *testing.T, url string, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if header != nil {
+		req.Header = header
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(body)
 }
 
 func TestDaemonUsage(t *testing.T) {
@@ -316,12 +389,7 @@ func TestRegistrarRetries(t *testing.T) {
 
 func TestRegistrarStopsWithContext(t *testing.T) {
 	// Nothing listens there: every attempt fails until the context ends.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String() + "/RPC2"
-	ln.Close()
+	url := "http://" + testnet.RefusingTCP(t).Addr + "/RPC2"
 	r, err := newRegistrar(url, "tok", &net.TCPAddr{Port: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
-// Command gims-capd is the GIMS capture daemon. With -r it is the offline
-// flow meter of SPEC §7: it runs a pcap/pcapng file through the capture path
-// and exits.
+// Command gims-capd is the GIMS capture daemon: the device API at /RPC2,
+// result files at /files/ and Prometheus metrics at /metrics, all behind
+// a bearer token. With -r it is the offline flow meter of SPEC §7: it runs
+// a pcap/pcapng file through the capture path and exits.
 package main
 
 import (

@@ -1,24 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
-
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
-	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/capture/output"
 	"github.com/gimsproject/gims/transform/cryptopan"
-	"github.com/gimsproject/gims/transform/flow"
-	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // runOffline is the offline flow meter: it runs one file through the same
@@ -36,13 +30,25 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 	}
 	defer src.Close()
 
-	out := &outputs{}
-	defer out.abort()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := out.open(ctx, o, src, logger); err != nil {
+	var writeErr error // the first error writing the outputs; the run goes on
+	out, err := output.New(o.outputConfig(src), output.Dependencies{Logger: logger, Report: func(err error) {
+		if writeErr == nil {
+			writeErr = err
+		}
+	}})
+	if err != nil {
 		return err
 	}
-	m, err := meter.New(cfg, src.LinkType(), out.sinks())
+	defer func() { _ = out.Close() }() // what is still open after an early error
+	if err := out.Open(ctx); err != nil {
+		var ce *output.CollectorError
+		if errors.As(err, &ce) {
+			return usagef("-collector: %v", ce.Err)
+		}
+		return err
+	}
+	m, err := meter.New(cfg, src.LinkType(), out.Sinks())
 	if err != nil {
 		return usageError{err}
 	}
@@ -51,7 +57,8 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 	runErr := m.Run(ctx, src)
 	// Whatever stopped the run, what was read is flushed and written.
 	flushErr := m.Flush()
-	closeErr := out.close()
+	closeErr := out.Close()
+	closeErr = errors.Join(writeErr, closeErr, collectorError(out, o.collector))
 	elapsed := time.Since(start)
 
 	st := m.Stats()
@@ -95,132 +102,27 @@ func (o offlineOptions) meterConfig() (meter.Configuration, error) {
 	return cfg, nil
 }
 
-// outputs are the files and exporters of one offline run.
-type outputs struct {
-	files     []*os.File
-	bufs      []*bufio.Writer
-	pcap      *pcapgo.Writer
-	csv       *bufio.Writer
-	csvLine   []byte
-	exporters []*ipfix.Exporter
-	names     []string // where each exporter sends, for error messages
-	errs      []error
+// outputConfig names the outputs the flags ask for, as a job's are set
+// up, in files created like os.Create's.
+func (o offlineOptions) outputConfig(src *capture.Source) output.Configuration {
+	cfg := output.DefaultConfiguration()
+	cfg.Pcap, cfg.Counters, cfg.Flows, cfg.Collector = o.pcapOut, o.countersOut, o.ipfixOut, o.collector
+	cfg.IPFIX.Biflow = o.flows.Biflow
+	cfg.Perm = 0o666
+	cfg.LinkType, cfg.Snaplen = src.LinkType(), src.Snaplen()
+	return cfg
 }
 
-func (out *outputs) create(path string) (*bufio.Writer, error) {
-	f, err := os.Create(path)
+// collectorError is what the collector did not get, as an error of the
+// run: flows were meant for it.
+func collectorError(out *output.Writer, url string) error {
+	err := out.CollectorErr()
+	if st := out.CollectorStats(); st.RecordsLost > 0 {
+		err = fmt.Errorf("%d of %d flow records could not be sent to %s: %w",
+			st.RecordsLost, st.RecordsLost+st.RecordsSent, url, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("unable to create output: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	out.files = append(out.files, f)
-	out.bufs = append(out.bufs, w)
-	return w, nil
-}
-
-func (out *outputs) open(ctx context.Context, o offlineOptions, src *capture.Source, logger *slog.Logger) error {
-	if o.pcapOut != "" {
-		w, err := out.create(o.pcapOut)
-		if err != nil {
-			return err
-		}
-		if out.pcap, err = capture.NewPcapWriter(w, src.Snaplen(), src.LinkType()); err != nil {
-			return fmt.Errorf("%s: %w", o.pcapOut, err)
-		}
-	}
-	if o.countersOut != "" {
-		w, err := out.create(o.countersOut)
-		if err != nil {
-			return err
-		}
-		if err := counters.WriteCSVHeader(w); err != nil {
-			return fmt.Errorf("write %s: %w", o.countersOut, err)
-		}
-		out.csv = w
-	}
-	xcfg := ipfix.DefaultConfiguration()
-	xcfg.Biflow = o.flows.Biflow
-	if o.ipfixOut != "" {
-		w, err := out.create(o.ipfixOut)
-		if err != nil {
-			return err
-		}
-		if err := out.addExporter(o.ipfixOut, xcfg, ipfix.NewFileTransport(w)); err != nil {
-			return err
-		}
-	}
-	if o.collector != "" {
-		t, err := ipfix.Dial(ctx, o.collector, logger)
-		if err != nil {
-			return usagef("-collector: %v", err)
-		}
-		if err := out.addExporter(o.collector, xcfg, t); err != nil {
-			return err
-		}
+		return fmt.Errorf("ipfix: %w", err)
 	}
 	return nil
 }
-
-func (out *outputs) addExporter(name string, cfg ipfix.Configuration, t ipfix.Transport) error {
-	e, err := ipfix.New(cfg, t)
-	if err != nil {
-		t.Close()
-		return fmt.Errorf("ipfix exporter: %w", err)
-	}
-	out.exporters = append(out.exporters, e)
-	out.names = append(out.names, name)
-	return nil
-}
-
-func (out *outputs) sinks() meter.Sinks {
-	var s meter.Sinks
-	if out.pcap != nil {
-		s.Packets = out.pcap
-	}
-	if out.csv != nil {
-		s.Counters = func(r counters.Record) {
-			out.csvLine = counters.AppendCSV(out.csvLine[:0], r)
-			if _, err := out.csv.Write(out.csvLine); err != nil && len(out.errs) == 0 {
-				out.errs = append(out.errs, fmt.Errorf("write counters: %w", err))
-			}
-		}
-	}
-	if len(out.exporters) > 0 {
-		s.Flows = func(r *flow.Record) {
-			for _, e := range out.exporters {
-				if err := e.Add(r); err != nil && len(out.errs) == 0 {
-					out.errs = append(out.errs, fmt.Errorf("export flow: %w", err))
-				}
-			}
-		}
-	}
-	return s
-}
-
-// close flushes and closes every output, returning every error met.
-func (out *outputs) close() error {
-	errs := out.errs
-	for i, e := range out.exporters {
-		err := e.Close()
-		if st := e.Stats(); st.RecordsLost > 0 {
-			err = fmt.Errorf("%d of %d flow records could not be sent to %s: %w",
-				st.RecordsLost, st.RecordsLost+st.RecordsSent, out.names[i], err)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("ipfix: %w", err))
-		}
-	}
-	for i, w := range out.bufs {
-		if err := w.Flush(); err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", out.files[i].Name(), err))
-		}
-		if err := out.files[i].Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close %s: %w", out.files[i].Name(), err))
-		}
-	}
-	out.exporters, out.names, out.bufs, out.files = nil, nil, nil, nil
-	return errors.Join(errs...)
-}
-
-// abort closes what is still open after an early error.
-func (out *outputs) abort() { _ = out.close() }

@@ -409,7 +409,7 @@ func (g *Generator) body(f *flow, p []byte, body int) {
 		for len(h) < len(p)-4 {
 			h = append(h, 'a'+byte(len(h)%26))
 		}
-		h = append(h, "\r\n\r\n"...)
+		_ = append(h, "\r\n\r\n"...) // written in place, in p's spare capacity
 		return
 	case bodyHTTPResponse:
 		if len(p) < 200 { // too short for the header: an opaque body

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,10 +11,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/gimsproject/gims/amapi"
 )
 
 // command is one subcommand: its names, its flags and positional
-// arguments, how they become XML-RPC parameters and how the reply is shown.
+// arguments, how they become a call of the typed client and how the reply
+// is shown.
 type command struct {
 	name    string // kebab-case subcommand name
 	method  string // XML-RPC method; also accepted as the subcommand name
@@ -25,10 +29,13 @@ type command struct {
 	noIntersperse bool
 	// setup registers the subcommand's flags on fs and returns the
 	// function that builds the call from the positional arguments once
-	// the flags are parsed. Nil means no flags and the positional
-	// arguments as they are.
+	// the flags are parsed. Nil means no flags and call.
 	setup func(fs *flag.FlagSet, getenv func(string) string) builder
-	// render prints the reply as tables. Nil means the generic renderer.
+	// call makes the call of a command without setup, from its
+	// positional arguments.
+	call func(ctx context.Context, api *amapi.Client, pos []string) (any, error)
+	// render prints the (typed) reply as tables. Nil means the generic
+	// renderer.
 	render func(w io.Writer, reply any) error
 }
 
@@ -36,10 +43,12 @@ type command struct {
 // arguments. A usageError means a bad command line.
 type builder func(pos []string) (invocation, error)
 
-// invocation is one XML-RPC call to make, with what to do after it.
+// invocation is one call to make, with what to do after it.
 type invocation struct {
+	// method names the XML-RPC method in messages.
 	method string
-	args   []any
+	// call makes the call and returns the typed reply.
+	call func(ctx context.Context, api *amapi.Client) (any, error)
 	// render overrides the command's renderer (for "call").
 	render func(w io.Writer, reply any) error
 	// after runs once the reply is printed, such as downloading files.
@@ -73,13 +82,11 @@ func (c *command) flagSet(opts *options, getenv func(string) string) (*flag.Flag
 	if c.setup != nil {
 		b = c.setup(fs, getenv)
 	} else {
-		method := c.method
+		method, call := c.method, c.call
 		b = func(pos []string) (invocation, error) {
-			args := make([]any, len(pos))
-			for i, p := range pos {
-				args[i] = p
-			}
-			return invocation{method: method, args: args}, nil
+			return invocation{method: method, call: func(ctx context.Context, api *amapi.Client) (any, error) {
+				return call(ctx, api, pos)
+			}}, nil
 		}
 	}
 	fs.Usage = func() {
@@ -99,7 +106,7 @@ func (c *command) execute(cl *client, inv invocation, stdout io.Writer) error {
 	if inv.direct != nil {
 		return inv.direct(cl, stdout)
 	}
-	reply, err := cl.call(inv.method, inv.args)
+	reply, err := cl.do(inv.method, inv.call)
 	if err != nil {
 		return err
 	}
@@ -174,18 +181,26 @@ func commands() []*command {
 			name: "configure-experiment", method: "ConfigureExperiment", args: "ID", nargs: 1,
 			summary: "set the capture configuration of an experiment (only the given fields are sent)",
 			setup:   setupConfigureExperiment,
-			render:  renderSettings,
+			render:  typed(renderSettings),
 		},
-		idCommand("start-experiment", "StartExperiment", "start or resume an experiment on all its devices", renderStatus),
-		idCommand("pause-experiment", "PauseExperiment", "pause a running experiment", renderStatus),
-		idCommand("stop-experiment", "StopExperiment", "stop an experiment (running or paused) for good", renderStatus),
+		idCommand("start-experiment", "StartExperiment", "start or resume an experiment on all its devices",
+			(*amapi.Client).StartExperiment, typed(renderStatus)),
+		idCommand("pause-experiment", "PauseExperiment", "pause a running experiment",
+			(*amapi.Client).PauseExperiment, typed(renderStatus)),
+		idCommand("stop-experiment", "StopExperiment", "stop an experiment (running or paused) for good",
+			(*amapi.Client).StopExperiment, typed(renderStatus)),
 		{
 			name: "get-device-capabilities", method: "GetDeviceCapabilities", args: "DEVICE", nargs: 1,
 			summary: "show a device's interfaces, transforms and storage",
-			render:  renderCapabilities,
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				return reply(api.GetDeviceCapabilities(ctx, pos[0]))
+			},
+			render: typed(renderCapabilities),
 		},
-		idCommand("get-experiment-settings", "GetExperimentSettings", "show an experiment's settings and transitions", renderSettings),
-		idCommand("get-experiment-status", "GetExperimentStatus", "show an experiment's counters, overall and per device", renderStatus),
+		idCommand("get-experiment-settings", "GetExperimentSettings", "show an experiment's settings and transitions",
+			(*amapi.Client).GetExperimentSettings, typed(renderSettings)),
+		idCommand("get-experiment-status", "GetExperimentStatus", "show an experiment's counters, overall and per device",
+			(*amapi.Client).GetExperimentStatus, typed(renderStatus)),
 		{
 			name: "get-experiment-results", method: "GetExperimentResults", args: "ID", nargs: 1,
 			summary: "show counters, flows (largest first, paged) or result files",
@@ -194,29 +209,38 @@ func commands() []*command {
 		{
 			name: "list-experiments", method: "ListExperiments", nargs: 0,
 			summary: "list the experiments one may see",
-			render:  renderExperiments,
+			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
+				return reply(api.ListExperiments(ctx))
+			},
+			render: typed(renderExperiments),
 		},
 		{
 			name: "add-device", method: "AddDevice", nargs: 0,
 			summary: "add a capture device (admin)",
 			setup:   setupAddDevice,
-			render:  renderDevice,
+			render:  typed(renderDevice),
 		},
 		{
 			name: "edit-device", method: "EditDevice", args: "NAME", nargs: 1,
 			summary: "change fields of a device or approve a registered one (admin)",
 			setup:   setupEditDevice,
-			render:  renderDevice,
+			render:  typed(renderDevice),
 		},
 		{
 			name: "delete-device", method: "DeleteDevice", args: "NAME", nargs: 1,
 			summary: "delete a device; prints the deleted record (admin)",
-			render:  renderDevice,
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				return reply(api.DeleteDevice(ctx, pos[0]))
+			},
+			render: typed(renderDevice),
 		},
 		{
 			name: "list-devices", method: "ListDevices", nargs: 0,
 			summary: "list devices with reachability and capabilities (admin)",
-			render:  renderDevices,
+			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
+				return reply(api.ListDevices(ctx))
+			},
+			render: typed(renderDevices),
 		},
 		{
 			name: "add-user", method: "AddUser", nargs: 0,
@@ -226,11 +250,17 @@ func commands() []*command {
 		{
 			name: "delete-user", method: "DeleteUser", args: "NAME", nargs: 1,
 			summary: "delete a user (admin)",
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				return reply(api.DeleteUser(ctx, pos[0]))
+			},
 		},
 		{
 			name: "list-users", method: "ListUsers", nargs: 0,
 			summary: "list users (admin)",
-			render:  renderUsers,
+			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
+				return reply(api.ListUsers(ctx))
+			},
+			render: typed(renderUsers),
 		},
 		{
 			name: "register-device", method: "RegisterDevice", nargs: 0,
@@ -240,12 +270,18 @@ func commands() []*command {
 		{
 			name: "list-methods", method: "system.listMethods", nargs: 0,
 			summary: "list the XML-RPC methods of the server",
-			render:  renderLines,
+			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
+				return generic(ctx, api, "system.listMethods")
+			},
+			render: renderLines,
 		},
 		{
 			name: "method-help", method: "system.methodHelp", args: "METHOD", nargs: 1,
 			summary: "show the server's help text of a method",
-			render:  renderLines,
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				return generic(ctx, api, "system.methodHelp", pos[0])
+			},
+			render: renderLines,
 		},
 		{
 			name: "call", args: "METHOD [JSON-ARG ...]", nargs: -2, noIntersperse: true,
@@ -272,8 +308,25 @@ func commands() []*command {
 	}
 }
 
+// reply widens a typed reply for the commands' table.
+func reply[T any](v T, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// generic calls a method the client does not type; the reply is the
+// natural Go value of what the server sent.
+func generic(ctx context.Context, api *amapi.Client, method string, args ...any) (any, error) {
+	var v any
+	err := api.Call(ctx, method, args, &v)
+	return v, err
+}
+
 // idCommand is a command whose only parameter is an experiment id.
-func idCommand(name, method, summary string, render func(io.Writer, any) error) *command {
+func idCommand[T any](name, method, summary string, call func(*amapi.Client, context.Context, int64) (T, error),
+	render func(io.Writer, any) error) *command {
 	return &command{
 		name: name, method: method, args: "ID", nargs: 1, summary: summary, render: render,
 		setup: func(_ *flag.FlagSet, _ func(string) string) builder {
@@ -282,19 +335,21 @@ func idCommand(name, method, summary string, render func(io.Writer, any) error) 
 				if err != nil {
 					return invocation{}, err
 				}
-				return invocation{method: method, args: []any{id}}, nil
+				return invocation{method: method, call: func(ctx context.Context, api *amapi.Client) (any, error) {
+					return reply(call(api, ctx, id))
+				}}, nil
 			}
 		},
 	}
 }
 
 // parseID parses an experiment id.
-func parseID(s string) (int, error) {
+func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 || id > math.MaxInt32 {
 		return 0, usagef("experiment id %q: want a positive integer", s)
 	}
-	return int(id), nil
+	return id, nil
 }
 
 // setFlags returns the names of the flags given on the command line.
@@ -305,8 +360,8 @@ func setFlags(fs *flag.FlagSet) map[string]bool {
 }
 
 // splitList splits a comma-separated list, dropping empty items.
-func splitList(s string) []any {
-	out := []any{}
+func splitList(s string) []string {
+	out := []string{}
 	for _, item := range strings.Split(s, ",") {
 		if item = strings.TrimSpace(item); item != "" {
 			out = append(out, item)
@@ -353,11 +408,10 @@ func setupCreateExperiment(fs *flag.FlagSet, _ func(string) string) builder {
 		if len(devs) == 0 {
 			return invocation{}, usagef("-devices is required")
 		}
-		req := map[string]any{"name": *name, "devices": devs}
-		if setFlags(fs)["description"] {
-			req["description"] = *desc
-		}
-		return invocation{method: "CreateExperiment", args: []any{req}}, nil
+		req := amapi.CreateRequest{Name: *name, Description: *desc, Devices: devs}
+		return invocation{method: "CreateExperiment", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.CreateExperiment(ctx, req))
+		}}, nil
 	}
 }
 
@@ -388,39 +442,45 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 			return invocation{}, err
 		}
 		set := setFlags(fs)
-		cfg := map[string]any{}
+		var cfg amapi.ExperimentConfig
 		if set["filter"] {
-			cfg["filter"] = *filter
+			cfg.Filter = *filter
 		}
 		if set["snaplen"] {
 			if *snaplen <= 0 {
 				return invocation{}, usagef("-snaplen %d: must be positive", *snaplen)
 			}
-			cfg["snaplen"] = *snaplen
+			cfg.Snaplen = *snaplen
 		}
 		if set["promiscuous"] {
-			cfg["promiscuous"] = *promisc
+			cfg.Promiscuous = promisc
 		}
-		sub, err := subConfig(set, "counters", *counters, map[string]func() (string, any, error){
-			"counter-interval-ms": positive("interval_ms", "counter-interval-ms", *interval),
-		})
+		on, err := subConfig(set, "counters", *counters, "counter-interval-ms")
 		if err != nil {
 			return invocation{}, err
 		}
-		if sub != nil {
-			cfg["counters"] = sub
+		if on {
+			cfg.Counters = &amapi.CountersConfig{}
+			if cfg.Counters.IntervalMS, err = positive(set, "counter-interval-ms", *interval); err != nil {
+				return invocation{}, err
+			}
 		}
-		sub, err = subConfig(set, "flows", *flows, map[string]func() (string, any, error){
-			"active-timeout-s": positive("active_timeout_s", "active-timeout-s", *active),
-			"idle-timeout-s":   positive("idle_timeout_s", "idle-timeout-s", *idle),
-			"biflow":           func() (string, any, error) { return "biflow", *biflow, nil },
-			"collector":        func() (string, any, error) { return "collector", *collector, nil },
-		})
+		on, err = subConfig(set, "flows", *flows, "active-timeout-s", "idle-timeout-s", "biflow", "collector")
 		if err != nil {
 			return invocation{}, err
 		}
-		if sub != nil {
-			cfg["flows"] = sub
+		if on {
+			f := &amapi.FlowsConfig{Collector: *collector}
+			if f.ActiveTimeoutS, err = positive(set, "active-timeout-s", *active); err != nil {
+				return invocation{}, err
+			}
+			if f.IdleTimeoutS, err = positive(set, "idle-timeout-s", *idle); err != nil {
+				return invocation{}, err
+			}
+			if set["biflow"] {
+				f.Biflow = biflow
+			}
+			cfg.Flows = f
 		}
 		if *anonymize || set["anonymize-secret"] || set["anonymize-secret-file"] {
 			if set["anonymize"] && !*anonymize {
@@ -433,72 +493,60 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 			if s == "" {
 				return invocation{}, usagef("-anonymize needs a secret: -anonymize-secret, -anonymize-secret-file or %s", envAnonSecret)
 			}
-			cfg["anonymize"] = map[string]any{"secret": s}
+			cfg.Anonymize = &amapi.AnonymizeConfig{Secret: s}
 		}
-		if set["pcap"] {
-			cfg["pcap"] = *pcap
-		}
+		cfg.Pcap = *pcap
 		if set["storage"] {
 			if *storage != "local" && *storage != "remote" {
 				return invocation{}, usagef("-storage %q: want local or remote", *storage)
 			}
-			cfg["storage"] = *storage
+			cfg.Storage = *storage
 		}
 		if set["duration-s"] {
 			if *duration <= 0 {
 				return invocation{}, usagef("-duration-s %d: must be positive", *duration)
 			}
-			cfg["duration_s"] = *duration
+			cfg.DurationS = *duration
 		}
 		if set["replay-speed"] {
 			if !(*replay > 0) || math.IsInf(*replay, 0) {
 				return invocation{}, usagef("-replay-speed %v: must be positive", *replay)
 			}
-			cfg["replay_speed"] = *replay
+			cfg.ReplaySpeed = *replay
 		}
-		return invocation{method: "ConfigureExperiment", args: []any{id, cfg}}, nil
+		return invocation{method: "ConfigureExperiment", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.ConfigureExperiment(ctx, id, cfg))
+		}}, nil
 	}
 }
 
-// positive returns a member builder for subConfig checking that n > 0.
-func positive(member, flagName string, n int) func() (string, any, error) {
-	return func() (string, any, error) {
-		if n <= 0 {
-			return "", nil, usagef("-%s %d: must be positive", flagName, n)
-		}
-		return member, n, nil
+// positive returns the value of an int flag, checking that it is positive
+// when given; 0 (the server's default) when not given.
+func positive(set map[string]bool, flagName string, n int) (int, error) {
+	if !set[flagName] {
+		return 0, nil
 	}
+	if n <= 0 {
+		return 0, usagef("-%s %d: must be positive", flagName, n)
+	}
+	return n, nil
 }
 
-// subConfig builds an optional sub-structure of the configuration
-// ("counters", "flows"): present when its enabling flag is true or any of
-// its own flags is given, with only the given members. members maps a
-// flag name to a function returning the member name and value. Nil means
-// absent.
-func subConfig(set map[string]bool, enable string, enabled bool, members map[string]func() (string, any, error)) (map[string]any, error) {
-	m := map[string]any{}
+// subConfig says whether an optional sub-structure of the configuration
+// ("counters", "flows") is sent: when its enabling flag is true or any of
+// its own flags is given. -X=false with its own flags is a usage error.
+func subConfig(set map[string]bool, enable string, enabled bool, own ...string) (bool, error) {
 	given := false
-	for flagName, member := range members {
-		if !set[flagName] {
-			continue
-		}
-		given = true
-		name, v, err := member()
-		if err != nil {
-			return nil, err
-		}
-		m[name] = v
+	for _, f := range own {
+		given = given || set[f]
 	}
 	if set[enable] && !enabled {
 		if given {
-			return nil, usagef("-%s=false contradicts the -%s… flags given", enable, enable)
+			return false, usagef("-%s=false contradicts the -%s… flags given", enable, enable)
 		}
-		return nil, nil
+		return false, nil
 	}
-	if !enabled && !given {
-		return nil, nil
-	}
-	return m, nil
+	return enabled || given, nil
 }
 
 // setupGetExperimentResults: GetExperimentResults(int id,
@@ -514,29 +562,52 @@ func setupGetExperimentResults(fs *flag.FlagSet, _ func(string) string) builder 
 			return invocation{}, err
 		}
 		set := setFlags(fs)
-		req := map[string]any{"kind": *kind}
+		q := amapi.ResultsQuery{Kind: *kind}
 		if set["offset"] {
 			if *offset < 0 {
 				return invocation{}, usagef("-offset %d: must not be negative", *offset)
 			}
-			req["offset"] = *offset
+			q.Offset = *offset
 		}
 		if set["limit"] {
 			if *limit <= 0 {
 				return invocation{}, usagef("-limit %d: must be positive", *limit)
 			}
-			req["limit"] = *limit
+			q.Limit = *limit
 		}
-		inv := invocation{method: "GetExperimentResults", args: []any{id, req}, render: resultsRenderer(*kind)}
+		inv := invocation{method: "GetExperimentResults"}
+		switch q.Kind {
+		case amapi.KindCounters:
+			inv.call = func(ctx context.Context, api *amapi.Client) (any, error) {
+				return reply(api.GetExperimentCounters(ctx, id, q))
+			}
+			inv.render = typed(renderCounters)
+		case amapi.KindFlows:
+			inv.call = func(ctx context.Context, api *amapi.Client) (any, error) {
+				return reply(api.GetExperimentFlows(ctx, id, q))
+			}
+			inv.render = typed(renderFlows)
+		case amapi.KindFiles:
+			inv.call = func(ctx context.Context, api *amapi.Client) (any, error) {
+				return reply(api.GetExperimentFiles(ctx, id))
+			}
+			inv.render = typed(renderFiles)
+		default:
+			// The server names the kinds it knows in its fault.
+			inv.call = func(ctx context.Context, api *amapi.Client) (any, error) {
+				return generic(ctx, api, "GetExperimentResults", id, q)
+			}
+			inv.render = renderGeneric
+		}
 		if set["download"] {
-			if *kind != "files" {
+			if *kind != amapi.KindFiles {
 				return invocation{}, usagef("-download needs -kind files")
 			}
 			if *download == "" {
 				return invocation{}, usagef("-download: empty directory")
 			}
 			dir := *download
-			inv.after = func(c *client, reply any) error { return c.downloadFiles(reply, dir) }
+			inv.after = func(c *client, reply any) error { return c.downloadFiles(reply.([]amapi.FileRow), dir) }
 		}
 		return inv, nil
 	}
@@ -563,37 +634,18 @@ func addDeviceFlags(fs *flag.FlagSet) deviceFlags {
 	}
 }
 
-// fields returns the members for the flags given (all of them with all).
-func (d deviceFlags) fields(fs *flag.FlagSet, getenv func(string) string, all bool) (map[string]any, error) {
-	set := setFlags(fs)
-	m := map[string]any{}
-	str := map[string]*string{"location": d.location, "type": d.typ, "hostname": d.hostname, "description": d.description}
-	for name, v := range str {
-		if all || set[name] {
-			m[name] = *v
-		}
+// secretToken returns the device token from -token, -token-file or, when env
+// is not empty, the environment variable env.
+func (d deviceFlags) secretToken(getenv func(string) string, env string) (string, error) {
+	return secret(getenv, *d.token, "token", *d.tokenFile, "token-file", env)
+}
+
+// checkPort checks a -port value.
+func checkPort(port int) error {
+	if port <= 0 || port > 65535 {
+		return usagef("-port %d: want 1 to 65535", port)
 	}
-	if all || set["port"] {
-		if *d.port <= 0 || *d.port > 65535 {
-			return nil, usagef("-port %d: want 1 to 65535", *d.port)
-		}
-		m["port"] = *d.port
-	}
-	if set["interfaces"] {
-		m["interfaces"] = splitList(*d.interfaces)
-	}
-	env := ""
-	if all {
-		env = envDeviceToken
-	}
-	tok, err := secret(getenv, *d.token, "token", *d.tokenFile, "token-file", env)
-	if err != nil {
-		return nil, err
-	}
-	if tok != "" || all {
-		m["token"] = tok
-	}
-	return m, nil
+	return nil
 }
 
 // setupAddDevice: AddDevice(struct{name, location, type, hostname, port,
@@ -608,15 +660,25 @@ func setupAddDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 		if *df.hostname == "" {
 			return invocation{}, usagef("-hostname is required")
 		}
-		m, err := df.fields(fs, getenv, true)
+		if err := checkPort(*df.port); err != nil {
+			return invocation{}, err
+		}
+		in := amapi.DeviceInput{Name: *name, Location: *df.location, Type: *df.typ, Hostname: *df.hostname,
+			Port: *df.port, Description: *df.description}
+		if setFlags(fs)["interfaces"] {
+			in.Interfaces = splitList(*df.interfaces)
+		}
+		tok, err := df.secretToken(getenv, envDeviceToken)
 		if err != nil {
 			return invocation{}, err
 		}
-		if m["token"] == "" {
+		if tok == "" {
 			return invocation{}, usagef("a device token is required: -token, -token-file or %s", envDeviceToken)
 		}
-		m["name"] = *name
-		return invocation{method: "AddDevice", args: []any{m}}, nil
+		in.Token = tok
+		return invocation{method: "AddDevice", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.AddDevice(ctx, in))
+		}}, nil
 	}
 }
 
@@ -627,24 +689,48 @@ func setupEditDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 	rename := fs.String("rename", "", "give the device a new `name`")
 	approve := fs.Bool("approve", false, "approve a device that registered itself (sends approved: true; -approve=false withdraws)")
 	return func(pos []string) (invocation, error) {
-		m, err := df.fields(fs, getenv, false)
+		set := setFlags(fs)
+		given := func(flagName string, v *string) *string {
+			if set[flagName] {
+				return v
+			}
+			return nil
+		}
+		ch := amapi.DeviceChanges{Location: given("location", df.location), Type: given("type", df.typ),
+			Hostname: given("hostname", df.hostname), Description: given("description", df.description)}
+		if set["port"] {
+			if err := checkPort(*df.port); err != nil {
+				return invocation{}, err
+			}
+			ch.Port = df.port
+		}
+		if set["interfaces"] {
+			l := splitList(*df.interfaces)
+			ch.Interfaces = &l
+		}
+		tok, err := df.secretToken(getenv, "")
 		if err != nil {
 			return invocation{}, err
 		}
-		set := setFlags(fs)
+		if tok != "" {
+			ch.Token = &tok
+		}
 		if set["approve"] {
-			m["approved"] = *approve
+			ch.Approved = approve
 		}
 		if set["rename"] {
 			if *rename == "" {
 				return invocation{}, usagef("-rename: empty name")
 			}
-			m["name"] = *rename
+			ch.Name = rename
 		}
-		if len(m) == 0 {
+		if ch == (amapi.DeviceChanges{}) {
 			return invocation{}, usagef("nothing to change: give at least one flag")
 		}
-		return invocation{method: "EditDevice", args: []any{pos[0], m}}, nil
+		name := pos[0]
+		return invocation{method: "EditDevice", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.EditDevice(ctx, name, ch))
+		}}, nil
 	}
 }
 
@@ -668,7 +754,10 @@ func setupAddUser(fs *flag.FlagSet, getenv func(string) string) builder {
 		if pw == "" {
 			return invocation{}, usagef("no password: set %s or give -password-file", *pwEnv)
 		}
-		return invocation{method: "AddUser", args: []any{map[string]any{"name": *name, "password": pw, "role": *role}}}, nil
+		in := amapi.UserInput{Name: *name, Password: pw, Role: *role}
+		return invocation{method: "AddUser", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.AddUser(ctx, in))
+		}}, nil
 	}
 }
 
@@ -693,9 +782,10 @@ func setupRegisterDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 		if tok == "" {
 			return invocation{}, usagef("a device token is required: -token, -token-file or %s", envDeviceToken)
 		}
-		return invocation{method: "RegisterDevice", args: []any{map[string]any{
-			"name": *name, "hostname": *hostname, "port": *port, "token": tok,
-		}}}, nil
+		r := amapi.Registration{Name: *name, Hostname: *hostname, Port: *port, Token: tok}
+		return invocation{method: "RegisterDevice", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.RegisterDevice(ctx, r))
+		}}, nil
 	}
 }
 
@@ -710,7 +800,10 @@ func setupCall(_ *flag.FlagSet, _ func(string) string) builder {
 			}
 			args = append(args, v)
 		}
-		return invocation{method: pos[0], args: args, render: renderGeneric}, nil
+		method := pos[0]
+		return invocation{method: method, render: renderGeneric, call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return generic(ctx, api, method, args...)
+		}}, nil
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/gimsproject/gims/amapi"
 )
 
 // resolve makes a result file URL absolute against the AM endpoint (a
@@ -114,15 +116,12 @@ func safeName(name string) error {
 
 // downloadFiles fetches every file of a GetExperimentResults kind:"files"
 // reply into dir, reporting each on stderr.
-func (c *client) downloadFiles(reply any, dir string) error {
-	files, _ := reply.([]any)
+func (c *client) downloadFiles(files []amapi.FileRow, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("unable to create %s: %w", dir, err)
 	}
 	for _, f := range files {
-		m, _ := f.(map[string]any)
-		name, _ := m["name"].(string)
-		raw, _ := m["url"].(string)
+		name, raw := f.Name, f.URL
 		if raw == "" {
 			return fmt.Errorf("file %q has no url", name)
 		}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,89 +14,105 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gimsproject/gims/xmlrpc"
+	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/internal/testnet"
 )
 
 func TestFaults(t *testing.T) {
+	a := newFixture(t)
+	// A port nobody listens on, for a device that cannot be reached.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if _, err := a.m.RegisterDevice(context.Background(), a.admin, amapi.Registration{Name: "tap9",
+		Hostname: "127.0.0.1", Port: closedPort, Token: "tap9-token"}); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name     string
-		method   string
-		fault    xmlrpc.Fault
 		env      map[string]string
 		args     []string
-		wantLine string
+		wantLine string // the start of the one line on stderr
+		wantTail string // its end, when it matters
 	}{
 		{
-			name: "invalid transition", method: "StartExperiment",
-			fault:    xmlrpc.Fault{Code: 2, String: "experiment 7 is instantiated, configure it first"},
-			args:     []string{"start-experiment", "7"},
-			wantLine: "gimsctl: StartExperiment: fault 2: experiment 7 is instantiated, configure it first",
+			name:     "not found",
+			args:     []string{"get-experiment-settings", "99"},
+			wantLine: "gimsctl: GetExperimentSettings: fault 1: ",
 		},
 		{
-			name: "bad filter", method: "ConfigureExperiment",
-			fault:    xmlrpc.Fault{Code: 3, String: "filter: syntax error"},
-			args:     []string{"configure-experiment", "7", "-filter", "tcp port"},
-			wantLine: "gimsctl: ConfigureExperiment: fault 3: filter: syntax error",
+			name:     "invalid transition",
+			args:     []string{"start-experiment", "1"},
+			wantLine: "gimsctl: StartExperiment: fault 2: ",
 		},
 		{
-			name: "not allowed", method: "ListUsers",
-			fault:    xmlrpc.Fault{Code: 4, String: "admin only"},
-			args:     []string{"list-users"},
-			wantLine: "gimsctl: ListUsers: fault 4: admin only",
+			name:     "bad filter",
+			args:     []string{"configure-experiment", "1", "-filter", "tcp port"},
+			wantLine: "gimsctl: ConfigureExperiment: fault 3: ",
 		},
 		{
-			name: "not authenticated without a password", method: "ListExperiments",
-			fault:    xmlrpc.Fault{Code: 4, String: "not authenticated"},
+			name:     "not allowed",
+			args:     []string{"-user", aliceUser, "list-users"},
+			wantLine: "gimsctl: ListUsers: fault 4: ",
+		},
+		{
+			name:     "not authenticated without a password",
 			env:      map[string]string{envPassword: ""},
 			args:     []string{"list-experiments"},
-			wantLine: "gimsctl: ListExperiments: fault 4: not authenticated (GIMS_PASSWORD is not set)",
+			wantLine: "gimsctl: ListExperiments: fault 4: ",
+			wantTail: " (GIMS_PASSWORD is not set)\n",
 		},
 		{
-			name: "device unreachable", method: "StopExperiment",
-			fault:    xmlrpc.Fault{Code: 5, String: "device tap2 unreachable"},
-			args:     []string{"stop-experiment", "7"},
-			wantLine: "gimsctl: StopExperiment: fault 5: device tap2 unreachable",
+			name:     "wrong password",
+			env:      map[string]string{envPassword: "wrong"},
+			args:     []string{"list-experiments"},
+			wantLine: "gimsctl: ListExperiments: fault 4: ",
 		},
 		{
-			name: "conflict", method: "DeleteDevice",
-			fault:    xmlrpc.Fault{Code: 6, String: "device tap1 is used by running experiment 7"},
-			args:     []string{"delete-device", "tap1"},
-			wantLine: "gimsctl: DeleteDevice: fault 6: device tap1 is used by running experiment 7",
+			name:     "device unreachable",
+			args:     []string{"edit-device", "tap9", "-approve"},
+			wantLine: "gimsctl: EditDevice: fault 5: ",
+		},
+		{
+			name:     "conflict",
+			env:      map[string]string{"PW": "another-password-1"},
+			args:     []string{"add-user", "-name", aliceUser, "-password-env", "PW"},
+			wantLine: "gimsctl: AddUser: fault 6: ",
 		},
 		{
 			name:     "unknown method through call",
 			args:     []string{"call", "NoSuchMethod"},
 			wantLine: "gimsctl: NoSuchMethod: fault -32601: ",
 		},
+		{
+			name:     "wrong parameter type through call",
+			args:     []string{"call", "DeleteUser", "5"},
+			wantLine: "gimsctl: DeleteUser: fault 3: ",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			am, url := newFakeAM(t)
-			if tc.method != "" {
-				am.setFault(tc.method, tc.fault)
-			}
-			code, stdout, stderr := runCtl(t, tc.env, append([]string{"-url", url}, tc.args...)...)
+			code, stdout, stderr := runCtl(t, tc.env, append([]string{"-url", a.url}, tc.args...)...)
 			if code != exitError {
 				t.Errorf("exit %d, want %d", code, exitError)
 			}
 			if stdout != "" {
 				t.Errorf("stdout %q, want nothing", stdout)
 			}
-			if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, tc.wantLine) {
-				t.Errorf("stderr %q, want one line starting %q", stderr, tc.wantLine)
+			if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, tc.wantLine) ||
+				len(stderr) <= len(tc.wantLine)+1 || !strings.HasSuffix(stderr, tc.wantTail) {
+				t.Errorf("stderr %q, want one line starting %q and ending %q", stderr, tc.wantLine, tc.wantTail)
 			}
 		})
 	}
 }
 
 func TestNetworkErrors(t *testing.T) {
-	// A port nobody listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String() + "/RPC2"
-	l.Close()
+	// A port that refuses connections.
+	closed := "http://" + testnet.RefusingTCP(t).Addr + "/RPC2"
 	notRPC := httptest.NewServer(http.NotFoundHandler())
 	defer notRPC.Close()
 	cases := []struct {
@@ -160,12 +178,13 @@ func TestUsageErrors(t *testing.T) {
 		{"call bad JSON", nil, []string{"call", "DeleteUser", "bob"}, "argument 1: invalid JSON"},
 		{"help of unknown", nil, []string{"help", "nope"}, `unknown subcommand "nope"`},
 	}
+	a := newRealAM(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			am, url := newFakeAM(t)
+			a.rec.reset()
 			args := tc.args
 			if !strings.HasPrefix(tc.name, "bad url") {
-				args = append([]string{"-url", url}, args...)
+				args = append([]string{"-url", a.url}, args...)
 			}
 			code, stdout, stderr := runCtl(t, tc.env, args...)
 			if code != exitUsage {
@@ -177,54 +196,57 @@ func TestUsageErrors(t *testing.T) {
 			if !strings.HasPrefix(stderr, "gimsctl: ") || !strings.Contains(stderr, tc.want) {
 				t.Errorf("stderr %q, want it to say %q", stderr, tc.want)
 			}
-			if n := am.numCalls(); n != 0 {
-				t.Errorf("%d calls made, want none", n)
+			if n := a.rec.numRequests(); n != 0 {
+				t.Errorf("%d requests made, want none", n)
 			}
 		})
 	}
 }
 
 func TestAuth(t *testing.T) {
+	a := newRealAM(t)
 	cases := []struct {
 		name     string
 		env      map[string]string
 		args     []string
 		wantAuth string
+		wantCode int
 	}{
-		{"default user", nil, nil, basicAuth("admin")},
-		{"-user", nil, []string{"-user", "alice"}, basicAuth("alice")},
-		{"GIMS_USER", map[string]string{envUser: "carol"}, nil, basicAuth("carol")},
-		{"-user beats GIMS_USER", map[string]string{envUser: "carol"}, []string{"-user", "alice"}, basicAuth("alice")},
-		{"no password, no header", map[string]string{envPassword: ""}, nil, ""},
+		{"default user", nil, nil, basicAuth(adminUser), exitOK},
+		{"-user", nil, []string{"-user", aliceUser}, basicAuth(aliceUser), exitOK},
+		{"GIMS_USER", map[string]string{envUser: aliceUser}, nil, basicAuth(aliceUser), exitOK},
+		{"-user beats GIMS_USER", map[string]string{envUser: "carol"}, []string{"-user", aliceUser}, basicAuth(aliceUser), exitOK},
+		{"unknown user", map[string]string{envUser: "carol"}, nil, basicAuth("carol"), exitError},
+		{"no password, no header", map[string]string{envPassword: ""}, nil, "", exitError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			am, url := newFakeAM(t)
-			args := append(append([]string{"-url", url}, tc.args...), "list-experiments")
-			if code, _, stderr := runCtl(t, tc.env, args...); code != exitOK {
-				t.Fatalf("exit %d: %s", code, stderr)
+			a.rec.reset()
+			args := append(append([]string{"-url", a.url}, tc.args...), "list-experiments")
+			if code, _, stderr := runCtl(t, tc.env, args...); code != tc.wantCode {
+				t.Fatalf("exit %d, want %d: %s", code, tc.wantCode, stderr)
 			}
-			if got := am.onlyCall(t).auth; got != tc.wantAuth {
+			if got := a.rec.onlyCall(t).auth; got != tc.wantAuth {
 				t.Errorf("Authorization %q, want %q", got, tc.wantAuth)
 			}
 		})
 	}
 	t.Run("credentials in the URL", func(t *testing.T) {
-		am, url := newFakeAM(t)
-		url = strings.Replace(url, "http://", "http://dave:"+testPassword+"@", 1)
+		a.rec.reset()
+		url := strings.Replace(a.url, "http://", "http://"+aliceUser+":"+testPassword+"@", 1)
 		if code, _, stderr := runCtl(t, map[string]string{envPassword: "other"}, "-url", url, "list-experiments"); code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		if got := am.onlyCall(t).auth; got != basicAuth("dave") {
-			t.Errorf("Authorization %q, want Basic dave:…", got)
+		if got := a.rec.onlyCall(t).auth; got != basicAuth(aliceUser) {
+			t.Errorf("Authorization %q, want Basic alice:…", got)
 		}
 	})
 	t.Run("GIMS_URL", func(t *testing.T) {
-		am, url := newFakeAM(t)
-		if code, _, stderr := runCtl(t, map[string]string{envURL: url}, "list-experiments"); code != exitOK {
+		a.rec.reset()
+		if code, _, stderr := runCtl(t, map[string]string{envURL: a.url}, "list-experiments"); code != exitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		am.onlyCall(t)
+		a.rec.onlyCall(t)
 	})
 }
 
@@ -270,23 +292,14 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// fileServer serves result files under /files/ to the test credentials
-// only, and the fake AM at /RPC2.
-func fileServer(t *testing.T, am *fakeAM) *httptest.Server {
+// fileServer serves files under /files/7/ to the admin's credentials
+// only, as the AM serves result files, for the download tests of what no
+// real AM answers (files on other hosts, unsafe names, missing URLs).
+func fileServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	xcfg := xmlrpc.DefaultConfiguration()
-	xcfg.DefaultService = "AM"
-	srv, err := xmlrpc.NewServer(xcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.RegisterService(am, "AM", nil); err != nil {
-		t.Fatal(err)
-	}
 	mux := http.NewServeMux()
-	mux.Handle("/RPC2", srv)
 	mux.HandleFunc("GET /files/7/{name}", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != basicAuth("admin") {
+		if r.Header.Get("Authorization") != basicAuth(adminUser) {
 			http.Error(w, "not authenticated", http.StatusUnauthorized)
 			return
 		}
@@ -302,9 +315,15 @@ func fileServer(t *testing.T, am *fakeAM) *httptest.Server {
 	return ts
 }
 
+// testClient is gimsctl's client of the AM at url with the admin's
+// credentials.
+func testClient(url string, stderr io.Writer) *client {
+	return &client{opts: options{url: url, user: adminUser, password: testPassword, timeout: defaultTimeout},
+		http: &http.Client{}, getenv: func(string) string { return "" }, stderr: stderr}
+}
+
 func TestDownload(t *testing.T) {
-	am := &fakeAM{replies: cannedReplies()}
-	ts := fileServer(t, am)
+	ts := fileServer(t)
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "" {
 			t.Errorf("credentials sent to another host")
@@ -314,19 +333,19 @@ func TestDownload(t *testing.T) {
 	defer other.Close()
 	url := ts.URL + "/RPC2"
 
-	t.Run("files -download", func(t *testing.T) {
+	t.Run("files", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "out")
-		am.setReply("GetExperimentResults:files", []any{
-			map[string]any{"name": "flows.ipfix", "size": 22, "url": "/files/7/flows.ipfix"},
-			map[string]any{"name": "packets.pcap", "size": 23, "url": ts.URL + "/files/7/packets.pcap"},
-			map[string]any{"name": "ext.csv", "size": 9, "url": other.URL + "/ext.csv"},
-		})
-		code, stdout, stderr := runCtl(t, nil, "-url", url, "get-experiment-results", "7", "-kind", "files", "-download", dir)
-		if code != exitOK {
-			t.Fatalf("exit %d: %s", code, stderr)
+		var stderr bytes.Buffer
+		err := testClient(url, &stderr).downloadFiles([]amapi.FileRow{
+			{Name: "flows.ipfix", Size: 22, URL: "/files/7/flows.ipfix"},
+			{Name: "packets.pcap", Size: 23, URL: ts.URL + "/files/7/packets.pcap"},
+			{Name: "ext.csv", Size: 9, URL: other.URL + "/ext.csv"},
+		}, dir)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !strings.Contains(stdout, "flows.ipfix") || strings.Count(stderr, "downloaded ") != 3 {
-			t.Errorf("stdout %q, stderr %q", stdout, stderr)
+		if strings.Count(stderr.String(), "downloaded ") != 3 {
+			t.Errorf("stderr %q", stderr.String())
 		}
 		for name, want := range map[string]string{
 			"flows.ipfix":  "content of flows.ipfix",
@@ -345,20 +364,19 @@ func TestDownload(t *testing.T) {
 	})
 	failures := []struct {
 		name  string
-		files []any
+		files []amapi.FileRow
 		want  string
 	}{
-		{"missing file", []any{map[string]any{"name": "missing.pcap", "url": "/files/7/missing.pcap"}}, "HTTP 404"},
-		{"unsafe name", []any{map[string]any{"name": "../evil", "url": "/files/7/evil"}}, `refusing to write a file named "../evil"`},
-		{"no url", []any{map[string]any{"name": "x"}}, "has no url"},
+		{"missing file", []amapi.FileRow{{Name: "missing.pcap", URL: "/files/7/missing.pcap"}}, "HTTP 404"},
+		{"unsafe name", []amapi.FileRow{{Name: "../evil", URL: "/files/7/evil"}}, `refusing to write a file named "../evil"`},
+		{"no url", []amapi.FileRow{{Name: "x"}}, "has no url"},
 	}
 	for _, tc := range failures {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			am.setReply("GetExperimentResults:files", tc.files)
-			code, _, stderr := runCtl(t, nil, "-url", url, "get-experiment-results", "7", "-kind", "files", "-download", dir)
-			if code != exitError || !strings.Contains(stderr, tc.want) {
-				t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, tc.want)
+			err := testClient(url, io.Discard).downloadFiles(tc.files, dir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
 			}
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 				t.Errorf("%d files left in %s", len(entries), dir)
@@ -410,31 +428,34 @@ func runBinary(t *testing.T, env []string, args ...string) (int, string, string)
 }
 
 func TestBinary(t *testing.T) {
-	am, url := newFakeAM(t)
-	am.setFault("StartExperiment", xmlrpc.Fault{Code: 2, String: "experiment 7 is done"})
-	env := []string{"GIMS_URL=" + url, "GIMS_USER=alice", "GIMS_PASSWORD=" + testPassword}
+	a := newFixture(t)
+	env := []string{"GIMS_URL=" + a.url, "GIMS_USER=" + aliceUser, "GIMS_PASSWORD=" + testPassword}
 	cases := []struct {
 		name       string
 		args       []string
 		wantCode   int
 		wantStdout string
-		wantStderr string
+		wantStderr string // its start
 	}{
-		{"list", []string{"list-experiments"}, 0, "ID  NAME    OWNER  STATE         DEVICES\n7   campus  alice  running       tap1,tap2:eth1\n8   dns     bob    instantiated  tap3\n", ""},
-		{"create prints the id", []string{"-json", "create-experiment", "-name", "x", "-devices", "tap1"}, 0, "7\n", ""},
-		{"fault", []string{"start-experiment", "7"}, 1, "", "gimsctl: StartExperiment: fault 2: experiment 7 is done\n"},
+		{"list", []string{"list-experiments"}, 0, "ID  NAME    OWNER  STATE         DEVICES\n1   campus  alice  instantiated  tap1:file:tcpreplay__test.pcap\n", ""},
+		{"create prints the id", []string{"-json", "create-experiment", "-name", "x", "-devices", "tap1"}, 0, "2\n", ""},
+		{"fault", []string{"start-experiment", "1"}, 1, "", "gimsctl: StartExperiment: fault 2: "},
 		{"usage", []string{"start-experiment"}, 2, "", "gimsctl: start-experiment: wrong number of arguments (usage: gimsctl start-experiment [flags] ID)\nrun 'gimsctl -h' for usage\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			a.rec.reset()
 			code, stdout, stderr := runBinary(t, env, tc.args...)
-			if code != tc.wantCode || stdout != tc.wantStdout || stderr != tc.wantStderr {
-				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q, stderr %q",
+			if code != tc.wantCode || stdout != tc.wantStdout || !strings.HasPrefix(stderr, tc.wantStderr) ||
+				tc.wantStderr == "" && stderr != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q, stderr %q…",
 					code, stdout, stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
 			}
+			if tc.wantCode != exitUsage {
+				if got := a.rec.onlyCall(t).auth; got != basicAuth(aliceUser) {
+					t.Errorf("Authorization %q, want Basic alice:…", got)
+				}
+			}
 		})
-	}
-	if got := am.call(t, 0).auth; got != basicAuth("alice") {
-		t.Errorf("Authorization %q, want Basic alice:…", got)
 	}
 }

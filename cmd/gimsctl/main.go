@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -267,21 +268,27 @@ func (o *options) authHeader() http.Header {
 	return h
 }
 
-// call calls method with args and decodes the reply into a natural Go
-// value. A fault comes back as *xmlrpc.Fault whose message names the
+// api is the typed client of the AM with the options' endpoint and
+// credentials.
+func (c *client) api() *amapi.Client {
+	return amapi.NewClient(amapi.ClientConfig{URL: c.opts.url, User: c.opts.user, Password: c.opts.password,
+		HTTPClient: c.http})
+}
+
+// do makes one call of method (call, with the typed client) within the
+// -timeout. A fault comes back as *xmlrpc.Fault whose message names the
 // method, as the one-line error of the exit status 1 wants.
-func (c *client) call(method string, args []any) (any, error) {
+func (c *client) do(method string, call func(context.Context, *amapi.Client) (any, error)) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.timeout)
 	defer cancel()
-	var reply any
-	err := xmlrpc.Call(ctx, c.http, c.opts.url, c.opts.authHeader(), method, args, &reply)
+	reply, err := call(ctx, c.api())
 	if err == nil {
 		return reply, nil
 	}
 	var f *xmlrpc.Fault
 	if errors.As(err, &f) {
 		msg := f.String
-		if f.Code == 4 && c.opts.password == "" {
+		if f.Code == amapi.FaultAuth && c.opts.password == "" {
 			msg += " (" + envPassword + " is not set)"
 		}
 		return nil, &callError{method: method, fault: xmlrpc.Fault{Code: f.Code, String: msg}}

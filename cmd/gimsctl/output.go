@@ -10,12 +10,40 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/xmlrpc"
 )
 
-// writeJSON prints v (a decoded reply) as indented JSON: struct members
-// sorted, times in RFC 3339, base64 values as base64 strings, and
+// The renderers of this file print the typed replies of the amapi client
+// as tables; the generic ones print what a method gimsctl does not type
+// (call, list-methods, method-help, and the replies without a table of
+// their own) by its XML-RPC members.
+
+// wireValue is a reply as it travels: the XML-RPC value the server sent,
+// decoded into natural Go values (map[string]any with the API's member
+// names, []any, int, …). -json prints it, so its keys are the members of
+// SPEC §3 whatever the Go names.
+func wireValue(v any) (any, error) {
+	b, err := xmlrpc.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := xmlrpc.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// writeJSON prints a reply as indented JSON of its wire value: struct
+// members sorted, times in RFC 3339, base64 values as base64 strings, and
 // non-finite doubles (which JSON lacks) as strings.
-func writeJSON(w io.Writer, v any) error {
+func writeJSON(w io.Writer, reply any) error {
+	v, err := wireValue(reply)
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
@@ -45,6 +73,424 @@ func jsonSafe(v any) any {
 	return v
 }
 
+// typed adapts a renderer of one reply type to the commands' table.
+func typed[T any](render func(io.Writer, T) error) func(io.Writer, any) error {
+	return func(w io.Writer, v any) error {
+		x, ok := v.(T)
+		if !ok {
+			return fmt.Errorf("unexpected reply of type %T", v)
+		}
+		return render(w, x)
+	}
+}
+
+// Formatting of table cells and block values.
+
+// fmtString is s, or "-" when empty.
+func fmtString(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// fmtBool is "yes" or "no".
+func fmtBool(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// fmtInt formats an integer.
+func fmtInt[N ~int | ~int64 | ~uint64](n N) string {
+	return fmt.Sprint(n)
+}
+
+// fmtList joins a list with commas, each item as fmtString; "-" when
+// empty.
+func fmtList(l []string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(l))
+	for i, s := range l {
+		parts[i] = fmtString(s)
+	}
+	return strings.Join(parts, ",")
+}
+
+// fmtTime formats t in RFC 3339, with milliseconds when it has some; "-"
+// for the zero time.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if t.Nanosecond() == 0 {
+		return t.Format(time.RFC3339)
+	}
+	return t.Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// humanBytes formats a byte count with binary units ("1.5 MiB").
+func humanBytes[N ~int | ~int64 | ~uint64 | ~float64](v N) string {
+	n := float64(v)
+	const unit = 1024
+	if math.Abs(n) < unit {
+		return strconv.FormatFloat(n, 'f', -1, 64) + " B"
+	}
+	units := "KMGTPE"
+	i := -1
+	for math.Abs(n) >= unit && i < len(units)-1 {
+		n /= unit
+		i++
+	}
+	return strconv.FormatFloat(n, 'f', 1, 64) + " " + units[i:i+1] + "iB"
+}
+
+// humanSeconds formats a number of seconds as a duration ("1h2m3s").
+func humanSeconds(n float64) string {
+	return time.Duration(n * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+// percent formats a percentage.
+func percent(n float64) string {
+	return strconv.FormatFloat(n, 'f', 1, 64) + "%"
+}
+
+// protoName names the common IP protocols.
+func protoName(n int) string {
+	switch n {
+	case 1:
+		return "icmp"
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 58:
+		return "icmpv6"
+	case 132:
+		return "sctp"
+	}
+	return strconv.Itoa(n)
+}
+
+// cell keeps a table cell on one line.
+func cell(s string) string {
+	return strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// deviceRef is an experiment's device: "name" or "name:interface".
+func deviceRef(name, iface string) string {
+	if iface != "" {
+		return fmtString(name) + ":" + iface
+	}
+	return fmtString(name)
+}
+
+// Blocks and tables.
+
+// line is one "label: value" line of a block.
+type line struct{ label, value string }
+
+// writeBlock prints lines as "label: value", the values aligned.
+func writeBlock(w io.Writer, lines []line) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, l := range lines {
+		fmt.Fprintf(tw, "%s:\t%s\n", l.label, l.value)
+	}
+	return tw.Flush()
+}
+
+// writeTable prints rows of cells under headers, aligned; a cell is kept
+// on one line.
+func writeTable(w io.Writer, headers []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	for _, r := range rows {
+		for i, c := range r {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, cell(c))
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// renderScalar prints a single value (an experiment id).
+func renderScalar(w io.Writer, v any) error {
+	_, err := fmt.Fprintln(w, fmtValue(v))
+	return err
+}
+
+// renderExperiments prints ListExperiments.
+func renderExperiments(w io.Writer, list []amapi.ExperimentSummary) error {
+	rows := make([][]string, len(list))
+	for i, e := range list {
+		rows[i] = []string{fmtInt(e.ID), fmtString(e.Name), fmtString(e.Owner), fmtString(e.State), fmtList(e.Devices)}
+	}
+	return writeTable(w, []string{"ID", "NAME", "OWNER", "STATE", "DEVICES"}, rows)
+}
+
+// renderStatus prints GetExperimentStatus (and the replies of start,
+// pause and stop): a summary block, the errors, then a table per device.
+func renderStatus(w io.Writer, s amapi.Status) error {
+	err := writeBlock(w, []line{
+		{"state", fmtString(s.State)},
+		{"packets", fmtInt(s.Packets)},
+		{"bytes", humanBytes(s.Bytes)},
+		{"dropped", fmtInt(s.Dropped)},
+		{"elapsed", humanSeconds(s.ElapsedS)},
+		{"flows exported", fmtInt(s.FlowsExported)},
+		{"cpu", percent(s.CPUPercent)},
+		{"running experiments", fmtInt(s.RunningExperiments)},
+		{"storage used", humanBytes(s.StorageUsedBytes)},
+		{"storage free", humanBytes(s.StorageFreeBytes)},
+		{"id", fmtInt(s.ID)},
+		{"results pulled", fmtBool(s.ResultsPulled)},
+	})
+	if err != nil {
+		return err
+	}
+	// The errors gather the devices' (prefixed with the device) and the
+	// AM's own; the device table counts each device's.
+	if len(s.Errors) > 0 {
+		fmt.Fprintln(w, "errors:")
+		for _, e := range s.Errors {
+			fmt.Fprintf(w, "  %s\n", cell(fmtString(e)))
+		}
+	}
+	if len(s.Devices) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	rows := make([][]string, len(s.Devices))
+	for i, d := range s.Devices {
+		rows[i] = []string{deviceRef(d.Device, d.Interface), fmtString(d.State), fmtBool(d.Reachable),
+			fmtInt(d.Packets), humanBytes(d.Bytes), fmtInt(d.Dropped), fmtInt(d.FlowsExported),
+			humanSeconds(d.ElapsedS), percent(d.CPUPercent), strconv.Itoa(len(d.Errors))}
+	}
+	return writeTable(w, []string{"DEVICE", "STATE", "REACHABLE", "PACKETS", "BYTES", "DROPPED", "FLOWS",
+		"ELAPSED", "CPU", "ERRORS"}, rows)
+}
+
+// fmtFloat formats a double as the generic renderer does.
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// configLines are the members of a configuration, one per line with dotted
+// names ("flows.idle_timeout_s"), in the order of SPEC §3 and each
+// sub-structure's members in alphabetical order.
+func configLines(c *amapi.ConfigView) []line {
+	lines := []line{
+		{"filter", fmtString(c.Filter)},
+		{"snaplen", fmtInt(c.Snaplen)},
+		{"promiscuous", fmtBool(c.Promiscuous)},
+	}
+	if x := c.Counters; x != nil {
+		lines = append(lines, line{"counters.interval_ms", fmtInt(x.IntervalMS)})
+	}
+	if x := c.Flows; x != nil {
+		lines = append(lines,
+			line{"flows.active_timeout_s", fmtInt(x.ActiveTimeoutS)},
+			line{"flows.biflow", fmtBool(x.Biflow)},
+			line{"flows.collector", fmtString(x.Collector)},
+			line{"flows.idle_timeout_s", fmtInt(x.IdleTimeoutS)})
+	}
+	if x := c.Anonymize; x != nil {
+		lines = append(lines, line{"anonymize.secret_fingerprint", fmtString(x.SecretFingerprint)})
+	}
+	return append(lines,
+		line{"pcap", fmtBool(c.Pcap)},
+		line{"storage", fmtString(c.Storage)},
+		line{"duration_s", fmtInt(c.DurationS)},
+		line{"replay_speed", fmtFloat(c.ReplaySpeed)})
+}
+
+// renderSettings prints GetExperimentSettings (and the reply of
+// ConfigureExperiment): the experiment, its configuration with one line
+// per member, then its transitions.
+func renderSettings(w io.Writer, s amapi.Settings) error {
+	err := writeBlock(w, []line{
+		{"id", fmtInt(s.ID)},
+		{"name", fmtString(s.Name)},
+		{"description", fmtString(s.Description)},
+		{"owner", fmtString(s.Owner)},
+		{"state", fmtString(s.State)},
+		{"devices", fmtList(s.Devices)},
+		{"created", fmtTime(s.Created)},
+	})
+	if err != nil {
+		return err
+	}
+	if s.Config != nil {
+		fmt.Fprintln(w, "config:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, l := range configLines(s.Config) {
+			fmt.Fprintf(tw, "  %s:\t%s\n", l.label, cell(l.value))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(s.Transitions) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\ntransitions:")
+	rows := make([][]string, len(s.Transitions))
+	for i, t := range s.Transitions {
+		rows[i] = []string{fmtString(t.From), fmtString(t.To), fmtString(t.By), fmtTime(t.At)}
+	}
+	return writeTable(w, []string{"FROM", "TO", "BY", "AT"}, rows)
+}
+
+// renderCapabilities prints GetDeviceCapabilities.
+func renderCapabilities(w io.Writer, c amapi.Capabilities) error {
+	err := writeBlock(w, []line{
+		{"version", fmtString(c.Version)},
+		{"max snaplen", fmtInt(c.MaxSnaplen)},
+		{"transforms", fmtList(c.Transforms)},
+		{"storage free", humanBytes(c.StorageFreeBytes)},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	rows := make([][]string, len(c.Interfaces))
+	for i, f := range c.Interfaces {
+		rows[i] = []string{fmtString(f.Name), fmtString(f.LinkType), fmtString(f.Description)}
+	}
+	return writeTable(w, []string{"INTERFACE", "LINK_TYPE", "DESCRIPTION"}, rows)
+}
+
+// renderCounters prints GetExperimentResults kind "counters". The bytes
+// per protocol class are left out for counters recorded before they
+// existed (older managers and devices send none: every row has bytes but
+// no class has any).
+func renderCounters(w io.Writer, list []amapi.CounterRow) error {
+	perClass := len(list) > 0
+	if slices.ContainsFunc(list, func(c amapi.CounterRow) bool { return c.Bytes > 0 }) {
+		perClass = slices.ContainsFunc(list, func(c amapi.CounterRow) bool {
+			return c.TCPBytes+c.UDPBytes+c.ICMPBytes+c.OtherBytes > 0
+		})
+	}
+	headers := []string{"TIME", "DEVICE", "PACKETS", "BYTES", "TCP", "UDP", "ICMP", "OTHER"}
+	if perClass {
+		headers = append(headers, "TCP_BYTES", "UDP_BYTES", "ICMP_BYTES", "OTHER_BYTES")
+	}
+	rows := make([][]string, len(list))
+	for i, c := range list {
+		rows[i] = []string{fmtTime(c.Time), deviceRef(c.Device, c.Interface), fmtInt(c.Packets), humanBytes(c.Bytes),
+			fmtInt(c.TCPPackets), fmtInt(c.UDPPackets), fmtInt(c.ICMPPackets), fmtInt(c.OtherPackets)}
+		if perClass {
+			rows[i] = append(rows[i], humanBytes(c.TCPBytes), humanBytes(c.UDPBytes), humanBytes(c.ICMPBytes),
+				humanBytes(c.OtherBytes))
+		}
+	}
+	return writeTable(w, headers, rows)
+}
+
+// renderFlows prints GetExperimentResults kind "flows", with the
+// millisecond times (dateTime.iso8601 has only seconds).
+func renderFlows(w io.Writer, list []amapi.FlowRow) error {
+	rows := make([][]string, len(list))
+	for i, f := range list {
+		rows[i] = []string{fmtString(f.Src), fmtString(f.Dst), fmtInt(f.SrcPort), fmtInt(f.DstPort), protoName(f.Proto),
+			fmtInt(f.Packets), humanBytes(f.Bytes), fmtInt(f.RevPackets), humanBytes(f.RevBytes),
+			fmtTime(time.UnixMilli(f.StartMS).UTC()), fmtTime(time.UnixMilli(f.EndMS).UTC()), fmtString(f.EndReason),
+			deviceRef(f.Device, f.Interface)}
+	}
+	return writeTable(w, []string{"SRC", "DST", "SPORT", "DPORT", "PROTO", "PACKETS", "BYTES", "REV_PACKETS",
+		"REV_BYTES", "START", "END", "END_REASON", "DEVICE"}, rows)
+}
+
+// renderFiles prints GetExperimentResults kind "files"; the device column
+// only when the rows name their device.
+func renderFiles(w io.Writer, list []amapi.FileRow) error {
+	withDevice := slices.ContainsFunc(list, func(f amapi.FileRow) bool { return f.Device != "" })
+	headers := []string{"NAME", "SIZE", "URL"}
+	if withDevice {
+		headers = append(headers, "DEVICE")
+	}
+	rows := make([][]string, len(list))
+	for i, f := range list {
+		rows[i] = []string{fmtString(f.Name), humanBytes(f.Size), fmtString(f.URL)}
+		if withDevice {
+			rows[i] = append(rows[i], deviceRef(f.Device, f.Interface))
+		}
+	}
+	return writeTable(w, headers, rows)
+}
+
+// deviceStatus is "approved" or "pending".
+func deviceStatus(d amapi.DeviceInfo) string {
+	if d.Pending {
+		return "pending"
+	}
+	return "approved"
+}
+
+// renderDevice prints a device record (AddDevice, EditDevice,
+// DeleteDevice); never a token, which the API does not send anyway.
+func renderDevice(w io.Writer, d amapi.DeviceInfo) error {
+	lines := []line{
+		{"name", fmtString(d.Name)},
+		{"status", deviceStatus(d)},
+		{"type", fmtString(d.Type)},
+		{"location", fmtString(d.Location)},
+		{"hostname", fmtString(d.Hostname)},
+		{"port", fmtInt(d.Port)},
+		{"description", fmtString(d.Description)},
+	}
+	if len(d.Interfaces) > 0 {
+		lines = append(lines, line{"interfaces", fmtList(d.Interfaces)})
+	}
+	lines = append(lines, line{"reachable", fmtBool(d.Reachable)})
+	if !d.LastSeen.IsZero() {
+		lines = append(lines, line{"last seen", fmtTime(d.LastSeen)})
+	}
+	if c := d.Capabilities; c != nil {
+		lines = append(lines, line{"version", fmtString(c.Version)})
+		if len(c.Transforms) > 0 {
+			lines = append(lines, line{"transforms", fmtList(c.Transforms)})
+		}
+		lines = append(lines,
+			line{"max snaplen", fmtInt(c.MaxSnaplen)},
+			line{"storage free", humanBytes(c.StorageFreeBytes)})
+	}
+	lines = append(lines,
+		line{"created", fmtTime(d.Created)},
+		line{"last error", fmtString(d.LastError)})
+	return writeBlock(w, lines)
+}
+
+// renderDevices prints ListDevices.
+func renderDevices(w io.Writer, list []amapi.DeviceInfo) error {
+	rows := make([][]string, len(list))
+	for i, d := range list {
+		rows[i] = []string{fmtString(d.Name), deviceStatus(d), fmtString(d.Type), fmtString(d.Hostname),
+			fmtInt(d.Port), fmtString(d.Location), fmtBool(d.Reachable), fmtTime(d.LastSeen), fmtList(d.Interfaces)}
+	}
+	return writeTable(w, []string{"NAME", "STATUS", "TYPE", "HOSTNAME", "PORT", "LOCATION", "REACHABLE",
+		"LAST_SEEN", "INTERFACES"}, rows)
+}
+
+// renderUsers prints ListUsers.
+func renderUsers(w io.Writer, list []amapi.UserInfo) error {
+	headers := []string{"NAME", "ROLE"}
+	if len(list) > 0 {
+		headers = append(headers, "CREATED")
+	}
+	rows := make([][]string, len(list))
+	for i, u := range list {
+		rows[i] = []string{fmtString(u.Name), fmtString(u.Role), fmtTime(u.Created)}
+	}
+	return writeTable(w, headers, rows)
+}
+
+// The generic renderers, for what has no table of its own.
+
 // isSecret reports whether a member is never shown in tables, should a
 // server echo one.
 func isSecret(key string) bool {
@@ -66,21 +512,15 @@ func fmtValue(v any) string {
 	case nil:
 		return "-"
 	case string:
-		if x == "" {
-			return "-"
-		}
-		return x
+		return fmtString(x)
 	case bool:
-		if x {
-			return "yes"
-		}
-		return "no"
+		return fmtBool(x)
 	case int:
 		return strconv.Itoa(x)
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
+		return fmtFloat(x)
 	case time.Time:
 		return fmtTime(x)
 	case []byte:
@@ -109,238 +549,14 @@ func fmtValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-// fmtTime formats t in RFC 3339, with milliseconds when it has some.
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	if t.Nanosecond() == 0 {
-		return t.Format(time.RFC3339)
-	}
-	return t.Format("2006-01-02T15:04:05.000Z07:00")
-}
-
-// number returns v as a float64 when it is a number.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case float64:
-		return x, true
-	}
-	return 0, false
-}
-
-// humanBytes formats a byte count with binary units ("1.5 MiB"); other
-// values are formatted as they are.
-func humanBytes(v any) string {
-	n, ok := number(v)
-	if !ok {
-		return fmtValue(v)
-	}
-	const unit = 1024
-	if math.Abs(n) < unit {
-		return strconv.FormatFloat(n, 'f', -1, 64) + " B"
-	}
-	units := "KMGTPE"
-	i := -1
-	for math.Abs(n) >= unit && i < len(units)-1 {
-		n /= unit
-		i++
-	}
-	return strconv.FormatFloat(n, 'f', 1, 64) + " " + units[i:i+1] + "iB"
-}
-
-// humanSeconds formats a number of seconds as a duration ("1h2m3s").
-func humanSeconds(v any) string {
-	n, ok := number(v)
-	if !ok {
-		return fmtValue(v)
-	}
-	return time.Duration(n * float64(time.Second)).Round(time.Millisecond).String()
-}
-
-// percent formats a percentage.
-func percent(v any) string {
-	n, ok := number(v)
-	if !ok {
-		return fmtValue(v)
-	}
-	return strconv.FormatFloat(n, 'f', 1, 64) + "%"
-}
-
-// protoName names the common IP protocols.
-func protoName(v any) string {
-	n, ok := v.(int)
-	if !ok {
-		return fmtValue(v)
-	}
-	switch n {
-	case 1:
-		return "icmp"
-	case 6:
-		return "tcp"
-	case 17:
-		return "udp"
-	case 58:
-		return "icmpv6"
-	case 132:
-		return "sctp"
-	}
-	return strconv.Itoa(n)
-}
-
-// endReason names the IPFIX flowEndReason values (RFC 5102).
-func endReason(v any) string {
-	n, ok := v.(int)
-	if !ok {
-		return fmtValue(v)
-	}
-	switch n {
-	case 1:
-		return "idle-timeout"
-	case 2:
-		return "active-timeout"
-	case 3:
-		return "end-detected"
-	case 4:
-		return "forced-end"
-	case 5:
-		return "lack-of-resources"
-	}
-	return strconv.Itoa(n)
-}
-
 // sortedKeys returns the keys of m in order.
-func sortedKeys(m map[string]any) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// field is one line of a key/value block.
-type field struct {
-	key    string                     // member name in the reply
-	label  string                     // what the block shows
-	format func(v any) string         // nil means fmtValue
-	from   func(m map[string]any) any // nil means m[key]
-}
-
-// writeBlock prints the known fields of m that are present as
-// "label: value" lines, then any other member with a scalar value (so
-// fields a newer server adds still show), except those in skip.
-func writeBlock(w io.Writer, m map[string]any, fields []field, skip ...string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	known := make(map[string]bool, len(fields)+len(skip))
-	for _, k := range skip {
-		known[k] = true
-	}
-	for _, f := range fields {
-		known[f.key] = true
-		var v any
-		if f.from != nil {
-			v = f.from(m)
-			if l, ok := v.([]any); v == nil || ok && len(l) == 0 {
-				continue
-			}
-		} else {
-			var ok bool
-			if v, ok = m[f.key]; !ok {
-				continue
-			}
-		}
-		format := f.format
-		if format == nil {
-			format = fmtValue
-		}
-		fmt.Fprintf(tw, "%s:\t%s\n", f.label, format(v))
-	}
-	for _, k := range sortedKeys(m) {
-		if known[k] {
-			continue
-		}
-		switch m[k].(type) {
-		case map[string]any, []any:
-			continue // structures are for the specific renderers or -json
-		}
-		v := fmtValue(m[k])
-		if isSecret(k) {
-			v = hidden
-		}
-		fmt.Fprintf(tw, "%s:\t%s\n", strings.ReplaceAll(k, "_", " "), v)
-	}
-	return tw.Flush()
-}
-
-// column is one column of a table.
-type column struct {
-	header string
-	key    string
-	format func(v any) string // nil means fmtValue
-	// optional drops the column when no row has the member.
-	optional bool
-}
-
-// writeTable prints rows (structs; anything else is shown in the first
-// column) under the headers. Members without a column are ignored.
-func writeTable(w io.Writer, rows []any, cols []column) error {
-	cols = slices.DeleteFunc(slices.Clone(cols), func(c column) bool {
-		if !c.optional {
-			return false
-		}
-		for _, r := range rows {
-			if m, ok := r.(map[string]any); ok && m[c.key] != nil {
-				return false
-			}
-		}
-		return true
-	})
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for i, c := range cols {
-		if i > 0 {
-			fmt.Fprint(tw, "\t")
-		}
-		fmt.Fprint(tw, c.header)
-	}
-	fmt.Fprintln(tw)
-	for _, r := range rows {
-		m, ok := r.(map[string]any)
-		if !ok {
-			m = map[string]any{cols[0].key: r}
-		}
-		for i, c := range cols {
-			if i > 0 {
-				fmt.Fprint(tw, "\t")
-			}
-			format := c.format
-			if format == nil {
-				format = fmtValue
-			}
-			v := format(m[c.key])
-			if isSecret(c.key) {
-				v = hidden
-			}
-			fmt.Fprint(tw, cell(v))
-		}
-		fmt.Fprintln(tw)
-	}
-	return tw.Flush()
-}
-
-// cell keeps a table cell on one line.
-func cell(s string) string {
-	return strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
-}
-
-// renderScalar prints a single value (an experiment id).
-func renderScalar(w io.Writer, v any) error {
-	_, err := fmt.Fprintln(w, fmtValue(v))
-	return err
 }
 
 // renderLines prints a list one item per line, or a string as it is.
@@ -360,10 +576,15 @@ func renderLines(w io.Writer, v any) error {
 	return renderGeneric(w, v)
 }
 
-// renderGeneric prints any reply: a struct as a block (nested structures
-// inline), a list of structs as a table with a column per member, other
-// lists one item per line, scalars as they are.
-func renderGeneric(w io.Writer, v any) error {
+// renderGeneric prints any reply by its wire value: a struct as a block
+// of its members (nested structures inline), a list of structs as a table
+// with a column per member, other lists one item per line, scalars as
+// they are.
+func renderGeneric(w io.Writer, reply any) error {
+	v, err := wireValue(reply)
+	if err != nil {
+		return err
+	}
 	switch x := v.(type) {
 	case map[string]any:
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -397,498 +618,28 @@ func genericTable(w io.Writer, rows []any, preferred ...string) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	var cols []column
+	var keys []string
 	for _, k := range preferred {
 		if seen[k] {
-			cols = append(cols, column{header: strings.ToUpper(k), key: k})
+			keys = append(keys, k)
 			delete(seen, k)
 		}
 	}
-	for _, k := range sortedKeys(toAny(seen)) {
-		cols = append(cols, column{header: strings.ToUpper(k), key: k})
+	keys = append(keys, sortedKeys(seen)...)
+	headers := make([]string, len(keys))
+	for i, k := range keys {
+		headers[i] = strings.ToUpper(k)
 	}
-	return writeTable(w, rows, cols)
-}
-
-// toAny widens a set for sortedKeys.
-func toAny(m map[string]bool) map[string]any {
-	out := make(map[string]any, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
-}
-
-// list returns v as a list (nil is an empty one); false when v is
-// something else, for the generic renderer.
-func list(v any) ([]any, bool) {
-	switch x := v.(type) {
-	case []any:
-		return x, true
-	case nil:
-		return nil, true
-	}
-	return nil, false
-}
-
-// deviceRef formats an experiment's device: "name" or "name:interface".
-func deviceRef(v any) string {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return fmtValue(v)
-	}
-	name := fmtValue(m["name"])
-	if m["name"] == nil {
-		name = fmtValue(m["device"])
-	}
-	if i, ok := m["interface"].(string); ok && i != "" {
-		return name + ":" + i
-	}
-	return name
-}
-
-// deviceRefs formats a list of devices.
-func deviceRefs(v any) string {
-	l, ok := v.([]any)
-	if !ok {
-		return fmtValue(v)
-	}
-	if len(l) == 0 {
-		return "-"
-	}
-	parts := make([]string, len(l))
-	for i, e := range l {
-		parts[i] = deviceRef(e)
-	}
-	return strings.Join(parts, ",")
-}
-
-// renderExperiments prints ListExperiments.
-func renderExperiments(w io.Writer, v any) error {
-	rows, ok := list(v)
-	if !ok {
-		return renderGeneric(w, v)
-	}
-	return writeTable(w, rows, []column{
-		{header: "ID", key: "id"},
-		{header: "NAME", key: "name"},
-		{header: "OWNER", key: "owner"},
-		{header: "STATE", key: "state"},
-		{header: "DEVICES", key: "devices", format: deviceRefs},
-	})
-}
-
-// statusFields are the counters of GetExperimentStatus, overall and per
-// device.
-func statusFields() []field {
-	return []field{
-		{key: "name", label: "device"},
-		{key: "device", label: "device"},
-		{key: "state", label: "state"},
-		{key: "reachable", label: "reachable"},
-		{key: "packets", label: "packets"},
-		{key: "bytes", label: "bytes", format: humanBytes},
-		{key: "dropped", label: "dropped"},
-		{key: "elapsed_s", label: "elapsed", format: humanSeconds},
-		{key: "flows_exported", label: "flows exported"},
-		{key: "cpu_percent", label: "cpu", format: percent},
-		{key: "running_experiments", label: "running experiments"},
-		{key: "storage_used_bytes", label: "storage used", format: humanBytes},
-		{key: "storage_free_bytes", label: "storage free", format: humanBytes},
-	}
-}
-
-// errorsOf returns the errors member as strings.
-func errorsOf(m map[string]any) []string {
-	l, _ := m["errors"].([]any)
-	out := make([]string, 0, len(l))
-	for _, e := range l {
-		out = append(out, fmtValue(e))
-	}
-	return out
-}
-
-// renderStatus prints GetExperimentStatus (and the replies of start,
-// pause and stop): a summary block, the errors, then a table per device.
-func renderStatus(w io.Writer, v any) error {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return renderGeneric(w, v)
-	}
-	if err := writeBlock(w, m, statusFields(), "errors", "devices"); err != nil {
-		return err
-	}
-	errs := errorsOf(m)
-	devices, _ := m["devices"].([]any)
-	for _, d := range devices {
-		if dm, ok := d.(map[string]any); ok {
-			for _, e := range errorsOf(dm) {
-				errs = append(errs, deviceRef(dm)+": "+e)
-			}
-		}
-	}
-	if len(errs) > 0 {
-		fmt.Fprintln(w, "errors:")
-		for _, e := range errs {
-			fmt.Fprintf(w, "  %s\n", cell(e))
-		}
-	}
-	if len(devices) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w)
-	rows := make([]any, len(devices))
-	for i, d := range devices {
-		dm, ok := d.(map[string]any)
-		if !ok {
-			rows[i] = d
-			continue
-		}
-		row := make(map[string]any, len(dm)+2)
-		for k, e := range dm {
-			row[k] = e
-		}
-		row["_device"] = deviceRef(dm)
-		row["_errors"] = len(errorsOf(dm))
-		rows[i] = row
-	}
-	return writeTable(w, rows, []column{
-		{header: "DEVICE", key: "_device"},
-		{header: "STATE", key: "state", optional: true},
-		{header: "REACHABLE", key: "reachable"},
-		{header: "PACKETS", key: "packets"},
-		{header: "BYTES", key: "bytes", format: humanBytes},
-		{header: "DROPPED", key: "dropped"},
-		{header: "FLOWS", key: "flows_exported"},
-		{header: "ELAPSED", key: "elapsed_s", format: humanSeconds},
-		{header: "CPU", key: "cpu_percent", format: percent},
-		{header: "ERRORS", key: "_errors"},
-	})
-}
-
-// flatten appends the members of a configuration struct as dotted keys
-// ("flows.idle_timeout_s"), in configOrder then alphabetical order.
-func flatten(prefix string, m map[string]any, out *[][2]string) {
-	keys := sortedKeys(m)
-	if prefix == "" {
-		// The order of SPEC §3.
-		configOrder := []string{"filter", "snaplen", "promiscuous", "counters", "flows", "anonymize", "pcap", "storage", "duration_s"}
-		slices.SortStableFunc(keys, func(a, b string) int {
-			ia, ib := slices.Index(configOrder, a), slices.Index(configOrder, b)
-			if ia < 0 {
-				ia = len(configOrder)
-			}
-			if ib < 0 {
-				ib = len(configOrder)
-			}
-			return ia - ib
-		})
-	}
-	for _, k := range keys {
-		name := prefix + k
-		switch x := m[k].(type) {
-		case map[string]any:
-			if len(x) == 0 {
-				*out = append(*out, [2]string{name, "on"})
-			}
-			flatten(name+".", x, out)
-			continue
-		}
-		v := fmtValue(m[k])
-		if isSecret(k) {
-			v = hidden
-		}
-		*out = append(*out, [2]string{name, v})
-	}
-}
-
-// renderSettings prints GetExperimentSettings (and the reply of
-// ConfigureExperiment): the experiment, its configuration with one line
-// per member, then its transitions.
-func renderSettings(w io.Writer, v any) error {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return renderGeneric(w, v)
-	}
-	err := writeBlock(w, m, []field{
-		{key: "id", label: "id"},
-		{key: "name", label: "name"},
-		{key: "description", label: "description"},
-		{key: "owner", label: "owner"},
-		{key: "state", label: "state"},
-		{key: "devices", label: "devices", format: deviceRefs},
-		{key: "created", label: "created"},
-	}, "config", "transitions")
-	if err != nil {
-		return err
-	}
-	if cfg, ok := m["config"].(map[string]any); ok {
-		fmt.Fprintln(w, "config:")
-		var lines [][2]string
-		flatten("", cfg, &lines)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		for _, l := range lines {
-			fmt.Fprintf(tw, "  %s:\t%s\n", l[0], cell(l[1]))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	if tr, ok := m["transitions"].([]any); ok && len(tr) > 0 {
-		fmt.Fprintln(w, "\ntransitions:")
-		return writeTable(w, tr, []column{
-			{header: "FROM", key: "from"},
-			{header: "TO", key: "to"},
-			{header: "BY", key: "by"},
-			{header: "AT", key: "at"},
-		})
-	}
-	return nil
-}
-
-// renderCapabilities prints GetDeviceCapabilities.
-func renderCapabilities(w io.Writer, v any) error {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return renderGeneric(w, v)
-	}
-	err := writeBlock(w, m, []field{
-		{key: "version", label: "version"},
-		{key: "max_snaplen", label: "max snaplen"},
-		{key: "transforms", label: "transforms"},
-		{key: "storage_free_bytes", label: "storage free", format: humanBytes},
-	}, "interfaces")
-	if err != nil {
-		return err
-	}
-	if ifs, ok := m["interfaces"].([]any); ok {
-		fmt.Fprintln(w)
-		return writeTable(w, ifs, []column{
-			{header: "INTERFACE", key: "name"},
-			{header: "LINK_TYPE", key: "link_type"},
-			{header: "DESCRIPTION", key: "description"},
-		})
-	}
-	return nil
-}
-
-// rowDevice is the device of a results row: "device" or
-// "device:interface".
-func rowDevice(m map[string]any) any {
-	d, ok := m["device"]
-	if !ok {
-		return nil
-	}
-	if i, ok := m["interface"].(string); ok && i != "" {
-		return fmtValue(d) + ":" + i
-	}
-	return d
-}
-
-// msTime returns the millisecond time member ("start_ms") when there is
-// one, for dateTime.iso8601 has only seconds, else the time member.
-func msTime(m map[string]any, key string) any {
-	switch ms := m[key+"_ms"].(type) {
-	case int:
-		return time.UnixMilli(int64(ms)).UTC()
-	case int64:
-		return time.UnixMilli(ms).UTC()
-	}
-	return m[key]
-}
-
-// resultsRenderer returns the renderer of GetExperimentResults for kind.
-func resultsRenderer(kind string) func(io.Writer, any) error {
-	var cols []column
-	switch kind {
-	case "counters":
-		cols = []column{
-			{header: "TIME", key: "time"},
-			{header: "DEVICE", key: "_device"},
-			{header: "PACKETS", key: "packets"},
-			{header: "BYTES", key: "bytes", format: humanBytes},
-			{header: "TCP", key: "tcp_packets"},
-			{header: "UDP", key: "udp_packets"},
-			{header: "ICMP", key: "icmp_packets"},
-			{header: "OTHER", key: "other_packets"},
-			// Bytes per protocol class; older managers do not send them.
-			{header: "TCP_BYTES", key: "tcp_bytes", format: humanBytes, optional: true},
-			{header: "UDP_BYTES", key: "udp_bytes", format: humanBytes, optional: true},
-			{header: "ICMP_BYTES", key: "icmp_bytes", format: humanBytes, optional: true},
-			{header: "OTHER_BYTES", key: "other_bytes", format: humanBytes, optional: true},
-		}
-	case "flows":
-		cols = []column{
-			{header: "SRC", key: "src"},
-			{header: "DST", key: "dst"},
-			{header: "SPORT", key: "sport"},
-			{header: "DPORT", key: "dport"},
-			{header: "PROTO", key: "proto", format: protoName},
-			{header: "PACKETS", key: "packets"},
-			{header: "BYTES", key: "bytes", format: humanBytes},
-			{header: "REV_PACKETS", key: "rev_packets"},
-			{header: "REV_BYTES", key: "rev_bytes", format: humanBytes},
-			{header: "START", key: "_start"},
-			{header: "END", key: "_end"},
-			{header: "END_REASON", key: "end_reason", format: endReason},
-			{header: "DEVICE", key: "_device"},
-		}
-	case "files":
-		cols = []column{
-			{header: "NAME", key: "name"},
-			{header: "SIZE", key: "size", format: humanBytes},
-			{header: "URL", key: "url"},
-			{header: "DEVICE", key: "_device", optional: true},
-		}
-	default:
-		return renderGeneric
-	}
-	return func(w io.Writer, v any) error {
-		out, ok := derivedRows(v, func(m, row map[string]any) {
-			row["_device"] = rowDevice(m)
-			row["_start"] = msTime(m, "start")
-			row["_end"] = msTime(m, "end")
-		})
-		if !ok {
-			return renderGeneric(w, v)
-		}
-		return writeTable(w, out, cols)
-	}
-}
-
-// derivedRows copies the struct rows of the array v, adding the columns
-// derive computes from each; other rows stay as they are. It returns
-// false when v is not an array.
-func derivedRows(v any, derive func(m, row map[string]any)) ([]any, bool) {
-	rows, ok := list(v)
-	if !ok {
-		return nil, false
-	}
-	out := make([]any, len(rows))
+	cells := make([][]string, len(rows))
 	for i, r := range rows {
-		m, ok := r.(map[string]any)
-		if !ok {
-			out[i] = r
-			continue
-		}
-		row := make(map[string]any, len(m)+3)
-		for k, e := range m {
-			row[k] = e
-		}
-		derive(m, row)
-		out[i] = row
-	}
-	return out, true
-}
-
-// deviceStatus is "approved" or "pending" from whichever member the
-// server uses.
-func deviceStatus(m map[string]any) any {
-	if s, ok := m["status"].(string); ok && s != "" {
-		return s
-	}
-	if p, ok := m["pending"].(bool); ok {
-		if p {
-			return "pending"
-		}
-		return "approved"
-	}
-	if a, ok := m["approved"].(bool); ok {
-		if a {
-			return "approved"
-		}
-		return "pending"
-	}
-	return nil
-}
-
-// deviceInterfaces lists the interface names of a device record: its own
-// interfaces member, else those of its capabilities.
-func deviceInterfaces(m map[string]any) any {
-	ifs, ok := m["interfaces"].([]any)
-	if !ok {
-		if caps, ok := m["capabilities"].(map[string]any); ok {
-			ifs, _ = caps["interfaces"].([]any)
+		m := r.(map[string]any)
+		cells[i] = make([]string, len(keys))
+		for j, k := range keys {
+			cells[i][j] = fmtValue(m[k])
+			if isSecret(k) {
+				cells[i][j] = hidden
+			}
 		}
 	}
-	names := make([]any, 0, len(ifs))
-	for _, i := range ifs {
-		if im, ok := i.(map[string]any); ok {
-			names = append(names, im["name"])
-		} else {
-			names = append(names, i)
-		}
-	}
-	return names
-}
-
-// renderDevice prints a device record (AddDevice, EditDevice,
-// DeleteDevice).
-func renderDevice(w io.Writer, v any) error {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return renderGeneric(w, v)
-	}
-	capsOf := func(k string) func(map[string]any) any {
-		return func(m map[string]any) any {
-			caps, _ := m["capabilities"].(map[string]any)
-			return caps[k]
-		}
-	}
-	fields := []field{
-		{key: "name", label: "name"},
-		{key: "status", label: "status", from: deviceStatus},
-		{key: "type", label: "type"},
-		{key: "location", label: "location"},
-		{key: "hostname", label: "hostname"},
-		{key: "port", label: "port"},
-		{key: "description", label: "description"},
-		{key: "interfaces", label: "interfaces", from: deviceInterfaces},
-		{key: "reachable", label: "reachable"},
-		{key: "last_seen", label: "last seen"},
-	}
-	if _, ok := m["capabilities"].(map[string]any); ok {
-		fields = append(fields,
-			field{key: "capabilities.version", label: "version", from: capsOf("version")},
-			field{key: "capabilities.transforms", label: "transforms", from: capsOf("transforms")},
-			field{key: "capabilities.max_snaplen", label: "max snaplen", from: capsOf("max_snaplen")},
-			field{key: "capabilities.storage_free_bytes", label: "storage free", from: capsOf("storage_free_bytes"), format: humanBytes},
-		)
-	}
-	return writeBlock(w, m, fields, "pending", "approved", "capabilities", "token")
-}
-
-// renderDevices prints ListDevices.
-func renderDevices(w io.Writer, v any) error {
-	out, ok := derivedRows(v, func(m, row map[string]any) {
-		row["_status"] = deviceStatus(m)
-		row["_interfaces"] = deviceInterfaces(m)
-	})
-	if !ok {
-		return renderGeneric(w, v)
-	}
-	return writeTable(w, out, []column{
-		{header: "NAME", key: "name"},
-		{header: "STATUS", key: "_status"},
-		{header: "TYPE", key: "type"},
-		{header: "HOSTNAME", key: "hostname"},
-		{header: "PORT", key: "port"},
-		{header: "LOCATION", key: "location"},
-		{header: "REACHABLE", key: "reachable"},
-		{header: "LAST_SEEN", key: "last_seen"},
-		{header: "INTERFACES", key: "_interfaces"},
-	})
-}
-
-// renderUsers prints ListUsers: name and role first, then whatever else
-// the server tells about users.
-func renderUsers(w io.Writer, v any) error {
-	rows, ok := list(v)
-	if !ok {
-		return renderGeneric(w, v)
-	}
-	if len(rows) == 0 {
-		return writeTable(w, nil, []column{{header: "NAME"}, {header: "ROLE"}})
-	}
-	return genericTable(w, rows, "name", "role")
+	return writeTable(w, headers, cells)
 }

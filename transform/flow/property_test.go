@@ -101,11 +101,11 @@ func checkIndex(t testing.TB, tbl *Table) {
 
 // totals sums exported records and checks each one on the way.
 type totals struct {
-	t                testing.TB
-	biflow           bool
-	records          uint64
-	packets, bytes   uint64
-	evicted, expired uint64
+	t              testing.TB
+	biflow         bool
+	records        uint64
+	packets, bytes uint64
+	evicted        uint64
 }
 
 func (c *totals) export(r *Record) {

@@ -3,6 +3,7 @@ package ipfix
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -23,13 +24,13 @@ import (
 )
 
 // requireTool returns the path of an external program. Missing, it fails
-// the test in CI (CI=true), where the Makefile installs it, and skips it
+// the test in CI (CI set), where make deps installs it, and skips it
 // elsewhere.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is required in CI (make deps installs it): %v", name, err)
 		}
 		t.Skipf("%s not installed (apt-get install nfdump tshark): %v", name, err)
@@ -37,7 +38,8 @@ func requireTool(t *testing.T, name string) string {
 	return path
 }
 
-// freeUDPPort returns a UDP port of 127.0.0.1 that nothing uses now.
+// freeUDPPort returns a UDP port of 127.0.0.1 that nothing uses now
+// (something may take it before the caller binds it: see startNfcapd).
 func freeUDPPort(t *testing.T) int {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -46,6 +48,104 @@ func freeUDPPort(t *testing.T) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// nfcapdProc is a running nfcapd.
+type nfcapdProc struct {
+	cmd    *exec.Cmd
+	port   int
+	out    *syncBuffer   // its stdout and stderr
+	exited chan struct{} // closed when it exited, err set
+	err    error         // cmd.Wait's result
+}
+
+// startNfcapd starts nfcapd writing into dir, on a port of 127.0.0.1, and
+// waits until it listens. nfcapd cannot bind port 0 and say which port it
+// got, so the port is picked free beforehand, and another program may take
+// it before nfcapd binds it: nfcapd then exits, and a new port is tried.
+func startNfcapd(t *testing.T, nfcapd, dir string) *nfcapdProc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p := &nfcapdProc{port: freeUDPPort(t), out: newSyncBuffer(), exited: make(chan struct{})}
+		p.cmd = exec.Command(nfcapd, "-b", "127.0.0.1", "-p", fmt.Sprint(p.port), "-w", dir, "-t", "3600")
+		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+		if err := p.cmd.Start(); err != nil {
+			t.Fatalf("unable to start nfcapd: %v", err)
+		}
+		go func() {
+			p.err = p.cmd.Wait()
+			close(p.exited)
+		}()
+		err := p.waitStartup()
+		if err == nil {
+			t.Cleanup(func() {
+				p.cmd.Process.Kill()
+				<-p.exited
+			})
+			return p
+		}
+		if !strings.Contains(p.out.String(), "Address already in use") || attempt == 5 {
+			t.Fatalf("nfcapd on port %d (attempt %d): %v\n%s", p.port, attempt, err, p.out)
+		}
+		t.Logf("nfcapd: port %d taken meanwhile, trying another", p.port)
+	}
+}
+
+// waitStartup waits until nfcapd says it started (it has bound its port
+// then) or exits.
+func (p *nfcapdProc) waitStartup() error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(p.out.String(), "Startup") {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("nfcapd exited before its startup: %v", p.err)
+		case <-deadline:
+			p.cmd.Process.Kill()
+			return errors.New("nfcapd did not start within 10 s")
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// waitDrained waits until the UDP socket bound to port of 127.0.0.1 has
+// nothing left in its receive queue (rx_queue in /proc/net/udp): the
+// program behind it has read every datagram sent so far. It fails the
+// test if the socket dropped any.
+func waitDrained(t *testing.T, port int) {
+	t.Helper()
+	local := fmt.Sprintf("0100007F:%04X", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, err := os.ReadFile("/proc/net/udp")
+		if err != nil {
+			t.Fatalf("unable to read the UDP sockets: %v", err)
+		}
+		found := false
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			// sl local rem st tx_queue:rx_queue tr tm->when retrnsmt uid timeout inode ref pointer drops
+			if len(f) < 13 || f[1] != local {
+				continue
+			}
+			found = true
+			if drops := f[len(f)-1]; drops != "0" {
+				t.Fatalf("the socket on port %d dropped %s datagrams", port, drops)
+			}
+			if _, rx, _ := strings.Cut(f[4], ":"); strings.Trim(rx, "0") == "" {
+				return
+			}
+		}
+		if !found {
+			t.Fatalf("no UDP socket on 127.0.0.1:%d", port)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the socket on port %d still holds unread datagrams after 10 s", port)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a writing child process and a
@@ -83,22 +183,10 @@ func TestNfcapd(t *testing.T) {
 	nfcapd := requireTool(t, "nfcapd")
 	nfdump := requireTool(t, "nfdump")
 	dir := t.TempDir()
-	port := freeUDPPort(t)
-	out := newSyncBuffer()
-	cmd := exec.Command(nfcapd, "-b", "127.0.0.1", "-p", fmt.Sprint(port), "-w", dir, "-t", "3600")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("unable to start nfcapd: %v", err)
-	}
-	defer cmd.Process.Kill()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Startup"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("nfcapd did not start:\n%s", out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	nf := startNfcapd(t, nfcapd, dir)
+	out := nf.out
 
-	tr, err := Dial(context.Background(), fmt.Sprintf("udp://127.0.0.1:%d", port), nil)
+	tr, err := Dial(context.Background(), fmt.Sprintf("udp://127.0.0.1:%d", nf.port), nil)
 	if err != nil {
 		t.Fatalf("Dial() error:\n%+v", err)
 	}
@@ -127,12 +215,13 @@ func TestNfcapd(t *testing.T) {
 	if s := e.Stats(); s.MessagesSent < 5 || s.RecordsLost != 0 {
 		t.Errorf("Stats() = %+v, want several messages and no loss", s)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	waitDrained(t, nf.port) // nfcapd read every datagram
+	if err := nf.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("unable to stop nfcapd: %v", err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("nfcapd exited with %v:\n%s", err, out)
+	<-nf.exited
+	if nf.err != nil {
+		t.Fatalf("nfcapd exited with %v:\n%s", nf.err, out)
 	}
 	// nfcapd checks the sequence numbers too.
 	stats := regexp.MustCompile(`Flows: (\d+), .*Sequence Errors: (\d+), Bad Packets: (\d+)`).FindStringSubmatch(out.String())

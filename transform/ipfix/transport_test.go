@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/calmh/ipfix"
+
+	"github.com/gimsproject/gims/internal/testnet"
 )
 
 func TestDialBadURL(t *testing.T) {
@@ -116,12 +118,9 @@ func TestUDPTransport(t *testing.T) {
 }
 
 func TestUDPRefused(t *testing.T) {
-	// A port where nothing listens: the kernel answers with ICMP port
-	// unreachable and later writes fail with ECONNREFUSED.
-	col := newUDPCollector(t)
-	url := col.url()
-	col.conn.Close()
-	tr, err := Dial(context.Background(), url, nil)
+	// A port that takes no datagram from us: the kernel answers with ICMP
+	// port unreachable and later writes fail with ECONNREFUSED.
+	tr, err := Dial(context.Background(), "udp://"+testnet.RefusingUDP(t), nil)
 	if err != nil {
 		t.Fatalf("Dial() error:\n%+v", err)
 	}
@@ -214,6 +213,11 @@ func newTCPCollector(t *testing.T, addr string) *tcpCollector {
 	if err != nil {
 		t.Fatalf("Listen() error:\n%+v", err)
 	}
+	return newTCPCollectorOn(t, ln)
+}
+
+// newTCPCollectorOn is newTCPCollector on a listener.
+func newTCPCollectorOn(t *testing.T, ln net.Listener) *tcpCollector {
 	c := &tcpCollector{ln: ln, msgs: make(chan tcpMessage, 100)}
 	go func() {
 		for n := 0; ; n++ {
@@ -375,15 +379,10 @@ func TestTCPReconnect(t *testing.T) {
 }
 
 func TestTCPCollectorDownAtStart(t *testing.T) {
-	// Reserve a port, then free it: the first connection fails, the
-	// transport keeps trying and connects once a collector listens.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	tr, err := Dial(context.Background(), "tcp://"+addr, nil)
+	// A port that refuses connections: the first connection fails, the
+	// transport keeps trying and connects once a collector listens there.
+	port := testnet.RefusingTCP(t)
+	tr, err := Dial(context.Background(), "tcp://"+port.Addr, nil)
 	if err != nil {
 		t.Fatalf("Dial() error:\n%+v", err)
 	}
@@ -391,7 +390,11 @@ func TestTCPCollectorDownAtStart(t *testing.T) {
 	if err := tr.WriteMessage(make([]byte, 16)); !errors.Is(err, ErrDisconnected) {
 		t.Errorf("WriteMessage() while disconnected: %v, want ErrDisconnected", err)
 	}
-	col := newTCPCollector(t, addr)
+	ln, err := port.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newTCPCollectorOn(t, ln)
 	waitConnected(t, tr, true)
 	msg := []byte{0, 10, 0, 16, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0}
 	if err := tr.WriteMessage(msg); err != nil {

@@ -1,4 +1,4 @@
-package job
+package output
 
 import (
 	"bufio"
@@ -8,20 +8,25 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // A daemon killed while writing leaves a partial record at the end of a
-// file (a buffered writer flushes whole buffers, not whole records). Before
-// a resumed job appends, the repair functions cut each file back to its
-// last complete record so that readers never meet a torn record in the
-// middle of the file. Each returns the length the file was cut to.
+// file (a buffered writer flushes whole buffers, not whole records), and so
+// does a full disk. Before Open appends, and in Repair, the repair
+// functions cut each file back to its last complete record so that readers
+// never meet a torn record in the middle of the file. Each returns the
+// length the file was cut to.
 
 // pcap file constants (the classic format written by pcapgo).
 const (
 	pcapHeaderLen       = 24
 	pcapRecordHeaderLen = 16
 	// maxPcapRecord bounds a plausible record; anything larger is garbage.
-	maxPcapRecord = MaxSnaplen
+	// It is libpcap's largest snaplen, the most a job may ask for
+	// (deviceapi.MaxSnaplen).
+	maxPcapRecord = 262144
 )
 
 // repairPcap cuts f after its last complete packet record. A file without
@@ -72,53 +77,17 @@ func pcapValidLength(r io.Reader) (int64, error) {
 	}
 }
 
-// IPFIX message header (RFC 7011 §3.1).
-const (
-	ipfixHeaderLen = 16
-	ipfixVersion   = 10
-)
-
 // repairIPFIX cuts f after its last complete IPFIX message.
 func repairIPFIX(f *os.File) (int64, error) {
 	size, err := fileSize(f)
 	if err != nil {
 		return 0, err
 	}
-	good, err := walkIPFIX(io.NewSectionReader(f, 0, size), nil)
+	good, err := ipfix.WalkMessages(io.NewSectionReader(f, 0, size), nil)
 	if err != nil {
 		return 0, err
 	}
 	return good, truncate(f, size, good)
-}
-
-// walkIPFIX reads consecutive IPFIX messages from r, calls fn (when not
-// nil) with each complete one (valid until the next call), and returns the
-// length of the complete messages. It stops at the end of the data, at a
-// partial message, or at something that is not an IPFIX message header.
-func walkIPFIX(r io.Reader, fn func(msg []byte) error) (int64, error) {
-	br := bufio.NewReaderSize(r, 1<<16)
-	var good int64
-	buf := make([]byte, 0, 1<<16)
-	for {
-		hdr, err := br.Peek(ipfixHeaderLen)
-		if err != nil {
-			return good, readErr(err)
-		}
-		n := int(binary.BigEndian.Uint16(hdr[2:4]))
-		if binary.BigEndian.Uint16(hdr[0:2]) != ipfixVersion || n < ipfixHeaderLen {
-			return good, nil
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return good, readErr(err)
-		}
-		if fn != nil {
-			if err := fn(buf); err != nil {
-				return good, err
-			}
-		}
-		good += int64(n)
-	}
 }
 
 // repairCSV cuts f after its last complete line.

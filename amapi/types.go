@@ -1,52 +1,50 @@
-package am
+package amapi
 
-import (
-	"time"
-
-	"github.com/gimsproject/gims/capture/device"
-)
+import "time"
 
 // The structs of this file are the wire shapes of the AM's API (SPEC §3):
-// the XML-RPC layer and the web GUI both use them, so member names are
+// the server, the web GUI and gimsctl all use them, so member names are
 // fixed here once. Struct members a caller leaves out stay zero; the
-// methods check what is required.
+// server checks what is required.
 
 // CreateRequest is the struct parameter of CreateExperiment.
 type CreateRequest struct {
 	Name        string `xmlrpc:"name"`
-	Description string `xmlrpc:"description"`
+	Description string `xmlrpc:"description,omitempty"`
 	// Devices are "name" or "name:interface".
 	Devices []string `xmlrpc:"devices"`
 }
 
 // ExperimentConfig is the struct parameter of ConfigureExperiment.
-// Pointers mark members whose default is not Go's zero value.
+// Pointers mark members whose default is not Go's zero value; a client
+// sends only the members it sets (omitempty), and the server reads an
+// absent member as its default.
 type ExperimentConfig struct {
-	Filter      string           `xmlrpc:"filter"`
-	Snaplen     int              `xmlrpc:"snaplen"`     // default 65535
-	Promiscuous *bool            `xmlrpc:"promiscuous"` // default true
-	Counters    *CountersConfig  `xmlrpc:"counters"`
-	Flows       *FlowsConfig     `xmlrpc:"flows"`
-	Anonymize   *AnonymizeConfig `xmlrpc:"anonymize"`
-	Pcap        bool             `xmlrpc:"pcap"`
-	Storage     string           `xmlrpc:"storage"` // default "remote"
-	DurationS   int              `xmlrpc:"duration_s"`
+	Filter      string           `xmlrpc:"filter,omitempty"`
+	Snaplen     int              `xmlrpc:"snaplen,omitempty"`     // default 65535
+	Promiscuous *bool            `xmlrpc:"promiscuous,omitempty"` // default true
+	Counters    *CountersConfig  `xmlrpc:"counters,omitempty"`
+	Flows       *FlowsConfig     `xmlrpc:"flows,omitempty"`
+	Anonymize   *AnonymizeConfig `xmlrpc:"anonymize,omitempty"`
+	Pcap        bool             `xmlrpc:"pcap,omitempty"`
+	Storage     string           `xmlrpc:"storage,omitempty"` // default "remote"
+	DurationS   int              `xmlrpc:"duration_s,omitempty"`
 	// ReplaySpeed paces file: sources (1 = as recorded; 0 = as fast as
 	// possible). An extension of SPEC §3, passed to the devices' jobs.
-	ReplaySpeed float64 `xmlrpc:"replay_speed"`
+	ReplaySpeed float64 `xmlrpc:"replay_speed,omitempty"`
 }
 
 // CountersConfig enables counter aggregation.
 type CountersConfig struct {
-	IntervalMS int `xmlrpc:"interval_ms"` // default 1000
+	IntervalMS int `xmlrpc:"interval_ms,omitempty"` // default 1000
 }
 
 // FlowsConfig enables flow aggregation.
 type FlowsConfig struct {
-	ActiveTimeoutS int    `xmlrpc:"active_timeout_s"` // default 1800
-	IdleTimeoutS   int    `xmlrpc:"idle_timeout_s"`   // default 300
-	Biflow         *bool  `xmlrpc:"biflow"`           // default true
-	Collector      string `xmlrpc:"collector"`
+	ActiveTimeoutS int    `xmlrpc:"active_timeout_s,omitempty"` // default 1800
+	IdleTimeoutS   int    `xmlrpc:"idle_timeout_s,omitempty"`   // default 300
+	Biflow         *bool  `xmlrpc:"biflow,omitempty"`           // default true
+	Collector      string `xmlrpc:"collector,omitempty"`
 }
 
 // AnonymizeConfig enables Crypto-PAn with a secret (64 hex digits: the key
@@ -177,27 +175,53 @@ type Status struct {
 // ResultsQuery is the struct parameter of GetExperimentResults.
 type ResultsQuery struct {
 	Kind   string `xmlrpc:"kind"`
-	Offset int    `xmlrpc:"offset"`
-	Limit  int    `xmlrpc:"limit"` // default 100, at most 10000
+	Offset int    `xmlrpc:"offset,omitempty"`
+	Limit  int    `xmlrpc:"limit,omitempty"` // default 100, at most 10000
 }
 
 // CounterRow is one interval of one device (kind "counters"): the
-// device's entry and which device it is. The bytes per protocol class add
-// up to Bytes; they are zero for counters recorded before they existed
-// (older devices, older counters.csv files).
+// device's counters and which device it is. The bytes per protocol class
+// add up to Bytes; they are zero for counters recorded before they
+// existed (older devices, older counters.csv files). The members are
+// those of the device API's counter entries.
 type CounterRow struct {
-	device.CounterEntry
-	Device    string `xmlrpc:"device"`
-	Interface string `xmlrpc:"interface"`
+	Device       string    `xmlrpc:"device"`
+	Interface    string    `xmlrpc:"interface"`
+	Time         time.Time `xmlrpc:"time"`
+	Packets      uint64    `xmlrpc:"packets"`
+	Bytes        uint64    `xmlrpc:"bytes"`
+	TCPPackets   uint64    `xmlrpc:"tcp_packets"`
+	UDPPackets   uint64    `xmlrpc:"udp_packets"`
+	ICMPPackets  uint64    `xmlrpc:"icmp_packets"`
+	OtherPackets uint64    `xmlrpc:"other_packets"`
+	TCPBytes     uint64    `xmlrpc:"tcp_bytes"`
+	UDPBytes     uint64    `xmlrpc:"udp_bytes"`
+	ICMPBytes    uint64    `xmlrpc:"icmp_bytes"`
+	OtherBytes   uint64    `xmlrpc:"other_bytes"`
 }
 
-// FlowRow is one flow (kind "flows"): the device's entry (Start and End
-// with whole seconds on the wire, StartMS and EndMS with milliseconds)
-// and which device it is.
+// FlowRow is one flow (kind "flows") and which device it is: Start and
+// End with whole seconds (dateTime.iso8601), StartMS and EndMS with the
+// milliseconds since the Unix epoch. The members are those of the device
+// API's flow entries.
 type FlowRow struct {
-	device.FlowEntry
-	Device    string `xmlrpc:"device"`
-	Interface string `xmlrpc:"interface"`
+	Device     string    `xmlrpc:"device"`
+	Interface  string    `xmlrpc:"interface"`
+	Src        string    `xmlrpc:"src"`
+	Dst        string    `xmlrpc:"dst"`
+	SrcPort    int       `xmlrpc:"sport"`
+	DstPort    int       `xmlrpc:"dport"`
+	Proto      int       `xmlrpc:"proto"`
+	VLAN       int       `xmlrpc:"vlan"`
+	Packets    uint64    `xmlrpc:"packets"`
+	Bytes      uint64    `xmlrpc:"bytes"`
+	RevPackets uint64    `xmlrpc:"rev_packets"`
+	RevBytes   uint64    `xmlrpc:"rev_bytes"`
+	Start      time.Time `xmlrpc:"start"`
+	End        time.Time `xmlrpc:"end"`
+	StartMS    int64     `xmlrpc:"start_ms"`
+	EndMS      int64     `xmlrpc:"end_ms"`
+	EndReason  string    `xmlrpc:"end_reason"`
 }
 
 // FileRow is one result file (kind "files"). URL is a path on the AM
@@ -221,7 +245,7 @@ type DeviceInput struct {
 	Port        int      `xmlrpc:"port"`
 	Description string   `xmlrpc:"description"`
 	Token       string   `xmlrpc:"token"`
-	Interfaces  []string `xmlrpc:"interfaces"`
+	Interfaces  []string `xmlrpc:"interfaces,omitempty"` // default: all the device offers
 }
 
 // DeviceChanges is the struct parameter of EditDevice: only the members

@@ -1,14 +1,13 @@
-package job
+package output
 
 import (
 	"bytes"
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/ipfix"
 )
 
 // pcapBytes builds a little-endian nanosecond pcap file with records of
@@ -115,7 +114,7 @@ func FuzzValidLength(f *testing.F) {
 				return n
 			},
 			"ipfix": func(b []byte) int64 {
-				n, err := walkIPFIX(bytes.NewReader(b), nil)
+				n, err := ipfix.WalkMessages(bytes.NewReader(b), nil)
 				if err != nil {
 					t.Fatalf("ipfix: %v", err)
 				}
@@ -129,37 +128,6 @@ func FuzzValidLength(f *testing.F) {
 			if again := scan(data[:n]); again != n {
 				t.Fatalf("%s: prefix of %d bytes rescanned as %d", name, n, again)
 			}
-		}
-	})
-}
-
-// FuzzParseCounterRow checks that a counters row that parses is written
-// back by the counters package as a row that parses to the same values.
-func FuzzParseCounterRow(f *testing.F) {
-	f.Add("2024-05-01T12:00:00Z,10,1500,5,3,1,1")
-	f.Add("2024-05-01T12:00:00Z,10,1500,5,3,1,1,900,400,98,102")
-	f.Add("2024-05-01T12:00:00.5+02:00,0,0,0,0,0,0")
-	f.Add("2024-05-01T12:00:00.5+02:00,0,0,0,0,0,0,0,0,0,0")
-	f.Add("time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets")
-	f.Add("time,packets,bytes,tcp_packets,udp_packets,icmp_packets,other_packets,tcp_bytes,udp_bytes,icmp_bytes,other_bytes")
-	f.Fuzz(func(t *testing.T, line string) {
-		r, err := parseCounterRow(line)
-		if err != nil {
-			return
-		}
-		out := counters.AppendCSV(nil, counters.Record{Start: r.Time, Packets: r.Packets, Bytes: r.Bytes,
-			TCP: r.TCPPackets, UDP: r.UDPPackets, ICMP: r.ICMPPackets, Other: r.OtherPackets,
-			TCPBytes: r.TCPBytes, UDPBytes: r.UDPBytes, ICMPBytes: r.ICMPBytes, OtherBytes: r.OtherBytes})
-		again, err := parseCounterRow(strings.TrimSuffix(string(out), "\n"))
-		if err != nil {
-			t.Fatalf("row %q parsed, its rewrite %q did not: %v", line, out, err)
-		}
-		if !again.Time.Equal(r.Time) {
-			t.Fatalf("time %v became %v", r.Time, again.Time)
-		}
-		again.Time = r.Time
-		if again != r {
-			t.Fatalf("row %q: %+v became %+v", line, r, again)
 		}
 	})
 }

@@ -1,0 +1,165 @@
+package amapi
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// URL is the XML-RPC endpoint, http://host:port/RPC2, without
+	// credentials.
+	URL string
+	// User and Password are sent with HTTP Basic authentication (none
+	// when Password is empty).
+	User, Password string
+	// HTTPClient makes the requests (nil means http.DefaultClient).
+	HTTPClient *http.Client
+}
+
+// Client is a typed client of the AM's API: one method per XML-RPC
+// method, with the request and reply types of this package. A fault
+// comes back as *xmlrpc.Fault (errors.As), its Code one of the Fault
+// constants or the codec's own; other failures (network, HTTP status,
+// undecodable reply) are wrapped errors naming the method.
+type Client struct {
+	cfg    ClientConfig
+	header http.Header
+}
+
+// NewClient returns a client of the AM at cfg.URL.
+func NewClient(cfg ClientConfig) *Client {
+	c := &Client{cfg: cfg}
+	if cfg.Password != "" {
+		c.header = http.Header{}
+		c.header.Set("Authorization", "Basic "+
+			base64.StdEncoding.EncodeToString([]byte(cfg.User+":"+cfg.Password)))
+	}
+	return c
+}
+
+// Call calls any method with positional args and decodes the result into
+// reply (a pointer; *any receives natural Go values; nil discards it).
+// The typed methods use it; it serves the methods this package does not
+// type (system.listMethods, system.methodHelp, methods of newer servers).
+func (c *Client) Call(ctx context.Context, method string, args []any, reply any) error {
+	return xmlrpc.Call(ctx, c.cfg.HTTPClient, c.cfg.URL, c.header, method, args, reply)
+}
+
+// call is Call with a typed reply.
+func call[T any](ctx context.Context, c *Client, method string, args ...any) (T, error) {
+	var reply T
+	err := c.Call(ctx, method, args, &reply)
+	return reply, err
+}
+
+// CreateExperiment creates an experiment and returns its id.
+func (c *Client) CreateExperiment(ctx context.Context, req CreateRequest) (int64, error) {
+	return call[int64](ctx, c, "CreateExperiment", req)
+}
+
+// ConfigureExperiment stores an experiment's configuration and returns
+// its settings.
+func (c *Client) ConfigureExperiment(ctx context.Context, id int64, cfg ExperimentConfig) (Settings, error) {
+	return call[Settings](ctx, c, "ConfigureExperiment", id, cfg)
+}
+
+// StartExperiment starts or resumes an experiment.
+func (c *Client) StartExperiment(ctx context.Context, id int64) (Status, error) {
+	return call[Status](ctx, c, "StartExperiment", id)
+}
+
+// PauseExperiment pauses a running experiment.
+func (c *Client) PauseExperiment(ctx context.Context, id int64) (Status, error) {
+	return call[Status](ctx, c, "PauseExperiment", id)
+}
+
+// StopExperiment ends a running or paused experiment.
+func (c *Client) StopExperiment(ctx context.Context, id int64) (Status, error) {
+	return call[Status](ctx, c, "StopExperiment", id)
+}
+
+// GetDeviceCapabilities returns what a device offers.
+func (c *Client) GetDeviceCapabilities(ctx context.Context, device string) (Capabilities, error) {
+	return call[Capabilities](ctx, c, "GetDeviceCapabilities", device)
+}
+
+// GetExperimentSettings returns an experiment's settings.
+func (c *Client) GetExperimentSettings(ctx context.Context, id int64) (Settings, error) {
+	return call[Settings](ctx, c, "GetExperimentSettings", id)
+}
+
+// GetExperimentStatus returns an experiment's status.
+func (c *Client) GetExperimentStatus(ctx context.Context, id int64) (Status, error) {
+	return call[Status](ctx, c, "GetExperimentStatus", id)
+}
+
+// GetExperimentCounters returns a page of counters (GetExperimentResults
+// of kind "counters"; q.Kind is set here).
+func (c *Client) GetExperimentCounters(ctx context.Context, id int64, q ResultsQuery) ([]CounterRow, error) {
+	q.Kind = KindCounters
+	return call[[]CounterRow](ctx, c, "GetExperimentResults", id, q)
+}
+
+// GetExperimentFlows returns a page of flows, largest first
+// (GetExperimentResults of kind "flows"; q.Kind is set here).
+func (c *Client) GetExperimentFlows(ctx context.Context, id int64, q ResultsQuery) ([]FlowRow, error) {
+	q.Kind = KindFlows
+	return call[[]FlowRow](ctx, c, "GetExperimentResults", id, q)
+}
+
+// GetExperimentFiles returns the result files (GetExperimentResults of
+// kind "files"); their URLs are absolute, fetched with the same Basic
+// authentication.
+func (c *Client) GetExperimentFiles(ctx context.Context, id int64) ([]FileRow, error) {
+	return call[[]FileRow](ctx, c, "GetExperimentResults", id, ResultsQuery{Kind: KindFiles})
+}
+
+// ListExperiments lists one's own experiments, or every one for an admin.
+func (c *Client) ListExperiments(ctx context.Context) ([]ExperimentSummary, error) {
+	return call[[]ExperimentSummary](ctx, c, "ListExperiments")
+}
+
+// AddDevice adds a capture device (admin).
+func (c *Client) AddDevice(ctx context.Context, in DeviceInput) (DeviceInfo, error) {
+	return call[DeviceInfo](ctx, c, "AddDevice", in)
+}
+
+// EditDevice changes the given members of a device (admin).
+func (c *Client) EditDevice(ctx context.Context, name string, ch DeviceChanges) (DeviceInfo, error) {
+	return call[DeviceInfo](ctx, c, "EditDevice", name, ch)
+}
+
+// DeleteDevice removes a device and returns the deleted record (admin).
+func (c *Client) DeleteDevice(ctx context.Context, name string) (DeviceInfo, error) {
+	return call[DeviceInfo](ctx, c, "DeleteDevice", name)
+}
+
+// ListDevices lists every device (admin).
+func (c *Client) ListDevices(ctx context.Context) ([]DeviceInfo, error) {
+	return call[[]DeviceInfo](ctx, c, "ListDevices")
+}
+
+// AddUser creates a user (admin).
+func (c *Client) AddUser(ctx context.Context, in UserInput) (UserInfo, error) {
+	return call[UserInfo](ctx, c, "AddUser", in)
+}
+
+// DeleteUser removes a user and returns the deleted record (admin).
+func (c *Client) DeleteUser(ctx context.Context, name string) (UserInfo, error) {
+	return call[UserInfo](ctx, c, "DeleteUser", name)
+}
+
+// ListUsers lists the users (admin).
+func (c *Client) ListUsers(ctx context.Context) ([]UserInfo, error) {
+	return call[[]UserInfo](ctx, c, "ListUsers")
+}
+
+// RegisterDevice announces a capture daemon; it stays pending until an
+// admin approves it.
+func (c *Client) RegisterDevice(ctx context.Context, r Registration) (DeviceInfo, error) {
+	return call[DeviceInfo](ctx, c, "RegisterDevice", r)
+}

@@ -1,0 +1,147 @@
+package deviceapi
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// FilePrefix marks an interface name that replays a file of the device's
+// pcap directory instead of capturing live.
+const FilePrefix = "file:"
+
+// MaxSnaplen is the largest capture length a job may ask for.
+const MaxSnaplen = 262144
+
+// SPEC defaults of the members of JobSpec that are zero when absent.
+const (
+	DefaultSnaplen        = 65535
+	DefaultIntervalMS     = 1000
+	DefaultActiveTimeoutS = 1800
+	DefaultIdleTimeoutS   = 300
+)
+
+// Bounds on the durations a job may ask for; beyond them a value is more
+// likely a unit mistake than a wish.
+const (
+	maxIntervalMS = 24 * 3600 * 1000
+	maxTimeoutS   = 7 * 24 * 3600
+)
+
+// ErrInvalid is matched (errors.Is) by every error of Check and
+// CheckSettings: the specification is wrong. The error's text is the
+// reason alone, saying what to change (such as "snaplen must be between 1
+// and 262144, got 0"), so that each side files it under its own sentinel:
+// the device answers fault 3 "invalid argument: <reason>", and the
+// aggregate manager does the same with its own.
+var ErrInvalid = errors.New("invalid argument")
+
+// invalidError is why a specification is refused; it matches ErrInvalid.
+type invalidError struct{ reason string }
+
+func (e *invalidError) Error() string        { return e.reason }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &invalidError{reason: fmt.Sprintf(format, args...)}
+}
+
+// Check applies the SPEC defaults to the members of s that are zero when
+// absent (snaplen, the counter interval, the flow timeouts) and checks
+// everything that needs no device: the interface is named (a file source
+// names a file without a path, and only a file source has a replay
+// speed), then what CheckSettings checks. The device still has to find
+// the interface and compile the filter for its link type. Errors match
+// ErrInvalid.
+func (s *JobSpec) Check() error {
+	if s.Interface == "" {
+		return invalidf("interface is required")
+	}
+	if strings.HasPrefix(s.Interface, FilePrefix) {
+		name := strings.TrimPrefix(s.Interface, FilePrefix)
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+			return invalidf("interface %q: a file source names a file of the pcap directory, without a path", s.Interface)
+		}
+	} else if s.ReplaySpeed != 0 {
+		return invalidf("replay_speed applies only to file: interfaces, not %q", s.Interface)
+	}
+	return s.CheckSettings()
+}
+
+// CheckSettings is Check without the interface, which it ignores: what
+// the aggregate manager checks of a configuration before it is paired with
+// the interfaces it runs on. It applies the same defaults and checks the
+// snaplen, the key's length, the replay speed's sign, the counter
+// interval, the flow timeouts and the collector URL (nothing is dialed).
+// Errors match ErrInvalid.
+func (s *JobSpec) CheckSettings() error {
+	if s.Snaplen == 0 {
+		s.Snaplen = DefaultSnaplen
+	}
+	if s.Snaplen < 1 || s.Snaplen > MaxSnaplen {
+		return invalidf("snaplen must be between 1 and %d, got %d", MaxSnaplen, s.Snaplen)
+	}
+	if len(s.Key) != 0 && len(s.Key) != 32 {
+		return invalidf("key must be exactly 32 bytes (the Crypto-PAn key), got %d", len(s.Key))
+	}
+	if math.IsNaN(s.ReplaySpeed) || math.IsInf(s.ReplaySpeed, 0) || s.ReplaySpeed < 0 {
+		return invalidf("replay_speed must be 0 (as fast as possible) or a positive factor, got %v", s.ReplaySpeed)
+	}
+	if c := s.Counters; c != nil {
+		if c.IntervalMS == 0 {
+			c.IntervalMS = DefaultIntervalMS
+		}
+		if c.IntervalMS < 1 || c.IntervalMS > maxIntervalMS {
+			return invalidf("counters interval_ms must be between 1 and %d, got %d", maxIntervalMS, c.IntervalMS)
+		}
+	}
+	if f := s.Flows; f != nil {
+		if f.ActiveTimeoutS == 0 {
+			f.ActiveTimeoutS = DefaultActiveTimeoutS
+		}
+		if f.IdleTimeoutS == 0 {
+			f.IdleTimeoutS = DefaultIdleTimeoutS
+		}
+		if f.ActiveTimeoutS < 1 || f.ActiveTimeoutS > maxTimeoutS {
+			return invalidf("flows active_timeout_s must be between 1 and %d, got %d", maxTimeoutS, f.ActiveTimeoutS)
+		}
+		if f.IdleTimeoutS < 1 || f.IdleTimeoutS > maxTimeoutS {
+			return invalidf("flows idle_timeout_s must be between 1 and %d, got %d", maxTimeoutS, f.IdleTimeoutS)
+		}
+		if f.Collector != "" {
+			if err := checkCollector(f.Collector); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkCollector checks a collector URL before anything is dialed.
+func checkCollector(raw string) error {
+	fail := func(why string) error {
+		return invalidf("flows collector %q: %s (want udp://host:port or tcp://host:port)", raw, why)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fail("not a URL")
+	}
+	if u.Scheme != "udp" && u.Scheme != "tcp" {
+		return fail(fmt.Sprintf("unsupported scheme %q", u.Scheme))
+	}
+	if u.Opaque != "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fail("only host and port are allowed")
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil || host == "" {
+		return fail("no host:port")
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return fail(fmt.Sprintf("bad port %q", port))
+	}
+	return nil
+}
