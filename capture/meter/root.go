@@ -313,12 +313,17 @@ type Reader interface {
 // returns nil), ctx is done (ctx's error), or reading fails. It does not
 // Flush: the caller decides whether the capture ends or only pauses.
 func (m *Meter) Run(ctx context.Context, r Reader) error {
-	for n := 0; ; n++ {
-		// Checking the context costs a lock; once in a while is enough.
-		if n&255 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	// The context is checked before every packet: a non-blocking receive
+	// on its Done channel takes no lock. Checking only every N packets
+	// made a stop wait for N packets on a live source whose packets come
+	// too often for a read timeout but too seldom to reach N soon (a
+	// quiet loopback: seconds).
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
 		}
 		data, ci, err := r.ZeroCopyReadPacketData()
 		switch {
