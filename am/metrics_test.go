@@ -21,13 +21,17 @@ import (
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := db.Open(ctx, db.Config{Path: filepath.Join(dir, "am.db")})
+	dcfg := db.DefaultConfiguration()
+	dcfg.Path = filepath.Join(dir, "am.db")
+	store, err := db.Open(ctx, dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	reg := prometheus.NewRegistry()
-	if _, err := New(Config{DataDir: dir, BcryptCost: 4}, Dependencies{DB: store, Registry: reg}); err != nil {
+	cfg := DefaultConfiguration()
+	cfg.DataDir, cfg.BcryptCost = dir, 4
+	if _, err := New(cfg, Dependencies{DB: store, Registry: reg}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()

@@ -29,10 +29,12 @@ import (
 
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/internal/check"
 )
 
-// Config configures a Manager. Zero fields take DefaultConfig's values.
-type Config struct {
+// Configuration configures a Manager. Start from DefaultConfiguration and
+// set DataDir: New refuses invalid values (see Validate).
+type Configuration struct {
 	// DataDir holds result files pulled from the devices and seal.key,
 	// which seals the anonymization keys kept in the database (required).
 	DataDir string
@@ -48,17 +50,19 @@ type Config struct {
 	// are refreshed (default 30 s).
 	RefreshInterval time.Duration
 	// BcryptCost is the cost of password hashes (default
-	// bcrypt.DefaultCost).
+	// bcrypt.DefaultCost), between bcrypt.MinCost and bcrypt.MaxCost.
 	BcryptCost int
 	// Logger receives the manager's events; secrets are never logged.
+	// Default: discard; required.
 	Logger *slog.Logger
-	// Now is the clock (default time.Now), injectable for tests.
+	// Now is the clock (default time.Now; required), injectable for
+	// tests.
 	Now func() time.Time
 }
 
-// DefaultConfig returns the documented defaults (DataDir still to set).
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the documented defaults (DataDir still to set).
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		DeviceTimeout:   10 * time.Second,
 		PollInterval:    time.Second,
 		PullInterval:    10 * time.Second,
@@ -69,31 +73,18 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills the zero fields.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.DeviceTimeout <= 0 {
-		c.DeviceTimeout = d.DeviceTimeout
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = d.PollInterval
-	}
-	if c.PullInterval <= 0 {
-		c.PullInterval = d.PullInterval
-	}
-	if c.RefreshInterval <= 0 {
-		c.RefreshInterval = d.RefreshInterval
-	}
-	if c.BcryptCost == 0 {
-		c.BcryptCost = d.BcryptCost
-	}
-	if c.Logger == nil {
-		c.Logger = d.Logger
-	}
-	if c.Now == nil {
-		c.Now = d.Now
-	}
-	return c
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Set("DataDir", c.DataDir != "", "set (the folder of result files)"),
+		check.Positive("DeviceTimeout", c.DeviceTimeout),
+		check.Positive("PollInterval", c.PollInterval),
+		check.Positive("PullInterval", c.PullInterval),
+		check.Positive("RefreshInterval", c.RefreshInterval),
+		check.Between("BcryptCost", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost),
+		check.Set("Logger", c.Logger != nil, "set"),
+		check.Set("Now", c.Now != nil, "set"),
+	)
 }
 
 // Dependencies are the components the manager uses.
@@ -111,7 +102,7 @@ type Dependencies struct {
 
 // Manager is the aggregate manager's service layer.
 type Manager struct {
-	cfg Config
+	cfg Configuration
 	db  *db.DB
 	log *slog.Logger
 
@@ -138,11 +129,11 @@ type Manager struct {
 	wg     sync.WaitGroup
 }
 
-// New returns a manager; it does no I/O until Start.
-func New(cfg Config, deps Dependencies) (*Manager, error) {
-	cfg = cfg.withDefaults()
-	if cfg.DataDir == "" {
-		return nil, errors.New("the aggregate manager needs a data folder")
+// New returns a manager, refusing an invalid configuration; it does no I/O
+// until Start.
+func New(cfg Configuration, deps Dependencies) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid aggregate manager configuration: %w", err)
 	}
 	if deps.DB == nil {
 		return nil, errors.New("the aggregate manager needs a database")

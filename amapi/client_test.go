@@ -40,7 +40,12 @@ func (s *stub) DeleteUser(r *http.Request, a *NameArgs, reply *amapi.UserInfo) e
 
 func TestClient(t *testing.T) {
 	s := &stub{}
-	srv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "AM"
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.RegisterService(s, "AM", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
 
+	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/packet"
 )
 
@@ -43,21 +44,47 @@ func (e *FilterError) Error() string {
 	return fmt.Sprintf("bad filter %q: %s", e.Expr, e.Msg)
 }
 
-// LiveConfig describes a live capture. The zero value of each field means
-// its documented default.
-type LiveConfig struct {
-	// Interface is the libpcap device name (e.g. "eth0", "lo").
+// LiveConfiguration describes a live capture. Start from
+// DefaultLiveConfiguration and set Interface: OpenLive refuses invalid
+// values (see Validate).
+type LiveConfiguration struct {
+	// Interface is the libpcap device name (e.g. "eth0", "lo"). Required.
 	Interface string
 	// Filter is a BPF expression; empty captures everything.
 	Filter string
-	// Snaplen is the capture length; default 65535.
+	// Snaplen is the capture length; default 65535, at most MaxSnaplen.
 	Snaplen int
 	// Promiscuous puts the interface in promiscuous mode.
 	Promiscuous bool
-	// ReadTimeout bounds how long ZeroCopyReadPacketData waits; default 100ms.
+	// ReadTimeout bounds how long ZeroCopyReadPacketData waits; default
+	// 100ms; it must be positive.
 	ReadTimeout time.Duration
-	// BufferSize is the kernel capture buffer in bytes; default 32 MiB.
+	// BufferSize is the kernel capture buffer in bytes; default 32 MiB;
+	// it must be positive.
 	BufferSize int
+}
+
+// MaxSnaplen is the largest capture length libpcap accepts.
+const MaxSnaplen = 262144
+
+// DefaultLiveConfiguration returns the documented defaults (Interface still
+// to set).
+func DefaultLiveConfiguration() LiveConfiguration {
+	return LiveConfiguration{
+		Snaplen:     DefaultSnaplen,
+		ReadTimeout: 100 * time.Millisecond,
+		BufferSize:  32 << 20,
+	}
+}
+
+// Validate names the field that is wrong, the rule and the value given.
+func (c LiveConfiguration) Validate() error {
+	return check.First(
+		check.Set("Interface", c.Interface != "", "set"),
+		check.Between("Snaplen", c.Snaplen, 1, MaxSnaplen),
+		check.Positive("ReadTimeout", c.ReadTimeout),
+		check.Positive("BufferSize", c.BufferSize),
+	)
 }
 
 // DefaultSnaplen is the capture length used when none is given.
@@ -80,15 +107,9 @@ type Source struct {
 const pcapRecordHeader = 16
 
 // OpenLive activates a live capture on an interface.
-func OpenLive(cfg LiveConfig) (*Source, error) {
-	if cfg.Snaplen <= 0 {
-		cfg.Snaplen = DefaultSnaplen
-	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = 100 * time.Millisecond
-	}
-	if cfg.BufferSize <= 0 {
-		cfg.BufferSize = 32 << 20
+func OpenLive(cfg LiveConfiguration) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid live capture configuration: %w", err)
 	}
 	inactive, err := pcap.NewInactiveHandle(cfg.Interface)
 	if err != nil {

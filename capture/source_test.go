@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -110,5 +111,38 @@ func TestPcapWriterLinkType(t *testing.T) {
 	}
 	if lines := strings.Count(string(got), "\n"); lines < 6 {
 		t.Errorf("tcpdump printed %d lines, want the 6 packets:\n%s", lines, got)
+	}
+}
+
+func TestOpenLiveInvalidConfiguration(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*LiveConfiguration)
+		want string
+	}{
+		{"no interface", func(c *LiveConfiguration) { c.Interface = "" },
+			"invalid live capture configuration: Interface must be set"},
+		{"zero snaplen", func(c *LiveConfiguration) { c.Snaplen = 0 },
+			"invalid live capture configuration: Snaplen must be between 1 and 262144, got 0"},
+		{"huge snaplen", func(c *LiveConfiguration) { c.Snaplen = 1 << 20 },
+			"invalid live capture configuration: Snaplen must be between 1 and 262144, got 1048576"},
+		{"zero read timeout", func(c *LiveConfiguration) { c.ReadTimeout = 0 },
+			"invalid live capture configuration: ReadTimeout must be positive, got 0s"},
+		{"negative buffer", func(c *LiveConfiguration) { c.BufferSize = -1 },
+			"invalid live capture configuration: BufferSize must be positive, got -1"},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			cfg := DefaultLiveConfiguration()
+			cfg.Interface = "lo"
+			tc.mod(&cfg)
+			src, err := OpenLive(cfg)
+			if err == nil {
+				src.Close()
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("OpenLive() error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
 	}
 }

@@ -11,10 +11,17 @@ import (
 	"time"
 )
 
+// at returns the default configuration of the database at path.
+func at(path string) Configuration {
+	c := DefaultConfiguration()
+	c.Path = path
+	return c
+}
+
 func open(t *testing.T) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gims.db")
-	d, err := Open(context.Background(), Config{Path: path})
+	d, err := Open(context.Background(), at(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +44,7 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	d2, err := Open(ctx, Config{Path: path})
+	d2, err := Open(ctx, at(path))
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -50,8 +57,32 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	d2.Close()
-	if _, err := Open(ctx, Config{Path: path}); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := Open(ctx, at(path)); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open of a newer schema: %v, want a 'newer' error", err)
+	}
+}
+
+func TestOpenInvalidConfiguration(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*Configuration)
+		want string
+	}{
+		{"no path", func(c *Configuration) { c.Path = "" },
+			"invalid database configuration: Path must be set (the SQLite file)"},
+		{"zero busy timeout", func(c *Configuration) { c.BusyTimeout = 0 },
+			"invalid database configuration: BusyTimeout must be positive, got 0s"},
+		{"negative connections", func(c *Configuration) { c.MaxOpenConns = -1 },
+			"invalid database configuration: MaxOpenConns must be positive, got -1"},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			cfg := at(filepath.Join(t.TempDir(), "gims.db"))
+			tc.mod(&cfg)
+			if _, err := Open(context.Background(), cfg); err == nil || err.Error() != tc.want {
+				t.Errorf("Open() error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
 // Errors the store returns, wrapped with context; the AM maps them to
@@ -30,9 +32,10 @@ var (
 	ErrConflict = errors.New("already exists")
 )
 
-// Config configures the store.
-type Config struct {
-	// Path is the SQLite file; it is created when missing.
+// Configuration configures the store. Start from DefaultConfiguration and
+// set Path: Open refuses invalid values (see Validate).
+type Configuration struct {
+	// Path is the SQLite file; it is created when missing. Required.
 	Path string
 	// BusyTimeout is how long a writer waits for the write lock
 	// (default 30 s).
@@ -42,6 +45,24 @@ type Config struct {
 	MaxOpenConns int
 }
 
+// DefaultConfiguration returns the documented defaults (Path still to
+// set).
+func DefaultConfiguration() Configuration {
+	return Configuration{
+		BusyTimeout:  30 * time.Second,
+		MaxOpenConns: 32,
+	}
+}
+
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Set("Path", c.Path != "", "set (the SQLite file)"),
+		check.Positive("BusyTimeout", c.BusyTimeout),
+		check.Positive("MaxOpenConns", c.MaxOpenConns),
+	)
+}
+
 // DB is an open store. It is safe for concurrent use.
 type DB struct {
 	sql *sql.DB
@@ -49,15 +70,9 @@ type DB struct {
 
 // Open opens (creating and migrating it if needed) the database at
 // cfg.Path.
-func Open(ctx context.Context, cfg Config) (*DB, error) {
-	if cfg.Path == "" {
-		return nil, errors.New("database path is empty")
-	}
-	if cfg.BusyTimeout <= 0 {
-		cfg.BusyTimeout = 30 * time.Second
-	}
-	if cfg.MaxOpenConns <= 0 {
-		cfg.MaxOpenConns = 32
+func Open(ctx context.Context, cfg Configuration) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid database configuration: %w", err)
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")

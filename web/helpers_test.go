@@ -128,15 +128,19 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := db.Open(ctx, db.Config{Path: filepath.Join(dir, "gims.db")})
+	dcfg := db.DefaultConfiguration()
+	dcfg.Path = filepath.Join(dir, "gims.db")
+	store, err := db.Open(ctx, dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	reg := prometheus.NewRegistry()
-	m, err := am.New(am.Config{DataDir: filepath.Join(dir, "data"), PollInterval: 200 * time.Millisecond,
-		PullInterval: time.Second, RefreshInterval: 5 * time.Second, DeviceTimeout: 5 * time.Second,
-		BcryptCost: bcrypt.MinCost}, am.Dependencies{DB: store, Registry: reg})
+	mcfg := am.DefaultConfiguration()
+	mcfg.DataDir = filepath.Join(dir, "data")
+	mcfg.PollInterval, mcfg.PullInterval, mcfg.RefreshInterval = 200*time.Millisecond, time.Second, 5*time.Second
+	mcfg.DeviceTimeout, mcfg.BcryptCost = 5*time.Second, bcrypt.MinCost
+	m, err := am.New(mcfg, am.Dependencies{DB: store, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,14 +158,14 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.StatusInterval = 500 * time.Millisecond
 	cfg.ResultsInterval = time.Second
 	gui, err := New(cfg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc, err := api.New(api.Config{}, api.Dependencies{Manager: m, Registry: reg})
+	rpc, err := api.New(api.DefaultConfiguration(), api.Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/internal/check"
 )
 
 //go:embed templates/*.html
@@ -32,8 +33,9 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Config configures the GUI. Zero fields take DefaultConfig's values.
-type Config struct {
+// Configuration configures the GUI. Start from DefaultConfiguration: New
+// refuses invalid values (see Validate).
+type Configuration struct {
 	// SessionIdle ends a login unused for that long (default 8 h).
 	SessionIdle time.Duration
 	// SessionMax ends a login that old whatever its use (default 7 days).
@@ -48,17 +50,19 @@ type Config struct {
 	// and the files of a running experiment (default 3 s).
 	ResultsInterval time.Duration
 	// FlowsShown is how many of the largest flows the table shows
-	// (default 100).
+	// (default 100; at most amapi.MaxLimit).
 	FlowsShown int
-	// Logger receives refused requests and failures (default: discard).
+	// Logger receives refused requests and failures (default: discard;
+	// required).
 	Logger *slog.Logger
-	// Now is the clock (default time.Now), injectable for tests.
+	// Now is the clock (default time.Now; required), injectable for
+	// tests.
 	Now func() time.Time
 }
 
-// DefaultConfig returns the documented defaults.
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the documented defaults.
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		SessionIdle:     8 * time.Hour,
 		SessionMax:      7 * 24 * time.Hour,
 		MaxSessions:     10000,
@@ -70,39 +74,23 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills the zero fields.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.SessionIdle <= 0 {
-		c.SessionIdle = d.SessionIdle
-	}
-	if c.SessionMax <= 0 {
-		c.SessionMax = d.SessionMax
-	}
-	if c.MaxSessions <= 0 {
-		c.MaxSessions = d.MaxSessions
-	}
-	if c.StatusInterval <= 0 {
-		c.StatusInterval = d.StatusInterval
-	}
-	if c.ResultsInterval <= 0 {
-		c.ResultsInterval = d.ResultsInterval
-	}
-	if c.FlowsShown <= 0 || c.FlowsShown > amapi.MaxLimit {
-		c.FlowsShown = d.FlowsShown
-	}
-	if c.Logger == nil {
-		c.Logger = d.Logger
-	}
-	if c.Now == nil {
-		c.Now = d.Now
-	}
-	return c
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Positive("SessionIdle", c.SessionIdle),
+		check.Positive("SessionMax", c.SessionMax),
+		check.Positive("MaxSessions", c.MaxSessions),
+		check.Positive("StatusInterval", c.StatusInterval),
+		check.Positive("ResultsInterval", c.ResultsInterval),
+		check.Between("FlowsShown", c.FlowsShown, 1, amapi.MaxLimit),
+		check.Set("Logger", c.Logger != nil, "set"),
+		check.Set("Now", c.Now != nil, "set"),
+	)
 }
 
 // Handler serves the GUI: mount it at "/" beside the API handler.
 type Handler struct {
-	cfg      Config
+	cfg      Configuration
 	m        *am.Manager
 	pages    map[string]*template.Template
 	sessions *sessionStore
@@ -118,11 +106,13 @@ var pageFiles = []string{
 }
 
 // New returns the GUI over manager m; it parses the embedded templates.
-func New(cfg Config, m *am.Manager) (*Handler, error) {
+func New(cfg Configuration, m *am.Manager) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid web GUI configuration: %w", err)
+	}
 	if m == nil {
 		return nil, fmt.Errorf("the web GUI needs the aggregate manager")
 	}
-	cfg = cfg.withDefaults()
 	h := &Handler{
 		cfg:      cfg,
 		m:        m,

@@ -50,13 +50,13 @@ func (s *session) loggedIn() bool { return s != nil && s.User.Name != "" }
 
 // sessionStore holds the sessions in memory.
 type sessionStore struct {
-	cfg Config
+	cfg Configuration
 	mu  sync.Mutex
 	all map[[32]byte]*session
 }
 
 // newSessionStore returns an empty store.
-func newSessionStore(cfg Config) *sessionStore {
+func newSessionStore(cfg Configuration) *sessionStore {
 	return &sessionStore{cfg: cfg, all: make(map[[32]byte]*session)}
 }
 

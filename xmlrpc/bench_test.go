@@ -68,7 +68,7 @@ func BenchmarkDecodeRequest(b *testing.B) {
 }
 
 func BenchmarkServeHTTP(b *testing.B) {
-	s, _, err := newTestServer(Config{})
+	s, _, err := newTestServer(DefaultConfiguration())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,13 +19,17 @@ import (
 // also works, but then gorilla answers malformed requests, unknown methods
 // and bad parameters with HTTP 400 text, not faults.
 type Codec struct {
-	cfg   Config
+	cfg   Configuration
 	cache typeCache
 }
 
-// NewCodec returns a codec with cfg (zero fields take DefaultConfig values).
-func NewCodec(cfg Config) *Codec {
-	return &Codec{cfg: cfg.withDefaults()}
+// NewCodec returns a codec with cfg, which it refuses when invalid (start
+// from DefaultConfiguration).
+func NewCodec(cfg Configuration) (*Codec, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid XML-RPC configuration: %w", err)
+	}
+	return &Codec{cfg: cfg}, nil
 }
 
 // limits returns the parse limits of requests.

@@ -1,11 +1,15 @@
 package xmlrpc
 
-import "net/http"
+import (
+	"net/http"
 
-// Config configures a Codec and a Server. Zero fields take the defaults of
-// DefaultConfig, so Config{DefaultService: "AM"} is a complete
-// configuration.
-type Config struct {
+	"github.com/gimsproject/gims/internal/check"
+)
+
+// Configuration configures a Codec and a Server. Start from
+// DefaultConfiguration: NewServer and NewCodec take every field as given
+// and refuse invalid values (see Validate).
+type Configuration struct {
 	// DefaultService is the registered service that answers unqualified
 	// method names: with "AM", the XML-RPC call "CreateExperiment" runs the
 	// Go method AM.CreateExperiment. Qualified names ("Svc.Method") always
@@ -24,7 +28,8 @@ type Config struct {
 	// MaxMulticall bounds the number of calls in one system.multicall
 	// (default 1000); more is an invalid-parameters fault.
 	MaxMulticall int
-	// Codes are the fault codes the server raises itself.
+	// Codes are the fault codes the server raises itself (default
+	// DefaultFaultCodes); none may be 0.
 	Codes FaultCodes
 	// FaultMapper turns a method's error into the fault the client sees;
 	// the daemons map their sentinel errors to SPEC codes here. Nil means:
@@ -39,41 +44,34 @@ type Config struct {
 	Middleware func(http.Handler) http.Handler
 }
 
-// DefaultConfig returns the documented defaults: 1 MiB bodies, nesting 64,
-// 100000 values, 1000 calls per multicall, the standard fault codes, and no
-// default service, mapper or middleware.
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the documented defaults: 1 MiB bodies,
+// nesting 64, 100000 values, 1000 calls per multicall, the standard fault
+// codes, and no default service, mapper or middleware.
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		MaxBodyBytes: 1 << 20,
 		MaxDepth:     64,
 		MaxValues:    100000,
 		MaxMulticall: 1000,
-		Codes:        FaultCodes{}.withDefaults(),
+		Codes:        DefaultFaultCodes(),
 	}
 }
 
-// withDefaults fills zero fields with DefaultConfig's values.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if c.MaxDepth <= 0 {
-		c.MaxDepth = d.MaxDepth
-	}
-	if c.MaxValues <= 0 {
-		c.MaxValues = d.MaxValues
-	}
-	if c.MaxMulticall <= 0 {
-		c.MaxMulticall = d.MaxMulticall
-	}
-	c.Codes = c.Codes.withDefaults()
-	return c
+// Validate checks the limits and the fault codes and names the field that
+// is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Positive("MaxBodyBytes", c.MaxBodyBytes),
+		check.Positive("MaxDepth", c.MaxDepth),
+		check.Positive("MaxValues", c.MaxValues),
+		check.Positive("MaxMulticall", c.MaxMulticall),
+		c.Codes.validate(),
+	)
 }
 
 // mapFault turns a method error into a fault, through the configured
 // mapper or the default rule.
-func (c *Config) mapFault(err error) Fault {
+func (c *Configuration) mapFault(err error) Fault {
 	if c.FaultMapper != nil {
 		return c.FaultMapper(err)
 	}

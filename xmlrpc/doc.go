@@ -43,16 +43,16 @@
 //	malformed request, DOCTYPE, limits  Codes.ParseError    (-32700)
 //	unknown method                      Codes.UnknownMethod (-32601)
 //	bad parameters                      Codes.InvalidParams (3)
-//	method error                        Config.FaultMapper, by default the
+//	method error                        Configuration.FaultMapper, by default the
 //	                                    Fault in the error chain, else
 //	                                    Codes.Application (-32500)
 //	reply that cannot be encoded        Codes.Internal      (-32603)
 //
 // all with HTTP 200. HTTP errors remain for what is not an XML-RPC request:
 // a method other than POST (405), an unsupported Content-Type (415), a
-// body beyond Config.MaxBodyBytes (413).
+// body beyond Configuration.MaxBodyBytes (413).
 //
-// system.multicall runs each sub-call in order through Config.Middleware
+// system.multicall runs each sub-call in order through Configuration.Middleware
 // and the dispatcher, with a copy of the original request (same headers,
 // same context) whose context holds the sub-call, so authentication and
 // request-scoped values apply to each; a nested system.multicall is a

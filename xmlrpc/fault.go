@@ -3,6 +3,8 @@ package xmlrpc
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
 // Standard fault codes. The negative ones come from the XML-RPC "fault code
@@ -56,7 +58,7 @@ func AsFault(err error) (Fault, bool) {
 }
 
 // FaultCodes are the codes the server uses for faults it raises itself.
-// A zero field means the default named in its comment.
+// DefaultFaultCodes holds the defaults named in the comments.
 type FaultCodes struct {
 	// ParseError is for malformed requests (default CodeParseError, -32700).
 	ParseError int
@@ -74,22 +76,34 @@ type FaultCodes struct {
 	Application int
 }
 
-// withDefaults fills zero codes with the documented defaults.
-func (c FaultCodes) withDefaults() FaultCodes {
-	if c.ParseError == 0 {
-		c.ParseError = CodeParseError
+// DefaultFaultCodes returns the standard codes: CodeParseError,
+// CodeUnknownMethod, CodeInvalidParams, CodeInternal and CodeApplication.
+func DefaultFaultCodes() FaultCodes {
+	return FaultCodes{
+		ParseError:    CodeParseError,
+		UnknownMethod: CodeUnknownMethod,
+		InvalidParams: CodeInvalidParams,
+		Internal:      CodeInternal,
+		Application:   CodeApplication,
 	}
-	if c.UnknownMethod == 0 {
-		c.UnknownMethod = CodeUnknownMethod
+}
+
+// validate refuses a zero code: a fault with code 0 reads as no fault to
+// many clients.
+func (c FaultCodes) validate() error {
+	return check.First(
+		nonZero("Codes.ParseError", c.ParseError),
+		nonZero("Codes.UnknownMethod", c.UnknownMethod),
+		nonZero("Codes.InvalidParams", c.InvalidParams),
+		nonZero("Codes.Internal", c.Internal),
+		nonZero("Codes.Application", c.Application),
+	)
+}
+
+// nonZero checks that a fault code is set.
+func nonZero(field string, code int) error {
+	if code != 0 {
+		return nil
 	}
-	if c.InvalidParams == 0 {
-		c.InvalidParams = CodeInvalidParams
-	}
-	if c.Internal == 0 {
-		c.Internal = CodeInternal
-	}
-	if c.Application == 0 {
-		c.Application = CodeApplication
-	}
-	return c
+	return &check.FieldError{Field: field, Rule: "a non-zero fault code", Value: code}
 }

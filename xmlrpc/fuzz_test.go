@@ -57,7 +57,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add([]byte(s))
 	}
-	s, _, err := newTestServer(Config{MaxValues: 10000})
+	s, _, err := newTestServer(with(func(c *Configuration) { c.MaxValues = 10000 }))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestPythonClient(t *testing.T) {
 		}
 		t.Skipf("python3 not installed (make deps installs it): %v", err)
 	}
-	s, _, err := newTestServer(Config{})
+	s, _, err := newTestServer(DefaultConfiguration())
 	if err != nil {
 		t.Fatal(err)
 	}

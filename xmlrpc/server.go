@@ -30,7 +30,7 @@ const (
 // parameters that do not fit — and then the method does not run — or a
 // malformed body), and it answers system.listMethods, system.methodHelp and
 // system.multicall. Only POST is served (405 otherwise); bodies beyond
-// Config.MaxBodyBytes get HTTP 413; a Content-Type other than text/xml,
+// Configuration.MaxBodyBytes get HTTP 413; a Content-Type other than text/xml,
 // application/xml or none gets 415.
 type Server struct {
 	codec   *Codec
@@ -50,10 +50,13 @@ type method struct {
 	help     string
 }
 
-// NewServer returns a Server with cfg; zero fields of cfg take the
-// DefaultConfig values.
-func NewServer(cfg Config) *Server {
-	c := NewCodec(cfg)
+// NewServer returns a Server with cfg, which it refuses when invalid (start
+// from DefaultConfiguration).
+func NewServer(cfg Configuration) (*Server, error) {
+	c, err := NewCodec(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		codec:     c,
 		rpc:       rpc.NewServer(),
@@ -70,7 +73,7 @@ func NewServer(cfg Config) *Server {
 		h = c.cfg.Middleware(h)
 	}
 	s.handler = h
-	return s
+	return s, nil
 }
 
 // RPC returns the underlying gorilla server, to install its intercept,
@@ -86,7 +89,7 @@ var (
 // RegisterService registers receiver's methods of the gorilla shape
 // `func (*T) M(r *http.Request, args *Args, reply *Reply) error` as
 // service name (the receiver's type name if empty). Methods of
-// Config.DefaultService are called by their bare name ("M"), others as
+// Configuration.DefaultService are called by their bare name ("M"), others as
 // "name.M". The parameters of a call fill the exported fields of Args in
 // order (a non-struct Args takes exactly one parameter; NoArgs takes none);
 // the reply is *Reply. help maps Go method names to the text

@@ -16,8 +16,15 @@ import (
 	"github.com/gorilla/rpc"
 )
 
+// with returns DefaultConfiguration changed by mod.
+func with(mod func(*Configuration)) Configuration {
+	c := DefaultConfiguration()
+	mod(&c)
+	return c
+}
+
 // startServer runs a test server on 127.0.0.1 with the sample services.
-func startServer(t *testing.T, cfg Config) (*httptest.Server, *TestService, *Server) {
+func startServer(t *testing.T, cfg Configuration) (*httptest.Server, *TestService, *Server) {
 	t.Helper()
 	s, svc, err := newTestServer(cfg)
 	if err != nil {
@@ -78,7 +85,7 @@ func faultOf(t *testing.T, status int, body string) Fault {
 }
 
 func TestServerCalls(t *testing.T) {
-	ts, _, _ := startServer(t, Config{})
+	ts, _, _ := startServer(t, DefaultConfiguration())
 	ctx := context.Background()
 	when := time.Date(2026, 11, 23, 8, 12, 0, 0, time.UTC)
 
@@ -181,8 +188,8 @@ func TestServerFaults(t *testing.T) {
 	}
 	cfgs := []struct {
 		name string
-		cfg  Config
-	}{{"default mapper", Config{}}, {"custom mapper", Config{FaultMapper: mapper}}}
+		cfg  Configuration
+	}{{"default mapper", DefaultConfiguration()}, {"custom mapper", with(func(c *Configuration) { c.FaultMapper = mapper })}}
 	for _, c := range cfgs {
 		t.Run(c.name, func(t *testing.T) {
 			ts, svc, _ := startServer(t, c.cfg)
@@ -232,7 +239,7 @@ func TestServerFaults(t *testing.T) {
 }
 
 func TestServerMalformed(t *testing.T) {
-	ts, svc, _ := startServer(t, Config{MaxBodyBytes: 64 << 10, MaxValues: 1000})
+	ts, svc, _ := startServer(t, with(func(c *Configuration) { c.MaxBodyBytes = 64 << 10; c.MaxValues = 1000 }))
 	deep := func(n int) string {
 		return callDoc("Any", "<value>"+strings.Repeat("<array><data><value>", n)+"x"+strings.Repeat("</value></data></array>", n)+"</value>")
 	}
@@ -282,7 +289,7 @@ func TestServerMalformed(t *testing.T) {
 }
 
 func TestServerHTTPErrors(t *testing.T) {
-	ts, _, _ := startServer(t, Config{MaxBodyBytes: 1024})
+	ts, _, _ := startServer(t, with(func(c *Configuration) { c.MaxBodyBytes = 1024 }))
 	t.Run("GET", func(t *testing.T) {
 		resp, err := http.Get(ts.URL)
 		if err != nil {
@@ -330,7 +337,7 @@ func TestServerHTTPErrors(t *testing.T) {
 }
 
 func TestIntrospection(t *testing.T) {
-	ts, _, _ := startServer(t, Config{})
+	ts, _, _ := startServer(t, DefaultConfiguration())
 	ctx := context.Background()
 	var names []string
 	if err := Call(ctx, nil, ts.URL, nil, "system.listMethods", nil, &names); err != nil {
@@ -373,7 +380,7 @@ func TestIntrospection(t *testing.T) {
 // TestKnownMethod checks the names metrics label calls with: only the
 // registered and introspection methods, under their listed names.
 func TestKnownMethod(t *testing.T) {
-	_, _, s := startServer(t, Config{})
+	_, _, s := startServer(t, DefaultConfiguration())
 	for _, tc := range []struct {
 		pos, name, want string
 		ok              bool
@@ -397,7 +404,10 @@ func TestKnownMethod(t *testing.T) {
 }
 
 func TestRegisterService(t *testing.T) {
-	s := NewServer(Config{DefaultService: "Test"})
+	s, err := NewServer(with(func(c *Configuration) { c.DefaultService = "Test" }))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		rcvr any
@@ -428,7 +438,7 @@ func TestRegisterService(t *testing.T) {
 }
 
 func TestMulticall(t *testing.T) {
-	ts, svc, s := startServer(t, Config{MaxMulticall: 10})
+	ts, svc, s := startServer(t, with(func(c *Configuration) { c.MaxMulticall = 10 }))
 	var hooks atomic.Int64
 	s.RPC().RegisterBeforeFunc(func(*rpc.RequestInfo) { hooks.Add(1) })
 
@@ -518,7 +528,7 @@ func TestMulticall(t *testing.T) {
 				next.ServeHTTP(w, r)
 			})
 		}
-		ts2, _, _ := startServer(t, Config{Middleware: mw})
+		ts2, _, _ := startServer(t, with(func(c *Configuration) { c.Middleware = mw }))
 		var got []any
 		err := Call(context.Background(), nil, ts2.URL, nil, "system.multicall",
 			[]any{[]any{map[string]any{"methodName": "Cached", "params": []any{}}}}, &got)
@@ -532,7 +542,11 @@ func TestStandaloneCodec(t *testing.T) {
 	// The codec on a bare gorilla server works, but gorilla answers request
 	// errors with HTTP 400 (documented); method errors are still faults.
 	r := rpc.NewServer()
-	r.RegisterCodec(NewCodec(Config{DefaultService: "Test"}), "text/xml")
+	codec, err := NewCodec(with(func(c *Configuration) { c.DefaultService = "Test" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RegisterCodec(codec, "text/xml")
 	svc := &TestService{}
 	if err := r.RegisterService(svc, "Test"); err != nil {
 		t.Fatal(err)
@@ -543,7 +557,7 @@ func TestStandaloneCodec(t *testing.T) {
 	if err := Call(context.Background(), nil, ts.URL, nil, "Add", []any{40, 2}, &got); err != nil || got != 42 {
 		t.Fatalf("Add = %d, %v", got, err)
 	}
-	err := Call(context.Background(), nil, ts.URL, nil, "Fail", []any{5, "x"}, nil)
+	err = Call(context.Background(), nil, ts.URL, nil, "Fail", []any{5, "x"}, nil)
 	if f, ok := err.(*Fault); !ok || f.Code != 5 {
 		t.Errorf("Fail: %v, want fault 5", err)
 	}
@@ -600,7 +614,7 @@ func TestCallErrors(t *testing.T) {
 		}
 	})
 	t.Run("reply not a pointer", func(t *testing.T) {
-		ts, _, _ := startServer(t, Config{})
+		ts, _, _ := startServer(t, DefaultConfiguration())
 		var n int
 		if err := Call(context.Background(), nil, ts.URL, nil, "Add", []any{1, 2}, n); err == nil {
 			t.Error("accepted")

@@ -199,14 +199,17 @@ func testHelp() map[string]string {
 }
 
 // newTestServer returns a server with the sample services and middleware.
-func newTestServer(cfg Config) (*Server, *TestService, error) {
+func newTestServer(cfg Configuration) (*Server, *TestService, error) {
 	if cfg.DefaultService == "" {
 		cfg.DefaultService = "Test"
 	}
 	if cfg.Middleware == nil {
 		cfg.Middleware = testMiddleware
 	}
-	s := NewServer(cfg)
+	s, err := NewServer(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	svc := &TestService{}
 	if err := s.RegisterService(svc, "Test", testHelp()); err != nil {
 		return nil, nil, err

@@ -49,21 +49,24 @@ func loopbackOnly() *http.Client {
 // newFuzzHandler is the API over a real manager and database.
 func newFuzzHandler(tb testing.TB) *Handler {
 	dir := tb.TempDir()
-	store, err := db.Open(context.Background(), db.Config{Path: filepath.Join(dir, "am.db")})
+	dcfg := db.DefaultConfiguration()
+	dcfg.Path = filepath.Join(dir, "am.db")
+	store, err := db.Open(context.Background(), dcfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
 	reg := prometheus.NewRegistry()
-	m, err := am.New(am.Config{DataDir: filepath.Join(dir, "data"), BcryptCost: 4, DeviceTimeout: 300 * time.Millisecond},
-		am.Dependencies{DB: store, HTTP: loopbackOnly(), Registry: reg})
+	mcfg := am.DefaultConfiguration()
+	mcfg.DataDir, mcfg.BcryptCost, mcfg.DeviceTimeout = filepath.Join(dir, "data"), 4, 300*time.Millisecond
+	m, err := am.New(mcfg, am.Dependencies{DB: store, HTTP: loopbackOnly(), Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if _, err := m.InitAdmin(context.Background(), fuzzUser, fuzzPass); err != nil {
 		tb.Fatal(err)
 	}
-	h, err := New(Config{}, Dependencies{Manager: m, Registry: reg})
+	h, err := New(DefaultConfiguration(), Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -20,16 +20,35 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/internal/rpcmetrics"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
-// Config configures the handler.
-type Config struct {
+// Configuration configures the handler. Start from DefaultConfiguration:
+// New refuses invalid values (see Validate).
+type Configuration struct {
 	// MaxBodyBytes bounds an XML-RPC request (default 1 MiB).
 	MaxBodyBytes int64
 	// Logger receives refused calls and failures (default: discard).
+	// Required.
 	Logger *slog.Logger
+}
+
+// DefaultConfiguration returns the documented defaults.
+func DefaultConfiguration() Configuration {
+	return Configuration{
+		MaxBodyBytes: 1 << 20,
+		Logger:       slog.New(slog.DiscardHandler),
+	}
+}
+
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Positive("MaxBodyBytes", c.MaxBodyBytes),
+		check.Set("Logger", c.Logger != nil, "set"),
+	)
 }
 
 // Paths served by Handler.
@@ -50,7 +69,7 @@ type Dependencies struct {
 
 // Handler serves /RPC2, /files/ and /metrics.
 type Handler struct {
-	cfg     Config
+	cfg     Configuration
 	m       *am.Manager
 	mux     *http.ServeMux
 	calls   *rpcmetrics.Calls
@@ -61,27 +80,27 @@ type Handler struct {
 type principalKey struct{}
 
 // New returns the handler over deps.Manager.
-func New(cfg Config, deps Dependencies) (*Handler, error) {
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 1 << 20
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+func New(cfg Configuration, deps Dependencies) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid AM API configuration: %w", err)
 	}
 	if deps.Manager == nil {
-		return nil, errors.New("the AM API needs a manager")
+		return nil, errors.New("the AM API needs the aggregate manager")
 	}
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	m := deps.Manager
 	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
-	srv := xmlrpc.NewServer(xmlrpc.Config{
-		DefaultService: "AM",
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		FaultMapper:    am.FaultOf,
-		Middleware:     h.rpcAuth,
-	})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "AM"
+	xcfg.MaxBodyBytes = cfg.MaxBodyBytes
+	xcfg.FaultMapper = am.FaultOf
+	xcfg.Middleware = h.rpcAuth
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := srv.RegisterService(&Service{m: m}, "AM", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the AM API: %w", err)
 	}

@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -40,14 +41,18 @@ func newTestDevice(t testing.TB) *testDevice {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m, err := job.New(job.Config{DataDir: t.TempDir(), PcapDir: pcapDir}, job.Dependencies{Registry: reg})
+	jcfg := job.DefaultConfiguration()
+	jcfg.DataDir, jcfg.PcapDir = t.TempDir(), pcapDir
+	m, err := job.New(jcfg, job.Dependencies{Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Token: testToken, Version: "test-1"}, Dependencies{Jobs: m, Registry: reg})
+	cfg := DefaultConfiguration()
+	cfg.Token, cfg.Version = testToken, "test-1"
+	h, err := New(cfg, Dependencies{Jobs: m, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,16 +365,43 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-func TestNewNeedsToken(t *testing.T) {
-	m, err := job.New(job.Config{DataDir: t.TempDir()}, job.Dependencies{})
+func TestNewInvalidConfiguration(t *testing.T) {
+	jcfg := job.DefaultConfiguration()
+	jcfg.DataDir = t.TempDir()
+	m, err := job.New(jcfg, job.Dependencies{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{}, Dependencies{Jobs: m}); err == nil {
-		t.Error("New without a token succeeded")
+	cases := []struct {
+		name string
+		mod  func(*Configuration)
+		want string
+	}{
+		{"no token", func(c *Configuration) { c.Token = "" },
+			"invalid device API configuration: Token must be set"},
+		{"no version", func(c *Configuration) { c.Version = "" },
+			"invalid device API configuration: Version must be set"},
+		{"no logger", func(c *Configuration) { c.Logger = nil },
+			"invalid device API configuration: Logger must be set"},
+		{"zero body", func(c *Configuration) { c.MaxBodyBytes = 0 },
+			"invalid device API configuration: MaxBodyBytes must be positive, got 0"},
+		{"negative body", func(c *Configuration) { c.MaxBodyBytes = -1 },
+			"invalid device API configuration: MaxBodyBytes must be positive, got -1"},
 	}
-	if _, err := New(Config{Token: "x"}, Dependencies{}); err == nil {
-		t.Error("New without a manager succeeded")
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			cfg := DefaultConfiguration()
+			cfg.Token = "secret"
+			tc.mod(&cfg)
+			if _, err := New(cfg, Dependencies{Jobs: m}); err == nil || err.Error() != tc.want {
+				t.Errorf("New() error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	cfg := DefaultConfiguration()
+	cfg.Token = "secret"
+	if _, err := New(cfg, Dependencies{}); err == nil || err.Error() != "device API needs a job manager" {
+		t.Errorf("New(nil manager) error = %v", err)
 	}
 }
 

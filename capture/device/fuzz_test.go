@@ -125,7 +125,9 @@ func FuzzDeviceRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	// Few jobs, so that fuzzed StartJob calls cannot pile up captures.
-	m, err := job.New(job.Config{DataDir: f.TempDir(), PcapDir: pcapDir, MaxJobs: 4}, job.Dependencies{})
+	jcfg := job.DefaultConfiguration()
+	jcfg.DataDir, jcfg.PcapDir, jcfg.MaxJobs = f.TempDir(), pcapDir, 4
+	m, err := job.New(jcfg, job.Dependencies{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -137,7 +139,9 @@ func FuzzDeviceRequest(f *testing.F) {
 			f.Error(err)
 		}
 	})
-	h, err := New(Config{Token: testToken, Version: "fuzz"}, Dependencies{Jobs: m})
+	cfg := DefaultConfiguration()
+	cfg.Token, cfg.Version = testToken, "fuzz"
+	h, err := New(cfg, Dependencies{Jobs: m})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -151,7 +155,7 @@ func FuzzDeviceRequest(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		res := rec.Result()
 		data, _ := io.ReadAll(res.Body)
-		if len(body) > int(DefaultConfig().MaxBodyBytes) {
+		if len(body) > int(DefaultConfiguration().MaxBodyBytes) {
 			if res.StatusCode != http.StatusRequestEntityTooLarge {
 				t.Fatalf("body of %d bytes: HTTP %d, want 413", len(body), res.StatusCode)
 			}

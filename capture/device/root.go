@@ -24,32 +24,44 @@ import (
 
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/internal/rpcmetrics"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
-// Config configures a Handler. Token is required; the other fields have
-// defaults (see DefaultConfig).
-type Config struct {
+// Configuration configures a Handler. Start from DefaultConfiguration and
+// set Token: New refuses invalid values (see Validate).
+type Configuration struct {
 	// Token is the secret the aggregate manager presents as
 	// "Authorization: Bearer <token>". Required; never logged.
 	Token string
-	// Version is reported by Capabilities. Default "dev".
+	// Version is reported by Capabilities. Default "dev"; required.
 	Version string
 	// Logger receives authentication failures and internal errors.
-	// Default: discard.
+	// Default: discard; required.
 	Logger *slog.Logger
 	// MaxBodyBytes bounds an XML-RPC request body. Default 1 MiB.
 	MaxBodyBytes int64
 }
 
-// DefaultConfig returns the defaults (Token still has to be set).
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the defaults (Token still has to be set).
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		Version:      "dev",
 		Logger:       slog.New(slog.DiscardHandler),
 		MaxBodyBytes: 1 << 20,
 	}
+}
+
+// Validate names the field that is wrong, the rule and the value given.
+// The token itself is never part of the message.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Set("Token", c.Token != "", "set"),
+		check.Set("Version", c.Version != "", "set"),
+		check.Set("Logger", c.Logger != nil, "set"),
+		check.Positive("MaxBodyBytes", c.MaxBodyBytes),
+	)
 }
 
 // Dependencies are what the handler serves.
@@ -66,7 +78,7 @@ type Dependencies struct {
 // Handler serves the device API: POST /RPC2, GET /files/<job>/<name> and
 // GET /metrics.
 type Handler struct {
-	cfg     Config
+	cfg     Configuration
 	m       *job.Manager
 	mux     *http.ServeMux
 	calls   *rpcmetrics.Calls
@@ -77,10 +89,9 @@ type Handler struct {
 const MetricsPath = "/metrics"
 
 // New returns the handler of the device API over deps.Jobs.
-func New(cfg Config, deps Dependencies) (*Handler, error) {
-	d := DefaultConfig()
-	if cfg.Token == "" {
-		return nil, errors.New("device API needs a token")
+func New(cfg Configuration, deps Dependencies) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid device API configuration: %w", err)
 	}
 	m := deps.Jobs
 	if m == nil {
@@ -89,22 +100,16 @@ func New(cfg Config, deps Dependencies) (*Handler, error) {
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
 	}
-	if cfg.Version == "" {
-		cfg.Version = d.Version
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = d.Logger
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = d.MaxBodyBytes
-	}
 	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
-	srv := xmlrpc.NewServer(xmlrpc.Config{
-		DefaultService: "Device",
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		FaultMapper:    h.faultOf,
-		Middleware:     h.rpcAuth,
-	})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "Device"
+	xcfg.MaxBodyBytes = cfg.MaxBodyBytes
+	xcfg.FaultMapper = h.faultOf
+	xcfg.Middleware = h.rpcAuth
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := srv.RegisterService(&Service{h: h}, "Device", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the device API: %w", err)
 	}

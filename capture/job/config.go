@@ -3,33 +3,37 @@ package job
 import (
 	"log/slog"
 	"time"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
-// Config configures a Manager. Start from DefaultConfig; New fills zero
-// fields with their defaults.
-type Config struct {
+// Configuration configures a Manager. Start from DefaultConfiguration and
+// set DataDir: New refuses invalid values (see Validate).
+type Configuration struct {
 	// DataDir holds one directory per job, DataDir/jobs/<id>/, with the
 	// job's state (job.json) and its result files. Required.
 	DataDir string
 	// PcapDir is where "file:<name>" sources are looked up. Empty disables
 	// file sources.
 	PcapDir string
-	// Logger receives job lifecycle events. Default: discard.
+	// Logger receives job lifecycle events. Default: discard; required.
 	Logger *slog.Logger
 	// Now is the clock for timestamps, elapsed and interrupted times.
-	// Default time.Now. Replay pacing always follows the wall clock.
+	// Default time.Now; required. Replay pacing always follows the wall
+	// clock.
 	Now func() time.Time
 	// MaxJobs bounds the jobs that are running or paused at once; StartJob
-	// beyond it fails with ErrBusy. Default 32.
+	// beyond it fails with ErrBusy. Default 32; at least 1.
 	MaxJobs int
 	// CheckpointInterval is how often a running job's job.json is
 	// rewritten, which bounds how much running time and how many counted
 	// packets a crash forgets (the files keep every packet written).
-	// Default 1s: a small file, rewritten in place of the old one.
+	// Default 1s: a small file, rewritten in place of the old one. It
+	// must be positive.
 	CheckpointInterval time.Duration
 }
 
-// Defaults of Config.
+// Defaults of Configuration.
 const (
 	DefaultMaxJobs            = 32
 	DefaultCheckpointInterval = time.Second
@@ -39,10 +43,10 @@ const (
 // loses at most about that much of a job's results.
 const flushInterval = time.Second
 
-// DefaultConfig returns the default configuration (DataDir still has to be
+// DefaultConfiguration returns the default configuration (DataDir still has to be
 // set).
-func DefaultConfig() Config {
-	return Config{
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		Logger:             slog.New(slog.DiscardHandler),
 		Now:                time.Now,
 		MaxJobs:            DefaultMaxJobs,
@@ -50,19 +54,13 @@ func DefaultConfig() Config {
 	}
 }
 
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.Logger == nil {
-		c.Logger = d.Logger
-	}
-	if c.Now == nil {
-		c.Now = d.Now
-	}
-	if c.MaxJobs <= 0 {
-		c.MaxJobs = d.MaxJobs
-	}
-	if c.CheckpointInterval <= 0 {
-		c.CheckpointInterval = d.CheckpointInterval
-	}
-	return c
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	return check.First(
+		check.Set("DataDir", c.DataDir != "", "set (the folder of jobs and results)"),
+		check.Set("Logger", c.Logger != nil, "set"),
+		check.Set("Now", c.Now != nil, "set"),
+		check.Positive("MaxJobs", c.MaxJobs),
+		check.Positive("CheckpointInterval", c.CheckpointInterval),
+	)
 }

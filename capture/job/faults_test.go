@@ -279,7 +279,7 @@ func TestCollectorDownAndBack(t *testing.T) {
 	col := startTCPCollector(t, "127.0.0.1:0")
 	sink := newUDPPair(t, "127.0.0.1", "127.0.0.1:0")
 	var logs lockedBuffer
-	m := newManager(t, "", func(c *Config) { c.Logger = newTeeLogger(t, &logs) })
+	m := newManager(t, "", func(c *Configuration) { c.Logger = newTeeLogger(t, &logs) })
 	id, err := m.StartJob(Spec{Interface: "lo", Filter: fmt.Sprintf("udp and dst port %d", sink.port),
 		Flows: &FlowsSpec{Biflow: true, IdleTimeoutS: 1, Collector: "tcp://" + col.addr}})
 	if err != nil {

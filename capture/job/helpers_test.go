@@ -41,12 +41,12 @@ func needRoot(t *testing.T) {
 
 // newManager starts a Manager on a fresh data directory, with the test
 // pcaps as file sources, and stops it at the end of the test.
-func newManager(t *testing.T, dataDir string, mod ...func(*Config)) *Manager {
+func newManager(t *testing.T, dataDir string, mod ...func(*Configuration)) *Manager {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.DataDir = dataDir
 	cfg.PcapDir = "testdata/pcaps"
 	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -71,8 +71,8 @@ func newManager(t *testing.T, dataDir string, mod ...func(*Config)) *Manager {
 // clockAhead sets a Manager's clock d ahead of the wall clock: started
 // on the data directory of a Manager that stopped just now, it sees it as
 // down for d, without the test sleeping.
-func clockAhead(d time.Duration) func(*Config) {
-	return func(c *Config) {
+func clockAhead(d time.Duration) func(*Configuration) {
+	return func(c *Configuration) {
 		c.Now = func() time.Time { return time.Now().Add(d) }
 	}
 }

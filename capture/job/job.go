@@ -168,8 +168,12 @@ func (j *job) save(clean bool) error {
 // goroutine. On error the source is closed.
 func (j *job) start(ctx context.Context, src *capture.Source, appendTo bool) error {
 	spec := &j.p.Spec
-	out := j.outputs(src, appendTo)
-	cfg := meter.Config{Counters: spec.countersConfig(), Flows: spec.flowConfig()}
+	out, err := j.outputs(src, appendTo)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	cfg := meter.Configuration{Counters: spec.countersConfig(), Flows: spec.flowConfig()}
 	if len(spec.Key) == 32 {
 		cfg.Key = (*[32]byte)(spec.Key)
 	}

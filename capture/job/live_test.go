@@ -270,7 +270,7 @@ func TestLiveVeth(t *testing.T) {
 func TestKeyNeverLogged(t *testing.T) {
 	var logs lockedBuffer
 	key := []byte("0123456789abcdef0123456789ABCDEF")
-	m := newManager(t, "", func(c *Config) {
+	m := newManager(t, "", func(c *Configuration) {
 		c.Logger = newTeeLogger(t, &logs)
 	})
 	id, err := m.StartJob(Spec{Interface: "file:zeek__http-get.pcap", Key: key, Pcap: true, Flows: &FlowsSpec{}})

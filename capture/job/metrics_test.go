@@ -18,7 +18,7 @@ import (
 // kinds that exist are exposed.
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.DataDir = t.TempDir()
 	cfg.PcapDir = "testdata/pcaps"
 	m, err := New(cfg, Dependencies{Registry: reg})

@@ -9,9 +9,9 @@ import (
 // on src: those its spec asks for, in the job's directory, appended to
 // when appendTo (a resumed live job). The largest flows also go to j.top,
 // for Results.
-func (j *job) outputs(src *capture.Source, appendTo bool) *output.Writer {
+func (j *job) outputs(src *capture.Source, appendTo bool) (*output.Writer, error) {
 	s := &j.p.Spec
-	cfg := output.DefaultConfig()
+	cfg := output.DefaultConfiguration()
 	cfg.LinkType, cfg.Snaplen, cfg.Append = src.LinkType(), src.Snaplen(), appendTo
 	deps := output.Dependencies{Logger: j.m.cfg.Logger, Report: j.addError}
 	if s.Counters != nil {

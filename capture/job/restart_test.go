@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 // runChild starts a live job on lo for the port, prints its id and waits
 // to be killed.
 func runChild(dir, port string) int {
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.DataDir = dir
 	cfg.CheckpointInterval = 100 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

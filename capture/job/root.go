@@ -45,7 +45,7 @@ import (
 
 // Manager owns the capture jobs of a daemon.
 type Manager struct {
-	cfg     Config
+	cfg     Configuration
 	jobsDir string
 
 	mu      sync.Mutex
@@ -72,11 +72,11 @@ type Dependencies struct {
 	Registry prometheus.Registerer
 }
 
-// New returns a Manager. It does no I/O; Start loads the jobs.
-func New(cfg Config, deps Dependencies) (*Manager, error) {
-	cfg = cfg.withDefaults()
-	if cfg.DataDir == "" {
-		return nil, errors.New("job manager needs a data directory")
+// New returns a Manager, refusing an invalid configuration. It does no I/O;
+// Start loads the jobs.
+func New(cfg Configuration, deps Dependencies) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid job manager configuration: %w", err)
 	}
 	m := &Manager{
 		cfg:     cfg,
@@ -348,9 +348,9 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if !slices.Contains(devs, spec.Interface) {
 			return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(devs, ", "))
 		}
-		src, err = capture.OpenLive(capture.LiveConfig{
-			Interface: spec.Interface, Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.Promiscuous,
-		})
+		lc := capture.DefaultLiveConfiguration()
+		lc.Interface, lc.Filter, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Filter, spec.Snaplen, spec.Promiscuous
+		src, err = capture.OpenLive(lc)
 	}
 	var fe *capture.FilterError
 	switch {

@@ -25,7 +25,7 @@ var (
 	// (fault 3). The wrapped message says what to change; the checks
 	// that need no device are deviceapi's, whose errors it wraps.
 	ErrInvalid = errors.New("invalid argument")
-	// ErrBusy: the device already runs Config.MaxJobs jobs (a refusal,
+	// ErrBusy: the device already runs Configuration.MaxJobs jobs (a refusal,
 	// fault 5).
 	ErrBusy = errors.New("too many jobs")
 )
@@ -176,18 +176,18 @@ func SpecOf(w *deviceapi.JobSpec) Spec {
 
 // countersConfig and flowConfig turn a checked spec into the transforms'
 // configurations.
-func (s *Spec) countersConfig() *counters.Config {
+func (s *Spec) countersConfig() *counters.Configuration {
 	if s.Counters == nil {
 		return nil
 	}
-	return &counters.Config{Interval: time.Duration(s.Counters.IntervalMS) * time.Millisecond}
+	return &counters.Configuration{Interval: time.Duration(s.Counters.IntervalMS) * time.Millisecond}
 }
 
-func (s *Spec) flowConfig() *flow.Config {
+func (s *Spec) flowConfig() *flow.Configuration {
 	if s.Flows == nil {
 		return nil
 	}
-	c := flow.DefaultConfig()
+	c := flow.DefaultConfiguration()
 	c.ActiveTimeout = time.Duration(s.Flows.ActiveTimeoutS) * time.Second
 	c.IdleTimeout = time.Duration(s.Flows.IdleTimeoutS) * time.Second
 	c.Biflow = s.Flows.Biflow

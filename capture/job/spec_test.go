@@ -58,9 +58,9 @@ func TestCheckDefaults(t *testing.T) {
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("check() left %+v, want %+v", s, want)
 	}
-	def := flow.DefaultConfig()
+	def := flow.DefaultConfiguration()
 	if def.ActiveTimeout != deviceapi.DefaultActiveTimeoutS*time.Second || def.IdleTimeout != deviceapi.DefaultIdleTimeoutS*time.Second {
-		t.Errorf("flow.DefaultConfig() timeouts %v, %v; the device API's defaults are %d s, %d s",
+		t.Errorf("flow.DefaultConfiguration() timeouts %v, %v; the device API's defaults are %d s, %d s",
 			def.ActiveTimeout, def.IdleTimeout, deviceapi.DefaultActiveTimeoutS, deviceapi.DefaultIdleTimeoutS)
 	}
 }

@@ -257,9 +257,9 @@ func (m *Manager) Interfaces() ([]Interface, error) {
 	var out []Interface
 	for _, d := range devs {
 		lt := ""
-		if src, err := capture.OpenLive(capture.LiveConfig{
-			Interface: d.Name, Snaplen: 256, BufferSize: 1 << 16, ReadTimeout: 10 * time.Millisecond,
-		}); err == nil {
+		lc := capture.DefaultLiveConfiguration()
+		lc.Interface, lc.Snaplen, lc.BufferSize, lc.ReadTimeout = d.Name, 256, 1<<16, 10*time.Millisecond
+		if src, err := capture.OpenLive(lc); err == nil {
 			lt = pcap.DatalinkValToName(int(src.LinkType()))
 			src.Close()
 		}

@@ -68,7 +68,7 @@ func TestStartJobInvalid(t *testing.T) {
 
 // TestRequestErrors checks the errors of requests about jobs.
 func TestRequestErrors(t *testing.T) {
-	m := newManager(t, "", func(c *Config) { c.MaxJobs = 1 })
+	m := newManager(t, "", func(c *Configuration) { c.MaxJobs = 1 })
 	id, err := m.StartJob(Spec{Interface: "file:zeek__icmp-5-pings.pcap", ReplaySpeed: 0.5})
 	if err != nil {
 		t.Fatalf("StartJob() error:\n%+v", err)
@@ -146,7 +146,7 @@ func TestInterfaces(t *testing.T) {
 // each against MaxJobs (a job being registered was counted twice).
 func TestConcurrentStartsUnderLimit(t *testing.T) {
 	const limit, starts = 12, 10
-	m := newManager(t, "", func(c *Config) { c.MaxJobs = limit })
+	m := newManager(t, "", func(c *Configuration) { c.MaxJobs = limit })
 	errs := make(chan error, starts)
 	var wg sync.WaitGroup
 	for range starts {

@@ -143,10 +143,10 @@ func FuzzMeter(f *testing.F) {
 			ctrs  []counters.Record
 			flows []flow.Record
 		)
-		m, err := New(Config{
+		m, err := New(Configuration{
 			Key:      &key,
-			Counters: &counters.Config{Interval: time.Second},
-			Flows:    &flow.Config{ActiveTimeout: 30 * time.Second, IdleTimeout: 10 * time.Second, Biflow: link&0x80 == 0, MaxFlows: 8},
+			Counters: &counters.Configuration{Interval: time.Second},
+			Flows:    &flow.Configuration{ActiveTimeout: 30 * time.Second, IdleTimeout: 10 * time.Second, Biflow: link&0x80 == 0, MaxFlows: 8},
 		}, lt, Sinks{
 			Packets:  &w,
 			Counters: func(r counters.Record) { ctrs = append(ctrs, r) },

@@ -64,10 +64,10 @@ func TestRunAnonymizesInPlace(t *testing.T) {
 				if writePackets {
 					sinks.Packets = &res.w
 				}
-				m, err := New(Config{
+				m, err := New(Configuration{
 					Key:      &testKey,
-					Counters: &counters.Config{Interval: time.Second},
-					Flows:    ptr(flow.DefaultConfig()),
+					Counters: &counters.Configuration{Interval: time.Second},
+					Flows:    ptr(flow.DefaultConfiguration()),
 				}, lt, sinks)
 				if err != nil {
 					t.Fatalf("New() error:\n%+v", err)

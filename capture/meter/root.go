@@ -21,17 +21,40 @@ import (
 	"github.com/gimsproject/gims/transform/flow"
 )
 
-// Config selects the transforms of one capture path. Transforms left nil
-// are off.
-type Config struct {
+// Configuration selects the transforms of one capture path. Transforms left
+// nil are off; DefaultConfiguration turns them all off.
+type Configuration struct {
 	// Key is the Crypto-PAn key; nil leaves addresses as captured. With a
 	// key, every address that leaves the meter is anonymized: packets
 	// given to the Packets sink and flow records.
 	Key *[32]byte
 	// Counters enables per-interval counters.
-	Counters *counters.Config
+	Counters *counters.Configuration
 	// Flows enables the bidirectional flow table.
-	Flows *flow.Config
+	Flows *flow.Configuration
+}
+
+// DefaultConfiguration returns a meter that only counts packets: no key,
+// no counters, no flows. Set Counters and Flows from their packages'
+// DefaultConfiguration to turn them on.
+func DefaultConfiguration() Configuration {
+	return Configuration{}
+}
+
+// Validate checks the configuration of every transform that is on and
+// names the transform and the field that is wrong.
+func (cfg Configuration) Validate() error {
+	if cfg.Counters != nil {
+		if err := cfg.Counters.Validate(); err != nil {
+			return fmt.Errorf("counters: %w", err)
+		}
+	}
+	if cfg.Flows != nil {
+		if err := cfg.Flows.Validate(); err != nil {
+			return fmt.Errorf("flows: %w", err)
+		}
+	}
+	return nil
 }
 
 // PacketWriter stores packets after anonymization (a pcapgo.Writer).
@@ -88,7 +111,10 @@ type Meter struct {
 }
 
 // New builds a meter for packets of the given link type.
-func New(cfg Config, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
+func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid meter configuration: %w", err)
+	}
 	m := &Meter{sinks: sinks, buf: make([]byte, 0, packet.DefaultSnaplen)}
 	var err error
 	if m.decoder, err = packet.NewDecoder(linkType); err != nil {
@@ -287,12 +313,17 @@ type Reader interface {
 // returns nil), ctx is done (ctx's error), or reading fails. It does not
 // Flush: the caller decides whether the capture ends or only pauses.
 func (m *Meter) Run(ctx context.Context, r Reader) error {
-	for n := 0; ; n++ {
-		// Checking the context costs a lock; once in a while is enough.
-		if n&255 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	// The context is checked before every packet: a non-blocking receive
+	// on its Done channel takes no lock. Checking only every N packets
+	// made a stop wait for N packets on a live source whose packets come
+	// too often for a read timeout but too seldom to reach N soon (a
+	// quiet loopback: seconds).
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
 		}
 		data, ci, err := r.ZeroCopyReadPacketData()
 		switch {

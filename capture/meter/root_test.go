@@ -59,7 +59,7 @@ func TestMeterConservation(t *testing.T) {
 	for _, tc := range cases {
 		for _, anon := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/anonymize=%v", tc.file, anon), func(t *testing.T) {
-				cfg := Config{Counters: &counters.Config{Interval: time.Second}, Flows: ptr(flow.DefaultConfig())}
+				cfg := Configuration{Counters: &counters.Configuration{Interval: time.Second}, Flows: ptr(flow.DefaultConfiguration())}
 				if anon {
 					cfg.Key = &testKey
 				}
@@ -123,7 +123,7 @@ func TestMeterAnonymizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var flows []flow.Record
-	m, err := New(Config{Key: &testKey, Flows: ptr(flow.DefaultConfig())}, r.r.LinkType(), Sinks{
+	m, err := New(Configuration{Key: &testKey, Flows: ptr(flow.DefaultConfiguration())}, r.r.LinkType(), Sinks{
 		Packets: w,
 		Flows:   func(f *flow.Record) { flows = append(flows, *f) },
 	})
@@ -178,7 +178,7 @@ func TestMeterAnonymizes(t *testing.T) {
 // TestMeterPaused checks that a paused meter reads but does not count.
 func TestMeterPaused(t *testing.T) {
 	r := openTestdata(t, "zeek__http-get.pcap")
-	m, err := New(Config{Counters: &counters.Config{Interval: time.Second}}, r.r.LinkType(), Sinks{})
+	m, err := New(Configuration{Counters: &counters.Configuration{Interval: time.Second}}, r.r.LinkType(), Sinks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestMeterPaused(t *testing.T) {
 // TestMeterCancel checks that Run returns the context's error.
 func TestMeterCancel(t *testing.T) {
 	r := openTestdata(t, "zeek__http-get.pcap")
-	m, err := New(Config{}, r.r.LinkType(), Sinks{})
+	m, err := New(Configuration{}, r.r.LinkType(), Sinks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func (discardWriter) WritePacket(gopacket.CaptureInfo, []byte) error { return ni
 func BenchmarkMeter(b *testing.B) {
 	frames, cis := synthetic(1<<16, 4096)
 	for _, mode := range []string{"plain", "anonymized", "anonymized, packets written"} {
-		cfg := Config{Counters: &counters.Config{Interval: time.Second}, Flows: ptr(flow.DefaultConfig())}
+		cfg := Configuration{Counters: &counters.Configuration{Interval: time.Second}, Flows: ptr(flow.DefaultConfiguration())}
 		var packets PacketWriter
 		if mode != "plain" {
 			cfg.Key = &testKey
@@ -263,7 +263,7 @@ func BenchmarkMeter(b *testing.B) {
 			packets = discardWriter{}
 		}
 		b.Run(mode, func(b *testing.B) {
-			exp, err := ipfix.New(ipfix.DefaultConfig(), ipfix.NewFileTransport(io.Discard))
+			exp, err := ipfix.New(ipfix.DefaultConfiguration(), ipfix.NewFileTransport(io.Discard))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -26,7 +26,7 @@ func BenchmarkTrace(b *testing.B) {
 	if path == "" {
 		b.Skip("GIMS_BENCH_TRACE names no capture file")
 	}
-	cfg := Config{Flows: ptr(flow.DefaultConfig())}
+	cfg := Configuration{Flows: ptr(flow.DefaultConfiguration())}
 	if os.Getenv("GIMS_BENCH_KEY") != "" {
 		cfg.Key = &testKey
 	}
@@ -41,7 +41,7 @@ func BenchmarkTrace(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		exp, err := ipfix.New(ipfix.DefaultConfig(), ipfix.NewFileTransport(io.Discard))
+		exp, err := ipfix.New(ipfix.DefaultConfiguration(), ipfix.NewFileTransport(io.Discard))
 		if err != nil {
 			b.Fatal(err)
 		}

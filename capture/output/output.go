@@ -22,13 +22,15 @@ import (
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
+	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/flow"
 	"github.com/gimsproject/gims/transform/ipfix"
 )
 
-// Config says which outputs to open and how. Start from DefaultConfig.
-type Config struct {
+// Configuration says which outputs to open and how. Start from
+// DefaultConfiguration: New refuses invalid values (see Validate).
+type Configuration struct {
 	// Pcap, Counters and Flows are the paths of the pcap file, the
 	// counters CSV file and the IPFIX file; an empty path leaves that
 	// output out.
@@ -37,23 +39,42 @@ type Config struct {
 	// "tcp://host:port", fed with the flows as well; empty for none.
 	Collector string
 	// IPFIX configures the flow exporters of the file and the collector
-	// (biflow records, observation domain).
-	IPFIX ipfix.Config
+	// (biflow records, observation domain). Default
+	// ipfix.DefaultConfiguration(); it must be valid.
+	IPFIX ipfix.Configuration
 	// Append keeps the files of an earlier run, cut back to their last
 	// complete record, and writes after it; otherwise the files are
 	// created empty.
 	Append bool
 	// Perm is the permission of created files (before the umask).
-	// Default 0640.
+	// Default 0640; permission bits only, and the owner must be able to
+	// read and write (a job reopens its files to append to them).
 	Perm os.FileMode
-	// LinkType and Snaplen go into the header of a new pcap file.
+	// LinkType and Snaplen go into the header of a new pcap file; a
+	// Snaplen of 0 is capture.DefaultSnaplen (capture.NewPcapWriter).
 	LinkType layers.LinkType
 	Snaplen  int
 }
 
-// DefaultConfig returns a configuration with no output.
-func DefaultConfig() Config {
-	return Config{IPFIX: ipfix.DefaultConfig(), Perm: 0o640}
+// DefaultConfiguration returns a configuration with no output.
+func DefaultConfiguration() Configuration {
+	return Configuration{IPFIX: ipfix.DefaultConfiguration(), Perm: 0o640}
+}
+
+// Validate names the field that is wrong, the rule and the value given.
+func (c Configuration) Validate() error {
+	var perm error
+	if c.Perm&^os.ModePerm != 0 || c.Perm&0o600 != 0o600 {
+		perm = &check.FieldError{Field: "Perm",
+			Rule: "permission bits that let the owner read and write (like 0640)", Value: c.Perm}
+	}
+	if err := check.First(perm, check.NotNegative("Snaplen", c.Snaplen)); err != nil {
+		return err
+	}
+	if err := c.IPFIX.Validate(); err != nil {
+		return fmt.Errorf("IPFIX: %w", err)
+	}
+	return nil
 }
 
 // Dependencies are what a Writer reports to and feeds besides its outputs.
@@ -82,7 +103,7 @@ func (e *CollectorError) Unwrap() error { return e.Err }
 // called from the goroutine that feeds the meter, and so are its methods,
 // except CollectorStats.
 type Writer struct {
-	cfg  Config
+	cfg  Configuration
 	deps Dependencies
 
 	csv     *os.File
@@ -106,10 +127,11 @@ type Writer struct {
 	closed bool
 }
 
-// New returns a Writer of the outputs cfg names. It does no I/O.
-func New(cfg Config, deps Dependencies) *Writer {
-	if cfg.Perm == 0 {
-		cfg.Perm = DefaultConfig().Perm
+// New returns a Writer of the outputs cfg names, refusing an invalid
+// configuration. It does no I/O.
+func New(cfg Configuration, deps Dependencies) (*Writer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid output configuration: %w", err)
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
@@ -117,7 +139,7 @@ func New(cfg Config, deps Dependencies) *Writer {
 	if deps.Report == nil {
 		deps.Report = func(error) {}
 	}
-	return &Writer{cfg: cfg, deps: deps}
+	return &Writer{cfg: cfg, deps: deps}, nil
 }
 
 // flows tells whether flows go anywhere.

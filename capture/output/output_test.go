@@ -3,6 +3,7 @@ package output
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,9 +32,12 @@ func mkFlow(i int) *flow.Record {
 
 // run writes n packets, counter intervals and flows, starting at the
 // i-th, through the sinks of a Writer of cfg.
-func run(t *testing.T, cfg Config, deps Dependencies, first, n int) *Writer {
+func run(t *testing.T, cfg Configuration, deps Dependencies, first, n int) *Writer {
 	t.Helper()
-	w := New(cfg, deps)
+	w, err := New(cfg, deps)
+	if err != nil {
+		t.Fatalf("New() error: %v", err)
+	}
 	s := w.Sinks()
 	if err := w.Open(context.Background()); err != nil {
 		t.Fatalf("Open() error: %v", err)
@@ -56,8 +60,8 @@ func run(t *testing.T, cfg Config, deps Dependencies, first, n int) *Writer {
 	return w
 }
 
-func files(dir string) Config {
-	cfg := DefaultConfig()
+func files(dir string) Configuration {
+	cfg := DefaultConfiguration()
 	cfg.Pcap = filepath.Join(dir, "packets.pcap")
 	cfg.Counters = filepath.Join(dir, "counters.csv")
 	cfg.Flows = filepath.Join(dir, "flows.ipfix")
@@ -65,8 +69,8 @@ func files(dir string) Config {
 	return cfg
 }
 
-// check reads the files back and compares them with n records each.
-func check(t *testing.T, cfg Config, n int) {
+// checkFiles reads the files back and compares them with n records each.
+func checkFiles(t *testing.T, cfg Configuration, n int) {
 	t.Helper()
 	f, err := os.Open(cfg.Pcap)
 	if err != nil {
@@ -117,7 +121,7 @@ func TestWriter(t *testing.T) {
 	top := ipfix.NewTopFlows(3)
 	var reported []error
 	run(t, cfg, Dependencies{Top: top, Report: func(err error) { reported = append(reported, err) }}, 0, 10)
-	check(t, cfg, 10)
+	checkFiles(t, cfg, 10)
 	if got := top.Sorted(); len(got) != 3 || got[0] != ipfix.FlowRowOf(mkFlow(9)) {
 		t.Errorf("Top kept %+v, want the 3 largest flows", got)
 	}
@@ -133,7 +137,7 @@ func TestWriter(t *testing.T) {
 
 // tear appends a partial record to each file, as a crash or a full disk
 // leaves.
-func tear(t *testing.T, cfg Config) {
+func tear(t *testing.T, cfg Configuration) {
 	t.Helper()
 	for path, torn := range map[string][]byte{
 		cfg.Pcap:     {1, 2, 3, 4, 5, 6, 7, 8, 9},
@@ -159,7 +163,7 @@ func TestAppend(t *testing.T) {
 	tear(t, cfg)
 	cfg.Append = true
 	run(t, cfg, Dependencies{}, 4, 6)
-	check(t, cfg, 10)
+	checkFiles(t, cfg, 10)
 	header := 0
 	data, _ := os.ReadFile(cfg.Counters)
 	for _, line := range strings.Split(string(data), "\n") {
@@ -180,18 +184,21 @@ func TestRepairAfterFailure(t *testing.T) {
 	if err := w.Repair(); err != nil {
 		t.Fatalf("Repair() error: %v", err)
 	}
-	check(t, cfg, 3)
+	checkFiles(t, cfg, 3)
 }
 
 func TestWriteFailure(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full")
 	}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.Counters = "/dev/full"
 	var reported []error
-	w := New(cfg, Dependencies{Report: func(err error) { reported = append(reported, err) }})
-	err := w.Open(context.Background())
+	w, err := New(cfg, Dependencies{Report: func(err error) { reported = append(reported, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Open(context.Background())
 	if err == nil || w.Failed() == nil || len(reported) != 1 || reported[0] != w.Failed() {
 		t.Fatalf("Open() on a full disk = %v; Failed() = %v, reported %v; want the write error once", err, w.Failed(), reported)
 	}
@@ -201,10 +208,13 @@ func TestWriteFailure(t *testing.T) {
 }
 
 func TestCollectorError(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.Collector = "http://127.0.0.1:4739"
-	w := New(cfg, Dependencies{})
-	err := w.Open(context.Background())
+	w, err := New(cfg, Dependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Open(context.Background())
 	var ce *CollectorError
 	if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), "flows collector: ") {
 		t.Fatalf("Open() with a bad collector = %v, want a *CollectorError", err)
@@ -217,23 +227,66 @@ func TestCollectorError(t *testing.T) {
 func TestSinks(t *testing.T) {
 	for _, tc := range []struct {
 		name                     string
-		cfg                      Config
+		mod                      func(*Configuration)
 		deps                     Dependencies
 		packets, counters, flows bool
 	}{
-		{"nothing", Config{}, Dependencies{}, false, false, false},
-		{"pcap", Config{Pcap: "p"}, Dependencies{}, true, false, false},
-		{"counters", Config{Counters: "c"}, Dependencies{}, false, true, false},
-		{"flows file", Config{Flows: "f"}, Dependencies{}, false, false, true},
-		{"collector only", Config{Collector: "udp://127.0.0.1:4739"}, Dependencies{}, false, false, true},
-		{"top only", Config{}, Dependencies{Top: ipfix.NewTopFlows(1)}, false, false, true},
+		{"nothing", func(*Configuration) {}, Dependencies{}, false, false, false},
+		{"pcap", func(c *Configuration) { c.Pcap = "p" }, Dependencies{}, true, false, false},
+		{"counters", func(c *Configuration) { c.Counters = "c" }, Dependencies{}, false, true, false},
+		{"flows file", func(c *Configuration) { c.Flows = "f" }, Dependencies{}, false, false, true},
+		{"collector only", func(c *Configuration) { c.Collector = "udp://127.0.0.1:4739" }, Dependencies{}, false, false, true},
+		{"top only", func(*Configuration) {}, Dependencies{Top: ipfix.NewTopFlows(1)}, false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := New(tc.cfg, tc.deps).Sinks()
+			cfg := DefaultConfiguration()
+			tc.mod(&cfg)
+			w, err := New(cfg, tc.deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := w.Sinks()
 			if (s.Packets != nil) != tc.packets || (s.Counters != nil) != tc.counters || (s.Flows != nil) != tc.flows {
 				t.Errorf("Sinks() packets %t, counters %t, flows %t; want %t, %t, %t",
 					s.Packets != nil, s.Counters != nil, s.Flows != nil, tc.packets, tc.counters, tc.flows)
 			}
 		})
+	}
+}
+
+func TestNewInvalidConfiguration(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*Configuration)
+		want string
+	}{
+		{"zero perm", func(c *Configuration) { c.Perm = 0 },
+			"invalid output configuration: Perm must be permission bits that let the owner read and write (like 0640), got ----------"},
+		{"owner cannot write", func(c *Configuration) { c.Perm = 0o444 },
+			"invalid output configuration: Perm must be permission bits that let the owner read and write (like 0640), got -r--r--r--"},
+		{"not only permission bits", func(c *Configuration) { c.Perm = os.ModeDir | 0o750 },
+			"invalid output configuration: Perm must be permission bits that let the owner read and write (like 0640), got drwxr-x---"},
+		{"negative snaplen", func(c *Configuration) { c.Snaplen = -1 },
+			"invalid output configuration: Snaplen must be zero or more, got -1"},
+		{"zero template refresh", func(c *Configuration) { c.IPFIX.TemplateRefresh = 0 },
+			"invalid output configuration: IPFIX: TemplateRefresh must be positive, got 0s"},
+		{"no IPFIX clock", func(c *Configuration) { c.IPFIX.Now = nil },
+			"invalid output configuration: IPFIX: Now must be set"},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			cfg := DefaultConfiguration()
+			tc.mod(&cfg)
+			if _, err := New(cfg, Dependencies{}); err == nil || err.Error() != tc.want {
+				t.Errorf("New() error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	for _, perm := range []os.FileMode{0o600, 0o640, 0o666} {
+		cfg := DefaultConfiguration()
+		cfg.Perm = perm
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("Validate() with Perm %v: %v", perm, err)
+		}
 	}
 }

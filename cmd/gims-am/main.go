@@ -26,11 +26,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
+	"github.com/gimsproject/gims/daemon"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/web"
 )
 
@@ -40,11 +41,13 @@ var version = "dev"
 // adminPasswordEnv holds the password of -init-admin.
 const adminPasswordEnv = "GIMS_ADMIN_PASSWORD"
 
-// options are the command-line flags.
+// options are the command-line flags: the components' configurations,
+// filled from their DefaultConfiguration, and the daemon's own settings.
 type options struct {
-	listen, dbPath, dataDir, initAdmin, logLevel string
-	poll, pull, refresh, deviceTimeout           time.Duration
-	bcryptCost                                   int
+	listen, initAdmin string
+	level             slog.Level
+	db                db.Configuration
+	am                am.Configuration
 }
 
 func main() {
@@ -76,44 +79,58 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return 1
 }
 
-// parseFlags reads the command line.
+// parseFlags reads the command line over the components' default
+// configurations and validates the result: a bad value is a usage error
+// naming its flag.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
+	o := options{listen: "127.0.0.1:8080", db: db.DefaultConfiguration(), am: am.DefaultConfiguration()}
+	o.db.Path = "gims.db"
+	o.am.DataDir = "data"
+	logLevel := "info"
 	fs := flag.NewFlagSet("gims-am", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the API, GUI and metrics")
-	fs.StringVar(&o.dbPath, "db", "gims.db", "SQLite database file (created if missing)")
-	fs.StringVar(&o.dataDir, "data", "data", "folder of the result files pulled from the devices")
+	// Errors are reported by run as one line; -h prints the flags.
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.listen, "listen", o.listen, "address of the API, GUI and metrics")
+	fs.StringVar(&o.db.Path, "db", o.db.Path, "SQLite database file (created if missing)")
+	fs.StringVar(&o.am.DataDir, "data", o.am.DataDir, "folder of the result files pulled from the devices")
 	fs.StringVar(&o.initAdmin, "init-admin", "", "create this admin (password from $"+adminPasswordEnv+") unless it exists")
-	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.DurationVar(&o.poll, "poll-interval", time.Second, "how often running experiments' devices are polled")
-	fs.DurationVar(&o.pull, "pull-interval", 10*time.Second, "how often results are pulled while running (storage remote)")
-	fs.DurationVar(&o.refresh, "refresh-interval", 30*time.Second, "how often device capabilities are refreshed")
-	fs.DurationVar(&o.deviceTimeout, "device-timeout", 10*time.Second, "timeout of every call to a capture device")
-	fs.IntVar(&o.bcryptCost, "bcrypt-cost", bcrypt.DefaultCost, "cost of new password hashes (4 to 31; tests use 4)")
+	fs.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error")
+	fs.DurationVar(&o.am.PollInterval, "poll-interval", o.am.PollInterval, "how often running experiments' devices are polled")
+	fs.DurationVar(&o.am.PullInterval, "pull-interval", o.am.PullInterval, "how often results are pulled while running (storage remote)")
+	fs.DurationVar(&o.am.RefreshInterval, "refresh-interval", o.am.RefreshInterval, "how often device capabilities are refreshed")
+	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
+	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
 			return o, err
 		}
 		return o, usageError{err}
 	}
-	if o.bcryptCost < bcrypt.MinCost || o.bcryptCost > bcrypt.MaxCost {
-		return o, usageError{fmt.Errorf("-bcrypt-cost must be between %d and %d", bcrypt.MinCost, bcrypt.MaxCost)}
-	}
 	if fs.NArg() > 0 {
 		return o, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if err := o.level.UnmarshalText([]byte(logLevel)); err != nil {
+		return o, usageError{fmt.Errorf("-log-level %q: %v", logLevel, err)}
+	}
+	// An invalid value is reported under the flag the user typed.
+	if err := o.db.Validate(); err != nil {
+		return o, usageError{check.Flags(err, map[string]string{"Path": "db"})}
+	}
+	if err := o.am.Validate(); err != nil {
+		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
+			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
+			"BcryptCost": "bcrypt-cost"})}
 	}
 	return o, nil
 }
 
-// serve runs the aggregate manager until ctx ends.
+// serve runs the aggregate manager until ctx ends: the manager's loops and
+// the HTTP server are the daemon's components, stopped in reverse order.
 func serve(ctx context.Context, o options, getenv func(string) string, stderr io.Writer) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return usageError{fmt.Errorf("-log-level %q: %v", o.logLevel, err)}
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	store, err := db.Open(ctx, db.Config{Path: o.dbPath})
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))
+	store, err := db.Open(ctx, o.db)
 	if err != nil {
 		return err
 	}
@@ -122,9 +139,8 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	// manager's and the API's, all served at /metrics.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := am.New(am.Config{DataDir: o.dataDir, PollInterval: o.poll, PullInterval: o.pull,
-		RefreshInterval: o.refresh, DeviceTimeout: o.deviceTimeout, BcryptCost: o.bcryptCost, Logger: logger},
-		am.Dependencies{DB: store, Registry: reg})
+	o.am.Logger = logger
+	m, err := am.New(o.am, am.Dependencies{DB: store, Registry: reg})
 	if err != nil {
 		return usageError{err}
 	}
@@ -137,11 +153,13 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 			return usageError{err}
 		}
 	}
-	h, err := api.New(api.Config{Logger: logger}, api.Dependencies{Manager: m, Registry: reg})
+	acfg := api.DefaultConfiguration()
+	acfg.Logger = logger
+	h, err := api.New(acfg, api.Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		return err
 	}
-	gcfg := web.DefaultConfig()
+	gcfg := web.DefaultConfiguration()
 	gcfg.Logger = logger
 	gui, err := web.New(gcfg, m)
 	if err != nil {
@@ -151,25 +169,33 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	if err != nil {
 		return fmt.Errorf("unable to listen: %w", err)
 	}
-	if err := m.Start(ctx); err != nil {
-		ln.Close()
-		return err
-	}
-	defer m.Stop()
+	defer ln.Close() // in case the server never starts
 	srv := &http.Server{Handler: routes(h, gui), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	logger.Info("gims-am serving", "version", version, "address", ln.Addr().String(), "db", o.dbPath, "data", o.dataDir)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("server stopped: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+
+	d := daemon.New(logger)
+	d.Add("aggregate manager", daemon.Hooks{
+		OnStart: m.Start,
+		OnStop:  func() error { m.Stop(); return nil },
+	})
+	d.Add("HTTP server", daemon.Hooks{
+		OnStart: func(context.Context) error {
+			d.Go("HTTP server", func(context.Context) error {
+				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			})
+			logger.Info("gims-am serving", "version", version, "address", ln.Addr().String(), "db", o.db.Path, "data", o.am.DataDir)
+			return nil
+		},
+		OnStop: func() error {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		},
+	})
+	return d.Run(ctx)
 }
 
 // routes mounts the API, the downloads and the metrics on the API

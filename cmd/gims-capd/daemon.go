@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/daemon"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -35,14 +35,14 @@ const (
 )
 
 // runDaemon runs the capture daemon's device API (SPEC §4) until ctx ends
-// (SIGINT, SIGTERM), then stops serving and flushes every job.
+// (SIGINT, SIGTERM). Its components, in start order: the job manager, the
+// HTTP server and the registration with the aggregate manager; at the end
+// they stop in reverse order, so the server stops before every job is
+// flushed.
 func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	token, err := loadToken(o.tokenFile, os.Getenv)
 	if err != nil {
 		return err
-	}
-	if o.dataDir == "" {
-		return usagef("-data must name a folder")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	// One registry for the daemon: the Go runtime and process metrics, the
@@ -50,13 +50,15 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	// behind the bearer token.
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := job.New(job.Config{DataDir: o.dataDir, PcapDir: o.pcapDir, Logger: logger},
-		job.Dependencies{Registry: registry})
+	jcfg := o.jobs
+	jcfg.Logger = logger
+	m, err := job.New(jcfg, job.Dependencies{Registry: registry})
 	if err != nil {
 		return usageError{err}
 	}
-	h, err := device.New(device.Config{Token: token, Version: version, Logger: logger},
-		device.Dependencies{Jobs: m, Registry: registry})
+	dcfg := device.DefaultConfiguration()
+	dcfg.Token, dcfg.Version, dcfg.Logger = token, version, logger
+	h, err := device.New(dcfg, device.Dependencies{Jobs: m, Registry: registry})
 	if err != nil {
 		return err
 	}
@@ -64,16 +66,12 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("unable to listen: %w", err)
 	}
+	defer ln.Close() // in case the server never starts
 	var reg *registrar
 	if o.register != "" {
 		if reg, err = newRegistrar(o.register, token, ln.Addr(), logger); err != nil {
-			ln.Close()
 			return err
 		}
-	}
-	if err := m.Start(ctx); err != nil {
-		ln.Close()
-		return fmt.Errorf("unable to start the job manager: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -81,41 +79,54 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info("capture daemon listening", "addr", ln.Addr().String(), "data", o.dataDir,
-		"pcap_dir", o.pcapDir, "version", version)
 
-	var wg sync.WaitGroup
-	regCtx, cancelReg := context.WithCancel(ctx)
+	d := daemon.New(logger)
+	d.Add("job manager", daemon.Hooks{
+		OnStart: m.Start,
+		OnStop: func() error {
+			if err := m.Stop(); err != nil {
+				return fmt.Errorf("unable to stop jobs: %w", err)
+			}
+			return nil
+		},
+	})
+	d.Add("HTTP server", daemon.Hooks{
+		OnStart: func(context.Context) error {
+			d.Go("HTTP server", func(context.Context) error {
+				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			})
+			logger.Info("capture daemon listening", "addr", ln.Addr().String(), "data", o.jobs.DataDir,
+				"pcap_dir", o.jobs.PcapDir, "version", version)
+			return nil
+		},
+		OnStop: func() error {
+			shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(shutCtx); err != nil {
+				logger.Warn("HTTP shutdown incomplete", "error", err)
+			}
+			return nil
+		},
+	})
 	if reg != nil {
-		r := reg
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = r.run(regCtx)
-		}()
+		d.Add("registration", daemon.Hooks{OnStart: func(context.Context) error {
+			// Registration retries until it succeeds or the daemon stops;
+			// it never fails the daemon.
+			d.Go("registration", func(ctx context.Context) error {
+				_ = reg.run(ctx)
+				return nil
+			})
+			return nil
+		}})
 	}
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-	case serveErr = <-served:
-		serveErr = fmt.Errorf("HTTP server failed: %w", serveErr)
-	}
-	cancelReg()
-	wg.Wait()
-	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		logger.Warn("HTTP shutdown incomplete", "error", err)
-	}
-	if err := m.Stop(); err != nil {
-		return errors.Join(serveErr, fmt.Errorf("unable to stop jobs: %w", err))
+	if err := d.Run(ctx); err != nil {
+		return err
 	}
 	logger.Info("capture daemon stopped")
-	return serveErr
+	return nil
 }
 
 // loadToken reads the bearer token from file (trimmed), else from

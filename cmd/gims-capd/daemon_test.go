@@ -63,7 +63,12 @@ func TestDaemonServesAndStops(t *testing.T) {
 
 	// An aggregate manager that refuses the first registration.
 	am := &amStub{failures: 1}
-	amSrv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "AM"
+	amSrv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := amSrv.RegisterService(am, "AM", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +356,12 @@ func (a *amStub) RegisterDevice(r *http.Request, args *RegisterArgs, reply *bool
 
 func TestRegistrarRetries(t *testing.T) {
 	am := &amStub{failures: 2}
-	srv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "AM"
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.RegisterService(am, "AM", nil); err != nil {
 		t.Fatal(err)
 	}

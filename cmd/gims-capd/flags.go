@@ -4,7 +4,11 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"time"
+
+	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/flow"
 )
 
 var errHelp = errors.New("help requested")
@@ -17,30 +21,35 @@ type options struct {
 
 // offlineOptions are the flags of the offline flow meter (SPEC §7).
 type offlineOptions struct {
-	input           string
-	filter          string
-	keyHex, secret  string
-	pcapOut         string
-	ipfixOut        string
-	collector       string
-	countersOut     string
-	counterInterval time.Duration
-	activeTimeout   time.Duration
-	idleTimeout     time.Duration
-	biflow          bool
+	input          string
+	filter         string
+	keyHex, secret string
+	pcapOut        string
+	ipfixOut       string
+	collector      string
+	countersOut    string
+	// counters and flows are the transforms' configurations, from their
+	// DefaultConfiguration and the flags.
+	counters counters.Configuration
+	flows    flow.Configuration
 }
 
 // daemonOptions are the flags of the capture daemon (SPEC §1).
 type daemonOptions struct {
 	listen    string
-	dataDir   string
-	pcapDir   string
 	tokenFile string
 	register  string
+	// jobs is the job manager's configuration (DataDir, PcapDir), from
+	// its DefaultConfiguration and the flags.
+	jobs job.Configuration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
+	o := options{
+		offline: offlineOptions{counters: counters.DefaultConfiguration(), flows: flow.DefaultConfiguration()},
+		daemon:  daemonOptions{jobs: job.DefaultConfiguration()},
+	}
+	o.daemon.jobs.DataDir = "gims-capd-data"
 	fs := flag.NewFlagSet("gims-capd", flag.ContinueOnError)
 	// Errors are reported by run as one line; -h prints the flags.
 	fs.SetOutput(io.Discard)
@@ -53,14 +62,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&off.ipfixOut, "ipfix", "", "write flows to this RFC 5655 IPFIX `file`")
 	fs.StringVar(&off.collector, "collector", "", "export flows to an IPFIX collector (udp://host:port or tcp://host:port)")
 	fs.StringVar(&off.countersOut, "counters", "", "write interval counters to this CSV `file`")
-	fs.DurationVar(&off.counterInterval, "counter-interval", time.Second, "counter interval")
-	fs.DurationVar(&off.activeTimeout, "active-timeout", 1800*time.Second, "flow active timeout")
-	fs.DurationVar(&off.idleTimeout, "idle-timeout", 300*time.Second, "flow idle timeout")
-	fs.BoolVar(&off.biflow, "biflow", true, "bidirectional flows (RFC 5103)")
+	fs.DurationVar(&off.counters.Interval, "counter-interval", off.counters.Interval, "counter interval")
+	fs.DurationVar(&off.flows.ActiveTimeout, "active-timeout", off.flows.ActiveTimeout, "flow active timeout")
+	fs.DurationVar(&off.flows.IdleTimeout, "idle-timeout", off.flows.IdleTimeout, "flow idle timeout")
+	fs.BoolVar(&off.flows.Biflow, "biflow", off.flows.Biflow, "bidirectional flows (RFC 5103)")
 	d := &o.daemon
 	fs.StringVar(&d.listen, "listen", "127.0.0.1:8081", "daemon mode: XML-RPC device API `address`")
-	fs.StringVar(&d.dataDir, "data", "gims-capd-data", "daemon mode: `folder` for jobs and results")
-	fs.StringVar(&d.pcapDir, "pcap-dir", "", "daemon mode: `folder` of pcap files offered as file: interfaces")
+	fs.StringVar(&d.jobs.DataDir, "data", d.jobs.DataDir, "daemon mode: `folder` for jobs and results")
+	fs.StringVar(&d.jobs.PcapDir, "pcap-dir", d.jobs.PcapDir, "daemon mode: `folder` of pcap files offered as file: interfaces")
 	fs.StringVar(&d.tokenFile, "token-file", "", "daemon mode: `file` holding the bearer token (or GIMS_DEVICE_TOKEN)")
 	fs.StringVar(&d.register, "register", "", "daemon mode: announce this device to the aggregate manager at `URL`")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +82,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	// An invalid value is reported under the flag the user typed.
+	if err := off.counters.Validate(); err != nil {
+		return o, usageError{check.Flags(err, map[string]string{"Interval": "counter-interval"})}
+	}
+	if err := off.flows.Validate(); err != nil {
+		return o, usageError{check.Flags(err, map[string]string{"ActiveTimeout": "active-timeout", "IdleTimeout": "idle-timeout"})}
+	}
+	if off.input == "" {
+		if err := d.jobs.Validate(); err != nil {
+			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir"})}
+		}
 	}
 	return o, nil
 }

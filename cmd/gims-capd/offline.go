@@ -12,9 +12,7 @@ import (
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
 	"github.com/gimsproject/gims/capture/output"
-	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/cryptopan"
-	"github.com/gimsproject/gims/transform/flow"
 )
 
 // runOffline is the offline flow meter: it runs one file through the same
@@ -34,11 +32,14 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var writeErr error // the first error writing the outputs; the run goes on
-	out := output.New(o.outputConfig(src), output.Dependencies{Logger: logger, Report: func(err error) {
+	out, err := output.New(o.outputConfig(src), output.Dependencies{Logger: logger, Report: func(err error) {
 		if writeErr == nil {
 			writeErr = err
 		}
 	}})
+	if err != nil {
+		return err
+	}
 	defer func() { _ = out.Close() }() // what is still open after an early error
 	if err := out.Open(ctx); err != nil {
 		var ce *output.CollectorError
@@ -73,8 +74,8 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 
 // meterConfig turns the flags into the meter's configuration, refusing
 // bad values as usage errors.
-func (o offlineOptions) meterConfig() (meter.Config, error) {
-	var cfg meter.Config
+func (o offlineOptions) meterConfig() (meter.Configuration, error) {
+	var cfg meter.Configuration
 	switch {
 	case o.keyHex != "" && o.secret != "":
 		return cfg, usagef("-anonymize-key and -anonymize-secret are exclusive")
@@ -91,29 +92,22 @@ func (o offlineOptions) meterConfig() (meter.Config, error) {
 		}
 		cfg.Key = &key
 	}
+	// parseFlags validated both configurations.
 	if o.countersOut != "" {
-		if o.counterInterval <= 0 {
-			return cfg, usagef("-counter-interval must be positive, not %s", o.counterInterval)
-		}
-		cfg.Counters = &counters.Config{Interval: o.counterInterval}
+		cfg.Counters = &o.counters
 	}
 	if o.ipfixOut != "" || o.collector != "" {
-		if o.activeTimeout <= 0 || o.idleTimeout <= 0 {
-			return cfg, usagef("-active-timeout and -idle-timeout must be positive")
-		}
-		fc := flow.DefaultConfig()
-		fc.ActiveTimeout, fc.IdleTimeout, fc.Biflow = o.activeTimeout, o.idleTimeout, o.biflow
-		cfg.Flows = &fc
+		cfg.Flows = &o.flows
 	}
 	return cfg, nil
 }
 
 // outputConfig names the outputs the flags ask for, as a job's are set
 // up, in files created like os.Create's.
-func (o offlineOptions) outputConfig(src *capture.Source) output.Config {
-	cfg := output.DefaultConfig()
+func (o offlineOptions) outputConfig(src *capture.Source) output.Configuration {
+	cfg := output.DefaultConfiguration()
 	cfg.Pcap, cfg.Counters, cfg.Flows, cfg.Collector = o.pcapOut, o.countersOut, o.ipfixOut, o.collector
-	cfg.IPFIX.Biflow = o.biflow
+	cfg.IPFIX.Biflow = o.flows.Biflow
 	cfg.Perm = 0o666
 	cfg.LinkType, cfg.Snaplen = src.LinkType(), src.Snaplen()
 	return cfg

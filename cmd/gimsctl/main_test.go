@@ -81,7 +81,13 @@ type wireRecorder struct {
 
 // newWireRecorder returns a recorder of the SPEC §3 methods.
 func newWireRecorder(t *testing.T) *wireRecorder {
-	w := &wireRecorder{srv: xmlrpc.NewServer(xmlrpc.Config{DefaultService: "AM"})}
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "AM"
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wireRecorder{srv: srv}
 	if err := w.srv.RegisterService(w, "AM", nil); err != nil {
 		t.Fatalf("RegisterService: %v", err)
 	}

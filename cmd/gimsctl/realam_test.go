@@ -56,14 +56,18 @@ func newRealAM(t *testing.T) *realAM {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := db.Open(ctx, db.Config{Path: filepath.Join(dir, "gims.db")})
+	dcfg := db.DefaultConfiguration()
+	dcfg.Path = filepath.Join(dir, "gims.db")
+	store, err := db.Open(ctx, dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	m, err := am.New(am.Config{DataDir: filepath.Join(dir, "data"), PollInterval: 200 * time.Millisecond,
-		PullInterval: 500 * time.Millisecond, RefreshInterval: 5 * time.Second, DeviceTimeout: 5 * time.Second,
-		BcryptCost: bcrypt.MinCost}, am.Dependencies{DB: store})
+	mcfg := am.DefaultConfiguration()
+	mcfg.DataDir = filepath.Join(dir, "data")
+	mcfg.PollInterval, mcfg.PullInterval, mcfg.RefreshInterval = 200*time.Millisecond, 500*time.Millisecond, 5*time.Second
+	mcfg.DeviceTimeout, mcfg.BcryptCost = 5*time.Second, bcrypt.MinCost
+	m, err := am.New(mcfg, am.Dependencies{DB: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +82,7 @@ func newRealAM(t *testing.T) *realAM {
 	if _, err := m.AddUser(ctx, admin, amapi.UserInput{Name: aliceUser, Password: testPassword, Role: am.RoleExperimenter}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Config{}, api.Dependencies{Manager: m})
+	h, err := api.New(api.DefaultConfiguration(), api.Dependencies{Manager: m})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,12 @@ func (Svc) Ping(_ *http.Request, _ *xmlrpc.NoArgs, reply *string) error {
 
 func newCalls(t *testing.T) (*Calls, *prometheus.Registry) {
 	t.Helper()
-	srv := xmlrpc.NewServer(xmlrpc.Config{DefaultService: "Svc"})
+	xcfg := xmlrpc.DefaultConfiguration()
+	xcfg.DefaultService = "Svc"
+	srv, err := xmlrpc.NewServer(xcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.RegisterService(Svc{}, "Svc", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -1,29 +1,28 @@
 package counters
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
-// Config configures an Aggregator.
-type Config struct {
+// Configuration configures an Aggregator.
+type Configuration struct {
 	// Interval is the length of one counting interval; intervals are
 	// aligned to multiples of Interval since the Unix epoch, in packet
 	// time. Default 1s; it must be positive.
 	Interval time.Duration
 }
 
-// DefaultConfig returns the default configuration: one-second intervals,
+// DefaultConfiguration returns the default configuration: one-second intervals,
 // as SPEC §3 (interval_ms 1000) and the offline meter (-counter-interval 1s)
 // default to.
-func DefaultConfig() Config {
-	return Config{Interval: time.Second}
+func DefaultConfiguration() Configuration {
+	return Configuration{Interval: time.Second}
 }
 
-// validate checks cfg and says what is wrong in terms a user can act on.
-func (cfg Config) validate() error {
-	if cfg.Interval <= 0 {
-		return fmt.Errorf("counter interval must be positive, got %v", cfg.Interval)
-	}
-	return nil
+// Validate checks cfg and says which field is wrong, the rule and the
+// value given.
+func (cfg Configuration) Validate() error {
+	return check.Positive("Interval", cfg.Interval)
 }

@@ -34,7 +34,7 @@ const (
 // Record holds the counters of one interval.
 type Record struct {
 	// Start is the beginning of the interval (UTC); the interval lasts
-	// Config.Interval.
+	// Configuration.Interval.
 	Start time.Time
 	// Packets and Bytes count every packet and its length on the wire.
 	Packets, Bytes uint64
@@ -64,8 +64,8 @@ type Aggregator struct {
 
 // New returns an Aggregator that calls emit, synchronously, for every
 // closed interval.
-func New(cfg Config, emit func(Record)) (*Aggregator, error) {
-	if err := cfg.validate(); err != nil {
+func New(cfg Configuration, emit func(Record)) (*Aggregator, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid counters configuration: %w", err)
 	}
 	if emit == nil {

@@ -51,7 +51,7 @@ func checkSums(t *testing.T, r Record) {
 	}
 }
 
-func run(t *testing.T, cfg Config, steps []step) []string {
+func run(t *testing.T, cfg Configuration, steps []step) []string {
 	t.Helper()
 	var got []string
 	seen := map[time.Time]bool{}
@@ -187,7 +187,7 @@ func TestAggregator(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
-			got := run(t, Config{Interval: tc.interval}, tc.steps)
+			got := run(t, Configuration{Interval: tc.interval}, tc.steps)
 			if diff := diffLines(got, tc.want); diff != "" {
 				t.Errorf("records (-got, +want):\n%s", diff)
 			}
@@ -199,7 +199,7 @@ func TestAggregatorGapCap(t *testing.T) {
 	// A gap of 10000 empty 1 ms intervals: only MaxEmptyIntervals zero
 	// records, then the series jumps to the next packet's interval.
 	var got []Record
-	a, err := New(Config{Interval: time.Millisecond}, func(r Record) { got = append(got, r) })
+	a, err := New(Configuration{Interval: time.Millisecond}, func(r Record) { got = append(got, r) })
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}
@@ -225,7 +225,7 @@ func TestAggregatorBeforeEpoch(t *testing.T) {
 	// Floor alignment: 1969-12-31T23:59:59.5 belongs to the interval that
 	// starts at -1s, not 0.
 	var got []Record
-	a, err := New(DefaultConfig(), func(r Record) { got = append(got, r) })
+	a, err := New(DefaultConfiguration(), func(r Record) { got = append(got, r) })
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}
@@ -241,13 +241,13 @@ func TestNewInvalid(t *testing.T) {
 	emit := func(Record) {}
 	cases := []struct {
 		name string
-		cfg  Config
+		cfg  Configuration
 		emit func(Record)
 		want string
 	}{
-		{"zero interval", Config{}, emit, "invalid counters configuration: counter interval must be positive, got 0s"},
-		{"negative interval", Config{Interval: -time.Second}, emit, "invalid counters configuration: counter interval must be positive, got -1s"},
-		{"nil emit", DefaultConfig(), nil, "invalid counters configuration: nil emit function"},
+		{"zero interval", Configuration{}, emit, "invalid counters configuration: Interval must be positive, got 0s"},
+		{"negative interval", Configuration{Interval: -time.Second}, emit, "invalid counters configuration: Interval must be positive, got -1s"},
+		{"nil emit", DefaultConfiguration(), nil, "invalid counters configuration: nil emit function"},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
@@ -257,8 +257,8 @@ func TestNewInvalid(t *testing.T) {
 			}
 		})
 	}
-	if DefaultConfig().Interval != time.Second {
-		t.Errorf("DefaultConfig().Interval = %v, want 1s", DefaultConfig().Interval)
+	if DefaultConfiguration().Interval != time.Second {
+		t.Errorf("DefaultConfiguration().Interval = %v, want 1s", DefaultConfiguration().Interval)
 	}
 }
 
@@ -296,7 +296,7 @@ func TestWriteCSVHeaderError(t *testing.T) {
 
 func TestAllocs(t *testing.T) {
 	var n int
-	a, err := New(Config{Interval: time.Millisecond}, func(Record) { n++ })
+	a, err := New(Configuration{Interval: time.Millisecond}, func(Record) { n++ })
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}
@@ -339,7 +339,7 @@ func diffLines(got, want []string) string {
 }
 
 func BenchmarkAdd(b *testing.B) {
-	a, err := New(DefaultConfig(), func(Record) {})
+	a, err := New(DefaultConfiguration(), func(Record) {})
 	if err != nil {
 		b.Fatalf("New() error:\n%+v", err)
 	}

@@ -15,7 +15,7 @@ import (
 // TestAllocs checks that anonymizing an address does not allocate, warm or
 // cold cache, once the pool holds a buffer.
 func TestAllocs(t *testing.T) {
-	c := newTestCipher(t, DefaultConfig())
+	c := newTestCipher(t, DefaultConfiguration())
 	rng := rand.New(rand.NewPCG(8, 9))
 	a4, a6 := [4]byte{10, 1, 2, 3}, [16]byte{0x20, 0x01, 0x0d, 0xb8, 15: 1}
 	cases := []struct {

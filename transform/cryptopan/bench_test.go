@@ -88,7 +88,7 @@ func BenchmarkAnonymize4(b *testing.B) {
 		}
 	})
 	b.Run("cold", func(b *testing.B) {
-		c := newTestCipher(b, DefaultConfig())
+		c := newTestCipher(b, DefaultConfiguration())
 		addrs := coldAddrs4(rng, 1<<22)
 		cb := countBlocks(c)
 		b.ReportAllocs()
@@ -98,7 +98,7 @@ func BenchmarkAnonymize4(b *testing.B) {
 		reportBlocks(b, cb)
 	})
 	b.Run("warm", func(b *testing.B) {
-		c := newTestCipher(b, DefaultConfig())
+		c := newTestCipher(b, DefaultConfiguration())
 		addrs := trace(rng, realisticAddrs4(rng, benchHosts, benchNets), benchWorkingSet)
 		for _, a := range addrs {
 			c.Anonymize4(a)
@@ -111,7 +111,7 @@ func BenchmarkAnonymize4(b *testing.B) {
 		reportBlocks(b, cb)
 	})
 	b.Run("warm-parallel", func(b *testing.B) {
-		c := newTestCipher(b, DefaultConfig())
+		c := newTestCipher(b, DefaultConfiguration())
 		addrs := trace(rng, realisticAddrs4(rng, benchHosts, benchNets), benchWorkingSet)
 		for _, a := range addrs {
 			c.Anonymize4(a)
@@ -127,7 +127,7 @@ func BenchmarkAnonymize4(b *testing.B) {
 		reportBlocks(b, cb)
 	})
 	b.Run("cold-parallel", func(b *testing.B) {
-		c := newTestCipher(b, DefaultConfig())
+		c := newTestCipher(b, DefaultConfiguration())
 		addrs := coldAddrs4(rng, 1<<22)
 		cb := countBlocks(c)
 		b.ReportAllocs()
@@ -152,7 +152,7 @@ func BenchmarkAnonymize16(b *testing.B) {
 		}
 	})
 	b.Run("cold", func(b *testing.B) {
-		c := newTestCipher(b, DefaultConfig())
+		c := newTestCipher(b, DefaultConfiguration())
 		addrs := coldAddrs6(rng, benchWorkingSet)
 		cb := countBlocks(c)
 		b.ReportAllocs()
@@ -164,7 +164,7 @@ func BenchmarkAnonymize16(b *testing.B) {
 	b.Run("cold-host-warm-prefix", func(b *testing.B) {
 		// New hosts in known /64s: only the interface identifier is
 		// computed.
-		c := newTestCipher(b, DefaultConfig())
+		c := newTestCipher(b, DefaultConfiguration())
 		addrs := realisticAddrs6(rng, 1<<20, benchNets)
 		for _, a := range addrs[:4096] {
 			c.Anonymize16(a)
@@ -177,7 +177,7 @@ func BenchmarkAnonymize16(b *testing.B) {
 		reportBlocks(b, cb)
 	})
 	b.Run("warm", func(b *testing.B) {
-		c := newTestCipher(b, DefaultConfig())
+		c := newTestCipher(b, DefaultConfiguration())
 		addrs := trace(rng, realisticAddrs6(rng, benchHosts, benchNets), benchWorkingSet)
 		for _, a := range addrs {
 			c.Anonymize16(a)
@@ -190,7 +190,7 @@ func BenchmarkAnonymize16(b *testing.B) {
 		reportBlocks(b, cb)
 	})
 	b.Run("warm-parallel", func(b *testing.B) {
-		c := newTestCipher(b, DefaultConfig())
+		c := newTestCipher(b, DefaultConfiguration())
 		addrs := trace(rng, realisticAddrs6(rng, benchHosts, benchNets), benchWorkingSet)
 		for _, a := range addrs {
 			c.Anonymize16(a)

@@ -19,7 +19,7 @@ import (
 // first 16 bits of the pad are computed the same way for both). The other
 // levels are fixed-size 4-way set-associative hash tables, hashed with a seed
 // derived from the key; a full bucket drops its oldest entry. Memory never
-// grows after New (see Config for the bound).
+// grows after New (see Configuration for the bound).
 //
 // Concurrency: every access is atomic, so readers never block and never
 // see a torn entry. table64 keeps a whole entry in one 64-bit word; wideTable

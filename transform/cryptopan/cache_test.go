@@ -28,7 +28,7 @@ func countBlocks(c *Cipher) *countingBlock {
 // TestCacheLevels checks how many AES blocks each address costs given what
 // was seen before it: the caches must serve every level they claim to.
 func TestCacheLevels(t *testing.T) {
-	c := newTestCipher(t, DefaultConfig())
+	c := newTestCipher(t, DefaultConfiguration())
 	cb := countBlocks(c)
 	cases := []struct {
 		pos  string
@@ -84,7 +84,7 @@ func TestCacheTrace(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.pos, func(t *testing.T) {
-			c := newTestCipher(t, DefaultConfig())
+			c := newTestCipher(t, DefaultConfiguration())
 			cb := countBlocks(c)
 			for i := range tc.n {
 				tc.run(c, i)

@@ -6,7 +6,7 @@ import (
 )
 
 // fuzzConfig has caches small enough that fuzzing inputs evict each other.
-var fuzzConfig = Config{AddrCache4: 8, PrefixCache4: 8, AddrCache6: 8, PrefixCache6: 8}
+var fuzzConfig = Configuration{AddrCache4: 8, PrefixCache4: 8, AddrCache6: 8, PrefixCache6: 8}
 
 // FuzzAnonymize4 checks the cached path against the reference on pairs of
 // IPv4 addresses, and that the pair keeps its shared prefix length.

@@ -26,13 +26,15 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
 // KeySize is the length in bytes of a Crypto-PAn key: 16 bytes of AES-128 key
 // followed by 16 bytes from which the pad is derived.
 const KeySize = 32
 
-// Config sizes the caches of a Cipher. Each size is a number of entries,
+// Configuration sizes the caches of a Cipher. Each size is a number of entries,
 // rounded up to a power of two (at least 8); 0 disables that cache. The
 // results never depend on the configuration, only the speed and memory do.
 //
@@ -44,8 +46,8 @@ const KeySize = 32
 //	+ 8 B × PrefixCache6 (IPv6 /32) + 2 × 40 B × PrefixCache6 (IPv6 /48, /64)
 //	+ 40 B × AddrCache6,
 //
-// about 2.5 MiB with DefaultConfig. A full cache overwrites older entries.
-type Config struct {
+// about 2.5 MiB with DefaultConfiguration. A full cache overwrites older entries.
+type Configuration struct {
 	// AddrCache4 is the number of IPv4 addresses whose anonymized form is
 	// kept. Default 65536 (512 KiB).
 	AddrCache4 int
@@ -60,10 +62,10 @@ type Config struct {
 	PrefixCache6 int
 }
 
-// DefaultConfig returns the cache sizes used by New: enough for tens of
+// DefaultConfiguration returns the cache sizes used by New: enough for tens of
 // thousands of active hosts in a few thousand IPv4 /24 or IPv6 /64 networks.
-func DefaultConfig() Config {
-	return Config{
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		AddrCache4:   1 << 16,
 		PrefixCache4: 1 << 14,
 		AddrCache6:   1 << 15,
@@ -71,26 +73,19 @@ func DefaultConfig() Config {
 	}
 }
 
-// maxCacheEntries bounds every cache size in a Config, so that a typo cannot
+// maxCacheEntries bounds every cache size in a Configuration, so that a typo cannot
 // make New allocate gigabytes.
 const maxCacheEntries = 1 << 24
 
-// validate checks that every size is within [0, maxCacheEntries].
-func (cfg Config) validate() error {
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"AddrCache4", cfg.AddrCache4},
-		{"PrefixCache4", cfg.PrefixCache4},
-		{"AddrCache6", cfg.AddrCache6},
-		{"PrefixCache6", cfg.PrefixCache6},
-	} {
-		if f.v < 0 || f.v > maxCacheEntries {
-			return fmt.Errorf("cryptopan: %s = %d is out of range [0, %d]", f.name, f.v, maxCacheEntries)
-		}
-	}
-	return nil
+// Validate checks that every size is within [0, maxCacheEntries] (0 turns
+// that cache off) and names the field that is not.
+func (cfg Configuration) Validate() error {
+	return check.First(
+		check.Between("AddrCache4", cfg.AddrCache4, 0, maxCacheEntries),
+		check.Between("PrefixCache4", cfg.PrefixCache4, 0, maxCacheEntries),
+		check.Between("AddrCache6", cfg.AddrCache6, 0, maxCacheEntries),
+		check.Between("PrefixCache6", cfg.PrefixCache6, 0, maxCacheEntries),
+	)
 }
 
 // Cipher anonymizes IPv4 and IPv6 addresses with one Crypto-PAn key. It is
@@ -126,19 +121,19 @@ type scratch struct {
 }
 
 // New returns a Cipher for a 32-byte Crypto-PAn key, with the cache sizes of
-// DefaultConfig.
+// DefaultConfiguration.
 func New(key []byte) (*Cipher, error) {
-	return NewWithConfig(key, DefaultConfig())
+	return NewWithConfig(key, DefaultConfiguration())
 }
 
 // NewWithConfig returns a Cipher for a 32-byte Crypto-PAn key with the given
 // cache sizes.
-func NewWithConfig(key []byte, cfg Config) (*Cipher, error) {
+func NewWithConfig(key []byte, cfg Configuration) (*Cipher, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("cryptopan: key is %d bytes, want %d", len(key), KeySize)
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cryptopan: invalid configuration: %w", err)
 	}
 	block, err := aes.NewCipher(key[:16])
 	if err != nil {

@@ -72,14 +72,14 @@ func samplePairs(t testing.TB) []samplePair {
 // with: results must not depend on them.
 var testConfigs = []struct {
 	name string
-	cfg  Config
+	cfg  Configuration
 }{
-	{"default", DefaultConfig()},
-	{"tiny", Config{AddrCache4: 4, PrefixCache4: 4, AddrCache6: 4, PrefixCache6: 4}},
-	{"disabled", Config{}},
+	{"default", DefaultConfiguration()},
+	{"tiny", Configuration{AddrCache4: 4, PrefixCache4: 4, AddrCache6: 4, PrefixCache6: 4}},
+	{"disabled", Configuration{}},
 }
 
-func newTestCipher(t testing.TB, cfg Config) *Cipher {
+func newTestCipher(t testing.TB, cfg Configuration) *Cipher {
 	t.Helper()
 	c, err := NewWithConfig(sampleKey(t), cfg)
 	if err != nil {
@@ -92,17 +92,17 @@ func TestNew(t *testing.T) {
 	cases := []struct {
 		pos     string
 		keyLen  int
-		cfg     Config
+		cfg     Configuration
 		wantErr string
 	}{
-		{"ok", 32, DefaultConfig(), ""},
-		{"no cache", 32, Config{}, ""},
-		{"empty key", 0, DefaultConfig(), "cryptopan: key is 0 bytes, want 32"},
-		{"AES-128 key only", 16, DefaultConfig(), "cryptopan: key is 16 bytes, want 32"},
-		{"short key", 31, DefaultConfig(), "cryptopan: key is 31 bytes, want 32"},
-		{"long key", 33, DefaultConfig(), "cryptopan: key is 33 bytes, want 32"},
-		{"negative size", 32, Config{AddrCache6: -1}, "cryptopan: AddrCache6 = -1 is out of range [0, 16777216]"},
-		{"huge size", 32, Config{PrefixCache4: 1 << 30}, "cryptopan: PrefixCache4 = 1073741824 is out of range [0, 16777216]"},
+		{"ok", 32, DefaultConfiguration(), ""},
+		{"no cache", 32, Configuration{}, ""},
+		{"empty key", 0, DefaultConfiguration(), "cryptopan: key is 0 bytes, want 32"},
+		{"AES-128 key only", 16, DefaultConfiguration(), "cryptopan: key is 16 bytes, want 32"},
+		{"short key", 31, DefaultConfiguration(), "cryptopan: key is 31 bytes, want 32"},
+		{"long key", 33, DefaultConfiguration(), "cryptopan: key is 33 bytes, want 32"},
+		{"negative size", 32, Configuration{AddrCache6: -1}, "cryptopan: invalid configuration: AddrCache6 must be between 0 and 16777216, got -1"},
+		{"huge size", 32, Configuration{PrefixCache4: 1 << 30}, "cryptopan: invalid configuration: PrefixCache4 must be between 0 and 16777216, got 1073741824"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.pos, func(t *testing.T) {
@@ -170,7 +170,7 @@ func TestIPv6Vector(t *testing.T) {
 }
 
 func TestAnonymizeAddr(t *testing.T) {
-	c := newTestCipher(t, DefaultConfig())
+	c := newTestCipher(t, DefaultConfiguration())
 	v6 := func(s string) netip.Addr {
 		a := netip.MustParseAddr(s)
 		return netip.AddrFrom16(c.Anonymize16(a.As16()))
@@ -310,7 +310,7 @@ func withPrefix(rng *rand.Rand, a []byte, k int) []byte {
 
 func TestPrefixPreserving(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	c := newTestCipher(t, Config{AddrCache4: 64, PrefixCache4: 16, AddrCache6: 64, PrefixCache6: 16})
+	c := newTestCipher(t, Configuration{AddrCache4: 64, PrefixCache4: 16, AddrCache6: 64, PrefixCache6: 16})
 	for k := 0; k <= 32; k++ {
 		for range 20 {
 			var a, b [4]byte

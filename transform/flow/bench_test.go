@@ -50,7 +50,7 @@ func TestAllocsSteadyState(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			cfg.IdleTimeout = time.Second
 			cfg.MaxFlows = 5000
 			tbl, err := New(cfg, func(*Record) {})
@@ -77,7 +77,7 @@ func TestAllocsSteadyState(t *testing.T) {
 
 // BenchmarkExistingFlow updates one live biflow, alternating directions.
 func BenchmarkExistingFlow(b *testing.B) {
-	tbl, err := New(DefaultConfig(), func(*Record) {})
+	tbl, err := New(DefaultConfiguration(), func(*Record) {})
 	if err != nil {
 		b.Fatalf("New() error:\n%+v", err)
 	}
@@ -101,7 +101,7 @@ func BenchmarkExistingFlow(b *testing.B) {
 // timeout (10k packets of packet time) keeps about 10k flows live, so
 // each packet also expires one.
 func BenchmarkNewFlowChurn(b *testing.B) {
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.IdleTimeout = 10 * time.Millisecond
 	var exported int
 	tbl, err := New(cfg, func(*Record) { exported++ })
@@ -130,7 +130,7 @@ func BenchmarkNewFlowChurn(b *testing.B) {
 // misses dominate).
 func BenchmarkManyFlows(b *testing.B) {
 	const flows = 1 << 20
-	tbl, err := New(DefaultConfig(), func(*Record) {})
+	tbl, err := New(DefaultConfiguration(), func(*Record) {})
 	if err != nil {
 		b.Fatalf("New() error:\n%+v", err)
 	}

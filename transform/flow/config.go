@@ -1,14 +1,15 @@
 package flow
 
 import (
-	"fmt"
 	"math"
 	"time"
+
+	"github.com/gimsproject/gims/internal/check"
 )
 
-// Config configures a Table. The zero value is not valid; start from
-// DefaultConfig.
-type Config struct {
+// Configuration configures a Table. The zero value is not valid; start from
+// DefaultConfiguration.
+type Configuration struct {
 	// ActiveTimeout ends a long-lived flow's record this long after the
 	// record's first packet (EndActiveTimeout); the flow goes on in a new
 	// record. Default 1800s, as SPEC §3 and the offline meter say.
@@ -30,9 +31,9 @@ type Config struct {
 	MaxFlows int
 }
 
-// DefaultConfig returns the default configuration.
-func DefaultConfig() Config {
-	return Config{
+// DefaultConfiguration returns the default configuration.
+func DefaultConfiguration() Configuration {
+	return Configuration{
 		ActiveTimeout: 1800 * time.Second,
 		IdleTimeout:   300 * time.Second,
 		Biflow:        true,
@@ -40,16 +41,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// validate checks cfg and says what is wrong in terms a user can act on.
-func (cfg Config) validate() error {
-	if cfg.ActiveTimeout <= 0 {
-		return fmt.Errorf("active timeout must be positive, got %v", cfg.ActiveTimeout)
-	}
-	if cfg.IdleTimeout <= 0 {
-		return fmt.Errorf("idle timeout must be positive, got %v", cfg.IdleTimeout)
-	}
-	if cfg.MaxFlows <= 0 || cfg.MaxFlows > math.MaxInt32 {
-		return fmt.Errorf("max flows must be between 1 and %d, got %d", math.MaxInt32, cfg.MaxFlows)
-	}
-	return nil
+// Validate checks cfg and says which field is wrong, the rule and the
+// value given.
+func (cfg Configuration) Validate() error {
+	return check.First(
+		check.Positive("ActiveTimeout", cfg.ActiveTimeout),
+		check.Positive("IdleTimeout", cfg.IdleTimeout),
+		check.Between("MaxFlows", cfg.MaxFlows, 1, math.MaxInt32),
+	)
 }

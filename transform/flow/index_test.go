@@ -31,7 +31,7 @@ func TestIndexMatchesMap(t *testing.T) {
 		for seed := range uint64(4) {
 			t.Run(fmt.Sprintf("%s/seed %d", tc.name, seed), func(t *testing.T) {
 				rnd := rand.New(rand.NewPCG(seed, uint64(ci)))
-				cfg := DefaultConfig()
+				cfg := DefaultConfiguration()
 				cfg.Biflow = false // the index key is the key itself
 				cfg.MaxFlows = tc.maxFlows
 				tbl, err := New(cfg, func(*Record) {})

@@ -235,7 +235,7 @@ func TestConservationRandom(t *testing.T) {
 	for seed := range uint64(40) {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
 			rnd := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-			cfg := Config{
+			cfg := Configuration{
 				ActiveTimeout: time.Duration(1+rnd.IntN(120)) * time.Second,
 				IdleTimeout:   time.Duration(1+rnd.IntN(60)) * time.Second,
 				Biflow:        rnd.IntN(3) != 0,
@@ -288,7 +288,7 @@ func FuzzTable(f *testing.F) {
 		if len(data) < 5 {
 			return
 		}
-		cfg := Config{
+		cfg := Configuration{
 			ActiveTimeout: time.Duration(1+int(data[0])) * time.Second,
 			IdleTimeout:   time.Duration(1+int(data[1])) * time.Second,
 			Biflow:        data[2]&1 == 0,

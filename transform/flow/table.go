@@ -140,8 +140,8 @@ type list struct{ head, tail int32 }
 // New returns a Table that calls export, synchronously, with each ended
 // flow's record. The Record pointer is valid only during the call: copy
 // the record to keep it. export must not call back into the Table.
-func New(cfg Config, export func(*Record)) (*Table, error) {
-	if err := cfg.validate(); err != nil {
+func New(cfg Configuration, export func(*Record)) (*Table, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid flow configuration: %w", err)
 	}
 	if export == nil {

@@ -111,7 +111,7 @@ func TestTable(t *testing.T) {
 	a, b := "10.0.0.1:40000", "10.0.0.2:80"
 	cases := []struct {
 		name  string
-		cfg   func(*Config)
+		cfg   func(*Configuration)
 		pkts  []pk
 		flush bool // Flush at the end
 		want  []string
@@ -141,7 +141,7 @@ func TestTable(t *testing.T) {
 			},
 		}, {
 			name: "uni-flow mode: one flow per direction",
-			cfg:  func(c *Config) { c.Biflow = false },
+			cfg:  func(c *Configuration) { c.Biflow = false },
 			pkts: []pk{
 				{t: 0, src: a, dst: b, proto: 17, ipLen: 100},
 				{t: 1 * sec, src: b, dst: a, proto: 17, ipLen: 30},
@@ -155,7 +155,7 @@ func TestTable(t *testing.T) {
 			stats: Stats{Created: 2, Exported: 2},
 		}, {
 			name: "idle timeout ends the flow; the next packet starts a new one",
-			cfg:  func(c *Config) { c.IdleTimeout = 10 * sec },
+			cfg:  func(c *Configuration) { c.IdleTimeout = 10 * sec },
 			pkts: []pk{
 				{t: 0, src: a, dst: b, proto: 17, ipLen: 100},
 				{t: 5 * sec, src: b, dst: a, proto: 17, ipLen: 100},
@@ -170,7 +170,7 @@ func TestTable(t *testing.T) {
 			stats: Stats{Created: 2, Exported: 2},
 		}, {
 			name: "idle timeout through another flow's packet and through Expire",
-			cfg:  func(c *Config) { c.IdleTimeout = 10 * sec },
+			cfg:  func(c *Configuration) { c.IdleTimeout = 10 * sec },
 			pkts: []pk{
 				{t: 0, src: a, dst: b, proto: 17, ipLen: 100},
 				{t: 1 * sec, src: "10.9.9.9:1", dst: b, proto: 17, ipLen: 10},
@@ -185,7 +185,7 @@ func TestTable(t *testing.T) {
 			stats: Stats{Active: 0, Created: 3, Exported: 3},
 		}, {
 			name: "active timeout splits records; the flow keeps its orientation",
-			cfg:  func(c *Config) { c.ActiveTimeout = 10 * sec; c.IdleTimeout = 100 * sec },
+			cfg:  func(c *Configuration) { c.ActiveTimeout = 10 * sec; c.IdleTimeout = 100 * sec },
 			pkts: []pk{
 				{t: 0, src: a, dst: b, proto: 6, flags: syn, ipLen: 60},
 				{t: 4 * sec, src: b, dst: a, proto: 6, flags: synack, ipLen: 60},
@@ -204,7 +204,7 @@ func TestTable(t *testing.T) {
 			stats: Stats{Created: 1, Exported: 3, Packets: 6, Bytes: 1120},
 		}, {
 			name: "active-timed-out flow with no further packet goes away silently on idle",
-			cfg:  func(c *Config) { c.ActiveTimeout = 5 * sec; c.IdleTimeout = 20 * sec },
+			cfg:  func(c *Configuration) { c.ActiveTimeout = 5 * sec; c.IdleTimeout = 20 * sec },
 			pkts: []pk{
 				{t: 0, src: a, dst: b, proto: 17, ipLen: 10},
 				{t: 3 * sec, src: a, dst: b, proto: 17, ipLen: 10},
@@ -243,7 +243,7 @@ func TestTable(t *testing.T) {
 			},
 		}, {
 			name: "FIN ends a uni-flow",
-			cfg:  func(c *Config) { c.Biflow = false },
+			cfg:  func(c *Configuration) { c.Biflow = false },
 			pkts: []pk{
 				{t: 0, src: a, dst: b, proto: 6, flags: ack, ipLen: 52},
 				{t: 1 * sec, src: a, dst: b, proto: 6, flags: finack, ipLen: 52},
@@ -266,7 +266,7 @@ func TestTable(t *testing.T) {
 			stats: Stats{Active: 0, Created: 1, Exported: 1},
 		}, {
 			name: "FIN state survives an active timeout",
-			cfg:  func(c *Config) { c.ActiveTimeout = 5 * sec },
+			cfg:  func(c *Configuration) { c.ActiveTimeout = 5 * sec },
 			pkts: []pk{
 				{t: 0, src: a, dst: b, proto: 6, flags: finack, ipLen: 52},
 				{t: 10 * sec, src: b, dst: a, proto: 6, flags: finack, ipLen: 52},
@@ -277,7 +277,7 @@ func TestTable(t *testing.T) {
 			},
 		}, {
 			name: "MaxFlows evicts the least recently active flow",
-			cfg:  func(c *Config) { c.MaxFlows = 2 },
+			cfg:  func(c *Configuration) { c.MaxFlows = 2 },
 			pkts: []pk{
 				{t: 0, src: "10.0.0.1:1", dst: b, proto: 17, ipLen: 10},
 				{t: 1 * sec, src: "10.0.0.3:1", dst: b, proto: 17, ipLen: 20},
@@ -342,7 +342,7 @@ func TestTable(t *testing.T) {
 			},
 		}, {
 			name: "uni-flow ping: request and reply apart",
-			cfg:  func(c *Config) { c.Biflow = false },
+			cfg:  func(c *Configuration) { c.Biflow = false },
 			pkts: []pk{
 				{t: 0, src: "10.0.0.9", dst: "10.0.0.1", proto: 1, icmp: 8 << 8, ipLen: 84},
 				{t: 1 * sec, src: "10.0.0.1", dst: "10.0.0.9", proto: 1, icmp: 0, ipLen: 84},
@@ -442,7 +442,7 @@ func TestTable(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
@@ -509,23 +509,23 @@ func TestNewInvalid(t *testing.T) {
 	export := func(*Record) {}
 	cases := []struct {
 		name   string
-		cfg    func(*Config)
+		cfg    func(*Configuration)
 		export func(*Record)
 		want   string
 	}{
-		{"zero active timeout", func(c *Config) { c.ActiveTimeout = 0 }, export,
-			"invalid flow configuration: active timeout must be positive, got 0s"},
-		{"negative idle timeout", func(c *Config) { c.IdleTimeout = -sec }, export,
-			"invalid flow configuration: idle timeout must be positive, got -1s"},
-		{"zero max flows", func(c *Config) { c.MaxFlows = 0 }, export,
-			"invalid flow configuration: max flows must be between 1 and 2147483647, got 0"},
-		{"too many max flows", func(c *Config) { c.MaxFlows = 1 << 31 }, export,
-			"invalid flow configuration: max flows must be between 1 and 2147483647, got 2147483648"},
+		{"zero active timeout", func(c *Configuration) { c.ActiveTimeout = 0 }, export,
+			"invalid flow configuration: ActiveTimeout must be positive, got 0s"},
+		{"negative idle timeout", func(c *Configuration) { c.IdleTimeout = -sec }, export,
+			"invalid flow configuration: IdleTimeout must be positive, got -1s"},
+		{"zero max flows", func(c *Configuration) { c.MaxFlows = 0 }, export,
+			"invalid flow configuration: MaxFlows must be between 1 and 2147483647, got 0"},
+		{"too many max flows", func(c *Configuration) { c.MaxFlows = 1 << 31 }, export,
+			"invalid flow configuration: MaxFlows must be between 1 and 2147483647, got 2147483648"},
 		{"nil export", nil, nil, "invalid flow configuration: nil export function"},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
@@ -538,10 +538,10 @@ func TestNewInvalid(t *testing.T) {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	got := DefaultConfig()
-	want := Config{ActiveTimeout: 1800 * sec, IdleTimeout: 300 * sec, Biflow: true, MaxFlows: 1 << 20}
+	got := DefaultConfiguration()
+	want := Configuration{ActiveTimeout: 1800 * sec, IdleTimeout: 300 * sec, Biflow: true, MaxFlows: 1 << 20}
 	if got != want {
-		t.Errorf("DefaultConfig() = %+v, want %+v", got, want)
+		t.Errorf("DefaultConfiguration() = %+v, want %+v", got, want)
 	}
 }
 

@@ -47,7 +47,7 @@ func FuzzRoundTrip(f *testing.F) {
 				recs = append(recs, other)
 			}
 		}
-		cfg := DefaultConfig()
+		cfg := DefaultConfiguration()
 		cfg.Biflow = biflow
 		cfg.MaxMessageSize = minMessageSize + int(maxSize)%(maxMessageLength-minMessageSize+1)
 		cfg.Now = func() time.Time { return time.Unix(1709290000, 0) }
@@ -162,7 +162,7 @@ func FuzzFileRoundTrip(f *testing.F) {
 	f.Add(true, uint16(0), []byte{})
 	f.Fuzz(func(t *testing.T, biflow bool, maxSize uint16, in []byte) {
 		recs, flushAfter := fuzzRecords(in)
-		cfg := DefaultConfig()
+		cfg := DefaultConfiguration()
 		cfg.Biflow = biflow
 		if maxSize != 0 {
 			cfg.MaxMessageSize = minMessageSize + int(maxSize)%(maxMessageLength-minMessageSize+1)

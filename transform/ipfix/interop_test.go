@@ -190,7 +190,7 @@ func TestNfcapd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Dial() error:\n%+v", err)
 	}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.ObservationDomainID = 3
 	recs := sampleRecords(150) // about 9 datagrams, IPv4 and IPv6
 	e, err := New(cfg, tr)
@@ -390,7 +390,7 @@ func TestTshark(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Dial() error:\n%+v", err)
 			}
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			cfg.Biflow = biflow
 			recs := sampleRecords(45) // 3 datagrams, padded sets without biflow
 			e := exportAll(t, cfg, tr, recs)
@@ -425,7 +425,7 @@ func TestTsharkFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.MaxMessageSize = 2000
 	recs := sampleRecords(100)
 	exportAll(t, cfg, NewFileTransport(f), recs)

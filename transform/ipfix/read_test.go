@@ -66,7 +66,7 @@ func TestReadTopFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(DefaultConfig(), NewFileTransport(f))
+	e, err := New(DefaultConfiguration(), NewFileTransport(f))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,9 @@
 // TCP or into RFC 5655 files.
 //
 // An Exporter encodes *flow.Record values into messages of at most
-// Config.MaxMessageSize octets, using one template for IPv4 and one for
+// Configuration.MaxMessageSize octets, using one template for IPv4 and one for
 // IPv6 records, with the RFC 5103 reverse elements (PEN 29305) when
-// Config.Biflow is set. Messages go to a Transport: NewFileTransport for
+// Configuration.Biflow is set. Messages go to a Transport: NewFileTransport for
 // files, Dial for "udp://host:port" and "tcp://host:port" collectors.
 //
 // Templates are sent at the start of every stream (the first message of a
@@ -45,7 +45,7 @@ type Stats struct {
 // own: call Flush periodically (say every second) so that records do not
 // wait long in a partly filled message.
 type Exporter struct {
-	cfg     Config
+	cfg     Configuration
 	t       Transport
 	dgram   bool
 	session bool // transport sends the templates itself (SessionTransport)
@@ -71,16 +71,16 @@ type Exporter struct {
 	messagesLost, recordsLost            atomic.Uint64
 }
 
-// New returns an Exporter writing to t. It does no I/O. Zero numeric fields
-// of cfg get their defaults (see Config).
-func New(cfg Config, t Transport) (*Exporter, error) {
+// New returns an Exporter writing to t. It does no I/O. cfg is taken as
+// given: start from DefaultConfiguration.
+func New(cfg Configuration, t Transport) (*Exporter, error) {
 	if t == nil {
 		return nil, errors.New("ipfix exporter needs a transport")
 	}
-	cfg, err := cfg.withDefaults(t.Datagram())
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid ipfix exporter configuration: %w", err)
 	}
+	cfg.MaxMessageSize = cfg.messageSize(t.Datagram())
 	tpls := Templates(cfg.Biflow)
 	e := &Exporter{
 		cfg:    cfg,

@@ -12,7 +12,7 @@ import (
 )
 
 // exportAll adds recs to a new exporter over tr and closes it.
-func exportAll(t testing.TB, cfg Config, tr Transport, recs []flow.Record) *Exporter {
+func exportAll(t testing.TB, cfg Configuration, tr Transport, recs []flow.Record) *Exporter {
 	t.Helper()
 	e, err := New(cfg, tr)
 	if err != nil {
@@ -32,7 +32,7 @@ func exportAll(t testing.TB, cfg Config, tr Transport, recs []flow.Record) *Expo
 // checkStream parses msgs as one session and checks headers, sequence
 // numbers and that the records are want, in order. It returns the messages'
 // template IDs.
-func checkStream(t *testing.T, msgs [][]byte, cfg Config, exportTime time.Time, want []flow.Record) [][]uint16 {
+func checkStream(t *testing.T, msgs [][]byte, cfg Configuration, exportTime time.Time, want []flow.Record) [][]uint16 {
 	t.Helper()
 	d := newDecoder()
 	var got []flow.Record
@@ -84,7 +84,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			cfg.Biflow = tc.biflow
 			cfg.ObservationDomainID = 42
 			cfg.MaxMessageSize = tc.maxSize
@@ -92,7 +92,7 @@ func TestRoundTrip(t *testing.T) {
 			tr := &memTransport{dgram: tc.dgram}
 			recs := sampleRecords(tc.n)
 			e := exportAll(t, cfg, tr, recs)
-			cfg, _ = cfg.withDefaults(tc.dgram)
+			cfg.MaxMessageSize = cfg.messageSize(tc.dgram)
 			msgs := tr.messages()
 			if len(msgs) < tc.minMsgs {
 				t.Errorf("%d messages, want at least %d", len(msgs), tc.minMsgs)
@@ -136,7 +136,7 @@ func TestTemplateRefresh(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fixedClock{t: time.Unix(1700000000, 0)}
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			cfg.Now = clock.Now
 			cfg.TemplateRefreshMessages = tc.every
 			cfg.TemplateRefresh = tc.refresh
@@ -172,7 +172,7 @@ func TestTemplateRefresh(t *testing.T) {
 
 func TestLostRecords(t *testing.T) {
 	clock := &fixedClock{t: time.Unix(1700000000, 0)}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.Now = clock.Now
 	tr := &memTransport{dgram: true}
 	e, err := New(cfg, tr)
@@ -214,7 +214,7 @@ func TestLostRecords(t *testing.T) {
 }
 
 func TestAddErrors(t *testing.T) {
-	e, err := New(DefaultConfig(), &memTransport{})
+	e, err := New(DefaultConfiguration(), &memTransport{})
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}
@@ -241,21 +241,27 @@ func TestAddErrors(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name string
-		mod  func(*Config)
+		mod  func(*Configuration)
 		want string
 	}{
-		{"message too small", func(c *Config) { c.MaxMessageSize = 100 },
-			"invalid ipfix exporter configuration: max message size must be between 256 and 65535 octets, got 100"},
-		{"message too large", func(c *Config) { c.MaxMessageSize = 70000 },
-			"invalid ipfix exporter configuration: max message size must be between 256 and 65535 octets, got 70000"},
-		{"negative refresh", func(c *Config) { c.TemplateRefresh = -time.Second },
-			"invalid ipfix exporter configuration: template refresh must not be negative, got -1s"},
-		{"negative refresh messages", func(c *Config) { c.TemplateRefreshMessages = -1 },
-			"invalid ipfix exporter configuration: template refresh messages must not be negative, got -1"},
+		{"message too small", func(c *Configuration) { c.MaxMessageSize = 100 },
+			"invalid ipfix exporter configuration: MaxMessageSize must be 0 (chosen by the transport) or between 256 and 65535 octets, got 100"},
+		{"message too large", func(c *Configuration) { c.MaxMessageSize = 70000 },
+			"invalid ipfix exporter configuration: MaxMessageSize must be 0 (chosen by the transport) or between 256 and 65535 octets, got 70000"},
+		{"negative refresh", func(c *Configuration) { c.TemplateRefresh = -time.Second },
+			"invalid ipfix exporter configuration: TemplateRefresh must be positive, got -1s"},
+		{"zero refresh", func(c *Configuration) { c.TemplateRefresh = 0 },
+			"invalid ipfix exporter configuration: TemplateRefresh must be positive, got 0s"},
+		{"negative refresh messages", func(c *Configuration) { c.TemplateRefreshMessages = -1 },
+			"invalid ipfix exporter configuration: TemplateRefreshMessages must be positive, got -1"},
+		{"no clock", func(c *Configuration) { c.Now = nil },
+			"invalid ipfix exporter configuration: Now must be set"},
+		{"zero configuration", func(c *Configuration) { *c = Configuration{} },
+			"invalid ipfix exporter configuration: TemplateRefresh must be positive, got 0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			tc.mod(&cfg)
 			_, err := New(cfg, &memTransport{})
 			if err == nil || err.Error() != tc.want {
@@ -263,7 +269,7 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(DefaultConfig(), nil); err == nil {
+	if _, err := New(DefaultConfiguration(), nil); err == nil {
 		t.Error("New(nil transport): no error")
 	}
 }
@@ -290,7 +296,7 @@ func TestTemplates(t *testing.T) {
 }
 
 func TestAddAllocs(t *testing.T) {
-	e, err := New(DefaultConfig(), NewFileTransport(discard{}))
+	e, err := New(DefaultConfiguration(), NewFileTransport(discard{}))
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}
@@ -312,7 +318,7 @@ func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func BenchmarkAdd(b *testing.B) {
 	for _, biflow := range []bool{true, false} {
 		b.Run(fmt.Sprintf("biflow=%v", biflow), func(b *testing.B) {
-			cfg := DefaultConfig()
+			cfg := DefaultConfiguration()
 			cfg.Biflow = biflow
 			e, err := New(cfg, NewFileTransport(discard{}))
 			if err != nil {
@@ -331,5 +337,34 @@ func BenchmarkAdd(b *testing.B) {
 			s := e.Stats()
 			b.ReportMetric(float64(s.BytesSent)/float64(s.RecordsSent), "B/record")
 		})
+	}
+}
+
+// TestDefaultConfiguration checks the documented defaults, biflow
+// templates first among them.
+func TestDefaultConfiguration(t *testing.T) {
+	cfg := DefaultConfiguration()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate() error:\n%+v", err)
+	}
+	if !cfg.Biflow || cfg.TemplateRefresh != 60*time.Second || cfg.TemplateRefreshMessages != 100 ||
+		cfg.MaxMessageSize != AutoMessageSize || cfg.Now == nil {
+		t.Errorf("DefaultConfiguration() = %+v", cfg)
+	}
+	for _, dgram := range []bool{false, true} {
+		e, err := New(cfg, &memTransport{dgram: dgram})
+		if err != nil {
+			t.Fatalf("New() error:\n%+v", err)
+		}
+		if e.tid4 != TemplateIPv4Biflow || e.tid6 != TemplateIPv6Biflow {
+			t.Errorf("datagram %v: templates %d, %d, want the biflow ones", dgram, e.tid4, e.tid6)
+		}
+		want := DefaultStreamMessageSize &^ 3
+		if dgram {
+			want = DefaultDatagramMessageSize
+		}
+		if len(e.buf) != want {
+			t.Errorf("datagram %v: message buffer %d octets, want %d", dgram, len(e.buf), want)
+		}
 	}
 }

@@ -104,7 +104,7 @@ func TestUDPTransport(t *testing.T) {
 		t.Fatalf("Dial() error:\n%+v", err)
 	}
 	clock := &fixedClock{t: time.Unix(1709290000, 0)}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.Now = clock.Now
 	recs := sampleRecords(120)
 	e := exportAll(t, cfg, tr, recs)
@@ -124,7 +124,7 @@ func TestUDPRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Dial() error:\n%+v", err)
 	}
-	e, err := New(DefaultConfig(), tr)
+	e, err := New(DefaultConfiguration(), tr)
 	if err != nil {
 		t.Fatalf("New() error:\n%+v", err)
 	}
@@ -155,7 +155,7 @@ func TestFileTransport(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := &fixedClock{t: time.Unix(1709290000, 0)}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.Now = clock.Now
 	cfg.MaxMessageSize = 4096
 	recs := sampleRecords(500)
@@ -296,7 +296,7 @@ func TestTCPReconnect(t *testing.T) {
 		t.Error("TCP transport says it is a datagram transport")
 	}
 	clock := &fixedClock{t: time.Unix(1709290000, 0)}
-	cfg := DefaultConfig()
+	cfg := DefaultConfiguration()
 	cfg.Now = clock.Now
 	cfg.ObservationDomainID = 7
 	e, err := New(cfg, tr)

@@ -1,0 +1,44 @@
+package job
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestNewInvalidConfiguration(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*Configuration)
+		want string
+	}{
+		{"no data folder", func(c *Configuration) { c.DataDir = "" },
+			"invalid job manager configuration: DataDir must be set (the folder of jobs and results)"},
+		{"no logger", func(c *Configuration) { c.Logger = nil },
+			"invalid job manager configuration: Logger must be set"},
+		{"no clock", func(c *Configuration) { c.Now = nil },
+			"invalid job manager configuration: Now must be set"},
+		{"zero max jobs", func(c *Configuration) { c.MaxJobs = 0 },
+			"invalid job manager configuration: MaxJobs must be positive, got 0"},
+		{"negative max jobs", func(c *Configuration) { c.MaxJobs = -3 },
+			"invalid job manager configuration: MaxJobs must be positive, got -3"},
+		{"negative checkpoint interval", func(c *Configuration) { c.CheckpointInterval = -time.Second },
+			"invalid job manager configuration: CheckpointInterval must be positive, got -1s"},
+		{"zero configuration", func(c *Configuration) { *c = Configuration{DataDir: "data"} },
+			"invalid job manager configuration: Logger must be set"},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
+			cfg := DefaultConfiguration()
+			cfg.DataDir = t.TempDir()
+			tc.mod(&cfg)
+			if _, err := New(cfg, Dependencies{}); err == nil || err.Error() != tc.want {
+				t.Errorf("New() error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	d := DefaultConfiguration()
+	if d.MaxJobs != 32 || d.CheckpointInterval != time.Second || d.Logger == nil || d.Now == nil || d.DataDir != "" {
+		t.Errorf("DefaultConfiguration() = %+v", d)
+	}
+}

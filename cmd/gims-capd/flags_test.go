@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/gimsproject/gims/capture/job"
+	"github.com/gimsproject/gims/transform/counters"
+	"github.com/gimsproject/gims/transform/flow"
+)
+
+// TestFlagsDefaults checks that the flags start from the components'
+// DefaultConfiguration.
+func TestFlagsDefaults(t *testing.T) {
+	o, err := parseFlags(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("parseFlags() error:\n%+v", err)
+	}
+	if got, want := o.offline.counters, counters.DefaultConfiguration(); got != want {
+		t.Errorf("counters %+v, want %+v", got, want)
+	}
+	if got, want := o.offline.flows, flow.DefaultConfiguration(); got != want {
+		t.Errorf("flows %+v, want %+v", got, want)
+	}
+	want := job.DefaultConfiguration()
+	if got := o.daemon.jobs; got.MaxJobs != want.MaxJobs || got.CheckpointInterval != want.CheckpointInterval ||
+		got.DataDir != "gims-capd-data" || got.PcapDir != "" {
+		t.Errorf("jobs %+v, want %+v with DataDir gims-capd-data", got, want)
+	}
+	o, err = parseFlags([]string{"-biflow=false", "-idle-timeout", "10s"}, &bytes.Buffer{})
+	if err != nil || o.offline.flows.Biflow || o.offline.flows.IdleTimeout.String() != "10s" {
+		t.Errorf("parseFlags() = %+v, %v", o.offline.flows, err)
+	}
+}
+
+// TestInvalidFlags checks that every invalid value is refused with exit
+// status 2 and one line naming the flag, in both modes, before anything
+// is opened.
+func TestInvalidFlags(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"negative counter interval", []string{"-counter-interval", "-5s"},
+			"gims-capd: -counter-interval must be positive, got -5s\n"},
+		{"zero active timeout", []string{"-active-timeout", "0s"},
+			"gims-capd: -active-timeout must be positive, got 0s\n"},
+		{"negative idle timeout", []string{"-idle-timeout", "-1s"},
+			"gims-capd: -idle-timeout must be positive, got -1s\n"},
+		{"offline negative idle timeout", []string{"-r", samplePcap, "-idle-timeout", "-1s"},
+			"gims-capd: -idle-timeout must be positive, got -1s\n"},
+		{"no data folder", []string{"-data", ""},
+			"gims-capd: -data must be set (the folder of jobs and results)\n"},
+		{"unparsable duration", []string{"-counter-interval", "often"},
+			`gims-capd: invalid value "often" for flag -counter-interval: parse error` + "\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := run(context.Background(), tc.args, &stderr); code != exitUsage {
+				t.Errorf("run() = %d, want %d; stderr:\n%s", code, exitUsage, stderr.String())
+			}
+			if got := stderr.String(); got != tc.want {
+				t.Errorf("stderr:\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestInvalidFlagsBinary runs the built daemon with an invalid value:
+// exit status 2 and one line on stderr.
+func TestInvalidFlagsBinary(t *testing.T) {
+	dir := t.TempDir()
+	code, stderr := runCapd(t, nil, "-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"),
+		"-counter-interval", "-5s")
+	if code != exitUsage || stderr != "gims-capd: -counter-interval must be positive, got -5s\n" {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
