@@ -78,16 +78,17 @@ type segment struct {
 func (s *segment) totals() totals {
 	st := s.meter.Stats()
 	return totals{
-		Packets:       st.Packets,
-		Bytes:         st.Bytes,
-		Dropped:       s.dropped.Load(),
-		IfDropped:     s.ifDropped.Load(),
-		FlowsExported: st.FlowsExported,
-		NonIP:         st.NonIP,
-		Malformed:     st.Malformed,
-		Truncated:     st.Truncated,
-		Fragments:     st.Fragments,
-		CollectorLost: s.out.CollectorStats().RecordsLost,
+		Packets:        st.Packets,
+		Bytes:          st.Bytes,
+		Dropped:        s.dropped.Load(),
+		IfDropped:      s.ifDropped.Load(),
+		FlowsExported:  st.FlowsExported,
+		NonIP:          st.NonIP,
+		Malformed:      st.Malformed,
+		Truncated:      st.Truncated,
+		Fragments:      st.Fragments,
+		SanitizedDrops: st.SanitizedDrops,
+		CollectorLost:  s.out.CollectorStats().RecordsLost,
 	}
 }
 

@@ -85,6 +85,9 @@ type Stats struct {
 	FlowsExported    uint64
 	CounterIntervals uint64
 	WriteErrors      uint64 // packets the PacketWriter refused
+	// SanitizedDrops counts packets not given to the Packets sink because
+	// sanitization left nothing safe of them (SPEC §8).
+	SanitizedDrops uint64
 }
 
 // Meter runs packets of one link type through the configured transforms.
@@ -106,7 +109,7 @@ type Meter struct {
 	lastErr error       // first PacketWriter error, reported by Flush
 
 	packets, bytes, nonIP, truncated, malformed, fragments atomic.Uint64
-	flowsExported, intervals, writeErrors                  atomic.Uint64
+	flowsExported, intervals, writeErrors, sanitizedDrops  atomic.Uint64
 	pause                                                  atomic.Pointer[pauseWindow] // the current or last pause; nil: never paused
 }
 
@@ -295,6 +298,7 @@ func (m *Meter) Stats() Stats {
 		FlowsExported:    m.flowsExported.Load(),
 		CounterIntervals: m.intervals.Load(),
 		WriteErrors:      m.writeErrors.Load(),
+		SanitizedDrops:   m.sanitizedDrops.Load(),
 	}
 }
 
