@@ -12,16 +12,35 @@
 #     Crypto-PAn anonymization, replayed 4x faster than recorded.
 #
 # Everything lives in demo/ (git-ignored) and is made anew each run.
+#
+# Knobs (environment), used by the test that runs the demo
+# (cmd/gims-am/demo_test.go): DEMO_AM and DEMO_CAPD (listen addresses; port
+# 0 picks a free one, read back from the daemon's log), DEMO_DIR (demo),
+# DEMO_BIN (bin), DEMO_EXIT=1 (stop both daemons at the end instead of
+# serving until Ctrl-C), DEMO_TIMEOUT (seconds the experiment may take, 120).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AM_ADDR=${DEMO_AM:-127.0.0.1:8080}
 CAPD_ADDR=${DEMO_CAPD:-127.0.0.1:8081}
-DIR=demo
-BIN=bin
+DIR=${DEMO_DIR:-demo}
+BIN=${DEMO_BIN:-bin}
+TIMEOUT=${DEMO_TIMEOUT:-120}
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 rand() { od -An -N12 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# listening FILE REGEX: the address a daemon logged it listens on (the
+# regex's group), once it has; fails after 20 s.
+listening() {
+	local a
+	for _ in $(seq 400); do
+		a=$(sed -nE "s/.*$2.*/\1/p" "$1" | head -n 1)
+		[ -n "$a" ] && { echo "$a"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
 
 for b in gims-am gims-capd gimsctl gims-tracegen; do
 	[ -x "$BIN/$b" ] || { echo "demo.sh: $BIN/$b is missing; run make demo" >&2; exit 1; }
@@ -54,6 +73,10 @@ pids+=($!)
 GIMS_ADMIN_PASSWORD=$PASSWORD "$BIN/gims-am" -listen "$AM_ADDR" -db "$DIR/gims.db" -data "$DIR/am-data" \
 	-init-admin admin -pull-interval 2s 2>"$DIR/am.log" &
 pids+=($!)
+CAPD_ADDR=$(listening "$DIR/capd.log" 'msg="capture daemon listening" addr=([^ ]+)') ||
+	{ echo "gims-capd did not start; see $DIR/capd.log" >&2; exit 1; }
+AM_ADDR=$(listening "$DIR/am.log" 'msg="gims-am serving".* address=([^ ]+)') ||
+	{ echo "gims-am did not start; see $DIR/am.log" >&2; exit 1; }
 
 export GIMS_URL="http://$AM_ADDR/RPC2" GIMS_USER=admin GIMS_PASSWORD=$PASSWORD
 ctl() { "$BIN/gimsctl" "$@"; }
@@ -78,7 +101,13 @@ ctl configure-experiment "$ID" -counters -counter-interval-ms 1000 -flows -pcap 
 	-anonymize-secret "demo secret" -replay-speed 4 >/dev/null
 ctl start-experiment "$ID" >/dev/null
 echo "experiment $ID started; replaying 20 s of traffic at 4x"
+deadline=$((SECONDS + TIMEOUT))
 until ctl -json get-experiment-status "$ID" | grep -q '"results_pulled": true'; do
+	if [ "$SECONDS" -ge "$deadline" ]; then
+		echo; echo "demo.sh: the experiment did not end within ${TIMEOUT}s; see $DIR/am.log and $DIR/capd.log" >&2
+		ctl get-experiment-status "$ID" >&2 || true
+		exit 1
+	fi
 	printf '.'
 	sleep 0.5
 done
@@ -103,6 +132,9 @@ XML-RPC:  http://admin:$PASSWORD@$AM_ADDR/RPC2   (gimsctl: GIMS_URL, GIMS_USER, 
 Metrics:  http://$AM_ADDR/metrics (admin)
 Logs:     $DIR/am.log, $DIR/capd.log
 
-The AM and the capture daemon keep running; Ctrl-C stops both.
 MSG
+if [ "${DEMO_EXIT:-0}" = 1 ]; then
+	exit 0
+fi
+echo "The AM and the capture daemon keep running; Ctrl-C stops both."
 wait "${pids[@]}"

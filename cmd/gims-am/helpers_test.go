@@ -21,13 +21,14 @@ import (
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
-// bins holds the binaries TestMain builds: gims-am, gims-capd, gimsctl.
+// bins holds the binaries TestMain builds: gims-am, gims-capd, gimsctl,
+// gims-tracegen.
 var bins map[string]string
 
 func TestMain(m *testing.M) {
 	// gims-am is race-built under -race; the others have race-built tests
 	// of their own.
-	b, dir, err := daemontest.Build("..", []string{"gims-am", "gims-capd", "gimsctl"}, map[string]bool{"gims-am": daemontest.Race})
+	b, dir, err := daemontest.Build("..", []string{"gims-am", "gims-capd", "gimsctl", "gims-tracegen"}, map[string]bool{"gims-am": daemontest.Race})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
