@@ -151,7 +151,7 @@ func TestConcurrent(t *testing.T) {
 	ref := newTestMapper(t)
 	var macs [][6]byte
 	for i := range 64 {
-		x := toMAC(uint64(i)*0x010203040506&(1<<48-1) &^ (1 << 40))
+		x := toMAC(uint64(i) * 0x010203040506 & (1<<48 - 1) &^ (1 << 40))
 		macs = append(macs, x)
 		want[x] = ref.AnonymizeMAC(x)
 	}
