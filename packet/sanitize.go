@@ -1064,13 +1064,30 @@ func (s *Sanitizer) udp(off, ipEnd, depth int, ip sanIP, lite bool) int {
 }
 
 // sctp sanitizes the SCTP packet in [off, ipEnd): the common header is
-// kept, the chunks are payload.
+// kept, the chunks are payload. PayloadZero keeps the chunk headers (type,
+// flags, length) so the packet still dissects, and zeroes their values.
 func (s *Sanitizer) sctp(off, ipEnd int) int {
 	if ipEnd-off < 12 {
 		return s.keep(off, ipEnd)
 	}
 	s.keep(off, off+12)
-	return s.payloadAt(off+12, ipEnd)
+	if s.payload != PayloadZero {
+		return s.payloadAt(off+12, ipEnd)
+	}
+	for c := off + 12; c < ipEnd; {
+		l := 0
+		if ipEnd-c >= 4 {
+			l = int(s.u16(c + 2))
+		}
+		if l < 4 {
+			return s.payloadAt(c, ipEnd)
+		}
+		s.keep(c, c+4)
+		next := min(c+(l+3)&^3, ipEnd)
+		s.payloadAt(c+4, next)
+		c = next
+	}
+	return ipEnd
 }
 
 // ICMP.
