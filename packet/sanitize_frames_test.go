@@ -242,9 +242,9 @@ func adversarialFrames() []advFrame {
 	add("ipv4-later-fragment", 34, eth4(frag))
 
 	// IPv6 extension headers.
-	hbh := cat([]byte{60, 0, 0x3e, 4}, a4[:])                 // unknown option
-	dst := cat([]byte{43, 0, 1, 4}, advMACA[:4])               // PadN with data
-	rh0 := cat([]byte{6, 4, 0, 1, 0, 0, 0, 0}, c6[:], b6[:])  // RH0, one segment left
+	hbh := cat([]byte{60, 0, 0x3e, 4}, a4[:])                // unknown option
+	dst := cat([]byte{43, 0, 1, 4}, advMACA[:4])             // PadN with data
+	rh0 := cat([]byte{6, 4, 0, 1, 0, 0, 0, 0}, c6[:], b6[:]) // RH0, one segment left
 	add("ipv6-hbh-dest-rh0-tcp", 14+40+8+8+40+20, eth6(ipv6Pkt(a6, c6, 0, cat(hbh, dst, rh0,
 		tcpSeg(a6[:], b6[:], 40000, 80, nil, httpText())))))
 	srh := cat([]byte{17, 5, 4, 1, 1, 0, 0, 0}, b6[:], c6[:], []byte{5, 6}, advMACA[:]) // SRH + HMAC-ish TLV

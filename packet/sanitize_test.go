@@ -53,7 +53,8 @@ func newTestSanitizer(tb testing.TB, link layers.LinkType, payload PayloadMode, 
 // kept byte is not vouched for. It returns the kept bytes.
 func sanitizeChecked(tb testing.TB, s *Sanitizer, name string, data []byte) ([]byte, SanitizeResult) {
 	tb.Helper()
-	frame := append([]byte(nil), data...)
+	frame := make([]byte, len(data)) // no spare capacity: reading past it panics
+	copy(frame, data)
 	trace := make([]byte, len(frame))
 	keep, res := s.sanitizeTraced(frame, trace)
 	if keep < 0 || keep > len(frame) {
@@ -360,16 +361,16 @@ func TestSanitizeRewrites(t *testing.T) {
 		{"arp-request", 38, a4[:]},
 		{"arp-reply", 22, macB[:]},
 		{"ethernet-ipv4-udp-dns", 26, b4[:]},
-		{"ipv4-options", 14 + 20 + 3, a4[:]},      // record route
-		{"ipv4-options", 14 + 20 + 14, b4[:]},     // LSRR
-		{"ipv4-options", 14 + 20 + 22, a4[:]},     // timestamp address
+		{"ipv4-options", 14 + 20 + 3, a4[:]},                                 // record route
+		{"ipv4-options", 14 + 20 + 14, b4[:]},                                // LSRR
+		{"ipv4-options", 14 + 20 + 22, a4[:]},                                // timestamp address
 		{"ipv4-options", 14 + 20 + 30, []byte{1, 1, 1, 1, 1, 1, 0, 0, 0, 0}}, // unknown option: NOPs
 		{"ethernet-ipv4-tcp-options", 14 + 20 + 20 + 30, []byte{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
-		{"ipv6-hbh-dest-rh0-tcp", 14 + 40 + 2, []byte{1, 4, 0, 0, 0, 0}},        // unknown option → PadN
-		{"ipv6-hbh-dest-rh0-tcp", 14 + 40 + 8 + 2, []byte{1, 4, 0, 0, 0, 0}},    // PadN data zeroed
-		{"ipv6-hbh-dest-rh0-tcp", 14 + 40 + 16 + 24, b6[:]},                     // RH0 final
-		{"ipv6-srh-udp", 14 + 40 + 8, b6[:]},                                    // segment 0
-		{"ipv6-srh-udp", 14 + 40 + 40, []byte{4, 6, 0, 0, 0, 0, 0, 0}},          // TLV → PadN
+		{"ipv6-hbh-dest-rh0-tcp", 14 + 40 + 2, []byte{1, 4, 0, 0, 0, 0}},     // unknown option → PadN
+		{"ipv6-hbh-dest-rh0-tcp", 14 + 40 + 8 + 2, []byte{1, 4, 0, 0, 0, 0}}, // PadN data zeroed
+		{"ipv6-hbh-dest-rh0-tcp", 14 + 40 + 16 + 24, b6[:]},                  // RH0 final
+		{"ipv6-srh-udp", 14 + 40 + 8, b6[:]},                                 // segment 0
+		{"ipv6-srh-udp", 14 + 40 + 40, []byte{4, 6, 0, 0, 0, 0, 0, 0}},       // TLV → PadN
 		{"nd-ns", 14 + 40 + 8, b6[:]},
 		{"nd-ns", 14 + 40 + 26, macA[:]},
 		{"nd-na", 14 + 40 + 26, macB[:]},
