@@ -281,30 +281,54 @@ func sum16(b []byte) uint16 {
 func (s *Sanitizer) changed(a, b int, old uint16) uint16 {
 	d := fold(uint32(^old) + uint32(sum16(s.f[a:b])))
 	if s.nsums > 0 && d != 0xffff && d != 0 {
-		s.applyDelta(a, d, -1, 0)
+		s.applyDelta(a, d, s.nsums)
 	}
 	return d
 }
 
-// applyDelta applies the difference d of bytes starting at off to every
-// active checksum covering off, but skip.
-func (s *Sanitizer) applyDelta(off int, d uint16, skip, depth int) {
-	for i := 0; i < s.nsums; i++ {
+// applyDelta applies the difference d of the bytes starting at off to the
+// first n active checksums that cover off, innermost first, and the
+// change of each checksum field to the checksums covering it. Checksums
+// nest (a later one covers bytes inside the region of an earlier one, and
+// never an earlier one's field), so one pass from the innermost outward
+// sees every change before the checksums covering it.
+func (s *Sanitizer) applyDelta(off int, d uint16, n int) {
+	var (
+		at  [maxActiveSums + 1]int
+		dd  [maxActiveSums + 1]uint16
+		num = 1
+	)
+	at[0], dd[0] = off, d
+	for i := n - 1; i >= 0; i-- {
 		c := &s.sums[i]
-		if i == skip || off < c.start || off >= c.end {
+		var x uint32
+		for k := range num {
+			if at[k] < c.start || at[k] >= c.end {
+				continue
+			}
+			v := dd[k]
+			if (at[k]-c.start)&1 == 1 {
+				v = v<<8 | v>>8
+			}
+			x += uint32(v)
+		}
+		if x == 0 {
 			continue
 		}
-		dd := d
-		if (off-c.start)&1 == 1 {
-			dd = dd<<8 | dd>>8
+		hc := s.u16(c.field)
+		nc, ok := adjust(hc, fold(x), c.kind)
+		if !ok {
+			continue
 		}
-		s.fixSum(i, dd, depth)
+		binary.BigEndian.PutUint16(s.f[c.field:], nc)
+		at[num], dd[num] = c.field, fold(uint32(^hc)+uint32(nc))
+		num++
 	}
 }
 
-// fixSum applies d to checksum i and its own change to the checksums
-// covering it.
-func (s *Sanitizer) fixSum(i int, d uint16, depth int) {
+// fixSum applies the pseudo-header difference d to checksum i and its
+// change to the checksums covering it.
+func (s *Sanitizer) fixSum(i int, d uint16) {
 	c := &s.sums[i]
 	hc := s.u16(c.field)
 	n, ok := adjust(hc, d, c.kind)
@@ -312,9 +336,7 @@ func (s *Sanitizer) fixSum(i int, d uint16, depth int) {
 		return
 	}
 	binary.BigEndian.PutUint16(s.f[c.field:], n)
-	if depth < maxActiveSums {
-		s.applyDelta(c.field, fold(uint32(^hc)+uint32(n)), i, depth+1)
-	}
+	s.applyDelta(c.field, fold(uint32(^hc)+uint32(n)), i)
 }
 
 // pushSum makes the checksum at field, covering [start, end), active and
@@ -967,7 +989,7 @@ func (s *Sanitizer) ipBody(proto uint8, off, ipEnd, depth int, ip sanIP) int {
 // applies the pseudo-header difference d to it.
 func (s *Sanitizer) transportSum(field, start, end int, kind sumKind, d uint16) {
 	if i := s.pushSum(field, start, end, kind); i >= 0 && d != 0xffff && d != 0 {
-		s.fixSum(i, d, 0)
+		s.fixSum(i, d)
 	}
 }
 
