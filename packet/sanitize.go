@@ -140,6 +140,70 @@ type Sanitizer struct {
 	sums  [maxActiveSums]activeSum
 	// trace, when not nil (tests), receives the class of each byte.
 	trace []byte
+
+	// Small direct-mapped memos of the last mappings: a link's frames
+	// carry the same few MACs and addresses over and over, and a memo
+	// hit costs less than a call into the shared, concurrent caches of
+	// the mappers. They hold what the mappers returned, so the output
+	// never depends on them.
+	memo4   [memo4Size]memo4Entry
+	memo16  [memo16Size]memo16Entry
+	memoMAC [memoMACSize]memoMACEntry
+}
+
+// Sizes of the memos (powers of two).
+const (
+	memo4Size   = 64
+	memo16Size  = 16
+	memoMACSize = 16
+)
+
+type memo4Entry struct {
+	ok      bool
+	in, out [4]byte
+}
+
+type memo16Entry struct {
+	ok      bool
+	in, out [16]byte
+}
+
+type memoMACEntry struct {
+	ok      bool
+	in, out [6]byte
+}
+
+// map4 maps an IPv4 address through the memo.
+func (s *Sanitizer) map4(a [4]byte) [4]byte {
+	e := &s.memo4[(a[3]^a[2]*7)&(memo4Size-1)]
+	if e.ok && e.in == a {
+		return e.out
+	}
+	m := s.ip.Anonymize4(a)
+	*e = memo4Entry{true, a, m}
+	return m
+}
+
+// map16 maps an IPv6 address through the memo.
+func (s *Sanitizer) map16(a [16]byte) [16]byte {
+	e := &s.memo16[(a[15]^a[13]*7)&(memo16Size-1)]
+	if e.ok && e.in == a {
+		return e.out
+	}
+	m := s.ip.Anonymize16(a)
+	*e = memo16Entry{true, a, m}
+	return m
+}
+
+// mapMAC maps a unicast MAC address through the memo.
+func (s *Sanitizer) mapMAC(a [6]byte) [6]byte {
+	e := &s.memoMAC[(a[5]^a[4]*7)&(memoMACSize-1)]
+	if e.ok && e.in == a {
+		return e.out
+	}
+	m := s.macs.AnonymizeMAC(a)
+	*e = memoMACEntry{true, a, m}
+	return m
 }
 
 // activeSum is a checksum field at field covering the bytes [start, end)
@@ -293,21 +357,35 @@ func (s *Sanitizer) changed(a, b int, old uint16) uint16 {
 // never an earlier one's field), so one pass from the innermost outward
 // sees every change before the checksums covering it.
 func (s *Sanitizer) applyDelta(off int, d uint16, n int) {
+	if n == 1 { // the usual case: one checksum, no field change to pass on
+		c := &s.sums[0]
+		if off < c.start || off >= c.end {
+			return
+		}
+		if (off-c.start)&1 == 1 {
+			d = d<<8 | d>>8
+		}
+		hc := s.u16(c.field)
+		if nc, ok := adjust(hc, d, c.kind); ok {
+			binary.BigEndian.PutUint16(s.f[c.field:], nc)
+		}
+		return
+	}
 	var (
-		at  [maxActiveSums + 1]int
+		at  [maxActiveSums + 1]int32
 		dd  [maxActiveSums + 1]uint16
 		num = 1
 	)
-	at[0], dd[0] = off, d
+	at[0], dd[0] = int32(off), d
 	for i := n - 1; i >= 0; i-- {
 		c := &s.sums[i]
 		var x uint32
 		for k := range num {
-			if at[k] < c.start || at[k] >= c.end {
+			if int(at[k]) < c.start || int(at[k]) >= c.end {
 				continue
 			}
 			v := dd[k]
-			if (at[k]-c.start)&1 == 1 {
+			if (int(at[k])-c.start)&1 == 1 {
 				v = v<<8 | v>>8
 			}
 			x += uint32(v)
@@ -321,7 +399,7 @@ func (s *Sanitizer) applyDelta(off int, d uint16, n int) {
 			continue
 		}
 		binary.BigEndian.PutUint16(s.f[c.field:], nc)
-		at[num], dd[num] = c.field, fold(uint32(^hc)+uint32(nc))
+		at[num], dd[num] = int32(c.field), fold(uint32(^hc)+uint32(nc))
 		num++
 	}
 }
@@ -386,14 +464,19 @@ func (s *Sanitizer) neutralize(a, b int, v byte) {
 func (s *Sanitizer) addr4(off int) uint16 {
 	p := s.f[off : off+4]
 	old := [4]byte(p)
-	m := s.ip.Anonymize4(old)
+	m := s.map4(old)
 	s.mark(off, off+4, classRewritten)
 	if m == old {
 		return 0xffff
 	}
-	o := sum16(p)
 	copy(p, m[:])
-	return s.changed(off, off+4, o)
+	o := (uint32(old[0])<<8 | uint32(old[1])) + (uint32(old[2])<<8 | uint32(old[3]))
+	n := (uint32(m[0])<<8 | uint32(m[1])) + (uint32(m[2])<<8 | uint32(m[3]))
+	d := fold(uint32(^fold(o)) + uint32(fold(n)))
+	if s.nsums > 0 && d != 0xffff && d != 0 {
+		s.applyDelta(off, d, s.nsums)
+	}
+	return d
 }
 
 // addr16 rewrites the IPv6 address at off and returns the difference. With
@@ -401,7 +484,7 @@ func (s *Sanitizer) addr4(off int) uint16 {
 func (s *Sanitizer) addr16(off int, plen int) uint16 {
 	p := s.f[off : off+16]
 	old := [16]byte(p)
-	m := s.ip.Anonymize16(old)
+	m := s.map16(old)
 	for i := max(plen, 0); i < 128; i++ {
 		m[i/8] &^= 0x80 >> (i % 8)
 	}
@@ -425,10 +508,14 @@ func (s *Sanitizer) macAt(off int) {
 		return
 	case s.mac == MACZero:
 	default:
-		m = s.macs.AnonymizeMAC(old)
+		m = s.mapMAC(old)
 	}
 	s.mark(off, off+6, classRewritten)
-	if m != old {
+	switch {
+	case m == old:
+	case s.nsums == 0: // no checksum covers it (the usual link header)
+		copy(p, m[:])
+	default: // in a neighbor discovery option or a tunnel
 		o := sum16(p)
 		copy(p, m[:])
 		s.changed(off, off+6, o)
