@@ -513,3 +513,42 @@ func originalIdentifiers(t *testing.T, c capture) map[string][]byte {
 	}
 	return ids
 }
+
+// TestSanitizeDepthLimit nests IP-in-IP tunnels past the limit: the
+// sanitizer follows maxSanitizeDepth of them and cuts the rest.
+func TestSanitizeDepthLimit(t *testing.T) {
+	p := ipv4TCP(advIPA, advIPB)
+	for range 8 {
+		p = ipv4Pkt(advIPB, advIPA, 4, nil, p)
+	}
+	s := newTestSanitizer(t, layers.LinkTypeRaw, PayloadKeep, MACKeyed)
+	out, res := sanitizeChecked(t, s, "nested", p)
+	if want := 20 * (maxSanitizeDepth + 1); len(out) != want || !res.Denied {
+		t.Errorf("kept %d bytes (%+v), want %d and denied", len(out), res, want)
+	}
+	if hits := findIdentifiers(out, identifiers()); len(hits) > 0 {
+		t.Errorf("identifiers left: %v", hits)
+	}
+}
+
+// TestSanitizePayloadKeep checks that PayloadKeep keeps transport
+// payloads and nothing else.
+func TestSanitizePayloadKeep(t *testing.T) {
+	s := newTestSanitizer(t, layers.LinkTypeEthernet, PayloadKeep, MACKeyed)
+	for _, f := range adversarialFrames() {
+		if f.link != 1 {
+			continue
+		}
+		out, res := sanitizeChecked(t, s, f.name, f.data)
+		switch f.name {
+		case "ethernet-ipv4-tcp-options", "icmp-echo", "ethernet-ipv4-udp-dns", "ipip", "vxlan-arp":
+			if res.Cut && f.name != "vxlan-arp" || !bytes.Contains(out, []byte("secret-host")) && f.name != "vxlan-arp" {
+				t.Errorf("%s: payload not kept (%+v)", f.name, res)
+			}
+		case "ipv4-unknown-protocol", "lldp", "eapol", "icmp-unknown-type", "ethernet-padding", "ipv6-rh3-unknown":
+			if len(out) != f.keep {
+				t.Errorf("%s: kept %d bytes, want %d as with strip", f.name, len(out), f.keep)
+			}
+		}
+	}
+}
