@@ -8,7 +8,59 @@ import (
 	"github.com/google/gopacket/layers"
 )
 
-// Sanitization (SPEC §8): default deny. A Sanitizer walks a frame header by
+// maxSanitizeDepth bounds the nesting of tunnels and ICMP quotes a
+// Sanitizer follows.
+const maxSanitizeDepth = 4
+
+// maxActiveSums bounds the checksums covering one byte; deeper ones are not
+// updated (only possible past maxSanitizeDepth).
+const maxActiveSums = 16
+
+// Byte classes of the trace a test can ask a Sanitizer to record: why each
+// byte may be kept.
+const (
+	classNone      byte = iota // not vouched for: must not be kept
+	classKept                  // a header field kept as captured
+	classRewritten             // an address rewritten, an option neutralized
+	classZeroed                // zeroed
+	classPayload               // a transport payload kept with PayloadKeep
+)
+
+// SanitizerConfig is what a Sanitizer does (SPEC §8 `payload` and `mac`)
+// and the mappings it uses.
+type SanitizerConfig struct {
+	// Payload says what to do with payloads. Default PayloadStrip.
+	Payload PayloadMode
+	// MAC says what to do with MAC addresses. Default MACKeyed.
+	MAC MACMode
+	// IP maps IP addresses (a *cryptopan.Cipher). Required. The Sanitizer
+	// wraps it with KeepReserved.
+	IP Anonymizer
+	// MACs maps MAC addresses (a *macanon.Mapper made from the same
+	// experiment key). Required when MAC is MACKeyed.
+	MACs MACAnonymizer
+}
+
+// SanitizeResult tells what Sanitize did to a frame.
+type SanitizeResult struct {
+	// Drop says nothing safe is left (keep is 0): the frame must not be
+	// written, and is counted in sanitized_drops.
+	Drop bool
+	// Cut says bytes were cut (keep < len(frame)), for the payload mode or
+	// for default deny.
+	Cut bool
+	// Denied says bytes were cut or overwritten because the sanitizer does
+	// not understand them (an unknown EtherType, protocol or option, a
+	// truncated or inconsistent header), not because of the payload mode.
+	Denied bool
+}
+
+// Sanitizer rewrites frames of one link type in place so that nothing
+// identifying is left in the bytes it keeps. It does not allocate. A
+// Sanitizer is not safe for concurrent use (the Anonymizer and
+// MACAnonymizer it is given may be shared).
+//
+// Sanitization (SPEC §8) is default deny. A Sanitizer walks a frame header by
 // header and, for each field, keeps it (a field that names no host:
 // lengths, ports, flags, protocol numbers, VLAN and MPLS labels, TCP
 // sequence numbers), rewrites it (IP addresses with the Anonymizer, MAC
@@ -74,58 +126,6 @@ import (
 // multicast) and 00:00:00:00:00:00, VLAN identifiers and MPLS labels, GRE
 // keys, VXLAN and Geneve network identifiers, IPv6 flow labels, TCP
 // timestamps and sequence numbers, SCTP verification tags.
-
-// maxSanitizeDepth bounds the nesting of tunnels and ICMP quotes a
-// Sanitizer follows.
-const maxSanitizeDepth = 4
-
-// maxActiveSums bounds the checksums covering one byte; deeper ones are not
-// updated (only possible past maxSanitizeDepth).
-const maxActiveSums = 16
-
-// Byte classes of the trace a test can ask a Sanitizer to record: why each
-// byte may be kept.
-const (
-	classNone      byte = iota // not vouched for: must not be kept
-	classKept                  // a header field kept as captured
-	classRewritten             // an address rewritten, an option neutralized
-	classZeroed                // zeroed
-	classPayload               // a transport payload kept with PayloadKeep
-)
-
-// SanitizerConfig is what a Sanitizer does (SPEC §8 `payload` and `mac`)
-// and the mappings it uses.
-type SanitizerConfig struct {
-	// Payload says what to do with payloads. Default PayloadStrip.
-	Payload PayloadMode
-	// MAC says what to do with MAC addresses. Default MACKeyed.
-	MAC MACMode
-	// IP maps IP addresses (a *cryptopan.Cipher). Required. The Sanitizer
-	// wraps it with KeepReserved.
-	IP Anonymizer
-	// MACs maps MAC addresses (a *macanon.Mapper made from the same
-	// experiment key). Required when MAC is MACKeyed.
-	MACs MACAnonymizer
-}
-
-// SanitizeResult tells what Sanitize did to a frame.
-type SanitizeResult struct {
-	// Drop says nothing safe is left (keep is 0): the frame must not be
-	// written, and is counted in sanitized_drops.
-	Drop bool
-	// Cut says bytes were cut (keep < len(frame)), for the payload mode or
-	// for default deny.
-	Cut bool
-	// Denied says bytes were cut or overwritten because the sanitizer does
-	// not understand them (an unknown EtherType, protocol or option, a
-	// truncated or inconsistent header), not because of the payload mode.
-	Denied bool
-}
-
-// Sanitizer rewrites frames of one link type in place so that nothing
-// identifying is left in the bytes it keeps (see the rules above). It
-// does not allocate. A Sanitizer is not safe for concurrent use (the
-// Anonymizer and MACAnonymizer it is given may be shared).
 type Sanitizer struct {
 	link    fastLink // fastNone stands for BSD loopback here
 	payload PayloadMode
@@ -213,7 +213,7 @@ type activeSum struct {
 	kind              sumKind
 }
 
-// ipCtx tells a transport header the pseudo-header change of its IP
+// sanIP tells a transport header the pseudo-header change of its IP
 // header: the ones' complement difference of its source and (final)
 // destination addresses.
 type sanIP struct {
