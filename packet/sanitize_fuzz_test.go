@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,11 +49,21 @@ func sanitizeSeeds(tb testing.TB) [][]byte {
 // frame of the sample captures and every adversarial frame.
 func FuzzSanitize(f *testing.F) {
 	sans := sanitizeFuzzers(f)
+	ip, macs := testMappers(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for i, s := range sans {
-			frame := make([]byte, len(data))
-			copy(frame, data)
-			sanitizeChecked(t, s, fmt.Sprintf("sanitizer %d", i), frame)
+			out, _ := sanitizeChecked(t, s, fmt.Sprintf("sanitizer %d", i), data)
+			if i%4 != 0 {
+				continue
+			}
+			// A fresh Sanitizer (empty memos) gives the same bytes.
+			fresh, err := NewSanitizer(linkTypeOfSanitizer(s), SanitizerConfig{Payload: s.payload, MAC: s.mac, IP: ip, MACs: macs})
+			if err != nil {
+				t.Fatalf("NewSanitizer() error:\n%+v", err)
+			}
+			if again, _ := sanitizeChecked(t, fresh, "fresh", data); !bytes.Equal(out, again) {
+				t.Fatalf("sanitizer %d: a fresh sanitizer gives other bytes:\n%x\n%x", i, out, again)
+			}
 		}
 	})
 }
@@ -78,4 +89,19 @@ func TestSanitizeFuzzCorpus(t *testing.T) {
 			t.Errorf("no seed file %s (GIMS_UPDATE_CORPUS=1 go test -run TestSanitizeFuzzCorpus writes it)", path)
 		}
 	}
+}
+
+// linkTypeOfSanitizer is a link type s was made for.
+func linkTypeOfSanitizer(s *Sanitizer) layers.LinkType {
+	switch s.link {
+	case fastEthernet:
+		return layers.LinkTypeEthernet
+	case fastSLL:
+		return layers.LinkTypeLinuxSLL
+	case fastSLL2:
+		return LinkTypeLinuxSLL2
+	case fastRawIP:
+		return layers.LinkTypeRaw
+	}
+	return layers.LinkTypeNull
 }
