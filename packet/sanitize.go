@@ -924,8 +924,8 @@ func (s *Sanitizer) ipv6Ext(next uint8, p, ipEnd, depth int, ip sanIP) int {
 				return s.cut(s.keep(p, ipEnd), ipEnd)
 			}
 			s.keep(p, p+8)
-			next, off := f[p], s.u16(p+2)&0xfff8
-			if off != 0 {
+			next = f[p]
+			if s.u16(p+2)&0xfff8 != 0 {
 				return s.fragment(next, p+8, ipEnd)
 			}
 			p += 8

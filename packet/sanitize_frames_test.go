@@ -253,6 +253,8 @@ func adversarialFrames() []advFrame {
 	add("ipv6-rh2-udp", 14+40+24+8, eth6(ipv6Pkt(b6, c6, 43, cat(rh2, udpSeg(b6[:], a6[:], 53, 33333, dnsAnswer())))))
 	rh3 := cat([]byte{17, 2, 3, 1, 0, 0, 0, 0}, a6[:])
 	add("ipv6-rh3-unknown", 14+40+4, eth6(ipv6Pkt(b6, c6, 43, cat(rh3, udpSeg(b6[:], a6[:], 53, 33333, dnsAnswer())))))
+	add("ipv6-first-fragment-udp", 14+40+8+8, eth6(ipv6Pkt(a6, b6, 44, cat([]byte{17, 0, 0, 1}, be32(8),
+		udpSeg(a6[:], b6[:], 53, 33333, dnsAnswer())))))
 	add("ipv6-later-fragment", 14+40+8, eth6(ipv6Pkt(a6, b6, 44, cat([]byte{17, 0, 0x05, 0xc8}, be32(7), rawIDs()))))
 
 	// Transports.

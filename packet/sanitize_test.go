@@ -244,6 +244,9 @@ func TestSanitizeAdversarial(t *testing.T) {
 				if mode.payload == PayloadStrip && f.keep >= 0 && len(out) != f.keep {
 					t.Errorf("%s: kept %d bytes, want %d", f.name, len(out), f.keep)
 				}
+				if at := payloadOffset(f.data, f.link); mode.payload == PayloadStrip && at >= 0 && len(out) > at {
+					t.Errorf("%s: kept %d bytes, past the payload gopacket finds at %d", f.name, len(out), at)
+				}
 				if res.Drop {
 					continue
 				}
@@ -445,6 +448,9 @@ func TestSanitizeSamplePcaps(t *testing.T) {
 			var out, orig []capturedPacket
 			for i, p := range c.packets {
 				kept, res := sanitizeChecked(t, s, fmt.Sprintf("packet %d", i+1), p.data)
+				if at := payloadOffset(p.data, c.link); at >= 0 && len(kept) > at {
+					t.Errorf("packet %d: kept %d bytes, past the payload gopacket finds at %d", i+1, len(kept), at)
+				}
 				for id, b := range ids {
 					if bytes.Contains(kept, b) {
 						t.Errorf("packet %d: original %s left:\n%x", i+1, id, kept)
@@ -551,4 +557,42 @@ func TestSanitizePayloadKeep(t *testing.T) {
 			}
 		}
 	}
+}
+
+// payloadOffset returns where gopacket finds the application payload of a
+// frame (the bytes after the innermost transport header), or -1 when it
+// finds none or the frame holds ICMP (whose quotes gopacket calls payload)
+// or fragments (which it does not decode).
+func payloadOffset(data []byte, link uint32) int {
+	first := map[uint32]gopacket.LayerType{0: layers.LayerTypeLoopback, 1: layers.LayerTypeEthernet,
+		108: layers.LayerTypeLoopback, 113: layers.LayerTypeLinuxSLL}
+	lt, ok := first[link]
+	skip := 0
+	if !ok {
+		if link == 276 {
+			skip = 20
+		}
+		if len(data) <= skip {
+			return -1
+		}
+		lt = layers.LayerTypeIPv4
+		if data[skip]>>4 == 6 {
+			lt = layers.LayerTypeIPv6
+		}
+	}
+	p := gopacket.NewPacket(data[skip:], lt, gopacket.DecodeOptions{NoCopy: true})
+	if p.Layer(layers.LayerTypeICMPv4) != nil || p.Layer(layers.LayerTypeICMPv6) != nil ||
+		p.Layer(layers.LayerTypeIPv6Fragment) != nil {
+		return -1
+	}
+	for _, l := range p.Layers() {
+		if ip, ok := l.(*layers.IPv4); ok && (ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0) {
+			return -1 // gopacket leaves fragments undecoded
+		}
+	}
+	app := p.ApplicationLayer()
+	if app == nil || len(app.LayerContents()) == 0 {
+		return -1
+	}
+	return cap(data) - cap(app.LayerContents())
 }
