@@ -596,3 +596,28 @@ func payloadOffset(data []byte, link uint32) int {
 	}
 	return cap(data) - cap(app.LayerContents())
 }
+
+// TestSanitizeGREChecksum checks that the GRE checksum stays valid when
+// the inner packet is rewritten (tcpdump does not verify it).
+func TestSanitizeGREChecksum(t *testing.T) {
+	for _, f := range adversarialFrames() {
+		if f.name != "gre-checksum-key-ipv4" {
+			continue
+		}
+		for _, p := range []PayloadMode{PayloadKeep, PayloadZero} {
+			s := newTestSanitizer(t, layers.LinkTypeEthernet, p, MACKeyed)
+			out, res := sanitizeChecked(t, s, f.name, f.data)
+			if res.Cut {
+				t.Fatalf("%s: cut with payload %s", f.name, p)
+			}
+			if bytes.Equal(out[14+20+12:14+20+12+20], f.data[14+20+12:14+20+12+20]) {
+				t.Fatalf("%s: inner header unchanged", f.name)
+			}
+			if c := checksum(out[14+20:], 0); c != 0 {
+				t.Errorf("%s, payload %s: GRE checksum off by %#04x", f.name, p, c)
+			}
+		}
+		return
+	}
+	t.Fatal("no GRE frame")
+}
