@@ -137,18 +137,12 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 
 // counterRow is a device's counter entry as the AM's API shows it.
 func counterRow(c deviceapi.CounterEntry, pair *db.Pairing) amapi.CounterRow {
-	return amapi.CounterRow{Device: pair.Device, Interface: pair.Interface, Time: c.Time,
-		Packets: c.Packets, Bytes: c.Bytes, TCPPackets: c.TCPPackets, UDPPackets: c.UDPPackets,
-		ICMPPackets: c.ICMPPackets, OtherPackets: c.OtherPackets, TCPBytes: c.TCPBytes,
-		UDPBytes: c.UDPBytes, ICMPBytes: c.ICMPBytes, OtherBytes: c.OtherBytes}
+	return amapi.CounterRow{CounterEntry: c, Device: pair.Device, Interface: pair.Interface}
 }
 
 // flowRow is a device's flow entry as the AM's API shows it.
 func flowRow(f deviceapi.FlowEntry, pair *db.Pairing) amapi.FlowRow {
-	return amapi.FlowRow{Device: pair.Device, Interface: pair.Interface, Src: f.Src, Dst: f.Dst,
-		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: f.Proto, VLAN: f.VLAN, Packets: f.Packets,
-		Bytes: f.Bytes, RevPackets: f.RevPackets, RevBytes: f.RevBytes, Start: f.Start, End: f.End,
-		StartMS: f.StartMS, EndMS: f.EndMS, EndReason: f.EndReason}
+	return amapi.FlowRow{FlowEntry: f, Device: pair.Device, Interface: pair.Interface}
 }
 
 // errNoDevice marks a pairing whose results are read from the AM's copies.

@@ -3,7 +3,8 @@
 // server (am, am/api), the web GUI and gimsctl, and a typed client of the
 // API.
 //
-// It is a leaf: it imports only the standard library and the xmlrpc
-// codec, never the manager, the database or anything with cgo, so that
+// It is a leaf: it imports only the standard library, the xmlrpc codec and
+// deviceapi (whose result entries its rows embed, so the schema is written
+// once), never the manager, the database or anything with cgo, so that
 // gimsctl links neither SQLite nor libpcap.
 package amapi

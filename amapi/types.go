@@ -1,6 +1,10 @@
 package amapi
 
-import "time"
+import (
+	"time"
+
+	"github.com/gimsproject/gims/deviceapi"
+)
 
 // The structs of this file are the wire shapes of the AM's API (SPEC §3):
 // the server, the web GUI and gimsctl all use them, so member names are
@@ -196,45 +200,21 @@ type ResultsQuery struct {
 // device's counters and which device it is. The bytes per protocol class
 // add up to Bytes; they are zero for counters recorded before they
 // existed (older devices, older counters.csv files). The members are
-// those of the device API's counter entries.
+// the device API's counter entry and which device it came from.
 type CounterRow struct {
-	Device       string    `xmlrpc:"device"`
-	Interface    string    `xmlrpc:"interface"`
-	Time         time.Time `xmlrpc:"time"`
-	Packets      uint64    `xmlrpc:"packets"`
-	Bytes        uint64    `xmlrpc:"bytes"`
-	TCPPackets   uint64    `xmlrpc:"tcp_packets"`
-	UDPPackets   uint64    `xmlrpc:"udp_packets"`
-	ICMPPackets  uint64    `xmlrpc:"icmp_packets"`
-	OtherPackets uint64    `xmlrpc:"other_packets"`
-	TCPBytes     uint64    `xmlrpc:"tcp_bytes"`
-	UDPBytes     uint64    `xmlrpc:"udp_bytes"`
-	ICMPBytes    uint64    `xmlrpc:"icmp_bytes"`
-	OtherBytes   uint64    `xmlrpc:"other_bytes"`
+	deviceapi.CounterEntry
+	Device    string `xmlrpc:"device"`
+	Interface string `xmlrpc:"interface"`
 }
 
 // FlowRow is one flow (kind "flows") and which device it is: Start and
 // End with whole seconds (dateTime.iso8601), StartMS and EndMS with the
-// milliseconds since the Unix epoch. The members are those of the device
-// API's flow entries.
+// milliseconds since the Unix epoch. The members are the device API's
+// flow entry and which device it came from.
 type FlowRow struct {
-	Device     string    `xmlrpc:"device"`
-	Interface  string    `xmlrpc:"interface"`
-	Src        string    `xmlrpc:"src"`
-	Dst        string    `xmlrpc:"dst"`
-	SrcPort    int       `xmlrpc:"sport"`
-	DstPort    int       `xmlrpc:"dport"`
-	Proto      int       `xmlrpc:"proto"`
-	VLAN       int       `xmlrpc:"vlan"`
-	Packets    uint64    `xmlrpc:"packets"`
-	Bytes      uint64    `xmlrpc:"bytes"`
-	RevPackets uint64    `xmlrpc:"rev_packets"`
-	RevBytes   uint64    `xmlrpc:"rev_bytes"`
-	Start      time.Time `xmlrpc:"start"`
-	End        time.Time `xmlrpc:"end"`
-	StartMS    int64     `xmlrpc:"start_ms"`
-	EndMS      int64     `xmlrpc:"end_ms"`
-	EndReason  string    `xmlrpc:"end_reason"`
+	deviceapi.FlowEntry
+	Device    string `xmlrpc:"device"`
+	Interface string `xmlrpc:"interface"`
 }
 
 // FileRow is one result file (kind "files"). URL is a path on the AM

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // mustRE compiles a test's regular expression.
@@ -20,9 +21,9 @@ func htmlUnescape(s string) string { return html.UnescapeString(s) }
 
 func TestSortFlows(t *testing.T) {
 	flows := []amapi.FlowRow{
-		{Src: "10.0.0.9", Dst: "192.0.2.1", SrcPort: 5, DstPort: 80, Proto: 6, Packets: 5, Bytes: 100, RevBytes: 900, StartMS: 30, EndMS: 40},
-		{Src: "10.0.0.10", Dst: "192.0.2.2", SrcPort: 9, DstPort: 53, Proto: 17, Packets: 50, Bytes: 600, StartMS: 10, EndMS: 90},
-		{Src: "2001:db8::1", Dst: "192.0.2.3", SrcPort: 1, DstPort: 443, Proto: 1, Packets: 7, Bytes: 700, StartMS: 20, EndMS: 21},
+		{FlowEntry: deviceapi.FlowEntry{Src: "10.0.0.9", Dst: "192.0.2.1", SrcPort: 5, DstPort: 80, Proto: 6, Packets: 5, Bytes: 100, RevBytes: 900, StartMS: 30, EndMS: 40}},
+		{FlowEntry: deviceapi.FlowEntry{Src: "10.0.0.10", Dst: "192.0.2.2", SrcPort: 9, DstPort: 53, Proto: 17, Packets: 50, Bytes: 600, StartMS: 10, EndMS: 90}},
+		{FlowEntry: deviceapi.FlowEntry{Src: "2001:db8::1", Dst: "192.0.2.3", SrcPort: 1, DstPort: 443, Proto: 1, Packets: 7, Bytes: 700, StartMS: 20, EndMS: 21}},
 	}
 	srcs := func(f []amapi.FlowRow) []string {
 		var out []string
@@ -77,11 +78,11 @@ func TestFillSeries(t *testing.T) {
 		}, {
 			name: "two devices summed per interval, bytes by protocol",
 			rows: []amapi.CounterRow{
-				{Time: t0, Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2,
-					TCPBytes: 800, UDPBytes: 200, Device: "a", Interface: "eth0"},
-				{Time: t0, Packets: 2, Bytes: 500, ICMPPackets: 1, OtherPackets: 1,
-					ICMPBytes: 100, OtherBytes: 400, Device: "b", Interface: "eth1"},
-				{Time: t1, Packets: 3, Bytes: 250, TCPPackets: 3, TCPBytes: 250, Device: "b", Interface: "eth1"},
+				{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2,
+					TCPBytes: 800, UDPBytes: 200}, Device: "a", Interface: "eth0"},
+				{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 2, Bytes: 500, ICMPPackets: 1, OtherPackets: 1,
+					ICMPBytes: 100, OtherBytes: 400}, Device: "b", Interface: "eth1"},
+				{CounterEntry: deviceapi.CounterEntry{Time: t1, Packets: 3, Bytes: 250, TCPPackets: 3, TCPBytes: 250}, Device: "b", Interface: "eth1"},
 			},
 			times: []int64{ms0, ms1},
 			pps:   rates([]float64{8, 6}, []float64{4, 0}, []float64{2, 0}, []float64{2, 0}),
@@ -89,8 +90,8 @@ func TestFillSeries(t *testing.T) {
 		}, {
 			name: "counters without bytes by protocol are unclassified",
 			rows: []amapi.CounterRow{
-				{Time: t0, Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2, Device: "a", Interface: "eth0"},
-				{Time: t1, Packets: 1, Bytes: 100, TCPPackets: 1, Device: "a", Interface: "eth0"},
+				{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 6, Bytes: 1000, TCPPackets: 4, UDPPackets: 2}, Device: "a", Interface: "eth0"},
+				{CounterEntry: deviceapi.CounterEntry{Time: t1, Packets: 1, Bytes: 100, TCPPackets: 1}, Device: "a", Interface: "eth0"},
 			},
 			times:        []int64{ms0, ms1},
 			pps:          rates([]float64{8, 2}, []float64{4, 0}, []float64{0, 0}, []float64{0, 0}),
@@ -99,9 +100,9 @@ func TestFillSeries(t *testing.T) {
 		}, {
 			name: "an old device beside a new one, unclassified from the second interval",
 			rows: []amapi.CounterRow{
-				{Time: t0, Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100, Device: "new", Interface: "eth0"},
-				{Time: t1, Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100, Device: "new", Interface: "eth0"},
-				{Time: t1, Packets: 1, Bytes: 50, UDPPackets: 1, Device: "old", Interface: "eth0"},
+				{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100}, Device: "new", Interface: "eth0"},
+				{CounterEntry: deviceapi.CounterEntry{Time: t1, Packets: 1, Bytes: 100, UDPPackets: 1, UDPBytes: 100}, Device: "new", Interface: "eth0"},
+				{CounterEntry: deviceapi.CounterEntry{Time: t1, Packets: 1, Bytes: 50, UDPPackets: 1}, Device: "old", Interface: "eth0"},
 			},
 			times:        []int64{ms0, ms1},
 			pps:          rates([]float64{0, 0}, []float64{2, 4}, []float64{0, 0}, []float64{0, 0}),
@@ -133,13 +134,13 @@ func TestFillSeriesJSON(t *testing.T) {
 	}{
 		{
 			name: "bytes by protocol",
-			row:  amapi.CounterRow{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1, TCPBytes: 125},
+			row:  amapi.CounterRow{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1, TCPBytes: 125}},
 			want: `{"state":"","interval_ms":1000,"times":[1700000000000],` +
 				`"pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},` +
 				`"bps":{"tcp":[1000],"udp":[0],"icmp":[0],"other":[0]}}`,
 		}, {
 			name: "older counters",
-			row:  amapi.CounterRow{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1},
+			row:  amapi.CounterRow{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1}},
 			want: `{"state":"","interval_ms":1000,"times":[1700000000000],` +
 				`"pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},` +
 				`"bps":{"tcp":[0],"udp":[0],"icmp":[0],"other":[0],"unclassified":[1000]}}`,
@@ -163,8 +164,8 @@ func TestFillSeriesCap(t *testing.T) {
 	t0 := time.UnixMilli(1_700_000_000_000)
 	var rows []amapi.CounterRow
 	for i := range maxChartPoints + 10 {
-		rows = append(rows, amapi.CounterRow{Time: t0.Add(time.Duration(i) * time.Second),
-			Packets: 1, Bytes: 10, OtherPackets: 1, OtherBytes: uint64(i % 2 * 10)}) // odd rows classified, even ones not
+		rows = append(rows, amapi.CounterRow{CounterEntry: deviceapi.CounterEntry{Time: t0.Add(time.Duration(i) * time.Second),
+			Packets: 1, Bytes: 10, OtherPackets: 1, OtherBytes: uint64(i % 2 * 10)}}) // odd rows classified, even ones not
 	}
 	out := counterSeries{IntervalMS: 1000}
 	fillSeries(&out, rows)

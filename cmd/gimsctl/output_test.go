@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // diffValues describes how got differs from want, or returns "".
@@ -52,8 +53,8 @@ func golden(t *testing.T, name, got string) {
 // before the bytes per protocol: the columns it does not send are left out.
 func TestOutputOlderManager(t *testing.T) {
 	var b strings.Builder
-	err := renderCounters(&b, []amapi.CounterRow{{Time: t0, Device: "tap1", Packets: 10, Bytes: 1500,
-		TCPPackets: 6, UDPPackets: 3, ICMPPackets: 1}})
+	err := renderCounters(&b, []amapi.CounterRow{{Device: "tap1", CounterEntry: deviceapi.CounterEntry{
+		Time: t0, Packets: 10, Bytes: 1500, TCPPackets: 6, UDPPackets: 3, ICMPPackets: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
