@@ -13,6 +13,7 @@ import (
 	"github.com/gimsproject/gims/capture/meter"
 	"github.com/gimsproject/gims/capture/output"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/packet"
 	"github.com/gimsproject/gims/transform/cryptopan"
 )
 
@@ -107,7 +108,12 @@ func (o offlineOptions) meterConfig() (meter.Configuration, error) {
 		if err != nil {
 			return cfg, usagef("-%v", err)
 		}
-		_, _ = payload, mac // TODO(sanitize): cfg.Payload, cfg.MAC
+		if cfg.Payload, err = packet.ParsePayloadMode(payload); err != nil {
+			return cfg, usagef("-payload: %v", err)
+		}
+		if cfg.MAC, err = packet.ParseMACMode(mac); err != nil {
+			return cfg, usagef("-mac: %v", err)
+		}
 	}
 	// parseFlags validated both configurations.
 	if o.countersOut != "" {
