@@ -54,6 +54,8 @@ func TestInvalidFlags(t *testing.T) {
 		{[]string{"-log-level", "loud"}, `gims-am: -log-level "loud": slog: level string "loud": unknown name` + "\n"},
 		{[]string{"-poll-interval", "soon"}, `gims-am: invalid value "soon" for flag -poll-interval: parse error` + "\n"},
 		{[]string{"-nope"}, "gims-am: flag provided but not defined: -nope\n"},
+		{[]string{"-listen", "0.0.0.0:8080"}, "gims-am: refusing to listen on 0.0.0.0:8080 in plain HTTP: secrets would cross the network in the clear; give -tls-cert and -tls-key, or -insecure-plaintext\n"},
+		{[]string{"-tls-key", "am.key"}, "gims-am: -tls-cert must be set when a key is given\n"},
 		{[]string{"extra"}, `gims-am: unexpected argument "extra"` + "\n"},
 	}
 	for _, tc := range cases {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -32,6 +31,7 @@ import (
 	"github.com/gimsproject/gims/daemon"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/tlsconfig"
 	"github.com/gimsproject/gims/web"
 )
 
@@ -48,6 +48,8 @@ type options struct {
 	level             slog.Level
 	db                db.Configuration
 	am                am.Configuration
+	// tls is the transport security of the server (SPEC §10).
+	tls tlsconfig.Configuration
 }
 
 func main() {
@@ -83,7 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // configurations and validates the result: a bad value is a usage error
 // naming its flag.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{listen: "127.0.0.1:8080", db: db.DefaultConfiguration(), am: am.DefaultConfiguration()}
+	o := options{listen: "127.0.0.1:8080", db: db.DefaultConfiguration(), am: am.DefaultConfiguration(), tls: tlsconfig.DefaultConfiguration()}
+	// Users without a client certificate log in with their password.
+	o.tls.ClientCertOptional = true
 	o.db.Path = "gims.db"
 	o.am.DataDir = "data"
 	logLevel := "info"
@@ -100,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.am.RefreshInterval, "refresh-interval", o.am.RefreshInterval, "how often device capabilities are refreshed")
 	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
+	o.tls.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -122,6 +127,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
 			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
 			"BcryptCost": "bcrypt-cost"})}
+	}
+	if err := o.tls.ValidateFlags(o.listen); err != nil {
+		return o, usageError{err}
 	}
 	return o, nil
 }
@@ -165,9 +173,9 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.listen)
+	ln, err := o.tls.Listen(o.listen)
 	if err != nil {
-		return fmt.Errorf("unable to listen: %w", err)
+		return err
 	}
 	defer ln.Close() // in case the server never starts
 	srv := &http.Server{Handler: routes(h, gui), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
@@ -186,7 +194,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 				}
 				return nil
 			})
-			logger.Info("gims-am serving", "version", version, "address", ln.Addr().String(), "db", o.db.Path, "data", o.am.DataDir)
+			logger.Info("gims-am serving", "version", version, "address", ln.Addr().String(), "tls", o.tls.Enabled(), "db", o.db.Path, "data", o.am.DataDir)
 			return nil
 		},
 		OnStop: func() error {

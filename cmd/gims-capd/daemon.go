@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/daemon"
+	"github.com/gimsproject/gims/internal/tlsconfig"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -62,14 +64,17 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.listen)
+	ln, err := o.tls.Listen(o.listen)
 	if err != nil {
-		return fmt.Errorf("unable to listen: %w", err)
+		return err
 	}
 	defer ln.Close() // in case the server never starts
 	var reg *registrar
 	if o.register != "" {
 		if reg, err = newRegistrar(o.register, token, ln.Addr(), logger); err != nil {
+			return err
+		}
+		if err := reg.secure(o.registerCA, o.tls); err != nil {
 			return err
 		}
 	}
@@ -98,7 +103,7 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 				}
 				return nil
 			})
-			logger.Info("capture daemon listening", "addr", ln.Addr().String(), "data", o.jobs.DataDir,
+			logger.Info("capture daemon listening", "addr", ln.Addr().String(), "tls", o.tls.Enabled(), "data", o.jobs.DataDir,
 				"pcap_dir", o.jobs.PcapDir, "version", version)
 			return nil
 		},
@@ -155,6 +160,10 @@ type registration struct {
 	Hostname string `xmlrpc:"hostname"`
 	Port     int    `xmlrpc:"port"`
 	Token    string `xmlrpc:"token"`
+	// TLS and CertSHA256 say that the device serves HTTPS and with which
+	// certificate (SPEC §10); absent for plain HTTP.
+	TLS        bool   `xmlrpc:"tls,omitempty"`
+	CertSHA256 string `xmlrpc:"cert_sha256,omitempty"`
 }
 
 // registrar announces the daemon to the aggregate manager, retrying with
@@ -196,6 +205,25 @@ func newRegistrar(rawURL, token string, addr net.Addr, logger *slog.Logger) (*re
 		initial: time.Second,
 		max:     time.Minute,
 	}, nil
+}
+
+// secure sets how the registrar verifies the AM of an https URL (the CA
+// in caFile, else the system's roots) and announces the device's own TLS:
+// its certificate's fingerprint, which the admin compares at approval.
+func (r *registrar) secure(caFile string, own tlsconfig.Configuration) error {
+	cfg, err := tlsconfig.Client{CAFile: caFile}.Config()
+	if err != nil {
+		return usagef("-register-ca: %v", err)
+	}
+	r.client.Transport = &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment}
+	if own.Enabled() {
+		pair, err := tls.LoadX509KeyPair(own.CertFile, own.KeyFile)
+		if err != nil {
+			return fmt.Errorf("unable to load the TLS certificate: %w", err)
+		}
+		r.reg.TLS, r.reg.CertSHA256 = true, tlsconfig.Fingerprint(pair.Certificate[0])
+	}
+	return nil
 }
 
 // run calls RegisterDevice until it succeeds (nil) or ctx ends (its error).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/tlsconfig"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/flow"
 )
@@ -45,12 +46,16 @@ type daemonOptions struct {
 	// jobs is the job manager's configuration (DataDir, PcapDir), from
 	// its DefaultConfiguration and the flags.
 	jobs job.Configuration
+	// tls is the transport security of the device API (SPEC §10).
+	tls tlsconfig.Configuration
+	// registerCA is the PEM CA file that verifies the AM at -register.
+	registerCA string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{
 		offline: offlineOptions{counters: counters.DefaultConfiguration(), flows: flow.DefaultConfiguration()},
-		daemon:  daemonOptions{jobs: job.DefaultConfiguration()},
+		daemon:  daemonOptions{jobs: job.DefaultConfiguration(), tls: tlsconfig.DefaultConfiguration()},
 	}
 	o.daemon.jobs.DataDir = "gims-capd-data"
 	fs := flag.NewFlagSet("gims-capd", flag.ContinueOnError)
@@ -77,6 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&d.jobs.PcapDir, "pcap-dir", d.jobs.PcapDir, "daemon mode: `folder` of pcap files offered as file: interfaces")
 	fs.StringVar(&d.tokenFile, "token-file", "", "daemon mode: `file` holding the bearer token (or GIMS_DEVICE_TOKEN)")
 	fs.StringVar(&d.register, "register", "", "daemon mode: announce this device to the aggregate manager at `URL`")
+	fs.StringVar(&d.registerCA, "register-ca", "", "daemon mode: verify the aggregate manager of an https -register URL against this PEM CA `file`")
+	d.tls.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -98,6 +105,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if off.input == "" {
 		if err := d.jobs.Validate(); err != nil {
 			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir"})}
+		}
+		if err := d.tls.ValidateFlags(d.listen); err != nil {
+			return o, usageError{err}
 		}
 	}
 	return o, nil

@@ -54,6 +54,12 @@ func TestInvalidFlags(t *testing.T) {
 			"gims-capd: -idle-timeout must be positive, got -1s\n"},
 		{"no data folder", []string{"-data", ""},
 			"gims-capd: -data must be set (the folder of jobs and results)\n"},
+		{"plain HTTP on all interfaces", []string{"-listen", ":8081"},
+			"gims-capd: refusing to listen on :8081 in plain HTTP: secrets would cross the network in the clear; give -tls-cert and -tls-key, or -insecure-plaintext\n"},
+		{"certificate without key", []string{"-tls-cert", "dev.crt"},
+			"gims-capd: -tls-key must be set when a certificate is given\n"},
+		{"client CA without TLS", []string{"-tls-client-ca", "ca.crt"},
+			"gims-capd: -tls-cert must be set to verify client certificates\n"},
 		{"unparsable duration", []string{"-counter-interval", "often"},
 			`gims-capd: invalid value "often" for flag -counter-interval: parse error` + "\n"},
 	}
