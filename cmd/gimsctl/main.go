@@ -111,6 +111,9 @@ func runErr(args []string, getenv func(string) string, stdout, stderr io.Writer)
 		return usagef("missing subcommand")
 	}
 	name := rest[0]
+	if name == "certs" {
+		return runCerts(rest[1:], stdout)
+	}
 	if name == "help" {
 		if len(rest) > 1 {
 			if c := findCommand(cmds, rest[1]); c != nil {
