@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,21 +13,49 @@ import (
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/internal/tlsconfig"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
-// client returns a device API client of d.
+// client returns a device API client of d: plain HTTP, or HTTPS verified
+// by the device CA or by d's pin.
 func (m *Manager) client(d *db.Device) (*deviceapi.Client, error) {
+	scheme, hc := "http://", m.http
+	if d.TLS {
+		scheme, hc = "https://", m.tlsClient(d.CertSHA256)
+	}
 	c, err := deviceapi.NewClient(deviceapi.ClientConfig{
-		BaseURL: "http://" + net.JoinHostPort(d.Hostname, strconv.Itoa(d.Port)),
+		BaseURL: scheme + net.JoinHostPort(d.Hostname, strconv.Itoa(d.Port)),
 		Token:   d.Token,
 		Timeout: m.cfg.DeviceTimeout,
-		HTTP:    m.http,
+		HTTP:    hc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: device %s: %v", ErrDevice, d.Name, err)
 	}
 	return c, nil
+}
+
+// tlsClient is the HTTP client of the devices served over HTTPS with pin
+// (or verified by the device CA when pin is empty); clients are kept, so
+// connections are reused. It follows redirects as m.http does.
+func (m *Manager) tlsClient(pin string) *http.Client {
+	m.tlsMu.Lock()
+	defer m.tlsMu.Unlock()
+	if c, ok := m.tlsClients[pin]; ok {
+		return c
+	}
+	cfg := m.deviceTLS.Clone()
+	if pin != "" {
+		cfg = tlsconfig.Pinned(cfg, pin)
+	}
+	c := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4},
+		CheckRedirect: m.http.CheckRedirect,
+		Timeout:       m.http.Timeout,
+	}
+	m.tlsClients[pin] = c
+	return c
 }
 
 // deviceError wraps a failed call to a device as ErrDevice, naming it:
@@ -40,6 +69,10 @@ func deviceProblem(name string, err error) string {
 	var f *xmlrpc.Fault
 	if errors.As(err, &f) {
 		return fmt.Sprintf("device %s refused: %s", name, f.String)
+	}
+	if tlsconfig.IsCertificateError(err) {
+		// The handshake failed: nothing was sent to the device.
+		return fmt.Sprintf("device %s certificate mismatch: %v", name, err)
 	}
 	return fmt.Sprintf("device %s unreachable: %v", name, err)
 }
@@ -78,6 +111,16 @@ func checkDevice(d *db.Device) error {
 	if d.Token == "" {
 		return invalidf("device %s: token is required (the daemon's bearer token)", d.Name)
 	}
+	if d.CertSHA256 != "" {
+		pin, err := tlsconfig.NormalizePin(d.CertSHA256)
+		if err != nil {
+			return invalidf("device %s: %v", d.Name, err)
+		}
+		if !d.TLS {
+			return invalidf("device %s: cert_sha256 needs tls", d.Name)
+		}
+		d.CertSHA256 = pin
+	}
 	for _, i := range d.Interfaces {
 		if i == "" || strings.Contains(i, ",") {
 			return invalidf("device %s: interface %q is not a name", d.Name, i)
@@ -94,7 +137,8 @@ func (m *Manager) AddDevice(ctx context.Context, p Principal, in amapi.DeviceInp
 		return amapi.DeviceInfo{}, err
 	}
 	d := db.Device{Name: in.Name, Location: in.Location, Type: in.Type, Hostname: in.Hostname, Port: in.Port,
-		Description: in.Description, Token: in.Token, Interfaces: in.Interfaces, Created: m.cfg.Now()}
+		Description: in.Description, Token: in.Token, Interfaces: in.Interfaces, Created: m.cfg.Now(),
+		TLS: in.TLS, CertSHA256: in.CertSHA256}
 	if err := checkDevice(&d); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
 	}
@@ -157,6 +201,12 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch a
 	if ch.Interfaces != nil {
 		next.Interfaces = *ch.Interfaces
 	}
+	if ch.TLS != nil {
+		next.TLS = *ch.TLS
+	}
+	if ch.CertSHA256 != nil {
+		next.CertSHA256 = *ch.CertSHA256
+	}
 	if ch.Approved != nil {
 		if !*ch.Approved && !cur.Pending {
 			return amapi.DeviceInfo{}, invalidf("device %s is approved already; delete it to withdraw it", name)
@@ -166,7 +216,8 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch a
 	if err := checkDevice(&next); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 	}
-	moved := next.Hostname != cur.Hostname || next.Port != cur.Port || next.Token != cur.Token
+	moved := next.Hostname != cur.Hostname || next.Port != cur.Port || next.Token != cur.Token ||
+		next.TLS != cur.TLS || next.CertSHA256 != cur.CertSHA256
 	if moved || next.Name != cur.Name {
 		busy, err := m.db.DeviceInUse(ctx, name)
 		if err != nil {
@@ -275,7 +326,7 @@ func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name s
 // of that name with another address or token is a conflict.
 func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r amapi.Registration) (amapi.DeviceInfo, error) {
 	d := db.Device{Name: r.Name, Hostname: r.Hostname, Port: r.Port, Token: r.Token, Pending: true,
-		Created: m.cfg.Now(), Description: "registered by " + p.Name}
+		Created: m.cfg.Now(), Description: "registered by " + p.Name, TLS: r.TLS, CertSHA256: r.CertSHA256}
 	if err := checkDevice(&d); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
 	}
@@ -289,13 +340,14 @@ func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r amapi.Regis
 		return deviceInfo(&d), nil
 	case err != nil:
 		return amapi.DeviceInfo{}, err
-	case !cur.Pending && cur.Hostname == r.Hostname && cur.Port == r.Port && cur.Token == r.Token:
+	case !cur.Pending && cur.Hostname == d.Hostname && cur.Port == d.Port && cur.Token == d.Token &&
+		cur.TLS == d.TLS && cur.CertSHA256 == d.CertSHA256:
 		return deviceInfo(&cur), nil
 	case !cur.Pending:
-		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q exists with another address or token", ErrConflict, r.Name)
+		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q exists with another address, token or certificate", ErrConflict, r.Name)
 	}
 	saved, err := m.db.UpdateDevice(ctx, r.Name, func(x *db.Device) error {
-		x.Hostname, x.Port, x.Token = r.Hostname, r.Port, r.Token
+		x.Hostname, x.Port, x.Token, x.TLS, x.CertSHA256 = d.Hostname, d.Port, d.Token, d.TLS, d.CertSHA256
 		return nil
 	})
 	if err != nil {
@@ -380,7 +432,7 @@ func (c *storedCaps) names() []string {
 func deviceInfo(d *db.Device) amapi.DeviceInfo {
 	info := amapi.DeviceInfo{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname, Port: d.Port,
 		Description: d.Description, Interfaces: d.Interfaces, Pending: d.Pending, Reachable: d.Reachable,
-		LastSeen: d.LastSeen, LastError: d.LastError, Created: d.Created}
+		LastSeen: d.LastSeen, LastError: d.LastError, Created: d.Created, TLS: d.TLS, CertSHA256: d.CertSHA256}
 	if info.Interfaces == nil {
 		info.Interfaces = []string{}
 	}

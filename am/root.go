@@ -15,6 +15,7 @@ package am
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,6 +95,11 @@ type Dependencies struct {
 	// HTTP carries the calls to the capture devices (default: a client of
 	// its own). Tests restrict where it may connect.
 	HTTP *http.Client
+	// DeviceTLS is the TLS of the calls to devices whose record says
+	// tls: the CAs that verify them (nil RootCAs: the system's) and the
+	// AM's client certificate (gims-am -device-ca, -device-cert,
+	// -device-key). Nil: the defaults, no client certificate.
+	DeviceTLS *tls.Config
 	// Registry receives the manager's metrics (experiments by state,
 	// devices, counters of running experiments), read from the database
 	// at scrape time. Nil leaves them unregistered.
@@ -113,6 +119,11 @@ type Manager struct {
 
 	// http carries every call to the devices (one connection pool).
 	http *http.Client
+	// deviceTLS is Dependencies.DeviceTLS; tlsClients are the clients of
+	// the devices served over HTTPS, one per pin ("" for CA-verified).
+	deviceTLS  *tls.Config
+	tlsMu      sync.Mutex
+	tlsClients map[string]*http.Client
 
 	authMu    sync.Mutex
 	authCache map[string]cachedLogin
@@ -139,17 +150,22 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		return nil, errors.New("the aggregate manager needs a database")
 	}
 	m := &Manager{
-		cfg:       cfg,
-		db:        deps.DB,
-		log:       cfg.Logger,
-		expLocks:  make(map[int64]*sync.Mutex),
-		http:      deps.HTTP,
-		authCache: make(map[string]cachedLogin),
-		lastPull:  make(map[int64]time.Time),
-		keys:      sealer{path: filepath.Join(cfg.DataDir, sealKeyFile)},
+		cfg:        cfg,
+		db:         deps.DB,
+		log:        cfg.Logger,
+		expLocks:   make(map[int64]*sync.Mutex),
+		http:       deps.HTTP,
+		deviceTLS:  deps.DeviceTLS,
+		tlsClients: make(map[string]*http.Client),
+		authCache:  make(map[string]cachedLogin),
+		lastPull:   make(map[int64]time.Time),
+		keys:       sealer{path: filepath.Join(cfg.DataDir, sealKeyFile)},
 	}
 	if m.http == nil {
 		m.http = &http.Client{}
+	}
+	if m.deviceTLS == nil {
+		m.deviceTLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	if _, err := rand.Read(m.cacheKey[:]); err != nil {
 		return nil, fmt.Errorf("unable to make the login cache key: %w", err)

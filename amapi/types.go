@@ -239,6 +239,11 @@ type DeviceInput struct {
 	Description string   `xmlrpc:"description"`
 	Token       string   `xmlrpc:"token"`
 	Interfaces  []string `xmlrpc:"interfaces,omitempty"` // default: all the device offers
+	// TLS: the device serves HTTPS (SPEC §10), verified by the AM's
+	// -device-ca or, when CertSHA256 is set, by that pin of its leaf
+	// certificate (64 hex digits).
+	TLS        bool   `xmlrpc:"tls,omitempty"`
+	CertSHA256 string `xmlrpc:"cert_sha256,omitempty"`
 }
 
 // DeviceChanges is the struct parameter of EditDevice: only the members
@@ -252,6 +257,9 @@ type DeviceChanges struct {
 	Description *string   `xmlrpc:"description"`
 	Token       *string   `xmlrpc:"token"`
 	Interfaces  *[]string `xmlrpc:"interfaces"`
+	TLS         *bool     `xmlrpc:"tls"`
+	// CertSHA256 sets the pin; "" removes it.
+	CertSHA256 *string `xmlrpc:"cert_sha256"`
 	// Approved: true approves a pending (self-registered) device.
 	Approved *bool `xmlrpc:"approved"`
 }
@@ -288,6 +296,11 @@ type DeviceInfo struct {
 	LastError    string        `xmlrpc:"last_error"`
 	Capabilities *Capabilities `xmlrpc:"capabilities,omitempty"`
 	Created      time.Time     `xmlrpc:"created"`
+	// TLS and CertSHA256: HTTPS and the pinned certificate (SPEC §10);
+	// for a pending device, the fingerprint it announced, to compare
+	// with the device's own before approving it.
+	TLS        bool   `xmlrpc:"tls,omitempty"`
+	CertSHA256 string `xmlrpc:"cert_sha256,omitempty"`
 }
 
 // Registration is the struct parameter of RegisterDevice.
@@ -296,6 +309,10 @@ type Registration struct {
 	Hostname string `xmlrpc:"hostname"`
 	Port     int    `xmlrpc:"port"`
 	Token    string `xmlrpc:"token"`
+	// TLS and CertSHA256: the device serves HTTPS with the certificate
+	// of that fingerprint (kept as the pin once approved).
+	TLS        bool   `xmlrpc:"tls,omitempty"`
+	CertSHA256 string `xmlrpc:"cert_sha256,omitempty"`
 }
 
 // UserInput is the struct parameter of AddUser.

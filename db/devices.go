@@ -36,10 +36,14 @@ type Device struct {
 	LastError string
 	// Created is when the device was added or registered.
 	Created time.Time
+	// TLS: the daemon serves HTTPS; CertSHA256, when set, is the pin of
+	// its leaf certificate (hex), checked instead of a CA.
+	TLS        bool
+	CertSHA256 string
 }
 
 const deviceColumns = `name, location, type, hostname, port, description, token, interfaces,
-	capabilities, pending, reachable, last_seen, last_error, created`
+	capabilities, pending, reachable, last_seen, last_error, created, tls, cert_sha256`
 
 // scanDevice reads one row of deviceColumns.
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
@@ -51,7 +55,7 @@ func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 		created  int64
 	)
 	err := row.Scan(&d.Name, &d.Location, &d.Type, &d.Hostname, &d.Port, &d.Description, &d.Token,
-		&ifaces, &caps, &d.Pending, &d.Reachable, &lastSeen, &d.LastError, &created)
+		&ifaces, &caps, &d.Pending, &d.Reachable, &lastSeen, &d.LastError, &created, &d.TLS, &d.CertSHA256)
 	if err != nil {
 		return d, err
 	}
@@ -74,13 +78,13 @@ func deviceArgs(d *Device) []any {
 	}
 	return []any{d.Name, d.Location, d.Type, d.Hostname, d.Port, d.Description, d.Token,
 		strings.Join(d.Interfaces, ","), caps, d.Pending, d.Reachable, unixMilli(d.LastSeen), d.LastError,
-		d.Created.UnixMilli()}
+		d.Created.UnixMilli(), d.TLS, d.CertSHA256}
 }
 
 // CreateDevice stores a new device; ErrConflict when the name is taken.
 func (d *DB) CreateDevice(ctx context.Context, dev Device) error {
 	_, err := d.sql.ExecContext(ctx,
-		`INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		deviceArgs(&dev)...)
 	if isUnique(err) {
 		return fmt.Errorf("device %q: %w", dev.Name, ErrConflict)
@@ -141,7 +145,7 @@ func (d *DB) UpdateDevice(ctx context.Context, name string, fn func(*Device) err
 		args := append(deviceArgs(&dev), name)
 		_, err = tx.ExecContext(ctx, `UPDATE devices SET name = ?, location = ?, type = ?, hostname = ?, port = ?,
 			description = ?, token = ?, interfaces = ?, capabilities = ?, pending = ?, reachable = ?,
-			last_seen = ?, last_error = ?, created = ? WHERE name = ?`, args...)
+			last_seen = ?, last_error = ?, created = ?, tls = ?, cert_sha256 = ? WHERE name = ?`, args...)
 		if isUnique(err) {
 			return fmt.Errorf("device %q: %w", dev.Name, ErrConflict)
 		}

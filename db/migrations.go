@@ -76,6 +76,13 @@ func migrations() []string {
 			pulled INTEGER NOT NULL,
 			PRIMARY KEY (experiment, position, name)
 		);`,
+		// 2: transport security (SPEC §10): devices served over HTTPS,
+		// optionally pinned by their certificate's SHA-256; users named
+		// by a client certificate's SAN URI (such as a GENI URN).
+		`ALTER TABLE devices ADD COLUMN tls INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE devices ADD COLUMN cert_sha256 TEXT NOT NULL DEFAULT '';
+		ALTER TABLE users ADD COLUMN cert_uri TEXT NOT NULL DEFAULT '';
+		CREATE UNIQUE INDEX users_cert_uri ON users(cert_uri) WHERE cert_uri != '';`,
 	}
 }
 

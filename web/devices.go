@@ -54,6 +54,9 @@ type deviceForm struct {
 	// Interfaces is the comma-separated list of allowed interfaces.
 	Interfaces  string
 	Description string
+	// TLS and CertSHA256: HTTPS, and the pin of the daemon's certificate.
+	TLS        bool
+	CertSHA256 string
 	// Locations are the existing locations for the drop-down.
 	Locations []string
 	// Errors are the server's messages per field, Error the others.
@@ -87,7 +90,8 @@ func (h *Handler) locations(r *http.Request, s *session) ([]string, []amapi.Devi
 // formOf fills a form from a stored device.
 func formOf(d *amapi.DeviceInfo) deviceForm {
 	return deviceForm{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname,
-		Port: strconv.Itoa(d.Port), Interfaces: strings.Join(d.Interfaces, ", "), Description: d.Description}
+		Port: strconv.Itoa(d.Port), Interfaces: strings.Join(d.Interfaces, ", "), Description: d.Description,
+		TLS: d.TLS, CertSHA256: d.CertSHA256}
 }
 
 // newDeviceForm shows the add form; query parameters pre-fill it (the
@@ -100,7 +104,8 @@ func (h *Handler) newDeviceForm(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 	q := r.URL.Query()
 	f := deviceForm{Name: q.Get("name"), Location: q.Get("location"), Type: q.Get("type"), Hostname: q.Get("hostname"),
-		Port: q.Get("port"), Interfaces: q.Get("interfaces"), Description: q.Get("description"), Locations: locs}
+		Port: q.Get("port"), Interfaces: q.Get("interfaces"), Description: q.Get("description"), Locations: locs,
+		TLS: q.Get("tls") == "on", CertSHA256: q.Get("cert_sha256")}
 	if f.Type == "" {
 		f.Type = "gims-capd"
 	}
@@ -117,7 +122,10 @@ func readDeviceForm(r *http.Request) deviceForm {
 		Type: strings.TrimSpace(r.PostFormValue("type")), Hostname: strings.TrimSpace(r.PostFormValue("hostname")),
 		Port: strings.TrimSpace(r.PostFormValue("port")), Interfaces: r.PostFormValue("interfaces"),
 		Description: strings.TrimSpace(r.PostFormValue("description")),
+		CertSHA256:  strings.TrimSpace(r.PostFormValue("cert_sha256")),
 	}
+	// A pin implies HTTPS.
+	f.TLS = r.PostFormValue("tls") == "on" || f.CertSHA256 != ""
 	if f.Location == newLocation {
 		f.Location = r.PostFormValue("new_location")
 	}
@@ -160,6 +168,8 @@ func fieldOf(msg string) string {
 		return "token"
 	case strings.Contains(msg, "interface"):
 		return "interfaces"
+	case strings.Contains(msg, "cert_sha256"):
+		return "cert_sha256"
 	}
 	return ""
 }
@@ -179,7 +189,7 @@ func (f *deviceForm) setError(err error) {
 func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, s *session) {
 	f := readDeviceForm(r)
 	in := amapi.DeviceInput{Name: f.Name, Location: f.Location, Type: f.Type, Hostname: f.Hostname, Port: f.port(),
-		Description: f.Description, Token: r.PostFormValue("token"), Interfaces: f.interfaces()}
+		Description: f.Description, Token: r.PostFormValue("token"), Interfaces: f.interfaces(), TLS: f.TLS, CertSHA256: f.CertSHA256}
 	d, err := h.m.AddDevice(r.Context(), s.User, in)
 	if err != nil {
 		if httpStatus(err) == http.StatusForbidden {
@@ -191,7 +201,7 @@ func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, s *session) 
 		h.render(w, r, httpStatus(err), "device_form.html", "Add a capture device", "devices", &f)
 		return
 	}
-	h.sessions.setFlash(s, "Device "+d.Name+" added; capabilities fetched.")
+	h.sessions.setFlash(s, "Device "+d.Name+" added; capabilities fetched."+transportNote(&d))
 	http.Redirect(w, r, "/devices/"+esc(d.Name)+"/edit", http.StatusSeeOther)
 }
 
@@ -227,7 +237,7 @@ func (h *Handler) editDevice(w http.ResponseWriter, r *http.Request, s *session)
 	f := readDeviceForm(r)
 	port, ifaces := f.port(), f.interfaces()
 	ch := amapi.DeviceChanges{Name: &f.Name, Location: &f.Location, Type: &f.Type, Hostname: &f.Hostname, Port: &port,
-		Description: &f.Description, Interfaces: &ifaces}
+		Description: &f.Description, Interfaces: &ifaces, TLS: &f.TLS, CertSHA256: &f.CertSHA256}
 	if tok := r.PostFormValue("token"); tok != "" {
 		ch.Token = &tok
 	}
@@ -262,14 +272,14 @@ func (h *Handler) fetchCapabilities(w http.ResponseWriter, r *http.Request, s *s
 func (h *Handler) approveDevice(w http.ResponseWriter, r *http.Request, s *session) {
 	name := r.PathValue("name")
 	yes := true
-	if _, err := h.m.EditDevice(r.Context(), s.User, name, amapi.DeviceChanges{Approved: &yes}); err != nil {
+	if d, err := h.m.EditDevice(r.Context(), s.User, name, amapi.DeviceChanges{Approved: &yes}); err != nil {
 		if httpStatus(err) == http.StatusForbidden {
 			h.fail(w, r, err)
 			return
 		}
 		h.sessions.setFlash(s, "Device "+name+" not approved: "+message(err))
 	} else {
-		h.sessions.setFlash(s, "Device "+name+" approved; capabilities fetched.")
+		h.sessions.setFlash(s, "Device "+name+" approved; capabilities fetched."+transportNote(&d))
 	}
 	http.Redirect(w, r, "/devices", http.StatusSeeOther)
 }
@@ -301,6 +311,19 @@ func (h *Handler) deleteDevice(w http.ResponseWriter, r *http.Request, s *sessio
 	f := formOf(&d)
 	f.Locations, _, _ = h.locations(r, s)
 	h.render(w, r, http.StatusOK, "device_deleted.html", "Device "+d.Name+" deleted", "devices", deletedData{Device: d, Form: f})
+}
+
+// transportNote says how the AM reaches a device, with the fingerprint
+// it pins (as SSH shows a host key at first contact), for the flash of
+// add and approve.
+func transportNote(d *amapi.DeviceInfo) string {
+	switch {
+	case d.TLS && d.CertSHA256 != "":
+		return " HTTPS, certificate SHA-256 " + d.CertSHA256 + "."
+	case d.TLS:
+		return " HTTPS, certificate verified by the AM's device CA."
+	}
+	return ""
 }
 
 // esc escapes a name for a URL path segment.

@@ -50,6 +50,8 @@ type options struct {
 	am                am.Configuration
 	// tls is the transport security of the server (SPEC §10).
 	tls tlsconfig.Configuration
+	// deviceTLS is how the AM calls devices served over HTTPS.
+	deviceTLS tlsconfig.Client
 }
 
 func main() {
@@ -105,6 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
 	o.tls.AddFlags(fs)
+	fs.StringVar(&o.deviceTLS.CAFile, "device-ca", "", "verify the certificates of devices served over HTTPS against this PEM CA `file` (default: the system's)")
+	fs.StringVar(&o.deviceTLS.CertFile, "device-cert", "", "PEM client certificate `file` presented to the devices (with -device-key)")
+	fs.StringVar(&o.deviceTLS.KeyFile, "device-key", "", "PEM private key `file` of -device-cert")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -131,6 +136,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := o.tls.ValidateFlags(o.listen); err != nil {
 		return o, usageError{err}
 	}
+	if err := o.deviceTLS.Validate(); err != nil {
+		return o, usageError{check.Flags(err, map[string]string{"CertFile": "device-cert", "KeyFile": "device-key"})}
+	}
 	return o, nil
 }
 
@@ -148,7 +156,11 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	o.am.Logger = logger
-	m, err := am.New(o.am, am.Dependencies{DB: store, Registry: reg})
+	deviceTLS, err := o.deviceTLS.Config()
+	if err != nil {
+		return usageError{err}
+	}
+	m, err := am.New(o.am, am.Dependencies{DB: store, Registry: reg, DeviceTLS: deviceTLS})
 	if err != nil {
 		return usageError{err}
 	}

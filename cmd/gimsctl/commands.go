@@ -626,6 +626,10 @@ func setupGetExperimentResults(fs *flag.FlagSet, _ func(string) string) builder 
 type deviceFlags struct {
 	location, typ, hostname, description, token, tokenFile, interfaces *string
 	port                                                               *int
+	// tls and certSHA256: the daemon serves HTTPS, with that pinned
+	// certificate (SPEC §10).
+	tls        *bool
+	certSHA256 *string
 }
 
 // addDeviceFlags registers the device record flags.
@@ -639,6 +643,8 @@ func addDeviceFlags(fs *flag.FlagSet) deviceFlags {
 		token:       fs.String("token", "", "secret the AM presents to the daemon (visible in ps: prefer -token-file or "+envDeviceToken+")"),
 		tokenFile:   fs.String("token-file", "", "read the device token from `file`"),
 		interfaces:  fs.String("interfaces", "", "comma-separated interfaces offered for capture (default: all the device lists)"),
+		tls:         fs.Bool("tls", false, "the daemon serves HTTPS (verified by the AM's -device-ca, or by -cert-sha256)"),
+		certSHA256:  fs.String("cert-sha256", "", "pin: SHA-256 of the daemon's certificate, hex (gimsctl certs prints it; implies -tls)"),
 	}
 }
 
@@ -672,7 +678,7 @@ func setupAddDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 			return invocation{}, err
 		}
 		in := amapi.DeviceInput{Name: *name, Location: *df.location, Type: *df.typ, Hostname: *df.hostname,
-			Port: *df.port, Description: *df.description}
+			Port: *df.port, Description: *df.description, TLS: *df.tls || *df.certSHA256 != "", CertSHA256: *df.certSHA256}
 		if setFlags(fs)["interfaces"] {
 			in.Interfaces = splitList(*df.interfaces)
 		}
@@ -726,6 +732,16 @@ func setupEditDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 		if set["approve"] {
 			ch.Approved = approve
 		}
+		if set["tls"] {
+			ch.TLS = df.tls
+		}
+		if set["cert-sha256"] {
+			ch.CertSHA256 = df.certSHA256
+			if *df.certSHA256 != "" && !set["tls"] {
+				on := true
+				ch.TLS = &on
+			}
+		}
 		if set["rename"] {
 			if *rename == "" {
 				return invocation{}, usagef("-rename: empty name")
@@ -776,6 +792,8 @@ func setupRegisterDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 	port := fs.Int("port", 8081, "port of the capture daemon's XML-RPC API")
 	token := fs.String("token", "", "secret the AM will present to the daemon (visible in ps: prefer -token-file or "+envDeviceToken+")")
 	tokenFile := fs.String("token-file", "", "read the device token from `file`")
+	useTLS := fs.Bool("tls", false, "the daemon serves HTTPS")
+	pin := fs.String("cert-sha256", "", "SHA-256 of the daemon's certificate, hex (implies -tls)")
 	return func([]string) (invocation, error) {
 		if *name == "" || *hostname == "" {
 			return invocation{}, usagef("-name and -hostname are required")
@@ -790,7 +808,7 @@ func setupRegisterDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 		if tok == "" {
 			return invocation{}, usagef("a device token is required: -token, -token-file or %s", envDeviceToken)
 		}
-		r := amapi.Registration{Name: *name, Hostname: *hostname, Port: *port, Token: tok}
+		r := amapi.Registration{Name: *name, Hostname: *hostname, Port: *port, Token: tok, TLS: *useTLS || *pin != "", CertSHA256: *pin}
 		return invocation{method: "RegisterDevice", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.RegisterDevice(ctx, r))
 		}}, nil

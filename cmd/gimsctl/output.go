@@ -456,6 +456,9 @@ func renderDevice(w io.Writer, d amapi.DeviceInfo) error {
 		{"port", fmtInt(d.Port)},
 		{"description", fmtString(d.Description)},
 	}
+	if d.TLS {
+		lines = append(lines, line{"tls", "yes"}, line{"cert sha256", orDefault(d.CertSHA256, "(verified by the AM's -device-ca)")})
+	}
 	if len(d.Interfaces) > 0 {
 		lines = append(lines, line{"interfaces", fmtList(d.Interfaces)})
 	}
