@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -111,7 +113,43 @@ func checkUserInput(u amapi.UserInput) error {
 	if u.Role != RoleAdmin && u.Role != RoleExperimenter {
 		return invalidf("role must be %q or %q, not %q", RoleAdmin, RoleExperimenter, u.Role)
 	}
+	if u.CertURI != "" {
+		if p, err := url.Parse(u.CertURI); err != nil || p.Scheme == "" || len(u.CertURI) > 1024 {
+			return invalidf("cert_uri %q is not a URI", u.CertURI)
+		}
+	}
 	return nil
+}
+
+// AuthenticateCertificate returns the user a verified client certificate
+// names (SPEC §10): the user whose cert_uri is one of its SAN URIs, else
+// the user called its CN. ok is false when state carries no client
+// certificate verified by the server's -tls-client-ca (plain HTTP, or no
+// certificate given); err is ErrAuth when the certificate names nobody.
+func (m *Manager) AuthenticateCertificate(ctx context.Context, state *tls.ConnectionState) (p Principal, ok bool, err error) {
+	if state == nil || len(state.VerifiedChains) == 0 || len(state.VerifiedChains[0]) == 0 {
+		return Principal{}, false, nil
+	}
+	cert := state.VerifiedChains[0][0]
+	for _, uri := range cert.URIs {
+		u, err := m.db.UserByCertURI(ctx, uri.String())
+		if err == nil {
+			return Principal{Name: u.Name, Role: u.Role}, true, nil
+		}
+		if !errors.Is(err, db.ErrNotFound) {
+			return Principal{}, true, err
+		}
+	}
+	if cn := cert.Subject.CommonName; cn != "" && cn != system().Name {
+		u, err := m.db.GetUser(ctx, cn)
+		if err == nil {
+			return Principal{Name: u.Name, Role: u.Role}, true, nil
+		}
+		if !errors.Is(err, db.ErrNotFound) {
+			return Principal{}, true, err
+		}
+	}
+	return Principal{}, true, fmt.Errorf("%w: the client certificate names no user", ErrAuth)
 }
 
 // checkName checks a user, device or experiment name: 1–64 characters,

@@ -20,7 +20,7 @@ func (m *Manager) AddUser(ctx context.Context, p Principal, in amapi.UserInput) 
 	if err != nil {
 		return amapi.UserInfo{}, err
 	}
-	u := db.User{Name: in.Name, Role: in.Role, PasswordHash: hash, Created: m.cfg.Now()}
+	u := db.User{Name: in.Name, Role: in.Role, PasswordHash: hash, Created: m.cfg.Now(), CertURI: in.CertURI}
 	if err := m.db.CreateUser(ctx, u); err != nil {
 		return amapi.UserInfo{}, fmt.Errorf("add user: %w", err)
 	}
@@ -63,5 +63,5 @@ func (m *Manager) ListUsers(ctx context.Context, p Principal) ([]amapi.UserInfo,
 
 // userInfo is the API view of a user.
 func userInfo(u db.User) amapi.UserInfo {
-	return amapi.UserInfo{Name: u.Name, Role: u.Role, Created: u.Created}
+	return amapi.UserInfo{Name: u.Name, Role: u.Role, Created: u.Created, CertURI: u.CertURI}
 }

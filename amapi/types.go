@@ -320,6 +320,9 @@ type UserInput struct {
 	Name     string `xmlrpc:"name"`
 	Password string `xmlrpc:"password"`
 	Role     string `xmlrpc:"role"`
+	// CertURI is a SAN URI (such as a GENI URN) of a client certificate
+	// that names this user, besides its CN (SPEC §10).
+	CertURI string `xmlrpc:"cert_uri,omitempty"`
 }
 
 // UserInfo is a user as the API shows it (never the password hash).
@@ -327,4 +330,5 @@ type UserInfo struct {
 	Name    string    `xmlrpc:"name"`
 	Role    string    `xmlrpc:"role"`
 	Created time.Time `xmlrpc:"created"`
+	CertURI string    `xmlrpc:"cert_uri,omitempty"`
 }

@@ -18,15 +18,18 @@ type User struct {
 	PasswordHash string
 	// Created is when the account was made.
 	Created time.Time
+	// CertURI, when set, is a SAN URI (such as a GENI URN) of a client
+	// certificate that names this user (SPEC §10); unique.
+	CertURI string
 }
 
 // CreateUser stores a new user; ErrConflict when the name is taken.
 func (d *DB) CreateUser(ctx context.Context, u User) error {
 	_, err := d.sql.ExecContext(ctx,
-		`INSERT INTO users (name, role, password_hash, created) VALUES (?, ?, ?, ?)`,
-		u.Name, u.Role, u.PasswordHash, u.Created.UnixMilli())
+		`INSERT INTO users (name, role, password_hash, created, cert_uri) VALUES (?, ?, ?, ?, ?)`,
+		u.Name, u.Role, u.PasswordHash, u.Created.UnixMilli(), u.CertURI)
 	if isUnique(err) {
-		return fmt.Errorf("user %q: %w", u.Name, ErrConflict)
+		return fmt.Errorf("user %q (or its cert_uri): %w", u.Name, ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("unable to create user %q: %w", u.Name, err)
@@ -40,8 +43,8 @@ func (d *DB) GetUser(ctx context.Context, name string) (User, error) {
 		u       User
 		created int64
 	)
-	err := d.sql.QueryRowContext(ctx, `SELECT name, role, password_hash, created FROM users WHERE name = ?`, name).
-		Scan(&u.Name, &u.Role, &u.PasswordHash, &created)
+	err := d.sql.QueryRowContext(ctx, `SELECT name, role, password_hash, created, cert_uri FROM users WHERE name = ?`, name).
+		Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &u.CertURI)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %q: %w", name, ErrNotFound)
 	}
@@ -62,8 +65,8 @@ func (d *DB) DeleteUser(ctx context.Context, name string) (User, error) {
 			created int64
 			admins  int
 		)
-		err := tx.QueryRowContext(ctx, `SELECT name, role, password_hash, created FROM users WHERE name = ?`, name).
-			Scan(&u.Name, &u.Role, &u.PasswordHash, &created)
+		err := tx.QueryRowContext(ctx, `SELECT name, role, password_hash, created, cert_uri FROM users WHERE name = ?`, name).
+			Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &u.CertURI)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("user %q: %w", name, ErrNotFound)
 		}
@@ -94,7 +97,7 @@ var ErrLastAdmin = fmt.Errorf("the last admin cannot be removed: %w", ErrConflic
 
 // ListUsers returns every user by name.
 func (d *DB) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT name, role, password_hash, created FROM users ORDER BY name`)
+	rows, err := d.sql.QueryContext(ctx, `SELECT name, role, password_hash, created, cert_uri FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("unable to list users: %w", err)
 	}
@@ -105,11 +108,24 @@ func (d *DB) ListUsers(ctx context.Context) ([]User, error) {
 			u       User
 			created int64
 		)
-		if err := rows.Scan(&u.Name, &u.Role, &u.PasswordHash, &created); err != nil {
+		if err := rows.Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &u.CertURI); err != nil {
 			return nil, fmt.Errorf("unable to list users: %w", err)
 		}
 		u.Created = time.UnixMilli(created).UTC()
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// UserByCertURI returns the user whose cert_uri is uri, or ErrNotFound.
+func (d *DB) UserByCertURI(ctx context.Context, uri string) (User, error) {
+	var name string
+	err := d.sql.QueryRowContext(ctx, `SELECT name FROM users WHERE cert_uri = ? AND cert_uri != ''`, uri).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("user of certificate URI %q: %w", uri, ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("unable to read the user of certificate URI %q: %w", uri, err)
+	}
+	return d.GetUser(ctx, name)
 }

@@ -173,6 +173,14 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
+	// A client certificate that names a user logs in without a password
+	// (SPEC §10), in a new session.
+	if p, ok, err := h.m.AuthenticateCertificate(r.Context(), r.TLS); ok && err == nil {
+		h.sessions.destroy(w, s)
+		h.sessions.create(w, r, p)
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
 	if s == nil {
 		s = h.sessions.create(w, r, am.Principal{})
 		r = r.WithContext(withSession(r.Context(), s))

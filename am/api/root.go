@@ -123,9 +123,17 @@ func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// authenticate checks the request's Basic credentials.
+// authenticate checks the request's client certificate (SPEC §10: one
+// that names a user needs no password), else its Basic credentials.
 func (h *Handler) authenticate(r *http.Request) (am.Principal, error) {
+	p, certOK, certErr := h.m.AuthenticateCertificate(r.Context(), r.TLS)
+	if certOK && certErr == nil {
+		return p, nil
+	}
 	user, pass, ok := r.BasicAuth()
+	if !ok && certErr != nil {
+		return am.Principal{}, certErr
+	}
 	if !ok {
 		return am.Principal{}, fmt.Errorf("%w: HTTP Basic authentication required (http://user:password@host/RPC2)", am.ErrAuth)
 	}

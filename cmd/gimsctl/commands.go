@@ -764,6 +764,7 @@ func setupAddUser(fs *flag.FlagSet, getenv func(string) string) builder {
 	role := fs.String("role", "experimenter", "role: admin or experimenter")
 	pwEnv := fs.String("password-env", envNewPassword, "environment `variable` holding the new user's password")
 	pwFile := fs.String("password-file", "", "read the new user's password from `file` instead")
+	certURI := fs.String("cert-uri", "", "SAN `URI` (such as a GENI URN) of a client certificate that logs this user in")
 	return func([]string) (invocation, error) {
 		if *name == "" {
 			return invocation{}, usagef("-name is required")
@@ -778,7 +779,7 @@ func setupAddUser(fs *flag.FlagSet, getenv func(string) string) builder {
 		if pw == "" {
 			return invocation{}, usagef("no password: set %s or give -password-file", *pwEnv)
 		}
-		in := amapi.UserInput{Name: *name, Password: pw, Role: *role}
+		in := amapi.UserInput{Name: *name, Password: pw, Role: *role, CertURI: *certURI}
 		return invocation{method: "AddUser", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.AddUser(ctx, in))
 		}}, nil

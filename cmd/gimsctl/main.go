@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/internal/tlsconfig"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -47,6 +48,9 @@ const (
 	envURL      = "GIMS_URL"
 	envUser     = "GIMS_USER"
 	envPassword = "GIMS_PASSWORD"
+	envCA       = "GIMS_CA"
+	envCert     = "GIMS_CERT"
+	envKey      = "GIMS_KEY"
 )
 
 // usageError is a bad command line: exit status 2.
@@ -66,6 +70,10 @@ type options struct {
 	password string // from GIMS_PASSWORD or the URL; never printed
 	json     bool
 	timeout  time.Duration
+	// tls is how an https URL's server is verified (-ca) and the client
+	// certificate presented (-cert, -key): one that names a user logs in
+	// without a password (SPEC §10).
+	tls tlsconfig.Client
 }
 
 // client calls the AM with the options' endpoint and credentials.
@@ -153,9 +161,13 @@ func runErr(args []string, getenv func(string) string, stdout, stderr io.Writer)
 		}
 		return fmt.Errorf("%s: %w", c.name, err)
 	}
+	hc, err := opts.httpClient()
+	if err != nil {
+		return err
+	}
 	cl := &client{
 		opts:   opts,
-		http:   &http.Client{},
+		http:   hc,
 		getenv: getenv,
 		stderr: stderr,
 	}
@@ -169,6 +181,7 @@ func parseGlobal(args []string, getenv func(string) string, cmds []*command, std
 		url:     orDefault(getenv(envURL), defaultURL),
 		user:    orDefault(getenv(envUser), defaultUser),
 		timeout: defaultTimeout,
+		tls:     tlsconfig.Client{CAFile: getenv(envCA), CertFile: getenv(envCert), KeyFile: getenv(envKey)},
 	}
 	fs := flag.NewFlagSet("gimsctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -192,6 +205,9 @@ func addGlobalFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.user, "user", o.user, "user name for HTTP Basic authentication (env "+envUser+"); the password comes from "+envPassword)
 	fs.BoolVar(&o.json, "json", o.json, "print the decoded reply as indented JSON instead of tables")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "timeout of each request")
+	fs.StringVar(&o.tls.CAFile, "ca", o.tls.CAFile, "verify an https AM against this PEM CA `file` (env "+envCA+"; default: the system's)")
+	fs.StringVar(&o.tls.CertFile, "cert", o.tls.CertFile, "PEM client certificate `file` (env "+envCert+"); one that names a user needs no password")
+	fs.StringVar(&o.tls.KeyFile, "key", o.tls.KeyFile, "PEM private key `file` of -cert (env "+envKey+")")
 }
 
 // finish checks the global options and takes the password from the
@@ -214,7 +230,23 @@ func (o *options) finish(getenv func(string) string) error {
 	if o.timeout <= 0 {
 		return usagef("-timeout %v: must be positive", o.timeout)
 	}
+	if o.tls.CertFile != o.tls.KeyFile && (o.tls.CertFile == "" || o.tls.KeyFile == "") {
+		return usagef("-cert and -key go together")
+	}
 	return nil
+}
+
+// httpClient is the client of the AM: with -ca, -cert or -key, one whose
+// TLS uses them.
+func (o *options) httpClient() (*http.Client, error) {
+	if o.tls == (tlsconfig.Client{}) {
+		return &http.Client{}, nil
+	}
+	cfg, err := o.tls.Config()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, Proxy: http.ProxyFromEnvironment}}, nil
 }
 
 // redactURL removes the password from a URL that may not even parse.
