@@ -24,9 +24,13 @@ func (m *Manager) client(d *db.Device) (*deviceapi.Client, error) {
 	if d.TLS {
 		scheme, hc = "https://", m.tlsClient(d.CertSHA256)
 	}
+	token, err := m.openToken(d.Token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: device %s: %v", ErrDevice, d.Name, err)
+	}
 	c, err := deviceapi.NewClient(deviceapi.ClientConfig{
 		BaseURL: scheme + net.JoinHostPort(d.Hostname, strconv.Itoa(d.Port)),
-		Token:   d.Token,
+		Token:   token,
 		Timeout: m.cfg.DeviceTimeout,
 		HTTP:    hc,
 	})
@@ -111,6 +115,9 @@ func checkDevice(d *db.Device) error {
 	if d.Token == "" {
 		return invalidf("device %s: token is required (the daemon's bearer token)", d.Name)
 	}
+	if strings.HasPrefix(d.Token, sealedTokenPrefix) {
+		return invalidf("device %s: token must not start with %q", d.Name, sealedTokenPrefix)
+	}
 	if d.CertSHA256 != "" {
 		pin, err := tlsconfig.NormalizePin(d.CertSHA256)
 		if err != nil {
@@ -151,6 +158,11 @@ func (m *Manager) AddDevice(ctx context.Context, p Principal, in amapi.DeviceInp
 	if err := checkInterfaces(&d); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
 	}
+	sealed, err := m.sealToken(d.Token)
+	if err != nil {
+		return amapi.DeviceInfo{}, err
+	}
+	d.Token = sealed
 	if err := m.db.CreateDevice(ctx, d); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
 	}
@@ -184,7 +196,12 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch a
 	if err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 	}
+	curToken, err := m.openToken(cur.Token)
+	if err != nil {
+		return amapi.DeviceInfo{}, err
+	}
 	next := cur
+	next.Token = curToken
 	next.Interfaces = append([]string(nil), cur.Interfaces...)
 	for _, c := range []struct {
 		from *string
@@ -216,7 +233,7 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch a
 	if err := checkDevice(&next); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 	}
-	moved := next.Hostname != cur.Hostname || next.Port != cur.Port || next.Token != cur.Token ||
+	moved := next.Hostname != cur.Hostname || next.Port != cur.Port || next.Token != curToken ||
 		next.TLS != cur.TLS || next.CertSHA256 != cur.CertSHA256
 	if moved || next.Name != cur.Name {
 		busy, err := m.db.DeviceInUse(ctx, name)
@@ -236,7 +253,11 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch a
 	if err := checkInterfaces(&next); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 	}
-	saved, err := m.db.UpdateDevice(ctx, name, func(d *db.Device) error { *d = next; return nil })
+	stored := next
+	if stored.Token, err = m.sealToken(next.Token); err != nil {
+		return amapi.DeviceInfo{}, err
+	}
+	saved, err := m.db.UpdateDevice(ctx, name, func(d *db.Device) error { *d = stored; return nil })
 	if err != nil {
 		return amapi.DeviceInfo{}, err
 	}
@@ -330,24 +351,36 @@ func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r amapi.Regis
 	if err := checkDevice(&d); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
 	}
+	sealed, err := m.sealToken(d.Token)
+	if err != nil {
+		return amapi.DeviceInfo{}, err
+	}
 	cur, err := m.db.GetDevice(ctx, r.Name)
+	var curToken string
+	if err == nil {
+		if curToken, err = m.openToken(cur.Token); err != nil {
+			return amapi.DeviceInfo{}, err
+		}
+	}
 	switch {
 	case errors.Is(err, db.ErrNotFound):
-		if err := m.db.CreateDevice(ctx, d); err != nil {
+		stored := d
+		stored.Token = sealed
+		if err := m.db.CreateDevice(ctx, stored); err != nil {
 			return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
 		}
 		m.log.Info("device registered, pending approval", "device", d.Name, "by", p.Name)
 		return deviceInfo(&d), nil
 	case err != nil:
 		return amapi.DeviceInfo{}, err
-	case !cur.Pending && cur.Hostname == d.Hostname && cur.Port == d.Port && cur.Token == d.Token &&
+	case !cur.Pending && cur.Hostname == d.Hostname && cur.Port == d.Port && curToken == d.Token &&
 		cur.TLS == d.TLS && cur.CertSHA256 == d.CertSHA256:
 		return deviceInfo(&cur), nil
 	case !cur.Pending:
 		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q exists with another address, token or certificate", ErrConflict, r.Name)
 	}
 	saved, err := m.db.UpdateDevice(ctx, r.Name, func(x *db.Device) error {
-		x.Hostname, x.Port, x.Token, x.TLS, x.CertSHA256 = d.Hostname, d.Port, d.Token, d.TLS, d.CertSHA256
+		x.Hostname, x.Port, x.Token, x.TLS, x.CertSHA256 = d.Hostname, d.Port, sealed, d.TLS, d.CertSHA256
 		return nil
 	})
 	if err != nil {

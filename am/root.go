@@ -189,6 +189,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(m.cfg.DataDir, "experiments"), 0o750); err != nil {
 		return fmt.Errorf("unable to create the data folder: %w", err)
 	}
+	if err := m.sealStoredTokens(ctx); err != nil {
+		return err
+	}
 	ctx, m.cancel = context.WithCancel(ctx)
 	m.wg.Add(2)
 	go func() {

@@ -208,6 +208,26 @@ func TestTLSExperiment(t *testing.T) {
 			t.Errorf("download %s: %s, %d bytes, want %d", f.Name, resp.Status, len(body), f.Size)
 		}
 	}
+	noTokenInDB(t, a.dir, c.token)
+}
+
+// noTokenInDB checks that the AM's database files in dir (the WAL
+// included) do not hold the device token in clear: it is sealed.
+func noTokenInDB(t *testing.T, dir, token string) {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dir, "am.db*"))
+	if len(matches) == 0 {
+		t.Fatalf("no database files in %s", dir)
+	}
+	for _, f := range matches {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), token) {
+			t.Errorf("%s holds the device token in clear", f)
+		}
+	}
 }
 
 // TestTLSCertificateMismatch: a device with a certificate of another CA,

@@ -175,6 +175,7 @@ func TestTLSVeth(t *testing.T) {
 			}
 		}
 	}
+	noTokenInDB(t, amDir, token)
 	for _, plain := range []string{"RPC2", "StartJob", "Authorization"} {
 		if bytes.Contains(rec, []byte(plain)) {
 			t.Errorf("the veth recording holds %q in clear", plain)
