@@ -150,6 +150,12 @@ func (j *job) save(clean bool) error {
 	defer j.saveMu.Unlock()
 	now := j.m.cfg.Now()
 	j.mu.Lock()
+	if j.p.State == StateDone && j.p.Spec.Key != nil {
+		// A done job never runs again: it forgets its key, so that
+		// job.json does not keep it on disk (SPEC §10). The meter, which
+		// may still be flushing, holds its own reference.
+		j.p.Spec.Key = nil
+	}
 	p := j.p
 	p.Running = j.runningLocked(now)
 	p.Totals = j.totalsLocked()

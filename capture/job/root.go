@@ -5,8 +5,8 @@
 // and results. Several jobs may run at once, on the same or different
 // interfaces.
 //
-// Each job lives in DataDir/jobs/<id>/: job.json (its spec, key included,
-// mode 0600; its state; its running time; rewritten atomically on every
+// Each job lives in DataDir/jobs/<id>/: job.json (its spec, key included
+// until the job is done, mode 0600; its state; its running time; rewritten atomically on every
 // state change and every few seconds), and the result files counters.csv,
 // flows.ipfix (RFC 5655) and packets.pcap. Buffered results reach the
 // files at least every second.
@@ -125,8 +125,12 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.mu.Lock()
 		m.jobs[j.id] = j
 		m.mu.Unlock()
-		if p.State != StateDone {
+		switch {
+		case p.State != StateDone:
 			m.resume(ctx, j)
+		case len(p.Spec.Key) > 0:
+			// Written by a version that kept the keys of done jobs.
+			_ = j.save(p.Clean)
 		}
 	}
 	return nil

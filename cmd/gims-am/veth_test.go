@@ -176,6 +176,28 @@ func TestTLSVeth(t *testing.T) {
 		}
 	}
 	noTokenInDB(t, amDir, token)
+	// After the run, the device's data folder and the AM's files hold no
+	// key or token in clear: the device forgot the done job's key, the AM
+	// sealed both.
+	for _, root := range []string{filepath.Join(dir, "data"), amDir} {
+		filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for name, s := range map[string][]byte{"key": key[:], "device token": []byte(token), "secret": []byte(secret)} {
+				for _, form := range [][]byte{s, []byte(hex.EncodeToString(s)), []byte(base64.StdEncoding.EncodeToString(s))} {
+					if bytes.Contains(b, form) {
+						t.Errorf("%s holds the %s", path, name)
+					}
+				}
+			}
+			return nil
+		})
+	}
 	for _, plain := range []string{"RPC2", "StartJob", "Authorization"} {
 		if bytes.Contains(rec, []byte(plain)) {
 			t.Errorf("the veth recording holds %q in clear", plain)
