@@ -54,10 +54,34 @@ type cachedLogin struct {
 // Authenticate checks a user's password and returns the principal.
 // Wrong names and wrong passwords give the same ErrAuth error.
 func (m *Manager) Authenticate(ctx context.Context, name, password string) (Principal, error) {
-	fail := fmt.Errorf("%w: wrong user name or password", ErrAuth)
+	return m.AuthenticateFrom(ctx, name, password, "")
+}
+
+// AuthenticateFrom is Authenticate for a client at addr (its IP address,
+// "" when unknown): failed logins are throttled per user name and per
+// address (see throttle).
+func (m *Manager) AuthenticateFrom(ctx context.Context, name, password, addr string) (Principal, error) {
 	if name == "" || password == "" {
 		return Principal{}, fmt.Errorf("%w: user name and password required (HTTP Basic authentication)", ErrAuth)
 	}
+	now := m.cfg.Now()
+	if err := m.throttle.check(name, addr, now); err != nil {
+		return Principal{}, err
+	}
+	p, err := m.authenticate(ctx, name, password)
+	switch {
+	case err == nil:
+		m.throttle.succeed(name)
+	case errors.Is(err, ErrAuth):
+		m.throttle.fail(name, addr, now)
+	}
+	return p, err
+}
+
+// authenticate checks a password against the database (and the cache of
+// verified passwords).
+func (m *Manager) authenticate(ctx context.Context, name, password string) (Principal, error) {
+	fail := fmt.Errorf("%w: wrong user name or password", ErrAuth)
 	u, err := m.db.GetUser(ctx, name)
 	if errors.Is(err, db.ErrNotFound) {
 		// Spend the same time as a real check, so names cannot be probed.

@@ -127,6 +127,7 @@ type Manager struct {
 
 	authMu    sync.Mutex
 	authCache map[string]cachedLogin
+	throttle  *throttle // failed logins by user and by address
 	cacheKey  [32]byte
 	dummyHash []byte
 
@@ -158,6 +159,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		deviceTLS:  deps.DeviceTLS,
 		tlsClients: make(map[string]*http.Client),
 		authCache:  make(map[string]cachedLogin),
+		throttle:   newThrottle(),
 		lastPull:   make(map[int64]time.Time),
 		keys:       sealer{path: filepath.Join(cfg.DataDir, sealKeyFile)},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -194,7 +195,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	old := sessionOf(r)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	next := safeNext(r.PostFormValue("next"))
-	p, err := h.m.Authenticate(r.Context(), name, r.PostFormValue("password"))
+	addr, _, splitErr := net.SplitHostPort(r.RemoteAddr)
+	if splitErr != nil {
+		addr = r.RemoteAddr
+	}
+	p, err := h.m.AuthenticateFrom(r.Context(), name, r.PostFormValue("password"), addr)
 	if err != nil {
 		h.cfg.Logger.Warn("login refused", "remote", r.RemoteAddr, "user", name)
 		msg := "wrong user name or password"

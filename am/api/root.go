@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -137,7 +138,17 @@ func (h *Handler) authenticate(r *http.Request) (am.Principal, error) {
 	if !ok {
 		return am.Principal{}, fmt.Errorf("%w: HTTP Basic authentication required (http://user:password@host/RPC2)", am.ErrAuth)
 	}
-	return h.m.Authenticate(r.Context(), user, pass)
+	return h.m.AuthenticateFrom(r.Context(), user, pass, remoteIP(r))
+}
+
+// remoteIP is the client's address without its port, the key of the
+// login throttle.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // rpcAuth authenticates every XML-RPC call (multicall sub-calls and

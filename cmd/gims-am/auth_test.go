@@ -17,7 +17,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	c := startCapd(t, "tok-auth")
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)
-	for _, u := range []string{"alice", "bob"} {
+	// carol takes the wrong passwords: past the throttle's limit, her
+	// logins are refused for a while (SPEC §10).
+	for _, u := range []string{"alice", "bob", "carol"} {
 		a.admin(t, "AddUser", nil, map[string]any{"name": u, "password": u + "-password", "role": "experimenter"})
 	}
 	var id int64
@@ -74,7 +76,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			want int // fault code; 0: must succeed
 		}{
 			{"no auth", func() error { return a.call("", "", m.name, nil, m.args...) }, 4},
-			{"wrong password", func() error { return a.call("alice", "wrong-password", m.name, nil, m.args...) }, 4},
+			{"wrong password", func() error { return a.call("carol", "wrong-password", m.name, nil, m.args...) }, 4},
 			{"unknown user", func() error { return a.call("nobody", "whatever-pw", m.name, nil, m.args...) }, 4},
 			{"device token", func() error { return bearer(m.name, m.args) }, 4},
 		}
@@ -131,6 +133,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	if err := a.call("alice", "alice-password", "GetExperimentStatus", nil, id); err != nil {
 		t.Errorf("alice on her own experiment: %v", err)
+	}
+	if err := a.call("carol", "carol-password", "ListExperiments", nil); faultCode(err) != 4 ||
+		!strings.Contains(err.Error(), "too many failed logins") {
+		t.Errorf("carol after %d wrong passwords: %v, want throttled", len(methods), err)
 	}
 	var settings struct {
 		Config struct {

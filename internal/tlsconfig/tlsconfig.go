@@ -64,6 +64,9 @@ func (c Configuration) Server() (*tls.Config, error) {
 	if !c.Enabled() {
 		return nil, nil
 	}
+	if err := CheckKeyFile(c.KeyFile); err != nil {
+		return nil, err
+	}
 	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("unable to load the TLS certificate: %w", err)
@@ -130,6 +133,19 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// CheckKeyFile refuses a private key file that its group or others may
+// read or write: a key readable by others is no longer private.
+func CheckKeyFile(file string) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return fmt.Errorf("unable to read the private key: %w", err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("private key %s has mode %04o: others may read it; chmod 600 %s", file, perm, file)
+	}
+	return nil
+}
+
 // LoadPool reads a PEM bundle of CA certificates.
 func LoadPool(file string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(file)
@@ -175,6 +191,9 @@ func (c Client) Config() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	if c.CertFile != "" {
+		if err := CheckKeyFile(c.KeyFile); err != nil {
+			return nil, err
+		}
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("unable to load the client certificate: %w", err)

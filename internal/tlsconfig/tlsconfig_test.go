@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -146,6 +147,13 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, err := get(Client{CAFile: p.ca, CertFile: other.clientCert, KeyFile: other.clientKey}, ""); err == nil {
 		t.Error("a client certificate of another CA was accepted")
+	}
+	// A private key others may read is refused.
+	if err := os.Chmod(p.key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Server(); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("Server() with a 0644 key: %v, want refused", err)
 	}
 	pin, err := NormalizePin(strings.ToUpper(p.pin[:2]) + ":" + p.pin[2:])
 	if err != nil || pin != p.pin {
