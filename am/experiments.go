@@ -143,7 +143,7 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 	if err != nil {
 		return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
 	}
-	if key, err = m.keys.seal(key); err != nil {
+	if key, err = m.keys.Seal(key); err != nil {
 		return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
 	}
 	if _, err := m.db.UpdateExperiment(ctx, id, p.Name, func(x *db.Experiment) error {

@@ -155,7 +155,7 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 	if !ok {
 		return fmt.Errorf("experiment %d: stored configuration unreadable", e.ID)
 	}
-	key, err := m.keys.open(e.Key)
+	key, err := m.keys.Open(e.Key)
 	if err != nil {
 		return fmt.Errorf("experiment %d: %w", e.ID, err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/seal"
 )
 
 // Configuration configures a Manager. Start from DefaultConfiguration and
@@ -131,7 +132,7 @@ type Manager struct {
 	cacheKey  [32]byte
 	dummyHash []byte
 
-	keys sealer // seals the Crypto-PAn keys stored in the database
+	keys *seal.Sealer // seals the Crypto-PAn keys stored in the database
 
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
@@ -161,7 +162,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		authCache:  make(map[string]cachedLogin),
 		throttle:   newThrottle(),
 		lastPull:   make(map[int64]time.Time),
-		keys:       sealer{path: filepath.Join(cfg.DataDir, sealKeyFile)},
+		keys:       seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
 	}
 	if m.http == nil {
 		m.http = &http.Client{}

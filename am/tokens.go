@@ -17,7 +17,7 @@ const sealedTokenPrefix = "sealed:"
 
 // sealToken is the stored form of a device token.
 func (m *Manager) sealToken(token string) (string, error) {
-	b, err := m.keys.seal([]byte(token))
+	b, err := m.keys.Seal([]byte(token))
 	if err != nil {
 		return "", fmt.Errorf("unable to seal the device token: %w", err)
 	}
@@ -35,7 +35,7 @@ func (m *Manager) openToken(stored string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("unable to read the sealed device token: %w", err)
 	}
-	tok, err := m.keys.open(b)
+	tok, err := m.keys.Open(b)
 	if err != nil {
 		return "", fmt.Errorf("unable to open the sealed device token: %w", err)
 	}

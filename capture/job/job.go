@@ -152,8 +152,8 @@ func (j *job) save(clean bool) error {
 	j.mu.Lock()
 	if j.p.State == StateDone && j.p.Spec.Key != nil {
 		// A done job never runs again: it forgets its key, so that
-		// job.json does not keep it on disk (SPEC §10). The meter, which
-		// may still be flushing, holds its own reference.
+		// job.json does not keep it even sealed (SPEC §10). The meter,
+		// which may still be flushing, holds its own reference.
 		j.p.Spec.Key = nil
 	}
 	p := j.p
@@ -164,6 +164,16 @@ func (j *job) save(clean bool) error {
 	p.Clean = clean
 	p.Errors = append([]string(nil), j.p.Errors...)
 	j.mu.Unlock()
+	// The key is written sealed, never in clear.
+	p.SealedKey = nil
+	if len(p.Spec.Key) > 0 {
+		sealed, err := j.m.keys.Seal(p.Spec.Key)
+		if err != nil {
+			j.m.cfg.Logger.Error("unable to save job state", "job", j.id, "error", err)
+			return err
+		}
+		p.Spec.Key, p.SealedKey = nil, sealed
+	}
 	if err := writeState(j.dir, &p); err != nil {
 		j.m.cfg.Logger.Error("unable to save job state", "job", j.id, "error", err)
 		return err

@@ -253,3 +253,44 @@ func TestRestartClean(t *testing.T) {
 		t.Errorf("replayed again: %d packets, progress %v, interrupted %v; want 10, 100, > 0", st.Packets, st.Progress, st.InterruptedS)
 	}
 }
+
+// TestRestartSealedKey: job.json holds the key of a job that may run
+// again only sealed under DataDir/seal.key; a restarted Manager opens it
+// and replays with it; once done, the key is gone from job.json.
+func TestRestartSealedKey(t *testing.T) {
+	dir := t.TempDir()
+	key := []byte("0123456789abcdef0123456789ABCDEF")
+	a := newManager(t, dir)
+	id, err := a.StartJob(Spec{Interface: "file:zeek__icmp-5-pings.pcap", ReplaySpeed: 1, Key: key, Flows: &FlowsSpec{}})
+	if err != nil {
+		t.Fatalf("StartJob() error:\n%+v", err)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatalf("Stop() error:\n%+v", err)
+	}
+	state := filepath.Join(dir, "jobs", id, stateFile)
+	raw, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keyJSON = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlBQkNERUY=" // key as encoding/json writes it
+	if strings.Contains(string(raw), keyJSON) || !strings.Contains(string(raw), `"sealed_key"`) {
+		t.Fatalf("job.json of a stopped job, want the key sealed only:\n%s", raw)
+	}
+	b := newManager(t, dir)
+	b.mu.Lock()
+	j := b.jobs[id]
+	b.mu.Unlock()
+	j.mu.Lock()
+	got := string(j.p.Spec.Key)
+	j.mu.Unlock()
+	if got != string(key) {
+		t.Errorf("resumed job's key %q, want the original", got)
+	}
+	waitDone(t, b, id, 10*time.Second)
+	waitFor(t, 10*time.Second, "job.json without any key", func() (bool, string) {
+		raw, err := os.ReadFile(state)
+		return err == nil && !strings.Contains(string(raw), keyJSON) && !strings.Contains(string(raw), `"sealed_key"`) &&
+			!strings.Contains(string(raw), `"key"`), string(raw)
+	})
+}

@@ -5,8 +5,8 @@
 // and results. Several jobs may run at once, on the same or different
 // interfaces.
 //
-// Each job lives in DataDir/jobs/<id>/: job.json (its spec, key included
-// until the job is done, mode 0600; its state; its running time; rewritten atomically on every
+// Each job lives in DataDir/jobs/<id>/: job.json (its spec, with its key
+// sealed under DataDir/seal.key until the job is done, mode 0600; its state; its running time; rewritten atomically on every
 // state change and every few seconds), and the result files counters.csv,
 // flows.ipfix (RFC 5655) and packets.pcap. Buffered results reach the
 // files at least every second.
@@ -40,6 +40,7 @@ import (
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/internal/seal"
 	"github.com/gimsproject/gims/transform/ipfix"
 )
 
@@ -47,6 +48,8 @@ import (
 type Manager struct {
 	cfg     Configuration
 	jobsDir string
+	// keys seals the keys of the jobs in their job.json.
+	keys *seal.Sealer
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -82,6 +85,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		cfg:     cfg,
 		jobsDir: filepath.Join(cfg.DataDir, "jobs"),
 		jobs:    map[string]*job{},
+		keys:    seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
 	}
 	if deps.Registry != nil {
 		if err := deps.Registry.Register(newCollector(m)); err != nil {
@@ -121,15 +125,28 @@ func (m *Manager) Start(ctx context.Context) error {
 			m.cfg.Logger.Error("unable to load job, ignored", "dir", dir, "error", err)
 			continue
 		}
+		legacyKey := len(p.Spec.Key) > 0 // written in clear by a former version
+		var keyErr error
+		if len(p.SealedKey) > 0 {
+			p.Spec.Key, keyErr = m.keys.Open(p.SealedKey)
+			p.SealedKey = nil
+		}
 		j := &job{m: m, id: e.Name(), dir: dir, top: ipfix.NewTopFlows(TopFlows), p: *p}
 		m.mu.Lock()
 		m.jobs[j.id] = j
 		m.mu.Unlock()
 		switch {
+		case keyErr != nil && p.State != StateDone:
+			// Never capture without the anonymization asked for.
+			m.cfg.Logger.Error("unable to open the job's key, job ended", "job", j.id, "error", keyErr)
+			j.mu.Lock()
+			j.addErrorLocked(fmt.Sprintf("unable to resume after restart: %v", keyErr))
+			j.p.State, j.p.Ended = StateDone, m.cfg.Now()
+			j.mu.Unlock()
+			_ = j.save(p.Clean)
 		case p.State != StateDone:
 			m.resume(ctx, j)
-		case len(p.Spec.Key) > 0:
-			// Written by a version that kept the keys of done jobs.
+		case legacyKey:
 			_ = j.save(p.Clean)
 		}
 	}

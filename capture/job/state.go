@@ -21,7 +21,7 @@ const (
 )
 
 // stateFile is the name of a job's state file in its directory. It holds
-// the key, so it is never served as a result file.
+// the sealed key, so it is never served as a result file.
 const stateFile = "job.json"
 
 // Result files of a job; FilePath serves only these names.
@@ -87,6 +87,11 @@ type persisted struct {
 	Progress float64  `json:"progress"`
 	Totals   totals   `json:"totals"`
 	Errors   []string `json:"errors,omitempty"`
+	// SealedKey is the spec's key sealed under DataDir/seal.key (SPEC
+	// §10): job.json never holds the key itself (Spec.Key stays empty in
+	// the file, except in a job.json written before sealing). A done job
+	// has none: it forgot its key.
+	SealedKey []byte `json:"sealed_key,omitempty"`
 }
 
 const stateVersion = 1

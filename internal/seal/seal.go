@@ -1,4 +1,10 @@
-package am
+// Package seal keeps secrets encrypted at rest (SPEC §10): AES-256-GCM
+// under a random key in a file of the daemon's data folder (mode 0600,
+// made on first use), so that a copy of a database or of a state file
+// alone (a backup, a bug report) gives away no secret. The AM seals the
+// experiments' keys and the device tokens in its database; the capture
+// daemon seals the key of each job that may still run in its job.json.
+package seal
 
 import (
 	"crypto/aes"
@@ -11,22 +17,24 @@ import (
 	"sync"
 )
 
-// sealKeyFile is the file of the data folder holding the key that seals
-// the experiments' Crypto-PAn keys in the database, so that a copy of the
-// database alone (a backup, a bug report) does not de-anonymize anything.
-const sealKeyFile = "seal.key"
+// KeyFile is the usual name of the seal key in a data folder.
+const KeyFile = "seal.key"
 
-// sealer seals and opens the Crypto-PAn keys stored in the database with
-// AES-256-GCM under the key of DataDir/seal.key, made on first use.
-type sealer struct {
+// Sealer seals and opens secrets with AES-256-GCM under the key of its
+// file, made on first use. It is safe for concurrent use.
+type Sealer struct {
 	path string
 	once sync.Once
 	aead cipher.AEAD
 	err  error
 }
 
+// New returns the sealer of the key file at path (read or made on first
+// use).
+func New(path string) *Sealer { return &Sealer{path: path} }
+
 // load reads or creates the seal key.
-func (s *sealer) load() (cipher.AEAD, error) {
+func (s *Sealer) load() (cipher.AEAD, error) {
 	s.once.Do(func() {
 		key, err := os.ReadFile(s.path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -73,8 +81,8 @@ func writeNew(path string, data []byte) error {
 	return f.Close()
 }
 
-// seal encrypts a Crypto-PAn key for the database: nonce || ciphertext.
-func (s *sealer) seal(key []byte) ([]byte, error) {
+// Seal encrypts a secret: nonce || ciphertext. Nil stays nil.
+func (s *Sealer) Seal(key []byte) ([]byte, error) {
 	if key == nil {
 		return nil, nil
 	}
@@ -89,8 +97,8 @@ func (s *sealer) seal(key []byte) ([]byte, error) {
 	return aead.Seal(nonce, nonce, key, nil), nil
 }
 
-// open decrypts what seal made.
-func (s *sealer) open(sealed []byte) ([]byte, error) {
+// Open decrypts what Seal made.
+func (s *Sealer) Open(sealed []byte) ([]byte, error) {
 	if sealed == nil {
 		return nil, nil
 	}
@@ -99,11 +107,11 @@ func (s *sealer) open(sealed []byte) ([]byte, error) {
 		return nil, err
 	}
 	if len(sealed) < aead.NonceSize() {
-		return nil, errors.New("sealed key too short")
+		return nil, errors.New("sealed data too short")
 	}
 	key, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
 	if err != nil {
-		return nil, fmt.Errorf("unable to open the stored anonymization key (was %s replaced?): %w", sealKeyFile, err)
+		return nil, fmt.Errorf("unable to open a sealed secret (was %s replaced?): %w", s.path, err)
 	}
 	return key, nil
 }

@@ -1,4 +1,4 @@
-package am
+package seal
 
 import (
 	"bytes"
@@ -9,9 +9,9 @@ import (
 
 func TestSealer(t *testing.T) {
 	dir := t.TempDir()
-	s := &sealer{path: filepath.Join(dir, "data", sealKeyFile)}
+	s := New(filepath.Join(dir, "data", KeyFile))
 	key := bytes.Repeat([]byte{0xab}, 32)
-	sealed, err := s.seal(key)
+	sealed, err := s.Seal(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,26 +22,26 @@ func TestSealer(t *testing.T) {
 		t.Fatalf("seal key file: %v, %v; want mode 0600", info, err)
 	}
 	// Another sealer on the same file (a restarted AM) opens it.
-	again := &sealer{path: s.path}
-	if got, err := again.open(sealed); err != nil || !bytes.Equal(got, key) {
+	again := New(s.path)
+	if got, err := again.Open(sealed); err != nil || !bytes.Equal(got, key) {
 		t.Fatalf("open = %x, %v; want the key", got, err)
 	}
-	if got, err := again.seal(nil); err != nil || got != nil {
+	if got, err := again.Seal(nil); err != nil || got != nil {
 		t.Errorf("seal(nil) = %x, %v; want nil: no anonymization", got, err)
 	}
 	sealed[len(sealed)-1] ^= 1
-	if _, err := again.open(sealed); err == nil {
+	if _, err := again.Open(sealed); err == nil {
 		t.Error("a tampered key opened")
 	}
 	// Another seal key cannot open it.
-	other := &sealer{path: filepath.Join(dir, "other", sealKeyFile)}
+	other := New(filepath.Join(dir, "other", KeyFile))
 	sealed[len(sealed)-1] ^= 1
-	if _, err := other.open(sealed); err == nil {
+	if _, err := other.Open(sealed); err == nil {
 		t.Error("a key sealed under another seal key opened")
 	}
-	bad := &sealer{path: filepath.Join(dir, "short.key")}
+	bad := New(filepath.Join(dir, "short.key"))
 	os.WriteFile(bad.path, []byte("short"), 0o600)
-	if _, err := bad.seal(key); err == nil {
+	if _, err := bad.Seal(key); err == nil {
 		t.Error("a 5-byte seal key was accepted")
 	}
 }
