@@ -75,14 +75,14 @@ func serviceHelp() map[string]string {
 		"GetExperimentStatus":   "GetExperimentStatus(id) returns {state, packets, bytes, dropped, sanitized_drops, elapsed_s, flows_exported, errors, cpu_percent, running_experiments, storage_used_bytes, storage_free_bytes, devices: [per-device counters with reachable]}.",
 		"GetExperimentResults":  "GetExperimentResults(id, {kind: counters|flows|files, offset?, limit? (default 100, at most 10000)}) returns a page of counters (by time), flows (largest first) or files ({name, size, url}; GET url with the same Basic auth).",
 		"ListExperiments":       "ListExperiments() returns [{id, name, owner, state, devices}]: one's own, or every one for an admin.",
-		"AddDevice":             "AddDevice({name, location, type, hostname, port, description, token, interfaces?}) adds a capture device, fetching its capabilities (admin).",
+		"AddDevice":             "AddDevice({name, location, type, hostname, port, description, token, interfaces?, tls?, cert_sha256?}) adds a capture device, fetching its capabilities (admin); tls: true reaches it over HTTPS, verified by the AM's device CA or by the cert_sha256 pin (a mismatch is fault 5).",
 		"EditDevice":            "EditDevice(name, {changed members; approved: true approves a registered device}) returns the device (admin).",
 		"DeleteDevice":          "DeleteDevice(name) removes a device not used by a running or paused experiment and returns the deleted record (admin).",
 		"ListDevices":           "ListDevices() returns every device with reachable, capabilities and last_seen (admin).",
-		"AddUser":               "AddUser({name, password (8 to 72 bytes), role: admin|experimenter}) creates a user (admin).",
+		"AddUser":               "AddUser({name, password (8 to 72 bytes), role: admin|experimenter, cert_uri?}) creates a user (admin); a client certificate whose CN is the name, or with cert_uri as a SAN URI, logs in without a password.",
 		"DeleteUser":            "DeleteUser(name) removes a user; their experiments stay (admin).",
 		"ListUsers":             "ListUsers() returns [{name, role, created}] (admin).",
-		"RegisterDevice":        "RegisterDevice({name, hostname, port, token}) announces a capture daemon; it stays pending until an admin approves it with EditDevice(name, {approved: true}).",
+		"RegisterDevice":        "RegisterDevice({name, hostname, port, token, tls?, cert_sha256?}) announces a capture daemon; it stays pending until an admin approves it with EditDevice(name, {approved: true}).",
 	}
 }
 
