@@ -498,9 +498,17 @@ func renderUsers(w io.Writer, list []amapi.UserInfo) error {
 	if len(list) > 0 {
 		headers = append(headers, "CREATED")
 	}
+	// CERT_URI only when a user has one (SPEC §10).
+	uris := slices.ContainsFunc(list, func(u amapi.UserInfo) bool { return u.CertURI != "" })
+	if uris {
+		headers = append(headers, "CERT_URI")
+	}
 	rows := make([][]string, len(list))
 	for i, u := range list {
 		rows[i] = []string{fmtString(u.Name), fmtString(u.Role), fmtTime(u.Created)}
+		if uris {
+			rows[i] = append(rows[i], fmtString(u.CertURI))
+		}
 	}
 	return writeTable(w, headers, rows)
 }
