@@ -7,7 +7,7 @@
 // TLS when the configuration says so.
 //
 // Defaults are modern: TLS 1.2 at least (1.3 preferred by Go's own
-// negotiation), Go's default AEAD cipher suites, X25519 and P-256 curves.
+// negotiation), Go's default AEAD cipher suites and key exchanges.
 package tlsconfig
 
 import (
