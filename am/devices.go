@@ -269,41 +269,6 @@ func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name s
 	return caps.Capabilities, nil
 }
 
-// RegisterDevice records a capture daemon that announced itself as
-// pending, until an admin approves it. Registering again with the same
-// address and token is accepted (a daemon restarts); an approved device
-// of that name with another address or token is a conflict.
-func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r amapi.Registration) (amapi.DeviceInfo, error) {
-	d := db.Device{Name: r.Name, Hostname: r.Hostname, Port: r.Port, Token: r.Token, Pending: true,
-		Created: m.cfg.Now(), Description: "registered by " + p.Name}
-	if err := checkDevice(&d); err != nil {
-		return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
-	}
-	cur, err := m.db.GetDevice(ctx, r.Name)
-	switch {
-	case errors.Is(err, db.ErrNotFound):
-		if err := m.db.CreateDevice(ctx, d); err != nil {
-			return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
-		}
-		m.log.Info("device registered, pending approval", "device", d.Name, "by", p.Name)
-		return deviceInfo(&d), nil
-	case err != nil:
-		return amapi.DeviceInfo{}, err
-	case !cur.Pending && cur.Hostname == r.Hostname && cur.Port == r.Port && cur.Token == r.Token:
-		return deviceInfo(&cur), nil
-	case !cur.Pending:
-		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q exists with another address or token", ErrConflict, r.Name)
-	}
-	saved, err := m.db.UpdateDevice(ctx, r.Name, func(x *db.Device) error {
-		x.Hostname, x.Port, x.Token = r.Hostname, r.Port, r.Token
-		return nil
-	})
-	if err != nil {
-		return amapi.DeviceInfo{}, err
-	}
-	return deviceInfo(&saved), nil
-}
-
 // refreshDevices refreshes the capabilities and reachability of every
 // approved device, all at once.
 func (m *Manager) refreshDevices(ctx context.Context) {

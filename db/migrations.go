@@ -76,6 +76,15 @@ func migrations() []string {
 			pulled INTEGER NOT NULL,
 			PRIMARY KEY (experiment, position, name)
 		);`,
+		// 2: activation codes for RegisterDevice (only their SHA-256).
+		`CREATE TABLE activations (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			code_hash BLOB NOT NULL UNIQUE,       -- SHA-256 of the code
+			created_by TEXT NOT NULL,
+			created INTEGER NOT NULL,
+			expires INTEGER NOT NULL,
+			uses_left INTEGER NOT NULL
+		);`,
 	}
 }
 

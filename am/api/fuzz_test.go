@@ -117,7 +117,10 @@ func amFuzzSeeds() []string {
 		call("DeleteDevice", str("tap1")), call("ListDevices"),
 		call("AddUser", strct("name", str("bob"), "password", str("bob-password"), "role", str("experimenter"))),
 		call("DeleteUser", str("admin")), call("ListUsers"),
-		call("RegisterDevice", strct("name", str("reg"), "hostname", str("127.0.0.1"), "port", num(9), "token", str("x"))),
+		call("RegisterDevice", strct("name", str("reg"), "hostname", str("127.0.0.1"), "port", num(9), "token", str("x"),
+			"activation", str("gims-act-x"))),
+		call("CreateActivation", strct("expires_s", num(60), "uses", num(2))),
+		call("ListActivations"), call("DeleteActivation", num(1)),
 		call("system.listMethods"), call("system.methodHelp", str("ConfigureExperiment")),
 		call("system.multicall", "<value><array><data>"+
 			strct("methodName", str("ListUsers"), "params", "<value><array><data></data></array></value>")+

@@ -54,7 +54,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"AddUser", []any{map[string]any{"name": "mallory", "password": "mallory-pass", "role": "admin"}}, "admin"},
 		{"DeleteUser", []any{"alice"}, "admin"},
 		{"ListUsers", nil, "admin"},
-		{"RegisterDevice", []any{map[string]any{"name": "reg", "hostname": "127.0.0.1", "port": 2, "token": "t"}}, "user"},
+		// Without an activation code, RegisterDevice is refused to everyone.
+		{"RegisterDevice", []any{map[string]any{"name": "reg", "hostname": "127.0.0.1", "port": 2, "token": "t"}}, "admin"},
+		{"CreateActivation", []any{map[string]any{"expires_s": 60}}, "admin"},
+		{"ListActivations", nil, "admin"},
+		{"DeleteActivation", []any{1}, "admin"},
 		{"system.listMethods", nil, "user"},
 	}
 	var listed []string
@@ -118,7 +122,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		Description string `xmlrpc:"description"`
 	}
 	a.admin(t, "ListDevices", &devs)
-	if len(devs) != 2 || devs[1].Name != "tap1" || devs[1].Description != "test daemon" { // the pending "reg" and tap1
+	if len(devs) != 1 || devs[0].Name != "tap1" || devs[0].Description != "test daemon" { // no "reg": it had no activation code
 		t.Errorf("devices after refused admin calls: %+v", devs)
 	}
 

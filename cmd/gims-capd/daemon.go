@@ -27,6 +27,10 @@ import (
 // -token-file is given.
 const tokenEnv = "GIMS_DEVICE_TOKEN"
 
+// activationEnv is the environment variable holding the activation code
+// of -register when no -activation is given.
+const activationEnv = "GIMS_ACTIVATION"
+
 // Timeouts of the daemon's HTTP server and of its shutdown.
 const (
 	readHeaderTimeout = 10 * time.Second
@@ -69,7 +73,14 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	defer ln.Close() // in case the server never starts
 	var reg *registrar
 	if o.register != "" {
-		if reg, err = newRegistrar(o.register, token, ln.Addr(), logger); err != nil {
+		activation := strings.TrimSpace(o.activation)
+		if activation == "" {
+			activation = strings.TrimSpace(os.Getenv(activationEnv))
+		}
+		if activation == "" {
+			return usagef("-register needs an activation code from the AM's admin: -activation CODE or %s", activationEnv)
+		}
+		if reg, err = newRegistrar(o.register, token, activation, ln.Addr(), logger); err != nil {
 			return err
 		}
 	}
@@ -151,14 +162,17 @@ func loadToken(file string, getenv func(string) string) (string, error) {
 
 // registration is the struct of the AM's RegisterDevice (SPEC §3).
 type registration struct {
-	Name     string `xmlrpc:"name"`
-	Hostname string `xmlrpc:"hostname"`
-	Port     int    `xmlrpc:"port"`
-	Token    string `xmlrpc:"token"`
+	Name       string `xmlrpc:"name"`
+	Hostname   string `xmlrpc:"hostname"`
+	Port       int    `xmlrpc:"port"`
+	Token      string `xmlrpc:"token"`
+	Activation string `xmlrpc:"activation"`
 }
 
 // registrar announces the daemon to the aggregate manager, retrying with
-// exponential backoff until the AM accepts or the context ends.
+// exponential backoff until the AM accepts, refuses for good (a bad
+// credential or activation code, a bad argument, a name taken by another
+// device) or the context ends.
 type registrar struct {
 	url     string // the AM's XML-RPC URL
 	shown   string // url without its password, for logs
@@ -170,7 +184,7 @@ type registrar struct {
 }
 
 // newRegistrar prepares the registration of a daemon listening on addr.
-func newRegistrar(rawURL, token string, addr net.Addr, logger *slog.Logger) (*registrar, error) {
+func newRegistrar(rawURL, token, activation string, addr net.Addr, logger *slog.Logger) (*registrar, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef("-register %q: want an http:// or https:// URL of the aggregate manager", rawURL)
@@ -190,7 +204,7 @@ func newRegistrar(rawURL, token string, addr net.Addr, logger *slog.Logger) (*re
 	return &registrar{
 		url:     rawURL,
 		shown:   u.Redacted(),
-		reg:     registration{Name: host, Hostname: host, Port: port, Token: token},
+		reg:     registration{Name: host, Hostname: host, Port: port, Token: token, Activation: activation},
 		logger:  logger,
 		client:  &http.Client{Timeout: 30 * time.Second},
 		initial: time.Second,
@@ -198,7 +212,16 @@ func newRegistrar(rawURL, token string, addr net.Addr, logger *slog.Logger) (*re
 	}, nil
 }
 
-// run calls RegisterDevice until it succeeds (nil) or ctx ends (its error).
+// Fault codes of the AM (SPEC §3) after which registering again cannot
+// succeed.
+const (
+	faultInvalid  = 3
+	faultAuth     = 4
+	faultConflict = 6
+)
+
+// run calls RegisterDevice until it succeeds (nil), the AM refuses for
+// good (the fault), or ctx ends (its error).
 func (r *registrar) run(ctx context.Context) error {
 	delay := r.initial
 	for attempt := 1; ; attempt++ {
@@ -209,6 +232,11 @@ func (r *registrar) run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if f, ok := xmlrpc.AsFault(err); ok && (f.Code == faultInvalid || f.Code == faultAuth || f.Code == faultConflict) {
+			r.logger.Error("registration refused; not retrying (check the URL's user, the activation code, "+
+				"or whether a device of this name exists)", "am", r.shown, "name", r.reg.Name, "error", err)
+			return err
 		}
 		r.logger.Warn("registration failed, retrying", "am", r.shown, "attempt", attempt,
 			"retry_in", delay, "error", err)

@@ -39,6 +39,8 @@ type daemonOptions struct {
 	listen    string
 	tokenFile string
 	register  string
+	// activation is -activation: the code RegisterDevice needs.
+	activation string
 	// jobs is the job manager's configuration (DataDir, PcapDir), from
 	// its DefaultConfiguration and the flags.
 	jobs job.Configuration
@@ -72,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&d.jobs.PcapDir, "pcap-dir", d.jobs.PcapDir, "daemon mode: `folder` of pcap files offered as file: interfaces")
 	fs.StringVar(&d.tokenFile, "token-file", "", "daemon mode: `file` holding the bearer token (or GIMS_DEVICE_TOKEN)")
 	fs.StringVar(&d.register, "register", "", "daemon mode: announce this device to the aggregate manager at `URL`")
+	fs.StringVar(&d.activation, "activation", "", "daemon mode: activation `code` for -register, made by the AM's admin (or "+activationEnv+")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gimsproject/gims/amapi"
 )
@@ -61,6 +62,7 @@ type invocation struct {
 const (
 	envAnonSecret  = "GIMS_ANON_SECRET"
 	envDeviceToken = "GIMS_DEVICE_TOKEN"
+	envActivation  = "GIMS_ACTIVATION"
 	envNewPassword = "GIMS_NEW_PASSWORD"
 )
 
@@ -266,6 +268,31 @@ func commands() []*command {
 			name: "register-device", method: "RegisterDevice", nargs: 0,
 			summary: "announce a capture daemon; it stays pending until approved",
 			setup:   setupRegisterDevice,
+		},
+		{
+			name: "create-activation", method: "CreateActivation", nargs: 0,
+			summary: "make an activation code for register-device and gims-capd -register; shown only now (admin)",
+			setup:   setupCreateActivation,
+			render:  typed(renderActivation),
+		},
+		{
+			name: "list-activations", method: "ListActivations", nargs: 0,
+			summary: "list the usable activations, without their codes (admin)",
+			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
+				return reply(api.ListActivations(ctx))
+			},
+			render: typed(renderActivations),
+		},
+		{
+			name: "delete-activation", method: "DeleteActivation", args: "ID", nargs: 1,
+			summary: "revoke an activation (admin)",
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				id, err := parseID(pos[0])
+				if err != nil {
+					return nil, err
+				}
+				return reply(api.DeleteActivation(ctx, id))
+			},
 		},
 		{
 			name: "list-methods", method: "system.listMethods", nargs: 0,
@@ -761,13 +788,15 @@ func setupAddUser(fs *flag.FlagSet, getenv func(string) string) builder {
 	}
 }
 
-// setupRegisterDevice: RegisterDevice(struct{name, hostname, port, token}).
+// setupRegisterDevice: RegisterDevice(struct{name, hostname, port, token,
+// activation}).
 func setupRegisterDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 	name := fs.String("name", "", "device name (required)")
 	hostname := fs.String("hostname", "", "host name or address of the capture daemon (required)")
 	port := fs.Int("port", 8081, "port of the capture daemon's XML-RPC API")
 	token := fs.String("token", "", "secret the AM will present to the daemon (visible in ps: prefer -token-file or "+envDeviceToken+")")
 	tokenFile := fs.String("token-file", "", "read the device token from `file`")
+	activation := fs.String("activation", "", "activation `code` from create-activation (or "+envActivation+")")
 	return func([]string) (invocation, error) {
 		if *name == "" || *hostname == "" {
 			return invocation{}, usagef("-name and -hostname are required")
@@ -782,9 +811,32 @@ func setupRegisterDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 		if tok == "" {
 			return invocation{}, usagef("a device token is required: -token, -token-file or %s", envDeviceToken)
 		}
-		r := amapi.Registration{Name: *name, Hostname: *hostname, Port: *port, Token: tok}
+		code := strings.TrimSpace(*activation)
+		if code == "" {
+			code = strings.TrimSpace(getenv(envActivation))
+		}
+		if code == "" {
+			return invocation{}, usagef("an activation code is required: -activation or %s (an admin makes one with create-activation)", envActivation)
+		}
+		r := amapi.Registration{Name: *name, Hostname: *hostname, Port: *port, Token: tok, Activation: code}
 		return invocation{method: "RegisterDevice", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.RegisterDevice(ctx, r))
+		}}, nil
+	}
+}
+
+// setupCreateActivation: CreateActivation(struct{expires_s, uses}).
+func setupCreateActivation(fs *flag.FlagSet, _ func(string) string) builder {
+	expires := fs.Duration("expires", time.Duration(amapi.DefaultActivationExpiresS)*time.Second,
+		"how long the code works (whole seconds, at most 720h)")
+	uses := fs.Int("uses", amapi.DefaultActivationUses, "how many registrations the code allows")
+	return func([]string) (invocation, error) {
+		if *expires < time.Second || *expires%time.Second != 0 {
+			return invocation{}, usagef("-expires %v: want whole seconds, at least 1s", *expires)
+		}
+		r := amapi.ActivationRequest{ExpiresS: int(*expires / time.Second), Uses: *uses}
+		return invocation{method: "CreateActivation", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.CreateActivation(ctx, r))
 		}}, nil
 	}
 }
