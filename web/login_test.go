@@ -1,12 +1,17 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 )
 
 // TestLoginFormFloodKeepsLogins is issue 20 finding 4: anonymous GET
@@ -181,5 +186,51 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 		if status != http.StatusSeeOther || hdr.Get("Location") != defaultNext {
 			t.Errorf("login with next %q: status %d, location %q, want %q", next, status, hdr.Get("Location"), defaultNext)
 		}
+	}
+}
+
+// TestActivationCodesPage: an admin makes an activation code on the
+// devices page; it is shown in that answer only, the list shows ids,
+// expiry and uses left, and experimenters can neither make nor revoke one.
+func TestActivationCodesPage(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(t, adminName, adminPass)
+	status, body, _ := admin.postForm("/activations", url.Values{"expires": {"1h"}, "uses": {"2"}})
+	if status != http.StatusOK || !strings.Contains(body, `id="activation-code"`) {
+		t.Fatalf("make a code: status %d, body:\n%.2000s", status, body)
+	}
+	code := regexp.MustCompile(`id="activation-code">(gims-act-[a-z0-9]+)<`).FindStringSubmatch(body)
+	if code == nil {
+		t.Fatalf("no code in the answer:\n%s", body)
+	}
+	_, body = admin.get("/devices")
+	if strings.Contains(body, code[1]) || !strings.Contains(body, `id="activation-1"`) {
+		t.Errorf("GET /devices after making a code: the code is shown again, or the activation is not listed:\n%s", body)
+	}
+	// The code works once per use.
+	if _, err := e.m.RegisterDevice(context.Background(), am.Principal{Name: alice, Role: am.RoleExperimenter},
+		amapi.Registration{Name: "self1", Hostname: "127.0.0.1", Port: 9, Token: "t", Activation: code[1]}); err != nil {
+		t.Errorf("RegisterDevice with the GUI's code: %v", err)
+	}
+	for _, bad := range []url.Values{{"expires": {"99y"}, "uses": {"1"}}, {"expires": {"1d"}, "uses": {"0"}},
+		{"expires": {"1d"}, "uses": {"5000"}}} {
+		if status, body, _ := admin.postForm("/activations", bad); status != http.StatusBadRequest ||
+			!strings.Contains(body, `id="activation-error"`) {
+			t.Errorf("make a code with %v: status %d", bad, status)
+		}
+	}
+	owner := e.login(t, alice, alicePass)
+	if status, _, _ := owner.postForm("/activations", url.Values{"expires": {"1d"}, "uses": {"1"}}); status != http.StatusForbidden {
+		t.Errorf("an experimenter makes a code: status %d, want 403", status)
+	}
+	if status, _, _ := owner.postForm("/activations/1/delete", url.Values{}); status != http.StatusForbidden {
+		t.Errorf("an experimenter revokes a code: status %d, want 403", status)
+	}
+	if status, _, hdr := admin.postForm("/activations/1/delete", url.Values{}); status != http.StatusSeeOther ||
+		!strings.HasPrefix(hdr.Get("Location"), "/devices") {
+		t.Fatalf("revoke: status %d", status)
+	}
+	if _, body := admin.get("/devices"); strings.Contains(body, `id="activation-1"`) || !strings.Contains(body, "Activation 1 revoked") {
+		t.Errorf("after revoking, the activation is still listed")
 	}
 }

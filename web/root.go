@@ -160,6 +160,8 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /devices/{name}/approve", h.user(h.approveDevice))
 	h.mux.HandleFunc("GET /devices/{name}/delete", h.user(h.deleteDeviceForm))
 	h.mux.HandleFunc("POST /devices/{name}/delete", h.user(h.deleteDevice))
+	h.mux.HandleFunc("POST /activations", h.user(h.createActivation))
+	h.mux.HandleFunc("POST /activations/{id}/delete", h.user(h.deleteActivation))
 
 	h.mux.HandleFunc("GET /experiments", h.user(h.listExperiments))
 	h.mux.HandleFunc("GET /experiments/new", h.user(h.newExperimentForm))

@@ -374,8 +374,12 @@ func TestApprovePendingDevice(t *testing.T) {
 	e := newEnv(t)
 	cd := startCapd(t, "pending-device-token")
 	ctx := context.Background()
+	act, err := e.m.CreateActivation(ctx, e.admin, amapi.ActivationRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.m.RegisterDevice(ctx, e.admin, amapi.Registration{Name: "self1", Hostname: cd.host, Port: cd.port,
-		Token: cd.token}); err != nil {
+		Token: cd.token, Activation: act.Code}); err != nil {
 		t.Fatal(err)
 	}
 	admin := e.login(t, adminName, adminPass)
