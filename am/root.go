@@ -167,11 +167,15 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	return m, nil
 }
 
-// Start creates the data folder and starts the background loops, which
-// run until Stop.
+// Start creates the data folder, makes seal.key private if the group or
+// others could read it (with a warning), and starts the background loops,
+// which run until Stop.
 func (m *Manager) Start(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(m.cfg.DataDir, "experiments"), 0o750); err != nil {
 		return fmt.Errorf("unable to create the data folder: %w", err)
+	}
+	if err := m.keys.tighten(m.log); err != nil {
+		return err
 	}
 	ctx, m.cancel = context.WithCancel(ctx)
 	m.wg.Add(2)

@@ -40,6 +40,7 @@ import (
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/internal/secretfile"
 	"github.com/gimsproject/gims/transform/ipfix"
 )
 
@@ -107,6 +108,11 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := os.MkdirAll(m.jobsDir, 0o700); err != nil {
 		return fmt.Errorf("unable to create job directory: %w", err)
 	}
+	// job.json may hold a Crypto-PAn key: one the group or others could
+	// read (an older version, a restored backup) is made private.
+	if err := m.tightenDir(m.jobsDir); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(m.jobsDir)
 	if err != nil {
 		return fmt.Errorf("unable to list jobs: %w", err)
@@ -116,6 +122,13 @@ func (m *Manager) Start(ctx context.Context) error {
 			continue
 		}
 		dir := filepath.Join(m.jobsDir, e.Name())
+		if old, err := secretfile.Tighten(filepath.Join(dir, stateFile)); err != nil {
+			m.cfg.Logger.Error("unable to check the mode of a job's state, ignored", "dir", dir, "error", err)
+			continue
+		} else if old != 0 {
+			m.cfg.Logger.Warn("job state was readable by others; made private (it may hold a key)",
+				"file", filepath.Join(dir, stateFile), "old_mode", fmt.Sprintf("%04o", old), "mode", "0600")
+		}
 		p, err := readState(dir)
 		if err != nil {
 			m.cfg.Logger.Error("unable to load job, ignored", "dir", dir, "error", err)
@@ -128,6 +141,23 @@ func (m *Manager) Start(ctx context.Context) error {
 		if p.State != StateDone {
 			m.resume(ctx, j)
 		}
+	}
+	return nil
+}
+
+// tightenDir takes the group's and others' access away from dir (the
+// jobs folder), with a warning.
+func (m *Manager) tightenDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("unable to check the job directory: %w", err)
+	}
+	if perm := fi.Mode().Perm(); fi.IsDir() && perm&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("unable to make the job directory private: %w", err)
+		}
+		m.cfg.Logger.Warn("job directory was open to others; made private", "dir", dir,
+			"old_mode", fmt.Sprintf("%04o", perm), "mode", "0700")
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -189,6 +191,30 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if strings.Contains(text, secret) {
 				t.Errorf("secret %q appears in %s", secret, where)
 			}
+		}
+	}
+}
+
+// TestSecretFileModes is issue 20 finding 7: the database (device tokens)
+// with its -wal and -shm, and seal.key, are readable by their owner only,
+// whatever the umask.
+func TestSecretFileModes(t *testing.T) {
+	t.Parallel()
+	c := startCapd(t, "tok-modes")
+	a := startAM(t)
+	a.addDevice(t, "tap1", c)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "modes", "devices": []string{"tap1:" + traceIface}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"anonymize": map[string]any{"secret": "modes secret"}})
+	db := filepath.Join(a.dir, "am.db")
+	for _, path := range []string{db, db + "-wal", db + "-shm", filepath.Join(a.dir, "data", "seal.key")} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %04o, want 0600", filepath.Base(path), fi.Mode().Perm())
 		}
 	}
 }

@@ -130,6 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // the HTTP server are the daemon's components, stopped in reverse order.
 func serve(ctx context.Context, o options, getenv func(string) string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))
+	o.db.Logger = logger
 	store, err := db.Open(ctx, o.db)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/daemon"
+	"github.com/gimsproject/gims/internal/secretfile"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -141,12 +142,17 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 }
 
 // loadToken reads the bearer token from file (trimmed), else from
-// GIMS_DEVICE_TOKEN; having none is a usage error.
+// GIMS_DEVICE_TOKEN; having none is a usage error, and so is a token file
+// the group or others may read (the operator's file: refused, not
+// changed, as ssh refuses an open key).
 func loadToken(file string, getenv func(string) string) (string, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", usagef("unable to read the token file: %v", err)
+		}
+		if err := secretfile.Check(file); err != nil {
+			return "", usageError{fmt.Errorf("-token-file: %w", err)}
 		}
 		token := strings.TrimSpace(string(b))
 		if token == "" {

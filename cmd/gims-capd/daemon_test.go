@@ -273,6 +273,14 @@ func TestDaemonUsage(t *testing.T) {
 	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Issue 20 finding 7: a token file the group or others can read.
+	open := filepath.Join(dir, "open")
+	if err := os.WriteFile(open, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -282,6 +290,7 @@ func TestDaemonUsage(t *testing.T) {
 		{"no token", []string{"-data", dir}, nil, tokenEnv},
 		{"empty token file", []string{"-data", dir, "-token-file", empty}, nil, "empty"},
 		{"missing token file", []string{"-data", dir, "-token-file", filepath.Join(dir, "nope")}, nil, "token file"},
+		{"token file readable by others", []string{"-data", dir, "-token-file", open}, nil, "chmod 600"},
 		{"bad register URL", []string{"-data", dir, "-listen", "127.0.0.1:0", "-register", "ftp://am", "-activation", "c"},
 			[]string{tokenEnv + "=x"}, "-register"},
 		{"register without activation", []string{"-data", dir, "-listen", "127.0.0.1:0", "-register", "http://127.0.0.1:1/RPC2"},
