@@ -24,15 +24,64 @@ func (m *Manager) client(d *db.Device) (*deviceapi.Client, error) {
 		HTTP:    m.http,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: device %s: %v", ErrDevice, d.Name, err)
+		return nil, &deviceFailure{detail: fmt.Sprintf("device %s: %v", d.Name, err),
+			brief: fmt.Sprintf("device %s unreachable", d.Name)}
 	}
 	return c, nil
 }
 
+// deviceFailure is a failed call to capture devices (ErrDevice). Its text,
+// for admins and the log, says what failed and how: addresses, transport
+// errors, the devices' own messages. brief names only the devices and
+// whether they were unreachable or refused: experimenters get that, so
+// that they learn no address and cannot probe the network through a
+// device (issue 20).
+type deviceFailure struct{ detail, brief string }
+
+// Error implements error.
+func (e *deviceFailure) Error() string { return ErrDevice.Error() + ": " + e.detail }
+
+// Unwrap makes errors.Is(err, ErrDevice) hold.
+func (e *deviceFailure) Unwrap() error { return ErrDevice }
+
 // deviceError wraps a failed call to a device as ErrDevice, naming it:
 // "device tap1 unreachable: …" or "device tap1 refused: …".
 func deviceError(name string, err error) error {
-	return fmt.Errorf("%w: %s", ErrDevice, deviceProblem(name, err))
+	return &deviceFailure{detail: deviceProblem(name, err), brief: deviceBrief(name, err)}
+}
+
+// deviceBrief is deviceProblem for experimenters: "device tap1
+// unreachable", or the device's refusal without what it says about a
+// flows collector.
+func deviceBrief(name string, err error) string {
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) {
+		return fmt.Sprintf("device %s refused: %s", name, briefDeviceMessage(f.String))
+	}
+	return fmt.Sprintf("device %s unreachable", name)
+}
+
+// collectorBrief is what experimenters read instead of a device's message
+// about a flows collector: whether its port answered, how, or whether its
+// name resolves is for admins (until device policy limits collectors).
+const collectorBrief = "the flows collector could not be used or did not get every flow record (details for admins)"
+
+// briefDeviceMessage is a device's message as experimenters see it.
+func briefDeviceMessage(s string) string {
+	if strings.Contains(strings.ToLower(s), "collector") {
+		return collectorBrief
+	}
+	return s
+}
+
+// forPrincipal returns err as p may read it: unchanged for an admin; a
+// device failure reduced to its brief text for others.
+func forPrincipal(p Principal, err error) error {
+	var df *deviceFailure
+	if err == nil || p.IsAdmin() || !errors.As(err, &df) {
+		return err
+	}
+	return &deviceFailure{detail: df.brief, brief: df.brief}
 }
 
 // deviceProblem says what went wrong with a call to a device.
@@ -264,7 +313,7 @@ func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name s
 	}
 	caps, ok := capabilities(&d)
 	if !ok {
-		return amapi.Capabilities{}, fetchErr
+		return amapi.Capabilities{}, forPrincipal(p, fetchErr)
 	}
 	return caps.Capabilities, nil
 }

@@ -45,16 +45,17 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 		}()
 	}
 	wg.Wait()
-	var failed []string
+	var failed, failedBrief []string
 	for i, t := range targets {
 		if t.err != nil {
 			failed = append(failed, pairName(&e.Devices[i])+": "+deviceProblem(e.Devices[i].Device, t.err))
+			failedBrief = append(failedBrief, pairName(&e.Devices[i])+": "+deviceBrief(e.Devices[i].Device, t.err))
 		}
 	}
 	if len(failed) == 0 {
 		return nil
 	}
-	var rolledBack, stuck []string
+	var rolledBack, stuck, stuckBrief []string
 	if undo != nil {
 		for i := range e.Devices {
 			if targets[i].err != nil {
@@ -62,20 +63,24 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 			}
 			if err := undo(ctx, targets[i].client, &e.Devices[i]); err != nil {
 				stuck = append(stuck, fmt.Sprintf("%s (%v)", pairName(&e.Devices[i]), err))
+				stuckBrief = append(stuckBrief, pairName(&e.Devices[i]))
 				continue
 			}
 			rolledBack = append(rolledBack, pairName(&e.Devices[i]))
 		}
 	}
 	msg := fmt.Sprintf("%s of experiment %d failed on %s", call, e.ID, strings.Join(failed, "; "))
+	brief := fmt.Sprintf("%s of experiment %d failed on %s", call, e.ID, strings.Join(failedBrief, "; "))
 	if len(rolledBack) > 0 {
 		msg += "; rolled back on " + strings.Join(rolledBack, ", ")
+		brief += "; rolled back on " + strings.Join(rolledBack, ", ")
 	}
 	if len(stuck) > 0 {
 		msg += "; could not roll back " + strings.Join(stuck, ", ")
+		brief += "; could not roll back " + strings.Join(stuckBrief, ", ")
 	}
 	m.log.Warn("transition failed on a device", "experiment", e.ID, "call", call, "detail", msg)
-	return fmt.Errorf("%w: %s", ErrDevice, msg)
+	return &deviceFailure{detail: msg, brief: brief}
 }
 
 // pairName is "device:interface".
@@ -120,7 +125,7 @@ func (m *Manager) transition(ctx context.Context, p Principal, id int64,
 		return m.record(ctx, &e, p, to)
 	}()
 	if err != nil {
-		return amapi.Status{}, err
+		return amapi.Status{}, forPrincipal(p, err)
 	}
 	return m.GetExperimentStatus(ctx, p, id)
 }

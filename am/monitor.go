@@ -42,7 +42,7 @@ func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigV
 		m.pullFinal(ctx, e)
 		return
 	}
-	devs := m.pollDevices(ctx, e, true)
+	devs := m.pollDevices(ctx, e, true, true)
 	if _, err := m.aggregate(ctx, e, devs); err != nil {
 		return
 	}
