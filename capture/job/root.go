@@ -364,12 +364,23 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if m.cfg.PcapDir == "" {
 			return nil, invalidf("interface %q: file sources are disabled (the daemon has no pcap directory)", spec.Interface)
 		}
+		// Only a regular file of the pcap directory itself: the name has no
+		// path (deviceapi checks it), the cleaned path stays in the folder,
+		// and a symbolic link, which the listing hides, is refused when it
+		// is opened (O_NOFOLLOW), not only when it is looked at.
 		name := strings.TrimPrefix(spec.Interface, deviceapi.FilePrefix)
 		path := filepath.Join(m.cfg.PcapDir, name)
-		if st, serr := os.Stat(path); serr != nil || !st.Mode().IsRegular() {
+		if filepath.Dir(path) != filepath.Clean(m.cfg.PcapDir) || filepath.Base(path) != name {
+			return nil, invalidf("interface %q: a file source names a file of the pcap directory, without a path", spec.Interface)
+		}
+		src, err = capture.OpenRegularFile(path, spec.Filter)
+		switch {
+		case errors.Is(err, capture.ErrNotRegular):
+			return nil, invalidf("interface %q: %q in the pcap directory is not a regular file (symbolic links are refused)",
+				spec.Interface, name)
+		case errors.Is(err, os.ErrNotExist):
 			return nil, invalidf("unknown interface %q: no file %q in the pcap directory", spec.Interface, name)
 		}
-		src, err = capture.OpenFile(path, spec.Filter)
 	} else {
 		devs, derr := liveNames()
 		if derr != nil {
