@@ -58,6 +58,12 @@ type Manager struct {
 	// pending counts StartJob calls between their MaxJobs check and their
 	// registration.
 	pending int
+	// starting holds the StartJob calls in progress by request id, so
+	// that the same request again waits for the first and gets its
+	// answer; cancelled holds the request ids StopJob was given before any
+	// job had them (a start that may still arrive), refused by StartJob.
+	starting  map[string]*startCall
+	cancelled map[string]time.Time
 
 	cpuMu   sync.Mutex
 	cpuLast time.Duration
@@ -242,11 +248,108 @@ func (m *Manager) Stop() error {
 // collector URL are sound, and the meter decodes the link type. Errors in
 // the spec are ErrInvalid with what to change; ErrBusy when MaxJobs jobs
 // are active.
+//
+// A spec with a RequestID is started at most once: the same request
+// again (the caller did not get the answer) returns the job it made, or
+// waits for the call still making it; a request StopJob cancelled first
+// is ErrState.
 func (m *Manager) StartJob(spec Spec) (string, error) {
 	spec = spec.clone()
 	if err := spec.check(); err != nil {
 		return "", err
 	}
+	if spec.RequestID == "" {
+		return m.startJob(spec)
+	}
+	m.mu.Lock()
+	if m.starting == nil {
+		m.starting = make(map[string]*startCall)
+	}
+	if _, ok := m.cancelled[spec.RequestID]; ok {
+		m.mu.Unlock()
+		return "", fmt.Errorf("%w: start request %s was cancelled (StopJob) before it arrived", ErrState, spec.RequestID)
+	}
+	if c, ok := m.starting[spec.RequestID]; ok {
+		m.mu.Unlock()
+		<-c.done
+		return c.id, c.err
+	}
+	if j := m.byRequestLocked(spec.RequestID); j != nil {
+		m.mu.Unlock()
+		m.cfg.Logger.Info("StartJob repeated: the job of that request exists", "job", j.id, "request", spec.RequestID)
+		return j.id, nil
+	}
+	c := &startCall{done: make(chan struct{})}
+	m.starting[spec.RequestID] = c
+	m.mu.Unlock()
+	c.id, c.err = m.startJob(spec)
+	m.mu.Lock()
+	delete(m.starting, spec.RequestID)
+	m.mu.Unlock()
+	close(c.done)
+	return c.id, c.err
+}
+
+// startCall is a StartJob in progress, for the same request again.
+type startCall struct {
+	done chan struct{}
+	id   string
+	err  error
+}
+
+// byRequestLocked returns the job a request made, or nil (m.mu held).
+func (m *Manager) byRequestLocked(request string) *job {
+	for _, j := range m.jobs {
+		// The spec never changes once the job is registered.
+		if j.p.Spec.RequestID == request {
+			return j
+		}
+	}
+	return nil
+}
+
+// Bounds of the cancelled start requests remembered.
+const (
+	maxCancelled    = 10000
+	cancelledMaxAge = time.Hour
+)
+
+// stopRequest is StopJob given a StartJob request id: the request's job
+// is stopped (success when it is already done); without one, the request
+// is remembered as cancelled, so that the start, should it still arrive
+// (it was delayed on its way), is refused.
+func (m *Manager) stopRequest(request string) error {
+	m.mu.Lock()
+	if c, ok := m.starting[request]; ok {
+		m.mu.Unlock()
+		<-c.done
+		m.mu.Lock()
+	}
+	j := m.byRequestLocked(request)
+	if j == nil {
+		now := m.cfg.Now()
+		if m.cancelled == nil {
+			m.cancelled = make(map[string]time.Time)
+		}
+		for r, at := range m.cancelled {
+			if now.Sub(at) > cancelledMaxAge || len(m.cancelled) >= maxCancelled {
+				delete(m.cancelled, r)
+			}
+		}
+		m.cancelled[request] = now
+		m.mu.Unlock()
+		m.cfg.Logger.Info("start request cancelled before any job had it", "request", request)
+		return nil
+	}
+	m.mu.Unlock()
+	if err := m.StopJob(j.id); err != nil && !errors.Is(err, ErrState) {
+		return err
+	}
+	return nil
+}
+
+// startJob starts a checked spec.
+func (m *Manager) startJob(spec Spec) (string, error) {
 	if err := m.reserve(); err != nil {
 		return "", err
 	}
@@ -455,8 +558,13 @@ func (m *Manager) transition(id string, from, to State) error {
 
 // StopJob ends a running or paused job: the last counter interval is
 // written, every open flow exported, the pcap file closed, and the job is
-// done. It returns once all of that is on disk.
+// done. It returns once all of that is on disk. Given a StartJob request
+// id (deviceapi.ValidRequestID) instead of a job id, it stops that
+// request's job, or cancels the request if no job has it yet.
 func (m *Manager) StopJob(id string) error {
+	if deviceapi.ValidRequestID(id) {
+		return m.stopRequest(id)
+	}
 	j, err := m.get(id)
 	if err != nil {
 		return err

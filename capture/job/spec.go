@@ -65,6 +65,10 @@ type Spec struct {
 	ReplaySpeed float64 `json:"replay_speed,omitempty"`
 	// Experiment is the AM's experiment id, kept for listings.
 	Experiment int `json:"experiment,omitempty"`
+	// RequestID is the StartJob request id (deviceapi.JobSpec.RequestID)
+	// that made the job: kept, so that a StartJob repeated after a
+	// restart still finds it.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // CountersSpec configures interval counters.
@@ -133,7 +137,7 @@ func (s *Spec) wire() deviceapi.JobSpec {
 	prom := s.Promiscuous
 	w := deviceapi.JobSpec{
 		Interface: s.Interface, Filter: s.Filter, Snaplen: s.Snaplen, Promiscuous: &prom,
-		Pcap: s.Pcap, Key: s.Key, ReplaySpeed: s.ReplaySpeed, Experiment: s.Experiment,
+		Pcap: s.Pcap, Key: s.Key, ReplaySpeed: s.ReplaySpeed, Experiment: s.Experiment, RequestID: s.RequestID,
 	}
 	if c := s.Counters; c != nil {
 		w.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
@@ -159,6 +163,7 @@ func SpecOf(w *deviceapi.JobSpec) Spec {
 		Key:         w.Key,
 		ReplaySpeed: w.ReplaySpeed,
 		Experiment:  w.Experiment,
+		RequestID:   w.RequestID,
 	}
 	if c := w.Counters; c != nil {
 		spec.Counters = &CountersSpec{IntervalMS: c.IntervalMS}
