@@ -85,6 +85,21 @@ func migrations() []string {
 			expires INTEGER NOT NULL,
 			uses_left INTEGER NOT NULL
 		);`,
+		// 3: idempotent starts: each StartExperiment attempt is counted,
+		// so that its StartJob request ids are new; the AM's instance id
+		// tells its requests from another AM's on a shared device; the
+		// start requests to cancel once their device answers again.
+		`ALTER TABLE experiments ADD COLUMN start_attempts INTEGER NOT NULL DEFAULT 0;
+		CREATE TABLE meta (
+			key TEXT PRIMARY KEY,
+			value TEXT NOT NULL
+		);
+		CREATE TABLE start_cancels (
+			device TEXT NOT NULL,
+			request TEXT NOT NULL,                -- the StartJob request id
+			created INTEGER NOT NULL,
+			PRIMARY KEY (device, request)
+		);`,
 	}
 }
 
