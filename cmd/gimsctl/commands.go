@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/internal/secretfile"
 )
 
 // command is one subcommand: its names, its flags and positional
@@ -399,7 +400,8 @@ func splitList(s string) []string {
 
 // secret returns the secret given by value or read from file (trailing
 // newline removed), or from the environment variable env when neither is
-// given. Both value and file is a usage error.
+// given. Both value and file is a usage error, and so is a file the
+// group or others may read.
 func secret(getenv func(string) string, value, valueFlag, file, fileFlag, env string) (string, error) {
 	switch {
 	case value != "" && file != "":
@@ -414,6 +416,10 @@ func secret(getenv func(string) string, value, valueFlag, file, fileFlag, env st
 		s := strings.TrimRight(string(b), "\r\n")
 		if s == "" {
 			return "", usagef("-%s: %s is empty", fileFlag, file)
+		}
+		// A secret in a file others can read is refused, as ssh does.
+		if err := secretfile.Check(file); err != nil {
+			return "", usagef("-%s: %v", fileFlag, err)
 		}
 		return s, nil
 	case env != "":

@@ -142,6 +142,14 @@ func TestNetworkErrors(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	// A token file the group or others can read (issue 20 finding 7).
+	openFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(openFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -178,6 +186,7 @@ func TestUsageErrors(t *testing.T) {
 		{"add-user no password", nil, []string{"add-user", "-name", "bob"}, "no password: set GIMS_NEW_PASSWORD"},
 		{"add-user bad role", map[string]string{envNewPassword: "x"}, []string{"add-user", "-name", "bob", "-role", "root"}, `-role "root"`},
 		{"register without token", nil, []string{"register-device", "-name", "d", "-hostname", "h"}, "a device token is required"},
+		{"token file readable by others", nil, []string{"add-device", "-name", "d", "-hostname", "h", "-token-file", openFile}, "chmod 600"},
 		{"register without activation", nil, []string{"register-device", "-name", "d", "-hostname", "h", "-token", "t"}, "an activation code is required"},
 		{"create-activation bad expiry", nil, []string{"create-activation", "-expires", "1500ms"}, "-expires 1.5s"},
 		{"call without method", nil, []string{"call"}, "wrong number of arguments"},
