@@ -157,7 +157,8 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 	}
 	attrs := []any{"experiment", id, "by", p.Name}
 	if view.Anonymize != nil {
-		attrs = append(attrs, "secret_fingerprint", view.Anonymize.SecretFingerprint)
+		attrs = append(attrs, "secret_fingerprint", view.Anonymize.SecretFingerprint,
+			"payload", view.Anonymize.Payload, "mac", view.Anonymize.MAC)
 	}
 	m.log.Info("experiment configured", attrs...)
 	return m.GetExperimentSettings(ctx, p, id)
@@ -191,14 +192,21 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.E
 	var key []byte
 	if a := cfg.Anonymize; a != nil {
 		if a.Secret == "" {
+			if a.Payload != "" || a.MAC != "" {
+				return v, nil, invalidf("anonymize payload and mac apply only with anonymization: anonymize needs a secret")
+			}
 			return v, nil, invalidf("anonymize needs a secret")
+		}
+		payload, mac, err := deviceapi.CheckSanitization(a.Payload, a.MAC)
+		if err != nil {
+			return v, nil, invalidf("anonymize %v", err)
 		}
 		k, err := cryptopan.KeyFromSecret(a.Secret)
 		if err != nil {
 			return v, nil, invalidf("anonymize secret: %v", err)
 		}
 		key = k[:]
-		v.Anonymize = &amapi.AnonymizeView{SecretFingerprint: cryptopan.Fingerprint(k)}
+		v.Anonymize = &amapi.AnonymizeView{SecretFingerprint: cryptopan.Fingerprint(k), Payload: payload, MAC: mac}
 	}
 	for _, pair := range e.Devices {
 		if err := m.checkOnDevice(ctx, pair, &v); err != nil {
@@ -286,11 +294,21 @@ func (m *Manager) GetExperimentSettings(ctx context.Context, p Principal, id int
 	return s, nil
 }
 
-// configView decodes the stored configuration.
+// configView decodes the stored configuration. A configuration stored
+// before the sanitization modes existed gets their defaults, which its
+// devices apply too.
 func configView(e *db.Experiment) (amapi.ConfigView, bool) {
 	var v amapi.ConfigView
 	if e.Config == "" || json.Unmarshal([]byte(e.Config), &v) != nil {
 		return v, false
+	}
+	if a := v.Anonymize; a != nil {
+		if a.Payload == "" {
+			a.Payload = deviceapi.DefaultPayload
+		}
+		if a.MAC == "" {
+			a.MAC = deviceapi.DefaultMAC
+		}
 	}
 	return v, true
 }

@@ -296,6 +296,9 @@ func deviceSpec(v *amapi.ConfigView, e *db.Experiment, key []byte) deviceapi.Job
 	prom, biflow := v.Promiscuous, true
 	s := deviceapi.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: key,
 		ReplaySpeed: v.ReplaySpeed, Experiment: int(e.ID)}
+	if a := v.Anonymize; a != nil && key != nil {
+		s.Payload, s.MAC = a.Payload, a.MAC
+	}
 	if c := v.Counters; c != nil {
 		s.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
 	}

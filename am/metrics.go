@@ -23,6 +23,7 @@ type collector struct {
 
 	experiments, devices, deviceUp        *prometheus.Desc
 	packets, bytes, dropped, flowsExports *prometheus.Desc
+	sanitizedDrops                        *prometheus.Desc
 }
 
 // newCollector describes the manager's metrics.
@@ -42,6 +43,8 @@ func newCollector(m *Manager) *collector {
 			"Bytes (wire length) captured by a running or paused experiment.", exp, nil),
 		dropped: prometheus.NewDesc("gims_experiment_dropped",
 			"Packets dropped by the kernel or interface for an experiment.", exp, nil),
+		sanitizedDrops: prometheus.NewDesc("gims_experiment_sanitized_drops",
+			"Packets left out of an experiment's pcaps because sanitization left nothing safe of them.", exp, nil),
 		flowsExports: prometheus.NewDesc("gims_experiment_flows_exported",
 			"Flow records exported by an experiment.", exp, nil),
 	}
@@ -50,7 +53,7 @@ func newCollector(m *Manager) *collector {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.experiments, c.devices, c.deviceUp, c.packets, c.bytes, c.dropped,
-		c.flowsExports} {
+		c.sanitizedDrops, c.flowsExports} {
 		ch <- d
 	}
 }
@@ -85,19 +88,21 @@ func (c *collector) collectExperiments(ctx context.Context, ch chan<- prometheus
 	}
 	for i := range live {
 		e := &live[i]
-		var packets, bytes, dropped, flows uint64
+		var packets, bytes, dropped, sanitized, flows uint64
 		for j := range e.Devices {
 			s := storedStatus(&e.Devices[j])
 			packets += s.Packets
 			bytes += s.Bytes
 			dropped += s.Dropped
+			sanitized += s.SanitizedDrops
 			flows += s.FlowsExported
 		}
 		labels := []string{strconv.FormatInt(e.ID, 10), e.Name, e.Owner, e.State}
 		for _, v := range []struct {
 			desc  *prometheus.Desc
 			value uint64
-		}{{c.packets, packets}, {c.bytes, bytes}, {c.dropped, dropped}, {c.flowsExports, flows}} {
+		}{{c.packets, packets}, {c.bytes, bytes}, {c.dropped, dropped},
+			{c.sanitizedDrops, sanitized}, {c.flowsExports, flows}} {
 			ch <- prometheus.MustNewConstMetric(v.desc, prometheus.GaugeValue, float64(v.value), labels...)
 		}
 	}

@@ -49,7 +49,7 @@ func TestMetrics(t *testing.T) {
 		status      []amapi.DeviceStatus
 	}{
 		{`e"1`, StateRunning, []amapi.DeviceStatus{{Packets: 10, Bytes: 1500, Dropped: 1, FlowsExported: 2},
-			{Packets: 5, Bytes: 500}}},
+			{Packets: 5, Bytes: 500, SanitizedDrops: 4}}},
 		{"paused", StatePaused, []amapi.DeviceStatus{{Packets: 3, Bytes: 300, Dropped: 2, FlowsExported: 1}}},
 		{"gone", StateDone, []amapi.DeviceStatus{{Packets: 99}}},
 		{"new", StateConfigured, nil},
@@ -97,6 +97,10 @@ gims_experiment_flows_exported{id="2",name="paused",owner="bob",state="paused"} 
 # TYPE gims_experiment_packets gauge
 gims_experiment_packets{id="1",name="e\"1",owner="bob",state="running"} 15
 gims_experiment_packets{id="2",name="paused",owner="bob",state="paused"} 3
+# HELP gims_experiment_sanitized_drops Packets left out of an experiment's pcaps because sanitization left nothing safe of them.
+# TYPE gims_experiment_sanitized_drops gauge
+gims_experiment_sanitized_drops{id="1",name="e\"1",owner="bob",state="running"} 4
+gims_experiment_sanitized_drops{id="2",name="paused",owner="bob",state="paused"} 0
 # HELP gims_experiments Experiments by lifecycle state.
 # TYPE gims_experiments gauge
 gims_experiments{state="configured"} 1

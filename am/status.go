@@ -106,7 +106,7 @@ func deviceStatus(pair *db.Pairing, js *deviceapi.JobStatus, at time.Time) amapi
 	return amapi.DeviceStatus{Device: pair.Device, Interface: pair.Interface, Job: pair.Job, State: js.State,
 		Reachable: true, Packets: js.Packets, Bytes: js.Bytes, Dropped: js.Dropped + js.IfDropped,
 		FlowsExported: js.FlowsExported, CollectorLost: js.CollectorLost, Malformed: js.Malformed,
-		Truncated: js.Truncated, ElapsedS: js.ElapsedS, Progress: js.Progress, InterruptedS: js.InterruptedS,
+		Truncated: js.Truncated, SanitizedDrops: js.SanitizedDrops, ElapsedS: js.ElapsedS, Progress: js.Progress, InterruptedS: js.InterruptedS,
 		CPUPercent: js.CPUPercent, StorageUsedBytes: js.StorageUsedBytes, StorageFreeBytes: js.StorageFreeBytes,
 		Errors: errs, Updated: at.UTC().Truncate(time.Millisecond)}
 }
@@ -137,6 +137,7 @@ func (m *Manager) aggregate(ctx context.Context, e *db.Experiment, devs []amapi.
 		s.Packets += d.Packets
 		s.Bytes += d.Bytes
 		s.Dropped += d.Dropped
+		s.SanitizedDrops += d.SanitizedDrops
 		s.FlowsExported += d.FlowsExported
 		s.StorageUsedBytes += d.StorageUsedBytes
 		s.CPUPercent = max(s.CPUPercent, d.CPUPercent)

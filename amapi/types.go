@@ -52,9 +52,13 @@ type FlowsConfig struct {
 }
 
 // AnonymizeConfig enables Crypto-PAn with a secret (64 hex digits: the key
-// itself; anything else: a passphrase for argon2id).
+// itself; anything else: a passphrase for argon2id) and the sanitization
+// of SPEC §8: Payload is "strip" (the default), "zero" or "keep"; MAC is
+// "keyed" (the default), "zero" or "keep".
 type AnonymizeConfig struct {
-	Secret string `xmlrpc:"secret"`
+	Secret  string `xmlrpc:"secret"`
+	Payload string `xmlrpc:"payload,omitempty"`
+	MAC     string `xmlrpc:"mac,omitempty"`
 }
 
 // ConfigView is a stored configuration as the API shows it: defaults
@@ -85,9 +89,13 @@ type FlowsView struct {
 	Collector      string `xmlrpc:"collector" json:"collector"`
 }
 
-// AnonymizeView is the anonymize member of ConfigView.
+// AnonymizeView is the anonymize member of ConfigView: the secret's
+// fingerprint and the effective sanitization modes (defaults applied;
+// "keep" is worth a warning, SPEC §8).
 type AnonymizeView struct {
 	SecretFingerprint string `xmlrpc:"secret_fingerprint" json:"secret_fingerprint"`
+	Payload           string `xmlrpc:"payload" json:"payload"`
+	MAC               string `xmlrpc:"mac" json:"mac"`
 }
 
 // TransitionView is one recorded transition.
@@ -130,14 +138,17 @@ type DeviceStatus struct {
 	State string `xmlrpc:"state" json:"state"`
 	// Reachable is false when the device did not answer; the counters
 	// are then the last ones seen (Updated tells when).
-	Reachable        bool      `xmlrpc:"reachable" json:"reachable"`
-	Packets          uint64    `xmlrpc:"packets" json:"packets"`
-	Bytes            uint64    `xmlrpc:"bytes" json:"bytes"`
-	Dropped          uint64    `xmlrpc:"dropped" json:"dropped"`
-	FlowsExported    uint64    `xmlrpc:"flows_exported" json:"flows_exported"`
-	CollectorLost    uint64    `xmlrpc:"collector_lost" json:"collector_lost"`
-	Malformed        uint64    `xmlrpc:"malformed" json:"malformed"`
-	Truncated        uint64    `xmlrpc:"truncated" json:"truncated"`
+	Reachable     bool   `xmlrpc:"reachable" json:"reachable"`
+	Packets       uint64 `xmlrpc:"packets" json:"packets"`
+	Bytes         uint64 `xmlrpc:"bytes" json:"bytes"`
+	Dropped       uint64 `xmlrpc:"dropped" json:"dropped"`
+	FlowsExported uint64 `xmlrpc:"flows_exported" json:"flows_exported"`
+	CollectorLost uint64 `xmlrpc:"collector_lost" json:"collector_lost"`
+	Malformed     uint64 `xmlrpc:"malformed" json:"malformed"`
+	Truncated     uint64 `xmlrpc:"truncated" json:"truncated"`
+	// SanitizedDrops counts packets left out of the pcap because
+	// sanitization left nothing safe of them (SPEC §8).
+	SanitizedDrops   uint64    `xmlrpc:"sanitized_drops" json:"sanitized_drops"`
 	ElapsedS         float64   `xmlrpc:"elapsed_s" json:"elapsed_s"`
 	Progress         float64   `xmlrpc:"progress" json:"progress"`
 	InterruptedS     float64   `xmlrpc:"interrupted_s" json:"interrupted_s"`
@@ -152,11 +163,13 @@ type DeviceStatus struct {
 type Status struct {
 	ID    int64  `xmlrpc:"id"`
 	State string `xmlrpc:"state"`
-	// Packets, Bytes, Dropped and FlowsExported sum the devices'.
-	Packets       uint64 `xmlrpc:"packets"`
-	Bytes         uint64 `xmlrpc:"bytes"`
-	Dropped       uint64 `xmlrpc:"dropped"`
-	FlowsExported uint64 `xmlrpc:"flows_exported"`
+	// Packets, Bytes, Dropped, SanitizedDrops and FlowsExported sum the
+	// devices'.
+	Packets        uint64 `xmlrpc:"packets"`
+	Bytes          uint64 `xmlrpc:"bytes"`
+	Dropped        uint64 `xmlrpc:"dropped"`
+	SanitizedDrops uint64 `xmlrpc:"sanitized_drops"`
+	FlowsExported  uint64 `xmlrpc:"flows_exported"`
 	// ElapsedS is the experiment's running time, pauses excluded.
 	ElapsedS float64 `xmlrpc:"elapsed_s"`
 	// Errors gathers the devices' errors (prefixed with the device) and

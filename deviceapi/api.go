@@ -45,8 +45,15 @@ type JobSpec struct {
 	Counters    *CountersSpec `xmlrpc:"counters"`
 	Flows       *FlowsSpec    `xmlrpc:"flows"`
 	Pcap        bool          `xmlrpc:"pcap"`
-	// Key is the 32-byte Crypto-PAn key (base64 on the wire).
-	Key         []byte  `xmlrpc:"key"`
+	// Key is the 32-byte Crypto-PAn key (base64 on the wire). With a key
+	// the job's outputs are sanitized (SPEC §8).
+	Key []byte `xmlrpc:"key"`
+	// Payload is what sanitization does with payloads: PayloadStrip (the
+	// default with a key), PayloadZero or PayloadKeep. Only with a key.
+	Payload string `xmlrpc:"payload,omitempty"`
+	// MAC is what sanitization does with MAC addresses: MACKeyed (the
+	// default with a key), MACZero or MACKeep. Only with a key.
+	MAC         string  `xmlrpc:"mac,omitempty"`
 	ReplaySpeed float64 `xmlrpc:"replay_speed"`
 	Experiment  int     `xmlrpc:"experiment"`
 	// RequestID, when set, makes StartJob idempotent: a StartJob with the
@@ -106,29 +113,32 @@ type Capabilities struct {
 // JobStatus is the reply of JobStatus: the per-device fields of
 // GetExperimentStatus plus the job's own.
 type JobStatus struct {
-	ID               string    `xmlrpc:"id"`
-	State            string    `xmlrpc:"state"`
-	Interface        string    `xmlrpc:"interface"`
-	Experiment       int       `xmlrpc:"experiment"`
-	Created          time.Time `xmlrpc:"created"`
-	Ended            time.Time `xmlrpc:"ended,omitempty"`
-	Packets          uint64    `xmlrpc:"packets"`
-	Bytes            uint64    `xmlrpc:"bytes"`
-	Dropped          uint64    `xmlrpc:"dropped"`
-	IfDropped        uint64    `xmlrpc:"if_dropped"`
-	FlowsExported    uint64    `xmlrpc:"flows_exported"`
-	CollectorLost    uint64    `xmlrpc:"collector_lost"`
-	NonIP            uint64    `xmlrpc:"non_ip"`
-	Malformed        uint64    `xmlrpc:"malformed"`
-	Truncated        uint64    `xmlrpc:"truncated"`
-	Fragments        uint64    `xmlrpc:"fragments"`
-	ElapsedS         float64   `xmlrpc:"elapsed_s"`
-	Progress         float64   `xmlrpc:"progress"`
-	InterruptedS     float64   `xmlrpc:"interrupted_s"`
-	CPUPercent       float64   `xmlrpc:"cpu_percent"`
-	StorageUsedBytes uint64    `xmlrpc:"storage_used_bytes"`
-	StorageFreeBytes uint64    `xmlrpc:"storage_free_bytes"`
-	Errors           []string  `xmlrpc:"errors"`
+	ID            string    `xmlrpc:"id"`
+	State         string    `xmlrpc:"state"`
+	Interface     string    `xmlrpc:"interface"`
+	Experiment    int       `xmlrpc:"experiment"`
+	Created       time.Time `xmlrpc:"created"`
+	Ended         time.Time `xmlrpc:"ended,omitempty"`
+	Packets       uint64    `xmlrpc:"packets"`
+	Bytes         uint64    `xmlrpc:"bytes"`
+	Dropped       uint64    `xmlrpc:"dropped"`
+	IfDropped     uint64    `xmlrpc:"if_dropped"`
+	FlowsExported uint64    `xmlrpc:"flows_exported"`
+	CollectorLost uint64    `xmlrpc:"collector_lost"`
+	NonIP         uint64    `xmlrpc:"non_ip"`
+	Malformed     uint64    `xmlrpc:"malformed"`
+	Truncated     uint64    `xmlrpc:"truncated"`
+	Fragments     uint64    `xmlrpc:"fragments"`
+	// SanitizedDrops counts the packets left out of packets.pcap because
+	// sanitization left nothing safe of them (SPEC §8).
+	SanitizedDrops   uint64   `xmlrpc:"sanitized_drops"`
+	ElapsedS         float64  `xmlrpc:"elapsed_s"`
+	Progress         float64  `xmlrpc:"progress"`
+	InterruptedS     float64  `xmlrpc:"interrupted_s"`
+	CPUPercent       float64  `xmlrpc:"cpu_percent"`
+	StorageUsedBytes uint64   `xmlrpc:"storage_used_bytes"`
+	StorageFreeBytes uint64   `xmlrpc:"storage_free_bytes"`
+	Errors           []string `xmlrpc:"errors"`
 }
 
 // JobSummary is one job in ListJobs.

@@ -25,6 +25,39 @@ const (
 	DefaultIdleTimeoutS   = 300
 )
 
+// Values of JobSpec.Payload and JobSpec.MAC (SPEC §8), and their
+// defaults when a job has a key.
+const (
+	PayloadStrip = "strip" // keep headers through the transport header, cut the rest
+	PayloadZero  = "zero"  // keep the length, zero the payload
+	PayloadKeep  = "keep"  // keep payloads as captured
+	MACKeyed     = "keyed" // a keyed permutation of the address bits
+	MACZero      = "zero"  // 00:00:00:00:00:00
+	MACKeep      = "keep"  // MACs as captured
+
+	DefaultPayload = PayloadStrip
+	DefaultMAC     = MACKeyed
+)
+
+// CheckSanitization applies the defaults to the payload and MAC modes of
+// an anonymized job or experiment (empty means the default) and checks
+// them. Errors match ErrInvalid.
+func CheckSanitization(payload, mac string) (string, string, error) {
+	if payload == "" {
+		payload = DefaultPayload
+	}
+	if mac == "" {
+		mac = DefaultMAC
+	}
+	if payload != PayloadStrip && payload != PayloadZero && payload != PayloadKeep {
+		return payload, mac, invalidf("payload must be %s, %s or %s, got %q", PayloadStrip, PayloadZero, PayloadKeep, payload)
+	}
+	if mac != MACKeyed && mac != MACZero && mac != MACKeep {
+		return payload, mac, invalidf("mac must be %s, %s or %s, got %q", MACKeyed, MACZero, MACKeep, mac)
+	}
+	return payload, mac, nil
+}
+
 // Bounds on the durations a job may ask for; beyond them a value is more
 // likely a unit mistake than a wish.
 const (
@@ -104,7 +137,8 @@ func (s *JobSpec) Check() error {
 // the aggregate manager checks of a configuration before it is paired with
 // the interfaces it runs on. It applies the same defaults and checks the
 // snaplen, the key's length, the replay speed's sign, the counter
-// interval, the flow timeouts and the collector URL (nothing is dialed).
+// interval, the flow timeouts, the collector URL (nothing is dialed), and
+// the payload and MAC modes (defaults with a key, refused without one).
 // Errors match ErrInvalid.
 func (s *JobSpec) CheckSettings() error {
 	if s.Snaplen == 0 {
@@ -115,6 +149,16 @@ func (s *JobSpec) CheckSettings() error {
 	}
 	if len(s.Key) != 0 && len(s.Key) != 32 {
 		return invalidf("key must be exactly 32 bytes (the Crypto-PAn key), got %d", len(s.Key))
+	}
+	if len(s.Key) == 0 {
+		if s.Payload != "" || s.MAC != "" {
+			return invalidf("payload and mac apply only to an anonymized job (with a key)")
+		}
+	} else {
+		var err error
+		if s.Payload, s.MAC, err = CheckSanitization(s.Payload, s.MAC); err != nil {
+			return err
+		}
 	}
 	if math.IsNaN(s.ReplaySpeed) || math.IsInf(s.ReplaySpeed, 0) || s.ReplaySpeed < 0 {
 		return invalidf("replay_speed must be 0 (as fast as possible) or a positive factor, got %v", s.ReplaySpeed)

@@ -12,7 +12,7 @@ import (
 // carry without a device is refused, matching ErrInvalid, with the reason
 // alone as the text.
 func TestCheckInvalid(t *testing.T) {
-	key16 := make([]byte, 16)
+	key16, key32 := make([]byte, 16), make([]byte, 32)
 	for _, tc := range []struct {
 		name string
 		spec JobSpec
@@ -27,6 +27,10 @@ func TestCheckInvalid(t *testing.T) {
 		{"snaplen too big", JobSpec{Interface: "lo", Snaplen: 262145}, "snaplen must be between 1 and 262144, got 262145"},
 		{"snaplen negative", JobSpec{Interface: "lo", Snaplen: -1}, "snaplen must be between 1 and 262144, got -1"},
 		{"short key", JobSpec{Interface: "lo", Key: key16}, "key must be exactly 32 bytes (the Crypto-PAn key), got 16"},
+		{"payload without key", JobSpec{Interface: "lo", Payload: "zero"}, "payload and mac apply only to an anonymized job (with a key)"},
+		{"mac without key", JobSpec{Interface: "lo", MAC: "keyed"}, "payload and mac apply only to an anonymized job (with a key)"},
+		{"bad payload", JobSpec{Interface: "lo", Key: key32, Payload: "cut"}, `payload must be strip, zero or keep, got "cut"`},
+		{"bad mac", JobSpec{Interface: "lo", Key: key32, MAC: "KEYED"}, `mac must be keyed, zero or keep, got "KEYED"`},
 		{"replay negative", JobSpec{Interface: "file:x.pcap", ReplaySpeed: -1}, "replay_speed must be 0 (as fast as possible) or a positive factor, got -1"},
 		{"replay NaN", JobSpec{Interface: "file:x.pcap", ReplaySpeed: math.NaN()}, "replay_speed must be 0 (as fast as possible) or a positive factor, got NaN"},
 		{"counter interval", JobSpec{Interface: "lo", Counters: &CountersSpec{IntervalMS: -5}}, "counters interval_ms must be between 1 and 86400000, got -5"},
@@ -67,6 +71,12 @@ func TestCheckDefaults(t *testing.T) {
 			JobSpec{Interface: "eth0", Counters: &CountersSpec{}, Flows: &FlowsSpec{}},
 			JobSpec{Interface: "eth0", Snaplen: 65535, Counters: &CountersSpec{IntervalMS: 1000},
 				Flows: &FlowsSpec{ActiveTimeoutS: 1800, IdleTimeoutS: 300}}},
+		{"sanitization defaults with a key",
+			JobSpec{Interface: "eth0", Key: make([]byte, 32)},
+			JobSpec{Interface: "eth0", Snaplen: 65535, Key: make([]byte, 32), Payload: "strip", MAC: "keyed"}},
+		{"sanitization modes kept",
+			JobSpec{Interface: "eth0", Key: make([]byte, 32), Payload: "keep", MAC: "zero"},
+			JobSpec{Interface: "eth0", Snaplen: 65535, Key: make([]byte, 32), Payload: "keep", MAC: "zero"}},
 		{"given values kept",
 			JobSpec{Interface: "file:x.pcap", Snaplen: 96, Promiscuous: &no, ReplaySpeed: 2,
 				Counters: &CountersSpec{IntervalMS: 10},

@@ -95,7 +95,7 @@ for _ in $(seq 100); do
 done
 ctl list-devices
 
-say "experiment: counters, flows and Crypto-PAn on file:demo-trace.pcap"
+say "experiment: counters, flows and sanitization (Crypto-PAn, keyed MACs, payloads stripped) on file:demo-trace.pcap"
 ID=$(ctl create-experiment -name demo -description "make demo" -devices local:file:demo-trace.pcap)
 ctl configure-experiment "$ID" -counters -counter-interval-ms 1000 -flows -pcap \
 	-anonymize-secret "demo secret" -replay-speed 4 >/dev/null
@@ -123,7 +123,7 @@ FILES="$DIR/am-data/experiments/$ID/0"
 cat <<MSG
 
 The AM pulled the results into $FILES/:
-  packets.pcap  anonymized packets   (tcpdump -n -r $FILES/packets.pcap | head)
+  packets.pcap  sanitized packets    (tcpdump -n -e -r $FILES/packets.pcap | head: headers only)
   flows.ipfix   RFC 5655 IPFIX flows (tshark -r $FILES/flows.ipfix)
   counters.csv  per-second counters  (column -ts, $FILES/counters.csv)
 

@@ -350,10 +350,42 @@ func TestBrowser(t *testing.T) {
 	b.wait("the filter accepted", `!!document.querySelector('#filter-ok')`)
 	b.setValue("input[name=replay_speed]", "1")
 	b.setValue("input[name=interval_ms]", "500")
+	// The sanitization modes show only with anonymization on, with
+	// their defaults; keep is a visible warning.
+	shown := func(sel string) bool {
+		var v bool
+		b.eval("visibility of "+sel, fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.getClientRects().length > 0; })()`, sel), &v)
+		return v
+	}
+	if shown("#sanitize") || shown("#keep-warning") {
+		t.Errorf("the sanitization modes show without anonymization")
+	}
 	b.run("anonymize", chromedp.Click("input[name=anonymize]", chromedp.ByQuery))
+	var modes []string
+	b.eval("sanitization defaults", `[document.querySelector('select[name=payload]').value, document.querySelector('select[name=mac]').value]`, &modes)
+	if !shown("#sanitize") || strings.Join(modes, ",") != "strip,keyed" {
+		t.Errorf("with anonymization on: modes shown %t, values %v; want shown, strip and keyed", shown("#sanitize"), modes)
+	}
+	if shown("#keep-warning") {
+		t.Errorf("the keep warning shows for strip and keyed")
+	}
+	b.setValue("select[name=payload]", "zero")
+	b.setValue("select[name=mac]", "keep")
+	if !shown("#keep-warning") {
+		t.Errorf("no warning for mac keep")
+	}
 	b.setValue("input[name=secret]", strings.Repeat("5a", 32))
 	b.click("#configure-save", "#btn-start")
 	b.absent("#btn-pause", "#btn-stop", "#btn-resume")
+	// The round trip: the stored modes come back in the form, keep warned.
+	b.eval("stored modes", `[document.querySelector('select[name=payload]').value, document.querySelector('select[name=mac]').value]`, &modes)
+	if strings.Join(modes, ",") != "zero,keep" || !shown("#keep-warning") {
+		t.Errorf("after saving: modes %v, warning shown %t; want zero, keep and the warning", modes, shown("#keep-warning"))
+	}
+	if set, err := e.m.GetExperimentSettings(ctx, e.admin, 1); err != nil || set.Config == nil || set.Config.Anonymize == nil ||
+		set.Config.Anonymize.Payload != "zero" || set.Config.Anonymize.MAC != "keep" {
+		t.Errorf("stored configuration: %+v, %v; want payload zero and mac keep", set.Config, err)
+	}
 	b.shot("11-configured", false)
 
 	// Start: the counters rise without a reload.
@@ -425,6 +457,18 @@ func TestBrowser(t *testing.T) {
 	}
 	if txt := b.text("#results"); !strings.Contains(txt, "Addresses are anonymized") {
 		t.Errorf("the flows are not marked anonymized")
+	}
+	// The settings show the effective modes, keep as a warning.
+	var cfg struct {
+		Payload string `json:"payload"`
+		MAC     string `json:"mac"`
+		Alert   bool   `json:"alert"`
+	}
+	b.eval("settings", `(() => ({payload: document.querySelector('#cfg-payload').textContent.trim(),
+		mac: document.querySelector('#cfg-mac').textContent.trim(),
+		alert: !!document.querySelector('#cfg-mac .warn[role=alert]') && !document.querySelector('#cfg-payload .warn')}))()`, &cfg)
+	if cfg.Payload != "zero" || !strings.Contains(cfg.MAC, "keep") || !cfg.Alert {
+		t.Errorf("settings shown: %+v; want payload zero and mac keep as a warning", cfg)
 	}
 	// Sort the flows by packets, largest first.
 	b.run("sort", chromedp.Click("#sort-packets", chromedp.ByQuery))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // listExperiments shows the user's experiments (every one for admins).
@@ -125,6 +126,10 @@ type configForm struct {
 	Biflow      bool
 	Collector   string
 	Anonymize   bool
+	// Payload and MAC are the sanitization modes of an anonymized
+	// experiment (SPEC §8), strip and keyed by default.
+	Payload string
+	MAC     string
 	// Fingerprint is the current key's (re-configuring needs the secret
 	// again).
 	Fingerprint string
@@ -182,7 +187,8 @@ func tailor(f *configForm, pairs []pairView) {
 // with the defaults.
 func formFromConfig(c *amapi.ConfigView) configForm {
 	f := configForm{Snaplen: "65535", Promiscuous: true, Counters: true, IntervalMS: "1000", Flows: true,
-		ActiveS: "1800", IdleS: "300", Biflow: true, Pcap: true, Storage: am.StorageRemote}
+		ActiveS: "1800", IdleS: "300", Biflow: true, Pcap: true, Storage: am.StorageRemote,
+		Payload: deviceapi.DefaultPayload, MAC: deviceapi.DefaultMAC}
 	if c == nil {
 		return f
 	}
@@ -198,6 +204,7 @@ func formFromConfig(c *amapi.ConfigView) configForm {
 	}
 	if c.Anonymize != nil {
 		f.Anonymize, f.Fingerprint = true, c.Anonymize.SecretFingerprint
+		f.Payload, f.MAC = c.Anonymize.Payload, c.Anonymize.MAC
 	}
 	if c.DurationS > 0 {
 		f.DurationS = strconv.Itoa(c.DurationS)
@@ -215,7 +222,7 @@ func readConfigForm(r *http.Request) configForm {
 	return configForm{Filter: v("filter"), Snaplen: v("snaplen"), Promiscuous: on("promiscuous"),
 		Counters: on("counters"), IntervalMS: v("interval_ms"), Flows: on("flows"), ActiveS: v("active_timeout_s"),
 		IdleS: v("idle_timeout_s"), Biflow: on("biflow"), Collector: v("collector"), Anonymize: on("anonymize"),
-		Pcap: on("pcap"), Storage: v("storage"), DurationS: v("duration_s"), ReplaySpeed: v("replay_speed")}
+		Payload: v("payload"), MAC: v("mac"), Pcap: on("pcap"), Storage: v("storage"), DurationS: v("duration_s"), ReplaySpeed: v("replay_speed")}
 }
 
 // config turns the form into the manager's struct; the manager checks
@@ -244,7 +251,7 @@ func (f *configForm) config(secret string) (amapi.ExperimentConfig, error) {
 			IdleTimeoutS: num("idle_timeout_s", f.IdleS), Biflow: &biflow, Collector: f.Collector}
 	}
 	if f.Anonymize {
-		c.Anonymize = &amapi.AnonymizeConfig{Secret: secret}
+		c.Anonymize = &amapi.AnonymizeConfig{Secret: secret, Payload: f.Payload, MAC: f.MAC}
 	}
 	if f.ReplaySpeed != "" {
 		x, err := strconv.ParseFloat(f.ReplaySpeed, 64)

@@ -76,13 +76,13 @@ type ActivationIDArgs struct {
 func serviceHelp() map[string]string {
 	return map[string]string{
 		"CreateExperiment":      "CreateExperiment({name, description?, devices: [\"name\" | \"name:interface\"]}) returns the new experiment's id.",
-		"ConfigureExperiment":   "ConfigureExperiment(id, {filter, snaplen, promiscuous, counters: {interval_ms}, flows: {active_timeout_s, idle_timeout_s, biflow, collector}, anonymize: {secret}, pcap, storage: local|remote, duration_s, replay_speed}) checks and stores the configuration and returns the settings.",
+		"ConfigureExperiment":   "ConfigureExperiment(id, {filter, snaplen, promiscuous, counters: {interval_ms}, flows: {active_timeout_s, idle_timeout_s, biflow, collector}, anonymize: {secret, payload: strip|zero|keep, mac: keyed|zero|keep}, pcap, storage: local|remote, duration_s, replay_speed}) checks and stores the configuration and returns the settings.",
 		"StartExperiment":       "StartExperiment(id) starts (configured) or resumes (paused) the experiment on all its devices, or none, and returns its status.",
 		"PauseExperiment":       "PauseExperiment(id) pauses a running experiment on all its devices, or none, and returns its status.",
 		"StopExperiment":        "StopExperiment(id) ends a running or paused experiment on all its devices and returns its status.",
 		"GetDeviceCapabilities": "GetDeviceCapabilities(device) returns {interfaces: [{name, link_type, description}], max_snaplen, transforms, storage_free_bytes, version}.",
 		"GetExperimentSettings": "GetExperimentSettings(id) returns {id, name, description, owner, state, devices, config (secret as secret_fingerprint), created, transitions: [{from, to, by, at}]}.",
-		"GetExperimentStatus":   "GetExperimentStatus(id) returns {state, packets, bytes, dropped, elapsed_s, flows_exported, errors, cpu_percent, running_experiments, storage_used_bytes, storage_free_bytes, devices: [per-device counters with reachable]}.",
+		"GetExperimentStatus":   "GetExperimentStatus(id) returns {state, packets, bytes, dropped, sanitized_drops, elapsed_s, flows_exported, errors, cpu_percent, running_experiments, storage_used_bytes, storage_free_bytes, devices: [per-device counters with reachable]}.",
 		"GetExperimentResults":  "GetExperimentResults(id, {kind: counters|flows|files, offset?, limit? (default 100, at most 10000)}) returns a page of counters (by time), flows (largest first) or files ({name, size, url}; GET url with the same Basic auth).",
 		"ListExperiments":       "ListExperiments() returns [{id, name, owner, state, devices}]: one's own, or every one for an admin.",
 		"AddDevice":             "AddDevice({name, location, type, hostname, port, description, token, interfaces?}) adds a capture device, fetching its capabilities (admin).",

@@ -106,7 +106,8 @@ func (s *Service) JobStatus(r *http.Request, args *JobArgs, reply *deviceapi.Job
 		Packets: st.Packets, Bytes: st.Bytes, Dropped: st.Dropped, IfDropped: st.IfDropped,
 		FlowsExported: st.FlowsExported, CollectorLost: st.CollectorLost,
 		NonIP: st.NonIP, Malformed: st.Malformed, Truncated: st.Truncated, Fragments: st.Fragments,
-		ElapsedS: st.ElapsedS, Progress: st.Progress, InterruptedS: st.InterruptedS,
+		SanitizedDrops: st.SanitizedDrops,
+		ElapsedS:       st.ElapsedS, Progress: st.Progress, InterruptedS: st.InterruptedS,
 		CPUPercent: st.CPUPercent, StorageUsedBytes: st.StorageUsedBytes, StorageFreeBytes: st.StorageFreeBytes,
 		Errors: st.Errors,
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
 	"github.com/gimsproject/gims/capture/output"
+	"github.com/gimsproject/gims/packet"
 	"github.com/gimsproject/gims/transform/ipfix"
 )
 
@@ -78,16 +79,17 @@ type segment struct {
 func (s *segment) totals() totals {
 	st := s.meter.Stats()
 	return totals{
-		Packets:       st.Packets,
-		Bytes:         st.Bytes,
-		Dropped:       s.dropped.Load(),
-		IfDropped:     s.ifDropped.Load(),
-		FlowsExported: st.FlowsExported,
-		NonIP:         st.NonIP,
-		Malformed:     st.Malformed,
-		Truncated:     st.Truncated,
-		Fragments:     st.Fragments,
-		CollectorLost: s.out.CollectorStats().RecordsLost,
+		Packets:        st.Packets,
+		Bytes:          st.Bytes,
+		Dropped:        s.dropped.Load(),
+		IfDropped:      s.ifDropped.Load(),
+		FlowsExported:  st.FlowsExported,
+		NonIP:          st.NonIP,
+		Malformed:      st.Malformed,
+		Truncated:      st.Truncated,
+		Fragments:      st.Fragments,
+		SanitizedDrops: st.SanitizedDrops,
+		CollectorLost:  s.out.CollectorStats().RecordsLost,
 	}
 }
 
@@ -176,6 +178,16 @@ func (j *job) start(ctx context.Context, src *capture.Source, appendTo bool) err
 	cfg := meter.Configuration{Counters: spec.countersConfig(), Flows: spec.flowConfig()}
 	if len(spec.Key) == 32 {
 		cfg.Key = (*[32]byte)(spec.Key)
+		// A job.json from before the modes existed has none: the
+		// defaults (Sanitization). check accepted the values.
+		payload, mac := spec.Sanitization()
+		if cfg.Payload, err = packet.ParsePayloadMode(payload); err == nil {
+			cfg.MAC, err = packet.ParseMACMode(mac)
+		}
+		if err != nil {
+			src.Close()
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 	}
 	mt, err := meter.New(cfg, src.LinkType(), out.Sinks())
 	if err != nil {

@@ -4,12 +4,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Values of the kind label of gims_capd_drops_total. Only the drops that
-// exist are exposed: libpcap's kernel and interface counters. Packets
-// dropped by sanitization (issue 11) will be a third kind once it exists.
+// Values of the kind label of gims_capd_drops_total: libpcap's kernel and
+// interface counters, and the packets sanitization left out of
+// packets.pcap (nothing safe was left of them, SPEC §8).
 const (
 	dropKernel    = "kernel"
 	dropInterface = "interface"
+	dropSanitized = "sanitized"
 )
 
 // collector exports the jobs' counters to Prometheus, summed over every
@@ -36,8 +37,8 @@ func newCollector(m *Manager) *collector {
 		bytes: prometheus.NewDesc("gims_capd_bytes_total",
 			"Bytes (wire length) captured by the daemon's jobs.", nil, nil),
 		drops: prometheus.NewDesc("gims_capd_drops_total",
-			"Packets dropped before the daemon's jobs saw them, by kind (kernel: libpcap's ps_drop, "+
-				"interface: ps_ifdrop).", []string{"kind"}, nil),
+			"Packets dropped by kind (kernel: libpcap's ps_drop, interface: ps_ifdrop, before the daemon's "+
+				"jobs saw them; sanitized: left out of packets.pcap, nothing safe was left of them).", []string{"kind"}, nil),
 		flows: prometheus.NewDesc("gims_capd_flows_exported_total",
 			"Flow records exported by the daemon's jobs.", nil, nil),
 		lost: prometheus.NewDesc("gims_capd_collector_lost_total",
@@ -78,6 +79,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.bytes, sum.Bytes)
 	counter(c.drops, sum.Dropped, dropKernel)
 	counter(c.drops, sum.IfDropped, dropInterface)
+	counter(c.drops, sum.SanitizedDrops, dropSanitized)
 	counter(c.flows, sum.FlowsExported)
 	counter(c.lost, sum.CollectorLost)
 	for st, n := range states {

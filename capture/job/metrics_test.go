@@ -61,10 +61,11 @@ gims_capd_bytes_total %d
 # HELP gims_capd_collector_lost_total Flow records the IPFIX collectors did not get (unreachable; flows.ipfix has them all).
 # TYPE gims_capd_collector_lost_total counter
 gims_capd_collector_lost_total %d
-# HELP gims_capd_drops_total Packets dropped before the daemon's jobs saw them, by kind (kernel: libpcap's ps_drop, interface: ps_ifdrop).
+# HELP gims_capd_drops_total Packets dropped by kind (kernel: libpcap's ps_drop, interface: ps_ifdrop, before the daemon's jobs saw them; sanitized: left out of packets.pcap, nothing safe was left of them).
 # TYPE gims_capd_drops_total counter
 gims_capd_drops_total{kind="interface"} 0
 gims_capd_drops_total{kind="kernel"} 0
+gims_capd_drops_total{kind="sanitized"} 0
 # HELP gims_capd_flows_exported_total Flow records exported by the daemon's jobs.
 # TYPE gims_capd_flows_exported_total counter
 gims_capd_flows_exported_total %d

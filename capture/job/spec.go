@@ -59,6 +59,12 @@ type Spec struct {
 	// Key is the 32-byte Crypto-PAn key; nil leaves addresses as captured.
 	// It is stored in job.json (mode 0600) and never logged or returned.
 	Key []byte `json:"key,omitempty"`
+	// Payload and MAC are the sanitization modes of a job with a key
+	// (SPEC §8: deviceapi.PayloadStrip... and deviceapi.MACKeyed...). A
+	// job.json written before they existed has neither: such a job
+	// resumes with the defaults, strip and keyed (Sanitization).
+	Payload string `json:"payload,omitempty"`
+	MAC     string `json:"mac,omitempty"`
 	// ReplaySpeed paces a file source: 0 reads as fast as possible, 1.0
 	// follows the packets' timestamps, 2.0 is twice as fast. Only for
 	// file sources.
@@ -103,6 +109,10 @@ func (s Spec) LogValue() slog.Value {
 		slog.Bool("pcap", s.Pcap),
 		slog.Bool("anonymized", len(s.Key) > 0),
 	}
+	if len(s.Key) > 0 {
+		payload, mac := s.Sanitization()
+		attrs = append(attrs, slog.String("payload", payload), slog.String("mac", mac))
+	}
 	if s.Experiment != 0 {
 		attrs = append(attrs, slog.Int("experiment", s.Experiment))
 	}
@@ -123,6 +133,7 @@ func (s *Spec) check() error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	s.Snaplen = w.Snaplen
+	s.Payload, s.MAC = w.Payload, w.MAC
 	if s.Counters != nil {
 		s.Counters.IntervalMS = w.Counters.IntervalMS
 	}
@@ -137,7 +148,8 @@ func (s *Spec) wire() deviceapi.JobSpec {
 	prom := s.Promiscuous
 	w := deviceapi.JobSpec{
 		Interface: s.Interface, Filter: s.Filter, Snaplen: s.Snaplen, Promiscuous: &prom,
-		Pcap: s.Pcap, Key: s.Key, ReplaySpeed: s.ReplaySpeed, Experiment: s.Experiment, RequestID: s.RequestID,
+		Pcap: s.Pcap, Key: s.Key, Payload: s.Payload, MAC: s.MAC, ReplaySpeed: s.ReplaySpeed, Experiment: s.Experiment,
+		RequestID: s.RequestID,
 	}
 	if c := s.Counters; c != nil {
 		w.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
@@ -161,6 +173,8 @@ func SpecOf(w *deviceapi.JobSpec) Spec {
 		Promiscuous: w.IsPromiscuous(),
 		Pcap:        w.Pcap,
 		Key:         w.Key,
+		Payload:     w.Payload,
+		MAC:         w.MAC,
 		ReplaySpeed: w.ReplaySpeed,
 		Experiment:  w.Experiment,
 		RequestID:   w.RequestID,
@@ -177,6 +191,23 @@ func SpecOf(w *deviceapi.JobSpec) Spec {
 		}
 	}
 	return spec
+}
+
+// Sanitization returns the effective payload and MAC modes of a job with
+// a key: the spec's, or the defaults when they are empty (a job.json
+// written before they existed). Without a key it returns "", "".
+func (s *Spec) Sanitization() (payload, mac string) {
+	if len(s.Key) == 0 {
+		return "", ""
+	}
+	payload, mac = s.Payload, s.MAC
+	if payload == "" {
+		payload = deviceapi.DefaultPayload
+	}
+	if mac == "" {
+		mac = deviceapi.DefaultMAC
+	}
+	return payload, mac
 }
 
 // countersConfig and flowConfig turn a checked spec into the transforms'

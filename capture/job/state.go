@@ -46,6 +46,8 @@ type totals struct {
 	Truncated     uint64 `json:"truncated"`
 	Fragments     uint64 `json:"fragments"`
 	CollectorLost uint64 `json:"collector_lost"`
+	// SanitizedDrops is absent from a job.json written before it existed.
+	SanitizedDrops uint64 `json:"sanitized_drops,omitempty"`
 }
 
 func (t *totals) add(o totals) {
@@ -59,6 +61,7 @@ func (t *totals) add(o totals) {
 	t.Truncated += o.Truncated
 	t.Fragments += o.Fragments
 	t.CollectorLost += o.CollectorLost
+	t.SanitizedDrops += o.SanitizedDrops
 }
 
 // persisted is the content of job.json.

@@ -43,6 +43,9 @@ type Status struct {
 	// with a header that could not be decoded, cut short, and IP
 	// fragments.
 	NonIP, Malformed, Truncated, Fragments uint64
+	// SanitizedDrops counts packets left out of packets.pcap because
+	// sanitization left nothing safe of them (SPEC §8).
+	SanitizedDrops uint64
 
 	// ElapsedS is the running time in seconds, pauses excluded.
 	ElapsedS float64
@@ -71,26 +74,27 @@ func (m *Manager) Status(id string) (Status, error) {
 	j.mu.Lock()
 	t := j.totalsLocked()
 	st := Status{
-		ID:            id,
-		State:         j.p.State,
-		Interface:     j.p.Spec.Interface,
-		Experiment:    j.p.Spec.Experiment,
-		Created:       j.p.Created,
-		Ended:         j.p.Ended,
-		Packets:       t.Packets,
-		Bytes:         t.Bytes,
-		Dropped:       t.Dropped,
-		IfDropped:     t.IfDropped,
-		FlowsExported: t.FlowsExported,
-		CollectorLost: t.CollectorLost,
-		NonIP:         t.NonIP,
-		Malformed:     t.Malformed,
-		Truncated:     t.Truncated,
-		Fragments:     t.Fragments,
-		ElapsedS:      j.runningLocked(now).Seconds(),
-		InterruptedS:  j.p.Interrupted.Seconds(),
-		Progress:      j.progressLocked(),
-		Errors:        slices.Clone(j.p.Errors),
+		ID:             id,
+		State:          j.p.State,
+		Interface:      j.p.Spec.Interface,
+		Experiment:     j.p.Spec.Experiment,
+		Created:        j.p.Created,
+		Ended:          j.p.Ended,
+		Packets:        t.Packets,
+		Bytes:          t.Bytes,
+		Dropped:        t.Dropped,
+		IfDropped:      t.IfDropped,
+		FlowsExported:  t.FlowsExported,
+		CollectorLost:  t.CollectorLost,
+		NonIP:          t.NonIP,
+		Malformed:      t.Malformed,
+		Truncated:      t.Truncated,
+		Fragments:      t.Fragments,
+		SanitizedDrops: t.SanitizedDrops,
+		ElapsedS:       j.runningLocked(now).Seconds(),
+		InterruptedS:   j.p.Interrupted.Seconds(),
+		Progress:       j.progressLocked(),
+		Errors:         slices.Clone(j.p.Errors),
 	}
 	j.mu.Unlock()
 	if st.Errors == nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/cryptopan"
 	"github.com/gimsproject/gims/transform/flow"
+	"github.com/gimsproject/gims/transform/macanon"
 )
 
 // fuzzLinkTypes are the link types a fuzz input may select (its first
@@ -90,13 +91,16 @@ func appendFuzzPacket(dst []byte, gap time.Duration, data []byte) []byte {
 	return append(dst, data...)
 }
 
-// fuzzWriter keeps what the meter writes: the anonymized packets.
+// fuzzWriter keeps what the meter writes: the sanitized packets and their
+// capture information.
 type fuzzWriter struct {
 	packets [][]byte
+	cis     []gopacket.CaptureInfo
 }
 
-func (w *fuzzWriter) WritePacket(_ gopacket.CaptureInfo, data []byte) error {
+func (w *fuzzWriter) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
 	w.packets = append(w.packets, slices.Clone(data))
+	w.cis = append(w.cis, ci)
 	return nil
 }
 
@@ -110,11 +114,15 @@ func (w *fuzzWriter) WritePacket(_ gopacket.CaptureInfo, data []byte) error {
 //     and their per-protocol counts add up to the packets;
 //   - the exported flows add up to every IP packet and its IP octets,
 //     each record has a packet and does not end before it starts;
-//   - the written packets are the input with only addresses (and the
-//     checksums covering them) rewritten: same length, same IP version,
-//     ports and protocol, each address replaced by its Crypto-PAn image,
-//     and one input address always maps to one output address and back;
-//   - the exported flows' addresses are anonymized ones.
+//   - the written packets are the input sanitized (packet.Sanitizer with
+//     the defaults, strip and keyed, of the same key, run independently):
+//     the kept bytes only, capture length cut to them, wire length as
+//     captured; a packet of which nothing is kept is not written and is
+//     counted in SanitizedDrops; a written IP packet that decodes alike
+//     carries the images of the input's addresses;
+//   - the exported flows' addresses are the images of the input's
+//     (Crypto-PAn through packet.KeepReserved, as the sanitizer maps
+//     them).
 //
 // The seed corpus (testdata/fuzz/FuzzMeter) holds every packet of the
 // sample captures, in sequences of consecutive packets.
@@ -126,6 +134,7 @@ func FuzzMeter(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	anon := packet.KeepReserved(cipher)
 	links := fuzzLinkTypes()
 	f.Fuzz(func(t *testing.T, link uint8, in []byte) {
 		lt := links[int(link)%len(links)]
@@ -166,23 +175,28 @@ func FuzzMeter(f *testing.F) {
 		}
 
 		// What the decoder says about each packet, before and after.
+		ref, drops := sanitizeReference(t, lt, pkts)
 		dIn, _ := packet.NewDecoder(lt)
 		dOut, _ := packet.NewDecoder(lt)
 		var want Stats
 		var ipPackets, ipBytes, wireBytes uint64
-		fwd := map[[16]byte][16]byte{}
-		rev := map[[16]byte][16]byte{}
 		anonAddrs := map[[16]byte]bool{}
-		if len(w.packets) != len(pkts) {
-			t.Fatalf("%d packets written, want %d", len(w.packets), len(pkts))
+		image := func(version uint8, in [16]byte) [16]byte {
+			if version == 4 {
+				var out [16]byte
+				v := anon.Anonymize4([4]byte(in[:4]))
+				copy(out[:], v[:])
+				return out
+			}
+			return anon.Anonymize16(in)
 		}
+		written := 0
 		for i, p := range pkts {
 			if !bytes.Equal(p.data, orig[i]) {
 				t.Fatalf("packet %d: the meter modified its input", i)
 			}
 			var s, a packet.Summary
 			dIn.Decode(p.data, p.ci, &s)
-			dOut.Decode(w.packets[i], p.ci, &a)
 			want.Packets++
 			wireBytes += uint64(max(s.WireLen, 0))
 			if s.IPVersion == 0 {
@@ -190,6 +204,8 @@ func FuzzMeter(f *testing.F) {
 			} else {
 				ipPackets++
 				ipBytes += uint64(max(s.IPLen, 0))
+				anonAddrs[image(s.IPVersion, s.Src)] = true
+				anonAddrs[image(s.IPVersion, s.Dst)] = true
 			}
 			if s.Truncated {
 				want.Truncated++
@@ -200,46 +216,40 @@ func FuzzMeter(f *testing.F) {
 			if s.Fragment {
 				want.Fragments++
 			}
-			out := w.packets[i]
-			if len(out) != len(p.data) {
-				t.Fatalf("packet %d: written with %d octets, read %d", i, len(out), len(p.data))
-			}
-			if s.IPVersion == 0 {
-				if !bytes.Equal(out, p.data) {
-					t.Fatalf("packet %d: non-IP packet rewritten:\n got %x\nwant %x", i, out, p.data)
-				}
+			if drops[i] {
+				want.SanitizedDrops++
 				continue
 			}
-			if a.IPVersion != s.IPVersion || a.Proto != s.Proto || a.HasPorts != s.HasPorts ||
-				a.SrcPort != s.SrcPort || a.DstPort != s.DstPort || a.VLAN != s.VLAN {
-				t.Fatalf("packet %d: anonymized packet decodes differently:\n got %+v\nwant %+v", i, a, s)
+			if written >= len(w.packets) {
+				t.Fatalf("packet %d: not written", i)
 			}
-			for _, pair := range [][2][16]byte{{s.Src, a.Src}, {s.Dst, a.Dst}} {
-				in, got := pair[0], pair[1]
-				var image [16]byte
-				if s.IPVersion == 4 {
-					v := cipher.Anonymize4([4]byte(in[:4]))
-					copy(image[:], v[:])
-				} else {
-					image = cipher.Anonymize16(in)
-				}
-				if got != image {
-					t.Fatalf("packet %d: address %x written as %x, want its Crypto-PAn image %x", i, in, got, image)
-				}
-				if prev, ok := fwd[in]; ok && prev != got {
-					t.Fatalf("packet %d: address %x written as %x, earlier as %x", i, in, got, prev)
-				}
-				if prev, ok := rev[got]; ok && prev != in {
-					t.Fatalf("packet %d: addresses %x and %x both written as %x", i, in, prev, got)
-				}
-				fwd[in], rev[got] = got, in
-				anonAddrs[got] = true
+			out, ci := w.packets[written], w.cis[written]
+			written++
+			if !bytes.Equal(out, ref[i]) {
+				t.Fatalf("packet %d: written\n%x\nthe sanitizer keeps\n%x", i, out, ref[i])
 			}
+			if ci.CaptureLength != len(out) || ci.Length != p.ci.Length || !ci.Timestamp.Equal(p.ci.Timestamp) {
+				t.Fatalf("packet %d: written with capture info %+v for %d octets, read %+v", i, ci, len(out), p.ci)
+			}
+			if s.IPVersion == 0 || s.Malformed {
+				continue
+			}
+			dOut.Decode(out, ci, &a)
+			if a.IPVersion != s.IPVersion || a.Proto != s.Proto || a.Malformed {
+				continue // the kept bytes decode differently (cut before the IP header)
+			}
+			if a.Src != image(s.IPVersion, s.Src) || a.Dst != image(s.IPVersion, s.Dst) {
+				t.Fatalf("packet %d: addresses %x -> %x written as %x -> %x, want their images", i, s.Src, s.Dst, a.Src, a.Dst)
+			}
+		}
+		if written != len(w.packets) {
+			t.Fatalf("%d packets written, want %d", len(w.packets), written)
 		}
 
 		st := m.Stats()
 		if st.Packets != want.Packets || st.NonIP != want.NonIP || st.Truncated != want.Truncated ||
-			st.Malformed != want.Malformed || st.Fragments != want.Fragments || st.WriteErrors != 0 {
+			st.Malformed != want.Malformed || st.Fragments != want.Fragments || st.WriteErrors != 0 ||
+			st.SanitizedDrops != want.SanitizedDrops {
 			t.Fatalf("meter stats %+v, want %+v", st, want)
 		}
 		if st.Bytes != wireBytes {
@@ -274,7 +284,7 @@ func FuzzMeter(f *testing.F) {
 				t.Fatalf("flow %d ends (%v) before it starts (%v)", i, r.End, r.Start)
 			}
 			if !anonAddrs[r.Key.Src] || !anonAddrs[r.Key.Dst] {
-				t.Fatalf("flow %d: addresses %v -> %v are not anonymized ones", i, r.Key.SrcAddr(), r.Key.DstAddr())
+				t.Fatalf("flow %d: addresses %v -> %v are not images of the input's", i, r.Key.SrcAddr(), r.Key.DstAddr())
 			}
 			fp += r.Packets + r.RevPackets
 			fb += r.Bytes + r.RevBytes
@@ -283,6 +293,32 @@ func FuzzMeter(f *testing.F) {
 			t.Fatalf("flows add up to %d packets, %d bytes; want the %d IP packets, %d bytes", fp, fb, ipPackets, ipBytes)
 		}
 	})
+}
+
+// sanitizeReference sanitizes copies of the packets with a Sanitizer of
+// its own, as the meter must (the defaults, testKey): the kept bytes of
+// each, and whether it is dropped.
+func sanitizeReference(t *testing.T, lt layers.LinkType, pkts []fuzzPacket) ([][]byte, []bool) {
+	t.Helper()
+	cipher, err := cryptopan.New(testKey[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	macs, err := macanon.New(testKey[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := packet.NewSanitizer(lt, packet.SanitizerConfig{IP: cipher, MACs: macs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, drops := make([][]byte, len(pkts)), make([]bool, len(pkts))
+	for i, p := range pkts {
+		b := slices.Clone(p.data)
+		keep, res := s.Sanitize(b)
+		ref[i], drops[i] = b[:keep], res.Drop
+	}
+	return ref, drops
 }
 
 const meterCorpusDir = "testdata/fuzz/FuzzMeter"

@@ -1,6 +1,7 @@
-// Package meter is the capture path of SPEC §5: decode, Crypto-PAn
-// anonymization, interval counters, flow aggregation, and the outputs fed
-// from them. The offline flow meter (gims-capd -r) and live capture jobs run
+// Package meter is the capture path of SPEC §5: decode, interval
+// counters, flow aggregation, sanitization of the packets kept (SPEC §8:
+// Crypto-PAn addresses, keyed MACs, payloads cut by default), and the
+// outputs fed from them. The offline flow meter (gims-capd -r) and live capture jobs run
 // packets through the same Meter.
 package meter
 
@@ -19,15 +20,23 @@ import (
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/cryptopan"
 	"github.com/gimsproject/gims/transform/flow"
+	"github.com/gimsproject/gims/transform/macanon"
 )
 
 // Configuration selects the transforms of one capture path. Transforms left
 // nil are off; DefaultConfiguration turns them all off.
 type Configuration struct {
-	// Key is the Crypto-PAn key; nil leaves addresses as captured. With a
-	// key, every address that leaves the meter is anonymized: packets
-	// given to the Packets sink and flow records.
+	// Key is the Crypto-PAn key; nil leaves packets and addresses as
+	// captured. With a key, nothing identifying leaves the meter: packets
+	// given to the Packets sink are sanitized (packet.Sanitizer, with
+	// Payload and MAC), and the addresses of flow records are anonymized
+	// as the sanitized packets' are (packet.KeepReserved of Crypto-PAn).
 	Key *[32]byte
+	// Payload and MAC are the sanitization modes of the packets given to
+	// the Packets sink when Key is set. The zero values are the SPEC
+	// defaults, packet.PayloadStrip and packet.MACKeyed.
+	Payload packet.PayloadMode
+	MAC     packet.MACMode
 	// Counters enables per-interval counters.
 	Counters *counters.Configuration
 	// Flows enables the bidirectional flow table.
@@ -57,7 +66,7 @@ func (cfg Configuration) Validate() error {
 	return nil
 }
 
-// PacketWriter stores packets after anonymization (a pcapgo.Writer).
+// PacketWriter stores packets after sanitization (a pcapgo.Writer).
 type PacketWriter interface {
 	WritePacket(ci gopacket.CaptureInfo, data []byte) error
 }
@@ -65,7 +74,9 @@ type PacketWriter interface {
 // Sinks receive what the meter produces; nil members are skipped. They are
 // called from the goroutine that feeds the meter.
 type Sinks struct {
-	// Packets receives every packet, anonymized when a key is set.
+	// Packets receives every packet; with a key, sanitized (capture
+	// length cut to what is safe to keep, wire length unchanged), and
+	// not at all when nothing safe is left of it (Stats.SanitizedDrops).
 	Packets PacketWriter
 	// Counters receives each closed interval.
 	Counters func(counters.Record)
@@ -85,6 +96,9 @@ type Stats struct {
 	FlowsExported    uint64
 	CounterIntervals uint64
 	WriteErrors      uint64 // packets the PacketWriter refused
+	// SanitizedDrops counts packets not given to the Packets sink because
+	// sanitization left nothing safe of them (SPEC §8).
+	SanitizedDrops uint64
 }
 
 // Meter runs packets of one link type through the configured transforms.
@@ -92,21 +106,23 @@ type Stats struct {
 type Meter struct {
 	sinks    Sinks
 	decoder  *packet.Decoder
-	cipher   *cryptopan.Cipher
 	counters *counters.Aggregator
 	flows    *flow.Table
 
-	// rewrite says packets are anonymized (a key and a Packets sink);
-	// anonFlows says only flow records are (a key and no Packets sink).
-	rewrite, anonFlows bool
+	// sanitizer rewrites the packets given to the Packets sink (a key
+	// and a Packets sink); nil leaves them as captured.
+	sanitizer *packet.Sanitizer
+	// anon maps the addresses of exported flow records (a key); nil
+	// leaves them as captured.
+	anon packet.Anonymizer
 
 	summary packet.Summary
-	buf     []byte      // copy of the packet for Process to rewrite
+	buf     []byte      // copy of the packet for Process to sanitize
 	rec     flow.Record // anonymized copy of an exported flow record
 	lastErr error       // first PacketWriter error, reported by Flush
 
 	packets, bytes, nonIP, truncated, malformed, fragments atomic.Uint64
-	flowsExported, intervals, writeErrors                  atomic.Uint64
+	flowsExported, intervals, writeErrors, sanitizedDrops  atomic.Uint64
 	pause                                                  atomic.Pointer[pauseWindow] // the current or last pause; nil: never paused
 }
 
@@ -121,17 +137,29 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 		return nil, fmt.Errorf("meter: %w", err)
 	}
 	if cfg.Key != nil {
-		if m.cipher, err = cryptopan.New(cfg.Key[:]); err != nil {
+		cipher, err := cryptopan.New(cfg.Key[:])
+		if err != nil {
 			return nil, fmt.Errorf("meter: %w", err)
 		}
-		// Addresses leave the meter in written packets and in flow
-		// records (counters hold none). Without a packet sink, only the
-		// flow records need Crypto-PAn: the flow table works on the
-		// captured addresses and each record is anonymized on export,
-		// once per flow instead of twice per packet. Crypto-PAn is a
-		// permutation of addresses, so the flows are the same either way.
-		m.rewrite = sinks.Packets != nil
-		m.anonFlows = !m.rewrite
+		// Identifiers leave the meter in written packets and in flow
+		// records (counters hold none). Packets are decoded from the
+		// captured bytes for the counters and the flow table, and each
+		// flow record is anonymized on export, once per flow: Crypto-PAn
+		// (and KeepReserved) is a permutation of addresses, so the flows
+		// are those of the sanitized packets, with or without a packet
+		// sink. Flow records carry no MAC and no payload.
+		m.anon = packet.KeepReserved(cipher)
+		if sinks.Packets != nil {
+			sc := packet.SanitizerConfig{Payload: cfg.Payload, MAC: cfg.MAC, IP: m.anon}
+			if cfg.MAC == packet.MACKeyed {
+				if sc.MACs, err = macanon.New(cfg.Key[:]); err != nil {
+					return nil, fmt.Errorf("meter: %w", err)
+				}
+			}
+			if m.sanitizer, err = packet.NewSanitizer(linkType, sc); err != nil {
+				return nil, fmt.Errorf("meter: %w", err)
+			}
+		}
 	}
 	if cfg.Counters != nil {
 		if m.counters, err = counters.New(*cfg.Counters, m.emitCounters); err != nil {
@@ -158,15 +186,15 @@ func (m *Meter) emitFlow(r *flow.Record) {
 	if m.sinks.Flows == nil {
 		return
 	}
-	if m.anonFlows {
+	if m.anon != nil {
 		m.rec = *r
 		k := &m.rec.Key
 		if k.IPVersion == 4 {
-			*(*[4]byte)(k.Src[:4]) = m.cipher.Anonymize4([4]byte(k.Src[:4]))
-			*(*[4]byte)(k.Dst[:4]) = m.cipher.Anonymize4([4]byte(k.Dst[:4]))
+			*(*[4]byte)(k.Src[:4]) = m.anon.Anonymize4([4]byte(k.Src[:4]))
+			*(*[4]byte)(k.Dst[:4]) = m.anon.Anonymize4([4]byte(k.Dst[:4]))
 		} else {
-			k.Src = m.cipher.Anonymize16(k.Src)
-			k.Dst = m.cipher.Anonymize16(k.Dst)
+			k.Src = m.anon.Anonymize16(k.Src)
+			k.Dst = m.anon.Anonymize16(k.Dst)
 		}
 		r = &m.rec
 	}
@@ -174,24 +202,22 @@ func (m *Meter) emitFlow(r *flow.Record) {
 }
 
 // Process runs one captured packet through the transforms. data is not
-// kept and not modified: anonymization rewrites a copy. Run, which owns
-// the packets it reads, rewrites them in place instead.
+// kept and not modified: sanitization rewrites a copy. Run, which owns the
+// packets it reads, sanitizes them in place instead.
 func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
-	if m.rewrite {
+	if m.sanitizer != nil {
 		m.buf = append(m.buf[:0], data...)
 		data = m.buf
 	}
 	m.process(data, ci)
 }
 
-// process runs one packet through the transforms, anonymizing it in place:
-// data is the packet written to the Packets sink.
+// process runs one packet through the transforms: it is decoded as
+// captured for the counters and the flows, then sanitized in place (with
+// a key) and given to the Packets sink.
 func (m *Meter) process(data []byte, ci gopacket.CaptureInfo) {
 	s := &m.summary
 	m.decoder.Decode(data, ci, s)
-	if m.rewrite && s.IPVersion != 0 {
-		m.decoder.Anonymize(data, s, m.cipher)
-	}
 	m.count(s)
 	if m.counters != nil {
 		m.counters.Add(s)
@@ -200,6 +226,14 @@ func (m *Meter) process(data []byte, ci gopacket.CaptureInfo) {
 		m.flows.Add(s)
 	}
 	if m.sinks.Packets != nil {
+		if m.sanitizer != nil {
+			keep, res := m.sanitizer.Sanitize(data)
+			if res.Drop {
+				m.sanitizedDrops.Add(1)
+				return
+			}
+			data, ci.CaptureLength = data[:keep], keep
+		}
 		if err := m.sinks.Packets.WritePacket(ci, data); err != nil {
 			m.writeErrors.Add(1)
 			if m.lastErr == nil {
@@ -295,13 +329,14 @@ func (m *Meter) Stats() Stats {
 		FlowsExported:    m.flowsExported.Load(),
 		CounterIntervals: m.intervals.Load(),
 		WriteErrors:      m.writeErrors.Load(),
+		SanitizedDrops:   m.sanitizedDrops.Load(),
 	}
 }
 
 // Reader is a packet source shaped like gopacket's
 // ZeroCopyPacketDataSource (a *capture.Source, or a pcapgo reader in tests),
 // so the meter needs no libpcap. The data is only valid until the next call,
-// and it is the meter's until then: Run anonymizes packets in place, so the
+// and it is the meter's until then: Run sanitizes packets in place, so the
 // data must be writable and not read again by the reader (a capture.Source's
 // buffer is its own: its pcap file reader's block, or libpcap's buffer). A
 // live source returns packet.ErrTimeout when no packet came in time.
@@ -329,7 +364,7 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 		switch {
 		case err == nil:
 			if !m.pausedAt(ci.Timestamp) {
-				// The packet is ours until the next read: anonymize it in
+				// The packet is ours until the next read: sanitize it in
 				// place, without Process's copy.
 				m.process(data, ci)
 			}

@@ -144,8 +144,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		} `xmlrpc:"config"`
 	}
 	a.admin(t, "GetExperimentSettings", &settings, id)
-	if _, ok := settings.Config.Anonymize["secret_fingerprint"]; !ok || len(settings.Config.Anonymize) != 1 {
-		t.Errorf("anonymize settings = %v, want only secret_fingerprint", settings.Config.Anonymize)
+	if _, ok := settings.Config.Anonymize["secret_fingerprint"]; !ok || len(settings.Config.Anonymize) != 3 ||
+		settings.Config.Anonymize["payload"] != "strip" || settings.Config.Anonymize["mac"] != "keyed" {
+		t.Errorf("anonymize settings = %v, want only secret_fingerprint and the default payload strip and mac keyed",
+			settings.Config.Anonymize)
 	}
 
 	// Downloads and metrics check the same credentials.

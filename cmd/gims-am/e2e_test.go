@@ -322,6 +322,12 @@ func TestBadArguments(t *testing.T) {
 		{"unknown member", map[string]any{"filtre": "tcp"}, "filtre"},
 		{"wrong type", map[string]any{"snaplen": "big"}, "snaplen"},
 		{"empty secret", map[string]any{"anonymize": map[string]any{"secret": ""}}, "secret"},
+		{"bad payload", map[string]any{"anonymize": map[string]any{"secret": "s", "payload": "cut"}},
+			`anonymize payload must be strip, zero or keep, got "cut"`},
+		{"bad mac", map[string]any{"anonymize": map[string]any{"secret": "s", "mac": "hash"}},
+			`anonymize mac must be keyed, zero or keep, got "hash"`},
+		{"payload without anonymization", map[string]any{"anonymize": map[string]any{"payload": "keep"}},
+			"payload and mac apply only with anonymization"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := a.call(adminName, adminPass, "ConfigureExperiment", nil, id, tc.cfg)

@@ -24,10 +24,13 @@ type offlineOptions struct {
 	input          string
 	filter         string
 	keyHex, secret string
-	pcapOut        string
-	ipfixOut       string
-	collector      string
-	countersOut    string
+	// payload and mac are the sanitization modes (SPEC §8); empty means
+	// the default, and they need a key.
+	payload, mac string
+	pcapOut      string
+	ipfixOut     string
+	collector    string
+	countersOut  string
 	// counters and flows are the transforms' configurations, from their
 	// DefaultConfiguration and the flags.
 	counters counters.Configuration
@@ -60,6 +63,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&off.filter, "filter", "", "BPF `expression` applied to the packets")
 	fs.StringVar(&off.keyHex, "anonymize-key", "", "Crypto-PAn key as 64 hex digits")
 	fs.StringVar(&off.secret, "anonymize-secret", "", "Crypto-PAn passphrase (turned into the key with argon2id)")
+	fs.StringVar(&off.payload, "payload", "", "with a key: what sanitization does with payloads, strip (default), zero or keep")
+	fs.StringVar(&off.mac, "mac", "", "with a key: what sanitization does with MAC addresses, keyed (default), zero or keep")
 	fs.StringVar(&off.pcapOut, "w", "", "write the (anonymized) packets to this pcap `file`")
 	fs.StringVar(&off.ipfixOut, "ipfix", "", "write flows to this RFC 5655 IPFIX `file`")
 	fs.StringVar(&off.collector, "collector", "", "export flows to an IPFIX collector (udp://host:port or tcp://host:port)")

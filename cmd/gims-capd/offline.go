@@ -12,6 +12,8 @@ import (
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
 	"github.com/gimsproject/gims/capture/output"
+	"github.com/gimsproject/gims/deviceapi"
+	"github.com/gimsproject/gims/packet"
 	"github.com/gimsproject/gims/transform/cryptopan"
 )
 
@@ -68,6 +70,11 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 	if st.Malformed+st.Truncated+st.NonIP > 0 {
 		fmt.Fprintf(stderr, "; %d malformed, %d truncated, %d non-IP", st.Malformed, st.Truncated, st.NonIP)
 	}
+	if cfg.Key != nil && o.pcapOut != "" {
+		// Frames of which sanitization left nothing safe are not in the
+		// pcap (SPEC §8).
+		fmt.Fprintf(stderr, "; %d sanitized_drops", st.SanitizedDrops)
+	}
 	fmt.Fprintln(stderr)
 	return errors.Join(runErr, flushErr, closeErr)
 }
@@ -91,6 +98,22 @@ func (o offlineOptions) meterConfig() (meter.Configuration, error) {
 			return cfg, usagef("-anonymize-secret: %v", err)
 		}
 		cfg.Key = &key
+	}
+	if cfg.Key == nil {
+		if o.payload != "" || o.mac != "" {
+			return cfg, usagef("-payload and -mac need -anonymize-key or -anonymize-secret")
+		}
+	} else {
+		payload, mac, err := deviceapi.CheckSanitization(o.payload, o.mac)
+		if err != nil {
+			return cfg, usagef("-%v", err)
+		}
+		if cfg.Payload, err = packet.ParsePayloadMode(payload); err != nil {
+			return cfg, usagef("-payload: %v", err)
+		}
+		if cfg.MAC, err = packet.ParseMACMode(mac); err != nil {
+			return cfg, usagef("-mac: %v", err)
+		}
 	}
 	// parseFlags validated both configurations.
 	if o.countersOut != "" {

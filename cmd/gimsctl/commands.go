@@ -465,7 +465,9 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 	anonymize := fs.Bool("anonymize", false, "anonymize addresses with Crypto-PAn, secret from "+envAnonSecret+" unless given otherwise")
 	anonSecret := fs.String("anonymize-secret", "", "Crypto-PAn secret: 64 hex digits or a passphrase (implies -anonymize; visible in ps, prefer the file or "+envAnonSecret+")")
 	anonFile := fs.String("anonymize-secret-file", "", "read the Crypto-PAn secret from `file` (implies -anonymize)")
-	pcap := fs.Bool("pcap", false, "keep the (anonymized) packets as a pcap file")
+	payload := fs.String("payload", "strip", "with -anonymize: what sanitization does with payloads: strip, zero or keep (implies -anonymize)")
+	mac := fs.String("mac", "keyed", "with -anonymize: what sanitization does with MAC addresses: keyed, zero or keep (implies -anonymize)")
+	pcap := fs.Bool("pcap", false, "keep the (anonymized, sanitized) packets as a pcap file")
 	storage := fs.String("storage", "remote", "where results are kept: local (on the device) or remote (pulled by the AM)")
 	duration := fs.Int("duration-s", 0, "stop the experiment after this many `seconds` of running time")
 	replay := fs.Float64("replay-speed", 0, "for file: interfaces, replay at this multiple of the recorded speed (default as fast as possible)")
@@ -515,9 +517,9 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 			}
 			cfg.Flows = f
 		}
-		if *anonymize || set["anonymize-secret"] || set["anonymize-secret-file"] {
+		if *anonymize || set["anonymize-secret"] || set["anonymize-secret-file"] || set["payload"] || set["mac"] {
 			if set["anonymize"] && !*anonymize {
-				return invocation{}, usagef("-anonymize=false contradicts -anonymize-secret and -anonymize-secret-file")
+				return invocation{}, usagef("-anonymize=false contradicts -anonymize-secret, -anonymize-secret-file, -payload and -mac")
 			}
 			s, err := secret(getenv, *anonSecret, "anonymize-secret", *anonFile, "anonymize-secret-file", envAnonSecret)
 			if err != nil {
@@ -527,6 +529,12 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 				return invocation{}, usagef("-anonymize needs a secret: -anonymize-secret, -anonymize-secret-file or %s", envAnonSecret)
 			}
 			cfg.Anonymize = &amapi.AnonymizeConfig{Secret: s}
+			if set["payload"] {
+				cfg.Anonymize.Payload = *payload
+			}
+			if set["mac"] {
+				cfg.Anonymize.MAC = *mac
+			}
 		}
 		cfg.Pcap = *pcap
 		if set["storage"] {

@@ -174,6 +174,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bad interval", nil, []string{"configure-experiment", "1", "-counter-interval-ms", "-5"}, "-counter-interval-ms -5"},
 		{"contradicting counters", nil, []string{"configure-experiment", "1", "-counters=false", "-counter-interval-ms", "5"}, "-counters=false"},
 		{"anonymize without secret", nil, []string{"configure-experiment", "1", "-anonymize"}, "-anonymize needs a secret"},
+		{"mac without secret", nil, []string{"configure-experiment", "1", "-mac", "zero"}, "-anonymize needs a secret"},
+		{"payload without anonymization", nil, []string{"configure-experiment", "1", "-anonymize=false", "-payload", "zero"}, "contradicts"},
 		{"two secrets", nil, []string{"configure-experiment", "1", "-anonymize-secret", "a", "-anonymize-secret-file", "f"}, "exclusive"},
 		{"missing secret file", nil, []string{"configure-experiment", "1", "-anonymize-secret-file", "/nonexistent/f"}, "-anonymize-secret-file"},
 		{"bad replay speed", nil, []string{"configure-experiment", "1", "-replay-speed", "0"}, "-replay-speed 0"},
@@ -296,7 +298,7 @@ func TestHelp(t *testing.T) {
 	}
 	for _, f := range []string{"filter", "snaplen", "promiscuous", "counters", "counter-interval-ms", "flows",
 		"active-timeout-s", "idle-timeout-s", "biflow", "collector", "anonymize", "anonymize-secret",
-		"anonymize-secret-file", "pcap", "storage", "duration-s"} {
+		"anonymize-secret-file", "payload", "mac", "pcap", "storage", "duration-s"} {
 		if !strings.Contains(sub, "  -"+f+" ") && !strings.Contains(sub, "  -"+f+"\n") {
 			t.Errorf("configure-experiment -h lacks -%s", f)
 		}

@@ -280,14 +280,14 @@ func TestArguments(t *testing.T) {
 			args: []string{"configure-experiment", "7", "-filter", "tcp port 80", "-snaplen", "96", "-promiscuous=false",
 				"-counters", "-counter-interval-ms", "500", "-flows", "-active-timeout-s", "60", "-idle-timeout-s", "15",
 				"-biflow=false", "-collector", "udp://127.0.0.1:4739", "-anonymize-secret", "pass phrase",
-				"-pcap", "-storage", "local", "-duration-s", "3600", "-replay-speed", "2.5"},
+				"-payload", "zero", "-mac", "keep", "-pcap", "-storage", "local", "-duration-s", "3600", "-replay-speed", "2.5"},
 			method: "ConfigureExperiment",
 			want: []any{7, map[string]any{
 				"filter": "tcp port 80", "snaplen": 96, "promiscuous": false,
 				"counters": map[string]any{"interval_ms": 500},
 				"flows": map[string]any{"active_timeout_s": 60, "idle_timeout_s": 15, "biflow": false,
 					"collector": "udp://127.0.0.1:4739"},
-				"anonymize": map[string]any{"secret": "pass phrase"},
+				"anonymize": map[string]any{"secret": "pass phrase", "payload": "zero", "mac": "keep"},
 				"pcap":      true, "storage": "local", "duration_s": 3600, "replay_speed": 2.5,
 			}},
 		},
@@ -317,6 +317,13 @@ func TestArguments(t *testing.T) {
 			args:   []string{"configure-experiment", "7", "-pcap=false"},
 			method: "ConfigureExperiment",
 			want:   []any{7, map[string]any{}}, // false is the default: not sent
+		},
+		{
+			name:   "configure-experiment -payload implies -anonymize",
+			env:    map[string]string{envAnonSecret: "env passphrase"},
+			args:   []string{"configure-experiment", "7", "-payload", "keep"},
+			method: "ConfigureExperiment",
+			want:   []any{7, map[string]any{"anonymize": map[string]any{"secret": "env passphrase", "payload": "keep"}}},
 		},
 		{
 			name:   "configure-experiment secret file",

@@ -242,6 +242,7 @@ func renderStatus(w io.Writer, s amapi.Status) error {
 		{"packets", fmtInt(s.Packets)},
 		{"bytes", humanBytes(s.Bytes)},
 		{"dropped", fmtInt(s.Dropped)},
+		{"sanitized drops", fmtInt(s.SanitizedDrops)},
 		{"elapsed", humanSeconds(s.ElapsedS)},
 		{"flows exported", fmtInt(s.FlowsExported)},
 		{"cpu", percent(s.CPUPercent)},
@@ -276,6 +277,15 @@ func renderStatus(w io.Writer, s amapi.Status) error {
 		"ELAPSED", "CPU", "ERRORS"}, rows)
 }
 
+// sanitizeMode shows a sanitization mode, "keep" with a warning: what is
+// kept leaves the devices as captured (SPEC §8).
+func sanitizeMode(mode string) string {
+	if mode == "keep" {
+		return "keep (WARNING: not sanitized, kept as captured)"
+	}
+	return fmtString(mode)
+}
+
 // fmtFloat formats a double as the generic renderer does.
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
@@ -299,7 +309,10 @@ func configLines(c *amapi.ConfigView) []line {
 			line{"flows.idle_timeout_s", fmtInt(x.IdleTimeoutS)})
 	}
 	if x := c.Anonymize; x != nil {
-		lines = append(lines, line{"anonymize.secret_fingerprint", fmtString(x.SecretFingerprint)})
+		lines = append(lines,
+			line{"anonymize.mac", sanitizeMode(x.MAC)},
+			line{"anonymize.payload", sanitizeMode(x.Payload)},
+			line{"anonymize.secret_fingerprint", fmtString(x.SecretFingerprint)})
 	}
 	return append(lines,
 		line{"pcap", fmtBool(c.Pcap)},
