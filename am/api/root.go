@@ -21,6 +21,7 @@ import (
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/internal/rpcmetrics"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -114,7 +115,7 @@ func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	})
-	h.mux.Handle(RPCPath, srv)
+	h.mux.Handle(RPCPath, h.authFirst(srv))
 	h.mux.HandleFunc(am.FilesPath, h.serveFile)
 	h.mux.HandleFunc(MetricsPath, h.serveMetrics)
 	return h, nil
@@ -132,20 +133,43 @@ func (h *Handler) authenticate(r *http.Request) (am.Principal, error) {
 	return h.m.Authenticate(r.Context(), user, pass)
 }
 
-// rpcAuth authenticates every XML-RPC call (multicall sub-calls and
-// introspection included), counts it and its fault for /metrics.
-func (h *Handler) rpcAuth(next http.Handler) http.Handler {
+// authFirst authenticates a POST to /RPC2 before its body is read: a
+// caller without valid credentials gets fault 4 at once and the connection
+// is closed, so nobody unknown makes the daemon read (or wait for) a body.
+// The principal travels in the context to every call of the request.
+func (h *Handler) authFirst(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		method := xmlrpc.MethodName(r.Context())
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r) // 405 from the XML-RPC server
+			return
+		}
 		p, err := h.authenticate(r)
 		if err != nil {
-			h.cfg.Logger.Warn("API call refused", "remote", r.RemoteAddr, "method", method, "error", err)
+			h.cfg.Logger.Warn("API call refused", "remote", r.RemoteAddr, "error", err)
 			f := am.FaultOf(err)
-			h.calls.Count(method, f.Code)
+			h.calls.Count("", f.Code)
+			w.Header().Set("Connection", "close")
 			xmlrpc.WriteFault(w, f)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// rpcAuth runs for every XML-RPC call of an authenticated request
+// (multicall sub-calls and introspection included): it counts the call and
+// its fault for /metrics.
+func (h *Handler) rpcAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		method := xmlrpc.MethodName(r.Context())
+		if _, ok := r.Context().Value(principalKey{}).(am.Principal); !ok {
+			// Served without authFirst: refuse rather than run anonymously.
+			f := am.FaultOf(fmt.Errorf("%w: HTTP Basic authentication required", am.ErrAuth))
+			h.calls.Count(method, f.Code)
+			xmlrpc.WriteFault(w, f)
+			return
+		}
+		next.ServeHTTP(w, r)
 		h.calls.Count(method, xmlrpc.CallFault(r.Context()))
 	})
 }
@@ -197,6 +221,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 // ServeResultFile sends an open result file as a download (with ranges
 // for the AM's own copies); the web GUI serves files with it too.
 func ServeResultFile(w http.ResponseWriter, r *http.Request, f *am.ResultFile) {
+	w = httpserver.Download(w, r)
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", f.Name))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if f.File != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/gimsproject/gims/daemon"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/web"
 )
 
@@ -48,6 +49,7 @@ type options struct {
 	level             slog.Level
 	db                db.Configuration
 	am                am.Configuration
+	http              httpserver.Configuration
 }
 
 func main() {
@@ -83,7 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // configurations and validates the result: a bad value is a usage error
 // naming its flag.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{listen: "127.0.0.1:8080", db: db.DefaultConfiguration(), am: am.DefaultConfiguration()}
+	o := options{listen: "127.0.0.1:8080", db: db.DefaultConfiguration(), am: am.DefaultConfiguration(),
+		http: httpserver.DefaultConfiguration()}
 	o.db.Path = "gims.db"
 	o.am.DataDir = "data"
 	logLevel := "info"
@@ -100,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.am.RefreshInterval, "refresh-interval", o.am.RefreshInterval, "how often device capabilities are refreshed")
 	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
+	o.http.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -122,6 +126,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
 			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
 			"BcryptCost": "bcrypt-cost"})}
+	}
+	if err := o.http.Validate(); err != nil {
+		return o, usageError{check.Flags(err, httpserver.Flags())}
 	}
 	return o, nil
 }
@@ -170,8 +177,10 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 		return fmt.Errorf("unable to listen: %w", err)
 	}
 	defer ln.Close() // in case the server never starts
-	srv := &http.Server{Handler: routes(h, gui), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv, err := httpserver.New(o.http, routes(h, gui), logger)
+	if err != nil {
+		return err
+	}
 
 	d := daemon.New(logger)
 	d.Add("aggregate manager", daemon.Hooks{

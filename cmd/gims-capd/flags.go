@@ -7,6 +7,7 @@ import (
 
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/flow"
 )
@@ -42,12 +43,15 @@ type daemonOptions struct {
 	// jobs is the job manager's configuration (DataDir, PcapDir), from
 	// its DefaultConfiguration and the flags.
 	jobs job.Configuration
+	// http bounds the device API's connections, from its
+	// DefaultConfiguration and the flags.
+	http httpserver.Configuration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{
 		offline: offlineOptions{counters: counters.DefaultConfiguration(), flows: flow.DefaultConfiguration()},
-		daemon:  daemonOptions{jobs: job.DefaultConfiguration()},
+		daemon:  daemonOptions{jobs: job.DefaultConfiguration(), http: httpserver.DefaultConfiguration()},
 	}
 	o.daemon.jobs.DataDir = "gims-capd-data"
 	fs := flag.NewFlagSet("gims-capd", flag.ContinueOnError)
@@ -72,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&d.jobs.PcapDir, "pcap-dir", d.jobs.PcapDir, "daemon mode: `folder` of pcap files offered as file: interfaces")
 	fs.StringVar(&d.tokenFile, "token-file", "", "daemon mode: `file` holding the bearer token (or GIMS_DEVICE_TOKEN)")
 	fs.StringVar(&d.register, "register", "", "daemon mode: announce this device to the aggregate manager at `URL`")
+	d.http.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -93,6 +98,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if off.input == "" {
 		if err := d.jobs.Validate(); err != nil {
 			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir"})}
+		}
+		if err := d.http.Validate(); err != nil {
+			return o, usageError{check.Flags(err, httpserver.Flags())}
 		}
 	}
 	return o, nil
