@@ -74,25 +74,25 @@ func (c Configuration) Validate() error {
 // Flags are the command-line names of the fields, for check.Flags.
 func Flags() map[string]string {
 	return map[string]string{
-		"ReadHeaderTimeout": "read-header-timeout",
-		"ReadTimeout":       "read-timeout",
-		"WriteTimeout":      "write-timeout",
-		"IdleTimeout":       "idle-timeout",
-		"MaxHeaderBytes":    "max-header-bytes",
-		"MaxConnections":    "max-connections",
+		"ReadHeaderTimeout": "http-read-header-timeout",
+		"ReadTimeout":       "http-read-timeout",
+		"WriteTimeout":      "http-write-timeout",
+		"IdleTimeout":       "http-idle-timeout",
+		"MaxHeaderBytes":    "http-max-header-bytes",
+		"MaxConnections":    "http-max-connections",
 	}
 }
 
 // RegisterFlags adds the daemon flags of c's fields to fs, with c's
 // values as defaults.
 func (c *Configuration) RegisterFlags(fs *flag.FlagSet) {
-	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time a client has to send a request's headers")
-	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "time a client has to send a whole request")
-	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout,
+	fs.DurationVar(&c.ReadHeaderTimeout, "http-read-header-timeout", c.ReadHeaderTimeout, "time a client has to send a request's headers")
+	fs.DurationVar(&c.ReadTimeout, "http-read-timeout", c.ReadTimeout, "time a client has to send a whole request")
+	fs.DurationVar(&c.WriteTimeout, "http-write-timeout", c.WriteTimeout,
 		"time to answer a request (downloads: time to accept each write)")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long an idle kept-alive connection stays open")
-	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", c.MaxHeaderBytes, "largest request headers accepted")
-	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "connections served at once (more wait)")
+	fs.DurationVar(&c.IdleTimeout, "http-idle-timeout", c.IdleTimeout, "how long an idle kept-alive connection stays open")
+	fs.IntVar(&c.MaxHeaderBytes, "http-max-header-bytes", c.MaxHeaderBytes, "largest request headers accepted")
+	fs.IntVar(&c.MaxConnections, "http-max-connections", c.MaxConnections, "connections served at once (more wait)")
 }
 
 // Server is an http.Server with its limits.

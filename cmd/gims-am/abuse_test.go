@@ -1,0 +1,248 @@
+package main
+
+// Issue 20: no client, logged in or not, can exhaust or block the AM or a
+// device. These tests run the attacks against real daemons on loopback,
+// short in make test; bench/abuse.sh runs them at full size
+// (GIMS_ABUSE=full) and collects the "ABUSE name=value" figures they log.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gimsproject/gims/internal/daemontest"
+	"github.com/gimsproject/gims/xmlrpc"
+)
+
+// abuseSize is short in make test, full under bench/abuse.sh.
+func abuseSize(short, full int) int {
+	if os.Getenv("GIMS_ABUSE") == "full" {
+		return full
+	}
+	return short
+}
+
+// figure logs a measurement for bench/abuse.sh.
+func figure(t *testing.T, name string, value any) {
+	t.Helper()
+	t.Logf("ABUSE %s=%v", name, value)
+}
+
+// mib formats bytes in MiB.
+func mib(b int64) string { return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20)) }
+
+// TestAbuseMulticallMemory: a multicall of many GetExperimentResults(flows,
+// 10000) used to build every answer whole (40 sub-calls: 93 MB to
+// 1.56 GB). The sub-answers now share one response budget: the AM's peak
+// memory grows by about one budget, the calls beyond it are fault 3.
+func TestAbuseMulticallMemory(t *testing.T) {
+	calls := abuseSize(12, 40)
+	dir := t.TempDir()
+	c := startCapdIn(t, dir, "", "multicall-token")
+	many := filepath.Join(c.pcapDir, "many.pcap")
+	gen := exec.Command(bins["gims-tracegen"], "-o", many, "-packets", "60000", "-flows", "12000", "-seed", "20")
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("gims-tracegen: %v\n%s", err, out)
+	}
+	a := startAM(t)
+	a.addDevice(t, "tap1", c)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "many-flows", "devices": []string{"tap1:file:many.pcap"}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"flows": map[string]any{}})
+	a.admin(t, "StartExperiment", nil, id)
+	a.waitStatus(t, adminName, adminPass, id, "done and pulled", func(s status) bool { return s.State == "done" && s.ResultsPulled })
+	query := map[string]any{"kind": "flows", "limit": 10000}
+	var page []any
+	a.admin(t, "GetExperimentResults", &page, id, query)
+	if len(page) != 10000 {
+		t.Fatalf("%d flows in a page, want 10000", len(page))
+	}
+
+	before, err := a.RSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := make([]any, calls)
+	for i := range sub {
+		sub[i] = map[string]any{"methodName": "GetExperimentResults", "params": []any{id, query}}
+	}
+	var got []any
+	start := time.Now()
+	a.admin(t, "system.multicall", &got, sub)
+	elapsed := time.Since(start)
+	peak, err := a.PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered, refused := 0, 0
+	for i, g := range got {
+		switch v := g.(type) {
+		case []any:
+			answered++
+		case map[string]any:
+			if v["faultCode"] != 3 || !strings.Contains(fmt.Sprint(v["faultString"]), "response too large") {
+				t.Errorf("entry %d: %v, want fault 3 response too large", i, v)
+			}
+			refused++
+		}
+	}
+	figure(t, "multicall_calls", calls)
+	figure(t, "multicall_answered", answered)
+	figure(t, "multicall_rss_before", mib(before))
+	figure(t, "multicall_peak_rss", mib(peak))
+	figure(t, "multicall_seconds", elapsed.Seconds())
+	if answered == 0 || refused == 0 || answered+refused != calls {
+		t.Errorf("%d answered and %d refused of %d sub-calls, want some of each", answered, refused, calls)
+	}
+	// One budget (16 MiB of XML) costs a few times that in flight; the
+	// race detector multiplies memory.
+	limit := int64(200 << 20)
+	if daemontest.Race {
+		limit *= 4
+	}
+	if growth := peak - before; growth > limit {
+		t.Errorf("peak RSS grew by %s during the multicall (%s to %s), want at most %s", mib(growth), mib(before), mib(peak), mib(limit))
+	}
+}
+
+// TestAbuseSlowClients: connections that send their headers or body a byte
+// at a time used to be held forever (20,000 exhausted both daemons' file
+// descriptors). Now the headers and the body have deadlines, /RPC2 refuses
+// unknown callers before reading the body, and the connections served at
+// once are bounded: every slow connection is closed, and a legitimate call
+// made meanwhile succeeds.
+func TestAbuseSlowClients(t *testing.T) {
+	conns := abuseSize(150, 2000)
+	limits := []string{"-http-read-header-timeout", "1s", "-http-read-timeout", "2s", "-http-max-connections", "64"}
+	c := startCapdIn(t, t.TempDir(), "", "slow-token", limits...)
+	a := startAM(t, limits...)
+	for _, tc := range []struct {
+		name string
+		addr string
+		call func(ctx context.Context) error
+	}{
+		{"gims-am", a.addr, func(ctx context.Context) error {
+			return xmlrpc.Call(ctx, nil, a.url(adminName, adminPass), nil, "ListUsers", nil, nil)
+		}},
+		{"gims-capd", c.addr, func(ctx context.Context) error {
+			return xmlrpc.Call(ctx, nil, "http://"+c.addr+"/RPC2", http.Header{"Authorization": {"Bearer slow-token"}},
+				"Capabilities", nil, nil)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			held, worst := slowAttack(t, tc.addr, conns, tc.call)
+			figure(t, tc.name+"_slow_connections", conns)
+			figure(t, tc.name+"_slow_longest_held_s", held.Seconds())
+			figure(t, tc.name+"_legit_worst_latency_s", worst.Seconds())
+		})
+	}
+}
+
+// slowAttack opens n connections to addr that send a request one byte
+// every 100 ms (half of them slow in the headers, half in the body, all
+// without credentials) and, meanwhile, makes legitimate calls. It fails
+// the test if a slow connection is still open after 20 s or a legitimate
+// call fails, and returns how long the slowest connection was held and the
+// worst latency of a legitimate call.
+func slowAttack(t *testing.T, addr string, n int, call func(ctx context.Context) error) (held, worst time.Duration) {
+	const bound = 20 * time.Second
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		open    int
+		dialErr error
+	)
+	start := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				mu.Lock()
+				dialErr = err
+				mu.Unlock()
+				return
+			}
+			defer conn.Close()
+			req := "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 100000\r\n\r\n"
+			sent := 0
+			if i%2 == 1 { // slow body: the headers at once
+				if _, err := conn.Write([]byte(req)); err != nil {
+					return
+				}
+				sent = len(req)
+			}
+			// A reader notices the server closing the connection.
+			closed := make(chan struct{})
+			go func() {
+				defer close(closed)
+				_, _ = bufio.NewReader(conn).ReadString(0)
+			}()
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			deadline := time.After(bound)
+			for {
+				select {
+				case <-closed:
+					mu.Lock()
+					held = max(held, time.Since(start))
+					mu.Unlock()
+					return
+				case <-deadline:
+					mu.Lock()
+					open++
+					mu.Unlock()
+					return
+				case <-tick.C:
+					b := byte('x')
+					if sent < len(req) {
+						b = req[sent]
+					}
+					sent++
+					if _, err := conn.Write([]byte{b}); err != nil {
+						<-closed
+						mu.Lock()
+						held = max(held, time.Since(start))
+						mu.Unlock()
+						return
+					}
+				}
+			}
+		}()
+	}
+	// Legitimate calls while the attack runs.
+	var callErr error
+	for time.Since(start) < 4*time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		t0 := time.Now()
+		err := call(ctx)
+		cancel()
+		worst = max(worst, time.Since(t0))
+		if err != nil {
+			callErr = err
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	wg.Wait()
+	if dialErr != nil {
+		t.Errorf("dial: %v", dialErr)
+	}
+	if open > 0 {
+		t.Errorf("%d of %d slow connections still open after %s", open, n, bound)
+	}
+	if callErr != nil {
+		t.Errorf("legitimate call during the attack: %v", callErr)
+	}
+	return held, worst
+}
