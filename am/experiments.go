@@ -240,7 +240,7 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.C
 			lt = layers.LinkType(n)
 		}
 	}
-	if err := capture.CompileFilter(lt, v.Snaplen, v.Filter); err != nil {
+	if err := m.filters.Check(ctx, lt, v.Snaplen, v.Filter); err != nil {
 		var fe *capture.FilterError
 		if errors.As(err, &fe) {
 			return invalidf("filter %q on %s:%s: %s", fe.Expr, d.Name, pair.Interface, fe.Msg)

@@ -47,6 +47,7 @@ import (
 type Manager struct {
 	cfg     Configuration
 	jobsDir string
+	filters *capture.FilterCompiler
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -78,9 +79,14 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid job manager configuration: %w", err)
 	}
+	filters, err := capture.NewFilterCompiler(cfg.Filters)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		cfg:     cfg,
 		jobsDir: filepath.Join(cfg.DataDir, "jobs"),
+		filters: filters,
 		jobs:    map[string]*job{},
 	}
 	if deps.Registry != nil {
@@ -339,7 +345,11 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if st, serr := os.Stat(path); serr != nil || !st.Mode().IsRegular() {
 			return nil, invalidf("unknown interface %q: no file %q in the pcap directory", spec.Interface, name)
 		}
-		src, err = capture.OpenFile(path, spec.Filter)
+		if spec.Filter == "" {
+			src, err = capture.OpenFile(path, "")
+		} else {
+			src, err = capture.OpenFileLibpcap(path)
+		}
 	} else {
 		devs, derr := liveNames()
 		if derr != nil {
@@ -349,8 +359,22 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 			return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(devs, ", "))
 		}
 		lc := capture.DefaultLiveConfiguration()
-		lc.Interface, lc.Filter, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Filter, spec.Snaplen, spec.Promiscuous
+		lc.Interface, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Snaplen, spec.Promiscuous
 		src, err = capture.OpenLive(lc)
+	}
+	if err == nil && spec.Filter != "" {
+		// Compiled within the limits of Configuration.Filters (in a
+		// child process for gims-capd), off gopacket's shared lock.
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Filters.Timeout+time.Second)
+		insns, cerr := m.filters.Compile(ctx, src.LinkType(), src.Snaplen(), spec.Filter)
+		cancel()
+		if cerr == nil {
+			cerr = src.SetFilter(spec.Filter, insns)
+		}
+		if cerr != nil {
+			src.Close()
+			src, err = nil, cerr
+		}
 	}
 	var fe *capture.FilterError
 	switch {

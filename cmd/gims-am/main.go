@@ -29,6 +29,7 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
+	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/daemon"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/check"
@@ -53,6 +54,8 @@ type options struct {
 }
 
 func main() {
+	// A child started to compile a BPF filter does that and exits.
+	capture.ServeFilterChild()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr))
@@ -89,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		http: httpserver.DefaultConfiguration()}
 	o.db.Path = "gims.db"
 	o.am.DataDir = "data"
+	o.am.Filters.Isolate = true // main calls capture.ServeFilterChild
 	logLevel := "info"
 	fs := flag.NewFlagSet("gims-am", flag.ContinueOnError)
 	// Errors are reported by run as one line; -h prints the flags.
@@ -104,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
 	o.http.RegisterFlags(fs)
+	o.am.Filters.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -125,7 +130,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := o.am.Validate(); err != nil {
 		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
 			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
-			"BcryptCost": "bcrypt-cost"})}
+			"BcryptCost": "bcrypt-cost", "Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
+			"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
 	}
 	if err := o.http.Validate(); err != nil {
 		return o, usageError{check.Flags(err, httpserver.Flags())}

@@ -54,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		daemon:  daemonOptions{jobs: job.DefaultConfiguration(), http: httpserver.DefaultConfiguration()},
 	}
 	o.daemon.jobs.DataDir = "gims-capd-data"
+	o.daemon.jobs.Filters.Isolate = true // main calls capture.ServeFilterChild
 	fs := flag.NewFlagSet("gims-capd", flag.ContinueOnError)
 	// Errors are reported by run as one line; -h prints the flags.
 	fs.SetOutput(io.Discard)
@@ -77,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&d.tokenFile, "token-file", "", "daemon mode: `file` holding the bearer token (or GIMS_DEVICE_TOKEN)")
 	fs.StringVar(&d.register, "register", "", "daemon mode: announce this device to the aggregate manager at `URL`")
 	d.http.RegisterFlags(fs)
+	d.jobs.Filters.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -97,7 +99,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if off.input == "" {
 		if err := d.jobs.Validate(); err != nil {
-			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir"})}
+			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir",
+				"Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
+				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
 		}
 		if err := d.http.Validate(); err != nil {
 			return o, usageError{check.Flags(err, httpserver.Flags())}
