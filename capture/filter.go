@@ -148,13 +148,13 @@ func (c *FilterCompiler) Compile(ctx context.Context, linkType layers.LinkType, 
 
 // checkSize refuses an expression beyond MaxBytes or MaxTerms.
 func (c *FilterCompiler) checkSize(expr string) error {
-	if len(expr) > c.cfg.MaxBytes {
-		return &FilterError{Expr: truncateExpr(expr), Msg: fmt.Sprintf("filter too long: %d bytes, at most %d", len(expr), c.cfg.MaxBytes)}
-	}
 	if n := FilterTerms(expr); n > c.cfg.MaxTerms {
 		return &FilterError{Expr: truncateExpr(expr), Msg: fmt.Sprintf("filter too complex: %d terms joined by and/or, at most %d "+
 			"(libpcap's compile time grows as the cube of the terms; use a net or a portrange instead of many hosts or ports)",
 			n, c.cfg.MaxTerms)}
+	}
+	if len(expr) > c.cfg.MaxBytes {
+		return &FilterError{Expr: truncateExpr(expr), Msg: fmt.Sprintf("filter too long: %d bytes, at most %d", len(expr), c.cfg.MaxBytes)}
 	}
 	return nil
 }
