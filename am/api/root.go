@@ -8,12 +8,14 @@ package api
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,6 +36,15 @@ type Configuration struct {
 	// Logger receives refused calls and failures (default: discard).
 	// Required.
 	Logger *slog.Logger
+	// UserRate bounds each experimenter's calls (default 20 per second,
+	// 200 at once): beyond it a call is fault 4 saying to slow down, a
+	// download HTTP 429.
+	UserRate RateLimit
+	// AdminRate bounds each admin's calls the same way (default 100 per
+	// second, 1000 at once).
+	AdminRate RateLimit
+	// Now is the clock of the rate limits (default time.Now; required).
+	Now func() time.Time
 }
 
 // DefaultConfiguration returns the documented defaults.
@@ -41,6 +52,9 @@ func DefaultConfiguration() Configuration {
 	return Configuration{
 		MaxBodyBytes: 1 << 20,
 		Logger:       slog.New(slog.DiscardHandler),
+		UserRate:     RateLimit{Rate: 20, Burst: 200},
+		AdminRate:    RateLimit{Rate: 100, Burst: 1000},
+		Now:          time.Now,
 	}
 }
 
@@ -49,7 +63,30 @@ func (c Configuration) Validate() error {
 	return check.First(
 		check.Positive("MaxBodyBytes", c.MaxBodyBytes),
 		check.Set("Logger", c.Logger != nil, "set"),
+		check.Positive("UserRate.Rate", c.UserRate.Rate),
+		check.Positive("UserRate.Burst", c.UserRate.Burst),
+		check.Positive("AdminRate.Rate", c.AdminRate.Rate),
+		check.Positive("AdminRate.Burst", c.AdminRate.Burst),
+		check.Set("Now", c.Now != nil, "set"),
 	)
+}
+
+// Flags are the command-line names of the fields a daemon exposes, for
+// check.Flags.
+func Flags() map[string]string {
+	return map[string]string{
+		"UserRate.Rate": "rate-limit", "UserRate.Burst": "rate-burst",
+		"AdminRate.Rate": "admin-rate-limit", "AdminRate.Burst": "admin-rate-burst",
+	}
+}
+
+// RegisterFlags adds the daemon flags of c's rate limits to fs, with c's
+// values as defaults.
+func (c *Configuration) RegisterFlags(fs *flag.FlagSet) {
+	fs.Float64Var(&c.UserRate.Rate, "rate-limit", c.UserRate.Rate, "API calls per second each experimenter may make")
+	fs.IntVar(&c.UserRate.Burst, "rate-burst", c.UserRate.Burst, "API calls an experimenter may make at once")
+	fs.Float64Var(&c.AdminRate.Rate, "admin-rate-limit", c.AdminRate.Rate, "API calls per second each admin may make")
+	fs.IntVar(&c.AdminRate.Burst, "admin-rate-burst", c.AdminRate.Burst, "API calls an admin may make at once")
 }
 
 // Paths served by Handler.
@@ -71,6 +108,7 @@ type Dependencies struct {
 // Handler serves /RPC2, /files/ and /metrics.
 type Handler struct {
 	cfg     Configuration
+	limits  *limiter
 	m       *am.Manager
 	mux     *http.ServeMux
 	calls   *rpcmetrics.Calls
@@ -92,7 +130,7 @@ func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	m := deps.Manager
-	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux(), limits: newLimiter(cfg.Now)}
 	xcfg := xmlrpc.DefaultConfiguration()
 	xcfg.DefaultService = "AM"
 	xcfg.MaxBodyBytes = cfg.MaxBodyBytes
@@ -169,9 +207,28 @@ func (h *Handler) rpcAuth(next http.Handler) http.Handler {
 			xmlrpc.WriteFault(w, f)
 			return
 		}
+		if ok, msg := h.allow(principal(r)); !ok {
+			h.calls.Count(method, amapi.FaultAuth)
+			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: amapi.FaultAuth, String: msg})
+			return
+		}
 		next.ServeHTTP(w, r)
 		h.calls.Count(method, xmlrpc.CallFault(r.Context()))
 	})
+}
+
+// allow spends one of p's tokens; when none is left it says why.
+func (h *Handler) allow(p am.Principal) (bool, string) {
+	rl := h.cfg.UserRate
+	if p.IsAdmin() {
+		rl = h.cfg.AdminRate
+	}
+	ok, wait := h.limits.take(p.Name, rl)
+	if ok {
+		return true, ""
+	}
+	h.cfg.Logger.Warn("API call over the rate limit", "user", p.Name)
+	return false, rateMessage(p.Name, rl, wait)
 }
 
 // principal returns the caller authenticated by rpcAuth.
@@ -192,6 +249,11 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gims-am"`)
 		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if ok, msg := h.allow(p); !ok {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, msg, http.StatusTooManyRequests)
 		return
 	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, am.FilesPath), "/")

@@ -51,6 +51,7 @@ type options struct {
 	db                db.Configuration
 	am                am.Configuration
 	http              httpserver.Configuration
+	api               api.Configuration
 }
 
 func main() {
@@ -89,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // naming its flag.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{listen: "127.0.0.1:8080", db: db.DefaultConfiguration(), am: am.DefaultConfiguration(),
-		http: httpserver.DefaultConfiguration()}
+		http: httpserver.DefaultConfiguration(), api: api.DefaultConfiguration()}
 	o.db.Path = "gims.db"
 	o.am.DataDir = "data"
 	o.am.Filters.Isolate = true // main calls capture.ServeFilterChild
@@ -109,6 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
 	o.http.RegisterFlags(fs)
 	o.am.Filters.RegisterFlags(fs)
+	o.api.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -132,6 +134,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
 			"BcryptCost": "bcrypt-cost", "Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
 			"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
+	}
+	if err := o.api.Validate(); err != nil {
+		return o, usageError{check.Flags(err, api.Flags())}
 	}
 	if err := o.http.Validate(); err != nil {
 		return o, usageError{check.Flags(err, httpserver.Flags())}
@@ -166,7 +171,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 			return usageError{err}
 		}
 	}
-	acfg := api.DefaultConfiguration()
+	acfg := o.api
 	acfg.Logger = logger
 	h, err := api.New(acfg, api.Dependencies{Manager: m, Registry: reg})
 	if err != nil {
