@@ -339,3 +339,76 @@ func TestAbuseFilters(t *testing.T) {
 		t.Errorf("ListJobs after the refused StartJob: %v, %v; want no job", jobs, err)
 	}
 }
+
+// TestAbuseRateLimit: nothing bounded how many calls one user made. Now
+// each user has a token bucket: one flooding the AM gets fault 4 "slow
+// down" beyond it, and another user's calls go through meanwhile.
+func TestAbuseRateLimit(t *testing.T) {
+	seconds := abuseSize(2, 10)
+	a := startAM(t, "-rate-limit", "5", "-rate-burst", "10")
+	for _, u := range []string{"mallory", "alice"} {
+		a.admin(t, "AddUser", nil, map[string]any{"name": u, "password": u + "-password", "role": "experimenter"})
+	}
+	// One multicall: the burst is spent inside it.
+	sub := make([]any, 20)
+	for i := range sub {
+		sub[i] = map[string]any{"methodName": "ListExperiments", "params": []any{}}
+	}
+	var got []any
+	if err := a.call("mallory", "mallory-password", "system.multicall", &got, sub); err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, g := range got {
+		if m, ok := g.(map[string]any); ok {
+			if m["faultCode"] != 4 || !strings.Contains(fmt.Sprint(m["faultString"]), "slow down") {
+				t.Errorf("entry %v, want fault 4 slow down", m)
+			}
+			refused++
+		}
+	}
+	if refused < 10 || refused == len(sub) {
+		t.Errorf("%d of %d sub-calls refused, want all beyond the burst of 10", refused, len(sub))
+	}
+
+	// A flood by mallory while alice works.
+	stop := time.Now().Add(time.Duration(seconds) * time.Second)
+	var (
+		wg               sync.WaitGroup
+		mu               sync.Mutex
+		accepted, denied int
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				err := a.call("mallory", "mallory-password", "ListExperiments", nil)
+				mu.Lock()
+				if faultCode(err) == 4 {
+					denied++
+				} else if err == nil {
+					accepted++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var worst time.Duration
+	for time.Now().Before(stop) {
+		t0 := time.Now()
+		if err := a.call("alice", "alice-password", "ListExperiments", nil); err != nil {
+			t.Errorf("alice during the flood: %v", err)
+			break
+		}
+		worst = max(worst, time.Since(t0))
+		time.Sleep(200 * time.Millisecond)
+	}
+	wg.Wait()
+	figure(t, "rate_flood_accepted", accepted)
+	figure(t, "rate_flood_refused", denied)
+	figure(t, "rate_legit_worst_latency_s", worst.Seconds())
+	if limit := 10 + 5*(seconds+1); accepted > limit {
+		t.Errorf("mallory made %d calls in %d s, want at most %d (burst 10, 5/s)", accepted, seconds, limit)
+	}
+}
