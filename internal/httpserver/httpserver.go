@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -45,17 +46,25 @@ type Configuration struct {
 	// MaxConnections bounds the connections served at once (default 256);
 	// the next ones wait in the kernel's accept queue until one closes.
 	MaxConnections int
+	// MaxClientConnections bounds the connections of one client IP
+	// address at once (default 64); the next ones from that address are
+	// closed as soon as accepted, so one client cannot fill
+	// MaxConnections and make everybody else wait. Behind a reverse
+	// proxy every client has the proxy's address: raise it to
+	// MaxConnections there.
+	MaxClientConnections int
 }
 
 // DefaultConfiguration returns the documented defaults.
 func DefaultConfiguration() Configuration {
 	return Configuration{
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		MaxConnections:    256,
+		ReadHeaderTimeout:    10 * time.Second,
+		ReadTimeout:          30 * time.Second,
+		WriteTimeout:         2 * time.Minute,
+		IdleTimeout:          2 * time.Minute,
+		MaxHeaderBytes:       64 << 10,
+		MaxConnections:       256,
+		MaxClientConnections: 64,
 	}
 }
 
@@ -68,18 +77,20 @@ func (c Configuration) Validate() error {
 		check.Positive("IdleTimeout", c.IdleTimeout),
 		check.Between("MaxHeaderBytes", c.MaxHeaderBytes, 4<<10, 1<<20),
 		check.Positive("MaxConnections", c.MaxConnections),
+		check.Between("MaxClientConnections", c.MaxClientConnections, 1, max(1, c.MaxConnections)),
 	)
 }
 
 // Flags are the command-line names of the fields, for check.Flags.
 func Flags() map[string]string {
 	return map[string]string{
-		"ReadHeaderTimeout": "http-read-header-timeout",
-		"ReadTimeout":       "http-read-timeout",
-		"WriteTimeout":      "http-write-timeout",
-		"IdleTimeout":       "http-idle-timeout",
-		"MaxHeaderBytes":    "http-max-header-bytes",
-		"MaxConnections":    "http-max-connections",
+		"ReadHeaderTimeout":    "http-read-header-timeout",
+		"ReadTimeout":          "http-read-timeout",
+		"WriteTimeout":         "http-write-timeout",
+		"IdleTimeout":          "http-idle-timeout",
+		"MaxHeaderBytes":       "http-max-header-bytes",
+		"MaxConnections":       "http-max-connections",
+		"MaxClientConnections": "http-max-client-connections",
 	}
 }
 
@@ -93,12 +104,15 @@ func (c *Configuration) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "http-idle-timeout", c.IdleTimeout, "how long an idle kept-alive connection stays open")
 	fs.IntVar(&c.MaxHeaderBytes, "http-max-header-bytes", c.MaxHeaderBytes, "largest request headers accepted")
 	fs.IntVar(&c.MaxConnections, "http-max-connections", c.MaxConnections, "connections served at once (more wait)")
+	fs.IntVar(&c.MaxClientConnections, "http-max-client-connections", c.MaxClientConnections,
+		"connections of one client address at once (more are closed)")
 }
 
 // Server is an http.Server with its limits.
 type Server struct {
 	cfg Configuration
 	srv *http.Server
+	log *slog.Logger
 }
 
 // New returns a server of h with cfg's limits; errors go to logger.
@@ -106,7 +120,7 @@ func New(cfg Configuration, h http.Handler, logger *slog.Logger) (*Server, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, srv: &http.Server{
+	return &Server{cfg: cfg, log: logger, srv: &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
@@ -117,15 +131,86 @@ func New(cfg Configuration, h http.Handler, logger *slog.Logger) (*Server, error
 	}}, nil
 }
 
-// Serve serves ln, at most MaxConnections connections at once, until
-// Shutdown; it returns http.ErrServerClosed then.
+// Serve serves ln, at most MaxConnections connections at once and
+// MaxClientConnections of one address, until Shutdown; it returns
+// http.ErrServerClosed then.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.srv.Serve(netutil.LimitListener(ln, s.cfg.MaxConnections))
+	return s.srv.Serve(netutil.LimitListener(newClientLimit(ln, s.cfg.MaxClientConnections, s.log), s.cfg.MaxConnections))
 }
 
 // Shutdown stops the server gracefully (see http.Server.Shutdown).
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
+}
+
+// clientLimit is a listener that closes the connections of an address
+// beyond its limit as soon as they are accepted.
+type clientLimit struct {
+	net.Listener
+	max int
+	log *slog.Logger
+
+	mu      sync.Mutex
+	open    map[string]int // connections by client address
+	refused int            // closed since the last log line
+	logged  time.Time
+}
+
+// newClientLimit returns ln limited to max connections per address.
+func newClientLimit(ln net.Listener, max int, log *slog.Logger) *clientLimit {
+	return &clientLimit{Listener: ln, max: max, log: log, open: make(map[string]int)}
+}
+
+// Accept implements net.Listener.
+func (l *clientLimit) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+		if err != nil {
+			host = c.RemoteAddr().String()
+		}
+		l.mu.Lock()
+		if l.open[host] >= l.max {
+			l.refused++
+			if now := time.Now(); now.Sub(l.logged) > 10*time.Second {
+				l.log.Warn("connections refused: too many from one client", "client", host, "limit", l.max, "refused", l.refused)
+				l.logged, l.refused = now, 0
+			}
+			l.mu.Unlock()
+			c.Close()
+			continue
+		}
+		l.open[host]++
+		l.mu.Unlock()
+		return &clientConn{Conn: c, l: l, host: host}, nil
+	}
+}
+
+// release counts a connection of host as closed.
+func (l *clientLimit) release(host string) {
+	l.mu.Lock()
+	if l.open[host]--; l.open[host] <= 0 {
+		delete(l.open, host)
+	}
+	l.mu.Unlock()
+}
+
+// clientConn releases its slot once when closed.
+type clientConn struct {
+	net.Conn
+	l    *clientLimit
+	host string
+	once sync.Once
+}
+
+// Close implements net.Conn.
+func (c *clientConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.release(c.host) })
+	return err
 }
 
 // Download returns w for sending a file of any size: each write first
