@@ -188,6 +188,7 @@ func (h *Handler) authFirst(next http.Handler) http.Handler {
 			h.calls.Count("", f.Code)
 			w.Header().Set("Connection", "close")
 			xmlrpc.WriteFault(w, f)
+			httpserver.DropBody(w)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))

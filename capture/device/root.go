@@ -185,6 +185,7 @@ func (h *Handler) authFirst(next http.Handler) http.Handler {
 			h.calls.Count("", deviceapi.FaultAuth)
 			w.Header().Set("Connection", "close")
 			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: deviceapi.FaultAuth, String: why})
+			httpserver.DropBody(w)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -213,6 +213,15 @@ func (c *clientConn) Close() error {
 	return err
 }
 
+// DropBody is called by a handler that answered a request without reading
+// its body (and set "Connection: close"): the server would otherwise read
+// up to 256 KiB of the body after the answer, waiting for a slow client
+// until ReadTimeout. The read deadline is moved to now, so the connection
+// closes as soon as the answer is sent.
+func DropBody(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
 // Download returns w for sending a file of any size: each write first
 // moves the connection's write deadline to WriteTimeout from now (the
 // server's, found in r's context), so a client that keeps reading is
