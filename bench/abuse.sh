@@ -49,7 +49,7 @@ table=$(cat <<TABLE
 | multicall: $(fig multicall_calls) × GetExperimentResults(flows, 10000) | $(fig multicall_answered) answered, the rest fault 3 "response too large"; AM RSS $(fig multicall_rss_before) before, peak $(fig multicall_peak_rss); $(secs multicall_seconds) |
 | slow clients: $(fig gims-am_slow_connections) connections on gims-am | slowest held $(secs gims-am_slow_longest_held_s); worst legitimate call $(secs gims-am_legit_worst_latency_s) |
 | slow clients: $(fig gims-capd_slow_connections) connections on gims-capd | slowest held $(secs gims-capd_slow_longest_held_s); worst legitimate call $(secs gims-capd_legit_worst_latency_s) |
-| filter of $(fig filter_terms) host terms, limit raised, -filter-timeout 2s | ConfigureExperiment fault 3 after $(secs filter_slow_configure_s); "udp" configured meanwhile in $(secs filter_udp_configure_meanwhile_s); StartJob fault 3 after $(secs filter_startjob_s), no job left |
+| filter of $(fig filter_terms) host terms, limit raised, -filter-timeout 4s | ConfigureExperiment fault 3 after $(secs filter_slow_configure_s); "udp" configured meanwhile in $(secs filter_udp_configure_meanwhile_s); StartJob fault 3 after $(secs filter_startjob_s), no job left |
 | one experimenter floods (rate 5/s, burst 10) | $(fig rate_flood_accepted) accepted, $(fig rate_flood_refused) refused (fault 4); other user's worst latency $(secs rate_legit_worst_latency_s) |
 TABLE
 )

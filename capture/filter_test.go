@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -110,27 +109,32 @@ func TestFilterTimeout(t *testing.T) {
 // compiled at once while a slow one runs.
 func TestFilterIsolation(t *testing.T) {
 	cfg := DefaultFilterConfiguration()
-	cfg.Isolate, cfg.MaxTerms, cfg.MaxBytes, cfg.Timeout = true, 1000, 1<<20, 3*time.Second
+	cfg.Isolate, cfg.MaxTerms, cfg.MaxBytes, cfg.Timeout = true, 1000, 1<<20, 5*time.Second
 	c, err := NewFilterCompiler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	wg.Add(1)
+	slowDone := make(chan time.Time, 1)
 	go func() {
-		defer wg.Done()
-		_ = c.Check(ctx, layers.LinkTypeEthernet, 0, hosts(400)) // seconds, or the timeout
+		_ = c.Check(ctx, layers.LinkTypeEthernet, 0, hosts(500)) // 12 s, killed after 5 s
+		slowDone <- time.Now()
 	}()
 	time.Sleep(300 * time.Millisecond) // the slow compilation is under way
 	start := time.Now()
 	if err := c.Check(ctx, layers.LinkTypeEthernet, 0, "udp"); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("udp compiled in %s while a slow filter compiled, want well under 1s", d)
+	quick := time.Now()
+	// A child starts in milliseconds (a race-built one in about a
+	// second on a loaded machine); under one lock "udp" would wait the
+	// slow compilation's 5 s.
+	if d := quick.Sub(start); d > 2500*time.Millisecond {
+		t.Errorf("udp compiled in %s while a slow filter compiled, want well under the slow one's 5 s", d)
 	}
-	wg.Wait()
+	if slow := <-slowDone; !quick.Before(slow) {
+		t.Errorf("udp compiled after the slow filter ended")
+	}
 }
 
 // TestFilterMemoryLimit: a child compilation cannot take more than
