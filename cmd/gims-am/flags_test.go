@@ -53,6 +53,13 @@ func TestInvalidFlags(t *testing.T) {
 		{[]string{"-db", ""}, "gims-am: -db must be set (the SQLite file)\n"},
 		{[]string{"-log-level", "loud"}, `gims-am: -log-level "loud": slog: level string "loud": unknown name` + "\n"},
 		{[]string{"-poll-interval", "soon"}, `gims-am: invalid value "soon" for flag -poll-interval: parse error` + "\n"},
+		{[]string{"-http-read-timeout", "0s"}, "gims-am: -http-read-timeout must be positive, got 0s\n"},
+		{[]string{"-http-max-client-connections", "500"},
+			"gims-am: -http-max-client-connections must be between 1 and 256, got 500\n"},
+		{[]string{"-filter-max-terms", "0"}, "gims-am: -filter-max-terms must be positive, got 0\n"},
+		{[]string{"-filter-max-memory", "1000"}, "gims-am: -filter-max-memory must be between 67108864 and 1099511627776, got 1000\n"},
+		{[]string{"-rate-limit", "0"}, "gims-am: -rate-limit must be positive, got 0\n"},
+		{[]string{"-admin-rate-burst", "-1"}, "gims-am: -admin-rate-burst must be positive, got -1\n"},
 		{[]string{"-nope"}, "gims-am: flag provided but not defined: -nope\n"},
 		{[]string{"extra"}, `gims-am: unexpected argument "extra"` + "\n"},
 	}

@@ -79,3 +79,58 @@ func TestClientLimit(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestDownload: a download longer than WriteTimeout goes on while the
+// client reads, since each write moves the deadline; a plain answer is
+// cut at WriteTimeout.
+func TestDownload(t *testing.T) {
+	const chunk = 64 << 10
+	for _, tc := range []struct {
+		pos      string
+		download bool
+		wantFull bool
+	}{
+		{"#0 download", true, true},
+		{"#1 plain", false, false},
+	} {
+		t.Run(tc.pos, func(t *testing.T) {
+			cfg := DefaultConfiguration()
+			cfg.WriteTimeout = 300 * time.Millisecond
+			srv, err := New(cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.download {
+					w = Download(w, r)
+				}
+				buf := make([]byte, chunk)
+				for range 10 { // 10 writes 100 ms apart: 1 s in all
+					if _, err := w.Write(buf); err != nil {
+						return
+					}
+					http.NewResponseController(w).Flush()
+					time.Sleep(100 * time.Millisecond)
+				}
+			}), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(ln)
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				srv.Shutdown(ctx)
+			}()
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ln.Addr().String() + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if full := n == 10*chunk; full != tc.wantFull {
+				t.Errorf("read %d bytes of %d, want all: %v", n, 10*chunk, tc.wantFull)
+			}
+		})
+	}
+}
