@@ -5,7 +5,8 @@
 # with the tests.
 #
 #   multicall memory  40 × GetExperimentResults(flows, 10000) in one
-#                     system.multicall: peak RSS of the AM, answers vs faults
+#                     system.multicall, then 64 such requests at once: peak
+#                     RSS of the AM, answers vs faults
 #   slow clients      2,000 connections from 127.0.0.2 sending one byte per
 #                     100 ms, against each daemon with its default limits:
 #                     how long the slowest was held, the worst latency of a
@@ -47,6 +48,7 @@ table=$(cat <<TABLE
 | attack | figure |
 |---|---|
 | multicall: $(fig multicall_calls) × GetExperimentResults(flows, 10000) | $(fig multicall_answered) answered, the rest fault 3 "response too large"; AM RSS $(fig multicall_rss_before) before, peak $(fig multicall_peak_rss); $(secs multicall_seconds) |
+| $(fig parallel_requests) × GetExperimentResults(flows, 10000) at once, one admin | $(fig parallel_answered) answered, $(fig parallel_refused) fault 4 (requests in progress); AM peak RSS $(fig parallel_peak_rss); $(secs parallel_seconds) |
 | slow clients: $(fig gims-am_slow_connections) connections on gims-am | slowest held $(secs gims-am_slow_longest_held_s); worst legitimate call $(secs gims-am_legit_worst_latency_s) |
 | slow clients: $(fig gims-capd_slow_connections) connections on gims-capd | slowest held $(secs gims-capd_slow_longest_held_s); worst legitimate call $(secs gims-capd_legit_worst_latency_s) |
 | filter of $(fig filter_terms) host terms, limit raised, -filter-timeout 4s | ConfigureExperiment fault 3 after $(secs filter_slow_configure_s); "udp" configured meanwhile in $(secs filter_udp_configure_meanwhile_s); StartJob fault 3 after $(secs filter_startjob_s), no job left |

@@ -68,7 +68,7 @@ func TestLimiter(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	cfg := DefaultConfiguration()
-	cfg.UserRate, cfg.AdminRate, cfg.Now = RateLimit{Rate: 1, Burst: 3}, RateLimit{Rate: 1, Burst: 10}, clock.now
+	cfg.UserRate, cfg.AdminRate, cfg.Now = RateLimit{Rate: 1, Burst: 3, Concurrent: 1}, RateLimit{Rate: 1, Burst: 10, Concurrent: 1}, clock.now
 	h := newHandlerWith(t, cfg)
 	admin, err := h.m.Authenticate(context.Background(), fuzzUser, fuzzPass)
 	if err != nil {
@@ -106,5 +106,27 @@ func TestRateLimit(t *testing.T) {
 	clock.advance(time.Second)
 	if f := fault("eve", "eve-password"); f != "" {
 		t.Errorf("a second later: %s", f)
+	}
+}
+
+func TestLimiterConcurrent(t *testing.T) {
+	l := newLimiter(time.Now)
+	var releases []func()
+	for i := range 2 {
+		release, msg := l.enter("alice", 2)
+		if release == nil {
+			t.Fatalf("request %d refused: %s", i+1, msg)
+		}
+		releases = append(releases, release)
+	}
+	if release, msg := l.enter("alice", 2); release != nil || !strings.Contains(msg, "already has 2 requests in progress, at most 2") {
+		t.Errorf("3rd request in progress: %q, want refused", msg)
+	}
+	if release, _ := l.enter("bob", 2); release == nil {
+		t.Errorf("bob refused for alice's requests")
+	}
+	releases[0]()
+	if release, msg := l.enter("alice", 2); release == nil {
+		t.Errorf("refused after one ended: %s", msg)
 	}
 }

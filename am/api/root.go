@@ -37,11 +37,11 @@ type Configuration struct {
 	// Required.
 	Logger *slog.Logger
 	// UserRate bounds each experimenter's calls (default 20 per second,
-	// 200 at once): beyond it a call is fault 4 saying to slow down, a
-	// download HTTP 429.
+	// a burst of 200, 4 requests in progress at once): beyond it a call
+	// is fault 4 saying to slow down, a download HTTP 429.
 	UserRate RateLimit
 	// AdminRate bounds each admin's calls the same way (default 100 per
-	// second, 1000 at once).
+	// second, a burst of 1000, 8 requests in progress).
 	AdminRate RateLimit
 	// Now is the clock of the rate limits (default time.Now; required).
 	Now func() time.Time
@@ -52,8 +52,8 @@ func DefaultConfiguration() Configuration {
 	return Configuration{
 		MaxBodyBytes: 1 << 20,
 		Logger:       slog.New(slog.DiscardHandler),
-		UserRate:     RateLimit{Rate: 20, Burst: 200},
-		AdminRate:    RateLimit{Rate: 100, Burst: 1000},
+		UserRate:     RateLimit{Rate: 20, Burst: 200, Concurrent: 4},
+		AdminRate:    RateLimit{Rate: 100, Burst: 1000, Concurrent: 8},
 		Now:          time.Now,
 	}
 }
@@ -65,8 +65,10 @@ func (c Configuration) Validate() error {
 		check.Set("Logger", c.Logger != nil, "set"),
 		check.Positive("UserRate.Rate", c.UserRate.Rate),
 		check.Positive("UserRate.Burst", c.UserRate.Burst),
+		check.Positive("UserRate.Concurrent", c.UserRate.Concurrent),
 		check.Positive("AdminRate.Rate", c.AdminRate.Rate),
 		check.Positive("AdminRate.Burst", c.AdminRate.Burst),
+		check.Positive("AdminRate.Concurrent", c.AdminRate.Concurrent),
 		check.Set("Now", c.Now != nil, "set"),
 	)
 }
@@ -75,8 +77,8 @@ func (c Configuration) Validate() error {
 // check.Flags.
 func Flags() map[string]string {
 	return map[string]string{
-		"UserRate.Rate": "rate-limit", "UserRate.Burst": "rate-burst",
-		"AdminRate.Rate": "admin-rate-limit", "AdminRate.Burst": "admin-rate-burst",
+		"UserRate.Rate": "rate-limit", "UserRate.Burst": "rate-burst", "UserRate.Concurrent": "rate-concurrent",
+		"AdminRate.Rate": "admin-rate-limit", "AdminRate.Burst": "admin-rate-burst", "AdminRate.Concurrent": "admin-rate-concurrent",
 	}
 }
 
@@ -87,6 +89,8 @@ func (c *Configuration) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.UserRate.Burst, "rate-burst", c.UserRate.Burst, "API calls an experimenter may make at once")
 	fs.Float64Var(&c.AdminRate.Rate, "admin-rate-limit", c.AdminRate.Rate, "API calls per second each admin may make")
 	fs.IntVar(&c.AdminRate.Burst, "admin-rate-burst", c.AdminRate.Burst, "API calls an admin may make at once")
+	fs.IntVar(&c.UserRate.Concurrent, "rate-concurrent", c.UserRate.Concurrent, "API requests an experimenter may have in progress")
+	fs.IntVar(&c.AdminRate.Concurrent, "admin-rate-concurrent", c.AdminRate.Concurrent, "API requests an admin may have in progress")
 }
 
 // Paths served by Handler.
@@ -191,8 +195,26 @@ func (h *Handler) authFirst(next http.Handler) http.Handler {
 			httpserver.DropBody(w)
 			return
 		}
+		release, msg := h.limits.enter(p.Name, h.rateOf(p).Concurrent)
+		if release == nil {
+			h.cfg.Logger.Warn("API call over the concurrency limit", "user", p.Name)
+			h.calls.Count("", amapi.FaultAuth)
+			w.Header().Set("Connection", "close")
+			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: amapi.FaultAuth, String: msg})
+			httpserver.DropBody(w)
+			return
+		}
+		defer release()
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
+}
+
+// rateOf is the rate limit of p's role.
+func (h *Handler) rateOf(p am.Principal) RateLimit {
+	if p.IsAdmin() {
+		return h.cfg.AdminRate
+	}
+	return h.cfg.UserRate
 }
 
 // rpcAuth runs for every XML-RPC call of an authenticated request
@@ -220,10 +242,7 @@ func (h *Handler) rpcAuth(next http.Handler) http.Handler {
 
 // allow spends one of p's tokens; when none is left it says why.
 func (h *Handler) allow(p am.Principal) (bool, string) {
-	rl := h.cfg.UserRate
-	if p.IsAdmin() {
-		rl = h.cfg.AdminRate
-	}
+	rl := h.rateOf(p)
 	ok, wait := h.limits.take(p.Name, rl)
 	if ok {
 		return true, ""

@@ -112,6 +112,53 @@ func TestAbuseMulticallMemory(t *testing.T) {
 	if growth := peak - before; growth > limit {
 		t.Errorf("peak RSS grew by %s during the multicall (%s to %s), want at most %s", mib(growth), mib(before), mib(peak), mib(limit))
 	}
+
+	// The same pages asked for by many requests at once: an admin may
+	// have 8 in progress (about 30 MB each), the others are fault 4 at
+	// once.
+	parallel := abuseSize(24, 64)
+	var (
+		wg             sync.WaitGroup
+		mu             sync.Mutex
+		ok, busy, fail int
+	)
+	start = time.Now()
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := a.call(adminName, adminPass, "GetExperimentResults", nil, id, query)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case faultCode(err) == 4 && strings.Contains(err.Error(), "requests in progress"):
+				busy++
+			default:
+				fail++
+				t.Errorf("parallel GetExperimentResults: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed = time.Since(start)
+	peak2, err := a.PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	figure(t, "parallel_requests", parallel)
+	figure(t, "parallel_answered", ok)
+	figure(t, "parallel_refused", busy)
+	figure(t, "parallel_peak_rss", mib(peak2))
+	figure(t, "parallel_seconds", elapsed.Seconds())
+	if ok == 0 || ok+busy != parallel {
+		t.Errorf("%d answered, %d refused as busy, %d failed of %d", ok, busy, fail, parallel)
+	}
+	if growth := peak2 - before; growth > 2*limit {
+		t.Errorf("peak RSS grew by %s with %d parallel requests (%s to %s), want at most %s", mib(growth), parallel,
+			mib(before), mib(peak2), mib(2*limit))
+	}
 }
 
 // TestAbuseSlowClients: connections that send their headers or body a byte
