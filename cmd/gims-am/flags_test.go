@@ -59,6 +59,7 @@ func TestInvalidFlags(t *testing.T) {
 		{[]string{"-filter-max-terms", "0"}, "gims-am: -filter-max-terms must be positive, got 0\n"},
 		{[]string{"-filter-max-memory", "1000"}, "gims-am: -filter-max-memory must be between 67108864 and 1099511627776, got 1000\n"},
 		{[]string{"-rate-limit", "0"}, "gims-am: -rate-limit must be positive, got 0\n"},
+		{[]string{"-device-timeout", "1m"}, "gims-am: -http-write-timeout 2m0s must be at least 3 × -device-timeout (1m0s)\n"},
 		{[]string{"-admin-rate-burst", "-1"}, "gims-am: -admin-rate-burst must be positive, got -1\n"},
 		{[]string{"-nope"}, "gims-am: flag provided but not defined: -nope\n"},
 		{[]string{"extra"}, `gims-am: unexpected argument "extra"` + "\n"},

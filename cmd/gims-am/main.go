@@ -141,6 +141,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := o.http.Validate(); err != nil {
 		return o, usageError{check.Flags(err, httpserver.Flags())}
 	}
+	// A transition calls every device and may undo on every device:
+	// its answer must fit in the write timeout.
+	if o.http.WriteTimeout < 3*o.am.DeviceTimeout {
+		return o, usageError{fmt.Errorf("-http-write-timeout %s must be at least 3 × -device-timeout (%s)",
+			o.http.WriteTimeout, o.am.DeviceTimeout)}
+	}
 	return o, nil
 }
 
