@@ -76,16 +76,6 @@ func (c FilterConfiguration) Validate() error {
 	)
 }
 
-// FilterFlags are the command-line names of the fields, for check.Flags.
-func FilterFlags() map[string]string {
-	return map[string]string{
-		"MaxBytes":       "filter-max-bytes",
-		"MaxTerms":       "filter-max-terms",
-		"Timeout":        "filter-timeout",
-		"MaxMemoryBytes": "filter-max-memory",
-	}
-}
-
 // RegisterFlags adds the daemon flags of c's fields to fs, with c's
 // values as defaults.
 func (c *FilterConfiguration) RegisterFlags(fs *flag.FlagSet) {
