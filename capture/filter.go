@@ -99,11 +99,16 @@ func NewFilterCompiler(cfg FilterConfiguration) (*FilterCompiler, error) {
 	}
 	c := &FilterCompiler{cfg: cfg}
 	if cfg.Isolate {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("unable to find this program to compile filters in a child: %w", err)
+		// /proc/self/exe runs this very program even after its file
+		// was replaced (an upgrade while it runs).
+		c.exe = "/proc/self/exe"
+		if _, err := os.Stat(c.exe); err != nil {
+			exe, err := os.Executable()
+			if err != nil {
+				return nil, fmt.Errorf("unable to find this program to compile filters in a child: %w", err)
+			}
+			c.exe = exe
 		}
-		c.exe = exe
 	}
 	return c, nil
 }
