@@ -28,6 +28,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/check"
 )
@@ -58,6 +59,11 @@ type Configuration struct {
 	// Now is the clock (default time.Now; required), injectable for
 	// tests.
 	Now func() time.Time
+	// Filters bounds the compilation of the BPF filters that
+	// ConfigureExperiment checks (size, terms, time, memory; see
+	// capture.FilterConfiguration). Default
+	// capture.DefaultFilterConfiguration; gims-am compiles in a child.
+	Filters capture.FilterConfiguration
 }
 
 // DefaultConfiguration returns the documented defaults (DataDir still to set).
@@ -70,6 +76,7 @@ func DefaultConfiguration() Configuration {
 		BcryptCost:      bcrypt.DefaultCost,
 		Logger:          slog.New(slog.DiscardHandler),
 		Now:             time.Now,
+		Filters:         capture.DefaultFilterConfiguration(),
 	}
 }
 
@@ -84,6 +91,7 @@ func (c Configuration) Validate() error {
 		check.Between("BcryptCost", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost),
 		check.Set("Logger", c.Logger != nil, "set"),
 		check.Set("Now", c.Now != nil, "set"),
+		check.Nested("Filters", c.Filters.Validate()),
 	)
 }
 
@@ -121,6 +129,9 @@ type Manager struct {
 
 	keys sealer // seals the Crypto-PAn keys stored in the database
 
+	// filters compiles the filters of configurations to check them.
+	filters *capture.FilterCompiler
+
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
 	lastPull map[int64]time.Time
@@ -138,7 +149,12 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	if deps.DB == nil {
 		return nil, errors.New("the aggregate manager needs a database")
 	}
+	filters, err := capture.NewFilterCompiler(cfg.Filters)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
+		filters:   filters,
 		cfg:       cfg,
 		db:        deps.DB,
 		log:       cfg.Logger,

@@ -189,8 +189,10 @@ var ErrNotRegular = errors.New("not a regular file")
 // elsewhere). The file is opened once with O_NOFOLLOW and checked with
 // fstat, and what is read is that file whatever the path names later:
 // libpcap, when it reads it, reopens it through /proc/self/fd, the same
-// inode.
-func OpenRegularFile(path, filter string) (*Source, error) {
+// inode. With forFilter the file is read through libpcap (never the fast
+// reader), so that SetFilter can apply a filter compiled within the
+// FilterCompiler's limits; nothing is compiled here.
+func OpenRegularFile(path string, forFilter bool) (*Source, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("unable to open %s: %w (a symbolic link)", path, ErrNotRegular)
@@ -207,7 +209,7 @@ func OpenRegularFile(path, filter string) (*Source, error) {
 		f.Close()
 		return nil, fmt.Errorf("unable to open %s: %w (%v)", path, ErrNotRegular, info.Mode().Type())
 	}
-	if filter == "" {
+	if !forFilter {
 		if fr, ok := pcapFileReader(f); ok {
 			return &Source{file: fr, linkType: fr.linkType, snaplen: fr.snaplen, size: info.Size()}, nil
 		}
@@ -217,12 +219,7 @@ func OpenRegularFile(path, filter string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unable to read %s as pcap or pcapng: %w", path, err)
 	}
-	s := &Source{handle: handle, linkType: handle.LinkType(), snaplen: handle.SnapLen(), size: info.Size()}
-	if err := s.setFilter(filter); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return &Source{handle: handle, linkType: handle.LinkType(), snaplen: handle.SnapLen(), size: info.Size()}, nil
 }
 
 func (s *Source) setFilter(expr string) error {

@@ -48,6 +48,12 @@ func loopbackOnly() *http.Client {
 
 // newFuzzHandler is the API over a real manager and database.
 func newFuzzHandler(tb testing.TB) *Handler {
+	return newHandlerWith(tb, DefaultConfiguration())
+}
+
+// newHandlerWith is the API with cfg over a real manager and database,
+// with the admin fuzzUser.
+func newHandlerWith(tb testing.TB, cfg Configuration) *Handler {
 	dir := tb.TempDir()
 	dcfg := db.DefaultConfiguration()
 	dcfg.Path = filepath.Join(dir, "am.db")
@@ -66,7 +72,7 @@ func newFuzzHandler(tb testing.TB) *Handler {
 	if _, err := m.InitAdmin(context.Background(), fuzzUser, fuzzPass); err != nil {
 		tb.Fatal(err)
 	}
-	h, err := New(DefaultConfiguration(), Dependencies{Manager: m, Registry: reg})
+	h, err := New(cfg, Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/internal/check"
 )
 
@@ -31,6 +32,10 @@ type Configuration struct {
 	// Default 1s: a small file, rewritten in place of the old one. It
 	// must be positive.
 	CheckpointInterval time.Duration
+	// Filters bounds the compilation of the jobs' BPF filters (size,
+	// terms, time, memory; see capture.FilterConfiguration). Default
+	// capture.DefaultFilterConfiguration; gims-capd compiles in a child.
+	Filters capture.FilterConfiguration
 }
 
 // Defaults of Configuration.
@@ -51,6 +56,7 @@ func DefaultConfiguration() Configuration {
 		Now:                time.Now,
 		MaxJobs:            DefaultMaxJobs,
 		CheckpointInterval: DefaultCheckpointInterval,
+		Filters:            capture.DefaultFilterConfiguration(),
 	}
 }
 
@@ -62,5 +68,6 @@ func (c Configuration) Validate() error {
 		check.Set("Now", c.Now != nil, "set"),
 		check.Positive("MaxJobs", c.MaxJobs),
 		check.Positive("CheckpointInterval", c.CheckpointInterval),
+		check.Nested("Filters", c.Filters.Validate()),
 	)
 }

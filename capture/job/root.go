@@ -48,6 +48,7 @@ import (
 type Manager struct {
 	cfg     Configuration
 	jobsDir string
+	filters *capture.FilterCompiler
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -85,9 +86,14 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid job manager configuration: %w", err)
 	}
+	filters, err := capture.NewFilterCompiler(cfg.Filters)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		cfg:     cfg,
 		jobsDir: filepath.Join(cfg.DataDir, "jobs"),
+		filters: filters,
 		jobs:    map[string]*job{},
 	}
 	if deps.Registry != nil {
@@ -476,7 +482,7 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if filepath.Dir(path) != filepath.Clean(m.cfg.PcapDir) || filepath.Base(path) != name {
 			return nil, invalidf("interface %q: a file source names a file of the pcap directory, without a path", spec.Interface)
 		}
-		src, err = capture.OpenRegularFile(path, spec.Filter)
+		src, err = capture.OpenRegularFile(path, spec.Filter != "")
 		switch {
 		case errors.Is(err, capture.ErrNotRegular):
 			return nil, invalidf("interface %q: %q in the pcap directory is not a regular file (symbolic links are refused)",
@@ -493,8 +499,22 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 			return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(devs, ", "))
 		}
 		lc := capture.DefaultLiveConfiguration()
-		lc.Interface, lc.Filter, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Filter, spec.Snaplen, spec.Promiscuous
+		lc.Interface, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Snaplen, spec.Promiscuous
 		src, err = capture.OpenLive(lc)
+	}
+	if err == nil && spec.Filter != "" {
+		// Compiled within the limits of Configuration.Filters (in a
+		// child process for gims-capd), off gopacket's shared lock.
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Filters.Timeout+time.Second)
+		insns, cerr := m.filters.Compile(ctx, src.LinkType(), src.Snaplen(), spec.Filter)
+		cancel()
+		if cerr == nil {
+			cerr = src.SetFilter(spec.Filter, insns)
+		}
+		if cerr != nil {
+			src.Close()
+			src, err = nil, cerr
+		}
 	}
 	var fe *capture.FilterError
 	switch {

@@ -20,6 +20,7 @@ import (
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/daemon"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/internal/secretfile"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -32,12 +33,8 @@ const tokenEnv = "GIMS_DEVICE_TOKEN"
 // of -register when no -activation is given.
 const activationEnv = "GIMS_ACTIVATION"
 
-// Timeouts of the daemon's HTTP server and of its shutdown.
-const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
-	shutdownTimeout   = 10 * time.Second
-)
+// shutdownTimeout bounds the HTTP server's graceful shutdown.
+const shutdownTimeout = 10 * time.Second
 
 // runDaemon runs the capture daemon's device API (SPEC §4) until ctx ends
 // (SIGINT, SIGTERM). Its components, in start order: the job manager, the
@@ -85,11 +82,9 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 			return err
 		}
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	srv, err := httpserver.New(o.http, h, logger)
+	if err != nil {
+		return usageError{err}
 	}
 
 	d := daemon.New(logger)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/flow"
 )
@@ -47,14 +48,18 @@ type daemonOptions struct {
 	// jobs is the job manager's configuration (DataDir, PcapDir), from
 	// its DefaultConfiguration and the flags.
 	jobs job.Configuration
+	// http bounds the device API's connections, from its
+	// DefaultConfiguration and the flags.
+	http httpserver.Configuration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{
 		offline: offlineOptions{counters: counters.DefaultConfiguration(), flows: flow.DefaultConfiguration()},
-		daemon:  daemonOptions{jobs: job.DefaultConfiguration()},
+		daemon:  daemonOptions{jobs: job.DefaultConfiguration(), http: httpserver.DefaultConfiguration()},
 	}
 	o.daemon.jobs.DataDir = "gims-capd-data"
+	o.daemon.jobs.Filters.Isolate = true // main calls capture.ServeFilterChild
 	fs := flag.NewFlagSet("gims-capd", flag.ContinueOnError)
 	// Errors are reported by run as one line; -h prints the flags.
 	fs.SetOutput(io.Discard)
@@ -80,6 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&d.tokenFile, "token-file", "", "daemon mode: `file` holding the bearer token (or GIMS_DEVICE_TOKEN)")
 	fs.StringVar(&d.register, "register", "", "daemon mode: announce this device to the aggregate manager at `URL`")
 	fs.StringVar(&d.activation, "activation", "", "daemon mode: activation `code` for -register, made by the AM's admin (or "+activationEnv+")")
+	d.http.RegisterFlags(fs)
+	d.jobs.Filters.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -100,7 +107,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if off.input == "" {
 		if err := d.jobs.Validate(); err != nil {
-			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir"})}
+			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir",
+				"Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
+				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
+		}
+		if err := d.http.Validate(); err != nil {
+			return o, usageError{check.Flags(err, httpserver.Flags())}
 		}
 	}
 	return o, nil

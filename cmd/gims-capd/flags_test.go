@@ -54,6 +54,12 @@ func TestInvalidFlags(t *testing.T) {
 			"gims-capd: -idle-timeout must be positive, got -1s\n"},
 		{"no data folder", []string{"-data", ""},
 			"gims-capd: -data must be set (the folder of jobs and results)\n"},
+		{"zero header timeout", []string{"-http-read-header-timeout", "0s"},
+			"gims-capd: -http-read-header-timeout must be positive, got 0s\n"},
+		{"zero connections", []string{"-http-max-connections", "0"},
+			"gims-capd: -http-max-connections must be positive, got 0\n"},
+		{"zero filter timeout", []string{"-filter-timeout", "0s"},
+			"gims-capd: -filter-timeout must be positive, got 0s\n"},
 		{"unparsable duration", []string{"-counter-interval", "often"},
 			`gims-capd: invalid value "often" for flag -counter-interval: parse error` + "\n"},
 	}
