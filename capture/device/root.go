@@ -151,6 +151,8 @@ func (h *Handler) faultOf(err error) xmlrpc.Fault {
 		code = deviceapi.FaultInvalid
 	case errors.Is(err, job.ErrBusy):
 		code = deviceapi.FaultRefused
+	case errors.Is(err, job.ErrNotAllowed):
+		code = deviceapi.FaultAuth
 	default:
 		h.cfg.Logger.Error("device API call failed", "error", err)
 		return xmlrpc.Fault{Code: xmlrpc.CodeApplication, String: "device error: " + err.Error()}

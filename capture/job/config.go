@@ -2,6 +2,8 @@ package job
 
 import (
 	"log/slog"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/gimsproject/gims/capture"
@@ -36,6 +38,13 @@ type Configuration struct {
 	// terms, time, memory; see capture.FilterConfiguration). Default
 	// capture.DefaultFilterConfiguration; gims-capd compiles in a child.
 	Filters capture.FilterConfiguration
+	// Collectors are the networks a job's flows collector may be in: the
+	// device's owner decides where the device sends flows, so that an
+	// experimenter cannot make it connect anywhere (and learn which ports
+	// are open). A collector named by host name must resolve only into
+	// them; the job then dials the address it resolved to. Default:
+	// loopback only (127.0.0.0/8, ::1/128); empty refuses every collector.
+	Collectors []netip.Prefix
 }
 
 // Defaults of Configuration.
@@ -57,7 +66,13 @@ func DefaultConfiguration() Configuration {
 		MaxJobs:            DefaultMaxJobs,
 		CheckpointInterval: DefaultCheckpointInterval,
 		Filters:            capture.DefaultFilterConfiguration(),
+		Collectors:         DefaultCollectors(),
 	}
+}
+
+// DefaultCollectors is the default of Configuration.Collectors: loopback.
+func DefaultCollectors() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }
 
 // Validate names the field that is wrong, the rule and the value given.
@@ -69,5 +84,7 @@ func (c Configuration) Validate() error {
 		check.Positive("MaxJobs", c.MaxJobs),
 		check.Positive("CheckpointInterval", c.CheckpointInterval),
 		check.Nested("Filters", c.Filters.Validate()),
+		check.Set("Collectors", !slices.ContainsFunc(c.Collectors, func(p netip.Prefix) bool { return !p.IsValid() }),
+			"valid networks"),
 	)
 }

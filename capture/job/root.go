@@ -264,6 +264,9 @@ func (m *Manager) StartJob(spec Spec) (string, error) {
 	if err := spec.check(); err != nil {
 		return "", err
 	}
+	if err := m.allowCollector(&spec); err != nil {
+		return "", err
+	}
 	if spec.RequestID == "" {
 		return m.startJob(spec)
 	}

@@ -28,6 +28,9 @@ var (
 	// ErrBusy: the device already runs Configuration.MaxJobs jobs (a refusal,
 	// fault 5).
 	ErrBusy = errors.New("too many jobs")
+	// ErrNotAllowed: the device's owner does not allow the job, such as
+	// a flows collector outside Configuration.Collectors (fault 4).
+	ErrNotAllowed = errors.New("not allowed by this device")
 )
 
 func invalidf(format string, args ...any) error {

@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"net/netip"
+	"strings"
 
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/internal/check"
@@ -85,6 +88,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&d.tokenFile, "token-file", "", "daemon mode: `file` holding the bearer token (or GIMS_DEVICE_TOKEN)")
 	fs.StringVar(&d.register, "register", "", "daemon mode: announce this device to the aggregate manager at `URL`")
 	fs.StringVar(&d.activation, "activation", "", "daemon mode: activation `code` for -register, made by the AM's admin (or "+activationEnv+")")
+	fs.Func("collectors", "daemon mode: comma-separated `networks` (CIDR or address) jobs may export flows to; \"\" for none (default \""+
+		prefixFlag(d.jobs.Collectors)+"\")", func(v string) error {
+		ps, err := parsePrefixes(v)
+		d.jobs.Collectors = ps
+		return err
+	})
 	d.http.RegisterFlags(fs)
 	d.jobs.Filters.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -109,11 +118,42 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := d.jobs.Validate(); err != nil {
 			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir",
 				"Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
-				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
+				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory", "Collectors": "collectors"})}
 		}
 		if err := d.http.Validate(); err != nil {
 			return o, usageError{check.Flags(err, httpserver.Flags())}
 		}
 	}
 	return o, nil
+}
+
+// parsePrefixes reads -collectors: networks in CIDR notation or single
+// addresses, separated by commas.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a network (CIDR) nor an address", f)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
+}
+
+// prefixFlag writes networks as -collectors takes them.
+func prefixFlag(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
