@@ -35,7 +35,8 @@ func (m *Manager) client(d *db.Device) (*deviceapi.Client, error) {
 		HTTP:    hc,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: device %s: %v", ErrDevice, d.Name, err)
+		return nil, &deviceFailure{detail: fmt.Sprintf("device %s: %v", d.Name, err),
+			brief: fmt.Sprintf("device %s unreachable", d.Name)}
 	}
 	return c, nil
 }
@@ -62,10 +63,61 @@ func (m *Manager) tlsClient(pin string) *http.Client {
 	return c
 }
 
+// deviceFailure is a failed call to capture devices (ErrDevice). Its text,
+// for admins and the log, says what failed and how: addresses, transport
+// errors, the devices' own messages. brief names only the devices and
+// whether they were unreachable or refused: experimenters get that, so
+// that they learn no address and cannot probe the network through a
+// device (issue 20).
+type deviceFailure struct{ detail, brief string }
+
+// Error implements error.
+func (e *deviceFailure) Error() string { return ErrDevice.Error() + ": " + e.detail }
+
+// Unwrap makes errors.Is(err, ErrDevice) hold.
+func (e *deviceFailure) Unwrap() error { return ErrDevice }
+
 // deviceError wraps a failed call to a device as ErrDevice, naming it:
 // "device tap1 unreachable: …" or "device tap1 refused: …".
 func deviceError(name string, err error) error {
-	return fmt.Errorf("%w: %s", ErrDevice, deviceProblem(name, err))
+	return &deviceFailure{detail: deviceProblem(name, err), brief: deviceBrief(name, err)}
+}
+
+// deviceBrief is deviceProblem for experimenters: "device tap1
+// unreachable", or the device's refusal without what it says about a
+// flows collector.
+func deviceBrief(name string, err error) string {
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) {
+		return fmt.Sprintf("device %s refused: %s", name, briefDeviceMessage(f.String))
+	}
+	if tlsconfig.IsCertificateError(err) {
+		return fmt.Sprintf("device %s certificate mismatch", name)
+	}
+	return fmt.Sprintf("device %s unreachable", name)
+}
+
+// collectorBrief is what experimenters read instead of a device's message
+// about a flows collector: whether its port answered, how, or whether its
+// name resolves is for admins (until device policy limits collectors).
+const collectorBrief = "the flows collector could not be used or did not get every flow record (details for admins)"
+
+// briefDeviceMessage is a device's message as experimenters see it.
+func briefDeviceMessage(s string) string {
+	if strings.Contains(strings.ToLower(s), "collector") {
+		return collectorBrief
+	}
+	return s
+}
+
+// forPrincipal returns err as p may read it: unchanged for an admin; a
+// device failure reduced to its brief text for others.
+func forPrincipal(p Principal, err error) error {
+	var df *deviceFailure
+	if err == nil || p.IsAdmin() || !errors.As(err, &df) {
+		return err
+	}
+	return &deviceFailure{detail: df.brief, brief: df.brief}
 }
 
 // deviceProblem says what went wrong with a call to a device.
@@ -336,57 +388,9 @@ func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name s
 	}
 	caps, ok := capabilities(&d)
 	if !ok {
-		return amapi.Capabilities{}, fetchErr
+		return amapi.Capabilities{}, forPrincipal(p, fetchErr)
 	}
 	return caps.Capabilities, nil
-}
-
-// RegisterDevice records a capture daemon that announced itself as
-// pending, until an admin approves it. Registering again with the same
-// address and token is accepted (a daemon restarts); an approved device
-// of that name with another address or token is a conflict.
-func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r amapi.Registration) (amapi.DeviceInfo, error) {
-	d := db.Device{Name: r.Name, Hostname: r.Hostname, Port: r.Port, Token: r.Token, Pending: true,
-		Created: m.cfg.Now(), Description: "registered by " + p.Name, TLS: r.TLS, CertSHA256: r.CertSHA256}
-	if err := checkDevice(&d); err != nil {
-		return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
-	}
-	sealed, err := m.sealToken(d.Token)
-	if err != nil {
-		return amapi.DeviceInfo{}, err
-	}
-	cur, err := m.db.GetDevice(ctx, r.Name)
-	var curToken string
-	if err == nil {
-		if curToken, err = m.openToken(cur.Token); err != nil {
-			return amapi.DeviceInfo{}, err
-		}
-	}
-	switch {
-	case errors.Is(err, db.ErrNotFound):
-		stored := d
-		stored.Token = sealed
-		if err := m.db.CreateDevice(ctx, stored); err != nil {
-			return amapi.DeviceInfo{}, fmt.Errorf("register device: %w", err)
-		}
-		m.log.Info("device registered, pending approval", "device", d.Name, "by", p.Name)
-		return deviceInfo(&d), nil
-	case err != nil:
-		return amapi.DeviceInfo{}, err
-	case !cur.Pending && cur.Hostname == d.Hostname && cur.Port == d.Port && curToken == d.Token &&
-		cur.TLS == d.TLS && cur.CertSHA256 == d.CertSHA256:
-		return deviceInfo(&cur), nil
-	case !cur.Pending:
-		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q exists with another address, token or certificate", ErrConflict, r.Name)
-	}
-	saved, err := m.db.UpdateDevice(ctx, r.Name, func(x *db.Device) error {
-		x.Hostname, x.Port, x.Token, x.TLS, x.CertSHA256 = d.Hostname, d.Port, sealed, d.TLS, d.CertSHA256
-		return nil
-	})
-	if err != nil {
-		return amapi.DeviceInfo{}, err
-	}
-	return deviceInfo(&saved), nil
 }
 
 // refreshDevices refreshes the capabilities and reachability of every

@@ -208,8 +208,9 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.E
 		key = k[:]
 		v.Anonymize = &amapi.AnonymizeView{SecretFingerprint: cryptopan.Fingerprint(k), Payload: payload, MAC: mac}
 	}
+	compiled := make(map[layers.LinkType]bool) // the filter compiles for these
 	for _, pair := range e.Devices {
-		if err := m.checkOnDevice(ctx, pair, &v); err != nil {
+		if err := m.checkOnDevice(ctx, pair, &v, compiled); err != nil {
 			return v, nil, err
 		}
 	}
@@ -218,8 +219,9 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.E
 
 // checkOnDevice checks a configuration against one device's stored
 // capabilities: the transforms it offers, its snaplen and the filter
-// compiled for the interface's link type.
-func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.ConfigView) error {
+// compiled for the interface's link type, once per link type (compiled
+// holds those the filter compiled for).
+func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.ConfigView, compiled map[layers.LinkType]bool) error {
 	d, err := m.db.GetDevice(ctx, pair.Device)
 	if err != nil {
 		return fmt.Errorf("%w: device %q of the experiment no longer exists", ErrNotFound, pair.Device)
@@ -248,13 +250,17 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.C
 			lt = layers.LinkType(n)
 		}
 	}
-	if err := capture.CompileFilter(lt, v.Snaplen, v.Filter); err != nil {
+	if compiled[lt] {
+		return nil
+	}
+	if err := m.filters.Check(ctx, lt, v.Snaplen, v.Filter); err != nil {
 		var fe *capture.FilterError
 		if errors.As(err, &fe) {
 			return invalidf("filter %q on %s:%s: %s", fe.Expr, d.Name, pair.Interface, fe.Msg)
 		}
 		return invalidf("filter %q: %v", v.Filter, err)
 	}
+	compiled[lt] = true
 	return nil
 }
 

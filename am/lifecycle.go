@@ -45,16 +45,17 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 		}()
 	}
 	wg.Wait()
-	var failed []string
+	var failed, failedBrief []string
 	for i, t := range targets {
 		if t.err != nil {
 			failed = append(failed, pairName(&e.Devices[i])+": "+deviceProblem(e.Devices[i].Device, t.err))
+			failedBrief = append(failedBrief, pairName(&e.Devices[i])+": "+deviceBrief(e.Devices[i].Device, t.err))
 		}
 	}
 	if len(failed) == 0 {
 		return nil
 	}
-	var rolledBack, stuck []string
+	var rolledBack, stuck, stuckBrief []string
 	if undo != nil {
 		for i := range e.Devices {
 			if targets[i].err != nil {
@@ -62,20 +63,24 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 			}
 			if err := undo(ctx, targets[i].client, &e.Devices[i]); err != nil {
 				stuck = append(stuck, fmt.Sprintf("%s (%v)", pairName(&e.Devices[i]), err))
+				stuckBrief = append(stuckBrief, pairName(&e.Devices[i]))
 				continue
 			}
 			rolledBack = append(rolledBack, pairName(&e.Devices[i]))
 		}
 	}
 	msg := fmt.Sprintf("%s of experiment %d failed on %s", call, e.ID, strings.Join(failed, "; "))
+	brief := fmt.Sprintf("%s of experiment %d failed on %s", call, e.ID, strings.Join(failedBrief, "; "))
 	if len(rolledBack) > 0 {
 		msg += "; rolled back on " + strings.Join(rolledBack, ", ")
+		brief += "; rolled back on " + strings.Join(rolledBack, ", ")
 	}
 	if len(stuck) > 0 {
 		msg += "; could not roll back " + strings.Join(stuck, ", ")
+		brief += "; could not roll back " + strings.Join(stuckBrief, ", ")
 	}
 	m.log.Warn("transition failed on a device", "experiment", e.ID, "call", call, "detail", msg)
-	return fmt.Errorf("%w: %s", ErrDevice, msg)
+	return &deviceFailure{detail: msg, brief: brief}
 }
 
 // pairName is "device:interface".
@@ -120,7 +125,7 @@ func (m *Manager) transition(ctx context.Context, p Principal, id int64,
 		return m.record(ctx, &e, p, to)
 	}()
 	if err != nil {
-		return amapi.Status{}, err
+		return amapi.Status{}, forPrincipal(p, err)
 	}
 	return m.GetExperimentStatus(ctx, p, id)
 }
@@ -150,6 +155,13 @@ func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (a
 }
 
 // startJobs starts one job per pairing with the stored configuration.
+// Every StartJob carries a request id made of the AM's instance id, the
+// experiment, this attempt's number and the pairing, so that a device
+// makes at most one job per request. When the start fails somewhere, the
+// jobs that started are stopped, and so is whatever a device may have
+// started without the AM getting its answer (a timeout): StopJob with the
+// request id, now or, while that device does not answer, by the monitor
+// later (cancelStarts).
 func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 	v, ok := configView(e)
 	if !ok {
@@ -159,14 +171,31 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 	if err != nil {
 		return fmt.Errorf("experiment %d: %w", e.ID, err)
 	}
+	instance, err := m.db.InstanceID(ctx)
+	if err != nil {
+		return err
+	}
+	attempt, err := m.db.NextStartAttempt(ctx, e.ID)
+	if err != nil {
+		return err
+	}
 	spec := deviceSpec(&v, e, key)
+	var (
+		mu        sync.Mutex
+		uncertain = map[*db.Pairing]string{} // pairing → request id of a start without an answer
+	)
 	err = m.onAll(ctx, e, "StartExperiment",
 		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 			s := spec
 			s.Interface = pair.Interface
+			s.RequestID = requestID(instance, e.ID, attempt, pair.Position)
 			id, err := c.StartJob(ctx, s)
 			if err == nil {
 				pair.Job = id
+			} else if _, answered := xmlrpc.AsFault(err); !answered {
+				mu.Lock()
+				uncertain[pair] = s.RequestID
+				mu.Unlock()
 			}
 			return err
 		},
@@ -178,9 +207,87 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 	if err != nil {
 		for i := range e.Devices {
 			e.Devices[i].Job = ""
+			if request, ok := uncertain[&e.Devices[i]]; ok {
+				m.cancelStart(ctx, e.Devices[i].Device, request)
+			}
 		}
 	}
 	return err
+}
+
+// requestID is the StartJob request id of a pairing in one start attempt.
+func requestID(instance string, experiment int64, attempt, position int) string {
+	return fmt.Sprintf("%s%s:e%d:a%d:p%d", deviceapi.RequestIDPrefix, instance, experiment, attempt, position)
+}
+
+// cancelStart stops what a StartJob without an answer may have started:
+// StopJob with its request id stops the job, or makes the device refuse
+// the start should it arrive later. A device that does not answer now is
+// asked again by the monitor (cancelStarts).
+func (m *Manager) cancelStart(ctx context.Context, device, request string) {
+	err := m.stopRequest(ctx, device, request)
+	if err == nil {
+		m.log.Info("start without an answer cancelled on the device", "device", device, "request", request)
+		return
+	}
+	m.log.Warn("unable to cancel a start without an answer now; the monitor will retry", "device", device,
+		"request", request, "error", err)
+	if err := m.db.AddStartCancel(ctx, db.StartCancel{Device: device, Request: request, Created: m.cfg.Now()}); err != nil {
+		m.log.Error("unable to remember a start to cancel: a job may be left running", "device", device,
+			"request", request, "error", err)
+	}
+}
+
+// stopRequest calls StopJob with a request id on device.
+func (m *Manager) stopRequest(ctx context.Context, device, request string) error {
+	d, err := m.db.GetDevice(ctx, device)
+	if err != nil {
+		return err
+	}
+	c, err := m.client(&d)
+	if err != nil {
+		return err
+	}
+	return c.StopJob(ctx, request)
+}
+
+// startCancelMaxAge is how long the monitor keeps asking a device to
+// cancel a start: beyond, the device was surely restarted meanwhile
+// (which loses a start that never arrived) or removed.
+const startCancelMaxAge = 7 * 24 * time.Hour
+
+// cancelStarts is the monitor's retry of the cancels cancelStart could
+// not deliver.
+func (m *Manager) cancelStarts(ctx context.Context) {
+	list, err := m.db.StartCancels(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("monitor: unable to list the starts to cancel", "error", err)
+		}
+		return
+	}
+	down := map[string]bool{} // devices that failed this round: not asked again
+	for _, c := range list {
+		if down[c.Device] {
+			continue
+		}
+		err := m.stopRequest(ctx, c.Device, c.Request)
+		switch {
+		case err == nil:
+			m.log.Info("start without an answer cancelled on the device", "device", c.Device, "request", c.Request)
+		case errors.Is(err, db.ErrNotFound):
+			m.log.Warn("start to cancel on a device that was deleted, forgotten", "device", c.Device, "request", c.Request)
+		case m.cfg.Now().Sub(c.Created) > startCancelMaxAge:
+			m.log.Warn("start to cancel forgotten after a week of failures", "device", c.Device, "request", c.Request,
+				"error", err)
+		default:
+			down[c.Device] = true
+			continue
+		}
+		if err := m.db.DeleteStartCancel(ctx, c.Device, c.Request); err != nil && ctx.Err() == nil {
+			m.log.Error("monitor: unable to forget a start to cancel", "error", err)
+		}
+	}
 }
 
 // deviceSpec is the StartJob struct of a stored configuration, with the

@@ -11,8 +11,17 @@ import (
 
 // monitor is one round of the background loop: it follows every running
 // or paused experiment (status, duration_s, file sources that ended,
-// periodic pulls) and pulls the final results of ended ones.
+// periodic pulls) and pulls the final results of ended ones. Beside, it
+// cancels the starts whose answer never came that it could not cancel
+// then.
 func (m *Manager) monitor(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.cancelStarts(ctx)
+	}()
 	list, err := m.db.ListExperiments(ctx, "", StateRunning, StatePaused, StateDone)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -20,7 +29,6 @@ func (m *Manager) monitor(ctx context.Context) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
 	for i := range list {
 		e := &list[i]
 		v, ok := configView(e)
@@ -33,7 +41,6 @@ func (m *Manager) monitor(ctx context.Context) {
 			m.follow(ctx, e, &v)
 		}()
 	}
-	wg.Wait()
 }
 
 // follow does one monitor round for experiment e.
@@ -42,7 +49,7 @@ func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigV
 		m.pullFinal(ctx, e)
 		return
 	}
-	devs := m.pollDevices(ctx, e, true)
+	devs := m.pollDevices(ctx, e, true, true)
 	if _, err := m.aggregate(ctx, e, devs); err != nil {
 		return
 	}

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/internal/seal"
@@ -60,6 +61,11 @@ type Configuration struct {
 	// Now is the clock (default time.Now; required), injectable for
 	// tests.
 	Now func() time.Time
+	// Filters bounds the compilation of the BPF filters that
+	// ConfigureExperiment checks (size, terms, time, memory; see
+	// capture.FilterConfiguration). Default
+	// capture.DefaultFilterConfiguration; gims-am compiles in a child.
+	Filters capture.FilterConfiguration
 }
 
 // DefaultConfiguration returns the documented defaults (DataDir still to set).
@@ -72,6 +78,7 @@ func DefaultConfiguration() Configuration {
 		BcryptCost:      bcrypt.DefaultCost,
 		Logger:          slog.New(slog.DiscardHandler),
 		Now:             time.Now,
+		Filters:         capture.DefaultFilterConfiguration(),
 	}
 }
 
@@ -86,6 +93,7 @@ func (c Configuration) Validate() error {
 		check.Between("BcryptCost", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost),
 		check.Set("Logger", c.Logger != nil, "set"),
 		check.Set("Now", c.Now != nil, "set"),
+		check.Nested("Filters", c.Filters.Validate()),
 	)
 }
 
@@ -134,6 +142,9 @@ type Manager struct {
 
 	keys *seal.Sealer // seals the Crypto-PAn keys stored in the database
 
+	// filters compiles the filters of configurations to check them.
+	filters *capture.FilterCompiler
+
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
 	lastPull map[int64]time.Time
@@ -151,7 +162,12 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	if deps.DB == nil {
 		return nil, errors.New("the aggregate manager needs a database")
 	}
+	filters, err := capture.NewFilterCompiler(cfg.Filters)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
+		filters:    filters,
 		cfg:        cfg,
 		db:         deps.DB,
 		log:        cfg.Logger,
@@ -186,11 +202,15 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	return m, nil
 }
 
-// Start creates the data folder and starts the background loops, which
-// run until Stop.
+// Start creates the data folder, makes seal.key private if the group or
+// others could read it (with a warning), and starts the background loops,
+// which run until Stop.
 func (m *Manager) Start(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(m.cfg.DataDir, "experiments"), 0o750); err != nil {
 		return fmt.Errorf("unable to create the data folder: %w", err)
+	}
+	if err := m.keys.Tighten(m.log); err != nil {
+		return err
 	}
 	if err := m.sealStoredTokens(ctx); err != nil {
 		return err

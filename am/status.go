@@ -14,13 +14,15 @@ import (
 
 // GetExperimentStatus aggregates the status of an experiment's jobs. A
 // device that does not answer is marked unreachable and shows the last
-// counters seen; the experiment's status stays available.
+// counters seen; the experiment's status stays available. Experimenters
+// read the devices' errors briefly (no address, no detail about a flows
+// collector); admins in full.
 func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
 		return amapi.Status{}, err
 	}
-	devs := m.pollDevices(ctx, &e, false)
+	devs := m.pollDevices(ctx, &e, false, p.IsAdmin())
 	return m.aggregate(ctx, &e, devs)
 }
 
@@ -28,10 +30,21 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 // falls back to the stored status for those that do not answer. store
 // keeps what it learns (the monitor does, every PollInterval; API calls
 // do not, so that many clients asking for a status do not queue for the
-// database's write lock).
-func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store bool) []amapi.DeviceStatus {
+// database's write lock). Without detail, the errors are the brief ones
+// experimenters read.
+func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store, detail bool) []amapi.DeviceStatus {
 	out := make([]amapi.DeviceStatus, len(e.Devices))
 	var wg sync.WaitGroup
+	defer func() {
+		if detail {
+			return
+		}
+		for i := range out {
+			for j, msg := range out[i].Errors {
+				out[i].Errors[j] = briefDeviceMessage(msg)
+			}
+		}
+	}()
 	for i := range e.Devices {
 		pair := &e.Devices[i]
 		out[i] = storedStatus(pair)
@@ -45,7 +58,11 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store bool)
 			st, err := m.jobStatus(ctx, pair)
 			if err != nil {
 				out[i].Reachable = false
-				out[i].Errors = append(out[i].Errors, deviceError(pair.Device, err).Error())
+				if detail {
+					out[i].Errors = append(out[i].Errors, deviceError(pair.Device, err).Error())
+				} else {
+					out[i].Errors = append(out[i].Errors, ErrDevice.Error()+": "+deviceBrief(pair.Device, err))
+				}
 				return
 			}
 			out[i] = st

@@ -163,3 +163,20 @@ func (c *Client) ListUsers(ctx context.Context) ([]UserInfo, error) {
 func (c *Client) RegisterDevice(ctx context.Context, r Registration) (DeviceInfo, error) {
 	return call[DeviceInfo](ctx, c, "RegisterDevice", r)
 }
+
+// CreateActivation makes an activation code for RegisterDevice (admin);
+// the reply holds the code, which no later call shows again.
+func (c *Client) CreateActivation(ctx context.Context, r ActivationRequest) (Activation, error) {
+	return call[Activation](ctx, c, "CreateActivation", r)
+}
+
+// ListActivations lists the usable activations, without their codes
+// (admin).
+func (c *Client) ListActivations(ctx context.Context) ([]Activation, error) {
+	return call[[]Activation](ctx, c, "ListActivations")
+}
+
+// DeleteActivation revokes an activation by its id (admin).
+func (c *Client) DeleteActivation(ctx context.Context, id int64) (bool, error) {
+	return call[bool](ctx, c, "DeleteActivation", id)
+}

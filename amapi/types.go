@@ -313,6 +313,36 @@ type Registration struct {
 	// of that fingerprint (kept as the pin once approved).
 	TLS        bool   `xmlrpc:"tls,omitempty"`
 	CertSHA256 string `xmlrpc:"cert_sha256,omitempty"`
+	// Activation is a code from CreateActivation (required).
+	Activation string `xmlrpc:"activation"`
+}
+
+// Bounds and defaults of CreateActivation.
+const (
+	DefaultActivationExpiresS = 24 * 3600
+	MaxActivationExpiresS     = 30 * 24 * 3600
+	DefaultActivationUses     = 1
+	MaxActivationUses         = 1000
+)
+
+// ActivationRequest is the struct parameter of CreateActivation. Zero
+// members take their defaults (a day, one use).
+type ActivationRequest struct {
+	// ExpiresS is how long the code works, in seconds (at most 30 days).
+	ExpiresS int `xmlrpc:"expires_s,omitempty"`
+	// Uses is how many registrations it allows (at most 1000).
+	Uses int `xmlrpc:"uses,omitempty"`
+}
+
+// Activation is an activation code as CreateActivation answers it (with
+// the code, shown this once) and ListActivations lists it (without).
+type Activation struct {
+	ID        int64     `xmlrpc:"id"`
+	Code      string    `xmlrpc:"code,omitempty"`
+	CreatedBy string    `xmlrpc:"created_by"`
+	Created   time.Time `xmlrpc:"created"`
+	Expires   time.Time `xmlrpc:"expires"`
+	UsesLeft  int       `xmlrpc:"uses_left"`
 }
 
 // UserInput is the struct parameter of AddUser.

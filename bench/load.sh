@@ -65,8 +65,14 @@ listen_addr() {
 	-token-file "$DIR/device.token" 2>"$DIR/capd.log" &
 capd_pid=$!
 pids+=($capd_pid)
+# The load test measures throughput: the per-user rate limits and the
+# per-address connection limit (all clients come from 127.0.0.1) are
+# lifted; make abuse measures them.
+UNLIMITED="-rate-limit 1e9 -rate-burst 1000000000 -admin-rate-limit 1e9 -admin-rate-burst 1000000000
+	-rate-concurrent 100000 -admin-rate-concurrent 100000
+	-http-max-connections 4096 -http-max-client-connections 4096"
 GIMS_ADMIN_PASSWORD=$PASSWORD "$BIN/gims-am" -listen 127.0.0.1:0 -db "$DIR/gims.db" -data "$DIR/am-data" \
-	-init-admin admin -poll-interval 1s 2>"$DIR/am.log" &
+	-init-admin admin -poll-interval 1s $UNLIMITED 2>"$DIR/am.log" &
 am_pid=$!
 pids+=($am_pid)
 CAPD_ADDR=$(listen_addr "$DIR/capd.log" addr)

@@ -13,10 +13,12 @@ package capture
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/gopacket"
@@ -177,6 +179,49 @@ func OpenFile(path, filter string) (*Source, error) {
 	return s, nil
 }
 
+// ErrNotRegular is returned by OpenRegularFile for a symbolic link or
+// anything else than a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenRegularFile is OpenFile for a path that must name a regular file
+// itself, not through a symbolic link (a capture daemon's pcap directory,
+// whose listing hides links: a link there must not let a job read a file
+// elsewhere). The file is opened once with O_NOFOLLOW and checked with
+// fstat, and what is read is that file whatever the path names later:
+// libpcap, when it reads it, reopens it through /proc/self/fd, the same
+// inode. With forFilter the file is read through libpcap (never the fast
+// reader), so that SetFilter can apply a filter compiled within the
+// FilterCompiler's limits; nothing is compiled here.
+func OpenRegularFile(path string, forFilter bool) (*Source, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("unable to open %s: %w (a symbolic link)", path, ErrNotRegular)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unable to open %s: %w", path, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("unable to open %s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("unable to open %s: %w (%v)", path, ErrNotRegular, info.Mode().Type())
+	}
+	if !forFilter {
+		if fr, ok := pcapFileReader(f); ok {
+			return &Source{file: fr, linkType: fr.linkType, snaplen: fr.snaplen, size: info.Size()}, nil
+		}
+	}
+	handle, err := pcap.OpenOffline(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("unable to read %s as pcap or pcapng: %w", path, err)
+	}
+	return &Source{handle: handle, linkType: handle.LinkType(), snaplen: handle.SnapLen(), size: info.Size()}, nil
+}
+
 func (s *Source) setFilter(expr string) error {
 	if expr == "" {
 		return nil
@@ -335,10 +380,20 @@ func openPcapFile(path string) (fr *fileReader, ok bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
+	fr, ok = pcapFileReader(f)
+	if !ok {
+		f.Close()
+	}
+	return fr, ok, nil
+}
+
+// pcapFileReader reads f's header from its start and returns a fileReader
+// of f when it is a pcap file the reader handles (the reader owns f); ok
+// is false when libpcap should read it instead.
+func pcapFileReader(f *os.File) (fr *fileReader, ok bool) {
 	var hdr [pcapFileHeader]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		f.Close()
-		return nil, false, nil // too short: libpcap says what is wrong
+		return nil, false // too short: libpcap says what is wrong
 	}
 	fr = &fileReader{f: f}
 	switch {
@@ -351,8 +406,7 @@ func openPcapFile(path string) (fr *fileReader, ok bool, err error) {
 	case binary.BigEndian.Uint32(hdr[:]) == pcapMagicNano:
 		fr.order, fr.nanos = binary.BigEndian, true
 	default:
-		f.Close()
-		return nil, false, nil
+		return nil, false
 	}
 	major, minor := fr.order.Uint16(hdr[4:]), fr.order.Uint16(hdr[6:])
 	lt, known := pcapLinkType(fr.order.Uint32(hdr[20:]))
@@ -361,8 +415,7 @@ func openPcapFile(path string) (fr *fileReader, ok bool, err error) {
 		// Older versions may have caplen and len swapped, the upper bits
 		// of the link type field carry extensions, and libpcap has its
 		// own idea of absurd snapshot lengths: libpcap knows.
-		f.Close()
-		return nil, false, nil
+		return nil, false
 	}
 	fr.linkType = lt
 	fr.snaplen = int(snap)
@@ -370,7 +423,7 @@ func openPcapFile(path string) (fr *fileReader, ok bool, err error) {
 		fr.snaplen = pcapMaxSnaplen // as libpcap does
 	}
 	fr.buf = make([]byte, fileReaderBuffer)
-	return fr, true, nil
+	return fr, true
 }
 
 // fill makes at least n bytes available in buf[r:w], reading the file; it

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -253,5 +256,63 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if want := time.Duration(workers*rounds/4) * time.Millisecond; e.RunTime != want {
 		t.Errorf("RunTime = %v after %d increments, want %v (lost updates)", e.RunTime, workers*rounds/4, want)
+	}
+}
+
+// TestFileModes is issue 20 finding 7: the database holds the device
+// tokens; it, -wal and -shm are created 0600, and an existing database
+// the group or others could read is made 0600 with a warning.
+func TestFileModes(t *testing.T) {
+	ctx := context.Background()
+	old := syscall.Umask(0o022) // the usual umask, whatever the test runner's
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "gims.db")
+	d, err := Open(ctx, at(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A write, so that the -wal holds something.
+	if err := d.CreateUser(ctx, User{Name: "ann", Role: "admin", PasswordHash: "h", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	modes := func() map[string]os.FileMode {
+		out := map[string]os.FileMode{}
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			fi, err := os.Stat(path + suffix)
+			if err != nil {
+				t.Fatalf("%s: %v", path+suffix, err)
+			}
+			out[suffix] = fi.Mode().Perm()
+		}
+		return out
+	}
+	for suffix, mode := range modes() {
+		if mode != 0o600 {
+			t.Errorf("gims.db%s created with mode %04o, want 0600", suffix, mode)
+		}
+	}
+	d.Close()
+	// An older version's files, 0644: fixed at the next Open, with a
+	// warning naming each.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Chmod(path+suffix, 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	var logs strings.Builder
+	cfg := at(path)
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	d, err = Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for suffix, mode := range modes() {
+		if mode != 0o600 {
+			t.Errorf("gims.db%s left with mode %04o after Open, want 0600", suffix, mode)
+		}
+	}
+	if !strings.Contains(logs.String(), "made private") || !strings.Contains(logs.String(), "old_mode=0644") {
+		t.Errorf("no warning about the fixed modes:\n%s", logs.String())
 	}
 }

@@ -45,6 +45,9 @@ type Device struct {
 const deviceColumns = `name, location, type, hostname, port, description, token, interfaces,
 	capabilities, pending, reachable, last_seen, last_error, created, tls, cert_sha256`
 
+// devicePlaceholders are the placeholders of deviceColumns' values.
+const devicePlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+
 // scanDevice reads one row of deviceColumns.
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 	var (
@@ -84,7 +87,7 @@ func deviceArgs(d *Device) []any {
 // CreateDevice stores a new device; ErrConflict when the name is taken.
 func (d *DB) CreateDevice(ctx context.Context, dev Device) error {
 	_, err := d.sql.ExecContext(ctx,
-		`INSERT INTO devices (`+deviceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO devices (`+deviceColumns+`) VALUES (`+devicePlaceholders+`)`,
 		deviceArgs(&dev)...)
 	if isUnique(err) {
 		return fmt.Errorf("device %q: %w", dev.Name, ErrConflict)

@@ -76,7 +76,31 @@ func migrations() []string {
 			pulled INTEGER NOT NULL,
 			PRIMARY KEY (experiment, position, name)
 		);`,
-		// 2: transport security (SPEC §10): devices served over HTTPS,
+		// 2: activation codes for RegisterDevice (only their SHA-256).
+		`CREATE TABLE activations (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			code_hash BLOB NOT NULL UNIQUE,       -- SHA-256 of the code
+			created_by TEXT NOT NULL,
+			created INTEGER NOT NULL,
+			expires INTEGER NOT NULL,
+			uses_left INTEGER NOT NULL
+		);`,
+		// 3: idempotent starts: each StartExperiment attempt is counted,
+		// so that its StartJob request ids are new; the AM's instance id
+		// tells its requests from another AM's on a shared device; the
+		// start requests to cancel once their device answers again.
+		`ALTER TABLE experiments ADD COLUMN start_attempts INTEGER NOT NULL DEFAULT 0;
+		CREATE TABLE meta (
+			key TEXT PRIMARY KEY,
+			value TEXT NOT NULL
+		);
+		CREATE TABLE start_cancels (
+			device TEXT NOT NULL,
+			request TEXT NOT NULL,                -- the StartJob request id
+			created INTEGER NOT NULL,
+			PRIMARY KEY (device, request)
+		);`,
+		// 4: transport security (SPEC §10): devices served over HTTPS,
 		// optionally pinned by their certificate's SHA-256; users named
 		// by a client certificate's SAN URI (such as a GENI URN).
 		`ALTER TABLE devices ADD COLUMN tls INTEGER NOT NULL DEFAULT 0;

@@ -2,6 +2,12 @@
 // experiments with their device pairings and recorded transitions, and the
 // metadata of result files pulled from the devices.
 //
+// The database holds the device tokens, so it and its -wal and -shm files
+// are readable by their owner only: Open creates the file with mode 0600
+// before SQLite opens it (SQLite gives the -wal and -shm files the mode
+// of the database file), and makes an existing database, -wal or -shm
+// that the group or others could read 0600, with a warning.
+//
 // The database runs in WAL mode with foreign keys on. Writers take the
 // write lock when their transaction begins (_txlock=immediate) and wait up
 // to BusyTimeout for it, so concurrent API calls queue instead of failing
@@ -14,6 +20,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -21,6 +28,7 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/secretfile"
 )
 
 // Errors the store returns, wrapped with context; the AM maps them to
@@ -43,6 +51,9 @@ type Configuration struct {
 	// MaxOpenConns bounds the connection pool (default 32): WAL readers
 	// run side by side, writers queue for the write lock.
 	MaxOpenConns int
+	// Logger receives the warning when Open had to make the database's
+	// files private (default: discard; required).
+	Logger *slog.Logger
 }
 
 // DefaultConfiguration returns the documented defaults (Path still to
@@ -51,6 +62,7 @@ func DefaultConfiguration() Configuration {
 	return Configuration{
 		BusyTimeout:  30 * time.Second,
 		MaxOpenConns: 32,
+		Logger:       slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -60,6 +72,7 @@ func (c Configuration) Validate() error {
 		check.Set("Path", c.Path != "", "set (the SQLite file)"),
 		check.Positive("BusyTimeout", c.BusyTimeout),
 		check.Positive("MaxOpenConns", c.MaxOpenConns),
+		check.Set("Logger", c.Logger != nil, "set"),
 	)
 }
 
@@ -73,6 +86,13 @@ type DB struct {
 func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid database configuration: %w", err)
+	}
+	// Made before SQLite would make it 0644; -wal and -shm follow its mode.
+	if err := secretfile.Create(cfg.Path); err != nil {
+		return nil, fmt.Errorf("unable to create the database: %w", err)
+	}
+	if err := tightenFiles(cfg); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
@@ -97,7 +117,29 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("unable to put %s in WAL mode (journal_mode %q): %v", cfg.Path, mode, err)
 	}
+	// -wal and -shm left open by an older version are used as they are by
+	// SQLite: only now do they surely exist.
+	if err := tightenFiles(cfg); err != nil {
+		sdb.Close()
+		return nil, err
+	}
 	return d, nil
+}
+
+// tightenFiles makes the database, -wal and -shm files that exist
+// readable by their owner only, warning about each it changes.
+func tightenFiles(cfg Configuration) error {
+	for _, path := range []string{cfg.Path, cfg.Path + "-wal", cfg.Path + "-shm"} {
+		old, err := secretfile.Tighten(path)
+		if err != nil {
+			return fmt.Errorf("the database holds device tokens: %w", err)
+		}
+		if old != 0 {
+			cfg.Logger.Warn("database file was readable by others; made private (it holds device tokens)",
+				"file", path, "old_mode", fmt.Sprintf("%04o", old), "mode", "0600")
+		}
+	}
+	return nil
 }
 
 // Close closes the database.

@@ -56,6 +56,13 @@ type JobSpec struct {
 	MAC         string  `xmlrpc:"mac,omitempty"`
 	ReplaySpeed float64 `xmlrpc:"replay_speed"`
 	Experiment  int     `xmlrpc:"experiment"`
+	// RequestID, when set, makes StartJob idempotent: a StartJob with the
+	// request id of a job the device has returns that job's id instead of
+	// starting another, and StopJob takes the request id in place of the
+	// job id (see ValidRequestID). The aggregate manager sets it, so that
+	// a start whose answer it did not get (a timeout) can be found and
+	// undone.
+	RequestID string `xmlrpc:"request_id,omitempty"`
 }
 
 // IsPromiscuous is Promiscuous with its SPEC default (true when absent).
@@ -141,6 +148,8 @@ type JobSummary struct {
 	Interface  string    `xmlrpc:"interface"`
 	Experiment int       `xmlrpc:"experiment"`
 	Created    time.Time `xmlrpc:"created"`
+	// RequestID is the StartJob request id that made the job, if any.
+	RequestID string `xmlrpc:"request_id,omitempty"`
 }
 
 // CounterEntry is one interval in JobResults kind "counters". The bytes

@@ -23,9 +23,22 @@ type ClientConfig struct {
 	// Timeout bounds every call (default 10 s); a context deadline that
 	// comes sooner wins.
 	Timeout time.Duration
-	// HTTP is the client used (default: a client of its own).
+	// HTTP is the client used (default: a client of its own). The Client
+	// works on a copy that never follows redirects, whatever HTTP's
+	// CheckRedirect: the bearer token goes to the daemon's address only.
 	HTTP *http.Client
 }
+
+// ErrNotDevice is returned for an answer that is not the device API's: a
+// redirect, another HTTP status than 200, or a body that is not an
+// XML-RPC response of the expected shape. The error never holds the
+// body: a device address pointing at another service must not make the
+// AM read that service for its callers (issue 20).
+var ErrNotDevice = errors.New("not a GIMS capture daemon")
+
+// ErrTokenRefused is returned when the daemon answers HTTP 401 or 403:
+// the bearer token is not the one it expects.
+var ErrTokenRefused = errors.New("the bearer token was refused")
 
 // Client calls one capture daemon's device API; the aggregate manager holds
 // one per device. It is safe for concurrent use.
@@ -44,20 +57,44 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{}
+	hc := &http.Client{}
+	if cfg.HTTP != nil {
+		cp := *cfg.HTTP
+		hc = &cp
 	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cfg.HTTP = hc
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+cfg.Token)
 	return &Client{cfg: cfg, rpcURL: cfg.BaseURL + RPCPath, header: h}, nil
 }
 
-// call runs one XML-RPC call with the client's timeout.
+// call runs one XML-RPC call with the client's timeout. Faults and
+// transport errors are returned as they are; any other failure becomes
+// ErrNotDevice with the HTTP status at most.
 func (c *Client) call(ctx context.Context, method string, args []any, reply any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	return xmlrpc.Call(ctx, c.cfg.HTTP, c.rpcURL, c.header, method, args, reply)
+	err := xmlrpc.Call(ctx, c.cfg.HTTP, c.rpcURL, c.header, method, args, reply)
+	if err == nil {
+		return nil
+	}
+	if _, ok := xmlrpc.AsFault(err); ok {
+		return err
+	}
+	var he *xmlrpc.HTTPError
+	if errors.As(err, &he) {
+		if he.StatusCode == http.StatusUnauthorized || he.StatusCode == http.StatusForbidden {
+			return fmt.Errorf("%s: %w (HTTP %d)", method, ErrTokenRefused, he.StatusCode)
+		}
+		return fmt.Errorf("%s: %w (HTTP %d)", method, ErrNotDevice, he.StatusCode)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) || ctx.Err() != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w (not an answer of the device API)", method, ErrNotDevice)
 }
 
 // Capabilities fetches the device's capabilities.
@@ -148,6 +185,6 @@ func (c *Client) OpenFile(ctx context.Context, id, name string) (io.ReadCloser, 
 		return nil, 0, fmt.Errorf("file %s/%s: %w", id, name, ErrNoFile)
 	default:
 		resp.Body.Close()
-		return nil, 0, fmt.Errorf("file %s/%s: HTTP %s", id, name, resp.Status)
+		return nil, 0, fmt.Errorf("file %s/%s: %w (HTTP %d)", id, name, ErrNotDevice, resp.StatusCode)
 	}
 }

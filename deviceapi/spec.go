@@ -65,6 +65,30 @@ const (
 	maxTimeoutS   = 7 * 24 * 3600
 )
 
+// RequestIDPrefix starts every StartJob request id, so that StopJob tells
+// one from a job id (16 hex digits).
+const RequestIDPrefix = "req:"
+
+// maxRequestID bounds a request id's length.
+const maxRequestID = 128
+
+// ValidRequestID tells whether s is a StartJob request id: RequestIDPrefix
+// and 1 to 124 more letters, digits, '.', '_', '-' or ':'.
+func ValidRequestID(s string) bool {
+	rest, ok := strings.CutPrefix(s, RequestIDPrefix)
+	if !ok || rest == "" || len(s) > maxRequestID {
+		return false
+	}
+	for _, c := range rest {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // ErrInvalid is matched (errors.Is) by every error of Check and
 // CheckSettings: the specification is wrong. The error's text is the
 // reason alone, saying what to change (such as "snaplen must be between 1
@@ -101,6 +125,10 @@ func (s *JobSpec) Check() error {
 		}
 	} else if s.ReplaySpeed != 0 {
 		return invalidf("replay_speed applies only to file: interfaces, not %q", s.Interface)
+	}
+	if s.RequestID != "" && !ValidRequestID(s.RequestID) {
+		return invalidf("request_id %q: want %q and at most %d letters, digits, '.', '_', '-' or ':'",
+			s.RequestID, RequestIDPrefix, maxRequestID-len(RequestIDPrefix))
 	}
 	return s.CheckSettings()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -121,6 +122,26 @@ func TestDefaultsOfPointers(t *testing.T) {
 		f := FlowsSpec{Biflow: tc.p}
 		if s.IsPromiscuous() != tc.want || f.IsBiflow() != tc.want {
 			t.Errorf("IsPromiscuous(), IsBiflow() of %v = %t, %t; want %t", tc.p, s.IsPromiscuous(), f.IsBiflow(), tc.want)
+		}
+	}
+}
+
+func TestValidRequestID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"req:a1b2:e1:a1:p0", true},
+		{"req:x", true},
+		{"req:", false},
+		{"0123456789abcdef", false}, // a job id
+		{"req:a b", false},
+		{"req:a/b", false},
+		{"req:" + strings.Repeat("x", 124), true},
+		{"req:" + strings.Repeat("x", 125), false},
+	} {
+		if got := ValidRequestID(tc.id); got != tc.ok {
+			t.Errorf("ValidRequestID(%q) = %t, want %t", tc.id, got, tc.ok)
 		}
 	}
 }

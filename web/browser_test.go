@@ -292,6 +292,14 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("device list without both devices, reachability and last seen:\n%s", list)
 	}
 	b.shot("06-devices", true)
+	// An activation code for self-registering daemons: shown once.
+	b.setValue("#new-activation-form input[name=uses]", "3")
+	b.click("#create-activation", "#activation-code")
+	if code := b.text("#activation-code"); !strings.HasPrefix(code, "gims-act-") ||
+		!strings.Contains(b.text("#activation-list"), "3") {
+		t.Errorf("activation code %q, list:\n%s", code, b.text("#activation-list"))
+	}
+	b.shot("06-activation-code", false)
 	b.click("#delete-cap2", "#confirm-delete")
 	record := b.text("#confirm-delete")
 	for _, want := range []string{"cap2", fmt.Sprintf("%s:%d", cd.host, cd.port), "lab-1", "set (never shown)", "file:" + traceName} {

@@ -19,17 +19,47 @@ const newLocation = "__new__"
 type devicesData struct {
 	Approved []amapi.DeviceInfo
 	Pending  []amapi.DeviceInfo
+	// Activations are the usable activation codes (without the codes).
+	Activations []amapi.Activation
+	// NewActivation is the one just made, with its code: shown this once.
+	NewActivation *amapi.Activation
+	// ActivationError is why the last one could not be made.
+	ActivationError string
+	// Expiries are the choices of the activation form.
+	Expiries []expiryChoice
 }
 
-// listDevices shows the devices with reachability and last seen, and
-// the self-registered ones waiting for approval (admins).
+// expiryChoice is one lifetime an activation code may be given.
+type expiryChoice struct {
+	Value string
+	Label string
+}
+
+// activationExpiries are the lifetimes the GUI offers, the default first.
+var activationExpiries = []struct {
+	expiryChoice
+	seconds int
+}{
+	{expiryChoice{"1d", "1 day"}, 86400},
+	{expiryChoice{"1h", "1 hour"}, 3600},
+	{expiryChoice{"7d", "7 days"}, 7 * 86400},
+	{expiryChoice{"30d", "30 days"}, 30 * 86400},
+}
+
+// listDevices shows the devices with reachability and last seen, the
+// self-registered ones waiting for approval and the activation codes
+// (admins).
 func (h *Handler) listDevices(w http.ResponseWriter, r *http.Request, s *session) {
+	h.renderDevices(w, r, s, http.StatusOK, devicesData{})
+}
+
+// renderDevices renders devices.html with d's activation members.
+func (h *Handler) renderDevices(w http.ResponseWriter, r *http.Request, s *session, status int, d devicesData) {
 	devs, err := h.m.ListDevices(r.Context(), s.User)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	var d devicesData
 	for _, dev := range devs {
 		if dev.Pending {
 			d.Pending = append(d.Pending, dev)
@@ -37,7 +67,75 @@ func (h *Handler) listDevices(w http.ResponseWriter, r *http.Request, s *session
 			d.Approved = append(d.Approved, dev)
 		}
 	}
-	h.render(w, r, http.StatusOK, "devices.html", "Capture devices", "devices", d)
+	if d.Activations, err = h.m.ListActivations(r.Context(), s.User); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, e := range activationExpiries {
+		d.Expiries = append(d.Expiries, e.expiryChoice)
+	}
+	h.render(w, r, status, "devices.html", "Capture devices", "devices", d)
+}
+
+// createActivation makes an activation code and shows it on the devices
+// page, in this answer only (never stored in the session, never again).
+func (h *Handler) createActivation(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := requireAdmin(s); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var req amapi.ActivationRequest
+	choice := r.PostFormValue("expires")
+	for _, e := range activationExpiries {
+		if e.Value == choice {
+			req.ExpiresS = e.seconds
+		}
+	}
+	uses, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("uses")))
+	switch {
+	case req.ExpiresS == 0:
+		h.renderDevices(w, r, s, http.StatusBadRequest, devicesData{ActivationError: "choose how long the code works"})
+		return
+	case err != nil || uses < 1 || uses > amapi.MaxActivationUses:
+		h.renderDevices(w, r, s, http.StatusBadRequest, devicesData{
+			ActivationError: fmt.Sprintf("uses must be a whole number from 1 to %d", amapi.MaxActivationUses)})
+		return
+	}
+	req.Uses = uses
+	act, err := h.m.CreateActivation(r.Context(), s.User, req)
+	if err != nil {
+		if httpStatus(err) == http.StatusBadRequest {
+			h.renderDevices(w, r, s, http.StatusBadRequest, devicesData{ActivationError: message(err)})
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.renderDevices(w, r, s, http.StatusOK, devicesData{NewActivation: &act})
+}
+
+// deleteActivation revokes an activation code.
+func (h *Handler) deleteActivation(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("%w: activation %q", am.ErrNotFound, r.PathValue("id")))
+		return
+	}
+	if err := h.m.DeleteActivation(r.Context(), s.User, id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.sessions.setFlash(s, fmt.Sprintf("Activation %d revoked.", id))
+	http.Redirect(w, r, "/devices#activations", http.StatusSeeOther)
+}
+
+// requireAdmin refuses a write of the devices page to non-admins before
+// the form is read.
+func requireAdmin(s *session) error {
+	if !s.User.IsAdmin() {
+		return fmt.Errorf("%w: device administration is for admins", am.ErrAuth)
+	}
+	return nil
 }
 
 // deviceForm is the data of device_form.html (add and edit) and of the

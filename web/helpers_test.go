@@ -118,6 +118,7 @@ const (
 // as gims-am mounts them.
 type env struct {
 	m     *am.Manager
+	gui   *Handler
 	srv   *httptest.Server
 	admin am.Principal
 }
@@ -176,7 +177,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle("/", gui)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{m: m, srv: srv, admin: admin}
+	return &env{m: m, gui: gui, srv: srv, admin: admin}
 }
 
 // addDevice adds capture daemon c as name through the manager.

@@ -157,40 +157,62 @@ type loginData struct {
 	Error string
 }
 
-// safeNext keeps a post-login destination only when it is a path of this
-// site.
+// defaultNext is where a login without a usable destination goes.
+const defaultNext = "/experiments"
+
+// safeNext keeps a post-login destination only when it is an absolute
+// path of this site: printable ASCII without a backslash (browsers drop
+// tabs and newlines and read "\" as "/", which makes "/\t/evil" or
+// "/\\evil" another host), starting with a single "/" (not "//", which
+// names another host), and parsed by net/url into a path with neither
+// scheme nor host. Anything else gives defaultNext.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/experiments"
+	if next == "" || len(next) > 2048 {
+		return defaultNext
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return defaultNext
+		}
+	}
+	if next[0] != '/' || strings.HasPrefix(next, "//") {
+		return defaultNext
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return defaultNext
 	}
 	return next
 }
 
-// loginForm shows the login form, with an anonymous session for its CSRF
-// token.
+// loginForm shows the login form with a new signed login token; it keeps
+// nothing on the server.
 func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
-	s := sessionOf(r)
-	if s.loggedIn() {
+	if sessionOf(r).loggedIn() {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
 	// A client certificate that names a user logs in without a password
-	// (SPEC §10), in a new session.
+	// (SPEC §10), in a new session (a session the browser had ends).
 	if p, ok, err := h.m.AuthenticateCertificate(r.Context(), r.TLS); ok && err == nil {
-		h.sessions.destroy(w, s)
+		h.sessions.destroy(w, sessionOf(r))
 		h.sessions.create(w, r, p)
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	if s == nil {
-		s = h.sessions.create(w, r, am.Principal{})
-		r = r.WithContext(withSession(r.Context(), s))
-	}
-	h.render(w, r, http.StatusOK, "login.html", "Log in", "", loginData{Next: safeNext(r.URL.Query().Get("next"))})
+	h.renderLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// renderLogin shows the login form with a fresh login token.
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, data loginData) {
+	v := view{Title: "Log in", CSRF: h.logins.issue(w, r), Data: data}
+	h.execute(w, status, h.pages["login.html"], "layout", v)
 }
 
 // login checks the user's password with the manager and starts a new
-// session.
+// session (ServeHTTP checked the login token); a session the browser had
+// is ended first (no session fixation).
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	old := sessionOf(r)
 	name := strings.TrimSpace(r.PostFormValue("name"))
@@ -206,11 +228,13 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		if !errors.Is(err, am.ErrAuth) {
 			msg = "login failed: " + message(err)
 		}
-		h.render(w, r, http.StatusUnauthorized, "login.html", "Log in", "", loginData{Name: name, Next: next, Error: msg})
+		h.renderLogin(w, r, http.StatusUnauthorized, loginData{Name: name, Next: next, Error: msg})
 		return
 	}
 	h.sessions.destroy(w, old)
 	h.sessions.create(w, r, p)
+	http.SetCookie(w, &http.Cookie{Name: loginCookieName, Value: "", Path: "/login", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

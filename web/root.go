@@ -8,7 +8,9 @@
 // (live status, the BPF filter check, the flows table) use htmx and the
 // counter charts Chart.js, both vendored under static/vendor and embedded,
 // so the GUI needs no network access at run time. Sessions are kept on the
-// server (sessions.go); every write needs the session's CSRF token.
+// server (sessions.go) and made only at a successful login; every write
+// needs the session's CSRF token, the login itself a signed double-submit
+// token.
 package web
 
 import (
@@ -40,8 +42,9 @@ type Configuration struct {
 	SessionIdle time.Duration
 	// SessionMax ends a login that old whatever its use (default 7 days).
 	SessionMax time.Duration
-	// MaxSessions bounds the sessions held in memory, logged in or
-	// waiting at the login form (default 10000); the oldest go first.
+	// MaxSessions bounds the logged-in sessions held in memory (default
+	// 10000); expired ones go first, then the least recently used. The
+	// login form holds no session (its CSRF token is a signed cookie).
 	MaxSessions int
 	// StatusInterval is how often an experiment page polls the live
 	// status (default 1 s).
@@ -94,6 +97,7 @@ type Handler struct {
 	m        *am.Manager
 	pages    map[string]*template.Template
 	sessions *sessionStore
+	logins   *loginTokens
 	rates    *rateTracker
 	mux      *http.ServeMux
 }
@@ -118,6 +122,7 @@ func New(cfg Configuration, m *am.Manager) (*Handler, error) {
 		m:        m,
 		pages:    make(map[string]*template.Template, len(pageFiles)),
 		sessions: newSessionStore(cfg),
+		logins:   newLoginTokens(cfg.Now),
 		rates:    newRateTracker(),
 		mux:      http.NewServeMux(),
 	}
@@ -155,6 +160,8 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /devices/{name}/approve", h.user(h.approveDevice))
 	h.mux.HandleFunc("GET /devices/{name}/delete", h.user(h.deleteDeviceForm))
 	h.mux.HandleFunc("POST /devices/{name}/delete", h.user(h.deleteDevice))
+	h.mux.HandleFunc("POST /activations", h.user(h.createActivation))
+	h.mux.HandleFunc("POST /activations/{id}/delete", h.user(h.deleteActivation))
 
 	h.mux.HandleFunc("GET /experiments", h.user(h.listExperiments))
 	h.mux.HandleFunc("GET /experiments/new", h.user(h.newExperimentForm))
@@ -170,7 +177,8 @@ func (h *Handler) routes(static fs.FS) {
 }
 
 // ServeHTTP implements http.Handler: security headers, the session, the
-// CSRF check of every write, then the route.
+// CSRF check of every write (the login form's signed token for POST
+// /login, the session's token otherwise), then the route.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; "+
@@ -185,7 +193,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "no-store")
 	s := h.sessions.get(r)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		if err := h.sessions.checkWrite(r, s); err != nil {
+		check := func() error { return h.sessions.checkWrite(r, s) }
+		if r.URL.Path == "/login" {
+			check = func() error { return h.logins.check(r) }
+		}
+		if err := check(); err != nil {
 			h.cfg.Logger.Warn("write refused", "remote", r.RemoteAddr, "path", r.URL.Path, "error", err)
 			http.Error(w, "403 forbidden: "+err.Error(), http.StatusForbidden)
 			return

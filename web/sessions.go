@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"net/http"
 	"net/url"
@@ -17,19 +19,25 @@ import (
 
 // Sessions are kept on the server: the cookie holds only a random
 // identifier (HttpOnly, SameSite=Strict, Secure over TLS), the store keys
-// them by its SHA-256. A visitor gets an anonymous session at the login
-// form, so that the login itself carries a CSRF token; logging in replaces
-// it with a new one (no session fixation). Every request other than GET and
-// HEAD needs the session's CSRF token, in the form field "csrf" or in the
-// X-CSRF-Token header (htmx), and a same-origin Origin header when the
-// browser sends one.
+// them by its SHA-256. A session exists only after a successful login, so
+// anonymous visitors cannot fill the store and push real logins out. The
+// login form itself is protected by a signed double-submit token
+// (loginToken): the same random value, signed with the handler's key, in a
+// cookie and in a hidden field, checked without any state on the server.
+// Every other request than GET and HEAD needs the session's CSRF token, in
+// the form field "csrf" or in the X-CSRF-Token header (htmx), and a
+// same-origin Origin header when the browser sends one.
 
-// Names of the session cookie, the CSRF form field and header.
+// Names of the session and login cookies, the CSRF form field and header.
 const (
-	cookieName = "gims_session"
-	csrfField  = "csrf"
-	csrfHeader = "X-CSRF-Token"
+	cookieName      = "gims_session"
+	loginCookieName = "gims_login"
+	csrfField       = "csrf"
+	csrfHeader      = "X-CSRF-Token"
 )
+
+// loginTokenTTL is how long a login form stays usable.
+const loginTokenTTL = time.Hour
 
 // session is one visitor's state; the store hands out copies.
 type session struct {
@@ -92,15 +100,18 @@ func (st *sessionStore) get(r *http.Request) *session {
 
 // expired tells whether s is over (its lock held).
 func (st *sessionStore) expired(s *session, now time.Time) bool {
-	idle := st.cfg.SessionIdle
-	if !s.loggedIn() {
-		idle = min(idle, 30*time.Minute)
-	}
-	return now.Sub(s.seen) > idle || now.Sub(s.created) > st.cfg.SessionMax
+	return now.Sub(s.seen) > st.cfg.SessionIdle || now.Sub(s.created) > st.cfg.SessionMax
 }
 
-// create starts a session for user (zero for an anonymous one), sets its
-// cookie and returns it.
+// size returns the number of sessions held.
+func (st *sessionStore) size() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.all)
+}
+
+// create starts a session for a logged-in user, sets its cookie and
+// returns it.
 func (st *sessionStore) create(w http.ResponseWriter, r *http.Request, user am.Principal) *session {
 	id := randomToken()
 	now := st.cfg.Now()
@@ -117,11 +128,11 @@ func (st *sessionStore) create(w http.ResponseWriter, r *http.Request, user am.P
 	return &cp
 }
 
-// prune drops expired sessions and, if still full, the anonymous ones,
-// then the least recently seen (its lock held).
+// prune drops expired sessions and, if still full, the least recently
+// seen (its lock held).
 func (st *sessionStore) prune(now time.Time) {
 	for k, s := range st.all {
-		if st.expired(s, now) || !s.loggedIn() {
+		if st.expired(s, now) {
 			delete(st.all, k)
 		}
 	}
@@ -171,19 +182,28 @@ func (st *sessionStore) takeFlash(s *session) string {
 
 // Errors of refused writes (answered 403).
 var (
-	errNoSession = errors.New("no session: reload the page and log in")
-	errCSRF      = errors.New("missing or wrong CSRF token: reload the page")
-	errOrigin    = errors.New("cross-origin request refused")
+	errNoSession  = errors.New("no session: reload the page and log in")
+	errCSRF       = errors.New("missing or wrong CSRF token: reload the page")
+	errOrigin     = errors.New("cross-origin request refused")
+	errLoginToken = errors.New("missing, wrong or expired login form token: reload the login page")
 )
 
-// checkWrite refuses a write without a session, with a wrong CSRF token
-// or from another origin.
-func (st *sessionStore) checkWrite(r *http.Request, s *session) error {
+// checkOrigin refuses a request whose Origin header names another site.
+func checkOrigin(r *http.Request) error {
 	if origin := r.Header.Get("Origin"); origin != "" {
 		u, err := url.Parse(origin)
 		if err != nil || u.Host != r.Host {
 			return errOrigin
 		}
+	}
+	return nil
+}
+
+// checkWrite refuses a write without a session, with a wrong CSRF token
+// or from another origin.
+func (st *sessionStore) checkWrite(r *http.Request, s *session) error {
+	if err := checkOrigin(r); err != nil {
+		return err
 	}
 	if s == nil {
 		return errNoSession
@@ -196,6 +216,81 @@ func (st *sessionStore) checkWrite(r *http.Request, s *session) error {
 	}
 	if token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) != 1 {
 		return errCSRF
+	}
+	return nil
+}
+
+// loginTokens makes and checks the login form's signed double-submit
+// tokens: base64url of a random nonce, the issue time and an HMAC-SHA256
+// of both under key. The key is random per handler, so a restart of the
+// AM only asks those at the login form to reload it.
+type loginTokens struct {
+	key [32]byte
+	now func() time.Time
+}
+
+// newLoginTokens returns a token maker with a fresh random key.
+func newLoginTokens(now func() time.Time) *loginTokens {
+	t := &loginTokens{now: now}
+	rand.Read(t.key[:]) // never fails (crypto/rand panics rather)
+	return t
+}
+
+// Sizes of a login token's parts.
+const (
+	loginNonceLen = 16
+	loginTimeLen  = 8
+	loginMACLen   = sha256.Size
+)
+
+// sign returns the MAC of a token's nonce and time.
+func (t *loginTokens) sign(msg []byte) []byte {
+	mac := hmac.New(sha256.New, t.key[:])
+	mac.Write([]byte("gims-login-v1\x00"))
+	mac.Write(msg)
+	return mac.Sum(nil)
+}
+
+// issue sets a new token's cookie (SameSite=Strict, HttpOnly, only for
+// /login) and returns the token for the form's hidden field.
+func (t *loginTokens) issue(w http.ResponseWriter, r *http.Request) string {
+	b := make([]byte, loginNonceLen+loginTimeLen, loginNonceLen+loginTimeLen+loginMACLen)
+	rand.Read(b[:loginNonceLen])
+	binary.BigEndian.PutUint64(b[loginNonceLen:], uint64(t.now().Unix()))
+	token := base64.RawURLEncoding.EncodeToString(append(b, t.sign(b)...))
+	http.SetCookie(w, &http.Cookie{Name: loginCookieName, Value: token, Path: "/login",
+		MaxAge: int(loginTokenTTL / time.Second), HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	return token
+}
+
+// check refuses a login post from another origin, or whose form token
+// is missing, differs from the cookie's, is not signed by this handler or
+// is too old.
+func (t *loginTokens) check(r *http.Request) error {
+	if err := checkOrigin(r); err != nil {
+		return err
+	}
+	c, err := r.Cookie(loginCookieName)
+	if err != nil || c.Value == "" {
+		return errLoginToken
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
+	field := r.PostFormValue(csrfField)
+	if subtle.ConstantTimeCompare([]byte(field), []byte(c.Value)) != 1 {
+		return errLoginToken
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(raw) != loginNonceLen+loginTimeLen+loginMACLen {
+		return errLoginToken
+	}
+	msg, mac := raw[:loginNonceLen+loginTimeLen], raw[loginNonceLen+loginTimeLen:]
+	if !hmac.Equal(mac, t.sign(msg)) {
+		return errLoginToken
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(msg[loginNonceLen:])), 0)
+	if age := t.now().Sub(issued); age < -time.Minute || age > loginTokenTTL {
+		return errLoginToken
 	}
 	return nil
 }

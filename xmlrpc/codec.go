@@ -57,6 +57,12 @@ type callState struct {
 	method string  // XML-RPC method name
 	params []value // parsed parameters
 	sub    bool    // a call inside system.multicall
+	// budget is how many bytes this call's encoded answer may take:
+	// Configuration.MaxResponseBytes, less what earlier sub-calls of the
+	// same multicall took.
+	budget int64
+	// overBudget is set when the answer was refused for the budget.
+	overBudget bool
 
 	gorilla string        // "Service.Method", set before gorilla runs
 	args    reflect.Value // decoded args (pointer), set before gorilla runs
@@ -176,13 +182,22 @@ func (cr *codecRequest) WriteResponse(w http.ResponseWriter, reply any, methodEr
 		f := cr.codec.cfg.mapFault(methodErr)
 		fault = &f
 	} else {
-		e := encoder{cache: &cr.codec.cache}
+		budget := cr.codec.cfg.MaxResponseBytes
+		if cr.st != nil {
+			budget = cr.st.budget
+		}
+		e := encoder{cache: &cr.codec.cache, max: budget}
 		v := reflect.ValueOf(reply)
 		if v.Kind() == reflect.Pointer && !v.IsNil() {
 			v = v.Elem()
 		}
 		if err := e.value(v); err != nil {
-			fault = &Fault{Code: cr.codec.cfg.Codes.Internal, String: "unable to encode the reply: " + err.Error()}
+			var f Fault
+			f, over := cr.codec.encodeFault(err)
+			if cr.st != nil {
+				cr.st.overBudget = over
+			}
+			fault = &f
 		} else {
 			encoded = e.b
 		}
@@ -197,9 +212,25 @@ func (cr *codecRequest) WriteResponse(w http.ResponseWriter, reply any, methodEr
 	if fault != nil {
 		writeXML(w, appendFault(nil, *fault))
 	} else {
-		writeXML(w, appendResponse(make([]byte, 0, len(encoded)+128), encoded))
+		writeResponse(w, encoded)
 	}
 	return nil
+}
+
+// encodeFault is the fault of a reply that could not be encoded: too
+// large for the response budget (overBudget), or not encodable at all.
+func (c *Codec) encodeFault(err error) (f Fault, overBudget bool) {
+	var tl *errTooLarge
+	if errors.As(err, &tl) {
+		return c.tooLarge(), true
+	}
+	return Fault{Code: c.cfg.Codes.Internal, String: "unable to encode the reply: " + err.Error()}, false
+}
+
+// tooLarge is the fault of an answer beyond the response budget.
+func (c *Codec) tooLarge() Fault {
+	return Fault{Code: c.cfg.Codes.TooLarge, String: fmt.Sprintf("response too large: one request may return at most %d bytes; "+
+		"ask for fewer results (a smaller limit) or make fewer calls per system.multicall", c.cfg.MaxResponseBytes)}
 }
 
 // writeXML sends an XML-RPC response document with HTTP 200. Write errors
@@ -210,6 +241,24 @@ func writeXML(w http.ResponseWriter, doc []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(doc)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(doc)
+}
+
+// Wrapping of an encoded <value> in a methodResponse document.
+const (
+	responseHead = `<?xml version="1.0" encoding="UTF-8"?>` + "\n<methodResponse><params><param>"
+	responseTail = "</param></params></methodResponse>\n"
+)
+
+// writeResponse sends the methodResponse document holding encodedValue
+// with HTTP 200, without copying the value into a new document.
+func writeResponse(w http.ResponseWriter, encodedValue []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/xml; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(responseHead)+len(encodedValue)+len(responseTail)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, responseHead)
+	_, _ = w.Write(encodedValue)
+	_, _ = io.WriteString(w, responseTail)
 }
 
 // WriteFault answers an XML-RPC request with fault f and HTTP 200, as

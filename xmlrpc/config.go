@@ -26,8 +26,15 @@ type Configuration struct {
 	// (default 100000); more is a parse-error fault.
 	MaxValues int
 	// MaxMulticall bounds the number of calls in one system.multicall
-	// (default 1000); more is an invalid-parameters fault.
+	// (default 100); more is an invalid-parameters fault.
 	MaxMulticall int
+	// MaxResponseBytes is the response budget of one HTTP request (default
+	// 16 MiB): an answer whose encoding grows beyond it is the fault
+	// Codes.TooLarge instead, and so is every sub-call of a
+	// system.multicall once the sub-answers together have spent it (the
+	// calls left are not run). Answers are encoded whole in memory, so
+	// this bounds what one request holds.
+	MaxResponseBytes int64
 	// Codes are the fault codes the server raises itself (default
 	// DefaultFaultCodes); none may be 0.
 	Codes FaultCodes
@@ -45,15 +52,16 @@ type Configuration struct {
 }
 
 // DefaultConfiguration returns the documented defaults: 1 MiB bodies,
-// nesting 64, 100000 values, 1000 calls per multicall, the standard fault
-// codes, and no default service, mapper or middleware.
+// nesting 64, 100000 values, 100 calls per multicall, 16 MiB answers, the
+// standard fault codes, and no default service, mapper or middleware.
 func DefaultConfiguration() Configuration {
 	return Configuration{
-		MaxBodyBytes: 1 << 20,
-		MaxDepth:     64,
-		MaxValues:    100000,
-		MaxMulticall: 1000,
-		Codes:        DefaultFaultCodes(),
+		MaxBodyBytes:     1 << 20,
+		MaxDepth:         64,
+		MaxValues:        100000,
+		MaxMulticall:     100,
+		MaxResponseBytes: 16 << 20,
+		Codes:            DefaultFaultCodes(),
 	}
 }
 
@@ -65,6 +73,7 @@ func (c Configuration) Validate() error {
 		check.Positive("MaxDepth", c.MaxDepth),
 		check.Positive("MaxValues", c.MaxValues),
 		check.Positive("MaxMulticall", c.MaxMulticall),
+		check.Positive("MaxResponseBytes", c.MaxResponseBytes),
 		c.Codes.validate(),
 	)
 }

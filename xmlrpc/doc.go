@@ -47,6 +47,7 @@
 //	                                    Fault in the error chain, else
 //	                                    Codes.Application (-32500)
 //	reply that cannot be encoded        Codes.Internal      (-32603)
+//	answer beyond MaxResponseBytes      Codes.TooLarge      (3)
 //
 // all with HTTP 200. HTTP errors remain for what is not an XML-RPC request:
 // a method other than POST (405), an unsupported Content-Type (415), a
@@ -58,6 +59,11 @@
 // request-scoped values apply to each; a nested system.multicall is a
 // fault. Each entry of the result is a one-element array holding the
 // result, or a fault struct, as Python's xmlrpc.client.MultiCall expects.
+// A multicall holds at most Configuration.MaxMulticall calls, and its
+// sub-answers share the request's response budget
+// (Configuration.MaxResponseBytes): the sub-call whose answer does not fit
+// is the fault Codes.TooLarge, and the calls after it are not run and get
+// the same fault.
 //
 // Parsing is strict XML with encoding/xml: DOCTYPE and other directives are
 // refused (no entity can expand), nesting and the number of values are

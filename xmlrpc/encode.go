@@ -19,6 +19,17 @@ type encoder struct {
 	b     []byte
 	cache *typeCache
 	depth int
+	// max, when positive, bounds len(b): encoding stops with an
+	// *errTooLarge once b grows beyond it (a server's response budget).
+	max int64
+}
+
+// errTooLarge is the error of an encoding that went beyond its budget.
+type errTooLarge struct{ max int64 }
+
+// Error implements error.
+func (e *errTooLarge) Error() string {
+	return fmt.Sprintf("the answer is larger than the %d bytes one request may return", e.max)
 }
 
 // appendCall appends a methodCall document.
@@ -39,9 +50,9 @@ func (e *encoder) appendCall(method string, args []any) error {
 
 // appendResponse wraps an encoded <value> in a methodResponse document.
 func appendResponse(b, encodedValue []byte) []byte {
-	b = append(b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n<methodResponse><params><param>"...)
+	b = append(b, responseHead...)
 	b = append(b, encodedValue...)
-	return append(b, "</param></params></methodResponse>\n"...)
+	return append(b, responseTail...)
 }
 
 // appendFaultValue appends the <value> of a fault struct.
@@ -68,6 +79,9 @@ func (e *encoder) value(v reflect.Value) error {
 		return err
 	}
 	e.b = append(e.b, "</value>"...)
+	if e.max > 0 && int64(len(e.b)) > e.max {
+		return &errTooLarge{max: e.max}
+	}
 	return nil
 }
 

@@ -74,10 +74,14 @@ type FaultCodes struct {
 	// Application is for method errors that hold no Fault, when no
 	// FaultMapper is configured (default CodeApplication, -32500).
 	Application int
+	// TooLarge is for answers beyond Configuration.MaxResponseBytes
+	// (default CodeInvalidParams, 3: the caller has to ask for less).
+	TooLarge int
 }
 
 // DefaultFaultCodes returns the standard codes: CodeParseError,
-// CodeUnknownMethod, CodeInvalidParams, CodeInternal and CodeApplication.
+// CodeUnknownMethod, CodeInvalidParams, CodeInternal and CodeApplication,
+// and CodeInvalidParams for answers too large.
 func DefaultFaultCodes() FaultCodes {
 	return FaultCodes{
 		ParseError:    CodeParseError,
@@ -85,6 +89,7 @@ func DefaultFaultCodes() FaultCodes {
 		InvalidParams: CodeInvalidParams,
 		Internal:      CodeInternal,
 		Application:   CodeApplication,
+		TooLarge:      CodeInvalidParams,
 	}
 }
 
@@ -97,6 +102,7 @@ func (c FaultCodes) validate() error {
 		nonZero("Codes.InvalidParams", c.InvalidParams),
 		nonZero("Codes.Internal", c.Internal),
 		nonZero("Codes.Application", c.Application),
+		nonZero("Codes.TooLarge", c.TooLarge),
 	)
 }
 

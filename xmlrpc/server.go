@@ -217,7 +217,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteFault(w, Fault{Code: s.codec.cfg.Codes.ParseError, String: "parse error: " + err.Error()})
 		return
 	}
-	st := &callState{method: call.method, params: call.params}
+	st := &callState{method: call.method, params: call.params, budget: s.codec.cfg.MaxResponseBytes}
 	s.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 }
 
@@ -274,9 +274,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 
 // reply encodes v as the call's result.
 func (s *Server) reply(w http.ResponseWriter, st *callState, v any) {
-	e := encoder{cache: &s.codec.cache}
+	e := encoder{cache: &s.codec.cache, max: st.budget}
 	if err := e.value(reflect.ValueOf(v)); err != nil {
-		s.respond(w, st, nil, &Fault{Code: s.codec.cfg.Codes.Internal, String: "unable to encode the reply: " + err.Error()})
+		var f Fault
+		f, st.overBudget = s.codec.encodeFault(err)
+		s.respond(w, st, nil, &f)
 		return
 	}
 	s.respond(w, st, e.b, nil)
@@ -293,7 +295,7 @@ func (s *Server) respond(w http.ResponseWriter, st *callState, encoded []byte, f
 		WriteFault(w, *fault)
 		return
 	}
-	writeXML(w, appendResponse(nil, encoded))
+	writeResponse(w, encoded)
 }
 
 // Methods returns every callable method name, sorted, introspection
@@ -363,6 +365,7 @@ func (s *Server) multicall(w http.ResponseWriter, r *http.Request, st *callState
 		return
 	}
 	out := []byte("<value><array><data>")
+	spent := false // the budget is spent: the calls left are not run
 	for i := range calls {
 		sub, err := subCall(&calls[i])
 		if err != nil {
@@ -373,12 +376,29 @@ func (s *Server) multicall(w http.ResponseWriter, r *http.Request, st *callState
 			out = appendFaultValue(out, Fault{Code: codes.Internal, String: fmt.Sprintf("%s: not run: %v", sub.method, err)})
 			continue
 		}
+		// The sub-answers share the request's budget; fault entries, a
+		// few hundred bytes each, count once written.
+		sub.budget = st.budget - int64(len(out))
+		if spent || sub.budget <= 0 {
+			spent = true
+			f := s.codec.tooLarge()
+			f.String = sub.method + ": not run: " + f.String
+			out = appendFaultValue(out, f)
+			continue
+		}
 		req := r.Clone(context.WithValue(r.Context(), stateKey{}, sub))
 		req.Body, req.ContentLength = http.NoBody, 0
 		cw := &captureWriter{header: make(http.Header)}
 		s.handler.ServeHTTP(cw, req)
 		result, fault := s.outcome(sub, cw)
+		if fault == nil && int64(len(result)) > sub.budget {
+			f := s.codec.tooLarge()
+			fault, sub.overBudget = &f, true
+		}
 		if fault != nil {
+			// Once an answer did not fit, the calls after it are not run:
+			// what is left of the budget is less than that answer.
+			spent = spent || sub.overBudget
 			out = appendFaultValue(out, *fault)
 			continue
 		}

@@ -343,7 +343,7 @@ func TestIntrospection(t *testing.T) {
 	if err := Call(ctx, nil, ts.URL, nil, "system.listMethods", nil, &names); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Add", "Admin", "Any", "Bad", "Configure", "Counters", "Echo", "Fail", "OtherService.Ping", "Whoami",
+	want := []string{"Add", "Admin", "Any", "Bad", "Configure", "Counters", "Echo", "Fail", "OtherService.Ping", "Rows", "Whoami",
 		"system.listMethods", "system.methodHelp", "system.multicall"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("listMethods (-got, +want):\n- %q\n+ %q", names, want)
@@ -398,8 +398,8 @@ func TestKnownMethod(t *testing.T) {
 			t.Errorf("%s KnownMethod(%q) = %q, %v; want %q, %v", tc.pos, tc.name, got, ok, tc.want, tc.ok)
 		}
 	}
-	if got := s.Methods(); len(got) != 13 || got[0] != "Add" {
-		t.Errorf("Methods() = %q, want the 13 names of system.listMethods", got)
+	if got := s.Methods(); len(got) != 14 || got[0] != "Add" {
+		t.Errorf("Methods() = %q, want the 14 names of system.listMethods", got)
 	}
 }
 

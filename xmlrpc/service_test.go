@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -95,6 +96,20 @@ func (s *TestService) Add(r *http.Request, args *AddArgs, reply *int) error {
 func (s *TestService) Echo(r *http.Request, args *EchoArgs, reply *Sample) error {
 	s.calls.Add(1)
 	*reply = args.S
+	return nil
+}
+
+// RowsArgs ask Rows for N rows.
+type RowsArgs struct{ N int }
+
+// Rows returns N strings of 100 bytes: an answer as large as asked.
+func (s *TestService) Rows(r *http.Request, args *RowsArgs, reply *[]string) error {
+	s.calls.Add(1)
+	row := strings.Repeat("r", 100)
+	*reply = make([]string, args.N)
+	for i := range *reply {
+		(*reply)[i] = row
+	}
 	return nil
 }
 

@@ -48,6 +48,12 @@ func loopbackOnly() *http.Client {
 
 // newFuzzHandler is the API over a real manager and database.
 func newFuzzHandler(tb testing.TB) *Handler {
+	return newHandlerWith(tb, DefaultConfiguration())
+}
+
+// newHandlerWith is the API with cfg over a real manager and database,
+// with the admin fuzzUser.
+func newHandlerWith(tb testing.TB, cfg Configuration) *Handler {
 	dir := tb.TempDir()
 	dcfg := db.DefaultConfiguration()
 	dcfg.Path = filepath.Join(dir, "am.db")
@@ -66,7 +72,7 @@ func newFuzzHandler(tb testing.TB) *Handler {
 	if _, err := m.InitAdmin(context.Background(), fuzzUser, fuzzPass); err != nil {
 		tb.Fatal(err)
 	}
-	h, err := New(DefaultConfiguration(), Dependencies{Manager: m, Registry: reg})
+	h, err := New(cfg, Dependencies{Manager: m, Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -117,7 +123,10 @@ func amFuzzSeeds() []string {
 		call("DeleteDevice", str("tap1")), call("ListDevices"),
 		call("AddUser", strct("name", str("bob"), "password", str("bob-password"), "role", str("experimenter"))),
 		call("DeleteUser", str("admin")), call("ListUsers"),
-		call("RegisterDevice", strct("name", str("reg"), "hostname", str("127.0.0.1"), "port", num(9), "token", str("x"))),
+		call("RegisterDevice", strct("name", str("reg"), "hostname", str("127.0.0.1"), "port", num(9), "token", str("x"),
+			"activation", str("gims-act-x"))),
+		call("CreateActivation", strct("expires_s", num(60), "uses", num(2))),
+		call("ListActivations"), call("DeleteActivation", num(1)),
 		call("system.listMethods"), call("system.methodHelp", str("ConfigureExperiment")),
 		call("system.multicall", "<value><array><data>"+
 			strct("methodName", str("ListUsers"), "params", "<value><array><data></data></array></value>")+

@@ -8,6 +8,7 @@ package api
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,6 +24,7 @@ import (
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/internal/rpcmetrics"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -34,6 +37,15 @@ type Configuration struct {
 	// Logger receives refused calls and failures (default: discard).
 	// Required.
 	Logger *slog.Logger
+	// UserRate bounds each experimenter's calls (default 20 per second,
+	// a burst of 200, 4 requests in progress at once): beyond it a call
+	// is fault 4 saying to slow down, a download HTTP 429.
+	UserRate RateLimit
+	// AdminRate bounds each admin's calls the same way (default 100 per
+	// second, a burst of 1000, 8 requests in progress).
+	AdminRate RateLimit
+	// Now is the clock of the rate limits (default time.Now; required).
+	Now func() time.Time
 }
 
 // DefaultConfiguration returns the documented defaults.
@@ -41,6 +53,9 @@ func DefaultConfiguration() Configuration {
 	return Configuration{
 		MaxBodyBytes: 1 << 20,
 		Logger:       slog.New(slog.DiscardHandler),
+		UserRate:     RateLimit{Rate: 20, Burst: 200, Concurrent: 4},
+		AdminRate:    RateLimit{Rate: 100, Burst: 1000, Concurrent: 8},
+		Now:          time.Now,
 	}
 }
 
@@ -49,7 +64,34 @@ func (c Configuration) Validate() error {
 	return check.First(
 		check.Positive("MaxBodyBytes", c.MaxBodyBytes),
 		check.Set("Logger", c.Logger != nil, "set"),
+		check.Positive("UserRate.Rate", c.UserRate.Rate),
+		check.Positive("UserRate.Burst", c.UserRate.Burst),
+		check.Positive("UserRate.Concurrent", c.UserRate.Concurrent),
+		check.Positive("AdminRate.Rate", c.AdminRate.Rate),
+		check.Positive("AdminRate.Burst", c.AdminRate.Burst),
+		check.Positive("AdminRate.Concurrent", c.AdminRate.Concurrent),
+		check.Set("Now", c.Now != nil, "set"),
 	)
+}
+
+// Flags are the command-line names of the fields a daemon exposes, for
+// check.Flags.
+func Flags() map[string]string {
+	return map[string]string{
+		"UserRate.Rate": "rate-limit", "UserRate.Burst": "rate-burst", "UserRate.Concurrent": "rate-concurrent",
+		"AdminRate.Rate": "admin-rate-limit", "AdminRate.Burst": "admin-rate-burst", "AdminRate.Concurrent": "admin-rate-concurrent",
+	}
+}
+
+// RegisterFlags adds the daemon flags of c's rate limits to fs, with c's
+// values as defaults.
+func (c *Configuration) RegisterFlags(fs *flag.FlagSet) {
+	fs.Float64Var(&c.UserRate.Rate, "rate-limit", c.UserRate.Rate, "API calls per second each experimenter may make")
+	fs.IntVar(&c.UserRate.Burst, "rate-burst", c.UserRate.Burst, "API calls an experimenter may make at once")
+	fs.Float64Var(&c.AdminRate.Rate, "admin-rate-limit", c.AdminRate.Rate, "API calls per second each admin may make")
+	fs.IntVar(&c.AdminRate.Burst, "admin-rate-burst", c.AdminRate.Burst, "API calls an admin may make at once")
+	fs.IntVar(&c.UserRate.Concurrent, "rate-concurrent", c.UserRate.Concurrent, "API requests an experimenter may have in progress")
+	fs.IntVar(&c.AdminRate.Concurrent, "admin-rate-concurrent", c.AdminRate.Concurrent, "API requests an admin may have in progress")
 }
 
 // Paths served by Handler.
@@ -71,6 +113,7 @@ type Dependencies struct {
 // Handler serves /RPC2, /files/ and /metrics.
 type Handler struct {
 	cfg     Configuration
+	limits  *limiter
 	m       *am.Manager
 	mux     *http.ServeMux
 	calls   *rpcmetrics.Calls
@@ -92,7 +135,7 @@ func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	m := deps.Manager
-	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, m: m, mux: http.NewServeMux(), limits: newLimiter(cfg.Now)}
 	xcfg := xmlrpc.DefaultConfiguration()
 	xcfg.DefaultService = "AM"
 	xcfg.MaxBodyBytes = cfg.MaxBodyBytes
@@ -115,7 +158,7 @@ func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	})
-	h.mux.Handle(RPCPath, srv)
+	h.mux.Handle(RPCPath, h.authFirst(srv))
 	h.mux.HandleFunc(am.FilesPath, h.serveFile)
 	h.mux.HandleFunc(MetricsPath, h.serveMetrics)
 	return h, nil
@@ -151,22 +194,80 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
-// rpcAuth authenticates every XML-RPC call (multicall sub-calls and
-// introspection included), counts it and its fault for /metrics.
+// authFirst authenticates a POST to /RPC2 before its body is read: a
+// caller without valid credentials gets fault 4 at once and the connection
+// is closed, so nobody unknown makes the daemon read (or wait for) a body.
+// The principal travels in the context to every call of the request.
+func (h *Handler) authFirst(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r) // 405 from the XML-RPC server
+			return
+		}
+		p, err := h.authenticate(r)
+		if err != nil {
+			h.cfg.Logger.Warn("API call refused", "remote", r.RemoteAddr, "error", err)
+			f := am.FaultOf(err)
+			h.calls.Count("", f.Code)
+			w.Header().Set("Connection", "close")
+			xmlrpc.WriteFault(w, f)
+			httpserver.DropBody(w)
+			return
+		}
+		release, msg := h.limits.enter(p.Name, h.rateOf(p).Concurrent)
+		if release == nil {
+			h.cfg.Logger.Warn("API call over the concurrency limit", "user", p.Name)
+			h.calls.Count("", amapi.FaultAuth)
+			w.Header().Set("Connection", "close")
+			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: amapi.FaultAuth, String: msg})
+			httpserver.DropBody(w)
+			return
+		}
+		defer release()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// rateOf is the rate limit of p's role.
+func (h *Handler) rateOf(p am.Principal) RateLimit {
+	if p.IsAdmin() {
+		return h.cfg.AdminRate
+	}
+	return h.cfg.UserRate
+}
+
+// rpcAuth runs for every XML-RPC call of an authenticated request
+// (multicall sub-calls and introspection included): it counts the call and
+// its fault for /metrics.
 func (h *Handler) rpcAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		method := xmlrpc.MethodName(r.Context())
-		p, err := h.authenticate(r)
-		if err != nil {
-			h.cfg.Logger.Warn("API call refused", "remote", r.RemoteAddr, "method", method, "error", err)
-			f := am.FaultOf(err)
+		if _, ok := r.Context().Value(principalKey{}).(am.Principal); !ok {
+			// Served without authFirst: refuse rather than run anonymously.
+			f := am.FaultOf(fmt.Errorf("%w: HTTP Basic authentication required", am.ErrAuth))
 			h.calls.Count(method, f.Code)
 			xmlrpc.WriteFault(w, f)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		if ok, msg := h.allow(principal(r)); !ok {
+			h.calls.Count(method, amapi.FaultAuth)
+			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: amapi.FaultAuth, String: msg})
+			return
+		}
+		next.ServeHTTP(w, r)
 		h.calls.Count(method, xmlrpc.CallFault(r.Context()))
 	})
+}
+
+// allow spends one of p's tokens; when none is left it says why.
+func (h *Handler) allow(p am.Principal) (bool, string) {
+	rl := h.rateOf(p)
+	ok, wait := h.limits.take(p.Name, rl)
+	if ok {
+		return true, ""
+	}
+	h.cfg.Logger.Warn("API call over the rate limit", "user", p.Name)
+	return false, rateMessage(p.Name, rl, wait)
 }
 
 // principal returns the caller authenticated by rpcAuth.
@@ -187,6 +288,11 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gims-am"`)
 		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if ok, msg := h.allow(p); !ok {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, msg, http.StatusTooManyRequests)
 		return
 	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, am.FilesPath), "/")
@@ -216,6 +322,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 // ServeResultFile sends an open result file as a download (with ranges
 // for the AM's own copies); the web GUI serves files with it too.
 func ServeResultFile(w http.ResponseWriter, r *http.Request, f *am.ResultFile) {
+	w = httpserver.Download(w, r)
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", f.Name))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if f.File != nil {

@@ -62,6 +62,16 @@ type RegisterArgs struct {
 	Registration amapi.Registration
 }
 
+// ActivationArgs are CreateActivation's parameters.
+type ActivationArgs struct {
+	Req amapi.ActivationRequest
+}
+
+// ActivationIDArgs are DeleteActivation's parameters.
+type ActivationIDArgs struct {
+	ID int64
+}
+
 // serviceHelp is the system.methodHelp text of each method.
 func serviceHelp() map[string]string {
 	return map[string]string{
@@ -82,7 +92,10 @@ func serviceHelp() map[string]string {
 		"AddUser":               "AddUser({name, password (8 to 72 bytes), role: admin|experimenter, cert_uri?}) creates a user (admin); a client certificate whose CN is the name, or with cert_uri as a SAN URI, logs in without a password.",
 		"DeleteUser":            "DeleteUser(name) removes a user; their experiments stay (admin).",
 		"ListUsers":             "ListUsers() returns [{name, role, created}] (admin).",
-		"RegisterDevice":        "RegisterDevice({name, hostname, port, token, tls?, cert_sha256?}) announces a capture daemon; it stays pending until an admin approves it with EditDevice(name, {approved: true}).",
+		"RegisterDevice":        "RegisterDevice({name, hostname, port, token, activation, tls?, cert_sha256?}) announces a capture daemon with an activation code from CreateActivation; it stays pending until an admin approves it with EditDevice(name, {approved: true}). It never replaces an existing device.",
+		"CreateActivation":      "CreateActivation({expires_s? (default 86400, at most 30 days), uses? (default 1, at most 1000)}) returns {id, code, created_by, created, expires, uses_left}: the code lets capture daemons RegisterDevice; it is shown only now (admin).",
+		"ListActivations":       "ListActivations() returns the usable activations [{id, created_by, created, expires, uses_left}], without their codes (admin).",
+		"DeleteActivation":      "DeleteActivation(id) revokes an activation (admin).",
 	}
 }
 
@@ -206,4 +219,25 @@ func (s *Service) ListUsers(r *http.Request, _ *xmlrpc.NoArgs, reply *[]amapi.Us
 func (s *Service) RegisterDevice(r *http.Request, a *RegisterArgs, reply *amapi.DeviceInfo) (err error) {
 	*reply, err = s.m.RegisterDevice(r.Context(), principal(r), a.Registration)
 	return err
+}
+
+// CreateActivation makes an activation code for RegisterDevice.
+func (s *Service) CreateActivation(r *http.Request, a *ActivationArgs, reply *amapi.Activation) (err error) {
+	*reply, err = s.m.CreateActivation(r.Context(), principal(r), a.Req)
+	return err
+}
+
+// ListActivations lists the usable activations, without their codes.
+func (s *Service) ListActivations(r *http.Request, _ *xmlrpc.NoArgs, reply *[]amapi.Activation) (err error) {
+	*reply, err = s.m.ListActivations(r.Context(), principal(r))
+	return err
+}
+
+// DeleteActivation revokes an activation.
+func (s *Service) DeleteActivation(r *http.Request, a *ActivationIDArgs, reply *bool) error {
+	if err := s.m.DeleteActivation(r.Context(), principal(r), a.ID); err != nil {
+		return err
+	}
+	*reply = true
+	return nil
 }

@@ -304,6 +304,8 @@ func TestFaults(t *testing.T) {
 		{"bad snaplen", testToken, "StartJob", []any{withSpec("snaplen", -1)}, deviceapi.FaultInvalid, "snaplen"},
 		{"unknown member", testToken, "StartJob", []any{withSpec("colour", "red")}, deviceapi.FaultInvalid, "colour"},
 		{"wrong type", testToken, "StartJob", []any{withSpec("pcap", "yes")}, deviceapi.FaultInvalid, "pcap"},
+		{"collector not allowed", testToken, "StartJob", []any{withSpec("flows", map[string]any{"collector": "udp://192.0.2.1:4739"})},
+			deviceapi.FaultAuth, "outside the networks this device exports flows to"},
 		{"pause done job", testToken, "PauseJob", []any{done}, deviceapi.FaultState, "done"},
 		{"resume done job", testToken, "ResumeJob", []any{done}, deviceapi.FaultState, "done"},
 		{"stop done job", testToken, "StopJob", []any{done}, deviceapi.FaultState, "done"},

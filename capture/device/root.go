@@ -25,6 +25,7 @@ import (
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/internal/rpcmetrics"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -123,7 +124,7 @@ func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	})
-	h.mux.Handle(deviceapi.RPCPath, srv)
+	h.mux.Handle(deviceapi.RPCPath, h.authFirst(srv))
 	h.mux.HandleFunc(deviceapi.FilesPath, h.serveFile)
 	h.mux.HandleFunc(MetricsPath, h.serveMetrics)
 	return h, nil
@@ -150,6 +151,8 @@ func (h *Handler) faultOf(err error) xmlrpc.Fault {
 		code = deviceapi.FaultInvalid
 	case errors.Is(err, job.ErrBusy):
 		code = deviceapi.FaultRefused
+	case errors.Is(err, job.ErrNotAllowed):
+		code = deviceapi.FaultAuth
 	default:
 		h.cfg.Logger.Error("device API call failed", "error", err)
 		return xmlrpc.Fault{Code: xmlrpc.CodeApplication, String: "device error: " + err.Error()}
@@ -169,18 +172,46 @@ func (h *Handler) authorized(r *http.Request) (ok, present bool) {
 	return subtle.ConstantTimeCompare([]byte(given), []byte(h.cfg.Token)) == 1, true
 }
 
+// authFirst checks the token of a POST to /RPC2 before its body is read:
+// without the right one, fault 4 at once and the connection is closed, so
+// nobody unknown makes the daemon read (or wait for) a body.
+func (h *Handler) authFirst(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r) // 405 from the XML-RPC server
+			return
+		}
+		if ok, present := h.authorized(r); !ok {
+			why := refusal(present)
+			h.cfg.Logger.Warn("device API call refused", "remote", r.RemoteAddr, "reason", why)
+			h.calls.Count("", deviceapi.FaultAuth)
+			w.Header().Set("Connection", "close")
+			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: deviceapi.FaultAuth, String: why})
+			httpserver.DropBody(w)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refusal says why a call without the right token is refused.
+func refusal(present bool) string {
+	if present {
+		return "not authenticated: wrong bearer token"
+	}
+	return "not authenticated: an Authorization: Bearer token is required"
+}
+
 // rpcAuth is the XML-RPC middleware: every call, introspection and
-// multicall sub-calls included, needs the token, else fault 4. It counts
-// every call and its fault for /metrics.
+// multicall sub-calls included, needs the token, else fault 4 (authFirst
+// already refused requests without it). It counts every call and its
+// fault for /metrics.
 func (h *Handler) rpcAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		method := xmlrpc.MethodName(r.Context())
 		ok, present := h.authorized(r)
 		if !ok {
-			why := "not authenticated: an Authorization: Bearer token is required"
-			if present {
-				why = "not authenticated: wrong bearer token"
-			}
+			why := refusal(present)
 			h.cfg.Logger.Warn("device API call refused", "remote", r.RemoteAddr, "method", method, "reason", why)
 			h.calls.Count(method, deviceapi.FaultAuth)
 			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: deviceapi.FaultAuth, String: why})
@@ -255,6 +286,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unable to read the file", http.StatusInternalServerError)
 		return
 	}
+	w = httpserver.Download(w, r)
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", id+"-"+name))
 	http.ServeContent(w, r, name, info.ModTime(), f)
 }

@@ -26,13 +26,14 @@ func serviceHelp() map[string]string {
 		"Capabilities": "Capabilities() returns {interfaces: [{name, link_type, description}], max_snaplen, transforms, storage_free_bytes, version}.",
 		"StartJob": "StartJob({interface, filter, snaplen?, promiscuous?, counters?: {interval_ms}, " +
 			"flows?: {active_timeout_s, idle_timeout_s, biflow, collector}, pcap?, key? (base64, 32 bytes), " +
-			"replay_speed?, experiment?}) starts a capture job and returns its id.",
+			"replay_speed?, experiment?, request_id?}) starts a capture job and returns its id; with a request_id (\"req:...\") it " +
+			"returns the job that request already made, if any, instead of starting another.",
 		"PauseJob":   "PauseJob(job) pauses a running job.",
 		"ResumeJob":  "ResumeJob(job) resumes a paused job.",
-		"StopJob":    "StopJob(job) ends a running or paused job; its results are flushed.",
+		"StopJob":    "StopJob(job) ends a running or paused job; its results are flushed. Given a StartJob request_id instead, it ends that request's job if any (success if already done) and otherwise makes a later StartJob with it fail.",
 		"JobStatus":  "JobStatus(job) returns the job's state, counters, progress and interrupted_s.",
 		"JobResults": "JobResults(job, {kind: counters|flows|files, offset?, limit?}) returns a page of results.",
-		"ListJobs":   "ListJobs() returns every job: [{id, state, interface, experiment, created}].",
+		"ListJobs":   "ListJobs() returns every job: [{id, state, interface, experiment, created, request_id?}].",
 	}
 }
 
@@ -153,7 +154,7 @@ func (s *Service) ListJobs(r *http.Request, _ *xmlrpc.NoArgs, reply *[]deviceapi
 	out := make([]deviceapi.JobSummary, len(list))
 	for i, j := range list {
 		out[i] = deviceapi.JobSummary{ID: j.ID, State: string(j.State), Interface: j.Interface,
-			Experiment: j.Experiment, Created: j.Created}
+			Experiment: j.Experiment, Created: j.Created, RequestID: j.RequestID}
 	}
 	*reply = out
 	return nil

@@ -2,8 +2,11 @@ package job
 
 import (
 	"log/slog"
+	"net/netip"
+	"slices"
 	"time"
 
+	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/internal/check"
 )
 
@@ -31,6 +34,17 @@ type Configuration struct {
 	// Default 1s: a small file, rewritten in place of the old one. It
 	// must be positive.
 	CheckpointInterval time.Duration
+	// Filters bounds the compilation of the jobs' BPF filters (size,
+	// terms, time, memory; see capture.FilterConfiguration). Default
+	// capture.DefaultFilterConfiguration; gims-capd compiles in a child.
+	Filters capture.FilterConfiguration
+	// Collectors are the networks a job's flows collector may be in: the
+	// device's owner decides where the device sends flows, so that an
+	// experimenter cannot make it connect anywhere (and learn which ports
+	// are open). A collector named by host name must resolve only into
+	// them; the job then dials the address it resolved to. Default:
+	// loopback only (127.0.0.0/8, ::1/128); empty refuses every collector.
+	Collectors []netip.Prefix
 }
 
 // Defaults of Configuration.
@@ -51,7 +65,14 @@ func DefaultConfiguration() Configuration {
 		Now:                time.Now,
 		MaxJobs:            DefaultMaxJobs,
 		CheckpointInterval: DefaultCheckpointInterval,
+		Filters:            capture.DefaultFilterConfiguration(),
+		Collectors:         DefaultCollectors(),
 	}
+}
+
+// DefaultCollectors is the default of Configuration.Collectors: loopback.
+func DefaultCollectors() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }
 
 // Validate names the field that is wrong, the rule and the value given.
@@ -62,5 +83,8 @@ func (c Configuration) Validate() error {
 		check.Set("Now", c.Now != nil, "set"),
 		check.Positive("MaxJobs", c.MaxJobs),
 		check.Positive("CheckpointInterval", c.CheckpointInterval),
+		check.Nested("Filters", c.Filters.Validate()),
+		check.Set("Collectors", !slices.ContainsFunc(c.Collectors, func(p netip.Prefix) bool { return !p.IsValid() }),
+			"valid networks"),
 	)
 }

@@ -6,8 +6,9 @@
 // interfaces.
 //
 // Each job lives in DataDir/jobs/<id>/: job.json (its spec, with its key
-// sealed under DataDir/seal.key until the job is done, mode 0600; its state; its running time; rewritten atomically on every
-// state change and every few seconds), and the result files counters.csv,
+// sealed under DataDir/seal.key until the job is done, mode 0600; its
+// state; its running time; rewritten atomically on every state change and
+// every few seconds), and the result files counters.csv,
 // flows.ipfix (RFC 5655) and packets.pcap. Buffered results reach the
 // files at least every second.
 //
@@ -41,6 +42,7 @@ import (
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/internal/seal"
+	"github.com/gimsproject/gims/internal/secretfile"
 	"github.com/gimsproject/gims/transform/ipfix"
 )
 
@@ -49,7 +51,8 @@ type Manager struct {
 	cfg     Configuration
 	jobsDir string
 	// keys seals the keys of the jobs in their job.json.
-	keys *seal.Sealer
+	keys    *seal.Sealer
+	filters *capture.FilterCompiler
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -60,6 +63,12 @@ type Manager struct {
 	// pending counts StartJob calls between their MaxJobs check and their
 	// registration.
 	pending int
+	// starting holds the StartJob calls in progress by request id, so
+	// that the same request again waits for the first and gets its
+	// answer; cancelled holds the request ids StopJob was given before any
+	// job had them (a start that may still arrive), refused by StartJob.
+	starting  map[string]*startCall
+	cancelled map[string]time.Time
 
 	cpuMu   sync.Mutex
 	cpuLast time.Duration
@@ -81,9 +90,14 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid job manager configuration: %w", err)
 	}
+	filters, err := capture.NewFilterCompiler(cfg.Filters)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
 		cfg:     cfg,
 		jobsDir: filepath.Join(cfg.DataDir, "jobs"),
+		filters: filters,
 		jobs:    map[string]*job{},
 		keys:    seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
 	}
@@ -111,6 +125,14 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := os.MkdirAll(m.jobsDir, 0o700); err != nil {
 		return fmt.Errorf("unable to create job directory: %w", err)
 	}
+	// job.json may hold a Crypto-PAn key: one the group or others could
+	// read (an older version, a restored backup) is made private.
+	if err := m.tightenDir(m.jobsDir); err != nil {
+		return err
+	}
+	if err := m.keys.Tighten(m.cfg.Logger); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(m.jobsDir)
 	if err != nil {
 		return fmt.Errorf("unable to list jobs: %w", err)
@@ -120,6 +142,13 @@ func (m *Manager) Start(ctx context.Context) error {
 			continue
 		}
 		dir := filepath.Join(m.jobsDir, e.Name())
+		if old, err := secretfile.Tighten(filepath.Join(dir, stateFile)); err != nil {
+			m.cfg.Logger.Error("unable to check the mode of a job's state, ignored", "dir", dir, "error", err)
+			continue
+		} else if old != 0 {
+			m.cfg.Logger.Warn("job state was readable by others; made private (it may hold a key)",
+				"file", filepath.Join(dir, stateFile), "old_mode", fmt.Sprintf("%04o", old), "mode", "0600")
+		}
 		p, err := readState(dir)
 		if err != nil {
 			m.cfg.Logger.Error("unable to load job, ignored", "dir", dir, "error", err)
@@ -149,6 +178,23 @@ func (m *Manager) Start(ctx context.Context) error {
 		case legacyKey:
 			_ = j.save(p.Clean)
 		}
+	}
+	return nil
+}
+
+// tightenDir takes the group's and others' access away from dir (the
+// jobs folder), with a warning.
+func (m *Manager) tightenDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("unable to check the job directory: %w", err)
+	}
+	if perm := fi.Mode().Perm(); fi.IsDir() && perm&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("unable to make the job directory private: %w", err)
+		}
+		m.cfg.Logger.Warn("job directory was open to others; made private", "dir", dir,
+			"old_mode", fmt.Sprintf("%04o", perm), "mode", "0700")
 	}
 	return nil
 }
@@ -233,11 +279,111 @@ func (m *Manager) Stop() error {
 // collector URL are sound, and the meter decodes the link type. Errors in
 // the spec are ErrInvalid with what to change; ErrBusy when MaxJobs jobs
 // are active.
+//
+// A spec with a RequestID is started at most once: the same request
+// again (the caller did not get the answer) returns the job it made, or
+// waits for the call still making it; a request StopJob cancelled first
+// is ErrState.
 func (m *Manager) StartJob(spec Spec) (string, error) {
 	spec = spec.clone()
 	if err := spec.check(); err != nil {
 		return "", err
 	}
+	if err := m.allowCollector(&spec); err != nil {
+		return "", err
+	}
+	if spec.RequestID == "" {
+		return m.startJob(spec)
+	}
+	m.mu.Lock()
+	if m.starting == nil {
+		m.starting = make(map[string]*startCall)
+	}
+	if _, ok := m.cancelled[spec.RequestID]; ok {
+		m.mu.Unlock()
+		return "", fmt.Errorf("%w: start request %s was cancelled (StopJob) before it arrived", ErrState, spec.RequestID)
+	}
+	if c, ok := m.starting[spec.RequestID]; ok {
+		m.mu.Unlock()
+		<-c.done
+		return c.id, c.err
+	}
+	if j := m.byRequestLocked(spec.RequestID); j != nil {
+		m.mu.Unlock()
+		m.cfg.Logger.Info("StartJob repeated: the job of that request exists", "job", j.id, "request", spec.RequestID)
+		return j.id, nil
+	}
+	c := &startCall{done: make(chan struct{})}
+	m.starting[spec.RequestID] = c
+	m.mu.Unlock()
+	c.id, c.err = m.startJob(spec)
+	m.mu.Lock()
+	delete(m.starting, spec.RequestID)
+	m.mu.Unlock()
+	close(c.done)
+	return c.id, c.err
+}
+
+// startCall is a StartJob in progress, for the same request again.
+type startCall struct {
+	done chan struct{}
+	id   string
+	err  error
+}
+
+// byRequestLocked returns the job a request made, or nil (m.mu held).
+func (m *Manager) byRequestLocked(request string) *job {
+	for _, j := range m.jobs {
+		// The spec never changes once the job is registered.
+		if j.p.Spec.RequestID == request {
+			return j
+		}
+	}
+	return nil
+}
+
+// Bounds of the cancelled start requests remembered.
+const (
+	maxCancelled    = 10000
+	cancelledMaxAge = time.Hour
+)
+
+// stopRequest is StopJob given a StartJob request id: the request's job
+// is stopped (success when it is already done); without one, the request
+// is remembered as cancelled, so that the start, should it still arrive
+// (it was delayed on its way), is refused.
+func (m *Manager) stopRequest(request string) error {
+	m.mu.Lock()
+	if c, ok := m.starting[request]; ok {
+		m.mu.Unlock()
+		<-c.done
+		m.mu.Lock()
+	}
+	j := m.byRequestLocked(request)
+	if j == nil {
+		now := m.cfg.Now()
+		if m.cancelled == nil {
+			m.cancelled = make(map[string]time.Time)
+		}
+		for r, at := range m.cancelled {
+			if now.Sub(at) > cancelledMaxAge || len(m.cancelled) >= maxCancelled {
+				delete(m.cancelled, r)
+			}
+		}
+		m.cancelled[request] = now
+		m.mu.Unlock()
+		m.cfg.Logger.Info("start request cancelled before any job had it", "request", request)
+		return nil
+	}
+	m.mu.Unlock()
+	if err := m.StopJob(j.id); err != nil && !errors.Is(err, ErrState) {
+		return err
+	}
+	return nil
+}
+
+// startJob starts a checked spec.
+func (m *Manager) startJob(spec Spec) (string, error) {
 	if err := m.reserve(); err != nil {
 		return "", err
 	}
@@ -355,12 +501,23 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if m.cfg.PcapDir == "" {
 			return nil, invalidf("interface %q: file sources are disabled (the daemon has no pcap directory)", spec.Interface)
 		}
+		// Only a regular file of the pcap directory itself: the name has no
+		// path (deviceapi checks it), the cleaned path stays in the folder,
+		// and a symbolic link, which the listing hides, is refused when it
+		// is opened (O_NOFOLLOW), not only when it is looked at.
 		name := strings.TrimPrefix(spec.Interface, deviceapi.FilePrefix)
 		path := filepath.Join(m.cfg.PcapDir, name)
-		if st, serr := os.Stat(path); serr != nil || !st.Mode().IsRegular() {
+		if filepath.Dir(path) != filepath.Clean(m.cfg.PcapDir) || filepath.Base(path) != name {
+			return nil, invalidf("interface %q: a file source names a file of the pcap directory, without a path", spec.Interface)
+		}
+		src, err = capture.OpenRegularFile(path, spec.Filter != "")
+		switch {
+		case errors.Is(err, capture.ErrNotRegular):
+			return nil, invalidf("interface %q: %q in the pcap directory is not a regular file (symbolic links are refused)",
+				spec.Interface, name)
+		case errors.Is(err, os.ErrNotExist):
 			return nil, invalidf("unknown interface %q: no file %q in the pcap directory", spec.Interface, name)
 		}
-		src, err = capture.OpenFile(path, spec.Filter)
 	} else {
 		devs, derr := liveNames()
 		if derr != nil {
@@ -370,8 +527,22 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 			return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(devs, ", "))
 		}
 		lc := capture.DefaultLiveConfiguration()
-		lc.Interface, lc.Filter, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Filter, spec.Snaplen, spec.Promiscuous
+		lc.Interface, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Snaplen, spec.Promiscuous
 		src, err = capture.OpenLive(lc)
+	}
+	if err == nil && spec.Filter != "" {
+		// Compiled within the limits of Configuration.Filters (in a
+		// child process for gims-capd), off gopacket's shared lock.
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Filters.Timeout+time.Second)
+		insns, cerr := m.filters.Compile(ctx, src.LinkType(), src.Snaplen(), spec.Filter)
+		cancel()
+		if cerr == nil {
+			cerr = src.SetFilter(spec.Filter, insns)
+		}
+		if cerr != nil {
+			src.Close()
+			src, err = nil, cerr
+		}
 	}
 	var fe *capture.FilterError
 	switch {
@@ -435,8 +606,13 @@ func (m *Manager) transition(id string, from, to State) error {
 
 // StopJob ends a running or paused job: the last counter interval is
 // written, every open flow exported, the pcap file closed, and the job is
-// done. It returns once all of that is on disk.
+// done. It returns once all of that is on disk. Given a StartJob request
+// id (deviceapi.ValidRequestID) instead of a job id, it stops that
+// request's job, or cancels the request if no job has it yet.
 func (m *Manager) StopJob(id string) error {
+	if deviceapi.ValidRequestID(id) {
+		return m.stopRequest(id)
+	}
 	j, err := m.get(id)
 	if err != nil {
 		return err

@@ -28,6 +28,9 @@ var (
 	// ErrBusy: the device already runs Configuration.MaxJobs jobs (a refusal,
 	// fault 5).
 	ErrBusy = errors.New("too many jobs")
+	// ErrNotAllowed: the device's owner does not allow the job, such as
+	// a flows collector outside Configuration.Collectors (fault 4).
+	ErrNotAllowed = errors.New("not allowed by this device")
 )
 
 func invalidf(format string, args ...any) error {
@@ -71,6 +74,10 @@ type Spec struct {
 	ReplaySpeed float64 `json:"replay_speed,omitempty"`
 	// Experiment is the AM's experiment id, kept for listings.
 	Experiment int `json:"experiment,omitempty"`
+	// RequestID is the StartJob request id (deviceapi.JobSpec.RequestID)
+	// that made the job: kept, so that a StartJob repeated after a
+	// restart still finds it.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // CountersSpec configures interval counters.
@@ -145,6 +152,7 @@ func (s *Spec) wire() deviceapi.JobSpec {
 	w := deviceapi.JobSpec{
 		Interface: s.Interface, Filter: s.Filter, Snaplen: s.Snaplen, Promiscuous: &prom,
 		Pcap: s.Pcap, Key: s.Key, Payload: s.Payload, MAC: s.MAC, ReplaySpeed: s.ReplaySpeed, Experiment: s.Experiment,
+		RequestID: s.RequestID,
 	}
 	if c := s.Counters; c != nil {
 		w.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
@@ -172,6 +180,7 @@ func SpecOf(w *deviceapi.JobSpec) Spec {
 		MAC:         w.MAC,
 		ReplaySpeed: w.ReplaySpeed,
 		Experiment:  w.Experiment,
+		RequestID:   w.RequestID,
 	}
 	if c := w.Counters; c != nil {
 		spec.Counters = &CountersSpec{IntervalMS: c.IntervalMS}

@@ -137,6 +137,8 @@ type Summary struct {
 	Interface  string
 	Experiment int
 	Created    time.Time
+	// RequestID is the StartJob request id that made the job, if any.
+	RequestID string
 }
 
 // List returns every job, oldest first.
@@ -151,7 +153,7 @@ func (m *Manager) List() []Summary {
 	for _, j := range jobs {
 		j.mu.Lock()
 		out = append(out, Summary{ID: j.id, State: j.p.State, Interface: j.p.Spec.Interface,
-			Experiment: j.p.Spec.Experiment, Created: j.p.Created})
+			Experiment: j.p.Spec.Experiment, Created: j.p.Created, RequestID: j.p.Spec.RequestID})
 		j.mu.Unlock()
 	}
 	slices.SortFunc(out, func(a, b Summary) int {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -56,7 +58,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"AddUser", []any{map[string]any{"name": "mallory", "password": "mallory-pass", "role": "admin"}}, "admin"},
 		{"DeleteUser", []any{"alice"}, "admin"},
 		{"ListUsers", nil, "admin"},
-		{"RegisterDevice", []any{map[string]any{"name": "reg", "hostname": "127.0.0.1", "port": 2, "token": "t"}}, "user"},
+		// Without an activation code, RegisterDevice is refused to everyone.
+		{"RegisterDevice", []any{map[string]any{"name": "reg", "hostname": "127.0.0.1", "port": 2, "token": "t"}}, "admin"},
+		{"CreateActivation", []any{map[string]any{"expires_s": 60}}, "admin"},
+		{"ListActivations", nil, "admin"},
+		{"DeleteActivation", []any{1}, "admin"},
 		{"system.listMethods", nil, "user"},
 	}
 	var listed []string
@@ -120,7 +126,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		Description string `xmlrpc:"description"`
 	}
 	a.admin(t, "ListDevices", &devs)
-	if len(devs) != 2 || devs[1].Name != "tap1" || devs[1].Description != "test daemon" { // the pending "reg" and tap1
+	if len(devs) != 1 || devs[0].Name != "tap1" || devs[0].Description != "test daemon" { // no "reg": it had no activation code
 		t.Errorf("devices after refused admin calls: %+v", devs)
 	}
 
@@ -193,6 +199,30 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if strings.Contains(text, secret) {
 				t.Errorf("secret %q appears in %s", secret, where)
 			}
+		}
+	}
+}
+
+// TestSecretFileModes is issue 20 finding 7: the database (device tokens)
+// with its -wal and -shm, and seal.key, are readable by their owner only,
+// whatever the umask.
+func TestSecretFileModes(t *testing.T) {
+	t.Parallel()
+	c := startCapd(t, "tok-modes")
+	a := startAM(t)
+	a.addDevice(t, "tap1", c)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "modes", "devices": []string{"tap1:" + traceIface}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"anonymize": map[string]any{"secret": "modes secret"}})
+	db := filepath.Join(a.dir, "am.db")
+	for _, path := range []string{db, db + "-wal", db + "-shm", filepath.Join(a.dir, "data", "seal.key")} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %04o, want 0600", filepath.Base(path), fi.Mode().Perm())
 		}
 	}
 }

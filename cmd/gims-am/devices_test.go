@@ -44,8 +44,12 @@ func TestRegistrationAndRefresh(t *testing.T) {
 	t.Parallel()
 	a := startAM(t, "-refresh-interval", "300ms")
 	a.admin(t, "AddUser", nil, map[string]any{"name": "registrar", "password": "registrar-pw", "role": "experimenter"})
+	var act struct {
+		Code string `xmlrpc:"code"`
+	}
+	a.admin(t, "CreateActivation", &act, map[string]any{"expires_s": 600, "uses": 1})
 	dir := t.TempDir()
-	reg := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=tok-reg"}, daemontest.CapdListening,
+	reg := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=tok-reg", "GIMS_ACTIVATION=" + act.Code}, daemontest.CapdListening,
 		"-listen", "127.0.0.1:0", "-data", dir, "-register", a.url("registrar", "registrar-pw"))
 	var name string
 	deadline := time.Now().Add(20 * time.Second)
@@ -214,5 +218,98 @@ func TestDurationAndLocalStorage(t *testing.T) {
 	}
 	if st.ResultsPulled {
 		t.Error("storage local, yet results_pulled")
+	}
+}
+
+// TestRegistrationNeedsActivation is issue 20 finding 6: RegisterDevice
+// needs an activation code an admin made (counted uses), and never
+// replaces a device of that name, pending or approved, so nobody can put
+// their own address under a name an admin is about to approve.
+func TestRegistrationNeedsActivation(t *testing.T) {
+	t.Parallel()
+	c := startCapd(t, "tok-v")
+	_, portStr, _ := strings.Cut(c.addr, ":")
+	var port int
+	fmt.Sscan(portStr, &port)
+	a := startAM(t)
+	a.admin(t, "AddUser", nil, map[string]any{"name": "bob", "password": "bob-password", "role": "experimenter"})
+	type activation struct {
+		ID       int64  `xmlrpc:"id"`
+		Code     string `xmlrpc:"code"`
+		UsesLeft int    `xmlrpc:"uses_left"`
+	}
+	var two activation
+	a.admin(t, "CreateActivation", &two, map[string]any{"expires_s": 600, "uses": 2})
+	if !strings.HasPrefix(two.Code, "gims-act-") || two.UsesLeft != 2 {
+		t.Fatalf("CreateActivation = %+v", two)
+	}
+	reg := func(user, pass, name string, port int, token, code string) error {
+		return a.call(user, pass, "RegisterDevice", nil, map[string]any{"name": name, "hostname": "127.0.0.1",
+			"port": port, "token": token, "activation": code})
+	}
+	if err := reg("bob", "bob-password", "victim", port, "tok-v", ""); faultCode(err) != 4 {
+		t.Errorf("RegisterDevice without a code = %v, want fault 4", err)
+	}
+	if err := reg("bob", "bob-password", "victim", port, "tok-v", "gims-act-guessed"); faultCode(err) != 4 {
+		t.Errorf("RegisterDevice with a made-up code = %v, want fault 4", err)
+	}
+	if err := reg("bob", "bob-password", "victim", port, "tok-v", two.Code); err != nil {
+		t.Fatalf("RegisterDevice with the code: %v", err)
+	}
+	// The same registration again (a restarted daemon) is accepted and
+	// uses nothing; another address or token under that name is fault 6,
+	// pending or approved, even with a valid code.
+	if err := reg("bob", "bob-password", "victim", port, "tok-v", two.Code); err != nil {
+		t.Errorf("the same registration again: %v", err)
+	}
+	if err := reg("bob", "bob-password", "victim", 4444, "tok-attacker", two.Code); faultCode(err) != 6 {
+		t.Errorf("re-registering a pending name elsewhere = %v, want fault 6", err)
+	}
+	a.admin(t, "EditDevice", nil, "victim", map[string]any{"approved": true})
+	if err := reg(adminName, adminPass, "victim", 4444, "tok-attacker", two.Code); faultCode(err) != 6 {
+		t.Errorf("re-registering an approved name elsewhere = %v, want fault 6", err)
+	}
+	var devs []struct {
+		Name string `xmlrpc:"name"`
+		Port int    `xmlrpc:"port"`
+	}
+	a.admin(t, "ListDevices", &devs)
+	if len(devs) != 1 || devs[0].Port != port {
+		t.Errorf("devices after the refused registrations: %+v", devs)
+	}
+	// One use left: one more registration, then the code is spent.
+	var list []map[string]any
+	a.admin(t, "ListActivations", &list)
+	if len(list) != 1 || fmt.Sprint(list[0]["uses_left"]) != "1" || list[0]["code"] != nil {
+		t.Errorf("ListActivations = %v, want one activation with one use left and no code", list)
+	}
+	if err := reg("bob", "bob-password", "second", 10, "tok-2", two.Code); err != nil {
+		t.Fatalf("second registration: %v", err)
+	}
+	if err := reg("bob", "bob-password", "third", 11, "tok-3", two.Code); faultCode(err) != 4 {
+		t.Errorf("registration with a spent code = %v, want fault 4", err)
+	}
+	a.admin(t, "ListActivations", &list)
+	if len(list) != 0 {
+		t.Errorf("ListActivations after the code was spent = %v", list)
+	}
+	// Only admins make codes; bounds are checked.
+	if err := a.call("bob", "bob-password", "CreateActivation", nil, map[string]any{}); faultCode(err) != 4 {
+		t.Errorf("CreateActivation as an experimenter = %v, want fault 4", err)
+	}
+	for _, bad := range []map[string]any{{"expires_s": -1}, {"uses": 100000}, {"expires_s": 365 * 86400}} {
+		if err := a.call(adminName, adminPass, "CreateActivation", nil, bad); faultCode(err) != 3 {
+			t.Errorf("CreateActivation(%v) = %v, want fault 3", bad, err)
+		}
+	}
+	// A revoked code no longer works.
+	var rev activation
+	a.admin(t, "CreateActivation", &rev, map[string]any{})
+	a.admin(t, "DeleteActivation", nil, rev.ID)
+	if err := reg("bob", "bob-password", "fourth", 12, "tok-4", rev.Code); faultCode(err) != 4 {
+		t.Errorf("registration with a revoked code = %v, want fault 4", err)
+	}
+	if strings.Contains(a.logText(), two.Code) || strings.Contains(a.logText(), rev.Code) {
+		t.Error("an activation code appears in the AM's log")
 	}
 }

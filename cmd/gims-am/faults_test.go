@@ -281,3 +281,65 @@ func TestDeviceHangs(t *testing.T) {
 		t.Errorf("the failed start was recorded: %v", tr)
 	}
 }
+
+// TestStartTimeoutLeavesNoJob is issue 20 finding 3 (second half): a
+// StartJob slower than the AM's device timeout (the daemon stopped with
+// SIGSTOP while the start is on its way) used to leave a job running that
+// the AM believed was never started. The start carries a request id; the
+// AM cancels it (StopJob with the request id) and, while the device does
+// not answer, the monitor tries again; once the device runs again, no job
+// of that start is left running.
+func TestStartTimeoutLeavesNoJob(t *testing.T) {
+	t.Parallel()
+	slow := startCapd(t, "tok-slow")
+	a := startAM(t, "-device-timeout", "1s")
+	a.addDevice(t, "slow", slow)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "slow-start", "devices": []string{"slow:" + traceIface}})
+	// Slow enough a replay to be still running at the end of the test.
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"replay_speed": 0.01, "counters": map[string]any{}})
+	if err := slow.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	err := a.call(adminName, adminPass, "StartExperiment", nil, id)
+	if faultCode(err) != 5 {
+		slow.Signal(syscall.SIGCONT)
+		t.Fatalf("StartExperiment on a stopped device = %v, want fault 5", err)
+	}
+	if err := slow.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// The delayed StartJob now runs on the device; the AM's cancel (its
+	// own, delayed too, or the monitor's) ends whatever it made.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(a.logText(), "start without an answer cancelled on the device") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the AM did not cancel the start within 20 s; AM log:\n%s\ndevice log:\n%s", a.logText(), slow.logText())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	jobs := deviceJobs(t, slow)
+	if len(jobs) > 1 {
+		t.Errorf("%d jobs on the device for one start: %+v", len(jobs), jobs)
+	}
+	for _, j := range jobs {
+		if j.State != "done" {
+			t.Errorf("job %s of the failed start is %s on the device, want done (or no job); jobs %+v", j.ID, j.State, jobs)
+		}
+	}
+	if tr := a.transitions(t, id); tr[len(tr)-1] != "instantiated>configured" {
+		t.Errorf("the failed start was recorded: %v", tr)
+	}
+	// A start that works afterwards makes a new job, not the old one.
+	var st status
+	a.admin(t, "StartExperiment", &st, id)
+	running := 0
+	for _, j := range deviceJobs(t, slow) {
+		if j.State == "running" {
+			running++
+		}
+	}
+	if st.State != "running" || running != 1 {
+		t.Errorf("the start after the device came back: state %s, %d running jobs on the device; want running, 1", st.State, running)
+	}
+}

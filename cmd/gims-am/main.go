@@ -28,9 +28,11 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
+	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/daemon"
 	"github.com/gimsproject/gims/db"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/internal/tlsconfig"
 	"github.com/gimsproject/gims/web"
 )
@@ -48,6 +50,8 @@ type options struct {
 	level             slog.Level
 	db                db.Configuration
 	am                am.Configuration
+	http              httpserver.Configuration
+	api               api.Configuration
 	// tls is the transport security of the server (SPEC §10).
 	tls tlsconfig.Configuration
 	// deviceTLS is how the AM calls devices served over HTTPS.
@@ -55,6 +59,8 @@ type options struct {
 }
 
 func main() {
+	// A child started to compile a BPF filter does that and exits.
+	capture.ServeFilterChild()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr))
@@ -87,11 +93,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // configurations and validates the result: a bad value is a usage error
 // naming its flag.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{listen: "127.0.0.1:8080", db: db.DefaultConfiguration(), am: am.DefaultConfiguration(), tls: tlsconfig.DefaultConfiguration()}
+	o := options{listen: "127.0.0.1:8080", db: db.DefaultConfiguration(), am: am.DefaultConfiguration(),
+		http: httpserver.DefaultConfiguration(), api: api.DefaultConfiguration(), tls: tlsconfig.DefaultConfiguration()}
 	// Users without a client certificate log in with their password.
 	o.tls.ClientCertOptional = true
 	o.db.Path = "gims.db"
 	o.am.DataDir = "data"
+	o.am.Filters.Isolate = true // main calls capture.ServeFilterChild
 	logLevel := "info"
 	fs := flag.NewFlagSet("gims-am", flag.ContinueOnError)
 	// Errors are reported by run as one line; -h prints the flags.
@@ -106,6 +114,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.am.RefreshInterval, "refresh-interval", o.am.RefreshInterval, "how often device capabilities are refreshed")
 	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
+	o.http.RegisterFlags(fs)
+	o.am.Filters.RegisterFlags(fs)
+	o.api.RegisterFlags(fs)
 	o.tls.AddFlags(fs)
 	fs.StringVar(&o.deviceTLS.CAFile, "device-ca", "", "verify the certificates of devices served over HTTPS against this PEM CA `file` (default: the system's)")
 	fs.StringVar(&o.deviceTLS.CertFile, "device-cert", "", "PEM client certificate `file` presented to the devices (with -device-key)")
@@ -131,7 +142,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := o.am.Validate(); err != nil {
 		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
 			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
-			"BcryptCost": "bcrypt-cost"})}
+			"BcryptCost": "bcrypt-cost", "Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
+			"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
+	}
+	if err := o.api.Validate(); err != nil {
+		return o, usageError{check.Flags(err, api.Flags())}
+	}
+	if err := o.http.Validate(); err != nil {
+		return o, usageError{check.Flags(err, httpserver.Flags())}
+	}
+	// A transition calls every device and may undo on every device:
+	// its answer must fit in the write timeout.
+	if o.http.WriteTimeout < 3*o.am.DeviceTimeout {
+		return o, usageError{fmt.Errorf("-http-write-timeout %s must be at least 3 × -device-timeout (%s)",
+			o.http.WriteTimeout, o.am.DeviceTimeout)}
 	}
 	if err := o.tls.ValidateFlags(o.listen); err != nil {
 		return o, usageError{err}
@@ -146,6 +170,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // the HTTP server are the daemon's components, stopped in reverse order.
 func serve(ctx context.Context, o options, getenv func(string) string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))
+	o.db.Logger = logger
 	store, err := db.Open(ctx, o.db)
 	if err != nil {
 		return err
@@ -173,7 +198,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 			return usageError{err}
 		}
 	}
-	acfg := api.DefaultConfiguration()
+	acfg := o.api
 	acfg.Logger = logger
 	h, err := api.New(acfg, api.Dependencies{Manager: m, Registry: reg})
 	if err != nil {
@@ -185,13 +210,16 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	if err != nil {
 		return err
 	}
-	ln, err := o.tls.Listen(o.listen)
+	ln, tlsCfg, err := o.tls.Listen(o.listen)
 	if err != nil {
 		return err
 	}
 	defer ln.Close() // in case the server never starts
-	srv := &http.Server{Handler: routes(h, gui), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv, err := httpserver.New(o.http, routes(h, gui), logger)
+	if err != nil {
+		return err
+	}
+	srv.UseTLS(tlsCfg)
 
 	d := daemon.New(logger)
 	d.Add("aggregate manager", daemon.Hooks{

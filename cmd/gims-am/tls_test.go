@@ -400,8 +400,14 @@ func TestTLSRegistration(t *testing.T) {
 		"password": "registrar-pw", "role": "experimenter"}); err != nil {
 		t.Fatal(err)
 	}
+	var activation struct {
+		Code string `xmlrpc:"code"`
+	}
+	if err := a.callTLS(admin, adminName, adminPass, "CreateActivation", &activation, map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
 	startCapdIn(t, t.TempDir(), "", "reg-token", "-tls-cert", p.file("device.crt"), "-tls-key", p.file("device.key"),
-		"-tls-client-ca", p.file("ca.crt"), "-register-ca", p.file("ca.crt"),
+		"-tls-client-ca", p.file("ca.crt"), "-register-ca", p.file("ca.crt"), "-activation", activation.Code,
 		"-register", "https://registrar:registrar-pw@"+a.addr+"/RPC2")
 	host, _ := os.Hostname()
 	var devs []struct {

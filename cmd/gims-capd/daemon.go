@@ -21,6 +21,8 @@ import (
 	"github.com/gimsproject/gims/capture/device"
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/daemon"
+	"github.com/gimsproject/gims/internal/httpserver"
+	"github.com/gimsproject/gims/internal/secretfile"
 	"github.com/gimsproject/gims/internal/tlsconfig"
 	"github.com/gimsproject/gims/xmlrpc"
 )
@@ -29,12 +31,12 @@ import (
 // -token-file is given.
 const tokenEnv = "GIMS_DEVICE_TOKEN"
 
-// Timeouts of the daemon's HTTP server and of its shutdown.
-const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
-	shutdownTimeout   = 10 * time.Second
-)
+// activationEnv is the environment variable holding the activation code
+// of -register when no -activation is given.
+const activationEnv = "GIMS_ACTIVATION"
+
+// shutdownTimeout bounds the HTTP server's graceful shutdown.
+const shutdownTimeout = 10 * time.Second
 
 // runDaemon runs the capture daemon's device API (SPEC §4) until ctx ends
 // (SIGINT, SIGTERM). Its components, in start order: the job manager, the
@@ -64,26 +66,32 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := o.tls.Listen(o.listen)
+	ln, tlsCfg, err := o.tls.Listen(o.listen)
 	if err != nil {
 		return err
 	}
 	defer ln.Close() // in case the server never starts
 	var reg *registrar
 	if o.register != "" {
-		if reg, err = newRegistrar(o.register, token, ln.Addr(), logger); err != nil {
+		activation := strings.TrimSpace(o.activation)
+		if activation == "" {
+			activation = strings.TrimSpace(os.Getenv(activationEnv))
+		}
+		if activation == "" {
+			return usagef("-register needs an activation code from the AM's admin: -activation CODE or %s", activationEnv)
+		}
+		if reg, err = newRegistrar(o.register, token, activation, ln.Addr(), logger); err != nil {
 			return err
 		}
 		if err := reg.secure(o.registerCA, o.tls); err != nil {
 			return err
 		}
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	srv, err := httpserver.New(o.http, h, logger)
+	if err != nil {
+		return usageError{err}
 	}
+	srv.UseTLS(tlsCfg)
 
 	d := daemon.New(logger)
 	d.Add("job manager", daemon.Hooks{
@@ -135,12 +143,17 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 }
 
 // loadToken reads the bearer token from file (trimmed), else from
-// GIMS_DEVICE_TOKEN; having none is a usage error.
+// GIMS_DEVICE_TOKEN; having none is a usage error, and so is a token file
+// the group or others may read (the operator's file: refused, not
+// changed, as ssh refuses an open key).
 func loadToken(file string, getenv func(string) string) (string, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", usagef("unable to read the token file: %v", err)
+		}
+		if err := secretfile.Check(file); err != nil {
+			return "", usageError{fmt.Errorf("-token-file: %w", err)}
 		}
 		token := strings.TrimSpace(string(b))
 		if token == "" {
@@ -156,10 +169,11 @@ func loadToken(file string, getenv func(string) string) (string, error) {
 
 // registration is the struct of the AM's RegisterDevice (SPEC §3).
 type registration struct {
-	Name     string `xmlrpc:"name"`
-	Hostname string `xmlrpc:"hostname"`
-	Port     int    `xmlrpc:"port"`
-	Token    string `xmlrpc:"token"`
+	Name       string `xmlrpc:"name"`
+	Hostname   string `xmlrpc:"hostname"`
+	Port       int    `xmlrpc:"port"`
+	Token      string `xmlrpc:"token"`
+	Activation string `xmlrpc:"activation"`
 	// TLS and CertSHA256 say that the device serves HTTPS and with which
 	// certificate (SPEC §10); absent for plain HTTP.
 	TLS        bool   `xmlrpc:"tls,omitempty"`
@@ -167,7 +181,9 @@ type registration struct {
 }
 
 // registrar announces the daemon to the aggregate manager, retrying with
-// exponential backoff until the AM accepts or the context ends.
+// exponential backoff until the AM accepts, refuses for good (a bad
+// credential or activation code, a bad argument, a name taken by another
+// device) or the context ends.
 type registrar struct {
 	url     string // the AM's XML-RPC URL
 	shown   string // url without its password, for logs
@@ -179,7 +195,7 @@ type registrar struct {
 }
 
 // newRegistrar prepares the registration of a daemon listening on addr.
-func newRegistrar(rawURL, token string, addr net.Addr, logger *slog.Logger) (*registrar, error) {
+func newRegistrar(rawURL, token, activation string, addr net.Addr, logger *slog.Logger) (*registrar, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef("-register %q: want an http:// or https:// URL of the aggregate manager", rawURL)
@@ -199,7 +215,7 @@ func newRegistrar(rawURL, token string, addr net.Addr, logger *slog.Logger) (*re
 	return &registrar{
 		url:     rawURL,
 		shown:   u.Redacted(),
-		reg:     registration{Name: host, Hostname: host, Port: port, Token: token},
+		reg:     registration{Name: host, Hostname: host, Port: port, Token: token, Activation: activation},
 		logger:  logger,
 		client:  &http.Client{Timeout: 30 * time.Second},
 		initial: time.Second,
@@ -226,7 +242,16 @@ func (r *registrar) secure(caFile string, own tlsconfig.Configuration) error {
 	return nil
 }
 
-// run calls RegisterDevice until it succeeds (nil) or ctx ends (its error).
+// Fault codes of the AM (SPEC §3) after which registering again cannot
+// succeed.
+const (
+	faultInvalid  = 3
+	faultAuth     = 4
+	faultConflict = 6
+)
+
+// run calls RegisterDevice until it succeeds (nil), the AM refuses for
+// good (the fault), or ctx ends (its error).
 func (r *registrar) run(ctx context.Context) error {
 	delay := r.initial
 	for attempt := 1; ; attempt++ {
@@ -237,6 +262,11 @@ func (r *registrar) run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if f, ok := xmlrpc.AsFault(err); ok && (f.Code == faultInvalid || f.Code == faultAuth || f.Code == faultConflict) {
+			r.logger.Error("registration refused; not retrying (check the URL's user, the activation code, "+
+				"or whether a device of this name exists)", "am", r.shown, "name", r.reg.Name, "error", err)
+			return err
 		}
 		r.logger.Warn("registration failed, retrying", "am", r.shown, "attempt", attempt,
 			"retry_in", delay, "error", err)

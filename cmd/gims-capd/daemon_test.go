@@ -32,7 +32,7 @@ import (
 func daemonEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, tokenEnv+"=") {
+		if !strings.HasPrefix(kv, tokenEnv+"=") && !strings.HasPrefix(kv, activationEnv+"=") {
 			env = append(env, kv)
 		}
 	}
@@ -77,7 +77,7 @@ func TestDaemonServesAndStops(t *testing.T) {
 
 	cmd := exec.Command(capd, "-listen", "127.0.0.1:0", "-data", dataDir, "-pcap-dir", pcapDir,
 		"-token-file", tokenFile, "-register", amTS.URL+"/RPC2")
-	cmd.Env = daemonEnv()
+	cmd.Env = daemonEnv(activationEnv + "=gims-act-from-env")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,8 @@ func TestDaemonServesAndStops(t *testing.T) {
 		}
 		for _, want := range []string{fmt.Sprintf("gims_capd_packets_total %d\n", st.Packets),
 			`gims_capd_jobs{state="done"} 1`, `gims_capd_api_calls_total{method="StartJob"} 1`,
-			`gims_capd_api_faults_total{code="4",method="ListJobs"} 1`, "go_goroutines ", "process_cpu_seconds_total "} {
+			// refused before the body is read: the method is not known
+			`gims_capd_api_faults_total{code="4",method="unknown"} 1`, "go_goroutines ", "process_cpu_seconds_total "} {
 			if !strings.Contains(body, want) {
 				t.Errorf("/metrics lacks %s:\n%s", strings.TrimSpace(want), body)
 			}
@@ -208,7 +209,8 @@ func TestDaemonServesAndStops(t *testing.T) {
 		got, calls := am.got, am.calls
 		am.mu.Unlock()
 		if got.Token != "" {
-			if calls != 2 || got.Token != "daemon-token" || strconv.Itoa(got.Port) != port || got.Hostname == "" {
+			if calls != 2 || got.Token != "daemon-token" || strconv.Itoa(got.Port) != port || got.Hostname == "" ||
+				got.Activation != "gims-act-from-env" {
 				t.Errorf("registration %+v after %d calls", got, calls)
 			}
 			break
@@ -272,6 +274,14 @@ func TestDaemonUsage(t *testing.T) {
 	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Issue 20 finding 7: a token file the group or others can read.
+	open := filepath.Join(dir, "open")
+	if err := os.WriteFile(open, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -281,8 +291,11 @@ func TestDaemonUsage(t *testing.T) {
 		{"no token", []string{"-data", dir}, nil, tokenEnv},
 		{"empty token file", []string{"-data", dir, "-token-file", empty}, nil, "empty"},
 		{"missing token file", []string{"-data", dir, "-token-file", filepath.Join(dir, "nope")}, nil, "token file"},
-		{"bad register URL", []string{"-data", dir, "-listen", "127.0.0.1:0", "-register", "ftp://am"},
+		{"token file readable by others", []string{"-data", dir, "-token-file", open}, nil, "chmod 600"},
+		{"bad register URL", []string{"-data", dir, "-listen", "127.0.0.1:0", "-register", "ftp://am", "-activation", "c"},
 			[]string{tokenEnv + "=x"}, "-register"},
+		{"register without activation", []string{"-data", dir, "-listen", "127.0.0.1:0", "-register", "http://127.0.0.1:1/RPC2"},
+			[]string{tokenEnv + "=x"}, activationEnv},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,8 +347,10 @@ func TestLoadToken(t *testing.T) {
 type amStub struct {
 	mu       sync.Mutex
 	failures int
-	calls    int
-	got      registration
+	// refuse is the fault code of the failures (default 5).
+	refuse int
+	calls  int
+	got    registration
 }
 
 // RegisterArgs is RegisterDevice's parameter.
@@ -347,7 +362,11 @@ func (a *amStub) RegisterDevice(r *http.Request, args *RegisterArgs, reply *bool
 	defer a.mu.Unlock()
 	a.calls++
 	if a.calls <= a.failures {
-		return xmlrpc.Fault{Code: 5, String: "not ready"}
+		code := 5
+		if a.refuse != 0 {
+			code = a.refuse
+		}
+		return xmlrpc.Fault{Code: code, String: "not ready"}
 	}
 	a.got = args.Device
 	*reply = true
@@ -368,7 +387,7 @@ func TestRegistrarRetries(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8081}
-	r, err := newRegistrar(ts.URL+"/RPC2", "tok", addr, slog.New(slog.DiscardHandler))
+	r, err := newRegistrar(ts.URL+"/RPC2", "tok", "gims-act-x", addr, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +400,7 @@ func TestRegistrarRetries(t *testing.T) {
 	host, _ := os.Hostname()
 	am.mu.Lock()
 	defer am.mu.Unlock()
-	want := registration{Name: host, Hostname: host, Port: 8081, Token: "tok"}
+	want := registration{Name: host, Hostname: host, Port: 8081, Token: "tok", Activation: "gims-act-x"}
 	if am.calls != 3 || am.got != want {
 		t.Errorf("%d calls, registered %+v; want 3 calls, %+v", am.calls, am.got, want)
 	}
@@ -390,7 +409,7 @@ func TestRegistrarRetries(t *testing.T) {
 func TestRegistrarStopsWithContext(t *testing.T) {
 	// Nothing listens there: every attempt fails until the context ends.
 	url := "http://" + testnet.RefusingTCP(t).Addr + "/RPC2"
-	r, err := newRegistrar(url, "tok", &net.TCPAddr{Port: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := newRegistrar(url, "tok", "gims-act-x", &net.TCPAddr{Port: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,5 +418,40 @@ func TestRegistrarStopsWithContext(t *testing.T) {
 	defer cancel()
 	if err := r.run(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("run = %v, want the context's error", err)
+	}
+}
+
+// TestRegistrarStopsOnRefusal: a bad activation code (fault 4) or a name
+// taken (fault 6) cannot get better by retrying.
+func TestRegistrarStopsOnRefusal(t *testing.T) {
+	for _, code := range []int{faultAuth, faultConflict} {
+		am := &amStub{failures: 100, refuse: code}
+		xcfg := xmlrpc.DefaultConfiguration()
+		xcfg.DefaultService = "AM"
+		srv, err := xmlrpc.NewServer(xcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.RegisterService(am, "AM", nil); err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv)
+		r, err := newRegistrar(ts.URL+"/RPC2", "tok", "bad", &net.TCPAddr{Port: 1}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.initial = time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = r.run(ctx)
+		cancel()
+		ts.Close()
+		if f, ok := xmlrpc.AsFault(err); !ok || f.Code != code {
+			t.Errorf("fault %d: run = %v, want that fault", code, err)
+		}
+		am.mu.Lock()
+		if am.calls != 1 {
+			t.Errorf("fault %d: %d calls, want 1", code, am.calls)
+		}
+		am.mu.Unlock()
 	}
 }

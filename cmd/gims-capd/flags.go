@@ -3,10 +3,14 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"net/netip"
+	"strings"
 
 	"github.com/gimsproject/gims/capture/job"
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/internal/tlsconfig"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/flow"
@@ -43,9 +47,14 @@ type daemonOptions struct {
 	listen    string
 	tokenFile string
 	register  string
+	// activation is -activation: the code RegisterDevice needs.
+	activation string
 	// jobs is the job manager's configuration (DataDir, PcapDir), from
 	// its DefaultConfiguration and the flags.
 	jobs job.Configuration
+	// http bounds the device API's connections, from its
+	// DefaultConfiguration and the flags.
+	http httpserver.Configuration
 	// tls is the transport security of the device API (SPEC §10).
 	tls tlsconfig.Configuration
 	// registerCA is the PEM CA file that verifies the AM at -register.
@@ -55,9 +64,10 @@ type daemonOptions struct {
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{
 		offline: offlineOptions{counters: counters.DefaultConfiguration(), flows: flow.DefaultConfiguration()},
-		daemon:  daemonOptions{jobs: job.DefaultConfiguration(), tls: tlsconfig.DefaultConfiguration()},
+		daemon:  daemonOptions{jobs: job.DefaultConfiguration(), http: httpserver.DefaultConfiguration(), tls: tlsconfig.DefaultConfiguration()},
 	}
 	o.daemon.jobs.DataDir = "gims-capd-data"
+	o.daemon.jobs.Filters.Isolate = true // main calls capture.ServeFilterChild
 	fs := flag.NewFlagSet("gims-capd", flag.ContinueOnError)
 	// Errors are reported by run as one line; -h prints the flags.
 	fs.SetOutput(io.Discard)
@@ -82,6 +92,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&d.jobs.PcapDir, "pcap-dir", d.jobs.PcapDir, "daemon mode: `folder` of pcap files offered as file: interfaces")
 	fs.StringVar(&d.tokenFile, "token-file", "", "daemon mode: `file` holding the bearer token (or GIMS_DEVICE_TOKEN)")
 	fs.StringVar(&d.register, "register", "", "daemon mode: announce this device to the aggregate manager at `URL`")
+	fs.StringVar(&d.activation, "activation", "", "daemon mode: activation `code` for -register, made by the AM's admin (or "+activationEnv+")")
+	fs.Func("collectors", "daemon mode: comma-separated `networks` (CIDR or address) jobs may export flows to; \"\" for none (default \""+
+		prefixFlag(d.jobs.Collectors)+"\")", func(v string) error {
+		ps, err := parsePrefixes(v)
+		d.jobs.Collectors = ps
+		return err
+	})
+	d.http.RegisterFlags(fs)
+	d.jobs.Filters.RegisterFlags(fs)
 	fs.StringVar(&d.registerCA, "register-ca", "", "daemon mode: verify the aggregate manager of an https -register URL against this PEM CA `file`")
 	d.tls.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -104,11 +123,47 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if off.input == "" {
 		if err := d.jobs.Validate(); err != nil {
-			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir"})}
+			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir",
+				"Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
+				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory", "Collectors": "collectors"})}
+		}
+		if err := d.http.Validate(); err != nil {
+			return o, usageError{check.Flags(err, httpserver.Flags())}
 		}
 		if err := d.tls.ValidateFlags(d.listen); err != nil {
 			return o, usageError{err}
 		}
 	}
 	return o, nil
+}
+
+// parsePrefixes reads -collectors: networks in CIDR notation or single
+// addresses, separated by commas.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a network (CIDR) nor an address", f)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
+}
+
+// prefixFlag writes networks as -collectors takes them.
+func prefixFlag(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }

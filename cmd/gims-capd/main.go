@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gimsproject/gims/capture"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -35,6 +37,8 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
+	// A child started to compile a BPF filter does that and exits.
+	capture.ServeFilterChild()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stderr)
 	stop()

@@ -91,6 +91,7 @@ func TestOfflineExitStatus(t *testing.T) {
 		{"bad collector", []string{"-r", samplePcap, "-collector", "http://127.0.0.1:1"}, 2, "-collector"},
 		{"bad interval", []string{"-r", samplePcap, "-counters", filepath.Join(tmp, "c.csv"), "-counter-interval", "0s"}, 2, "-counter-interval"},
 		{"collector down", []string{"-r", samplePcap, "-collector", "tcp://127.0.0.1:1"}, 1, "2 of 2 flow records could not be sent to tcp://127.0.0.1:1"},
+		{"bad collectors", []string{"-data", tmp, "-collectors", "127.0.0.0/8,10.0.0.0/99"}, 2, `invalid value "127.0.0.0/8,10.0.0.0/99" for flag -collectors: "10.0.0.0/99" is neither a network (CIDR) nor an address`},
 		{"unwritable output", []string{"-r", samplePcap, "-w", filepath.Join(tmp, "no", "such", "dir.pcap")}, 1, "unable to create output"},
 	}
 	for _, tc := range cases {

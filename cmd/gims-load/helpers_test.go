@@ -50,7 +50,12 @@ func daemons(t *testing.T) (am *daemontest.Proc, url string) {
 	am = daemontest.Start(t, bins["gims-am"], []string{"GIMS_ADMIN_PASSWORD=" + adminPass},
 		daemontest.AMListening,
 		"-listen", "127.0.0.1:0", "-db", filepath.Join(dir, "am.db"), "-data", filepath.Join(dir, "am"),
-		"-init-admin", adminName, "-poll-interval", "1s", "-pull-interval", "2s")
+		"-init-admin", adminName, "-poll-interval", "1s", "-pull-interval", "2s",
+		// Throughput, not the per-user and per-address limits (cmd/gims-am's
+		// abuse tests): every client comes from 127.0.0.1.
+		"-rate-limit", "1e9", "-rate-burst", "1000000000", "-admin-rate-limit", "1e9", "-admin-rate-burst", "1000000000",
+		"-rate-concurrent", "100000", "-admin-rate-concurrent", "100000",
+		"-http-max-connections", "4096", "-http-max-client-connections", "4096")
 	url = "http://" + adminName + ":" + adminPass + "@" + am.Addr + "/RPC2"
 	host, port, _ := strings.Cut(capd.Addr, ":")
 	var p int

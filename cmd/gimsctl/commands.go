@@ -11,8 +11,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/internal/secretfile"
 )
 
 // command is one subcommand: its names, its flags and positional
@@ -61,6 +63,7 @@ type invocation struct {
 const (
 	envAnonSecret  = "GIMS_ANON_SECRET"
 	envDeviceToken = "GIMS_DEVICE_TOKEN"
+	envActivation  = "GIMS_ACTIVATION"
 	envNewPassword = "GIMS_NEW_PASSWORD"
 )
 
@@ -268,6 +271,31 @@ func commands() []*command {
 			setup:   setupRegisterDevice,
 		},
 		{
+			name: "create-activation", method: "CreateActivation", nargs: 0,
+			summary: "make an activation code for register-device and gims-capd -register; shown only now (admin)",
+			setup:   setupCreateActivation,
+			render:  typed(renderActivation),
+		},
+		{
+			name: "list-activations", method: "ListActivations", nargs: 0,
+			summary: "list the usable activations, without their codes (admin)",
+			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
+				return reply(api.ListActivations(ctx))
+			},
+			render: typed(renderActivations),
+		},
+		{
+			name: "delete-activation", method: "DeleteActivation", args: "ID", nargs: 1,
+			summary: "revoke an activation (admin)",
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				id, err := parseID(pos[0])
+				if err != nil {
+					return nil, err
+				}
+				return reply(api.DeleteActivation(ctx, id))
+			},
+		},
+		{
 			name: "list-methods", method: "system.listMethods", nargs: 0,
 			summary: "list the XML-RPC methods of the server",
 			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
@@ -372,7 +400,8 @@ func splitList(s string) []string {
 
 // secret returns the secret given by value or read from file (trailing
 // newline removed), or from the environment variable env when neither is
-// given. Both value and file is a usage error.
+// given. Both value and file is a usage error, and so is a file the
+// group or others may read.
 func secret(getenv func(string) string, value, valueFlag, file, fileFlag, env string) (string, error) {
 	switch {
 	case value != "" && file != "":
@@ -387,6 +416,10 @@ func secret(getenv func(string) string, value, valueFlag, file, fileFlag, env st
 		s := strings.TrimRight(string(b), "\r\n")
 		if s == "" {
 			return "", usagef("-%s: %s is empty", fileFlag, file)
+		}
+		// A secret in a file others can read is refused, as ssh does.
+		if err := secretfile.Check(file); err != nil {
+			return "", usagef("-%s: %v", fileFlag, err)
 		}
 		return s, nil
 	case env != "":
@@ -786,7 +819,8 @@ func setupAddUser(fs *flag.FlagSet, getenv func(string) string) builder {
 	}
 }
 
-// setupRegisterDevice: RegisterDevice(struct{name, hostname, port, token}).
+// setupRegisterDevice: RegisterDevice(struct{name, hostname, port, token,
+// activation}).
 func setupRegisterDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 	name := fs.String("name", "", "device name (required)")
 	hostname := fs.String("hostname", "", "host name or address of the capture daemon (required)")
@@ -795,6 +829,7 @@ func setupRegisterDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 	tokenFile := fs.String("token-file", "", "read the device token from `file`")
 	useTLS := fs.Bool("tls", false, "the daemon serves HTTPS")
 	pin := fs.String("cert-sha256", "", "SHA-256 of the daemon's certificate, hex (implies -tls)")
+	activation := fs.String("activation", "", "activation `code` from create-activation (or "+envActivation+")")
 	return func([]string) (invocation, error) {
 		if *name == "" || *hostname == "" {
 			return invocation{}, usagef("-name and -hostname are required")
@@ -809,9 +844,33 @@ func setupRegisterDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 		if tok == "" {
 			return invocation{}, usagef("a device token is required: -token, -token-file or %s", envDeviceToken)
 		}
-		r := amapi.Registration{Name: *name, Hostname: *hostname, Port: *port, Token: tok, TLS: *useTLS || *pin != "", CertSHA256: *pin}
+		code := strings.TrimSpace(*activation)
+		if code == "" {
+			code = strings.TrimSpace(getenv(envActivation))
+		}
+		if code == "" {
+			return invocation{}, usagef("an activation code is required: -activation or %s (an admin makes one with create-activation)", envActivation)
+		}
+		r := amapi.Registration{Name: *name, Hostname: *hostname, Port: *port, Token: tok, Activation: code,
+			TLS: *useTLS || *pin != "", CertSHA256: *pin}
 		return invocation{method: "RegisterDevice", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.RegisterDevice(ctx, r))
+		}}, nil
+	}
+}
+
+// setupCreateActivation: CreateActivation(struct{expires_s, uses}).
+func setupCreateActivation(fs *flag.FlagSet, _ func(string) string) builder {
+	expires := fs.Duration("expires", time.Duration(amapi.DefaultActivationExpiresS)*time.Second,
+		"how long the code works (whole seconds, at most 720h)")
+	uses := fs.Int("uses", amapi.DefaultActivationUses, "how many registrations the code allows")
+	return func([]string) (invocation, error) {
+		if *expires < time.Second || *expires%time.Second != 0 {
+			return invocation{}, usagef("-expires %v: want whole seconds, at least 1s", *expires)
+		}
+		r := amapi.ActivationRequest{ExpiresS: int(*expires / time.Second), Uses: *uses}
+		return invocation{method: "CreateActivation", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.CreateActivation(ctx, r))
 		}}, nil
 	}
 }

@@ -27,8 +27,12 @@ func TestFaults(t *testing.T) {
 	}
 	closedPort := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	act, err := a.m.CreateActivation(context.Background(), a.admin, amapi.ActivationRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.m.RegisterDevice(context.Background(), a.admin, amapi.Registration{Name: "tap9",
-		Hostname: "127.0.0.1", Port: closedPort, Token: "tap9-token"}); err != nil {
+		Hostname: "127.0.0.1", Port: closedPort, Token: "tap9-token", Activation: act.Code}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -138,6 +142,14 @@ func TestNetworkErrors(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	// A token file the group or others can read (issue 20 finding 7).
+	openFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(openFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -176,6 +188,9 @@ func TestUsageErrors(t *testing.T) {
 		{"add-user no password", nil, []string{"add-user", "-name", "bob"}, "no password: set GIMS_NEW_PASSWORD"},
 		{"add-user bad role", map[string]string{envNewPassword: "x"}, []string{"add-user", "-name", "bob", "-role", "root"}, `-role "root"`},
 		{"register without token", nil, []string{"register-device", "-name", "d", "-hostname", "h"}, "a device token is required"},
+		{"token file readable by others", nil, []string{"add-device", "-name", "d", "-hostname", "h", "-token-file", openFile}, "chmod 600"},
+		{"register without activation", nil, []string{"register-device", "-name", "d", "-hostname", "h", "-token", "t"}, "an activation code is required"},
+		{"create-activation bad expiry", nil, []string{"create-activation", "-expires", "1500ms"}, "-expires 1.5s"},
 		{"call without method", nil, []string{"call"}, "wrong number of arguments"},
 		{"call bad JSON", nil, []string{"call", "DeleteUser", "bob"}, "argument 1: invalid JSON"},
 		{"help of unknown", nil, []string{"help", "nope"}, `unknown subcommand "nope"`},

@@ -209,6 +209,15 @@ func (w *wireRecorder) ListUsers(r *http.Request, a *RecArgs, _ *any) error {
 func (w *wireRecorder) RegisterDevice(r *http.Request, a *RecArgs, _ *any) error {
 	return w.record(r, "RegisterDevice", a)
 }
+func (w *wireRecorder) CreateActivation(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "CreateActivation", a)
+}
+func (w *wireRecorder) ListActivations(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "ListActivations", a)
+}
+func (w *wireRecorder) DeleteActivation(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "DeleteActivation", a)
+}
 
 // runCtl runs gimsctl's run with env (GIMS_PASSWORD set unless env says
 // otherwise) and returns the exit status, stdout and stderr.
@@ -410,10 +419,25 @@ func TestArguments(t *testing.T) {
 		{name: "list-users", args: []string{"ListUsers"}, method: "ListUsers"},
 		{
 			name:   "register-device",
+			args:   []string{"register-device", "-name", "tap9", "-hostname", "127.0.0.1", "-token", "t9", "-activation", "gims-act-1"},
+			method: "RegisterDevice",
+			want:   []any{map[string]any{"name": "tap9", "hostname": "127.0.0.1", "port": 8081, "token": "t9", "activation": "gims-act-1"}},
+		},
+		{
+			name:   "register-device activation from the environment",
+			env:    map[string]string{envActivation: "gims-act-2"},
 			args:   []string{"register-device", "-name", "tap9", "-hostname", "127.0.0.1", "-token", "t9"},
 			method: "RegisterDevice",
-			want:   []any{map[string]any{"name": "tap9", "hostname": "127.0.0.1", "port": 8081, "token": "t9"}},
+			want:   []any{map[string]any{"name": "tap9", "hostname": "127.0.0.1", "port": 8081, "token": "t9", "activation": "gims-act-2"}},
 		},
+		{
+			name:   "create-activation",
+			args:   []string{"create-activation", "-expires", "2h", "-uses", "3"},
+			method: "CreateActivation",
+			want:   []any{map[string]any{"expires_s": 7200, "uses": 3}},
+		},
+		{name: "list-activations", args: []string{"list-activations"}, method: "ListActivations"},
+		{name: "delete-activation", args: []string{"delete-activation", "4"}, method: "DeleteActivation", want: []any{4}},
 		{
 			name:   "call with JSON arguments",
 			args:   []string{"call", "ConfigureExperiment", "7", `{"snaplen": 128, "flows": {"biflow": false}, "filter": "udp", "x": 1.5, "l": [1, "a", null]}`},

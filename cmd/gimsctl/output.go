@@ -481,6 +481,26 @@ func renderDevice(w io.Writer, d amapi.DeviceInfo) error {
 	return writeBlock(w, lines)
 }
 
+// renderActivation prints CreateActivation's reply, the code first.
+func renderActivation(w io.Writer, a amapi.Activation) error {
+	return writeBlock(w, []line{
+		{"code", fmtString(a.Code) + "  (shown only now: give it to gims-capd -activation or " + envActivation + ")"},
+		{"id", strconv.FormatInt(a.ID, 10)},
+		{"expires", fmtTime(a.Expires)},
+		{"uses left", fmtInt(a.UsesLeft)},
+	})
+}
+
+// renderActivations prints ListActivations.
+func renderActivations(w io.Writer, list []amapi.Activation) error {
+	rows := make([][]string, len(list))
+	for i, a := range list {
+		rows[i] = []string{strconv.FormatInt(a.ID, 10), fmtString(a.CreatedBy), fmtTime(a.Created),
+			fmtTime(a.Expires), fmtInt(a.UsesLeft)}
+	}
+	return writeTable(w, []string{"ID", "CREATED_BY", "CREATED", "EXPIRES", "USES_LEFT"}, rows)
+}
+
 // renderDevices prints ListDevices.
 func renderDevices(w io.Writer, list []amapi.DeviceInfo) error {
 	rows := make([][]string, len(list))

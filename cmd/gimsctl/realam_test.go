@@ -220,7 +220,11 @@ func TestOutputRealAM(t *testing.T) {
 	a.addDevice(t, "tap1", c)
 	c9 := startCapd(t, "tap9-token")
 	norm := normalizer(a, c, c9)
-	env := map[string]string{"PW": "bob-password-1", envDeviceToken: "tap9-token"}
+	act, err := a.m.CreateActivation(context.Background(), a.admin, amapi.ActivationRequest{ExpiresS: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PW": "bob-password-1", envDeviceToken: "tap9-token", envActivation: act.Code}
 	downloads := t.TempDir()
 	steps := []struct {
 		golden string // "" checks the exit status only
@@ -268,6 +272,10 @@ func TestOutputRealAM(t *testing.T) {
 		{golden: "list-users.txt", args: []string{"list-users"}},
 		{golden: "json-list-users.json", args: []string{"-json", "list-users"}},
 		{golden: "register-device.txt", args: []string{"register-device", "-name", "tap9", "-hostname", "127.0.0.1", "-port", strconv.Itoa(c9.port)}},
+		// The code is random: only the exit status of create-activation.
+		{args: []string{"create-activation", "-expires", "2h", "-uses", "3"}},
+		{golden: "list-activations.txt", args: []string{"list-activations"}},
+		{args: []string{"delete-activation", "2"}},
 		{golden: "edit-device.txt", args: []string{"edit-device", "tap9", "-location", "rack 9", "-approve"}},
 		{golden: "delete-device.txt", args: []string{"delete-device", "tap9"}},
 		{golden: "delete-user.txt", args: []string{"delete-user", "bob"}},

@@ -100,3 +100,14 @@ func Flags(err error, names map[string]string) error {
 	}
 	return err
 }
+
+// Nested returns err with the field of its FieldError prefixed by prefix
+// and a dot: the Validate of a configuration that holds another one
+// reports "Filters.MaxTerms", not "MaxTerms".
+func Nested(prefix string, err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return &FieldError{Field: prefix + "." + fe.Field, Rule: fe.Rule, Value: fe.Value}
+	}
+	return err
+}

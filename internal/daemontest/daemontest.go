@@ -120,6 +120,38 @@ func (p *Proc) Log() string {
 	return p.log.String()
 }
 
+// Pid is the process id (to read its /proc entries).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// PeakRSS is the process's peak resident set size so far (VmHWM of
+// /proc/<pid>/status), in bytes.
+func (p *Proc) PeakRSS() (int64, error) {
+	return procStatus(p.Pid(), "VmHWM")
+}
+
+// RSS is the process's resident set size now (VmRSS), in bytes.
+func (p *Proc) RSS() (int64, error) {
+	return procStatus(p.Pid(), "VmRSS")
+}
+
+// procStatus reads a "Name: N kB" line of /proc/<pid>/status, in bytes.
+func procStatus(pid int, name string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+":"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err != nil {
+				return 0, fmt.Errorf("%s of process %d: %w", name, pid, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
+}
+
 // Signal sends sig without waiting (SIGSTOP makes a daemon hang).
 func (p *Proc) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
 

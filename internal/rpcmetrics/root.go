@@ -44,7 +44,7 @@ func New(reg prometheus.Registerer, prefix string, srv *xmlrpc.Server, codes ...
 		codes: map[int]string{},
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: prefix + "_api_calls_total",
-			Help: `API calls by method ("unknown": a method the API does not have).`,
+			Help: `API calls by method ("unknown": a method the API does not have, or a call refused before its body was read).`,
 		}, []string{"method"}),
 		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: prefix + "_api_faults_total",

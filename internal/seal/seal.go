@@ -12,9 +12,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/gimsproject/gims/internal/secretfile"
 )
 
 // KeyFile is the usual name of the seal key in a data folder.
@@ -63,13 +66,27 @@ func (s *Sealer) load() (cipher.AEAD, error) {
 	return s.aead, s.err
 }
 
+// Tighten makes an existing seal key readable by its owner only, warning
+// when it was not (an older version, a restored backup).
+func (s *Sealer) Tighten(log *slog.Logger) error {
+	old, err := secretfile.Tighten(s.path)
+	if err != nil {
+		return fmt.Errorf("seal key: %w", err)
+	}
+	if old != 0 {
+		log.Warn("seal key was readable by others; made private", "file", s.path,
+			"old_mode", fmt.Sprintf("%04o", old), "mode", "0600")
+	}
+	return nil
+}
+
 // writeNew creates path with data, readable by its owner only; it fails
 // with os.ErrExist when the file exists.
 func writeNew(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, secretfile.Mode)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package seal
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,5 +44,29 @@ func TestSealer(t *testing.T) {
 	os.WriteFile(bad.path, []byte("short"), 0o600)
 	if _, err := bad.Seal(key); err == nil {
 		t.Error("a 5-byte seal key was accepted")
+	}
+}
+
+// TestSealKeyMadePrivate: a seal key the group or others can read (an
+// older version's, a restored backup) is made 0600 at Start, with a
+// warning.
+func TestSealKeyMadePrivate(t *testing.T) {
+	dir := t.TempDir()
+	s := New(filepath.Join(dir, KeyFile))
+	if err := os.WriteFile(s.path, bytes.Repeat([]byte{1}, 32), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(s.path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	if err := s.Tighten(slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(s.path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("seal key after tighten: %v, %v; want mode 0600", info, err)
+	}
+	if !bytes.Contains(logs.Bytes(), []byte("old_mode=0644")) {
+		t.Errorf("no warning: %s", logs.String())
 	}
 }

@@ -3,8 +3,8 @@
 // to listen in the clear anywhere but on loopback) and the client side
 // (a CA to verify the peer, a client certificate to present, a pinned
 // leaf certificate). It is one small package so that the daemons' HTTP
-// server setup changes by one call only: the listener it returns speaks
-// TLS when the configuration says so.
+// server setup changes by two calls only: Listen, and handing its TLS
+// configuration to the server.
 //
 // Defaults are modern: TLS 1.2 at least (1.3 preferred by Go's own
 // negotiation), Go's default AEAD cipher suites and key exchanges.
@@ -90,24 +90,24 @@ func (c Configuration) Server() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// Listen listens on addr, with TLS when c says so. Plain HTTP on an
-// address that is not loopback is refused unless InsecurePlaintext.
-func (c Configuration) Listen(addr string) (net.Listener, error) {
+// Listen listens on addr (TCP) and returns the TLS configuration to
+// serve it with, nil for plain HTTP: the server puts TLS above its own
+// connection limits (httpserver.Server.UseTLS). Plain HTTP on an address
+// that is not loopback is refused unless InsecurePlaintext; the files are
+// read before anything listens.
+func (c Configuration) Listen(addr string) (net.Listener, *tls.Config, error) {
 	if err := c.CheckAddress(addr); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, err := c.Server()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("unable to listen: %w", err)
+		return nil, nil, fmt.Errorf("unable to listen: %w", err)
 	}
-	if cfg == nil {
-		return ln, nil
-	}
-	return tls.NewListener(ln, cfg), nil
+	return ln, cfg, nil
 }
 
 // CheckAddress refuses plain HTTP on an address that is not loopback

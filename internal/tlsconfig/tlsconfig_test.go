@@ -103,14 +103,14 @@ func TestRoundTrip(t *testing.T) {
 	p := newPKI(t)
 	other := newPKI(t)
 	cfg := Configuration{CertFile: p.cert, KeyFile: p.key, ClientCAFile: p.ca}
-	ln, err := cfg.Listen("127.0.0.1:0")
+	ln, tlsCfg, err := cfg.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{TLSConfig: tlsCfg, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.TLS.PeerCertificates[0].Subject.CommonName)
 	})}
-	go srv.Serve(ln)
+	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() { srv.Close() })
 	url := "https://" + ln.Addr().String() + "/"
 	get := func(c Client, pin string) (string, error) {

@@ -69,7 +69,11 @@ def main():
     assert "password" not in am.DeleteUser("pyuser")
     dev = am.EditDevice("pytap", {"location": "rack 7"})
     assert dev["location"] == "rack 7" and "token" not in dev, dev
-    am.RegisterDevice({"name": "pyreg", "hostname": "127.0.0.1", "port": 9, "token": "reg-token"})
+    act = am.CreateActivation({"expires_s": 600, "uses": 1})
+    assert act["code"] and act["uses_left"] == 1, act
+    assert "code" not in am.ListActivations()[0], "ListActivations shows a code"
+    am.RegisterDevice({"name": "pyreg", "hostname": "127.0.0.1", "port": 9, "token": "reg-token",
+                       "activation": act["code"]})
     devices = {d["name"]: d for d in am.ListDevices()}
     assert devices["pyreg"]["pending"] and devices["pytap"]["reachable"], devices
     assert am.DeleteDevice("pyreg")["name"] == "pyreg"
