@@ -1,0 +1,127 @@
+package packet
+
+import "encoding/binary"
+
+// A Sanitizer remembers the mappings it made in memos of its own, one per
+// kind of address: a link's packets carry the same hosts over and over,
+// and a hit in a memo that only one goroutine uses (no atomics, no call
+// through an interface, no KeepReserved check) costs a few nanoseconds,
+// where the shared, concurrent caches of the mappers cost tens and a miss
+// there (macanon: 10 AES blocks) hundreds. The memos hold what the mappers
+// returned, so the output never depends on them.
+//
+// Each memo is a 2-way set-associative table hashed by multiplication (a
+// bad spread only costs speed: a miss falls through to the mappers and
+// their keyed caches), the most recently used entry of a set first. They
+// are sized for the working set of a busy link, about 128 KiB each,
+// allocated once by NewSanitizer:
+//
+//	IPv4: 16384 addresses, IPv6: 4096 addresses, MAC: 8192 addresses.
+//
+// A zero entry stands for a mapping that is right without being computed:
+// 0.0.0.0 and :: map to themselves (KeepReserved keeps them), and a MAC
+// entry holds a valid bit in its key.
+const (
+	memo4Bits   = 13 // sets of IPv4 addresses
+	memo16Bits  = 11 // sets of IPv6 addresses
+	memoMACBits = 12 // sets of MAC addresses
+	memoValid   = 1 << 63
+)
+
+// sanitizeMemo holds the memos of a Sanitizer.
+type sanitizeMemo struct {
+	v4  *[1 << memo4Bits][2]uint64 // address<<32 | mapped
+	v6  *[1 << memo16Bits][2]memo16Entry
+	mac *[1 << memoMACBits][2]memoMACEntry
+}
+
+type memo16Entry struct{ k0, k1, v0, v1 uint64 }
+
+type memoMACEntry struct{ k, v uint64 } // k: address | memoValid
+
+func newSanitizeMemo() sanitizeMemo {
+	return sanitizeMemo{
+		v4:  new([1 << memo4Bits][2]uint64),
+		v6:  new([1 << memo16Bits][2]memo16Entry),
+		mac: new([1 << memoMACBits][2]memoMACEntry),
+	}
+}
+
+// Multipliers of the hashes (Fibonacci hashing, and the splitmix64
+// constant to mix the halves of an IPv6 address).
+const (
+	golden32 = 0x9e3779b1
+	golden64 = 0x9e3779b97f4a7c15
+	mix64c   = 0xbf58476d1ce4e5b9
+)
+
+// map4 maps the IPv4 address x (big-endian) through the memo.
+func (s *Sanitizer) map4(x uint32) uint32 {
+	set := &s.memo.v4[(x*golden32)>>(32-memo4Bits)]
+	k := uint64(x) << 32
+	if e := set[0]; e&^0xffffffff == k {
+		return uint32(e)
+	}
+	if e := set[1]; e&^0xffffffff == k {
+		set[0], set[1] = e, set[0]
+		return uint32(e)
+	}
+	var a [4]byte
+	binary.BigEndian.PutUint32(a[:], x)
+	m := s.ip.Anonymize4(a)
+	v := binary.BigEndian.Uint32(m[:])
+	set[1], set[0] = set[0], k|uint64(v)
+	return v
+}
+
+// map16 maps the IPv6 address k0:k1 (big-endian halves) through the memo.
+func (s *Sanitizer) map16(k0, k1 uint64) (uint64, uint64) {
+	set := &s.memo.v6[((k0*golden64^k1)*mix64c)>>(64-memo16Bits)]
+	if e := &set[0]; e.k0 == k0 && e.k1 == k1 {
+		return e.v0, e.v1
+	}
+	if e := set[1]; e.k0 == k0 && e.k1 == k1 {
+		set[0], set[1] = e, set[0]
+		return e.v0, e.v1
+	}
+	var a [16]byte
+	binary.BigEndian.PutUint64(a[:8], k0)
+	binary.BigEndian.PutUint64(a[8:], k1)
+	m := s.ip.Anonymize16(a)
+	v0, v1 := binary.BigEndian.Uint64(m[:8]), binary.BigEndian.Uint64(m[8:])
+	set[1], set[0] = set[0], memo16Entry{k0, k1, v0, v1}
+	return v0, v1
+}
+
+// mapMAC maps the unicast MAC address x (48 bits, big-endian) through
+// the memo.
+func (s *Sanitizer) mapMAC(x uint64) uint64 {
+	set := &s.memo.mac[(x*golden64)>>(64-memoMACBits)]
+	k := x | memoValid
+	if e := set[0]; e.k == k {
+		return e.v
+	}
+	if e := set[1]; e.k == k {
+		set[0], set[1] = e, set[0]
+		return e.v
+	}
+	var a [6]byte
+	putMAC(a[:], x)
+	m := s.macs.AnonymizeMAC(a)
+	v := getMAC(m[:])
+	set[1], set[0] = set[0], memoMACEntry{k, v}
+	return v
+}
+
+// getMAC reads the 48-bit MAC address at the start of b.
+func getMAC(b []byte) uint64 {
+	_ = b[5]
+	return uint64(binary.BigEndian.Uint16(b))<<32 | uint64(binary.BigEndian.Uint32(b[2:]))
+}
+
+// putMAC writes the 48-bit MAC address x at the start of b.
+func putMAC(b []byte, x uint64) {
+	_ = b[5]
+	binary.BigEndian.PutUint16(b, uint16(x>>32))
+	binary.BigEndian.PutUint32(b[2:], uint32(x))
+}
