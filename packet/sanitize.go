@@ -210,6 +210,20 @@ func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, er
 func (s *Sanitizer) Sanitize(frame []byte) (keep int, res SanitizeResult) {
 	s.f, s.res, s.nsums = frame, SanitizeResult{}, 0
 	n := len(frame)
+	if k, ok := s.fast(frame); ok {
+		keep = k
+	} else {
+		keep = s.walk(n)
+	}
+	keep = max(0, min(keep, n))
+	s.res.Cut = keep < n
+	s.res.Drop = keep == 0
+	s.f = nil
+	return keep, s.res
+}
+
+// walk sanitizes the n bytes of s.f header by header.
+func (s *Sanitizer) walk(n int) (keep int) {
 	switch s.link {
 	case fastEthernet:
 		keep = s.ethernet(0, n, 0)
@@ -222,11 +236,7 @@ func (s *Sanitizer) Sanitize(frame []byte) (keep int, res SanitizeResult) {
 	default:
 		keep = s.loopback(n)
 	}
-	keep = max(0, min(keep, n))
-	s.res.Cut = keep < n
-	s.res.Drop = keep == 0
-	s.f = nil
-	return keep, s.res
+	return keep
 }
 
 // sanitizeTraced is Sanitize recording the class of each byte in trace

@@ -13,17 +13,17 @@ import "encoding/binary"
 // Each memo is a 2-way set-associative table hashed by multiplication (a
 // bad spread only costs speed: a miss falls through to the mappers and
 // their keyed caches), the most recently used entry of a set first. They
-// are sized for the working set of a busy link, about 128 KiB each,
+// are sized for the working set of a busy link, 128 KiB each (IPv6: 256 KiB),
 // allocated once by NewSanitizer:
 //
-//	IPv4: 16384 addresses, IPv6: 4096 addresses, MAC: 8192 addresses.
+//	IPv4: 16384 addresses, IPv6: 8192 addresses, MAC: 8192 addresses.
 //
 // A zero entry stands for a mapping that is right without being computed:
 // 0.0.0.0 and :: map to themselves (KeepReserved keeps them), and a MAC
 // entry holds a valid bit in its key.
 const (
 	memo4Bits   = 13 // sets of IPv4 addresses
-	memo16Bits  = 11 // sets of IPv6 addresses
+	memo16Bits  = 12 // sets of IPv6 addresses
 	memoMACBits = 12 // sets of MAC addresses
 	memoValid   = 1 << 63
 )
@@ -124,4 +124,28 @@ func putMAC(b []byte, x uint64) {
 	_ = b[5]
 	binary.BigEndian.PutUint16(b, uint16(x>>32))
 	binary.BigEndian.PutUint32(b[2:], uint32(x))
+}
+
+// Anonymize4 maps an IPv4 address as the Sanitizer maps the addresses of
+// the frames it sanitizes (KeepReserved of its Anonymizer), through its
+// memo. With it a Sanitizer is an Anonymizer for the flow records of the
+// same capture, which carry the same addresses as its packets. Like
+// Sanitize, it is not safe for concurrent use.
+func (s *Sanitizer) Anonymize4(a [4]byte) [4]byte {
+	var r [4]byte
+	binary.BigEndian.PutUint32(r[:], s.map4(binary.BigEndian.Uint32(a[:])))
+	return r
+}
+
+// Anonymize16 maps an IPv6 address as Anonymize4 does.
+func (s *Sanitizer) Anonymize16(a [16]byte) [16]byte {
+	v0, v1 := s.map16(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]))
+	return ip16(v0, v1)
+}
+
+func ip16(v0, v1 uint64) [16]byte {
+	var r [16]byte
+	binary.BigEndian.PutUint64(r[:8], v0)
+	binary.BigEndian.PutUint64(r[8:], v1)
+	return r
 }

@@ -1,0 +1,150 @@
+package packet
+
+import "encoding/binary"
+
+// fast sanitizes, in one pass over fixed offsets, the frames that make up
+// nearly all traffic when the payload is stripped: Ethernet with at most
+// one VLAN tag; an IPv4 header without options (not a later fragment) or
+// an IPv6 header without extension headers; TCP whose options are all
+// kept as they are, UDP that is not a tunnel, ICMP or ICMPv6 echo. It
+// first checks that the frame is one of those, changing nothing, and
+// reports false otherwise: the general walk then runs. On true, the frame
+// is rewritten exactly as the general walk rewrites it (the same helpers
+// map the addresses and update the checksums, in the same order) and keep
+// is what the walk would return. sanitizeChecked in the tests holds every
+// frame it sanitizes to that, the fuzz target FuzzSanitize included. The
+// traced walk of the tests never takes the fast path.
+func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
+	if s.link != fastEthernet || s.payload != PayloadStrip || s.trace != nil {
+		return 0, false
+	}
+	n := len(f)
+	if n < 14+20 {
+		return 0, false
+	}
+	off := 14
+	etype := binary.BigEndian.Uint16(f[12:14])
+	switch etype {
+	case etherDot1Q, etherQinQ, etherQinQv1:
+		off, etype = 18, binary.BigEndian.Uint16(f[16:18])
+	}
+	var (
+		v6          bool
+		body, ipEnd int
+		proto       uint8
+	)
+	switch ip := f[off:]; etype {
+	case 0x0800:
+		if len(ip) < 20 || ip[0] != 0x45 { // short, or options
+			return 0, false
+		}
+		total := int(binary.BigEndian.Uint16(ip[2:4]))
+		if total < 20 || binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
+			return 0, false // 0 (offload), invalid, or a later fragment
+		}
+		body, ipEnd, proto = off+20, min(off+total, n), ip[9]
+	case 0x86dd:
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return 0, false
+		}
+		plen := int(binary.BigEndian.Uint16(ip[4:6]))
+		if plen == 0 {
+			return 0, false // jumbogram, or cut by the capture
+		}
+		v6, body, ipEnd, proto = true, off+40, min(off+40+plen, n), ip[6]
+	default:
+		return 0, false
+	}
+	t := f[body:ipEnd]
+	switch {
+	case proto == ipTCP:
+		if len(t) < 20 {
+			return 0, false
+		}
+		hl := int(t[12]>>4) * 4
+		if hl < 20 {
+			return 0, false
+		}
+		optEnd := min(hl, len(t))
+		if !tcpOptionsKept(t[20:optEnd]) {
+			return 0, false
+		}
+		keep = body + optEnd
+	case proto == ipUDP:
+		if len(t) < 8 {
+			return 0, false
+		}
+		if l := binary.BigEndian.Uint16(t[4:6]); l != 0 && (l < 8 || l == 8 && len(t) > 8) {
+			return 0, false // invalid, or bytes after an empty datagram
+		}
+		if p := binary.BigEndian.Uint16(t[2:4]); p == portVXLAN || p == portGeneve {
+			return 0, false
+		}
+		keep = body + 8
+	case proto == 1 && !v6:
+		if len(t) < 8 || t[0] != 0 && t[0] != 8 { // echo reply, request
+			return 0, false
+		}
+		keep = body + 8
+	case proto == ipICMPv6 && v6:
+		if len(t) < 8 || t[0] != 128 && t[0] != 129 { // echo request, reply
+			return 0, false
+		}
+		keep = body + 8
+	default:
+		return 0, false
+	}
+
+	// The frame is one the fast path knows: rewrite it.
+	s.macAt(0)
+	s.macAt(6)
+	var ip sanIP
+	if v6 {
+		ip = sanIP{v6: true, src: s.addr16(off+8, 128), dst: s.addr16(off+24, 128)}
+	} else {
+		s.pushSum(off+10, off, off+20, sumPlain) // the header checksum
+		ip = sanIP{src: s.addr4(off + 12), dst: s.addr4(off + 16)}
+		s.nsums = 0
+	}
+	switch proto {
+	case ipTCP:
+		s.transportSum(body+16, body, ipEnd, sumPlain, ip.pseudo())
+	case ipUDP:
+		s.transportSum(body+6, body, ipEnd, sumUDP, ip.pseudo())
+	case ipICMPv6:
+		s.transportSum(body+2, body, ipEnd, sumPlain, ip.pseudo())
+	}
+	s.nsums = 0
+	return keep, true
+}
+
+// tcpOptionsKept says whether Sanitizer.tcpOptions keeps the options o as
+// they are: every option known and whole, nothing but zeros after an end
+// of options.
+func tcpOptionsKept(o []byte) bool {
+	for i := 0; i < len(o); {
+		switch t := o[i]; t {
+		case 0:
+			for _, b := range o[i+1:] {
+				if b != 0 {
+					return false
+				}
+			}
+			return true
+		case 1:
+			i++
+		default:
+			if i+1 >= len(o) || o[i+1] < 2 || i+int(o[i+1]) > len(o) {
+				return false
+			}
+			switch l := int(o[i+1]); {
+			case t == 2 && l == 4, t == 3 && l == 3, t == 4 && l == 2, t == 8 && l == 10,
+				t == 5 && l >= 10 && (l-2)%8 == 0:
+				i += l
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
