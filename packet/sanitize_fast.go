@@ -9,9 +9,9 @@ import "encoding/binary"
 // kept as they are, UDP that is not a tunnel, ICMP or ICMPv6 echo. It
 // first checks that the frame is one of those, changing nothing, and
 // reports false otherwise: the general walk then runs. On true, the frame
-// is rewritten exactly as the general walk rewrites it (the same helpers
-// map the addresses and update the checksums, in the same order) and keep
-// is what the walk would return. sanitizeChecked in the tests holds every
+// is rewritten exactly as the general walk rewrites it (the same
+// mappings, the same checksum updates in the same order) and keep is what
+// the walk would return. sanitizeChecked in the tests holds every
 // frame it sanitizes to that, the fuzz target FuzzSanitize included. The
 // traced walk of the tests never takes the fast path.
 func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
@@ -102,20 +102,53 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	if v6 {
 		ip = sanIP{v6: true, src: s.addr16(off+8, 128), dst: s.addr16(off+24, 128)}
 	} else {
-		s.pushSum(off+10, off, off+20, sumPlain) // the header checksum
-		ip = sanIP{src: s.addr4(off + 12), dst: s.addr4(off + 16)}
-		s.nsums = 0
+		// addr4 of the source then of the destination, each
+		// updating the header checksum, as the walk does.
+		h := (*[20]byte)(f[off : off+20])
+		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
+		m1, m2 := s.map4(x1), s.map4(x2)
+		binary.BigEndian.PutUint32(h[12:16], m1)
+		binary.BigEndian.PutUint32(h[16:20], m2)
+		ip.src, ip.dst = delta4(x1, m1), delta4(x2, m2)
+		hc := binary.BigEndian.Uint16(h[10:12])
+		hc = adjustIf(hc, ip.src, sumPlain)
+		hc = adjustIf(hc, ip.dst, sumPlain)
+		binary.BigEndian.PutUint16(h[10:12], hc)
 	}
+	// transportSum: the pseudo-header difference.
+	field, kind := body+16, sumPlain
 	switch proto {
-	case ipTCP:
-		s.transportSum(body+16, body, ipEnd, sumPlain, ip.pseudo())
 	case ipUDP:
-		s.transportSum(body+6, body, ipEnd, sumUDP, ip.pseudo())
+		field, kind = body+6, sumUDP
 	case ipICMPv6:
-		s.transportSum(body+2, body, ipEnd, sumPlain, ip.pseudo())
+		field = body + 2
+	case 1:
+		return keep, true // no pseudo-header
 	}
-	s.nsums = 0
+	c := f[field : field+2]
+	binary.BigEndian.PutUint16(c, adjustIf(binary.BigEndian.Uint16(c), ip.pseudo(), kind))
 	return keep, true
+}
+
+// delta4 is the difference addr4 returns for x mapped to m.
+func delta4(x, m uint32) uint16 {
+	if m == x {
+		return 0xffff
+	}
+	return fold(uint32(^fold(x>>16+x&0xffff)) + uint32(fold(m>>16+m&0xffff)))
+}
+
+// adjustIf is the checksum hc after the difference d, as applyDelta and
+// fixSum apply it: unchanged when d changes nothing or when adjust leaves
+// the field alone.
+func adjustIf(hc, d uint16, kind sumKind) uint16 {
+	if d == 0xffff || d == 0 {
+		return hc
+	}
+	if n, ok := adjust(hc, d, kind); ok {
+		return n
+	}
+	return hc
 }
 
 // tcpOptionsKept says whether Sanitizer.tcpOptions keeps the options o as
