@@ -96,11 +96,24 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	}
 
 	// The frame is one the fast path knows: rewrite it.
-	s.macAt(0)
-	s.macAt(6)
+	if s.mac != MACKeep { // macAt of the destination, then of the source
+		for _, a := range [2][]byte{f[0:6], f[6:12]} {
+			if a[0]&1 != 0 {
+				continue // a group address
+			}
+			var m uint64
+			if s.mac == MACKeyed {
+				m = s.mapMAC(getMAC(a))
+			}
+			putMAC(a, m)
+		}
+	}
 	var ip sanIP
-	if v6 {
-		ip = sanIP{v6: true, src: s.addr16(off+8, 128), dst: s.addr16(off+24, 128)}
+	if v6 { // addr16 of the source, then of the destination
+		h := (*[40]byte)(f[off : off+40])
+		ip.v6 = true
+		ip.src = s.addr16Fast((*[16]byte)(h[8:24]))
+		ip.dst = s.addr16Fast((*[16]byte)(h[24:40]))
 	} else {
 		// addr4 of the source then of the destination, each
 		// updating the header checksum, as the walk does.
@@ -128,6 +141,19 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	c := f[field : field+2]
 	binary.BigEndian.PutUint16(c, adjustIf(binary.BigEndian.Uint16(c), ip.pseudo(), kind))
 	return keep, true
+}
+
+// addr16Fast is addr16 with a whole prefix and no checksum covering the
+// address.
+func (s *Sanitizer) addr16Fast(a *[16]byte) uint16 {
+	k0, k1 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
+	m0, m1 := s.map16(k0, k1)
+	if m0 == k0 && m1 == k1 {
+		return 0xffff
+	}
+	binary.BigEndian.PutUint64(a[:8], m0)
+	binary.BigEndian.PutUint64(a[8:], m1)
+	return fold(uint32(^fold(words64(k0)+words64(k1))) + uint32(fold(words64(m0)+words64(m1))))
 }
 
 // delta4 is the difference addr4 returns for x mapped to m.
