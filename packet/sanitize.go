@@ -208,14 +208,14 @@ func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, er
 // what it did. With keep 0 (res.Drop) the frame must be dropped. Sanitize
 // never reads or writes outside frame and never panics.
 func (s *Sanitizer) Sanitize(frame []byte) (keep int, res SanitizeResult) {
-	s.f, s.res, s.nsums = frame, SanitizeResult{}, 0
 	n := len(frame)
 	if k, ok := s.fast(frame); ok {
-		keep = k
-	} else {
-		keep = s.walk(n)
+		// 0 < k <= n, and the fast path takes no frame with bytes it
+		// does not understand.
+		return k, SanitizeResult{Cut: k < n}
 	}
-	keep = max(0, min(keep, n))
+	s.f, s.res, s.nsums = frame, SanitizeResult{}, 0
+	keep = max(0, min(s.walk(n), n))
 	s.res.Cut = keep < n
 	s.res.Drop = keep == 0
 	s.f = nil
