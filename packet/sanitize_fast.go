@@ -103,8 +103,14 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 				continue // a group address
 			}
 			var m uint64
-			if s.mac == MACKeyed {
-				m = s.mapMAC(getMAC(a))
+			if s.mac == MACKeyed { // mapMAC
+				x := getMAC(a)
+				set := &s.memo.mac[setMAC(x)]
+				if e := set[0]; e.k == x|memoValid {
+					m = e.v
+				} else {
+					m = s.mapMACMiss(x, set)
+				}
 			}
 			putMAC(a, m)
 		}
@@ -120,13 +126,23 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		// updating the header checksum, as the walk does.
 		h := (*[20]byte)(f[off : off+20])
 		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
-		m1, m2 := s.map4(x1), s.map4(x2)
+		var m1, m2 uint32 // map4
+		if set := &s.memo.v4[set4(x1)]; set[0]>>32 == uint64(x1) {
+			m1 = uint32(set[0])
+		} else {
+			m1 = s.map4Miss(x1, set)
+		}
+		if set := &s.memo.v4[set4(x2)]; set[0]>>32 == uint64(x2) {
+			m2 = uint32(set[0])
+		} else {
+			m2 = s.map4Miss(x2, set)
+		}
 		binary.BigEndian.PutUint32(h[12:16], m1)
 		binary.BigEndian.PutUint32(h[16:20], m2)
 		ip.src, ip.dst = delta4(x1, m1), delta4(x2, m2)
 		hc := binary.BigEndian.Uint16(h[10:12])
-		hc = adjustIf(hc, ip.src, sumPlain)
-		hc = adjustIf(hc, ip.dst, sumPlain)
+		hc = adjustPlain(hc, ip.src)
+		hc = adjustPlain(hc, ip.dst)
 		binary.BigEndian.PutUint16(h[10:12], hc)
 	}
 	// transportSum: the pseudo-header difference.
@@ -148,7 +164,12 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 // address.
 func (s *Sanitizer) addr16Fast(a *[16]byte) uint16 {
 	k0, k1 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
-	m0, m1 := s.map16(k0, k1)
+	var m0, m1 uint64 // map16
+	if set := &s.memo.v6[set16(k0, k1)]; set[0].k0 == k0 && set[0].k1 == k1 {
+		m0, m1 = set[0].v0, set[0].v1
+	} else {
+		m0, m1 = s.map16Miss(k0, k1, set)
+	}
 	if m0 == k0 && m1 == k1 {
 		return 0xffff
 	}
@@ -167,15 +188,31 @@ func delta4(x, m uint32) uint16 {
 
 // adjustIf is the checksum hc after the difference d, as applyDelta and
 // fixSum apply it: unchanged when d changes nothing or when adjust leaves
-// the field alone.
+// the field alone (adjust's n == hc case returns hc too).
 func adjustIf(hc, d uint16, kind sumKind) uint16 {
-	if d == 0xffff || d == 0 {
+	if kind == sumUDP {
+		return adjustUDP(hc, d)
+	}
+	return adjustPlain(hc, d)
+}
+
+// adjustPlain is adjustIf of a sumPlain checksum, small enough to inline.
+func adjustPlain(hc, d uint16) uint16 {
+	if d == 0xffff || d == 0 || hc == 0xffff {
 		return hc
 	}
-	if n, ok := adjust(hc, d, kind); ok {
+	return ^fold(uint32(^hc) + uint32(d))
+}
+
+// adjustUDP is adjustIf of a sumUDP checksum.
+func adjustUDP(hc, d uint16) uint16 {
+	if d == 0xffff || d == 0 || hc == 0 {
+		return hc
+	}
+	if n := ^fold(uint32(^hc) + uint32(d)); n != 0 {
 		return n
 	}
-	return hc
+	return 0xffff
 }
 
 // tcpOptionsKept says whether Sanitizer.tcpOptions keeps the options o as

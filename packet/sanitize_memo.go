@@ -55,14 +55,24 @@ const (
 	mix64c   = 0xbf58476d1ce4e5b9
 )
 
-// map4 maps the IPv4 address x (big-endian) through the memo.
+// Set indexes of the memos.
+func set4(x uint32) uint32       { return (x * golden32) >> (32 - memo4Bits) }
+func set16(k0, k1 uint64) uint64 { return ((k0*golden64 ^ k1) * mix64c) >> (64 - memo16Bits) }
+func setMAC(x uint64) uint64     { return (x * golden64) >> (64 - memoMACBits) }
+
+// map4 maps the IPv4 address x (big-endian) through the memo: a hit in
+// the set's first way here (the fast path repeats this check inline), anything
+// else in map4Miss. So do map16 and mapMAC.
 func (s *Sanitizer) map4(x uint32) uint32 {
-	set := &s.memo.v4[(x*golden32)>>(32-memo4Bits)]
-	k := uint64(x) << 32
-	if e := set[0]; e&^0xffffffff == k {
+	set := &s.memo.v4[set4(x)]
+	if e := set[0]; e>>32 == uint64(x) {
 		return uint32(e)
 	}
-	if e := set[1]; e&^0xffffffff == k {
+	return s.map4Miss(x, set)
+}
+
+func (s *Sanitizer) map4Miss(x uint32, set *[2]uint64) uint32 {
+	if e := set[1]; e>>32 == uint64(x) {
 		set[0], set[1] = e, set[0]
 		return uint32(e)
 	}
@@ -70,16 +80,20 @@ func (s *Sanitizer) map4(x uint32) uint32 {
 	binary.BigEndian.PutUint32(a[:], x)
 	m := s.ip.Anonymize4(a)
 	v := binary.BigEndian.Uint32(m[:])
-	set[1], set[0] = set[0], k|uint64(v)
+	set[1], set[0] = set[0], uint64(x)<<32|uint64(v)
 	return v
 }
 
 // map16 maps the IPv6 address k0:k1 (big-endian halves) through the memo.
 func (s *Sanitizer) map16(k0, k1 uint64) (uint64, uint64) {
-	set := &s.memo.v6[((k0*golden64^k1)*mix64c)>>(64-memo16Bits)]
+	set := &s.memo.v6[set16(k0, k1)]
 	if e := &set[0]; e.k0 == k0 && e.k1 == k1 {
 		return e.v0, e.v1
 	}
+	return s.map16Miss(k0, k1, set)
+}
+
+func (s *Sanitizer) map16Miss(k0, k1 uint64, set *[2]memo16Entry) (uint64, uint64) {
 	if e := set[1]; e.k0 == k0 && e.k1 == k1 {
 		set[0], set[1] = e, set[0]
 		return e.v0, e.v1
@@ -96,11 +110,15 @@ func (s *Sanitizer) map16(k0, k1 uint64) (uint64, uint64) {
 // mapMAC maps the unicast MAC address x (48 bits, big-endian) through
 // the memo.
 func (s *Sanitizer) mapMAC(x uint64) uint64 {
-	set := &s.memo.mac[(x*golden64)>>(64-memoMACBits)]
-	k := x | memoValid
-	if e := set[0]; e.k == k {
+	set := &s.memo.mac[setMAC(x)]
+	if e := set[0]; e.k == x|memoValid {
 		return e.v
 	}
+	return s.mapMACMiss(x, set)
+}
+
+func (s *Sanitizer) mapMACMiss(x uint64, set *[2]memoMACEntry) uint64 {
+	k := x | memoValid
 	if e := set[1]; e.k == k {
 		set[0], set[1] = e, set[0]
 		return e.v
