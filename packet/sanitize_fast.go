@@ -219,6 +219,9 @@ func adjustUDP(hc, d uint16) uint16 {
 // they are: every option known and whole, nothing but zeros after an end
 // of options.
 func tcpOptionsKept(o []byte) bool {
+	if len(o) == 12 && binary.BigEndian.Uint32(o) == 0x0101080a {
+		return true // NOP, NOP, timestamps: most segments of a connection
+	}
 	for i := 0; i < len(o); {
 		switch t := o[i]; t {
 		case 0:
