@@ -166,7 +166,9 @@ func (c sanIP) pseudo() uint16 { return fold(uint32(c.src) + uint32(c.dst)) }
 var errNoAnonymizer = errors.New("no IP anonymizer")
 
 // NewSanitizer returns a Sanitizer for frames of the given link type (the
-// link types NewDecoder accepts) and configuration.
+// link types NewDecoder accepts) and configuration. It allocates the
+// Sanitizer's memos of mapped addresses (512 KiB, see sanitize_memo.go)
+// once; Sanitize then allocates nothing.
 func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, error) {
 	first, err := firstLayer(linkType)
 	if err != nil {
