@@ -666,3 +666,30 @@ func TestSanitizeFastPath(t *testing.T) {
 		t.Errorf("the fast path took %d frames, want at least 100", taken)
 	}
 }
+
+// TestSanitizerAnonymizer checks that a Sanitizer maps addresses as
+// KeepReserved of its Anonymizer does, on a miss and on a memo hit: the
+// meter maps flow records through it.
+func TestSanitizerAnonymizer(t *testing.T) {
+	c, _ := testMappers(t)
+	s := newTestSanitizer(t, layers.LinkTypeEthernet, PayloadStrip, MACKeyed)
+	want := KeepReserved(c)
+	addrs4 := [][4]byte{{}, {255, 255, 255, 255}, {10, 0, 0, 1}, {192, 0, 2, 1}, {198, 51, 100, 7}}
+	addrs16 := [][16]byte{{}, {0x20, 0x01, 0x0d, 0xb8, 15: 1}, {0xfe, 0x80, 15: 0x42}}
+	for i := range 3000 { // more than fit in a set: misses, hits and evictions
+		addrs4 = append(addrs4, [4]byte{10, byte(i >> 8), byte(i), 7})
+		addrs16 = append(addrs16, [16]byte{0x20, 0x01, 0x0d, 0xb8, 7: byte(i >> 8), 15: byte(i)})
+	}
+	for pass := range 2 {
+		for _, a := range addrs4 {
+			if got, w := s.Anonymize4(a), want.Anonymize4(a); got != w {
+				t.Fatalf("pass %d: Anonymize4(%v) = %v, want %v", pass, a, got, w)
+			}
+		}
+		for _, a := range addrs16 {
+			if got, w := s.Anonymize16(a), want.Anonymize16(a); got != w {
+				t.Fatalf("pass %d: Anonymize16(%x) = %x, want %x", pass, a, got, w)
+			}
+		}
+	}
+}
