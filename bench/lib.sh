@@ -13,7 +13,8 @@
 #   machine              one line describing this machine
 #
 # Knobs: BENCH_PACKETS (1000000), BENCH_FLOWS (120000), BENCH_SEED (1),
-# BENCH_IPV6_SHARE (0.3), BENCH_RUNS (5), GO (go).
+# BENCH_IPV6_SHARE (0.3), BENCH_RUNS (5), GO (go); BENCH_TRACE and
+# BENCH_REPEAT (a given capture instead of a generated one, see make_trace).
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GO=${GO:-go}
@@ -94,7 +95,41 @@ median() {
 
 # make_trace generates the trace once; it is reused while the flags and the
 # generator's sources are the same, since the generator is deterministic.
+# With BENCH_TRACE set, the trace is that capture file instead (a pcap,
+# microsecond or nanosecond), repeated BENCH_REPEAT times (default 1) with
+# the timestamps of each copy shifted after the previous one's, so that a
+# short capture (the repository's packet/testdata/pcaps/tcpreplay__test.pcap:
+# 259 packets) lasts long enough to time.
 make_trace() {
+	if [ -n "${BENCH_TRACE:-}" ]; then
+		TRACE=$OUT/given.pcap
+		PACKETS=$(python3 - "$BENCH_TRACE" "${BENCH_REPEAT:-1}" "$TRACE" <<'PY'
+import struct, sys
+src, n, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data = open(src, 'rb').read()
+magic = data[:4]
+e = {b'\xd4\xc3\xb2\xa1': '<', b'\x4d\x3c\xb2\xa1': '<', b'\xa1\xb2\xc3\xd4': '>', b'\xa1\xb2\x3c\x4d': '>'}.get(magic)
+if e is None:
+    sys.exit(f"{src}: not a pcap file")
+frac = 10**9 if magic in (b'\x4d\x3c\xb2\xa1', b'\xa1\xb2\x3c\x4d') else 10**6
+recs, off = [], 24
+while off + 16 <= len(data):
+    sec, sub, incl, orig = struct.unpack(e + 'IIII', data[off:off+16])
+    recs.append((sec * frac + sub, data[off+8:off+16+incl]))
+    off += 16 + incl
+span = recs[-1][0] - recs[0][0] + frac if recs else 0
+with open(dst, 'wb') as out:
+    out.write(data[:24])
+    for i in range(n):
+        for t, rest in recs:
+            t += i * span
+            out.write(struct.pack(e + 'II', t // frac, t % frac) + rest)
+print(len(recs) * n)
+PY
+)
+		cat "$TRACE" >/dev/null
+		return
+	fi
 	local params
 	params="packets=$PACKETS flows=$FLOWS seed=$SEED ipv6-share=$IPV6_SHARE src=$(cat cmd/gims-tracegen/*.go | sha256sum | cut -c1-16)"
 	if [ -f "$TRACE" ] && [ "$(cat "$TRACE.params" 2>/dev/null)" = "$params" ]; then

@@ -18,7 +18,10 @@
 # to the floor; then the side-by-side ratio of sanitized to written (issue
 # 11's target: at most 1.2). The written and sanitized runs alternate, so
 # that a change of load on a shared machine weighs on both alike. Knobs (environment): BENCH_PACKETS (1000000), BENCH_FLOWS
-# (120000), BENCH_SEED (1), BENCH_IPV6_SHARE (0.3), BENCH_RUNS (5), GO (go).
+# (120000), BENCH_SEED (1), BENCH_IPV6_SHARE (0.3), BENCH_RUNS (5), GO (go),
+# BENCH_TRACE and BENCH_REPEAT (time a given capture, repeated, instead:
+# BENCH_TRACE=packet/testdata/pcaps/tcpreplay__test.pcap BENCH_REPEAT=4000
+# for the repository's trace).
 #
 # Exit status: 0 when every run succeeded, 1 otherwise (the table still shows
 # what could be measured, e.g. the floor when gims-capd does not build).
@@ -79,7 +82,11 @@ fi
 # --- report ---------------------------------------------------------------
 size=$(stat -c %s "$TRACE")
 echo
-echo "### Offline flow meter: $PACKETS packets, $FLOWS flows, IPv6 share $IPV6_SHARE, $((size / 1048576)) MiB trace"
+if [ -n "${BENCH_TRACE:-}" ]; then
+	echo "### Offline flow meter: $PACKETS packets, $(basename "$BENCH_TRACE") × ${BENCH_REPEAT:-1}, $((size / 1048576)) MiB trace"
+else
+	echo "### Offline flow meter: $PACKETS packets, $FLOWS flows, IPv6 share $IPV6_SHARE, $((size / 1048576)) MiB trace"
+fi
 echo
 echo "Load average $load_start when the runs started, $(cut -d' ' -f1-3 /proc/loadavg) when they ended."
 echo

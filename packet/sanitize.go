@@ -141,69 +141,9 @@ type Sanitizer struct {
 	// trace, when not nil (tests), receives the class of each byte.
 	trace []byte
 
-	// Small direct-mapped memos of the last mappings: a link's frames
-	// carry the same few MACs and addresses over and over, and a memo
-	// hit costs less than a call into the shared, concurrent caches of
-	// the mappers. They hold what the mappers returned, so the output
-	// never depends on them.
-	memo4   [memo4Size]memo4Entry
-	memo16  [memo16Size]memo16Entry
-	memoMAC [memoMACSize]memoMACEntry
-}
-
-// Sizes of the memos (powers of two).
-const (
-	memo4Size   = 64
-	memo16Size  = 16
-	memoMACSize = 16
-)
-
-type memo4Entry struct {
-	ok      bool
-	in, out [4]byte
-}
-
-type memo16Entry struct {
-	ok      bool
-	in, out [16]byte
-}
-
-type memoMACEntry struct {
-	ok      bool
-	in, out [6]byte
-}
-
-// map4 maps an IPv4 address through the memo.
-func (s *Sanitizer) map4(a [4]byte) [4]byte {
-	e := &s.memo4[(a[3]^a[2]*7)&(memo4Size-1)]
-	if e.ok && e.in == a {
-		return e.out
-	}
-	m := s.ip.Anonymize4(a)
-	*e = memo4Entry{true, a, m}
-	return m
-}
-
-// map16 maps an IPv6 address through the memo.
-func (s *Sanitizer) map16(a [16]byte) [16]byte {
-	e := &s.memo16[(a[15]^a[13]*7)&(memo16Size-1)]
-	if e.ok && e.in == a {
-		return e.out
-	}
-	m := s.ip.Anonymize16(a)
-	*e = memo16Entry{true, a, m}
-	return m
-}
-
-// mapMAC maps a unicast MAC address through the memo.
-func (s *Sanitizer) mapMAC(a [6]byte) [6]byte {
-	e := &s.memoMAC[(a[5]^a[4]*7)&(memoMACSize-1)]
-	if e.ok && e.in == a {
-		return e.out
-	}
-	m := s.macs.AnonymizeMAC(a)
-	*e = memoMACEntry{true, a, m}
-	return m
+	// memo remembers the mappings this Sanitizer has made (see
+	// sanitize_memo.go).
+	memo sanitizeMemo
 }
 
 // activeSum is a checksum field at field covering the bytes [start, end)
@@ -226,7 +166,9 @@ func (c sanIP) pseudo() uint16 { return fold(uint32(c.src) + uint32(c.dst)) }
 var errNoAnonymizer = errors.New("no IP anonymizer")
 
 // NewSanitizer returns a Sanitizer for frames of the given link type (the
-// link types NewDecoder accepts) and configuration.
+// link types NewDecoder accepts) and configuration. It allocates the
+// Sanitizer's memos of mapped addresses (512 KiB, see sanitize_memo.go)
+// once; Sanitize then allocates nothing.
 func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, error) {
 	first, err := firstLayer(linkType)
 	if err != nil {
@@ -244,7 +186,7 @@ func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, er
 	if cfg.MAC == MACKeyed && cfg.MACs == nil {
 		return nil, errors.New("unable to sanitize frames: MAC mode keyed needs a MAC anonymizer")
 	}
-	s := &Sanitizer{payload: cfg.Payload, mac: cfg.MAC, macs: cfg.MACs, ip: keepReserved{cfg.IP}}
+	s := &Sanitizer{payload: cfg.Payload, mac: cfg.MAC, macs: cfg.MACs, ip: keepReserved{cfg.IP}, memo: newSanitizeMemo()}
 	if k, ok := cfg.IP.(keepReserved); ok {
 		s.ip = k
 	}
@@ -268,8 +210,22 @@ func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, er
 // what it did. With keep 0 (res.Drop) the frame must be dropped. Sanitize
 // never reads or writes outside frame and never panics.
 func (s *Sanitizer) Sanitize(frame []byte) (keep int, res SanitizeResult) {
-	s.f, s.res, s.nsums = frame, SanitizeResult{}, 0
 	n := len(frame)
+	if k, ok := s.fast(frame); ok {
+		// 0 < k <= n, and the fast path takes no frame with bytes it
+		// does not understand.
+		return k, SanitizeResult{Cut: k < n}
+	}
+	s.f, s.res, s.nsums = frame, SanitizeResult{}, 0
+	keep = max(0, min(s.walk(n), n))
+	s.res.Cut = keep < n
+	s.res.Drop = keep == 0
+	s.f = nil
+	return keep, s.res
+}
+
+// walk sanitizes the n bytes of s.f header by header.
+func (s *Sanitizer) walk(n int) (keep int) {
 	switch s.link {
 	case fastEthernet:
 		keep = s.ethernet(0, n, 0)
@@ -282,11 +238,7 @@ func (s *Sanitizer) Sanitize(frame []byte) (keep int, res SanitizeResult) {
 	default:
 		keep = s.loopback(n)
 	}
-	keep = max(0, min(keep, n))
-	s.res.Cut = keep < n
-	s.res.Drop = keep == 0
-	s.f = nil
-	return keep, s.res
+	return keep
 }
 
 // sanitizeTraced is Sanitize recording the class of each byte in trace
@@ -463,16 +415,14 @@ func (s *Sanitizer) neutralize(a, b int, v byte) {
 // addr4 rewrites the IPv4 address at off and returns the difference.
 func (s *Sanitizer) addr4(off int) uint16 {
 	p := s.f[off : off+4]
-	old := [4]byte(p)
-	m := s.map4(old)
+	x := binary.BigEndian.Uint32(p)
+	m := s.map4(x)
 	s.mark(off, off+4, classRewritten)
-	if m == old {
+	if m == x {
 		return 0xffff
 	}
-	copy(p, m[:])
-	o := (uint32(old[0])<<8 | uint32(old[1])) + (uint32(old[2])<<8 | uint32(old[3]))
-	n := (uint32(m[0])<<8 | uint32(m[1])) + (uint32(m[2])<<8 | uint32(m[3]))
-	d := fold(uint32(^fold(o)) + uint32(fold(n)))
+	binary.BigEndian.PutUint32(p, m)
+	d := fold(uint32(^fold(x>>16+x&0xffff)) + uint32(fold(m>>16+m&0xffff)))
 	if s.nsums > 0 && d != 0xffff && d != 0 {
 		s.applyDelta(off, d, s.nsums)
 	}
@@ -483,41 +433,56 @@ func (s *Sanitizer) addr4(off int) uint16 {
 // plen < 128 the bits past plen are zeroed (a prefix).
 func (s *Sanitizer) addr16(off int, plen int) uint16 {
 	p := s.f[off : off+16]
-	old := [16]byte(p)
-	m := s.map16(old)
-	for i := max(plen, 0); i < 128; i++ {
-		m[i/8] &^= 0x80 >> (i % 8)
+	k0, k1 := binary.BigEndian.Uint64(p[:8]), binary.BigEndian.Uint64(p[8:])
+	m0, m1 := s.map16(k0, k1)
+	switch {
+	case plen <= 0:
+		m0, m1 = 0, 0
+	case plen < 64:
+		m0, m1 = m0&^(^uint64(0)>>plen), 0
+	case plen == 64:
+		m1 = 0
+	case plen < 128:
+		m1 &^= ^uint64(0) >> (plen - 64)
 	}
 	s.mark(off, off+16, classRewritten)
-	if m == old {
+	if m0 == k0 && m1 == k1 {
 		return 0xffff
 	}
-	o := sum16(p)
-	copy(p, m[:])
-	return s.changed(off, off+16, o)
+	binary.BigEndian.PutUint64(p[:8], m0)
+	binary.BigEndian.PutUint64(p[8:], m1)
+	d := fold(uint32(^fold(words64(k0)+words64(k1))) + uint32(fold(words64(m0)+words64(m1))))
+	if s.nsums > 0 && d != 0xffff && d != 0 {
+		s.applyDelta(off, d, s.nsums)
+	}
+	return d
+}
+
+// words64 is the sum of the four 16-bit words of x.
+func words64(x uint64) uint32 {
+	return uint32(x>>48) + uint32(x>>32&0xffff) + uint32(x>>16&0xffff) + uint32(x&0xffff)
 }
 
 // macAt applies the MAC mode to the address at off.
 func (s *Sanitizer) macAt(off int) {
 	p := s.f[off : off+6]
-	old := [6]byte(p)
-	var m [6]byte
-	switch {
-	case s.mac == MACKeep || old[0]&1 != 0:
+	if s.mac == MACKeep || p[0]&1 != 0 {
 		s.mark(off, off+6, classKept)
 		return
-	case s.mac == MACZero:
-	default:
-		m = s.mapMAC(old)
+	}
+	x := getMAC(p)
+	var m uint64
+	if s.mac != MACZero {
+		m = s.mapMAC(x)
 	}
 	s.mark(off, off+6, classRewritten)
 	switch {
-	case m == old:
+	case m == x:
 	case s.nsums == 0: // no checksum covers it (the usual link header)
-		copy(p, m[:])
+		putMAC(p, m)
 	default: // in a neighbor discovery option or a tunnel
 		o := sum16(p)
-		copy(p, m[:])
+		putMAC(p, m)
 		s.changed(off, off+6, o)
 	}
 }

@@ -68,6 +68,13 @@ func sanitizeChecked(tb testing.TB, s *Sanitizer, name string, data []byte) ([]b
 	if res.Drop != (keep == 0) || res.Cut != (keep < len(frame)) {
 		tb.Fatalf("%s: result %+v does not match keep %d of %d", name, res, keep, len(frame))
 	}
+	// Untraced, Sanitize may take its fast path: it must give the same
+	// bytes and result as the traced walk.
+	fast := make([]byte, len(data))
+	copy(fast, data)
+	if k, r := s.Sanitize(fast); k != keep || r != res || !bytes.Equal(fast[:k], frame[:keep]) {
+		tb.Fatalf("%s: untraced Sanitize gives keep %d, %+v, want %d, %+v\ngot  %x\nwant %x", name, k, r, keep, res, fast[:k], frame[:keep])
+	}
 	return frame[:keep], res
 }
 
@@ -620,4 +627,69 @@ func TestSanitizeGREChecksum(t *testing.T) {
 		return
 	}
 	t.Fatal("no GRE frame")
+}
+
+// TestSanitizeFastPath checks that the fast path takes the common frames
+// of the sample captures and of the benchmarks and rewrites them exactly
+// as the general walk does, in every payload and MAC mode (it only takes
+// frames with PayloadStrip).
+func TestSanitizeFastPath(t *testing.T) {
+	frames := sanitizeBenchFrames()
+	for _, c := range samplePcaps(t) {
+		for i, p := range c.packets {
+			frames = append(frames, advFrame{name: fmt.Sprintf("%s packet %d", c.name, i+1), link: c.link, data: p.data})
+		}
+	}
+	frames = append(frames, adversarialFrames()...)
+	taken := 0
+	for _, p := range []PayloadMode{PayloadStrip, PayloadZero, PayloadKeep} {
+		for _, m := range []MACMode{MACKeyed, MACZero, MACKeep} {
+			for _, f := range frames {
+				s := newTestSanitizer(t, linkTypeOf(f.link), p, m)
+				fast := append([]byte(nil), f.data...)
+				s.f, s.res, s.nsums = fast, SanitizeResult{}, 0
+				k, ok := s.fast(fast)
+				if !ok {
+					continue
+				}
+				taken++
+				want := append([]byte(nil), f.data...)
+				s.f, s.res, s.nsums = want, SanitizeResult{}, 0
+				wk := s.walk(len(want))
+				if k != wk || s.res.Denied || !bytes.Equal(fast[:k], want[:wk]) {
+					t.Errorf("%s, %s, %s: fast path keeps %d bytes, the walk %d (denied %t)\nfast %x\nwalk %x", f.name, p, m, k, wk, s.res.Denied, fast[:k], want[:wk])
+				}
+			}
+		}
+	}
+	if taken < 100 {
+		t.Errorf("the fast path took %d frames, want at least 100", taken)
+	}
+}
+
+// TestSanitizerAnonymizer checks that a Sanitizer maps addresses as
+// KeepReserved of its Anonymizer does, on a miss and on a memo hit: the
+// meter maps flow records through it.
+func TestSanitizerAnonymizer(t *testing.T) {
+	c, _ := testMappers(t)
+	s := newTestSanitizer(t, layers.LinkTypeEthernet, PayloadStrip, MACKeyed)
+	want := KeepReserved(c)
+	addrs4 := [][4]byte{{}, {255, 255, 255, 255}, {10, 0, 0, 1}, {192, 0, 2, 1}, {198, 51, 100, 7}}
+	addrs16 := [][16]byte{{}, {0x20, 0x01, 0x0d, 0xb8, 15: 1}, {0xfe, 0x80, 15: 0x42}}
+	for i := range 3000 { // more than fit in a set: misses, hits and evictions
+		addrs4 = append(addrs4, [4]byte{10, byte(i >> 8), byte(i), 7})
+		addrs16 = append(addrs16, [16]byte{0x20, 0x01, 0x0d, 0xb8, 7: byte(i >> 8), 15: byte(i)})
+	}
+	for pass := range 2 {
+		for _, a := range addrs4 {
+			if got, w := s.Anonymize4(a), want.Anonymize4(a); got != w {
+				t.Fatalf("pass %d: Anonymize4(%v) = %v, want %v", pass, a, got, w)
+			}
+		}
+		for _, a := range addrs16 {
+			if got, w := s.Anonymize16(a), want.Anonymize16(a); got != w {
+				t.Fatalf("pass %d: Anonymize16(%x) = %x, want %x", pass, a, got, w)
+			}
+		}
+	}
 }

@@ -159,6 +159,12 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 			if m.sanitizer, err = packet.NewSanitizer(linkType, sc); err != nil {
 				return nil, fmt.Errorf("meter: %w", err)
 			}
+			// The sanitizer maps addresses as m.anon does, through a
+			// memo that the packets of each flow have already filled.
+			m.anon = m.sanitizer
+			// The sanitizer maps addresses as m.anon does, through a
+			// memo that the packets of each flow have already filled.
+			m.anon = m.sanitizer
 		}
 	}
 	if cfg.Counters != nil {

@@ -1,0 +1,169 @@
+package packet
+
+import "encoding/binary"
+
+// A Sanitizer remembers the mappings it made in memos of its own, one per
+// kind of address: a link's packets carry the same hosts over and over,
+// and a hit in a memo that only one goroutine uses (no atomics, no call
+// through an interface, no KeepReserved check) costs a few nanoseconds,
+// where the shared, concurrent caches of the mappers cost tens and a miss
+// there (macanon: 10 AES blocks) hundreds. The memos hold what the mappers
+// returned, so the output never depends on them.
+//
+// Each memo is a 2-way set-associative table hashed by multiplication (a
+// bad spread only costs speed: a miss falls through to the mappers and
+// their keyed caches), the most recently used entry of a set first. They
+// are sized for the working set of a busy link, 128 KiB each (IPv6: 256 KiB),
+// allocated once by NewSanitizer:
+//
+//	IPv4: 16384 addresses, IPv6: 8192 addresses, MAC: 8192 addresses.
+//
+// A zero entry stands for a mapping that is right without being computed:
+// 0.0.0.0 and :: map to themselves (KeepReserved keeps them), and a MAC
+// entry holds a valid bit in its key.
+const (
+	memo4Bits   = 13 // sets of IPv4 addresses
+	memo16Bits  = 12 // sets of IPv6 addresses
+	memoMACBits = 12 // sets of MAC addresses
+	memoValid   = 1 << 63
+)
+
+// sanitizeMemo holds the memos of a Sanitizer.
+type sanitizeMemo struct {
+	v4  *[1 << memo4Bits][2]uint64 // address<<32 | mapped
+	v6  *[1 << memo16Bits][2]memo16Entry
+	mac *[1 << memoMACBits][2]memoMACEntry
+}
+
+type memo16Entry struct{ k0, k1, v0, v1 uint64 }
+
+type memoMACEntry struct{ k, v uint64 } // k: address | memoValid
+
+func newSanitizeMemo() sanitizeMemo {
+	return sanitizeMemo{
+		v4:  new([1 << memo4Bits][2]uint64),
+		v6:  new([1 << memo16Bits][2]memo16Entry),
+		mac: new([1 << memoMACBits][2]memoMACEntry),
+	}
+}
+
+// Multipliers of the hashes (Fibonacci hashing, and the splitmix64
+// constant to mix the halves of an IPv6 address).
+const (
+	golden32 = 0x9e3779b1
+	golden64 = 0x9e3779b97f4a7c15
+	mix64c   = 0xbf58476d1ce4e5b9
+)
+
+// Set indexes of the memos.
+func set4(x uint32) uint32       { return (x * golden32) >> (32 - memo4Bits) }
+func set16(k0, k1 uint64) uint64 { return ((k0*golden64 ^ k1) * mix64c) >> (64 - memo16Bits) }
+func setMAC(x uint64) uint64     { return (x * golden64) >> (64 - memoMACBits) }
+
+// map4 maps the IPv4 address x (big-endian) through the memo: a hit in
+// the set's first way here (the fast path repeats this check inline), anything
+// else in map4Miss. So do map16 and mapMAC.
+func (s *Sanitizer) map4(x uint32) uint32 {
+	set := &s.memo.v4[set4(x)]
+	if e := set[0]; e>>32 == uint64(x) {
+		return uint32(e)
+	}
+	return s.map4Miss(x, set)
+}
+
+func (s *Sanitizer) map4Miss(x uint32, set *[2]uint64) uint32 {
+	if e := set[1]; e>>32 == uint64(x) {
+		set[0], set[1] = e, set[0]
+		return uint32(e)
+	}
+	var a [4]byte
+	binary.BigEndian.PutUint32(a[:], x)
+	m := s.ip.Anonymize4(a)
+	v := binary.BigEndian.Uint32(m[:])
+	set[1], set[0] = set[0], uint64(x)<<32|uint64(v)
+	return v
+}
+
+// map16 maps the IPv6 address k0:k1 (big-endian halves) through the memo.
+func (s *Sanitizer) map16(k0, k1 uint64) (uint64, uint64) {
+	set := &s.memo.v6[set16(k0, k1)]
+	if e := &set[0]; e.k0 == k0 && e.k1 == k1 {
+		return e.v0, e.v1
+	}
+	return s.map16Miss(k0, k1, set)
+}
+
+func (s *Sanitizer) map16Miss(k0, k1 uint64, set *[2]memo16Entry) (uint64, uint64) {
+	if e := set[1]; e.k0 == k0 && e.k1 == k1 {
+		set[0], set[1] = e, set[0]
+		return e.v0, e.v1
+	}
+	var a [16]byte
+	binary.BigEndian.PutUint64(a[:8], k0)
+	binary.BigEndian.PutUint64(a[8:], k1)
+	m := s.ip.Anonymize16(a)
+	v0, v1 := binary.BigEndian.Uint64(m[:8]), binary.BigEndian.Uint64(m[8:])
+	set[1], set[0] = set[0], memo16Entry{k0, k1, v0, v1}
+	return v0, v1
+}
+
+// mapMAC maps the unicast MAC address x (48 bits, big-endian) through
+// the memo.
+func (s *Sanitizer) mapMAC(x uint64) uint64 {
+	set := &s.memo.mac[setMAC(x)]
+	if e := set[0]; e.k == x|memoValid {
+		return e.v
+	}
+	return s.mapMACMiss(x, set)
+}
+
+func (s *Sanitizer) mapMACMiss(x uint64, set *[2]memoMACEntry) uint64 {
+	k := x | memoValid
+	if e := set[1]; e.k == k {
+		set[0], set[1] = e, set[0]
+		return e.v
+	}
+	var a [6]byte
+	putMAC(a[:], x)
+	m := s.macs.AnonymizeMAC(a)
+	v := getMAC(m[:])
+	set[1], set[0] = set[0], memoMACEntry{k, v}
+	return v
+}
+
+// getMAC reads the 48-bit MAC address at the start of b.
+func getMAC(b []byte) uint64 {
+	_ = b[5]
+	return uint64(binary.BigEndian.Uint16(b))<<32 | uint64(binary.BigEndian.Uint32(b[2:]))
+}
+
+// putMAC writes the 48-bit MAC address x at the start of b.
+func putMAC(b []byte, x uint64) {
+	_ = b[5]
+	binary.BigEndian.PutUint16(b, uint16(x>>32))
+	binary.BigEndian.PutUint32(b[2:], uint32(x))
+}
+
+// Anonymize4 maps an IPv4 address as the Sanitizer maps the addresses of
+// the frames it sanitizes (KeepReserved of its Anonymizer), through its
+// memo. With it a Sanitizer is an Anonymizer for the flow records of the
+// same capture, which carry the same addresses as its packets. Like
+// Sanitize, it is not safe for concurrent use.
+func (s *Sanitizer) Anonymize4(a [4]byte) [4]byte {
+	var r [4]byte
+	binary.BigEndian.PutUint32(r[:], s.map4(binary.BigEndian.Uint32(a[:])))
+	return r
+}
+
+// Anonymize16 maps an IPv6 address as Anonymize4 does.
+func (s *Sanitizer) Anonymize16(a [16]byte) [16]byte {
+	v0, v1 := s.map16(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]))
+	return ip16(v0, v1)
+}
+
+func ip16(v0, v1 uint64) [16]byte {
+	var r [16]byte
+	binary.BigEndian.PutUint64(r[:8], v0)
+	binary.BigEndian.PutUint64(r[8:], v1)
+	return r
+}
