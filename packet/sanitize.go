@@ -122,8 +122,9 @@ type SanitizeResult struct {
 // length fields are left as captured: only the capture length shrinks.
 //
 // Kept as they are (they name no host): the addresses KeepReserved keeps
-// (0.0.0.0, 255.255.255.255, ::), group MAC addresses (broadcast and
-// multicast) and 00:00:00:00:00:00, VLAN identifiers and MPLS labels, GRE
+// (0.0.0.0, 255.255.255.255, ::), the broadcast MAC ff:ff:ff:ff:ff:ff and
+// 00:00:00:00:00:00 (multicast MACs are mapped: they embed bits of IP
+// addresses), VLAN identifiers and MPLS labels, GRE
 // keys, VXLAN and Geneve network identifiers, IPv6 flow labels, TCP
 // timestamps and sequence numbers, SCTP verification tags.
 type Sanitizer struct {
@@ -466,11 +467,11 @@ func words64(x uint64) uint32 {
 // macAt applies the MAC mode to the address at off.
 func (s *Sanitizer) macAt(off int) {
 	p := s.f[off : off+6]
-	if s.mac == MACKeep || p[0]&1 != 0 {
+	x := getMAC(p)
+	if s.mac == MACKeep || x == macBroadcast {
 		s.mark(off, off+6, classKept)
 		return
 	}
-	x := getMAC(p)
 	var m uint64
 	if s.mac != MACZero {
 		m = s.mapMAC(x)

@@ -26,10 +26,11 @@ func ExampleSanitizer() {
 	if err != nil {
 		panic(err)
 	}
-	// An LLDP frame: only its (rewritten) Ethernet header is kept.
+	// An LLDP frame: only its Ethernet header is kept, both addresses
+	// mapped (the destination stays a group address).
 	frame := []byte{0x01, 0x80, 0xc2, 0, 0, 0x0e, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x88, 0xcc,
 		0x02, 0x07, 0x04, 0, 0x11, 0x22, 0x33, 0x44, 0x55}
 	keep, res := s.Sanitize(frame)
-	fmt.Println(keep, res.Drop, res.Denied, fmt.Sprintf("% x", frame[:6]))
-	// Output: 14 false true 01 80 c2 00 00 0e
+	fmt.Println(keep, res.Drop, res.Denied, frame[0]&1 == 1, fmt.Sprintf("% x", frame[:12]) != "01 80 c2 00 00 0e 00 11 22 33 44 55")
+	// Output: 14 false true true true
 }

@@ -99,12 +99,12 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	// The frame is one the fast path knows: rewrite it.
 	if s.mac != MACKeep { // macAt of the destination, then of the source
 		for _, a := range [2][]byte{f[0:6], f[6:12]} {
-			if a[0]&1 != 0 {
-				continue // a group address
+			x := getMAC(a)
+			if x == macBroadcast {
+				continue
 			}
 			var m uint64
 			if s.mac == MACKeyed { // mapMAC
-				x := getMAC(a)
 				set := &s.memo.mac[setMAC(x)]
 				if e := set[0]; e.k == x|memoValid {
 					m = e.v

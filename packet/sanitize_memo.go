@@ -131,6 +131,10 @@ func (s *Sanitizer) mapMACMiss(x uint64, set *[2]memoMACEntry) uint64 {
 	return v
 }
 
+// macBroadcast is ff:ff:ff:ff:ff:ff as getMAC reads it: the one MAC the
+// sanitizer keeps in every mode (macanon keeps 00:00:00:00:00:00 too).
+const macBroadcast = 1<<48 - 1
+
 // getMAC reads the 48-bit MAC address at the start of b.
 func getMAC(b []byte) uint64 {
 	_ = b[5]

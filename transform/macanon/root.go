@@ -12,10 +12,11 @@
 // push the known attacks out of reach). Round i computes
 //
 //	L, R = R, L XOR F(i, U/L, R)
-//	F(i, u, R) = first 23 bits of AES-128_k(0x4d 'M', 1, i, u, R as 4 bytes big-endian, zeros)
+//	F(i, u, R) = first 23 bits of AES-128_k(0x4d 'M', 1, i, u | g<<1, R as 4 bytes big-endian, zeros)
 //
-// so the universally and the locally administered halves of the address
-// space are permuted independently. A Feistel network is a permutation
+// (the fourth byte carries U/L and, in its second bit, I/G), so the
+// universally and locally administered, individual and group quarters of
+// the address space are permuted independently. A Feistel network is a permutation
 // whatever its round function, so two MACs never map to the same one.
 //
 // The AES key k (16 bytes) is derived from the experiment's 32-byte
@@ -28,18 +29,20 @@
 //
 // # Addresses kept unchanged
 //
-//   - Group addresses (I/G = 1): the broadcast ff:ff:ff:ff:ff:ff and every
-//     multicast address (01:00:5e:…, 33:33:…, 01:80:c2:… for STP and LLDP,
-//     …). They name groups or protocols, not hosts, and tools need them to
-//     dissect traffic. Note that IPv4 and IPv6 multicast MACs embed the low
-//     23 or 32 bits of the group address, and the IPv6 solicited-node
-//     multicast MAC 33:33:ff:xx:xx:xx the low 24 bits of the solicited
-//     unicast address: those bits stay visible.
+//   - The broadcast ff:ff:ff:ff:ff:ff (SPEC §8): it names every host.
+//     Multicast addresses are permuted like unicast ones, within the group
+//     addresses (their I/G bit stays set, so they stay multicast): IPv4 and
+//     IPv6 multicast MACs embed the low 23 or 32 bits of the IP group
+//     address, and the IPv6 solicited-node multicast MAC
+//     33:33:ff:xx:xx:xx the low 24 bits of the solicited unicast address
+//     (with SLAAC, the NIC-specific half of the host's own MAC), so keeping
+//     them would leak what the IP mapping hides.
 //   - 00:00:00:00:00:00, the "unknown" address (ARP requests, unset
-//     fields). To keep the mapping a permutation of the remaining
-//     addresses, a universally administered address whose image would be
-//     all zeros is mapped by cycle walking: the permutation is applied again
-//     until the result is not zero (at most twice).
+//     fields).
+//
+// To keep the mapping a permutation of the remaining addresses, an
+// address whose image would be one of those two is mapped by cycle
+// walking: the permutation is applied again until the result is neither.
 //
 // A Mapper keeps a small fixed-size cache of mapped addresses (a link
 // carries few MACs), is safe for concurrent use and never allocates after
@@ -117,15 +120,12 @@ func New(key []byte) (*Mapper, error) {
 	return m, nil
 }
 
-// AnonymizeMAC returns the image of mac: mac itself for group addresses
-// and 00:00:00:00:00:00, otherwise its keyed permutation with the I/G and
-// U/L bits kept. It does not allocate.
+// AnonymizeMAC returns the image of mac: mac itself for the broadcast
+// address and 00:00:00:00:00:00, otherwise its keyed permutation with the
+// I/G and U/L bits kept. It does not allocate.
 func (m *Mapper) AnonymizeMAC(mac [6]byte) [6]byte {
-	if mac[0]&1 != 0 {
-		return mac
-	}
 	x := uint64(mac[0])<<40 | uint64(mac[1])<<32 | uint64(binary.BigEndian.Uint32(mac[2:]))
-	if x == 0 {
+	if x == 0 || x == broadcast {
 		return mac
 	}
 	e := &m.cache[(x*m.seed)>>(64-cacheBits)]
@@ -151,39 +151,46 @@ func toMAC(v uint64) [6]byte {
 	return r
 }
 
-// mapBits maps the unicast, non-zero 48-bit address x (or inverts the
-// mapping), without the cache.
+// broadcast is ff:ff:ff:ff:ff:ff as a 48-bit number.
+const broadcast = 1<<48 - 1
+
+// mapBits maps the 48-bit address x, neither zero nor the broadcast (or
+// inverts the mapping), without the cache.
 func (m *Mapper) mapBits(x uint64, inverse bool) uint64 {
-	ul := (x >> 41) & 1
+	ig, ul := (x>>40)&1, (x>>41)&1
+	tweak := ul | ig<<1
 	v := (x>>42)<<40 | x&low40 // the 46 address bits
 	b := m.scratch.Get().(*[2][aes.BlockSize]byte)
-	v = m.permute(b, v, ul, inverse)
-	for ul == 0 && v == 0 { // cycle walking: 0 is kept for 00:00:00:00:00:00
-		v = m.permute(b, v, ul, inverse)
+	v = m.permute(b, v, tweak, inverse)
+	// Cycle walking: 0 with both flags clear is 00:00:00:00:00:00 and all
+	// ones with both set the broadcast, which are kept.
+	for tweak == 0 && v == 0 || tweak == 3 && v == 1<<46-1 {
+		v = m.permute(b, v, tweak, inverse)
 	}
 	m.scratch.Put(b)
-	return (v>>40)<<42 | ul<<41 | v&low40
+	return (v>>40)<<42 | ul<<41 | ig<<40 | v&low40
 }
 
 // permute runs the Feistel network (or its inverse) on the 46-bit v.
-func (m *Mapper) permute(b *[2][aes.BlockSize]byte, v, ul uint64, inverse bool) uint64 {
+func (m *Mapper) permute(b *[2][aes.BlockSize]byte, v, tweak uint64, inverse bool) uint64 {
 	l, r := v>>halfBits, v&halfMask
 	if !inverse {
 		for i := range rounds {
-			l, r = r, l^m.round(b, i, ul, r)
+			l, r = r, l^m.round(b, i, tweak, r)
 		}
 	} else {
 		for i := rounds - 1; i >= 0; i-- {
-			l, r = r^m.round(b, i, ul, l), l
+			l, r = r^m.round(b, i, tweak, l), l
 		}
 	}
 	return l<<halfBits | r
 }
 
-// round is the round function F(i, ul, half).
-func (m *Mapper) round(b *[2][aes.BlockSize]byte, i int, ul, half uint64) uint64 {
+// round is the round function F(i, tweak, half); tweak holds U/L and,
+// shifted by one, I/G.
+func (m *Mapper) round(b *[2][aes.BlockSize]byte, i int, tweak, half uint64) uint64 {
 	in := &b[0]
-	*in = [aes.BlockSize]byte{0: 'M', 1: 1, 2: byte(i), 3: byte(ul)}
+	*in = [aes.BlockSize]byte{0: 'M', 1: 1, 2: byte(i), 3: byte(tweak)}
 	binary.BigEndian.PutUint32(in[4:], uint32(half))
 	m.block.Encrypt(b[1][:], in[:])
 	return uint64(binary.BigEndian.Uint32(b[1][:4]) >> (32 - halfBits))

@@ -48,22 +48,31 @@ func TestNewKeySize(t *testing.T) {
 	}
 }
 
-// TestKept checks the addresses mapped to themselves.
+// TestKept checks the addresses mapped to themselves, and that multicast
+// addresses are not: they embed bits of IP addresses (the solicited-node
+// 33:33:ff:xx:xx:xx the low 24 bits of a host's address).
 func TestKept(t *testing.T) {
 	m := newTestMapper(t)
-	for _, s := range []string{
-		"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:fb", "33:33:00:00:00:01",
-		"33:33:ff:00:00:01", "01:80:c2:00:00:0e", "01:00:0c:cc:cc:cc", "03:00:00:00:00:01",
-	} {
+	for _, s := range []string{"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"} {
 		if got := m.AnonymizeMAC(parseMAC(t, s)); macString(got) != s {
 			t.Errorf("AnonymizeMAC(%s) = %s, want it kept", s, macString(got))
 		}
 	}
+	for _, s := range []string{
+		"01:00:5e:00:00:fb", "33:33:00:00:00:01", "33:33:ff:00:00:01", "01:80:c2:00:00:0e", "01:00:0c:cc:cc:cc",
+		"03:00:00:00:00:01",
+	} {
+		x := parseMAC(t, s)
+		got := m.AnonymizeMAC(x)
+		if got == x || got[0]&3 != x[0]&3 {
+			t.Errorf("AnonymizeMAC(%s) = %s, want another group address with the same flag bits", s, macString(got))
+		}
+	}
 }
 
-// TestBijection maps a million random unicast MACs: no two collide, the
-// I/G and U/L bits are kept, none maps to zero, and the inverse restores
-// each.
+// TestBijection maps a million random MACs (unicast and multicast): no
+// two collide, the I/G and U/L bits are kept, none maps to zero or to the
+// broadcast, and the inverse restores each.
 func TestBijection(t *testing.T) {
 	m := newTestMapper(t)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -73,8 +82,8 @@ func TestBijection(t *testing.T) {
 	}
 	seen := make(map[uint64]uint64, n)
 	for range n {
-		x := rng.Uint64() & (1<<48 - 1) &^ (1 << 40) // unicast
-		if x == 0 {
+		x := rng.Uint64() & (1<<48 - 1)
+		if x == 0 || x == broadcast {
 			continue
 		}
 		if _, dup := seen[x]; dup {
@@ -85,8 +94,8 @@ func TestBijection(t *testing.T) {
 		if y[0]&3 != byte(x>>40)&3 {
 			t.Fatalf("%s → %s: I/G or U/L bit changed", macString(toMAC(x)), macString(y))
 		}
-		if yv == 0 {
-			t.Fatalf("%s → 00:00:00:00:00:00", macString(toMAC(x)))
+		if yv == 0 || yv == broadcast {
+			t.Fatalf("%s → %s, a kept address", macString(toMAC(x)), macString(y))
 		}
 		if back := m.mapBits(yv, true); back != x {
 			t.Fatalf("inverse of %s is %s, want %s", macString(y), macString(toMAC(back)), macString(toMAC(x)))
@@ -115,6 +124,17 @@ func TestCycleWalking(t *testing.T) {
 	}
 	if back := m.mapBits(x, false); m.mapBits(back, true) != x {
 		t.Errorf("cycle walking is not inverted")
+	}
+	// The group address the network maps to the broadcast.
+	b = m.scratch.Get().(*[2][16]byte)
+	pre = m.permute(b, 1<<46-1, 3, true)
+	m.scratch.Put(b)
+	x = (pre>>40)<<42 | 3<<40 | pre&low40
+	if y := m.AnonymizeMAC(toMAC(x)); y == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} {
+		t.Fatalf("%s maps to the broadcast", macString(toMAC(x)))
+	}
+	if back := m.mapBits(x, false); m.mapBits(back, true) != x {
+		t.Errorf("cycle walking around the broadcast is not inverted")
 	}
 }
 
@@ -221,7 +241,7 @@ func TestGolden(t *testing.T) {
 }
 
 // FuzzAnonymizeMAC checks the properties of the mapping on arbitrary
-// addresses: group and zero addresses kept, flag bits kept, the inverse
+// addresses: broadcast and zero addresses kept, flag bits kept, the inverse
 // restores the input, and the cache gives what the network computes.
 func FuzzAnonymizeMAC(f *testing.F) {
 	m := newTestMapper(f)
@@ -229,14 +249,14 @@ func FuzzAnonymizeMAC(f *testing.F) {
 		var x [6]byte
 		copy(x[:], b)
 		y := m.AnonymizeMAC(x)
-		if x[0]&1 != 0 || x == [6]byte{} {
+		if x == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} || x == [6]byte{} {
 			if y != x {
 				t.Fatalf("%s → %s, want it kept", macString(x), macString(y))
 			}
 			return
 		}
-		if y[0]&3 != x[0]&3 || y == [6]byte{} {
-			t.Fatalf("%s → %s: flag bits changed or zero", macString(x), macString(y))
+		if y[0]&3 != x[0]&3 || y == [6]byte{} || y == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} {
+			t.Fatalf("%s → %s: flag bits changed, or a kept address", macString(x), macString(y))
 		}
 		xv := uint64(x[0])<<40 | uint64(x[1])<<32 | uint64(x[2])<<24 | uint64(x[3])<<16 | uint64(x[4])<<8 | uint64(x[5])
 		yv := uint64(y[0])<<40 | uint64(y[1])<<32 | uint64(y[2])<<24 | uint64(y[3])<<16 | uint64(y[4])<<8 | uint64(y[5])
