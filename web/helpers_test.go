@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -76,32 +75,9 @@ type capd struct {
 // the generated trace in its -pcap-dir.
 func startCapd(t *testing.T, token string) *capd {
 	t.Helper()
-	dir := t.TempDir()
-	pcaps := filepath.Join(dir, "pcaps")
-	if err := os.MkdirAll(pcaps, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for src, dst := range map[string]string{
-		filepath.Join("..", "cmd", "gims-capd", "testdata", "pcaps", sampleName): sampleName,
-		bins.trace: traceName,
-	} {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(pcaps, dst), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := daemontest.Start(t, bins.capd, []string{"GIMS_DEVICE_TOKEN=" + token}, daemontest.CapdListening,
-		"-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps)
-	host, port, err := net.SplitHostPort(p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &capd{Proc: p, host: host, token: token}
-	fmt.Sscan(port, &c.port)
-	return c
+	sample := filepath.Join("..", "cmd", "gims-capd", "testdata", "pcaps", sampleName)
+	c := daemontest.StartCapd(t, bins.capd, t.TempDir(), token, []string{sample, bins.trace})
+	return &capd{Proc: c.Proc, host: c.Host, port: c.Port, token: token}
 }
 
 // Users of every test environment.

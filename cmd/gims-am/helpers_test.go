@@ -75,23 +75,11 @@ func startCapd(t *testing.T, token string) *capd {
 // listen (a free port when empty).
 func startCapdIn(t *testing.T, dir, listen, token string, extra ...string) *capd {
 	t.Helper()
-	if listen == "" {
-		listen = "127.0.0.1:0"
+	if listen != "" {
+		extra = append([]string{"-listen", listen}, extra...)
 	}
-	pcaps := filepath.Join(dir, "pcaps")
-	if err := os.MkdirAll(pcaps, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(pcaps, filepath.Base(trace)), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"-listen", listen, "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps}, extra...)
-	p := start(t, bins["gims-capd"], []string{"GIMS_DEVICE_TOKEN=" + token}, daemontest.CapdListening, args...)
-	return &capd{proc: p, token: token, pcapDir: pcaps}
+	c := daemontest.StartCapd(t, bins["gims-capd"], dir, token, []string{trace}, extra...)
+	return &capd{proc: &proc{Proc: c.Proc, addr: c.Addr}, token: token, pcapDir: c.PcapDir}
 }
 
 // trace is the sample capture the file: devices replay.

@@ -103,27 +103,8 @@ type capd struct {
 // -pcap-dir.
 func startCapd(t *testing.T, token string) *capd {
 	t.Helper()
-	dir := t.TempDir()
-	pcaps := filepath.Join(dir, "pcaps")
-	if err := os.MkdirAll(pcaps, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(traceFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(pcaps, filepath.Base(traceFile)), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := daemontest.Start(t, capdBinary, []string{"GIMS_DEVICE_TOKEN=" + token}, daemontest.CapdListening,
-		"-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-pcap-dir", pcaps)
-	host, port, err := net.SplitHostPort(p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &capd{host: host, token: token}
-	c.port, _ = strconv.Atoi(port)
-	return c
+	c := daemontest.StartCapd(t, capdBinary, t.TempDir(), token, []string{traceFile})
+	return &capd{host: c.Host, port: c.Port, token: token}
 }
 
 // addDevice adds capture daemon c as name through the manager.

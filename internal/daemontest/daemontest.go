@@ -7,10 +7,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -170,4 +172,47 @@ func (p *Proc) Kill(sig syscall.Signal) {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// Capd is a gims-capd process started by StartCapd.
+type Capd struct {
+	*Proc
+	// Host and Port are where it listens.
+	Host string
+	Port int
+	// PcapDir is its -pcap-dir, holding the test's captures.
+	PcapDir string
+}
+
+// StartCapd starts the capture daemon bin with the bearer token, keeping
+// its jobs in dir/data and offering the capture files pcaps (copied into
+// dir/pcaps under their base names) as file: interfaces. It listens on a
+// free loopback port unless args give -listen; args come after the
+// daemon's own.
+func StartCapd(t testing.TB, bin, dir, token string, pcaps []string, args ...string) *Capd {
+	t.Helper()
+	pcapDir := filepath.Join(dir, "pcaps")
+	if err := os.MkdirAll(pcapDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range pcaps {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pcapDir, filepath.Base(src)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := []string{"-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-pcap-dir", pcapDir}
+	p := Start(t, bin, []string{"GIMS_DEVICE_TOKEN=" + token}, CapdListening, append(all, args...)...)
+	host, port, err := net.SplitHostPort(p.Addr)
+	if err != nil {
+		t.Fatalf("gims-capd listens on %q: %v", p.Addr, err)
+	}
+	c := &Capd{Proc: p, Host: host, PcapDir: pcapDir}
+	if c.Port, err = strconv.Atoi(port); err != nil {
+		t.Fatalf("gims-capd listens on %q: %v", p.Addr, err)
+	}
+	return c
 }
