@@ -278,7 +278,8 @@ func (m *Manager) Stop() error {
 // interface's link type, snaplen, key, counter interval, flow timeouts and
 // collector URL are sound, and the meter decodes the link type. Errors in
 // the spec are ErrInvalid with what to change; ErrBusy when MaxJobs jobs
-// are active.
+// are active, or when the data folder's free space is under MinFree (then
+// ErrNoSpace as well).
 //
 // A spec with a RequestID is started at most once: the same request
 // again (the caller did not get the answer) returns the job it made, or
@@ -384,6 +385,9 @@ func (m *Manager) stopRequest(request string) error {
 
 // startJob starts a checked spec.
 func (m *Manager) startJob(spec Spec) (string, error) {
+	if err := m.checkFloor(); err != nil {
+		return "", err
+	}
 	if err := m.reserve(); err != nil {
 		return "", err
 	}
