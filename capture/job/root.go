@@ -20,6 +20,10 @@
 // meter at a crash are lost (an orderly Stop exports them). A file job is
 // replayed from the beginning with fresh outputs instead: replay is
 // deterministic, so its results equal those of an uninterrupted run.
+//
+// Disk guard (SPEC §9): a running job stops itself, done with the reason
+// in its errors, when its result files reach Spec.MaxStorageBytes or the
+// free space of DataDir falls under Configuration.MinFree (guard.go).
 package job
 
 import (

@@ -25,8 +25,9 @@ var (
 	// (fault 3). The wrapped message says what to change; the checks
 	// that need no device are deviceapi's, whose errors it wraps.
 	ErrInvalid = errors.New("invalid argument")
-	// ErrBusy: the device already runs Configuration.MaxJobs jobs (a refusal,
-	// fault 5).
+	// ErrBusy: the device already runs Configuration.MaxJobs jobs, or
+	// its data folder has less free space than Configuration.MinFree
+	// (then ErrNoSpace too): a refusal, fault 5.
 	ErrBusy = errors.New("too many jobs")
 	// ErrNotAllowed: the device's owner does not allow the job, such as
 	// a flows collector outside Configuration.Collectors (fault 4).
