@@ -181,3 +181,17 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestOldStateNoStorageBound: a job.json written before max_storage_bytes
+// existed has no bound.
+func TestOldStateNoStorageBound(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"version": 1, "id": "0123456789abcdef", "spec": {"interface": "lo", "pcap": true}, "state": "done"}`
+	if err := os.WriteFile(filepath.Join(dir, stateFile), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := readState(dir)
+	if err != nil || p.Spec.MaxStorageBytes != 0 || !p.Spec.Pcap {
+		t.Errorf("readState() = %+v, %v; want no storage bound", p, err)
+	}
+}
