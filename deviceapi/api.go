@@ -56,6 +56,10 @@ type JobSpec struct {
 	MAC         string  `xmlrpc:"mac,omitempty"`
 	ReplaySpeed float64 `xmlrpc:"replay_speed"`
 	Experiment  int     `xmlrpc:"experiment"`
+	// MaxStorageBytes bounds the size of the job's result files: the job
+	// stops itself, done with the reason in its status errors, when they
+	// reach it (SPEC §9). 0 (or absent) means no bound; never negative.
+	MaxStorageBytes int64 `xmlrpc:"max_storage_bytes,omitempty"`
 	// RequestID, when set, makes StartJob idempotent: a StartJob with the
 	// request id of a job the device has returns that job's id instead of
 	// starting another, and StopJob takes the request id in place of the

@@ -138,8 +138,8 @@ func (s *JobSpec) Check() error {
 // the interfaces it runs on. It applies the same defaults and checks the
 // snaplen, the key's length, the replay speed's sign, the counter
 // interval, the flow timeouts, the collector URL (nothing is dialed), and
-// the payload and MAC modes (defaults with a key, refused without one).
-// Errors match ErrInvalid.
+// the payload and MAC modes (defaults with a key, refused without one),
+// and that max_storage_bytes is not negative. Errors match ErrInvalid.
 func (s *JobSpec) CheckSettings() error {
 	if s.Snaplen == 0 {
 		s.Snaplen = DefaultSnaplen
@@ -159,6 +159,9 @@ func (s *JobSpec) CheckSettings() error {
 		if s.Payload, s.MAC, err = CheckSanitization(s.Payload, s.MAC); err != nil {
 			return err
 		}
+	}
+	if s.MaxStorageBytes < 0 {
+		return invalidf("max_storage_bytes must be 0 (no bound) or a positive number of bytes, got %d", s.MaxStorageBytes)
 	}
 	if math.IsNaN(s.ReplaySpeed) || math.IsInf(s.ReplaySpeed, 0) || s.ReplaySpeed < 0 {
 		return invalidf("replay_speed must be 0 (as fast as possible) or a positive factor, got %v", s.ReplaySpeed)

@@ -33,6 +33,7 @@ func TestCheckInvalid(t *testing.T) {
 		{"bad mac", JobSpec{Interface: "lo", Key: key32, MAC: "KEYED"}, `mac must be keyed, zero or keep, got "KEYED"`},
 		{"replay negative", JobSpec{Interface: "file:x.pcap", ReplaySpeed: -1}, "replay_speed must be 0 (as fast as possible) or a positive factor, got -1"},
 		{"replay NaN", JobSpec{Interface: "file:x.pcap", ReplaySpeed: math.NaN()}, "replay_speed must be 0 (as fast as possible) or a positive factor, got NaN"},
+		{"negative storage bound", JobSpec{Interface: "lo", MaxStorageBytes: -1}, "max_storage_bytes must be 0 (no bound) or a positive number of bytes, got -1"},
 		{"counter interval", JobSpec{Interface: "lo", Counters: &CountersSpec{IntervalMS: -5}}, "counters interval_ms must be between 1 and 86400000, got -5"},
 		{"active timeout", JobSpec{Interface: "lo", Flows: &FlowsSpec{ActiveTimeoutS: -1}}, "flows active_timeout_s must be between 1 and 604800, got -1"},
 		{"idle timeout", JobSpec{Interface: "lo", Flows: &FlowsSpec{IdleTimeoutS: 1 << 30}}, "flows idle_timeout_s must be between 1 and 604800, got 1073741824"},

@@ -45,12 +45,20 @@ type Configuration struct {
 	// them; the job then dials the address it resolved to. Default:
 	// loopback only (127.0.0.0/8, ::1/128); empty refuses every collector.
 	Collectors []netip.Prefix
+	// MinFree is the free space, in bytes, a job leaves in the file
+	// system of DataDir (gims-capd's -min-free): when it falls under it,
+	// every running job stops itself (done, files flushed and closed,
+	// the reason in its errors), and StartJob refuses new jobs (ErrBusy,
+	// fault 5). Checked every flushInterval, so a job writes at most
+	// about a second of results past it. Default 1 GiB; 0 disables.
+	MinFree int64
 }
 
 // Defaults of Configuration.
 const (
 	DefaultMaxJobs            = 32
 	DefaultCheckpointInterval = time.Second
+	DefaultMinFree            = 1 << 30
 )
 
 // flushInterval is how often buffered outputs reach the files: a SIGKILL
@@ -67,6 +75,7 @@ func DefaultConfiguration() Configuration {
 		CheckpointInterval: DefaultCheckpointInterval,
 		Filters:            capture.DefaultFilterConfiguration(),
 		Collectors:         DefaultCollectors(),
+		MinFree:            DefaultMinFree,
 	}
 }
 
@@ -86,5 +95,6 @@ func (c Configuration) Validate() error {
 		check.Nested("Filters", c.Filters.Validate()),
 		check.Set("Collectors", !slices.ContainsFunc(c.Collectors, func(p netip.Prefix) bool { return !p.IsValid() }),
 			"valid networks"),
+		check.NotNegative("MinFree", c.MinFree),
 	)
 }

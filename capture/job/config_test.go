@@ -24,6 +24,8 @@ func TestNewInvalidConfiguration(t *testing.T) {
 			"invalid job manager configuration: MaxJobs must be positive, got -3"},
 		{"negative checkpoint interval", func(c *Configuration) { c.CheckpointInterval = -time.Second },
 			"invalid job manager configuration: CheckpointInterval must be positive, got -1s"},
+		{"negative min free", func(c *Configuration) { c.MinFree = -1 },
+			"invalid job manager configuration: MinFree must be zero or more, got -1"},
 		{"zero configuration", func(c *Configuration) { *c = Configuration{DataDir: "data"} },
 			"invalid job manager configuration: Logger must be set"},
 	}
@@ -38,7 +40,8 @@ func TestNewInvalidConfiguration(t *testing.T) {
 		})
 	}
 	d := DefaultConfiguration()
-	if d.MaxJobs != 32 || d.CheckpointInterval != time.Second || d.Logger == nil || d.Now == nil || d.DataDir != "" {
+	if d.MaxJobs != 32 || d.CheckpointInterval != time.Second || d.Logger == nil || d.Now == nil || d.DataDir != "" ||
+		d.MinFree != 1<<30 {
 		t.Errorf("DefaultConfiguration() = %+v", d)
 	}
 }

@@ -46,7 +46,8 @@ func mountTmpfs(t *testing.T, size string) string {
 // and running other jobs.
 func TestDiskFull(t *testing.T) {
 	dataDir := mountTmpfs(t, "256k")
-	m := newManager(t, dataDir)
+	// Without the disk guard (TestMinFree), which would refuse the job.
+	m := newManager(t, dataDir, func(c *Configuration) { c.MinFree = 0 })
 	p := newUDPPair(t, "127.0.0.1", "127.0.0.1:0")
 	id, err := m.StartJob(Spec{Interface: "lo", Filter: fmt.Sprintf("udp and dst port %d", p.port),
 		Counters: &CountersSpec{IntervalMS: 100}, Flows: &FlowsSpec{Biflow: true}, Pcap: true})

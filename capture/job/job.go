@@ -52,19 +52,22 @@ const (
 	reasonNone     stopReason = iota
 	reasonShutdown            // the daemon stops: the job resumes on restart
 	reasonStop                // StopJob: the job is done
+	reasonLimit               // the disk guard: the job is done, its errors say why
 )
 
 // segment is one run of a job: from StartJob or a daemon start to the
 // job's end or the daemon's stop.
 type segment struct {
-	src    *capture.Source
-	meter  *meter.Meter
-	out    *output.Writer
-	file   bool
-	speed  float64
-	cancel context.CancelFunc
-	done   chan struct{}
-	reason stopReason // guarded by job.mu
+	src   *capture.Source
+	meter *meter.Meter
+	out   *output.Writer
+	file  bool
+	speed float64
+	// maxStorage is the spec's MaxStorageBytes (0: no bound).
+	maxStorage int64
+	cancel     context.CancelFunc
+	done       chan struct{}
+	reason     stopReason // guarded by job.mu
 
 	tick       atomic.Bool // periodic work is due (set every flushInterval)
 	filePaused atomic.Bool // a file source waits instead of reading
@@ -221,7 +224,7 @@ func (j *job) start(ctx context.Context, src *capture.Source, appendTo bool) err
 	runCtx, cancel := context.WithCancel(context.Background())
 	seg := &segment{
 		src: src, meter: mt, out: out, file: spec.IsFile(), speed: spec.ReplaySpeed,
-		cancel: cancel, done: make(chan struct{}), lastCheckpoint: time.Now(),
+		maxStorage: spec.MaxStorageBytes, cancel: cancel, done: make(chan struct{}), lastCheckpoint: time.Now(),
 	}
 	j.mu.Lock()
 	j.seg = seg
@@ -330,12 +333,14 @@ func (j *job) collectStats(seg *segment) {
 }
 
 // periodic is the run goroutine's housekeeping, every flushInterval:
-// buffered results reach the files, counters are refreshed and job.json is
-// rewritten every CheckpointInterval.
+// buffered results reach the files, counters are refreshed, the disk
+// guard looks at the free space and the job's size (it may cancel the
+// run), and job.json is rewritten every CheckpointInterval.
 func (j *job) periodic(seg *segment) {
 	seg.tick.Store(false)
 	seg.out.Flush()
 	j.collectStats(seg)
+	j.guard(seg)
 	if seg.file {
 		seg.progress.Store(math.Float64bits(seg.src.Progress()))
 	}
@@ -366,6 +371,11 @@ func (r *reader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) 
 	seg := r.seg
 	if seg.tick.Load() {
 		r.j.periodic(seg)
+	}
+	if r.ctx.Err() != nil || r.j.checkStorage(seg) {
+		// Stopped (by the disk guard, StopJob or a shutdown): Run sees
+		// the context's error.
+		return nil, gopacket.CaptureInfo{}, capture.ErrTimeout
 	}
 	if seg.file {
 		paused, ok := r.waitPaused()

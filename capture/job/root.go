@@ -20,6 +20,10 @@
 // meter at a crash are lost (an orderly Stop exports them). A file job is
 // replayed from the beginning with fresh outputs instead: replay is
 // deterministic, so its results equal those of an uninterrupted run.
+//
+// Disk guard (SPEC §9): a running job stops itself, done with the reason
+// in its errors, when its result files reach Spec.MaxStorageBytes or the
+// free space of DataDir falls under Configuration.MinFree (guard.go).
 package job
 
 import (
@@ -278,7 +282,8 @@ func (m *Manager) Stop() error {
 // interface's link type, snaplen, key, counter interval, flow timeouts and
 // collector URL are sound, and the meter decodes the link type. Errors in
 // the spec are ErrInvalid with what to change; ErrBusy when MaxJobs jobs
-// are active.
+// are active, or when the data folder's free space is under MinFree (then
+// ErrNoSpace as well).
 //
 // A spec with a RequestID is started at most once: the same request
 // again (the caller did not get the answer) returns the job it made, or
@@ -384,6 +389,9 @@ func (m *Manager) stopRequest(request string) error {
 
 // startJob starts a checked spec.
 func (m *Manager) startJob(spec Spec) (string, error) {
+	if err := m.checkFloor(); err != nil {
+		return "", err
+	}
 	if err := m.reserve(); err != nil {
 		return "", err
 	}

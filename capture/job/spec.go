@@ -25,8 +25,9 @@ var (
 	// (fault 3). The wrapped message says what to change; the checks
 	// that need no device are deviceapi's, whose errors it wraps.
 	ErrInvalid = errors.New("invalid argument")
-	// ErrBusy: the device already runs Configuration.MaxJobs jobs (a refusal,
-	// fault 5).
+	// ErrBusy: the device already runs Configuration.MaxJobs jobs, or
+	// its data folder has less free space than Configuration.MinFree
+	// (then ErrNoSpace too): a refusal, fault 5.
 	ErrBusy = errors.New("too many jobs")
 	// ErrNotAllowed: the device's owner does not allow the job, such as
 	// a flows collector outside Configuration.Collectors (fault 4).
@@ -72,6 +73,11 @@ type Spec struct {
 	// follows the packets' timestamps, 2.0 is twice as fast. Only for
 	// file sources.
 	ReplaySpeed float64 `json:"replay_speed,omitempty"`
+	// MaxStorageBytes bounds the size of the job's result files
+	// (deviceapi.JobSpec.MaxStorageBytes): at it the job stops itself,
+	// done, with the reason in its errors. 0 means no bound, and so does
+	// its absence from a job.json written before it existed.
+	MaxStorageBytes int64 `json:"max_storage_bytes,omitempty"`
 	// Experiment is the AM's experiment id, kept for listings.
 	Experiment int `json:"experiment,omitempty"`
 	// RequestID is the StartJob request id (deviceapi.JobSpec.RequestID)
@@ -152,7 +158,7 @@ func (s *Spec) wire() deviceapi.JobSpec {
 	w := deviceapi.JobSpec{
 		Interface: s.Interface, Filter: s.Filter, Snaplen: s.Snaplen, Promiscuous: &prom,
 		Pcap: s.Pcap, Key: s.Key, Payload: s.Payload, MAC: s.MAC, ReplaySpeed: s.ReplaySpeed, Experiment: s.Experiment,
-		RequestID: s.RequestID,
+		RequestID: s.RequestID, MaxStorageBytes: s.MaxStorageBytes,
 	}
 	if c := s.Counters; c != nil {
 		w.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
@@ -181,6 +187,8 @@ func SpecOf(w *deviceapi.JobSpec) Spec {
 		ReplaySpeed: w.ReplaySpeed,
 		Experiment:  w.Experiment,
 		RequestID:   w.RequestID,
+
+		MaxStorageBytes: w.MaxStorageBytes,
 	}
 	if c := w.Counters; c != nil {
 		spec.Counters = &CountersSpec{IntervalMS: c.IntervalMS}

@@ -29,11 +29,11 @@ func TestSpecOf(t *testing.T) {
 			deviceapi.JobSpec{Interface: "file:x.pcap", Filter: "tcp", Snaplen: 96, Promiscuous: &yes,
 				Counters: &deviceapi.CountersSpec{IntervalMS: 500},
 				Flows:    &deviceapi.FlowsSpec{ActiveTimeoutS: 60, IdleTimeoutS: 10, Biflow: &yes, Collector: "udp://127.0.0.1:4739"},
-				Pcap:     true, Key: key, Payload: "zero", MAC: "keep", ReplaySpeed: 2, Experiment: 7},
+				Pcap:     true, Key: key, Payload: "zero", MAC: "keep", ReplaySpeed: 2, Experiment: 7, MaxStorageBytes: 1 << 20},
 			Spec{Interface: "file:x.pcap", Filter: "tcp", Snaplen: 96, Promiscuous: true,
 				Counters: &CountersSpec{IntervalMS: 500},
 				Flows:    &FlowsSpec{ActiveTimeoutS: 60, IdleTimeoutS: 10, Biflow: true, Collector: "udp://127.0.0.1:4739"},
-				Pcap:     true, Key: key, Payload: "zero", MAC: "keep", ReplaySpeed: 2, Experiment: 7}},
+				Pcap:     true, Key: key, Payload: "zero", MAC: "keep", ReplaySpeed: 2, Experiment: 7, MaxStorageBytes: 1 << 20}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/gopacket/pcap"
@@ -109,11 +108,8 @@ func (m *Manager) Status(id string) (Status, error) {
 // StorageFree is the space left for results in the data directory, in
 // bytes (what an unprivileged writer may use).
 func (m *Manager) StorageFree() uint64 {
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(m.cfg.DataDir, &fs); err != nil {
-		return 0
-	}
-	return fs.Bavail * uint64(fs.Bsize)
+	free, _ := m.freeSpace()
+	return free
 }
 
 func dirSize(dir string) uint64 {

@@ -122,6 +122,9 @@ type Writer struct {
 
 	// failed is the first error writing a result file (a full disk).
 	failed error
+	// size is the length of the result files: what they held when
+	// opened (appending) plus every byte written to them since.
+	size int64
 	// closed is set by Close. The exporters stay in place after it so
 	// that their Stats can still be read (from other goroutines).
 	closed bool
@@ -172,6 +175,7 @@ type resultFile struct {
 
 func (r resultFile) Write(p []byte) (int, error) {
 	n, err := r.f.Write(p)
+	r.w.size += int64(n)
 	if err != nil {
 		r.w.fail(fmt.Errorf("unable to write %s: %w", filepath.Base(r.f.Name()), err))
 	}
@@ -189,6 +193,22 @@ func (w *Writer) fail(err error) {
 // Failed returns the first error writing a result file (a full disk): the
 // results are incomplete from there on, and a capture job ends on it.
 func (w *Writer) Failed() error { return w.failed }
+
+// Size is the length the result files have once the buffered packets
+// and flows are written: the bytes in the files (those of an earlier run
+// included, when appending) and those in the Writer's buffers. The IPFIX
+// exporter's message in progress (at most one message) is not counted.
+// A capture job compares it with its storage bound before each packet.
+func (w *Writer) Size() int64 {
+	n := w.size
+	if w.pcapBuf != nil {
+		n += int64(w.pcapBuf.Buffered())
+	}
+	if w.ipfixBuf != nil {
+		n += int64(w.ipfixBuf.Buffered())
+	}
+	return n
+}
 
 // openFile opens one result file, repaired for appending or truncated.
 // It returns the file positioned at its end and its length.
@@ -212,6 +232,7 @@ func (w *Writer) openFile(path string, repair func(*os.File) (int64, error)) (*o
 		f.Close()
 		return nil, 0, fmt.Errorf("unable to append to %s: %w", path, err)
 	}
+	w.size += size
 	return f, size, nil
 }
 

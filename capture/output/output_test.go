@@ -290,3 +290,50 @@ func TestNewInvalidConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestSize checks that Size is the length of the result files, those of
+// an earlier run included when appending, and counts buffered packets.
+func TestSize(t *testing.T) {
+	cfg := files(t.TempDir())
+	onDisk := func() int64 {
+		var n int64
+		for _, path := range []string{cfg.Pcap, cfg.Counters, cfg.Flows} {
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += info.Size()
+		}
+		return n
+	}
+	w := run(t, cfg, Dependencies{}, 0, 4)
+	if got, want := w.Size(), onDisk(); got != want {
+		t.Errorf("Size() = %d, want the %d bytes of the files", got, want)
+	}
+	cfg.Append = true
+	w = run(t, cfg, Dependencies{}, 4, 3)
+	if got, want := w.Size(), onDisk(); got != want {
+		t.Errorf("Size() after appending = %d, want the %d bytes of the files", got, want)
+	}
+
+	// A packet in the buffer counts before it reaches the file.
+	cfg.Counters, cfg.Flows = "", ""
+	w, err := New(cfg, Dependencies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := w.Size()
+	if err := w.Sinks().Packets.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, 0), CaptureLength: 4, Length: 60},
+		[]byte{1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Size(); got != before+16+4 {
+		t.Errorf("Size() after a 4-byte packet = %d, want %d", got, before+20)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

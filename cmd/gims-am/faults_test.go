@@ -215,7 +215,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("mount a small tmpfs (the test needs root): %v\n%s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", data).Run() })
-	c := startCapdIn(t, dir, "", "tok-full")
+	c := startCapdIn(t, dir, "", "tok-full", "-min-free", "0") // the disk fills up, not under the guard
 	a := startAM(t)
 	a.addDevice(t, "tap1", c)
 	u := newUDPSink(t)

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/gimsproject/gims/capture/job"
@@ -99,6 +101,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		d.jobs.Collectors = ps
 		return err
 	})
+	fs.Func("min-free", "daemon mode: when the free space of the -data folder's file system falls under this `size` "+
+		"(bytes, or with a unit: 512MiB, 1GiB, 10GB), every running job stops itself and new jobs are refused; 0 disables (default "+
+		formatSize(d.jobs.MinFree)+")", func(v string) error {
+		n, err := parseSize(v)
+		d.jobs.MinFree = n
+		return err
+	})
 	d.http.RegisterFlags(fs)
 	d.jobs.Filters.RegisterFlags(fs)
 	fs.StringVar(&d.registerCA, "register-ca", "", "daemon mode: verify the aggregate manager of an https -register URL against this PEM CA `file`")
@@ -125,7 +134,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := d.jobs.Validate(); err != nil {
 			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir",
 				"Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
-				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory", "Collectors": "collectors"})}
+				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory", "Collectors": "collectors",
+				"MinFree": "min-free"})}
 		}
 		if err := d.http.Validate(); err != nil {
 			return o, usageError{check.Flags(err, httpserver.Flags())}
@@ -166,4 +176,55 @@ func prefixFlag(ps []netip.Prefix) string {
 		s[i] = p.String()
 	}
 	return strings.Join(s, ",")
+}
+
+// sizeUnits are the units -min-free takes, case aside: binary (KiB) and
+// decimal (kB) multiples of a byte, the longest suffixes before "B".
+var sizeUnits = []struct {
+	name string
+	mult int64
+}{
+	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+	{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3},
+	{"B", 1},
+}
+
+// parseSize reads a size in bytes: a number, optionally with a unit of
+// sizeUnits ("512MiB", "1.5 GiB", "10GB"). A negative number is returned
+// as is, for the configuration's validation to refuse by name.
+func parseSize(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	num, mult := v, int64(1)
+	for _, u := range sizeUnits {
+		if len(v) > len(u.name) && strings.EqualFold(v[len(v)-len(u.name):], u.name) {
+			num, mult = strings.TrimSpace(v[:len(v)-len(u.name)]), u.mult
+			break
+		}
+	}
+	if n, err := strconv.ParseInt(num, 10, 64); err == nil {
+		if n > math.MaxInt64/mult || n < math.MinInt64/mult {
+			return 0, fmt.Errorf("%q is too large", v)
+		}
+		return n * mult, nil
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%q is not a size (bytes, or a number with a unit like 512MiB, 1GiB, 10GB)", v)
+	}
+	b := f * float64(mult)
+	if b >= math.MaxInt64 || b <= math.MinInt64 {
+		return 0, fmt.Errorf("%q is too large", v)
+	}
+	return int64(math.Round(b)), nil
+}
+
+// formatSize writes a size as parseSize reads it, in the largest binary
+// unit that divides it ("1GiB"), else in bytes.
+func formatSize(n int64) string {
+	for _, u := range sizeUnits[:4] {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }

@@ -26,7 +26,7 @@ func TestFlagsDefaults(t *testing.T) {
 	}
 	want := job.DefaultConfiguration()
 	if got := o.daemon.jobs; got.MaxJobs != want.MaxJobs || got.CheckpointInterval != want.CheckpointInterval ||
-		got.DataDir != "gims-capd-data" || got.PcapDir != "" {
+		got.DataDir != "gims-capd-data" || got.PcapDir != "" || got.MinFree != job.DefaultMinFree {
 		t.Errorf("jobs %+v, want %+v with DataDir gims-capd-data", got, want)
 	}
 	o, err = parseFlags([]string{"-biflow=false", "-idle-timeout", "10s"}, &bytes.Buffer{})
@@ -66,6 +66,14 @@ func TestInvalidFlags(t *testing.T) {
 			"gims-capd: -tls-key must be set when a certificate is given\n"},
 		{"client CA without TLS", []string{"-tls-client-ca", "ca.crt"},
 			"gims-capd: -tls-cert must be set to verify client certificates\n"},
+		{"negative min free", []string{"-min-free", "-1"},
+			"gims-capd: -min-free must be zero or more, got -1\n"},
+		{"min free without a number", []string{"-min-free", "lots"},
+			`gims-capd: invalid value "lots" for flag -min-free: "lots" is not a size (bytes, or a number with a unit like 512MiB, 1GiB, 10GB)` + "\n"},
+		{"min free unknown unit", []string{"-min-free", "1XB"},
+			`gims-capd: invalid value "1XB" for flag -min-free: "1XB" is not a size (bytes, or a number with a unit like 512MiB, 1GiB, 10GB)` + "\n"},
+		{"min free too large", []string{"-min-free", "9000000TiB"},
+			`gims-capd: invalid value "9000000TiB" for flag -min-free: "9000000TiB" is too large` + "\n"},
 		{"unparsable duration", []string{"-counter-interval", "often"},
 			`gims-capd: invalid value "often" for flag -counter-interval: parse error` + "\n"},
 	}
@@ -90,5 +98,29 @@ func TestInvalidFlagsBinary(t *testing.T) {
 		"-counter-interval", "-5s")
 	if code != exitUsage || stderr != "gims-capd: -counter-interval must be positive, got -5s\n" {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestMinFreeFlag checks the sizes -min-free takes.
+func TestMinFreeFlag(t *testing.T) {
+	for _, tc := range []struct {
+		arg  string
+		want int64
+	}{
+		{"0", 0}, {"1048576", 1 << 20}, {"512MiB", 512 << 20}, {"1GiB", 1 << 30}, {"1gib", 1 << 30},
+		{"1.5 GiB", 3 << 29}, {"10GB", 10e9}, {"64kB", 64000}, {"100B", 100}, {"2TiB", 2 << 40},
+	} {
+		o, err := parseFlags([]string{"-min-free", tc.arg}, &bytes.Buffer{})
+		if err != nil || o.daemon.jobs.MinFree != tc.want {
+			t.Errorf("-min-free %s: %d, %v; want %d", tc.arg, o.daemon.jobs.MinFree, err, tc.want)
+		}
+	}
+	for n, want := range map[int64]string{0: "0", 1 << 30: "1GiB", 512 << 20: "512MiB", 1000: "1000", 3 << 10: "3KiB"} {
+		if got := formatSize(n); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
+		if back, err := parseSize(formatSize(n)); err != nil || back != n {
+			t.Errorf("parseSize(formatSize(%d)) = %d, %v", n, back, err)
+		}
 	}
 }
