@@ -45,12 +45,21 @@ type Configuration struct {
 	// them; the job then dials the address it resolved to. Default:
 	// loopback only (127.0.0.0/8, ::1/128); empty refuses every collector.
 	Collectors []netip.Prefix
+	// Lease is the dead-man switch of captures orphaned by a lost
+	// aggregate manager (SPEC §9): a running job that no device API call
+	// has named (JobStatus, PauseJob, ResumeJob, StopJob, JobResults, a
+	// file download) for that long pauses itself and says so in its
+	// errors. The AM's monitor polls each running job's status every
+	// poll interval, which renews it. Default 10m; 0 never pauses; not
+	// negative.
+	Lease time.Duration
 }
 
 // Defaults of Configuration.
 const (
 	DefaultMaxJobs            = 32
 	DefaultCheckpointInterval = time.Second
+	DefaultLease              = 10 * time.Minute
 )
 
 // flushInterval is how often buffered outputs reach the files: a SIGKILL
@@ -67,6 +76,7 @@ func DefaultConfiguration() Configuration {
 		CheckpointInterval: DefaultCheckpointInterval,
 		Filters:            capture.DefaultFilterConfiguration(),
 		Collectors:         DefaultCollectors(),
+		Lease:              DefaultLease,
 	}
 }
 
@@ -86,5 +96,6 @@ func (c Configuration) Validate() error {
 		check.Nested("Filters", c.Filters.Validate()),
 		check.Set("Collectors", !slices.ContainsFunc(c.Collectors, func(p netip.Prefix) bool { return !p.IsValid() }),
 			"valid networks"),
+		check.NotNegative("Lease", c.Lease),
 	)
 }

@@ -24,6 +24,8 @@ func TestNewInvalidConfiguration(t *testing.T) {
 			"invalid job manager configuration: MaxJobs must be positive, got -3"},
 		{"negative checkpoint interval", func(c *Configuration) { c.CheckpointInterval = -time.Second },
 			"invalid job manager configuration: CheckpointInterval must be positive, got -1s"},
+		{"negative lease", func(c *Configuration) { c.Lease = -time.Minute },
+			"invalid job manager configuration: Lease must be zero or more, got -1m0s"},
 		{"zero configuration", func(c *Configuration) { *c = Configuration{DataDir: "data"} },
 			"invalid job manager configuration: Logger must be set"},
 	}
@@ -38,7 +40,7 @@ func TestNewInvalidConfiguration(t *testing.T) {
 		})
 	}
 	d := DefaultConfiguration()
-	if d.MaxJobs != 32 || d.CheckpointInterval != time.Second || d.Logger == nil || d.Now == nil || d.DataDir != "" {
+	if d.MaxJobs != 32 || d.CheckpointInterval != time.Second || d.Lease != 10*time.Minute || d.Logger == nil || d.Now == nil || d.DataDir != "" {
 		t.Errorf("DefaultConfiguration() = %+v", d)
 	}
 }

@@ -99,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		d.jobs.Collectors = ps
 		return err
 	})
+	fs.DurationVar(&d.jobs.Lease, "lease", d.jobs.Lease, "daemon mode: a running job that no call from the aggregate manager names for this `duration` pauses itself (0: never)")
 	d.http.RegisterFlags(fs)
 	d.jobs.Filters.RegisterFlags(fs)
 	fs.StringVar(&d.registerCA, "register-ca", "", "daemon mode: verify the aggregate manager of an https -register URL against this PEM CA `file`")
@@ -125,7 +126,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if err := d.jobs.Validate(); err != nil {
 			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir",
 				"Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
-				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory", "Collectors": "collectors"})}
+				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory", "Collectors": "collectors",
+				"Lease": "lease"})}
 		}
 		if err := d.http.Validate(); err != nil {
 			return o, usageError{check.Flags(err, httpserver.Flags())}
