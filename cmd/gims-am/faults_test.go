@@ -370,3 +370,33 @@ func TestStartTimeoutLeavesNoJob(t *testing.T) {
 		t.Errorf("the start after the device came back: state %s, %d running jobs on the device; want running, 1", st.State, running)
 	}
 }
+
+// TestLeaseWithRealProcesses: a gims-capd with a short -lease keeps a job
+// running while the AM polls it; with the AM gone, the job pauses itself,
+// and the AM started again shows why under the device.
+func TestLeaseWithRealProcesses(t *testing.T) {
+	t.Parallel()
+	c := startCapdIn(t, t.TempDir(), "", "tok-lease", "-lease", "2s")
+	amDir := t.TempDir()
+	a := startAMIn(t, amDir)
+	a.addDevice(t, "tap", c)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "leased", "devices": []string{"tap:lo"}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}})
+	a.admin(t, "StartExperiment", nil, id)
+	time.Sleep(5 * time.Second) // leases renewed by the AM's polls (200ms)
+	st := a.waitStatus(t, adminName, adminPass, id, "status", func(status) bool { return true })
+	if st.Devices[0].State != "running" {
+		t.Fatalf("with the AM polling, the job is %s, want running: %v", st.Devices[0].State, st.Errors)
+	}
+	a.kill(syscall.SIGTERM)
+	time.Sleep(3 * time.Second) // more than the lease without a call
+	b := startAMIn(t, amDir)
+	want := "paused: no call from the aggregate manager for 2s (lease)"
+	st = b.waitStatus(t, adminName, adminPass, id, "the lease pause", func(s status) bool {
+		return s.Devices[0].State == "paused"
+	})
+	if !strings.Contains(strings.Join(st.Devices[0].Errors, " "), want) {
+		t.Errorf("device errors = %v, want %q", st.Devices[0].Errors, want)
+	}
+}
