@@ -321,42 +321,87 @@ func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (a
 	})
 }
 
-// StopExperiment ends a running or paused experiment on all its devices.
-// A running experiment is first paused everywhere (undone if a device
-// fails), so that nothing stops unless every device answers; a device
-// that fails the final stop leaves the experiment paused, and calling
-// StopExperiment again finishes it.
+// StopExperiment ends a running or paused experiment: every device that
+// answers stops its job, and the experiment is done whatever the others
+// do (SPEC §9: a stop always works). A device that does not answer is
+// marked stop_pending; the monitor stops its job when it answers again.
 func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
-		return StateDone, m.stop(ctx, e, p)
+		return StateDone, m.stop(ctx, e)
 	})
 }
 
-// stop ends e's jobs (its lock held); the caller records the transition
-// to done.
-func (m *Manager) stop(ctx context.Context, e *db.Experiment, p Principal) error {
+// stop ends e's jobs (its lock held) and marks stop_pending the pairings
+// whose device did not stop its job; the caller records the transition to
+// done, which stores the marks.
+func (m *Manager) stop(ctx context.Context, e *db.Experiment) error {
 	if e.State != StateRunning && e.State != StatePaused {
 		return stateError(e.ID, e.State, "StopExperiment")
 	}
-	if e.State == StateRunning {
-		if err := m.onAll(ctx, e, "StopExperiment", pauseJob, resumeJob); err != nil {
-			return err
+	var wg sync.WaitGroup
+	errs := make([]error, len(e.Devices))
+	for i := range e.Devices {
+		if e.Devices[i].Job == "" {
+			continue
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.stopJob(ctx, &e.Devices[i])
+		}()
 	}
-	err := m.onAll(ctx, e, "StopExperiment",
-		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
-			return inState(ctx, c, pair.Job, c.StopJob(ctx, pair.Job), "done")
-		}, nil)
-	if err != nil {
-		if e.State == StateRunning {
-			// Every job is paused, some are done: the experiment is paused.
-			if rerr := m.record(ctx, e, p, StatePaused); rerr != nil {
-				m.log.Error("unable to record the pause of a failed stop", "experiment", e.ID, "error", rerr)
-			}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			continue
 		}
-		return err
+		e.Devices[i].StopPending = true
+		m.log.Warn("device did not stop its job, stop pending", "experiment", e.ID,
+			"device", pairName(&e.Devices[i]), "error", deviceProblem(e.Devices[i].Device, err))
 	}
 	return nil
+}
+
+// stopJob stops one pairing's job. A job already done, or one the device
+// no longer knows, counts as stopped.
+func (m *Manager) stopJob(ctx context.Context, pair *db.Pairing) error {
+	d, err := m.db.GetDevice(ctx, pair.Device)
+	if err != nil {
+		return fmt.Errorf("device %s no longer exists", pair.Device)
+	}
+	c, err := m.client(&d)
+	if err != nil {
+		return err
+	}
+	err = inState(ctx, c, pair.Job, c.StopJob(ctx, pair.Job), "done")
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) && f.Code == deviceapi.FaultNotFound {
+		return nil
+	}
+	return err
+}
+
+// retryStops stops the jobs of e marked stop_pending whose device now
+// answers, and clears their marks.
+func (m *Manager) retryStops(ctx context.Context, e *db.Experiment) {
+	for i := range e.Devices {
+		pair := &e.Devices[i]
+		if !pair.StopPending {
+			continue
+		}
+		if err := m.stopJob(ctx, pair); err != nil {
+			if ctx.Err() == nil {
+				m.log.Debug("pending stop not done yet", "experiment", e.ID, "device", pairName(pair), "error", err)
+			}
+			continue
+		}
+		if err := m.db.ClearStopPending(ctx, e.ID, pair.Position); err != nil {
+			m.log.Error("unable to clear a pending stop", "experiment", e.ID, "error", err)
+			continue
+		}
+		pair.StopPending = false
+		m.log.Info("pending stop done", "experiment", e.ID, "device", pairName(pair))
+	}
 }
 
 // record stores e's new state and jobs as a transition by p, keeping the
@@ -374,6 +419,7 @@ func (m *Manager) record(ctx context.Context, e *db.Experiment, p Principal, to 
 		x.State = to
 		for i := range x.Devices {
 			x.Devices[i].Job = e.Devices[i].Job
+			x.Devices[i].StopPending = e.Devices[i].StopPending
 		}
 		return nil
 	})

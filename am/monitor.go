@@ -11,7 +11,8 @@ import (
 
 // monitor is one round of the background loop: it follows every running
 // or paused experiment (status, duration_s, file sources that ended,
-// periodic pulls) and pulls the final results of ended ones. Beside, it
+// periodic pulls), retries the stops still pending on ended ones and
+// then pulls their final results. Beside, it
 // cancels the starts whose answer never came that it could not cancel
 // then.
 func (m *Manager) monitor(ctx context.Context) {
@@ -32,7 +33,7 @@ func (m *Manager) monitor(ctx context.Context) {
 	for i := range list {
 		e := &list[i]
 		v, ok := configView(e)
-		if e.State == StateDone && (!ok || v.Storage != StorageRemote || e.ResultsPulled) {
+		if e.State == StateDone && !stopPending(e) && (!ok || v.Storage != StorageRemote || e.ResultsPulled) {
 			continue
 		}
 		wg.Add(1)
@@ -46,7 +47,11 @@ func (m *Manager) monitor(ctx context.Context) {
 // follow does one monitor round for experiment e.
 func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigView) {
 	if e.State == StateDone {
-		m.pullFinal(ctx, e)
+		m.retryStops(ctx, e)
+		if !stopPending(e) && v.Storage == StorageRemote && !e.ResultsPulled {
+			// The final pull waits for every job to be stopped.
+			m.pullFinal(ctx, e)
+		}
 		return
 	}
 	devs := m.pollDevices(ctx, e, true, true)
@@ -76,6 +81,17 @@ func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigV
 	}
 }
 
+// stopPending tells whether one of e's devices has not stopped its job
+// yet.
+func stopPending(e *db.Experiment) bool {
+	for i := range e.Devices {
+		if e.Devices[i].StopPending {
+			return true
+		}
+	}
+	return false
+}
+
 // autoStop ends a running experiment on the manager's own account.
 func (m *Manager) autoStop(ctx context.Context, id int64, why string) {
 	unlock := m.lockExperiment(id)
@@ -84,7 +100,7 @@ func (m *Manager) autoStop(ctx context.Context, id int64, why string) {
 	if err != nil || e.State != StateRunning {
 		return
 	}
-	err = m.stop(ctx, &e, system())
+	err = m.stop(ctx, &e)
 	if err == nil {
 		err = m.record(ctx, &e, system(), StateDone)
 	}
@@ -93,7 +109,7 @@ func (m *Manager) autoStop(ctx context.Context, id int64, why string) {
 		return
 	}
 	m.log.Info("experiment stopped by the manager", "experiment", id, "reason", why)
-	if v, ok := configView(&e); ok && v.Storage == StorageRemote {
+	if v, ok := configView(&e); ok && v.Storage == StorageRemote && !stopPending(&e) {
 		m.pullFinal(ctx, &e)
 	}
 }

@@ -45,6 +45,14 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store, deta
 			}
 		}
 	}()
+	defer func() {
+		for i := range e.Devices {
+			if e.Devices[i].StopPending {
+				out[i].StopPending = true
+				out[i].Errors = append(out[i].Errors, stopPendingMessage(e.Devices[i].Device))
+			}
+		}
+	}()
 	for i := range e.Devices {
 		pair := &e.Devices[i]
 		out[i] = storedStatus(pair)
@@ -78,6 +86,12 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store, deta
 	}
 	wg.Wait()
 	return out
+}
+
+// stopPendingMessage is the status error of a pairing whose device has
+// not stopped its job yet.
+func stopPendingMessage(device string) string {
+	return "stop pending: device " + device + " did not answer StopExperiment; the aggregate manager stops its job when it answers"
 }
 
 // jobStatus asks one device for its job's status.

@@ -138,7 +138,11 @@ type DeviceStatus struct {
 	State string `xmlrpc:"state" json:"state"`
 	// Reachable is false when the device did not answer; the counters
 	// are then the last ones seen (Updated tells when).
-	Reachable     bool   `xmlrpc:"reachable" json:"reachable"`
+	Reachable bool `xmlrpc:"reachable" json:"reachable"`
+	// StopPending is true when the experiment ended while this device
+	// did not answer StopJob: the AM stops the job when it answers again
+	// (SPEC §9).
+	StopPending   bool   `xmlrpc:"stop_pending" json:"stop_pending"`
 	Packets       uint64 `xmlrpc:"packets" json:"packets"`
 	Bytes         uint64 `xmlrpc:"bytes" json:"bytes"`
 	Dropped       uint64 `xmlrpc:"dropped" json:"dropped"`

@@ -183,8 +183,22 @@ func TestDevicesAndExperiments(t *testing.T) {
 	if _, err := d.DeleteDevice(ctx, "tap1"); !errors.Is(err, ErrInUse) {
 		t.Errorf("delete device in use: %v, want ErrInUse", err)
 	}
-	if _, err := d.UpdateExperiment(ctx, id, "bob", func(x *Experiment) error { x.State = "done"; return nil }); err != nil {
+	if _, err := d.UpdateExperiment(ctx, id, "bob", func(x *Experiment) error {
+		x.State, x.Devices[1].StopPending = "done", true
+		return nil
+	}); err != nil {
 		t.Fatal(err)
+	}
+	// A stop pending on one pairing is stored with the transition, read by
+	// both readers, and cleared alone.
+	if list, err := d.ListExperiments(ctx, "", "done"); err != nil || len(list) != 1 || list[0].Devices[0].StopPending || !list[0].Devices[1].StopPending {
+		t.Errorf("ListExperiments after a pending stop = %+v, %v", list, err)
+	}
+	if err := d.ClearStopPending(ctx, id, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.GetExperiment(ctx, id); err != nil || got.Devices[1].StopPending {
+		t.Errorf("after ClearStopPending: %+v, %v", got.Devices, err)
 	}
 	if del, err := d.DeleteDevice(ctx, "tap1"); err != nil || del.Token != "t" {
 		t.Errorf("delete device: %+v, %v", del, err)

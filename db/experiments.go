@@ -46,6 +46,9 @@ type Pairing struct {
 	// Status is the last job status seen (JSON), StatusAt when.
 	Status   string
 	StatusAt time.Time
+	// StopPending tells that the experiment ended while the device did
+	// not answer StopJob: the AM stops the job when it answers again.
+	StopPending bool
 }
 
 // Transition is one recorded state change.
@@ -109,7 +112,7 @@ func getExperiment(ctx context.Context, q queryer, id int64) (Experiment, error)
 		return Experiment{}, fmt.Errorf("experiment %d: %w", id, ErrNotFound)
 	}
 	e := list[0]
-	rows, err := q.QueryContext(ctx, `SELECT position, device, interface, job, status, status_at
+	rows, err := q.QueryContext(ctx, `SELECT position, device, interface, job, status, status_at, stop_pending
 		FROM experiment_devices WHERE experiment = ? ORDER BY position`, id)
 	if err != nil {
 		return e, fmt.Errorf("unable to read experiment %d: %w", id, err)
@@ -120,7 +123,7 @@ func getExperiment(ctx context.Context, q queryer, id int64) (Experiment, error)
 			p  Pairing
 			at sql.NullInt64
 		)
-		if err := rows.Scan(&p.Position, &p.Device, &p.Interface, &p.Job, &p.Status, &at); err != nil {
+		if err := rows.Scan(&p.Position, &p.Device, &p.Interface, &p.Job, &p.Status, &at, &p.StopPending); err != nil {
 			return e, fmt.Errorf("unable to read experiment %d: %w", id, err)
 		}
 		p.StatusAt = fromMilli(at)
@@ -170,7 +173,7 @@ func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string
 		byID[out[i].ID] = &out[i]
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT p.experiment, p.position, p.device, p.interface, p.job, p.status,
-		p.status_at FROM experiment_devices p JOIN experiments e ON e.id = p.experiment `+where+
+		p.status_at, p.stop_pending FROM experiment_devices p JOIN experiments e ON e.id = p.experiment `+where+
 		` ORDER BY p.experiment, p.position`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("unable to list experiments: %w", err)
@@ -182,7 +185,7 @@ func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string
 			p  Pairing
 			at sql.NullInt64
 		)
-		if err := rows.Scan(&id, &p.Position, &p.Device, &p.Interface, &p.Job, &p.Status, &at); err != nil {
+		if err := rows.Scan(&id, &p.Position, &p.Device, &p.Interface, &p.Job, &p.Status, &at, &p.StopPending); err != nil {
 			return nil, fmt.Errorf("unable to list experiments: %w", err)
 		}
 		p.StatusAt = fromMilli(at)
@@ -221,7 +224,7 @@ func scanExperiments(ctx context.Context, q queryer, query string, args ...any) 
 }
 
 // UpdateExperiment reads experiment id, lets fn change it and writes back
-// its state, configuration, key, running time and pairings' jobs, in one
+// its state, configuration, key, running time and pairings' jobs and stop_pending marks, in one
 // transaction (with ResultsPulled); fn's error aborts and nothing changes. A non-empty by
 // makes the update a transition: it is recorded (from the old state to
 // the new one, even when they are equal, as a re-configuration is).
@@ -242,8 +245,8 @@ func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(
 			return err
 		}
 		for _, p := range e.Devices {
-			if _, err := tx.ExecContext(ctx, `UPDATE experiment_devices SET job = ? WHERE experiment = ? AND position = ?`,
-				p.Job, id, p.Position); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE experiment_devices SET job = ?, stop_pending = ? WHERE experiment = ? AND position = ?`,
+				p.Job, p.StopPending, id, p.Position); err != nil {
 				return err
 			}
 		}
@@ -264,6 +267,17 @@ func (d *DB) SetPairingStatus(ctx context.Context, id int64, position int, statu
 		WHERE experiment = ? AND position = ?`, status, at.UnixMilli(), id, position)
 	if err != nil {
 		return fmt.Errorf("unable to store the status of experiment %d: %w", id, err)
+	}
+	return nil
+}
+
+// ClearStopPending clears the stop_pending mark of one pairing, once its
+// device has stopped the job.
+func (d *DB) ClearStopPending(ctx context.Context, id int64, position int) error {
+	_, err := d.sql.ExecContext(ctx, `UPDATE experiment_devices SET stop_pending = 0
+		WHERE experiment = ? AND position = ?`, id, position)
+	if err != nil {
+		return fmt.Errorf("unable to clear the pending stop of experiment %d: %w", id, err)
 	}
 	return nil
 }

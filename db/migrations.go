@@ -107,6 +107,10 @@ func migrations() []string {
 		ALTER TABLE devices ADD COLUMN cert_sha256 TEXT NOT NULL DEFAULT '';
 		ALTER TABLE users ADD COLUMN cert_uri TEXT NOT NULL DEFAULT '';
 		CREATE UNIQUE INDEX users_cert_uri ON users(cert_uri) WHERE cert_uri != '';`,
+		// 5: stop always works (SPEC §9): a device that did not answer
+		// StopExperiment keeps its job marked until the AM's monitor
+		// stops it.
+		`ALTER TABLE experiment_devices ADD COLUMN stop_pending INTEGER NOT NULL DEFAULT 0;`,
 	}
 }
 

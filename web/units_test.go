@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"html/template"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,5 +208,26 @@ func TestRateTracker(t *testing.T) {
 		if pps != s.pps || bps != s.bps {
 			t.Errorf("%d: rate = %v pkt/s, %v bit/s; want %v, %v", i, pps, bps, s.pps, s.bps)
 		}
+	}
+}
+
+// TestStatusStopPending: the status fragment marks a device whose stop is
+// pending (SPEC §9) and shows its error.
+func TestStatusStopPending(t *testing.T) {
+	tmpl, err := template.New("error.html").Funcs(funcs()).ParseFS(templateFS,
+		"templates/layout.html", "templates/partials.html", "templates/error.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := "stop pending: device tap2 did not answer StopExperiment"
+	d := amapi.DeviceStatus{Device: "tap2", Interface: "eth0", State: "running", StopPending: true, Errors: []string{msg}}
+	v := view{Data: statusView{ID: 1, S: amapi.Status{ID: 1, State: "done", Devices: []amapi.DeviceStatus{d}},
+		Devices: []deviceRow{{DeviceStatus: d}}}}
+	var b strings.Builder
+	if err := tmpl.ExecuteTemplate(&b, "status", v); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, ">stop pending</small>") || !strings.Contains(out, msg) {
+		t.Errorf("status fragment without the pending stop:\n%s", out)
 	}
 }

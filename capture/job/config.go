@@ -52,6 +52,14 @@ type Configuration struct {
 	// fault 5). Checked every flushInterval, so a job writes at most
 	// about a second of results past it. Default 1 GiB; 0 disables.
 	MinFree int64
+	// Lease is the dead-man switch of captures orphaned by a lost
+	// aggregate manager (SPEC §9): a running job that no device API call
+	// has named (JobStatus, PauseJob, ResumeJob, StopJob, JobResults, a
+	// file download) for that long pauses itself and says so in its
+	// errors. The AM's monitor polls each running job's status every
+	// poll interval, which renews it. Default 10m; 0 never pauses; not
+	// negative.
+	Lease time.Duration
 }
 
 // Defaults of Configuration.
@@ -59,6 +67,7 @@ const (
 	DefaultMaxJobs            = 32
 	DefaultCheckpointInterval = time.Second
 	DefaultMinFree            = 1 << 30
+	DefaultLease              = 10 * time.Minute
 )
 
 // flushInterval is how often buffered outputs reach the files: a SIGKILL
@@ -76,6 +85,7 @@ func DefaultConfiguration() Configuration {
 		Filters:            capture.DefaultFilterConfiguration(),
 		Collectors:         DefaultCollectors(),
 		MinFree:            DefaultMinFree,
+		Lease:              DefaultLease,
 	}
 }
 
@@ -96,5 +106,6 @@ func (c Configuration) Validate() error {
 		check.Set("Collectors", !slices.ContainsFunc(c.Collectors, func(p netip.Prefix) bool { return !p.IsValid() }),
 			"valid networks"),
 		check.NotNegative("MinFree", c.MinFree),
+		check.NotNegative("Lease", c.Lease),
 	)
 }

@@ -26,6 +26,8 @@ func TestNewInvalidConfiguration(t *testing.T) {
 			"invalid job manager configuration: CheckpointInterval must be positive, got -1s"},
 		{"negative min free", func(c *Configuration) { c.MinFree = -1 },
 			"invalid job manager configuration: MinFree must be zero or more, got -1"},
+		{"negative lease", func(c *Configuration) { c.Lease = -time.Minute },
+			"invalid job manager configuration: Lease must be zero or more, got -1m0s"},
 		{"zero configuration", func(c *Configuration) { *c = Configuration{DataDir: "data"} },
 			"invalid job manager configuration: Logger must be set"},
 	}
@@ -40,8 +42,8 @@ func TestNewInvalidConfiguration(t *testing.T) {
 		})
 	}
 	d := DefaultConfiguration()
-	if d.MaxJobs != 32 || d.CheckpointInterval != time.Second || d.Logger == nil || d.Now == nil || d.DataDir != "" ||
-		d.MinFree != 1<<30 {
+	if d.MaxJobs != 32 || d.CheckpointInterval != time.Second || d.Lease != 10*time.Minute || d.Logger == nil || d.Now == nil ||
+		d.DataDir != "" || d.MinFree != 1<<30 {
 		t.Errorf("DefaultConfiguration() = %+v", d)
 	}
 }

@@ -40,6 +40,10 @@ type job struct {
 	// topLoaded tells whether top holds the job's flows (a done job
 	// loaded from disk reads them from flows.ipfix on first use).
 	topLoaded bool
+	// called is when a device API call last named the job (or when it
+	// was started or loaded): the lease (Configuration.Lease) runs from
+	// there.
+	called time.Time
 
 	// saveMu orders the writes of job.json.
 	saveMu sync.Mutex

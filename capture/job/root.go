@@ -78,6 +78,11 @@ type Manager struct {
 	cpuLast time.Duration
 	cpuWall time.Time
 	cpuPct  float64
+
+	// leaseDone stops the lease watch (closed by Stop), leaseWG waits
+	// for it.
+	leaseDone chan struct{}
+	leaseWG   sync.WaitGroup
 }
 
 // Dependencies are what a Manager uses besides its configuration.
@@ -104,6 +109,8 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		filters: filters,
 		jobs:    map[string]*job{},
 		keys:    seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
+
+		leaseDone: make(chan struct{}),
 	}
 	if deps.Registry != nil {
 		if err := deps.Registry.Register(newCollector(m)); err != nil {
@@ -164,7 +171,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			p.Spec.Key, keyErr = m.keys.Open(p.SealedKey)
 			p.SealedKey = nil
 		}
-		j := &job{m: m, id: e.Name(), dir: dir, top: ipfix.NewTopFlows(TopFlows), p: *p}
+		j := &job{m: m, id: e.Name(), dir: dir, top: ipfix.NewTopFlows(TopFlows), p: *p, called: m.cfg.Now()}
 		m.mu.Lock()
 		m.jobs[j.id] = j
 		m.mu.Unlock()
@@ -183,7 +190,48 @@ func (m *Manager) Start(ctx context.Context) error {
 			_ = j.save(p.Clean)
 		}
 	}
+	if m.cfg.Lease > 0 {
+		m.leaseWG.Add(1)
+		go m.watchLeases()
+	}
 	return nil
+}
+
+// watchLeases pauses the running jobs whose lease ran out, until Stop.
+func (m *Manager) watchLeases() {
+	defer m.leaseWG.Done()
+	tick := time.NewTicker(min(m.cfg.Lease/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.leaseDone:
+			return
+		case <-tick.C:
+		}
+		m.mu.Lock()
+		jobs := make([]*job, 0, len(m.jobs))
+		for _, j := range m.jobs {
+			jobs = append(jobs, j)
+		}
+		m.mu.Unlock()
+		now := m.cfg.Now()
+		for _, j := range jobs {
+			j.mu.Lock()
+			expired := j.p.State == StateRunning && now.Sub(j.called) >= m.cfg.Lease
+			j.mu.Unlock()
+			if !expired {
+				continue
+			}
+			msg := fmt.Sprintf("paused: no call from the aggregate manager for %s (lease)", m.cfg.Lease)
+			if err := m.transitionJob(j, StateRunning, StatePaused, msg); err != nil {
+				if !errors.Is(err, ErrState) {
+					m.cfg.Logger.Error("unable to pause a job whose lease ran out", "job", j.id, "error", err)
+				}
+				continue
+			}
+			m.cfg.Logger.Warn("capture job paused: its lease ran out", "job", j.id, "lease", m.cfg.Lease)
+		}
+	}
 }
 
 // tightenDir takes the group's and others' access away from dir (the
@@ -251,6 +299,9 @@ func (m *Manager) resume(ctx context.Context, j *job) {
 // for all of them. The Manager takes no new job afterwards.
 func (m *Manager) Stop() error {
 	m.mu.Lock()
+	if !m.stopped {
+		close(m.leaseDone)
+	}
 	m.stopped = true
 	jobs := make([]*job, 0, len(m.jobs))
 	for _, j := range m.jobs {
@@ -273,6 +324,7 @@ func (m *Manager) Stop() error {
 		<-seg.done
 	}
 	m.wg.Wait() // runs that ended by themselves may still be saving
+	m.leaseWG.Wait()
 	return nil
 }
 
@@ -424,7 +476,7 @@ func (m *Manager) startJob(spec Spec) (string, error) {
 		}
 	}()
 	now := m.cfg.Now()
-	j := &job{m: m, id: id, dir: dir, top: ipfix.NewTopFlows(TopFlows), topLoaded: true, p: persisted{
+	j := &job{m: m, id: id, dir: dir, top: ipfix.NewTopFlows(TopFlows), topLoaded: true, called: m.cfg.Now(), p: persisted{
 		Version: stateVersion, ID: id, Spec: spec, State: StateRunning, Created: now, Checkpoint: now,
 	}}
 	if err := j.save(false); err != nil {
@@ -571,6 +623,12 @@ func (m *Manager) get(id string) (*job, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no job %q", ErrNotFound, id)
 	}
+	// Every device API call naming a job comes through here: it renews
+	// the job's lease.
+	now := m.cfg.Now()
+	j.mu.Lock()
+	j.called = now
+	j.mu.Unlock()
 	return j, nil
 }
 
@@ -591,11 +649,21 @@ func (m *Manager) transition(id string, from, to State) error {
 	if err != nil {
 		return err
 	}
+	return m.transitionJob(j, from, to, "")
+}
+
+// transitionJob moves j from one state to the other, adding why to its
+// errors when not empty.
+func (m *Manager) transitionJob(j *job, from, to State, why string) error {
+	id := j.id
 	j.mu.Lock()
 	if j.p.State != from {
 		state := j.p.State
 		j.mu.Unlock()
 		return fmt.Errorf("%w: job %s is %s, not %s", ErrState, id, state, from)
+	}
+	if why != "" {
+		j.addErrorLocked(why)
 	}
 	now := m.cfg.Now()
 	j.p.Running = j.runningLocked(now)

@@ -15,14 +15,19 @@ import (
 )
 
 // TestDeviceDownAtPauseAndStop: a device that cannot be reached makes
-// PauseExperiment and StopExperiment fault 5 naming it, the other device
-// is rolled back, the experiment keeps its state, and the status marks
-// the device unreachable.
+// PauseExperiment fault 5 naming it, the other device is rolled back and
+// the experiment keeps its state (SPEC §2). StopExperiment always works
+// (SPEC §9): the live device stops, the experiment is done and the dead
+// one is marked stop_pending; restarted on the same data folder (its job
+// resumes), it is stopped by the AM's monitor, across an AM restart, and
+// the mark clears.
 func TestDeviceDownAtPauseAndStop(t *testing.T) {
 	t.Parallel()
 	up := startCapd(t, "tok-a")
-	down := startCapd(t, "tok-b")
-	a := startAM(t)
+	downDir := t.TempDir()
+	down := startCapdIn(t, downDir, "", "tok-b")
+	amDir := t.TempDir()
+	a := startAMIn(t, amDir)
 	a.addDevice(t, "up", up)
 	a.addDevice(t, "down", down)
 	var id int64
@@ -30,29 +35,51 @@ func TestDeviceDownAtPauseAndStop(t *testing.T) {
 	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}})
 	a.admin(t, "StartExperiment", nil, id)
 	down.kill(syscall.SIGKILL)
-	for _, method := range []string{"PauseExperiment", "StopExperiment"} {
-		err := a.call(adminName, adminPass, method, nil, id)
-		if faultCode(err) != 5 || !strings.Contains(err.Error(), "device down") || !strings.Contains(err.Error(), "rolled back on up:lo") {
-			t.Errorf("%s with a device down = %v, want fault 5 naming it and the rollback", method, err)
-		}
+	err := a.call(adminName, adminPass, "PauseExperiment", nil, id)
+	if faultCode(err) != 5 || !strings.Contains(err.Error(), "device down") || !strings.Contains(err.Error(), "rolled back on up:lo") {
+		t.Errorf("PauseExperiment with a device down = %v, want fault 5 naming it and the rollback", err)
 	}
 	st := a.waitStatus(t, adminName, adminPass, id, "status", func(status) bool { return true })
 	if st.State != "running" {
-		t.Errorf("state = %s, want running", st.State)
-	}
-	for _, d := range st.Devices {
-		if d.Device == "down" && d.Reachable {
-			t.Errorf("the dead device is reported reachable")
-		}
-		if d.Device == "up" && (!d.Reachable || d.State != "running") {
-			t.Errorf("the live device: %+v, want reachable and running (rolled back)", d)
-		}
-	}
-	if len(st.Errors) == 0 || !strings.Contains(strings.Join(st.Errors, " "), "unreachable") {
-		t.Errorf("errors = %v, want the unreachable device", st.Errors)
+		t.Errorf("state after the failed pause = %s, want running", st.State)
 	}
 	if tr := a.transitions(t, id); tr[len(tr)-1] != "configured>running" {
 		t.Errorf("failed transitions were recorded: %v", tr)
+	}
+
+	a.admin(t, "StopExperiment", &st, id)
+	if st.State != "done" {
+		t.Errorf("state after a stop with a device down = %s, want done", st.State)
+	}
+	for _, d := range st.Devices {
+		if d.Device == "down" && (d.Reachable || !d.StopPending || !strings.Contains(strings.Join(d.Errors, " "), "stop pending: device down")) {
+			t.Errorf("the dead device: %+v, want unreachable, stop_pending and its error", d)
+		}
+		if d.Device == "up" && (!d.Reachable || d.State != "done" || d.StopPending) {
+			t.Errorf("the live device: %+v, want reachable and done", d)
+		}
+	}
+	if !strings.Contains(strings.Join(st.Errors, " "), "down:lo: stop pending: device down") {
+		t.Errorf("errors = %v, want the pending stop naming the device", st.Errors)
+	}
+	if tr := a.transitions(t, id); tr[len(tr)-1] != "running>done" {
+		t.Errorf("transitions = %v, want running>done last", tr)
+	}
+
+	// The mark survives an AM restart; the device comes back on the same
+	// data folder and port, its job resumes, and the AM stops it.
+	a.kill(syscall.SIGTERM)
+	b := startAMIn(t, amDir)
+	st = b.waitStatus(t, adminName, adminPass, id, "status", func(status) bool { return true })
+	if !st.Devices[1].StopPending {
+		t.Errorf("stop_pending lost across an AM restart: %+v", st.Devices[1])
+	}
+	startCapdIn(t, downDir, down.addr, "tok-b")
+	st = b.waitStatus(t, adminName, adminPass, id, "the pending stop", func(s status) bool {
+		return !s.Devices[1].StopPending && s.Devices[1].State == "done"
+	})
+	if st.State != "done" || !st.Devices[1].Reachable || len(st.Devices[1].Errors) != 0 {
+		t.Errorf("after the pending stop: %+v", st)
 	}
 }
 
@@ -341,5 +368,35 @@ func TestStartTimeoutLeavesNoJob(t *testing.T) {
 	}
 	if st.State != "running" || running != 1 {
 		t.Errorf("the start after the device came back: state %s, %d running jobs on the device; want running, 1", st.State, running)
+	}
+}
+
+// TestLeaseWithRealProcesses: a gims-capd with a short -lease keeps a job
+// running while the AM polls it; with the AM gone, the job pauses itself,
+// and the AM started again shows why under the device.
+func TestLeaseWithRealProcesses(t *testing.T) {
+	t.Parallel()
+	c := startCapdIn(t, t.TempDir(), "", "tok-lease", "-lease", "2s")
+	amDir := t.TempDir()
+	a := startAMIn(t, amDir)
+	a.addDevice(t, "tap", c)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "leased", "devices": []string{"tap:lo"}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}})
+	a.admin(t, "StartExperiment", nil, id)
+	time.Sleep(5 * time.Second) // leases renewed by the AM's polls (200ms)
+	st := a.waitStatus(t, adminName, adminPass, id, "status", func(status) bool { return true })
+	if st.Devices[0].State != "running" {
+		t.Fatalf("with the AM polling, the job is %s, want running: %v", st.Devices[0].State, st.Errors)
+	}
+	a.kill(syscall.SIGTERM)
+	time.Sleep(3 * time.Second) // more than the lease without a call
+	b := startAMIn(t, amDir)
+	want := "paused: no call from the aggregate manager for 2s (lease)"
+	st = b.waitStatus(t, adminName, adminPass, id, "the lease pause", func(s status) bool {
+		return s.Devices[0].State == "paused"
+	})
+	if !strings.Contains(strings.Join(st.Devices[0].Errors, " "), want) {
+		t.Errorf("device errors = %v, want %q", st.Devices[0].Errors, want)
 	}
 }

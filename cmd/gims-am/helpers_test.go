@@ -173,10 +173,12 @@ type status struct {
 	ResultsPulled bool     `xmlrpc:"results_pulled"`
 	Errors        []string `xmlrpc:"errors"`
 	Devices       []struct {
-		Device    string `xmlrpc:"device"`
-		State     string `xmlrpc:"state"`
-		Reachable bool   `xmlrpc:"reachable"`
-		Packets   int64  `xmlrpc:"packets"`
+		Device      string   `xmlrpc:"device"`
+		State       string   `xmlrpc:"state"`
+		Reachable   bool     `xmlrpc:"reachable"`
+		StopPending bool     `xmlrpc:"stop_pending"`
+		Packets     int64    `xmlrpc:"packets"`
+		Errors      []string `xmlrpc:"errors"`
 	} `xmlrpc:"devices"`
 }
 

@@ -108,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		d.jobs.MinFree = n
 		return err
 	})
+	fs.DurationVar(&d.jobs.Lease, "lease", d.jobs.Lease, "daemon mode: a running job that no call from the aggregate manager names for this `duration` pauses itself (0: never)")
 	d.http.RegisterFlags(fs)
 	d.jobs.Filters.RegisterFlags(fs)
 	fs.StringVar(&d.registerCA, "register-ca", "", "daemon mode: verify the aggregate manager of an https -register URL against this PEM CA `file`")
@@ -135,7 +136,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PcapDir": "pcap-dir",
 				"Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
 				"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory", "Collectors": "collectors",
-				"MinFree": "min-free"})}
+				"MinFree": "min-free", "Lease": "lease"})}
 		}
 		if err := d.http.Validate(); err != nil {
 			return o, usageError{check.Flags(err, httpserver.Flags())}

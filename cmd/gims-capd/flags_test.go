@@ -25,9 +25,12 @@ func TestFlagsDefaults(t *testing.T) {
 		t.Errorf("flows %+v, want %+v", got, want)
 	}
 	want := job.DefaultConfiguration()
-	if got := o.daemon.jobs; got.MaxJobs != want.MaxJobs || got.CheckpointInterval != want.CheckpointInterval ||
+	if got := o.daemon.jobs; got.MaxJobs != want.MaxJobs || got.CheckpointInterval != want.CheckpointInterval || got.Lease != want.Lease ||
 		got.DataDir != "gims-capd-data" || got.PcapDir != "" || got.MinFree != job.DefaultMinFree {
 		t.Errorf("jobs %+v, want %+v with DataDir gims-capd-data", got, want)
+	}
+	if o, err := parseFlags([]string{"-lease", "0"}, &bytes.Buffer{}); err != nil || o.daemon.jobs.Lease != 0 {
+		t.Errorf("parseFlags(-lease 0) = %v, %v; want 0 (never)", o.daemon.jobs.Lease, err)
 	}
 	o, err = parseFlags([]string{"-biflow=false", "-idle-timeout", "10s"}, &bytes.Buffer{})
 	if err != nil || o.offline.flows.Biflow || o.offline.flows.IdleTimeout.String() != "10s" {
@@ -58,6 +61,8 @@ func TestInvalidFlags(t *testing.T) {
 			"gims-capd: -http-read-header-timeout must be positive, got 0s\n"},
 		{"zero connections", []string{"-http-max-connections", "0"},
 			"gims-capd: -http-max-connections must be positive, got 0\n"},
+		{"negative lease", []string{"-lease", "-1m"},
+			"gims-capd: -lease must be zero or more, got -1m0s\n"},
 		{"zero filter timeout", []string{"-filter-timeout", "0s"},
 			"gims-capd: -filter-timeout must be positive, got 0s\n"},
 		{"plain HTTP on all interfaces", []string{"-listen", ":8081"},

@@ -269,7 +269,13 @@ func renderStatus(w io.Writer, s amapi.Status) error {
 	fmt.Fprintln(w)
 	rows := make([][]string, len(s.Devices))
 	for i, d := range s.Devices {
-		rows[i] = []string{deviceRef(d.Device, d.Interface), fmtString(d.State), fmtBool(d.Reachable),
+		state := fmtString(d.State)
+		if d.StopPending {
+			// The experiment is done but this device has not stopped its
+			// job yet: the AM retries (SPEC §9).
+			state += " (stop pending)"
+		}
+		rows[i] = []string{deviceRef(d.Device, d.Interface), state, fmtBool(d.Reachable),
 			fmtInt(d.Packets), humanBytes(d.Bytes), fmtInt(d.Dropped), fmtInt(d.FlowsExported),
 			humanSeconds(d.ElapsedS), percent(d.CPUPercent), strconv.Itoa(len(d.Errors))}
 	}

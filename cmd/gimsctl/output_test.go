@@ -84,6 +84,23 @@ func TestStatusErrors(t *testing.T) {
 	}
 }
 
+// TestStatusStopPending checks that a device whose stop is pending says
+// so in the device table.
+func TestStatusStopPending(t *testing.T) {
+	var b strings.Builder
+	err := renderStatus(&b, amapi.Status{State: "done",
+		Errors: []string{"tap2:eth0: stop pending: device tap2 did not answer StopExperiment"},
+		Devices: []amapi.DeviceStatus{{Device: "tap1", Interface: "eth0", State: "done", Reachable: true},
+			{Device: "tap2", Interface: "eth0", State: "running", StopPending: true,
+				Errors: []string{"stop pending: device tap2 did not answer StopExperiment"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "tap2:eth0  running (stop pending)  no") {
+		t.Errorf("device table without the pending stop:\n%s", out)
+	}
+}
+
 func TestJSONSafe(t *testing.T) {
 	got := jsonSafe(map[string]any{"a": []any{math.NaN(), math.Inf(1), 1.5}})
 	want := map[string]any{"a": []any{"NaN", "+Inf", 1.5}}
