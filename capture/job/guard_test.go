@@ -32,9 +32,15 @@ func checkReadable(t *testing.T, m *Manager, id string, st Status) {
 	if _, err := os.Stat(filepath.Join(jobDir, flowsFile)); err == nil {
 		ipfixFlows(t, filepath.Join(jobDir, flowsFile)) // fails on a torn message
 	}
-	if p, err := readState(jobDir); err != nil || p.State != StateDone {
-		t.Errorf("job.json: %+v, %v; want state done", p, err)
-	}
+	// The status says done before the run goroutine has rewritten
+	// job.json: wait for it.
+	waitFor(t, 5*time.Second, "job.json of "+id+" done", func() (bool, string) {
+		p, err := readState(jobDir)
+		if err != nil {
+			return false, err.Error()
+		}
+		return p.State == StateDone, string(p.State)
+	})
 }
 
 // TestMinFree fills the data folder's file system under -min-free while
