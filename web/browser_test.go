@@ -198,7 +198,19 @@ func (b *browserT) navigate(path, sel string) {
 // click clicks sel and waits for next to show.
 func (b *browserT) click(sel, next string) {
 	b.t.Helper()
-	b.run("click "+sel, chromedp.Click(sel, chromedp.ByQuery), chromedp.WaitVisible(next, chromedp.ByQuery))
+	// The live status swaps parts of the page while the test runs: a
+	// button found just before a swap is gone when the click lands
+	// ("Could not find node"). Clicking the new one is what a person does.
+	for try := 1; ; try++ {
+		err := chromedp.Run(b.ctx, chromedp.Click(sel, chromedp.ByQuery))
+		if err == nil {
+			break
+		}
+		if try == 3 || !strings.Contains(err.Error(), "Could not find node") {
+			b.t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+	b.run("after clicking "+sel, chromedp.WaitVisible(next, chromedp.ByQuery))
 }
 
 func TestBrowser(t *testing.T) {
