@@ -46,6 +46,13 @@ func (m *Manager) monitor(ctx context.Context) {
 // follow does one monitor round for experiment e.
 func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigView) {
 	if e.State == StateDone {
+		// Under the experiment's lock, so that DeleteExperiment and
+		// the retention never race a pull that would bring files back.
+		unlock := m.lockExperiment(e.ID)
+		defer unlock()
+		if x, err := m.db.GetExperiment(ctx, e.ID); err != nil || x.ResultsPulled {
+			return
+		}
 		m.pullFinal(ctx, e)
 		return
 	}

@@ -362,3 +362,24 @@ type UserInfo struct {
 	Created time.Time `xmlrpc:"created"`
 	CertURI string    `xmlrpc:"cert_uri,omitempty"`
 }
+
+// AuditQuery is GetAuditLog's struct parameter: entries of User (every
+// user when empty) at or after Since (all when zero), at most Limit
+// (default 100, at most 10000), newest first.
+type AuditQuery struct {
+	User  string    `xmlrpc:"user,omitempty"`
+	Since time.Time `xmlrpc:"since,omitempty"`
+	Limit int       `xmlrpc:"limit,omitempty"`
+}
+
+// AuditEntry is one call of the audit log: who called what on which
+// target, from where, and how it ended ("ok", or the fault code and its
+// message).
+type AuditEntry struct {
+	At     time.Time `xmlrpc:"at"`
+	User   string    `xmlrpc:"user"`
+	Remote string    `xmlrpc:"remote"`
+	Method string    `xmlrpc:"method"`
+	Target string    `xmlrpc:"target"`
+	Result string    `xmlrpc:"result"`
+}

@@ -311,3 +311,16 @@ func (d *DB) CountExperiments(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// DeleteExperiment removes experiment id with its device pairings,
+// transitions and result files (ON DELETE CASCADE).
+func (d *DB) DeleteExperiment(ctx context.Context, id int64) error {
+	res, err := d.sql.ExecContext(ctx, `DELETE FROM experiments WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("unable to delete experiment %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("experiment %d: %w", id, ErrNotFound)
+	}
+	return nil
+}

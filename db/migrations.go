@@ -107,6 +107,18 @@ func migrations() []string {
 		ALTER TABLE devices ADD COLUMN cert_sha256 TEXT NOT NULL DEFAULT '';
 		ALTER TABLE users ADD COLUMN cert_uri TEXT NOT NULL DEFAULT '';
 		CREATE UNIQUE INDEX users_cert_uri ON users(cert_uri) WHERE cert_uri != '';`,
+		// 5: the audit log (SPEC §9): every API call that changes
+		// something, with who, from where, what and how it ended.
+		`CREATE TABLE audit (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			at INTEGER NOT NULL,                  -- Unix milliseconds
+			user TEXT NOT NULL,
+			remote TEXT NOT NULL DEFAULT '',
+			method TEXT NOT NULL,
+			target TEXT NOT NULL DEFAULT '',
+			result TEXT NOT NULL                  -- "ok", or the fault code and message
+		);
+		CREATE INDEX audit_at ON audit(at);`,
 	}
 }
 
