@@ -22,6 +22,11 @@ func (m *Manager) monitor(ctx context.Context) {
 		defer wg.Done()
 		m.cancelStarts(ctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.expire(ctx)
+	}()
 	list, err := m.db.ListExperiments(ctx, "", StateRunning, StatePaused, StateDone)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -187,6 +187,11 @@ type Status struct {
 	// of the result files are in the AM's data folder.
 	ResultsPulled bool           `xmlrpc:"results_pulled"`
 	Devices       []DeviceStatus `xmlrpc:"devices"`
+	// Expires is when the files of a done experiment will be deleted
+	// (gims-am -retention); zero otherwise. FilesExpired tells that they
+	// were: the record and its counters stay.
+	Expires      time.Time `xmlrpc:"expires,omitempty"`
+	FilesExpired bool      `xmlrpc:"files_expired,omitempty"`
 }
 
 // ResultsQuery is the struct parameter of GetExperimentResults.

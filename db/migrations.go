@@ -108,7 +108,8 @@ func migrations() []string {
 		ALTER TABLE users ADD COLUMN cert_uri TEXT NOT NULL DEFAULT '';
 		CREATE UNIQUE INDEX users_cert_uri ON users(cert_uri) WHERE cert_uri != '';`,
 		// 5: the audit log (SPEC §9): every API call that changes
-		// something, with who, from where, what and how it ended.
+		// something, with who, from where, what and how it ended; the
+		// experiments whose files the retention deleted.
 		`CREATE TABLE audit (
 			id INTEGER PRIMARY KEY AUTOINCREMENT,
 			at INTEGER NOT NULL,                  -- Unix milliseconds
@@ -118,7 +119,12 @@ func migrations() []string {
 			target TEXT NOT NULL DEFAULT '',
 			result TEXT NOT NULL                  -- "ok", or the fault code and message
 		);
-		CREATE INDEX audit_at ON audit(at);`,
+		CREATE INDEX audit_at ON audit(at);
+		-- gims-am -retention: the done experiments whose files are deleted.
+		CREATE TABLE expired (
+			experiment INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+			at INTEGER NOT NULL
+		);`,
 	}
 }
 

@@ -213,3 +213,59 @@ print(json.dumps({"methods": [e["method"] for e in log], "fault": fault}))
 		t.Errorf("python = %+v, want the two last DeleteExperiment and fault 4", py)
 	}
 }
+
+// TestRetention: with -retention, a done experiment's status says when
+// its files expire, and then they are gone on the AM and on the device,
+// while the record stays.
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	capdDir := t.TempDir()
+	c := startCapdIn(t, capdDir, "", "tok-ret")
+	a := startAM(t, "-retention", "4s")
+	a.addDevice(t, "tap1", c)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "short", "devices": []string{"tap1:" + traceIface}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"filter": "", "pcap": true, "storage": "remote",
+		"counters": map[string]any{}, "flows": map[string]any{}})
+	a.admin(t, "StartExperiment", nil, id)
+	a.waitStatus(t, adminName, adminPass, id, "results pulled", func(s status) bool { return s.State == "done" && s.ResultsPulled })
+	var st struct {
+		State        string    `xmlrpc:"state"`
+		Expires      time.Time `xmlrpc:"expires"`
+		FilesExpired bool      `xmlrpc:"files_expired"`
+		Packets      int64     `xmlrpc:"packets"`
+	}
+	a.admin(t, "GetExperimentStatus", &st, id)
+	if st.FilesExpired || st.Expires.IsZero() || time.Until(st.Expires) > 5*time.Second {
+		t.Fatalf("status %+v: want expires within 4 s, not yet expired", st)
+	}
+	amFiles := filepath.Join(a.dir, "data", "experiments", strconv.FormatInt(id, 10))
+	if n := filesUnder(t, amFiles); n != 3 {
+		t.Errorf("the AM holds %d files before the expiry, want 3", n)
+	}
+	if jobs := jobDirs(t, capdDir); len(jobs) != 1 {
+		t.Errorf("device jobs %v before the expiry, want one", jobs)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !st.FilesExpired {
+		if time.Now().After(deadline) {
+			t.Fatalf("files not expired within 30 s: %+v\nAM log:\n%s", st, a.logText())
+		}
+		time.Sleep(200 * time.Millisecond)
+		a.admin(t, "GetExperimentStatus", &st, id)
+	}
+	if st.State != "done" || st.Packets == 0 {
+		t.Errorf("status after the expiry %+v: want done with its counters", st)
+	}
+	if n := filesUnder(t, amFiles); n != 0 {
+		t.Errorf("the AM still holds %d files", n)
+	}
+	if jobs := jobDirs(t, capdDir); len(jobs) != 0 {
+		t.Errorf("device still holds jobs %v", jobs)
+	}
+	var log []auditRow
+	a.admin(t, "GetAuditLog", &log, map[string]any{"user": "system", "limit": 1})
+	if len(log) != 1 || log[0].Method != "Retention" || log[0].Target != strconv.FormatInt(id, 10) || log[0].Result != "ok" {
+		t.Errorf("audit log of the retention = %+v", log)
+	}
+}
