@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -267,5 +268,46 @@ func TestRetention(t *testing.T) {
 	a.admin(t, "GetAuditLog", &log, map[string]any{"user": "system", "limit": 1})
 	if len(log) != 1 || log[0].Method != "Retention" || log[0].Target != strconv.FormatInt(id, 10) || log[0].Result != "ok" {
 		t.Errorf("audit log of the retention = %+v", log)
+	}
+}
+
+// TestDeleteWithDeviceDown: a device that does not answer leaves the
+// record (fault 5 naming the device) but not the AM's copies; once it is
+// back, DeleteExperiment again removes its files and the record.
+func TestDeleteWithDeviceDown(t *testing.T) {
+	t.Parallel()
+	capdDir := t.TempDir()
+	c := startCapdIn(t, capdDir, "", "tok-deldown")
+	a := startAM(t, "-device-timeout", "2s")
+	a.addDevice(t, "tap1", c)
+	var id int64
+	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "down", "devices": []string{"tap1:" + traceIface}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"filter": "", "pcap": true, "storage": "remote"})
+	a.admin(t, "StartExperiment", nil, id)
+	a.waitStatus(t, adminName, adminPass, id, "results pulled", func(s status) bool { return s.State == "done" && s.ResultsPulled })
+	amFiles := filepath.Join(a.dir, "data", "experiments", strconv.FormatInt(id, 10))
+	if n := filesUnder(t, amFiles); n == 0 {
+		t.Fatal("the AM holds no copy before the delete")
+	}
+	c.kill(syscall.SIGKILL)
+	err := a.call(adminName, adminPass, "DeleteExperiment", nil, id)
+	if faultCode(err) != 5 || !strings.Contains(err.Error(), "tap1") {
+		t.Fatalf("DeleteExperiment with the device down = %v, want fault 5 naming tap1", err)
+	}
+	if n := filesUnder(t, amFiles); n != 0 {
+		t.Errorf("the AM still holds %d files", n)
+	}
+	if jobs := jobDirs(t, capdDir); len(jobs) != 1 {
+		t.Fatalf("device jobs %v, want the one left", jobs)
+	}
+	var st status
+	a.admin(t, "GetExperimentStatus", &st, id) // the record stays
+	startCapdIn(t, capdDir, c.addr, "tok-deldown")
+	a.admin(t, "DeleteExperiment", nil, id)
+	if jobs := jobDirs(t, capdDir); len(jobs) != 0 {
+		t.Errorf("device still holds jobs %v", jobs)
+	}
+	if err := a.call(adminName, adminPass, "GetExperimentStatus", nil, id); faultCode(err) != 1 {
+		t.Errorf("GetExperimentStatus after the delete = %v, want fault 1", err)
 	}
 }
