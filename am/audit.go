@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
-// auditMessageMax bounds the fault message kept in an audit entry.
+// auditMessageMax bounds the fault message and the target kept in an
+// audit entry (bytes): a refused call with a huge argument must not make
+// a huge entry.
 const auditMessageMax = 200
 
 // audit records a call that changes something in the audit log (SPEC §9):
@@ -24,13 +28,10 @@ func (m *Manager) audit(ctx context.Context, p Principal, method, target string,
 	result := "ok"
 	if errp != nil && *errp != nil {
 		f := FaultOf(*errp)
-		msg := f.String
-		if len(msg) > auditMessageMax {
-			msg = msg[:auditMessageMax] + "…"
-		}
-		result = fmt.Sprintf("fault %d: %s", f.Code, msg)
+		result = fmt.Sprintf("fault %d: %s", f.Code, clip(f.String))
 	}
-	e := db.AuditEntry{At: m.cfg.Now(), User: p.Name, Remote: p.Remote, Method: method, Target: target, Result: result}
+	e := db.AuditEntry{At: m.cfg.Now(), User: clip(p.Name), Remote: p.Remote, Method: method, Target: clip(target),
+		Result: result}
 	if e.User == "" {
 		e.User = "-"
 	}
@@ -73,4 +74,17 @@ func (m *Manager) GetAuditLog(ctx context.Context, p Principal, q amapi.AuditQue
 			Method: e.Method, Target: e.Target, Result: e.Result}
 	}
 	return out, nil
+}
+
+// clip cuts s to auditMessageMax bytes at a character boundary, marking
+// the cut with "…".
+func clip(s string) string {
+	if len(s) <= auditMessageMax {
+		return s
+	}
+	cut := auditMessageMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.ToValidUTF8(s[:cut], "") + "…"
 }
