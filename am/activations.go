@@ -44,7 +44,8 @@ func newActivationCode() string {
 // r.ExpiresS seconds (default a day, at most 30 days) and r.Uses
 // registrations (default one, at most 1000). The reply holds the code;
 // nothing shows it again.
-func (m *Manager) CreateActivation(ctx context.Context, p Principal, r amapi.ActivationRequest) (amapi.Activation, error) {
+func (m *Manager) CreateActivation(ctx context.Context, p Principal, r amapi.ActivationRequest) (_ amapi.Activation, err error) {
+	defer m.audit(ctx, p, "CreateActivation", "", &err)
 	if err := requireAdmin(p, "CreateActivation"); err != nil {
 		return amapi.Activation{}, err
 	}
@@ -94,7 +95,8 @@ func (m *Manager) ListActivations(ctx context.Context, p Principal) ([]amapi.Act
 }
 
 // DeleteActivation revokes an activation (admin only).
-func (m *Manager) DeleteActivation(ctx context.Context, p Principal, id int64) error {
+func (m *Manager) DeleteActivation(ctx context.Context, p Principal, id int64) (err error) {
+	defer m.audit(ctx, p, "DeleteActivation", auditID(id), &err)
 	if err := requireAdmin(p, "DeleteActivation"); err != nil {
 		return err
 	}
@@ -111,7 +113,8 @@ func (m *Manager) DeleteActivation(ctx context.Context, p Principal, id int64) e
 // that exists, pending or approved, is a conflict, except that the same
 // registration again (same address and token: a daemon that restarted,
 // or retried after a lost reply) returns the device unchanged.
-func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r amapi.Registration) (amapi.DeviceInfo, error) {
+func (m *Manager) RegisterDevice(ctx context.Context, p Principal, r amapi.Registration) (_ amapi.DeviceInfo, err error) {
+	defer m.audit(ctx, p, "RegisterDevice", r.Name, &err)
 	d := db.Device{Name: r.Name, Hostname: r.Hostname, Port: r.Port, Token: r.Token, Pending: true,
 		Created: m.cfg.Now(), Description: "registered by " + p.Name, TLS: r.TLS, CertSHA256: r.CertSHA256}
 	if err := checkDevice(&d); err != nil {

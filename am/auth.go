@@ -29,6 +29,9 @@ type Principal struct {
 	Name string
 	// Role is RoleAdmin or RoleExperimenter.
 	Role string
+	// Remote is the address the call came from (for the audit log); the
+	// API and the GUI set it, "" elsewhere.
+	Remote string
 }
 
 // IsAdmin tells whether p may administer devices and users and see every

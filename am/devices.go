@@ -191,7 +191,8 @@ func checkDevice(d *db.Device) error {
 // AddDevice adds a capture device (admin only), fetching and storing its
 // capabilities; a device that cannot be reached or refuses the token is
 // not added (ErrDevice).
-func (m *Manager) AddDevice(ctx context.Context, p Principal, in amapi.DeviceInput) (amapi.DeviceInfo, error) {
+func (m *Manager) AddDevice(ctx context.Context, p Principal, in amapi.DeviceInput) (_ amapi.DeviceInfo, err error) {
+	defer m.audit(ctx, p, "AddDevice", in.Name, &err)
 	if err := requireAdmin(p, "AddDevice"); err != nil {
 		return amapi.DeviceInfo{}, err
 	}
@@ -240,7 +241,8 @@ func checkInterfaces(d *db.Device) error {
 // EditDevice changes a device (admin only); approved: true approves a
 // pending one. Changing the address or token of a device in use is a
 // conflict; a new address, token or approval refetches the capabilities.
-func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch amapi.DeviceChanges) (amapi.DeviceInfo, error) {
+func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch amapi.DeviceChanges) (_ amapi.DeviceInfo, err error) {
+	defer m.audit(ctx, p, "EditDevice", name, &err)
 	if err := requireAdmin(p, "EditDevice"); err != nil {
 		return amapi.DeviceInfo{}, err
 	}
@@ -319,7 +321,8 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch a
 
 // DeleteDevice removes a device (admin only) and returns the deleted
 // record; a device a running or paused experiment uses is a conflict.
-func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (amapi.DeviceInfo, error) {
+func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (_ amapi.DeviceInfo, err error) {
+	defer m.audit(ctx, p, "DeleteDevice", name, &err)
 	if err := requireAdmin(p, "DeleteDevice"); err != nil {
 		return amapi.DeviceInfo{}, err
 	}

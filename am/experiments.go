@@ -51,7 +51,8 @@ func stateError(id int64, state, call string) error {
 // CreateExperiment creates an experiment owned by p on the named devices
 // ("name" or "name:interface"); a device without an interface uses its
 // first configured interface, else the first it offers.
-func (m *Manager) CreateExperiment(ctx context.Context, p Principal, req amapi.CreateRequest) (int64, error) {
+func (m *Manager) CreateExperiment(ctx context.Context, p Principal, req amapi.CreateRequest) (_ int64, err error) {
+	defer m.audit(ctx, p, "CreateExperiment", req.Name, &err)
 	if err := checkName("experiment name", req.Name); err != nil {
 		return 0, fmt.Errorf("create experiment: %w", err)
 	}
@@ -125,7 +126,8 @@ func (m *Manager) resolvePairing(ctx context.Context, spec string) (db.Pairing, 
 // (instantiated → configured, or configured → configured). The filter is
 // compiled against each device interface's link type; the secret becomes
 // the Crypto-PAn key, of which only the fingerprint is ever shown.
-func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64, cfg amapi.ExperimentConfig) (amapi.Settings, error) {
+func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64, cfg amapi.ExperimentConfig) (_ amapi.Settings, err error) {
+	defer m.audit(ctx, p, "ConfigureExperiment", auditID(id), &err)
 	unlock := m.lockExperiment(id)
 	defer unlock()
 	e, err := m.experiment(ctx, p, id)

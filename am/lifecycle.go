@@ -142,7 +142,8 @@ func resumeJob(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error
 
 // StartExperiment starts (configured → running) or resumes (paused →
 // running) an experiment on all its devices, or on none.
-func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
+func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (_ amapi.Status, err error) {
+	defer m.audit(ctx, p, "StartExperiment", auditID(id), &err)
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		switch e.State {
 		case StateConfigured:
@@ -312,7 +313,8 @@ func deviceSpec(v *amapi.ConfigView, e *db.Experiment, key []byte) deviceapi.Job
 
 // PauseExperiment pauses a running experiment on all its devices, or on
 // none.
-func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
+func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (_ amapi.Status, err error) {
+	defer m.audit(ctx, p, "PauseExperiment", auditID(id), &err)
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		if e.State != StateRunning {
 			return "", stateError(id, e.State, "PauseExperiment")
@@ -325,7 +327,8 @@ func (m *Manager) PauseExperiment(ctx context.Context, p Principal, id int64) (a
 // answers stops its job, and the experiment is done whatever the others
 // do (SPEC §9: a stop always works). A device that does not answer is
 // marked stop_pending; the monitor stops its job when it answers again.
-func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
+func (m *Manager) StopExperiment(ctx context.Context, p Principal, id int64) (_ amapi.Status, err error) {
+	defer m.audit(ctx, p, "StopExperiment", auditID(id), &err)
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		return StateDone, m.stop(ctx, e)
 	})

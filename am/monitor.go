@@ -23,6 +23,11 @@ func (m *Manager) monitor(ctx context.Context) {
 		defer wg.Done()
 		m.cancelStarts(ctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.expire(ctx)
+	}()
 	list, err := m.db.ListExperiments(ctx, "", StateRunning, StatePaused, StateDone)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -48,10 +53,18 @@ func (m *Manager) monitor(ctx context.Context) {
 func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigView) {
 	if e.State == StateDone {
 		m.retryStops(ctx, e)
-		if !stopPending(e) && v.Storage == StorageRemote && !e.ResultsPulled {
-			// The final pull waits for every job to be stopped.
-			m.pullFinal(ctx, e)
+		if stopPending(e) || v.Storage != StorageRemote || e.ResultsPulled {
+			return
 		}
+		// The final pull waits for every job to be stopped, and runs
+		// under the experiment's lock, so that DeleteExperiment and the
+		// retention never race a pull that would bring files back.
+		unlock := m.lockExperiment(e.ID)
+		defer unlock()
+		if x, err := m.db.GetExperiment(ctx, e.ID); err != nil || x.ResultsPulled {
+			return
+		}
+		m.pullFinal(ctx, e)
 		return
 	}
 	devs := m.pollDevices(ctx, e, true, true)

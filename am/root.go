@@ -52,6 +52,10 @@ type Configuration struct {
 	// RefreshInterval is how often device capabilities and reachability
 	// are refreshed (default 30 s).
 	RefreshInterval time.Duration
+	// Retention is how long the files of a done experiment are kept,
+	// from its end, on the AM and on the devices; the record stays.
+	// Zero (the default) keeps them forever.
+	Retention time.Duration
 	// BcryptCost is the cost of password hashes (default
 	// bcrypt.DefaultCost), between bcrypt.MinCost and bcrypt.MaxCost.
 	BcryptCost int
@@ -90,6 +94,7 @@ func (c Configuration) Validate() error {
 		check.Positive("PollInterval", c.PollInterval),
 		check.Positive("PullInterval", c.PullInterval),
 		check.Positive("RefreshInterval", c.RefreshInterval),
+		check.NotNegative("Retention", c.Retention),
 		check.Between("BcryptCost", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost),
 		check.Set("Logger", c.Logger != nil, "set"),
 		check.Set("Now", c.Now != nil, "set"),
@@ -148,6 +153,8 @@ type Manager struct {
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
 	lastPull map[int64]time.Time
+	// lastExpire is when the retention last ran (under pullMu).
+	lastExpire time.Time
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

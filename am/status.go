@@ -22,8 +22,19 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 	if err != nil {
 		return amapi.Status{}, err
 	}
-	devs := m.pollDevices(ctx, &e, false, p.IsAdmin())
-	return m.aggregate(ctx, &e, devs)
+	expires, expired, err := m.retentionStatus(ctx, &e)
+	if err != nil {
+		return amapi.Status{}, err
+	}
+	var devs []amapi.DeviceStatus
+	if expired {
+		devs = storedStatuses(&e) // the devices deleted the jobs
+	} else {
+		devs = m.pollDevices(ctx, &e, false, p.IsAdmin())
+	}
+	s, err := m.aggregate(ctx, &e, devs)
+	s.Expires, s.FilesExpired = expires, expired
+	return s, err
 }
 
 // pollDevices asks every device of e for its job's status at once and

@@ -9,7 +9,8 @@ import (
 )
 
 // AddUser creates a user (admin only).
-func (m *Manager) AddUser(ctx context.Context, p Principal, in amapi.UserInput) (amapi.UserInfo, error) {
+func (m *Manager) AddUser(ctx context.Context, p Principal, in amapi.UserInput) (_ amapi.UserInfo, err error) {
+	defer m.audit(ctx, p, "AddUser", in.Name, &err)
 	if err := requireAdmin(p, "AddUser"); err != nil {
 		return amapi.UserInfo{}, err
 	}
@@ -30,7 +31,8 @@ func (m *Manager) AddUser(ctx context.Context, p Principal, in amapi.UserInput) 
 
 // DeleteUser removes a user (admin only) and returns the deleted record.
 // Their experiments stay.
-func (m *Manager) DeleteUser(ctx context.Context, p Principal, name string) (amapi.UserInfo, error) {
+func (m *Manager) DeleteUser(ctx context.Context, p Principal, name string) (_ amapi.UserInfo, err error) {
+	defer m.audit(ctx, p, "DeleteUser", name, &err)
 	if err := requireAdmin(p, "DeleteUser"); err != nil {
 		return amapi.UserInfo{}, err
 	}

@@ -180,3 +180,14 @@ func (c *Client) ListActivations(ctx context.Context) ([]Activation, error) {
 func (c *Client) DeleteActivation(ctx context.Context, id int64) (bool, error) {
 	return call[bool](ctx, c, "DeleteActivation", id)
 }
+
+// GetAuditLog returns the audit log, newest first (admin).
+func (c *Client) GetAuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	return call[[]AuditEntry](ctx, c, "GetAuditLog", q)
+}
+
+// DeleteExperiment deletes an experiment that is not running or paused,
+// with its results on the AM and on the devices, and returns true.
+func (c *Client) DeleteExperiment(ctx context.Context, id int64) (bool, error) {
+	return call[bool](ctx, c, "DeleteExperiment", id)
+}

@@ -191,6 +191,11 @@ type Status struct {
 	// of the result files are in the AM's data folder.
 	ResultsPulled bool           `xmlrpc:"results_pulled"`
 	Devices       []DeviceStatus `xmlrpc:"devices"`
+	// Expires is when the files of a done experiment will be deleted
+	// (gims-am -retention); zero otherwise. FilesExpired tells that they
+	// were: the record and its counters stay.
+	Expires      time.Time `xmlrpc:"expires,omitempty"`
+	FilesExpired bool      `xmlrpc:"files_expired,omitempty"`
 }
 
 // ResultsQuery is the struct parameter of GetExperimentResults.
@@ -365,4 +370,25 @@ type UserInfo struct {
 	Role    string    `xmlrpc:"role"`
 	Created time.Time `xmlrpc:"created"`
 	CertURI string    `xmlrpc:"cert_uri,omitempty"`
+}
+
+// AuditQuery is GetAuditLog's struct parameter: entries of User (every
+// user when empty) at or after Since (all when zero), at most Limit
+// (default 100, at most 10000), newest first.
+type AuditQuery struct {
+	User  string    `xmlrpc:"user,omitempty"`
+	Since time.Time `xmlrpc:"since,omitempty"`
+	Limit int       `xmlrpc:"limit,omitempty"`
+}
+
+// AuditEntry is one call of the audit log: who called what on which
+// target, from where, and how it ended ("ok", or the fault code and its
+// message).
+type AuditEntry struct {
+	At     time.Time `xmlrpc:"at"`
+	User   string    `xmlrpc:"user"`
+	Remote string    `xmlrpc:"remote"`
+	Method string    `xmlrpc:"method"`
+	Target string    `xmlrpc:"target"`
+	Result string    `xmlrpc:"result"`
 }

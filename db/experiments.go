@@ -325,3 +325,66 @@ func (d *DB) CountExperiments(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// DeleteExperiment removes experiment id with its device pairings,
+// transitions and result files (ON DELETE CASCADE).
+func (d *DB) DeleteExperiment(ctx context.Context, id int64) error {
+	res, err := d.sql.ExecContext(ctx, `DELETE FROM experiments WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("unable to delete experiment %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("experiment %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// DoneAt returns when experiment id last became done (zero if never).
+func (d *DB) DoneAt(ctx context.Context, id int64) (time.Time, error) {
+	var at sql.NullInt64
+	if err := d.sql.QueryRowContext(ctx, `SELECT MAX(at) FROM transitions WHERE experiment = ? AND to_state = 'done'`,
+		id).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("unable to read when experiment %d ended: %w", id, err)
+	}
+	return fromMilli(at), nil
+}
+
+// ExpiredExperiments returns the done experiments that ended before
+// before and whose files are not yet marked expired (MarkExpired).
+func (d *DB) ExpiredExperiments(ctx context.Context, before time.Time) ([]int64, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT e.id FROM experiments e
+		WHERE e.state = 'done' AND e.id NOT IN (SELECT experiment FROM expired)
+		AND (SELECT MAX(at) FROM transitions t WHERE t.experiment = e.id AND t.to_state = 'done') < ?
+		ORDER BY e.id`, before.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("unable to list expired experiments: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("unable to list expired experiments: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// MarkExpired records that experiment id's files were deleted at at.
+func (d *DB) MarkExpired(ctx context.Context, id int64, at time.Time) error {
+	if _, err := d.sql.ExecContext(ctx, `INSERT OR REPLACE INTO expired (experiment, at) VALUES (?, ?)`,
+		id, at.UnixMilli()); err != nil {
+		return fmt.Errorf("unable to mark the files of experiment %d expired: %w", id, err)
+	}
+	return nil
+}
+
+// Expired tells whether experiment id's files were deleted.
+func (d *DB) Expired(ctx context.Context, id int64) (bool, error) {
+	var n int
+	if err := d.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM expired WHERE experiment = ?`, id).Scan(&n); err != nil {
+		return false, fmt.Errorf("unable to read whether experiment %d expired: %w", id, err)
+	}
+	return n > 0, nil
+}

@@ -111,6 +111,24 @@ func migrations() []string {
 		// StopExperiment keeps its job marked until the AM's monitor
 		// stops it.
 		`ALTER TABLE experiment_devices ADD COLUMN stop_pending INTEGER NOT NULL DEFAULT 0;`,
+		// 6: the audit log (SPEC §9): every API call that changes
+		// something, with who, from where, what and how it ended; the
+		// experiments whose files the retention deleted.
+		`CREATE TABLE audit (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			at INTEGER NOT NULL,                  -- Unix milliseconds
+			user TEXT NOT NULL,
+			remote TEXT NOT NULL DEFAULT '',
+			method TEXT NOT NULL,
+			target TEXT NOT NULL DEFAULT '',
+			result TEXT NOT NULL                  -- "ok", or the fault code and message
+		);
+		CREATE INDEX audit_at ON audit(at);
+		-- gims-am -retention: the done experiments whose files are deleted.
+		CREATE TABLE expired (
+			experiment INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+			at INTEGER NOT NULL
+		);`,
 	}
 }
 

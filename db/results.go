@@ -55,3 +55,12 @@ func (d *DB) ResultFiles(ctx context.Context, id int64) ([]ResultFile, error) {
 	}
 	return out, rows.Err()
 }
+
+// DeleteResultFiles forgets the result files of experiment id (the AM
+// removed its copies).
+func (d *DB) DeleteResultFiles(ctx context.Context, id int64) error {
+	if _, err := d.sql.ExecContext(ctx, `DELETE FROM result_files WHERE experiment = ?`, id); err != nil {
+		return fmt.Errorf("unable to forget the result files of experiment %d: %w", id, err)
+	}
+	return nil
+}

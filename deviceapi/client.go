@@ -126,6 +126,11 @@ func (c *Client) StopJob(ctx context.Context, id string) error {
 	return c.call(ctx, "StopJob", []any{id}, nil)
 }
 
+// DeleteJob removes a done job and its files from the device.
+func (c *Client) DeleteJob(ctx context.Context, id string) error {
+	return c.call(ctx, "DeleteJob", []any{id}, nil)
+}
+
 // JobStatus returns a job's status.
 func (c *Client) JobStatus(ctx context.Context, id string) (JobStatus, error) {
 	var st JobStatus

@@ -427,3 +427,40 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
 }
+
+// deleteExperimentForm is the confirmation step of a deletion.
+func (h *Handler) deleteExperimentForm(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "experiment_delete.html", "Delete experiment "+set.Name+"?", "experiments", set)
+}
+
+// deleteExperiment deletes the experiment with its results and goes back
+// to the list; a refusal (running, a device that did not answer) is
+// flashed on the experiment's page.
+func (h *Handler) deleteExperiment(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.m.DeleteExperiment(r.Context(), s.User, id); err != nil {
+		if code := am.FaultOf(err).Code; code == amapi.FaultNotFound || code == amapi.FaultAuth {
+			h.fail(w, r, err)
+			return
+		}
+		h.sessions.setFlash(s, "Not deleted: "+message(err))
+		http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
+		return
+	}
+	h.sessions.setFlash(s, fmt.Sprintf("Experiment %d deleted with its results.", id))
+	http.Redirect(w, r, "/experiments", http.StatusSeeOther)
+}

@@ -126,6 +126,7 @@ func (h *Handler) user(fn func(http.ResponseWriter, *http.Request, *session)) ht
 				h.fail(w, r, err)
 				return
 			default:
+				p.Remote = remoteHost(r)
 				s.User = p
 			}
 		}
@@ -386,4 +387,14 @@ func fileKind(name string) string {
 		return "CSV"
 	}
 	return "file"
+}
+
+// remoteHost is the client's address without its port, for the audit log
+// of the actions taken through the GUI.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

@@ -37,6 +37,9 @@ type statusView struct {
 	Pause      bool
 	Resume     bool
 	Stop       bool
+	// Delete shows the link to the deletion's confirmation step (not
+	// while running or paused).
+	Delete bool
 }
 
 // status reads an experiment's live status from the manager.
@@ -48,7 +51,8 @@ func (h *Handler) status(r *http.Request, s *session, id int64) (statusView, err
 	v := statusView{ID: id, S: st, IntervalMS: int(h.cfg.StatusInterval.Milliseconds()),
 		Poll:  st.State == am.StateRunning || st.State == am.StatePaused,
 		Start: st.State == am.StateConfigured, Pause: st.State == am.StateRunning,
-		Resume: st.State == am.StatePaused, Stop: st.State == am.StateRunning || st.State == am.StatePaused}
+		Resume: st.State == am.StatePaused, Stop: st.State == am.StateRunning || st.State == am.StatePaused,
+		Delete: st.State != am.StateRunning && st.State != am.StatePaused}
 	now := h.cfg.Now()
 	for i, d := range st.Devices {
 		row := deviceRow{DeviceStatus: d, IsFile: strings.HasPrefix(d.Interface, "file:")}

@@ -105,7 +105,7 @@ type Handler struct {
 // pageFiles are the full pages, each parsed with layout.html and
 // partials.html.
 var pageFiles = []string{
-	"login.html", "devices.html", "device_form.html", "device_delete.html", "device_deleted.html",
+	"login.html", "devices.html", "device_form.html", "device_delete.html", "device_deleted.html", "experiment_delete.html",
 	"experiments.html", "experiment_new.html", "experiment.html", "error.html",
 }
 
@@ -170,6 +170,8 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /experiments/{id}/configure", h.user(h.configureExperiment))
 	h.mux.HandleFunc("POST /experiments/{id}/check-filter", h.user(h.checkFilter))
 	h.mux.HandleFunc("POST /experiments/{id}/{action}", h.user(h.transition))
+	h.mux.HandleFunc("GET /experiments/{id}/delete", h.user(h.deleteExperimentForm))
+	h.mux.HandleFunc("POST /experiments/{id}/delete", h.user(h.deleteExperiment))
 	h.mux.HandleFunc("GET /experiments/{id}/status", h.user(h.statusFragment))
 	h.mux.HandleFunc("GET /experiments/{id}/results", h.user(h.resultsFragment))
 	h.mux.HandleFunc("GET /experiments/{id}/counters.json", h.user(h.countersJSON))

@@ -273,6 +273,7 @@ func (h *Handler) allow(p am.Principal) (bool, string) {
 // principal returns the caller authenticated by rpcAuth.
 func principal(r *http.Request) am.Principal {
 	p, _ := r.Context().Value(principalKey{}).(am.Principal)
+	p.Remote = remoteIP(r)
 	return p
 }
 

@@ -72,6 +72,11 @@ type ActivationIDArgs struct {
 	ID int64
 }
 
+// AuditArgs are GetAuditLog's parameters.
+type AuditArgs struct {
+	Query amapi.AuditQuery
+}
+
 // serviceHelp is the system.methodHelp text of each method.
 func serviceHelp() map[string]string {
 	return map[string]string{
@@ -96,6 +101,8 @@ func serviceHelp() map[string]string {
 		"CreateActivation":      "CreateActivation({expires_s? (default 86400, at most 30 days), uses? (default 1, at most 1000)}) returns {id, code, created_by, created, expires, uses_left}: the code lets capture daemons RegisterDevice; it is shown only now (admin).",
 		"ListActivations":       "ListActivations() returns the usable activations [{id, created_by, created, expires, uses_left}], without their codes (admin).",
 		"DeleteActivation":      "DeleteActivation(id) revokes an activation (admin).",
+		"DeleteExperiment":      "DeleteExperiment(id) deletes an experiment that is not running or paused, with its results on the AM and on the devices, and returns true (owner or admin). A device that cannot be reached is fault 5 naming it: the AM's copies are gone, the record stays, and calling again finishes.",
+		"GetAuditLog":           "GetAuditLog({user?, since? (dateTime), limit? (default 100, at most 10000)}) returns [{at, user, remote, method, target, result}], newest first: every call that changed something, or tried to, with result \"ok\" or \"fault N: message\" (admin).",
 	}
 }
 
@@ -236,6 +243,21 @@ func (s *Service) ListActivations(r *http.Request, _ *xmlrpc.NoArgs, reply *[]am
 // DeleteActivation revokes an activation.
 func (s *Service) DeleteActivation(r *http.Request, a *ActivationIDArgs, reply *bool) error {
 	if err := s.m.DeleteActivation(r.Context(), principal(r), a.ID); err != nil {
+		return err
+	}
+	*reply = true
+	return nil
+}
+
+// GetAuditLog returns the audit log (admin).
+func (s *Service) GetAuditLog(r *http.Request, a *AuditArgs, reply *[]amapi.AuditEntry) (err error) {
+	*reply, err = s.m.GetAuditLog(r.Context(), principal(r), a.Query)
+	return err
+}
+
+// DeleteExperiment deletes an experiment and its results.
+func (s *Service) DeleteExperiment(r *http.Request, a *IDArgs, reply *bool) error {
+	if err := s.m.DeleteExperiment(r.Context(), principal(r), a.ID); err != nil {
 		return err
 	}
 	*reply = true

@@ -26,6 +26,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"PauseJob", []any{id}},
 		{"ResumeJob", []any{id}},
 		{"StopJob", []any{id}},
+		{"DeleteJob", []any{id}},
 		{"JobStatus", []any{id}},
 		{"JobResults", []any{id, map[string]any{"kind": "files"}}},
 		{"ListJobs", nil},

@@ -33,6 +33,7 @@ func serviceHelp() map[string]string {
 		"StopJob":    "StopJob(job) ends a running or paused job; its results are flushed. Given a StartJob request_id instead, it ends that request's job if any (success if already done) and otherwise makes a later StartJob with it fail.",
 		"JobStatus":  "JobStatus(job) returns the job's state, counters, progress and interrupted_s.",
 		"JobResults": "JobResults(job, {kind: counters|flows|files, offset?, limit?}) returns a page of results.",
+		"DeleteJob":  "DeleteJob(job) removes a done job with its files (fault 2 if it is not done).",
 		"ListJobs":   "ListJobs() returns every job: [{id, state, interface, experiment, created, request_id?}].",
 	}
 }
@@ -88,6 +89,15 @@ func (s *Service) ResumeJob(r *http.Request, args *JobArgs, reply *bool) error {
 // StopJob ends a job once its results are on disk.
 func (s *Service) StopJob(r *http.Request, args *JobArgs, reply *bool) error {
 	if err := s.h.m.StopJob(args.Job); err != nil {
+		return err
+	}
+	*reply = true
+	return nil
+}
+
+// DeleteJob removes a done job and its files.
+func (s *Service) DeleteJob(r *http.Request, args *JobArgs, reply *bool) error {
+	if err := s.h.m.DeleteJob(args.Job); err != nil {
 		return err
 	}
 	*reply = true

@@ -63,6 +63,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"CreateActivation", []any{map[string]any{"expires_s": 60}}, "admin"},
 		{"ListActivations", nil, "admin"},
 		{"DeleteActivation", []any{1}, "admin"},
+		{"DeleteExperiment", []any{id}, "experiment"},
+		{"GetAuditLog", []any{map[string]any{}}, "admin"},
 		{"system.listMethods", nil, "user"},
 	}
 	var listed []string

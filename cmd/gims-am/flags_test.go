@@ -44,6 +44,7 @@ func TestInvalidFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"-poll-interval", "-5s"}, "gims-am: -poll-interval must be positive, got -5s\n"},
+		{[]string{"-retention", "-1h"}, "gims-am: -retention must be zero or more, got -1h0m0s\n"},
 		{[]string{"-pull-interval", "0s"}, "gims-am: -pull-interval must be positive, got 0s\n"},
 		{[]string{"-refresh-interval", "-1m"}, "gims-am: -refresh-interval must be positive, got -1m0s\n"},
 		{[]string{"-device-timeout", "0s"}, "gims-am: -device-timeout must be positive, got 0s\n"},

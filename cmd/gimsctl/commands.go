@@ -200,6 +200,17 @@ func commands() []*command {
 			},
 			render: typed(renderCapabilities),
 		},
+		{
+			name: "delete-experiment", method: "DeleteExperiment", args: "ID", nargs: 1,
+			summary: "delete a stopped experiment with its results on the AM and the devices",
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				id, err := parseID(pos[0])
+				if err != nil {
+					return nil, err
+				}
+				return reply(api.DeleteExperiment(ctx, id))
+			},
+		},
 		idCommand("get-experiment-settings", "GetExperimentSettings", "show an experiment's settings and transitions",
 			(*amapi.Client).GetExperimentSettings, typed(renderSettings)),
 		idCommand("get-experiment-status", "GetExperimentStatus", "show an experiment's counters, overall and per device",
@@ -294,6 +305,12 @@ func commands() []*command {
 				}
 				return reply(api.DeleteActivation(ctx, id))
 			},
+		},
+		{
+			name: "audit", method: "GetAuditLog", nargs: 0,
+			summary: "show the audit log, newest first: who changed what, from where, with which result (admin)",
+			setup:   setupAudit,
+			render:  typed(renderAudit),
 		},
 		{
 			name: "list-methods", method: "system.listMethods", nargs: 0,
@@ -871,6 +888,28 @@ func setupCreateActivation(fs *flag.FlagSet, _ func(string) string) builder {
 		r := amapi.ActivationRequest{ExpiresS: int(*expires / time.Second), Uses: *uses}
 		return invocation{method: "CreateActivation", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.CreateActivation(ctx, r))
+		}}, nil
+	}
+}
+
+// setupAudit: GetAuditLog's -user, -since and -limit.
+func setupAudit(fs *flag.FlagSet, _ func(string) string) builder {
+	user := fs.String("user", "", "only this user's calls")
+	since := fs.String("since", "", "only calls at or after this time (RFC 3339, such as 2026-01-02T15:04:05Z) or this long ago (such as 24h)")
+	limit := fs.Int("limit", 0, "at most this many entries (default 100, at most 10000)")
+	return func([]string) (invocation, error) {
+		q := amapi.AuditQuery{User: *user, Limit: *limit}
+		if *since != "" {
+			if d, err := time.ParseDuration(*since); err == nil {
+				q.Since = time.Now().Add(-d).UTC().Truncate(time.Second)
+			} else if t, err := time.Parse(time.RFC3339, *since); err == nil {
+				q.Since = t
+			} else {
+				return invocation{}, usagef("-since %q: want an RFC 3339 time or a duration", *since)
+			}
+		}
+		return invocation{method: "GetAuditLog", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.GetAuditLog(ctx, q))
 		}}, nil
 	}
 }

@@ -218,6 +218,12 @@ func (w *wireRecorder) ListActivations(r *http.Request, a *RecArgs, _ *any) erro
 func (w *wireRecorder) DeleteActivation(r *http.Request, a *RecArgs, _ *any) error {
 	return w.record(r, "DeleteActivation", a)
 }
+func (w *wireRecorder) DeleteExperiment(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "DeleteExperiment", a)
+}
+func (w *wireRecorder) GetAuditLog(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "GetAuditLog", a)
+}
 
 // runCtl runs gimsctl's run with env (GIMS_PASSWORD set unless env says
 // otherwise) and returns the exit status, stdout and stderr.
@@ -438,6 +444,13 @@ func TestArguments(t *testing.T) {
 		},
 		{name: "list-activations", args: []string{"list-activations"}, method: "ListActivations"},
 		{name: "delete-activation", args: []string{"delete-activation", "4"}, method: "DeleteActivation", want: []any{4}},
+		{name: "delete-experiment", args: []string{"delete-experiment", "7"}, method: "DeleteExperiment", want: []any{7}},
+		{
+			name:   "audit",
+			args:   []string{"audit", "-user", "alice", "-limit", "5"},
+			method: "GetAuditLog",
+			want:   []any{map[string]any{"user": "alice", "limit": 5}},
+		},
 		{
 			name:   "call with JSON arguments",
 			args:   []string{"call", "ConfigureExperiment", "7", `{"snaplen": 128, "flows": {"biflow": false}, "filter": "udp", "x": 1.5, "l": [1, "a", null]}`},

@@ -507,6 +507,16 @@ func renderActivations(w io.Writer, list []amapi.Activation) error {
 	return writeTable(w, []string{"ID", "CREATED_BY", "CREATED", "EXPIRES", "USES_LEFT"}, rows)
 }
 
+// renderAudit prints GetAuditLog.
+func renderAudit(w io.Writer, list []amapi.AuditEntry) error {
+	rows := make([][]string, len(list))
+	for i, e := range list {
+		rows[i] = []string{fmtTime(e.At), fmtString(e.User), fmtString(e.Remote), fmtString(e.Method),
+			fmtString(e.Target), fmtString(e.Result)}
+	}
+	return writeTable(w, []string{"AT", "USER", "REMOTE", "METHOD", "TARGET", "RESULT"}, rows)
+}
+
 // renderDevices prints ListDevices.
 func renderDevices(w io.Writer, list []amapi.DeviceInfo) error {
 	rows := make([][]string, len(list))

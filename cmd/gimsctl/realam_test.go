@@ -257,6 +257,7 @@ func TestOutputRealAM(t *testing.T) {
 		{args: []string{"create-activation", "-expires", "2h", "-uses", "3"}},
 		{golden: "list-activations.txt", args: []string{"list-activations"}},
 		{args: []string{"delete-activation", "2"}},
+		{args: []string{"audit", "-user", "nobody", "-since", "1h"}},
 		{golden: "edit-device.txt", args: []string{"edit-device", "tap9", "-location", "rack 9", "-approve"}},
 		{golden: "delete-device.txt", args: []string{"delete-device", "tap9"}},
 		{golden: "delete-user.txt", args: []string{"delete-user", "bob"}},
