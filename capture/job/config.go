@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/internal/check"
 )
 
@@ -52,6 +53,15 @@ type Configuration struct {
 	// fault 5). Checked every flushInterval, so a job writes at most
 	// about a second of results past it. Default 1 GiB; 0 disables.
 	MinFree int64
+	// Policy is the device owner's own limit on jobs (gims-capd -policy,
+	// SPEC §9): StartJob refuses a job that breaks one of its rules
+	// (ErrNotAllowed, fault 4, naming the rule), a job asking for no
+	// storage bound or a larger one than Policy.MaxStorageBytes gets that
+	// one, and a running job stops itself after Policy.MaxDurationS of
+	// running time (pauses excluded), the reason in its errors. Default:
+	// the zero Policy, which imposes nothing. New fills its absent
+	// members (deviceapi.Policy.Normalize).
+	Policy deviceapi.Policy
 }
 
 // Defaults of Configuration.
@@ -96,5 +106,6 @@ func (c Configuration) Validate() error {
 		check.Set("Collectors", !slices.ContainsFunc(c.Collectors, func(p netip.Prefix) bool { return !p.IsValid() }),
 			"valid networks"),
 		check.NotNegative("MinFree", c.MinFree),
+		check.Nested("Policy", c.Policy.Normalize()),
 	)
 }

@@ -94,6 +94,10 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid job manager configuration: %w", err)
 	}
+	cfg.Policy.Outputs = slices.Clone(cfg.Policy.Outputs)
+	if err := cfg.Policy.Normalize(); err != nil {
+		return nil, fmt.Errorf("invalid job manager configuration: Policy: %w", err)
+	}
 	filters, err := capture.NewFilterCompiler(cfg.Filters)
 	if err != nil {
 		return nil, err
@@ -292,6 +296,9 @@ func (m *Manager) Stop() error {
 func (m *Manager) StartJob(spec Spec) (string, error) {
 	spec = spec.clone()
 	if err := spec.check(); err != nil {
+		return "", err
+	}
+	if err := m.applyPolicy(&spec); err != nil {
 		return "", err
 	}
 	if err := m.allowCollector(&spec); err != nil {

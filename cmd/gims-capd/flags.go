@@ -108,6 +108,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		d.jobs.MinFree = n
 		return err
 	})
+	fs.Func("policy", "daemon mode: the device owner's own limit on jobs, a JSON `file` (SPEC §9; absent fields impose nothing)", func(v string) error {
+		p, err := loadPolicy(v)
+		d.jobs.Policy = p
+		return err
+	})
 	d.http.RegisterFlags(fs)
 	d.jobs.Filters.RegisterFlags(fs)
 	fs.StringVar(&d.registerCA, "register-ca", "", "daemon mode: verify the aggregate manager of an https -register URL against this PEM CA `file`")
