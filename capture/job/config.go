@@ -62,6 +62,13 @@ type Configuration struct {
 	// the zero Policy, which imposes nothing. New fills its absent
 	// members (deviceapi.Policy.Normalize).
 	Policy deviceapi.Policy
+	// APIAddr is the address the daemon's own API listens on (ip:port,
+	// as its listener reports it), so that a live job on an interface
+	// that carries it is refused (ErrInvalid, fault 3, naming the port)
+	// unless its filter leaves out the API's traffic (SPEC §9): a
+	// capture there would record the API's bearer tokens and feed on
+	// its own result downloads. Empty: no such check.
+	APIAddr string
 }
 
 // Defaults of Configuration.
@@ -107,5 +114,12 @@ func (c Configuration) Validate() error {
 			"valid networks"),
 		check.NotNegative("MinFree", c.MinFree),
 		check.Nested("Policy", c.Policy.Normalize()),
+		check.Set("APIAddr", c.APIAddr == "" || validAddrPort(c.APIAddr), "empty or ip:port"),
 	)
+}
+
+// validAddrPort tells whether s is an ip:port.
+func validAddrPort(s string) bool {
+	_, err := netip.ParseAddrPort(s)
+	return err == nil
 }

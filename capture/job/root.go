@@ -48,6 +48,7 @@ import (
 	"github.com/gimsproject/gims/internal/seal"
 	"github.com/gimsproject/gims/internal/secretfile"
 	"github.com/gimsproject/gims/transform/ipfix"
+	"github.com/google/gopacket/pcap"
 )
 
 // Manager owns the capture jobs of a daemon.
@@ -545,11 +546,13 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		lc.Interface, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Snaplen, spec.Promiscuous
 		src, err = capture.OpenLive(lc)
 	}
+	var insns []pcap.BPFInstruction
 	if err == nil && spec.Filter != "" {
 		// Compiled within the limits of Configuration.Filters (in a
 		// child process for gims-capd), off gopacket's shared lock.
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Filters.Timeout+time.Second)
-		insns, cerr := m.filters.Compile(ctx, src.LinkType(), src.Snaplen(), spec.Filter)
+		var cerr error
+		insns, cerr = m.filters.Compile(ctx, src.LinkType(), src.Snaplen(), spec.Filter)
 		cancel()
 		if cerr == nil {
 			cerr = src.SetFilter(spec.Filter, insns)
@@ -557,6 +560,12 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if cerr != nil {
 			src.Close()
 			src, err = nil, cerr
+		}
+	}
+	if err == nil && !spec.IsFile() {
+		if oerr := m.checkOwnAPI(spec.Interface, src.LinkType(), insns); oerr != nil {
+			src.Close()
+			return nil, oerr
 		}
 	}
 	var fe *capture.FilterError
