@@ -112,6 +112,9 @@ type Capabilities struct {
 	Transforms       []string        `xmlrpc:"transforms"`
 	StorageFreeBytes uint64          `xmlrpc:"storage_free_bytes"`
 	Version          string          `xmlrpc:"version"`
+	// Policy is the device owner's own limit on jobs (gims-capd
+	// -policy), with its absent members filled (Policy.Normalize).
+	Policy Policy `xmlrpc:"policy"`
 }
 
 // JobStatus is the reply of JobStatus: the per-device fields of

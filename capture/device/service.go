@@ -23,7 +23,7 @@ func transforms() []string { return []string{"counters", "flows", "anonymize", "
 // serviceHelp is the system.methodHelp text of each method.
 func serviceHelp() map[string]string {
 	return map[string]string{
-		"Capabilities": "Capabilities() returns {interfaces: [{name, link_type, description}], max_snaplen, transforms, storage_free_bytes, version}.",
+		"Capabilities": "Capabilities() returns {interfaces: [{name, link_type, description}], max_snaplen, transforms, storage_free_bytes, version, policy: {require_anonymization, payload, outputs, max_snaplen, max_duration_s, max_storage_bytes, key_holder}}.",
 		"StartJob": "StartJob({interface, filter, snaplen?, promiscuous?, counters?: {interval_ms}, " +
 			"flows?: {active_timeout_s, idle_timeout_s, biflow, collector}, pcap?, key? (base64, 32 bytes), " +
 			"replay_speed?, experiment?, request_id?}) starts a capture job and returns its id; with a request_id (\"req:...\") it " +
@@ -54,6 +54,7 @@ func (s *Service) Capabilities(r *http.Request, _ *xmlrpc.NoArgs, reply *devicea
 		Transforms:       transforms(),
 		StorageFreeBytes: s.h.m.StorageFree(),
 		Version:          s.h.cfg.Version,
+		Policy:           s.h.m.Policy(),
 	}
 	return nil
 }

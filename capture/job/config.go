@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/internal/check"
 )
 
@@ -60,6 +61,22 @@ type Configuration struct {
 	// poll interval, which renews it. Default 10m; 0 never pauses; not
 	// negative.
 	Lease time.Duration
+	// Policy is the device owner's own limit on jobs (gims-capd -policy,
+	// SPEC §9): StartJob refuses a job that breaks one of its rules
+	// (ErrNotAllowed, fault 4, naming the rule), a job asking for no
+	// storage bound or a larger one than Policy.MaxStorageBytes gets that
+	// one, and a running job stops itself after Policy.MaxDurationS of
+	// running time (pauses excluded), the reason in its errors. Default:
+	// the zero Policy, which imposes nothing. New fills its absent
+	// members (deviceapi.Policy.Normalize).
+	Policy deviceapi.Policy
+	// APIAddr is the address the daemon's own API listens on (ip:port,
+	// as its listener reports it), so that a live job on an interface
+	// that carries it is refused (ErrInvalid, fault 3, naming the port)
+	// unless its filter leaves out the API's traffic (SPEC §9): a
+	// capture there would record the API's bearer tokens and feed on
+	// its own result downloads. Empty: no such check.
+	APIAddr string
 }
 
 // Defaults of Configuration.
@@ -107,5 +124,13 @@ func (c Configuration) Validate() error {
 			"valid networks"),
 		check.NotNegative("MinFree", c.MinFree),
 		check.NotNegative("Lease", c.Lease),
+		check.Nested("Policy", c.Policy.Normalize()),
+		check.Set("APIAddr", c.APIAddr == "" || validAddrPort(c.APIAddr), "empty or ip:port"),
 	)
+}
+
+// validAddrPort tells whether s is an ip:port.
+func validAddrPort(s string) bool {
+	_, err := netip.ParseAddrPort(s)
+	return err == nil
 }

@@ -73,6 +73,9 @@ func (j *job) guard(seg *segment) {
 			j.m.cfg.DataDir, formatBytes(j.m.cfg.MinFree), formatBytes(int64(free))))
 		return
 	}
+	if j.checkDuration(seg) {
+		return
+	}
 	j.checkStorage(seg)
 }
 

@@ -48,6 +48,7 @@ import (
 	"github.com/gimsproject/gims/internal/seal"
 	"github.com/gimsproject/gims/internal/secretfile"
 	"github.com/gimsproject/gims/transform/ipfix"
+	"github.com/google/gopacket/pcap"
 )
 
 // Manager owns the capture jobs of a daemon.
@@ -98,6 +99,10 @@ type Dependencies struct {
 func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid job manager configuration: %w", err)
+	}
+	cfg.Policy.Outputs = slices.Clone(cfg.Policy.Outputs)
+	if err := cfg.Policy.Normalize(); err != nil {
+		return nil, fmt.Errorf("invalid job manager configuration: Policy: %w", err)
 	}
 	filters, err := capture.NewFilterCompiler(cfg.Filters)
 	if err != nil {
@@ -346,6 +351,9 @@ func (m *Manager) StartJob(spec Spec) (string, error) {
 	if err := spec.check(); err != nil {
 		return "", err
 	}
+	if err := m.applyPolicy(&spec); err != nil {
+		return "", err
+	}
 	if err := m.allowCollector(&spec); err != nil {
 		return "", err
 	}
@@ -590,11 +598,13 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		lc.Interface, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Snaplen, spec.Promiscuous
 		src, err = capture.OpenLive(lc)
 	}
+	var insns []pcap.BPFInstruction
 	if err == nil && spec.Filter != "" {
 		// Compiled within the limits of Configuration.Filters (in a
 		// child process for gims-capd), off gopacket's shared lock.
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Filters.Timeout+time.Second)
-		insns, cerr := m.filters.Compile(ctx, src.LinkType(), src.Snaplen(), spec.Filter)
+		var cerr error
+		insns, cerr = m.filters.Compile(ctx, src.LinkType(), src.Snaplen(), spec.Filter)
 		cancel()
 		if cerr == nil {
 			cerr = src.SetFilter(spec.Filter, insns)
@@ -602,6 +612,12 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		if cerr != nil {
 			src.Close()
 			src, err = nil, cerr
+		}
+	}
+	if err == nil && !spec.IsFile() {
+		if oerr := m.checkOwnAPI(spec.Interface, src.LinkType(), insns); oerr != nil {
+			src.Close()
+			return nil, oerr
 		}
 	}
 	var fe *capture.FilterError

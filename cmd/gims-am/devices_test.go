@@ -152,7 +152,8 @@ func TestDeviceAdmin(t *testing.T) {
 	}
 	var id int64
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "busy", "devices": []string{"tap1"}}) // default: lo
-	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}})
+	// A job on lo leaves out the device API's traffic (TCP).
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}, "filter": "udp"})
 	a.admin(t, "StartExperiment", nil, id)
 	if err := a.call(adminName, adminPass, "DeleteDevice", nil, "tap1"); faultCode(err) != 6 {
 		t.Errorf("DeleteDevice while running = %v, want fault 6", err)
@@ -186,7 +187,7 @@ func TestDurationAndLocalStorage(t *testing.T) {
 	var id int64
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "timed", "devices": []string{"tap1:lo"}})
 	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"duration_s": 1, "storage": "local",
-		"counters": map[string]any{}, "flows": map[string]any{}})
+		"counters": map[string]any{}, "flows": map[string]any{}, "filter": "udp"})
 	a.admin(t, "StartExperiment", nil, id)
 	began := time.Now()
 	st := a.waitStatus(t, adminName, adminPass, id, "done", func(s status) bool { return s.State == "done" })

@@ -32,7 +32,7 @@ func TestDeviceDownAtPauseAndStop(t *testing.T) {
 	a.addDevice(t, "down", down)
 	var id int64
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "two", "devices": []string{"up:lo", "down:lo"}})
-	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}, "filter": "udp"})
 	a.admin(t, "StartExperiment", nil, id)
 	down.kill(syscall.SIGKILL)
 	err := a.call(adminName, adminPass, "PauseExperiment", nil, id)
@@ -285,7 +285,7 @@ func TestDeviceHangs(t *testing.T) {
 	a.addDevice(t, "hung", hung)
 	var id int64
 	a.admin(t, "CreateExperiment", &id, map[string]any{"name": "hang", "devices": []string{"ok:lo", "hung:lo"}})
-	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}})
+	a.admin(t, "ConfigureExperiment", nil, id, map[string]any{"counters": map[string]any{}, "filter": "udp"})
 	if err := hung.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

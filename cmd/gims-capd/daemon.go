@@ -54,8 +54,15 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	// behind the bearer token.
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ln, tlsCfg, err := o.tls.Listen(o.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // in case the server never starts
 	jcfg := o.jobs
-	jcfg.Logger = logger
+	// The jobs know the API's address (the port the listener got), to
+	// refuse a capture of the API's own traffic.
+	jcfg.Logger, jcfg.APIAddr = logger, ln.Addr().String()
 	m, err := job.New(jcfg, job.Dependencies{Registry: registry})
 	if err != nil {
 		return usageError{err}
@@ -66,11 +73,6 @@ func runDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, tlsCfg, err := o.tls.Listen(o.listen)
-	if err != nil {
-		return err
-	}
-	defer ln.Close() // in case the server never starts
 	var reg *registrar
 	if o.register != "" {
 		activation := strings.TrimSpace(o.activation)

@@ -109,6 +109,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return err
 	})
 	fs.DurationVar(&d.jobs.Lease, "lease", d.jobs.Lease, "daemon mode: a running job that no call from the aggregate manager names for this `duration` pauses itself (0: never)")
+	fs.Func("policy", "daemon mode: the device owner's own limit on jobs, a JSON `file` (SPEC §9; absent fields impose nothing)", func(v string) error {
+		p, err := loadPolicy(v)
+		d.jobs.Policy = p
+		return err
+	})
 	d.http.RegisterFlags(fs)
 	d.jobs.Filters.RegisterFlags(fs)
 	fs.StringVar(&d.registerCA, "register-ca", "", "daemon mode: verify the aggregate manager of an https -register URL against this PEM CA `file`")
