@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/gimsproject/gims/internal/advcap"
 )
 
 // xorAnon maps addresses by XOR with fixed masks: an involution, so
@@ -58,33 +60,6 @@ func mapString(s string) string {
 		return netip.AddrFrom4(xorAnon{}.Anonymize4(a.As4())).String()
 	}
 	return netip.AddrFrom16(xorAnon{}.Anonymize16(a.As16())).String()
-}
-
-// checksum is a plain RFC 1071 Internet checksum over data, starting from
-// the partial sum init (a pseudo-header): the independent reference the
-// incremental updates are checked against.
-func checksum(data []byte, init uint32) uint16 {
-	x := init
-	for i := 0; i+1 < len(data); i += 2 {
-		x += uint32(data[i])<<8 | uint32(data[i+1])
-	}
-	if len(data)%2 == 1 {
-		x += uint32(data[len(data)-1]) << 8
-	}
-	for x > 0xffff {
-		x = x&0xffff + x>>16
-	}
-	return ^uint16(x)
-}
-
-func pseudoHeaderSum(src, dst []byte, proto uint8, length int) uint32 {
-	var x uint32
-	for _, b := range [][]byte{src, dst} {
-		for i := 0; i+1 < len(b); i += 2 {
-			x += uint32(b[i])<<8 | uint32(b[i+1])
-		}
-	}
-	return x + uint32(proto) + uint32(length&0xffff) + uint32(length>>16)
 }
 
 // reserialize independently recomputes the checksums of a complete packet:
@@ -251,17 +226,17 @@ func TestAnonymizeQuotes(t *testing.T) {
 		if got, want := net.IP(q[16:20]).String(), mapString("198.51.100.2"); got != want {
 			t.Errorf("quoted destination = %s, want %s", got, want)
 		}
-		if s := checksum(q[:20], 0); s != 0 {
+		if s := advcap.Checksum(q[:20], 0); s != 0 {
 			t.Errorf("quoted IPv4 header checksum does not verify (sum %#04x)", s)
 		}
 		udp := q[20:]
-		if s := checksum(udp, pseudoHeaderSum(q[12:16], q[16:20], 17, len(udp))); s != 0 {
+		if s := advcap.Checksum(udp, advcap.PseudoHeaderSum(q[12:16], q[16:20], 17, len(udp))); s != 0 {
 			t.Errorf("quoted UDP checksum does not verify (sum %#04x)", s)
 		}
-		if s := checksum(icmp, 0); s != 0 {
+		if s := advcap.Checksum(icmp, 0); s != 0 {
 			t.Errorf("ICMP checksum does not verify (sum %#04x)", s)
 		}
-		if s := checksum(out[14:34], 0); s != 0 {
+		if s := advcap.Checksum(out[14:34], 0); s != 0 {
 			t.Errorf("outer IPv4 header checksum does not verify (sum %#04x)", s)
 		}
 	})
@@ -280,7 +255,7 @@ func TestAnonymizeQuotes(t *testing.T) {
 		if got, want := net.IP(q[24:40]).String(), mapString("2001:db8:ffff::2"); got != want {
 			t.Errorf("quoted destination = %s, want %s", got, want)
 		}
-		if s := checksum(icmp, pseudoHeaderSum(out[8:24], out[24:40], 58, len(icmp))); s != 0 {
+		if s := advcap.Checksum(icmp, advcap.PseudoHeaderSum(out[8:24], out[24:40], 58, len(icmp))); s != 0 {
 			t.Errorf("ICMPv6 checksum does not verify (sum %#04x)", s)
 		}
 		// The quoted TCP segment is cut: check its checksum moved by
@@ -305,7 +280,7 @@ func TestAnonymizeQuotes(t *testing.T) {
 			t.Errorf("inner source = %s, want %s", got, want)
 		}
 		udp := inner[40:52]
-		if s := checksum(udp, pseudoHeaderSum(inner[8:24], inner[24:40], 17, len(udp))); s != 0 {
+		if s := advcap.Checksum(udp, advcap.PseudoHeaderSum(inner[8:24], inner[24:40], 17, len(udp))); s != 0 {
 			t.Errorf("inner UDP checksum does not verify (sum %#04x)", s)
 		}
 	})
@@ -364,7 +339,7 @@ func TestAnonymizeICMPQuoteTcpdump(t *testing.T) {
 		frame := icmpError(t, c.typ, c.code, c.rest, inner[:c.quoteLen])
 		ci := captureInfo(frame, 0)
 		out := checkAnonymized(t, c.name, d, frame, ci)
-		if s := checksum(out[34:], 0); s != 0 {
+		if s := advcap.Checksum(out[34:], 0); s != 0 {
 			t.Errorf("%s: ICMP checksum does not verify after Anonymize() (sum %#04x)", c.name, s)
 		}
 		if c.quoteLen >= 16 {
@@ -507,7 +482,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 			data[j] = next()
 		}
 		data[10], data[11] = 0, 0
-		binary.BigEndian.PutUint16(data[10:], checksum(data, 0))
+		binary.BigEndian.PutUint16(data[10:], advcap.Checksum(data, 0))
 		var old, mapped [4]byte
 		copy(old[:], data[12:16])
 		for j := range mapped {
@@ -517,7 +492,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 		n, _ := adjust(hc, sumDelta(old[:], mapped[:]), sumPlain)
 		copy(data[12:16], mapped[:])
 		data[10], data[11] = 0, 0
-		if want := checksum(data, 0); n != want {
+		if want := advcap.Checksum(data, 0); n != want {
 			t.Fatalf("iteration %d: incremental %#04x, full %#04x", i, n, want)
 		}
 	}

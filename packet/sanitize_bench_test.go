@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/gopacket/layers"
+
+	"github.com/gimsproject/gims/internal/advcap"
 )
 
 // sanitizeBenchFrames are the frames the benchmarks sanitize.
@@ -12,14 +14,14 @@ func sanitizeBenchFrames() []advFrame {
 	a4, b4 := [4]byte{192, 0, 2, 1}, [4]byte{198, 51, 100, 7}
 	a := [6]byte{0x02, 0, 0, 0, 0, 1}
 	b := [6]byte{0x02, 0, 0, 0, 0, 2}
-	tcp := ipv4Pkt(a4, b4, 6, nil, tcpSeg(a4[:], b4[:], 40000, 443,
+	tcp := advcap.IPv4Pkt(a4, b4, 6, nil, advcap.TCPSeg(a4[:], b4[:], 40000, 443,
 		[]byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2}, make([]byte, 1200)))
-	vx := cat([]byte{8, 0, 0, 0, 0, 0x12, 0x34, 0}, ethFrame(b, a, 0x0800, tcp))
+	vx := advcap.Cat([]byte{8, 0, 0, 0, 0, 0x12, 0x34, 0}, advcap.EthFrame(b, a, 0x0800, tcp))
 	return []advFrame{
-		{name: "ethernet-ipv4-tcp", link: 1, data: ethFrame(b, a, 0x0800, tcp)},
-		{name: "icmp-error", link: 1, data: ethFrame(b, a, 0x0800,
-			ipv4Pkt(b4, a4, 1, nil, icmp4Msg(3, 3, []byte{0, 0, 0, 0}, ipv4DNS(a4, b4))))},
-		{name: "vxlan", link: 1, data: ethFrame(b, a, 0x0800, ipv4Pkt(b4, a4, 17, nil, udpSeg(b4[:], a4[:], 50000, 4789, vx)))},
+		{name: "ethernet-ipv4-tcp", link: 1, data: advcap.EthFrame(b, a, 0x0800, tcp)},
+		{name: "icmp-error", link: 1, data: advcap.EthFrame(b, a, 0x0800,
+			advcap.IPv4Pkt(b4, a4, 1, nil, advcap.ICMP4Msg(3, 3, []byte{0, 0, 0, 0}, advcap.IPv4DNS(a4, b4))))},
+		{name: "vxlan", link: 1, data: advcap.EthFrame(b, a, 0x0800, advcap.IPv4Pkt(b4, a4, 17, nil, advcap.UDPSeg(b4[:], a4[:], 50000, 4789, vx)))},
 	}
 }
 

@@ -2,181 +2,16 @@ package packet
 
 import (
 	"encoding/binary"
-	"hash/crc32"
-	"net"
 	"net/netip"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/gimsproject/gims/internal/advcap"
 )
 
-// Builders of the frames the sanitizer tests use. Every checksum is
-// computed (RFC 1071 with the pseudo-header of the final destination), so
-// that what the sanitizer leaves can be checked by tcpdump.
-
-// The distinctive identifiers the adversarial frames carry.
-var (
-	advMACA  = [6]byte{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}
-	advMACB  = [6]byte{0xde, 0xad, 0xbe, 0xef, 0x00, 0x01}
-	advIPA   = [4]byte{10, 20, 30, 40}
-	advIPB   = [4]byte{192, 168, 1, 10}
-	advIP6A  = netip.MustParseAddr("2001:db8:dead:beef::1").As16()
-	advIP6B  = netip.MustParseAddr("2001:db8:dead:beef::2").As16()
-	advIP6C  = netip.MustParseAddr("2001:db8:dead:beef::3").As16()
-	advHost  = "secret-host.example.com"
-	macBcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-)
-
-func cat(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
-func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
-
-// ethFrame is an Ethernet II frame.
-func ethFrame(dst, src [6]byte, etype uint16, payload []byte) []byte {
-	return cat(dst[:], src[:], be16(etype), payload)
-}
-
-// dot3Frame is an 802.3 frame with a length field.
-func dot3Frame(dst, src [6]byte, payload []byte) []byte {
-	return cat(dst[:], src[:], be16(uint16(len(payload))), payload)
-}
-
-// ipv4Pkt is an IPv4 packet with the given options (a multiple of 4
-// bytes) and payload, its header checksum computed.
-func ipv4Pkt(src, dst [4]byte, proto uint8, opts, payload []byte) []byte {
-	hl := 20 + len(opts)
-	h := make([]byte, 20, hl)
-	h[0] = 0x40 | byte(hl/4)
-	binary.BigEndian.PutUint16(h[2:], uint16(hl+len(payload)))
-	binary.BigEndian.PutUint16(h[4:], 0x4242)
-	h[8], h[9] = 64, proto
-	copy(h[12:], src[:])
-	copy(h[16:], dst[:])
-	h = append(h, opts...)
-	binary.BigEndian.PutUint16(h[10:], checksum(h, 0))
-	return cat(h, payload)
-}
-
-// ipv6Pkt is an IPv6 packet; payload holds the extension headers too.
-func ipv6Pkt(src, dst [16]byte, next uint8, payload []byte) []byte {
-	h := make([]byte, 40)
-	h[0], h[1], h[3] = 0x60, 0x01, 0x23 // flow label 0x123
-	binary.BigEndian.PutUint16(h[4:], uint16(len(payload)))
-	h[6], h[7] = next, 64
-	copy(h[8:], src[:])
-	copy(h[24:], dst[:])
-	return cat(h, payload)
-}
-
-// withSum returns seg with the checksum at at computed over the
-// pseudo-header of src, dst (nil: no pseudo-header) and proto.
-func withSum(seg []byte, at int, src, dst []byte, proto uint8, udp bool) []byte {
-	seg = append([]byte(nil), seg...)
-	seg[at], seg[at+1] = 0, 0
-	var init uint32
-	if src != nil {
-		init = pseudoHeaderSum(src, dst, proto, len(seg))
-	}
-	c := checksum(seg, init)
-	if udp && c == 0 {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(seg[at:], c)
-	return seg
-}
-
-func tcpSeg(src, dst []byte, sport, dport uint16, opts, payload []byte) []byte {
-	h := make([]byte, 20)
-	binary.BigEndian.PutUint16(h[0:], sport)
-	binary.BigEndian.PutUint16(h[2:], dport)
-	binary.BigEndian.PutUint32(h[4:], 0x01020304)
-	binary.BigEndian.PutUint32(h[8:], 0x05060708)
-	h[12] = byte((20+len(opts))/4) << 4
-	h[13] = 0x18 // PSH ACK
-	binary.BigEndian.PutUint16(h[14:], 65535)
-	return withSum(cat(h, opts, payload), 16, src, dst, 6, false)
-}
-
-func udpSeg(src, dst []byte, sport, dport uint16, payload []byte) []byte {
-	h := cat(be16(sport), be16(dport), be16(uint16(8+len(payload))), be16(0))
-	return withSum(cat(h, payload), 6, src, dst, 17, true)
-}
-
-func icmp4Msg(typ, code uint8, rest []byte, body []byte) []byte {
-	return withSum(cat([]byte{typ, code, 0, 0}, rest, body), 2, nil, nil, 0, false)
-}
-
-func icmp6Msg(src, dst [16]byte, typ, code uint8, body []byte) []byte {
-	return withSum(cat([]byte{typ, code, 0, 0}, body), 2, src[:], dst[:], 58, false)
-}
-
-// dnsAnswer is a DNS response for advHost with an A record advIPA.
-func dnsAnswer() []byte {
-	dns := &layers.DNS{ID: 0x1234, QR: true, RD: true, RA: true,
-		Questions: []layers.DNSQuestion{{Name: []byte(advHost), Type: layers.DNSTypeA, Class: layers.DNSClassIN}},
-		Answers: []layers.DNSResourceRecord{{Name: []byte(advHost), Type: layers.DNSTypeA, Class: layers.DNSClassIN,
-			TTL: 60, IP: net.IP(advIPA[:])}}}
-	buf := gopacket.NewSerializeBuffer()
-	if err := dns.SerializeTo(buf, gopacket.SerializeOptions{FixLengths: true}); err != nil {
-		panic(err)
-	}
-	return append([]byte(nil), buf.Bytes()...)
-}
-
-// httpText is a payload naming every identifier as text.
-func httpText() []byte {
-	return []byte("GET / HTTP/1.1\r\nHost: " + advHost + "\r\nX-Client: 10.20.30.40 192.168.1.10 2001:db8:dead:beef::1 " +
-		"00:11:22:33:44:55 DE:AD:BE:EF:00:01\r\n\r\n")
-}
-
-// rawIDs is every identifier as raw bytes, for bodies that must be cut.
-func rawIDs() []byte {
-	return cat(advIPA[:], advIPB[:], advIP6A[:], advMACA[:], advMACB[:], []byte(advHost))
-}
-
-// ipv4TCP is an IPv4 TCP packet from a to b carrying the HTTP text.
-func ipv4TCP(a, b [4]byte) []byte {
-	return ipv4Pkt(a, b, 6, nil, tcpSeg(a[:], b[:], 40000, 80, nil, httpText()))
-}
-
-// ipv4DNS is an IPv4 UDP DNS answer from a to b.
-func ipv4DNS(a, b [4]byte) []byte {
-	return ipv4Pkt(a, b, 17, nil, udpSeg(a[:], b[:], 53, 33333, dnsAnswer()))
-}
-
-func ipv6DNS(a, b [16]byte) []byte {
-	return ipv6Pkt(a, b, 17, udpSeg(a[:], b[:], 53, 33333, dnsAnswer()))
-}
-
-func arpMsg(htype uint16, op uint16, sha [6]byte, spa [4]byte, tha [6]byte, tpa [4]byte) []byte {
-	return cat(be16(htype), be16(0x0800), []byte{6, 4}, be16(op), sha[:], spa[:], tha[:], tpa[:])
-}
-
-// pad8 pads b with zeros to a multiple of 8 bytes.
-func pad8(b []byte) []byte {
-	for len(b)%8 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-// sctpPkt is an SCTP packet with a DATA chunk, its CRC32c computed.
-func sctpPkt(data []byte) []byte {
-	chunk := cat([]byte{0, 3}, be16(uint16(16+len(data))), be32(1), be16(0), be16(0), be32(0), data)
-	for len(chunk)%4 != 0 {
-		chunk = append(chunk, 0)
-	}
-	p := cat(be16(5000), be16(5001), be32(0xcafe0001), be32(0), chunk)
-	binary.LittleEndian.PutUint32(p[8:], crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli)))
-	return p
-}
+// The frames are built with internal/advcap's builders (every checksum
+// computed, so that tcpdump can check what the sanitizer leaves) from its
+// distinctive identifiers; advcap.Frames is the Ethernet part of them.
 
 // advFrame is one adversarial frame.
 type advFrame struct {
@@ -194,146 +29,146 @@ func linkTypeOf(link uint32) layers.LinkType { return layers.LinkType(link & 0xf
 // adversarialFrames builds one frame per protocol the sanitizer knows
 // (and a few it must refuse), each full of the identifiers above.
 func adversarialFrames() []advFrame {
-	a4, b4 := advIPA, advIPB
-	a6, b6, c6 := advIP6A, advIP6B, advIP6C
+	a4, b4 := advcap.IPA, advcap.IPB
+	a6, b6, c6 := advcap.IP6A, advcap.IP6B, advcap.IP6C
 	var fr []advFrame
 	add := func(name string, keep int, data []byte) {
 		fr = append(fr, advFrame{name: name, link: 1, data: data, keep: keep})
 	}
-	eth4 := func(p []byte) []byte { return ethFrame(advMACB, advMACA, 0x0800, p) }
-	eth6 := func(p []byte) []byte { return ethFrame(advMACB, advMACA, 0x86dd, p) }
+	eth4 := func(p []byte) []byte { return advcap.EthFrame(advcap.MACB, advcap.MACA, 0x0800, p) }
+	eth6 := func(p []byte) []byte { return advcap.EthFrame(advcap.MACB, advcap.MACA, 0x86dd, p) }
 
 	// Ethernet, IPv4, TCP with options, one of them unknown.
-	tcpOpts := cat([]byte{2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10}, be32(0x11111111), be32(0x22222222),
-		[]byte{5, 10}, be32(1), be32(2), []byte{34, 10}, advIPA[:], advIPB[:])
+	tcpOpts := advcap.Cat([]byte{2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10}, advcap.BE32(0x11111111), advcap.BE32(0x22222222),
+		[]byte{5, 10}, advcap.BE32(1), advcap.BE32(2), []byte{34, 10}, advcap.IPA[:], advcap.IPB[:])
 	add("ethernet-ipv4-tcp-options", 14+20+20+len(tcpOpts),
-		eth4(ipv4Pkt(a4, b4, 6, nil, tcpSeg(a4[:], b4[:], 40000, 80, tcpOpts, httpText()))))
-	add("ethernet-ipv4-udp-dns", 14+20+8, eth4(ipv4DNS(b4, a4)))
-	add("ethernet-ipv6-udp-dns", 14+40+8, eth6(ipv6DNS(a6, b6)))
-	add("ethernet-padding", 14+20+20, ethFrame(advMACB, advMACA, 0x0800,
-		cat(ipv4Pkt(a4, b4, 6, nil, tcpSeg(a4[:], b4[:], 1, 2, nil, nil)), advIPA[:], advMACA[:])))
+		eth4(advcap.IPv4Pkt(a4, b4, 6, nil, advcap.TCPSeg(a4[:], b4[:], 40000, 80, tcpOpts, advcap.HTTPText()))))
+	add("ethernet-ipv4-udp-dns", 14+20+8, eth4(advcap.IPv4DNS(b4, a4)))
+	add("ethernet-ipv6-udp-dns", 14+40+8, eth6(advcap.IPv6DNS(a6, b6)))
+	add("ethernet-padding", 14+20+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x0800,
+		advcap.Cat(advcap.IPv4Pkt(a4, b4, 6, nil, advcap.TCPSeg(a4[:], b4[:], 1, 2, nil, nil)), advcap.IPA[:], advcap.MACA[:])))
 
 	// ARP and RARP.
-	add("arp-request", 42, ethFrame(macBcast, advMACA, 0x0806, cat(arpMsg(1, 1, advMACA, b4, [6]byte{}, a4), rawIDs()[:18])))
-	add("arp-reply", 42, ethFrame(advMACA, advMACB, 0x0806, arpMsg(1, 2, advMACB, a4, advMACA, b4)))
-	add("rarp", 42, ethFrame(macBcast, advMACA, 0x8035, arpMsg(1, 3, advMACA, [4]byte{}, advMACA, [4]byte{})))
-	add("arp-unknown-hardware", 22, ethFrame(macBcast, advMACA, 0x0806,
-		cat(be16(32), be16(0x0800), []byte{20, 4}, be16(1), rawIDs())))
+	add("arp-request", 42, advcap.EthFrame(advcap.MACBroadcast, advcap.MACA, 0x0806, advcap.Cat(advcap.ARPMsg(1, 1, advcap.MACA, b4, [6]byte{}, a4), advcap.RawIDs()[:18])))
+	add("arp-reply", 42, advcap.EthFrame(advcap.MACA, advcap.MACB, 0x0806, advcap.ARPMsg(1, 2, advcap.MACB, a4, advcap.MACA, b4)))
+	add("rarp", 42, advcap.EthFrame(advcap.MACBroadcast, advcap.MACA, 0x8035, advcap.ARPMsg(1, 3, advcap.MACA, [4]byte{}, advcap.MACA, [4]byte{})))
+	add("arp-unknown-hardware", 22, advcap.EthFrame(advcap.MACBroadcast, advcap.MACA, 0x0806,
+		advcap.Cat(advcap.BE16(32), advcap.BE16(0x0800), []byte{20, 4}, advcap.BE16(1), advcap.RawIDs())))
 
 	// VLAN tags and MPLS.
-	add("dot1q-ipv4-tcp", 18+20+20, ethFrame(advMACB, advMACA, 0x8100, cat(be16(0x2064), be16(0x0800), ipv4TCP(a4, b4))))
-	add("qinq-ipv6-udp", 22+40+8, ethFrame(advMACB, advMACA, 0x88a8,
-		cat(be16(100), be16(0x8100), be16(200), be16(0x86dd), ipv6DNS(a6, b6))))
-	add("mpls-ipv4-udp", 22+20+8, ethFrame(advMACB, advMACA, 0x8847,
-		cat([]byte{0, 1, 0, 64, 0, 2, 1, 64}, ipv4DNS(a4, b4))))
-	add("mpls-pseudowire-ethernet", 22+14+20+20, ethFrame(advMACB, advMACA, 0x8847,
-		cat([]byte{0, 3, 1, 64, 0, 0, 0, 0}, ethFrame(advMACA, advMACB, 0x0800, ipv4TCP(b4, a4)))))
+	add("dot1q-ipv4-tcp", 18+20+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8100, advcap.Cat(advcap.BE16(0x2064), advcap.BE16(0x0800), advcap.IPv4TCP(a4, b4))))
+	add("qinq-ipv6-udp", 22+40+8, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x88a8,
+		advcap.Cat(advcap.BE16(100), advcap.BE16(0x8100), advcap.BE16(200), advcap.BE16(0x86dd), advcap.IPv6DNS(a6, b6))))
+	add("mpls-ipv4-udp", 22+20+8, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
+		advcap.Cat([]byte{0, 1, 0, 64, 0, 2, 1, 64}, advcap.IPv4DNS(a4, b4))))
+	add("mpls-pseudowire-ethernet", 22+14+20+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
+		advcap.Cat([]byte{0, 3, 1, 64, 0, 0, 0, 0}, advcap.EthFrame(advcap.MACA, advcap.MACB, 0x0800, advcap.IPv4TCP(b4, a4)))))
 
 	// IPv4 options: record route, loose source route, timestamps with
 	// addresses, an unknown option, end of options.
-	opts := cat([]byte{7, 11, 12}, a4[:], b4[:], []byte{131, 7, 4}, b4[:], []byte{68, 12, 13, 1}, a4[:], be32(1000),
+	opts := advcap.Cat([]byte{7, 11, 12}, a4[:], b4[:], []byte{131, 7, 4}, b4[:], []byte{68, 12, 13, 1}, a4[:], advcap.BE32(1000),
 		[]byte{130, 6}, a4[:], []byte{0, 0, 0, 0})
-	add("ipv4-options", 14+60+20, eth4(ipv4Pkt(a4, a4, 6, opts, tcpSeg(a4[:], b4[:], 40000, 80, nil, httpText()))))
-	add("ipv4-unknown-protocol", 34, eth4(ipv4Pkt(a4, b4, 89, nil, rawIDs())))
-	frag := ipv4Pkt(a4, b4, 17, nil, rawIDs())
+	add("ipv4-options", 14+60+20, eth4(advcap.IPv4Pkt(a4, a4, 6, opts, advcap.TCPSeg(a4[:], b4[:], 40000, 80, nil, advcap.HTTPText()))))
+	add("ipv4-unknown-protocol", 34, eth4(advcap.IPv4Pkt(a4, b4, 89, nil, advcap.RawIDs())))
+	frag := advcap.IPv4Pkt(a4, b4, 17, nil, advcap.RawIDs())
 	binary.BigEndian.PutUint16(frag[6:], 185)
 	binary.BigEndian.PutUint16(frag[10:], 0)
-	binary.BigEndian.PutUint16(frag[10:], checksum(frag[:20], 0))
+	binary.BigEndian.PutUint16(frag[10:], advcap.Checksum(frag[:20], 0))
 	add("ipv4-later-fragment", 34, eth4(frag))
 
 	// IPv6 extension headers.
-	hbh := cat([]byte{60, 0, 0x3e, 4}, a4[:])                // unknown option
-	dst := cat([]byte{43, 0, 1, 4}, advMACA[:4])             // PadN with data
-	rh0 := cat([]byte{6, 4, 0, 1, 0, 0, 0, 0}, c6[:], b6[:]) // RH0, one segment left
-	add("ipv6-hbh-dest-rh0-tcp", 14+40+8+8+40+20, eth6(ipv6Pkt(a6, c6, 0, cat(hbh, dst, rh0,
-		tcpSeg(a6[:], b6[:], 40000, 80, nil, httpText())))))
-	srh := cat([]byte{17, 5, 4, 1, 1, 0, 0, 0}, b6[:], c6[:], []byte{5, 6}, advMACA[:]) // SRH + HMAC-ish TLV
-	add("ipv6-srh-udp", 14+40+48+8, eth6(ipv6Pkt(a6, c6, 43, cat(srh, udpSeg(a6[:], b6[:], 53, 33333, dnsAnswer())))))
-	rh2 := cat([]byte{17, 2, 2, 1, 0, 0, 0, 0}, a6[:])
-	add("ipv6-rh2-udp", 14+40+24+8, eth6(ipv6Pkt(b6, c6, 43, cat(rh2, udpSeg(b6[:], a6[:], 53, 33333, dnsAnswer())))))
-	rh3 := cat([]byte{17, 2, 3, 1, 0, 0, 0, 0}, a6[:])
-	add("ipv6-rh3-unknown", 14+40+4, eth6(ipv6Pkt(b6, c6, 43, cat(rh3, udpSeg(b6[:], a6[:], 53, 33333, dnsAnswer())))))
-	add("ipv6-first-fragment-udp", 14+40+8+8, eth6(ipv6Pkt(a6, b6, 44, cat([]byte{17, 0, 0, 1}, be32(8),
-		udpSeg(a6[:], b6[:], 53, 33333, dnsAnswer())))))
-	add("ipv6-later-fragment", 14+40+8, eth6(ipv6Pkt(a6, b6, 44, cat([]byte{17, 0, 0x05, 0xc8}, be32(7), rawIDs()))))
+	hbh := advcap.Cat([]byte{60, 0, 0x3e, 4}, a4[:])                // unknown option
+	dst := advcap.Cat([]byte{43, 0, 1, 4}, advcap.MACA[:4])         // PadN with data
+	rh0 := advcap.Cat([]byte{6, 4, 0, 1, 0, 0, 0, 0}, c6[:], b6[:]) // RH0, one segment left
+	add("ipv6-hbh-dest-rh0-tcp", 14+40+8+8+40+20, eth6(advcap.IPv6Pkt(a6, c6, 0, advcap.Cat(hbh, dst, rh0,
+		advcap.TCPSeg(a6[:], b6[:], 40000, 80, nil, advcap.HTTPText())))))
+	srh := advcap.Cat([]byte{17, 5, 4, 1, 1, 0, 0, 0}, b6[:], c6[:], []byte{5, 6}, advcap.MACA[:]) // SRH + HMAC-ish TLV
+	add("ipv6-srh-udp", 14+40+48+8, eth6(advcap.IPv6Pkt(a6, c6, 43, advcap.Cat(srh, advcap.UDPSeg(a6[:], b6[:], 53, 33333, advcap.DNSAnswer())))))
+	rh2 := advcap.Cat([]byte{17, 2, 2, 1, 0, 0, 0, 0}, a6[:])
+	add("ipv6-rh2-udp", 14+40+24+8, eth6(advcap.IPv6Pkt(b6, c6, 43, advcap.Cat(rh2, advcap.UDPSeg(b6[:], a6[:], 53, 33333, advcap.DNSAnswer())))))
+	rh3 := advcap.Cat([]byte{17, 2, 3, 1, 0, 0, 0, 0}, a6[:])
+	add("ipv6-rh3-unknown", 14+40+4, eth6(advcap.IPv6Pkt(b6, c6, 43, advcap.Cat(rh3, advcap.UDPSeg(b6[:], a6[:], 53, 33333, advcap.DNSAnswer())))))
+	add("ipv6-first-fragment-udp", 14+40+8+8, eth6(advcap.IPv6Pkt(a6, b6, 44, advcap.Cat([]byte{17, 0, 0, 1}, advcap.BE32(8),
+		advcap.UDPSeg(a6[:], b6[:], 53, 33333, advcap.DNSAnswer())))))
+	add("ipv6-later-fragment", 14+40+8, eth6(advcap.IPv6Pkt(a6, b6, 44, advcap.Cat([]byte{17, 0, 0x05, 0xc8}, advcap.BE32(7), advcap.RawIDs()))))
 
 	// Transports.
 	// UDP-Lite covering its header only: the pseudo-header has the
 	// whole length.
-	lite := cat(be16(5000), be16(5001), be16(8), be16(0), []byte(advHost))
-	binary.BigEndian.PutUint16(lite[6:], checksum(lite[:8], pseudoHeaderSum(a4[:], b4[:], 136, len(lite))))
-	add("ipv4-udplite", 14+20+8, eth4(ipv4Pkt(a4, b4, 136, nil, lite)))
-	add("ipv4-sctp", 14+20+12, eth4(ipv4Pkt(a4, b4, 132, nil, sctpPkt(cat([]byte(advHost), a4[:])))))
+	lite := advcap.Cat(advcap.BE16(5000), advcap.BE16(5001), advcap.BE16(8), advcap.BE16(0), []byte(advcap.Host))
+	binary.BigEndian.PutUint16(lite[6:], advcap.Checksum(lite[:8], advcap.PseudoHeaderSum(a4[:], b4[:], 136, len(lite))))
+	add("ipv4-udplite", 14+20+8, eth4(advcap.IPv4Pkt(a4, b4, 136, nil, lite)))
+	add("ipv4-sctp", 14+20+12, eth4(advcap.IPv4Pkt(a4, b4, 132, nil, advcap.SCTPPkt(advcap.Cat([]byte(advcap.Host), a4[:])))))
 
 	// ICMP.
-	add("icmp-echo", 14+20+8, eth4(ipv4Pkt(a4, b4, 1, nil, icmp4Msg(8, 0, []byte{0, 1, 0, 1}, httpText()))))
-	quoted := ipv4DNS(b4, a4)
-	add("icmp-port-unreachable", 14+20+8+28, eth4(ipv4Pkt(a4, b4, 1, nil, icmp4Msg(3, 3, []byte{0, 0, 0, 0}, quoted))))
-	add("icmp-redirect", 14+20+8+40, eth4(ipv4Pkt(b4, a4, 1, nil, icmp4Msg(5, 1, a4[:], ipv4TCP(a4, b4)))))
-	ext := cat(pad8(ipv4TCP(b4, a4)[:64]), make([]byte, 64), []byte{0x20, 0, 0, 0}, be16(16), []byte{2, 0x0e}, be32(7), a4[:], []byte(advHost)[:4])
-	add("icmp-time-exceeded-extension", 14+20+8+40, eth4(ipv4Pkt(a4, b4, 1, nil, icmp4Msg(11, 0, []byte{0, 32, 0, 0}, ext))))
-	add("icmp-unknown-type", 14+20+4, eth4(ipv4Pkt(a4, b4, 1, nil, icmp4Msg(9, 0, []byte{1, 2, 0, 30}, cat(a4[:], be32(0))))))
-	add("icmpv6-unreachable", 14+40+8+40+8, eth6(ipv6Pkt(b6, a6, 58, icmp6Msg(b6, a6, 1, 4, cat(be32(0), ipv6DNS(a6, b6))))))
-	add("icmpv6-echo", 14+40+8, eth6(ipv6Pkt(a6, b6, 58, icmp6Msg(a6, b6, 128, 0, cat(be32(0x00010001), httpText())))))
+	add("icmp-echo", 14+20+8, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(8, 0, []byte{0, 1, 0, 1}, advcap.HTTPText()))))
+	quoted := advcap.IPv4DNS(b4, a4)
+	add("icmp-port-unreachable", 14+20+8+28, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 3, []byte{0, 0, 0, 0}, quoted))))
+	add("icmp-redirect", 14+20+8+40, eth4(advcap.IPv4Pkt(b4, a4, 1, nil, advcap.ICMP4Msg(5, 1, a4[:], advcap.IPv4TCP(a4, b4)))))
+	ext := advcap.Cat(advcap.Pad8(advcap.IPv4TCP(b4, a4)[:64]), make([]byte, 64), []byte{0x20, 0, 0, 0}, advcap.BE16(16), []byte{2, 0x0e}, advcap.BE32(7), a4[:], []byte(advcap.Host)[:4])
+	add("icmp-time-exceeded-extension", 14+20+8+40, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(11, 0, []byte{0, 32, 0, 0}, ext))))
+	add("icmp-unknown-type", 14+20+4, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(9, 0, []byte{1, 2, 0, 30}, advcap.Cat(a4[:], advcap.BE32(0))))))
+	add("icmpv6-unreachable", 14+40+8+40+8, eth6(advcap.IPv6Pkt(b6, a6, 58, advcap.ICMP6Msg(b6, a6, 1, 4, advcap.Cat(advcap.BE32(0), advcap.IPv6DNS(a6, b6))))))
+	add("icmpv6-echo", 14+40+8, eth6(advcap.IPv6Pkt(a6, b6, 58, advcap.ICMP6Msg(a6, b6, 128, 0, advcap.Cat(advcap.BE32(0x00010001), advcap.HTTPText())))))
 
 	// Neighbor discovery.
 	sn := netip.MustParseAddr("ff02::1:ff00:2").As16()
 	snMAC := [6]byte{0x33, 0x33, 0xff, 0, 0, 2}
-	add("nd-ns", 14+40+32, ethFrame(snMAC, advMACA, 0x86dd, ipv6Pkt(a6, sn, 58,
-		icmp6Msg(a6, sn, 135, 0, cat(be32(0), b6[:], []byte{1, 1}, advMACA[:])))))
-	add("nd-na", 14+40+32, eth6(ipv6Pkt(b6, a6, 58,
-		icmp6Msg(b6, a6, 136, 0, cat(be32(0x60000000), b6[:], []byte{2, 1}, advMACB[:])))))
+	add("nd-ns", 14+40+32, advcap.EthFrame(snMAC, advcap.MACA, 0x86dd, advcap.IPv6Pkt(a6, sn, 58,
+		advcap.ICMP6Msg(a6, sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:], []byte{1, 1}, advcap.MACA[:])))))
+	add("nd-na", 14+40+32, eth6(advcap.IPv6Pkt(b6, a6, 58,
+		advcap.ICMP6Msg(b6, a6, 136, 0, advcap.Cat(advcap.BE32(0x60000000), b6[:], []byte{2, 1}, advcap.MACB[:])))))
 	allNodes := netip.MustParseAddr("ff02::1").As16()
-	ra := cat([]byte{64, 0}, be16(1800), be32(0), be32(0),
-		[]byte{1, 1}, advMACA[:], []byte{5, 1, 0, 0}, be32(1500),
-		[]byte{3, 4, 64, 0xc0}, be32(86400), be32(14400), be32(0), a6[:8], make([]byte, 8),
-		[]byte{25, 3, 0, 0}, be32(600), a6[:])
-	add("nd-ra", 14+40+16+8+8+32, ethFrame([6]byte{0x33, 0x33, 0, 0, 0, 1}, advMACA, 0x86dd,
-		ipv6Pkt(a6, allNodes, 58, icmp6Msg(a6, allNodes, 134, 0, ra))))
-	rs := cat(be32(0), []byte{1, 1}, advMACB[:])
-	add("nd-rs", 14+40+16, eth6(ipv6Pkt(b6, allNodes, 58, icmp6Msg(b6, allNodes, 133, 0, rs))))
-	rq := ipv6DNS(a6, b6)[:56]
-	redir := cat(be32(0), b6[:], a6[:], []byte{2, 1}, advMACB[:], []byte{4, byte(1 + len(rq)/8), 0, 0, 0, 0, 0, 0}, rq)
-	add("nd-redirect", 14+40+40+8+8+48, eth6(ipv6Pkt(c6, b6, 58, icmp6Msg(c6, b6, 137, 0, redir))))
+	ra := advcap.Cat([]byte{64, 0}, advcap.BE16(1800), advcap.BE32(0), advcap.BE32(0),
+		[]byte{1, 1}, advcap.MACA[:], []byte{5, 1, 0, 0}, advcap.BE32(1500),
+		[]byte{3, 4, 64, 0xc0}, advcap.BE32(86400), advcap.BE32(14400), advcap.BE32(0), a6[:8], make([]byte, 8),
+		[]byte{25, 3, 0, 0}, advcap.BE32(600), a6[:])
+	add("nd-ra", 14+40+16+8+8+32, advcap.EthFrame([6]byte{0x33, 0x33, 0, 0, 0, 1}, advcap.MACA, 0x86dd,
+		advcap.IPv6Pkt(a6, allNodes, 58, advcap.ICMP6Msg(a6, allNodes, 134, 0, ra))))
+	rs := advcap.Cat(advcap.BE32(0), []byte{1, 1}, advcap.MACB[:])
+	add("nd-rs", 14+40+16, eth6(advcap.IPv6Pkt(b6, allNodes, 58, advcap.ICMP6Msg(b6, allNodes, 133, 0, rs))))
+	rq := advcap.IPv6DNS(a6, b6)[:56]
+	redir := advcap.Cat(advcap.BE32(0), b6[:], a6[:], []byte{2, 1}, advcap.MACB[:], []byte{4, byte(1 + len(rq)/8), 0, 0, 0, 0, 0, 0}, rq)
+	add("nd-redirect", 14+40+40+8+8+48, eth6(advcap.IPv6Pkt(c6, b6, 58, advcap.ICMP6Msg(c6, b6, 137, 0, redir))))
 
 	// Tunnels.
-	add("ipip", 14+20+20+20, eth4(ipv4Pkt(b4, a4, 4, nil, ipv4TCP(a4, b4))))
-	add("6in4", 14+20+40+8, eth4(ipv4Pkt(b4, a4, 41, nil, ipv6DNS(a6, b6))))
-	gre := withSum(cat([]byte{0xa0, 0}, be16(0x0800), be32(0), be32(0xabcd), ipv4TCP(a4, b4)), 4, nil, nil, 0, false)
-	add("gre-checksum-key-ipv4", 14+20+12+20+20, eth4(ipv4Pkt(b4, a4, 47, nil, gre)))
-	teb := cat([]byte{0x20, 0}, be16(0x6558), be32(0x10), ethFrame(advMACA, advMACB, 0x0800,
-		ipv4Pkt(b4, a4, 1, nil, icmp4Msg(0, 0, []byte{0, 7, 0, 1}, httpText()))))
-	add("gre-ethernet", 14+20+8+14+20+8, eth4(ipv4Pkt(b4, a4, 47, nil, teb)))
-	vx := cat([]byte{8, 0, 0, 0, 0, 0x12, 0x34, 0}, ethFrame(macBcast, advMACA, 0x0806, arpMsg(1, 1, advMACA, b4, [6]byte{}, a4)))
-	add("vxlan-arp", 14+20+8+8+42, eth4(ipv4Pkt(b4, a4, 17, nil, udpSeg(b4[:], a4[:], 50000, 4789, vx))))
-	gn := cat([]byte{2, 0}, be16(0x6558), []byte{0, 0, 0x42, 0}, be16(0x0101), []byte{1, 1}, a4[:],
-		ethFrame(advMACB, advMACA, 0x0800, ipv4DNS(a4, b4)))
-	add("geneve", 14+40+8+16+14+20+8, eth6(ipv6Pkt(b6, a6, 17, udpSeg(b6[:], a6[:], 50000, 6081, gn))))
+	add("ipip", 14+20+20+20, eth4(advcap.IPv4Pkt(b4, a4, 4, nil, advcap.IPv4TCP(a4, b4))))
+	add("6in4", 14+20+40+8, eth4(advcap.IPv4Pkt(b4, a4, 41, nil, advcap.IPv6DNS(a6, b6))))
+	gre := advcap.WithSum(advcap.Cat([]byte{0xa0, 0}, advcap.BE16(0x0800), advcap.BE32(0), advcap.BE32(0xabcd), advcap.IPv4TCP(a4, b4)), 4, nil, nil, 0, false)
+	add("gre-checksum-key-ipv4", 14+20+12+20+20, eth4(advcap.IPv4Pkt(b4, a4, 47, nil, gre)))
+	teb := advcap.Cat([]byte{0x20, 0}, advcap.BE16(0x6558), advcap.BE32(0x10), advcap.EthFrame(advcap.MACA, advcap.MACB, 0x0800,
+		advcap.IPv4Pkt(b4, a4, 1, nil, advcap.ICMP4Msg(0, 0, []byte{0, 7, 0, 1}, advcap.HTTPText()))))
+	add("gre-ethernet", 14+20+8+14+20+8, eth4(advcap.IPv4Pkt(b4, a4, 47, nil, teb)))
+	vx := advcap.Cat([]byte{8, 0, 0, 0, 0, 0x12, 0x34, 0}, advcap.EthFrame(advcap.MACBroadcast, advcap.MACA, 0x0806, advcap.ARPMsg(1, 1, advcap.MACA, b4, [6]byte{}, a4)))
+	add("vxlan-arp", 14+20+8+8+42, eth4(advcap.IPv4Pkt(b4, a4, 17, nil, advcap.UDPSeg(b4[:], a4[:], 50000, 4789, vx))))
+	gn := advcap.Cat([]byte{2, 0}, advcap.BE16(0x6558), []byte{0, 0, 0x42, 0}, advcap.BE16(0x0101), []byte{1, 1}, a4[:],
+		advcap.EthFrame(advcap.MACB, advcap.MACA, 0x0800, advcap.IPv4DNS(a4, b4)))
+	add("geneve", 14+40+8+16+14+20+8, eth6(advcap.IPv6Pkt(b6, a6, 17, advcap.UDPSeg(b6[:], a6[:], 50000, 6081, gn))))
 
 	// Protocols that must be refused: only the Ethernet header stays.
-	lldp := cat([]byte{0x02, 7, 4}, advMACA[:], []byte{0x04, 7, 3}, advMACB[:], []byte{0x06, 2, 0, 120},
-		[]byte{0x0a, byte(len(advHost))}, []byte(advHost), []byte{0x10, 12, 5, 1}, a4[:], []byte{2, 0, 0, 0, 1, 0}, []byte{0, 0})
-	add("lldp", 14, ethFrame([6]byte{0x01, 0x80, 0xc2, 0, 0, 0x0e}, advMACA, 0x88cc, lldp))
-	cdp := cat([]byte{0xaa, 0xaa, 3, 0, 0, 0x0c, 0x20, 0x00, 2, 180, 0, 0}, be16(1), be16(uint16(4+len(advHost))), []byte(advHost),
-		be16(2), be16(17), be32(1), []byte{1, 1, 0xcc}, be16(4), a4[:])
-	add("cdp", 14, dot3Frame([6]byte{0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc}, advMACB, cdp))
-	stp := cat([]byte{0x42, 0x42, 3, 0, 0, 0, 0, 0, 0x80, 0}, advMACA[:], be32(4), []byte{0x80, 0}, advMACB[:],
+	lldp := advcap.Cat([]byte{0x02, 7, 4}, advcap.MACA[:], []byte{0x04, 7, 3}, advcap.MACB[:], []byte{0x06, 2, 0, 120},
+		[]byte{0x0a, byte(len(advcap.Host))}, []byte(advcap.Host), []byte{0x10, 12, 5, 1}, a4[:], []byte{2, 0, 0, 0, 1, 0}, []byte{0, 0})
+	add("lldp", 14, advcap.EthFrame([6]byte{0x01, 0x80, 0xc2, 0, 0, 0x0e}, advcap.MACA, 0x88cc, lldp))
+	cdp := advcap.Cat([]byte{0xaa, 0xaa, 3, 0, 0, 0x0c, 0x20, 0x00, 2, 180, 0, 0}, advcap.BE16(1), advcap.BE16(uint16(4+len(advcap.Host))), []byte(advcap.Host),
+		advcap.BE16(2), advcap.BE16(17), advcap.BE32(1), []byte{1, 1, 0xcc}, advcap.BE16(4), a4[:])
+	add("cdp", 14, advcap.Dot3Frame([6]byte{0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc}, advcap.MACB, cdp))
+	stp := advcap.Cat([]byte{0x42, 0x42, 3, 0, 0, 0, 0, 0, 0x80, 0}, advcap.MACA[:], advcap.BE32(4), []byte{0x80, 0}, advcap.MACB[:],
 		[]byte{0x80, 1, 0, 0, 0x14, 0, 2, 0, 0x0f, 0})
-	add("stp", 14, dot3Frame([6]byte{0x01, 0x80, 0xc2, 0, 0, 0}, advMACA, stp))
-	eap := cat([]byte{2, 1}, be16(uint16(5+len(advHost))), []byte{1}, []byte(advHost))
-	add("eapol", 14, ethFrame([6]byte{0x01, 0x80, 0xc2, 0, 0, 3}, advMACB, 0x888e, cat([]byte{1, 0}, be16(uint16(len(eap))), eap)))
+	add("stp", 14, advcap.Dot3Frame([6]byte{0x01, 0x80, 0xc2, 0, 0, 0}, advcap.MACA, stp))
+	eap := advcap.Cat([]byte{2, 1}, advcap.BE16(uint16(5+len(advcap.Host))), []byte{1}, []byte(advcap.Host))
+	add("eapol", 14, advcap.EthFrame([6]byte{0x01, 0x80, 0xc2, 0, 0, 3}, advcap.MACB, 0x888e, advcap.Cat([]byte{1, 0}, advcap.BE16(uint16(len(eap))), eap)))
 
 	// Other link types.
-	sll := cat([]byte{0, 0, 0, 1, 0, 6}, advMACA[:], []byte{0, 0}, be16(0x0800), ipv4TCP(a4, b4))
+	sll := advcap.Cat([]byte{0, 0, 0, 1, 0, 6}, advcap.MACA[:], []byte{0, 0}, advcap.BE16(0x0800), advcap.IPv4TCP(a4, b4))
 	fr = append(fr, advFrame{"sll-ipv4-tcp", 113, sll, 16 + 20 + 20})
-	sll2 := cat(be16(0x86dd), be16(0), be32(2), be16(1), []byte{4, 6}, advMACB[:], []byte{0, 0}, ipv6DNS(a6, b6))
+	sll2 := advcap.Cat(advcap.BE16(0x86dd), advcap.BE16(0), advcap.BE32(2), advcap.BE16(1), []byte{4, 6}, advcap.MACB[:], []byte{0, 0}, advcap.IPv6DNS(a6, b6))
 	fr = append(fr, advFrame{"sll2-ipv6-udp", 276, sll2, 20 + 40 + 8})
-	sllGRE := cat([]byte{0, 0, 0x03, 0x0a, 0, 4}, b4[:], []byte{0, 0, 0, 0}, be16(0x0800), ipv4TCP(a4, b4))
+	sllGRE := advcap.Cat([]byte{0, 0, 0x03, 0x0a, 0, 4}, b4[:], []byte{0, 0, 0, 0}, advcap.BE16(0x0800), advcap.IPv4TCP(a4, b4))
 	fr = append(fr, advFrame{"sll-ipgre-address", 113, sllGRE, 16 + 20 + 20})
-	null := cat([]byte{2, 0, 0, 0}, ipv4Pkt(a4, b4, 1, nil, icmp4Msg(8, 0, []byte{0, 1, 0, 2}, httpText())))
+	null := advcap.Cat([]byte{2, 0, 0, 0}, advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(8, 0, []byte{0, 1, 0, 2}, advcap.HTTPText())))
 	fr = append(fr, advFrame{"null-ipv4-icmp", 0, null, 4 + 20 + 8})
-	raw := ipv6Pkt(a6, b6, 6, tcpSeg(a6[:], b6[:], 40000, 443, nil, httpText()))
+	raw := advcap.IPv6Pkt(a6, b6, 6, advcap.TCPSeg(a6[:], b6[:], 40000, 443, nil, advcap.HTTPText()))
 	fr = append(fr, advFrame{"raw-ipv6-tcp", 101, raw, 40 + 20})
-	fr = append(fr, advFrame{"raw-garbage", 101, rawIDs(), 0})
+	fr = append(fr, advFrame{"raw-garbage", 101, advcap.RawIDs(), 0})
 	return fr
 }

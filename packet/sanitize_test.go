@@ -12,6 +12,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/gimsproject/gims/internal/advcap"
 	"github.com/gimsproject/gims/transform/cryptopan"
 	"github.com/gimsproject/gims/transform/macanon"
 )
@@ -179,48 +180,6 @@ func (swap4) Anonymize4(a [4]byte) [4]byte {
 }
 func (swap4) Anonymize16(a [16]byte) [16]byte { return a }
 
-// identifiers is every form an adversarial identifier may take in output.
-func identifiers() map[string][]byte {
-	ids := map[string][]byte{}
-	for _, m := range [][6]byte{advMACA, advMACB} {
-		ids["mac "+macText(m)] = m[:]
-		for _, s := range []string{macText(m), strings.ToUpper(macText(m)), strings.ReplaceAll(macText(m), ":", "-")} {
-			ids["text "+s] = []byte(s)
-		}
-	}
-	for _, a := range [][4]byte{advIPA, advIPB} {
-		s := netip.AddrFrom4(a).String()
-		ids["ipv4 "+s] = a[:]
-		ids["text "+s] = []byte(s)
-	}
-	for _, a := range [][16]byte{advIP6A, advIP6B, advIP6C} {
-		s := netip.AddrFrom16(a).String()
-		ids["ipv6 "+s] = a[:]
-		ids["text "+s] = []byte(s)
-		ids["text "+strings.ToUpper(s)] = []byte(strings.ToUpper(s))
-	}
-	ids["ipv6 prefix 2001:db8:dead:beef::/64"] = advIP6A[:8]
-	ids["text dead:beef"] = []byte("dead:beef")
-	ids["host"] = []byte(advHost)
-	ids["host label"] = []byte("secret-host")
-	return ids
-}
-
-func macText(m [6]byte) string {
-	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
-}
-
-// findIdentifiers returns the identifiers found in b.
-func findIdentifiers(b []byte, ids map[string][]byte) []string {
-	var hits []string
-	for name, id := range ids {
-		if bytes.Contains(b, id) || bytes.Contains(bytes.ToLower(b), bytes.ToLower(id)) && strings.HasPrefix(name, "text") {
-			hits = append(hits, name)
-		}
-	}
-	return hits
-}
-
 // TestSanitizeAdversarial sanitizes frames of every protocol the sanitizer
 // knows (and some it must refuse) that are full of distinctive addresses,
 // MACs and host names: no identifier is left in the kept bytes, as raw
@@ -228,11 +187,11 @@ func findIdentifiers(b []byte, ids map[string][]byte) []string {
 // kept lengths are the ones the rules give; and tshark and tcpdump read the
 // result without complaint.
 func TestSanitizeAdversarial(t *testing.T) {
-	ids := identifiers()
+	ids := advcap.Identifiers()
 	frames := adversarialFrames()
 	// The frames carry what they must.
 	for _, f := range frames {
-		if len(findIdentifiers(f.data, ids)) == 0 {
+		if len(advcap.Find(f.data, ids)) == 0 {
 			t.Fatalf("%s: the frame carries no identifier", f.name)
 		}
 	}
@@ -245,7 +204,7 @@ func TestSanitizeAdversarial(t *testing.T) {
 			for _, f := range frames {
 				s := newTestSanitizer(t, linkTypeOf(f.link), mode.payload, mode.mac)
 				out, res := sanitizeChecked(t, s, f.name, f.data)
-				if hits := findIdentifiers(out, ids); len(hits) > 0 {
+				if hits := advcap.Find(out, ids); len(hits) > 0 {
 					t.Errorf("%s: identifiers left: %v\n%x", f.name, hits, out)
 				}
 				if mode.payload == PayloadStrip && f.keep >= 0 && len(out) != f.keep {
@@ -349,9 +308,9 @@ func TestSanitizeChecksums(t *testing.T) {
 func TestSanitizeRewrites(t *testing.T) {
 	c, m := testMappers(t)
 	ip := KeepReserved(c)
-	macA, macB := m.AnonymizeMAC(advMACA), m.AnonymizeMAC(advMACB)
-	a4, b4 := ip.Anonymize4(advIPA), ip.Anonymize4(advIPB)
-	a6, b6 := ip.Anonymize16(advIP6A), ip.Anonymize16(advIP6B)
+	macA, macB := m.AnonymizeMAC(advcap.MACA), m.AnonymizeMAC(advcap.MACB)
+	a4, b4 := ip.Anonymize4(advcap.IPA), ip.Anonymize4(advcap.IPB)
+	a6, b6 := ip.Anonymize16(advcap.IP6A), ip.Anonymize16(advcap.IP6B)
 	frames := map[string][]byte{}
 	for _, f := range adversarialFrames() {
 		s := newTestSanitizer(t, linkTypeOf(f.link), PayloadStrip, MACKeyed)
@@ -363,7 +322,7 @@ func TestSanitizeRewrites(t *testing.T) {
 		off   int
 		want  []byte
 	}{
-		{"arp-request", 0, macBcast[:]},
+		{"arp-request", 0, advcap.MACBroadcast[:]},
 		{"arp-request", 6, macA[:]},
 		{"arp-request", 22, macA[:]},
 		{"arp-request", 28, b4[:]},
@@ -417,15 +376,15 @@ func TestSanitizeRewrites(t *testing.T) {
 
 // TestSanitizeMACModes checks the keep and zero MAC modes.
 func TestSanitizeMACModes(t *testing.T) {
-	f := ethFrame(macBcast, advMACA, 0x0806, arpMsg(1, 1, advMACA, advIPB, [6]byte{}, advIPA))
+	f := advcap.EthFrame(advcap.MACBroadcast, advcap.MACA, 0x0806, advcap.ARPMsg(1, 1, advcap.MACA, advcap.IPB, [6]byte{}, advcap.IPA))
 	s := newTestSanitizer(t, layers.LinkTypeEthernet, PayloadStrip, MACZero)
 	out, _ := sanitizeChecked(t, s, "zero", f)
-	if !bytes.Equal(out[:6], macBcast[:]) || !bytes.Equal(out[6:12], make([]byte, 6)) || !bytes.Equal(out[22:28], make([]byte, 6)) {
+	if !bytes.Equal(out[:6], advcap.MACBroadcast[:]) || !bytes.Equal(out[6:12], make([]byte, 6)) || !bytes.Equal(out[22:28], make([]byte, 6)) {
 		t.Errorf("MAC zero: %x", out)
 	}
 	s = newTestSanitizer(t, layers.LinkTypeEthernet, PayloadStrip, MACKeep)
 	out, _ = sanitizeChecked(t, s, "keep", f)
-	if !bytes.Equal(out[6:12], advMACA[:]) || !bytes.Equal(out[22:28], advMACA[:]) || bytes.Equal(out[28:32], advIPB[:]) {
+	if !bytes.Equal(out[6:12], advcap.MACA[:]) || !bytes.Equal(out[22:28], advcap.MACA[:]) || bytes.Equal(out[28:32], advcap.IPB[:]) {
 		t.Errorf("MAC keep: %x", out)
 	}
 }
@@ -530,16 +489,16 @@ func originalIdentifiers(t *testing.T, c capture) map[string][]byte {
 // TestSanitizeDepthLimit nests IP-in-IP tunnels past the limit: the
 // sanitizer follows maxSanitizeDepth of them and cuts the rest.
 func TestSanitizeDepthLimit(t *testing.T) {
-	p := ipv4TCP(advIPA, advIPB)
+	p := advcap.IPv4TCP(advcap.IPA, advcap.IPB)
 	for range 8 {
-		p = ipv4Pkt(advIPB, advIPA, 4, nil, p)
+		p = advcap.IPv4Pkt(advcap.IPB, advcap.IPA, 4, nil, p)
 	}
 	s := newTestSanitizer(t, layers.LinkTypeRaw, PayloadKeep, MACKeyed)
 	out, res := sanitizeChecked(t, s, "nested", p)
 	if want := 20 * (maxSanitizeDepth + 1); len(out) != want || !res.Denied {
 		t.Errorf("kept %d bytes (%+v), want %d and denied", len(out), res, want)
 	}
-	if hits := findIdentifiers(out, identifiers()); len(hits) > 0 {
+	if hits := advcap.Find(out, advcap.Identifiers()); len(hits) > 0 {
 		t.Errorf("identifiers left: %v", hits)
 	}
 }
@@ -620,7 +579,7 @@ func TestSanitizeGREChecksum(t *testing.T) {
 			if bytes.Equal(out[14+20+12:14+20+12+20], f.data[14+20+12:14+20+12+20]) {
 				t.Fatalf("%s: inner header unchanged", f.name)
 			}
-			if c := checksum(out[14+20:], 0); c != 0 {
+			if c := advcap.Checksum(out[14+20:], 0); c != 0 {
 				t.Errorf("%s, payload %s: GRE checksum off by %#04x", f.name, p, c)
 			}
 		}
