@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,17 +15,8 @@ import (
 // holds only its hash, and a bad code changes nothing.
 func TestActivationExpires(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dcfg := db.DefaultConfiguration()
-	dcfg.Path = filepath.Join(dir, "am.db")
-	store, err := db.Open(ctx, dcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, cfg := newTestStore(t)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cfg := DefaultConfiguration()
-	cfg.DataDir, cfg.BcryptCost = dir, 4
 	cfg.Now = func() time.Time { return now }
 	m, err := New(cfg, Dependencies{DB: store})
 	if err != nil {

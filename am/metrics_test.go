@@ -3,7 +3,6 @@ package am
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,17 +19,8 @@ import (
 // experiments only, label values quoted as the exposition format wants.
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dcfg := db.DefaultConfiguration()
-	dcfg.Path = filepath.Join(dir, "am.db")
-	store, err := db.Open(ctx, dcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, cfg := newTestStore(t)
 	reg := prometheus.NewRegistry()
-	cfg := DefaultConfiguration()
-	cfg.DataDir, cfg.BcryptCost = dir, 4
 	if _, err := New(cfg, Dependencies{DB: store, Registry: reg}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,9 @@ package am
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gimsproject/gims/db"
 )
 
 // TestLoginThrottle: past the failures allowed per user name within the
@@ -17,17 +14,9 @@ import (
 // names from one client.
 func TestLoginThrottle(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dcfg := db.DefaultConfiguration()
-	dcfg.Path = filepath.Join(dir, "am.db")
-	store, err := db.Open(ctx, dcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, cfg := newTestStore(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cfg := DefaultConfiguration()
-	cfg.DataDir, cfg.BcryptCost, cfg.Now = dir, 4, func() time.Time { return now }
+	cfg.Now = func() time.Time { return now }
 	m, err := New(cfg, Dependencies{DB: store})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package am
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,20 +13,12 @@ import (
 // stored in clear, and the manager opens them again.
 func TestSealStoredTokens(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dcfg := db.DefaultConfiguration()
-	dcfg.Path = filepath.Join(dir, "am.db")
-	store, err := db.Open(ctx, dcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, cfg := newTestStore(t)
 	if err := store.CreateDevice(ctx, db.Device{Name: "old", Hostname: "127.0.0.1", Port: 1, Token: "clear-token",
 		Pending: true, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfiguration()
-	cfg.DataDir, cfg.BcryptCost, cfg.RefreshInterval = dir, 4, time.Hour
+	cfg.RefreshInterval = time.Hour
 	m, err := New(cfg, Dependencies{DB: store})
 	if err != nil {
 		t.Fatal(err)
