@@ -2,6 +2,7 @@ package am
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
@@ -55,7 +57,7 @@ func (m *Manager) tlsClient(pin string) *http.Client {
 		cfg = tlsconfig.Pinned(cfg, pin)
 	}
 	c := &http.Client{
-		Transport:     &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4},
+		Transport:     deviceTransport(cfg),
 		CheckRedirect: m.http.CheckRedirect,
 		Timeout:       m.http.Timeout,
 	}
@@ -480,4 +482,24 @@ func deviceInfo(d *db.Device) amapi.DeviceInfo {
 		info.Capabilities = &c.Capabilities
 	}
 	return info
+}
+
+// deviceConnsPerHost bounds the AM's connections to one capture device,
+// below gims-capd's default -http-max-client-connections (64): under load
+// the AM's calls wait for a connection instead of being refused by the
+// device's per-client limit (and then reported as "unreachable").
+const deviceConnsPerHost = 16
+
+// deviceTransport is the transport of the AM's calls to capture devices:
+// a bounded, reused set of connections per device (TLS with cfg when it
+// is not nil).
+func deviceTransport(cfg *tls.Config) *http.Transport {
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     cfg,
+		ForceAttemptHTTP2:   cfg != nil,
+		MaxConnsPerHost:     deviceConnsPerHost,
+		MaxIdleConnsPerHost: deviceConnsPerHost,
+		IdleConnTimeout:     90 * time.Second,
+	}
 }

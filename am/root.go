@@ -188,7 +188,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		keys:       seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
 	}
 	if m.http == nil {
-		m.http = &http.Client{}
+		m.http = &http.Client{Transport: deviceTransport(nil)}
 	}
 	if m.deviceTLS == nil {
 		m.deviceTLS = &tls.Config{MinVersion: tls.VersionTLS12}
