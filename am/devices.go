@@ -204,6 +204,9 @@ func (m *Manager) AddDevice(ctx context.Context, p Principal, in amapi.DeviceInp
 	if err := checkDevice(&d); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
 	}
+	if err := setPolicy(&d, amapi.DefaultDevicePolicy(), in.Policy); err != nil {
+		return amapi.DeviceInfo{}, fmt.Errorf("add device: %w", err)
+	}
 	if _, err := m.db.GetDevice(ctx, d.Name); err == nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q exists", ErrConflict, d.Name)
 	}
@@ -289,6 +292,11 @@ func (m *Manager) EditDevice(ctx context.Context, p Principal, name string, ch a
 	if err := checkDevice(&next); err != nil {
 		return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
 	}
+	if ch.Policy != nil {
+		if err := setPolicy(&next, devicePolicy(&cur), ch.Policy); err != nil {
+			return amapi.DeviceInfo{}, fmt.Errorf("edit device: %w", err)
+		}
+	}
 	moved := next.Hostname != cur.Hostname || next.Port != cur.Port || next.Token != curToken ||
 		next.TLS != cur.TLS || next.CertSHA256 != cur.CertSHA256
 	if moved || next.Name != cur.Name {
@@ -355,8 +363,9 @@ func (m *Manager) ListDevices(ctx context.Context, p Principal) ([]amapi.DeviceI
 	return out, nil
 }
 
-// DeviceNames lists the approved devices any user may put in an
-// experiment, with their capabilities (for the GUI's forms).
+// DeviceNames lists the approved devices p may put in an experiment
+// (every one for an admin), with their capabilities and policies (for
+// the GUI's forms).
 func (m *Manager) DeviceNames(ctx context.Context, p Principal) ([]amapi.DeviceInfo, error) {
 	devs, err := m.db.ListDevices(ctx)
 	if err != nil {
@@ -364,25 +373,39 @@ func (m *Manager) DeviceNames(ctx context.Context, p Principal) ([]amapi.DeviceI
 	}
 	out := []amapi.DeviceInfo{}
 	for i := range devs {
-		if !devs[i].Pending {
-			info := deviceInfo(&devs[i])
-			if !p.IsAdmin() {
-				// The address, also in connection errors, is for admins.
-				info.Hostname, info.Port, info.LastError = "", 0, ""
-			}
-			out = append(out, info)
+		if devs[i].Pending {
+			continue
 		}
+		info := deviceInfo(&devs[i])
+		if !p.IsAdmin() {
+			// A device whose policy does not list p is not p's to
+			// choose (SPEC §9).
+			if !info.Policy.Allows(p.Name) {
+				continue
+			}
+			// The address, also in connection errors, is for admins;
+			// so are the other users of the device.
+			info.Hostname, info.Port, info.LastError = "", 0, ""
+			info.Policy = info.Policy.ForUser(p.Name)
+		}
+		out = append(out, info)
 	}
 	return out, nil
 }
 
 // GetDeviceCapabilities asks an approved device for its capabilities,
 // storing them; when it cannot be reached, the stored ones are returned
-// if there are any (else ErrDevice).
+// if there are any (else ErrDevice). They carry the device's policy as
+// it applies to p; an experimenter the policy does not list gets
+// ErrAuth.
 func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name string) (amapi.Capabilities, error) {
 	d, err := m.db.GetDevice(ctx, name)
 	if err != nil || d.Pending {
 		return amapi.Capabilities{}, fmt.Errorf("%w: device %q", ErrNotFound, name)
+	}
+	pol := devicePolicy(&d)
+	if !p.IsAdmin() && !pol.Allows(p.Name) {
+		return amapi.Capabilities{}, policyError(name, fmt.Sprintf("policy does not allow user %s", p.Name))
 	}
 	fetchErr := m.fetchCapabilities(ctx, &d)
 	if _, err := m.db.UpdateDevice(ctx, name, func(x *db.Device) error {
@@ -395,7 +418,7 @@ func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name s
 	if !ok {
 		return amapi.Capabilities{}, forPrincipal(p, fetchErr)
 	}
-	return caps.Capabilities, nil
+	return callerCapabilities(p, caps.Capabilities, pol), nil
 }
 
 // refreshDevices refreshes the capabilities and reachability of every
@@ -448,6 +471,12 @@ func capabilities(d *db.Device) (storedCaps, bool) {
 	if err := xmlrpc.Unmarshal(d.Capabilities, &c.Capabilities); err != nil {
 		return c, false
 	}
+	// The daemon's "policy" is its owner's own limit (gims-capd
+	// -policy), shown as device_policy; policy is the AM's.
+	if dp := c.Policy; dp != nil {
+		own := dp.Policy
+		c.DevicePolicy, c.Policy = &own, nil
+	}
 	return c, true
 }
 
@@ -474,7 +503,8 @@ func (c *storedCaps) names() []string {
 func deviceInfo(d *db.Device) amapi.DeviceInfo {
 	info := amapi.DeviceInfo{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname, Port: d.Port,
 		Description: d.Description, Interfaces: d.Interfaces, Pending: d.Pending, Reachable: d.Reachable,
-		LastSeen: d.LastSeen, LastError: d.LastError, Created: d.Created, TLS: d.TLS, CertSHA256: d.CertSHA256}
+		LastSeen: d.LastSeen, LastError: d.LastError, Created: d.Created, TLS: d.TLS, CertSHA256: d.CertSHA256,
+		Policy: devicePolicy(d)}
 	if info.Interfaces == nil {
 		info.Interfaces = []string{}
 	}

@@ -81,6 +81,9 @@ func (m *Manager) CreateExperiment(ctx context.Context, p Principal, req amapi.C
 		pair.Position = len(e.Devices)
 		e.Devices = append(e.Devices, pair)
 	}
+	if err := m.checkUsers(ctx, p.Name, e.Devices); err != nil {
+		return 0, fmt.Errorf("create experiment: %w", err)
+	}
 	id, err := m.db.CreateExperiment(ctx, e)
 	if err != nil {
 		return 0, err
@@ -139,6 +142,10 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 	}
 	view, key, err := m.checkConfig(ctx, &e, cfg)
 	if err != nil {
+		return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
+	}
+	secret := cfg.Anonymize != nil && cfg.Anonymize.Secret != ""
+	if _, err := m.checkPolicies(ctx, &e, &view, secret); err != nil {
 		return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
 	}
 	raw, err := json.Marshal(view)

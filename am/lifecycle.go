@@ -145,13 +145,22 @@ func resumeJob(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error
 func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (_ amapi.Status, err error) {
 	defer m.audit(ctx, p, "StartExperiment", auditID(id), &err)
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
-		switch e.State {
-		case StateConfigured:
-			return StateRunning, m.startJobs(ctx, e)
-		case StatePaused:
-			return StateRunning, m.onAll(ctx, e, "StartExperiment", resumeJob, pauseJob)
+		if e.State != StateConfigured && e.State != StatePaused {
+			return "", stateError(id, e.State, "StartExperiment")
 		}
-		return "", stateError(id, e.State, "StartExperiment")
+		// The policies may have changed since the configuration.
+		v, ok := configView(e)
+		if !ok {
+			return "", fmt.Errorf("experiment %d: stored configuration unreadable", e.ID)
+		}
+		policies, err := m.checkPolicies(ctx, e, &v, v.Anonymize != nil && v.Anonymize.Key == "")
+		if err != nil {
+			return "", fmt.Errorf("start %d: %w", id, err)
+		}
+		if e.State == StateConfigured {
+			return StateRunning, m.startJobs(ctx, e, policies)
+		}
+		return StateRunning, m.onAll(ctx, e, "StartExperiment", resumeJob, pauseJob)
 	})
 }
 
@@ -162,8 +171,9 @@ func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (_
 // jobs that started are stopped, and so is whatever a device may have
 // started without the AM getting its answer (a timeout): StopJob with the
 // request id, now or, while that device does not answer, by the monitor
-// later (cancelStarts).
-func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
+// later (cancelStarts). Each job gets the storage bound of its device's
+// policy (policies, by device name).
+func (m *Manager) startJobs(ctx context.Context, e *db.Experiment, policies map[string]amapi.DevicePolicy) error {
 	v, ok := configView(e)
 	if !ok {
 		return fmt.Errorf("experiment %d: stored configuration unreadable", e.ID)
@@ -189,6 +199,7 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment) error {
 		func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
 			s := spec
 			s.Interface = pair.Interface
+			s.MaxStorageBytes = storageBound(policies[pair.Device].MaxStorageBytes, spec.MaxStorageBytes)
 			s.RequestID = requestID(instance, e.ID, attempt, pair.Position)
 			id, err := c.StartJob(ctx, s)
 			if err == nil {

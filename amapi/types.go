@@ -57,6 +57,7 @@ type FlowsConfig struct {
 // "keyed" (the default), "zero" or "keep".
 type AnonymizeConfig struct {
 	Secret  string `xmlrpc:"secret"`
+	Key     string `xmlrpc:"key,omitempty"`
 	Payload string `xmlrpc:"payload,omitempty"`
 	MAC     string `xmlrpc:"mac,omitempty"`
 }
@@ -94,8 +95,11 @@ type FlowsView struct {
 // "keep" is worth a warning, SPEC §8).
 type AnonymizeView struct {
 	SecretFingerprint string `xmlrpc:"secret_fingerprint" json:"secret_fingerprint"`
-	Payload           string `xmlrpc:"payload" json:"payload"`
-	MAC               string `xmlrpc:"mac" json:"mac"`
+	// Key names the operator-held key used, "" when the experimenter
+	// brought a secret (what device policy key_holder checks).
+	Key     string `xmlrpc:"key,omitempty" json:"key,omitempty"`
+	Payload string `xmlrpc:"payload" json:"payload"`
+	MAC     string `xmlrpc:"mac" json:"mac"`
 }
 
 // TransitionView is one recorded transition.
@@ -253,6 +257,9 @@ type DeviceInput struct {
 	// certificate (64 hex digits).
 	TLS        bool   `xmlrpc:"tls,omitempty"`
 	CertSHA256 string `xmlrpc:"cert_sha256,omitempty"`
+	// Policy limits the experiments on the device (SPEC §9); absent
+	// members take DefaultDevicePolicy's values.
+	Policy *PolicyInput `xmlrpc:"policy,omitempty"`
 }
 
 // DeviceChanges is the struct parameter of EditDevice: only the members
@@ -271,6 +278,8 @@ type DeviceChanges struct {
 	CertSHA256 *string `xmlrpc:"cert_sha256"`
 	// Approved: true approves a pending (self-registered) device.
 	Approved *bool `xmlrpc:"approved"`
+	// Policy changes the members of the device's policy it gives.
+	Policy *PolicyInput `xmlrpc:"policy"`
 }
 
 // Capabilities is what a device offers (GetDeviceCapabilities).
@@ -280,6 +289,13 @@ type Capabilities struct {
 	Transforms       []string        `xmlrpc:"transforms" json:"transforms"`
 	StorageFreeBytes uint64          `xmlrpc:"storage_free_bytes" json:"storage_free_bytes"`
 	Version          string          `xmlrpc:"version" json:"version"`
+	// Policy is the aggregate manager's policy of the device as it
+	// applies to the caller (SPEC §9): for an experimenter, users is
+	// ["*"] or just the caller.
+	Policy *DevicePolicy `xmlrpc:"policy,omitempty" json:"policy,omitempty"`
+	// DevicePolicy is the device owner's own limit (gims-capd -policy)
+	// as the daemon reports it: a job must satisfy both.
+	DevicePolicy *deviceapi.Policy `xmlrpc:"device_policy,omitempty" json:"device_policy,omitempty"`
 }
 
 // InterfaceInfo is one capture source of a device.
@@ -310,6 +326,8 @@ type DeviceInfo struct {
 	// with the device's own before approving it.
 	TLS        bool   `xmlrpc:"tls,omitempty"`
 	CertSHA256 string `xmlrpc:"cert_sha256,omitempty"`
+	// Policy limits the experiments on the device (SPEC §9).
+	Policy DevicePolicy `xmlrpc:"policy"`
 }
 
 // Registration is the struct parameter of RegisterDevice.

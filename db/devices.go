@@ -40,13 +40,16 @@ type Device struct {
 	// its leaf certificate (hex), checked instead of a CA.
 	TLS        bool
 	CertSHA256 string
+	// Policy is the device's policy (SPEC §9) as JSON; "" is the default
+	// policy (devices stored before policies existed have it).
+	Policy string
 }
 
 const deviceColumns = `name, location, type, hostname, port, description, token, interfaces,
-	capabilities, pending, reachable, last_seen, last_error, created, tls, cert_sha256`
+	capabilities, pending, reachable, last_seen, last_error, created, tls, cert_sha256, policy`
 
 // devicePlaceholders are the placeholders of deviceColumns' values.
-const devicePlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const devicePlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 // scanDevice reads one row of deviceColumns.
 func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
@@ -58,7 +61,7 @@ func scanDevice(row interface{ Scan(...any) error }) (Device, error) {
 		created  int64
 	)
 	err := row.Scan(&d.Name, &d.Location, &d.Type, &d.Hostname, &d.Port, &d.Description, &d.Token,
-		&ifaces, &caps, &d.Pending, &d.Reachable, &lastSeen, &d.LastError, &created, &d.TLS, &d.CertSHA256)
+		&ifaces, &caps, &d.Pending, &d.Reachable, &lastSeen, &d.LastError, &created, &d.TLS, &d.CertSHA256, &d.Policy)
 	if err != nil {
 		return d, err
 	}
@@ -81,7 +84,7 @@ func deviceArgs(d *Device) []any {
 	}
 	return []any{d.Name, d.Location, d.Type, d.Hostname, d.Port, d.Description, d.Token,
 		strings.Join(d.Interfaces, ","), caps, d.Pending, d.Reachable, unixMilli(d.LastSeen), d.LastError,
-		d.Created.UnixMilli(), d.TLS, d.CertSHA256}
+		d.Created.UnixMilli(), d.TLS, d.CertSHA256, d.Policy}
 }
 
 // CreateDevice stores a new device; ErrConflict when the name is taken.
@@ -148,7 +151,7 @@ func (d *DB) UpdateDevice(ctx context.Context, name string, fn func(*Device) err
 		args := append(deviceArgs(&dev), name)
 		_, err = tx.ExecContext(ctx, `UPDATE devices SET name = ?, location = ?, type = ?, hostname = ?, port = ?,
 			description = ?, token = ?, interfaces = ?, capabilities = ?, pending = ?, reachable = ?,
-			last_seen = ?, last_error = ?, created = ?, tls = ?, cert_sha256 = ? WHERE name = ?`, args...)
+			last_seen = ?, last_error = ?, created = ?, tls = ?, cert_sha256 = ?, policy = ? WHERE name = ?`, args...)
 		if isUnique(err) {
 			return fmt.Errorf("device %q: %w", dev.Name, ErrConflict)
 		}

@@ -129,6 +129,10 @@ func migrations() []string {
 			experiment INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
 			at INTEGER NOT NULL
 		);`,
+		// 7: device policy (SPEC §9): who may use a device and the limits
+		// of its experiments, as JSON; '' (every device stored before) is
+		// the default policy, safe by default.
+		`ALTER TABLE devices ADD COLUMN policy TEXT NOT NULL DEFAULT '';`,
 	}
 }
 

@@ -156,11 +156,18 @@ func newEnv(t *testing.T) *env {
 	return &env{m: m, gui: gui, srv: srv, admin: admin}
 }
 
-// addDevice adds capture daemon c as name through the manager.
+// addDevice adds capture daemon c as name through the manager, with
+// openPolicy.
 func (e *env) addDevice(t *testing.T, name string, c *capd) {
 	t.Helper()
+	e.addDeviceWith(t, name, c, openPolicy())
+}
+
+// addDeviceWith adds capture daemon c as name with policy pol.
+func (e *env) addDeviceWith(t *testing.T, name string, c *capd, pol *amapi.PolicyInput) {
+	t.Helper()
 	if _, err := e.m.AddDevice(context.Background(), e.admin, amapi.DeviceInput{Name: name, Location: "lab", Type: "gims-capd",
-		Hostname: c.host, Port: c.port, Token: c.token}); err != nil {
+		Hostname: c.host, Port: c.port, Token: c.token, Policy: pol}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -254,4 +261,13 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// openPolicy is the device policy (SPEC §9) that allows every
+// experiment, for the tests that are not about policy: every user, no
+// anonymization required, payloads kept, experimenters' secrets.
+func openPolicy() *amapi.PolicyInput {
+	p := amapi.DefaultDevicePolicy()
+	p.RequireAnonymization, p.Payload, p.KeyHolder = false, "keep", "experimenter"
+	return amapi.PolicyInputOf(p)
 }

@@ -466,7 +466,7 @@ func TestGimsctl(t *testing.T) {
 		}
 		return string(out)
 	}
-	run("add-device", "-name", "tap1", "-hostname", host, "-port", port)
+	run("add-device", "-name", "tap1", "-hostname", host, "-port", port, "-key-holder", "experimenter")
 	id := strings.TrimSpace(run("create-experiment", "-name", "ctl", "-devices", "tap1:"+traceIface))
 	run("configure-experiment", id, "-flows", "-counters", "-pcap", "-anonymize-secret", "ctl-secret")
 	run("start-experiment", id)

@@ -153,14 +153,23 @@ func faultCode(err error) int {
 	return -1
 }
 
-// addDevice adds capture daemon c as device name.
+// addDevice adds capture daemon c as device name, with openPolicy: the
+// tests that are not about device policy configure what they like.
 func (a *amProc) addDevice(t *testing.T, name string, c *capd) {
 	t.Helper()
 	host, port, _ := strings.Cut(c.addr, ":")
 	var p int
 	fmt.Sscan(port, &p)
 	a.admin(t, "AddDevice", nil, map[string]any{"name": name, "location": "lab", "type": "gims-capd",
-		"hostname": host, "port": p, "description": "test daemon", "token": c.token})
+		"hostname": host, "port": p, "description": "test daemon", "token": c.token, "policy": openPolicy()})
+}
+
+// openPolicy is the device policy (SPEC §9) that allows every
+// experiment: every user, no anonymization required, payloads kept,
+// experimenters' secrets.
+func openPolicy() map[string]any {
+	return map[string]any{"users": []string{"*"}, "require_anonymization": false, "payload": "keep",
+		"key_holder": "experimenter"}
 }
 
 // status is the part of GetExperimentStatus the tests read.

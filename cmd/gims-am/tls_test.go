@@ -112,7 +112,7 @@ func deviceArgs(name string, c *capd, pin string) map[string]any {
 	host, port, _ := strings.Cut(c.addr, ":")
 	var n int
 	fmt.Sscan(port, &n)
-	d := map[string]any{"name": name, "hostname": host, "port": n, "token": c.token, "tls": true}
+	d := map[string]any{"name": name, "hostname": host, "port": n, "token": c.token, "tls": true, "policy": openPolicy()}
 	if pin != "" {
 		d["cert_sha256"] = pin
 	}

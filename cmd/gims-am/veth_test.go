@@ -111,7 +111,8 @@ func TestTLSVeth(t *testing.T) {
 	}
 	_, devPort, _ := net.SplitHostPort(dev.Addr)
 	port, _ := strconv.Atoi(devPort)
-	call("AddDevice", nil, map[string]any{"name": "far", "hostname": devIP, "port": port, "token": token, "tls": true})
+	call("AddDevice", nil, map[string]any{"name": "far", "hostname": devIP, "port": port, "token": token, "tls": true,
+		"policy": openPolicy()})
 	var id int64
 	call("CreateExperiment", &id, map[string]any{"name": "veth", "devices": []string{"far:" + traceIface}})
 	call("ConfigureExperiment", nil, id, map[string]any{"pcap": true, "flows": map[string]any{},

@@ -64,7 +64,7 @@ func daemons(t *testing.T) (am *daemontest.Proc, url string) {
 	defer cancel()
 	if err := xmlrpc.Call(ctx, nil, url, nil, "AddDevice", []any{map[string]any{"name": "local",
 		"location": "test", "type": "gims-capd", "hostname": host, "port": p, "description": "gims-load test",
-		"token": deviceToken}}, nil); err != nil {
+		"token": deviceToken, "policy": map[string]any{"require_anonymization": false}}}, nil); err != nil {
 		t.Fatalf("AddDevice: %v\n%s", err, am.Log())
 	}
 	return am, url

@@ -713,10 +713,11 @@ func checkPort(port int) error {
 }
 
 // setupAddDevice: AddDevice(struct{name, location, type, hostname, port,
-// description, token, interfaces?}).
+// description, token, interfaces?, policy?}).
 func setupAddDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 	name := fs.String("name", "", "device name (required)")
 	df := addDeviceFlags(fs)
+	pf := addPolicyFlags(fs)
 	return func([]string) (invocation, error) {
 		if *name == "" {
 			return invocation{}, usagef("-name is required")
@@ -732,6 +733,11 @@ func setupAddDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 		if setFlags(fs)["interfaces"] {
 			in.Interfaces = splitList(*df.interfaces)
 		}
+		pol, err := pf.input(setFlags(fs))
+		if err != nil {
+			return invocation{}, err
+		}
+		in.Policy = pol
 		tok, err := df.secretToken(getenv, envDeviceToken)
 		if err != nil {
 			return invocation{}, err
@@ -750,6 +756,7 @@ func setupAddDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 // fields given; -approve sends approved: true.
 func setupEditDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 	df := addDeviceFlags(fs)
+	pf := addPolicyFlags(fs)
 	rename := fs.String("rename", "", "give the device a new `name`")
 	approve := fs.Bool("approve", false, "approve a device that registered itself (sends approved: true; -approve=false withdraws)")
 	return func(pos []string) (invocation, error) {
@@ -797,6 +804,9 @@ func setupEditDevice(fs *flag.FlagSet, getenv func(string) string) builder {
 				return invocation{}, usagef("-rename: empty name")
 			}
 			ch.Name = rename
+		}
+		if ch.Policy, err = pf.input(set); err != nil {
+			return invocation{}, err
 		}
 		if ch == (amapi.DeviceChanges{}) {
 			return invocation{}, usagef("nothing to change: give at least one flag")

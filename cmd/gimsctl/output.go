@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -375,6 +376,18 @@ func renderCapabilities(w io.Writer, c amapi.Capabilities) error {
 	if err != nil {
 		return err
 	}
+	var pol []line
+	if c.Policy != nil {
+		pol = policyLines("policy", c.Policy)
+	}
+	if c.DevicePolicy != nil {
+		pol = append(pol, line{"device's own policy", devicePolicyText(c.DevicePolicy)})
+	}
+	if len(pol) > 0 {
+		if err := writeBlock(w, pol); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(w)
 	rows := make([][]string, len(c.Interfaces))
 	for i, f := range c.Interfaces {
@@ -481,10 +494,73 @@ func renderDevice(w io.Writer, d amapi.DeviceInfo) error {
 			line{"max snaplen", fmtInt(c.MaxSnaplen)},
 			line{"storage free", humanBytes(c.StorageFreeBytes)})
 	}
+	lines = append(lines, policyLines("policy", &d.Policy)...)
+	if c := d.Capabilities; c != nil && c.DevicePolicy != nil {
+		lines = append(lines, line{"device's own policy", devicePolicyText(c.DevicePolicy)})
+	}
 	lines = append(lines,
 		line{"created", fmtTime(d.Created)},
 		line{"last error", fmtString(d.LastError)})
 	return writeBlock(w, lines)
+}
+
+// policyLines are the lines of a device policy (SPEC §9), each named
+// prefix + " " + member.
+func policyLines(prefix string, p *amapi.DevicePolicy) []line {
+	if len(p.Users) == 0 && p.Payload == "" {
+		return nil // not sent: an older AM
+	}
+	return []line{
+		{prefix + " users", fmtList(p.Users)},
+		{prefix + " require anonymization", fmtBool(p.RequireAnonymization)},
+		{prefix + " max payload", fmtString(p.Payload)},
+		{prefix + " outputs", orDefault(strings.Join(p.Outputs, ", "), "none")},
+		{prefix + " max snaplen", bound(int64(p.MaxSnaplen), strconv.FormatInt(int64(p.MaxSnaplen), 10))},
+		{prefix + " max duration", bound(p.MaxDurationS, (time.Duration(p.MaxDurationS) * time.Second).String())},
+		{prefix + " max storage", bound(p.MaxStorageBytes, humanBytes(p.MaxStorageBytes))},
+		{prefix + " key holder", fmtString(p.KeyHolder)},
+	}
+}
+
+// bound is text, or "none" for a bound of 0.
+func bound(n int64, text string) string {
+	if n <= 0 {
+		return "none"
+	}
+	return text
+}
+
+// policyText is a device policy on one line (for tables).
+func policyText(p *amapi.DevicePolicy) string {
+	if len(p.Users) == 0 && p.Payload == "" {
+		return "-"
+	}
+	return "users " + strings.Join(p.Users, ",") + "; " + devicePolicyText(&p.Policy)
+}
+
+// devicePolicyText is a device owner's policy (gims-capd -policy) on one
+// line.
+func devicePolicyText(p *deviceapi.Policy) string {
+	parts := []string{}
+	if p.RequireAnonymization {
+		parts = append(parts, "anonymization required")
+	} else {
+		parts = append(parts, "anonymization optional")
+	}
+	parts = append(parts, "payload ≤ "+p.Payload, "outputs "+orDefault(strings.Join(p.Outputs, ","), "none"))
+	if p.MaxSnaplen > 0 {
+		parts = append(parts, "snaplen ≤ "+strconv.Itoa(p.MaxSnaplen))
+	}
+	if p.MaxDurationS > 0 {
+		parts = append(parts, "duration ≤ "+(time.Duration(p.MaxDurationS)*time.Second).String())
+	}
+	if p.MaxStorageBytes > 0 {
+		parts = append(parts, "storage ≤ "+humanBytes(p.MaxStorageBytes))
+	}
+	if p.KeyHolder != "" {
+		parts = append(parts, "keys: "+p.KeyHolder)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // renderActivation prints CreateActivation's reply, the code first.
@@ -522,10 +598,11 @@ func renderDevices(w io.Writer, list []amapi.DeviceInfo) error {
 	rows := make([][]string, len(list))
 	for i, d := range list {
 		rows[i] = []string{fmtString(d.Name), deviceStatus(d), fmtString(d.Type), fmtString(d.Hostname),
-			fmtInt(d.Port), fmtString(d.Location), fmtBool(d.Reachable), fmtTime(d.LastSeen), fmtList(d.Interfaces)}
+			fmtInt(d.Port), fmtString(d.Location), fmtBool(d.Reachable), fmtTime(d.LastSeen), fmtList(d.Interfaces),
+			policyText(&d.Policy)}
 	}
 	return writeTable(w, []string{"NAME", "STATUS", "TYPE", "HOSTNAME", "PORT", "LOCATION", "REACHABLE",
-		"LAST_SEEN", "INTERFACES"}, rows)
+		"LAST_SEEN", "INTERFACES", "POLICY"}, rows)
 }
 
 // renderUsers prints ListUsers.

@@ -111,7 +111,8 @@ func startCapd(t *testing.T, token string) *capd {
 func (a *realAM) addDevice(t *testing.T, name string, c *capd) {
 	t.Helper()
 	if _, err := a.m.AddDevice(context.Background(), a.admin, amapi.DeviceInput{Name: name, Location: "rack 3",
-		Type: "gims-capd", Hostname: c.host, Port: c.port, Description: "uplink", Token: c.token}); err != nil {
+		Type: "gims-capd", Hostname: c.host, Port: c.port, Description: "uplink", Token: c.token,
+		Policy: openPolicy()}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -312,4 +313,13 @@ func fileInterfacesOnly(s string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "")
+}
+
+// openPolicy is the device policy (SPEC §9) that allows every
+// experiment, for the tests that are not about policy: every user, no
+// anonymization required, payloads kept, experimenters' secrets.
+func openPolicy() *amapi.PolicyInput {
+	p := amapi.DefaultDevicePolicy()
+	p.RequireAnonymization, p.Payload, p.KeyHolder = false, "keep", "experimenter"
+	return amapi.PolicyInputOf(p)
 }

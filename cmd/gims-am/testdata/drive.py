@@ -20,7 +20,8 @@ def main():
     am = xmlrpc.client.ServerProxy(url)
     methods = am.system.listMethods()
     am.AddDevice({"name": "pytap", "location": "lab", "type": "gims-capd", "hostname": host,
-                  "port": int(port), "description": "from python", "token": token})
+                  "port": int(port), "description": "from python", "token": token,
+                  "policy": {"require_anonymization": False, "payload": "keep", "key_holder": "experimenter"}})
     caps = am.GetDeviceCapabilities("pytap")
     assert any(i["name"] == iface for i in caps["interfaces"]), caps
     exp = am.CreateExperiment({"name": "py", "description": "python", "devices": ["pytap:" + iface]})
