@@ -25,6 +25,9 @@ var (
 	ErrDevice = errors.New("capture device failed")
 	// ErrConflict: a name is taken, or a device is in use.
 	ErrConflict = errors.New("conflict")
+	// ErrPolicy: a device's policy (SPEC §9) refuses the experiment; it
+	// is an ErrAuth (fault 4).
+	ErrPolicy = fmt.Errorf("%w by the device policy", ErrAuth)
 )
 
 // invalidf returns an ErrInvalid error with a message a person can act on.

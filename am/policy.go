@@ -48,7 +48,7 @@ func setPolicy(d *db.Device, base amapi.DevicePolicy, in *amapi.PolicyInput) err
 
 // policyError is the fault of a device policy violation.
 func policyError(device, why string) error {
-	return fmt.Errorf("%w: device %s: %s", ErrAuth, device, why)
+	return fmt.Errorf("%w: device %s: %s", ErrPolicy, device, why)
 }
 
 // checkUsers refuses (ErrAuth) an experiment of owner on a device whose

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/deviceapi"
 )
 
 // newLocation is the location drop-down's value for "a new one".
@@ -162,6 +163,62 @@ type deviceForm struct {
 	Error  string
 	// Device is the stored record (edit): capabilities, reachability.
 	Device *amapi.DeviceInfo
+	// Policy is the device policy (SPEC §9) as typed: PolicyUsers is the
+	// comma-separated users, the bounds are typed numbers ("" or 0: none).
+	Policy             amapi.DevicePolicy
+	PolicyUsers        string
+	PolicyMaxSnaplen   string
+	PolicyMaxDurationS string
+	PolicyMaxStorage   string
+}
+
+// setPolicy fills the policy fields from p.
+func (f *deviceForm) setPolicy(p amapi.DevicePolicy) {
+	f.Policy, f.PolicyUsers = p, strings.Join(p.Users, ", ")
+	f.PolicyMaxSnaplen = strconv.Itoa(p.MaxSnaplen)
+	f.PolicyMaxDurationS = strconv.FormatInt(p.MaxDurationS, 10)
+	f.PolicyMaxStorage = strconv.FormatInt(p.MaxStorageBytes, 10)
+}
+
+// AllowsOutput tells whether the form's policy allows output (a
+// template helper).
+func (f deviceForm) AllowsOutput(output string) bool { return slices.Contains(f.Policy.Outputs, output) }
+
+// policyInput is the typed policy, every member set; a bound that is not
+// a whole number is an error naming the field.
+func (f *deviceForm) policyInput() (*amapi.PolicyInput, error) {
+	p := f.Policy
+	p.Users = splitComma(f.PolicyUsers)
+	for _, b := range []struct {
+		field, text string
+		set         func(int64)
+	}{
+		{"max_snaplen", f.PolicyMaxSnaplen, func(n int64) { p.MaxSnaplen = int(n) }},
+		{"max_duration_s", f.PolicyMaxDurationS, func(n int64) { p.MaxDurationS = n }},
+		{"max_storage_bytes", f.PolicyMaxStorage, func(n int64) { p.MaxStorageBytes = n }},
+	} {
+		if b.text == "" {
+			b.set(0)
+			continue
+		}
+		n, err := strconv.ParseInt(b.text, 10, 64)
+		if err != nil || n > 1<<62 {
+			return nil, fmt.Errorf("%w: policy %s must be a whole number (0: no bound), not %q", am.ErrInvalid, b.field, b.text)
+		}
+		b.set(n)
+	}
+	return amapi.PolicyInputOf(p), nil
+}
+
+// splitComma splits a comma-separated list, dropping empty items.
+func splitComma(s string) []string {
+	out := []string{}
+	for _, i := range strings.Split(s, ",") {
+		if i = strings.TrimSpace(i); i != "" {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // NewLocation tells whether the form's location is not an existing one.
@@ -187,9 +244,11 @@ func (h *Handler) locations(r *http.Request, s *session) ([]string, []amapi.Devi
 
 // formOf fills a form from a stored device.
 func formOf(d *amapi.DeviceInfo) deviceForm {
-	return deviceForm{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname,
+	f := deviceForm{Name: d.Name, Location: d.Location, Type: d.Type, Hostname: d.Hostname,
 		Port: strconv.Itoa(d.Port), Interfaces: strings.Join(d.Interfaces, ", "), Description: d.Description,
 		TLS: d.TLS, CertSHA256: d.CertSHA256}
+	f.setPolicy(d.Policy)
+	return f
 }
 
 // newDeviceForm shows the add form; query parameters pre-fill it (the
@@ -210,6 +269,7 @@ func (h *Handler) newDeviceForm(w http.ResponseWriter, r *http.Request, s *sessi
 	if f.Port == "" {
 		f.Port = "8081"
 	}
+	f.setPolicy(amapi.DefaultDevicePolicy())
 	h.render(w, r, http.StatusOK, "device_form.html", "Add a capture device", "devices", &f)
 }
 
@@ -228,6 +288,17 @@ func readDeviceForm(r *http.Request) deviceForm {
 		f.Location = r.PostFormValue("new_location")
 	}
 	f.Location = strings.TrimSpace(f.Location)
+	f.Policy = amapi.DevicePolicy{
+		Policy: deviceapi.Policy{RequireAnonymization: r.PostFormValue("policy_require_anonymization") == "on",
+			Payload: r.PostFormValue("policy_payload"), Outputs: []string{},
+			KeyHolder: r.PostFormValue("policy_key_holder")}}
+	if r.PostForm != nil {
+		f.Policy.Outputs = append(f.Policy.Outputs, r.PostForm["policy_outputs"]...)
+	}
+	f.PolicyUsers = r.PostFormValue("policy_users")
+	f.PolicyMaxSnaplen = strings.TrimSpace(r.PostFormValue("policy_max_snaplen"))
+	f.PolicyMaxDurationS = strings.TrimSpace(r.PostFormValue("policy_max_duration_s"))
+	f.PolicyMaxStorage = strings.TrimSpace(r.PostFormValue("policy_max_storage_bytes"))
 	return f
 }
 
@@ -256,6 +327,8 @@ func (f *deviceForm) interfaces() []string {
 // shows beside it (the browser's checks put the same message there).
 func fieldOf(msg string) string {
 	switch {
+	case strings.Contains(msg, "policy "):
+		return "policy"
 	case strings.Contains(msg, "device name"):
 		return "name"
 	case strings.Contains(msg, ": hostname "):
@@ -288,7 +361,12 @@ func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, s *session) 
 	f := readDeviceForm(r)
 	in := amapi.DeviceInput{Name: f.Name, Location: f.Location, Type: f.Type, Hostname: f.Hostname, Port: f.port(),
 		Description: f.Description, Token: r.PostFormValue("token"), Interfaces: f.interfaces(), TLS: f.TLS, CertSHA256: f.CertSHA256}
-	d, err := h.m.AddDevice(r.Context(), s.User, in)
+	pol, err := f.policyInput()
+	var d amapi.DeviceInfo
+	if err == nil {
+		in.Policy = pol
+		d, err = h.m.AddDevice(r.Context(), s.User, in)
+	}
 	if err != nil {
 		if httpStatus(err) == http.StatusForbidden {
 			h.fail(w, r, err)
@@ -339,7 +417,12 @@ func (h *Handler) editDevice(w http.ResponseWriter, r *http.Request, s *session)
 	if tok := r.PostFormValue("token"); tok != "" {
 		ch.Token = &tok
 	}
-	d, err := h.m.EditDevice(r.Context(), s.User, name, ch)
+	pol, err := f.policyInput()
+	var d amapi.DeviceInfo
+	if err == nil {
+		ch.Policy = pol
+		d, err = h.m.EditDevice(r.Context(), s.User, name, ch)
+	}
 	if err != nil {
 		cur, locs, ferr := h.findDevice(r, s, name)
 		if ferr != nil || httpStatus(err) == http.StatusForbidden {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -138,6 +139,94 @@ type configForm struct {
 	DurationS   string
 	ReplaySpeed string
 	Error       string
+	// Policy is what the policies of the experiment's devices allow
+	// together (SPEC §9).
+	Policy policyLimits
+}
+
+// policyLimits are the rules of the experiment's device policies taken
+// together: the configure form offers only what they allow and says why.
+type policyLimits struct {
+	RequireAnonymization bool
+	// Payload is the lowest payload ceiling.
+	Payload string
+	// Outputs are the outputs every policy allows.
+	Outputs map[string]bool
+	// MaxSnaplen and MaxDurationS are the smallest bounds (0: none).
+	MaxSnaplen   int
+	MaxDurationS int64
+	// OperatorKeys: some policy wants operator-held keys, no secret.
+	OperatorKeys bool
+	// Why are the lines that say what the policies limit.
+	Why []string
+}
+
+// PayloadAllowed tells whether payload mode is within the ceiling (a
+// template helper).
+func (l policyLimits) PayloadAllowed(mode string) bool {
+	p := amapi.DevicePolicy{Policy: deviceapi.Policy{Payload: l.Payload}}
+	return p.PayloadAllowed(mode)
+}
+
+// limitsOf takes the policies of the experiment's devices together.
+func limitsOf(pairs []pairView) policyLimits {
+	l := policyLimits{Payload: deviceapi.PayloadKeep,
+		Outputs: map[string]bool{deviceapi.OutputCounters: true, deviceapi.OutputFlows: true, deviceapi.OutputPcap: true}}
+	for _, p := range pairs {
+		if p.Device == nil {
+			continue
+		}
+		pol := &p.Device.Policy
+		l.RequireAnonymization = l.RequireAnonymization || pol.RequireAnonymization
+		if !pol.PayloadAllowed(l.Payload) {
+			l.Payload = pol.Payload
+		}
+		for o := range l.Outputs {
+			if !pol.AllowsOutput(o) {
+				delete(l.Outputs, o)
+			}
+		}
+		if pol.MaxSnaplen > 0 && (l.MaxSnaplen == 0 || pol.MaxSnaplen < l.MaxSnaplen) {
+			l.MaxSnaplen = pol.MaxSnaplen
+		}
+		if pol.MaxDurationS > 0 && (l.MaxDurationS == 0 || pol.MaxDurationS < l.MaxDurationS) {
+			l.MaxDurationS = pol.MaxDurationS
+		}
+		l.OperatorKeys = l.OperatorKeys || pol.KeyHolder == deviceapi.KeyHolderOperator
+	}
+	const why = " (device policy)"
+	if l.RequireAnonymization {
+		l.Why = append(l.Why, "anonymization: required"+why)
+	}
+	if l.OperatorKeys {
+		l.Why = append(l.Why, "keys: operator-held only, a secret is refused"+why)
+	}
+	switch l.Payload {
+	case deviceapi.PayloadStrip:
+		l.Why = append(l.Why, "payload: strip only"+why)
+	case deviceapi.PayloadZero:
+		l.Why = append(l.Why, "payload: strip or zero"+why)
+	}
+	if len(l.Outputs) < 3 {
+		var allowed []string
+		for _, o := range []string{deviceapi.OutputCounters, deviceapi.OutputFlows, deviceapi.OutputPcap} {
+			if l.Outputs[o] {
+				allowed = append(allowed, o)
+			}
+		}
+		text := "none"
+		if len(allowed) > 0 {
+			text = strings.Join(allowed, ", ") + " only"
+		}
+		l.Why = append(l.Why, "outputs: "+text+why)
+	}
+	if l.MaxSnaplen > 0 {
+		l.Why = append(l.Why, fmt.Sprintf("snaplen: at most %d%s", l.MaxSnaplen, why))
+	}
+	if l.MaxDurationS > 0 {
+		l.Why = append(l.Why, fmt.Sprintf("stop after: required, at most %d s%s", l.MaxDurationS, why))
+	}
+	return l
 }
 
 // pairView is one device interface of an experiment with its device.
@@ -155,6 +244,15 @@ type experimentData struct {
 	Status       statusView
 	Results      resultsView
 	Interval     int
+	// Policies are the policies of the experiment's devices, one per
+	// device.
+	Policies []devicePolicyView
+}
+
+// devicePolicyView is one device's policy on the experiment page.
+type devicePolicyView struct {
+	Device string
+	Policy amapi.DevicePolicy
 }
 
 // tailor fills the parts of a configure form that depend on the devices.
@@ -180,6 +278,22 @@ func tailor(f *configForm, pairs []pairView) {
 		if c.MaxSnaplen > 0 && c.MaxSnaplen < f.MaxSnaplen {
 			f.MaxSnaplen = c.MaxSnaplen
 		}
+	}
+	l := limitsOf(pairs)
+	f.Policy = l
+	if l.MaxSnaplen > 0 && l.MaxSnaplen < f.MaxSnaplen {
+		f.MaxSnaplen = l.MaxSnaplen
+	}
+	if n, err := strconv.Atoi(f.Snaplen); err == nil && n > f.MaxSnaplen {
+		f.Snaplen = strconv.Itoa(f.MaxSnaplen)
+	}
+	// What the policies do not allow is not on.
+	f.Counters = f.Counters && l.Outputs[deviceapi.OutputCounters]
+	f.Flows = f.Flows && l.Outputs[deviceapi.OutputFlows]
+	f.Pcap = f.Pcap && l.Outputs[deviceapi.OutputPcap]
+	f.Anonymize = f.Anonymize || l.RequireAnonymization
+	if !l.PayloadAllowed(f.Payload) {
+		f.Payload = l.Payload
 	}
 }
 
@@ -301,6 +415,11 @@ func (h *Handler) experimentPage(r *http.Request, s *session, id int64, form *co
 		d.Form = formFromConfig(set.Config)
 	}
 	tailor(&d.Form, pairs)
+	for _, p := range pairs {
+		if p.Device != nil && !slices.ContainsFunc(d.Policies, func(v devicePolicyView) bool { return v.Device == p.Device.Name }) {
+			d.Policies = append(d.Policies, devicePolicyView{Device: p.Device.Name, Policy: p.Device.Policy})
+		}
+	}
 	st, err := h.status(r, s, id)
 	if err != nil {
 		return nil, err
@@ -345,7 +464,7 @@ func (h *Handler) configureExperiment(w http.ResponseWriter, r *http.Request, s 
 		if am.FaultOf(err).Code != 0 && am.FaultOf(err).Code <= amapi.FaultConflict {
 			status = httpStatus(err)
 		}
-		if status == http.StatusNotFound || status == http.StatusForbidden {
+		if status == http.StatusNotFound || status == http.StatusForbidden && !errors.Is(err, am.ErrPolicy) {
 			h.fail(w, r, err)
 			return
 		}

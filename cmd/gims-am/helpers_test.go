@@ -169,7 +169,8 @@ func (a *amProc) addDevice(t *testing.T, name string, c *capd) {
 // experimenters' secrets.
 func openPolicy() map[string]any {
 	return map[string]any{"users": []string{"*"}, "require_anonymization": false, "payload": "keep",
-		"key_holder": "experimenter"}
+		"outputs": []string{"counters", "flows", "pcap"}, "max_snaplen": 0, "max_duration_s": 0,
+		"max_storage_bytes": 0, "key_holder": "experimenter"}
 }
 
 // status is the part of GetExperimentStatus the tests read.
