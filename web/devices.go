@@ -182,7 +182,9 @@ func (f *deviceForm) setPolicy(p amapi.DevicePolicy) {
 
 // AllowsOutput tells whether the form's policy allows output (a
 // template helper).
-func (f deviceForm) AllowsOutput(output string) bool { return slices.Contains(f.Policy.Outputs, output) }
+func (f deviceForm) AllowsOutput(output string) bool {
+	return slices.Contains(f.Policy.Outputs, output)
+}
 
 // policyInput is the typed policy, every member set; a bound that is not
 // a whole number is an error naming the field.
