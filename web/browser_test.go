@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gimsproject/gims/am"
+	"github.com/gimsproject/gims/amapi"
 )
 
 // chromiumPath is Debian's chromium (make deps installs it).
@@ -279,7 +280,23 @@ func TestBrowser(t *testing.T) {
 	b.setValue("select[name=location]", newLocation)
 	b.setValue("input[name=new_location]", "lab-1")
 	b.setValue("textarea[name=description]", "replays the test traces")
+	// Its policy (SPEC §9) lets experimenters bring a secret and choose
+	// the sanitization, which the rest of this test does.
+	var safe bool
+	b.eval("default policy", `document.querySelector('input[name=policy_require_anonymization]').checked &&
+		document.querySelector('select[name=policy_payload]').value === 'strip' &&
+		document.querySelector('select[name=policy_key_holder]').value === 'operator'`, &safe)
+	if !safe {
+		t.Error("the add form does not start from the safe default policy")
+	}
+	b.run("anonymization optional", chromedp.Click("input[name=policy_require_anonymization]", chromedp.ByQuery))
+	b.setValue("select[name=policy_payload]", "keep")
+	b.setValue("select[name=policy_key_holder]", "experimenter")
 	b.click("#device-save", "#capabilities")
+	if pol := b.text("#device-policy"); !strings.Contains(pol, "optional") || !strings.Contains(pol, "at most keep") ||
+		!strings.Contains(pol, "experimenter (may bring a secret)") {
+		t.Errorf("the saved policy shows:\n%s", pol)
+	}
 	if caps := b.text("#interfaces"); !strings.Contains(caps, "file:"+traceName) || !strings.Contains(caps, "file:"+sampleName) {
 		t.Errorf("capabilities do not list the pcaps:\n%s", caps)
 	}
@@ -533,4 +550,94 @@ func TestBrowser(t *testing.T) {
 	}
 	b.navigate("/experiments", "#experiments")
 	b.shot("15-experiments", true)
+}
+
+// TestBrowserPolicy is the configure form of an experiment on a device
+// whose policy limits it (SPEC §9): what the policy does not allow is
+// disabled with a line saying why, and a form posted past those limits
+// is answered with the manager's refusal on the form.
+func TestBrowserPolicy(t *testing.T) {
+	e := newEnv(t)
+	cd := startCapd(t, "browser-policy-token-77c2")
+	pol := amapi.DefaultDevicePolicy()
+	pol.Outputs, pol.MaxSnaplen, pol.MaxDurationS, pol.KeyHolder = []string{"counters", "flows"}, 256, 3600, "experimenter"
+	e.addDeviceWith(t, "cap1", cd, amapi.PolicyInputOf(pol))
+	ctx := context.Background()
+	id, err := e.m.CreateExperiment(ctx, e.admin, amapi.CreateRequest{Name: "limited", Devices: []string{"cap1:file:" + sampleName}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e.srv.URL)
+	b.navigate("/login", "#login")
+	b.setValue("#login input[name=name]", adminName)
+	b.setValue("#login input[name=password]", adminPass)
+	b.click("#login button", "#new-experiment")
+	page := fmt.Sprintf("/experiments/%d", id)
+	b.navigate(page, "#config-form")
+
+	var form struct {
+		PcapDisabled, AnonChecked, AnonDisabled, ZeroDisabled, KeepDisabled, StripEnabled bool
+		Snaplen, SnaplenMax, DurationMax                                                 string
+		DurationRequired                                                                 bool
+	}
+	b.eval("the limited form", `(() => {
+		const q = s => document.querySelector(s);
+		return {PcapDisabled: q('input[name=pcap]').disabled,
+			AnonChecked: q('input[type=checkbox][name=anonymize]').checked, AnonDisabled: q('input[type=checkbox][name=anonymize]').disabled,
+			ZeroDisabled: q('select[name=payload] option[value=zero]').disabled, KeepDisabled: q('select[name=payload] option[value=keep]').disabled,
+			StripEnabled: !q('select[name=payload] option[value=strip]').disabled,
+			Snaplen: q('input[name=snaplen]').value, SnaplenMax: q('input[name=snaplen]').max,
+			DurationMax: q('input[name=duration_s]').max, DurationRequired: q('input[name=duration_s]').required};
+	})()`, &form)
+	if !form.PcapDisabled || !form.AnonChecked || !form.AnonDisabled || !form.ZeroDisabled || !form.KeepDisabled ||
+		!form.StripEnabled || form.Snaplen != "256" || form.SnaplenMax != "256" || form.DurationMax != "3600" || !form.DurationRequired {
+		t.Errorf("the configure form is not limited by the policy: %+v", form)
+	}
+	why := b.text("#policy-why")
+	for _, want := range []string{"anonymization: required (device policy)", "payload: strip only (device policy)",
+		"outputs: counters, flows only (device policy)", "snaplen: at most 256 (device policy)",
+		"stop after: required, at most 3600 s (device policy)"} {
+		if !strings.Contains(why, want) {
+			t.Errorf("the form does not say %q:\n%s", want, why)
+		}
+	}
+	if got := b.text("#pcap-why"); got != "not allowed (device policy)" {
+		t.Errorf("pcap why-text %q", got)
+	}
+	if got := b.text("#payload-why"); got != "payload: strip only (device policy)" {
+		t.Errorf("payload why-text %q", got)
+	}
+	b.shot("policy-01-configure-limited", true)
+
+	// A form posted past the limits: the manager's refusal on the form.
+	b.run("post past the policy", chromedp.Evaluate(`(() => {
+		const q = s => document.querySelector(s);
+		q('input[name=pcap]').disabled = false; q('input[name=pcap]').checked = true;
+		q('input[name=secret]').value = 'policy browser secret';
+		q('input[name=duration_s]').value = '60';
+		window.gimsMark = 1;
+		q('#config-form').submit();
+	})()`, nil))
+	b.waitNav("the refusal", `window.gimsMark === undefined && document.readyState === 'complete' && !!document.querySelector('#form-error')`)
+	if got := b.text("#form-error"); !strings.Contains(got, "device cap1: output pcap not allowed: policy allows outputs counters, flows") {
+		t.Errorf("the refusal shown: %q", got)
+	}
+	if set, err := e.m.GetExperimentSettings(ctx, e.admin, id); err != nil || set.State != am.StateInstantiated {
+		t.Errorf("after the refused post: %s, %v; want instantiated", set.State, err)
+	}
+	b.shot("policy-02-refused", false)
+
+	// Within the limits it saves; the page shows the device's policy.
+	b.setValue("input[name=secret]", "policy browser secret")
+	b.setValue("input[name=duration_s]", "60")
+	b.click("#configure-save", "#btn-start")
+	var shown string
+	b.eval("policies", `document.querySelector('#policies').textContent`, &shown)
+	if !strings.Contains(shown, "cap1") || !strings.Contains(shown, "at most strip") || !strings.Contains(shown, "256") {
+		t.Errorf("the experiment page does not show the device policy:\n%s", shown)
+	}
+	if set, err := e.m.GetExperimentSettings(ctx, e.admin, id); err != nil || set.Config == nil || set.Config.Pcap ||
+		set.Config.Snaplen != 256 || set.Config.Anonymize == nil || set.Config.Anonymize.Payload != "strip" {
+		t.Errorf("stored configuration %+v, %v", set.Config, err)
+	}
 }

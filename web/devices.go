@@ -170,6 +170,9 @@ type deviceForm struct {
 	PolicyMaxSnaplen   string
 	PolicyMaxDurationS string
 	PolicyMaxStorage   string
+	// PolicyGiven tells that the posted form had the policy fields (a
+	// form without them leaves the policy as it is, or the default).
+	PolicyGiven bool
 }
 
 // setPolicy fills the policy fields from p.
@@ -189,6 +192,9 @@ func (f deviceForm) AllowsOutput(output string) bool {
 // policyInput is the typed policy, every member set; a bound that is not
 // a whole number is an error naming the field.
 func (f *deviceForm) policyInput() (*amapi.PolicyInput, error) {
+	if !f.PolicyGiven {
+		return nil, nil
+	}
 	p := f.Policy
 	p.Users = splitComma(f.PolicyUsers)
 	for _, b := range []struct {
@@ -296,6 +302,7 @@ func readDeviceForm(r *http.Request) deviceForm {
 			KeyHolder: r.PostFormValue("policy_key_holder")}}
 	if r.PostForm != nil {
 		f.Policy.Outputs = append(f.Policy.Outputs, r.PostForm["policy_outputs"]...)
+		_, f.PolicyGiven = r.PostForm["policy_payload"]
 	}
 	f.PolicyUsers = r.PostFormValue("policy_users")
 	f.PolicyMaxSnaplen = strings.TrimSpace(r.PostFormValue("policy_max_snaplen"))
@@ -375,6 +382,9 @@ func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, s *session) 
 			return
 		}
 		f.Locations, _, _ = h.locations(r, s)
+		if !f.PolicyGiven {
+			f.setPolicy(amapi.DefaultDevicePolicy())
+		}
 		f.setError(err)
 		h.render(w, r, httpStatus(err), "device_form.html", "Add a capture device", "devices", &f)
 		return
@@ -432,6 +442,9 @@ func (h *Handler) editDevice(w http.ResponseWriter, r *http.Request, s *session)
 			return
 		}
 		f.Edit, f.Original, f.Locations, f.Device = true, name, locs, cur
+		if !f.PolicyGiven {
+			f.setPolicy(cur.Policy)
+		}
 		f.setError(err)
 		h.render(w, r, httpStatus(err), "device_form.html", "Device "+name, "devices", &f)
 		return

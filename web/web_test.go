@@ -246,7 +246,10 @@ func TestSecretsNeverShown(t *testing.T) {
 		pages = append(pages, what+"\n"+body)
 	}
 	form := url.Values{"name": {"tap1"}, "location": {newLocation}, "new_location": {"lab"}, "type": {"gims-capd"},
-		"hostname": {cd.host}, "port": {"0"}, "token": {token}}
+		"hostname": {cd.host}, "port": {"0"}, "token": {token},
+		// The policy fields (SPEC §9): experimenters' secrets allowed.
+		"policy_users": {"*"}, "policy_payload": {"strip"}, "policy_key_holder": {"experimenter"},
+		"policy_require_anonymization": {"on"}, "policy_outputs": {"counters", "flows", "pcap"}}
 	status, body, _ := admin.postForm("/devices/new", form)
 	if status != http.StatusBadRequest {
 		t.Fatalf("add device with port 0: status %d", status)
