@@ -330,3 +330,41 @@ func TestFileModes(t *testing.T) {
 		t.Errorf("no warning about the fixed modes:\n%s", logs.String())
 	}
 }
+
+// TestPolicyMigration checks that the device policy migration gives the
+// devices stored before it the policy "" (the default policy, SPEC §9),
+// and that a policy is stored and read back.
+func TestPolicyMigration(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	var step string
+	for _, m := range migrations() {
+		if strings.Contains(m, "ADD COLUMN policy") {
+			step = m
+		}
+	}
+	if step == "" {
+		t.Fatal("no migration adds devices.policy")
+	}
+	// The table as it was before the step, with a device in it.
+	if _, err := d.sql.Exec(`ALTER TABLE devices DROP COLUMN policy`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.sql.Exec(`INSERT INTO devices (name, location, type, hostname, port, description, token, interfaces,
+		pending, reachable, last_error, created) VALUES ('old', '', '', 'h', 1, '', 't', '', 0, 0, '', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.sql.Exec(step); err != nil {
+		t.Fatal(err)
+	}
+	if dev, err := d.GetDevice(ctx, "old"); err != nil || dev.Policy != "" {
+		t.Errorf("a device stored before policies: %q, %v; want the default policy \"\"", dev.Policy, err)
+	}
+	const pol = `{"users":["alice"]}`
+	if err := d.CreateDevice(ctx, Device{Name: "new", Hostname: "h", Port: 1, Token: "t", Created: time.Now(), Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	if dev, err := d.GetDevice(ctx, "new"); err != nil || dev.Policy != pol {
+		t.Errorf("stored policy %q, %v; want %q", dev.Policy, err, pol)
+	}
+}
