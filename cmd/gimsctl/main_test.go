@@ -381,6 +381,33 @@ func TestArguments(t *testing.T) {
 				"port": 8081, "description": "", "token": "tok-env"}},
 		},
 		{
+			name: "add-device with a policy",
+			env:  map[string]string{envDeviceToken: "tok-env"},
+			args: []string{"add-device", "-name", "tap1", "-hostname", "127.0.0.1", "-policy-users", "alice, bob",
+				"-require-anonymization=false", "-max-payload", "keep", "-outputs", "counters,flows", "-max-snaplen", "256",
+				"-max-duration", "1h", "-max-storage", "1GiB", "-key-holder", "experimenter"},
+			method: "AddDevice",
+			want: []any{map[string]any{"name": "tap1", "location": "", "type": "", "hostname": "127.0.0.1",
+				"port": 8081, "description": "", "token": "tok-env", "policy": map[string]any{
+					"users": []any{"alice", "bob"}, "require_anonymization": false, "payload": "keep",
+					"outputs": []any{"counters", "flows"}, "max_snaplen": 256, "max_duration_s": 3600,
+					"max_storage_bytes": 1 << 30, "key_holder": "experimenter"}}},
+		},
+		{
+			name:   "edit-device one policy member",
+			args:   []string{"edit-device", "tap1", "-max-payload", "zero"},
+			method: "EditDevice",
+			want:   []any{"tap1", map[string]any{"policy": map[string]any{"payload": "zero"}}},
+		},
+		{
+			name: "edit-device -policy-json and a flag over it",
+			args: []string{"edit-device", "tap1", "-policy-json", `{"users": ["*"], "max_snaplen": 128, "key_holder": "experimenter"}`,
+				"-key-holder", "operator", "-outputs", ""},
+			method: "EditDevice",
+			want: []any{"tap1", map[string]any{"policy": map[string]any{"users": []any{"*"}, "max_snaplen": 128,
+				"key_holder": "operator", "outputs": []any{}}}},
+		},
+		{
 			name:   "edit-device changed fields only",
 			args:   []string{"edit-device", "tap1", "-location", "rack 4", "-port", "9000"},
 			method: "EditDevice",

@@ -367,26 +367,20 @@ func renderSettings(w io.Writer, s amapi.Settings) error {
 
 // renderCapabilities prints GetDeviceCapabilities.
 func renderCapabilities(w io.Writer, c amapi.Capabilities) error {
-	err := writeBlock(w, []line{
+	lines := []line{
 		{"version", fmtString(c.Version)},
 		{"max snaplen", fmtInt(c.MaxSnaplen)},
 		{"transforms", fmtList(c.Transforms)},
 		{"storage free", humanBytes(c.StorageFreeBytes)},
-	})
-	if err != nil {
-		return err
 	}
-	var pol []line
 	if c.Policy != nil {
-		pol = policyLines("policy", c.Policy)
+		lines = append(lines, policyLines("policy", c.Policy)...)
 	}
 	if c.DevicePolicy != nil {
-		pol = append(pol, line{"device's own policy", devicePolicyText(c.DevicePolicy)})
+		lines = append(lines, line{"device's own policy", devicePolicyText(c.DevicePolicy)})
 	}
-	if len(pol) > 0 {
-		if err := writeBlock(w, pol); err != nil {
-			return err
-		}
+	if err := writeBlock(w, lines); err != nil {
+		return err
 	}
 	fmt.Fprintln(w)
 	rows := make([][]string, len(c.Interfaces))

@@ -260,6 +260,9 @@ func TestOutputRealAM(t *testing.T) {
 		{args: []string{"delete-activation", "2"}},
 		{args: []string{"audit", "-user", "nobody", "-since", "1h"}},
 		{golden: "edit-device.txt", args: []string{"edit-device", "tap9", "-location", "rack 9", "-approve"}},
+		// The device policy flags (SPEC §9) against the real AM.
+		{golden: "edit-device-policy.txt", args: []string{"edit-device", "tap9", "-policy-users", "alice,bob", "-max-payload", "zero",
+			"-outputs", "counters,flows", "-max-snaplen", "256", "-max-duration", "1h", "-max-storage", "1GiB", "-key-holder", "experimenter"}},
 		{golden: "delete-device.txt", args: []string{"delete-device", "tap9"}},
 		{golden: "delete-user.txt", args: []string{"delete-user", "bob"}},
 		{golden: "list-methods.txt", args: []string{"list-methods"}},
