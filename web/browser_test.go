@@ -577,8 +577,8 @@ func TestBrowserPolicy(t *testing.T) {
 
 	var form struct {
 		PcapDisabled, AnonChecked, AnonDisabled, ZeroDisabled, KeepDisabled, StripEnabled bool
-		Snaplen, SnaplenMax, DurationMax                                                 string
-		DurationRequired                                                                 bool
+		Snaplen, SnaplenMax, DurationMax                                                  string
+		DurationRequired                                                                  bool
 	}
 	b.eval("the limited form", `(() => {
 		const q = s => document.querySelector(s);
