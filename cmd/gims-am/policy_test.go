@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -258,5 +260,81 @@ func TestDevicePolicyPython(t *testing.T) {
 	}
 	if !strings.Contains(got.DeviceRefusal, "device tap2 refused") || !strings.Contains(got.DeviceRefusal, "anonymization is required") {
 		t.Errorf("the daemon's refusal as the AM reports it: %q", got.DeviceRefusal)
+	}
+}
+
+// TestDevicePolicyGimsctl checks every rule of testdata/policy_rules.json
+// through gimsctl, refused (exit 1 with the fault's message) and
+// allowed: the admin sets the policy with edit-device -policy-json and
+// a flag, alice configures with gimsctl call.
+func TestDevicePolicyGimsctl(t *testing.T) {
+	t.Parallel()
+	c := startCapd(t, "tok-policy-ctl")
+	a := startAM(t)
+	host, port, _ := strings.Cut(c.addr, ":")
+	a.admin(t, "AddUser", nil, map[string]any{"name": "alice", "password": "alice-password", "role": "experimenter"})
+	ctl := func(user, pass string, args ...string) (string, error) {
+		cmd := exec.Command(bins["gimsctl"], append([]string{"-url", a.url("", "")}, args...)...)
+		cmd.Env = append(os.Environ(), "GIMS_USER="+user, "GIMS_PASSWORD="+pass, "GIMS_DEVICE_TOKEN="+c.token)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	admin := func(args ...string) string {
+		t.Helper()
+		out, err := ctl(adminName, adminPass, args...)
+		if err != nil {
+			t.Fatalf("gimsctl %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	out := admin("add-device", "-name", "tap1", "-hostname", host, "-port", port, "-max-snaplen", "512")
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"policy require anonymization: yes", "policy max payload: strip", "policy max snaplen: 512",
+		"policy key holder: operator"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("add-device output lacks %q:\n%s", want, out)
+		}
+	}
+	policyJSON := func(p map[string]any) string {
+		b, err := json.Marshal(over(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	cfgJSON := func(m map[string]any) string {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for i, r := range policyRules(t) {
+		admin("edit-device", "tap1", "-policy-json", policyJSON(nil))
+		out, err := ctl("alice", "alice-password", "create-experiment", "-name", fmt.Sprintf("ctl-%d", i), "-devices", "tap1:"+traceIface)
+		if err != nil {
+			t.Fatalf("create-experiment: %v\n%s", err, out)
+		}
+		id := strings.TrimSpace(out)
+		// -require-anonymization given as a flag overrides the JSON.
+		anon := "-require-anonymization=false"
+		if v, ok := r.Policy["require_anonymization"].(bool); ok && v {
+			anon = "-require-anonymization=true"
+		}
+		admin("edit-device", "tap1", "-policy-json", policyJSON(r.Policy), anon)
+		out, err = ctl("alice", "alice-password", "call", "ConfigureExperiment", id, cfgJSON(r.Refused))
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "ConfigureExperiment: fault 4: ") || !strings.Contains(out, r.Message) {
+			t.Errorf("%s: gimsctl call ConfigureExperiment (refused) = %v:\n%s\nwant exit 1 with fault 4 %q", r.Rule, err, out, r.Message)
+		}
+		if r.AllowedPolicy != nil {
+			admin("edit-device", "tap1", "-policy-json", policyJSON(r.AllowedPolicy))
+		}
+		if out, err := ctl("alice", "alice-password", "call", "ConfigureExperiment", id, cfgJSON(r.Allowed)); err != nil {
+			t.Errorf("%s: gimsctl call ConfigureExperiment (allowed): %v\n%s", r.Rule, err, out)
+		}
+	}
+	if out := admin("list-devices"); !strings.Contains(out, "POLICY") || !strings.Contains(out, "users *") {
+		t.Errorf("list-devices shows no policy:\n%s", out)
 	}
 }
