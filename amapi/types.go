@@ -59,7 +59,7 @@ type FlowsConfig struct {
 // Key names an operator-held key (CreateKey) instead of a secret: exactly
 // one of Secret and Key is given.
 type AnonymizeConfig struct {
-	Secret  string `xmlrpc:"secret"`
+	Secret  string `xmlrpc:"secret,omitempty"`
 	Key     string `xmlrpc:"key,omitempty"`
 	Payload string `xmlrpc:"payload,omitempty"`
 	MAC     string `xmlrpc:"mac,omitempty"`
