@@ -135,8 +135,8 @@ type configForm struct {
 	Fingerprint string
 	// Key is the operator-held key chosen instead of a secret ("" for
 	// a secret); Keys are those the experiment's owner may use.
-	Key  string
-	Keys []amapi.KeyInfo
+	Key         string
+	Keys        []amapi.KeyInfo
 	Pcap        bool
 	Storage     string
 	DurationS   string
