@@ -122,7 +122,7 @@ func (d *DB) DeleteKey(ctx context.Context, name string, inUse []string) (Key, e
 			return err
 		}
 		if len(users) > 0 {
-			return fmt.Errorf("%w: key %q is used by %s", ErrKeyInUse, name, joinUsers(users))
+			return fmt.Errorf("%w by %s; delete it once they are done", ErrKeyInUse, joinUsers(users))
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM keys WHERE name = ?`, name)
 		return err
