@@ -27,6 +27,8 @@ func TestNewInvalidConfiguration(t *testing.T) {
 			"invalid aggregate manager configuration: RefreshInterval must be positive, got -1ms"},
 		{"negative retention", func(c *Configuration) { c.Retention = -time.Hour },
 			"invalid aggregate manager configuration: Retention must be zero or more, got -1h0m0s"},
+		{"negative audit retention", func(c *Configuration) { c.AuditRetention = -time.Hour },
+			"invalid aggregate manager configuration: AuditRetention must be zero or more, got -1h0m0s"},
 		{"bcrypt cost too low", func(c *Configuration) { c.BcryptCost = 3 },
 			"invalid aggregate manager configuration: BcryptCost must be between 4 and 31, got 3"},
 		{"bcrypt cost too high", func(c *Configuration) { c.BcryptCost = 32 },

@@ -46,7 +46,7 @@ func FaultOf(err error) xmlrpc.Fault {
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, db.ErrNotFound):
 		code = amapi.FaultNotFound
-	case errors.Is(err, ErrState):
+	case errors.Is(err, ErrState), errors.Is(err, db.ErrKeyInUse):
 		code = amapi.FaultState
 	case errors.Is(err, ErrInvalid):
 		code = amapi.FaultInvalid

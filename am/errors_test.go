@@ -23,6 +23,7 @@ func TestFaultOf(t *testing.T) {
 		{deviceError("tap1", errors.New("dial tcp: refused")), amapi.FaultDevice},
 		{deviceError("tap1", &xmlrpc.Fault{Code: 3, String: "bad job"}), amapi.FaultDevice},
 		{fmt.Errorf("x: %w", db.ErrLastAdmin), amapi.FaultConflict},
+		{fmt.Errorf("delete key: %w: used by experiment 3 (running)", db.ErrKeyInUse), amapi.FaultState},
 		{fmt.Errorf("%w: taken", ErrConflict), amapi.FaultConflict},
 		{xmlrpc.Fault{Code: 42, String: "as is"}, 42},
 		{errors.New("disk on fire"), xmlrpc.CodeApplication},

@@ -128,7 +128,8 @@ func (m *Manager) resolvePairing(ctx context.Context, spec string) (db.Pairing, 
 // ConfigureExperiment checks and stores an experiment's configuration
 // (instantiated → configured, or configured → configured). The filter is
 // compiled against each device interface's link type; the secret becomes
-// the Crypto-PAn key, of which only the fingerprint is ever shown.
+// the Crypto-PAn key, or the operator-held key named by anonymize.key is
+// copied (sealed) into the experiment; only the fingerprint is ever shown.
 func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64, cfg amapi.ExperimentConfig) (_ amapi.Settings, err error) {
 	defer m.audit(ctx, p, "ConfigureExperiment", auditID(id), &err)
 	unlock := m.lockExperiment(id)
@@ -166,7 +167,7 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 	}
 	attrs := []any{"experiment", id, "by", p.Name}
 	if view.Anonymize != nil {
-		attrs = append(attrs, "secret_fingerprint", view.Anonymize.SecretFingerprint,
+		attrs = append(attrs, "secret_fingerprint", view.Anonymize.SecretFingerprint, "key", view.Anonymize.Key,
 			"payload", view.Anonymize.Payload, "mac", view.Anonymize.MAC)
 	}
 	m.log.Info("experiment configured", attrs...)
@@ -200,22 +201,35 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.E
 	}
 	var key []byte
 	if a := cfg.Anonymize; a != nil {
-		if a.Secret == "" {
+		if a.Secret != "" && a.Key != "" {
+			return v, nil, invalidf("anonymize takes a secret or a key (an operator-held key's name), not both")
+		}
+		if a.Secret == "" && a.Key == "" {
 			if a.Payload != "" || a.MAC != "" {
-				return v, nil, invalidf("anonymize payload and mac apply only with anonymization: anonymize needs a secret")
+				return v, nil, invalidf("anonymize payload and mac apply only with anonymization: anonymize needs a secret or a key")
 			}
-			return v, nil, invalidf("anonymize needs a secret")
+			return v, nil, invalidf("anonymize needs a secret or a key (an operator-held key's name, see ListKeys)")
 		}
 		payload, mac, err := deviceapi.CheckSanitization(a.Payload, a.MAC)
 		if err != nil {
 			return v, nil, invalidf("anonymize %v", err)
 		}
-		k, err := cryptopan.KeyFromSecret(a.Secret)
-		if err != nil {
-			return v, nil, invalidf("anonymize secret: %v", err)
+		var (
+			k           [32]byte
+			fingerprint string
+		)
+		if a.Key != "" {
+			if k, fingerprint, err = m.operatorKey(ctx, e.Owner, a.Key); err != nil {
+				return v, nil, err
+			}
+		} else {
+			if k, err = cryptopan.KeyFromSecret(a.Secret); err != nil {
+				return v, nil, invalidf("anonymize secret: %v", err)
+			}
+			fingerprint = cryptopan.Fingerprint(k)
 		}
 		key = k[:]
-		v.Anonymize = &amapi.AnonymizeView{SecretFingerprint: cryptopan.Fingerprint(k), Payload: payload, MAC: mac}
+		v.Anonymize = &amapi.AnonymizeView{SecretFingerprint: fingerprint, Key: a.Key, Payload: payload, MAC: mac}
 	}
 	compiled := make(map[layers.LinkType]bool) // the filter compiles for these
 	for _, pair := range e.Devices {

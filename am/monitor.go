@@ -27,6 +27,7 @@ func (m *Manager) monitor(ctx context.Context) {
 	go func() {
 		defer wg.Done()
 		m.expire(ctx)
+		m.pruneAudit(ctx)
 	}()
 	list, err := m.db.ListExperiments(ctx, "", StateRunning, StatePaused, StateDone)
 	if err != nil {

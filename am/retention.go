@@ -88,3 +88,31 @@ func storedStatuses(e *db.Experiment) []amapi.DeviceStatus {
 	}
 	return out
 }
+
+// pruneAudit deletes the audit entries older than AuditRetention (none
+// when it is zero). The monitor runs it at most every PullInterval.
+func (m *Manager) pruneAudit(ctx context.Context) {
+	if m.cfg.AuditRetention <= 0 {
+		return
+	}
+	now := m.cfg.Now()
+	m.pullMu.Lock()
+	due := now.Sub(m.lastPrune) >= m.cfg.PullInterval
+	if due {
+		m.lastPrune = now
+	}
+	m.pullMu.Unlock()
+	if !due {
+		return
+	}
+	n, err := m.db.PruneAudit(ctx, now.Add(-m.cfg.AuditRetention))
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("audit retention: unable to prune the audit log", "error", err)
+		}
+		return
+	}
+	if n > 0 {
+		m.log.Info("audit retention: old entries deleted", "entries", n, "retention", m.cfg.AuditRetention)
+	}
+}

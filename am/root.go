@@ -56,6 +56,10 @@ type Configuration struct {
 	// from its end, on the AM and on the devices; the record stays.
 	// Zero (the default) keeps them forever.
 	Retention time.Duration
+	// AuditRetention is how long audit log entries are kept (default
+	// 365 days); older ones are deleted by the monitor, at most every
+	// PullInterval. Zero keeps them forever.
+	AuditRetention time.Duration
 	// BcryptCost is the cost of password hashes (default
 	// bcrypt.DefaultCost), between bcrypt.MinCost and bcrypt.MaxCost.
 	BcryptCost int
@@ -79,6 +83,7 @@ func DefaultConfiguration() Configuration {
 		PollInterval:    time.Second,
 		PullInterval:    10 * time.Second,
 		RefreshInterval: 30 * time.Second,
+		AuditRetention:  365 * 24 * time.Hour,
 		BcryptCost:      bcrypt.DefaultCost,
 		Logger:          slog.New(slog.DiscardHandler),
 		Now:             time.Now,
@@ -95,6 +100,7 @@ func (c Configuration) Validate() error {
 		check.Positive("PullInterval", c.PullInterval),
 		check.Positive("RefreshInterval", c.RefreshInterval),
 		check.NotNegative("Retention", c.Retention),
+		check.NotNegative("AuditRetention", c.AuditRetention),
 		check.Between("BcryptCost", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost),
 		check.Set("Logger", c.Logger != nil, "set"),
 		check.Set("Now", c.Now != nil, "set"),
@@ -153,8 +159,10 @@ type Manager struct {
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
 	lastPull map[int64]time.Time
-	// lastExpire is when the retention last ran (under pullMu).
+	// lastExpire is when the retention last ran, lastPrune when the
+	// audit log was last pruned (under pullMu).
 	lastExpire time.Time
+	lastPrune  time.Time
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

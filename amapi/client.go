@@ -191,3 +191,21 @@ func (c *Client) GetAuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, e
 func (c *Client) DeleteExperiment(ctx context.Context, id int64) (bool, error) {
 	return call[bool](ctx, c, "DeleteExperiment", id)
 }
+
+// CreateKey makes an operator-held Crypto-PAn key at the AM (admin); the
+// reply has its fingerprint, never the key.
+func (c *Client) CreateKey(ctx context.Context, r KeyRequest) (KeyInfo, error) {
+	return call[KeyInfo](ctx, c, "CreateKey", r)
+}
+
+// ListKeys lists the operator-held keys: every one for an admin, the ones
+// the caller may use for an experimenter.
+func (c *Client) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+	return call[[]KeyInfo](ctx, c, "ListKeys")
+}
+
+// DeleteKey deletes an operator-held key that no configured, running or
+// paused experiment uses, and returns its record (admin).
+func (c *Client) DeleteKey(ctx context.Context, name string) (KeyInfo, error) {
+	return call[KeyInfo](ctx, c, "DeleteKey", name)
+}

@@ -55,8 +55,11 @@ type FlowsConfig struct {
 // itself; anything else: a passphrase for argon2id) and the sanitization
 // of SPEC §8: Payload is "strip" (the default), "zero" or "keep"; MAC is
 // "keyed" (the default), "zero" or "keep".
+//
+// Key names an operator-held key (CreateKey) instead of a secret: exactly
+// one of Secret and Key is given.
 type AnonymizeConfig struct {
-	Secret  string `xmlrpc:"secret"`
+	Secret  string `xmlrpc:"secret,omitempty"`
 	Key     string `xmlrpc:"key,omitempty"`
 	Payload string `xmlrpc:"payload,omitempty"`
 	MAC     string `xmlrpc:"mac,omitempty"`
@@ -93,13 +96,15 @@ type FlowsView struct {
 // AnonymizeView is the anonymize member of ConfigView: the secret's
 // fingerprint and the effective sanitization modes (defaults applied;
 // "keep" is worth a warning, SPEC §8).
+//
+// SecretFingerprint is the fingerprint of the Crypto-PAn key in use,
+// whether it came from the secret or is the operator-held key named by
+// Key (Key is empty with a secret).
 type AnonymizeView struct {
 	SecretFingerprint string `xmlrpc:"secret_fingerprint" json:"secret_fingerprint"`
-	// Key names the operator-held key used, "" when the experimenter
-	// brought a secret (what device policy key_holder checks).
-	Key     string `xmlrpc:"key,omitempty" json:"key,omitempty"`
-	Payload string `xmlrpc:"payload" json:"payload"`
-	MAC     string `xmlrpc:"mac" json:"mac"`
+	Key               string `xmlrpc:"key,omitempty" json:"key,omitempty"`
+	Payload           string `xmlrpc:"payload" json:"payload"`
+	MAC               string `xmlrpc:"mac" json:"mac"`
 }
 
 // TransitionView is one recorded transition.
@@ -409,4 +414,23 @@ type AuditEntry struct {
 	Method string    `xmlrpc:"method"`
 	Target string    `xmlrpc:"target"`
 	Result string    `xmlrpc:"result"`
+}
+
+// KeyRequest is CreateKey's struct parameter: the new operator-held key's
+// name and the users who may use it ("*": everyone).
+type KeyRequest struct {
+	Name  string   `xmlrpc:"name"`
+	Users []string `xmlrpc:"users"`
+}
+
+// KeyInfo is an operator-held Crypto-PAn key as CreateKey and ListKeys
+// show it: never the key itself, only its fingerprint (the first 8 hex
+// digits of its SHA-256, as secret_fingerprint). An experimenter sees
+// only the keys it may use, without their users.
+type KeyInfo struct {
+	Name        string    `xmlrpc:"name"`
+	Fingerprint string    `xmlrpc:"fingerprint"`
+	Users       []string  `xmlrpc:"users,omitempty"`
+	CreatedBy   string    `xmlrpc:"created_by,omitempty"`
+	Created     time.Time `xmlrpc:"created"`
 }

@@ -71,3 +71,13 @@ func (d *DB) ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) 
 	}
 	return out, nil
 }
+
+// PruneAudit deletes the audit entries older than before and returns how
+// many it deleted (gims-am -audit-retention).
+func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	res, err := d.sql.ExecContext(ctx, `DELETE FROM audit WHERE at < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("unable to prune the audit log: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -129,7 +129,20 @@ func migrations() []string {
 			experiment INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
 			at INTEGER NOT NULL
 		);`,
-		// 7: device policy (SPEC §9): who may use a device and the limits
+		// 7 (keys): operator-held Crypto-PAn keys (SPEC §9), made at the
+		// AM and never shown: the key sealed under DataDir/seal.key, its
+		// fingerprint, and the users who may use it. The audit log is
+		// pruned by age (gims-am -audit-retention), so its time is
+		// indexed (audit_at, made by 6).
+		`CREATE TABLE keys (
+			name TEXT PRIMARY KEY,
+			sealed BLOB NOT NULL,                 -- the 32-byte key, sealed
+			fingerprint TEXT NOT NULL,            -- first 8 hex digits of SHA-256 of the key
+			users TEXT NOT NULL,                  -- JSON array of user names, or ["*"]
+			created_by TEXT NOT NULL,
+			created INTEGER NOT NULL
+		);`,
+		// 8: device policy (SPEC §9): who may use a device and the limits
 		// of its experiments, as JSON; '' (every device stored before) is
 		// the default policy, safe by default.
 		`ALTER TABLE devices ADD COLUMN policy TEXT NOT NULL DEFAULT '';`,

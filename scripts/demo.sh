@@ -8,8 +8,12 @@
 #   - bin/gims-am on $DEMO_AM (127.0.0.1:8080), database demo/gims.db,
 #     results in demo/am-data, admin "admin" (password $GIMS_ADMIN_PASSWORD
 #     or a random one, printed);
+#   - an operator-held Crypto-PAn key "demo-key" made by the admin (SPEC
+#     §9: the key stays at the AM, sealed, never shown; only its
+#     fingerprint is);
 #   - an experiment on the generated trace with counters, flows (IPFIX) and
-#     Crypto-PAn anonymization, replayed 4x faster than recorded.
+#     Crypto-PAn anonymization with that key, replayed 4x faster than
+#     recorded.
 #
 # Everything lives in demo/ (git-ignored) and is made anew each run.
 #
@@ -95,10 +99,15 @@ for _ in $(seq 100); do
 done
 ctl list-devices
 
-say "experiment: counters, flows and sanitization (Crypto-PAn, keyed MACs, payloads stripped) on file:demo-trace.pcap"
+say "key: an operator-held Crypto-PAn key, made and kept at the AM (only its fingerprint is ever shown)"
+ctl create-key -name demo-key -users admin
+ctl list-keys
+
+say "experiment: counters, flows and sanitization (Crypto-PAn with demo-key, keyed MACs, payloads stripped) on file:demo-trace.pcap"
 ID=$(ctl create-experiment -name demo -description "make demo" -devices local:file:demo-trace.pcap)
 ctl configure-experiment "$ID" -counters -counter-interval-ms 1000 -flows -pcap \
-	-anonymize-secret "demo secret" -replay-speed 4 >/dev/null
+	-anonymize-key demo-key -replay-speed 4 >/dev/null
+ctl get-experiment-settings "$ID" | grep -E '^ *anonymize\.'
 ctl start-experiment "$ID" >/dev/null
 echo "experiment $ID started; replaying 20 s of traffic at 4x"
 deadline=$((SECONDS + TIMEOUT))
@@ -131,6 +140,8 @@ Web GUI:  http://$AM_ADDR/   login: admin   password: $PASSWORD
 XML-RPC:  http://admin:$PASSWORD@$AM_ADDR/RPC2   (gimsctl: GIMS_URL, GIMS_USER, GIMS_PASSWORD)
 Metrics:  http://$AM_ADDR/metrics (admin)
 Logs:     $DIR/am.log, $DIR/capd.log
+Keys:     http://$AM_ADDR/keys (gimsctl list-keys): demo-key anonymized the addresses; it never leaves the AM
+Audit:    http://$AM_ADDR/audit (gimsctl audit): every change above, who made it and from where
 
 MSG
 if [ "${DEMO_EXIT:-0}" = 1 ]; then

@@ -560,9 +560,12 @@ func TestBrowserPolicy(t *testing.T) {
 	e := newEnv(t)
 	cd := startCapd(t, "browser-policy-token-77c2")
 	pol := amapi.DefaultDevicePolicy()
-	pol.Outputs, pol.MaxSnaplen, pol.MaxDurationS, pol.KeyHolder = []string{"counters", "flows"}, 256, 3600, "experimenter"
+	pol.Outputs, pol.MaxSnaplen, pol.MaxDurationS = []string{"counters", "flows"}, 256, 3600
 	e.addDeviceWith(t, "cap1", cd, amapi.PolicyInputOf(pol))
 	ctx := context.Background()
+	if _, err := e.m.CreateKey(ctx, e.admin, amapi.KeyRequest{Name: "browser-key", Users: []string{"*"}}); err != nil {
+		t.Fatal(err)
+	}
 	id, err := e.m.CreateExperiment(ctx, e.admin, amapi.CreateRequest{Name: "limited", Devices: []string{"cap1:file:" + sampleName}})
 	if err != nil {
 		t.Fatal(err)
@@ -578,7 +581,8 @@ func TestBrowserPolicy(t *testing.T) {
 	var form struct {
 		PcapDisabled, AnonChecked, AnonDisabled, ZeroDisabled, KeepDisabled, StripEnabled bool
 		Snaplen, SnaplenMax, DurationMax                                                  string
-		DurationRequired                                                                  bool
+		DurationRequired, SecretDisabled, NoKeyDisabled                                   bool
+		Key                                                                               string
 	}
 	b.eval("the limited form", `(() => {
 		const q = s => document.querySelector(s);
@@ -587,16 +591,19 @@ func TestBrowserPolicy(t *testing.T) {
 			ZeroDisabled: q('select[name=payload] option[value=zero]').disabled, KeepDisabled: q('select[name=payload] option[value=keep]').disabled,
 			StripEnabled: !q('select[name=payload] option[value=strip]').disabled,
 			Snaplen: q('input[name=snaplen]').value, SnaplenMax: q('input[name=snaplen]').max,
-			DurationMax: q('input[name=duration_s]').max, DurationRequired: q('input[name=duration_s]').required};
+			DurationMax: q('input[name=duration_s]').max, DurationRequired: q('input[name=duration_s]').required,
+			SecretDisabled: q('input[name=secret]').disabled, NoKeyDisabled: q('select[name=key] option[value=""]').disabled,
+			Key: q('select[name=key]').value};
 	})()`, &form)
 	if !form.PcapDisabled || !form.AnonChecked || !form.AnonDisabled || !form.ZeroDisabled || !form.KeepDisabled ||
-		!form.StripEnabled || form.Snaplen != "256" || form.SnaplenMax != "256" || form.DurationMax != "3600" || !form.DurationRequired {
+		!form.StripEnabled || form.Snaplen != "256" || form.SnaplenMax != "256" || form.DurationMax != "3600" || !form.DurationRequired ||
+		!form.SecretDisabled || !form.NoKeyDisabled || form.Key != "browser-key" {
 		t.Errorf("the configure form is not limited by the policy: %+v", form)
 	}
 	why := b.text("#policy-why")
 	for _, want := range []string{"anonymization: required (device policy)", "payload: strip only (device policy)",
 		"outputs: counters, flows only (device policy)", "snaplen: at most 256 (device policy)",
-		"stop after: required, at most 3600 s (device policy)"} {
+		"stop after: required, at most 3600 s (device policy)", "keys: operator-held only, a secret is refused (device policy)"} {
 		if !strings.Contains(why, want) {
 			t.Errorf("the form does not say %q:\n%s", want, why)
 		}
@@ -613,7 +620,6 @@ func TestBrowserPolicy(t *testing.T) {
 	b.run("post past the policy", chromedp.Evaluate(`(() => {
 		const q = s => document.querySelector(s);
 		q('input[name=pcap]').disabled = false; q('input[name=pcap]').checked = true;
-		q('input[name=secret]').value = 'policy browser secret';
 		q('input[name=duration_s]').value = '60';
 		window.gimsMark = 1;
 		q('#config-form').submit();
@@ -627,8 +633,21 @@ func TestBrowserPolicy(t *testing.T) {
 	}
 	b.shot("policy-02-refused", false)
 
+	// A secret posted past the limits: refused the same way.
+	b.run("post a secret", chromedp.Evaluate(`(() => {
+		const q = s => document.querySelector(s);
+		q('input[name=secret]').disabled = false; q('input[name=secret]').value = 'policy browser secret';
+		q('select[name=key] option[value=""]').disabled = false; q('select[name=key]').value = '';
+		q('input[name=duration_s]').value = '60';
+		window.gimsMark = 1;
+		q('#config-form').submit();
+	})()`, nil))
+	b.waitNav("the refusal of a secret", `window.gimsMark === undefined && document.readyState === 'complete' && !!document.querySelector('#form-error')`)
+	if got := b.text("#form-error"); !strings.Contains(got, "device cap1: policy key_holder operator: use an operator-held key (anonymize.key), not a secret") {
+		t.Errorf("the refusal of a secret shown: %q", got)
+	}
+
 	// Within the limits it saves; the page shows the device's policy.
-	b.setValue("input[name=secret]", "policy browser secret")
 	b.setValue("input[name=duration_s]", "60")
 	b.click("#configure-save", "#btn-start")
 	var shown string
@@ -637,7 +656,8 @@ func TestBrowserPolicy(t *testing.T) {
 		t.Errorf("the experiment page does not show the device policy:\n%s", shown)
 	}
 	if set, err := e.m.GetExperimentSettings(ctx, e.admin, id); err != nil || set.Config == nil || set.Config.Pcap ||
-		set.Config.Snaplen != 256 || set.Config.Anonymize == nil || set.Config.Anonymize.Payload != "strip" {
+		set.Config.Snaplen != 256 || set.Config.Anonymize == nil || set.Config.Anonymize.Payload != "strip" ||
+		set.Config.Anonymize.Key != "browser-key" {
 		t.Errorf("stored configuration %+v, %v", set.Config, err)
 	}
 }

@@ -134,6 +134,10 @@ type configForm struct {
 	// Fingerprint is the current key's (re-configuring needs the secret
 	// again).
 	Fingerprint string
+	// Key is the operator-held key chosen instead of a secret ("" for
+	// a secret); Keys are those the experiment's owner may use.
+	Key         string
+	Keys        []amapi.KeyInfo
 	Pcap        bool
 	Storage     string
 	DurationS   string
@@ -317,7 +321,7 @@ func formFromConfig(c *amapi.ConfigView) configForm {
 		f.Biflow, f.Collector = c.Flows.Biflow, c.Flows.Collector
 	}
 	if c.Anonymize != nil {
-		f.Anonymize, f.Fingerprint = true, c.Anonymize.SecretFingerprint
+		f.Anonymize, f.Fingerprint, f.Key = true, c.Anonymize.SecretFingerprint, c.Anonymize.Key
 		f.Payload, f.MAC = c.Anonymize.Payload, c.Anonymize.MAC
 	}
 	if c.DurationS > 0 {
@@ -336,7 +340,7 @@ func readConfigForm(r *http.Request) configForm {
 	return configForm{Filter: v("filter"), Snaplen: v("snaplen"), Promiscuous: on("promiscuous"),
 		Counters: on("counters"), IntervalMS: v("interval_ms"), Flows: on("flows"), ActiveS: v("active_timeout_s"),
 		IdleS: v("idle_timeout_s"), Biflow: on("biflow"), Collector: v("collector"), Anonymize: on("anonymize"),
-		Payload: v("payload"), MAC: v("mac"), Pcap: on("pcap"), Storage: v("storage"), DurationS: v("duration_s"), ReplaySpeed: v("replay_speed")}
+		Key: v("key"), Payload: v("payload"), MAC: v("mac"), Pcap: on("pcap"), Storage: v("storage"), DurationS: v("duration_s"), ReplaySpeed: v("replay_speed")}
 }
 
 // config turns the form into the manager's struct; the manager checks
@@ -365,7 +369,7 @@ func (f *configForm) config(secret string) (amapi.ExperimentConfig, error) {
 			IdleTimeoutS: num("idle_timeout_s", f.IdleS), Biflow: &biflow, Collector: f.Collector}
 	}
 	if f.Anonymize {
-		c.Anonymize = &amapi.AnonymizeConfig{Secret: secret, Payload: f.Payload, MAC: f.MAC}
+		c.Anonymize = &amapi.AnonymizeConfig{Secret: secret, Key: f.Key, Payload: f.Payload, MAC: f.MAC}
 	}
 	if f.ReplaySpeed != "" {
 		x, err := strconv.ParseFloat(f.ReplaySpeed, 64)
@@ -418,6 +422,15 @@ func (h *Handler) experimentPage(r *http.Request, s *session, id int64, form *co
 	for _, p := range pairs {
 		if p.Device != nil && !slices.ContainsFunc(d.Policies, func(v devicePolicyView) bool { return v.Device == p.Device.Name }) {
 			d.Policies = append(d.Policies, devicePolicyView{Device: p.Device.Name, Policy: p.Device.Policy})
+		}
+	}
+	if d.Configurable {
+		if d.Form.Keys, err = h.usableKeys(r, s, set.Owner); err != nil {
+			return nil, err
+		}
+		// A policy that refuses secrets: the first key, not "none".
+		if d.Form.Policy.OperatorKeys && d.Form.Key == "" && len(d.Form.Keys) > 0 {
+			d.Form.Key = d.Form.Keys[0].Name
 		}
 	}
 	st, err := h.status(r, s, id)

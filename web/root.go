@@ -106,7 +106,7 @@ type Handler struct {
 // partials.html.
 var pageFiles = []string{
 	"login.html", "devices.html", "device_form.html", "device_delete.html", "device_deleted.html", "experiment_delete.html",
-	"experiments.html", "experiment_new.html", "experiment.html", "error.html",
+	"experiments.html", "experiment_new.html", "experiment.html", "error.html", "keys.html", "audit.html",
 }
 
 // New returns the GUI over manager m; it parses the embedded templates.
@@ -163,6 +163,10 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /activations", h.user(h.createActivation))
 	h.mux.HandleFunc("POST /activations/{id}/delete", h.user(h.deleteActivation))
 
+	h.mux.HandleFunc("GET /keys", h.user(h.listKeys))
+	h.mux.HandleFunc("POST /keys", h.user(h.createKey))
+	h.mux.HandleFunc("POST /keys/{name}/delete", h.user(h.deleteKey))
+	h.mux.HandleFunc("GET /audit", h.user(h.showAudit))
 	h.mux.HandleFunc("GET /experiments", h.user(h.listExperiments))
 	h.mux.HandleFunc("GET /experiments/new", h.user(h.newExperimentForm))
 	h.mux.HandleFunc("POST /experiments/new", h.user(h.createExperiment))

@@ -127,6 +127,9 @@ func amFuzzSeeds() []string {
 			"activation", str("gims-act-x"))),
 		call("CreateActivation", strct("expires_s", num(60), "uses", num(2))),
 		call("ListActivations"), call("DeleteActivation", num(1)),
+		call("CreateKey", strct("name", str("lab"), "users", "<value><array><data>"+str("*")+"</data></array></value>")),
+		call("ListKeys"), call("DeleteKey", str("lab")),
+		call("ConfigureExperiment", num(1), strct("anonymize", strct("key", str("lab")))),
 		call("system.listMethods"), call("system.methodHelp", str("ConfigureExperiment")),
 		call("system.multicall", "<value><array><data>"+
 			strct("methodName", str("ListUsers"), "params", "<value><array><data></data></array></value>")+

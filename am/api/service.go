@@ -77,11 +77,16 @@ type AuditArgs struct {
 	Query amapi.AuditQuery
 }
 
+// KeyArgs are CreateKey's parameters.
+type KeyArgs struct {
+	Req amapi.KeyRequest
+}
+
 // serviceHelp is the system.methodHelp text of each method.
 func serviceHelp() map[string]string {
 	return map[string]string{
 		"CreateExperiment":      "CreateExperiment({name, description?, devices: [\"name\" | \"name:interface\"]}) returns the new experiment's id.",
-		"ConfigureExperiment":   "ConfigureExperiment(id, {filter, snaplen, promiscuous, counters: {interval_ms}, flows: {active_timeout_s, idle_timeout_s, biflow, collector}, anonymize: {secret, payload: strip|zero|keep, mac: keyed|zero|keep}, pcap, storage: local|remote, duration_s, replay_speed}) checks and stores the configuration and returns the settings.",
+		"ConfigureExperiment":   "ConfigureExperiment(id, {filter, snaplen, promiscuous, counters: {interval_ms}, flows: {active_timeout_s, idle_timeout_s, biflow, collector}, anonymize: {secret | key, payload: strip|zero|keep, mac: keyed|zero|keep}, pcap, storage: local|remote, duration_s, replay_speed}) checks and stores the configuration and returns the settings.",
 		"StartExperiment":       "StartExperiment(id) starts (configured) or resumes (paused) the experiment on all its devices, or none, and returns its status.",
 		"PauseExperiment":       "PauseExperiment(id) pauses a running experiment on all its devices, or none, and returns its status.",
 		"StopExperiment":        "StopExperiment(id) ends a running or paused experiment on all its devices and returns its status.",
@@ -102,6 +107,9 @@ func serviceHelp() map[string]string {
 		"ListActivations":       "ListActivations() returns the usable activations [{id, created_by, created, expires, uses_left}], without their codes (admin).",
 		"DeleteActivation":      "DeleteActivation(id) revokes an activation (admin).",
 		"DeleteExperiment":      "DeleteExperiment(id) deletes an experiment that is not running or paused, with its results on the AM and on the devices, and returns true (owner or admin). A device that cannot be reached is fault 5 naming it: the AM's copies are gone, the record stays, and calling again finishes.",
+		"CreateKey":             "CreateKey({name, users: [user names] or [\"*\"]}) makes a random Crypto-PAn key at the AM, sealed and never shown, and returns {name, fingerprint, users, created_by, created} (admin); experiments of those users name it in anonymize: {key: name}.",
+		"ListKeys":              "ListKeys() returns the operator-held keys [{name, fingerprint, users, created_by, created}] (admin: every key; experimenter: the keys it may use, without users).",
+		"DeleteKey":             "DeleteKey(name) deletes an operator-held key that no configured, running or paused experiment uses (else fault 2 naming them) and returns its record (admin).",
 		"GetAuditLog":           "GetAuditLog({user?, since? (dateTime), limit? (default 100, at most 10000)}) returns [{at, user, remote, method, target, result}], newest first: every call that changed something, or tried to, with result \"ok\" or \"fault N: message\" (admin).",
 	}
 }
@@ -262,4 +270,22 @@ func (s *Service) DeleteExperiment(r *http.Request, a *IDArgs, reply *bool) erro
 	}
 	*reply = true
 	return nil
+}
+
+// CreateKey makes an operator-held Crypto-PAn key (admin).
+func (s *Service) CreateKey(r *http.Request, a *KeyArgs, reply *amapi.KeyInfo) (err error) {
+	*reply, err = s.m.CreateKey(r.Context(), principal(r), a.Req)
+	return err
+}
+
+// ListKeys lists the operator-held keys the caller may see.
+func (s *Service) ListKeys(r *http.Request, _ *xmlrpc.NoArgs, reply *[]amapi.KeyInfo) (err error) {
+	*reply, err = s.m.ListKeys(r.Context(), principal(r))
+	return err
+}
+
+// DeleteKey deletes an operator-held key (admin).
+func (s *Service) DeleteKey(r *http.Request, a *NameArgs, reply *amapi.KeyInfo) (err error) {
+	*reply, err = s.m.DeleteKey(r.Context(), principal(r), a.Name)
+	return err
 }

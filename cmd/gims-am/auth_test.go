@@ -65,6 +65,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DeleteActivation", []any{1}, "admin"},
 		{"DeleteExperiment", []any{id}, "experiment"},
 		{"GetAuditLog", []any{map[string]any{}}, "admin"},
+		{"CreateKey", []any{map[string]any{"name": "stolen", "users": []string{"*"}}}, "admin"},
+		{"ListKeys", nil, "user"}, // an experimenter's: the keys it may use
+		{"DeleteKey", []any{"stolen"}, "admin"},
 		{"system.listMethods", nil, "user"},
 	}
 	var listed []string

@@ -28,10 +28,14 @@ func TestDemo(t *testing.T) {
 			readFile(t, filepath.Join(dir, "am.log")), readFile(t, filepath.Join(dir, "capd.log")))
 	}
 	text := string(out)
-	for _, want := range []string{"== status", "done", "== top flows", "== result files", "Web GUI:  http://127.0.0.1:"} {
+	for _, want := range []string{"== key", "demo-key", "fingerprint", "== status", "done", "== top flows", "== result files",
+		"Web GUI:  http://127.0.0.1:", "Keys:     http://127.0.0.1:", "Audit:    http://127.0.0.1:"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, text)
 		}
+	}
+	if !regexp.MustCompile(`(?m)^ *anonymize\.key: +demo-key$`).MatchString(text) {
+		t.Errorf("the demo's experiment does not use the operator-held key demo-key:\n%s", text)
 	}
 	m := regexp.MustCompile(`The AM pulled the results into (\S+)/:`).FindStringSubmatch(text)
 	if m == nil {

@@ -24,7 +24,7 @@ func TestFlagsDefaults(t *testing.T) {
 	wantAM, wantDB := am.DefaultConfiguration(), db.DefaultConfiguration()
 	if o.am.PollInterval != wantAM.PollInterval || o.am.PullInterval != wantAM.PullInterval ||
 		o.am.RefreshInterval != wantAM.RefreshInterval || o.am.DeviceTimeout != wantAM.DeviceTimeout ||
-		o.am.BcryptCost != wantAM.BcryptCost || o.am.DataDir != "data" {
+		o.am.BcryptCost != wantAM.BcryptCost || o.am.AuditRetention != wantAM.AuditRetention || o.am.DataDir != "data" {
 		t.Errorf("am configuration %+v, want the defaults %+v with DataDir data", o.am, wantAM)
 	}
 	if o.db.BusyTimeout != wantDB.BusyTimeout || o.db.MaxOpenConns != wantDB.MaxOpenConns || o.db.Path != "gims.db" {
@@ -45,6 +45,7 @@ func TestInvalidFlags(t *testing.T) {
 	}{
 		{[]string{"-poll-interval", "-5s"}, "gims-am: -poll-interval must be positive, got -5s\n"},
 		{[]string{"-retention", "-1h"}, "gims-am: -retention must be zero or more, got -1h0m0s\n"},
+		{[]string{"-audit-retention", "-1s"}, "gims-am: -audit-retention must be zero or more, got -1s\n"},
 		{[]string{"-pull-interval", "0s"}, "gims-am: -pull-interval must be positive, got 0s\n"},
 		{[]string{"-refresh-interval", "-1m"}, "gims-am: -refresh-interval must be positive, got -1m0s\n"},
 		{[]string{"-device-timeout", "0s"}, "gims-am: -device-timeout must be positive, got 0s\n"},

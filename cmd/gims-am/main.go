@@ -114,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.am.RefreshInterval, "refresh-interval", o.am.RefreshInterval, "how often device capabilities are refreshed")
 	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
 	fs.DurationVar(&o.am.Retention, "retention", o.am.Retention, "delete the result files of done experiments this long after their end, on the AM and the devices (0: keep them)")
+	fs.DurationVar(&o.am.AuditRetention, "audit-retention", o.am.AuditRetention, "delete audit log entries older than this (0: keep them forever)")
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
 	o.http.RegisterFlags(fs)
 	o.am.Filters.RegisterFlags(fs)
@@ -143,7 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := o.am.Validate(); err != nil {
 		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
 			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
-			"BcryptCost": "bcrypt-cost", "Retention": "retention", "Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
+			"BcryptCost": "bcrypt-cost", "Retention": "retention", "AuditRetention": "audit-retention", "Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
 			"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
 	}
 	if err := o.api.Validate(); err != nil {

@@ -106,6 +106,8 @@ func TestDevicePolicyRules(t *testing.T) {
 	for _, u := range []string{"alice", "bob"} {
 		a.admin(t, "AddUser", nil, map[string]any{"name": u, "password": u + "-password", "role": "experimenter"})
 	}
+	// The operator-held key the rules' allowed configurations use.
+	a.admin(t, "CreateKey", nil, map[string]any{"name": "policy-key", "users": []string{"*"}})
 	setPolicyOf := func(t *testing.T, pol map[string]any) {
 		t.Helper()
 		a.admin(t, "EditDevice", nil, "tap1", map[string]any{"policy": pol})
@@ -195,6 +197,25 @@ func TestDevicePolicyRules(t *testing.T) {
 		})
 	}
 
+	// The default policy with an operator-held key: configured and
+	// started (the start checks the stored configuration's key, not a
+	// secret).
+	setPolicy(map[string]any{"users": []string{"*"}, "require_anonymization": true, "payload": "strip",
+		"outputs": []string{"counters", "flows", "pcap"}, "max_snaplen": 0, "max_duration_s": 0, "max_storage_bytes": 0,
+		"key_holder": "operator"})
+	keyed, err := create("alice", "keyed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.call("alice", "alice-password", "ConfigureExperiment", nil, keyed, map[string]any{"pcap": true, "counters": map[string]any{},
+		"anonymize": map[string]any{"key": "policy-key"}}); err != nil {
+		t.Fatalf("ConfigureExperiment with an operator-held key under the default policy: %v", err)
+	}
+	if err := a.call("alice", "alice-password", "StartExperiment", nil, keyed); err != nil {
+		t.Errorf("StartExperiment with an operator-held key under the default policy: %v", err)
+	}
+	a.waitStatus(t, "alice", "alice-password", keyed, "done", func(s status) bool { return s.State == "done" })
+
 	// Admins are held to the rules of the link too.
 	setPolicy(over(map[string]any{"require_anonymization": true}))
 	var id int64
@@ -240,6 +261,7 @@ func TestDevicePolicyPython(t *testing.T) {
 	strict := startCapdIn(t, t.TempDir(), "", "tok-strict", "-policy", strictFile)
 	a := startAM(t)
 	a.admin(t, "AddUser", nil, map[string]any{"name": "alice", "password": "alice-password", "role": "experimenter"})
+	a.admin(t, "CreateKey", nil, map[string]any{"name": "policy-key", "users": []string{"*"}})
 	cmd := exec.Command("python3", "testdata/policy.py", a.url(adminName, adminPass), a.url("alice", "alice-password"),
 		c.addr, c.token, strict.addr, strict.token, traceIface)
 	var stdout, stderr bytes.Buffer
@@ -273,6 +295,7 @@ func TestDevicePolicyGimsctl(t *testing.T) {
 	a := startAM(t)
 	host, port, _ := strings.Cut(c.addr, ":")
 	a.admin(t, "AddUser", nil, map[string]any{"name": "alice", "password": "alice-password", "role": "experimenter"})
+	a.admin(t, "CreateKey", nil, map[string]any{"name": "policy-key", "users": []string{"*"}})
 	ctl := func(user, pass string, args ...string) (string, error) {
 		cmd := exec.Command(bins["gimsctl"], append([]string{"-url", a.url("", "")}, args...)...)
 		cmd.Env = append(os.Environ(), "GIMS_USER="+user, "GIMS_PASSWORD="+pass, "GIMS_DEVICE_TOKEN="+c.token)

@@ -307,6 +307,28 @@ func commands() []*command {
 			},
 		},
 		{
+			name: "create-key", method: "CreateKey", nargs: 0,
+			summary: "make an operator-held Crypto-PAn key at the AM for -users; only its fingerprint is ever shown (admin)",
+			setup:   setupCreateKey,
+			render:  typed(renderKey),
+		},
+		{
+			name: "list-keys", method: "ListKeys", nargs: 0,
+			summary: "list the operator-held keys (admin: all, with users; experimenter: those it may use)",
+			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
+				return reply(api.ListKeys(ctx))
+			},
+			render: typed(renderKeys),
+		},
+		{
+			name: "delete-key", method: "DeleteKey", args: "NAME", nargs: 1,
+			summary: "delete an operator-held key no configured, running or paused experiment uses (admin)",
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				return reply(api.DeleteKey(ctx, pos[0]))
+			},
+			render: typed(renderKey),
+		},
+		{
 			name: "audit", method: "GetAuditLog", nargs: 0,
 			summary: "show the audit log, newest first: who changed what, from where, with which result (admin)",
 			setup:   setupAudit,
@@ -482,6 +504,7 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 	anonymize := fs.Bool("anonymize", false, "anonymize addresses with Crypto-PAn, secret from "+envAnonSecret+" unless given otherwise")
 	anonSecret := fs.String("anonymize-secret", "", "Crypto-PAn secret: 64 hex digits or a passphrase (implies -anonymize; visible in ps, prefer the file or "+envAnonSecret+")")
 	anonFile := fs.String("anonymize-secret-file", "", "read the Crypto-PAn secret from `file` (implies -anonymize)")
+	anonKey := fs.String("anonymize-key", "", "use the operator-held key of this `name` (list-keys) instead of a secret (implies -anonymize)")
 	payload := fs.String("payload", "strip", "with -anonymize: what sanitization does with payloads: strip, zero or keep (implies -anonymize)")
 	mac := fs.String("mac", "keyed", "with -anonymize: what sanitization does with MAC addresses: keyed, zero or keep (implies -anonymize)")
 	pcap := fs.Bool("pcap", false, "keep the (anonymized, sanitized) packets as a pcap file")
@@ -534,18 +557,28 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 			}
 			cfg.Flows = f
 		}
-		if *anonymize || set["anonymize-secret"] || set["anonymize-secret-file"] || set["payload"] || set["mac"] {
+		if *anonymize || set["anonymize-secret"] || set["anonymize-secret-file"] || set["anonymize-key"] || set["payload"] || set["mac"] {
 			if set["anonymize"] && !*anonymize {
-				return invocation{}, usagef("-anonymize=false contradicts -anonymize-secret, -anonymize-secret-file, -payload and -mac")
+				return invocation{}, usagef("-anonymize=false contradicts -anonymize-secret, -anonymize-secret-file, -anonymize-key, -payload and -mac")
 			}
-			s, err := secret(getenv, *anonSecret, "anonymize-secret", *anonFile, "anonymize-secret-file", envAnonSecret)
-			if err != nil {
-				return invocation{}, err
+			if set["anonymize-key"] {
+				if set["anonymize-secret"] || set["anonymize-secret-file"] {
+					return invocation{}, usagef("-anonymize-key and -anonymize-secret or -anonymize-secret-file exclude each other")
+				}
+				if *anonKey == "" {
+					return invocation{}, usagef("-anonymize-key: give the key's name (list-keys)")
+				}
+				cfg.Anonymize = &amapi.AnonymizeConfig{Key: *anonKey}
+			} else {
+				s, err := secret(getenv, *anonSecret, "anonymize-secret", *anonFile, "anonymize-secret-file", envAnonSecret)
+				if err != nil {
+					return invocation{}, err
+				}
+				if s == "" {
+					return invocation{}, usagef("-anonymize needs a secret or a key: -anonymize-secret, -anonymize-secret-file, %s or -anonymize-key", envAnonSecret)
+				}
+				cfg.Anonymize = &amapi.AnonymizeConfig{Secret: s}
 			}
-			if s == "" {
-				return invocation{}, usagef("-anonymize needs a secret: -anonymize-secret, -anonymize-secret-file or %s", envAnonSecret)
-			}
-			cfg.Anonymize = &amapi.AnonymizeConfig{Secret: s}
 			if set["payload"] {
 				cfg.Anonymize.Payload = *payload
 			}
@@ -898,6 +931,24 @@ func setupCreateActivation(fs *flag.FlagSet, _ func(string) string) builder {
 		r := amapi.ActivationRequest{ExpiresS: int(*expires / time.Second), Uses: *uses}
 		return invocation{method: "CreateActivation", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.CreateActivation(ctx, r))
+		}}, nil
+	}
+}
+
+// setupCreateKey: CreateKey(struct{name, users}).
+func setupCreateKey(fs *flag.FlagSet, _ func(string) string) builder {
+	name := fs.String("name", "", "the key's `name` (letters, digits, '.', '_', '-')")
+	users := fs.String("users", "*", "comma-separated users who may use the key, or * for everyone")
+	return func([]string) (invocation, error) {
+		if *name == "" {
+			return invocation{}, usagef("-name is required")
+		}
+		r := amapi.KeyRequest{Name: *name, Users: splitList(*users)}
+		if len(r.Users) == 0 {
+			return invocation{}, usagef("-users %q: name at least one user, or *", *users)
+		}
+		return invocation{method: "CreateKey", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.CreateKey(ctx, r))
 		}}, nil
 	}
 }

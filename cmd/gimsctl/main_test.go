@@ -221,6 +221,15 @@ func (w *wireRecorder) DeleteActivation(r *http.Request, a *RecArgs, _ *any) err
 func (w *wireRecorder) DeleteExperiment(r *http.Request, a *RecArgs, _ *any) error {
 	return w.record(r, "DeleteExperiment", a)
 }
+func (w *wireRecorder) CreateKey(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "CreateKey", a)
+}
+func (w *wireRecorder) ListKeys(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "ListKeys", a)
+}
+func (w *wireRecorder) DeleteKey(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "DeleteKey", a)
+}
 func (w *wireRecorder) GetAuditLog(r *http.Request, a *RecArgs, _ *any) error {
 	return w.record(r, "GetAuditLog", a)
 }
@@ -331,6 +340,27 @@ func TestArguments(t *testing.T) {
 			method: "ConfigureExperiment",
 			want:   []any{7, map[string]any{"anonymize": map[string]any{"secret": "env passphrase", "payload": "keep"}}},
 		},
+		{
+			name:   "configure-experiment operator-held key, not the environment's secret",
+			env:    map[string]string{envAnonSecret: "env passphrase"},
+			args:   []string{"configure-experiment", "7", "-anonymize-key", "lab", "-payload", "zero"},
+			method: "ConfigureExperiment",
+			want:   []any{7, map[string]any{"anonymize": map[string]any{"key": "lab", "payload": "zero"}}},
+		},
+		{
+			name:   "create-key",
+			args:   []string{"create-key", "-name", "lab", "-users", "alice, bob"},
+			method: "CreateKey",
+			want:   []any{map[string]any{"name": "lab", "users": []any{"alice", "bob"}}},
+		},
+		{
+			name:   "create-key for everyone by default",
+			args:   []string{"create-key", "-name", "lab"},
+			method: "CreateKey",
+			want:   []any{map[string]any{"name": "lab", "users": []any{"*"}}},
+		},
+		{name: "list-keys", args: []string{"list-keys"}, method: "ListKeys"},
+		{name: "delete-key", args: []string{"delete-key", "lab"}, method: "DeleteKey", want: []any{"lab"}},
 		{
 			name:   "configure-experiment secret file",
 			args:   []string{"configure-experiment", "7", "-anonymize-secret-file", secretFile},

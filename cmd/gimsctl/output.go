@@ -316,6 +316,9 @@ func configLines(c *amapi.ConfigView) []line {
 			line{"flows.idle_timeout_s", fmtInt(x.IdleTimeoutS)})
 	}
 	if x := c.Anonymize; x != nil {
+		if x.Key != "" {
+			lines = append(lines, line{"anonymize.key", fmtString(x.Key)})
+		}
 		lines = append(lines,
 			line{"anonymize.mac", sanitizeMode(x.MAC)},
 			line{"anonymize.payload", sanitizeMode(x.Payload)},
@@ -575,6 +578,36 @@ func renderActivations(w io.Writer, list []amapi.Activation) error {
 			fmtTime(a.Expires), fmtInt(a.UsesLeft)}
 	}
 	return writeTable(w, []string{"ID", "CREATED_BY", "CREATED", "EXPIRES", "USES_LEFT"}, rows)
+}
+
+// renderKey prints CreateKey's and DeleteKey's reply: never the key, only
+// its fingerprint.
+func renderKey(w io.Writer, k amapi.KeyInfo) error {
+	return writeBlock(w, []line{
+		{"name", fmtString(k.Name)},
+		{"fingerprint", fmtString(k.Fingerprint) + "  (the key itself stays at the AM)"},
+		{"users", fmtList(k.Users)},
+		{"created_by", fmtString(k.CreatedBy)},
+		{"created", fmtTime(k.Created)},
+	})
+}
+
+// renderKeys prints ListKeys (USERS only when the reply has them: an
+// admin's).
+func renderKeys(w io.Writer, list []amapi.KeyInfo) error {
+	users := slices.ContainsFunc(list, func(k amapi.KeyInfo) bool { return len(k.Users) > 0 })
+	headers := []string{"NAME", "FINGERPRINT", "CREATED"}
+	if users {
+		headers = append(headers, "USERS", "CREATED_BY")
+	}
+	rows := make([][]string, len(list))
+	for i, k := range list {
+		rows[i] = []string{fmtString(k.Name), fmtString(k.Fingerprint), fmtTime(k.Created)}
+		if users {
+			rows[i] = append(rows[i], fmtList(k.Users), fmtString(k.CreatedBy))
+		}
+	}
+	return writeTable(w, headers, rows)
 }
 
 // renderAudit prints GetAuditLog.
