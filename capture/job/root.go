@@ -276,7 +276,7 @@ func (m *Manager) resume(ctx context.Context, j *job) {
 	err := func() error {
 		if !file {
 			// Flows exported before the restart are in flows.ipfix.
-			if _, err := j.top.Load(j.path(flowsFile)); err != nil {
+			if err := j.loadFlows(); err != nil {
 				j.addError(fmt.Errorf("flows results before the restart: %w", err))
 			}
 		}
