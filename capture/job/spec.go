@@ -232,9 +232,6 @@ func (s *Spec) Sanitization() (payload, mac string) {
 	return payload, mac
 }
 
-// rotating tells whether the job splits its pcap and IPFIX files.
-func (s *Spec) rotating() bool { return s.RotateMB > 0 || s.RotateS > 0 }
-
 // countersConfig and flowConfig turn a checked spec into the transforms'
 // configurations.
 func (s *Spec) countersConfig() *counters.Configuration {
