@@ -212,8 +212,8 @@ func TestRotateFile(t *testing.T) {
 	}
 }
 
-// TestRotateLive captures about 4 s of traffic on lo with rotate_s 1:
-// at least 3 parts, the last one listed as not complete while the job
+// TestRotateLive captures about 4 s of traffic on lo with rotate_s 1, and
+// a pause: at least 3 parts, the last one listed as not complete while the job
 // runs, each readable alone by tcpdump and tshark, their packets adding
 // up to the job's count; the IPFIX parts decode alone and their flows
 // hold every packet.
@@ -226,12 +226,24 @@ func TestRotateLive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("StartJob() error:\n%+v", err)
 	}
-	// Traffic for 4.2 s of the clock, a datagram every 10 ms.
+	// Traffic for 4.2 s of the clock, a datagram every 10 ms, with a
+	// pause in the middle: the packets sent while paused are in no part.
 	sent := 0
-	for begin := time.Now(); time.Since(begin) < 4200*time.Millisecond; sent++ {
-		p.send(t, 1, 100)
-		time.Sleep(10 * time.Millisecond)
+	traffic := func(d time.Duration) {
+		for begin := time.Now(); time.Since(begin) < d; sent++ {
+			p.send(t, 1, 100)
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
+	traffic(2 * time.Second)
+	if err := m.PauseJob(id); err != nil {
+		t.Fatalf("PauseJob() error:\n%+v", err)
+	}
+	p.send(t, 20, 100)
+	if err := m.ResumeJob(id); err != nil {
+		t.Fatalf("ResumeJob() error:\n%+v", err)
+	}
+	traffic(2200 * time.Millisecond)
 	waitPackets(t, m, id, uint64(sent))
 	running := resultParts(t, m, id, pcapFile)
 	if len(running) < 3 {

@@ -381,3 +381,30 @@ func TestRotateInvalid(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPartNumber checks that a name PartNumber takes is exactly the name
+// PartPath gives its number, so that no two names are one part and every
+// part's name is taken back.
+func FuzzPartNumber(f *testing.F) {
+	for _, seed := range []string{"packets-00001.pcap", "packets-123456.pcap", "packets.pcap", "packets-0001.pcap",
+		"packets-+0001.pcap", "packets-00001.pcap.tmp", "packets--00001.pcap", "packets-99999999999999999999.pcap"} {
+		f.Add("packets.pcap", seed)
+	}
+	f.Add("flows.ipfix", "flows-00002.ipfix")
+	f.Add("noext", "noext-00003")
+	f.Fuzz(func(t *testing.T, base, name string) {
+		n, ok := PartNumber(base, name)
+		if !ok {
+			if n != 0 {
+				t.Errorf("PartNumber(%q, %q) = %d, false; want 0 when not a part", base, name, n)
+			}
+			return
+		}
+		if n < 1 {
+			t.Fatalf("PartNumber(%q, %q) = %d, want a number from 1", base, name, n)
+		}
+		if got := PartPath(base, n); got != name {
+			t.Errorf("PartNumber(%q, %q) = %d, but PartPath gives %q", base, name, n, got)
+		}
+	})
+}
