@@ -182,7 +182,7 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.E
 		return amapi.ConfigView{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	v := amapi.ConfigView{Filter: spec.Filter, Snaplen: spec.Snaplen, Promiscuous: spec.IsPromiscuous(), Pcap: spec.Pcap,
-		Storage: cfg.Storage, DurationS: cfg.DurationS, ReplaySpeed: cfg.ReplaySpeed}
+		Storage: cfg.Storage, DurationS: cfg.DurationS, ReplaySpeed: cfg.ReplaySpeed, RotateMB: spec.RotateMB, RotateS: spec.RotateS}
 	if v.Storage == "" {
 		v.Storage = StorageRemote
 	}
@@ -291,7 +291,7 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.C
 // is checked before the job is paired with one) and without a key.
 func jobSpec(cfg amapi.ExperimentConfig) deviceapi.JobSpec {
 	s := deviceapi.JobSpec{Filter: cfg.Filter, Snaplen: cfg.Snaplen, Promiscuous: cfg.Promiscuous,
-		Pcap: cfg.Pcap, ReplaySpeed: cfg.ReplaySpeed}
+		Pcap: cfg.Pcap, ReplaySpeed: cfg.ReplaySpeed, RotateMB: cfg.RotateMB, RotateS: cfg.RotateS}
 	if c := cfg.Counters; c != nil {
 		s.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
 	}

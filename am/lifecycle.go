@@ -307,7 +307,7 @@ func (m *Manager) cancelStarts(ctx context.Context) {
 func deviceSpec(v *amapi.ConfigView, e *db.Experiment, key []byte) deviceapi.JobSpec {
 	prom, biflow := v.Promiscuous, true
 	s := deviceapi.JobSpec{Filter: v.Filter, Snaplen: v.Snaplen, Promiscuous: &prom, Pcap: v.Pcap, Key: key,
-		ReplaySpeed: v.ReplaySpeed, Experiment: int(e.ID)}
+		ReplaySpeed: v.ReplaySpeed, Experiment: int(e.ID), RotateMB: v.RotateMB, RotateS: v.RotateS}
 	if a := v.Anonymize; a != nil && key != nil {
 		s.Payload, s.MAC = a.Payload, a.MAC
 	}

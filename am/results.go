@@ -121,7 +121,7 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 			got, err = s.client.Flows(ctx, s.pair.Job, 0, n)
 		}
 		if err != nil {
-			local, lerr := ipfix.ReadTopFlows(filepath.Join(s.dir, "flows.ipfix"), n)
+			local, lerr := readLocalFlows(s.dir, n)
 			if lerr != nil {
 				return nil, fmt.Errorf("flows of %s: %w", pairName(s.pair), lerr)
 			}
@@ -133,6 +133,22 @@ func (m *Manager) flows(ctx context.Context, e *db.Experiment, offset, limit int
 	}
 	slices.SortStableFunc(rows, func(a, b amapi.FlowRow) int { return cmp.Compare(b.Bytes+b.RevBytes, a.Bytes+a.RevBytes) })
 	return page(rows, offset, limit), nil
+}
+
+// readLocalFlows returns the n largest flows of a pairing's local copies:
+// flows.ipfix, or its parts (flows-00001.ipfix…) when the files rotated.
+func readLocalFlows(dir string, n int) ([]ipfix.FlowRow, error) {
+	parts, err := filepath.Glob(filepath.Join(dir, "flows-*.ipfix"))
+	if err != nil {
+		return nil, err
+	}
+	top := ipfix.NewTopFlows(n)
+	for _, path := range append([]string{filepath.Join(dir, "flows.ipfix")}, parts...) {
+		if _, err := top.Load(path); err != nil {
+			return nil, err
+		}
+	}
+	return top.Sorted(), nil
 }
 
 // counterRow is a device's counter entry as the AM's API shows it.
@@ -202,7 +218,7 @@ func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]amapi.FileRow,
 		if err == nil {
 			for _, f := range remote {
 				row := amapi.FileRow{Name: f.Name, Size: f.Size, URL: fileURL(e.ID, s.pair.Position, f.Name),
-					Device: s.pair.Device, Interface: s.pair.Interface}
+					Device: s.pair.Device, Interface: s.pair.Interface, Complete: f.Complete}
 				if lf, ok := findLocal(local, s.pair.Position, f.Name); ok && lf.Size == f.Size {
 					row.Local = true
 				}
@@ -212,8 +228,10 @@ func (m *Manager) files(ctx context.Context, e *db.Experiment) ([]amapi.FileRow,
 		}
 		for _, lf := range local {
 			if lf.Position == s.pair.Position {
+				// The copies are final once the results are pulled;
+				// otherwise the device may still add to them.
 				out = append(out, amapi.FileRow{Name: lf.Name, Size: lf.Size, URL: fileURL(e.ID, lf.Position, lf.Name),
-					Device: s.pair.Device, Interface: s.pair.Interface, Local: true})
+					Device: s.pair.Device, Interface: s.pair.Interface, Local: true, Complete: e.ResultsPulled})
 			}
 		}
 	}
@@ -297,7 +315,10 @@ func validFileName(name string) bool {
 
 // pull brings the AM's copies of e's result files up to date: every file
 // whose size on the device differs from the copy's is downloaded again
-// (to a temporary file, renamed into place). It returns the first error;
+// (to a temporary file, renamed into place). A part of a rotated file
+// that the device lists as complete never changes again: once its copy
+// has its size, it is not fetched again; the part being written is
+// fetched whenever it grew. It returns the first error;
 // the other files are still pulled.
 func (m *Manager) pull(ctx context.Context, e *db.Experiment) error {
 	local, err := m.db.ResultFiles(ctx, e.ID)

@@ -36,6 +36,13 @@ type ExperimentConfig struct {
 	// ReplaySpeed paces file: sources (1 = as recorded; 0 = as fast as
 	// possible). An extension of SPEC §3, passed to the devices' jobs.
 	ReplaySpeed float64 `xmlrpc:"replay_speed,omitempty"`
+	// RotateMB and RotateS split each device's pcap and IPFIX files into
+	// parts (SPEC §13): a part is closed, a complete file, when it holds
+	// RotateMB megabytes (10^6 bytes) or RotateS seconds of capture, and
+	// the files list every part (packets-00001.pcap…). 0 leaves that
+	// bound out; at most 1000000 MB and 604800 s.
+	RotateMB int `xmlrpc:"rotate_mb,omitempty"`
+	RotateS  int `xmlrpc:"rotate_s,omitempty"`
 }
 
 // CountersConfig enables counter aggregation.
@@ -78,6 +85,9 @@ type ConfigView struct {
 	Storage     string         `xmlrpc:"storage" json:"storage"`
 	DurationS   int            `xmlrpc:"duration_s" json:"duration_s"`
 	ReplaySpeed float64        `xmlrpc:"replay_speed" json:"replay_speed"`
+	// RotateMB and RotateS: see ExperimentConfig (0: no bound).
+	RotateMB int `xmlrpc:"rotate_mb" json:"rotate_mb,omitempty"`
+	RotateS  int `xmlrpc:"rotate_s" json:"rotate_s,omitempty"`
 }
 
 // CountersView is the counters member of ConfigView.
@@ -245,6 +255,11 @@ type FileRow struct {
 	Interface string `xmlrpc:"interface"`
 	// Local tells that the AM holds a copy (storage "remote").
 	Local bool `xmlrpc:"local"`
+	// Complete tells that the file will not change any more: a part
+	// closed by rotation (rotate_mb, rotate_s), or any file once the
+	// device's job is done. The parts of a rotated file are listed in
+	// order, each with its own row.
+	Complete bool `xmlrpc:"complete"`
 }
 
 // DeviceInput is the struct parameter of AddDevice.

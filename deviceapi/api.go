@@ -60,6 +60,13 @@ type JobSpec struct {
 	// stops itself, done with the reason in its status errors, when they
 	// reach it (SPEC §9). 0 (or absent) means no bound; never negative.
 	MaxStorageBytes int64 `xmlrpc:"max_storage_bytes,omitempty"`
+	// RotateMB and RotateS split the pcap file and the IPFIX file into
+	// parts (SPEC §13): a part is closed, a complete file of its own, and
+	// the next one begun when it holds RotateMB megabytes (10^6 bytes) or
+	// RotateS seconds of capture. 0 (or absent) leaves that bound out;
+	// both 0, the files are not split. See CheckSettings for the bounds.
+	RotateMB int `xmlrpc:"rotate_mb,omitempty"`
+	RotateS  int `xmlrpc:"rotate_s,omitempty"`
 	// RequestID, when set, makes StartJob idempotent: a StartJob with the
 	// request id of a job the device has returns that job's id instead of
 	// starting another, and StopJob takes the request id in place of the
@@ -199,9 +206,14 @@ type FlowEntry struct {
 }
 
 // FileEntry is one result file in JobResults kind "files"; URL is fetched
-// with HTTP GET and the bearer token.
+// with HTTP GET and the bearer token. The parts of a rotated file are
+// listed in order (RotateMB, RotateS).
 type FileEntry struct {
 	Name string `xmlrpc:"name"`
 	Size int64  `xmlrpc:"size"`
 	URL  string `xmlrpc:"url"`
+	// Complete tells that the file will not change any more: a part
+	// closed by rotation, or any file of a done job. The file being
+	// written is not complete. Absent from older devices (false).
+	Complete bool `xmlrpc:"complete"`
 }

@@ -65,6 +65,17 @@ const (
 	maxTimeoutS   = 7 * 24 * 3600
 )
 
+// Bounds of JobSpec.RotateMB and RotateS: parts of at most a terabyte,
+// or of at most a week.
+const (
+	MaxRotateMB = 1000000
+	MaxRotateS  = 7 * 24 * 3600
+)
+
+// RotateBytes is RotateMB in bytes: a megabyte is 10^6 bytes, as for
+// tcpdump -C.
+func (s *JobSpec) RotateBytes() int64 { return int64(s.RotateMB) * 1000000 }
+
 // RequestIDPrefix starts every StartJob request id, so that StopJob tells
 // one from a job id (16 hex digits).
 const RequestIDPrefix = "req:"
@@ -139,7 +150,9 @@ func (s *JobSpec) Check() error {
 // snaplen, the key's length, the replay speed's sign, the counter
 // interval, the flow timeouts, the collector URL (nothing is dialed), and
 // the payload and MAC modes (defaults with a key, refused without one),
-// and that max_storage_bytes is not negative. Errors match ErrInvalid.
+// that max_storage_bytes is not negative, and the rotation bounds
+// (rotate_mb 0 to MaxRotateMB, rotate_s 0 to MaxRotateS, and one of them
+// only with pcap or flows). Errors match ErrInvalid.
 func (s *JobSpec) CheckSettings() error {
 	if s.Snaplen == 0 {
 		s.Snaplen = DefaultSnaplen
@@ -162,6 +175,15 @@ func (s *JobSpec) CheckSettings() error {
 	}
 	if s.MaxStorageBytes < 0 {
 		return invalidf("max_storage_bytes must be 0 (no bound) or a positive number of bytes, got %d", s.MaxStorageBytes)
+	}
+	if s.RotateMB < 0 || s.RotateMB > MaxRotateMB {
+		return invalidf("rotate_mb must be 0 (no size bound) or a number of megabytes up to %d, got %d", MaxRotateMB, s.RotateMB)
+	}
+	if s.RotateS < 0 || s.RotateS > MaxRotateS {
+		return invalidf("rotate_s must be 0 (no time bound) or a number of seconds up to %d, got %d", MaxRotateS, s.RotateS)
+	}
+	if (s.RotateMB > 0 || s.RotateS > 0) && !s.Pcap && s.Flows == nil {
+		return invalidf("rotate_mb and rotate_s split the pcap and flows files: they need pcap or flows")
 	}
 	if math.IsNaN(s.ReplaySpeed) || math.IsInf(s.ReplaySpeed, 0) || s.ReplaySpeed < 0 {
 		return invalidf("replay_speed must be 0 (as fast as possible) or a positive factor, got %v", s.ReplaySpeed)

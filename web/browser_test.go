@@ -379,6 +379,7 @@ func TestBrowser(t *testing.T) {
 	b.wait("the filter accepted", `!!document.querySelector('#filter-ok')`)
 	b.setValue("input[name=replay_speed]", "1")
 	b.setValue("input[name=interval_ms]", "500")
+	b.setValue("input[name=rotate_s]", "1") // pcap and IPFIX files in parts of a second
 	// The sanitization modes show only with anonymization on, with
 	// their defaults; keep is a visible warning.
 	shown := func(sel string) bool {
@@ -412,8 +413,13 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after saving: modes %v, warning shown %t; want zero, keep and the warning", modes, shown("#keep-warning"))
 	}
 	if set, err := e.m.GetExperimentSettings(ctx, e.admin, 1); err != nil || set.Config == nil || set.Config.Anonymize == nil ||
-		set.Config.Anonymize.Payload != "zero" || set.Config.Anonymize.MAC != "keep" {
-		t.Errorf("stored configuration: %+v, %v; want payload zero and mac keep", set.Config, err)
+		set.Config.Anonymize.Payload != "zero" || set.Config.Anonymize.MAC != "keep" || set.Config.RotateS != 1 {
+		t.Errorf("stored configuration: %+v, %v; want payload zero, mac keep and rotate_s 1", set.Config, err)
+	}
+	var rotate string
+	b.eval("rotate_s kept", `document.querySelector('input[name=rotate_s]').value`, &rotate)
+	if rotate != "1" {
+		t.Errorf("after saving: rotate_s field %q, want 1", rotate)
 	}
 	b.shot("11-configured", false)
 
@@ -428,6 +434,10 @@ func TestBrowser(t *testing.T) {
 	b.wait("the replay's progress", `!!document.querySelector('#device-status progress') && Number(document.querySelector('#device-status progress').value) > 0`)
 	b.wait("a packet rate", `document.querySelector('#st-pps').textContent.trim() !== '0 pkt/s'`)
 	b.wait("chart points", `Number(document.getElementById('charts').dataset.points || 0) >= 2`)
+	// The replay's pcap file comes in parts of a second: the files list
+	// shows the closed ones and the one being written.
+	b.wait("two pcap parts", `[...document.querySelectorAll('#files a.file-pcap')].map(a => a.textContent).join(',').includes('packets-00002.pcap')`)
+	b.wait("the part being written", `!!document.querySelector('#files .writing')`)
 	// Both charts are stacked by protocol: TCP, UDP, ICMP, other.
 	for _, id := range []string{"chart-pps", "chart-bps"} {
 		var chart struct {
@@ -484,6 +494,19 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("no %s download link", kind)
 		}
 	}
+	// Every part listed, in order, none being written any more.
+	var parts []string
+	b.eval("pcap parts", `[...document.querySelectorAll('#files a.file-pcap')].map(a => a.textContent.replace('pcap', '').trim())`, &parts)
+	for i, name := range parts {
+		if want := fmt.Sprintf("packets-%05d.pcap", i+1); name != want {
+			t.Errorf("pcap file %d is %q, want %q", i+1, name, want)
+		}
+	}
+	var writing int
+	b.eval("parts being written", `document.querySelectorAll('#files .writing').length`, &writing)
+	if len(parts) < 2 || writing != 0 {
+		t.Errorf("after the stop: pcap parts %q, %d being written; want 2 or more, none", parts, writing)
+	}
 	if txt := b.text("#results"); !strings.Contains(txt, "Addresses are anonymized") {
 		t.Errorf("the flows are not marked anonymized")
 	}
@@ -498,6 +521,11 @@ func TestBrowser(t *testing.T) {
 		alert: !!document.querySelector('#cfg-mac .warn[role=alert]') && !document.querySelector('#cfg-payload .warn')}))()`, &cfg)
 	if cfg.Payload != "zero" || !strings.Contains(cfg.MAC, "keep") || !cfg.Alert {
 		t.Errorf("settings shown: %+v; want payload zero and mac keep as a warning", cfg)
+	}
+	var split string
+	b.eval("files split", `(document.querySelector('#cfg-rotate') || {textContent: ''}).textContent.trim()`, &split)
+	if split != "every 1 s" {
+		t.Errorf("settings show files split %q, want every 1 s", split)
 	}
 	// Sort the flows by packets, largest first.
 	b.run("sort", chromedp.Click("#sort-packets", chromedp.ByQuery))

@@ -142,7 +142,11 @@ type configForm struct {
 	Storage     string
 	DurationS   string
 	ReplaySpeed string
-	Error       string
+	// RotateMB and RotateS split the pcap and IPFIX files into parts
+	// (SPEC §13); empty for no bound.
+	RotateMB string
+	RotateS  string
+	Error    string
 	// Policy is what the policies of the experiment's devices allow
 	// together (SPEC §9).
 	Policy policyLimits
@@ -330,6 +334,12 @@ func formFromConfig(c *amapi.ConfigView) configForm {
 	if c.ReplaySpeed > 0 {
 		f.ReplaySpeed = strconv.FormatFloat(c.ReplaySpeed, 'g', -1, 64)
 	}
+	if c.RotateMB > 0 {
+		f.RotateMB = strconv.Itoa(c.RotateMB)
+	}
+	if c.RotateS > 0 {
+		f.RotateS = strconv.Itoa(c.RotateS)
+	}
 	return f
 }
 
@@ -340,7 +350,8 @@ func readConfigForm(r *http.Request) configForm {
 	return configForm{Filter: v("filter"), Snaplen: v("snaplen"), Promiscuous: on("promiscuous"),
 		Counters: on("counters"), IntervalMS: v("interval_ms"), Flows: on("flows"), ActiveS: v("active_timeout_s"),
 		IdleS: v("idle_timeout_s"), Biflow: on("biflow"), Collector: v("collector"), Anonymize: on("anonymize"),
-		Key: v("key"), Payload: v("payload"), MAC: v("mac"), Pcap: on("pcap"), Storage: v("storage"), DurationS: v("duration_s"), ReplaySpeed: v("replay_speed")}
+		Key: v("key"), Payload: v("payload"), MAC: v("mac"), Pcap: on("pcap"), Storage: v("storage"), DurationS: v("duration_s"), ReplaySpeed: v("replay_speed"),
+		RotateMB: v("rotate_mb"), RotateS: v("rotate_s")}
 }
 
 // config turns the form into the manager's struct; the manager checks
@@ -359,7 +370,8 @@ func (f *configForm) config(secret string) (amapi.ExperimentConfig, error) {
 	}
 	prom := f.Promiscuous
 	c := amapi.ExperimentConfig{Filter: f.Filter, Snaplen: num("snaplen", f.Snaplen), Promiscuous: &prom, Pcap: f.Pcap,
-		Storage: f.Storage, DurationS: num("duration_s", f.DurationS)}
+		Storage: f.Storage, DurationS: num("duration_s", f.DurationS),
+		RotateMB: num("rotate_mb", f.RotateMB), RotateS: num("rotate_s", f.RotateS)}
 	if f.Counters {
 		c.Counters = &amapi.CountersConfig{IntervalMS: num("interval_ms", f.IntervalMS)}
 	}

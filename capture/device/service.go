@@ -150,7 +150,8 @@ func (s *Service) JobResults(r *http.Request, args *JobResultsArgs, reply *any) 
 	case []job.FileInfo:
 		out := make([]deviceapi.FileEntry, len(rows))
 		for i, f := range rows {
-			out[i] = deviceapi.FileEntry{Name: f.Name, Size: f.Size, URL: deviceapi.FileURL(args.Job, f.Name)}
+			out[i] = deviceapi.FileEntry{Name: f.Name, Size: f.Size, URL: deviceapi.FileURL(args.Job, f.Name),
+				Complete: f.Complete}
 		}
 		*reply = out
 	default:

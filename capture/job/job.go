@@ -67,6 +67,9 @@ type segment struct {
 	out   *output.Writer
 	file  bool
 	speed float64
+	// rotateTime tells that parts are closed by time: the reader tells
+	// the outputs the time of every packet (and, live, of the clock).
+	rotateTime bool
 	// maxStorage is the spec's MaxStorageBytes (0: no bound).
 	maxStorage int64
 	cancel     context.CancelFunc
@@ -227,7 +230,7 @@ func (j *job) start(ctx context.Context, src *capture.Source, appendTo bool) err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	seg := &segment{
-		src: src, meter: mt, out: out, file: spec.IsFile(), speed: spec.ReplaySpeed,
+		src: src, meter: mt, out: out, file: spec.IsFile(), speed: spec.ReplaySpeed, rotateTime: spec.RotateS > 0,
 		maxStorage: spec.MaxStorageBytes, cancel: cancel, done: make(chan struct{}), lastCheckpoint: time.Now(),
 	}
 	j.mu.Lock()
@@ -347,6 +350,10 @@ func (j *job) periodic(seg *segment) {
 	j.guard(seg)
 	if seg.file {
 		seg.progress.Store(math.Float64bits(seg.src.Progress()))
+	} else if seg.rotateTime {
+		// A live capture's time goes on without packets: a part whose
+		// time is up is closed even if the link fell silent.
+		seg.out.Advance(time.Now())
 	}
 	if now := time.Now(); now.Sub(seg.lastCheckpoint) >= j.m.cfg.CheckpointInterval {
 		seg.lastCheckpoint = now
@@ -394,6 +401,9 @@ func (r *reader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) 
 		return nil, gopacket.CaptureInfo{}, err
 	}
 	data, ci, err := seg.src.ZeroCopyReadPacketData()
+	if err == nil && seg.rotateTime {
+		seg.out.Advance(ci.Timestamp) // the packet goes into the next part if this one's time is up
+	}
 	if err != nil || !seg.file || seg.speed <= 0 {
 		return data, ci, err
 	}

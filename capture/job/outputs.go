@@ -1,6 +1,8 @@
 package job
 
 import (
+	"time"
+
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/output"
 )
@@ -13,6 +15,8 @@ func (j *job) outputs(src *capture.Source, appendTo bool) (*output.Writer, error
 	s := &j.p.Spec
 	cfg := output.DefaultConfiguration()
 	cfg.LinkType, cfg.Snaplen, cfg.Append = src.LinkType(), src.Snaplen(), appendTo
+	w := s.wire()
+	cfg.RotateBytes, cfg.RotateEvery = w.RotateBytes(), time.Duration(s.RotateS)*time.Second
 	deps := output.Dependencies{Logger: j.m.cfg.Logger, Report: j.addError}
 	if s.Counters != nil {
 		cfg.Counters = j.path(countersFile)

@@ -23,6 +23,8 @@ import (
 const (
 	childDirEnv  = "GIMS_JOB_CHILD_DATA_DIR"
 	childPortEnv = "GIMS_JOB_CHILD_PORT"
+	// childRotateS, when set, is the rotate_s of the child's job.
+	childRotateS = "GIMS_JOB_CHILD_ROTATE_S"
 )
 
 func TestMain(m *testing.M) {
@@ -44,10 +46,11 @@ func runChild(dir, port string) int {
 		err = m.Start(context.Background())
 	}
 	var id string
+	rotateS, _ := strconv.Atoi(os.Getenv(childRotateS))
 	if err == nil {
 		id, err = m.StartJob(Spec{
 			Interface: "lo", Filter: "udp and dst port " + port,
-			Counters: &CountersSpec{IntervalMS: 200}, Flows: &FlowsSpec{Biflow: true}, Pcap: true,
+			Counters: &CountersSpec{IntervalMS: 200}, Flows: &FlowsSpec{Biflow: true}, Pcap: true, RotateS: rotateS,
 		})
 	}
 	if err != nil {
@@ -56,6 +59,41 @@ func runChild(dir, port string) int {
 	}
 	fmt.Println("JOB", id)
 	select {}
+}
+
+// startChild starts a Manager in a child process on the data directory
+// dir, capturing on lo for the port (with env added to its environment),
+// and returns its job's id and the function that SIGKILLs it.
+func startChild(t *testing.T, dir string, port int, env ...string) (string, func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childDirEnv+"="+dir, childPortEnv+"="+strconv.Itoa(port)), env...)
+	cmd.Stderr = testWriter{t}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start child: %v", err)
+	}
+	killed := false
+	kill := func() {
+		if killed {
+			return
+		}
+		killed = true
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Errorf("kill child: %v", err)
+		}
+		cmd.Wait()
+	}
+	t.Cleanup(kill)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	id, ok := strings.CutPrefix(strings.TrimSpace(line), "JOB ")
+	if err != nil || !ok {
+		t.Fatalf("child said %q, %v; want JOB <id>", line, err)
+	}
+	return id, kill
 }
 
 // TestRestartCrash kills a daemon running a live job and starts another
@@ -67,28 +105,7 @@ func TestRestartCrash(t *testing.T) {
 	dir := t.TempDir()
 	p := newUDPPair(t, "127.0.0.1", "127.0.0.1:0")
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childDirEnv+"="+dir, childPortEnv+"="+strconv.Itoa(p.port))
-	cmd.Stderr = testWriter{t}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start child: %v", err)
-	}
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	id, ok := strings.CutPrefix(strings.TrimSpace(line), "JOB ")
-	if err != nil || !ok {
-		t.Fatalf("child said %q, %v; want JOB <id>", line, err)
-	}
+	id, kill := startChild(t, dir, p.port)
 	jobDir := filepath.Join(dir, "jobs", id)
 
 	p.send(t, 40, 100)
@@ -113,11 +130,7 @@ func TestRestartCrash(t *testing.T) {
 		return st.Totals.Packets == 40 && sum == 40 && n == 40,
 			fmt.Sprintf("job.json %d, counters %d, pcap %d packets", st.Totals.Packets, sum, n)
 	})
-	killed = true
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill child: %v", err)
-	}
-	cmd.Wait()
+	kill()
 
 	// What a kill in the middle of a write leaves: a partial record at
 	// the end of each file.

@@ -21,6 +21,9 @@ const TopFlows = 10000
 type FileInfo struct {
 	Name string
 	Size int64
+	// Complete tells that the file will not change any more (see
+	// deviceapi.FileEntry.Complete).
+	Complete bool
 }
 
 // page bounds offset and limit as Results documents.

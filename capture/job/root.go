@@ -9,13 +9,16 @@
 // sealed under DataDir/seal.key until the job is done, mode 0600; its
 // state; its running time; rewritten atomically on every state change and
 // every few seconds), and the result files counters.csv,
-// flows.ipfix (RFC 5655) and packets.pcap. Buffered results reach the
-// files at least every second.
+// flows.ipfix (RFC 5655) and packets.pcap, the latter two split into
+// complete parts (flows-00001.ipfix…, packets-00001.pcap…) when the spec
+// asks for rotation (Spec.RotateMB, Spec.RotateS). Buffered results reach
+// the files at least every second.
 //
 // Durability: Start loads every job. A job that was running or paused when
 // the daemon went away (crash, SIGKILL, or an orderly Stop) runs again: a
 // live job resumes capturing and appends to its files, after cutting off a
-// partial trailing record, and its status reports InterruptedS, the time
+// partial trailing record (with rotation: it cuts the last part so and
+// begins a new one), and its status reports InterruptedS, the time
 // from its last checkpoint to the restart. Flows that were open in the
 // meter at a crash are lost (an orderly Stop exports them). A file job is
 // replayed from the beginning with fresh outputs instead: replay is
@@ -276,7 +279,7 @@ func (m *Manager) resume(ctx context.Context, j *job) {
 	err := func() error {
 		if !file {
 			// Flows exported before the restart are in flows.ipfix.
-			if _, err := j.top.Load(j.path(flowsFile)); err != nil {
+			if err := j.loadFlows(); err != nil {
 				j.addError(fmt.Errorf("flows results before the restart: %w", err))
 			}
 		}

@@ -78,6 +78,15 @@ type Spec struct {
 	// done, with the reason in its errors. 0 means no bound, and so does
 	// its absence from a job.json written before it existed.
 	MaxStorageBytes int64 `json:"max_storage_bytes,omitempty"`
+	// RotateMB and RotateS split packets.pcap and flows.ipfix into parts
+	// (deviceapi.JobSpec.RotateMB): packets-00001.pcap… and
+	// flows-00001.ipfix…, each a complete file. A part's time is the
+	// capture's: the packets' timestamps (for a live capture, the clock
+	// when they were captured, and the daemon's clock when none come; for
+	// a file source, only the timestamps, so a replay splits the same at
+	// any speed). 0 leaves that bound out.
+	RotateMB int `json:"rotate_mb,omitempty"`
+	RotateS  int `json:"rotate_s,omitempty"`
 	// Experiment is the AM's experiment id, kept for listings.
 	Experiment int `json:"experiment,omitempty"`
 	// RequestID is the StartJob request id (deviceapi.JobSpec.RequestID)
@@ -158,7 +167,7 @@ func (s *Spec) wire() deviceapi.JobSpec {
 	w := deviceapi.JobSpec{
 		Interface: s.Interface, Filter: s.Filter, Snaplen: s.Snaplen, Promiscuous: &prom,
 		Pcap: s.Pcap, Key: s.Key, Payload: s.Payload, MAC: s.MAC, ReplaySpeed: s.ReplaySpeed, Experiment: s.Experiment,
-		RequestID: s.RequestID, MaxStorageBytes: s.MaxStorageBytes,
+		RequestID: s.RequestID, MaxStorageBytes: s.MaxStorageBytes, RotateMB: s.RotateMB, RotateS: s.RotateS,
 	}
 	if c := s.Counters; c != nil {
 		w.Counters = &deviceapi.CountersSpec{IntervalMS: c.IntervalMS}
@@ -189,6 +198,8 @@ func SpecOf(w *deviceapi.JobSpec) Spec {
 		RequestID:   w.RequestID,
 
 		MaxStorageBytes: w.MaxStorageBytes,
+		RotateMB:        w.RotateMB,
+		RotateS:         w.RotateS,
 	}
 	if c := w.Counters; c != nil {
 		spec.Counters = &CountersSpec{IntervalMS: c.IntervalMS}

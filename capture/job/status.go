@@ -11,6 +11,7 @@ import (
 	"github.com/google/gopacket/pcap"
 
 	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/capture/output"
 	"github.com/gimsproject/gims/deviceapi"
 	"github.com/gimsproject/gims/transform/counters"
 	"github.com/gimsproject/gims/transform/ipfix"
@@ -193,6 +194,24 @@ func (m *Manager) Results(id, kind string, offset, limit int) (any, error) {
 	return nil, invalidf("unknown result kind %q (want %s, %s or %s)", kind, KindCounters, KindFlows, KindFiles)
 }
 
+// loadFlows offers every flow of flows.ipfix, or of its parts, to the
+// job's top flows.
+func (j *job) loadFlows() error {
+	if _, err := j.top.Load(j.path(flowsFile)); err != nil {
+		return err
+	}
+	parts, err := output.Parts(j.path(flowsFile))
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err := j.top.Load(p.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // loadTop reads the flows of a job loaded from disk on first use.
 func (j *job) loadTop() error {
 	j.mu.Lock()
@@ -200,7 +219,7 @@ func (j *job) loadTop() error {
 	if j.topLoaded {
 		return nil
 	}
-	if _, err := j.top.Load(j.path(flowsFile)); err != nil {
+	if err := j.loadFlows(); err != nil {
 		j.top.Reset()
 		return err
 	}
@@ -208,26 +227,61 @@ func (j *job) loadTop() error {
 	return nil
 }
 
+// files lists the job's result files: counters.csv, then flows.ipfix or
+// its parts in order, then packets.pcap or its parts. A file is complete
+// when it will not change any more: every file of a done job, and every
+// part but the last of a running or paused one (the last one is being
+// written, or is appended to after a restart).
 func (j *job) files() []FileInfo {
+	j.mu.Lock()
+	done := j.p.State == StateDone
+	j.mu.Unlock()
 	out := []FileInfo{}
 	for _, name := range resultFiles {
-		if info, err := os.Stat(j.path(name)); err == nil {
-			out = append(out, FileInfo{Name: name, Size: info.Size()})
+		if info, err := os.Stat(j.path(name)); err == nil && info.Mode().IsRegular() {
+			out = append(out, FileInfo{Name: name, Size: info.Size(), Complete: done})
+		}
+		if name == countersFile {
+			continue
+		}
+		parts, err := output.Parts(j.path(name))
+		if err != nil {
+			j.m.cfg.Logger.Warn("unable to list result parts", "job", j.id, "error", err)
+			continue
+		}
+		for i, p := range parts {
+			info, err := os.Stat(p.Path)
+			if err != nil {
+				continue // removed meanwhile (a file job replayed again)
+			}
+			out = append(out, FileInfo{Name: p.Name, Size: info.Size(), Complete: done || i < len(parts)-1})
 		}
 	}
 	return out
 }
 
+// resultFile tells whether name is the name of a result file: one of
+// resultFiles or a part of flows.ipfix or packets.pcap.
+func resultFile(name string) bool {
+	if slices.Contains(resultFiles[:], name) {
+		return true
+	}
+	_, flows := output.PartNumber(flowsFile, name)
+	_, pcap := output.PartNumber(pcapFile, name)
+	return flows || pcap
+}
+
 // FilePath returns the path of a job's result file, for HTTP GET
 // /files/<job>/<name>. Only the result file names (counters.csv,
-// flows.ipfix, packets.pcap) are served, never job.json, so no request
-// reaches another path; anything else is ErrNotFound.
+// flows.ipfix, packets.pcap and the parts of the latter two, such as
+// packets-00001.pcap) are served, never job.json, so no request reaches
+// another path; anything else is ErrNotFound.
 func (m *Manager) FilePath(id, name string) (string, error) {
 	j, err := m.get(id)
 	if err != nil {
 		return "", err
 	}
-	if !slices.Contains(resultFiles[:], name) {
+	if !resultFile(name) {
 		return "", fmt.Errorf("%w: job %s has no file %q", ErrNotFound, id, name)
 	}
 	p := j.path(name)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -54,6 +55,22 @@ type Configuration struct {
 	// Snaplen of 0 is capture.DefaultSnaplen (capture.NewPcapWriter).
 	LinkType layers.LinkType
 	Snaplen  int
+	// RotateBytes and RotateEvery split the pcap file and the IPFIX file
+	// into parts (parts.go): a part is closed, complete, and the next one
+	// opened when it holds RotateBytes bytes or more (checked before each
+	// packet or flow record is written, so a part passes the bound by at
+	// most one record, or one IPFIX message) or when RotateEvery passed
+	// since its first record, by the times given to Advance. A part
+	// without a record is never closed for its time: an idle capture
+	// makes no empty parts. 0 leaves that bound out; both 0, the files are
+	// not rotated and keep their own names.
+	//
+	// With rotation, Open on fresh files removes the parts an earlier run
+	// left, and Open appending cuts the last part of an earlier run back
+	// to its last complete record (removing it when nothing is left) and
+	// begins a new part after it.
+	RotateBytes int64
+	RotateEvery time.Duration
 }
 
 // DefaultConfiguration returns a configuration with no output.
@@ -68,7 +85,8 @@ func (c Configuration) Validate() error {
 		perm = &check.FieldError{Field: "Perm",
 			Rule: "permission bits that let the owner read and write (like 0640)", Value: c.Perm}
 	}
-	if err := check.First(perm, check.NotNegative("Snaplen", c.Snaplen)); err != nil {
+	if err := check.First(perm, check.NotNegative("Snaplen", c.Snaplen),
+		check.NotNegative("RotateBytes", c.RotateBytes), check.NotNegative("RotateEvery", c.RotateEvery)); err != nil {
 		return err
 	}
 	if err := c.IPFIX.Validate(); err != nil {
@@ -109,12 +127,10 @@ type Writer struct {
 	csv     *os.File
 	csvLine []byte
 
-	pcapF   *os.File
-	pcapBuf *bufio.Writer
-	pcapW   *pcapgo.Writer
+	pcap  series
+	pcapW *pcapgo.Writer
 
-	ipfixF    *os.File
-	ipfixBuf  *bufio.Writer
+	ipfix     series
 	fileExp   *ipfix.Exporter
 	collector *ipfix.Exporter
 	// collectorErr is what closing the collector returned.
@@ -166,16 +182,62 @@ func (w *Writer) Sinks() meter.Sinks {
 	return s
 }
 
+// series is the pcap file or the IPFIX file: one file, or its parts
+// when rotating.
+type series struct {
+	// path is the file's configured path (the parts are named after it).
+	path string
+	f    *os.File
+	buf  *bufio.Writer
+	// n is the number of the current part; 0 without rotation.
+	n int
+	// size is the length of the current part's file (what the buffer
+	// holds not included).
+	size int64
+	// start is when the current part's time began: the time of the last
+	// Advance before its first record.
+	start time.Time
+	// records tells that the current part holds a record.
+	records bool
+	// between tells that the current part is closed and the next one not
+	// open yet: the next record opens it.
+	between bool
+}
+
+// partSize is the length the current part has once its buffer is written.
+func (s *series) partSize() int64 { return s.size + int64(s.buf.Buffered()) }
+
+// open is the file of the current part, nil if none is open.
+func (s *series) open() *os.File {
+	if s.between {
+		return nil
+	}
+	return s.f
+}
+
+// current is the path of the file being written.
+func (s *series) current() string {
+	if s.n > 0 {
+		return PartPath(s.path, s.n)
+	}
+	return s.path
+}
+
 // resultFile is a result file as the writers see it: the first write
-// error (like ENOSPC) is recorded in Writer.failed.
+// error (like ENOSPC) is recorded in Writer.failed. part, when not nil,
+// counts the bytes written to the file too.
 type resultFile struct {
-	f *os.File
-	w *Writer
+	f    *os.File
+	w    *Writer
+	part *int64
 }
 
 func (r resultFile) Write(p []byte) (int, error) {
 	n, err := r.f.Write(p)
 	r.w.size += int64(n)
+	if r.part != nil {
+		*r.part += int64(n)
+	}
 	if err != nil {
 		r.w.fail(fmt.Errorf("unable to write %s: %w", filepath.Base(r.f.Name()), err))
 	}
@@ -201,11 +263,11 @@ func (w *Writer) Failed() error { return w.failed }
 // A capture job compares it with its storage bound before each packet.
 func (w *Writer) Size() int64 {
 	n := w.size
-	if w.pcapBuf != nil {
-		n += int64(w.pcapBuf.Buffered())
+	if w.pcap.buf != nil {
+		n += int64(w.pcap.buf.Buffered())
 	}
-	if w.ipfixBuf != nil {
-		n += int64(w.ipfixBuf.Buffered())
+	if w.ipfix.buf != nil {
+		n += int64(w.ipfix.buf.Buffered())
 	}
 	return n
 }
@@ -252,34 +314,29 @@ func (w *Writer) Open(ctx context.Context) (err error) {
 		}
 		w.csv = f
 		if size == 0 {
-			if err := counters.WriteCSVHeader(resultFile{f, w}); err != nil {
+			if err := counters.WriteCSVHeader(resultFile{f, w, nil}); err != nil {
 				return err
 			}
 		}
 	}
 	if path := w.cfg.Pcap; path != "" {
-		f, size, err := w.openFile(path, repairPcap)
+		size, err := w.openSeries(&w.pcap, path, repairPcap, 1<<20)
 		if err != nil {
 			return err
 		}
-		w.pcapF = f
-		w.pcapBuf = bufio.NewWriterSize(resultFile{f, w}, 1<<20)
 		if size == 0 {
-			if w.pcapW, err = capture.NewPcapWriter(w.pcapBuf, w.cfg.Snaplen, w.cfg.LinkType); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+			if w.pcapW, err = capture.NewPcapWriter(w.pcap.buf, w.cfg.Snaplen, w.cfg.LinkType); err != nil {
+				return fmt.Errorf("%s: %w", w.pcap.current(), err)
 			}
 		} else {
-			w.pcapW = pcapgo.NewWriterNanos(w.pcapBuf)
+			w.pcapW = pcapgo.NewWriterNanos(w.pcap.buf)
 		}
 	}
 	if path := w.cfg.Flows; path != "" {
-		f, _, err := w.openFile(path, repairIPFIX)
-		if err != nil {
+		if _, err := w.openSeries(&w.ipfix, path, repairIPFIX, 1<<16); err != nil {
 			return err
 		}
-		w.ipfixF = f
-		w.ipfixBuf = bufio.NewWriterSize(resultFile{f, w}, 1<<16)
-		if w.fileExp, err = ipfix.New(w.cfg.IPFIX, ipfix.NewFileTransport(w.ipfixBuf)); err != nil {
+		if w.fileExp, err = ipfix.New(w.cfg.IPFIX, ipfix.NewFileTransport(w.ipfix.buf)); err != nil {
 			return fmt.Errorf("unable to create ipfix exporter: %w", err)
 		}
 	}
@@ -300,7 +357,15 @@ func (w *Writer) Open(ctx context.Context) (err error) {
 type packetSink struct{ w *Writer }
 
 func (p packetSink) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
-	return p.w.pcapW.WritePacket(ci, data)
+	w := p.w
+	if w.cfg.RotateBytes > 0 && w.pcap.records && !w.pcap.between && w.pcap.partSize() >= w.cfg.RotateBytes {
+		w.endPcap()
+	}
+	if w.pcap.between {
+		w.openPcap()
+	}
+	w.pcap.records = true
+	return w.pcapW.WritePacket(ci, data)
 }
 
 // writeCounters writes one interval straight to the file: one row per
@@ -311,7 +376,7 @@ func (w *Writer) writeCounters(r counters.Record) {
 		return // no torn row after the failed one
 	}
 	// resultFile records (and reports) the error.
-	_, _ = resultFile{w.csv, w}.Write(w.csvLine)
+	_, _ = resultFile{w.csv, w, nil}.Write(w.csvLine)
 }
 
 func (w *Writer) writeFlow(r *flow.Record) {
@@ -319,6 +384,13 @@ func (w *Writer) writeFlow(r *flow.Record) {
 		w.deps.Top.Add(ipfix.FlowRowOf(r))
 	}
 	if w.fileExp != nil {
+		if w.cfg.RotateBytes > 0 && w.ipfix.records && !w.ipfix.between && w.ipfix.partSize() >= w.cfg.RotateBytes {
+			w.endFlows()
+		}
+		if w.ipfix.between {
+			w.openFlows()
+		}
+		w.ipfix.records = true
 		if err := w.fileExp.Add(r); err != nil {
 			w.deps.Report(fmt.Errorf("unable to write flows: %w", err))
 		}
@@ -331,19 +403,19 @@ func (w *Writer) writeFlow(r *flow.Record) {
 
 // Flush pushes buffered results to the files and to the collector.
 func (w *Writer) Flush() {
-	if w.fileExp != nil {
+	if w.fileExp != nil && !w.ipfix.between {
 		if err := w.fileExp.Flush(); err != nil {
 			w.deps.Report(fmt.Errorf("unable to write flows: %w", err))
 		}
-		if err := w.ipfixBuf.Flush(); err != nil {
+		if err := w.ipfix.buf.Flush(); err != nil {
 			w.deps.Report(fmt.Errorf("unable to write flows: %w", err))
 		}
 	}
 	if w.collector != nil {
 		_ = w.collector.Flush() // losses are counted by the exporter
 	}
-	if w.pcapBuf != nil {
-		if err := w.pcapBuf.Flush(); err != nil {
+	if w.pcap.buf != nil {
+		if err := w.pcap.buf.Flush(); err != nil {
 			w.deps.Report(fmt.Errorf("unable to write packets: %w", err))
 		}
 	}
@@ -373,8 +445,8 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	var errs []error
-	if w.fileExp != nil {
-		// Closing the file transport flushes ipfixBuf.
+	if w.fileExp != nil && !w.ipfix.between {
+		// Closing the file transport flushes the IPFIX buffer.
 		if err := w.fileExp.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("unable to write flows: %w", err))
 		}
@@ -382,12 +454,12 @@ func (w *Writer) Close() error {
 	if w.collector != nil {
 		w.collectorErr = w.collector.Close()
 	}
-	if w.pcapBuf != nil {
-		if err := w.pcapBuf.Flush(); err != nil {
+	if w.pcap.buf != nil {
+		if err := w.pcap.buf.Flush(); err != nil {
 			errs = append(errs, fmt.Errorf("unable to write packets: %w", err))
 		}
 	}
-	for _, f := range []*os.File{w.csv, w.pcapF, w.ipfixF} {
+	for _, f := range []*os.File{w.csv, w.pcap.open(), w.ipfix.open()} {
 		if f == nil {
 			continue
 		}
@@ -401,13 +473,14 @@ func (w *Writer) Close() error {
 // Repair cuts each result file after its last complete record, after a
 // failed write left a partial one (the disk filled up in the middle of a
 // buffer): readers then see every whole packet, row and message written.
-// Call it after Close.
+// With rotation it repairs the current parts (no part is closed after a
+// failed write, so the earlier ones are whole). Call it after Close.
 func (w *Writer) Repair() error {
 	var errs []error
 	for _, r := range []struct {
 		path string
 		fix  func(*os.File) (int64, error)
-	}{{w.cfg.Counters, repairCSV}, {w.cfg.Pcap, repairPcap}, {w.cfg.Flows, repairIPFIX}} {
+	}{{w.cfg.Counters, repairCSV}, {w.pcap.current(), repairPcap}, {w.ipfix.current(), repairIPFIX}} {
 		if r.path == "" {
 			continue
 		}

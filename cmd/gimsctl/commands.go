@@ -511,6 +511,8 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 	storage := fs.String("storage", "remote", "where results are kept: local (on the device) or remote (pulled by the AM)")
 	duration := fs.Int("duration-s", 0, "stop the experiment after this many `seconds` of running time")
 	replay := fs.Float64("replay-speed", 0, "for file: interfaces, replay at this multiple of the recorded speed (default as fast as possible)")
+	rotateMB := fs.Int("rotate-mb", 0, "split the pcap and IPFIX files into parts of this many `megabytes` (10^6 bytes) each")
+	rotateS := fs.Int("rotate-s", 0, "split the pcap and IPFIX files into parts of this many `seconds` of capture each")
 	return func(pos []string) (invocation, error) {
 		id, err := parseID(pos[0])
 		if err != nil {
@@ -604,6 +606,12 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 				return invocation{}, usagef("-replay-speed %v: must be positive", *replay)
 			}
 			cfg.ReplaySpeed = *replay
+		}
+		if cfg.RotateMB, err = positive(set, "rotate-mb", *rotateMB); err != nil {
+			return invocation{}, err
+		}
+		if cfg.RotateS, err = positive(set, "rotate-s", *rotateS); err != nil {
+			return invocation{}, err
 		}
 		return invocation{method: "ConfigureExperiment", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.ConfigureExperiment(ctx, id, cfg))

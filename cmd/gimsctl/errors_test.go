@@ -184,6 +184,8 @@ func TestUsageErrors(t *testing.T) {
 		{"delete-key without name", nil, []string{"delete-key"}, "wrong number of arguments"},
 		{"missing secret file", nil, []string{"configure-experiment", "1", "-anonymize-secret-file", "/nonexistent/f"}, "-anonymize-secret-file"},
 		{"bad replay speed", nil, []string{"configure-experiment", "1", "-replay-speed", "0"}, "-replay-speed 0"},
+		{"bad rotate-mb", nil, []string{"configure-experiment", "1", "-rotate-mb", "0"}, "-rotate-mb 0: must be positive"},
+		{"bad rotate-s", nil, []string{"configure-experiment", "1", "-rotate-s", "-5"}, "-rotate-s -5: must be positive"},
 		{"empty rename", nil, []string{"edit-device", "d", "-rename", ""}, "-rename: empty name"},
 		{"download needs files", nil, []string{"get-experiment-results", "1", "-download", "d"}, "-download needs -kind files"},
 		{"bad limit", nil, []string{"get-experiment-results", "1", "-limit", "0"}, "-limit 0"},

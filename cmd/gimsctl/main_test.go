@@ -295,7 +295,8 @@ func TestArguments(t *testing.T) {
 			args: []string{"configure-experiment", "7", "-filter", "tcp port 80", "-snaplen", "96", "-promiscuous=false",
 				"-counters", "-counter-interval-ms", "500", "-flows", "-active-timeout-s", "60", "-idle-timeout-s", "15",
 				"-biflow=false", "-collector", "udp://127.0.0.1:4739", "-anonymize-secret", "pass phrase",
-				"-payload", "zero", "-mac", "keep", "-pcap", "-storage", "local", "-duration-s", "3600", "-replay-speed", "2.5"},
+				"-payload", "zero", "-mac", "keep", "-pcap", "-storage", "local", "-duration-s", "3600", "-replay-speed", "2.5",
+				"-rotate-mb", "100", "-rotate-s", "3600"},
 			method: "ConfigureExperiment",
 			want: []any{7, map[string]any{
 				"filter": "tcp port 80", "snaplen": 96, "promiscuous": false,
@@ -304,6 +305,7 @@ func TestArguments(t *testing.T) {
 					"collector": "udp://127.0.0.1:4739"},
 				"anonymize": map[string]any{"secret": "pass phrase", "payload": "zero", "mac": "keep"},
 				"pcap":      true, "storage": "local", "duration_s": 3600, "replay_speed": 2.5,
+				"rotate_mb": 100, "rotate_s": 3600,
 			}},
 		},
 		{

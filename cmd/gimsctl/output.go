@@ -434,17 +434,22 @@ func renderFlows(w io.Writer, list []amapi.FlowRow) error {
 		"REV_BYTES", "START", "END", "END_REASON", "DEVICE"}, rows)
 }
 
-// renderFiles prints GetExperimentResults kind "files"; the device column
-// only when the rows name their device.
+// renderFiles prints GetExperimentResults kind "files" (the parts of a
+// rotated file each on its row, in order; COMPLETE says whether a file
+// still changes); the device column only when the rows name their device.
 func renderFiles(w io.Writer, list []amapi.FileRow) error {
 	withDevice := slices.ContainsFunc(list, func(f amapi.FileRow) bool { return f.Device != "" })
-	headers := []string{"NAME", "SIZE", "URL"}
+	headers := []string{"NAME", "SIZE", "COMPLETE", "URL"}
 	if withDevice {
 		headers = append(headers, "DEVICE")
 	}
 	rows := make([][]string, len(list))
 	for i, f := range list {
-		rows[i] = []string{fmtString(f.Name), humanBytes(f.Size), fmtString(f.URL)}
+		complete := "no"
+		if f.Complete {
+			complete = "yes"
+		}
+		rows[i] = []string{fmtString(f.Name), humanBytes(f.Size), complete, fmtString(f.URL)}
 		if withDevice {
 			rows[i] = append(rows[i], deviceRef(f.Device, f.Interface))
 		}
