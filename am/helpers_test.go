@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
 )
 
@@ -24,4 +25,13 @@ func newTestStore(t *testing.T) (*db.DB, Configuration) {
 	cfg := DefaultConfiguration()
 	cfg.DataDir, cfg.BcryptCost = dir, 4
 	return store, cfg
+}
+
+// openPolicy is the device policy (SPEC §9) that allows every
+// experiment, for the tests that are not about policy: every user, no
+// anonymization required, payloads kept, experimenters' secrets.
+func openPolicy() *amapi.PolicyInput {
+	p := amapi.DefaultDevicePolicy()
+	p.RequireAnonymization, p.Payload, p.KeyHolder = false, "keep", "experimenter"
+	return amapi.PolicyInputOf(p)
 }

@@ -106,7 +106,7 @@ func TestPullPartsOnce(t *testing.T) {
 	t.Cleanup(m.Stop)
 	admin := Principal{Name: "admin", Role: RoleAdmin}
 	if _, err := m.AddDevice(ctx, admin, amapi.DeviceInput{Name: "tap1", Type: "gims-capd", Hostname: host, Port: port,
-		Token: "dev-token"}); err != nil {
+		Token: "dev-token", Policy: openPolicy()}); err != nil {
 		t.Fatalf("AddDevice() error:\n%+v", err)
 	}
 	id, err := m.CreateExperiment(ctx, admin, amapi.CreateRequest{Name: "rotated", Devices: []string{"tap1:file:tcpreplay__test.pcap"}})
