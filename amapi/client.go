@@ -191,3 +191,9 @@ func (c *Client) GetAuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, e
 func (c *Client) DeleteExperiment(ctx context.Context, id int64) (bool, error) {
 	return call[bool](ctx, c, "DeleteExperiment", id)
 }
+
+// GetScheduleTimeline lists when experiments hold the device interfaces
+// (scheduled runs and running experiments) between q.From and q.To.
+func (c *Client) GetScheduleTimeline(ctx context.Context, q TimelineQuery) ([]TimelineRun, error) {
+	return call[[]TimelineRun](ctx, c, "GetScheduleTimeline", q)
+}

@@ -65,6 +65,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DeleteActivation", []any{1}, "admin"},
 		{"DeleteExperiment", []any{id}, "experiment"},
 		{"GetAuditLog", []any{map[string]any{}}, "admin"},
+		{"GetScheduleTimeline", nil, "user"},
 		{"system.listMethods", nil, "user"},
 	}
 	var listed []string
