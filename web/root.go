@@ -107,6 +107,7 @@ type Handler struct {
 var pageFiles = []string{
 	"login.html", "devices.html", "device_form.html", "device_delete.html", "device_deleted.html", "experiment_delete.html",
 	"experiments.html", "experiment_new.html", "experiment.html", "error.html",
+	"schedule.html",
 }
 
 // New returns the GUI over manager m; it parses the embedded templates.
@@ -163,6 +164,7 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /activations", h.user(h.createActivation))
 	h.mux.HandleFunc("POST /activations/{id}/delete", h.user(h.deleteActivation))
 
+	h.mux.HandleFunc("GET /schedule", h.user(h.showSchedule))
 	h.mux.HandleFunc("GET /experiments", h.user(h.listExperiments))
 	h.mux.HandleFunc("GET /experiments/new", h.user(h.newExperimentForm))
 	h.mux.HandleFunc("POST /experiments/new", h.user(h.createExperiment))
