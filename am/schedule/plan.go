@@ -17,6 +17,9 @@ const (
 	MaxAhead = 366 * 24 * time.Hour
 	// MaxSeconds bounds every_s and run_s (one year).
 	MaxSeconds = 366 * 24 * 3600
+	// MaxSpanSeconds bounds the time from a schedule's start to its
+	// last run's end (about ten years).
+	MaxSpanSeconds = 10 * 366 * 24 * 3600
 )
 
 // Plan is a checked schedule: its runs are the windows Window(0) to
@@ -117,8 +120,13 @@ func Check(c amapi.ScheduleConfig, now time.Time) (Plan, error) {
 			return p, fmt.Errorf("schedule stop_at %s is more than 366 days ahead", fmtTime(p.Stop))
 		}
 	}
-	if n := p.Runs(); n > MaxRuns {
+	n := p.Runs()
+	if n > MaxRuns {
 		return p, fmt.Errorf("schedule makes %d runs; at most %d", n, MaxRuns)
+	}
+	// In seconds, which cannot overflow here, unlike a time.Duration.
+	if span := int64(n-1)*int64(c.EveryS) + int64(c.RunS); span > MaxSpanSeconds {
+		return p, fmt.Errorf("schedule spans %d days from its start; at most %d", span/86400, MaxSpanSeconds/86400)
 	}
 	return p, nil
 }

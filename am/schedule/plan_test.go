@@ -36,6 +36,7 @@ func TestCheckRefuses(t *testing.T) {
 		{amapi.ScheduleConfig{StopAt: at(-1)}, "schedule stop_at 2026-12-01T16:59:59Z is not in the future (now is 2026-12-01T17:00:00Z)"},
 		{amapi.ScheduleConfig{EveryS: 2, RunS: 1, Count: 10001}, "schedule makes 10001 runs; at most 10000"},
 		{amapi.ScheduleConfig{EveryS: 2, RunS: 1, StopAt: at(30000)}, "schedule makes 15000 runs; at most 10000"},
+		{amapi.ScheduleConfig{EveryS: 30000000, RunS: 1, Count: 20}, "schedule spans 6597 days from its start; at most 3660"},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
