@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -541,4 +542,58 @@ func TestLoop(t *testing.T) {
 	if st := e.status(id); st.State != "done" {
 		t.Errorf("state %s, want done", st.State)
 	}
+}
+
+// TestTimeline: GetScheduleTimeline lists the windows of the span, sorted
+// by interface and start, names another user's experiment only to
+// admins, and refuses a bad span.
+func TestTimeline(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.mustExperiment("timeline", e.twoRuns())
+	if _, err := e.m.AddUser(ctx, e.admin, amapi.UserInput{Name: "bob", Password: "bob-password-1", Role: am.RoleExperimenter}); err != nil {
+		t.Fatal(err)
+	}
+	bob := am.Principal{Name: "bob", Role: am.RoleExperimenter}
+	q := amapi.TimelineQuery{From: e.at(0), To: e.at(17)}
+	for _, tc := range []struct {
+		who  am.Principal
+		name string
+	}{{e.alice, "timeline"}, {e.admin, "timeline"}, {bob, ""}} {
+		got, err := e.m.GetScheduleTimeline(ctx, tc.who, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The second run starts within the span: both are listed.
+		want := []amapi.TimelineRun{
+			{Device: "cap", Interface: "lo", Experiment: id, Name: tc.name, State: "configured", Start: e.at(10), End: e.at(13)},
+			{Device: "cap", Interface: "lo", Experiment: id, Name: tc.name, State: "configured", Start: e.at(16), End: e.at(19)}}
+		if fmt.Sprint(utc(got)) != fmt.Sprint(utc(want)) {
+			t.Errorf("timeline of %s (-got, +want):\n- %+v\n+ %+v", tc.who.Name, got, want)
+		}
+	}
+	if got, _ := e.m.GetScheduleTimeline(ctx, e.alice, amapi.TimelineQuery{From: e.at(0), To: e.at(10)}); len(got) != 0 {
+		t.Errorf("timeline before the first run: %+v, want none", got)
+	}
+	for _, tc := range []struct {
+		q    amapi.TimelineQuery
+		want string
+	}{
+		{amapi.TimelineQuery{From: e.at(10), To: e.at(5)}, "must be after from"},
+		{amapi.TimelineQuery{From: e.at(0), To: e.at(8 * 24 * 3600)}, "timeline spans at most 7 days, got 192h0m0s"},
+	} {
+		_, err := e.m.GetScheduleTimeline(ctx, e.alice, tc.q)
+		if f := am.FaultOf(err); f.Code != amapi.FaultInvalid || !strings.Contains(f.String, tc.want) {
+			t.Errorf("timeline %+v: fault %d %q, want 3 with %q", tc.q, f.Code, f.String, tc.want)
+		}
+	}
+}
+
+// utc writes the times of timeline rows in UTC, for comparisons.
+func utc(rows []amapi.TimelineRun) []amapi.TimelineRun {
+	out := slices.Clone(rows)
+	for i := range out {
+		out[i].Start, out[i].End = out[i].Start.UTC(), out[i].End.UTC()
+	}
+	return out
 }
