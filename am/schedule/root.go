@@ -260,11 +260,18 @@ func (s *Scheduler) follow(ctx context.Context, e *db.Experiment, p Plan) time.T
 			return w.End
 		}
 		last := r.Run+1 >= p.Runs()
+		// When the next run is under way already (the AM was down, or
+		// the pause was refused until then), the experiment runs on.
+		nextDue := false
+		if !last {
+			nw := p.Window(r.Run + 1)
+			nextDue = !now.Before(nw.Start) && (nw.Open() || now.Before(nw.End))
+		}
 		var err error
 		switch {
 		case last:
 			state, err = s.exps.ScheduledTransition(ctx, e.ID, CallStop)
-		case state == "running":
+		case state == "running" && !nextDue:
 			state, err = s.exps.ScheduledTransition(ctx, e.ID, CallPause)
 		}
 		if err != nil {
@@ -326,7 +333,7 @@ func (s *Scheduler) begin(ctx context.Context, e *db.Experiment, p Plan, r db.Sc
 		return now.Add(s.cfg.RetryInterval)
 	}
 	if e.State == "running" {
-		r.Note = joinNote(r.Note, "the experiment was already running (started by hand)")
+		r.Note = joinNote(r.Note, "the experiment was already running")
 	} else if _, err := s.exps.ScheduledTransition(ctx, e.ID, CallStart); err != nil {
 		// Nothing started: the run may be tried again within its window.
 		if derr := s.db.DeleteRun(ctx, e.ID, r.Run); derr != nil {

@@ -597,3 +597,21 @@ func utc(rows []amapi.TimelineRun) []amapi.TimelineRun {
 	}
 	return out
 }
+
+// TestDownAcrossRunEnd: the AM down from within run 1 to within run 2:
+// run 1 ends and run 2 is taken late without a pause between them.
+func TestDownAcrossRunEnd(t *testing.T) {
+	e := newEnv(t)
+	id := e.mustExperiment("across", e.twoRuns())
+	s := e.scheduler()
+	e.step(s, id, e.at(10), "running", e.at(13))
+	e.step(s, id, e.at(17), "running", e.at(19))
+	e.step(s, id, e.at(19), "done", time.Time{})
+	want := []string{"alice:instantiated", "alice:configured", "scheduler:running", "scheduler:done"}
+	if got := e.history(id); !reflect.DeepEqual(got, want) {
+		t.Errorf("history (-got, +want):\n- %v\n+ %v", got, want)
+	}
+	if got, want := e.runs(id), []string{"1 done", "2 done (the experiment was already running)"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("runs (-got, +want):\n- %v\n+ %v", got, want)
+	}
+}
