@@ -392,8 +392,9 @@ func (h *Handler) configureExperiment(w http.ResponseWriter, r *http.Request, s 
 	}
 	f := readConfigForm(r)
 	cfg, err := f.config(r.PostFormValue("secret"))
+	var set amapi.Settings
 	if err == nil {
-		_, err = h.m.ConfigureExperiment(r.Context(), s.User, id, cfg)
+		set, err = h.m.ConfigureExperiment(r.Context(), s.User, id, cfg)
 	}
 	if err != nil {
 		status := http.StatusBadRequest
@@ -413,7 +414,12 @@ func (h *Handler) configureExperiment(w http.ResponseWriter, r *http.Request, s 
 		h.render(w, r, status, "experiment.html", "Experiment "+d.S.Name, "experiments", d)
 		return
 	}
-	h.sessions.setFlash(s, "Configuration saved: the experiment can start.")
+	if c := set.Config; c != nil && c.Schedule != nil {
+		h.sessions.setFlash(s, "Configuration saved: the schedule starts the experiment at "+
+			c.Schedule.StartAt.UTC().Format("2006-01-02 15:04:05")+" UTC.")
+	} else {
+		h.sessions.setFlash(s, "Configuration saved: the experiment can start.")
+	}
 	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
 }
 

@@ -70,6 +70,9 @@ func TestBrowserSchedule(t *testing.T) {
 	if got, want := b.text("#next-start"), "Next scheduled start "+start.Format("2006-01-02 15:04:05")+" UTC"; got != want {
 		t.Errorf("next start %q, want %q", got, want)
 	}
+	if got, want := b.text(".flash"), "Configuration saved: the schedule starts the experiment at "+start.Format("2006-01-02 15:04:05")+" UTC."; got != want {
+		t.Errorf("flash %q, want %q", got, want)
+	}
 	var values []string
 	b.eval("form values", `['start_at','stop_at','run_s','every_s','count'].map(n => document.querySelector('#'+n).value)`, &values)
 	if want := []string{start.Format("2006-01-02T15:04:05"), "", "60", "600", "3"}; strings.Join(values, "|") != strings.Join(want, "|") {
