@@ -134,4 +134,16 @@ func TestBrowserSchedule(t *testing.T) {
 		t.Errorf("timeline table:\n%s", rows)
 	}
 	b.shot("schedule-03-timeline", true)
+
+	// Started by hand ahead of its schedule: the configuration shows the
+	// schedule read-only.
+	if _, err := e.m.StartExperiment(ctx, alicePr, id); err != nil {
+		t.Fatal(err)
+	}
+	b.navigate(page, "#config-view")
+	var sched string
+	b.eval("schedule", `document.querySelector('#cfg-schedule').textContent`, &sched)
+	if want := "from " + start.Format("2006-01-02 15:04:05") + " UTC, 3 runs of 60 s every 600 s"; sched != want {
+		t.Errorf("schedule shown %q, want %q", sched, want)
+	}
 }
