@@ -23,7 +23,8 @@ var (
 	ErrAuth = errors.New("not allowed")
 	// ErrDevice: a capture device could not be reached or refused.
 	ErrDevice = errors.New("capture device failed")
-	// ErrConflict: a name is taken, or a device is in use.
+	// ErrConflict: a name is taken, a device is in use, or an experiment
+	// would hold a device interface while another does (schedules).
 	ErrConflict = errors.New("conflict")
 	// ErrPolicy: a device's policy (SPEC §9) refuses the experiment; it
 	// is an ErrAuth (fault 4).

@@ -11,6 +11,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
 
+	"github.com/gimsproject/gims/am/schedule"
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/db"
@@ -156,6 +157,20 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 	if key, err = m.keys.Seal(key); err != nil {
 		return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
 	}
+	// The schedule's conflict check and its storage are one step; a
+	// configured experiment never ran, so runs of a former schedule
+	// were all skipped, and are forgotten with it.
+	m.schedMu.Lock()
+	defer m.schedMu.Unlock()
+	if s := view.Schedule; s != nil {
+		p := schedule.FromView(s)
+		if err := m.checkConflicts(ctx, &e, p.Windows(0, m.cfg.Now(), 0), true); err != nil {
+			return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
+		}
+	}
+	if err := m.db.DeleteRuns(ctx, id); err != nil {
+		return amapi.Settings{}, err
+	}
 	if _, err := m.db.UpdateExperiment(ctx, id, p.Name, func(x *db.Experiment) error {
 		if x.State != e.State {
 			return stateError(id, x.State, "ConfigureExperiment")
@@ -191,6 +206,17 @@ func (m *Manager) checkConfig(ctx context.Context, e *db.Experiment, cfg amapi.E
 	}
 	if v.DurationS < 0 {
 		return v, nil, invalidf("duration_s must not be negative, got %d", v.DurationS)
+	}
+	if s := cfg.Schedule; s != nil {
+		plan, err := schedule.Check(*s, m.cfg.Now())
+		if err != nil {
+			return v, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if v.DurationS > 0 && !(plan.Every == 0 && plan.Run == 0 && plan.Stop.IsZero()) {
+			return v, nil, invalidf("duration_s applies only to a schedule without an end (start_at alone); use run_s or stop_at")
+		}
+		view := plan.View()
+		v.Schedule = &view
 	}
 	if c := spec.Counters; c != nil {
 		v.Counters = &amapi.CountersView{IntervalMS: c.IntervalMS}
@@ -319,6 +345,9 @@ func (m *Manager) GetExperimentSettings(ctx context.Context, p Principal, id int
 	}
 	for i, t := range tr {
 		s.Transitions[i] = amapi.TransitionView{From: t.From, To: t.To, By: t.By, At: t.At}
+	}
+	if s.Runs, err = m.runViews(ctx, id); err != nil {
+		return amapi.Settings{}, err
 	}
 	return s, nil
 }

@@ -142,11 +142,27 @@ func resumeJob(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error
 
 // StartExperiment starts (configured → running) or resumes (paused →
 // running) an experiment on all its devices, or on none.
+//
+// A start by hand is refused (ErrConflict) when the experiment would then
+// capture on a device interface while a scheduled run of another
+// experiment does, or, when it has a schedule itself, while another
+// experiment runs there (SPEC §13).
 func (m *Manager) StartExperiment(ctx context.Context, p Principal, id int64) (_ amapi.Status, err error) {
+	return m.startExperiment(ctx, p, id, true)
+}
+
+// startExperiment is StartExperiment, with the conflict check or
+// without (the scheduler's starts were checked with the schedule).
+func (m *Manager) startExperiment(ctx context.Context, p Principal, id int64, check bool) (_ amapi.Status, err error) {
 	defer m.audit(ctx, p, "StartExperiment", auditID(id), &err)
 	return m.transition(ctx, p, id, func(ctx context.Context, e *db.Experiment) (string, error) {
 		if e.State != StateConfigured && e.State != StatePaused {
 			return "", stateError(id, e.State, "StartExperiment")
+		}
+		if check {
+			if err := m.checkStartConflicts(ctx, e); err != nil {
+				return "", err
+			}
 		}
 		// The policies may have changed since the configuration.
 		v, ok := configView(e)

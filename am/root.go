@@ -136,6 +136,10 @@ type Manager struct {
 	// calls happen outside database transactions.
 	expMu    sync.Mutex
 	expLocks map[int64]*sync.Mutex
+	// schedMu makes the conflict check of a schedule (or of a start by
+	// hand) and its storage one step, so that two configurations checked
+	// at once cannot both take one interface.
+	schedMu sync.Mutex
 
 	// http carries every call to the devices (one connection pool).
 	http *http.Client

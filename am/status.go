@@ -34,6 +34,9 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 	}
 	s, err := m.aggregate(ctx, &e, devs)
 	s.Expires, s.FilesExpired = expires, expired
+	if err == nil {
+		err = m.scheduleStatus(ctx, &e, &s)
+	}
 	return s, err
 }
 

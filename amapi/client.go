@@ -209,3 +209,9 @@ func (c *Client) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 func (c *Client) DeleteKey(ctx context.Context, name string) (KeyInfo, error) {
 	return call[KeyInfo](ctx, c, "DeleteKey", name)
 }
+
+// GetScheduleTimeline lists when experiments hold the device interfaces
+// (scheduled runs and running experiments) between q.From and q.To.
+func (c *Client) GetScheduleTimeline(ctx context.Context, q TimelineQuery) ([]TimelineRun, error) {
+	return call[[]TimelineRun](ctx, c, "GetScheduleTimeline", q)
+}

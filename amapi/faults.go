@@ -8,7 +8,7 @@ const (
 	FaultInvalid  = 3 // invalid argument
 	FaultAuth     = 4 // not authenticated or not allowed
 	FaultDevice   = 5 // capture device unreachable or refused
-	FaultConflict = 6 // duplicate name, device in use
+	FaultConflict = 6 // duplicate name, device in use, schedules that overlap on a device interface (SPEC §13)
 )
 
 // Paging of GetExperimentResults.

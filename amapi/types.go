@@ -43,6 +43,51 @@ type ExperimentConfig struct {
 	// bound out; at most 1000000 MB and 604800 s.
 	RotateMB int `xmlrpc:"rotate_mb,omitempty"`
 	RotateS  int `xmlrpc:"rotate_s,omitempty"`
+	// Schedule makes the AM start and stop the experiment itself (SPEC
+	// §13); absent, it is started and stopped by hand.
+	Schedule *ScheduleConfig `xmlrpc:"schedule,omitempty"`
+}
+
+// ScheduleConfig is the schedule member of ExperimentConfig (SPEC §13):
+// one run from StartAt (default: at once) to StopAt or for RunS seconds
+// (open-ended without either), or runs of RunS seconds every EveryS
+// seconds, Count times or until StopAt. Times are dateTime.iso8601 (an
+// ISO 8601 string is accepted too); zero members are absent.
+type ScheduleConfig struct {
+	StartAt time.Time `xmlrpc:"start_at,omitempty"`
+	StopAt  time.Time `xmlrpc:"stop_at,omitempty"`
+	EveryS  int       `xmlrpc:"every_s,omitempty"`
+	RunS    int       `xmlrpc:"run_s,omitempty"`
+	Count   int       `xmlrpc:"count,omitempty"`
+}
+
+// ScheduleView is a stored schedule as the API shows it: StartAt is
+// always set (the configuration time when it was absent); StopAt is
+// absent when there is none; Runs is the number of runs (0: one
+// open-ended run).
+type ScheduleView struct {
+	StartAt time.Time `xmlrpc:"start_at" json:"start_at"`
+	StopAt  time.Time `xmlrpc:"stop_at,omitempty" json:"stop_at,omitzero"`
+	EveryS  int       `xmlrpc:"every_s" json:"every_s"`
+	RunS    int       `xmlrpc:"run_s" json:"run_s"`
+	Count   int       `xmlrpc:"count" json:"count"`
+	Runs    int       `xmlrpc:"runs" json:"runs"`
+}
+
+// ScheduleRun is one run of a schedule as recorded by the AM's scheduler
+// (GetExperimentSettings): its planned window (PlannedEnd absent for an
+// open-ended run), when it really started and ended, and its outcome:
+// "running", "done", "skipped" (its window passed while the AM was not
+// running, or the experiment had ended) or "failed" (the devices refused
+// the start, or the AM stopped during it); Note says more (a late start).
+type ScheduleRun struct {
+	Run          int       `xmlrpc:"run"`
+	PlannedStart time.Time `xmlrpc:"planned_start"`
+	PlannedEnd   time.Time `xmlrpc:"planned_end,omitempty"`
+	Started      time.Time `xmlrpc:"started,omitempty"`
+	Ended        time.Time `xmlrpc:"ended,omitempty"`
+	Outcome      string    `xmlrpc:"outcome"`
+	Note         string    `xmlrpc:"note,omitempty"`
 }
 
 // CountersConfig enables counter aggregation.
@@ -86,8 +131,9 @@ type ConfigView struct {
 	DurationS   int            `xmlrpc:"duration_s" json:"duration_s"`
 	ReplaySpeed float64        `xmlrpc:"replay_speed" json:"replay_speed"`
 	// RotateMB and RotateS: see ExperimentConfig (0: no bound).
-	RotateMB int `xmlrpc:"rotate_mb" json:"rotate_mb,omitempty"`
-	RotateS  int `xmlrpc:"rotate_s" json:"rotate_s,omitempty"`
+	RotateMB int           `xmlrpc:"rotate_mb" json:"rotate_mb,omitempty"`
+	RotateS  int           `xmlrpc:"rotate_s" json:"rotate_s,omitempty"`
+	Schedule *ScheduleView `xmlrpc:"schedule,omitempty" json:"schedule,omitempty"`
 }
 
 // CountersView is the counters member of ConfigView.
@@ -136,6 +182,9 @@ type Settings struct {
 	Config      *ConfigView      `xmlrpc:"config,omitempty"`
 	Created     time.Time        `xmlrpc:"created"`
 	Transitions []TransitionView `xmlrpc:"transitions"`
+	// Runs are the runs of the schedule recorded so far (SPEC §13),
+	// oldest first; empty without a schedule.
+	Runs []ScheduleRun `xmlrpc:"runs"`
 }
 
 // ExperimentSummary is one row of ListExperiments.
@@ -215,6 +264,34 @@ type Status struct {
 	// were: the record and its counters stay.
 	Expires      time.Time `xmlrpc:"expires,omitempty"`
 	FilesExpired bool      `xmlrpc:"files_expired,omitempty"`
+	// NextStart is when the schedule starts its next run (SPEC §13);
+	// absent without a schedule or once no run is left. RunEnd is when
+	// the schedule ends the run under way (absent when none is, or when
+	// it is open-ended).
+	NextStart time.Time `xmlrpc:"next_start,omitempty"`
+	RunEnd    time.Time `xmlrpc:"run_end,omitempty"`
+}
+
+// TimelineQuery is GetScheduleTimeline's struct parameter: the scheduled
+// runs between From (default: now) and To (default: From + 24 h; at most
+// 7 days after From).
+type TimelineQuery struct {
+	From time.Time `xmlrpc:"from,omitempty"`
+	To   time.Time `xmlrpc:"to,omitempty"`
+}
+
+// TimelineRun is one window of an experiment on one device interface in
+// GetScheduleTimeline: a scheduled run, or the time a running experiment
+// holds the interface (End absent: until stopped by hand). Name is empty
+// for another user's experiment, which an experimenter sees only as busy.
+type TimelineRun struct {
+	Device     string    `xmlrpc:"device"`
+	Interface  string    `xmlrpc:"interface"`
+	Experiment int64     `xmlrpc:"experiment"`
+	Name       string    `xmlrpc:"name"`
+	State      string    `xmlrpc:"state"`
+	Start      time.Time `xmlrpc:"start"`
+	End        time.Time `xmlrpc:"end,omitempty"`
 }
 
 // ResultsQuery is the struct parameter of GetExperimentResults.

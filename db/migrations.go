@@ -142,7 +142,23 @@ func migrations() []string {
 			created_by TEXT NOT NULL,
 			created INTEGER NOT NULL
 		);`,
-		// 8: device policy (SPEC §9): who may use a device and the limits
+		// 8: schedules (SPEC §13): the runs the AM's scheduler took or
+		// skipped, one row per run of an experiment's schedule (the
+		// schedule itself is in the experiment's config). A row is
+		// written before the run's start is attempted, so that no run
+		// is ever started twice, whatever restarts the AM.
+		`CREATE TABLE schedule_runs (
+			experiment INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+			run INTEGER NOT NULL,                 -- index in the schedule, from 0
+			planned_start INTEGER NOT NULL,       -- Unix milliseconds
+			planned_end INTEGER,                  -- NULL: open-ended
+			started INTEGER,                      -- NULL: never started
+			ended INTEGER,
+			outcome TEXT NOT NULL CHECK (outcome IN ('starting', 'running', 'done', 'skipped', 'failed')),
+			note TEXT NOT NULL DEFAULT '',
+			PRIMARY KEY (experiment, run)
+		);`,
+		// 9: device policy (SPEC §9): who may use a device and the limits
 		// of its experiments, as JSON; '' (every device stored before) is
 		// the default policy, safe by default.
 		`ALTER TABLE devices ADD COLUMN policy TEXT NOT NULL DEFAULT '';`,

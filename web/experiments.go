@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/amapi"
@@ -146,7 +147,14 @@ type configForm struct {
 	// (SPEC §13); empty for no bound.
 	RotateMB string
 	RotateS  string
-	Error    string
+	// StartAt, StopAt (UTC, as typed: 2026-12-01T18:00 or RFC 3339),
+	// EveryS, RunS and Count are the schedule (SPEC §13); all empty: none.
+	StartAt string
+	StopAt  string
+	EveryS  string
+	RunS    string
+	Count   string
+	Error   string
 	// Policy is what the policies of the experiment's devices allow
 	// together (SPEC §9).
 	Policy policyLimits
@@ -235,6 +243,21 @@ func limitsOf(pairs []pairView) policyLimits {
 		l.Why = append(l.Why, fmt.Sprintf("stop after: required, at most %d s%s", l.MaxDurationS, why))
 	}
 	return l
+}
+
+// formTime is how the schedule's times fill the form's datetime-local
+// inputs, in UTC.
+const formTime = "2006-01-02T15:04:05"
+
+// parseFormTime reads a schedule time of the form: a datetime-local
+// value (taken as UTC) or RFC 3339.
+func parseFormTime(field, s string) (time.Time, error) {
+	for _, layout := range []string{formTime, "2006-01-02T15:04", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s must be a date and time such as 2026-12-01T18:00 (UTC), not %q", field, s)
 }
 
 // pairView is one device interface of an experiment with its device.
@@ -340,6 +363,20 @@ func formFromConfig(c *amapi.ConfigView) configForm {
 	if c.RotateS > 0 {
 		f.RotateS = strconv.Itoa(c.RotateS)
 	}
+	if sc := c.Schedule; sc != nil {
+		f.StartAt = sc.StartAt.UTC().Format(formTime)
+		if !sc.StopAt.IsZero() {
+			f.StopAt = sc.StopAt.UTC().Format(formTime)
+		}
+		for _, x := range []struct {
+			v  int
+			to *string
+		}{{sc.EveryS, &f.EveryS}, {sc.RunS, &f.RunS}, {sc.Count, &f.Count}} {
+			if x.v > 0 {
+				*x.to = strconv.Itoa(x.v)
+			}
+		}
+	}
 	return f
 }
 
@@ -351,7 +388,8 @@ func readConfigForm(r *http.Request) configForm {
 		Counters: on("counters"), IntervalMS: v("interval_ms"), Flows: on("flows"), ActiveS: v("active_timeout_s"),
 		IdleS: v("idle_timeout_s"), Biflow: on("biflow"), Collector: v("collector"), Anonymize: on("anonymize"),
 		Key: v("key"), Payload: v("payload"), MAC: v("mac"), Pcap: on("pcap"), Storage: v("storage"), DurationS: v("duration_s"), ReplaySpeed: v("replay_speed"),
-		RotateMB: v("rotate_mb"), RotateS: v("rotate_s")}
+		RotateMB: v("rotate_mb"), RotateS: v("rotate_s"),
+		StartAt: v("start_at"), StopAt: v("stop_at"), EveryS: v("every_s"), RunS: v("run_s"), Count: v("count")}
 }
 
 // config turns the form into the manager's struct; the manager checks
@@ -389,6 +427,23 @@ func (f *configForm) config(secret string) (amapi.ExperimentConfig, error) {
 			firstErr = fmt.Errorf("replay_speed must be a number, not %q", f.ReplaySpeed)
 		}
 		c.ReplaySpeed = x
+	}
+	if f.StartAt != "" || f.StopAt != "" || f.EveryS != "" || f.RunS != "" || f.Count != "" {
+		sc := &amapi.ScheduleConfig{EveryS: num("every_s", f.EveryS), RunS: num("run_s", f.RunS), Count: num("count", f.Count)}
+		for _, x := range []struct {
+			field, v string
+			to       *time.Time
+		}{{"start_at", f.StartAt, &sc.StartAt}, {"stop_at", f.StopAt, &sc.StopAt}} {
+			if x.v == "" {
+				continue
+			}
+			t, err := parseFormTime(x.field, x.v)
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			*x.to = t
+		}
+		c.Schedule = sc
 	}
 	return c, firstErr
 }
@@ -481,8 +536,9 @@ func (h *Handler) configureExperiment(w http.ResponseWriter, r *http.Request, s 
 	}
 	f := readConfigForm(r)
 	cfg, err := f.config(r.PostFormValue("secret"))
+	var set amapi.Settings
 	if err == nil {
-		_, err = h.m.ConfigureExperiment(r.Context(), s.User, id, cfg)
+		set, err = h.m.ConfigureExperiment(r.Context(), s.User, id, cfg)
 	}
 	if err != nil {
 		status := http.StatusBadRequest
@@ -502,7 +558,12 @@ func (h *Handler) configureExperiment(w http.ResponseWriter, r *http.Request, s 
 		h.render(w, r, status, "experiment.html", "Experiment "+d.S.Name, "experiments", d)
 		return
 	}
-	h.sessions.setFlash(s, "Configuration saved: the experiment can start.")
+	if c := set.Config; c != nil && c.Schedule != nil {
+		h.sessions.setFlash(s, "Configuration saved: the schedule starts the experiment at "+
+			c.Schedule.StartAt.UTC().Format("2006-01-02 15:04:05")+" UTC.")
+	} else {
+		h.sessions.setFlash(s, "Configuration saved: the experiment can start.")
+	}
 	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
 }
 

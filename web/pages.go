@@ -259,6 +259,13 @@ func funcs() template.FuncMap {
 			}
 			return t.Local().Format("2006-01-02 15:04:05")
 		},
+		// utc writes a schedule's times, which are typed in UTC.
+		"utc": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+		},
 		"ago": func(t time.Time) string {
 			if t.IsZero() {
 				return "never"
@@ -266,6 +273,7 @@ func funcs() template.FuncMap {
 			return humanDuration(time.Since(t).Seconds()) + " ago"
 		},
 		"proto":    protoName,
+		"barTitle": barTitle,
 		"join":     strings.Join,
 		"fileKind": fileKind,
 		"pct":      func(v float64) string { return fmt.Sprintf("%.0f", math.Max(0, math.Min(100, v))) },

@@ -49,7 +49,7 @@ func (h *Handler) status(r *http.Request, s *session, id int64) (statusView, err
 		return statusView{}, err
 	}
 	v := statusView{ID: id, S: st, IntervalMS: int(h.cfg.StatusInterval.Milliseconds()),
-		Poll:  st.State == am.StateRunning || st.State == am.StatePaused,
+		Poll:  st.State == am.StateRunning || st.State == am.StatePaused || !st.NextStart.IsZero(),
 		Start: st.State == am.StateConfigured, Pause: st.State == am.StateRunning,
 		Resume: st.State == am.StatePaused, Stop: st.State == am.StateRunning || st.State == am.StatePaused,
 		Delete: st.State != am.StateRunning && st.State != am.StatePaused}

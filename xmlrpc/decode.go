@@ -758,11 +758,21 @@ func (a *assigner) assign(v *value, dst reflect.Value) error {
 		return mismatch(v, t)
 	}
 	if t == timeType {
-		if v.kind != kindTime {
-			return mismatch(v, t)
+		switch v.kind {
+		case kindTime:
+			dst.Set(reflect.ValueOf(v.t))
+			return nil
+		case kindString:
+			// Clients without a dateTime type (or users typing a
+			// struct by hand) send the ISO 8601 text as a string.
+			tm, err := parseTime(v.s)
+			if err != nil {
+				return &valueError{msg: fmt.Sprintf("expected dateTime.iso8601 or an ISO 8601 string, got string %q", truncate(v.s, 40))}
+			}
+			dst.Set(reflect.ValueOf(tm))
+			return nil
 		}
-		dst.Set(reflect.ValueOf(v.t))
-		return nil
+		return mismatch(v, t)
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

@@ -13,7 +13,8 @@
 //	double                             float64, float32 (an int is accepted)
 //	dateTime.iso8601                   time.Time: written in UTC as
 //	                                   20060102T15:04:05 (whole seconds);
-//	                                   read also as RFC 3339, with zone
+//	                                   read also as RFC 3339, with zone,
+//	                                   and from a string in those forms
 //	base64                             []byte, [N]byte (exactly N bytes)
 //	array                              slices, arrays
 //	struct                             structs, map[string]T

@@ -82,17 +82,24 @@ type KeyArgs struct {
 	Req amapi.KeyRequest
 }
 
+// TimelineArgs are GetScheduleTimeline's parameters (the query may be
+// left out).
+type TimelineArgs struct {
+	Query amapi.TimelineQuery `xmlrpc:",optional"`
+}
+
 // serviceHelp is the system.methodHelp text of each method.
 func serviceHelp() map[string]string {
 	return map[string]string{
 		"CreateExperiment":      "CreateExperiment({name, description?, devices: [\"name\" | \"name:interface\"]}) returns the new experiment's id.",
-		"ConfigureExperiment":   "ConfigureExperiment(id, {filter, snaplen, promiscuous, counters: {interval_ms}, flows: {active_timeout_s, idle_timeout_s, biflow, collector}, anonymize: {secret | key, payload: strip|zero|keep, mac: keyed|zero|keep}, pcap, storage: local|remote, duration_s, replay_speed}) checks and stores the configuration and returns the settings.",
+		"ConfigureExperiment":   "ConfigureExperiment(id, {filter, snaplen, promiscuous, counters: {interval_ms}, flows: {active_timeout_s, idle_timeout_s, biflow, collector}, anonymize: {secret | key, payload: strip|zero|keep, mac: keyed|zero|keep}, pcap, storage: local|remote, duration_s, replay_speed, schedule: {start_at?, stop_at?, every_s?, run_s?, count?}}) checks and stores the configuration and returns the settings. A schedule makes the AM start the experiment at start_at (default now) and stop it at stop_at or after run_s, or run it run_s every every_s, count times or until stop_at (pausing between runs); overlapping another experiment's schedule on a device interface is fault 6.",
 		"StartExperiment":       "StartExperiment(id) starts (configured) or resumes (paused) the experiment on all its devices, or none, and returns its status.",
 		"PauseExperiment":       "PauseExperiment(id) pauses a running experiment on all its devices, or none, and returns its status.",
 		"StopExperiment":        "StopExperiment(id) ends a running or paused experiment on all its devices and returns its status.",
 		"GetDeviceCapabilities": "GetDeviceCapabilities(device) returns {interfaces: [{name, link_type, description}], max_snaplen, transforms, storage_free_bytes, version}.",
-		"GetExperimentSettings": "GetExperimentSettings(id) returns {id, name, description, owner, state, devices, config (secret as secret_fingerprint), created, transitions: [{from, to, by, at}]}.",
-		"GetExperimentStatus":   "GetExperimentStatus(id) returns {state, packets, bytes, dropped, sanitized_drops, elapsed_s, flows_exported, errors, cpu_percent, running_experiments, storage_used_bytes, storage_free_bytes, devices: [per-device counters with reachable]}.",
+		"GetExperimentSettings": "GetExperimentSettings(id) returns {id, name, description, owner, state, devices, config (secret as secret_fingerprint), created, transitions: [{from, to, by, at}], runs: [{run, planned_start, planned_end?, started?, ended?, outcome, note?}] (schedules)}.",
+		"GetExperimentStatus":   "GetExperimentStatus(id) returns {state, packets, bytes, dropped, sanitized_drops, elapsed_s, flows_exported, errors, cpu_percent, running_experiments, storage_used_bytes, storage_free_bytes, devices: [per-device counters with reachable], next_start?, run_end? (schedules)}.",
+		"GetScheduleTimeline":   "GetScheduleTimeline({from?, to?}) returns [{device, interface, experiment, name, state, start, end?}]: when experiments hold each device interface between from (default now) and to (default 24 h later, at most 7 days): their scheduled runs, and running ones until they are due to stop (no end: until stopped by hand). Other users' experiments are shown without their name to experimenters.",
 		"GetExperimentResults":  "GetExperimentResults(id, {kind: counters|flows|files, offset?, limit? (default 100, at most 10000)}) returns a page of counters (by time), flows (largest first) or files ({name, size, url}; GET url with the same Basic auth).",
 		"ListExperiments":       "ListExperiments() returns [{id, name, owner, state, devices}]: one's own, or every one for an admin.",
 		"AddDevice":             "AddDevice({name, location, type, hostname, port, description, token, interfaces?, tls?, cert_sha256?}) adds a capture device, fetching its capabilities (admin); tls: true reaches it over HTTPS, verified by the AM's device CA or by the cert_sha256 pin (a mismatch is fault 5).",
@@ -260,6 +267,12 @@ func (s *Service) DeleteActivation(r *http.Request, a *ActivationIDArgs, reply *
 // GetAuditLog returns the audit log (admin).
 func (s *Service) GetAuditLog(r *http.Request, a *AuditArgs, reply *[]amapi.AuditEntry) (err error) {
 	*reply, err = s.m.GetAuditLog(r.Context(), principal(r), a.Query)
+	return err
+}
+
+// GetScheduleTimeline lists when experiments hold the device interfaces.
+func (s *Service) GetScheduleTimeline(r *http.Request, a *TimelineArgs, reply *[]amapi.TimelineRun) (err error) {
+	*reply, err = s.m.GetScheduleTimeline(r.Context(), principal(r), a.Query)
 	return err
 }
 

@@ -68,6 +68,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"CreateKey", []any{map[string]any{"name": "stolen", "users": []string{"*"}}}, "admin"},
 		{"ListKeys", nil, "user"}, // an experimenter's: the keys it may use
 		{"DeleteKey", []any{"stolen"}, "admin"},
+		{"GetScheduleTimeline", nil, "user"},
 		{"system.listMethods", nil, "user"},
 	}
 	var listed []string

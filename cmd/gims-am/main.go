@@ -28,6 +28,7 @@ import (
 
 	"github.com/gimsproject/gims/am"
 	"github.com/gimsproject/gims/am/api"
+	"github.com/gimsproject/gims/am/schedule"
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/daemon"
 	"github.com/gimsproject/gims/db"
@@ -223,10 +224,23 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 	}
 	srv.UseTLS(tlsCfg)
 
+	scfg := schedule.DefaultConfiguration()
+	scfg.Logger = logger
+	sched, err := schedule.New(scfg, schedule.Dependencies{DB: store, Experiments: m})
+	if err != nil {
+		return err
+	}
+
 	d := daemon.New(logger)
 	d.Add("aggregate manager", daemon.Hooks{
 		OnStart: m.Start,
 		OnStop:  func() error { m.Stop(); return nil },
+	})
+	// The scheduler starts once the manager follows experiments, and
+	// stops before it.
+	d.Add("scheduler", daemon.Hooks{
+		OnStart: sched.Start,
+		OnStop:  func() error { sched.Stop(); return nil },
 	})
 	d.Add("HTTP server", daemon.Hooks{
 		OnStart: func(context.Context) error {

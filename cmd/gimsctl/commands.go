@@ -335,6 +335,12 @@ func commands() []*command {
 			render:  typed(renderAudit),
 		},
 		{
+			name: "schedule", method: "GetScheduleTimeline", nargs: 0,
+			summary: "show when experiments hold each device interface: scheduled runs and running experiments (next 24 h unless -from/-to)",
+			setup:   setupTimeline,
+			render:  typed(renderTimeline),
+		},
+		{
 			name: "list-methods", method: "system.listMethods", nargs: 0,
 			summary: "list the XML-RPC methods of the server",
 			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
@@ -513,6 +519,11 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 	replay := fs.Float64("replay-speed", 0, "for file: interfaces, replay at this multiple of the recorded speed (default as fast as possible)")
 	rotateMB := fs.Int("rotate-mb", 0, "split the pcap and IPFIX files into parts of this many `megabytes` (10^6 bytes) each")
 	rotateS := fs.Int("rotate-s", 0, "split the pcap and IPFIX files into parts of this many `seconds` of capture each")
+	startAt := fs.String("start-at", "", "schedule: start at `TIME` (RFC 3339, such as 2026-12-01T18:00:00Z, or +DURATION from now, such as +10m)")
+	stopAt := fs.String("stop-at", "", "schedule: stop at `TIME` (RFC 3339 or +DURATION from now)")
+	every := fs.Duration("every", 0, "schedule: start a run every `DURATION` (whole seconds; with -run, and -count or -stop-at)")
+	run := fs.Duration("run", 0, "schedule: each run lasts `DURATION` (whole seconds)")
+	count := fs.Int("count", 0, "schedule: the number of runs")
 	return func(pos []string) (invocation, error) {
 		id, err := parseID(pos[0])
 		if err != nil {
@@ -613,10 +624,77 @@ func setupConfigureExperiment(fs *flag.FlagSet, getenv func(string) string) buil
 		if cfg.RotateS, err = positive(set, "rotate-s", *rotateS); err != nil {
 			return invocation{}, err
 		}
+		if cfg.Schedule, err = scheduleFlags(set, time.Now(), *startAt, *stopAt, *every, *run, *count); err != nil {
+			return invocation{}, err
+		}
 		return invocation{method: "ConfigureExperiment", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.ConfigureExperiment(ctx, id, cfg))
 		}}, nil
 	}
+}
+
+// scheduleFlags is the schedule of -start-at, -stop-at, -every, -run and
+// -count (nil when none is given); the server checks how they combine.
+func scheduleFlags(set map[string]bool, now time.Time, startAt, stopAt string, every, run time.Duration, count int) (*amapi.ScheduleConfig, error) {
+	if !set["start-at"] && !set["stop-at"] && !set["every"] && !set["run"] && !set["count"] {
+		return nil, nil
+	}
+	var (
+		sc  amapi.ScheduleConfig
+		err error
+	)
+	if set["start-at"] {
+		if sc.StartAt, err = parseWhen("start-at", startAt, now); err != nil {
+			return nil, err
+		}
+	}
+	if set["stop-at"] {
+		if sc.StopAt, err = parseWhen("stop-at", stopAt, now); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		to   *int
+	}{{"every", every, &sc.EveryS}, {"run", run, &sc.RunS}} {
+		if !set[d.name] {
+			continue
+		}
+		if d.v <= 0 || d.v%time.Second != 0 {
+			return nil, usagef("-%s %s: must be a positive whole number of seconds", d.name, d.v)
+		}
+		*d.to = int(d.v / time.Second)
+	}
+	if set["count"] {
+		if count < 1 {
+			return nil, usagef("-count %d: must be at least 1", count)
+		}
+		sc.Count = count
+	}
+	return &sc, nil
+}
+
+// parseWhen reads a time flag: RFC 3339, or +DURATION from now (whole
+// seconds, as XML-RPC times are).
+func parseWhen(name, s string, now time.Time) (time.Time, error) {
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d < 0 {
+			return time.Time{}, usagef("-%s %q: want RFC 3339 (2026-12-01T18:00:00Z) or +DURATION (+10m)", name, s)
+		}
+		// Rounded up: a start "+0s" is not in the past.
+		t := now.Add(d)
+		if t.Nanosecond() != 0 {
+			t = t.Truncate(time.Second).Add(time.Second)
+		}
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, usagef("-%s %q: want RFC 3339 (2026-12-01T18:00:00Z) or +DURATION (+10m)", name, s)
+	}
+	return t, nil
 }
 
 // positive returns the value of an int flag, checking that it is positive
@@ -957,6 +1035,33 @@ func setupCreateKey(fs *flag.FlagSet, _ func(string) string) builder {
 		}
 		return invocation{method: "CreateKey", call: func(ctx context.Context, api *amapi.Client) (any, error) {
 			return reply(api.CreateKey(ctx, r))
+		}}, nil
+	}
+}
+
+// setupTimeline: GetScheduleTimeline's -from and -to.
+func setupTimeline(fs *flag.FlagSet, _ func(string) string) builder {
+	from := fs.String("from", "", "from `TIME` (RFC 3339 or +DURATION from now; default now)")
+	to := fs.String("to", "", "to `TIME` (RFC 3339 or +DURATION from now; default 24 h after -from, at most 7 days)")
+	return func([]string) (invocation, error) {
+		set := setFlags(fs)
+		var (
+			q   amapi.TimelineQuery
+			err error
+		)
+		now := time.Now()
+		if set["from"] {
+			if q.From, err = parseWhen("from", *from, now); err != nil {
+				return invocation{}, err
+			}
+		}
+		if set["to"] {
+			if q.To, err = parseWhen("to", *to, now); err != nil {
+				return invocation{}, err
+			}
+		}
+		return invocation{method: "GetScheduleTimeline", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.GetScheduleTimeline(ctx, q))
 		}}, nil
 	}
 }

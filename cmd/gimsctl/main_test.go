@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gimsproject/gims/internal/daemontest"
 	"github.com/gimsproject/gims/xmlrpc"
@@ -307,6 +308,15 @@ func TestArguments(t *testing.T) {
 				"pcap":      true, "storage": "local", "duration_s": 3600, "replay_speed": 2.5,
 				"rotate_mb": 100, "rotate_s": 3600,
 			}},
+		},
+		{
+			name: "configure-experiment schedule",
+			args: []string{"configure-experiment", "7", "-start-at", "2026-12-01T18:00:00Z", "-stop-at", "2026-12-01T20:00:00+01:00",
+				"-every", "10m", "-run", "90s", "-count", "3"},
+			method: "ConfigureExperiment",
+			want: []any{7, map[string]any{"schedule": map[string]any{
+				"start_at": time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC), "stop_at": time.Date(2026, 12, 1, 19, 0, 0, 0, time.UTC),
+				"every_s": 600, "run_s": 90, "count": 3}}},
 		},
 		{
 			name:   "configure-experiment enabling flags only",

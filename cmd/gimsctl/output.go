@@ -238,7 +238,7 @@ func renderExperiments(w io.Writer, list []amapi.ExperimentSummary) error {
 // renderStatus prints GetExperimentStatus (and the replies of start,
 // pause and stop): a summary block, the errors, then a table per device.
 func renderStatus(w io.Writer, s amapi.Status) error {
-	err := writeBlock(w, []line{
+	lines := []line{
 		{"state", fmtString(s.State)},
 		{"packets", fmtInt(s.Packets)},
 		{"bytes", humanBytes(s.Bytes)},
@@ -252,7 +252,11 @@ func renderStatus(w io.Writer, s amapi.Status) error {
 		{"storage free", humanBytes(s.StorageFreeBytes)},
 		{"id", fmtInt(s.ID)},
 		{"results pulled", fmtBool(s.ResultsPulled)},
-	})
+	}
+	if !s.NextStart.IsZero() || !s.RunEnd.IsZero() {
+		lines = append(lines, line{"next start", fmtTime(s.NextStart)}, line{"run ends", fmtTime(s.RunEnd)})
+	}
+	err := writeBlock(w, lines)
 	if err != nil {
 		return err
 	}
@@ -324,6 +328,11 @@ func configLines(c *amapi.ConfigView) []line {
 			line{"anonymize.payload", sanitizeMode(x.Payload)},
 			line{"anonymize.secret_fingerprint", fmtString(x.SecretFingerprint)})
 	}
+	if x := c.Schedule; x != nil {
+		lines = append(lines, line{"schedule.start_at", fmtTime(x.StartAt)}, line{"schedule.stop_at", fmtTime(x.StopAt)},
+			line{"schedule.every_s", fmtInt(x.EveryS)}, line{"schedule.run_s", fmtInt(x.RunS)},
+			line{"schedule.count", fmtInt(x.Count)}, line{"schedule.runs", fmtInt(x.Runs)})
+	}
 	return append(lines,
 		line{"pcap", fmtBool(c.Pcap)},
 		line{"storage", fmtString(c.Storage)},
@@ -357,15 +366,44 @@ func renderSettings(w io.Writer, s amapi.Settings) error {
 			return err
 		}
 	}
-	if len(s.Transitions) == 0 {
+	if len(s.Transitions) > 0 {
+		fmt.Fprintln(w, "\ntransitions:")
+		rows := make([][]string, len(s.Transitions))
+		for i, t := range s.Transitions {
+			rows[i] = []string{fmtString(t.From), fmtString(t.To), fmtString(t.By), fmtTime(t.At)}
+		}
+		if err := writeTable(w, []string{"FROM", "TO", "BY", "AT"}, rows); err != nil {
+			return err
+		}
+	}
+	if len(s.Runs) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\ntransitions:")
-	rows := make([][]string, len(s.Transitions))
-	for i, t := range s.Transitions {
-		rows[i] = []string{fmtString(t.From), fmtString(t.To), fmtString(t.By), fmtTime(t.At)}
+	fmt.Fprintln(w, "\nruns:")
+	rows := make([][]string, len(s.Runs))
+	for i, r := range s.Runs {
+		rows[i] = []string{fmtInt(r.Run), fmtTime(r.PlannedStart), fmtTime(r.PlannedEnd), fmtTime(r.Started),
+			fmtTime(r.Ended), fmtString(r.Outcome), fmtString(r.Note)}
 	}
-	return writeTable(w, []string{"FROM", "TO", "BY", "AT"}, rows)
+	return writeTable(w, []string{"RUN", "PLANNED_START", "PLANNED_END", "STARTED", "ENDED", "OUTCOME", "NOTE"}, rows)
+}
+
+// renderTimeline prints GetScheduleTimeline, one row per window.
+func renderTimeline(w io.Writer, runs []amapi.TimelineRun) error {
+	rows := make([][]string, len(runs))
+	for i, r := range runs {
+		name := r.Name
+		if name == "" {
+			name = "(another user's)"
+		}
+		end := fmtTime(r.End)
+		if r.End.IsZero() {
+			end = "until stopped"
+		}
+		rows[i] = []string{deviceRef(r.Device, r.Interface), fmtTime(r.Start), end, fmtInt(r.Experiment),
+			fmtString(name), fmtString(r.State)}
+	}
+	return writeTable(w, []string{"DEVICE", "START", "END", "EXPERIMENT", "NAME", "STATE"}, rows)
 }
 
 // renderCapabilities prints GetDeviceCapabilities.
