@@ -12,7 +12,10 @@ import xmlrpc.client
 url, host, port, token, iface = sys.argv[1:6]
 am = xmlrpc.client.ServerProxy(url, use_datetime=True)
 am.AddDevice({"name": "tap", "location": "lab", "type": "gims-capd", "hostname": host,
-              "port": int(port), "description": "", "token": token})
+              "port": int(port), "description": "", "token": token,
+              # Not about device policy (SPEC §9): a policy that allows
+              # every experiment.
+              "policy": {"require_anonymization": False, "payload": "keep", "key_holder": "experimenter"}})
 
 
 def fault(call):
