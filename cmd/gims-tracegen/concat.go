@@ -222,12 +222,12 @@ func asEthernet(lt uint32, data []byte) ([]byte, int, error) {
 		etherType, err = ipType(data[4:])
 	case linkTypeLinuxSLL:
 		if len(data) < 16 {
-			return nil, 0, errors.New("Linux cooked header cut short")
+			return nil, 0, errors.New("cooked (Linux SLL) header cut short")
 		}
 		strip, etherType = 16, binary.BigEndian.Uint16(data[14:])
 	case linkTypeLinuxSLL2:
 		if len(data) < 20 {
-			return nil, 0, errors.New("Linux cooked v2 header cut short")
+			return nil, 0, errors.New("cooked (Linux SLL2) header cut short")
 		}
 		strip, etherType = 20, binary.BigEndian.Uint16(data[0:])
 	default:
