@@ -139,7 +139,7 @@ command_of() {
 where_time_goes() {
 	local prof=$PWD/$W/cpu.prof trace=$1
 	case $trace in /*) ;; *) trace=$PWD/$trace ;; esac # go test runs in the package's folder
-	if ! GIMS_BENCH_TRACE=$trace "$GO" test -run '^$' -bench '^BenchmarkTrace$' -benchtime 3x \
+	if ! GIMS_BENCH_TRACE=$trace "$GO" test -run '^$' -bench '^BenchmarkTrace$' -benchtime 8x \
 		-cpuprofile "$prof" -o "$W/meter.test" ./capture/meter >"$W/profile.out" 2>&1; then
 		echo "(profile failed: $(tail -n 1 "$W/profile.out"))"
 		return
@@ -151,12 +151,12 @@ where_time_goes() {
 		/^ *[0-9.]+(s|ms|us)? +[0-9.]+%/ {
 			f = ms($1); fn = $6; total += f
 			sub(/^github\.com\/gimsproject\/gims\//, "", fn)
-			if (fn ~ /transform\/flow\./) c = "flow table"
-			else if (fn ~ /gims\/packet\./) c = "decode"
-			else if (fn ~ /transform\/(ipfix|counters)\./) c = "export"
-			else if (fn ~ /transform\/cryptopan\./) c = "anonymization"
-			else if (fn ~ /gims\/capture\.|syscall|internal\/poll|^os\./) c = "reading the file"
-			else if (fn ~ /capture\/meter\./) c = "meter loop"
+			if (fn ~ /^transform\/flow\./) c = "flow table"
+			else if (fn ~ /^packet\.|gopacket/) c = "decode"
+			else if (fn ~ /^transform\/(ipfix|counters)\./) c = "export"
+			else if (fn ~ /^transform\/cryptopan\./) c = "anonymization"
+			else if (fn ~ /^capture\.|syscall|internal\/poll|^os\./) c = "reading the file"
+			else if (fn ~ /^capture\/meter\./) c = "meter loop"
 			else if (fn ~ /^runtime\.(gc|mark|scan|sweep|findObject|greyobject|(.*[Gg][Cc].*))/) c = "GC"
 			else if (fn ~ /^runtime\./) c = "runtime (scheduler, preemption)"
 			else c = "other"
@@ -178,13 +178,13 @@ where_time_goes() {
 			for (i = 1; i <= n; i++) t = t sprintf("%s`%s` %.0f %%", (t == "" ? "" : ", "), top[i], 100 * topv[i] / total)
 			printf "%s CPU ns/packet in BenchmarkTrace (one core); %s. Top functions (flat): %s.", nspp, s, t
 		}'
-	# The reading stage alone, as read-ahead runs it on the other core.
+	# The reading stage alone: what read-ahead moves to the other core.
 	local ro
 	ro=$(GIMS_BENCH_READONLY=1 GIMS_BENCH_TRACE=$trace "$W/meter.test" -test.run '^$' -test.bench '^BenchmarkTrace$' \
 		-test.benchtime 3x 2>/dev/null | awk '/cpu-ns\/packet/ {for (i = 1; i < NF; i++) if ($(i+1) == "cpu-ns/packet") print $i}')
 	if [ -n "$ro" ] && [ -n "$nspp" ]; then
 		awk -v ro="$ro" -v all="$nspp" 'BEGIN {
-			printf " Reading stage alone (read-ahead'"'"'s goroutine, with its copy): %.0f CPU ns/packet, so the meter'"'"'s stage is about %.0f and, on an idle machine, read-ahead'"'"'s wall time about max(%.0f, %.0f) against %.0f on one core.", ro, all - ro + 0, ro, all - ro, all }'
+			printf " Reading the file alone (no meter): %.0f CPU ns/packet, what read-ahead moves to the other core; the rest, about %.0f, is the meter'"'"'s stage.", ro, all - ro }'
 	fi
 	echo
 }
