@@ -7,9 +7,8 @@
 # times, $BENCH_RUNS interleaved runs (default 3), medians:
 #
 #   floor      tcpdump -r trace -w /dev/null   (libpcap reading the file)
-#   plain      gims-capd -r trace -ipfix out (the file read ahead on a
-#              second core, the default)
-#   one core   the same with -read-ahead=false
+#   plain      gims-capd -r trace -ipfix out (one core)
+#   read-ahead the same with -read-ahead (the file read on a second core)
 #   key        gims-capd -r trace -ipfix out -anonymize-key KEY
 #   written    gims-capd -r trace -ipfix out -w /dev/null
 #   key+w      gims-capd -r trace -ipfix out -anonymize-key KEY -w /dev/null
@@ -23,8 +22,7 @@
 # system, the steadier figure on a shared machine), packets/s, peak RSS,
 # the ratios to the floor; then the issue's targets on the CPU column
 # (plain ≤ 1.3× floor, key ≤ 1.2× plain, key+w ≤ 1.3× plain, softflowd and
-# nfpcapd ≥ 2× plain; the plain CPU figure taken on one core, where no
-# copy between the stages is paid, and also the wall time with read-ahead)
+# nfpcapd ≥ 2× plain; also the wall time with read-ahead against without)
 # and, from a CPU profile of BenchmarkTrace over the same trace
 # (capture/meter, plain meter on one core), where the time goes, with the
 # CPU time of the reading stage alone (what read-ahead moves to the other
@@ -98,9 +96,9 @@ names=(floor)
 declare -A label
 label[floor]='`tcpdump -r trace -w /dev/null` (libpcap floor)'
 if [ -n "$capd" ]; then
-	names+=(plain single key written keyw)
+	names+=(plain ahead key written keyw)
 	label[plain]='`gims-capd -r trace -ipfix out`'
-	label[single]='`gims-capd … -read-ahead=false` (one core)'
+	label[ahead]='`gims-capd … -read-ahead` (two cores)'
 	label[key]='`gims-capd … -anonymize-key KEY`'
 	label[written]='`gims-capd … -w /dev/null`'
 	label[keyw]='`gims-capd … -anonymize-key KEY -w /dev/null`'
@@ -120,7 +118,7 @@ command_of() {
 	case $1 in
 	floor) echo "tcpdump -r $t -w /dev/null" ;;
 	plain) echo "$capd -r $t -ipfix $W/flows.ipfix" ;;
-	single) echo "$capd -r $t -ipfix $W/flows.ipfix -read-ahead=false" ;;
+	ahead) echo "$capd -r $t -ipfix $W/flows.ipfix -read-ahead" ;;
 	key) echo "$capd -r $t -ipfix $W/flows.ipfix -anonymize-key $KEY" ;;
 	written) echo "$capd -r $t -ipfix $W/flows.ipfix -w /dev/null" ;;
 	keyw) echo "$capd -r $t -ipfix $W/flows.ipfix -anonymize-key $KEY -w /dev/null" ;;
@@ -184,7 +182,7 @@ where_time_goes() {
 		-test.benchtime 3x 2>/dev/null | awk '/cpu-ns\/packet/ {for (i = 1; i < NF; i++) if ($(i+1) == "cpu-ns/packet") print $i}')
 	if [ -n "$ro" ] && [ -n "$nspp" ]; then
 		awk -v ro="$ro" -v all="$nspp" 'BEGIN {
-			printf " Reading the file alone (no meter): %.0f CPU ns/packet, what read-ahead moves to the other core; the rest, about %.0f, is the meter'"'"'s stage.", ro, all - ro }'
+			printf " Reading the file alone (no meter): %.0f CPU ns/packet, what -read-ahead moves to the other core; the rest, about %.0f, is the meter'"'"'s stage.", ro, all - ro }'
 	fi
 	echo
 }
@@ -246,16 +244,16 @@ for tr in $names_suite; do
 					(cpu > 0 ? sprintf("%.0f", p/(cpu/1e3)) : "–"), rss/1024, us/f, (fc > 0 ? sprintf("%.2f", cpu/fc) : "–") }'
 		done
 		echo
-		awk -v f="${cpu[floor]:-0}" -v p="${cpu[plain]:-0}" -v s1="${cpu[single]:-0}" -v k="${cpu[key]:-0}" -v w="${cpu[written]:-0}" \
-			-v fw="${wall[floor]:-0}" -v pw="${wall[plain]:-0}" -v sw="${wall[single]:-0}" \
+		awk -v f="${cpu[floor]:-0}" -v p="${cpu[plain]:-0}" -v s1="${cpu[ahead]:-0}" -v k="${cpu[key]:-0}" -v w="${cpu[written]:-0}" \
+			-v fw="${wall[floor]:-0}" -v pw="${wall[plain]:-0}" -v sw="${wall[ahead]:-0}" \
 			-v kw="${cpu[keyw]:-0}" -v sf="${cpu[softflowd]:-0}" -v nf="${cpu[nfpcapd]:-0}" '
 			function r(a, b, lim, more,   x) { if (a <= 0 || b <= 0) return "–"; x = a / b
 				return sprintf("%.2f× (%s)", x, (more ? x >= lim : x <= lim) ? "met" : "**not met**") }
 			BEGIN {
-			printf "Targets on CPU: plain (one core)/floor %s, plain (read-ahead)/floor %s; key/plain %s; key+w/plain %s (key+w/written %s); softflowd/plain %s; nfpcapd/plain %s. ",
-				r(s1, f, 1.3), r(p, f, 1.3), r(k, p, 1.2), r(kw, p, 1.3), (w > 0 && kw > 0 ? sprintf("%.2f×", kw / w) : "–"), r(sf, p, 2, 1), r(nf, p, 2, 1)
-			printf "Wall: plain (read-ahead)/floor %s, read-ahead/one core %s.\n",
-				(pw > 0 && fw > 0 ? sprintf("%.2f×", pw / fw) : "–"), (pw > 0 && sw > 0 ? sprintf("%.2f×", pw / sw) : "–") }'
+			printf "Targets on CPU: plain/floor %s (read-ahead/floor %s); key/plain %s; key+w/plain %s (key+w/written %s); softflowd/plain %s; nfpcapd/plain %s. ",
+				r(p, f, 1.3), r(s1, f, 1.3), r(k, p, 1.2), r(kw, p, 1.3), (w > 0 && kw > 0 ? sprintf("%.2f×", kw / w) : "–"), r(sf, p, 2, 1), r(nf, p, 2, 1)
+			printf "Wall: plain/floor %s, read-ahead/floor %s, read-ahead/plain %s.\n",
+				(pw > 0 && fw > 0 ? sprintf("%.2f×", pw / fw) : "–"), (sw > 0 && fw > 0 ? sprintf("%.2f×", sw / fw) : "–"), (pw > 0 && sw > 0 ? sprintf("%.2f×", sw / pw) : "–") }'
 		if [ "$PROFILE" = 1 ] && [ -n "$capd" ]; then
 			echo
 			echo "Where the time goes (plain meter): $(where_time_goes "$trace")"

@@ -24,7 +24,7 @@ import (
 // the offline meter spends its time.
 //
 // $GIMS_BENCH_READAHEAD (any value) reads through a Prefetcher, as
-// gims-capd -r does by default; $GIMS_BENCH_READONLY (any value) only
+// gims-capd -r -read-ahead does; $GIMS_BENCH_READONLY (any value) only
 // reads the file, without a meter: the reading stage alone, which
 // read-ahead moves to another core. Besides wall time per packet, the
 // benchmark reports the process's CPU time (user + system, from

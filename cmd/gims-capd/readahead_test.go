@@ -14,8 +14,8 @@ import (
 // TestOfflineReadAheadSameOutputs runs every trace of the offline suite
 // (bench/suite.sh: each gims-tracegen shape, at a fortieth of its size, and
 // the sample captures concatenated) through gims-capd -r with the file
-// read ahead on another goroutine (the default) and without
-// (-read-ahead=false), with a key, counters, IPFIX and the sanitized
+// read ahead on another goroutine (-read-ahead) and without (the
+// default), with a key, counters, IPFIX and the sanitized
 // packets written, and without a key: the pcap and counters files are the
 // same bytes, and the IPFIX files too but for the messages' export times.
 func TestOfflineReadAheadSameOutputs(t *testing.T) {
