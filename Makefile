@@ -10,7 +10,7 @@ FUZZTIME  ?= 30s
 # checks, and the lint must not change under a commit that did not change.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build test test-norace deps fmt vet tidy lint bench bench-live bench-peers load abuse fuzz demo clean
+.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-live bench-peers load abuse fuzz demo clean
 
 all: build
 
@@ -64,9 +64,19 @@ NORACE_PKGS = $(shell grep -rl --include='*_test.go' '^//go:build !race' . | \
 test-norace: deps
 	$(if $(NORACE_PKGS),$(GO) run ./internal/testrun $(GO) test -count=1 $(NORACE_PKGS))
 
+# bench: the Go benchmarks, then the offline meter on every trace of the
+# suite against the libpcap floor, softflowd and nfpcapd (bench/offline.sh;
+# its report replaces the "Offline trace suite" section of
+# bench/RESULTS.md). BENCH_RUNS, BENCH_SUITE: see the script.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./transform/... ./capture/...
 	bash bench/offline.sh
+
+# suite generates the offline trace suite (bench/suite.sh) into
+# bench/out/suite, once: the traces are reused while the generator is the
+# same.
+suite:
+	bash bench/suite.sh
 
 fuzz: deps
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

@@ -56,7 +56,16 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 	}
 
 	start := time.Now()
-	runErr := m.Run(ctx, src)
+	var r meter.Reader = src
+	if o.readAhead {
+		p, err := meter.NewPrefetcher(ctx, meter.DefaultPrefetchConfiguration(), src)
+		if err != nil {
+			return err
+		}
+		defer p.Close() // before src.Close, deferred earlier: p reads src
+		r = p
+	}
+	runErr := m.Run(ctx, r)
 	// Whatever stopped the run, what was read is flushed and written.
 	flushErr := m.Flush()
 	closeErr := out.Close()

@@ -45,6 +45,28 @@ type Config struct {
 	// Start is the timestamp of the start of the trace. It is a constant so
 	// the output does not depend on the clock. Default 2024-03-01 12:00 UTC.
 	Start time.Time
+	// Clients is the number of client hosts, in [1,4096]; flows are spread
+	// over them round robin, so with few clients every host pair carries
+	// many flows, each on its own client port. Default 4096.
+	Clients int
+	// Servers is the number of server hosts (besides the DNS resolver), in
+	// [1,762]; popular ones are picked more often. Default 762.
+	Servers int
+	// TCPShare and DNSShare are the fractions of the short flows that are
+	// TCP connections and DNS exchanges; the rest are pings. Defaults 0.4
+	// and 0.52.
+	TCPShare, DNSShare float64
+	// Clustered puts every address in one IPv4 /16 (10.1.0.0/16) and one
+	// IPv6 /48 (2001:db8:1::/48), clients and servers alike, differing
+	// only in their last 16 bits, as on a campus tap. Default false.
+	Clustered bool
+	// Tiny shrinks every packet to the Ethernet minimum: TCP without
+	// options and with at most 6 bytes of payload, UDP and ICMP with at
+	// most 18, so IPv4 frames without a VLAN tag are 60 bytes (IPv6 and
+	// tagged frames are as short as their headers allow). Payloads are
+	// cut, so DNS messages are not well formed and no response is
+	// fragmented. Default false.
+	Tiny bool
 }
 
 // DefaultConfig returns the configuration used when no flag is given: one
@@ -59,6 +81,10 @@ func DefaultConfig() Config {
 		Snaplen:   0,
 		Duration:  5 * time.Minute,
 		Start:     time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC),
+		Clients:   maxClients,
+		Servers:   maxServers,
+		TCPShare:  0.4,
+		DNSShare:  0.52,
 	}
 }
 
@@ -81,6 +107,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("duration must be between 1s and %v, not %v", maxDuration, c.Duration)
 	case c.Start.IsZero():
 		return errors.New("start time must be set")
+	case c.Clients < 1 || c.Clients > maxClients:
+		return fmt.Errorf("clients must be between 1 and %d, not %d", maxClients, c.Clients)
+	case c.Flows > c.Clients*clientPorts:
+		return fmt.Errorf("%d clients have ports for at most %d flows, not %d",
+			c.Clients, c.Clients*clientPorts, c.Flows)
+	case c.Servers < 1 || c.Servers > maxServers:
+		return fmt.Errorf("servers must be between 1 and %d, not %d", maxServers, c.Servers)
+	case !(c.TCPShare >= 0 && c.TCPShare <= 1):
+		return fmt.Errorf("tcp share must be between 0 and 1, not %v", c.TCPShare)
+	case !(c.DNSShare >= 0 && c.DNSShare <= 1-c.TCPShare+1e-9):
+		return fmt.Errorf("dns share must be between 0 and 1 - tcp share (%v), not %v", 1-c.TCPShare, c.DNSShare)
 	}
 	return nil
 }

@@ -186,6 +186,13 @@ func (g *Generator) emitLongTCP(f *flow) int {
 	}
 }
 
+// Payload caps of Config.Tiny: an IPv4 frame without a VLAN tag is then
+// 60 bytes, the Ethernet minimum.
+const (
+	tinyTCP      = minFrame - ethLen - ipv4Len - tcpLen // 6
+	tinyDatagram = minFrame - ethLen - ipv4Len - udpLen // 18, for UDP and ICMP echo
+)
+
 // exchangeCost is the number of packets of a request answered by k
 // segments, the client acknowledging every second segment but the last.
 func exchangeCost(k int) int { return 1 + k + (k-1)/2 }
@@ -335,6 +342,9 @@ func (g *Generator) emitLongUDP(f *flow) int {
 // tcp writes a TCP segment and returns the frame length. Sequence and
 // acknowledgement numbers follow from the endpoints' state.
 func (g *Generator) tcp(f *flow, fromClient bool, flags uint8, plen, opts, body int) int {
+	if g.cfg.Tiny {
+		opts, plen = optNone, min(plen, tinyTCP)
+	}
 	src, dst := f.ends(fromClient)
 	optLen := 0
 	switch opts {
@@ -428,6 +438,9 @@ func (g *Generator) body(f *flow, p []byte, body int) {
 // udp writes the UDP header and checksum around a payload already in place
 // and returns the frame length.
 func (g *Generator) udp(f *flow, fromClient bool, plen int) int {
+	if g.cfg.Tiny {
+		plen = min(plen, tinyDatagram)
+	}
 	src, dst := f.ends(fromClient)
 	l4 := udpLen + plen
 	b := g.buf[:]
@@ -494,7 +507,10 @@ func (g *Generator) rtp(f *flow, fromClient bool) int {
 
 func (g *Generator) icmpEcho(f *flow, request bool) int {
 	src, dst := f.ends(request)
-	const plen = 56
+	plen := 56
+	if g.cfg.Tiny {
+		plen = tinyDatagram
+	}
 	l4 := icmpLen + plen
 	b := g.buf[:]
 	proto, typ := uint8(protoICMP), uint8(8) // echo request

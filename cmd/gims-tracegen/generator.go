@@ -16,11 +16,13 @@ import (
 // of a campus or small ISP: a few elephant flows carry a large part of the
 // packets, most flows are short.
 const (
-	// nClients is the number of client hosts; clientPorts ephemeral ports
-	// (32768–60999) per client make every 5-tuple unique for up to
-	// nClients*clientPorts flows (more than maxFlows).
-	nClients    = 4096
+	// maxClients is the largest (and default) number of client hosts;
+	// clientPorts ephemeral ports (32768–60999) per client make every
+	// 5-tuple unique for up to Clients*clientPorts flows.
+	maxClients  = 4096
 	clientPorts = 28232
+	// maxServers is the largest (and default) number of server hosts.
+	maxServers = 762
 	// flowsPerLong: one long flow (TCP transfer or UDP stream) per so many
 	// flows, at least two when there are 20 flows or more.
 	flowsPerLong = 5000
@@ -32,10 +34,6 @@ const (
 	longTCPPct = 70
 	minLongTCP = 16
 	minLongUDP = 8
-	// Per mille of short flows that are short TCP connections and DNS
-	// exchanges; the rest are pings.
-	shortTCPPermille = 400
-	dnsPermille      = 520
 	// fragPPM of the IPv4 DNS responses are large and fragmented.
 	fragPPM = 10_000
 	// fillerWindow is the range of offsets into the filler payload block.
@@ -66,6 +64,8 @@ type Stats struct {
 type Generator struct {
 	cfg                Config
 	v6PPM, vlanPPM     int
+	tcpPermille        int // short flows that are TCP connections, per mille
+	dnsPermille        int // short flows that are DNS exchanges, per mille
 	nLong, nLongTCP    int
 	nSmall             int
 	smallSpan          int64 // µs over which short flows start
@@ -84,11 +84,14 @@ func New(cfg Config) (*Generator, error) {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	g := &Generator{
-		cfg:      cfg,
-		v6PPM:    int(cfg.IPv6Share*1e6 + 0.5),
-		vlanPPM:  int(cfg.VLANShare*1e6 + 0.5),
-		extraNum: 1,
-		extraDen: 1,
+		cfg:     cfg,
+		v6PPM:   int(cfg.IPv6Share*1e6 + 0.5),
+		vlanPPM: int(cfg.VLANShare*1e6 + 0.5),
+		// The shares are rounded to per mille, as the mix has always been.
+		tcpPermille: int(cfg.TCPShare*1000 + 0.5),
+		dnsPermille: int(cfg.DNSShare*1000 + 0.5),
+		extraNum:    1,
+		extraDen:    1,
 	}
 	g.nLong = 1
 	if cfg.Flows >= 20 {
@@ -174,16 +177,31 @@ func distribute(flows []flow, budget int64, minPackets int) {
 // endpoints fills in the addresses, ports and per-side state of a flow
 // from its id and random stream. Clients are in 10.0.0.0/8 and
 // 2001:db8:c1::/48, servers in the IPv4 documentation ranges and
-// 2001:db8:5e::/48.
+// 2001:db8:5e::/48; clustered, all are in 10.1.0.0/16 and 2001:db8:1::/48
+// (clients in the lower half of the last 16 bits, servers in the upper).
 func (g *Generator) endpoints(f *flow, server int) {
 	r := &f.rng
-	c := f.id % nClients
-	// For a given client, the port is a bijection of id/nClients (7919 is
+	nc := g.cfg.Clients
+	c := f.id % nc
+	// For a given client, the port is a bijection of id/Clients (7919 is
 	// prime to clientPorts), so no two flows share a 5-tuple.
-	f.cli.port = uint16(32768 + (f.id/nClients*7919+c*13)%clientPorts)
+	f.cli.port = uint16(32768 + (f.id/nc*7919+c*13)%clientPorts)
 	f.cli.mac = [6]byte{0x02, 0xc1, 0, 0, byte(c >> 8), byte(c)}
 	f.srv.mac = [6]byte{0x02, 0x00, 0x5e, 0x00, 0x00, 0x01} // the gateway
-	if f.v6 {
+	if g.cfg.Clustered {
+		host := uint16(c + 1)
+		peer := uint16(0x8000 + server + 1)
+		if server < 0 {
+			peer = 0xff53 // the resolver
+		}
+		if f.v6 {
+			f.cli.ip = [16]byte{0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 14: byte(host >> 8), 15: byte(host)}
+			f.srv.ip = [16]byte{0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 14: byte(peer >> 8), 15: byte(peer)}
+		} else {
+			f.cli.ip = [16]byte{10, 1, byte(host >> 8), byte(host)}
+			f.srv.ip = [16]byte{10, 1, byte(peer >> 8), byte(peer)}
+		}
+	} else if f.v6 {
 		f.cli.ip = [16]byte{0x20, 0x01, 0x0d, 0xb8, 0x00, 0xc1, 0, byte(c >> 8), 14: 0x10, 15: byte(c)}
 		if server < 0 { // a resolver
 			f.srv.ip = [16]byte{0x20, 0x01, 0x0d, 0xb8, 14: 0x00, 15: 0x53}
@@ -233,10 +251,10 @@ func (g *Generator) endpoints(f *flow, server int) {
 	}
 }
 
-// server picks a server index in [0,762), popular ones more often.
-func server(r *rng) int {
+// server picks a server index in [0,n), popular ones more often.
+func server(r *rng, n int) int {
 	u := int64(r.intn(1000))
-	return int(762 * u * u * u / 1_000_000_000)
+	return int(int64(n) * u * u * u / 1_000_000_000)
 }
 
 // planLong plans long flow j (flow id j). Its packet count is set by New;
@@ -246,7 +264,7 @@ func (g *Generator) planLong(f *flow, j int) {
 	r := &f.rng
 	f.v6 = int64(j+1)*int64(g.v6PPM)/1e6 > int64(j)*int64(g.v6PPM)/1e6
 	f.df = true
-	g.endpoints(f, server(r))
+	g.endpoints(f, server(r, g.cfg.Servers))
 	d := g.cfg.Duration.Microseconds()
 	f.next = int64(r.next() % uint64(d/4))
 	f.gap = d - f.next - int64(r.next()%uint64(d/8))
@@ -292,10 +310,10 @@ func (g *Generator) planSmall(f *flow, i int) {
 	f.next = int64(start) + int64(r.next()%(uint64(g.smallSpan)/n+1))
 	f.v6 = r.ppm(g.v6PPM)
 	switch x := r.intn(1000); {
-	case x < shortTCPPermille:
+	case x < g.tcpPermille:
 		f.kind = kindShortTCP
 		f.df = true
-		g.endpoints(f, server(r))
+		g.endpoints(f, server(r, g.cfg.Servers))
 		closing := 3
 		switch x := r.intn(100); {
 		case x < 45:
@@ -329,11 +347,11 @@ func (g *Generator) planSmall(f *flow, i int) {
 		f.extra = int(int64(f.extra) * g.extraNum / g.extraDen)
 		f.dataN = 2 + f.extra
 		f.left = f.dataN
-	case x < shortTCPPermille+dnsPermille:
+	case x < g.tcpPermille+g.dnsPermille:
 		f.kind = kindDNS
 		g.endpoints(f, -1)
 		f.srv.port = 53
-		f.frag = !f.v6 && r.ppm(fragPPM)
+		f.frag = !f.v6 && r.ppm(fragPPM) && !g.cfg.Tiny
 		f.edns = f.frag || r.intn(100) < 70
 		f.aaaa = r.intn(100) < 40
 		f.dnsID = uint16(r.next())
@@ -346,7 +364,7 @@ func (g *Generator) planSmall(f *flow, i int) {
 	default:
 		f.kind = kindICMP
 		f.df = true
-		g.endpoints(f, server(r))
+		g.endpoints(f, server(r, g.cfg.Servers))
 		f.icmpID = uint16(r.next())
 		f.base = 2
 		f.extra = 2 * r.between(0, 4)

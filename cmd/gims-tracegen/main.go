@@ -37,6 +37,18 @@
 // per flow handshakes weigh more, with more the long transfers do.
 //
 // The same flags and seed always produce a byte-identical file.
+//
+// -shape picks a named shape of traffic whose defaults the other flags
+// adjust (ShapeConfig): mix (the above), clustered (400k packets, 20k
+// flows, every address in one /16 and one /48), ports (many port pairs
+// per host pair), ipv6 (90 % IPv6), icmp (80 % pings) and tiny (60-byte
+// frames). bench/suite.sh generates them all.
+//
+//	gims-tracegen -o out.pcap -concat [-repeat N] file.pcap...
+//
+// concatenates capture files (pcap or pcapng; Ethernet, raw IP, loopback
+// or Linux cooked frames, all written as Ethernet) into one pcap, N times
+// over, each file after the previous one in time.
 package main
 
 import (
@@ -45,6 +57,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -52,13 +65,22 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is main without the process: it returns the exit status, 2 for bad
-// arguments and 1 for a failure to write.
-func run(args []string, stdout, stderr io.Writer) int {
-	cfg := DefaultConfig()
+// options are the command's flags besides the trace's configuration.
+type options struct {
+	out    string
+	shape  string
+	concat bool
+	repeat int
+}
+
+// flags returns the command's flag set, bound to cfg and o.
+func flags(cfg *Config, o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("gims-tracegen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("o", "", "output pcap file, - for standard output (required)")
+	fs.StringVar(&o.out, "o", "", "output pcap file, - for standard output (required)")
+	fs.StringVar(&o.shape, "shape", "mix", "named shape of traffic, the defaults the other flags adjust: "+strings.Join(shapeNames(), ", "))
+	fs.BoolVar(&o.concat, "concat", false, "concatenate the capture files given as arguments instead of generating traffic")
+	fs.IntVar(&o.repeat, "repeat", 1, "with -concat: how many times the files are written, one copy after the other")
 	fs.IntVar(&cfg.Packets, "packets", cfg.Packets, "number of packets")
 	fs.IntVar(&cfg.Flows, "flows", cfg.Flows, "number of flows (TCP, UDP and ICMP)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "pseudo-random seed")
@@ -66,27 +88,73 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.VLANShare, "vlan-share", cfg.VLANShare, "fraction of flows with an 802.1Q tag")
 	fs.IntVar(&cfg.Snaplen, "snaplen", cfg.Snaplen, "cap captured bytes per packet (0: whole frames)")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "simulated time spanned by the trace")
+	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "number of client hosts")
+	fs.IntVar(&cfg.Servers, "servers", cfg.Servers, "number of server hosts")
+	fs.Float64Var(&cfg.TCPShare, "tcp-share", cfg.TCPShare, "fraction of the short flows that are TCP connections")
+	fs.Float64Var(&cfg.DNSShare, "dns-share", cfg.DNSShare, "fraction of the short flows that are DNS exchanges (the rest are pings)")
+	fs.BoolVar(&cfg.Clustered, "clustered", cfg.Clustered, "all addresses in one IPv4 /16 and one IPv6 /48")
+	fs.BoolVar(&cfg.Tiny, "tiny", cfg.Tiny, "packets as short as their headers allow (60-byte IPv4 frames)")
+	return fs
+}
+
+// run is main without the process: it returns the exit status, 2 for bad
+// arguments and 1 for a failure to write.
+func run(args []string, stdout, stderr io.Writer) int {
+	// The first pass finds the shape, whose configuration the second pass
+	// adjusts with the other flags, wherever -shape is on the line.
+	cfg := DefaultConfig()
+	var o options
+	fs := flags(&cfg, &o, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
+	cfg, err := ShapeConfig(o.shape)
+	if err != nil {
+		fmt.Fprintf(stderr, "gims-tracegen: %v\n", err)
+		return 2
+	}
+	fs = flags(&cfg, &o, io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return 2 // not reached: the first pass parsed the same arguments
+	}
+	if fs.NArg() > 0 && !o.concat {
 		fmt.Fprintf(stderr, "gims-tracegen: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if *out == "" {
+	if o.out == "" {
 		fmt.Fprintln(stderr, "gims-tracegen: -o FILE is required")
 		return 2
+	}
+	began := time.Now()
+	if o.concat {
+		if fs.NArg() == 0 {
+			fmt.Fprintln(stderr, "gims-tracegen: -concat needs capture files as arguments")
+			return 2
+		}
+		if o.repeat < 1 || o.repeat > maxRepeat {
+			fmt.Fprintf(stderr, "gims-tracegen: -repeat must be between 1 and %d, not %d\n", maxRepeat, o.repeat)
+			return 2
+		}
+		files := fs.Args()
+		st, err := write(func(w io.Writer) (Stats, error) { return Concat(w, files, o.repeat, cfg.Start) }, o.out, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "gims-tracegen: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "gims-tracegen: %d packets, %d bytes from %d files × %d, %v of capture time, written to %s in %v\n",
+			st.Packets, st.Bytes, len(files), o.repeat, st.Last.Sub(st.First).Round(time.Millisecond),
+			o.out, time.Since(began).Round(time.Millisecond))
+		return 0
 	}
 	g, err := New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "gims-tracegen: %v\n", err)
 		return 2
 	}
-	began := time.Now()
-	st, err := write(g, *out, stdout)
+	st, err := write(g.Generate, o.out, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "gims-tracegen: %v\n", err)
 		return 1
@@ -94,23 +162,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "gims-tracegen: %d packets, %d bytes, %d flows (tcp %d, udp %d, icmp %d, long %d, ipv6 %d, vlan %d), %d fragments, %v simulated, written to %s in %v\n",
 		st.Packets, st.Bytes, st.Flows, st.TCPFlows, st.UDPFlows, st.ICMPFlows, st.LongFlows,
 		st.IPv6Flows, st.VLANFlows, st.Fragments, st.Last.Sub(st.First).Round(time.Millisecond),
-		*out, time.Since(began).Round(time.Millisecond))
+		o.out, time.Since(began).Round(time.Millisecond))
 	return 0
 }
 
 // write generates the trace into path, or stdout for "-". A file is written
 // under a temporary name and renamed when complete, so an interrupted run
 // never leaves a truncated trace behind that looks finished.
-func write(g *Generator, path string, stdout io.Writer) (Stats, error) {
+func write(gen func(io.Writer) (Stats, error), path string, stdout io.Writer) (Stats, error) {
 	if path == "-" {
-		return g.Generate(stdout)
+		return gen(stdout)
 	}
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return Stats{}, fmt.Errorf("unable to create %s: %w", tmp, err)
 	}
-	st, err := g.Generate(f)
+	st, err := gen(f)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("unable to close %s: %w", tmp, cerr)
 	}

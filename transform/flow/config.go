@@ -25,8 +25,8 @@ type Configuration struct {
 	// MaxFlows bounds the number of live flows, and so the memory: when the
 	// table is full, the least recently active flow is exported early with
 	// EndLackOfResources and counted in Stats.Evicted. Default 1<<20
-	// (about 130 MB of table when full: 112 bytes per flow in the slab,
-	// plus 16 to 32 bytes per flow of index, which is kept at most half
+	// (about 130 MB of table when full: 96 bytes per flow in the slab, 16
+	// of list links, plus 16 to 32 of index, which is kept at most half
 	// full and grows by doubling up to the size MaxFlows needs).
 	MaxFlows int
 }

@@ -19,9 +19,9 @@ func checkInvariants(t testing.TB, tbl *Table) {
 	checkIndex(t, tbl)
 	for l, name := range []string{"lru", "active"} {
 		n, prev := 0, none
-		for i := tbl.lists[l].head; i != none; i = tbl.slab[i].links[l].next {
-			if tbl.slab[i].links[l].prev != prev {
-				t.Fatalf("%s list: slot %d prev=%d, want %d", name, i, tbl.slab[i].links[l].prev, prev)
+		for i := tbl.lists[l].head; i != none; i = tbl.links[i][l].next {
+			if tbl.links[i][l].prev != prev {
+				t.Fatalf("%s list: slot %d prev=%d, want %d", name, i, tbl.links[i][l].prev, prev)
 			}
 			mk := tbl.mapKey(tbl.slab[i].key)
 			if j, ok := tbl.lookup(&mk, tbl.index.hash(&mk)); !ok || j != i {
