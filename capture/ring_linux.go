@@ -92,6 +92,7 @@ type ring struct {
 	userBlocks int
 	vm         *bpf.VM
 
+	// statsMu guards the counters below, and fd against Close.
 	statsMu                sync.Mutex
 	received, dropped      uint64 // the kernel's counters, summed (each read resets them)
 	ifDropBase, ifDropLast uint64 // the interface's drops when opened, and at the last Stats
@@ -333,6 +334,9 @@ func (r *ring) userlandAccept(data *[]byte) bool {
 func (r *ring) stats() (Stats, error) {
 	r.statsMu.Lock()
 	defer r.statsMu.Unlock()
+	if r.fd < 0 {
+		return Stats{}, errors.New("capture stats: capture closed")
+	}
 	st, err := unix.GetsockoptTpacketStatsV3(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
 	if err != nil {
 		return Stats{}, fmt.Errorf("capture stats: %w", err)
@@ -372,6 +376,8 @@ func (r *ring) close() {
 		return
 	}
 	r.closed = true
+	r.statsMu.Lock() // Stats may be called from another goroutine
+	defer r.statsMu.Unlock()
 	r.release()
 }
 

@@ -227,8 +227,8 @@ func TestRingFallback(t *testing.T) {
 	}
 }
 
-// TestRingCloseUnblocks: Close from another goroutine ends a read that
-// waits, which returns io.EOF, and so do the reads after.
+// TestRingClose: Close from another goroutine ends a read that waits,
+// which returns io.EOF, and so do the reads after; Stats says closed.
 func TestRingClose(t *testing.T) {
 	needRoot(t)
 	cfg := DefaultLiveConfiguration()
@@ -247,9 +247,23 @@ func TestRingClose(t *testing.T) {
 			}
 		}
 	}()
+	// The daemon's metrics may read the counters from another
+	// goroutine, while the capture closes.
+	statsDone := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := src.Stats(); err != nil {
+				statsDone <- err
+				return
+			}
+		}
+	}()
 	src.Close()
 	if err := <-done; err == nil || err.Error() != "EOF" {
 		t.Errorf("read after Close: %v, want io.EOF", err)
+	}
+	if err := <-statsDone; !strings.Contains(err.Error(), "capture closed") {
+		t.Errorf("Stats after Close: %v, want capture closed", err)
 	}
 	src.Close() // twice is harmless
 }
