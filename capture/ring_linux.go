@@ -86,9 +86,9 @@ type ring struct {
 	off    int    // offset in mem of the next packet of blk
 	pfd    [1]unix.PollFd
 
-	// userland filters the packets of the next userBlocks blocks with
-	// vm (nil: refuse them all): they were filled before SetFilter
-	// attached the filter they must pass.
+	// The packets of userBlocks blocks from blk on are filtered here
+	// with vm (nil: all refused): they were filled, at least in part,
+	// before SetFilter attached the filter they must pass.
 	userBlocks int
 	vm         *bpf.VM
 
