@@ -301,9 +301,14 @@ func (r *ring) next() ([]byte, gopacket.CaptureInfo, error) {
 			copy(r.mem[mac:mac+12], r.mem[mac+vlanTagLen:mac+vlanTagLen+12])
 			binary.BigEndian.PutUint16(r.mem[mac+12:], tpid)
 			binary.BigEndian.PutUint16(r.mem[mac+14:], uint16(h.Hv1.Vlan_tci))
-			n := min(len(data)+vlanTagLen, r.snaplen)
+			n := len(data) + vlanTagLen
 			data = r.mem[mac : mac+n : mac+n]
 			wire += vlanTagLen
+		}
+		if len(data) > r.snaplen {
+			// A tag put back, or a filter set with a larger snapshot
+			// length than the source's.
+			data = data[:r.snaplen:r.snaplen]
 		}
 		ci := gopacket.CaptureInfo{
 			Timestamp:     time.Unix(int64(h.Sec), int64(h.Nsec)),
