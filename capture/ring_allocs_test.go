@@ -1,4 +1,4 @@
-//go:build linux && !race
+//go:build !race
 
 // Allocation tests build only without the race detector (see
 // capture/meter/allocs_test.go).
