@@ -19,11 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-
-
-
-
-
 // readAll reads packets until a read times out: every packet the test
 // sent before has been handed over by then (the kernel hands a block over
 // at most ReadTimeout after its first packet, and the poll waits that
@@ -118,7 +113,6 @@ func TestRingSetFilter(t *testing.T) {
 		}
 	}
 }
-
 
 // TestRingDrops: a ring too small for a burst drops, and the kernel's
 // counters say exactly how many: what was read plus what was dropped is
