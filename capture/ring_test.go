@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readAll reads packets until a read times out: every packet the test
+// readLive reads packets until a read times out: every packet the test
 // sent before has been handed over by then (the kernel hands a block over
 // at most ReadTimeout after its first packet, and the poll waits that
 // long).
