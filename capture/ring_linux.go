@@ -272,7 +272,12 @@ func (r *ring) next() ([]byte, gopacket.CaptureInfo, error) {
 				case n == 0:
 					return nil, gopacket.CaptureInfo{}, ErrTimeout
 				case r.pfd[0].Revents&unix.POLLERR != 0:
-					return nil, gopacket.CaptureInfo{}, errors.New("read packet: poll: error on the packet socket (interface gone?)")
+					// The interface went down or away (libpcap ends
+					// the same way).
+					if e, err := unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
+						return nil, gopacket.CaptureInfo{}, fmt.Errorf("read packet: interface %q: %w", r.iface, unix.Errno(e))
+					}
+					return nil, gopacket.CaptureInfo{}, fmt.Errorf("read packet: interface %q: error on the packet socket", r.iface)
 				}
 				continue
 			}

@@ -252,7 +252,8 @@ func mustRun(t *testing.T, name string, args ...string) {
 // TestRingVeth: on a veth pair between two namespaces the test makes,
 // with VLAN-tagged and untagged traffic, the afpacket engine and libpcap
 // capture the same frames byte for byte (the tag the kernel takes out is
-// put back), and a non-Ethernet interface (tun) falls back to libpcap.
+// put back), a non-Ethernet interface (tun) falls back to libpcap, and a
+// capture whose interface goes down ends with an error saying so.
 func TestRingVeth(t *testing.T) {
 	needRoot(t)
 	suffix := strconv.Itoa(os.Getpid() % 100000)
@@ -362,6 +363,18 @@ func TestRingVeth(t *testing.T) {
 		if st, err := s.Stats(); err != nil || st.Received != 400 || st.Dropped != 0 {
 			t.Errorf("%s: Stats() = %+v, %v; want 400 received, none dropped", s.Engine(), st, err)
 		}
+	}
+	// The interface goes down: the capture ends with an error saying so.
+	mustRun(t, "ip", "-n", nsB, "link", "set", "vb", "down")
+	for timeouts := 0; ; timeouts++ {
+		_, _, err := ring.ZeroCopyReadPacketData()
+		if errors.Is(err, ErrTimeout) && timeouts < 50 {
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), `interface "vb": network is down`) {
+			t.Errorf("read after the interface went down: %v, want network is down", err)
+		}
+		break
 	}
 }
 
