@@ -248,6 +248,7 @@ func (r *ring) status(b int) *uint32 {
 func (r *ring) next() ([]byte, gopacket.CaptureInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	woken := false // poll said readable
 	for {
 		if r.closed {
 			return nil, gopacket.CaptureInfo{}, io.EOF
@@ -278,6 +279,13 @@ func (r *ring) next() ([]byte, gopacket.CaptureInfo, error) {
 						return nil, gopacket.CaptureInfo{}, fmt.Errorf("read packet: interface %q: %w", r.iface, unix.Errno(e))
 					}
 					return nil, gopacket.CaptureInfo{}, fmt.Errorf("read packet: interface %q: error on the packet socket", r.iface)
+				case woken:
+					// Readable twice, yet our block is not handed
+					// over: the caller gets its timeout rather than
+					// a spin here.
+					return nil, gopacket.CaptureInfo{}, ErrTimeout
+				default:
+					woken = true
 				}
 				continue
 			}
