@@ -258,7 +258,10 @@ i = lines.index(head) + 1
 # After the section's introduction (up to its first ### table).
 while i < len(lines) and not lines[i].startswith("### ") and not lines[i].startswith("## "):
     i += 1
-lines[i:i] = table.rstrip("\n").split("\n") + [""]
+block = table.rstrip("\n").split("\n") + [""]
+if lines[i - 1] != "":
+    block.insert(0, "")
+lines[i:i] = block
 open(path, "w").write("\n".join(lines) + "\n")
 PY
 	say "appended to $RESULTS"
