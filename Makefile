@@ -95,9 +95,15 @@ demo: build
 bench-peers: deps
 	bash bench/peers.sh
 
-# bench-live measures live-capture drops on a veth pair (root, namespaces).
+# bench-live: trafgen into a veth pair between two namespaces, at full
+# speed and fixed rates, 142- and 64-byte frames; tcpdump, softflowd and
+# gims-capd jobs (flows only; key + counters + pcap) with each capture
+# engine capture the same packets in turn; the table of sent rate vs
+# captured % goes to bench/RESULTS.md (root; installs netsniff-ng and
+# softflowd when missing; knobs LIVE_* in bench/live.sh).
+# (bench/veth-drops.sh is the older tcpreplay sweep.)
 bench-live: deps
-	bash bench/veth-drops.sh
+	bash bench/live.sh
 
 load: build
 	bash bench/load.sh

@@ -352,11 +352,17 @@ func vmSize() (int64, error) {
 	return 0, errors.New("no VmSize in /proc/self/status")
 }
 
-// SetFilter applies compiled instructions to a source opened through
-// libpcap (OpenLive, or OpenFileLibpcap); expr is only for
-// errors.
+// SetFilter applies compiled instructions to a live source (OpenLive) or
+// a file opened through libpcap (OpenFileLibpcap); expr is only for
+// errors. Packets that reached the source before are filtered too.
 func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 	if len(insns) == 0 {
+		return nil
+	}
+	if s.ring != nil {
+		if err := s.ring.setFilter(insns); err != nil {
+			return &FilterError{Expr: truncateExpr(expr), Msg: err.Error()}
+		}
 		return nil
 	}
 	if s.handle == nil {

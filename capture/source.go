@@ -1,7 +1,8 @@
-// Package capture opens packet sources over libpcap: live interfaces and
-// pcap/pcapng files, with BPF filters compiled by libpcap itself. It is the
-// only package that uses cgo; everything downstream reads packets through
-// the Source type.
+// Package capture opens packet sources: live interfaces, through a
+// TPACKET_V3 ring of our own (the afpacket engine, ring_linux.go) or
+// libpcap, and pcap/pcapng files, with BPF filters compiled by libpcap
+// itself. It is the only package that uses cgo; everything downstream
+// reads packets through the Source type.
 //
 // Classic pcap files read without a filter are the exception: libpcap reads
 // a file with a cgo call and stdio reads of a few KiB per packet, which
@@ -61,9 +62,12 @@ type LiveConfiguration struct {
 	// ReadTimeout bounds how long ZeroCopyReadPacketData waits; default
 	// 100ms; it must be positive.
 	ReadTimeout time.Duration
-	// BufferSize is the kernel capture buffer in bytes; default 32 MiB;
-	// it must be positive.
+	// BufferSize is libpcap's kernel capture buffer in bytes (the pcap
+	// engine); default 32 MiB; it must be positive.
 	BufferSize int
+	// Engine selects the engine and sizes the afpacket ring; default
+	// DefaultEngineConfiguration (afpacket, libpcap as fallback).
+	Engine EngineConfiguration
 }
 
 // MaxSnaplen is the largest capture length libpcap accepts.
@@ -76,6 +80,7 @@ func DefaultLiveConfiguration() LiveConfiguration {
 		Snaplen:     DefaultSnaplen,
 		ReadTimeout: 100 * time.Millisecond,
 		BufferSize:  32 << 20,
+		Engine:      DefaultEngineConfiguration(),
 	}
 }
 
@@ -86,6 +91,7 @@ func (c LiveConfiguration) Validate() error {
 		check.Between("Snaplen", c.Snaplen, 1, MaxSnaplen),
 		check.Positive("ReadTimeout", c.ReadTimeout),
 		check.Positive("BufferSize", c.BufferSize),
+		check.Nested("Engine", c.Engine.Validate()),
 	)
 }
 
@@ -95,8 +101,11 @@ const DefaultSnaplen = packet.DefaultSnaplen
 // Source is a packet source: a live interface or a capture file. A Source
 // is read by one goroutine; Close may be called from another to unblock it.
 type Source struct {
-	handle   *pcap.Handle // nil when file reads the file
-	file     *fileReader
+	handle *pcap.Handle // nil when file or ring reads
+	file   *fileReader
+	ring   *ring // the afpacket engine's ring
+	// fallback is why an afpacket capture was opened with libpcap.
+	fallback error
 	linkType layers.LinkType
 	snaplen  int
 	live     bool
@@ -108,11 +117,38 @@ type Source struct {
 // pcapRecordHeader is the per-packet overhead of a pcap file record.
 const pcapRecordHeader = 16
 
-// OpenLive activates a live capture on an interface.
+// OpenLive activates a live capture on an interface, with the afpacket
+// engine when cfg.Engine asks for it and it can open the interface, else
+// with libpcap (Engine and Fallback tell which, and why).
 func OpenLive(cfg LiveConfiguration) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid live capture configuration: %w", err)
 	}
+	var fallback error
+	if cfg.Engine.Engine == EngineAFPacket {
+		var insns []pcap.BPFInstruction
+		if cfg.Filter != "" {
+			var err error
+			if insns, err = pcap.CompileBPFFilter(layers.LinkTypeEthernet, cfg.Snaplen, cfg.Filter); err != nil {
+				return nil, &FilterError{Expr: cfg.Filter, Msg: err.Error()}
+			}
+		}
+		r, err := openRing(cfg, insns)
+		if err == nil {
+			return &Source{ring: r, linkType: layers.LinkTypeEthernet, snaplen: cfg.Snaplen, live: true}, nil
+		}
+		fallback = err
+	}
+	s, err := openLivePcap(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.fallback = fallback
+	return s, nil
+}
+
+// openLivePcap activates a live capture through libpcap.
+func openLivePcap(cfg LiveConfiguration) (*Source, error) {
 	inactive, err := pcap.NewInactiveHandle(cfg.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("unable to open interface %q: %w", cfg.Interface, err)
@@ -247,6 +283,22 @@ func CompileFilter(linkType layers.LinkType, snaplen int, expr string) error {
 	return nil
 }
 
+// Engine is the engine that reads a live source (EngineAFPacket or
+// EnginePcap); empty for a file.
+func (s *Source) Engine() Engine {
+	switch {
+	case s.ring != nil:
+		return EngineAFPacket
+	case s.live:
+		return EnginePcap
+	}
+	return ""
+}
+
+// Fallback is why a live source asked of the afpacket engine was opened
+// with libpcap instead; nil when it was not.
+func (s *Source) Fallback() error { return s.fallback }
+
 // LinkType is the source's data link type.
 func (s *Source) LinkType() layers.LinkType { return s.linkType }
 
@@ -259,6 +311,9 @@ func (s *Source) Snaplen() int { return s.snaplen }
 // block, or libpcap's buffer), which the source does not read again. It returns io.EOF at the end of a file, ErrTimeout when a live read
 // timed out, and libpcap's message for anything else (a truncated file).
 func (s *Source) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if s.ring != nil {
+		return s.ring.next()
+	}
 	if s.file != nil {
 		data, ci, n, err := s.file.next()
 		switch err {
@@ -298,9 +353,11 @@ func (s *Source) Progress() float64 {
 	return min(100, 100*float64(s.read)/float64(s.size))
 }
 
-// Stats are the capture counters libpcap keeps for live sources.
+// Stats are the capture counters the kernel keeps for live sources (the
+// same for both engines).
 type Stats struct {
-	// Received counts packets the kernel handed to the capture.
+	// Received counts packets the kernel handed to the capture, dropped
+	// ones included.
 	Received uint64
 	// Dropped counts packets the kernel dropped for lack of buffer space.
 	Dropped uint64
@@ -308,8 +365,12 @@ type Stats struct {
 	IfDropped uint64
 }
 
-// Stats returns libpcap's counters (zero for files).
+// Stats returns the kernel's counters since the source was opened (zero
+// for files).
 func (s *Source) Stats() (Stats, error) {
+	if s.ring != nil {
+		return s.ring.stats()
+	}
 	if !s.live {
 		return Stats{}, nil
 	}
@@ -322,6 +383,10 @@ func (s *Source) Stats() (Stats, error) {
 
 // Close releases the handle; a blocked ZeroCopyReadPacketData returns io.EOF.
 func (s *Source) Close() {
+	if s.ring != nil {
+		s.ring.close()
+		return
+	}
 	if s.file != nil {
 		s.file.close()
 		return

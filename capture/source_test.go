@@ -130,6 +130,14 @@ func TestOpenLiveInvalidConfiguration(t *testing.T) {
 			"invalid live capture configuration: ReadTimeout must be positive, got 0s"},
 		{"negative buffer", func(c *LiveConfiguration) { c.BufferSize = -1 },
 			"invalid live capture configuration: BufferSize must be positive, got -1"},
+		{"unknown engine", func(c *LiveConfiguration) { c.Engine.Engine = "pfring" },
+			`invalid live capture configuration: Engine.Engine must be "afpacket" or "pcap", got "pfring"`},
+		{"small ring blocks", func(c *LiveConfiguration) { c.Engine.RingBlockSize = 4096 },
+			"invalid live capture configuration: Engine.RingBlockSize must be between 65536 and 67108864, got 4096"},
+		{"ring blocks not in pages", func(c *LiveConfiguration) { c.Engine.RingBlockSize = 100000 },
+			"invalid live capture configuration: Engine.RingBlockSize must be a multiple of 4096, got 100000"},
+		{"one ring block", func(c *LiveConfiguration) { c.Engine.RingBlocks = 1 },
+			"invalid live capture configuration: Engine.RingBlocks must be between 2 and 65536, got 1"},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {

@@ -39,6 +39,12 @@ type Configuration struct {
 	// terms, time, memory; see capture.FilterConfiguration). Default
 	// capture.DefaultFilterConfiguration; gims-capd compiles in a child.
 	Filters capture.FilterConfiguration
+	// Capture selects the engine of live jobs and sizes its ring
+	// (gims-capd -capture-engine, -ring-mb): default
+	// capture.DefaultEngineConfiguration, the afpacket engine (a
+	// TPACKET_V3 ring of 64 MiB per job) with libpcap for what it
+	// cannot open.
+	Capture capture.EngineConfiguration
 	// Collectors are the networks a job's flows collector may be in: the
 	// device's owner decides where the device sends flows, so that an
 	// experimenter cannot make it connect anywhere (and learn which ports
@@ -100,6 +106,7 @@ func DefaultConfiguration() Configuration {
 		MaxJobs:            DefaultMaxJobs,
 		CheckpointInterval: DefaultCheckpointInterval,
 		Filters:            capture.DefaultFilterConfiguration(),
+		Capture:            capture.DefaultEngineConfiguration(),
 		Collectors:         DefaultCollectors(),
 		MinFree:            DefaultMinFree,
 		Lease:              DefaultLease,
@@ -120,6 +127,7 @@ func (c Configuration) Validate() error {
 		check.Positive("MaxJobs", c.MaxJobs),
 		check.Positive("CheckpointInterval", c.CheckpointInterval),
 		check.Nested("Filters", c.Filters.Validate()),
+		check.Nested("Capture", c.Capture.Validate()),
 		check.Set("Collectors", !slices.ContainsFunc(c.Collectors, func(p netip.Prefix) bool { return !p.IsValid() }),
 			"valid networks"),
 		check.NotNegative("MinFree", c.MinFree),

@@ -28,6 +28,8 @@ func TestNewInvalidConfiguration(t *testing.T) {
 			"invalid job manager configuration: MinFree must be zero or more, got -1"},
 		{"negative lease", func(c *Configuration) { c.Lease = -time.Minute },
 			"invalid job manager configuration: Lease must be zero or more, got -1m0s"},
+		{"unknown capture engine", func(c *Configuration) { c.Capture.Engine = "dpdk" },
+			`invalid job manager configuration: Capture.Engine must be "afpacket" or "pcap", got "dpdk"`},
 		{"zero configuration", func(c *Configuration) { *c = Configuration{DataDir: "data"} },
 			"invalid job manager configuration: Logger must be set"},
 	}

@@ -471,6 +471,7 @@ func (m *Manager) startJob(spec Spec) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	engine := src.Engine() // empty for a file
 	id, err := newID()
 	if err != nil {
 		src.Close()
@@ -520,7 +521,7 @@ func (m *Manager) startJob(spec Spec) (string, error) {
 		return "", errStopped
 	}
 	_ = j.save(false)
-	m.cfg.Logger.Info("capture job started", "job", id, "spec", spec)
+	m.cfg.Logger.Info("capture job started", "job", id, "spec", spec, "engine", engine)
 	return id, nil
 }
 
@@ -598,8 +599,11 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 			return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(devs, ", "))
 		}
 		lc := capture.DefaultLiveConfiguration()
-		lc.Interface, lc.Snaplen, lc.Promiscuous = spec.Interface, spec.Snaplen, spec.Promiscuous
+		lc.Interface, lc.Snaplen, lc.Promiscuous, lc.Engine = spec.Interface, spec.Snaplen, spec.Promiscuous, m.cfg.Capture
 		src, err = capture.OpenLive(lc)
+		if err == nil && src.Fallback() != nil {
+			m.cfg.Logger.Info("live capture through libpcap", "interface", spec.Interface, "reason", src.Fallback())
+		}
 	}
 	var insns []pcap.BPFInstruction
 	if err == nil && spec.Filter != "" {

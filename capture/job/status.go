@@ -315,6 +315,9 @@ func (m *Manager) Interfaces() ([]Interface, error) {
 		lt := ""
 		lc := capture.DefaultLiveConfiguration()
 		lc.Interface, lc.Snaplen, lc.BufferSize, lc.ReadTimeout = d.Name, 256, 1<<16, 10*time.Millisecond
+		// libpcap's small buffer is enough to learn the link type, which
+		// the afpacket engine reports the same (Ethernet) where it opens.
+		lc.Engine.Engine = capture.EnginePcap
 		if src, err := capture.OpenLive(lc); err == nil {
 			lt = pcap.DatalinkValToName(int(src.LinkType()))
 			src.Close()

@@ -121,6 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	})
 	d.http.RegisterFlags(fs)
 	d.jobs.Filters.RegisterFlags(fs)
+	d.jobs.Capture.RegisterFlags(fs)
 	fs.StringVar(&d.registerCA, "register-ca", "", "daemon mode: verify the aggregate manager of an https -register URL against this PEM CA `file`")
 	d.tls.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
