@@ -359,6 +359,9 @@ func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 	if len(insns) == 0 {
 		return nil
 	}
+	if s.gen != nil {
+		return s.setGeneratedFilter(expr, insns)
+	}
 	if s.handle == nil {
 		return errors.New("a filter needs a source read through libpcap")
 	}
