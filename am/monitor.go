@@ -16,8 +16,12 @@ import (
 // cancels the starts whose answer never came that it could not cancel
 // then.
 func (m *Manager) monitor(ctx context.Context) {
+	start := time.Now()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		m.pollCycle.Store(int64(time.Since(start)))
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -158,6 +159,10 @@ type Manager struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// pollCycle is how long the last monitor round took (nanoseconds),
+	// for the metrics.
+	pollCycle atomic.Int64
 }
 
 // New returns a manager, refusing an invalid configuration; it does no I/O
