@@ -20,8 +20,13 @@ import (
 )
 
 // client returns a device API client of d: plain HTTP, or HTTPS verified
-// by the device CA or by d's pin.
+// by the device CA or by d's pin. Clients are kept (keptClient).
 func (m *Manager) client(d *db.Device) (*deviceapi.Client, error) {
+	return m.keptClient(d)
+}
+
+// newClient makes a device API client of d.
+func (m *Manager) newClient(d *db.Device) (*deviceapi.Client, error) {
 	scheme, hc := "http://", m.http
 	if d.TLS {
 		scheme, hc = "https://", m.tlsClient(d.CertSHA256)
@@ -335,6 +340,7 @@ func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (_
 	if err != nil {
 		return amapi.DeviceInfo{}, err
 	}
+	m.forgetClient(name)
 	m.log.Info("device deleted", "device", name, "by", p.Name)
 	return deviceInfo(&d), nil
 }

@@ -71,19 +71,29 @@ type Configuration struct {
 	// capture.FilterConfiguration). Default
 	// capture.DefaultFilterConfiguration; gims-am compiles in a child.
 	Filters capture.FilterConfiguration
+	// DeviceConcurrency bounds the calls to capture devices one
+	// operation (a transition, a poll of an experiment's devices, a pull)
+	// has in flight at once: a transition on 1,000 devices goes out 256 at
+	// a time instead of opening 1,000 connections. Default 256; at least
+	// 1.
+	DeviceConcurrency int
 }
+
+// DefaultDeviceConcurrency is the default of Configuration.DeviceConcurrency.
+const DefaultDeviceConcurrency = 256
 
 // DefaultConfiguration returns the documented defaults (DataDir still to set).
 func DefaultConfiguration() Configuration {
 	return Configuration{
-		DeviceTimeout:   10 * time.Second,
-		PollInterval:    time.Second,
-		PullInterval:    10 * time.Second,
-		RefreshInterval: 30 * time.Second,
-		BcryptCost:      bcrypt.DefaultCost,
-		Logger:          slog.New(slog.DiscardHandler),
-		Now:             time.Now,
-		Filters:         capture.DefaultFilterConfiguration(),
+		DeviceTimeout:     10 * time.Second,
+		PollInterval:      time.Second,
+		PullInterval:      10 * time.Second,
+		RefreshInterval:   30 * time.Second,
+		BcryptCost:        bcrypt.DefaultCost,
+		Logger:            slog.New(slog.DiscardHandler),
+		Now:               time.Now,
+		Filters:           capture.DefaultFilterConfiguration(),
+		DeviceConcurrency: DefaultDeviceConcurrency,
 	}
 }
 
@@ -100,6 +110,7 @@ func (c Configuration) Validate() error {
 		check.Set("Logger", c.Logger != nil, "set"),
 		check.Set("Now", c.Now != nil, "set"),
 		check.Nested("Filters", c.Filters.Validate()),
+		check.Positive("DeviceConcurrency", c.DeviceConcurrency),
 	)
 }
 
@@ -154,11 +165,28 @@ type Manager struct {
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
 	lastPull map[int64]time.Time
+	// pullsBeside are the experiments whose pull runs beside the
+	// monitor (pullBeside).
+	pullsBeside map[int64]bool
 	// lastExpire is when the retention last ran (under pullMu).
 	lastExpire time.Time
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// clients are the devices' kept clients by device name (fanout.go).
+	clientMu sync.Mutex
+	clients  map[string]cachedClient
+
+	// cacheMu guards the status caches (statuscache.go): live polls by
+	// experiment with their generations, and kept answers; rebuildMu
+	// makes the callers that miss the cache together wait for one
+	// rebuild.
+	cacheMu   sync.RWMutex
+	live      map[int64]*liveStatus
+	liveGens  map[int64]uint64
+	statuses  map[int64]*statusEntry
+	rebuildMu sync.Mutex
 
 	// pollCycle is how long the last monitor round took (nanoseconds),
 	// for the metrics.
@@ -179,18 +207,23 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		filters:    filters,
-		cfg:        cfg,
-		db:         deps.DB,
-		log:        cfg.Logger,
-		expLocks:   make(map[int64]*sync.Mutex),
-		http:       deps.HTTP,
-		deviceTLS:  deps.DeviceTLS,
-		tlsClients: make(map[string]*http.Client),
-		authCache:  make(map[string]cachedLogin),
-		throttle:   newThrottle(),
-		lastPull:   make(map[int64]time.Time),
-		keys:       seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
+		filters:     filters,
+		cfg:         cfg,
+		db:          deps.DB,
+		log:         cfg.Logger,
+		expLocks:    make(map[int64]*sync.Mutex),
+		http:        deps.HTTP,
+		deviceTLS:   deps.DeviceTLS,
+		tlsClients:  make(map[string]*http.Client),
+		clients:     make(map[string]cachedClient),
+		live:        make(map[int64]*liveStatus),
+		liveGens:    make(map[int64]uint64),
+		statuses:    make(map[int64]*statusEntry),
+		authCache:   make(map[string]cachedLogin),
+		throttle:    newThrottle(),
+		lastPull:    make(map[int64]time.Time),
+		pullsBeside: make(map[int64]bool),
+		keys:        seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
 	}
 	if m.http == nil {
 		m.http = &http.Client{Transport: deviceTransport(nil)}

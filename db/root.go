@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -79,7 +80,21 @@ func (c Configuration) Validate() error {
 // DB is an open store. It is safe for concurrent use.
 type DB struct {
 	sql *sql.DB
+	// version counts the writes that may change an experiment
+	// (ExperimentsVersion).
+	version atomic.Uint64
 }
+
+// ExperimentsVersion changes after every write that may change what an
+// experiment reads (its record, pairings, statuses, transitions, expiry):
+// every transaction and every experiment write outside one. A reader
+// that took the version before reading knows its copy is current as long
+// as the version has not changed, which lets the AM answer
+// GetExperimentStatus from memory.
+func (d *DB) ExperimentsVersion() uint64 { return d.version.Load() }
+
+// changed marks a write (ExperimentsVersion), after it is committed.
+func (d *DB) changed() { d.version.Add(1) }
 
 // Open opens (creating and migrating it if needed) the database at
 // cfg.Path.
@@ -155,6 +170,7 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
+	defer d.changed()
 	return tx.Commit()
 }
 

@@ -118,6 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.am.PullInterval, "pull-interval", o.am.PullInterval, "how often results are pulled while running (storage remote)")
 	fs.DurationVar(&o.am.RefreshInterval, "refresh-interval", o.am.RefreshInterval, "how often device capabilities are refreshed")
 	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
+	fs.IntVar(&o.am.DeviceConcurrency, "device-concurrency", o.am.DeviceConcurrency, "calls to capture devices one transition, poll or pull has in flight at once")
 	fs.DurationVar(&o.am.Retention, "retention", o.am.Retention, "delete the result files of done experiments this long after their end, on the AM and the devices (0: keep them)")
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
 	o.http.RegisterFlags(fs)
@@ -148,7 +149,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := o.am.Validate(); err != nil {
 		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
-			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
+			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout", "DeviceConcurrency": "device-concurrency",
 			"BcryptCost": "bcrypt-cost", "Retention": "retention", "Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
 			"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
 	}
