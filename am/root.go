@@ -179,14 +179,15 @@ type Manager struct {
 	clients  map[string]cachedClient
 
 	// cacheMu guards the status caches (statuscache.go): live polls by
-	// experiment with their generations, and kept answers; rebuildMu
-	// makes the callers that miss the cache together wait for one
-	// rebuild.
+	// experiment with their generations, and kept answers. rebuilds
+	// (guarded by rebuildMu) make the callers that miss an experiment's
+	// answer together wait for one rebuild.
 	cacheMu   sync.RWMutex
 	live      map[int64]*liveStatus
 	liveGens  map[int64]uint64
 	statuses  map[int64]*statusEntry
 	rebuildMu sync.Mutex
+	rebuilds  map[int64]*sync.Mutex
 
 	// pollCycle is how long the last monitor round took (nanoseconds),
 	// for the metrics.
@@ -219,6 +220,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		live:        make(map[int64]*liveStatus),
 		liveGens:    make(map[int64]uint64),
 		statuses:    make(map[int64]*statusEntry),
+		rebuilds:    make(map[int64]*sync.Mutex),
 		authCache:   make(map[string]cachedLogin),
 		throttle:    newThrottle(),
 		lastPull:    make(map[int64]time.Time),

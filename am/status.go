@@ -27,8 +27,8 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 	}
 	// One rebuild at a time: the callers that missed together wait for
 	// the first one's answer instead of all reading the database.
-	m.rebuildMu.Lock()
-	defer m.rebuildMu.Unlock()
+	unlock := m.lockRebuild(id)
+	defer unlock()
 	if s, ok := m.cachedStatus(p, id); ok {
 		return s, nil
 	}

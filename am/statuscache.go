@@ -1,6 +1,7 @@
 package am
 
 import (
+	"sync"
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
@@ -137,8 +138,24 @@ func (m *Manager) pruneLive(keep map[int64]bool) {
 	}
 }
 
+// lockRebuild locks the rebuild of experiment id's answer.
+func (m *Manager) lockRebuild(id int64) func() {
+	m.rebuildMu.Lock()
+	l, ok := m.rebuilds[id]
+	if !ok {
+		l = &sync.Mutex{}
+		m.rebuilds[id] = l
+	}
+	m.rebuildMu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
 // forgetStatus forgets everything kept of a deleted experiment.
 func (m *Manager) forgetStatus(id int64) {
+	m.rebuildMu.Lock()
+	delete(m.rebuilds, id)
+	m.rebuildMu.Unlock()
 	m.cacheMu.Lock()
 	defer m.cacheMu.Unlock()
 	delete(m.live, id)

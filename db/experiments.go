@@ -287,7 +287,7 @@ func (d *DB) SetPairingStatuses(ctx context.Context, list []PairingStatus) error
 	if len(list) == 0 {
 		return nil
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.txExperiments(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
 			WHERE experiment = ? AND position = ?`)
 		if err != nil {

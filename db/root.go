@@ -81,8 +81,9 @@ func (c Configuration) Validate() error {
 type DB struct {
 	sql *sql.DB
 	// version counts the writes that may change an experiment
-	// (ExperimentsVersion).
-	version atomic.Uint64
+	// (ExperimentsVersion), users those that may change a user
+	// (UsersVersion).
+	version, users atomic.Uint64
 }
 
 // ExperimentsVersion changes after every write that may change what an
@@ -95,6 +96,14 @@ func (d *DB) ExperimentsVersion() uint64 { return d.version.Load() }
 
 // changed marks a write (ExperimentsVersion), after it is committed.
 func (d *DB) changed() { d.version.Add(1) }
+
+// UsersVersion changes after every write that may change a user: every
+// transaction and every user write outside one. The AM keeps checked
+// logins while it does not change, without reading the user again.
+func (d *DB) UsersVersion() uint64 { return d.users.Load() }
+
+// usersChanged marks a write of a user (UsersVersion).
+func (d *DB) usersChanged() { d.users.Add(1) }
 
 // Open opens (creating and migrating it if needed) the database at
 // cfg.Path.
@@ -162,6 +171,22 @@ func (d *DB) Close() error { return d.sql.Close() }
 
 // tx runs fn in a write transaction, committed when fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	defer d.changed()
+	defer d.usersChanged()
+	return tx.Commit()
+}
+
+// txExperiments is tx for writes of experiments only (statuses, result
+// files): they leave UsersVersion alone.
+func (d *DB) txExperiments(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
