@@ -124,16 +124,39 @@ func (m *Manager) transition(ctx context.Context, p Principal, id int64,
 		if err != nil {
 			return err
 		}
+		from := e.State
 		to, err := fn(ctx, &e)
 		if err != nil {
 			return err
 		}
-		return m.record(ctx, &e, p, to)
+		if err := m.record(ctx, &e, p, to); err != nil {
+			return err
+		}
+		if from == StateConfigured && to == StateRunning {
+			m.justStarted(&e)
+		}
+		return nil
 	}()
 	if err != nil {
 		return amapi.Status{}, forPrincipal(p, err)
 	}
 	return m.GetExperimentStatus(ctx, p, id)
+}
+
+// justStarted makes the status of e, whose jobs every device has just
+// started, known without asking the devices again: each is reachable,
+// its job running with nothing counted yet. The monitor's next poll
+// brings the counters; a start on 1,000 devices does not wait for a poll
+// of all of them before it answers.
+func (m *Manager) justStarted(e *db.Experiment) {
+	now := m.cfg.Now().UTC().Truncate(time.Millisecond)
+	devs := make([]amapi.DeviceStatus, len(e.Devices))
+	for i := range e.Devices {
+		pair := &e.Devices[i]
+		devs[i] = amapi.DeviceStatus{Device: pair.Device, Interface: pair.Interface, Job: pair.Job,
+			State: StateRunning, Reachable: true, Errors: []string{}, Updated: now}
+	}
+	m.setLive(e, m.liveGen(e.ID), devs, devs)
 }
 
 // pauseJob and resumeJob are the device halves of pausing and resuming,

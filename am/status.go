@@ -107,8 +107,8 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment) (detail, br
 	}
 	m.fanOut(len(e.Devices), func(i int) {
 		pair := &e.Devices[i]
-		detail[i] = storedStatus(pair)
 		if pair.Job == "" {
+			detail[i] = storedStatus(pair)
 			detail[i].Reachable = true
 			brief[i] = detail[i]
 			return
@@ -119,6 +119,10 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment) (detail, br
 			if js, err = clients[pair.Device].JobStatus(ctx, pair.Job); err == nil {
 				detail[i] = deviceStatus(pair, &js, m.cfg.Now())
 			}
+		}
+		if err != nil {
+			// The last status seen stands in for the device's.
+			detail[i] = storedStatus(pair)
 		}
 		brief[i] = detail[i]
 		if err != nil {
