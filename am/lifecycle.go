@@ -157,6 +157,7 @@ func (m *Manager) justStarted(e *db.Experiment) {
 			State: StateRunning, Reachable: true, Errors: []string{}, Updated: now}
 	}
 	m.setLive(e, m.liveGen(e.ID), devs, devs)
+	m.pollSoon()
 }
 
 // pauseJob and resumeJob are the device halves of pausing and resuming,

@@ -189,6 +189,9 @@ type Manager struct {
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
 
+	// pollNow wakes the monitor early (pollSoon).
+	pollNow chan struct{}
+
 	// pollCycle is how long the last monitor round took (nanoseconds),
 	// for the metrics.
 	pollCycle atomic.Int64
@@ -221,6 +224,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		liveGens:    make(map[int64]uint64),
 		statuses:    make(map[int64]*statusEntry),
 		rebuilds:    make(map[int64]*sync.Mutex),
+		pollNow:     make(chan struct{}, 1),
 		authCache:   make(map[string]cachedLogin),
 		throttle:    newThrottle(),
 		lastPull:    make(map[int64]time.Time),
@@ -266,11 +270,11 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
-		m.every(ctx, m.cfg.PollInterval, m.monitor)
+		m.every(ctx, m.cfg.PollInterval, m.pollNow, m.monitor)
 	}()
 	go func() {
 		defer m.wg.Done()
-		m.every(ctx, m.cfg.RefreshInterval, m.refreshDevices)
+		m.every(ctx, m.cfg.RefreshInterval, nil, m.refreshDevices)
 	}()
 	return nil
 }
@@ -284,8 +288,9 @@ func (m *Manager) Stop() {
 	m.wg.Wait()
 }
 
-// every runs fn now and then every interval until ctx ends.
-func (m *Manager) every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+// every runs fn now and then every interval (or as soon as now receives)
+// until ctx ends.
+func (m *Manager) every(ctx context.Context, interval time.Duration, now <-chan struct{}, fn func(context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -294,7 +299,18 @@ func (m *Manager) every(ctx context.Context, interval time.Duration, fn func(con
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-now:
 		}
+	}
+}
+
+// pollSoon has the monitor begin its next round as soon as the current
+// one ends, without waiting for the tick (after a start, so that every
+// device counts in the status sooner).
+func (m *Manager) pollSoon() {
+	select {
+	case m.pollNow <- struct{}{}:
+	default:
 	}
 }
 
