@@ -39,10 +39,6 @@ type statusEntry struct {
 	admin, brief amapi.Status
 }
 
-// liveFresh is how old a live poll may be and still answer: a few poll
-// intervals (the monitor's next round may be slow when devices hang).
-func (m *Manager) liveFresh() time.Duration { return 3*m.cfg.PollInterval + time.Second }
-
 // cachedStatus returns a kept answer that is still current.
 func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, bool) {
 	version := m.db.ExperimentsVersion()
@@ -54,7 +50,7 @@ func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, bool) {
 	}
 	if !en.liveAt.IsZero() {
 		l, ok := m.live[id]
-		if !ok || !l.at.Equal(en.liveAt) || m.cfg.Now().Sub(l.at) > m.liveFresh() {
+		if !ok || !l.at.Equal(en.liveAt) {
 			return amapi.Status{}, false
 		}
 	}
@@ -76,13 +72,16 @@ func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time,
 		admin: admin, brief: brief}
 }
 
-// liveOf returns e's last live poll if it is fresh and polled e's
-// current jobs.
+// liveOf returns e's last live poll if it polled e's current jobs. It
+// may be a few poll intervals old when the devices are slow to answer:
+// each device's status says when it was taken (updated), and one that
+// does not answer is marked unreachable by the monitor's round, so that
+// callers never wait for devices.
 func (m *Manager) liveOf(e *db.Experiment) (liveStatus, bool) {
 	m.cacheMu.RLock()
 	defer m.cacheMu.RUnlock()
 	l, ok := m.live[e.ID]
-	if !ok || m.cfg.Now().Sub(l.at) > m.liveFresh() || len(l.jobs) != len(e.Devices) {
+	if !ok || len(l.jobs) != len(e.Devices) {
 		return liveStatus{}, false
 	}
 	for i := range e.Devices {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -168,6 +169,9 @@ func newSimDevice(i int, addr string, o daemonOptions, token string, logger *slo
 	jcfg := o.jobs
 	jcfg.DataDir = filepath.Join(o.jobs.DataDir, fmt.Sprintf("dev-%04d", i))
 	jcfg.Logger, jcfg.APIAddr = dlog, ln.Addr().String()
+	// A thousand devices share this machine's disk: their job states are
+	// written without fsync, every 10 s while running.
+	jcfg.NoSync, jcfg.CheckpointInterval = true, simCheckpoint
 	// A registry of the device's own: each device's /metrics shows its
 	// own capture and API counters.
 	registry := prometheus.NewRegistry()
@@ -198,6 +202,10 @@ func newSimDevice(i int, addr string, o daemonOptions, token string, logger *slo
 	srv.UseTLS(tlsCfg)
 	return &simDevice{index: i, jobs: m, srv: srv, ln: ln}, nil
 }
+
+// simCheckpoint is how often a simulated device's running job rewrites
+// its job.json.
+const simCheckpoint = 10 * time.Second
 
 // simulateDefaultPPS is -simulate-pps's default (SPEC §11).
 const simulateDefaultPPS = 100
