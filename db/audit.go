@@ -28,7 +28,7 @@ type AuditQuery struct {
 
 // AddAudit appends an entry to the audit log.
 func (d *DB) AddAudit(ctx context.Context, e AuditEntry) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO audit (at, user, remote, method, target, result)
+	_, err := d.exec(ctx, `INSERT INTO audit (at, user, remote, method, target, result)
 		VALUES (?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.User, e.Remote, e.Method, e.Target, e.Result)
 	if err != nil {
 		return fmt.Errorf("unable to record %s in the audit log: %w", e.Method, err)

@@ -86,7 +86,7 @@ func deviceArgs(d *Device) []any {
 
 // CreateDevice stores a new device; ErrConflict when the name is taken.
 func (d *DB) CreateDevice(ctx context.Context, dev Device) error {
-	_, err := d.sql.ExecContext(ctx,
+	_, err := d.exec(ctx,
 		`INSERT INTO devices (`+deviceColumns+`) VALUES (`+devicePlaceholders+`)`,
 		deviceArgs(&dev)...)
 	if isUnique(err) {

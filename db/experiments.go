@@ -264,7 +264,7 @@ func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(
 // SetPairingStatus stores the last job status seen for one pairing.
 func (d *DB) SetPairingStatus(ctx context.Context, id int64, position int, status string, at time.Time) error {
 	defer d.changed()
-	_, err := d.sql.ExecContext(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
+	_, err := d.exec(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
 		WHERE experiment = ? AND position = ?`, status, at.UnixMilli(), id, position)
 	if err != nil {
 		return fmt.Errorf("unable to store the status of experiment %d: %w", id, err)
@@ -311,7 +311,7 @@ func (d *DB) SetPairingStatuses(ctx context.Context, list []PairingStatus) error
 // device has stopped the job.
 func (d *DB) ClearStopPending(ctx context.Context, id int64, position int) error {
 	defer d.changed()
-	_, err := d.sql.ExecContext(ctx, `UPDATE experiment_devices SET stop_pending = 0
+	_, err := d.exec(ctx, `UPDATE experiment_devices SET stop_pending = 0
 		WHERE experiment = ? AND position = ?`, id, position)
 	if err != nil {
 		return fmt.Errorf("unable to clear the pending stop of experiment %d: %w", id, err)
@@ -367,7 +367,7 @@ func (d *DB) CountExperiments(ctx context.Context) (map[string]int, error) {
 // transitions and result files (ON DELETE CASCADE).
 func (d *DB) DeleteExperiment(ctx context.Context, id int64) error {
 	defer d.changed()
-	res, err := d.sql.ExecContext(ctx, `DELETE FROM experiments WHERE id = ?`, id)
+	res, err := d.exec(ctx, `DELETE FROM experiments WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unable to delete experiment %d: %w", id, err)
 	}
@@ -412,7 +412,7 @@ func (d *DB) ExpiredExperiments(ctx context.Context, before time.Time) ([]int64,
 // MarkExpired records that experiment id's files were deleted at at.
 func (d *DB) MarkExpired(ctx context.Context, id int64, at time.Time) error {
 	defer d.changed()
-	if _, err := d.sql.ExecContext(ctx, `INSERT OR REPLACE INTO expired (experiment, at) VALUES (?, ?)`,
+	if _, err := d.exec(ctx, `INSERT OR REPLACE INTO expired (experiment, at) VALUES (?, ?)`,
 		id, at.UnixMilli()); err != nil {
 		return fmt.Errorf("unable to mark the files of experiment %d expired: %w", id, err)
 	}

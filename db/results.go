@@ -24,7 +24,7 @@ type ResultFile struct {
 
 // PutResultFile records (or updates) the local copy of a result file.
 func (d *DB) PutResultFile(ctx context.Context, id int64, f ResultFile) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO result_files (experiment, position, name, size, path, pulled)
+	_, err := d.exec(ctx, `INSERT INTO result_files (experiment, position, name, size, path, pulled)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (experiment, position, name)
 		DO UPDATE SET size = excluded.size, path = excluded.path, pulled = excluded.pulled`,
 		id, f.Position, f.Name, f.Size, f.Path, f.Pulled.UnixMilli())
@@ -87,7 +87,7 @@ func (d *DB) ResultFiles(ctx context.Context, id int64) ([]ResultFile, error) {
 // DeleteResultFiles forgets the result files of experiment id (the AM
 // removed its copies).
 func (d *DB) DeleteResultFiles(ctx context.Context, id int64) error {
-	if _, err := d.sql.ExecContext(ctx, `DELETE FROM result_files WHERE experiment = ?`, id); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM result_files WHERE experiment = ?`, id); err != nil {
 		return fmt.Errorf("unable to forget the result files of experiment %d: %w", id, err)
 	}
 	return nil

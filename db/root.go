@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +85,11 @@ type DB struct {
 	// (ExperimentsVersion), users those that may change a user
 	// (UsersVersion).
 	version, users atomic.Uint64
+	// writeMu queues the write transactions in the process, in order:
+	// SQLite's own wait for its write lock polls with growing sleeps, in
+	// which a writer among many (an AM driving 1,000 devices) can lose
+	// every round until its busy timeout ends in "database is locked".
+	writeMu sync.Mutex
 }
 
 // ExperimentsVersion changes after every write that may change what an
@@ -171,6 +177,8 @@ func (d *DB) Close() error { return d.sql.Close() }
 
 // tx runs fn in a write transaction, committed when fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -184,9 +192,19 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// exec runs one write statement outside a transaction, queued with the
+// transactions (writeMu).
+func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	return d.sql.ExecContext(ctx, query, args...)
+}
+
 // txExperiments is tx for writes of experiments only (statuses, result
 // files): they leave UsersVersion alone.
 func (d *DB) txExperiments(ctx context.Context, fn func(*sql.Tx) error) error {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
