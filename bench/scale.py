@@ -168,6 +168,13 @@ out["am_idle"] = steady(5)
 say("idle AM with %d devices: %s" % (a.devices, out["am_idle"]))
 
 counters = {"counters": {"interval_ms": 1000}, "flows": {}, "storage": "remote"}
+# The API's own capacity first: one 10-device experiment running alone.
+alone = experiment("alone", names[:10], counters)
+am().StartExperiment(alone)
+wait_counting(alone, 10)
+out["status_alone"] = ab(alone, 50, a.ab_requests)
+say("GetExperimentStatus of a 10-device experiment running alone: %s" % out["status_alone"])
+am().StopExperiment(alone)
 big = experiment("all", names, counters)
 _, out["start_all_s"] = timed(am().StartExperiment, big)
 out["counting_all_s"] = wait_counting(big, a.devices)

@@ -162,8 +162,11 @@ print("| poll cycle (%s devices): median, max | %s, %s | < 1 s |" % (n, ms(pa["p
 print("| AM polling %s + 100×10 running jobs: CPU, RSS, poll cycle median | %.1f %%, %.0f MiB, %s | |" % (n, ps["cpu_percent"], ps["rss_mib"], ms(ps["poll_cycle_s_median"] or 0)))
 print("| StartExperiment / StopExperiment of 10 devices (100 experiments, 10 at once): p50, max | %s / %s, %s / %s | |" % (
     ms(f["small_start_s"]["p50"]), ms(f["small_stop_s"]["p50"]), ms(f["small_start_s"]["max"]), ms(f["small_stop_s"]["max"])))
-print("| GetExperimentStatus, 10-device experiment, `ab -k -c 50 -n %d` | %.0f calls/s, p50 %d ms, p99 %d ms, %d failed | ≥ 5,000/s, p99 < 20 ms |" % (
-    ss["requests"], ss["calls_per_s"] or 0, ss["p50_ms"] or 0, ss["p99_ms"] or 0, ss["failed"] + ss["non_2xx"]))
+sa = f["status_alone"]
+print("| GetExperimentStatus, 10-device experiment running alone, `ab -k -c 50 -n %d` | %.0f calls/s, p50 %d ms, p99 %d ms, %d failed | ≥ 5,000/s, p99 < 20 ms |" % (
+    sa["requests"], sa["calls_per_s"] or 0, sa["p50_ms"] or 0, sa["p99_ms"] or 0, sa["failed"] + sa["non_2xx"]))
+print("| same, while 1000 + 100×10 jobs run on this machine's simulator | %.0f calls/s, p50 %d ms, p99 %d ms, %d failed | |" % (
+    ss["calls_per_s"] or 0, ss["p50_ms"] or 0, ss["p99_ms"] or 0, ss["failed"] + ss["non_2xx"]))
 print("| GetExperimentStatus, %s-device experiment, `ab -k -c 50 -n %d` | %.0f calls/s, p50 %d ms, p99 %d ms, %d failed | |" % (
     n, st["requests"], st["calls_per_s"] or 0, st["p50_ms"] or 0, st["p99_ms"] or 0, st["failed"] + st["non_2xx"]))
 if "hang" in f:
