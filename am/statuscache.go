@@ -28,6 +28,10 @@ type liveStatus struct {
 	at            time.Time
 }
 
+// maxKeptStatuses bounds the answers kept: an AM with many experiments
+// keeps those asked for lately, not one per experiment ever asked.
+const maxKeptStatuses = 4096
+
 // statusEntry is a GetExperimentStatus answer kept in memory.
 type statusEntry struct {
 	version uint64    // db.ExperimentsVersion before the experiment was read
@@ -68,6 +72,19 @@ func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time,
 	timing := db.Experiment{ID: e.ID, State: e.State, RunTime: e.RunTime, RunningSince: e.RunningSince}
 	m.cacheMu.Lock()
 	defer m.cacheMu.Unlock()
+	if _, ok := m.statuses[e.ID]; !ok && len(m.statuses) >= maxKeptStatuses {
+		// Room for this one: forget another (map order is random), one
+		// that is not polled when there is such, else any; it is rebuilt
+		// when asked for.
+		var victim int64 = -1
+		for id, en := range m.statuses {
+			victim = id
+			if en.liveAt.IsZero() {
+				break
+			}
+		}
+		delete(m.statuses, victim)
+	}
 	m.statuses[e.ID] = &statusEntry{version: version, liveAt: liveAt, owner: e.Owner, timing: timing,
 		admin: admin, brief: brief}
 }
