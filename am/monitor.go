@@ -10,12 +10,12 @@ import (
 	"github.com/gimsproject/gims/db"
 )
 
-// monitor is one round of the background loop: it follows every running
-// or paused experiment (status, duration_s, file sources that ended,
-// periodic pulls), retries the stops still pending on ended ones and
-// then pulls their final results. Beside, it
-// cancels the starts whose answer never came that it could not cancel
-// then.
+// monitor is one round of the background loop: it polls every running
+// or paused experiment's devices (status, duration_s, file sources that
+// ended) and stores what it learns in one transaction. Beside the round,
+// in goroutines it does not wait for, run the periodic pulls, the retries
+// of the stops still pending on ended experiments with their final pulls,
+// and the cancels of the starts whose answer never came.
 func (m *Manager) monitor(ctx context.Context) {
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -23,11 +23,16 @@ func (m *Manager) monitor(ctx context.Context) {
 		wg.Wait()
 		m.pollCycle.Store(int64(time.Since(start)))
 	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		m.cancelStarts(ctx)
-	}()
+	// Cancels wait a device timeout for each device that does not
+	// answer: they run beside the round, one run at a time.
+	if m.cancelling.CompareAndSwap(false, true) {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			defer m.cancelling.Store(false)
+			m.cancelStarts(ctx)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -91,15 +96,17 @@ func (b *statusBatch) add(e *db.Experiment, devs []amapi.DeviceStatus) {
 // learns go to batch.
 func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigView, batch *statusBatch) {
 	if e.State == StateDone {
-		m.retryStops(ctx, e)
-		if stopPending(e) || v.Storage != StorageRemote || e.ResultsPulled {
-			return
-		}
-		// The final pull waits for every job to be stopped, and runs
-		// under the experiment's lock, so that DeleteExperiment and the
-		// retention never race a pull that would bring files back. It
-		// runs beside the monitor's rounds, which do not wait for it.
+		// The pending stops (a device that does not answer takes a
+		// device timeout) and the final pull run beside the monitor's
+		// rounds, which do not wait for them. The final pull waits for
+		// every job to be stopped, and runs under the experiment's lock,
+		// so that DeleteExperiment and the retention never race a pull
+		// that would bring files back.
 		m.pullBeside(e.ID, func() {
+			m.retryStops(ctx, e)
+			if stopPending(e) || v.Storage != StorageRemote || e.ResultsPulled {
+				return
+			}
 			unlock := m.lockExperiment(e.ID)
 			defer unlock()
 			if x, err := m.db.GetExperiment(ctx, e.ID); err != nil || x.ResultsPulled {

@@ -189,6 +189,10 @@ type Manager struct {
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
 
+	// cancelling tells whether the monitor's cancels of starts without
+	// an answer run (beside its rounds).
+	cancelling atomic.Bool
+
 	// pollNow wakes the monitor early (pollSoon).
 	pollNow chan struct{}
 
