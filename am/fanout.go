@@ -2,6 +2,7 @@ package am
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 
@@ -86,13 +87,31 @@ func (m *Manager) forgetClient(name string) {
 // from the database at once; a device that no longer exists, or whose
 // client cannot be made, is in errs instead.
 func (m *Manager) deviceClients(ctx context.Context, e *db.Experiment) (map[string]*deviceapi.Client, map[string]error, error) {
-	devs, err := m.db.ListDevices(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	byName := make(map[string]*db.Device, len(devs))
-	for i := range devs {
-		byName[devs[i].Name] = &devs[i]
+	byName := make(map[string]*db.Device, len(e.Devices))
+	if len(e.Devices) <= fewDevices {
+		// A few point reads cost less than reading every device.
+		for i := range e.Devices {
+			name := e.Devices[i].Device
+			if _, done := byName[name]; done {
+				continue
+			}
+			d, err := m.db.GetDevice(ctx, name)
+			if errors.Is(err, db.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			byName[name] = &d
+		}
+	} else {
+		devs, err := m.db.ListDevices(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range devs {
+			byName[devs[i].Name] = &devs[i]
+		}
 	}
 	clients := make(map[string]*deviceapi.Client, len(e.Devices))
 	errs := map[string]error{}
@@ -115,6 +134,10 @@ func (m *Manager) deviceClients(ctx context.Context, e *db.Experiment) (map[stri
 	}
 	return clients, errs, nil
 }
+
+// fewDevices is the number of devices up to which deviceClients reads
+// them one by one rather than all at once.
+const fewDevices = 32
 
 // deletedDevice is the error of a pairing whose device was deleted.
 type deletedDevice string
