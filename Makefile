@@ -3,14 +3,14 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin
-APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium openssl systemd
+APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium openssl systemd apache2-utils
 FUZZTIME  ?= 30s
 
 # STATICCHECK is staticcheck 2025.1.1, pinned: a new release may bring new
 # checks, and the lint must not change under a commit that did not change.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-live bench-peers load abuse fuzz demo clean
+.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-live bench-peers load scale abuse fuzz demo clean
 
 all: build
 
@@ -107,6 +107,12 @@ bench-live: deps
 
 load: build
 	bash bench/load.sh
+
+# scale drives 1,000 simulated capture devices (gims-capd -simulate) from
+# one AM (bench/scale.sh, SPEC §11): start/stop times, poll cycle, AM CPU
+# and RSS, GetExperimentStatus under ab; figures into bench/RESULTS.md.
+scale: build
+	bash bench/scale.sh
 
 # abuse runs the issue 20 attacks at full size against a local AM and
 # capture daemon (bench/abuse.sh): multicall memory, slow connections,

@@ -52,6 +52,9 @@ type cachedLogin struct {
 	hash    string   // the bcrypt hash it was checked against
 	role    string
 	expires time.Time
+	// version is the users' version (db.UsersVersion) it was checked at:
+	// while it holds, the login needs no database read.
+	version uint64
 }
 
 // Authenticate checks a user's password and returns the principal.
@@ -85,6 +88,19 @@ func (m *Manager) AuthenticateFrom(ctx context.Context, name, password, addr str
 // verified passwords).
 func (m *Manager) authenticate(ctx context.Context, name, password string) (Principal, error) {
 	fail := fmt.Errorf("%w: wrong user name or password", ErrAuth)
+	mac := hmac.New(sha256.New, m.cacheKey[:])
+	mac.Write([]byte(password))
+	var digest [32]byte
+	copy(digest[:], mac.Sum(nil))
+	now := m.cfg.Now()
+	version := m.db.UsersVersion()
+	m.authMu.Lock()
+	c, ok := m.authCache[name]
+	m.authMu.Unlock()
+	if ok && c.version == version && now.Before(c.expires) && hmac.Equal(c.digest[:], digest[:]) {
+		// No user was written since this login was checked.
+		return Principal{Name: name, Role: c.role}, nil
+	}
 	u, err := m.db.GetUser(ctx, name)
 	if errors.Is(err, db.ErrNotFound) {
 		// Spend the same time as a real check, so names cannot be probed.
@@ -94,22 +110,19 @@ func (m *Manager) authenticate(ctx context.Context, name, password string) (Prin
 	if err != nil {
 		return Principal{}, err
 	}
-	mac := hmac.New(sha256.New, m.cacheKey[:])
-	mac.Write([]byte(password))
-	var digest [32]byte
-	copy(digest[:], mac.Sum(nil))
-	now := m.cfg.Now()
-	m.authMu.Lock()
-	c, ok := m.authCache[name]
-	m.authMu.Unlock()
 	if ok && c.hash == u.PasswordHash && now.Before(c.expires) && hmac.Equal(c.digest[:], digest[:]) {
+		m.authMu.Lock()
+		c.version, c.role = version, u.Role
+		m.authCache[name] = c
+		m.authMu.Unlock()
 		return Principal{Name: u.Name, Role: u.Role}, nil
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
 		return Principal{}, fail
 	}
 	m.authMu.Lock()
-	m.authCache[name] = cachedLogin{digest: digest, hash: u.PasswordHash, role: u.Role, expires: now.Add(authCacheTTL)}
+	m.authCache[name] = cachedLogin{digest: digest, hash: u.PasswordHash, role: u.Role, expires: now.Add(authCacheTTL),
+		version: version}
 	m.authMu.Unlock()
 	return Principal{Name: u.Name, Role: u.Role}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
@@ -20,8 +19,13 @@ import (
 )
 
 // client returns a device API client of d: plain HTTP, or HTTPS verified
-// by the device CA or by d's pin.
+// by the device CA or by d's pin. Clients are kept (keptClient).
 func (m *Manager) client(d *db.Device) (*deviceapi.Client, error) {
+	return m.keptClient(d)
+}
+
+// newClient makes a device API client of d.
+func (m *Manager) newClient(d *db.Device) (*deviceapi.Client, error) {
 	scheme, hc := "http://", m.http
 	if d.TLS {
 		scheme, hc = "https://", m.tlsClient(d.CertSHA256)
@@ -343,6 +347,7 @@ func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (_
 	if err != nil {
 		return amapi.DeviceInfo{}, err
 	}
+	m.forgetClient(name)
 	m.log.Info("device deleted", "device", name, "by", p.Name)
 	return deviceInfo(&d), nil
 }
@@ -422,41 +427,42 @@ func (m *Manager) GetDeviceCapabilities(ctx context.Context, p Principal, name s
 }
 
 // refreshDevices refreshes the capabilities and reachability of every
-// approved device, all at once.
+// approved device, DeviceConcurrency at a time, and stores them in one
+// transaction.
 func (m *Manager) refreshDevices(ctx context.Context) {
 	devs, err := m.db.ListDevices(ctx)
 	if err != nil {
 		m.log.Error("device refresh failed", "error", err)
 		return
 	}
-	var wg sync.WaitGroup
-	for i := range devs {
+	contacts := make([]*db.DeviceContact, len(devs))
+	m.fanOut(len(devs), func(i int) {
 		d := &devs[i]
 		if d.Pending {
-			continue
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := m.fetchCapabilities(ctx, d)
-			if ctx.Err() != nil {
-				return
-			}
-			if err != nil {
-				m.log.Warn("device unreachable", "device", d.Name, "error", err)
-			}
-			if _, err := m.db.UpdateDevice(ctx, d.Name, func(x *db.Device) error {
-				if err == nil {
-					x.Capabilities, x.LastSeen = d.Capabilities, d.LastSeen
-				}
-				x.Reachable, x.LastError = d.Reachable, d.LastError
-				return nil
-			}); err != nil && ctx.Err() == nil {
-				m.log.Error("device refresh failed", "device", d.Name, "error", err)
-			}
-		}()
+		err := m.fetchCapabilities(ctx, d)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			m.log.Warn("device unreachable", "device", d.Name, "error", err)
+		}
+		c := &db.DeviceContact{Name: d.Name, Reachable: d.Reachable, LastError: d.LastError}
+		if err == nil {
+			c.Capabilities, c.LastSeen = d.Capabilities, d.LastSeen
+		}
+		contacts[i] = c
+	})
+	var list []db.DeviceContact
+	for _, c := range contacts {
+		if c != nil {
+			list = append(list, *c)
+		}
 	}
-	wg.Wait()
+	if err := m.db.SetDeviceContacts(ctx, list); err != nil && ctx.Err() == nil {
+		m.log.Error("device refresh failed", "error", err)
+	}
 }
 
 // storedCaps are a device's stored capabilities with lookups.

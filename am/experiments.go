@@ -49,6 +49,11 @@ func stateError(id int64, state, call string) error {
 	return fmt.Errorf("%w: experiment %d is %s; %s is not allowed from %s", ErrState, id, state, call, state)
 }
 
+// MaxExperimentDevices bounds the devices of one experiment: a testbed's
+// taps (SPEC §11: one AM drives 1,000 devices, and an experiment may span
+// them all), with room.
+const MaxExperimentDevices = 4096
+
 // CreateExperiment creates an experiment owned by p on the named devices
 // ("name" or "name:interface"); a device without an interface uses its
 // first configured interface, else the first it offers.
@@ -63,8 +68,8 @@ func (m *Manager) CreateExperiment(ctx context.Context, p Principal, req amapi.C
 	if len(req.Devices) == 0 {
 		return 0, invalidf("an experiment needs at least one device")
 	}
-	if len(req.Devices) > 64 {
-		return 0, invalidf("at most 64 devices per experiment, got %d", len(req.Devices))
+	if len(req.Devices) > MaxExperimentDevices {
+		return 0, invalidf("at most %d devices per experiment, got %d", MaxExperimentDevices, len(req.Devices))
 	}
 	e := db.Experiment{Name: req.Name, Description: req.Description, Owner: p.Name, State: StateInstantiated,
 		Created: m.cfg.Now()}

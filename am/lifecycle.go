@@ -26,25 +26,25 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 		client *deviceapi.Client
 		err    error
 	}
+	clients, missing, err := m.deviceClients(ctx, e)
+	if err != nil {
+		return err
+	}
 	targets := make([]target, len(e.Devices))
 	for i := range e.Devices {
-		d, err := m.db.GetDevice(ctx, e.Devices[i].Device)
-		if err != nil {
-			return fmt.Errorf("%w: %s: device %s no longer exists", ErrDevice, call, e.Devices[i].Device)
-		}
-		if targets[i].client, err = m.client(&d); err != nil {
+		name := e.Devices[i].Device
+		if err, ok := missing[name]; ok {
+			if _, gone := err.(deletedDevice); gone {
+				return fmt.Errorf("%w: %s: device %s no longer exists", ErrDevice, call, name)
+			}
 			return err
 		}
+		targets[i].client = clients[name]
 	}
-	var wg sync.WaitGroup
-	for i := range e.Devices {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			targets[i].err = do(ctx, targets[i].client, &e.Devices[i])
-		}()
-	}
-	wg.Wait()
+	// All devices at once, DeviceConcurrency calls in flight.
+	m.fanOut(len(e.Devices), func(i int) {
+		targets[i].err = do(ctx, targets[i].client, &e.Devices[i])
+	})
 	var failed, failedBrief []string
 	for i, t := range targets {
 		if t.err != nil {
@@ -57,11 +57,17 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 	}
 	var rolledBack, stuck, stuckBrief []string
 	if undo != nil {
+		undone := make([]error, len(e.Devices))
+		m.fanOut(len(e.Devices), func(i int) {
+			if targets[i].err == nil {
+				undone[i] = undo(ctx, targets[i].client, &e.Devices[i])
+			}
+		})
 		for i := range e.Devices {
 			if targets[i].err != nil {
 				continue
 			}
-			if err := undo(ctx, targets[i].client, &e.Devices[i]); err != nil {
+			if err := undone[i]; err != nil {
 				stuck = append(stuck, fmt.Sprintf("%s (%v)", pairName(&e.Devices[i]), err))
 				stuckBrief = append(stuckBrief, pairName(&e.Devices[i]))
 				continue
@@ -118,16 +124,40 @@ func (m *Manager) transition(ctx context.Context, p Principal, id int64,
 		if err != nil {
 			return err
 		}
+		from := e.State
 		to, err := fn(ctx, &e)
 		if err != nil {
 			return err
 		}
-		return m.record(ctx, &e, p, to)
+		if err := m.record(ctx, &e, p, to); err != nil {
+			return err
+		}
+		if from == StateConfigured && to == StateRunning {
+			m.justStarted(&e)
+		}
+		return nil
 	}()
 	if err != nil {
 		return amapi.Status{}, forPrincipal(p, err)
 	}
 	return m.GetExperimentStatus(ctx, p, id)
+}
+
+// justStarted makes the status of e, whose jobs every device has just
+// started, known without asking the devices again: each is reachable,
+// its job running with nothing counted yet. The monitor's next poll
+// brings the counters; a start on 1,000 devices does not wait for a poll
+// of all of them before it answers.
+func (m *Manager) justStarted(e *db.Experiment) {
+	now := m.cfg.Now().UTC().Truncate(time.Millisecond)
+	devs := make([]amapi.DeviceStatus, len(e.Devices))
+	for i := range e.Devices {
+		pair := &e.Devices[i]
+		devs[i] = amapi.DeviceStatus{Device: pair.Device, Interface: pair.Interface, Job: pair.Job,
+			State: StateRunning, Reachable: true, Errors: []string{}, Updated: now}
+	}
+	m.setLive(e, m.liveGen(e.ID), devs, devs)
+	m.pollSoon()
 }
 
 // pauseJob and resumeJob are the device halves of pausing and resuming,
@@ -236,7 +266,7 @@ func (m *Manager) startJobs(ctx context.Context, e *db.Experiment, policies map[
 		for i := range e.Devices {
 			e.Devices[i].Job = ""
 			if request, ok := uncertain[&e.Devices[i]]; ok {
-				m.cancelStart(ctx, e.Devices[i].Device, request)
+				m.queueStartCancel(ctx, e.Devices[i].Device, request)
 			}
 		}
 	}
@@ -248,18 +278,14 @@ func requestID(instance string, experiment int64, attempt, position int) string 
 	return fmt.Sprintf("%s%s:e%d:a%d:p%d", deviceapi.RequestIDPrefix, instance, experiment, attempt, position)
 }
 
-// cancelStart stops what a StartJob without an answer may have started:
-// StopJob with its request id stops the job, or makes the device refuse
-// the start should it arrive later. A device that does not answer now is
-// asked again by the monitor (cancelStarts).
-func (m *Manager) cancelStart(ctx context.Context, device, request string) {
-	err := m.stopRequest(ctx, device, request)
-	if err == nil {
-		m.log.Info("start without an answer cancelled on the device", "device", device, "request", request)
-		return
-	}
-	m.log.Warn("unable to cancel a start without an answer now; the monitor will retry", "device", device,
-		"request", request, "error", err)
+// queueStartCancel has the monitor stop what a StartJob without an answer
+// may have started (cancelStarts): StopJob with its request id stops the
+// job, or makes the device refuse the start should it arrive later. The
+// failed start does not wait for it: a device that did not answer the
+// start (it timed out) would most likely make it wait a device timeout
+// more, and the rollback of a start on 1,000 devices must not.
+func (m *Manager) queueStartCancel(ctx context.Context, device, request string) {
+	m.log.Info("start without an answer: the monitor cancels it on the device", "device", device, "request", request)
 	if err := m.db.AddStartCancel(ctx, db.StartCancel{Device: device, Request: request, Created: m.cfg.Now()}); err != nil {
 		m.log.Error("unable to remember a start to cancel: a job may be left running", "device", device,
 			"request", request, "error", err)
@@ -294,28 +320,43 @@ func (m *Manager) cancelStarts(ctx context.Context) {
 		}
 		return
 	}
-	down := map[string]bool{} // devices that failed this round: not asked again
+	// The devices at once, each one's cancels in turn; a device that
+	// fails one is not asked again this round.
+	var devices []string
+	byDevice := map[string][]db.StartCancel{}
 	for _, c := range list {
-		if down[c.Device] {
-			continue
+		if _, ok := byDevice[c.Device]; !ok {
+			devices = append(devices, c.Device)
 		}
-		err := m.stopRequest(ctx, c.Device, c.Request)
-		switch {
-		case err == nil:
-			m.log.Info("start without an answer cancelled on the device", "device", c.Device, "request", c.Request)
-		case errors.Is(err, db.ErrNotFound):
-			m.log.Warn("start to cancel on a device that was deleted, forgotten", "device", c.Device, "request", c.Request)
-		case m.cfg.Now().Sub(c.Created) > startCancelMaxAge:
-			m.log.Warn("start to cancel forgotten after a week of failures", "device", c.Device, "request", c.Request,
-				"error", err)
-		default:
-			down[c.Device] = true
-			continue
-		}
-		if err := m.db.DeleteStartCancel(ctx, c.Device, c.Request); err != nil && ctx.Err() == nil {
-			m.log.Error("monitor: unable to forget a start to cancel", "error", err)
-		}
+		byDevice[c.Device] = append(byDevice[c.Device], c)
 	}
+	m.fanOut(len(devices), func(i int) {
+		for _, c := range byDevice[devices[i]] {
+			if !m.cancelOne(ctx, c) {
+				return
+			}
+		}
+	})
+}
+
+// cancelOne tries one start to cancel; false when its device failed.
+func (m *Manager) cancelOne(ctx context.Context, c db.StartCancel) bool {
+	err := m.stopRequest(ctx, c.Device, c.Request)
+	switch {
+	case err == nil:
+		m.log.Info("start without an answer cancelled on the device", "device", c.Device, "request", c.Request)
+	case errors.Is(err, db.ErrNotFound):
+		m.log.Warn("start to cancel on a device that was deleted, forgotten", "device", c.Device, "request", c.Request)
+	case m.cfg.Now().Sub(c.Created) > startCancelMaxAge:
+		m.log.Warn("start to cancel forgotten after a week of failures", "device", c.Device, "request", c.Request,
+			"error", err)
+	default:
+		return false
+	}
+	if err := m.db.DeleteStartCancel(ctx, c.Device, c.Request); err != nil && ctx.Err() == nil {
+		m.log.Error("monitor: unable to forget a start to cancel", "error", err)
+	}
+	return true
 }
 
 // deviceSpec is the StartJob struct of a stored configuration, with the
@@ -368,19 +409,22 @@ func (m *Manager) stop(ctx context.Context, e *db.Experiment) error {
 	if e.State != StateRunning && e.State != StatePaused {
 		return stateError(e.ID, e.State, "StopExperiment")
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(e.Devices))
-	for i := range e.Devices {
-		if e.Devices[i].Job == "" {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = m.stopJob(ctx, &e.Devices[i])
-		}()
+	clients, missing, err := m.deviceClients(ctx, e)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
+	errs := make([]error, len(e.Devices))
+	m.fanOut(len(e.Devices), func(i int) {
+		pair := &e.Devices[i]
+		if pair.Job == "" {
+			return
+		}
+		if err, ok := missing[pair.Device]; ok {
+			errs[i] = err
+			return
+		}
+		errs[i] = stopJobWith(ctx, clients[pair.Device], pair)
+	})
 	for i, err := range errs {
 		if err == nil {
 			continue
@@ -403,7 +447,12 @@ func (m *Manager) stopJob(ctx context.Context, pair *db.Pairing) error {
 	if err != nil {
 		return err
 	}
-	err = inState(ctx, c, pair.Job, c.StopJob(ctx, pair.Job), "done")
+	return stopJobWith(ctx, c, pair)
+}
+
+// stopJobWith stops one pairing's job through its device's client.
+func stopJobWith(ctx context.Context, c *deviceapi.Client, pair *db.Pairing) error {
+	err := inState(ctx, c, pair.Job, c.StopJob(ctx, pair.Job), "done")
 	var f *xmlrpc.Fault
 	if errors.As(err, &f) && f.Code == deviceapi.FaultNotFound {
 		return nil
@@ -456,6 +505,8 @@ func (m *Manager) record(ctx context.Context, e *db.Experiment, p Principal, to 
 	if err != nil {
 		return err
 	}
+	// No status polled before the transition is shown after it.
+	m.dropLive(e.ID)
 	m.log.Info("experiment transition", "experiment", e.ID, "from", e.State, "to", to, "by", p.Name)
 	if to == StateDone {
 		// The final pull starts at once, whenever the last periodic one was.

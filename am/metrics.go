@@ -24,6 +24,7 @@ type collector struct {
 	experiments, devices, deviceUp        *prometheus.Desc
 	packets, bytes, dropped, flowsExports *prometheus.Desc
 	sanitizedDrops                        *prometheus.Desc
+	pollCycle                             *prometheus.Desc
 }
 
 // newCollector describes the manager's metrics.
@@ -45,6 +46,9 @@ func newCollector(m *Manager) *collector {
 			"Packets dropped by the kernel or interface for an experiment.", exp, nil),
 		sanitizedDrops: prometheus.NewDesc("gims_experiment_sanitized_drops",
 			"Packets left out of an experiment's pcaps because sanitization left nothing safe of them.", exp, nil),
+		pollCycle: prometheus.NewDesc("gims_am_poll_cycle_seconds",
+			"How long the last round of the monitor took: polling the devices of every running experiment, storing their status, pulls.",
+			nil, nil),
 		flowsExports: prometheus.NewDesc("gims_experiment_flows_exported",
 			"Flow records exported by an experiment.", exp, nil),
 	}
@@ -53,7 +57,7 @@ func newCollector(m *Manager) *collector {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.experiments, c.devices, c.deviceUp, c.packets, c.bytes, c.dropped,
-		c.sanitizedDrops, c.flowsExports} {
+		c.sanitizedDrops, c.flowsExports, c.pollCycle} {
 		ch <- d
 	}
 }
@@ -64,6 +68,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), metricsTimeout)
 	defer cancel()
+	ch <- prometheus.MustNewConstMetric(c.pollCycle, prometheus.GaugeValue, time.Duration(c.m.pollCycle.Load()).Seconds())
 	if err := c.collectExperiments(ctx, ch); err != nil {
 		ch <- prometheus.NewInvalidMetric(c.experiments, err)
 	}

@@ -99,7 +99,14 @@ gims_experiments{state="instantiated"} 0
 gims_experiments{state="paused"} 1
 gims_experiments{state="running"} 1
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+	// Every metric but the poll cycle's duration, which is the time the
+	// monitor took.
+	names := []string{"gims_device_up", "gims_devices", "gims_experiment_bytes", "gims_experiment_dropped",
+		"gims_experiment_flows_exported", "gims_experiment_packets", "gims_experiment_sanitized_drops", "gims_experiments"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "gims_am_poll_cycle_seconds"); err != nil || n != 1 {
+		t.Errorf("gims_am_poll_cycle_seconds: %d series, %v", n, err)
 	}
 }

@@ -2,6 +2,7 @@ package am
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -9,20 +10,29 @@ import (
 	"github.com/gimsproject/gims/db"
 )
 
-// monitor is one round of the background loop: it follows every running
-// or paused experiment (status, duration_s, file sources that ended,
-// periodic pulls), retries the stops still pending on ended ones and
-// then pulls their final results. Beside, it
-// cancels the starts whose answer never came that it could not cancel
-// then.
+// monitor is one round of the background loop: it polls every running
+// or paused experiment's devices (status, duration_s, file sources that
+// ended) and stores what it learns in one transaction. Beside the round,
+// in goroutines it does not wait for, run the periodic pulls, the retries
+// of the stops still pending on ended experiments with their final pulls,
+// and the cancels of the starts whose answer never came.
 func (m *Manager) monitor(ctx context.Context) {
+	start := time.Now()
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		m.cancelStarts(ctx)
+	defer func() {
+		wg.Wait()
+		m.pollCycle.Store(int64(time.Since(start)))
 	}()
+	// Cancels wait a device timeout for each device that does not
+	// answer: they run beside the round, one run at a time.
+	if m.cancelling.CompareAndSwap(false, true) {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			defer m.cancelling.Store(false)
+			m.cancelStarts(ctx)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -36,8 +46,19 @@ func (m *Manager) monitor(ctx context.Context) {
 		}
 		return
 	}
+	// The statuses the round learns are stored at its end, in one
+	// transaction.
+	var batch statusBatch
+	defer func() {
+		wg.Wait()
+		if err := m.db.SetPairingStatuses(ctx, batch.list); err != nil && ctx.Err() == nil {
+			m.log.Warn("unable to store the devices' statuses", "error", err)
+		}
+	}()
+	live := map[int64]bool{}
 	for i := range list {
 		e := &list[i]
+		live[e.ID] = e.State != StateDone
 		v, ok := configView(e)
 		if e.State == StateDone && !stopPending(e) && (!ok || v.Storage != StorageRemote || e.ResultsPulled) {
 			continue
@@ -45,33 +66,61 @@ func (m *Manager) monitor(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.follow(ctx, e, &v)
+			m.follow(ctx, e, &v, &batch)
 		}()
+	}
+	m.pruneLive(live)
+}
+
+// statusBatch gathers the statuses of a monitor round.
+type statusBatch struct {
+	mu   sync.Mutex
+	list []db.PairingStatus
+}
+
+// add queues e's devices' statuses (those that answered).
+func (b *statusBatch) add(e *db.Experiment, devs []amapi.DeviceStatus) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, st := range devs {
+		if !st.Reachable || e.Devices[i].Job == "" {
+			continue
+		}
+		if raw, err := json.Marshal(st); err == nil {
+			b.list = append(b.list, db.PairingStatus{Experiment: e.ID, Position: e.Devices[i].Position,
+				Status: string(raw), At: st.Updated})
+		}
 	}
 }
 
-// follow does one monitor round for experiment e.
-func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigView) {
+// follow does one monitor round for experiment e; the statuses it
+// learns go to batch.
+func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigView, batch *statusBatch) {
 	if e.State == StateDone {
-		m.retryStops(ctx, e)
-		if stopPending(e) || v.Storage != StorageRemote || e.ResultsPulled {
-			return
-		}
-		// The final pull waits for every job to be stopped, and runs
-		// under the experiment's lock, so that DeleteExperiment and the
-		// retention never race a pull that would bring files back.
-		unlock := m.lockExperiment(e.ID)
-		defer unlock()
-		if x, err := m.db.GetExperiment(ctx, e.ID); err != nil || x.ResultsPulled {
-			return
-		}
-		m.pullFinal(ctx, e)
+		// The pending stops (a device that does not answer takes a
+		// device timeout) and the final pull run beside the monitor's
+		// rounds, which do not wait for them. The final pull waits for
+		// every job to be stopped, and runs under the experiment's lock,
+		// so that DeleteExperiment and the retention never race a pull
+		// that would bring files back.
+		m.pullBeside(e.ID, func() {
+			m.retryStops(ctx, e)
+			if stopPending(e) || v.Storage != StorageRemote || e.ResultsPulled {
+				return
+			}
+			unlock := m.lockExperiment(e.ID)
+			defer unlock()
+			if x, err := m.db.GetExperiment(ctx, e.ID); err != nil || x.ResultsPulled {
+				return
+			}
+			m.pullFinal(ctx, e)
+		})
 		return
 	}
-	devs := m.pollDevices(ctx, e, true, true)
-	if _, err := m.aggregate(ctx, e, devs); err != nil {
-		return
-	}
+	gen := m.liveGen(e.ID)
+	devs, brief := m.pollDevices(ctx, e)
+	m.setLive(e, gen, devs, brief)
+	batch.add(e, devs)
 	if e.State != StateRunning {
 		return
 	}
@@ -88,11 +137,43 @@ func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigV
 		m.autoStop(ctx, e.ID, why)
 		return
 	}
-	if v.Storage == StorageRemote && m.duePull(e.ID) {
-		if err := m.pull(ctx, e); err != nil && ctx.Err() == nil {
-			m.log.Warn("pull of results failed", "experiment", e.ID, "error", err)
-		}
+	if v.Storage == StorageRemote && !m.pulling(e.ID) && m.duePull(e.ID) {
+		m.pullBeside(e.ID, func() {
+			if err := m.pull(ctx, e); err != nil && ctx.Err() == nil {
+				m.log.Warn("pull of results failed", "experiment", e.ID, "error", err)
+			}
+		})
 	}
+}
+
+// pulling tells whether a pull of experiment id runs beside the monitor.
+func (m *Manager) pulling(id int64) bool {
+	m.pullMu.Lock()
+	defer m.pullMu.Unlock()
+	return m.pullsBeside[id]
+}
+
+// pullBeside runs fn, a pull of experiment id, in a goroutine of its own
+// (Stop waits for it), unless one already runs: the monitor's round and
+// its polls do not wait for pulls, which take as long as the files do.
+func (m *Manager) pullBeside(id int64, fn func()) {
+	m.pullMu.Lock()
+	if m.pullsBeside[id] {
+		m.pullMu.Unlock()
+		return
+	}
+	m.pullsBeside[id] = true
+	m.pullMu.Unlock()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			m.pullMu.Lock()
+			delete(m.pullsBeside, id)
+			m.pullMu.Unlock()
+		}()
+		fn()
+	}()
 }
 
 // stopPending tells whether one of e's devices has not stopped its job

@@ -1,6 +1,7 @@
 package am
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -313,66 +314,141 @@ func validFileName(name string) bool {
 	return name != "" && name != "." && name != ".." && filepath.Base(name) == name && len(name) <= 128
 }
 
-// pull brings the AM's copies of e's result files up to date: every file
-// whose size on the device differs from the copy's is downloaded again
-// (to a temporary file, renamed into place). A part of a rotated file
-// that the device lists as complete never changes again: once its copy
-// has its size, it is not fetched again; the part being written is
-// fetched whenever it grew. It returns the first error;
-// the other files are still pulled.
+// pull brings the AM's copies of e's result files up to date, the
+// devices DeviceConcurrency at a time: a file that grew is completed with
+// what it grew by (an HTTP Range request, appended to the copy), any
+// other change downloads it again (to a temporary file, renamed into
+// place). The copies' records are written in one transaction. It returns
+// the first error; the other files are still pulled. A part of a rotated
+// file that the device lists as complete never changes again: once its
+// copy has its size, it is not fetched again.
 func (m *Manager) pull(ctx context.Context, e *db.Experiment) error {
 	local, err := m.db.ResultFiles(ctx, e.ID)
 	if err != nil {
 		return err
 	}
-	var first error
-	for i := range e.Devices {
-		pair := &e.Devices[i]
-		if pair.Job == "" {
-			continue
-		}
-		if err := m.pullPair(ctx, e.ID, pair, local); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-// pullPair pulls one pairing's files.
-func (m *Manager) pullPair(ctx context.Context, id int64, pair *db.Pairing, local []db.ResultFile) error {
-	d, err := m.db.GetDevice(ctx, pair.Device)
-	if err != nil {
-		return fmt.Errorf("pull %s: %w", pairName(pair), err)
-	}
-	c, err := m.client(&d)
+	clients, missing, err := m.deviceClients(ctx, e)
 	if err != nil {
 		return err
 	}
-	remote, err := c.Files(ctx, pair.Job)
-	if err != nil {
-		return fmt.Errorf("pull %s: %w", pairName(pair), deviceError(pair.Device, err))
-	}
-	dir := m.pairDir(id, pair.Position)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("pull %s: %w", pairName(pair), err)
-	}
-	for _, f := range remote {
-		if !validFileName(f.Name) {
-			continue
+	errs := make([]error, len(e.Devices))
+	pulled := make([][]db.ResultFile, len(e.Devices))
+	m.fanOut(len(e.Devices), func(i int) {
+		pair := &e.Devices[i]
+		if pair.Job == "" {
+			return
 		}
-		if lf, ok := findLocal(local, pair.Position, f.Name); ok && lf.Size == f.Size {
-			continue
+		if err, ok := missing[pair.Device]; ok {
+			errs[i] = fmt.Errorf("pull %s: %w", pairName(pair), err)
+			return
 		}
-		size, err := m.download(ctx, c, pair.Job, f.Name, filepath.Join(dir, f.Name))
+		pulled[i], errs[i] = m.pullPair(ctx, e.ID, clients[pair.Device], pair, local)
+	})
+	var files []db.ResultFile
+	for _, p := range pulled {
+		files = append(files, p...)
+	}
+	if err := m.db.PutResultFiles(ctx, e.ID, files); err != nil {
+		return err
+	}
+	for _, err := range errs {
 		if err != nil {
-			return fmt.Errorf("pull %s %s: %w", pairName(pair), f.Name, err)
-		}
-		if err := m.db.PutResultFile(ctx, id, db.ResultFile{Position: pair.Position, Name: f.Name, Size: size,
-			Path: filepath.Join(dir, f.Name), Pulled: m.cfg.Now()}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pullPair pulls one pairing's files and returns the copies it updated.
+func (m *Manager) pullPair(ctx context.Context, id int64, c *deviceapi.Client, pair *db.Pairing,
+	local []db.ResultFile) ([]db.ResultFile, error) {
+	remote, err := c.Files(ctx, pair.Job)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", pairName(pair), deviceError(pair.Device, err))
+	}
+	dir := m.pairDir(id, pair.Position)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("pull %s: %w", pairName(pair), err)
+	}
+	var out []db.ResultFile
+	for _, f := range remote {
+		if !validFileName(f.Name) {
+			continue
+		}
+		path := filepath.Join(dir, f.Name)
+		lf, known := findLocal(local, pair.Position, f.Name)
+		if known && lf.Size == f.Size {
+			continue
+		}
+		size, err := m.fetch(ctx, c, pair.Job, f.Name, path, f.Size)
+		if err != nil {
+			return out, fmt.Errorf("pull %s %s: %w", pairName(pair), f.Name, err)
+		}
+		out = append(out, db.ResultFile{Position: pair.Position, Name: f.Name, Size: size, Path: path, Pulled: m.cfg.Now()})
+	}
+	return out, nil
+}
+
+// overlap is how many bytes of a copy's end an incremental pull asks for
+// again and compares, so that a file the device rewrote (a file job
+// replayed after a restart) is not taken for one that grew.
+const overlap = 64
+
+// fetch brings the copy at path up to the device's file of size bytes:
+// when the copy is a shorter beginning of it, only the rest is fetched
+// and appended; otherwise the whole file is downloaded again.
+func (m *Manager) fetch(ctx context.Context, c *deviceapi.Client, jobID, name, path string, size int64) (int64, error) {
+	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() && info.Size() > 0 && info.Size() < size {
+		n, err := appendFrom(ctx, c, jobID, name, path, info.Size())
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, errRewritten) {
+			return 0, err
+		}
+	}
+	return m.download(ctx, c, jobID, name, path)
+}
+
+// errRewritten says that a device's file does not begin as the copy does.
+var errRewritten = errors.New("the file changed, not only grew")
+
+// appendFrom appends to the copy at path (have bytes) what the device's
+// file holds past them, after checking that the copy's last bytes are
+// the file's; it returns the copy's new size. errRewritten: they are not
+// (or the device sent the whole file), download it again.
+func appendFrom(ctx context.Context, c *deviceapi.Client, jobID, name, path string, have int64) (int64, error) {
+	back := min(have, overlap)
+	body, partial, err := c.OpenFileFrom(ctx, jobID, name, have-back)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	if !partial {
+		return 0, errRewritten
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	mine, theirs := make([]byte, back), make([]byte, back)
+	if _, err := f.ReadAt(mine, have-back); err != nil {
+		return 0, err
+	}
+	if _, err := io.ReadFull(body, theirs); err != nil || !bytes.Equal(mine, theirs) {
+		return 0, errRewritten
+	}
+	if _, err := f.Seek(have, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, body)
+	if err != nil {
+		// The copy keeps what it had: the next pull goes on from there.
+		_ = f.Truncate(have)
+		return 0, err
+	}
+	return have + n, f.Close()
 }
 
 // download copies a device's file to path through a temporary file.

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,20 +75,30 @@ type Configuration struct {
 	// capture.FilterConfiguration). Default
 	// capture.DefaultFilterConfiguration; gims-am compiles in a child.
 	Filters capture.FilterConfiguration
+	// DeviceConcurrency bounds the calls to capture devices one
+	// operation (a transition, a poll of an experiment's devices, a pull)
+	// has in flight at once: a transition on 1,000 devices goes out 256 at
+	// a time instead of opening 1,000 connections. Default 256; at least
+	// 1.
+	DeviceConcurrency int
 }
+
+// DefaultDeviceConcurrency is the default of Configuration.DeviceConcurrency.
+const DefaultDeviceConcurrency = 256
 
 // DefaultConfiguration returns the documented defaults (DataDir still to set).
 func DefaultConfiguration() Configuration {
 	return Configuration{
-		DeviceTimeout:   10 * time.Second,
-		PollInterval:    time.Second,
-		PullInterval:    10 * time.Second,
-		RefreshInterval: 30 * time.Second,
-		AuditRetention:  365 * 24 * time.Hour,
-		BcryptCost:      bcrypt.DefaultCost,
-		Logger:          slog.New(slog.DiscardHandler),
-		Now:             time.Now,
-		Filters:         capture.DefaultFilterConfiguration(),
+		DeviceTimeout:     10 * time.Second,
+		PollInterval:      time.Second,
+		PullInterval:      10 * time.Second,
+		RefreshInterval:   30 * time.Second,
+		AuditRetention:    365 * 24 * time.Hour,
+		BcryptCost:        bcrypt.DefaultCost,
+		Logger:            slog.New(slog.DiscardHandler),
+		Now:               time.Now,
+		Filters:           capture.DefaultFilterConfiguration(),
+		DeviceConcurrency: DefaultDeviceConcurrency,
 	}
 }
 
@@ -105,6 +116,7 @@ func (c Configuration) Validate() error {
 		check.Set("Logger", c.Logger != nil, "set"),
 		check.Set("Now", c.Now != nil, "set"),
 		check.Nested("Filters", c.Filters.Validate()),
+		check.Positive("DeviceConcurrency", c.DeviceConcurrency),
 	)
 }
 
@@ -163,6 +175,9 @@ type Manager struct {
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
 	lastPull map[int64]time.Time
+	// pullsBeside are the experiments whose pull runs beside the
+	// monitor (pullBeside).
+	pullsBeside map[int64]bool
 	// lastExpire is when the retention last ran, lastPrune when the
 	// audit log was last pruned (under pullMu).
 	lastExpire time.Time
@@ -170,6 +185,32 @@ type Manager struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// clients are the devices' kept clients by device name (fanout.go).
+	clientMu sync.Mutex
+	clients  map[string]cachedClient
+
+	// cacheMu guards the status caches (statuscache.go): live polls by
+	// experiment with their generations, and kept answers. rebuilds
+	// (guarded by rebuildMu) make the callers that miss an experiment's
+	// answer together wait for one rebuild.
+	cacheMu   sync.RWMutex
+	live      map[int64]*liveStatus
+	liveGens  map[int64]uint64
+	statuses  map[int64]*statusEntry
+	rebuildMu sync.Mutex
+	rebuilds  map[int64]*sync.Mutex
+
+	// cancelling tells whether the monitor's cancels of starts without
+	// an answer run (beside its rounds).
+	cancelling atomic.Bool
+
+	// pollNow wakes the monitor early (pollSoon).
+	pollNow chan struct{}
+
+	// pollCycle is how long the last monitor round took (nanoseconds),
+	// for the metrics.
+	pollCycle atomic.Int64
 }
 
 // New returns a manager, refusing an invalid configuration; it does no I/O
@@ -186,18 +227,25 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		filters:    filters,
-		cfg:        cfg,
-		db:         deps.DB,
-		log:        cfg.Logger,
-		expLocks:   make(map[int64]*sync.Mutex),
-		http:       deps.HTTP,
-		deviceTLS:  deps.DeviceTLS,
-		tlsClients: make(map[string]*http.Client),
-		authCache:  make(map[string]cachedLogin),
-		throttle:   newThrottle(),
-		lastPull:   make(map[int64]time.Time),
-		keys:       seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
+		filters:     filters,
+		cfg:         cfg,
+		db:          deps.DB,
+		log:         cfg.Logger,
+		expLocks:    make(map[int64]*sync.Mutex),
+		http:        deps.HTTP,
+		deviceTLS:   deps.DeviceTLS,
+		tlsClients:  make(map[string]*http.Client),
+		clients:     make(map[string]cachedClient),
+		live:        make(map[int64]*liveStatus),
+		liveGens:    make(map[int64]uint64),
+		statuses:    make(map[int64]*statusEntry),
+		rebuilds:    make(map[int64]*sync.Mutex),
+		pollNow:     make(chan struct{}, 1),
+		authCache:   make(map[string]cachedLogin),
+		throttle:    newThrottle(),
+		lastPull:    make(map[int64]time.Time),
+		pullsBeside: make(map[int64]bool),
+		keys:        seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
 	}
 	if m.http == nil {
 		m.http = &http.Client{Transport: deviceTransport(nil)}
@@ -238,11 +286,11 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
-		m.every(ctx, m.cfg.PollInterval, m.monitor)
+		m.every(ctx, m.cfg.PollInterval, m.pollNow, m.monitor)
 	}()
 	go func() {
 		defer m.wg.Done()
-		m.every(ctx, m.cfg.RefreshInterval, m.refreshDevices)
+		m.every(ctx, m.cfg.RefreshInterval, nil, m.refreshDevices)
 	}()
 	return nil
 }
@@ -256,8 +304,9 @@ func (m *Manager) Stop() {
 	m.wg.Wait()
 }
 
-// every runs fn now and then every interval until ctx ends.
-func (m *Manager) every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+// every runs fn now and then every interval (or as soon as now receives)
+// until ctx ends.
+func (m *Manager) every(ctx context.Context, interval time.Duration, now <-chan struct{}, fn func(context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -266,7 +315,18 @@ func (m *Manager) every(ctx context.Context, interval time.Duration, fn func(con
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-now:
 		}
+	}
+}
+
+// pollSoon has the monitor begin its next round as soon as the current
+// one ends, without waiting for the tick (after a start, so that every
+// device counts in the status sooner).
+func (m *Manager) pollSoon() {
+	select {
+	case m.pollNow <- struct{}{}:
+	default:
 	}
 }
 

@@ -3,8 +3,7 @@ package am
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"sync"
+	"slices"
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
@@ -17,7 +16,23 @@ import (
 // counters seen; the experiment's status stays available. Experimenters
 // read the devices' errors briefly (no address, no detail about a flows
 // collector); admins in full.
+//
+// The answer comes from memory (statuscache.go): the devices of running
+// and paused experiments are polled by the monitor, every PollInterval,
+// not by the callers, and an answer is built once per change of the
+// experiment (a database write, a new poll) however many clients ask.
 func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
+	if s, ok := m.cachedStatus(p, id); ok {
+		return s, nil
+	}
+	// One rebuild at a time: the callers that missed together wait for
+	// the first one's answer instead of all reading the database.
+	unlock := m.lockRebuild(id)
+	defer unlock()
+	if s, ok := m.cachedStatus(p, id); ok {
+		return s, nil
+	}
+	version := m.db.ExperimentsVersion()
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
 		return amapi.Status{}, err
@@ -26,103 +41,118 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 	if err != nil {
 		return amapi.Status{}, err
 	}
-	var devs []amapi.DeviceStatus
-	if expired {
-		devs = storedStatuses(&e) // the devices deleted the jobs
-	} else {
-		devs = m.pollDevices(ctx, &e, false, p.IsAdmin())
+	var (
+		detail, brief []amapi.DeviceStatus
+		liveAt        time.Time
+		keep          = true
+	)
+	switch {
+	case expired:
+		detail = storedStatuses(&e) // the devices deleted the jobs
+		brief = detail
+	case e.State == StateRunning || e.State == StatePaused:
+		l, ok := m.liveOf(&e)
+		if !ok {
+			gen := m.liveGen(e.ID)
+			l.detail, l.brief = m.pollDevices(ctx, &e)
+			l = m.setLive(&e, gen, l.detail, l.brief)
+		}
+		detail, brief, liveAt = l.detail, l.brief, l.at
+	default:
+		detail, brief = m.pollDevices(ctx, &e)
+		// A done experiment's statuses are final once every device has
+		// answered that its job is done.
+		keep = final(&e, detail)
 	}
-	s, err := m.aggregate(ctx, &e, devs)
-	s.Expires, s.FilesExpired = expires, expired
-	if err == nil {
-		err = m.scheduleStatus(ctx, &e, &s)
+	counts, err := m.db.CountExperiments(ctx)
+	if err != nil {
+		return amapi.Status{}, err
 	}
-	return s, err
+	admin, exp := m.aggregate(&e, detail, counts), m.aggregate(&e, brief, counts)
+	admin.Expires, admin.FilesExpired = expires, expired
+	exp.Expires, exp.FilesExpired = expires, expired
+	for _, s := range []*amapi.Status{&admin, &exp} {
+		if err := m.scheduleStatus(ctx, &e, s); err != nil {
+			return amapi.Status{}, err
+		}
+	}
+	if keep {
+		m.keepStatus(&e, version, liveAt, admin, exp)
+	}
+	if p.IsAdmin() {
+		return admin, nil
+	}
+	return exp, nil
 }
 
-// pollDevices asks every device of e for its job's status at once and
-// falls back to the stored status for those that do not answer. store
-// keeps what it learns (the monitor does, every PollInterval; API calls
-// do not, so that many clients asking for a status do not queue for the
-// database's write lock). Without detail, the errors are the brief ones
-// experimenters read.
-func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment, store, detail bool) []amapi.DeviceStatus {
-	out := make([]amapi.DeviceStatus, len(e.Devices))
-	var wg sync.WaitGroup
-	defer func() {
-		if detail {
+// final tells whether devs, the statuses of e's jobs, can no longer
+// change: e has no job, or every device answered that its job is done.
+func final(e *db.Experiment, devs []amapi.DeviceStatus) bool {
+	for i, d := range devs {
+		if e.Devices[i].Job != "" && (!d.Reachable || d.State != "done" || d.StopPending) {
+			return false
+		}
+	}
+	return true
+}
+
+// pollDevices asks every device of e for its job's status, DeviceConcurrency
+// at a time, and falls back to the stored status for those that do not
+// answer. It returns the statuses as admins read them (detail) and as
+// experimenters do (brief errors).
+func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment) (detail, brief []amapi.DeviceStatus) {
+	detail = make([]amapi.DeviceStatus, len(e.Devices))
+	brief = make([]amapi.DeviceStatus, len(e.Devices))
+	clients, missing, err := m.deviceClients(ctx, e)
+	if err != nil {
+		missing = map[string]error{}
+		for i := range e.Devices {
+			missing[e.Devices[i].Device] = err
+		}
+	}
+	m.fanOut(len(e.Devices), func(i int) {
+		pair := &e.Devices[i]
+		if pair.Job == "" {
+			detail[i] = storedStatus(pair)
+			detail[i].Reachable = true
+			brief[i] = detail[i]
 			return
 		}
-		for i := range out {
-			for j, msg := range out[i].Errors {
-				out[i].Errors[j] = briefDeviceMessage(msg)
+		err, ok := missing[pair.Device]
+		if !ok {
+			var js deviceapi.JobStatus
+			if js, err = clients[pair.Device].JobStatus(ctx, pair.Job); err == nil {
+				detail[i] = deviceStatus(pair, &js, m.cfg.Now())
 			}
 		}
-	}()
-	defer func() {
-		for i := range e.Devices {
-			if e.Devices[i].StopPending {
-				out[i].StopPending = true
-				out[i].Errors = append(out[i].Errors, stopPendingMessage(e.Devices[i].Device))
-			}
+		if err != nil {
+			// The last status seen stands in for the device's.
+			detail[i] = storedStatus(pair)
 		}
-	}()
-	for i := range e.Devices {
-		pair := &e.Devices[i]
-		out[i] = storedStatus(pair)
-		if pair.Job == "" {
-			out[i].Reachable = true
-			continue
+		brief[i] = detail[i]
+		if err != nil {
+			detail[i].Reachable, brief[i].Reachable = false, false
+			detail[i].Errors = append(slices.Clip(detail[i].Errors), deviceError(pair.Device, err).Error())
+			brief[i].Errors = append(slices.Clip(brief[i].Errors), ErrDevice.Error()+": "+deviceBrief(pair.Device, err))
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := m.jobStatus(ctx, pair)
-			if err != nil {
-				out[i].Reachable = false
-				if detail {
-					out[i].Errors = append(out[i].Errors, deviceError(pair.Device, err).Error())
-				} else {
-					out[i].Errors = append(out[i].Errors, ErrDevice.Error()+": "+deviceBrief(pair.Device, err))
-				}
-				return
-			}
-			out[i] = st
-			if !store {
-				return
-			}
-			if raw, err := json.Marshal(st); err == nil {
-				if err := m.db.SetPairingStatus(ctx, e.ID, pair.Position, string(raw), st.Updated); err != nil {
-					m.log.Warn("unable to store a device status", "experiment", e.ID, "error", err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return out
+		brief[i].Errors = slices.Clone(brief[i].Errors)
+		for j, msg := range brief[i].Errors {
+			brief[i].Errors[j] = briefDeviceMessage(msg)
+		}
+		if pair.StopPending {
+			msg := stopPendingMessage(pair.Device)
+			detail[i].StopPending, brief[i].StopPending = true, true
+			detail[i].Errors = append(slices.Clip(detail[i].Errors), msg)
+			brief[i].Errors = append(slices.Clip(brief[i].Errors), msg)
+		}
+	})
+	return detail, brief
 }
 
 // stopPendingMessage is the status error of a pairing whose device has
 // not stopped its job yet.
 func stopPendingMessage(device string) string {
 	return "stop pending: device " + device + " did not answer StopExperiment; the aggregate manager stops its job when it answers"
-}
-
-// jobStatus asks one device for its job's status.
-func (m *Manager) jobStatus(ctx context.Context, pair *db.Pairing) (amapi.DeviceStatus, error) {
-	d, err := m.db.GetDevice(ctx, pair.Device)
-	if err != nil {
-		return amapi.DeviceStatus{}, fmt.Errorf("device %s no longer exists", pair.Device)
-	}
-	c, err := m.client(&d)
-	if err != nil {
-		return amapi.DeviceStatus{}, err
-	}
-	js, err := c.JobStatus(ctx, pair.Job)
-	if err != nil {
-		return amapi.DeviceStatus{}, err
-	}
-	return deviceStatus(pair, &js, m.cfg.Now()), nil
 }
 
 // deviceStatus converts a job's status.
@@ -153,12 +183,9 @@ func storedStatus(pair *db.Pairing) amapi.DeviceStatus {
 	return st
 }
 
-// aggregate sums the devices' statuses into the experiment's.
-func (m *Manager) aggregate(ctx context.Context, e *db.Experiment, devs []amapi.DeviceStatus) (amapi.Status, error) {
-	counts, err := m.db.CountExperiments(ctx)
-	if err != nil {
-		return amapi.Status{}, err
-	}
+// aggregate sums the devices' statuses into the experiment's; counts
+// are the experiments by state.
+func (m *Manager) aggregate(e *db.Experiment, devs []amapi.DeviceStatus, counts map[string]int) amapi.Status {
 	s := amapi.Status{ID: e.ID, State: e.State, ElapsedS: m.elapsed(e).Seconds(), Errors: []string{},
 		RunningExperiments: counts[StateRunning], Devices: devs}
 	for i, d := range devs {
@@ -179,7 +206,7 @@ func (m *Manager) aggregate(ctx context.Context, e *db.Experiment, devs []amapi.
 	if v, ok := configView(e); ok && v.Storage == StorageRemote && e.State == StateDone {
 		s.ResultsPulled = e.ResultsPulled
 	}
-	return s, nil
+	return s
 }
 
 // elapsed is e's running time, pauses excluded.

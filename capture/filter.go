@@ -359,6 +359,9 @@ func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 	if len(insns) == 0 {
 		return nil
 	}
+	if s.gen != nil {
+		return s.setGeneratedFilter(expr, insns)
+	}
 	if s.ring != nil {
 		if err := s.ring.setFilter(insns); err != nil {
 			return &FilterError{Expr: truncateExpr(expr), Msg: err.Error()}

@@ -109,6 +109,10 @@ type Source struct {
 	linkType layers.LinkType
 	snaplen  int
 	live     bool
+	// gen makes the packets of a FromGenerator source (nil otherwise);
+	// genFilter is its filter, run in Go.
+	gen       Generator
+	genFilter *generatedFilter
 	// size is the file's size for progress (0 for live and stdin); read
 	// counts the bytes consumed so far (record headers + captured bytes).
 	size, read int64
@@ -311,6 +315,9 @@ func (s *Source) Snaplen() int { return s.snaplen }
 // block, or libpcap's buffer), which the source does not read again. It returns io.EOF at the end of a file, ErrTimeout when a live read
 // timed out, and libpcap's message for anything else (a truncated file).
 func (s *Source) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if s.gen != nil {
+		return s.readGenerated()
+	}
 	if s.ring != nil {
 		return s.ring.next()
 	}
@@ -371,7 +378,7 @@ func (s *Source) Stats() (Stats, error) {
 	if s.ring != nil {
 		return s.ring.stats()
 	}
-	if !s.live {
+	if !s.live || s.gen != nil {
 		return Stats{}, nil
 	}
 	st, err := s.handle.Stats()
@@ -383,6 +390,9 @@ func (s *Source) Stats() (Stats, error) {
 
 // Close releases the handle; a blocked ZeroCopyReadPacketData returns io.EOF.
 func (s *Source) Close() {
+	if s.gen != nil {
+		s.gen.Close()
+	}
 	if s.ring != nil {
 		s.ring.close()
 		return

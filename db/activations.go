@@ -31,7 +31,7 @@ var ErrActivation = errors.New("invalid, expired or used-up activation code")
 
 // CreateActivation stores a new activation and returns its ID.
 func (d *DB) CreateActivation(ctx context.Context, a Activation) (int64, error) {
-	res, err := d.sql.ExecContext(ctx, `INSERT INTO activations (code_hash, created_by, created, expires, uses_left)
+	res, err := d.exec(ctx, `INSERT INTO activations (code_hash, created_by, created, expires, uses_left)
 		VALUES (?, ?, ?, ?, ?)`, a.CodeHash, a.CreatedBy, a.Created.UnixMilli(), a.Expires.UnixMilli(), a.UsesLeft)
 	if err != nil {
 		return 0, fmt.Errorf("unable to create an activation: %w", err)
@@ -42,7 +42,7 @@ func (d *DB) CreateActivation(ctx context.Context, a Activation) (int64, error) 
 // ListActivations returns the activations still usable at now (not
 // expired, uses left), oldest first; it deletes the others.
 func (d *DB) ListActivations(ctx context.Context, now time.Time) ([]Activation, error) {
-	if _, err := d.sql.ExecContext(ctx, `DELETE FROM activations WHERE expires <= ? OR uses_left <= 0`,
+	if _, err := d.exec(ctx, `DELETE FROM activations WHERE expires <= ? OR uses_left <= 0`,
 		now.UnixMilli()); err != nil {
 		return nil, fmt.Errorf("unable to forget spent activations: %w", err)
 	}
@@ -70,7 +70,7 @@ func (d *DB) ListActivations(ctx context.Context, now time.Time) ([]Activation, 
 // DeleteActivation revokes an activation; ErrNotFound if there is none
 // with that ID.
 func (d *DB) DeleteActivation(ctx context.Context, id int64) error {
-	res, err := d.sql.ExecContext(ctx, `DELETE FROM activations WHERE id = ?`, id)
+	res, err := d.exec(ctx, `DELETE FROM activations WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unable to delete activation %d: %w", id, err)
 	}

@@ -28,7 +28,7 @@ type AuditQuery struct {
 
 // AddAudit appends an entry to the audit log.
 func (d *DB) AddAudit(ctx context.Context, e AuditEntry) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO audit (at, user, remote, method, target, result)
+	_, err := d.exec(ctx, `INSERT INTO audit (at, user, remote, method, target, result)
 		VALUES (?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.User, e.Remote, e.Method, e.Target, e.Result)
 	if err != nil {
 		return fmt.Errorf("unable to record %s in the audit log: %w", e.Method, err)
@@ -75,7 +75,7 @@ func (d *DB) ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) 
 // PruneAudit deletes the audit entries older than before and returns how
 // many it deleted (gims-am -audit-retention).
 func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
-	res, err := d.sql.ExecContext(ctx, `DELETE FROM audit WHERE at < ?`, before.UnixMilli())
+	res, err := d.exec(ctx, `DELETE FROM audit WHERE at < ?`, before.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("unable to prune the audit log: %w", err)
 	}

@@ -368,3 +368,50 @@ func TestPolicyMigration(t *testing.T) {
 		t.Errorf("stored policy %q, %v; want %q", dev.Policy, err, pol)
 	}
 }
+
+// TestSetDeviceContacts: one transaction stores many devices' contacts;
+// a device that did not answer keeps its capabilities and last_seen.
+func TestSetDeviceContacts(t *testing.T) {
+	d, _ := open(t)
+	ctx := context.Background()
+	seen := time.UnixMilli(1_700_000_000_000).UTC()
+	for _, name := range []string{"up", "down"} {
+		dev := Device{Name: name, Hostname: "127.0.0.1", Port: 8081, Token: "t", Capabilities: []byte("<old/>"),
+			Reachable: true, LastSeen: seen, Created: seen}
+		if err := d.CreateDevice(ctx, dev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := seen.Add(time.Minute)
+	v := d.ExperimentsVersion()
+	if err := d.SetDeviceContacts(ctx, []DeviceContact{
+		{Name: "up", Reachable: true, Capabilities: []byte("<new/>"), LastSeen: later},
+		{Name: "down", Reachable: false, LastError: "device down unreachable"},
+		{Name: "deleted meanwhile", Reachable: true, Capabilities: []byte("<x/>"), LastSeen: later},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		reachable bool
+		caps      string
+		seen      time.Time
+		lastErr   string
+	}{
+		{"up", true, "<new/>", later, ""},
+		{"down", false, "<old/>", seen, "device down unreachable"},
+	} {
+		got, err := d.GetDevice(ctx, tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Reachable != tc.reachable || string(got.Capabilities) != tc.caps || !got.LastSeen.Equal(tc.seen) ||
+			got.LastError != tc.lastErr {
+			t.Errorf("%s: reachable %v, capabilities %s, last_seen %v, error %q; want %v, %s, %v, %q", tc.name,
+				got.Reachable, got.Capabilities, got.LastSeen, got.LastError, tc.reachable, tc.caps, tc.seen, tc.lastErr)
+		}
+	}
+	if d.ExperimentsVersion() == v {
+		t.Error("a transaction left ExperimentsVersion unchanged")
+	}
+}

@@ -89,7 +89,7 @@ func deviceArgs(d *Device) []any {
 
 // CreateDevice stores a new device; ErrConflict when the name is taken.
 func (d *DB) CreateDevice(ctx context.Context, dev Device) error {
-	_, err := d.sql.ExecContext(ctx,
+	_, err := d.exec(ctx,
 		`INSERT INTO devices (`+deviceColumns+`) VALUES (`+devicePlaceholders+`)`,
 		deviceArgs(&dev)...)
 	if isUnique(err) {
@@ -161,6 +161,49 @@ func (d *DB) UpdateDevice(ctx context.Context, name string, fn func(*Device) err
 		return Device{}, fmt.Errorf("update device %q: %w", name, err)
 	}
 	return dev, nil
+}
+
+// DeviceContact is what one contact with a device learned, for
+// SetDeviceContacts: whether it answered, its error, and when it did
+// answer its capabilities (nil when it did not: the stored ones stay, and
+// so does LastSeen).
+type DeviceContact struct {
+	Name         string
+	Reachable    bool
+	LastError    string
+	Capabilities []byte
+	LastSeen     time.Time
+}
+
+// SetDeviceContacts stores the outcome of contacting many devices (the
+// AM's refresh of every device) in one transaction; devices deleted
+// meanwhile are skipped.
+func (d *DB) SetDeviceContacts(ctx context.Context, list []DeviceContact) error {
+	if len(list) == 0 {
+		return nil
+	}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE devices SET reachable = ?, last_error = ?,
+			capabilities = COALESCE(?, capabilities), last_seen = COALESCE(?, last_seen) WHERE name = ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, c := range list {
+			var caps, seen any
+			if c.Capabilities != nil {
+				caps, seen = string(c.Capabilities), unixMilli(c.LastSeen)
+			}
+			if _, err := st.ExecContext(ctx, c.Reachable, c.LastError, caps, seen, c.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("unable to store the contacts with %d devices: %w", len(list), err)
+	}
+	return nil
 }
 
 // DeleteDevice removes a device and returns the deleted record. It

@@ -263,7 +263,8 @@ func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(
 
 // SetPairingStatus stores the last job status seen for one pairing.
 func (d *DB) SetPairingStatus(ctx context.Context, id int64, position int, status string, at time.Time) error {
-	_, err := d.sql.ExecContext(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
+	defer d.changed()
+	_, err := d.exec(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
 		WHERE experiment = ? AND position = ?`, status, at.UnixMilli(), id, position)
 	if err != nil {
 		return fmt.Errorf("unable to store the status of experiment %d: %w", id, err)
@@ -271,10 +272,46 @@ func (d *DB) SetPairingStatus(ctx context.Context, id int64, position int, statu
 	return nil
 }
 
+// PairingStatus is one pairing's last job status, for SetPairingStatuses.
+type PairingStatus struct {
+	Experiment int64
+	Position   int
+	Status     string
+	At         time.Time
+}
+
+// SetPairingStatuses stores many pairings' statuses in one transaction:
+// the AM's monitor writes a whole poll cycle at once, rather than one
+// write (and one wait for the write lock) per device.
+func (d *DB) SetPairingStatuses(ctx context.Context, list []PairingStatus) error {
+	if len(list) == 0 {
+		return nil
+	}
+	err := d.txExperiments(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
+			WHERE experiment = ? AND position = ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, p := range list {
+			if _, err := st.ExecContext(ctx, p.Status, p.At.UnixMilli(), p.Experiment, p.Position); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("unable to store %d device statuses: %w", len(list), err)
+	}
+	return nil
+}
+
 // ClearStopPending clears the stop_pending mark of one pairing, once its
 // device has stopped the job.
 func (d *DB) ClearStopPending(ctx context.Context, id int64, position int) error {
-	_, err := d.sql.ExecContext(ctx, `UPDATE experiment_devices SET stop_pending = 0
+	defer d.changed()
+	_, err := d.exec(ctx, `UPDATE experiment_devices SET stop_pending = 0
 		WHERE experiment = ? AND position = ?`, id, position)
 	if err != nil {
 		return fmt.Errorf("unable to clear the pending stop of experiment %d: %w", id, err)
@@ -329,7 +366,8 @@ func (d *DB) CountExperiments(ctx context.Context) (map[string]int, error) {
 // DeleteExperiment removes experiment id with its device pairings,
 // transitions and result files (ON DELETE CASCADE).
 func (d *DB) DeleteExperiment(ctx context.Context, id int64) error {
-	res, err := d.sql.ExecContext(ctx, `DELETE FROM experiments WHERE id = ?`, id)
+	defer d.changed()
+	res, err := d.exec(ctx, `DELETE FROM experiments WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unable to delete experiment %d: %w", id, err)
 	}
@@ -373,7 +411,8 @@ func (d *DB) ExpiredExperiments(ctx context.Context, before time.Time) ([]int64,
 
 // MarkExpired records that experiment id's files were deleted at at.
 func (d *DB) MarkExpired(ctx context.Context, id int64, at time.Time) error {
-	if _, err := d.sql.ExecContext(ctx, `INSERT OR REPLACE INTO expired (experiment, at) VALUES (?, ?)`,
+	defer d.changed()
+	if _, err := d.exec(ctx, `INSERT OR REPLACE INTO expired (experiment, at) VALUES (?, ?)`,
 		id, at.UnixMilli()); err != nil {
 		return fmt.Errorf("unable to mark the files of experiment %d expired: %w", id, err)
 	}

@@ -33,7 +33,7 @@ func (d *DB) CreateKey(ctx context.Context, k Key) error {
 	if err != nil {
 		return fmt.Errorf("key %q: %w", k.Name, err)
 	}
-	_, err = d.sql.ExecContext(ctx, `INSERT INTO keys (name, sealed, fingerprint, users, created_by, created)
+	_, err = d.exec(ctx, `INSERT INTO keys (name, sealed, fingerprint, users, created_by, created)
 		VALUES (?, ?, ?, ?, ?, ?)`, k.Name, k.Sealed, k.Fingerprint, string(users), k.CreatedBy, k.Created.UnixMilli())
 	if isUnique(err) {
 		return fmt.Errorf("key %q: %w", k.Name, ErrConflict)

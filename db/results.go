@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -23,12 +24,39 @@ type ResultFile struct {
 
 // PutResultFile records (or updates) the local copy of a result file.
 func (d *DB) PutResultFile(ctx context.Context, id int64, f ResultFile) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO result_files (experiment, position, name, size, path, pulled)
+	_, err := d.exec(ctx, `INSERT INTO result_files (experiment, position, name, size, path, pulled)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (experiment, position, name)
 		DO UPDATE SET size = excluded.size, path = excluded.path, pulled = excluded.pulled`,
 		id, f.Position, f.Name, f.Size, f.Path, f.Pulled.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("unable to record result file %s of experiment %d: %w", f.Name, id, err)
+	}
+	return nil
+}
+
+// PutResultFiles records (or updates) many local copies in one
+// transaction (a pull of an experiment's devices).
+func (d *DB) PutResultFiles(ctx context.Context, id int64, files []ResultFile) error {
+	if len(files) == 0 {
+		return nil
+	}
+	err := d.txExperiments(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO result_files (experiment, position, name, size, path, pulled)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (experiment, position, name)
+			DO UPDATE SET size = excluded.size, path = excluded.path, pulled = excluded.pulled`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, f := range files {
+			if _, err := st.ExecContext(ctx, id, f.Position, f.Name, f.Size, f.Path, f.Pulled.UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("unable to record %d result files of experiment %d: %w", len(files), id, err)
 	}
 	return nil
 }
@@ -59,7 +87,7 @@ func (d *DB) ResultFiles(ctx context.Context, id int64) ([]ResultFile, error) {
 // DeleteResultFiles forgets the result files of experiment id (the AM
 // removed its copies).
 func (d *DB) DeleteResultFiles(ctx context.Context, id int64) error {
-	if _, err := d.sql.ExecContext(ctx, `DELETE FROM result_files WHERE experiment = ?`, id); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM result_files WHERE experiment = ?`, id); err != nil {
 		return fmt.Errorf("unable to forget the result files of experiment %d: %w", id, err)
 	}
 	return nil

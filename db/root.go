@@ -23,6 +23,8 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -79,7 +81,35 @@ func (c Configuration) Validate() error {
 // DB is an open store. It is safe for concurrent use.
 type DB struct {
 	sql *sql.DB
+	// version counts the writes that may change an experiment
+	// (ExperimentsVersion), users those that may change a user
+	// (UsersVersion).
+	version, users atomic.Uint64
+	// writeMu queues the write transactions in the process, in order:
+	// SQLite's own wait for its write lock polls with growing sleeps, in
+	// which a writer among many (an AM driving 1,000 devices) can lose
+	// every round until its busy timeout ends in "database is locked".
+	writeMu sync.Mutex
 }
+
+// ExperimentsVersion changes after every write that may change what an
+// experiment reads (its record, pairings, statuses, transitions, expiry):
+// every transaction and every experiment write outside one. A reader
+// that took the version before reading knows its copy is current as long
+// as the version has not changed, which lets the AM answer
+// GetExperimentStatus from memory.
+func (d *DB) ExperimentsVersion() uint64 { return d.version.Load() }
+
+// changed marks a write (ExperimentsVersion), after it is committed.
+func (d *DB) changed() { d.version.Add(1) }
+
+// UsersVersion changes after every write that may change a user: every
+// transaction and every user write outside one. The AM keeps checked
+// logins while it does not change, without reading the user again.
+func (d *DB) UsersVersion() uint64 { return d.users.Load() }
+
+// usersChanged marks a write of a user (UsersVersion).
+func (d *DB) usersChanged() { d.users.Add(1) }
 
 // Open opens (creating and migrating it if needed) the database at
 // cfg.Path.
@@ -147,6 +177,8 @@ func (d *DB) Close() error { return d.sql.Close() }
 
 // tx runs fn in a write transaction, committed when fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -155,6 +187,33 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
+	defer d.changed()
+	defer d.usersChanged()
+	return tx.Commit()
+}
+
+// exec runs one write statement outside a transaction, queued with the
+// transactions (writeMu).
+func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	return d.sql.ExecContext(ctx, query, args...)
+}
+
+// txExperiments is tx for writes of experiments only (statuses, result
+// files): they leave UsersVersion alone.
+func (d *DB) txExperiments(ctx context.Context, fn func(*sql.Tx) error) error {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	defer d.changed()
 	return tx.Commit()
 }
 

@@ -46,7 +46,8 @@ func (r *ScheduleRun) Open() bool { return r.Outcome == RunStarting || r.Outcome
 // claimed once: ErrConflict when the row exists, so that no run is ever
 // taken twice.
 func (d *DB) ClaimRun(ctx context.Context, r ScheduleRun) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO schedule_runs (experiment, run, planned_start, planned_end, started,
+	defer d.changed() // the runs are part of the experiment's status (next_start)
+	_, err := d.exec(ctx, `INSERT INTO schedule_runs (experiment, run, planned_start, planned_end, started,
 		ended, outcome, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.Experiment, r.Run, r.PlannedStart.UnixMilli(),
 		unixMilli(r.PlannedEnd), unixMilli(r.Started), unixMilli(r.Ended), r.Outcome, r.Note)
 	if isUnique(err) {
@@ -61,7 +62,8 @@ func (d *DB) ClaimRun(ctx context.Context, r ScheduleRun) error {
 // UpdateRun stores a claimed run's started and ended times, outcome and
 // note.
 func (d *DB) UpdateRun(ctx context.Context, r ScheduleRun) error {
-	res, err := d.sql.ExecContext(ctx, `UPDATE schedule_runs SET started = ?, ended = ?, outcome = ?, note = ?
+	defer d.changed() // the runs are part of the experiment's status (next_start)
+	res, err := d.exec(ctx, `UPDATE schedule_runs SET started = ?, ended = ?, outcome = ?, note = ?
 		WHERE experiment = ? AND run = ?`, unixMilli(r.Started), unixMilli(r.Ended), r.Outcome, r.Note, r.Experiment, r.Run)
 	if err != nil {
 		return fmt.Errorf("unable to update run %d of experiment %d: %w", r.Run, r.Experiment, err)
@@ -75,7 +77,8 @@ func (d *DB) UpdateRun(ctx context.Context, r ScheduleRun) error {
 // DeleteRun forgets a claimed run whose start was refused before
 // anything happened, so that it may be tried again within its window.
 func (d *DB) DeleteRun(ctx context.Context, experiment int64, run int) error {
-	if _, err := d.sql.ExecContext(ctx, `DELETE FROM schedule_runs WHERE experiment = ? AND run = ?`,
+	defer d.changed() // the runs are part of the experiment's status (next_start)
+	if _, err := d.exec(ctx, `DELETE FROM schedule_runs WHERE experiment = ? AND run = ?`,
 		experiment, run); err != nil {
 		return fmt.Errorf("unable to forget run %d of experiment %d: %w", run, experiment, err)
 	}
@@ -85,7 +88,8 @@ func (d *DB) DeleteRun(ctx context.Context, experiment int64, run int) error {
 // DeleteRuns forgets every run of an experiment (its schedule was
 // replaced before it ever ran).
 func (d *DB) DeleteRuns(ctx context.Context, experiment int64) error {
-	if _, err := d.sql.ExecContext(ctx, `DELETE FROM schedule_runs WHERE experiment = ?`, experiment); err != nil {
+	defer d.changed() // the runs are part of the experiment's status (next_start)
+	if _, err := d.exec(ctx, `DELETE FROM schedule_runs WHERE experiment = ?`, experiment); err != nil {
 		return fmt.Errorf("unable to forget the runs of experiment %d: %w", experiment, err)
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 func (d *DB) InstanceID(ctx context.Context) (string, error) {
 	var b [6]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics rather)
-	if _, err := d.sql.ExecContext(ctx, `INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?)`,
+	if _, err := d.exec(ctx, `INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?)`,
 		hex.EncodeToString(b[:])); err != nil {
 		return "", fmt.Errorf("unable to store the instance id: %w", err)
 	}
@@ -49,7 +49,7 @@ type StartCancel struct {
 
 // AddStartCancel remembers a start request to cancel (once).
 func (d *DB) AddStartCancel(ctx context.Context, c StartCancel) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT OR IGNORE INTO start_cancels (device, request, created) VALUES (?, ?, ?)`,
+	_, err := d.exec(ctx, `INSERT OR IGNORE INTO start_cancels (device, request, created) VALUES (?, ?, ?)`,
 		c.Device, c.Request, c.Created.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("unable to remember start request %s to cancel: %w", c.Request, err)
@@ -81,7 +81,7 @@ func (d *DB) StartCancels(ctx context.Context) ([]StartCancel, error) {
 
 // DeleteStartCancel forgets a start request to cancel.
 func (d *DB) DeleteStartCancel(ctx context.Context, device, request string) error {
-	if _, err := d.sql.ExecContext(ctx, `DELETE FROM start_cancels WHERE device = ? AND request = ?`,
+	if _, err := d.exec(ctx, `DELETE FROM start_cancels WHERE device = ? AND request = ?`,
 		device, request); err != nil {
 		return fmt.Errorf("unable to forget start request %s: %w", request, err)
 	}

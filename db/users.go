@@ -25,7 +25,8 @@ type User struct {
 
 // CreateUser stores a new user; ErrConflict when the name is taken.
 func (d *DB) CreateUser(ctx context.Context, u User) error {
-	_, err := d.sql.ExecContext(ctx,
+	defer d.usersChanged()
+	_, err := d.exec(ctx,
 		`INSERT INTO users (name, role, password_hash, created, cert_uri) VALUES (?, ?, ?, ?, ?)`,
 		u.Name, u.Role, u.PasswordHash, u.Created.UnixMilli(), u.CertURI)
 	if isUnique(err) {

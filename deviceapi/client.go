@@ -166,6 +166,46 @@ func (c *Client) ListJobs(ctx context.Context) ([]JobSummary, error) {
 	return rows, err
 }
 
+// OpenFileFrom starts the download of a job's result file from byte
+// offset from on (an HTTP Range request), for a copy that only needs what
+// the file grew by. partial tells whether the body starts at from (the
+// device honoured the range); otherwise it is the whole file. A from at
+// or past the file's end gives an empty partial body.
+func (c *Client) OpenFileFrom(ctx context.Context, id, name string, from int64) (body io.ReadCloser, partial bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.BaseURL+FileURL(id, name), nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("file %s/%s: %w", id, name, err)
+	}
+	req.Header = c.header.Clone()
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+	resp, err := c.cfg.HTTP.Do(req)
+	if err != nil {
+		return nil, false, fmt.Errorf("file %s/%s: %w", id, name, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		var start int64 = -1
+		fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-", &start)
+		if start != from {
+			resp.Body.Close()
+			return nil, false, fmt.Errorf("file %s/%s: %w (Content-Range %q for bytes %d-)", id, name, ErrNotDevice,
+				resp.Header.Get("Content-Range"), from)
+		}
+		return resp.Body, true, nil
+	case http.StatusOK:
+		return resp.Body, false, nil
+	case http.StatusRequestedRangeNotSatisfiable:
+		resp.Body.Close()
+		return io.NopCloser(strings.NewReader("")), true, nil
+	case http.StatusNotFound:
+		resp.Body.Close()
+		return nil, false, fmt.Errorf("file %s/%s: %w", id, name, ErrNoFile)
+	default:
+		resp.Body.Close()
+		return nil, false, fmt.Errorf("file %s/%s: %w (HTTP %d)", id, name, ErrNotDevice, resp.StatusCode)
+	}
+}
+
 // ErrNoFile is returned by OpenFile for a file the daemon does not have.
 var ErrNoFile = errors.New("no such result file")
 

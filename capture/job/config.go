@@ -83,6 +83,11 @@ type Configuration struct {
 	// capture there would record the API's bearer tokens and feed on
 	// its own result downloads. Empty: no such check.
 	APIAddr string
+	// NoSync writes job.json without flushing it to the disk (fsync): a
+	// crash of the machine, not only of the daemon, may then lose a job's
+	// last state. For simulated devices (gims-capd -simulate), a thousand
+	// of which share one disk and need no durability. Default false.
+	NoSync bool
 }
 
 // Defaults of Configuration.

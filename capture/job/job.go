@@ -184,7 +184,7 @@ func (j *job) save(clean bool) error {
 		}
 		p.Spec.Key, p.SealedKey = nil, sealed
 	}
-	if err := writeState(j.dir, &p); err != nil {
+	if err := writeState(j.dir, &p, !j.m.cfg.NoSync); err != nil {
 		j.m.cfg.Logger.Error("unable to save job state", "job", j.id, "error", err)
 		return err
 	}

@@ -83,6 +83,9 @@ type Manager struct {
 	cpuWall time.Time
 	cpuPct  float64
 
+	// synthetic are the interfaces of Dependencies.Synthetic.
+	synthetic []Synthetic
+
 	// leaseDone stops the lease watch (closed by Stop), leaseWG waits
 	// for it.
 	leaseDone chan struct{}
@@ -95,6 +98,20 @@ type Dependencies struct {
 	// drops, flows exported, collector losses, jobs by state), summed
 	// over the jobs at scrape time. Nil leaves them unregistered.
 	Registry prometheus.Registerer
+	// Synthetic are interfaces whose packets a generator makes instead
+	// of libpcap (gims-capd -simulate, SPEC §11). When there are any, they
+	// are the device's only live interfaces: libpcap's are neither listed
+	// nor opened.
+	Synthetic []Synthetic
+}
+
+// Synthetic is an interface of generated packets.
+type Synthetic struct {
+	// Interface describes it (Capabilities); Name is what jobs name.
+	Interface Interface
+	// Open returns a new source of its packets for one job, cut to
+	// snaplen.
+	Open func(snaplen int) *capture.Source
 }
 
 // New returns a Manager, refusing an invalid configuration. It does no I/O;
@@ -112,11 +129,12 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		cfg:     cfg,
-		jobsDir: filepath.Join(cfg.DataDir, "jobs"),
-		filters: filters,
-		jobs:    map[string]*job{},
-		keys:    seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
+		cfg:       cfg,
+		jobsDir:   filepath.Join(cfg.DataDir, "jobs"),
+		filters:   filters,
+		jobs:      map[string]*job{},
+		synthetic: slices.Clone(deps.Synthetic),
+		keys:      seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
 
 		leaseDone: make(chan struct{}),
 	}
@@ -590,6 +608,14 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		case errors.Is(err, os.ErrNotExist):
 			return nil, invalidf("unknown interface %q: no file %q in the pcap directory", spec.Interface, name)
 		}
+	} else if syn, ok := m.syntheticNamed(spec.Interface); ok {
+		src = syn.Open(spec.Snaplen)
+	} else if len(m.synthetic) > 0 {
+		names := make([]string, len(m.synthetic))
+		for i, s := range m.synthetic {
+			names[i] = s.Interface.Name
+		}
+		return nil, invalidf("unknown interface %q (this device has %s)", spec.Interface, strings.Join(names, ", "))
 	} else {
 		devs, derr := liveNames()
 		if derr != nil {
@@ -621,7 +647,7 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 			src, err = nil, cerr
 		}
 	}
-	if err == nil && !spec.IsFile() {
+	if _, syn := m.syntheticNamed(spec.Interface); err == nil && !spec.IsFile() && !syn {
 		if oerr := m.checkOwnAPI(spec.Interface, src.LinkType(), insns); oerr != nil {
 			src.Close()
 			return nil, oerr
@@ -637,6 +663,16 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 		return nil, err
 	}
 	return src, nil
+}
+
+// syntheticNamed returns the synthetic interface of that name.
+func (m *Manager) syntheticNamed(name string) (Synthetic, bool) {
+	for _, s := range m.synthetic {
+		if s.Interface.Name == name {
+			return s, true
+		}
+	}
+	return Synthetic{}, false
 }
 
 func (m *Manager) get(id string) (*job, error) {

@@ -100,15 +100,16 @@ const stateVersion = 1
 // old or the new content, never a mix. On a full disk, where the new copy
 // finds no room, job.json is rewritten in place instead (its own blocks
 // are reused): a job that ended because the disk filled up must not be
-// resumed as running at the next start.
-func writeState(dir string, p *persisted) error {
+// resumed as running at the next start. Without sync (Configuration.NoSync)
+// nothing is flushed to the disk before the rename.
+func writeState(dir string, p *persisted, sync bool) error {
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return fmt.Errorf("unable to encode job state: %w", err)
 	}
-	err = writeStateAtomic(dir, data)
+	err = writeStateAtomic(dir, data, sync)
 	if errors.Is(err, syscall.ENOSPC) {
-		switch ierr := writeStateInPlace(dir, data); {
+		switch ierr := writeStateInPlace(dir, data, sync); {
 		case errors.Is(ierr, os.ErrNotExist):
 			return err // a new job: nothing to rewrite
 		case ierr != nil:
@@ -120,7 +121,7 @@ func writeState(dir string, p *persisted) error {
 }
 
 // writeStateInPlace overwrites dir/job.json with data.
-func writeStateInPlace(dir string, data []byte) error {
+func writeStateInPlace(dir string, data []byte, sync bool) error {
 	f, err := os.OpenFile(filepath.Join(dir, stateFile), os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("unable to rewrite job state in place: %w", err)
@@ -130,7 +131,7 @@ func writeStateInPlace(dir string, data []byte) error {
 	if err == nil {
 		err = f.Truncate(int64(len(data)))
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -142,7 +143,7 @@ func writeStateInPlace(dir string, data []byte) error {
 	return nil
 }
 
-func writeStateAtomic(dir string, data []byte) error {
+func writeStateAtomic(dir string, data []byte, sync bool) error {
 	tmp, err := os.CreateTemp(dir, stateFile+".tmp*")
 	if err != nil {
 		return fmt.Errorf("unable to write job state: %w", err)
@@ -156,9 +157,11 @@ func writeStateAtomic(dir string, data []byte) error {
 		tmp.Close()
 		return fmt.Errorf("unable to write job state: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("unable to write job state: %w", err)
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("unable to write job state: %w", err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("unable to write job state: %w", err)

@@ -306,11 +306,19 @@ type Interface struct {
 // Interfaces lists the libpcap devices and the pcap/pcapng files of the
 // pcap directory. Learning a device's link type opens it briefly.
 func (m *Manager) Interfaces() ([]Interface, error) {
-	devs, err := pcap.FindAllDevs()
-	if err != nil {
-		return nil, fmt.Errorf("unable to list interfaces: %w", err)
+	var (
+		devs []pcap.Interface
+		err  error
+		out  []Interface
+	)
+	for _, s := range m.synthetic {
+		out = append(out, s.Interface)
 	}
-	var out []Interface
+	if len(m.synthetic) == 0 {
+		if devs, err = pcap.FindAllDevs(); err != nil {
+			return nil, fmt.Errorf("unable to list interfaces: %w", err)
+		}
+	}
 	for _, d := range devs {
 		lt := ""
 		lc := capture.DefaultLiveConfiguration()

@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -57,6 +59,9 @@ type options struct {
 	tls tlsconfig.Configuration
 	// deviceTLS is how the AM calls devices served over HTTPS.
 	deviceTLS tlsconfig.Client
+	// pprofListen is -pprof-listen: a loopback address serving the Go
+	// profiler (net/http/pprof), to profile the AM at scale; empty: none.
+	pprofListen string
 }
 
 func main() {
@@ -114,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.am.PullInterval, "pull-interval", o.am.PullInterval, "how often results are pulled while running (storage remote)")
 	fs.DurationVar(&o.am.RefreshInterval, "refresh-interval", o.am.RefreshInterval, "how often device capabilities are refreshed")
 	fs.DurationVar(&o.am.DeviceTimeout, "device-timeout", o.am.DeviceTimeout, "timeout of every call to a capture device")
+	fs.IntVar(&o.am.DeviceConcurrency, "device-concurrency", o.am.DeviceConcurrency, "calls to capture devices one transition, poll or pull has in flight at once")
 	fs.DurationVar(&o.am.Retention, "retention", o.am.Retention, "delete the result files of done experiments this long after their end, on the AM and the devices (0: keep them)")
 	fs.DurationVar(&o.am.AuditRetention, "audit-retention", o.am.AuditRetention, "delete audit log entries older than this (0: keep them forever)")
 	fs.IntVar(&o.am.BcryptCost, "bcrypt-cost", o.am.BcryptCost, "cost of new password hashes (4 to 31; tests use 4)")
@@ -124,6 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.deviceTLS.CAFile, "device-ca", "", "verify the certificates of devices served over HTTPS against this PEM CA `file` (default: the system's)")
 	fs.StringVar(&o.deviceTLS.CertFile, "device-cert", "", "PEM client certificate `file` presented to the devices (with -device-key)")
 	fs.StringVar(&o.deviceTLS.KeyFile, "device-key", "", "PEM private key `file` of -device-cert")
+	fs.StringVar(&o.pprofListen, "pprof-listen", "", "serve the Go profiler (/debug/pprof/) on this loopback `address`, without authentication (default: off)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -144,7 +151,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := o.am.Validate(); err != nil {
 		return o, usageError{check.Flags(err, map[string]string{"DataDir": "data", "PollInterval": "poll-interval",
-			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout",
+			"PullInterval": "pull-interval", "RefreshInterval": "refresh-interval", "DeviceTimeout": "device-timeout", "DeviceConcurrency": "device-concurrency",
 			"BcryptCost": "bcrypt-cost", "Retention": "retention", "AuditRetention": "audit-retention", "Filters.MaxBytes": "filter-max-bytes", "Filters.MaxTerms": "filter-max-terms",
 			"Filters.Timeout": "filter-timeout", "Filters.MaxMemoryBytes": "filter-max-memory"})}
 	}
@@ -162,6 +169,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := o.tls.ValidateFlags(o.listen); err != nil {
 		return o, usageError{err}
+	}
+	if o.pprofListen != "" && !tlsconfig.IsLoopback(o.pprofListen) {
+		return o, usageError{fmt.Errorf("-pprof-listen %s: the profiler has no authentication; give a loopback address", o.pprofListen)}
 	}
 	if err := o.deviceTLS.Validate(); err != nil {
 		return o, usageError{check.Flags(err, map[string]string{"CertFile": "device-cert", "KeyFile": "device-key"})}
@@ -259,7 +269,40 @@ func serve(ctx context.Context, o options, getenv func(string) string, stderr io
 			return srv.Shutdown(sctx)
 		},
 	})
+	if o.pprofListen != "" {
+		if err := servePprof(d, o.pprofListen, logger); err != nil {
+			return err
+		}
+	}
 	return d.Run(ctx)
+}
+
+// servePprof adds the profiler's server on addr to the daemon.
+func servePprof(d *daemon.Daemon, addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("-pprof-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	d.Add("profiler", daemon.Hooks{
+		OnStart: func(context.Context) error {
+			d.Go("profiler", func(context.Context) error {
+				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			})
+			logger.Info("profiler serving", "address", ln.Addr().String())
+			return nil
+		},
+		OnStop: func() error { return srv.Close() },
+	})
+	return nil
 }
 
 // routes mounts the API, the downloads and the metrics on the API

@@ -65,6 +65,10 @@ type daemonOptions struct {
 	tls tlsconfig.Configuration
 	// registerCA is the PEM CA file that verifies the AM at -register.
 	registerCA string
+	// simulate is -simulate: the number of simulated devices to run
+	// (0: a real capture daemon); simulatePPS their packets per second
+	// per job.
+	simulate, simulatePPS int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -119,6 +123,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		d.jobs.Policy = p
 		return err
 	})
+	fs.IntVar(&d.simulate, "simulate", 0, "daemon mode: run `N` simulated capture devices on ports -listen … -listen+N-1, "+
+		"each with the full device API and one interface, sim0, of synthetic traffic (SPEC §11)")
+	fs.IntVar(&d.simulatePPS, "simulate-pps", simulateDefaultPPS, "with -simulate: packets per second of each job's synthetic traffic")
 	d.http.RegisterFlags(fs)
 	d.jobs.Filters.RegisterFlags(fs)
 	d.jobs.Capture.RegisterFlags(fs)
@@ -154,6 +161,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		if err := d.tls.ValidateFlags(d.listen); err != nil {
 			return o, usageError{err}
+		}
+		switch {
+		case d.simulate < 0 || d.simulate > maxSimulate:
+			return o, usagef("-simulate %d: want 0 (a real device) to %d simulated devices", d.simulate, maxSimulate)
+		case d.simulate > 0 && d.register != "":
+			return o, usagef("-simulate and -register do not go together: add simulated devices with AddDevice")
+		case d.simulatePPS < 1 || d.simulatePPS > 1_000_000:
+			return o, usagef("-simulate-pps %d: want 1 to 1000000 packets per second", d.simulatePPS)
 		}
 	}
 	return o, nil

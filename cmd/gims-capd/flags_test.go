@@ -79,6 +79,12 @@ func TestInvalidFlags(t *testing.T) {
 			`gims-capd: invalid value "1XB" for flag -min-free: "1XB" is not a size (bytes, or a number with a unit like 512MiB, 1GiB, 10GB)` + "\n"},
 		{"min free too large", []string{"-min-free", "9000000TiB"},
 			`gims-capd: invalid value "9000000TiB" for flag -min-free: "9000000TiB" is too large` + "\n"},
+		{"negative simulate", []string{"-simulate", "-1"},
+			"gims-capd: -simulate -1: want 0 (a real device) to 10000 simulated devices\n"},
+		{"simulate with register", []string{"-simulate", "2", "-register", "http://127.0.0.1:8080/RPC2"},
+			"gims-capd: -simulate and -register do not go together: add simulated devices with AddDevice\n"},
+		{"no simulated packets", []string{"-simulate", "2", "-simulate-pps", "0"},
+			"gims-capd: -simulate-pps 0: want 1 to 1000000 packets per second\n"},
 		{"unparsable duration", []string{"-counter-interval", "often"},
 			`gims-capd: invalid value "often" for flag -counter-interval: parse error` + "\n"},
 	}

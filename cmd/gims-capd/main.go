@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err == nil {
 		if opts.offline.input != "" {
 			err = runOffline(ctx, opts.offline, stderr)
+		} else if opts.daemon.simulate > 0 {
+			err = runSimulated(ctx, opts.daemon, stderr)
 		} else {
 			err = runDaemon(ctx, opts.daemon, stderr)
 		}

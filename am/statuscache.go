@@ -1,0 +1,180 @@
+package am
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gimsproject/gims/amapi"
+	"github.com/gimsproject/gims/db"
+)
+
+// GetExperimentStatus from memory (SPEC §11: the status answers in
+// milliseconds at thousands of calls per second). Two caches:
+//
+//   - live: what the last poll of a running or paused experiment's
+//     devices found. The monitor polls every PollInterval and replaces it;
+//     a transition drops it (and makes a poll already on its way
+//     discard what it finds), so that no status from before a pause or a
+//     start is shown after it.
+//   - statuses: the whole answer, for admins and for experimenters, with
+//     the database version it was built at (db.ExperimentsVersion) and the
+//     live poll it was built from. It holds while neither changed;
+//     only the running time is recomputed.
+
+// liveStatus is what the last poll of an experiment's devices found.
+type liveStatus struct {
+	jobs          []string // the pairings' jobs it polled
+	detail, brief []amapi.DeviceStatus
+	at            time.Time
+}
+
+// maxKeptStatuses bounds the answers kept: an AM with many experiments
+// keeps those asked for lately, not one per experiment ever asked.
+const maxKeptStatuses = 4096
+
+// statusEntry is a GetExperimentStatus answer kept in memory.
+type statusEntry struct {
+	version uint64    // db.ExperimentsVersion before the experiment was read
+	liveAt  time.Time // the live poll it was built from (zero: none)
+	owner   string
+	// timing is the experiment's state and running-time accounting, for
+	// elapsed_s.
+	timing       db.Experiment
+	admin, brief amapi.Status
+}
+
+// cachedStatus returns a kept answer that is still current.
+func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, bool) {
+	version := m.db.ExperimentsVersion()
+	m.cacheMu.RLock()
+	defer m.cacheMu.RUnlock()
+	en, ok := m.statuses[id]
+	if !ok || en.version != version || (!p.IsAdmin() && en.owner != p.Name) {
+		return amapi.Status{}, false
+	}
+	if !en.liveAt.IsZero() {
+		l, ok := m.live[id]
+		if !ok || !l.at.Equal(en.liveAt) {
+			return amapi.Status{}, false
+		}
+	}
+	s := en.brief
+	if p.IsAdmin() {
+		s = en.admin
+	}
+	s.ElapsedS = m.elapsed(&en.timing).Seconds()
+	return s, true
+}
+
+// keepStatus keeps the answers for e, built from the database at version
+// and the live poll of liveAt.
+func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time, admin, brief amapi.Status) {
+	timing := db.Experiment{ID: e.ID, State: e.State, RunTime: e.RunTime, RunningSince: e.RunningSince}
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	if _, ok := m.statuses[e.ID]; !ok && len(m.statuses) >= maxKeptStatuses {
+		// Room for this one: forget another (map order is random), one
+		// that is not polled when there is such, else any; it is rebuilt
+		// when asked for.
+		var victim int64 = -1
+		for id, en := range m.statuses {
+			victim = id
+			if en.liveAt.IsZero() {
+				break
+			}
+		}
+		delete(m.statuses, victim)
+	}
+	m.statuses[e.ID] = &statusEntry{version: version, liveAt: liveAt, owner: e.Owner, timing: timing,
+		admin: admin, brief: brief}
+}
+
+// liveOf returns e's last live poll if it polled e's current jobs. It
+// may be a few poll intervals old when the devices are slow to answer:
+// each device's status says when it was taken (updated), and one that
+// does not answer is marked unreachable by the monitor's round, so that
+// callers never wait for devices.
+func (m *Manager) liveOf(e *db.Experiment) (liveStatus, bool) {
+	m.cacheMu.RLock()
+	defer m.cacheMu.RUnlock()
+	l, ok := m.live[e.ID]
+	if !ok || len(l.jobs) != len(e.Devices) {
+		return liveStatus{}, false
+	}
+	for i := range e.Devices {
+		if l.jobs[i] != e.Devices[i].Job {
+			return liveStatus{}, false
+		}
+	}
+	return *l, true
+}
+
+// liveGen is e's live generation: a poll takes it before asking the
+// devices and gives it to setLive.
+func (m *Manager) liveGen(id int64) uint64 {
+	m.cacheMu.RLock()
+	defer m.cacheMu.RUnlock()
+	return m.liveGens[id]
+}
+
+// setLive keeps a poll of e's devices unless a transition happened since
+// the poll began (gen changed); it returns the poll as kept.
+func (m *Manager) setLive(e *db.Experiment, gen uint64, detail, brief []amapi.DeviceStatus) liveStatus {
+	l := liveStatus{detail: detail, brief: brief, at: m.cfg.Now()}
+	l.jobs = make([]string, len(e.Devices))
+	for i := range e.Devices {
+		l.jobs[i] = e.Devices[i].Job
+	}
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	if m.liveGens[e.ID] == gen {
+		m.live[e.ID] = &l
+	}
+	return l
+}
+
+// dropLive forgets experiment id's live poll, and makes the polls on
+// their way discard theirs (a transition).
+func (m *Manager) dropLive(id int64) {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	delete(m.live, id)
+	m.liveGens[id]++
+}
+
+// pruneLive forgets the live polls of experiments that are no longer
+// running or paused (not in keep).
+func (m *Manager) pruneLive(keep map[int64]bool) {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	for id := range m.live {
+		if !keep[id] {
+			delete(m.live, id)
+		}
+	}
+}
+
+// lockRebuild locks the rebuild of experiment id's answer.
+func (m *Manager) lockRebuild(id int64) func() {
+	m.rebuildMu.Lock()
+	l, ok := m.rebuilds[id]
+	if !ok {
+		l = &sync.Mutex{}
+		m.rebuilds[id] = l
+	}
+	m.rebuildMu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// forgetStatus forgets everything kept of a deleted experiment.
+func (m *Manager) forgetStatus(id int64) {
+	m.rebuildMu.Lock()
+	delete(m.rebuilds, id)
+	m.rebuildMu.Unlock()
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	delete(m.live, id)
+	delete(m.liveGens, id)
+	delete(m.statuses, id)
+}
