@@ -392,6 +392,7 @@ func (s *Source) Stats() (Stats, error) {
 func (s *Source) Close() {
 	if s.gen != nil {
 		s.gen.Close()
+		return
 	}
 	if s.ring != nil {
 		s.ring.close()
