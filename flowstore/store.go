@@ -1,0 +1,494 @@
+// Package flowstore is the AM's flow store (SPEC §12): one SQLite file
+// per experiment holding every flow of its IPFIX files, across its
+// devices, for QueryFlows, the flow exports and query.pcap.
+//
+// Flows come in by Ingest of an IPFIX file written by the devices'
+// exporter. Ingest is idempotent and incremental: a file is a source
+// (its pairing's position and its name), the store remembers how many
+// records of it it holds and the file's size, and adds only the records
+// past those (IPFIX files only grow); a file that shrank is a new file
+// and replaces its source's flows. Ingesting the same file twice adds
+// nothing.
+//
+// Addresses are stored as 16-byte BLOBs (IPv4 as IPv4-mapped IPv6), so
+// that flowfilter's prefixes are ranges of an index. Bytes and packets
+// are kept per direction (the biflow's forward and reverse counters);
+// filters and aggregations count both.
+package flowstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+
+	"github.com/gimsproject/gims/flowfilter"
+	"github.com/gimsproject/gims/transform/ipfix"
+)
+
+// ErrInvalid is returned, wrapped, for a query that asks for something
+// that does not exist (an unknown group or order field).
+var ErrInvalid = errors.New("invalid query")
+
+// schema is the store's tables. flows.source is a sources.id.
+const schema = `
+CREATE TABLE IF NOT EXISTS sources (
+	id INTEGER PRIMARY KEY,
+	position INTEGER NOT NULL,
+	name TEXT NOT NULL,
+	device TEXT NOT NULL,
+	interface TEXT NOT NULL,
+	size INTEGER NOT NULL,
+	records INTEGER NOT NULL,
+	UNIQUE (position, name)
+);
+CREATE TABLE IF NOT EXISTS flows (
+	source INTEGER NOT NULL,
+	device TEXT NOT NULL,
+	src BLOB NOT NULL,
+	dst BLOB NOT NULL,
+	sport INTEGER NOT NULL,
+	dport INTEGER NOT NULL,
+	proto INTEGER NOT NULL,
+	vlan INTEGER NOT NULL,
+	packets INTEGER NOT NULL,
+	bytes INTEGER NOT NULL,
+	rev_packets INTEGER NOT NULL,
+	rev_bytes INTEGER NOT NULL,
+	start_ms INTEGER NOT NULL,
+	end_ms INTEGER NOT NULL,
+	end_reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
+CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
+CREATE INDEX IF NOT EXISTS flows_source ON flows (source);
+`
+
+// Store is one experiment's open flow store. It is safe for concurrent
+// use; writers queue for SQLite's write lock.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating it if needed) the store at path, a file readable
+// by its owner only.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600); err != nil {
+		return nil, fmt.Errorf("unable to create the flow store: %w", err)
+	} else {
+		f.Close()
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "30000")
+	q.Set("_txlock", "immediate")
+	q.Set("_synchronous", "NORMAL")
+	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Source is where an IPFIX file's flows come from: the pairing of an
+// experiment (its position, device and interface) and the file's name.
+type Source struct {
+	Position  int
+	Name      string
+	Device    string
+	Interface string
+}
+
+// Ingest adds the flows of the IPFIX file at path that the store does
+// not hold yet, and returns how many it added. A missing file adds
+// nothing.
+func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error) {
+	info, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	defer tx.Rollback()
+	var id, size, records int64
+	err = tx.QueryRowContext(ctx, `SELECT id, size, records FROM sources WHERE position = ? AND name = ?`,
+		src.Position, src.Name).Scan(&id, &size, &records)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		res, err := tx.ExecContext(ctx, `INSERT INTO sources (position, name, device, interface, size, records)
+			VALUES (?, ?, ?, ?, 0, 0)`, src.Position, src.Name, src.Device, src.Interface)
+		if err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
+		id, _ = res.LastInsertId()
+	case err != nil:
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	case size == info.Size():
+		return 0, nil
+	case size > info.Size():
+		// A shorter file is another file: start again.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM flows WHERE source = ?`, id); err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
+		records = 0
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO flows (source, device, src, dst, sport, dport, proto, vlan,
+		packets, bytes, rev_packets, rev_bytes, start_ms, end_ms, end_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	defer ins.Close()
+	var seen int64
+	added := 0
+	var ierr error
+	_, err = ipfix.ReadFlows(path, func(r ipfix.FlowRow) {
+		seen++
+		if seen <= records || ierr != nil {
+			return
+		}
+		if ierr = ctx.Err(); ierr != nil {
+			return
+		}
+		_, ierr = ins.ExecContext(ctx, id, src.Device, flowfilter.AddrParam(r.Src), flowfilter.AddrParam(r.Dst),
+			int64(r.SrcPort), int64(r.DstPort), int64(r.Proto), int64(r.VLAN),
+			clamp(r.Packets), clamp(r.Bytes), clamp(r.RevPackets), clamp(r.RevBytes),
+			r.Start.UnixMilli(), r.End.UnixMilli(), r.EndReason)
+		added++
+	})
+	if err == nil {
+		err = ierr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("unable to ingest flows of %s: %w", src.Name, err)
+	}
+	if seen < records {
+		// Fewer records than held: another file of the same size or
+		// more; forget the source's flows and start again.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM flows WHERE source = ?`, id); err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sources SET size = -1, records = 0 WHERE id = ?`, id); err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
+		return s.Ingest(ctx, src, path)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sources SET size = ?, records = ?, device = ?, interface = ? WHERE id = ?`,
+		info.Size(), seen, src.Device, src.Interface, id); err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	return added, nil
+}
+
+// clamp is a count as SQLite stores it (signed 64 bits).
+func clamp(v uint64) int64 {
+	if v > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(v)
+}
+
+// columns are the flow fields as flowfilter compiles them.
+var columns = flowfilter.Columns{Src: "src", Dst: "dst", SrcPort: "sport", DstPort: "dport", Proto: "proto",
+	Bytes: "(bytes + rev_bytes)", Packets: "(packets + rev_packets)"}
+
+// Query selects flows, or groups of them.
+type Query struct {
+	// Filter selects flows; nil selects every one.
+	Filter *flowfilter.Filter
+	// From and To, when set, bound a flow's start (from) and end (to).
+	From, To time.Time
+	// GroupBy are group keys among src, dst, sport, dport, proto and
+	// device; none gives flows.
+	GroupBy []string
+	// OrderBy is a field with an optional '-' for descending: a group
+	// key, flows, packets or bytes for groups; for flows also start,
+	// end, duration, vlan, fwd_bytes, fwd_packets, rev_bytes,
+	// rev_packets. Empty is "-bytes".
+	OrderBy string
+	// Limit and Offset page the rows; a Limit of 0 means no limit.
+	Limit, Offset int
+}
+
+// Row is one flow or one group. For a group only its keys (Keys) are set
+// among the key fields, and the flow-only fields are zero.
+type Row struct {
+	Device           string
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	Proto            uint8
+	// Keys are the group keys set (for a flow: every key).
+	Keys []string
+	// Flows, Packets and Bytes count both directions.
+	Flows, Packets, Bytes int64
+	// Flow only: the forward and reverse counters, VLAN, start, end and
+	// end reason.
+	FwdPackets, FwdBytes, RevPackets, RevBytes int64
+	VLAN                                       uint16
+	Start, End                                 time.Time
+	EndReason                                  string
+	Interface                                  string
+}
+
+// Result is a page of rows and how many rows there are in all.
+type Result struct {
+	Rows  []Row
+	Total int64
+}
+
+// keyColumns are the group keys and their columns.
+var keyColumns = map[string]string{"src": "src", "dst": "dst", "sport": "sport", "dport": "dport",
+	"proto": "proto", "device": "device"}
+
+// GroupKeys lists the group keys, in their canonical order.
+var GroupKeys = []string{"device", "src", "dst", "sport", "dport", "proto"}
+
+// flowOrder are the order fields of flow rows.
+var flowOrder = map[string]string{"src": "src", "dst": "dst", "sport": "sport", "dport": "dport",
+	"proto": "proto", "device": "device", "flows": "1", "packets": "(packets + rev_packets)",
+	"bytes": "(bytes + rev_bytes)", "start": "start_ms", "end": "end_ms", "duration": "(end_ms - start_ms)",
+	"vlan": "vlan", "fwd_bytes": "bytes", "fwd_packets": "packets", "rev_bytes": "rev_bytes",
+	"rev_packets": "rev_packets"}
+
+// where is a query's WHERE condition and its arguments.
+func (q *Query) where() (string, []any) {
+	w, args := q.Filter.SQL(columns)
+	if !q.From.IsZero() {
+		w += " AND start_ms >= ?"
+		args = append(args, q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		w += " AND end_ms <= ?"
+		args = append(args, q.To.UnixMilli())
+	}
+	return w, args
+}
+
+// order parses OrderBy against the fields allowed.
+func (q *Query) order(fields map[string]string) (string, error) {
+	o := q.OrderBy
+	if o == "" {
+		o = "-bytes"
+	}
+	dir := " ASC"
+	if strings.HasPrefix(o, "-") {
+		dir, o = " DESC", o[1:]
+	}
+	col, ok := fields[o]
+	if !ok {
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, k)
+		}
+		return "", fmt.Errorf("%w: order_by %q is not one of %s (with an optional '-')", ErrInvalid, q.OrderBy, strings.Join(sorted(names), ", "))
+	}
+	return col + dir, nil
+}
+
+func sorted(s []string) []string {
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s
+}
+
+// Query runs a query.
+func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
+	if len(q.GroupBy) > 0 {
+		return s.groups(ctx, q)
+	}
+	order, err := q.order(flowOrder)
+	if err != nil {
+		return Result{}, err
+	}
+	w, args := q.where()
+	query := `SELECT device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets, rev_bytes,
+		start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source), count(*) OVER ()
+		FROM flows WHERE ` + w + ` ORDER BY ` + order + `, rowid` + limit(&q, &args)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return Result{}, fmt.Errorf("unable to query flows: %w", err)
+	}
+	defer rows.Close()
+	res := Result{Rows: []Row{}}
+	for rows.Next() {
+		var r Row
+		var src, dst []byte
+		var start, end int64
+		if err := rows.Scan(&r.Device, &src, &dst, &r.SrcPort, &r.DstPort, &r.Proto, &r.VLAN, &r.FwdPackets, &r.FwdBytes,
+			&r.RevPackets, &r.RevBytes, &start, &end, &r.EndReason, &r.Interface, &res.Total); err != nil {
+			return Result{}, fmt.Errorf("unable to query flows: %w", err)
+		}
+		r.Src, r.Dst = addr(src), addr(dst)
+		r.Start, r.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
+		r.Flows, r.Packets, r.Bytes = 1, r.FwdPackets+r.RevPackets, r.FwdBytes+r.RevBytes
+		r.Keys = GroupKeys
+		res.Rows = append(res.Rows, r)
+	}
+	if err := rows.Err(); err != nil {
+		return Result{}, fmt.Errorf("unable to query flows: %w", err)
+	}
+	if len(res.Rows) == 0 {
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM flows WHERE `+w, args[:len(args)-2]...).Scan(&res.Total); err != nil {
+			return Result{}, fmt.Errorf("unable to query flows: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// limit appends LIMIT and OFFSET (always two arguments).
+func limit(q *Query, args *[]any) string {
+	n := int64(q.Limit)
+	if n <= 0 {
+		n = -1
+	}
+	*args = append(*args, n, int64(q.Offset))
+	return ` LIMIT ? OFFSET ?`
+}
+
+// groups runs a grouped query.
+func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
+	var keys []string
+	seen := map[string]bool{}
+	for _, k := range q.GroupBy {
+		if _, ok := keyColumns[k]; !ok {
+			return Result{}, fmt.Errorf("%w: group_by %q is not one of %s", ErrInvalid, k, strings.Join(GroupKeys, ", "))
+		}
+		if seen[k] {
+			return Result{}, fmt.Errorf("%w: group_by %q given twice", ErrInvalid, k)
+		}
+		seen[k] = true
+		keys = append(keys, k)
+	}
+	fields := map[string]string{"flows": "n", "packets": "p", "bytes": "b"}
+	for _, k := range keys {
+		fields[k] = k
+	}
+	order, err := q.order(fields)
+	if err != nil {
+		return Result{}, err
+	}
+	w, args := q.where()
+	cols := strings.Join(keys, ", ")
+	query := `SELECT ` + cols + `, count(*) AS n, sum(packets + rev_packets) AS p, sum(bytes + rev_bytes) AS b,
+		count(*) OVER () FROM flows WHERE ` + w + ` GROUP BY ` + cols + ` ORDER BY ` + order + `, ` + cols + limit(&q, &args)
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return Result{}, fmt.Errorf("unable to query flows: %w", err)
+	}
+	defer rows.Close()
+	res := Result{Rows: []Row{}}
+	for rows.Next() {
+		r := Row{Keys: keys}
+		dest := make([]any, 0, len(keys)+4)
+		var src, dst []byte
+		for _, k := range keys {
+			switch k {
+			case "src":
+				dest = append(dest, &src)
+			case "dst":
+				dest = append(dest, &dst)
+			case "sport":
+				dest = append(dest, &r.SrcPort)
+			case "dport":
+				dest = append(dest, &r.DstPort)
+			case "proto":
+				dest = append(dest, &r.Proto)
+			case "device":
+				dest = append(dest, &r.Device)
+			}
+		}
+		dest = append(dest, &r.Flows, &r.Packets, &r.Bytes, &res.Total)
+		if err := rows.Scan(dest...); err != nil {
+			return Result{}, fmt.Errorf("unable to query flows: %w", err)
+		}
+		r.Src, r.Dst = addr(src), addr(dst)
+		res.Rows = append(res.Rows, r)
+	}
+	if err := rows.Err(); err != nil {
+		return Result{}, fmt.Errorf("unable to query flows: %w", err)
+	}
+	if len(res.Rows) == 0 {
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM flows WHERE `+w+` GROUP BY `+cols+`)`,
+			args[:len(args)-2]...).Scan(&res.Total); err != nil {
+			return Result{}, fmt.Errorf("unable to query flows: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// Each calls fn with every flow the query's filter and time bounds
+// select, in the query's order, streaming (GroupBy, Limit and Offset are
+// ignored). fn's error stops it and is returned.
+func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
+	order, err := q.order(flowOrder)
+	if err != nil {
+		return err
+	}
+	w, args := q.where()
+	rows, err := s.db.QueryContext(ctx, `SELECT device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets,
+		rev_bytes, start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source)
+		FROM flows WHERE `+w+` ORDER BY `+order+`, rowid`, args...)
+	if err != nil {
+		return fmt.Errorf("unable to read flows: %w", err)
+	}
+	defer rows.Close()
+	var r Row
+	var src, dst []byte
+	var start, end int64
+	for rows.Next() {
+		if err := rows.Scan(&r.Device, &src, &dst, &r.SrcPort, &r.DstPort, &r.Proto, &r.VLAN, &r.FwdPackets, &r.FwdBytes,
+			&r.RevPackets, &r.RevBytes, &start, &end, &r.EndReason, &r.Interface); err != nil {
+			return fmt.Errorf("unable to read flows: %w", err)
+		}
+		r.Src, r.Dst = addr(src), addr(dst)
+		r.Start, r.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
+		r.Flows, r.Packets, r.Bytes = 1, r.FwdPackets+r.RevPackets, r.FwdBytes+r.RevBytes
+		r.Keys = GroupKeys
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("unable to read flows: %w", err)
+	}
+	return nil
+}
+
+// addr decodes a stored address.
+func addr(b []byte) netip.Addr {
+	if len(b) != 16 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom16([16]byte(b)).Unmap()
+}
