@@ -3,7 +3,7 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin
-APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium openssl systemd
+APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium openssl systemd nodejs
 FUZZTIME  ?= 30s
 
 # STATICCHECK is staticcheck 2025.1.1, pinned: a new release may bring new

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
@@ -349,6 +350,9 @@ func (m *Manager) pullPair(ctx context.Context, id int64, pair *db.Pairing, loca
 		if err := m.db.PutResultFile(ctx, id, db.ResultFile{Position: pair.Position, Name: f.Name, Size: size,
 			Path: filepath.Join(dir, f.Name), Pulled: m.cfg.Now()}); err != nil {
 			return err
+		}
+		if strings.HasSuffix(f.Name, ".ipfix") {
+			m.ingestPulled(ctx, id, pair, filepath.Join(dir, f.Name))
 		}
 	}
 	return nil

@@ -448,17 +448,22 @@ func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
 }
 
 // Each calls fn with every flow the query's filter and time bounds
-// select, in the query's order, streaming (GroupBy, Limit and Offset are
-// ignored). fn's error stops it and is returned.
+// select, in the query's order or, without one, in the order they were
+// ingested (no sort: the cheapest), streaming (GroupBy, Limit and Offset
+// are ignored). fn's error stops it and is returned.
 func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
-	order, err := q.order(flowOrder)
-	if err != nil {
-		return err
+	order := "rowid"
+	if q.OrderBy != "" {
+		o, err := q.order(flowOrder)
+		if err != nil {
+			return err
+		}
+		order = o + ", rowid"
 	}
 	w, args := q.where()
 	rows, err := s.db.QueryContext(ctx, `SELECT device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets,
 		rev_bytes, start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source)
-		FROM flows WHERE `+w+` ORDER BY `+order+`, rowid`, args...)
+		FROM flows WHERE `+w+` ORDER BY `+order, args...)
 	if err != nil {
 		return fmt.Errorf("unable to read flows: %w", err)
 	}
