@@ -90,6 +90,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_busy_timeout", "30000")
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
+	q.Set("_cache_size", "-65536") // KiB: ingests and aggregations of millions of flows
 	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
@@ -152,16 +153,41 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		}
 		records = 0
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO flows (source, device, src, dst, sport, dport, proto, vlan,
-		packets, bytes, rev_packets, rev_bytes, start_ms, end_ms, end_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	// Rows go in batches of insertBatch per statement: a statement per
+	// row costs more in calls than SQLite spends storing it.
+	const cols = 15
+	insert := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO flows (source, device, src, dst, sport, dport, proto, vlan,
+			packets, bytes, rev_packets, rev_bytes, start_ms, end_ms, end_reason) VALUES `)
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?" + strings.Repeat(", ?", cols-1) + ")")
+		}
+		return b.String()
+	}
+	full, err := tx.PrepareContext(ctx, insert(insertBatch))
 	if err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
-	defer ins.Close()
+	defer full.Close()
+	batch := make([]any, 0, insertBatch*cols)
 	var seen int64
 	added := 0
 	var ierr error
+	flush := func() {
+		if len(batch) == 0 || ierr != nil {
+			return
+		}
+		if len(batch) == cap(batch) {
+			_, ierr = full.ExecContext(ctx, batch...)
+		} else {
+			_, ierr = tx.ExecContext(ctx, insert(len(batch)/cols), batch...)
+		}
+		batch = batch[:0]
+	}
 	_, err = ipfix.ReadFlows(path, func(r ipfix.FlowRow) {
 		seen++
 		if seen <= records || ierr != nil {
@@ -170,12 +196,16 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if ierr = ctx.Err(); ierr != nil {
 			return
 		}
-		_, ierr = ins.ExecContext(ctx, id, src.Device, flowfilter.AddrParam(r.Src), flowfilter.AddrParam(r.Dst),
+		batch = append(batch, id, src.Device, flowfilter.AddrParam(r.Src), flowfilter.AddrParam(r.Dst),
 			int64(r.SrcPort), int64(r.DstPort), int64(r.Proto), int64(r.VLAN),
 			clamp(r.Packets), clamp(r.Bytes), clamp(r.RevPackets), clamp(r.RevBytes),
 			r.Start.UnixMilli(), r.End.UnixMilli(), r.EndReason)
 		added++
+		if len(batch) == cap(batch) {
+			flush()
+		}
 	})
+	flush()
 	if err == nil {
 		err = ierr
 	}
@@ -205,6 +235,10 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 	}
 	return added, nil
 }
+
+// insertBatch is how many flows one INSERT statement stores (15
+// parameters each, within SQLite's 32,766).
+const insertBatch = 256
 
 // clamp is a count as SQLite stores it (signed 64 bits).
 func clamp(v uint64) int64 {
