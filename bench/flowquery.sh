@@ -37,7 +37,7 @@ rm -f "$IPFIX"
 say "flowquery.sh: Go benchmarks of the flow store over $IPFIX"
 FLOWQUERY_IPFIX=$(pwd)/$IPFIX "$GO" test -run '^$' -bench 'Ingest|TopSources|OneHost' -benchtime "${FQ_RUNS}x" \
 	./flowstore >"$OUT/fq-go.txt" 2>&1 || { cat "$OUT/fq-go.txt" >&2; exit 1; }
-ms() { awk -v b="$1" '$1 ~ "^"b"(-[0-9]+)?$" {printf "%.1f", $3 / 1e6}' "$OUT/fq-go.txt"; }
+ms() { awk -v b="$1" '$1 ~ "^"b"(-[0-9]+)?$" {printf "%.2f", $3 / 1e6}' "$OUT/fq-go.txt"; }
 flows=$(python3 - "$IPFIX" <<'PY'
 import struct, sys
 # Count the data records by walking the IPFIX messages: sets 256+ hold
@@ -81,9 +81,10 @@ sleep 1 # the last datagrams reach nfcapd
 kill -TERM "$nfpid"
 wait "$nfpid" || true
 nf_flows=$(nfdump -R "$NFDIR" -q -o 'fmt:%pr' 2>/dev/null | wc -l)
-rm -f "$OUT"/nf-top.times "$OUT"/nf-host.times
+rm -f "$OUT"/nf-top.times "$OUT"/nf-toptcp.times "$OUT"/nf-host.times
 for _ in $(seq "$FQ_RUNS"); do
 	measure "$OUT/nf-top.times" nfdump -R "$NFDIR" -q -n 10 -s srcip/bytes
+	measure "$OUT/nf-toptcp.times" nfdump -R "$NFDIR" -q -n 10 -s srcip/bytes 'proto tcp'
 done
 host=$(nfdump -R "$NFDIR" -q -6 -n 1 -s srcip/bytes 2>/dev/null | awk 'NF {print $5; exit}')
 for _ in $(seq "$FQ_RUNS"); do
@@ -98,7 +99,8 @@ cat <<EOT
 | step | GIMS flow store (SQLite) | nfdump 1.7 ($nf_flows flows received by nfcapd) |
 |---|---|---|
 | ingest of every flow | $(ms BenchmarkIngest) ms | (nfcapd writes as it receives) |
-| top 10 sources by bytes | $(ms BenchmarkTopSources) ms | $(nfms "$OUT/nf-top.times") ms (\`nfdump -s srcip/bytes -n 10\`) |
+| top 10 sources by bytes | $(ms BenchmarkTopSources) ms (rollup) | $(nfms "$OUT/nf-top.times") ms (\`nfdump -s srcip/bytes -n 10\`) |
+| top 10 sources by bytes of TCP flows | $(ms BenchmarkTopSourcesFiltered) ms (a pass over the flows) | $(nfms "$OUT/nf-toptcp.times") ms (\`nfdump -s srcip/bytes -n 10 'proto tcp'\`) |
 | one host's flows (first 100) | $(ms BenchmarkOneHost) ms | $(nfms "$OUT/nf-host.times") ms (\`nfdump 'host $host' -c 100\`) |
 
 Ours: the mean of $FQ_RUNS Go benchmark runs; nfdump: the median of $FQ_RUNS runs. $(awk '/BenchmarkIngest/ {printf "Ingest: %s flows/s.", $5}' "$OUT/fq-go.txt")

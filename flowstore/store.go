@@ -69,6 +69,14 @@ CREATE TABLE IF NOT EXISTS flows (
 CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
 CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
 CREATE INDEX IF NOT EXISTS flows_source ON flows (source);
+CREATE TABLE IF NOT EXISTS rollup (
+	key TEXT NOT NULL,
+	value ANY NOT NULL,
+	flows INTEGER NOT NULL,
+	packets INTEGER NOT NULL,
+	bytes INTEGER NOT NULL,
+	PRIMARY KEY (key, value)
+) WITHOUT ROWID;
 `
 
 // Store is one experiment's open flow store. It is safe for concurrent
@@ -132,6 +140,7 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 	}
 	defer tx.Rollback()
 	var id, size, records int64
+	replaced := false
 	err = tx.QueryRowContext(ctx, `SELECT id, size, records FROM sources WHERE position = ? AND name = ?`,
 		src.Position, src.Name).Scan(&id, &size, &records)
 	switch {
@@ -151,7 +160,11 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if _, err := tx.ExecContext(ctx, `DELETE FROM flows WHERE source = ?`, id); err != nil {
 			return 0, fmt.Errorf("unable to ingest flows: %w", err)
 		}
-		records = 0
+		records, replaced = 0, true
+	}
+	var lo int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM flows`).Scan(&lo); err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
 	// Rows go in batches of insertBatch per statement: a statement per
 	// row costs more in calls than SQLite spends storing it.
@@ -221,10 +234,16 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if _, err := tx.ExecContext(ctx, `UPDATE sources SET size = -1, records = 0 WHERE id = ?`, id); err != nil {
 			return 0, fmt.Errorf("unable to ingest flows: %w", err)
 		}
+		if err := rollUp(ctx, tx, 0, true); err != nil {
+			return 0, err
+		}
 		if err := tx.Commit(); err != nil {
 			return 0, fmt.Errorf("unable to ingest flows: %w", err)
 		}
 		return s.Ingest(ctx, src, path)
+	}
+	if err := rollUp(ctx, tx, lo, replaced); err != nil {
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sources SET size = ?, records = ?, device = ?, interface = ? WHERE id = ?`,
 		info.Size(), seen, src.Device, src.Interface, id); err != nil {
@@ -234,6 +253,31 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
 	return added, nil
+}
+
+// rollUp adds the flows past rowid lo to the rollup: per group key and
+// value, the flows, packets and bytes of every flow, which answer the
+// top-N of a single key without a filter or time bounds (the first view
+// of every query page) without reading the flows. After flows were
+// deleted (replaced) it is built again from every flow.
+func rollUp(ctx context.Context, tx *sql.Tx, lo int64, replaced bool) error {
+	if replaced {
+		lo = 0
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rollup`); err != nil {
+			return fmt.Errorf("unable to roll up flows: %w", err)
+		}
+	}
+	for _, k := range GroupKeys {
+		col := keyColumns[k]
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rollup (key, value, flows, packets, bytes)
+			SELECT ?, `+col+`, count(*), sum(packets + rev_packets), sum(bytes + rev_bytes) FROM flows
+			WHERE rowid > ? GROUP BY `+col+` ORDER BY `+col+`
+			ON CONFLICT (key, value) DO UPDATE SET flows = flows + excluded.flows,
+				packets = packets + excluded.packets, bytes = bytes + excluded.bytes`, k, lo); err != nil {
+			return fmt.Errorf("unable to roll up flows: %w", err)
+		}
+	}
+	return nil
 }
 
 // insertBatch is how many flows one INSERT statement stores (15
@@ -436,6 +480,14 @@ func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
 	cols := strings.Join(keys, ", ")
 	query := `SELECT ` + cols + `, count(*) AS n, sum(packets + rev_packets) AS p, sum(bytes + rev_bytes) AS b,
 		count(*) OVER () FROM flows WHERE ` + w + ` GROUP BY ` + cols + ` ORDER BY ` + order + `, ` + cols + limit(&q, &args)
+	countQuery, countArgs := `SELECT count(*) FROM (SELECT 1 FROM flows WHERE `+w+` GROUP BY `+cols+`)`, args[:len(args)-2]
+	if len(keys) == 1 && (q.Filter == nil || q.Filter.Root == nil) && q.From.IsZero() && q.To.IsZero() {
+		// Every flow by one key: the rollup has the answer.
+		args = []any{keys[0]}
+		countQuery, countArgs = `SELECT count(*) FROM rollup WHERE key = ?`, []any{keys[0]}
+		query = `SELECT value AS ` + cols + `, flows AS n, packets AS p, bytes AS b, count(*) OVER ()
+			FROM rollup WHERE key = ? ORDER BY ` + order + `, ` + cols + limit(&q, &args)
+	}
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return Result{}, fmt.Errorf("unable to query flows: %w", err)
@@ -473,8 +525,7 @@ func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
 		return Result{}, fmt.Errorf("unable to query flows: %w", err)
 	}
 	if len(res.Rows) == 0 {
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM flows WHERE `+w+` GROUP BY `+cols+`)`,
-			args[:len(args)-2]...).Scan(&res.Total); err != nil {
+		if err := s.db.QueryRowContext(ctx, countQuery, countArgs...).Scan(&res.Total); err != nil {
 			return Result{}, fmt.Errorf("unable to query flows: %w", err)
 		}
 	}

@@ -85,10 +85,23 @@ func TestIngestIdempotent(t *testing.T) {
 	recs := testFlows(3000, 1)
 	path := filepath.Join(dir, "flows.ipfix")
 	src := Source{Position: 0, Name: "flows.ipfix", Device: "tap1", Interface: "eth0"}
+	all, _ := flowfilter.Parse("bytes >= 0")
 	total := func() int64 {
 		res, err := s.Query(ctx, Query{Limit: 1})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The rollup (no filter) agrees with a pass over the flows.
+		for _, k := range GroupKeys {
+			rolled, err1 := s.Query(ctx, Query{GroupBy: []string{k}})
+			scanned, err2 := s.Query(ctx, Query{GroupBy: []string{k}, Filter: all})
+			if err1 != nil || err2 != nil || fmt.Sprint(rolled) != fmt.Sprint(scanned) {
+				t.Fatalf("by %s: rollup %v (%v) != scan %v (%v)", k, rolled, err1, scanned, err2)
+			}
+			past, err := s.Query(ctx, Query{GroupBy: []string{k}, Offset: 1 << 20})
+			if err != nil || past.Total != scanned.Total {
+				t.Fatalf("by %s past the end: total %d, %v; want %d", k, past.Total, err, scanned.Total)
+			}
 		}
 		return res.Total
 	}
