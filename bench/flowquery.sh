@@ -10,6 +10,8 @@
 #           BenchmarkTopSources (top 10 sources by bytes) and
 #           BenchmarkOneHost (the first page of one host's flows), with
 #           FLOWQUERY_IPFIX pointing at the file;
+#           and BenchmarkPcapCut in am (one flow's packets out of the
+#           trace, as query.pcap cuts them, with the heap in use);
 #   nfdump  the same flows exported by gims-capd -collector to nfcapd over
 #           UDP on 127.0.0.1, then `nfdump -R dir -s srcip/bytes -n 10` and
 #           `nfdump -R dir 'host X'` (X the busiest source), median of
@@ -37,6 +39,9 @@ rm -f "$IPFIX"
 say "flowquery.sh: Go benchmarks of the flow store over $IPFIX"
 FLOWQUERY_IPFIX=$(pwd)/$IPFIX "$GO" test -run '^$' -bench 'Ingest|TopSources|OneHost' -benchtime "${FQ_RUNS}x" \
 	./flowstore >"$OUT/fq-go.txt" 2>&1 || { cat "$OUT/fq-go.txt" >&2; exit 1; }
+say "flowquery.sh: the cut of one flow's packets out of $TRACE (query.pcap)"
+FLOWQUERY_PCAP=$(pwd)/$TRACE "$GO" test -run '^$' -bench 'PcapCut' -benchtime "${FQ_RUNS}x" ./am >"$OUT/fq-cut.txt" 2>&1 ||
+	{ cat "$OUT/fq-cut.txt" >&2; exit 1; }
 ms() { awk -v b="$1" '$1 ~ "^"b"(-[0-9]+)?$" {printf "%.2f", $3 / 1e6}' "$OUT/fq-go.txt"; }
 flows=$(python3 - "$IPFIX" <<'PY'
 import struct, sys
@@ -101,6 +106,7 @@ cat <<EOT
 | ingest of every flow | $(ms BenchmarkIngest) ms | (nfcapd writes as it receives) |
 | top 10 sources by bytes | $(ms BenchmarkTopSources) ms (rollup) | $(nfms "$OUT/nf-top.times") ms (\`nfdump -s srcip/bytes -n 10\`) |
 | top 10 sources by bytes of TCP flows | $(ms BenchmarkTopSourcesFiltered) ms (a pass over the flows) | $(nfms "$OUT/nf-toptcp.times") ms (\`nfdump -s srcip/bytes -n 10 'proto tcp'\`) |
+| query.pcap: one flow's packets out of the $(( $(stat -c %s "$TRACE") / 1048576 )) MiB trace | $(awk '/^BenchmarkPcapCut/ {printf "%.0f ms (%s MB/s, heap %s MiB)", $3 / 1e6, $5, $7}' "$OUT/fq-cut.txt") | |
 | one host's flows (first 100) | $(ms BenchmarkOneHost) ms | $(nfms "$OUT/nf-host.times") ms (\`nfdump 'host $host' -c 100\`) |
 
 Ours: the mean of $FQ_RUNS Go benchmark runs; nfdump: the median of $FQ_RUNS runs. $(awk '/BenchmarkIngest/ {printf "Ingest: %s flows/s.", $5}' "$OUT/fq-go.txt")
