@@ -201,7 +201,10 @@ type pcapSource struct {
 func (s *pcapSource) next() error {
 	var sum packet.Summary
 	for {
-		data, ci, err := s.r.ReadPacketData()
+		// Packets are read in place and only the kept ones copied: the
+		// cut of one flow out of a large pcap allocates nothing per
+		// packet.
+		data, ci, err := s.r.ZeroCopyReadPacketData()
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			s.ok = false
 			return nil
@@ -211,7 +214,8 @@ func (s *pcapSource) next() error {
 		}
 		s.dec.Decode(data, ci, &sum)
 		if s.cut.match(&sum) {
-			s.data, s.ci, s.ok = data, ci, true
+			s.data = append(s.data[:0], data...)
+			s.ci, s.ok = ci, true
 			return nil
 		}
 	}
