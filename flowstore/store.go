@@ -68,7 +68,6 @@ CREATE TABLE IF NOT EXISTS flows (
 );
 CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
 CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
-CREATE INDEX IF NOT EXISTS flows_source ON flows (source);
 CREATE TABLE IF NOT EXISTS rollup (
 	key TEXT NOT NULL,
 	value ANY NOT NULL,
@@ -162,10 +161,6 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		}
 		records, replaced = 0, true
 	}
-	var lo int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM flows`).Scan(&lo); err != nil {
-		return 0, fmt.Errorf("unable to ingest flows: %w", err)
-	}
 	// Rows go in batches of insertBatch per statement: a statement per
 	// row costs more in calls than SQLite spends storing it.
 	const cols = 15
@@ -201,6 +196,7 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		}
 		batch = batch[:0]
 	}
+	roll := rollup{}
 	_, err = ipfix.ReadFlows(path, func(r ipfix.FlowRow) {
 		seen++
 		if seen <= records || ierr != nil {
@@ -209,6 +205,7 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if ierr = ctx.Err(); ierr != nil {
 			return
 		}
+		roll.add(src.Device, &r)
 		batch = append(batch, id, src.Device, flowfilter.AddrParam(r.Src), flowfilter.AddrParam(r.Dst),
 			int64(r.SrcPort), int64(r.DstPort), int64(r.Proto), int64(r.VLAN),
 			clamp(r.Packets), clamp(r.Bytes), clamp(r.RevPackets), clamp(r.RevBytes),
@@ -242,7 +239,12 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		}
 		return s.Ingest(ctx, src, path)
 	}
-	if err := rollUp(ctx, tx, lo, replaced); err != nil {
+	if replaced {
+		err = rollUp(ctx, tx, 0, true)
+	} else {
+		err = roll.store(ctx, tx)
+	}
+	if err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sources SET size = ?, records = ?, device = ?, interface = ? WHERE id = ?`,
@@ -253,6 +255,65 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
 	return added, nil
+}
+
+// rollKey is one value of one group key in the rollup, as SQL binds it.
+type rollKey struct {
+	key  string
+	addr [16]byte
+	num  int64
+	text string
+}
+
+// param is the value as the rollup stores it.
+func (k rollKey) param() any {
+	switch k.key {
+	case "src", "dst":
+		return k.addr[:]
+	case "device":
+		return k.text
+	}
+	return k.num
+}
+
+// rollup sums new flows per group key and value in memory during an
+// ingest; store adds the sums to the rollup table (cheaper than a
+// GROUP BY per key over the new rows).
+type rollup map[rollKey]*[3]int64
+
+func (m rollup) add(device string, r *ipfix.FlowRow) {
+	p, b := clamp(r.Packets+r.RevPackets), clamp(r.Bytes+r.RevBytes)
+	for _, k := range [...]rollKey{{key: "device", text: device}, {key: "src", addr: r.Src.As16()},
+		{key: "dst", addr: r.Dst.As16()}, {key: "sport", num: int64(r.SrcPort)}, {key: "dport", num: int64(r.DstPort)},
+		{key: "proto", num: int64(r.Proto)}} {
+		v := m[k]
+		if v == nil {
+			v = new([3]int64)
+			m[k] = v
+		}
+		v[0]++
+		v[1] += p
+		v[2] += b
+	}
+}
+
+func (m rollup) store(ctx context.Context, tx *sql.Tx) error {
+	if len(m) == 0 {
+		return nil
+	}
+	up, err := tx.PrepareContext(ctx, `INSERT INTO rollup (key, value, flows, packets, bytes) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (key, value) DO UPDATE SET flows = flows + excluded.flows,
+			packets = packets + excluded.packets, bytes = bytes + excluded.bytes`)
+	if err != nil {
+		return fmt.Errorf("unable to roll up flows: %w", err)
+	}
+	defer up.Close()
+	for k, v := range m {
+		if _, err := up.ExecContext(ctx, k.key, k.param(), v[0], v[1], v[2]); err != nil {
+			return fmt.Errorf("unable to roll up flows: %w", err)
+		}
+	}
+	return nil
 }
 
 // rollUp adds the flows past rowid lo to the rollup: per group key and
