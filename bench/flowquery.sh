@@ -80,6 +80,7 @@ mkdir -p "$NFDIR"
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 nfcapd -b 127.0.0.1 -p "$port" -w "$NFDIR" -t 3600 -B "$(cat /proc/sys/net/core/rmem_max)" >"$OUT/nfcapd.log" 2>&1 &
 nfpid=$!
+trap 'kill "$nfpid" 2>/dev/null || true' EXIT
 for _ in $(seq 600); do grep -q Startup "$OUT/nfcapd.log" 2>/dev/null && break; sleep 0.1; done
 grep -q Startup "$OUT/nfcapd.log" || { say "flowquery.sh: nfcapd did not start:"; cat "$OUT/nfcapd.log" >&2; exit 1; }
 "$capd" -r "$TRACE" -collector "udp://127.0.0.1:$port" >"$OUT/fq-export.log" 2>&1
