@@ -3,14 +3,14 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin
-APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium openssl systemd apache2-utils
+APT_PKGS  := libpcap-dev tcpdump tshark nfdump iproute2 python3 chromium openssl systemd apache2-utils nodejs
 FUZZTIME  ?= 30s
 
 # STATICCHECK is staticcheck 2025.1.1, pinned: a new release may bring new
 # checks, and the lint must not change under a commit that did not change.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-live bench-peers load scale abuse fuzz demo clean
+.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
 
 all: build
 
@@ -113,6 +113,12 @@ load: build
 # and RSS, GetExperimentStatus under ab; figures into bench/RESULTS.md.
 scale: build
 	bash bench/scale.sh
+
+# bench-flowquery: the AM's flow store (ingest, top 10 sources, one host)
+# beside nfdump on the same flows (bench/flowquery.sh; FQ_FLOWS sets the
+# size, 200,000 by default, 10,000,000 for the issue's targets).
+bench-flowquery: deps
+	bash bench/flowquery.sh
 
 # abuse runs the issue 20 attacks at full size against a local AM and
 # capture daemon (bench/abuse.sh): multicall memory, slow connections,

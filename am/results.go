@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
@@ -350,6 +351,17 @@ func (m *Manager) pull(ctx context.Context, e *db.Experiment) error {
 	}
 	if err := m.db.PutResultFiles(ctx, e.ID, files); err != nil {
 		return err
+	}
+	// The flow store takes the IPFIX files one at a time: one writer.
+	for _, f := range files {
+		if !strings.HasSuffix(f.Name, ".ipfix") {
+			continue
+		}
+		for i := range e.Devices {
+			if e.Devices[i].Position == f.Position {
+				m.ingestPulled(ctx, e.ID, &e.Devices[i], f.Path)
+			}
+		}
 	}
 	for _, err := range errs {
 		if err != nil {

@@ -118,6 +118,13 @@ func (c *Client) GetExperimentFiles(ctx context.Context, id int64) ([]FileRow, e
 	return call[[]FileRow](ctx, c, "GetExperimentResults", id, ResultsQuery{Kind: KindFiles})
 }
 
+// QueryFlows queries an experiment's flows (SPEC §12): a page of flows
+// or of groups of them, and how many there are. A filter that does not
+// parse is fault 3 naming the position of the error.
+func (c *Client) QueryFlows(ctx context.Context, id int64, q FlowQuery) (FlowQueryResult, error) {
+	return call[FlowQueryResult](ctx, c, "QueryFlows", id, q)
+}
+
 // ListExperiments lists one's own experiments, or every one for an admin.
 func (c *Client) ListExperiments(ctx context.Context) ([]ExperimentSummary, error) {
 	return call[[]ExperimentSummary](ctx, c, "ListExperiments")

@@ -526,3 +526,56 @@ type KeyInfo struct {
 	CreatedBy   string    `xmlrpc:"created_by,omitempty"`
 	Created     time.Time `xmlrpc:"created"`
 }
+
+// FlowQuery is the struct parameter of QueryFlows (SPEC §12). Filter is
+// an nfdump-style expression (package flowfilter); From and To, when
+// set, bound a flow's start and end; GroupBy keys are src, dst, sport,
+// dport, proto and device; OrderBy is a field with an optional '-' for
+// descending (default "-bytes").
+type FlowQuery struct {
+	Filter  string    `xmlrpc:"filter,omitempty"`
+	From    time.Time `xmlrpc:"from,omitempty"`
+	To      time.Time `xmlrpc:"to,omitempty"`
+	GroupBy []string  `xmlrpc:"group_by,omitempty"`
+	OrderBy string    `xmlrpc:"order_by,omitempty"`
+	Offset  int       `xmlrpc:"offset,omitempty"`
+	Limit   int       `xmlrpc:"limit,omitempty"` // default 100, at most 10000
+}
+
+// FlowQueryResult is QueryFlows' reply: a page of rows and how many rows
+// the query has in all.
+type FlowQueryResult struct {
+	Rows  []FlowQueryRow `xmlrpc:"rows"`
+	Total int64          `xmlrpc:"total"`
+}
+
+// FlowQueryRow is one flow, or one group of flows when the query groups.
+// Flows, Packets and Bytes count both directions of the biflows (a flow
+// row has Flows 1). A group row has only its group keys among device,
+// src, dst, sport, dport and proto (the others are absent: empty or nil)
+// and none of the flow-only members.
+type FlowQueryRow struct {
+	Device  string `xmlrpc:"device,omitempty"`
+	Src     string `xmlrpc:"src,omitempty"`
+	Dst     string `xmlrpc:"dst,omitempty"`
+	SrcPort *int   `xmlrpc:"sport,omitempty"`
+	DstPort *int   `xmlrpc:"dport,omitempty"`
+	Proto   *int   `xmlrpc:"proto,omitempty"`
+	Flows   int64  `xmlrpc:"flows"`
+	Packets int64  `xmlrpc:"packets"`
+	Bytes   int64  `xmlrpc:"bytes"`
+	// Flow rows only: the interface, VLAN, each direction's counters,
+	// start and end (dateTime, whole seconds, and milliseconds since the
+	// Unix epoch) and why the flow ended.
+	Interface  string    `xmlrpc:"interface,omitempty"`
+	VLAN       int       `xmlrpc:"vlan,omitempty"`
+	FwdPackets int64     `xmlrpc:"fwd_packets,omitempty"`
+	FwdBytes   int64     `xmlrpc:"fwd_bytes,omitempty"`
+	RevPackets int64     `xmlrpc:"rev_packets,omitempty"`
+	RevBytes   int64     `xmlrpc:"rev_bytes,omitempty"`
+	Start      time.Time `xmlrpc:"start,omitempty"`
+	End        time.Time `xmlrpc:"end,omitempty"`
+	StartMS    int64     `xmlrpc:"start_ms,omitempty"`
+	EndMS      int64     `xmlrpc:"end_ms,omitempty"`
+	EndReason  string    `xmlrpc:"end_reason,omitempty"`
+}

@@ -291,6 +291,13 @@ func funcs() template.FuncMap {
 		"total":     func(a, b uint64) uint64 { return a + b },
 		"hasPrefix": strings.HasPrefix,
 		"download":  downloadPath,
+		"list":      func(s ...string) []string { return s },
+		"deref": func(p *int) int {
+			if p == nil {
+				return 0
+			}
+			return *p
+		},
 		// sub passes a part of the page to a fragment, with the layout's
 		// members (user, CSRF token).
 		"sub": func(v view, data any) view { v.Data = data; return v },

@@ -107,7 +107,7 @@ type Handler struct {
 var pageFiles = []string{
 	"login.html", "devices.html", "device_form.html", "device_delete.html", "device_deleted.html", "experiment_delete.html",
 	"experiments.html", "experiment_new.html", "experiment.html", "error.html", "keys.html", "audit.html",
-	"schedule.html",
+	"schedule.html", "query.html",
 }
 
 // New returns the GUI over manager m; it parses the embedded templates.
@@ -182,6 +182,8 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("GET /experiments/{id}/results", h.user(h.resultsFragment))
 	h.mux.HandleFunc("GET /experiments/{id}/counters.json", h.user(h.countersJSON))
 	h.mux.HandleFunc("GET /experiments/{id}/files/{pos}/{name}", h.user(h.download))
+	h.mux.HandleFunc("GET /experiments/{id}/query", h.user(h.showQuery))
+	h.mux.HandleFunc("GET /experiments/{id}/export/{name}", h.user(h.export))
 }
 
 // ServeHTTP implements http.Handler: security headers, the session, the

@@ -297,6 +297,15 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, am.FilesPath), "/")
+	if len(parts) == 2 {
+		id, err := strconv.ParseInt(parts[0], 10, 64)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		ServeFlowExport(w, r, h.m, p, id, parts[1])
+		return
+	}
 	if len(parts) != 3 {
 		http.NotFound(w, r)
 		return
@@ -318,6 +327,53 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	ServeResultFile(w, r, f)
+}
+
+// ServeFlowExport answers GET /files/<id>/flows.csv, flows.parquet and
+// query.pcap (SPEC §12) with the query parameters filter, from and to
+// (RFC 3339): 400 naming the problem for a bad query, 404 for an
+// experiment or export that does not exist, else the export streamed.
+// The web GUI serves them with it too.
+func ServeFlowExport(w http.ResponseWriter, r *http.Request, m *am.Manager, p am.Principal, id int64, name string) {
+	var q amapi.FlowQuery
+	q.Filter = r.URL.Query().Get("filter")
+	for _, b := range []struct {
+		key string
+		t   *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if v := r.URL.Query().Get(b.key); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("%s must be a time like 2006-01-02T15:04:05Z, got %q", b.key, v), http.StatusBadRequest)
+				return
+			}
+			*b.t = t
+		}
+	}
+	x, err := m.OpenFlowExport(r.Context(), p, id, name, q)
+	if err != nil {
+		status := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, am.ErrNotFound):
+			status = http.StatusNotFound
+		case errors.Is(err, am.ErrInvalid):
+			status = http.StatusBadRequest
+		}
+		http.Error(w, err.Error(), status)
+		return
+	}
+	defer x.Close()
+	w = httpserver.Download(w, r)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", x.Name))
+	w.Header().Set("Content-Type", x.ContentType)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if err := x.WriteTo(r.Context(), w); err != nil && r.Context().Err() == nil {
+		// The status is sent: cut the response so the client sees an
+		// incomplete download rather than a short file.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // ServeResultFile sends an open result file as a download (with ranges

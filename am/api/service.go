@@ -41,6 +41,12 @@ type ResultsArgs struct {
 	Query amapi.ResultsQuery
 }
 
+// QueryArgs are QueryFlows' parameters.
+type QueryArgs struct {
+	ID    int64
+	Query amapi.FlowQuery
+}
+
 // AddDeviceArgs are AddDevice's parameters.
 type AddDeviceArgs struct {
 	Device amapi.DeviceInput
@@ -101,6 +107,7 @@ func serviceHelp() map[string]string {
 		"GetExperimentStatus":   "GetExperimentStatus(id) returns {state, packets, bytes, dropped, sanitized_drops, elapsed_s, flows_exported, errors, cpu_percent, running_experiments, storage_used_bytes, storage_free_bytes, devices: [per-device counters with reachable], next_start?, run_end? (schedules)}.",
 		"GetScheduleTimeline":   "GetScheduleTimeline({from?, to?}) returns [{device, interface, experiment, name, state, start, end?}]: when experiments hold each device interface between from (default now) and to (default 24 h later, at most 7 days): their scheduled runs, and running ones until they are due to stop (no end: until stopped by hand). Other users' experiments are shown without their name to experimenters.",
 		"GetExperimentResults":  "GetExperimentResults(id, {kind: counters|flows|files, offset?, limit? (default 100, at most 10000)}) returns a page of counters (by time), flows (largest first) or files ({name, size, url}; GET url with the same Basic auth).",
+		"QueryFlows":            "QueryFlows(id, {filter?, from?, to?, group_by?, order_by?, offset?, limit? (default 100, at most 10000)}) returns {rows, total}: flows, or groups of them by src, dst, sport, dport, proto, device with flows, packets, bytes (both directions); filter is nfdump-style (proto tcp and dst port 443 and src net 10.0.0.0/8 and bytes > 1000), a bad one is fault 3 with its position; order_by a field with optional '-' (default -bytes) (owner or admin).",
 		"ListExperiments":       "ListExperiments() returns [{id, name, owner, state, devices}]: one's own, or every one for an admin.",
 		"AddDevice":             "AddDevice({name, location, type, hostname, port, description, token, interfaces?, tls?, cert_sha256?}) adds a capture device, fetching its capabilities (admin); tls: true reaches it over HTTPS, verified by the AM's device CA or by the cert_sha256 pin (a mismatch is fault 5).",
 		"EditDevice":            "EditDevice(name, {changed members; approved: true approves a registered device}) returns the device (admin).",
@@ -187,6 +194,12 @@ func (s *Service) GetExperimentResults(r *http.Request, a *ResultsArgs, reply *a
 	}
 	*reply = res
 	return nil
+}
+
+// QueryFlows queries an experiment's flows.
+func (s *Service) QueryFlows(r *http.Request, a *QueryArgs, reply *amapi.FlowQueryResult) (err error) {
+	*reply, err = s.m.QueryFlows(r.Context(), principal(r), a.ID, a.Query)
+	return err
 }
 
 // ListExperiments lists experiments.

@@ -221,6 +221,12 @@ func commands() []*command {
 			setup:   setupGetExperimentResults,
 		},
 		{
+			name: "query", method: "QueryFlows", args: "ID", nargs: 1,
+			summary: "query an experiment's flows: filter, time bounds, group by, order, page",
+			setup:   setupQuery,
+			render:  typed(renderQuery),
+		},
+		{
 			name: "list-experiments", method: "ListExperiments", nargs: 0,
 			summary: "list the experiments one may see",
 			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {
@@ -787,6 +793,52 @@ func setupGetExperimentResults(fs *flag.FlagSet, _ func(string) string) builder 
 			inv.after = func(c *client, reply any) error { return c.downloadFiles(reply.([]amapi.FileRow), dir) }
 		}
 		return inv, nil
+	}
+}
+
+// setupQuery: QueryFlows(int id, struct{filter?, from?, to?, group_by?,
+// order_by?, offset?, limit?}).
+func setupQuery(fs *flag.FlagSet, _ func(string) string) builder {
+	filter := fs.String("filter", "", "nfdump-style filter, such as 'proto tcp and dst port 443 and src net 10.0.0.0/8 and bytes > 1000'")
+	from := fs.String("from", "", "only flows starting at or after this time (RFC 3339)")
+	to := fs.String("to", "", "only flows ending at or before this time (RFC 3339)")
+	groupBy := fs.String("group-by", "", "comma-separated group keys among src, dst, sport, dport, proto, device")
+	orderBy := fs.String("order-by", "", "field to order by, '-' first for descending (default -bytes)")
+	offset := fs.Int("offset", 0, "rows to skip")
+	limit := fs.Int("limit", 100, "rows per page, at most 10000")
+	return func(pos []string) (invocation, error) {
+		id, err := parseID(pos[0])
+		if err != nil {
+			return invocation{}, err
+		}
+		q := amapi.FlowQuery{Filter: *filter, OrderBy: *orderBy, Offset: *offset, Limit: *limit}
+		for _, b := range []struct {
+			name, v string
+			t       *time.Time
+		}{{"from", *from, &q.From}, {"to", *to, &q.To}} {
+			if b.v == "" {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339Nano, b.v)
+			if err != nil {
+				return invocation{}, usagef("-%s %q: not a time like 2026-01-02T15:04:05Z", b.name, b.v)
+			}
+			*b.t = t
+		}
+		if *groupBy != "" {
+			for _, k := range strings.Split(*groupBy, ",") {
+				q.GroupBy = append(q.GroupBy, strings.TrimSpace(k))
+			}
+		}
+		if *offset < 0 {
+			return invocation{}, usagef("-offset %d: must not be negative", *offset)
+		}
+		if *limit <= 0 {
+			return invocation{}, usagef("-limit %d: must be positive", *limit)
+		}
+		return invocation{method: "QueryFlows", call: func(ctx context.Context, api *amapi.Client) (any, error) {
+			return reply(api.QueryFlows(ctx, id, q))
+		}}, nil
 	}
 }
 

@@ -183,6 +183,9 @@ func (w *wireRecorder) GetExperimentStatus(r *http.Request, a *RecArgs, _ *any) 
 func (w *wireRecorder) GetExperimentResults(r *http.Request, a *RecArgs, _ *any) error {
 	return w.record(r, "GetExperimentResults", a)
 }
+func (w *wireRecorder) QueryFlows(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "QueryFlows", a)
+}
 func (w *wireRecorder) ListExperiments(r *http.Request, a *RecArgs, _ *any) error {
 	return w.record(r, "ListExperiments", a)
 }
@@ -284,6 +287,15 @@ func TestArguments(t *testing.T) {
 			args:   []string{"CreateExperiment", "-name", "campus", "-devices", "tap1"},
 			method: "CreateExperiment",
 			want:   []any{map[string]any{"name": "campus", "devices": []any{"tap1"}}},
+		},
+		{
+			name: "query every flag",
+			args: []string{"query", "3", "-filter", "host 10.0.0.1", "-from", "2026-01-02T15:04:05Z", "-to", "2026-01-02T16:00:00Z",
+				"-group-by", "src, dport", "-order-by", "-packets", "-offset", "10", "-limit", "5"},
+			method: "QueryFlows",
+			want: []any{3, map[string]any{"filter": "host 10.0.0.1", "from": time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
+				"to": time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC), "group_by": []any{"src", "dport"}, "order_by": "-packets",
+				"offset": 10, "limit": 5}},
 		},
 		{
 			name:   "configure-experiment no flags",

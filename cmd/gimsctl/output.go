@@ -472,6 +472,73 @@ func renderFlows(w io.Writer, list []amapi.FlowRow) error {
 		"REV_BYTES", "START", "END", "END_REASON", "DEVICE"}, rows)
 }
 
+// renderQuery prints QueryFlows: the group keys present and the counts
+// of groups, or the flows, then the total.
+func renderQuery(w io.Writer, res amapi.FlowQueryResult) error {
+	grouped := len(res.Rows) > 0 && res.Rows[0].Start.IsZero()
+	var headers []string
+	rows := make([][]string, len(res.Rows))
+	if !grouped {
+		headers = []string{"SRC", "DST", "SPORT", "DPORT", "PROTO", "PACKETS", "BYTES", "REV_PACKETS", "REV_BYTES",
+			"START", "END", "DEVICE"}
+		for i, f := range res.Rows {
+			rows[i] = []string{f.Src, f.Dst, optInt(f.SrcPort), optInt(f.DstPort), optProto(f.Proto),
+				fmtInt(f.FwdPackets), humanBytes(f.FwdBytes), fmtInt(f.RevPackets), humanBytes(f.RevBytes),
+				fmtTime(f.Start), fmtTime(f.End), deviceRef(f.Device, f.Interface)}
+		}
+	} else {
+		r0 := res.Rows[0]
+		keys := []struct {
+			name string
+			on   bool
+			get  func(*amapi.FlowQueryRow) string
+		}{
+			{"DEVICE", r0.Device != "", func(r *amapi.FlowQueryRow) string { return r.Device }},
+			{"SRC", r0.Src != "", func(r *amapi.FlowQueryRow) string { return r.Src }},
+			{"DST", r0.Dst != "", func(r *amapi.FlowQueryRow) string { return r.Dst }},
+			{"SPORT", r0.SrcPort != nil, func(r *amapi.FlowQueryRow) string { return optInt(r.SrcPort) }},
+			{"DPORT", r0.DstPort != nil, func(r *amapi.FlowQueryRow) string { return optInt(r.DstPort) }},
+			{"PROTO", r0.Proto != nil, func(r *amapi.FlowQueryRow) string { return optProto(r.Proto) }},
+		}
+		for _, k := range keys {
+			if k.on {
+				headers = append(headers, k.name)
+			}
+		}
+		headers = append(headers, "FLOWS", "PACKETS", "BYTES")
+		for i := range res.Rows {
+			r := &res.Rows[i]
+			for _, k := range keys {
+				if k.on {
+					rows[i] = append(rows[i], k.get(r))
+				}
+			}
+			rows[i] = append(rows[i], fmtInt(r.Flows), fmtInt(r.Packets), humanBytes(r.Bytes))
+		}
+	}
+	if err := writeTable(w, headers, rows); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d of %d rows\n", len(res.Rows), res.Total)
+	return err
+}
+
+// optInt is an optional number, "-" when absent.
+func optInt(v *int) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.Itoa(*v)
+}
+
+// optProto is an optional protocol by name.
+func optProto(v *int) string {
+	if v == nil {
+		return "-"
+	}
+	return protoName(*v)
+}
+
 // renderFiles prints GetExperimentResults kind "files" (the parts of a
 // rotated file each on its row, in order; COMPLETE says whether a file
 // still changes); the device column only when the rows name their device.

@@ -238,6 +238,8 @@ func TestOutputRealAM(t *testing.T) {
 		{golden: "results-counters.txt", args: []string{"get-experiment-results", "1", "-kind", "counters", "-limit", "5"}},
 		{golden: "json-counters.json", args: []string{"-json", "get-experiment-results", "1", "-kind", "counters", "-limit", "1"}},
 		{golden: "results-files.txt", args: []string{"get-experiment-results", "1", "-kind", "files"}},
+		{golden: "query-group-src.txt", args: []string{"query", "1", "-group-by", "src", "-order-by", "-bytes", "-limit", "10"}},
+		{golden: "query-flows.txt", args: []string{"query", "1", "-filter", "tcp and dst port 80 and packets > 4", "-limit", "3"}},
 		{args: []string{"get-experiment-results", "1", "-kind", "files", "-download", downloads}, downloads: 3, then: func(t *testing.T) {
 			for _, name := range []string{"counters.csv", "flows.ipfix", "packets.pcap"} {
 				if fi, err := os.Stat(filepath.Join(downloads, name)); err != nil || fi.Size() == 0 {

@@ -55,6 +55,16 @@ def main():
         status = am.GetExperimentStatus(exp)
     flows = am.GetExperimentResults(exp, {"kind": "flows", "offset": 0, "limit": 10000})
     files = am.GetExperimentResults(exp, {"kind": "files"})
+    # QueryFlows: the groups by protocol hold every flow; a bad filter is
+    # fault 3 naming its position.
+    q = am.QueryFlows(exp, {"group_by": ["proto"], "order_by": "-packets"})
+    assert q["total"] == len(q["rows"]) and sum(r["flows"] for r in q["rows"]) == len(flows), (q, len(flows))
+    assert sum(r["packets"] for r in q["rows"]) == sum(f["packets"] + f["rev_packets"] for f in flows), q
+    try:
+        am.QueryFlows(exp, {"filter": "host 10.0.0.256"})
+        raise SystemExit("QueryFlows accepted a bad address")
+    except xmlrpc.client.Fault as f:
+        assert f.faultCode == 3 and "position 6" in f.faultString, f
     pcap = [f for f in files if f["name"] == "packets.pcap"][0]
     parts = urllib.parse.urlsplit(url)
     req = urllib.request.Request(pcap["url"])
