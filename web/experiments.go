@@ -449,6 +449,10 @@ type filterCheck struct {
 	Filter string
 	OK     bool
 	Error  string
+	// Down are the devices of the experiment that do not answer: the
+	// filter was compiled for their last known link types only, so the
+	// check is not a success.
+	Down []string
 }
 
 // checkFilter compiles the typed filter for every device interface of
@@ -466,6 +470,15 @@ func (h *Handler) checkFilter(w http.ResponseWriter, r *http.Request, s *session
 	switch {
 	case err == nil:
 		fc.OK = true
+		if set, serr := h.m.GetExperimentSettings(r.Context(), s.User, id); serr == nil {
+			if pairs, perr := h.pairs(r, s.User, &set); perr == nil {
+				for _, p := range pairs {
+					if dev := p.Name[:strings.Index(p.Name+":", ":")]; (p.Device == nil || !p.Device.Reachable) && !slices.Contains(fc.Down, dev) {
+						fc.Down = append(fc.Down, dev)
+					}
+				}
+			}
+		}
 	case am.FaultOf(err).Code == amapi.FaultInvalid:
 		fc.Error = message(err)
 	default:
@@ -503,11 +516,28 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session)
 			h.fail(w, r, err)
 			return
 		}
-		h.sessions.setFlash(s, "Not "+done+": "+message(err))
+		msg, detail := humanize(err)
+		h.sessions.setErrorFlash(s, "The experiment was not "+done+". "+msg, detail)
 	} else {
 		h.sessions.setFlash(s, "Experiment "+done+".")
 	}
 	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
+}
+
+// stopForm is the confirmation step of a stop: a stopped experiment
+// cannot be started again.
+func (h *Handler) stopForm(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "experiment_stop.html", "Stop experiment "+set.Name+"?", "experiments", set)
 }
 
 // deleteExperimentForm is the confirmation step of a deletion.
@@ -539,7 +569,8 @@ func (h *Handler) deleteExperiment(w http.ResponseWriter, r *http.Request, s *se
 			h.fail(w, r, err)
 			return
 		}
-		h.sessions.setFlash(s, "Not deleted: "+message(err))
+		msg, detail := humanize(err)
+		h.sessions.setErrorFlash(s, "The experiment was not deleted. "+msg, detail)
 		http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
 		return
 	}

@@ -25,7 +25,7 @@ type view struct {
 	User am.Principal
 	CSRF string
 	// Flash is a one-time message (after a redirect).
-	Flash string
+	Flash flash
 	Data  any
 }
 
@@ -94,20 +94,53 @@ func message(err error) string {
 type errorData struct {
 	Status  int
 	Message string
+	// Detail is the manager's own text when Message says it in words.
+	Detail string
+	// Back is where "Back" goes: the page the request came from when it
+	// is one of this site's, else the start page.
+	Back string
 }
 
-// fail answers a manager error with the error page (or a bare message to
-// an htmx request).
+// backOf is the same-site page a request came from (its Referer), or "/".
+func backOf(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || ref.Path == r.URL.Path {
+		return "/"
+	}
+	next := ref.Path
+	if ref.RawQuery != "" {
+		next += "?" + ref.RawQuery
+	}
+	if s := safeNext(next); s == next {
+		return s
+	}
+	return "/"
+}
+
+// fail answers a manager error with the error page, inside the layout,
+// in words with the manager's text folded (or a bare message to an htmx
+// request).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := httpStatus(err)
 	if status == http.StatusInternalServerError {
 		h.cfg.Logger.Error("request failed", "path", r.URL.Path, "error", err)
 	}
+	msg, detail := humanize(err)
 	if r.Header.Get("HX-Request") != "" {
-		http.Error(w, message(err), status)
+		http.Error(w, msg, status)
 		return
 	}
-	h.render(w, r, status, "error.html", http.StatusText(status), "", errorData{Status: status, Message: message(err)})
+	h.render(w, r, status, "error.html", http.StatusText(status), "", errorData{Status: status, Message: msg, Detail: detail, Back: backOf(r)})
+}
+
+// notFound answers an unknown URL with the 404 page inside the layout.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("HX-Request") != "" {
+		http.Error(w, "no such page", http.StatusNotFound)
+		return
+	}
+	h.render(w, r, http.StatusNotFound, "error.html", "Page not found", "", errorData{Status: http.StatusNotFound,
+		Message: "There is no page at " + r.URL.Path + ": the link may be old, or the address mistyped.", Back: "/"})
 }
 
 // user wraps a handler that needs a logged-in user: others are sent to

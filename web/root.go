@@ -107,7 +107,7 @@ type Handler struct {
 var pageFiles = []string{
 	"login.html", "devices.html", "device_form.html", "device_delete.html", "device_deleted.html", "experiment_delete.html",
 	"experiments.html", "experiment_new.html", "experiment.html", "error.html", "keys.html", "audit.html",
-	"schedule.html",
+	"schedule.html", "experiment_stop.html",
 }
 
 // New returns the GUI over manager m; it parses the embedded templates.
@@ -148,6 +148,7 @@ func (h *Handler) routes(static fs.FS) {
 	files := http.FileServerFS(static)
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(files)))
 	h.mux.HandleFunc("GET /{$}", h.home)
+	h.mux.HandleFunc("/", h.notFound)
 	h.mux.HandleFunc("GET /login", h.loginForm)
 	h.mux.HandleFunc("POST /login", h.login)
 	h.mux.HandleFunc("POST /logout", h.logout)
@@ -176,6 +177,7 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /experiments/{id}/configure", h.user(h.configureExperiment))
 	h.mux.HandleFunc("POST /experiments/{id}/check-filter", h.user(h.checkFilter))
 	h.mux.HandleFunc("POST /experiments/{id}/{action}", h.user(h.transition))
+	h.mux.HandleFunc("GET /experiments/{id}/stop", h.user(h.stopForm))
 	h.mux.HandleFunc("GET /experiments/{id}/delete", h.user(h.deleteExperimentForm))
 	h.mux.HandleFunc("POST /experiments/{id}/delete", h.user(h.deleteExperiment))
 	h.mux.HandleFunc("GET /experiments/{id}/status", h.user(h.statusFragment))
