@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +15,25 @@ import (
 	"github.com/gimsproject/gims/deviceapi"
 )
 
-// listExperiments shows the user's experiments (every one for admins).
+// experimentsData is the data of experiments.html.
+type experimentsData struct {
+	List []amapi.ExperimentSummary
+	// Any tells that there are experiments before the filters.
+	Any bool
+	// State and Owner are the filters ("" for all); Owners are the
+	// owners to choose from (admins).
+	State, Owner string
+	Owners       []string
+	States       []string
+	// Query is the filters as a query string, for the live refresh.
+	Query      string
+	IntervalMS int
+}
+
+// listExperiments shows the user's experiments (every one for admins),
+// filtered by state and owner; the table refreshes itself (an htmx
+// request gets the table only), so a finished experiment does not keep
+// showing "running".
 func (h *Handler) listExperiments(w http.ResponseWriter, r *http.Request, s *session) {
 	list, err := h.m.ListExperiments(r.Context(), s.User)
 	if err != nil {
@@ -22,7 +41,33 @@ func (h *Handler) listExperiments(w http.ResponseWriter, r *http.Request, s *ses
 		return
 	}
 	slices.SortFunc(list, func(a, b amapi.ExperimentSummary) int { return int(b.ID - a.ID) })
-	h.render(w, r, http.StatusOK, "experiments.html", "Experiments", "experiments", list)
+	q := r.URL.Query()
+	d := experimentsData{Any: len(list) > 0, State: q.Get("state"), Owner: q.Get("owner"),
+		States:     []string{am.StateInstantiated, am.StateConfigured, am.StateRunning, am.StatePaused, am.StateDone},
+		IntervalMS: int(h.cfg.StatusInterval.Milliseconds()) * 2}
+	qs := neturl.Values{}
+	if d.State != "" {
+		qs.Set("state", d.State)
+	}
+	if d.Owner != "" {
+		qs.Set("owner", d.Owner)
+	}
+	d.Query = qs.Encode()
+	for _, e := range list {
+		if !slices.Contains(d.Owners, e.Owner) {
+			d.Owners = append(d.Owners, e.Owner)
+		}
+		if (d.State == "" || e.State == d.State) && (d.Owner == "" || e.Owner == d.Owner) {
+			d.List = append(d.List, e)
+		}
+	}
+	slices.Sort(d.Owners)
+	if r.Header.Get("HX-Request") != "" {
+		v := view{User: s.User, CSRF: s.CSRF, Data: d}
+		h.execute(w, http.StatusOK, h.pages["experiments.html"], "experiments-table", v)
+		return
+	}
+	h.render(w, r, http.StatusOK, "experiments.html", "Experiments", "experiments", d)
 }
 
 // sourceChoice is one device interface offered by the create form.
@@ -186,6 +231,26 @@ type experimentData struct {
 	Status       statusView
 	Results      resultsView
 	Interval     int
+}
+
+// CountersOff tells that the experiment was configured without the
+// counters transform: no charts (rather than two empty ones).
+func (d *experimentData) CountersOff() bool {
+	return d.S.Config != nil && d.S.Config.Counters == nil
+}
+
+// TraceTime tells that every source is a pcap file: the charts' times are
+// the packets' recorded timestamps.
+func (d *experimentData) TraceTime() bool {
+	if len(d.S.Devices) == 0 {
+		return false
+	}
+	for _, name := range d.S.Devices {
+		if !strings.Contains(name, ":file:") {
+			return false
+		}
+	}
+	return true
 }
 
 // tailor fills the parts of a configure form that depend on the devices.

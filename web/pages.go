@@ -290,14 +290,14 @@ func funcs() template.FuncMap {
 			if t.IsZero() {
 				return "never"
 			}
-			return t.Local().Format("2006-01-02 15:04:05")
+			return t.UTC().Format(timeFormat) + " UTC"
 		},
 		// utc writes a schedule's times, which are typed in UTC.
 		"utc": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
 			}
-			return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+			return t.UTC().Format(timeFormat) + " UTC"
 		},
 		"ago": func(t time.Time) string {
 			if t.IsZero() {
@@ -306,6 +306,9 @@ func funcs() template.FuncMap {
 			return humanDuration(time.Since(t).Seconds()) + " ago"
 		},
 		"proto":    protoName,
+		"isICMP":   func(p int) bool { return p == 1 || p == 58 },
+		"icmp":     icmpText,
+		"plural":   plural,
 		"barTitle": barTitle,
 		"join":     strings.Join,
 		"fileKind": fileKind,
@@ -315,7 +318,7 @@ func funcs() template.FuncMap {
 			if ms == 0 {
 				return "—"
 			}
-			return time.UnixMilli(ms).Local().Format("15:04:05.000")
+			return time.UnixMilli(ms).UTC().Format(timeFormat+".000") + " UTC"
 		},
 		"msdur": func(start, end int64) string {
 			return fmt.Sprintf("%.3f s", float64(end-start)/1000)
@@ -328,6 +331,27 @@ func funcs() template.FuncMap {
 		// members (user, CSRF token).
 		"sub": func(v view, data any) view { v.Data = data; return v },
 	}
+}
+
+// timeFormat is the one way the GUI writes a time (issue 18): the date
+// and a 24-hour clock, in UTC (the charts' axes and tooltips too).
+const timeFormat = "2006-01-02 15:04:05"
+
+// icmpText writes the ICMP type and code of a flow, which IPFIX carries in
+// the destination port as type×256+code (so port 2048 is "echo request").
+func icmpText(proto, port int) string {
+	typ, code := port>>8, port&0xff
+	names := map[int]string{0: "echo reply", 3: "unreachable", 5: "redirect", 8: "echo request", 11: "time exceeded"}
+	if proto == 58 {
+		names = map[int]string{1: "unreachable", 2: "packet too big", 3: "time exceeded", 128: "echo request",
+			129: "echo reply", 133: "router solicitation", 134: "router advertisement",
+			135: "neighbor solicitation", 136: "neighbor advertisement"}
+	}
+	s := fmt.Sprintf("type %d code %d", typ, code)
+	if n, ok := names[typ]; ok {
+		s += " (" + n + ")"
+	}
+	return s
 }
 
 // humanBytes is a byte count with a binary unit.

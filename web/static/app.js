@@ -153,12 +153,12 @@
   // stacked by device.
   var palette = ["#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#e53935", "#00897b", "#6d4c41", "#546e7a"];
   // One time format everywhere (as the server writes them): 24-hour
-  // clock with the date, YYYY-MM-DD HH:MM:SS.
+  // clock with the date, YYYY-MM-DD HH:MM:SS, in UTC.
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function timeLabel(ms) {
     var d = new Date(ms);
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
-      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
+      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
   window.gimsTimeLabel = timeLabel;
   function siTick(unit) {
@@ -219,7 +219,7 @@
     var charts = { pps: stackedChart(pps, "pkt/s"), bps: stackedChart(bps, "bit/s") };
     var trace = section.getAttribute("data-trace-time") === "true";
     [charts.pps, charts.bps].forEach(function (c) {
-      c.options.scales.x.title = { display: true, text: trace ? "trace time (the packets' own timestamps)" : "time" };
+      c.options.scales.x.title = { display: true, text: trace ? "trace time (the packets' own timestamps, UTC)" : "time (UTC)" };
     });
     var url = section.getAttribute("data-counters");
     var every = parseInt(section.getAttribute("data-interval"), 10) || 3000;
@@ -253,6 +253,12 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.device-form").forEach(setupDeviceForm);
     document.querySelectorAll("form[data-busy-form]").forEach(setupBusy);
+    var filters = document.getElementById("experiment-filters");
+    if (filters) {
+      filters.querySelectorAll("select").forEach(function (sel) {
+        sel.addEventListener("change", function () { filters.requestSubmit(); });
+      });
+    }
     var charts = document.getElementById("charts");
     if (charts) { setupCharts(charts); }
   });
