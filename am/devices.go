@@ -353,7 +353,7 @@ func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (_
 	}
 	d, err := m.db.DeleteDevice(ctx, name)
 	if errors.Is(err, db.ErrInUse) {
-		return amapi.DeviceInfo{}, fmt.Errorf("%w: %v", ErrConflict, err)
+		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q is in use by a running or paused experiment", ErrConflict, name)
 	}
 	if err != nil {
 		return amapi.DeviceInfo{}, err

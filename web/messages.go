@@ -48,7 +48,7 @@ var stateVerbs = map[string]string{
 var (
 	adminRE = regexp.MustCompile(`(\w+) is for admins; \S+ is an? \w+`)
 	stateRE = regexp.MustCompile(`experiment \d+ is (\w+); (\w+) is not allowed from \w+`)
-	inUseRE = regexp.MustCompile(`device "?([^"]*?)"?:? in use`)
+	inUseRE = regexp.MustCompile(`device "([^"]+)"`)
 )
 
 // words turns "ListDevices" into "list devices".

@@ -104,7 +104,7 @@ type errorData struct {
 // backOf is the same-site page a request came from (its Referer), or "/".
 func backOf(r *http.Request) string {
 	ref, err := url.Parse(r.Referer())
-	if err != nil || ref.Host != r.Host || ref.Path == r.URL.Path {
+	if err != nil || ref.Host != r.Host || (r.Method == http.MethodGet && ref.Path == r.URL.Path) {
 		return "/"
 	}
 	next := ref.Path

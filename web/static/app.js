@@ -61,7 +61,8 @@
       if (note) { note.hidden = false; }
     });
     // Back from the history: usable again.
-    window.addEventListener("pageshow", function () {
+    window.addEventListener("pageshow", function (e) {
+      if (!e.persisted) { return; }
       form.querySelectorAll("button[aria-busy]").forEach(function (b) { b.disabled = false; b.removeAttribute("aria-busy"); });
       form.removeAttribute("aria-busy");
     });
