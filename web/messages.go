@@ -79,6 +79,8 @@ func humanize(err error) (msg, detail string) {
 				what = words(m[1])
 			}
 			msg = "Only admins can " + what + "."
+		} else {
+			msg = strings.TrimPrefix(raw, am.ErrAuth.Error()+": ")
 		}
 	case amapi.FaultState:
 		if m := stateRE.FindStringSubmatch(raw); m != nil {
@@ -102,7 +104,7 @@ func humanize(err error) (msg, detail string) {
 	if msg == raw {
 		return capitalize(msg), ""
 	}
-	return msg, raw
+	return capitalize(msg), raw
 }
 
 // deviceSentence says what a failed call to a capture device means.

@@ -107,7 +107,7 @@ type Handler struct {
 var pageFiles = []string{
 	"login.html", "devices.html", "device_form.html", "device_delete.html", "device_deleted.html", "experiment_delete.html",
 	"experiments.html", "experiment_new.html", "experiment.html", "error.html", "keys.html", "audit.html",
-	"schedule.html", "experiment_stop.html",
+	"schedule.html", "experiment_stop.html", "users.html",
 }
 
 // New returns the GUI over manager m; it parses the embedded templates.
@@ -169,6 +169,9 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /keys", h.user(h.createKey))
 	h.mux.HandleFunc("POST /keys/{name}/delete", h.user(h.deleteKey))
 	h.mux.HandleFunc("GET /audit", h.user(h.showAudit))
+	h.mux.HandleFunc("GET /users", h.user(h.listUsers))
+	h.mux.HandleFunc("POST /users", h.user(h.addUser))
+	h.mux.HandleFunc("POST /users/{name}/delete", h.user(h.deleteUser))
 	h.mux.HandleFunc("GET /schedule", h.user(h.showSchedule))
 	h.mux.HandleFunc("GET /experiments", h.user(h.listExperiments))
 	h.mux.HandleFunc("GET /experiments/new", h.user(h.newExperimentForm))

@@ -269,6 +269,31 @@ func TestRound2Bugs(t *testing.T) {
 			}
 		}
 		b.shot("34-icmp", false)
+		var sorts []string
+		b.eval("aria-sort", `[...document.querySelectorAll('#flows th[aria-sort]')].map(th => th.getAttribute('aria-sort'))`, &sorts)
+		if len(sorts) != 9 || sorts[0] != "ascending" || sorts[5] != "none" {
+			t.Errorf("aria-sort of the flow columns: %q; want proto ascending, the others none", sorts)
+		}
+	})
+
+	t.Run("accessibility: skip link, focus ring, text size", func(t *testing.T) {
+		b.t = t
+		b.navigate("/experiments", "#experiments")
+		var a struct {
+			Skip    string  `json:"skip"`
+			Outline string  `json:"outline"`
+			Small   float64 `json:"small"`
+		}
+		b.run("tab", chromedp.KeyEvent("\t"))
+		b.eval("focus", `(() => { const el = document.activeElement; const st = getComputedStyle(el);
+			const small = Math.min(...[...document.querySelectorAll('small, td, th, a, p')].map(x => parseFloat(getComputedStyle(x).fontSize)));
+			return {skip: el.className + ' ' + el.getAttribute('href'), outline: st.outlineStyle + ' ' + st.outlineWidth, small: small}; })()`, &a)
+		if a.Skip != "skip-link #main" || a.Outline != "solid 3px" {
+			t.Errorf("the first Tab focuses %q with outline %q; want the skip link with a 3px ring", a.Skip, a.Outline)
+		}
+		if a.Small < 14 {
+			t.Errorf("text of %.1f px on the experiments page; want 14 px or more", a.Small)
+		}
 	})
 
 	t.Run("14 the experiments list refreshes and filters", func(t *testing.T) {
@@ -481,6 +506,30 @@ func TestRound2DeviceForms(t *testing.T) {
 			t.Errorf("the manager takes bad!host: %v", err)
 		}
 		b.shot("42-device-errors", true)
+	})
+
+	t.Run("users page: list, add, delete", func(t *testing.T) {
+		b.t = t
+		b.navigate("/experiments", "#nav-users")
+		b.click("#nav-users", "#new-user-form")
+		b.setValue("#new-user-form input[name=name]", "carol")
+		b.setValue("#new-user-form input[name=password]", "carol-password-1")
+		b.setValue("#new-user-form select[name=role]", am.RoleAdmin)
+		b.clickNav("#add-user", "#user-carol")
+		if s := b.text("#user-carol .user-role"); s != am.RoleAdmin {
+			t.Errorf("carol's role %q", s)
+		}
+		b.setValue("#new-user-form input[name=name]", "carol")
+		b.setValue("#new-user-form input[name=password]", "x")
+		b.clickNav("#add-user", "#user-error")
+		b.isErrorAlert("#user-error")
+		b.absent("#delete-user-" + adminName)
+		b.shot("45-users", true)
+		b.clickNav("#delete-user-carol", "#user-list")
+		b.absent("#user-carol")
+		if _, err := e.m.LookupPrincipal(ctx, "carol"); err == nil {
+			t.Errorf("carol still exists")
+		}
 	})
 
 	t.Run("05 a daemon that never answers: busy, then a readable timeout", func(t *testing.T) {
