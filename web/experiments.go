@@ -575,7 +575,13 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session)
 		http.NotFound(w, r)
 		return
 	}
-	_, err = call(r.Context(), s.User, id)
+	st, err := call(r.Context(), s.User, id)
+	var pending []string
+	for _, d := range st.Devices {
+		if d.StopPending {
+			pending = append(pending, d.Device)
+		}
+	}
 	if err != nil {
 		if code := am.FaultOf(err).Code; code == amapi.FaultNotFound || code == amapi.FaultAuth {
 			h.fail(w, r, err)
@@ -583,6 +589,11 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session)
 		}
 		msg, detail := humanize(err)
 		h.sessions.setErrorFlash(s, "The experiment was not "+done+". "+msg, detail)
+	} else if len(pending) > 0 {
+		// Stopped at the AM, but a device did not answer: it may still
+		// be capturing. That is not a success message.
+		h.sessions.setErrorFlash(s, "The experiment is "+done+", but "+strings.Join(pending, ", ")+
+			" did not answer and may still be capturing: the AM stops the job when the device answers again.", "")
 	} else {
 		h.sessions.setFlash(s, "Experiment "+done+".")
 	}

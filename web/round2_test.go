@@ -132,6 +132,18 @@ func TestRound2Bugs(t *testing.T) {
 	if _, err := e.m.ConfigureExperiment(ctx, alicePr, bothID, amapi.ExperimentConfig{Pcap: true}); err != nil {
 		t.Fatal(err)
 	}
+	// One running on both devices, for a stop while tap2 is down.
+	twoID, err := e.m.CreateExperiment(ctx, alicePr, amapi.CreateRequest{Name: "two",
+		Devices: []string{"tap1:file:" + traceName, "tap2:file:" + traceName}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.ConfigureExperiment(ctx, alicePr, twoID, amapi.ExperimentConfig{Pcap: true, ReplaySpeed: 0.05}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.StartExperiment(ctx, alicePr, twoID); err != nil {
+		t.Fatal(err)
+	}
 	// tap2 goes down; the manager notices at its next call.
 	cd2.Kill(syscall.SIGKILL)
 	e.m.GetDeviceCapabilities(ctx, e.admin, "tap2")
@@ -161,6 +173,21 @@ func TestRound2Bugs(t *testing.T) {
 			t.Errorf("a neutral message after the failure: %q", s)
 		}
 		b.shot("30-transition-failed", true)
+	})
+
+	t.Run("01 a stop a device did not answer is not a success", func(t *testing.T) {
+		b.t = t
+		b.navigate(fmt.Sprintf("/experiments/%d", twoID), "#btn-stop")
+		b.click("#btn-stop", "#confirm-stop-btn")
+		b.clickNav("#confirm-stop-btn", ".flash")
+		msg := b.isErrorAlert("#flash-error")
+		if !strings.Contains(msg, "tap2 did not answer") {
+			t.Errorf("error %q", msg)
+		}
+		if s := successFlash(); s != "" {
+			t.Errorf("a neutral message after the failure: %q", s)
+		}
+		b.shot("30-stop-device-down", false)
 	})
 
 	t.Run("stop asks for confirmation", func(t *testing.T) {
