@@ -172,6 +172,7 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("GET /users", h.user(h.listUsers))
 	h.mux.HandleFunc("POST /users", h.user(h.addUser))
 	h.mux.HandleFunc("POST /users/{name}/delete", h.user(h.deleteUser))
+	h.mux.HandleFunc("POST /users/{name}/role", h.user(h.setUserRole))
 	h.mux.HandleFunc("GET /schedule", h.user(h.showSchedule))
 	h.mux.HandleFunc("GET /experiments", h.user(h.listExperiments))
 	h.mux.HandleFunc("GET /experiments/new", h.user(h.newExperimentForm))

@@ -551,6 +551,14 @@ func TestRound2DeviceForms(t *testing.T) {
 		b.clickNav("#add-user", "#user-error")
 		b.isErrorAlert("#user-error")
 		b.absent("#delete-user-" + adminName)
+		b.setValue("#role-carol", am.RoleExperimenter)
+		b.clickNav("#set-role-carol", ".flash")
+		if s := b.text("#user-carol .user-role"); s != am.RoleExperimenter {
+			t.Errorf("carol's role after the change %q", s)
+		}
+		if p, err := e.m.LookupPrincipal(ctx, "carol"); err != nil || p.Role != am.RoleExperimenter {
+			t.Errorf("carol = %+v, %v", p, err)
+		}
 		b.shot("45-users", true)
 		b.clickNav("#delete-user-carol", "#user-list")
 		b.absent("#user-carol")

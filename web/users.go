@@ -57,6 +57,25 @@ func (h *Handler) addUser(w http.ResponseWriter, r *http.Request, s *session) {
 	http.Redirect(w, r, "/users", http.StatusSeeOther)
 }
 
+// setUserRole changes a user's role through the manager (which keeps the
+// last admin an admin).
+func (h *Handler) setUserRole(w http.ResponseWriter, r *http.Request, s *session) {
+	name := r.PathValue("name")
+	u, err := h.m.SetUserRole(r.Context(), s.User, name, r.PostFormValue("role"))
+	if err != nil {
+		if st := httpStatus(err); st == http.StatusBadRequest || st == http.StatusConflict {
+			msg, detail := humanize(err)
+			h.sessions.setErrorFlash(s, "The role of "+name+" was not changed. "+msg, detail)
+			http.Redirect(w, r, "/users", http.StatusSeeOther)
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.sessions.setFlash(s, fmt.Sprintf("%s is now an %s.", u.Name, u.Role))
+	http.Redirect(w, r, "/users", http.StatusSeeOther)
+}
+
 // deleteUser deletes a user (their experiments stay); an admin cannot
 // delete themselves here (they would be logged out mid-way).
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, s *session) {

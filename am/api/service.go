@@ -57,6 +57,12 @@ type AddUserArgs struct {
 	User amapi.UserInput
 }
 
+// RoleArgs are SetUserRole's parameters.
+type RoleArgs struct {
+	Name string
+	Role string
+}
+
 // RegisterArgs are RegisterDevice's parameters.
 type RegisterArgs struct {
 	Registration amapi.Registration
@@ -109,6 +115,7 @@ func serviceHelp() map[string]string {
 		"AddUser":               "AddUser({name, password (8 to 72 bytes), role: admin|experimenter, cert_uri?}) creates a user (admin); a client certificate whose CN is the name, or with cert_uri as a SAN URI, logs in without a password.",
 		"DeleteUser":            "DeleteUser(name) removes a user; their experiments stay (admin).",
 		"ListUsers":             "ListUsers() returns [{name, role, created}] (admin).",
+		"SetUserRole":           "SetUserRole(name, role: admin|experimenter) changes a user's role and returns the user (admin); the last admin stays an admin (fault 6).",
 		"RegisterDevice":        "RegisterDevice({name, hostname, port, token, activation, tls?, cert_sha256?}) announces a capture daemon with an activation code from CreateActivation; it stays pending until an admin approves it with EditDevice(name, {approved: true}). It never replaces an existing device.",
 		"CreateActivation":      "CreateActivation({expires_s? (default 86400, at most 30 days), uses? (default 1, at most 1000)}) returns {id, code, created_by, created, expires, uses_left}: the code lets capture daemons RegisterDevice; it is shown only now (admin).",
 		"ListActivations":       "ListActivations() returns the usable activations [{id, created_by, created, expires, uses_left}], without their codes (admin).",
@@ -228,6 +235,12 @@ func (s *Service) AddUser(r *http.Request, a *AddUserArgs, reply *amapi.UserInfo
 // DeleteUser removes a user.
 func (s *Service) DeleteUser(r *http.Request, a *NameArgs, reply *amapi.UserInfo) (err error) {
 	*reply, err = s.m.DeleteUser(r.Context(), principal(r), a.Name)
+	return err
+}
+
+// SetUserRole changes a user's role.
+func (s *Service) SetUserRole(r *http.Request, a *RoleArgs, reply *amapi.UserInfo) (err error) {
+	*reply, err = s.m.SetUserRole(r.Context(), principal(r), a.Name, a.Role)
 	return err
 }
 
