@@ -340,6 +340,9 @@ func TestRound2Bugs(t *testing.T) {
 		if mark != 7 {
 			t.Errorf("the page reloaded")
 		}
+		if p, d := b.text(fmt.Sprintf("#experiment-%d .exp-packets", traceID)), b.text(fmt.Sprintf("#experiment-%d .exp-duration", traceID)); p == "0" || d == "—" {
+			t.Errorf("the finished trace experiment shows %s packets and duration %s", p, d)
+		}
 		b.setValue("#filter-state", "configured")
 		b.waitNav("filtered", `location.search.includes('state=configured') && document.readyState === 'complete' && !!document.querySelector('#experiments-list')`)
 		var states []string
