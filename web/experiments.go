@@ -81,6 +81,28 @@ type sourceChoice struct {
 	Location    string
 	Reachable   bool
 	Checked     bool
+	// Pseudo marks interfaces nobody measures traffic on (bluetooth,
+	// D-Bus, netfilter queues, USB monitors): hidden unless asked.
+	Pseudo bool
+}
+
+// pseudoInterface tells whether an interface is a pseudo-interface of
+// libpcap rather than a network (or a capture file).
+func pseudoInterface(name string) bool {
+	for _, p := range []string{"bluetooth", "dbus", "nflog", "nfqueue", "usbmon", "can", "vcan"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceGroup is one device's interfaces in the create form.
+type sourceGroup struct {
+	Device    string
+	Location  string
+	Reachable bool
+	Sources   []sourceChoice
 }
 
 // newExperimentData is the data of experiment_new.html.
@@ -89,6 +111,29 @@ type newExperimentData struct {
 	Description string
 	Sources     []sourceChoice
 	Error       string
+	Detail      string
+}
+
+// Groups are the sources by device, in order.
+func (d newExperimentData) Groups() []sourceGroup {
+	var out []sourceGroup
+	for _, s := range d.Sources {
+		if len(out) == 0 || out[len(out)-1].Device != s.Device {
+			out = append(out, sourceGroup{Device: s.Device, Location: s.Location, Reachable: s.Reachable})
+		}
+		out[len(out)-1].Sources = append(out[len(out)-1].Sources, s)
+	}
+	return out
+}
+
+// AnyPseudo tells whether some source is a pseudo-interface.
+func (d newExperimentData) AnyPseudo() bool {
+	for _, s := range d.Sources {
+		if s.Pseudo {
+			return true
+		}
+	}
+	return false
 }
 
 // sources lists every interface of the approved devices that p may use
@@ -110,7 +155,7 @@ func (h *Handler) sources(r *http.Request, p am.Principal, checked []string) ([]
 			v := d.Name + ":" + i.Name
 			out = append(out, sourceChoice{Value: v, Device: d.Name, Interface: i.Name, LinkType: i.LinkType,
 				Description: i.Description, Location: d.Location, Reachable: d.Reachable,
-				Checked: slices.Contains(checked, v)})
+				Checked: slices.Contains(checked, v), Pseudo: pseudoInterface(i.Name)})
 		}
 	}
 	return out, nil
@@ -134,7 +179,7 @@ func (h *Handler) createExperiment(w http.ResponseWriter, r *http.Request, s *se
 	id, err := h.m.CreateExperiment(r.Context(), s.User, amapi.CreateRequest{Name: d.Name, Description: d.Description,
 		Devices: devices})
 	if err != nil {
-		d.Error = message(err)
+		d.Error, d.Detail = humanize(err)
 		d.Sources, _ = h.sources(r, s.User, devices)
 		h.render(w, r, httpStatus(err), "experiment_new.html", "New experiment", "experiments", d)
 		return

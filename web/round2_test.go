@@ -358,6 +358,33 @@ func TestRound2Bugs(t *testing.T) {
 		b.shot("35-experiments-filtered", true)
 	})
 
+	t.Run("new experiment: interfaces by device, search, pseudo-interfaces hidden, cancel", func(t *testing.T) {
+		b.t = t
+		b.navigate("/experiments/new", "#experiment-form")
+		var groups []string
+		b.eval("groups", `[...document.querySelectorAll('.source-group')].map(g => g.dataset.device)`, &groups)
+		if strings.Join(groups, ",") != "tap1,tap2" {
+			t.Errorf("groups %q, want tap1 and tap2", groups)
+		}
+		visible := func() []string {
+			var v []string
+			b.eval("visible sources", `[...document.querySelectorAll('#sources label.source')].filter(l => l.getClientRects().length > 0).map(l => l.querySelector('input').value)`, &v)
+			return v
+		}
+		for _, v := range visible() {
+			if pseudoInterface(v[strings.Index(v, ":")+1:]) {
+				t.Errorf("pseudo-interface %s shown by default", v)
+			}
+		}
+		b.setValue("#source-search", "tcpreplay")
+		got := visible()
+		if len(got) != 2 || !strings.HasSuffix(got[0], sampleName) || !strings.HasSuffix(got[1], sampleName) {
+			t.Errorf("search tcpreplay shows %q", got)
+		}
+		b.shot("38-new-experiment", true)
+		b.click("#cancel", "#experiments-list")
+	})
+
 	t.Run("10 unknown URLs get the 404 page in the layout", func(t *testing.T) {
 		b.t = t
 		b.navigate("/no/such/page", "#error-page")

@@ -254,6 +254,18 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.device-form").forEach(setupDeviceForm);
     document.querySelectorAll("form[data-busy-form]").forEach(setupBusy);
+    var search = document.getElementById("source-search");
+    if (search) {
+      search.addEventListener("input", function () {
+        var q = search.value.trim().toLowerCase(), shown = 0;
+        document.querySelectorAll("#sources label.source").forEach(function (l) {
+          var hit = q === "" || l.getAttribute("data-search").toLowerCase().indexOf(q) >= 0;
+          l.classList.toggle("no-match", !hit);
+          if (hit) { shown++; }
+        });
+        document.getElementById("no-source-match").hidden = shown > 0;
+      });
+    }
     var filters = document.getElementById("experiment-filters");
     if (filters) {
       filters.querySelectorAll("select").forEach(function (sel) {
