@@ -260,6 +260,11 @@ func TestRound2Bugs(t *testing.T) {
 			t.Errorf("x axis title %q does not say trace time", c.Axis)
 		}
 		b.text("#trace-time")
+		var table []string
+		b.eval("the chart's table", `[...document.querySelectorAll('#counters-table tbody tr')].map(tr => tr.children[0].textContent + ' | ' + tr.children[1].textContent)`, &table)
+		if len(table) < 2 || !dateTimeRE.MatchString(strings.Split(table[0], " | ")[0]) || !strings.HasSuffix(table[0], "pkt/s") {
+			t.Errorf("the counters as a table: %q", table)
+		}
 		var times []string
 		b.eval("times", `[...document.querySelectorAll('#flows td.time'), ...document.querySelectorAll('#history li > small:first-child')].map(x => x.textContent.trim())`, &times)
 		if len(times) < 2 {

@@ -214,6 +214,26 @@
     if (r.unclassified) { series.push({ name: "unclassified", values: r.unclassified }); }
     return series;
   }
+  // fillTable writes the counters as a table (the charts' text
+  // alternative): newest first, at most 200 rows.
+  function fillTable(tbody, d, labels) {
+    if (!tbody) { return; }
+    var rows = [];
+    for (var i = labels.length - 1; i >= 0 && rows.length < 200; i--) {
+      var tr = document.createElement("tr");
+      var bits = 0;
+      ["tcp", "udp", "icmp", "other", "unclassified"].forEach(function (k) { if (d.bps[k]) { bits += d.bps[k][i] || 0; } });
+      [labels[i], siValue(d.pps.tcp[i] || 0, "pkt/s"), siValue(d.pps.udp[i] || 0, "pkt/s"), siValue(d.pps.icmp[i] || 0, "pkt/s"),
+        siValue(d.pps.other[i] || 0, "pkt/s"), siValue(bits, "bit/s")].forEach(function (v, j) {
+        var td = document.createElement("td");
+        if (j > 0) { td.className = "num"; }
+        td.textContent = v;
+        tr.appendChild(td);
+      });
+      rows.push(tr);
+    }
+    tbody.replaceChildren.apply(tbody, rows);
+  }
   function setupCharts(section) {
     var pps = section.querySelector("#chart-pps"), bps = section.querySelector("#chart-bps");
     if (!pps || !bps || !window.Chart) { return; }
@@ -232,6 +252,7 @@
           var labels = d.times.map(timeLabel);
           setSeries(charts.pps, labels, byProtocol(d.pps));
           setSeries(charts.bps, labels, byProtocol(d.bps));
+          fillTable(section.querySelector("#counters-table tbody"), d, labels);
           var empty = section.querySelector(".chart-empty");
           if (empty) { empty.hidden = d.times.length > 0; }
           section.setAttribute("data-points", String(d.times.length));
