@@ -301,6 +301,15 @@ func TestRound2Bugs(t *testing.T) {
 			}
 		}
 		b.shot("34-icmp", false)
+		// On a phone the flows table scrolls, and says so.
+		b.run("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+		b.wait("the scroll hint", `!!document.querySelector('#flows').closest('.overflow-auto[data-scrolls]')`)
+		var hint string
+		b.eval("hint", `getComputedStyle(document.querySelector('#flows').closest('.overflow-auto'), '::after').content`, &hint)
+		if !strings.Contains(hint, "scroll sideways") {
+			t.Errorf("scroll hint %q", hint)
+		}
+		b.run("desktop width", chromedp.EmulateViewport(1280, 900))
 		var sorts []string
 		b.eval("aria-sort", `[...document.querySelectorAll('#flows th[aria-sort]')].map(th => th.getAttribute('aria-sort'))`, &sorts)
 		if len(sorts) != 9 || sorts[0] != "ascending" || sorts[5] != "none" {

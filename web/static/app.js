@@ -275,6 +275,15 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.device-form").forEach(setupDeviceForm);
     document.querySelectorAll("form[data-busy-form]").forEach(setupBusy);
+    // Tables wider than the screen get a hint that they scroll.
+    function markScrolls() {
+      document.querySelectorAll(".overflow-auto").forEach(function (el) {
+        if (el.scrollWidth > el.clientWidth + 1) { el.setAttribute("data-scrolls", ""); } else { el.removeAttribute("data-scrolls"); }
+      });
+    }
+    markScrolls();
+    window.addEventListener("resize", markScrolls);
+    document.body.addEventListener("htmx:afterSettle", markScrolls);
     var search = document.getElementById("source-search");
     if (search) {
       search.addEventListener("input", function () {
