@@ -278,7 +278,20 @@
     // Tables wider than the screen get a hint that they scroll.
     function markScrolls() {
       document.querySelectorAll(".overflow-auto").forEach(function (el) {
-        if (el.scrollWidth > el.clientWidth + 1) { el.setAttribute("data-scrolls", ""); } else { el.removeAttribute("data-scrolls"); }
+        // A region that scrolls can be scrolled from the keyboard too.
+        if (el.scrollWidth > el.clientWidth + 1) {
+          el.setAttribute("data-scrolls", "");
+          el.setAttribute("tabindex", "0");
+          el.setAttribute("role", "region");
+          var t = el.querySelector("table");
+          var cap = t && (t.getAttribute("aria-label") || (t.id ? t.id.replace(/-/g, " ") : ""));
+          el.setAttribute("aria-label", "table" + (cap ? " " + cap : "") + ", scrolls sideways");
+        } else {
+          el.removeAttribute("data-scrolls");
+          el.removeAttribute("tabindex");
+          el.removeAttribute("role");
+          el.removeAttribute("aria-label");
+        }
       });
     }
     markScrolls();
