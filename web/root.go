@@ -213,7 +213,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := check(); err != nil {
 			h.cfg.Logger.Warn("write refused", "remote", r.RemoteAddr, "path", r.URL.Path, "error", err)
-			http.Error(w, "403 forbidden: "+err.Error(), http.StatusForbidden)
+			if r.Header.Get("HX-Request") != "" {
+				http.Error(w, "403 forbidden: "+err.Error(), http.StatusForbidden)
+				return
+			}
+			// Inside the layout, in words, with a way back.
+			rs := r.WithContext(withSession(r.Context(), s))
+			h.render(w, rs, http.StatusForbidden, "error.html", "Forbidden", "", errorData{Status: http.StatusForbidden,
+				Message: "The form was refused: it has expired or did not come from this site's page. Go back, reload the page and try again.",
+				Detail:  err.Error(), Back: backOf(r)})
 			return
 		}
 	}

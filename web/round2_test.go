@@ -408,6 +408,17 @@ func TestRound2Bugs(t *testing.T) {
 		}
 		b.text("#error-home")
 		b.shot("36-404", true)
+		// A refused form (a stale CSRF token) too.
+		b.navigate("/experiments", "#experiments-list")
+		b.run("post a stale form", chromedp.Evaluate(`(() => { window.gimsMark = 1;
+			const f = document.createElement('form'); f.method = 'post'; f.action = '/experiments/new';
+			const c = document.createElement('input'); c.type = 'hidden'; c.name = 'csrf'; c.value = 'stale'; f.appendChild(c);
+			document.body.appendChild(f); f.submit(); })()`, nil))
+		b.waitNav("the refusal", `window.gimsMark === undefined && document.readyState === 'complete' && !!document.querySelector('#error-page')`)
+		b.text("header nav")
+		if msg := b.isErrorAlert("#error-message"); !strings.Contains(msg, "reload the page") {
+			t.Errorf("403 message %q", msg)
+		}
 	})
 
 	t.Run("13 the filter check says a device is down", func(t *testing.T) {
