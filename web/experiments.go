@@ -284,6 +284,22 @@ func (d *experimentData) CountersOff() bool {
 	return d.S.Config != nil && d.S.Config.Counters == nil
 }
 
+// Averages are the packet and bit rates over the whole run of a finished
+// experiment (zero otherwise): the charts' summary once done.
+func (d *experimentData) Averages() (pps, bps float64) {
+	st := d.Status.S
+	if st.State != am.StateDone || st.ElapsedS <= 0 {
+		return 0, 0
+	}
+	return float64(st.Packets) / st.ElapsedS, 8 * float64(st.Bytes) / st.ElapsedS
+}
+
+// AvgPPS and AvgBPS are Averages' two members, for the template.
+func (d *experimentData) AvgPPS() float64 { p, _ := d.Averages(); return p }
+
+// AvgBPS is the average bit rate of a finished experiment.
+func (d *experimentData) AvgBPS() float64 { _, b := d.Averages(); return b }
+
 // TraceTime tells that every source is a pcap file: the charts' times are
 // the packets' recorded timestamps.
 func (d *experimentData) TraceTime() bool {

@@ -260,6 +260,9 @@ func TestRound2Bugs(t *testing.T) {
 			t.Errorf("x axis title %q does not say trace time", c.Axis)
 		}
 		b.text("#trace-time")
+		if avg := b.text("#averages"); !strings.Contains(avg, "pkt/s") || !strings.Contains(avg, "bit/s") {
+			t.Errorf("averages once done: %q", avg)
+		}
 		var table []string
 		b.eval("the chart's table", `[...document.querySelectorAll('#counters-table tbody tr')].map(tr => tr.children[0].textContent + ' | ' + tr.children[1].textContent)`, &table)
 		if len(table) < 2 || !dateTimeRE.MatchString(strings.Split(table[0], " | ")[0]) || !strings.HasSuffix(table[0], "pkt/s") {
