@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -159,12 +160,34 @@ func (m *Manager) fetchCapabilities(ctx context.Context, d *db.Device) error {
 	return nil
 }
 
+// hostLabelRE is one label of a host name (underscores allowed: some
+// internal names have them).
+var hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
+
+// ValidHost tells whether s is an IP address or a host name (labels of
+// letters, digits, '-' and '_' between dots), so that "bad!host" is
+// refused with a readable message rather than a resolver's error.
+func ValidHost(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	if net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")) != nil {
+		return true
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if !hostLabelRE.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkDevice validates the fields of a device record.
 func checkDevice(d *db.Device) error {
 	if err := checkName("device name", d.Name); err != nil {
 		return err
 	}
-	if d.Hostname == "" || strings.ContainsAny(d.Hostname, "/@?# ") {
+	if !ValidHost(d.Hostname) {
 		return invalidf("device %s: hostname %q is not a host name or address", d.Name, d.Hostname)
 	}
 	if d.Port < 1 || d.Port > 65535 {
@@ -342,7 +365,7 @@ func (m *Manager) DeleteDevice(ctx context.Context, p Principal, name string) (_
 	}
 	d, err := m.db.DeleteDevice(ctx, name)
 	if errors.Is(err, db.ErrInUse) {
-		return amapi.DeviceInfo{}, fmt.Errorf("%w: %v", ErrConflict, err)
+		return amapi.DeviceInfo{}, fmt.Errorf("%w: device %q is in use by a running or paused experiment", ErrConflict, name)
 	}
 	if err != nil {
 		return amapi.DeviceInfo{}, err

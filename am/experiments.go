@@ -398,7 +398,10 @@ func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]amapi.Exp
 	out := make([]amapi.ExperimentSummary, len(list))
 	for i, e := range list {
 		out[i] = amapi.ExperimentSummary{ID: e.ID, Name: e.Name, Owner: e.Owner, State: e.State,
-			Devices: pairingNames(e.Devices), Created: e.Created}
+			Devices: pairingNames(e.Devices), Created: e.Created, ElapsedS: m.elapsed(&e).Seconds()}
+		for j := range e.Devices {
+			out[i].Packets += storedStatus(&e.Devices[j]).Packets
+		}
 	}
 	return out, nil
 }

@@ -47,6 +47,28 @@ func (m *Manager) DeleteUser(ctx context.Context, p Principal, name string) (_ a
 	return userInfo(u), nil
 }
 
+// SetUserRole changes a user's role (admin only) and returns the
+// changed record; the last admin stays an admin (fault 6). The user's
+// logins take the new role at their next request.
+func (m *Manager) SetUserRole(ctx context.Context, p Principal, name, role string) (_ amapi.UserInfo, err error) {
+	defer m.audit(ctx, p, "SetUserRole", name, &err)
+	if err := requireAdmin(p, "SetUserRole"); err != nil {
+		return amapi.UserInfo{}, err
+	}
+	if role != RoleAdmin && role != RoleExperimenter {
+		return amapi.UserInfo{}, invalidf("role must be %q or %q, not %q", RoleAdmin, RoleExperimenter, role)
+	}
+	u, err := m.db.SetUserRole(ctx, name, role)
+	if err != nil {
+		return amapi.UserInfo{}, err
+	}
+	m.authMu.Lock()
+	delete(m.authCache, name)
+	m.authMu.Unlock()
+	m.log.Info("user role changed", "user", name, "role", role, "by", p.Name)
+	return userInfo(u), nil
+}
+
 // ListUsers lists the users (admin only).
 func (m *Manager) ListUsers(ctx context.Context, p Principal) ([]amapi.UserInfo, error) {
 	if err := requireAdmin(p, "ListUsers"); err != nil {

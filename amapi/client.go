@@ -155,6 +155,11 @@ func (c *Client) AddUser(ctx context.Context, in UserInput) (UserInfo, error) {
 	return call[UserInfo](ctx, c, "AddUser", in)
 }
 
+// SetUserRole changes a user's role and returns the user (admin).
+func (c *Client) SetUserRole(ctx context.Context, name, role string) (UserInfo, error) {
+	return call[UserInfo](ctx, c, "SetUserRole", name, role)
+}
+
 // DeleteUser removes a user and returns the deleted record (admin).
 func (c *Client) DeleteUser(ctx context.Context, name string) (UserInfo, error) {
 	return call[UserInfo](ctx, c, "DeleteUser", name)

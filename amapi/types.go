@@ -195,6 +195,10 @@ type ExperimentSummary struct {
 	State   string    `xmlrpc:"state"`
 	Devices []string  `xmlrpc:"devices"`
 	Created time.Time `xmlrpc:"created"`
+	// Packets and ElapsedS are the totals the AM last stored (its
+	// monitor polls running experiments), for lists: no device is asked.
+	Packets  uint64  `xmlrpc:"packets,omitempty"`
+	ElapsedS float64 `xmlrpc:"elapsed_s,omitempty"`
 }
 
 // DeviceStatus is one (device, interface) of an experiment's status.

@@ -92,6 +92,40 @@ func (d *DB) DeleteUser(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
+// SetUserRole changes a user's role and returns the changed record. It
+// refuses (ErrLastAdmin) to make the last admin an experimenter.
+func (d *DB) SetUserRole(ctx context.Context, name, role string) (User, error) {
+	var u User
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var created int64
+		err := tx.QueryRowContext(ctx, `SELECT name, role, password_hash, created, cert_uri FROM users WHERE name = ?`, name).
+			Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &u.CertURI)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("user %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		u.Created = time.UnixMilli(created).UTC()
+		if u.Role == "admin" && role != "admin" {
+			var admins int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'admin'`).Scan(&admins); err != nil {
+				return err
+			}
+			if admins <= 1 {
+				return fmt.Errorf("user %q is the last admin: %w", name, ErrLastAdmin)
+			}
+		}
+		u.Role = role
+		_, err = tx.ExecContext(ctx, `UPDATE users SET role = ? WHERE name = ?`, role, name)
+		return err
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("set the role of user %q: %w", name, err)
+	}
+	return u, nil
+}
+
 // ErrLastAdmin is returned (wrapping ErrConflict) when the last admin
 // would be deleted.
 var ErrLastAdmin = fmt.Errorf("the last admin cannot be removed: %w", ErrConflict)

@@ -471,7 +471,8 @@ func TestBrowser(t *testing.T) {
 	b.absent("#btn-start", "#btn-resume")
 
 	// Stop: no button is left, the files and flows show.
-	b.click("#btn-stop", `#status[data-state="done"]`)
+	b.click("#btn-stop", "#confirm-stop-btn")
+	b.click("#confirm-stop-btn", `#status[data-state="done"]`)
 	b.absent("#btn-start", "#btn-pause", "#btn-stop", "#btn-resume", "#config-form")
 	deadline := time.Now().Add(15 * time.Second)
 	for {

@@ -161,6 +161,11 @@ type deviceForm struct {
 	// Errors are the server's messages per field, Error the others.
 	Errors map[string]string
 	Error  string
+	// ErrorDetail is the manager's own text of Error, folded.
+	ErrorDetail string
+	// TokenAgain marks the token field after a refused form: the token
+	// typed is never sent back, so it must be typed again.
+	TokenAgain bool
 	// Device is the stored record (edit): capabilities, reachability.
 	Device *amapi.DeviceInfo
 	// Policy is the device policy (SPEC §9) as typed: PolicyUsers is the
@@ -361,13 +366,49 @@ func (f *deviceForm) setError(err error) {
 		f.Errors = map[string]string{field: msg}
 		return
 	}
-	f.Error = msg
+	f.Error, f.ErrorDetail = humanize(err)
+}
+
+// check returns every error of the fields the manager checks, all at
+// once and with the manager's messages (the browser's checks give the
+// same), so that one post shows them all rather than one at a time.
+func (f *deviceForm) check(token string, editing bool) map[string]string {
+	errs := map[string]string{}
+	if f.Name == "" || len(f.Name) > 64 {
+		errs["name"] = "device name must have 1 to 64 characters"
+	} else if strings.Trim(f.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+		errs["name"] = fmt.Sprintf("device name %q: use only letters, digits, '.', '_' and '-'", f.Name)
+	}
+	if !am.ValidHost(f.Hostname) {
+		errs["hostname"] = fmt.Sprintf("device %s: hostname %q is not a host name or address", f.Name, f.Hostname)
+	}
+	if p := f.port(); p < 1 || p > 65535 {
+		errs["port"] = fmt.Sprintf("device %s: port must be between 1 and 65535, got %d", f.Name, p)
+	}
+	if !editing && token == "" {
+		errs["token"] = fmt.Sprintf("device %s: token is required (the daemon's bearer token)", f.Name)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 // addDevice adds a device through the manager, which checks the fields
 // and fetches the capabilities.
 func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, s *session) {
 	f := readDeviceForm(r)
+	f.TokenAgain = r.PostFormValue("token") != ""
+	if errs := f.check(r.PostFormValue("token"), false); errs != nil {
+		if err := requireAdmin(s); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		f.Locations, _, _ = h.locations(r, s)
+		f.Errors = errs
+		h.render(w, r, http.StatusBadRequest, "device_form.html", "Add a capture device", "devices", &f)
+		return
+	}
 	in := amapi.DeviceInput{Name: f.Name, Location: f.Location, Type: f.Type, Hostname: f.Hostname, Port: f.port(),
 		Description: f.Description, Token: r.PostFormValue("token"), Interfaces: f.interfaces(), TLS: f.TLS, CertSHA256: f.CertSHA256}
 	pol, err := f.policyInput()
@@ -423,6 +464,17 @@ func (h *Handler) editDeviceForm(w http.ResponseWriter, r *http.Request, s *sess
 func (h *Handler) editDevice(w http.ResponseWriter, r *http.Request, s *session) {
 	name := r.PathValue("name")
 	f := readDeviceForm(r)
+	f.TokenAgain = r.PostFormValue("token") != ""
+	if errs := f.check("", true); errs != nil {
+		cur, locs, ferr := h.findDevice(r, s, name)
+		if ferr != nil {
+			h.fail(w, r, ferr)
+			return
+		}
+		f.Edit, f.Original, f.Locations, f.Device, f.Errors = true, name, locs, cur, errs
+		h.render(w, r, http.StatusBadRequest, "device_form.html", "Device "+name, "devices", &f)
+		return
+	}
 	port, ifaces := f.port(), f.interfaces()
 	ch := amapi.DeviceChanges{Name: &f.Name, Location: &f.Location, Type: &f.Type, Hostname: &f.Hostname, Port: &port,
 		Description: &f.Description, Interfaces: &ifaces, TLS: &f.TLS, CertSHA256: &f.CertSHA256}
@@ -456,8 +508,23 @@ func (h *Handler) editDevice(w http.ResponseWriter, r *http.Request, s *session)
 // fetchCapabilities asks the device for its capabilities now.
 func (h *Handler) fetchCapabilities(w http.ResponseWriter, r *http.Request, s *session) {
 	name := r.PathValue("name")
-	if _, err := h.m.GetDeviceCapabilities(r.Context(), s.User, name); err != nil {
-		h.sessions.setFlash(s, "Capabilities of "+name+" not fetched: "+message(err))
+	_, err := h.m.GetDeviceCapabilities(r.Context(), s.User, name)
+	if err == nil {
+		// The manager answers the last capabilities it knows when the
+		// device does not answer: that is not a fetch.
+		if d, _, ferr := h.findDevice(r, s, name); ferr == nil && !d.Reachable {
+			msg := "The capabilities of " + name + " were not fetched: the device did not answer. The page shows the last ones known."
+			h.sessions.setErrorFlash(s, msg, d.LastError)
+			http.Redirect(w, r, "/devices/"+esc(name)+"/edit", http.StatusSeeOther)
+			return
+		}
+	}
+	if err != nil {
+		msg, detail := humanize(err)
+		if detail == "" {
+			detail = message(err)
+		}
+		h.sessions.setErrorFlash(s, "The capabilities of "+name+" were not fetched. "+msg, detail)
 	} else {
 		h.sessions.setFlash(s, "Capabilities of "+name+" fetched.")
 	}
@@ -473,7 +540,8 @@ func (h *Handler) approveDevice(w http.ResponseWriter, r *http.Request, s *sessi
 			h.fail(w, r, err)
 			return
 		}
-		h.sessions.setFlash(s, "Device "+name+" not approved: "+message(err))
+		msg, detail := humanize(err)
+		h.sessions.setErrorFlash(s, "Device "+name+" was not approved. "+msg, detail)
 	} else {
 		h.sessions.setFlash(s, "Device "+name+" approved; capabilities fetched."+transportNote(&d))
 	}

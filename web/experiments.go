@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +16,25 @@ import (
 	"github.com/gimsproject/gims/deviceapi"
 )
 
-// listExperiments shows the user's experiments (every one for admins).
+// experimentsData is the data of experiments.html.
+type experimentsData struct {
+	List []amapi.ExperimentSummary
+	// Any tells that there are experiments before the filters.
+	Any bool
+	// State and Owner are the filters ("" for all); Owners are the
+	// owners to choose from (admins).
+	State, Owner string
+	Owners       []string
+	States       []string
+	// Query is the filters as a query string, for the live refresh.
+	Query      string
+	IntervalMS int
+}
+
+// listExperiments shows the user's experiments (every one for admins),
+// filtered by state and owner; the table refreshes itself (an htmx
+// request gets the table only), so a finished experiment does not keep
+// showing "running".
 func (h *Handler) listExperiments(w http.ResponseWriter, r *http.Request, s *session) {
 	list, err := h.m.ListExperiments(r.Context(), s.User)
 	if err != nil {
@@ -23,7 +42,33 @@ func (h *Handler) listExperiments(w http.ResponseWriter, r *http.Request, s *ses
 		return
 	}
 	slices.SortFunc(list, func(a, b amapi.ExperimentSummary) int { return int(b.ID - a.ID) })
-	h.render(w, r, http.StatusOK, "experiments.html", "Experiments", "experiments", list)
+	q := r.URL.Query()
+	d := experimentsData{Any: len(list) > 0, State: q.Get("state"), Owner: q.Get("owner"),
+		States:     []string{am.StateInstantiated, am.StateConfigured, am.StateRunning, am.StatePaused, am.StateDone},
+		IntervalMS: int(h.cfg.StatusInterval.Milliseconds()) * 2}
+	qs := neturl.Values{}
+	if d.State != "" {
+		qs.Set("state", d.State)
+	}
+	if d.Owner != "" {
+		qs.Set("owner", d.Owner)
+	}
+	d.Query = qs.Encode()
+	for _, e := range list {
+		if !slices.Contains(d.Owners, e.Owner) {
+			d.Owners = append(d.Owners, e.Owner)
+		}
+		if (d.State == "" || e.State == d.State) && (d.Owner == "" || e.Owner == d.Owner) {
+			d.List = append(d.List, e)
+		}
+	}
+	slices.Sort(d.Owners)
+	if r.Header.Get("HX-Request") != "" {
+		v := view{User: s.User, CSRF: s.CSRF, Data: d}
+		h.execute(w, http.StatusOK, h.pages["experiments.html"], "experiments-table", v)
+		return
+	}
+	h.render(w, r, http.StatusOK, "experiments.html", "Experiments", "experiments", d)
 }
 
 // sourceChoice is one device interface offered by the create form.
@@ -37,6 +82,28 @@ type sourceChoice struct {
 	Location    string
 	Reachable   bool
 	Checked     bool
+	// Pseudo marks interfaces nobody measures traffic on (bluetooth,
+	// D-Bus, netfilter queues, USB monitors): hidden unless asked.
+	Pseudo bool
+}
+
+// pseudoInterface tells whether an interface is a pseudo-interface of
+// libpcap rather than a network (or a capture file).
+func pseudoInterface(name string) bool {
+	for _, p := range []string{"bluetooth", "dbus", "nflog", "nfqueue", "usbmon", "can", "vcan"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceGroup is one device's interfaces in the create form.
+type sourceGroup struct {
+	Device    string
+	Location  string
+	Reachable bool
+	Sources   []sourceChoice
 }
 
 // newExperimentData is the data of experiment_new.html.
@@ -45,6 +112,29 @@ type newExperimentData struct {
 	Description string
 	Sources     []sourceChoice
 	Error       string
+	Detail      string
+}
+
+// Groups are the sources by device, in order.
+func (d newExperimentData) Groups() []sourceGroup {
+	var out []sourceGroup
+	for _, s := range d.Sources {
+		if len(out) == 0 || out[len(out)-1].Device != s.Device {
+			out = append(out, sourceGroup{Device: s.Device, Location: s.Location, Reachable: s.Reachable})
+		}
+		out[len(out)-1].Sources = append(out[len(out)-1].Sources, s)
+	}
+	return out
+}
+
+// AnyPseudo tells whether some source is a pseudo-interface.
+func (d newExperimentData) AnyPseudo() bool {
+	for _, s := range d.Sources {
+		if s.Pseudo {
+			return true
+		}
+	}
+	return false
 }
 
 // sources lists every interface of the approved devices that p may use
@@ -66,7 +156,7 @@ func (h *Handler) sources(r *http.Request, p am.Principal, checked []string) ([]
 			v := d.Name + ":" + i.Name
 			out = append(out, sourceChoice{Value: v, Device: d.Name, Interface: i.Name, LinkType: i.LinkType,
 				Description: i.Description, Location: d.Location, Reachable: d.Reachable,
-				Checked: slices.Contains(checked, v)})
+				Checked: slices.Contains(checked, v), Pseudo: pseudoInterface(i.Name)})
 		}
 	}
 	return out, nil
@@ -90,7 +180,7 @@ func (h *Handler) createExperiment(w http.ResponseWriter, r *http.Request, s *se
 	id, err := h.m.CreateExperiment(r.Context(), s.User, amapi.CreateRequest{Name: d.Name, Description: d.Description,
 		Devices: devices})
 	if err != nil {
-		d.Error = message(err)
+		d.Error, d.Detail = humanize(err)
 		d.Sources, _ = h.sources(r, s.User, devices)
 		h.render(w, r, httpStatus(err), "experiment_new.html", "New experiment", "experiments", d)
 		return
@@ -284,6 +374,42 @@ type experimentData struct {
 type devicePolicyView struct {
 	Device string
 	Policy amapi.DevicePolicy
+}
+
+// CountersOff tells that the experiment was configured without the
+// counters transform: no charts (rather than two empty ones).
+func (d *experimentData) CountersOff() bool {
+	return d.S.Config != nil && d.S.Config.Counters == nil
+}
+
+// Averages are the packet and bit rates over the whole run of a finished
+// experiment (zero otherwise): the charts' summary once done.
+func (d *experimentData) Averages() (pps, bps float64) {
+	st := d.Status.S
+	if st.State != am.StateDone || st.ElapsedS <= 0 {
+		return 0, 0
+	}
+	return float64(st.Packets) / st.ElapsedS, 8 * float64(st.Bytes) / st.ElapsedS
+}
+
+// AvgPPS and AvgBPS are Averages' two members, for the template.
+func (d *experimentData) AvgPPS() float64 { p, _ := d.Averages(); return p }
+
+// AvgBPS is the average bit rate of a finished experiment.
+func (d *experimentData) AvgBPS() float64 { _, b := d.Averages(); return b }
+
+// TraceTime tells that every source is a pcap file: the charts' times are
+// the packets' recorded timestamps.
+func (d *experimentData) TraceTime() bool {
+	if len(d.S.Devices) == 0 {
+		return false
+	}
+	for _, name := range d.S.Devices {
+		if !strings.Contains(name, ":file:") {
+			return false
+		}
+	}
+	return true
 }
 
 // tailor fills the parts of a configure form that depend on the devices.
@@ -572,6 +698,10 @@ type filterCheck struct {
 	Filter string
 	OK     bool
 	Error  string
+	// Down are the devices of the experiment that do not answer: the
+	// filter was compiled for their last known link types only, so the
+	// check is not a success.
+	Down []string
 }
 
 // checkFilter compiles the typed filter for every device interface of
@@ -589,6 +719,15 @@ func (h *Handler) checkFilter(w http.ResponseWriter, r *http.Request, s *session
 	switch {
 	case err == nil:
 		fc.OK = true
+		if set, serr := h.m.GetExperimentSettings(r.Context(), s.User, id); serr == nil {
+			if pairs, perr := h.pairs(r, s.User, &set); perr == nil {
+				for _, p := range pairs {
+					if dev := p.Name[:strings.Index(p.Name+":", ":")]; (p.Device == nil || !p.Device.Reachable) && !slices.Contains(fc.Down, dev) {
+						fc.Down = append(fc.Down, dev)
+					}
+				}
+			}
+		}
 	case am.FaultOf(err).Code == amapi.FaultInvalid:
 		fc.Error = message(err)
 	default:
@@ -620,17 +759,45 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session)
 		http.NotFound(w, r)
 		return
 	}
-	_, err = call(r.Context(), s.User, id)
+	st, err := call(r.Context(), s.User, id)
+	var pending []string
+	for _, d := range st.Devices {
+		if d.StopPending {
+			pending = append(pending, d.Device)
+		}
+	}
 	if err != nil {
 		if code := am.FaultOf(err).Code; code == amapi.FaultNotFound || code == amapi.FaultAuth {
 			h.fail(w, r, err)
 			return
 		}
-		h.sessions.setFlash(s, "Not "+done+": "+message(err))
+		msg, detail := humanize(err)
+		h.sessions.setErrorFlash(s, "The experiment was not "+done+". "+msg, detail)
+	} else if len(pending) > 0 {
+		// Stopped at the AM, but a device did not answer: it may still
+		// be capturing. That is not a success message.
+		h.sessions.setErrorFlash(s, "The experiment is "+done+", but "+strings.Join(pending, ", ")+
+			" did not answer and may still be capturing: the AM stops the job when the device answers again.", "")
 	} else {
 		h.sessions.setFlash(s, "Experiment "+done+".")
 	}
 	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
+}
+
+// stopForm is the confirmation step of a stop: a stopped experiment
+// cannot be started again.
+func (h *Handler) stopForm(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := experimentID(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "experiment_stop.html", "Stop experiment "+set.Name+"?", "experiments", set)
 }
 
 // deleteExperimentForm is the confirmation step of a deletion.
@@ -662,7 +829,8 @@ func (h *Handler) deleteExperiment(w http.ResponseWriter, r *http.Request, s *se
 			h.fail(w, r, err)
 			return
 		}
-		h.sessions.setFlash(s, "Not deleted: "+message(err))
+		msg, detail := humanize(err)
+		h.sessions.setErrorFlash(s, "The experiment was not deleted. "+msg, detail)
 		http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
 		return
 	}

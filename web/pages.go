@@ -25,7 +25,7 @@ type view struct {
 	User am.Principal
 	CSRF string
 	// Flash is a one-time message (after a redirect).
-	Flash string
+	Flash flash
 	Data  any
 }
 
@@ -94,20 +94,53 @@ func message(err error) string {
 type errorData struct {
 	Status  int
 	Message string
+	// Detail is the manager's own text when Message says it in words.
+	Detail string
+	// Back is where "Back" goes: the page the request came from when it
+	// is one of this site's, else the start page.
+	Back string
 }
 
-// fail answers a manager error with the error page (or a bare message to
-// an htmx request).
+// backOf is the same-site page a request came from (its Referer), or "/".
+func backOf(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || (r.Method == http.MethodGet && ref.Path == r.URL.Path) {
+		return "/"
+	}
+	next := ref.Path
+	if ref.RawQuery != "" {
+		next += "?" + ref.RawQuery
+	}
+	if s := safeNext(next); s == next {
+		return s
+	}
+	return "/"
+}
+
+// fail answers a manager error with the error page, inside the layout,
+// in words with the manager's text folded (or a bare message to an htmx
+// request).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := httpStatus(err)
 	if status == http.StatusInternalServerError {
 		h.cfg.Logger.Error("request failed", "path", r.URL.Path, "error", err)
 	}
+	msg, detail := humanize(err)
 	if r.Header.Get("HX-Request") != "" {
-		http.Error(w, message(err), status)
+		http.Error(w, msg, status)
 		return
 	}
-	h.render(w, r, status, "error.html", http.StatusText(status), "", errorData{Status: status, Message: message(err)})
+	h.render(w, r, status, "error.html", http.StatusText(status), "", errorData{Status: status, Message: msg, Detail: detail, Back: backOf(r)})
+}
+
+// notFound answers an unknown URL with the 404 page inside the layout.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("HX-Request") != "" {
+		http.Error(w, "no such page", http.StatusNotFound)
+		return
+	}
+	h.render(w, r, http.StatusNotFound, "error.html", "Page not found", "", errorData{Status: http.StatusNotFound,
+		Message: "There is no page at " + r.URL.Path + ": the link may be old, or the address mistyped.", Back: "/"})
 }
 
 // user wraps a handler that needs a logged-in user: others are sent to
@@ -257,14 +290,14 @@ func funcs() template.FuncMap {
 			if t.IsZero() {
 				return "never"
 			}
-			return t.Local().Format("2006-01-02 15:04:05")
+			return t.UTC().Format(timeFormat) + " UTC"
 		},
 		// utc writes a schedule's times, which are typed in UTC.
 		"utc": func(t time.Time) string {
 			if t.IsZero() {
 				return "—"
 			}
-			return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+			return t.UTC().Format(timeFormat) + " UTC"
 		},
 		"ago": func(t time.Time) string {
 			if t.IsZero() {
@@ -273,6 +306,9 @@ func funcs() template.FuncMap {
 			return humanDuration(time.Since(t).Seconds()) + " ago"
 		},
 		"proto":    protoName,
+		"isICMP":   func(p int) bool { return p == 1 || p == 58 },
+		"icmp":     icmpText,
+		"plural":   plural,
 		"barTitle": barTitle,
 		"join":     strings.Join,
 		"fileKind": fileKind,
@@ -282,7 +318,7 @@ func funcs() template.FuncMap {
 			if ms == 0 {
 				return "—"
 			}
-			return time.UnixMilli(ms).Local().Format("15:04:05.000")
+			return time.UnixMilli(ms).UTC().Format(timeFormat+".000") + " UTC"
 		},
 		"msdur": func(start, end int64) string {
 			return fmt.Sprintf("%.3f s", float64(end-start)/1000)
@@ -302,6 +338,27 @@ func funcs() template.FuncMap {
 		// members (user, CSRF token).
 		"sub": func(v view, data any) view { v.Data = data; return v },
 	}
+}
+
+// timeFormat is the one way the GUI writes a time (issue 18): the date
+// and a 24-hour clock, in UTC (the charts' axes and tooltips too).
+const timeFormat = "2006-01-02 15:04:05"
+
+// icmpText writes the ICMP type and code of a flow, which IPFIX carries in
+// the destination port as type×256+code (so port 2048 is "echo request").
+func icmpText(proto, port int) string {
+	typ, code := port>>8, port&0xff
+	names := map[int]string{0: "echo reply", 3: "unreachable", 5: "redirect", 8: "echo request", 11: "time exceeded"}
+	if proto == 58 {
+		names = map[int]string{1: "unreachable", 2: "packet too big", 3: "time exceeded", 128: "echo request",
+			129: "echo reply", 133: "router solicitation", 134: "router advertisement",
+			135: "neighbor solicitation", 136: "neighbor advertisement"}
+	}
+	s := fmt.Sprintf("type %d code %d", typ, code)
+	if n, ok := names[typ]; ok {
+		s += " (" + n + ")"
+	}
+	return s
 }
 
 // humanBytes is a byte count with a binary unit.

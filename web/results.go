@@ -129,6 +129,18 @@ func (v resultsView) Arrow(key string) string {
 	return " ▼"
 }
 
+// AriaSort is a column header's aria-sort: the sorted column says its
+// direction, the others "none".
+func (v resultsView) AriaSort(key string) string {
+	switch {
+	case v.Sort != key:
+		return "none"
+	case v.Dir == "asc":
+		return "ascending"
+	}
+	return "descending"
+}
+
 // Query is the current sort as a query string.
 func (v resultsView) Query() string { return "sort=" + v.Sort + "&dir=" + v.Dir }
 

@@ -107,7 +107,7 @@ type Handler struct {
 var pageFiles = []string{
 	"login.html", "devices.html", "device_form.html", "device_delete.html", "device_deleted.html", "experiment_delete.html",
 	"experiments.html", "experiment_new.html", "experiment.html", "error.html", "keys.html", "audit.html",
-	"schedule.html", "query.html",
+	"schedule.html", "experiment_stop.html", "users.html", "query.html",
 }
 
 // New returns the GUI over manager m; it parses the embedded templates.
@@ -148,6 +148,7 @@ func (h *Handler) routes(static fs.FS) {
 	files := http.FileServerFS(static)
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(files)))
 	h.mux.HandleFunc("GET /{$}", h.home)
+	h.mux.HandleFunc("/", h.notFound)
 	h.mux.HandleFunc("GET /login", h.loginForm)
 	h.mux.HandleFunc("POST /login", h.login)
 	h.mux.HandleFunc("POST /logout", h.logout)
@@ -168,6 +169,10 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /keys", h.user(h.createKey))
 	h.mux.HandleFunc("POST /keys/{name}/delete", h.user(h.deleteKey))
 	h.mux.HandleFunc("GET /audit", h.user(h.showAudit))
+	h.mux.HandleFunc("GET /users", h.user(h.listUsers))
+	h.mux.HandleFunc("POST /users", h.user(h.addUser))
+	h.mux.HandleFunc("POST /users/{name}/delete", h.user(h.deleteUser))
+	h.mux.HandleFunc("POST /users/{name}/role", h.user(h.setUserRole))
 	h.mux.HandleFunc("GET /schedule", h.user(h.showSchedule))
 	h.mux.HandleFunc("GET /experiments", h.user(h.listExperiments))
 	h.mux.HandleFunc("GET /experiments/new", h.user(h.newExperimentForm))
@@ -176,6 +181,7 @@ func (h *Handler) routes(static fs.FS) {
 	h.mux.HandleFunc("POST /experiments/{id}/configure", h.user(h.configureExperiment))
 	h.mux.HandleFunc("POST /experiments/{id}/check-filter", h.user(h.checkFilter))
 	h.mux.HandleFunc("POST /experiments/{id}/{action}", h.user(h.transition))
+	h.mux.HandleFunc("GET /experiments/{id}/stop", h.user(h.stopForm))
 	h.mux.HandleFunc("GET /experiments/{id}/delete", h.user(h.deleteExperimentForm))
 	h.mux.HandleFunc("POST /experiments/{id}/delete", h.user(h.deleteExperiment))
 	h.mux.HandleFunc("GET /experiments/{id}/status", h.user(h.statusFragment))
@@ -209,7 +215,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := check(); err != nil {
 			h.cfg.Logger.Warn("write refused", "remote", r.RemoteAddr, "path", r.URL.Path, "error", err)
-			http.Error(w, "403 forbidden: "+err.Error(), http.StatusForbidden)
+			if r.Header.Get("HX-Request") != "" {
+				http.Error(w, "403 forbidden: "+err.Error(), http.StatusForbidden)
+				return
+			}
+			// Inside the layout, in words, with a way back.
+			rs := r.WithContext(withSession(r.Context(), s))
+			h.render(w, rs, http.StatusForbidden, "error.html", "Forbidden", "", errorData{Status: http.StatusForbidden,
+				Message: "The form was refused: it has expired or did not come from this site's page. Go back, reload the page and try again.",
+				Detail:  err.Error(), Back: backOf(r)})
 			return
 		}
 	}

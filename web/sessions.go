@@ -50,7 +50,15 @@ type session struct {
 	created time.Time
 	seen    time.Time
 	// flash is a one-time message for the next page.
-	flash string
+	flash flash
+}
+
+// flash is a one-time message: a success (neutral), or an error (red,
+// role=alert) with its technical detail folded.
+type flash struct {
+	Text   string
+	Error  bool
+	Detail string
 }
 
 // loggedIn tells whether the session belongs to a user.
@@ -163,20 +171,30 @@ func (st *sessionStore) setFlash(s *session, msg string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if cur, ok := st.all[s.key]; ok {
-		cur.flash = msg
+		cur.flash = flash{Text: msg}
+	}
+}
+
+// setErrorFlash keeps an error for s's next page: the sentence a person
+// reads and the technical detail (may be empty).
+func (st *sessionStore) setErrorFlash(s *session, msg, detail string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if cur, ok := st.all[s.key]; ok {
+		cur.flash = flash{Text: msg, Error: true, Detail: detail}
 	}
 }
 
 // takeFlash returns and forgets s's message.
-func (st *sessionStore) takeFlash(s *session) string {
+func (st *sessionStore) takeFlash(s *session) flash {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	cur, ok := st.all[s.key]
 	if !ok {
-		return ""
+		return flash{}
 	}
 	msg := cur.flash
-	cur.flash = ""
+	cur.flash = flash{}
 	return msg
 }
 

@@ -231,3 +231,14 @@ func TestStatusStopPending(t *testing.T) {
 		t.Errorf("status fragment without the pending stop:\n%s", out)
 	}
 }
+
+func TestPseudoInterface(t *testing.T) {
+	for name, want := range map[string]bool{
+		"bluetooth-monitor": true, "dbus-system": true, "nflog": true, "nfqueue": true, "usbmon0": true,
+		"eth0": false, "lo": false, "any": false, "file:trace.pcap": false, "wlan0": false, "enp0s3": false,
+	} {
+		if got := pseudoInterface(name); got != want {
+			t.Errorf("pseudoInterface(%q) = %t, want %t", name, got, want)
+		}
+	}
+}

@@ -9,6 +9,8 @@ set -eu
 HTMX_VERSION=2.0.11
 CHARTJS_VERSION=4.6.1
 PICO_VERSION=2.1.1
+# axe-core runs in the accessibility test only (web/testdata, not embedded).
+AXE_VERSION=4.14.1
 
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/static/vendor"
@@ -36,6 +38,12 @@ cp "$tmp/chart.js/LICENSE.md" "$out/chart.js.LICENSE.md"
 fetch @picocss/pico "$PICO_VERSION"
 cp "$tmp/@picocss/pico/css/pico.min.css" "$out/pico.min.css"
 cp "$tmp/@picocss/pico/LICENSE.md" "$out/pico.LICENSE.md"
+
+fetch axe-core "$AXE_VERSION"
+mkdir -p "$here/testdata/axe"
+cp "$tmp/axe-core/axe.min.js" "$here/testdata/axe/axe.min.js"
+cp "$tmp/axe-core/LICENSE" "$here/testdata/axe/axe.LICENSE"
+echo "axe-core $AXE_VERSION axe.min.js (MPL-2.0, axe.LICENSE)" >"$here/testdata/axe/VERSION"
 
 cat >"$out/VERSIONS" <<VERSIONS
 htmx.org $HTMX_VERSION dist/htmx.min.js (0BSD, htmx.LICENSE)

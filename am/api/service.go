@@ -63,6 +63,12 @@ type AddUserArgs struct {
 	User amapi.UserInput
 }
 
+// RoleArgs are SetUserRole's parameters.
+type RoleArgs struct {
+	Name string
+	Role string
+}
+
 // RegisterArgs are RegisterDevice's parameters.
 type RegisterArgs struct {
 	Registration amapi.Registration
@@ -108,7 +114,7 @@ func serviceHelp() map[string]string {
 		"GetScheduleTimeline":   "GetScheduleTimeline({from?, to?}) returns [{device, interface, experiment, name, state, start, end?}]: when experiments hold each device interface between from (default now) and to (default 24 h later, at most 7 days): their scheduled runs, and running ones until they are due to stop (no end: until stopped by hand). Other users' experiments are shown without their name to experimenters.",
 		"GetExperimentResults":  "GetExperimentResults(id, {kind: counters|flows|files, offset?, limit? (default 100, at most 10000)}) returns a page of counters (by time), flows (largest first) or files ({name, size, url}; GET url with the same Basic auth).",
 		"QueryFlows":            "QueryFlows(id, {filter?, from?, to?, group_by?, order_by?, offset?, limit? (default 100, at most 10000)}) returns {rows, total}: flows, or groups of them by src, dst, sport, dport, proto, device with flows, packets, bytes (both directions); filter is nfdump-style (proto tcp and dst port 443 and src net 10.0.0.0/8 and bytes > 1000), a bad one is fault 3 with its position; order_by a field with optional '-' (default -bytes) (owner or admin).",
-		"ListExperiments":       "ListExperiments() returns [{id, name, owner, state, devices}]: one's own, or every one for an admin.",
+		"ListExperiments":       "ListExperiments() returns [{id, name, owner, state, devices, created, packets?, elapsed_s?}] (packets and elapsed time as the AM last stored them): one's own, or every one for an admin.",
 		"AddDevice":             "AddDevice({name, location, type, hostname, port, description, token, interfaces?, tls?, cert_sha256?}) adds a capture device, fetching its capabilities (admin); tls: true reaches it over HTTPS, verified by the AM's device CA or by the cert_sha256 pin (a mismatch is fault 5).",
 		"EditDevice":            "EditDevice(name, {changed members; approved: true approves a registered device}) returns the device (admin).",
 		"DeleteDevice":          "DeleteDevice(name) removes a device not used by a running or paused experiment and returns the deleted record (admin).",
@@ -116,6 +122,7 @@ func serviceHelp() map[string]string {
 		"AddUser":               "AddUser({name, password (8 to 72 bytes), role: admin|experimenter, cert_uri?}) creates a user (admin); a client certificate whose CN is the name, or with cert_uri as a SAN URI, logs in without a password.",
 		"DeleteUser":            "DeleteUser(name) removes a user; their experiments stay (admin).",
 		"ListUsers":             "ListUsers() returns [{name, role, created}] (admin).",
+		"SetUserRole":           "SetUserRole(name, role: admin|experimenter) changes a user's role and returns the user (admin); the last admin stays an admin (fault 6).",
 		"RegisterDevice":        "RegisterDevice({name, hostname, port, token, activation, tls?, cert_sha256?}) announces a capture daemon with an activation code from CreateActivation; it stays pending until an admin approves it with EditDevice(name, {approved: true}). It never replaces an existing device.",
 		"CreateActivation":      "CreateActivation({expires_s? (default 86400, at most 30 days), uses? (default 1, at most 1000)}) returns {id, code, created_by, created, expires, uses_left}: the code lets capture daemons RegisterDevice; it is shown only now (admin).",
 		"ListActivations":       "ListActivations() returns the usable activations [{id, created_by, created, expires, uses_left}], without their codes (admin).",
@@ -241,6 +248,12 @@ func (s *Service) AddUser(r *http.Request, a *AddUserArgs, reply *amapi.UserInfo
 // DeleteUser removes a user.
 func (s *Service) DeleteUser(r *http.Request, a *NameArgs, reply *amapi.UserInfo) (err error) {
 	*reply, err = s.m.DeleteUser(r.Context(), principal(r), a.Name)
+	return err
+}
+
+// SetUserRole changes a user's role.
+func (s *Service) SetUserRole(r *http.Request, a *RoleArgs, reply *amapi.UserInfo) (err error) {
+	*reply, err = s.m.SetUserRole(r.Context(), principal(r), a.Name, a.Role)
 	return err
 }
 

@@ -59,6 +59,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"AddUser", []any{map[string]any{"name": "mallory", "password": "mallory-pass", "role": "admin"}}, "admin"},
 		{"DeleteUser", []any{"alice"}, "admin"},
 		{"ListUsers", nil, "admin"},
+		{"SetUserRole", []any{"alice", "admin"}, "admin"},
 		// Without an activation code, RegisterDevice is refused to everyone.
 		{"RegisterDevice", []any{map[string]any{"name": "reg", "hostname": "127.0.0.1", "port": 2, "token": "t"}}, "admin"},
 		{"CreateActivation", []any{map[string]any{"expires_s": 60}}, "admin"},

@@ -275,6 +275,13 @@ func commands() []*command {
 			},
 		},
 		{
+			name: "set-user-role", method: "SetUserRole", args: "NAME admin|experimenter", nargs: 2,
+			summary: "change a user's role (admin)",
+			call: func(ctx context.Context, api *amapi.Client, pos []string) (any, error) {
+				return reply(api.SetUserRole(ctx, pos[0], pos[1]))
+			},
+		},
+		{
 			name: "list-users", method: "ListUsers", nargs: 0,
 			summary: "list users (admin)",
 			call: func(ctx context.Context, api *amapi.Client, _ []string) (any, error) {

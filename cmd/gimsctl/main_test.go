@@ -207,6 +207,9 @@ func (w *wireRecorder) AddUser(r *http.Request, a *RecArgs, _ *any) error {
 func (w *wireRecorder) DeleteUser(r *http.Request, a *RecArgs, _ *any) error {
 	return w.record(r, "DeleteUser", a)
 }
+func (w *wireRecorder) SetUserRole(r *http.Request, a *RecArgs, _ *any) error {
+	return w.record(r, "SetUserRole", a)
+}
 func (w *wireRecorder) ListUsers(r *http.Request, a *RecArgs, _ *any) error {
 	return w.record(r, "ListUsers", a)
 }
@@ -504,6 +507,7 @@ func TestArguments(t *testing.T) {
 		},
 		{name: "delete-user", args: []string{"delete-user", "bob"}, method: "DeleteUser", want: []any{"bob"}},
 		{name: "list-users", args: []string{"ListUsers"}, method: "ListUsers"},
+		{name: "set-user-role", args: []string{"set-user-role", "bob", "admin"}, method: "SetUserRole", want: []any{"bob", "admin"}},
 		{
 			name:   "register-device",
 			args:   []string{"register-device", "-name", "tap9", "-hostname", "127.0.0.1", "-token", "t9", "-activation", "gims-act-1"},

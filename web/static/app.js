@@ -12,6 +12,62 @@
     e.detail.headers["X-CSRF-Token"] = csrfToken();
   });
 
+  // ---- Stale data: when a poll fails the page says so (issue 18) rather
+  // than freezing its numbers in silence. 401: the session ended (a
+  // logout in another tab): a link to log in again. Other failures and
+  // network errors: "stale", tried again at the next poll.
+  function stale(status) {
+    var b = document.getElementById("stale");
+    if (!b) { return; }
+    var why = b.querySelector(".stale-why"), login = b.querySelector(".stale-login"), retry = b.querySelector(".stale-retry");
+    if (status === 401) {
+      why.textContent = "you are logged out (perhaps in another tab)";
+      login.hidden = false; retry.hidden = true;
+      var a = login.querySelector("a");
+      a.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    } else {
+      why.textContent = status ? "the server answered " + status : "the server cannot be reached";
+      login.hidden = true; retry.hidden = false;
+    }
+    b.hidden = false;
+    b.setAttribute("data-status", String(status));
+    document.body.classList.add("is-stale");
+  }
+  function fresh() {
+    var b = document.getElementById("stale");
+    if (b && !b.hidden && b.getAttribute("data-status") !== "401") {
+      b.hidden = true;
+      document.body.classList.remove("is-stale");
+    }
+  }
+  window.gimsStale = stale;
+  document.addEventListener("htmx:responseError", function (e) { stale(e.detail.xhr.status); });
+  document.addEventListener("htmx:sendError", function () { stale(0); });
+  document.addEventListener("htmx:afterRequest", function (e) { if (e.detail.successful) { fresh(); } });
+
+  // ---- Busy forms: a form that waits on a capture device (add, save,
+  // fetch capabilities) shows a spinner and cannot be sent twice.
+  function setupBusy(form) {
+    form.addEventListener("submit", function (e) {
+      if (e.defaultPrevented) { return; }
+      var btn = form.querySelector("button[type=submit], button:not([type])");
+      if (!btn) { return; }
+      btn.disabled = true;
+      btn.setAttribute("aria-busy", "true");
+      form.setAttribute("aria-busy", "true");
+      var label = btn.getAttribute("data-busy");
+      if (label) { btn.textContent = label; }
+      var note = form.querySelector(".busy-note");
+      if (note) { note.hidden = false; }
+    });
+    // Back from the history: usable again.
+    window.addEventListener("pageshow", function (e) {
+      if (!e.persisted) { return; }
+      form.querySelectorAll("button[aria-busy]").forEach(function (b) { b.disabled = false; b.removeAttribute("aria-busy"); });
+      form.removeAttribute("aria-busy");
+    });
+  }
+
   // ---- Device form: the same checks, with the same messages, as the
   // aggregate manager's (am/devices.go checkDevice, am/auth.go checkName).
 
@@ -31,12 +87,22 @@
     if (!/^[+-]?[0-9]{1,18}$/.test(s)) { return 0; }
     return parseInt(s, 10);
   }
+  // validHost is am.ValidHost: an IP address or a host name of labels
+  // of letters, digits, '-' and '_' between dots.
+  function validHost(h) {
+    if (h === "" || h.length > 253) { return false; }
+    var ip = h.replace(/^\[/, "").replace(/\]$/, "");
+    if (ip.indexOf(":") >= 0) { return /^[0-9A-Fa-f:.]+$/.test(ip); }
+    return h.replace(/\.$/, "").split(".").every(function (l) {
+      return /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l);
+    });
+  }
   // deviceErrors returns the messages per field of a device form's values.
   function deviceErrors(v, editing) {
     var errs = {};
     var n = nameError("device name", v.name);
     if (n) { errs.name = n; }
-    if (v.hostname === "" || /[\/@?# ]/.test(v.hostname)) {
+    if (!validHost(v.hostname)) {
       errs.hostname = "device " + v.name + ": hostname " + goQuote(v.hostname) + " is not a host name or address";
     }
     var port = parsePort(v.port);
@@ -87,10 +153,15 @@
   // ---- Charts of the counters: packets/s stacked by protocol, bits/s
   // stacked by device.
   var palette = ["#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#e53935", "#00897b", "#6d4c41", "#546e7a"];
+  // One time format everywhere (as the server writes them): 24-hour
+  // clock with the date, YYYY-MM-DD HH:MM:SS, in UTC.
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
   function timeLabel(ms) {
     var d = new Date(ms);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
+      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
+  window.gimsTimeLabel = timeLabel;
   function siTick(unit) {
     return function (v) {
       var p = ["", "k", "M", "G", "T"], i = 0;
@@ -98,6 +169,7 @@
       return (Math.round(v * 10) / 10) + " " + p[i] + unit;
     };
   }
+  function siValue(v, unit) { return siTick(unit)(v); }
   function stackedChart(canvas, unit) {
     return new window.Chart(canvas, {
       type: "line",
@@ -110,7 +182,10 @@
           x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 6 } },
           y: { stacked: true, beginAtZero: true, ticks: { callback: siTick(unit) } }
         },
-        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } }
+        plugins: {
+          legend: { position: "bottom", labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + siValue(c.parsed.y, unit); } } }
+        }
       }
     });
   }
@@ -139,10 +214,34 @@
     if (r.unclassified) { series.push({ name: "unclassified", values: r.unclassified }); }
     return series;
   }
+  // fillTable writes the counters as a table (the charts' text
+  // alternative): newest first, at most 200 rows.
+  function fillTable(tbody, d, labels) {
+    if (!tbody) { return; }
+    var rows = [];
+    for (var i = labels.length - 1; i >= 0 && rows.length < 200; i--) {
+      var tr = document.createElement("tr");
+      var bits = 0;
+      ["tcp", "udp", "icmp", "other", "unclassified"].forEach(function (k) { if (d.bps[k]) { bits += d.bps[k][i] || 0; } });
+      [labels[i], siValue(d.pps.tcp[i] || 0, "pkt/s"), siValue(d.pps.udp[i] || 0, "pkt/s"), siValue(d.pps.icmp[i] || 0, "pkt/s"),
+        siValue(d.pps.other[i] || 0, "pkt/s"), siValue(bits, "bit/s")].forEach(function (v, j) {
+        var td = document.createElement("td");
+        if (j > 0) { td.className = "num"; }
+        td.textContent = v;
+        tr.appendChild(td);
+      });
+      rows.push(tr);
+    }
+    tbody.replaceChildren.apply(tbody, rows);
+  }
   function setupCharts(section) {
     var pps = section.querySelector("#chart-pps"), bps = section.querySelector("#chart-bps");
     if (!pps || !bps || !window.Chart) { return; }
     var charts = { pps: stackedChart(pps, "pkt/s"), bps: stackedChart(bps, "bit/s") };
+    var trace = section.getAttribute("data-trace-time") === "true";
+    [charts.pps, charts.bps].forEach(function (c) {
+      c.options.scales.x.title = { display: true, text: trace ? "trace time (the packets' own timestamps, UTC)" : "time (UTC)" };
+    });
     var url = section.getAttribute("data-counters");
     var every = parseInt(section.getAttribute("data-interval"), 10) || 3000;
     var timer = null;
@@ -153,6 +252,7 @@
           var labels = d.times.map(timeLabel);
           setSeries(charts.pps, labels, byProtocol(d.pps));
           setSeries(charts.bps, labels, byProtocol(d.bps));
+          fillTable(section.querySelector("#counters-table tbody"), d, labels);
           var empty = section.querySelector(".chart-empty");
           if (empty) { empty.hidden = d.times.length > 0; }
           section.setAttribute("data-points", String(d.times.length));
@@ -160,8 +260,12 @@
           if (live && !timer) { timer = setInterval(load, every); }
           if (!live && timer) { clearInterval(timer); timer = null; }
         })
-        .catch(function () { /* the next poll tries again */ });
+        .catch(function (err) {
+          var st = parseInt(String(err && err.message), 10);
+          if (live0()) { stale(isNaN(st) ? 0 : st); }
+        });
     }
+    function live0() { var s = section.getAttribute("data-state"); return s === "running" || s === "paused"; }
     load();
     // A change of state (the file was read to its end, someone stopped
     // it) draws the final counters.
@@ -170,6 +274,47 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.device-form").forEach(setupDeviceForm);
+    document.querySelectorAll("form[data-busy-form]").forEach(setupBusy);
+    // Tables wider than the screen get a hint that they scroll.
+    function markScrolls() {
+      document.querySelectorAll(".overflow-auto").forEach(function (el) {
+        // A region that scrolls can be scrolled from the keyboard too.
+        if (el.scrollWidth > el.clientWidth + 1) {
+          el.setAttribute("data-scrolls", "");
+          el.setAttribute("tabindex", "0");
+          el.setAttribute("role", "region");
+          var t = el.querySelector("table");
+          var cap = t && (t.getAttribute("aria-label") || (t.id ? t.id.replace(/-/g, " ") : ""));
+          el.setAttribute("aria-label", "table" + (cap ? " " + cap : "") + ", scrolls sideways");
+        } else {
+          el.removeAttribute("data-scrolls");
+          el.removeAttribute("tabindex");
+          el.removeAttribute("role");
+          el.removeAttribute("aria-label");
+        }
+      });
+    }
+    markScrolls();
+    window.addEventListener("resize", markScrolls);
+    document.body.addEventListener("htmx:afterSettle", markScrolls);
+    var search = document.getElementById("source-search");
+    if (search) {
+      search.addEventListener("input", function () {
+        var q = search.value.trim().toLowerCase(), shown = 0;
+        document.querySelectorAll("#sources label.source").forEach(function (l) {
+          var hit = q === "" || l.getAttribute("data-search").toLowerCase().indexOf(q) >= 0;
+          l.classList.toggle("no-match", !hit);
+          if (hit) { shown++; }
+        });
+        document.getElementById("no-source-match").hidden = shown > 0;
+      });
+    }
+    var filters = document.getElementById("experiment-filters");
+    if (filters) {
+      filters.querySelectorAll("select").forEach(function (sel) {
+        sel.addEventListener("change", function () { filters.requestSubmit(); });
+      });
+    }
     var charts = document.getElementById("charts");
     if (charts) { setupCharts(charts); }
   });

@@ -77,6 +77,12 @@ def main():
     # Administration.
     am.AddUser({"name": "pyuser", "password": "py-password-1", "role": "experimenter"})
     assert "pyuser" in [u["name"] for u in am.ListUsers()]
+    assert am.SetUserRole("pyuser", "admin")["role"] == "admin"
+    try:
+        am.SetUserRole("pyuser", "root")
+        raise AssertionError("SetUserRole took the role root")
+    except xmlrpc.client.Fault as f:
+        assert f.faultCode == 3, f
     assert "password" not in am.DeleteUser("pyuser")
     dev = am.EditDevice("pytap", {"location": "rack 7"})
     assert dev["location"] == "rack 7" and "token" not in dev, dev
