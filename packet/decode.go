@@ -56,6 +56,9 @@ type Decoder struct {
 	hardErr  bool  // the error is a malformed header even in a truncated frame
 	lastErr  error // error of the last Decode, for tests
 	l4sum    int8  // checksum of the transport header, or -1
+	// sites says the fast path records rewrite sites (Decode, not
+	// DecodeSummary).
+	sites bool
 }
 
 // ipCtx is what transport headers need to know about the IP header that
@@ -116,11 +119,28 @@ func NewDecoder(linkType layers.LinkType) (*Decoder, error) {
 // Anonymize is done with s.
 func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, s *Summary) {
 	d.reset(ci, s)
+	d.sites = true
 	if d.decodeFast(data, s) {
 		d.lastErr = nil
 		return
 	}
 	d.decodeLayers(data, ci, s)
+}
+
+// DecodeSummary fills s as Decode does, but for Anonymize: it does not
+// record where the addresses and checksums are, which is a third of the
+// work on the small packets of the fast path. It is for callers that only
+// read the Summary (the meter's counters and flows; packets are sanitized
+// by a Sanitizer of their own); Anonymize panics on a Summary it filled.
+func (d *Decoder) DecodeSummary(data []byte, ci gopacket.CaptureInfo, s *Summary) {
+	d.reset(ci, s)
+	d.sites = false
+	if !d.decodeFast(data, s) {
+		d.decodeLayers(data, ci, s)
+	} else {
+		d.lastErr = nil
+	}
+	s.rw.noSites = true
 }
 
 // reset starts s afresh for a frame captured with ci. It sets every field
@@ -137,7 +157,7 @@ func (d *Decoder) reset(ci gopacket.CaptureInfo, s *Summary) {
 	s.HasPorts, s.SrcPort, s.DstPort, s.TCPFlags = false, 0, 0, 0
 	s.Fragment, s.FragOffset, s.MoreFragments, s.FragID = false, 0, false, 0
 	s.Truncated, s.Malformed = ci.CaptureLength < ci.Length, false
-	s.rw.nAddr, s.rw.nSum, s.rw.full = 0, 0, false
+	s.rw.nAddr, s.rw.nSum, s.rw.full, s.rw.noSites = 0, 0, false, false
 }
 
 // decodeLayers is Decode with gopacket's DecodingLayerParser and the

@@ -86,7 +86,10 @@ type Sinks struct {
 }
 
 // Stats are the meter's running totals. They may be read while the meter
-// runs.
+// runs; Run publishes them every 64 packets and whenever its source has
+// no packet in time (a live source's read timeout), so they trail the
+// packets read by at most that; Process, Advance and Flush publish them
+// before they return, and so does Run.
 type Stats struct {
 	Packets, Bytes   uint64 // packets seen after the BPF filter, wire bytes
 	NonIP            uint64 // packets without an IP header
@@ -121,10 +124,22 @@ type Meter struct {
 	rec     flow.Record // anonymized copy of an exported flow record
 	lastErr error       // first PacketWriter error, reported by Flush
 
+	// st is counted by the goroutine that feeds the meter, in plain
+	// fields, and published to the atomic totals that Stats reads every
+	// publishEvery packets and whenever Run, Process, Advance or Flush
+	// returns: an atomic add per counter and packet cost as much as
+	// decoding a small packet. unpublished counts the packets since.
+	st          Stats
+	unpublished int
+
 	packets, bytes, nonIP, truncated, malformed, fragments atomic.Uint64
 	flowsExported, intervals, writeErrors, sanitizedDrops  atomic.Uint64
 	pause                                                  atomic.Pointer[pauseWindow] // the current or last pause; nil: never paused
 }
+
+// publishEvery is how many packets Run counts before it publishes its
+// totals to Stats.
+const publishEvery = 64
 
 // New builds a meter for packets of the given link type.
 func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
@@ -181,14 +196,14 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 }
 
 func (m *Meter) emitCounters(r counters.Record) {
-	m.intervals.Add(1)
+	m.st.CounterIntervals++
 	if m.sinks.Counters != nil {
 		m.sinks.Counters(r)
 	}
 }
 
 func (m *Meter) emitFlow(r *flow.Record) {
-	m.flowsExported.Add(1)
+	m.st.FlowsExported++
 	if m.sinks.Flows == nil {
 		return
 	}
@@ -216,6 +231,7 @@ func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
 		data = m.buf
 	}
 	m.process(data, ci)
+	m.publish()
 }
 
 // process runs one packet through the transforms: it is decoded as
@@ -223,7 +239,7 @@ func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
 // a key) and given to the Packets sink.
 func (m *Meter) process(data []byte, ci gopacket.CaptureInfo) {
 	s := &m.summary
-	m.decoder.Decode(data, ci, s)
+	m.decoder.DecodeSummary(data, ci, s)
 	m.count(s)
 	if m.counters != nil {
 		m.counters.Add(s)
@@ -235,13 +251,13 @@ func (m *Meter) process(data []byte, ci gopacket.CaptureInfo) {
 		if m.sanitizer != nil {
 			keep, res := m.sanitizer.Sanitize(data)
 			if res.Drop {
-				m.sanitizedDrops.Add(1)
+				m.st.SanitizedDrops++
 				return
 			}
 			data, ci.CaptureLength = data[:keep], keep
 		}
 		if err := m.sinks.Packets.WritePacket(ci, data); err != nil {
-			m.writeErrors.Add(1)
+			m.st.WriteErrors++
 			if m.lastErr == nil {
 				m.lastErr = fmt.Errorf("write packet: %w", err)
 			}
@@ -250,20 +266,37 @@ func (m *Meter) process(data []byte, ci gopacket.CaptureInfo) {
 }
 
 func (m *Meter) count(s *packet.Summary) {
-	m.packets.Add(1)
-	m.bytes.Add(uint64(s.WireLen))
+	st := &m.st
+	st.Packets++
+	st.Bytes += uint64(s.WireLen)
 	if s.IPVersion == 0 {
-		m.nonIP.Add(1)
+		st.NonIP++
 	}
 	if s.Truncated {
-		m.truncated.Add(1)
+		st.Truncated++
 	}
 	if s.Malformed {
-		m.malformed.Add(1)
+		st.Malformed++
 	}
 	if s.Fragment {
-		m.fragments.Add(1)
+		st.Fragments++
 	}
+}
+
+// publish makes the totals counted so far visible to Stats.
+func (m *Meter) publish() {
+	st := &m.st
+	m.packets.Store(st.Packets)
+	m.bytes.Store(st.Bytes)
+	m.nonIP.Store(st.NonIP)
+	m.truncated.Store(st.Truncated)
+	m.malformed.Store(st.Malformed)
+	m.fragments.Store(st.Fragments)
+	m.flowsExported.Store(st.FlowsExported)
+	m.intervals.Store(st.CounterIntervals)
+	m.writeErrors.Store(st.WriteErrors)
+	m.sanitizedDrops.Store(st.SanitizedDrops)
+	m.unpublished = 0
 }
 
 // Advance tells the meter that time has reached now although no packet
@@ -275,6 +308,7 @@ func (m *Meter) Advance(now time.Time) {
 	if m.flows != nil {
 		m.flows.Expire(now)
 	}
+	m.publish()
 }
 
 // Flush ends the capture: the last counter interval and every open flow
@@ -286,6 +320,7 @@ func (m *Meter) Flush() error {
 	if m.flows != nil {
 		m.flows.Flush()
 	}
+	m.publish()
 	return m.lastErr
 }
 
@@ -354,6 +389,8 @@ type Reader interface {
 // returns nil), ctx is done (ctx's error), or reading fails. It does not
 // Flush: the caller decides whether the capture ends or only pauses.
 func (m *Meter) Run(ctx context.Context, r Reader) error {
+	// Whatever ends the run, Stats gets the totals.
+	defer m.publish()
 	// The context is checked before every packet: a non-blocking receive
 	// on its Done channel takes no lock. Checking only every N packets
 	// made a stop wait for N packets on a live source whose packets come
@@ -373,8 +410,12 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 				// The packet is ours until the next read: sanitize it in
 				// place, without Process's copy.
 				m.process(data, ci)
+				if m.unpublished++; m.unpublished == publishEvery {
+					m.publish()
+				}
 			}
 		case errors.Is(err, packet.ErrTimeout):
+			m.publish()
 			if err := ctx.Err(); err != nil {
 				return err
 			}
