@@ -118,7 +118,7 @@ func NewDecoder(linkType layers.LinkType) (*Decoder, error) {
 // fields decoded before it stay valid. data must stay unchanged until
 // Anonymize is done with s.
 func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, s *Summary) {
-	d.reset(ci, s)
+	d.reset(&ci, s)
 	d.sites = true
 	if d.decodeFast(data, s) {
 		d.lastErr = nil
@@ -132,11 +132,13 @@ func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, s *Summary) {
 // work on the small packets of the fast path. It is for callers that only
 // read the Summary (the meter's counters and flows; packets are sanitized
 // by a Sanitizer of their own); Anonymize panics on a Summary it filled.
-func (d *Decoder) DecodeSummary(data []byte, ci gopacket.CaptureInfo, s *Summary) {
+// ci is read, not kept: a pointer spares the copy of a 72-byte struct
+// per packet.
+func (d *Decoder) DecodeSummary(data []byte, ci *gopacket.CaptureInfo, s *Summary) {
 	d.reset(ci, s)
 	d.sites = false
 	if !d.decodeFast(data, s) {
-		d.decodeLayers(data, ci, s)
+		d.decodeLayers(data, *ci, s)
 	} else {
 		d.lastErr = nil
 	}
@@ -147,7 +149,7 @@ func (d *Decoder) DecodeSummary(data []byte, ci gopacket.CaptureInfo, s *Summary
 // but the rewrite site arrays, whose entries past their counts are never
 // read: clearing a whole Summary costs more than decoding a TCP packet.
 // TestResetClearsEveryField keeps the field list complete.
-func (d *Decoder) reset(ci gopacket.CaptureInfo, s *Summary) {
+func (d *Decoder) reset(ci *gopacket.CaptureInfo, s *Summary) {
 	s.Timestamp = ci.Timestamp
 	s.WireLen, s.CapLen = ci.Length, ci.CaptureLength
 	s.VLAN = 0
@@ -164,7 +166,7 @@ func (d *Decoder) reset(ci gopacket.CaptureInfo, s *Summary) {
 // layers of this package, for every frame: the reference the fast path is
 // checked against, and the path of the frames it declines.
 func (d *Decoder) decodeLayers(data []byte, ci gopacket.CaptureInfo, s *Summary) {
-	d.reset(ci, s)
+	d.reset(&ci, s)
 	d.s, d.frame, d.cur = s, data, data
 	d.vlanSeen, d.nIP, d.hardErr, d.l4sum = false, 0, false, -1
 	d.ip = ipCtx{src: -1, dst: -1}

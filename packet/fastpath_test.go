@@ -26,7 +26,7 @@ func fastLinkTypes() []layers.LinkType {
 func compareFastPath(t *testing.T, fast, slow *Decoder, data []byte, ci gopacket.CaptureInfo) bool {
 	t.Helper()
 	var got, want, probe Summary
-	fast.reset(ci, &probe)
+	fast.reset(&ci, &probe)
 	took := fast.decodeFast(data, &probe)
 	fast.Decode(data, ci, &got)
 	slow.decodeLayers(data, ci, &want)
@@ -35,7 +35,7 @@ func compareFastPath(t *testing.T, fast, slow *Decoder, data []byte, ci gopacket
 			took, data, ci.CaptureLength, ci.Length, diffSummary(got, want), got.rw, want.rw)
 	}
 	var only Summary
-	fast.DecodeSummary(data, ci, &only)
+	fast.DecodeSummary(data, &ci, &only)
 	if !only.rw.noSites {
 		t.Fatalf("DecodeSummary did not mark its Summary")
 	}
@@ -246,7 +246,7 @@ func TestResetClearsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	ci := gopacket.CaptureInfo{Timestamp: time.Unix(1, 2), CaptureLength: 10, Length: 20}
-	d.reset(ci, &s)
+	d.reset(&ci, &s)
 	s.rw.addrs, s.rw.sums = [maxAddrs]addrSite{}, [maxSums]sumSite{}
 	want := Summary{Timestamp: ci.Timestamp, WireLen: 20, CapLen: 10, Truncated: true}
 	if !reflect.DeepEqual(s, want) {
@@ -264,7 +264,7 @@ func TestAnonymizeRefusesDecodeSummary(t *testing.T) {
 		}
 		d, _ := decoders(t, c.link)
 		var s Summary
-		d.DecodeSummary(c.data, gopacket.CaptureInfo{CaptureLength: len(c.data), Length: len(c.data)}, &s)
+		d.DecodeSummary(c.data, &gopacket.CaptureInfo{CaptureLength: len(c.data), Length: len(c.data)}, &s)
 		if s.IPVersion != 4 {
 			t.Fatalf("DecodeSummary: IP version %d, want 4", s.IPVersion)
 		}

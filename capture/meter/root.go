@@ -230,14 +230,14 @@ func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
 		m.buf = append(m.buf[:0], data...)
 		data = m.buf
 	}
-	m.process(data, ci)
+	m.process(data, &ci)
 	m.publish()
 }
 
 // process runs one packet through the transforms: it is decoded as
 // captured for the counters and the flows, then sanitized in place (with
 // a key) and given to the Packets sink.
-func (m *Meter) process(data []byte, ci gopacket.CaptureInfo) {
+func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 	s := &m.summary
 	m.decoder.DecodeSummary(data, ci, s)
 	m.count(s)
@@ -248,15 +248,16 @@ func (m *Meter) process(data []byte, ci gopacket.CaptureInfo) {
 		m.flows.Add(s)
 	}
 	if m.sinks.Packets != nil {
+		c := *ci
 		if m.sanitizer != nil {
 			keep, res := m.sanitizer.Sanitize(data)
 			if res.Drop {
 				m.st.SanitizedDrops++
 				return
 			}
-			data, ci.CaptureLength = data[:keep], keep
+			data, c.CaptureLength = data[:keep], keep
 		}
-		if err := m.sinks.Packets.WritePacket(ci, data); err != nil {
+		if err := m.sinks.Packets.WritePacket(c, data); err != nil {
 			m.st.WriteErrors++
 			if m.lastErr == nil {
 				m.lastErr = fmt.Errorf("write packet: %w", err)
@@ -408,7 +409,7 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 			if !m.pausedAt(ci.Timestamp) {
 				// The packet is ours until the next read: sanitize it in
 				// place, without Process's copy.
-				m.process(data, ci)
+				m.process(data, &ci)
 				if m.unpublished++; m.unpublished == publishEvery {
 					m.publish()
 				}
