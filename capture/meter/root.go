@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -86,7 +87,8 @@ type Sinks struct {
 }
 
 // Stats are the meter's running totals. They may be read while the meter
-// runs; Run publishes them every 64 packets and whenever its source has
+// runs; Run publishes them every 64 packets, after a packet stamped 10 ms
+// or more after the last it published with, and whenever its source has
 // no packet in time (a live source's read timeout), so they trail the
 // packets read by at most that; Process, Advance and Flush publish them
 // before they return, and so does Run.
@@ -131,22 +133,30 @@ type Meter struct {
 	// decoding a small packet. unpublished counts the packets since.
 	st          Stats
 	unpublished int
+	// publishedAt is the timestamp of the packet after which Run last
+	// published, in Unix nanoseconds.
+	publishedAt int64
 
 	packets, bytes, nonIP, truncated, malformed, fragments atomic.Uint64
 	flowsExported, intervals, writeErrors, sanitizedDrops  atomic.Uint64
 	pause                                                  atomic.Pointer[pauseWindow] // the current or last pause; nil: never paused
 }
 
-// publishEvery is how many packets Run counts before it publishes its
-// totals to Stats.
-const publishEvery = 64
+// Run publishes its totals to Stats every publishEvery packets, and after
+// a packet stamped publishGap or more after the last it published with:
+// a paced file replay or a quiet link hands on packets too slowly to reach
+// 64 soon, and a job's status must show them.
+const (
+	publishEvery = 64
+	publishGap   = int64(10 * time.Millisecond)
+)
 
 // New builds a meter for packets of the given link type.
 func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid meter configuration: %w", err)
 	}
-	m := &Meter{sinks: sinks, buf: make([]byte, 0, packet.DefaultSnaplen)}
+	m := &Meter{sinks: sinks, buf: make([]byte, 0, packet.DefaultSnaplen), publishedAt: math.MinInt64}
 	var err error
 	if m.decoder, err = packet.NewDecoder(linkType); err != nil {
 		return nil, fmt.Errorf("meter: %w", err)
@@ -410,8 +420,10 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 				// The packet is ours until the next read: sanitize it in
 				// place, without Process's copy.
 				m.process(data, &ci)
-				if m.unpublished++; m.unpublished == publishEvery {
+				m.unpublished++
+				if ts := ci.Timestamp.UnixNano(); m.unpublished == publishEvery || ts >= m.publishedAt+publishGap {
 					m.publish()
+					m.publishedAt = ts
 				}
 			}
 		case errors.Is(err, packet.ErrTimeout):
