@@ -1,12 +1,14 @@
 package capture
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/gimsproject/gims/packet"
 )
@@ -25,7 +27,7 @@ func DataLink(lt layers.LinkType) uint32 {
 // NewPcapWriter writes a nanosecond-resolution pcap file header with the
 // true link type (see DataLink) and returns a writer for the packets.
 // pcapgo.Writer.WriteFileHeader cannot express link types above 255.
-func NewPcapWriter(w io.Writer, snaplen int, lt layers.LinkType) (*pcapgo.Writer, error) {
+func NewPcapWriter(w io.Writer, snaplen int, lt layers.LinkType) (*PcapWriter, error) {
 	if snaplen <= 0 {
 		snaplen = DefaultSnaplen
 	}
@@ -38,5 +40,65 @@ func NewPcapWriter(w io.Writer, snaplen int, lt layers.LinkType) (*pcapgo.Writer
 	if _, err := w.Write(hdr[:]); err != nil {
 		return nil, fmt.Errorf("write pcap header: %w", err)
 	}
-	return pcapgo.NewWriterNanos(w), nil
+	return NewPcapRecordWriter(w), nil
+}
+
+// PcapWriter writes the packet records of a nanosecond-resolution pcap
+// file: the bytes and the errors of pcapgo.NewWriterNanos's WritePacket,
+// at a fraction of its cost on small packets. Into a bufio.Writer with
+// room for the record, it builds the record in the buffer itself, one
+// copy of the packet and one call, where pcapgo makes two writes and
+// copies the header twice (a fifth of gims-capd -r -w's instructions on
+// 60-byte frames).
+type PcapWriter struct {
+	w   io.Writer
+	bw  *bufio.Writer // w, when it is a bufio.Writer
+	hdr [pcapRecordHeader]byte
+}
+
+// NewPcapRecordWriter returns a writer of packet records to w, which has
+// its file header already (a nanosecond pcap file being appended to).
+func NewPcapRecordWriter(w io.Writer) *PcapWriter {
+	bw, _ := w.(*bufio.Writer)
+	return &PcapWriter{w: w, bw: bw}
+}
+
+// WritePacket writes one packet record; ci.CaptureLength must be
+// len(data), and at most ci.Length. A zero timestamp is written as the
+// current time, as pcapgo does.
+func (p *PcapWriter) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
+	if ci.CaptureLength != len(data) {
+		return fmt.Errorf("capture length %d does not match data length %d", ci.CaptureLength, len(data))
+	}
+	if ci.CaptureLength > ci.Length {
+		return fmt.Errorf("invalid capture info %+v:  capture length > length", ci)
+	}
+	t := ci.Timestamp
+	if t.IsZero() {
+		t = time.Now()
+	}
+	n := pcapRecordHeader + len(data)
+	if p.bw != nil && p.bw.Available() >= n {
+		b := p.bw.AvailableBuffer()[:n]
+		putRecordHeader(b, t, ci)
+		copy(b[pcapRecordHeader:], data)
+		_, err := p.bw.Write(b)
+		return err
+	}
+	putRecordHeader(p.hdr[:], t, ci)
+	if _, err := p.w.Write(p.hdr[:]); err != nil {
+		return fmt.Errorf("error writing packet header: %v", err)
+	}
+	_, err := p.w.Write(data)
+	return err
+}
+
+// putRecordHeader puts a pcap record header with a nanosecond timestamp
+// in b.
+func putRecordHeader(b []byte, t time.Time, ci gopacket.CaptureInfo) {
+	_ = b[15]
+	binary.LittleEndian.PutUint32(b[0:4], uint32(t.Unix()))
+	binary.LittleEndian.PutUint32(b[4:8], uint32(t.Nanosecond()))
+	binary.LittleEndian.PutUint32(b[8:12], uint32(ci.CaptureLength))
+	binary.LittleEndian.PutUint32(b[12:16], uint32(ci.Length))
 }

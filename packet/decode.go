@@ -56,6 +56,9 @@ type Decoder struct {
 	hardErr  bool  // the error is a malformed header even in a truncated frame
 	lastErr  error // error of the last Decode, for tests
 	l4sum    int8  // checksum of the transport header, or -1
+	// sites says the fast path records rewrite sites (Decode, not
+	// DecodeSummary).
+	sites bool
 }
 
 // ipCtx is what transport headers need to know about the IP header that
@@ -115,7 +118,8 @@ func NewDecoder(linkType layers.LinkType) (*Decoder, error) {
 // fields decoded before it stay valid. data must stay unchanged until
 // Anonymize is done with s.
 func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, s *Summary) {
-	d.reset(ci, s)
+	d.reset(&ci, s)
+	d.sites = true
 	if d.decodeFast(data, s) {
 		d.lastErr = nil
 		return
@@ -123,11 +127,29 @@ func (d *Decoder) Decode(data []byte, ci gopacket.CaptureInfo, s *Summary) {
 	d.decodeLayers(data, ci, s)
 }
 
+// DecodeSummary fills s as Decode does, but for Anonymize: it does not
+// record where the addresses and checksums are, which is a third of the
+// work on the small packets of the fast path. It is for callers that only
+// read the Summary (the meter's counters and flows; packets are sanitized
+// by a Sanitizer of their own); Anonymize panics on a Summary it filled.
+// ci is read, not kept: a pointer spares the copy of a 72-byte struct
+// per packet.
+func (d *Decoder) DecodeSummary(data []byte, ci *gopacket.CaptureInfo, s *Summary) {
+	d.reset(ci, s)
+	d.sites = false
+	if !d.decodeFast(data, s) {
+		d.decodeLayers(data, *ci, s)
+	} else {
+		d.lastErr = nil
+	}
+	s.rw.noSites = true
+}
+
 // reset starts s afresh for a frame captured with ci. It sets every field
 // but the rewrite site arrays, whose entries past their counts are never
 // read: clearing a whole Summary costs more than decoding a TCP packet.
 // TestResetClearsEveryField keeps the field list complete.
-func (d *Decoder) reset(ci gopacket.CaptureInfo, s *Summary) {
+func (d *Decoder) reset(ci *gopacket.CaptureInfo, s *Summary) {
 	s.Timestamp = ci.Timestamp
 	s.WireLen, s.CapLen = ci.Length, ci.CaptureLength
 	s.VLAN = 0
@@ -137,14 +159,14 @@ func (d *Decoder) reset(ci gopacket.CaptureInfo, s *Summary) {
 	s.HasPorts, s.SrcPort, s.DstPort, s.TCPFlags = false, 0, 0, 0
 	s.Fragment, s.FragOffset, s.MoreFragments, s.FragID = false, 0, false, 0
 	s.Truncated, s.Malformed = ci.CaptureLength < ci.Length, false
-	s.rw.nAddr, s.rw.nSum, s.rw.full = 0, 0, false
+	s.rw.nAddr, s.rw.nSum, s.rw.full, s.rw.noSites = 0, 0, false, false
 }
 
 // decodeLayers is Decode with gopacket's DecodingLayerParser and the
 // layers of this package, for every frame: the reference the fast path is
 // checked against, and the path of the frames it declines.
 func (d *Decoder) decodeLayers(data []byte, ci gopacket.CaptureInfo, s *Summary) {
-	d.reset(ci, s)
+	d.reset(&ci, s)
 	d.s, d.frame, d.cur = s, data, data
 	d.vlanSeen, d.nIP, d.hardErr, d.l4sum = false, 0, false, -1
 	d.ip = ipCtx{src: -1, dst: -1}

@@ -112,10 +112,13 @@ func (d *Decoder) fastIPv4(data []byte, off int, s *Summary) bool {
 	if total < 20 {
 		return false // 0 (segmentation offload) or invalid: the parser knows
 	}
-	rw := &s.rw
-	hs := rw.addSum(off+10, sumPlain, -1)
-	src := rw.addAddr(off+12, 4, roleSrc, hs)
-	dst := rw.addAddr(off+16, 4, roleDst, hs)
+	src, dst := int8(-1), int8(-1)
+	if d.sites {
+		rw := &s.rw
+		hs := rw.addSum(off+10, sumPlain, -1)
+		src = rw.addAddr(off+12, 4, roleSrc, hs)
+		dst = rw.addAddr(off+16, 4, roleDst, hs)
+	}
 	s.IPVersion = 4
 	copy(s.Src[:4], ip[12:16])
 	copy(s.Dst[:4], ip[16:20])
@@ -156,9 +159,12 @@ func (d *Decoder) fastIPv6(data []byte, off int, s *Summary) bool {
 	if plen == 0 {
 		return false // an error without hop-by-hop jumbogram option
 	}
-	rw := &s.rw
-	src := rw.addAddr(off+8, 16, roleSrc)
-	dst := rw.addAddr(off+24, 16, roleDst)
+	src, dst := int8(-1), int8(-1)
+	if d.sites {
+		rw := &s.rw
+		src = rw.addAddr(off+8, 16, roleSrc)
+		dst = rw.addAddr(off+24, 16, roleDst)
+	}
 	s.IPVersion = 6
 	s.Src = [16]byte(ip[8:24])
 	s.Dst = [16]byte(ip[24:40])
@@ -194,9 +200,11 @@ func (d *Decoder) fastTransport(data []byte, off, end int, proto uint8, v6 bool,
 		s.SrcPort = binary.BigEndian.Uint16(t[0:])
 		s.DstPort = binary.BigEndian.Uint16(t[2:])
 		s.TCPFlags = t[13]
-		sum := rw.addSum(off+16, sumPlain, -1)
-		rw.cover(src, sum)
-		rw.cover(dst, sum)
+		if d.sites {
+			sum := rw.addSum(off+16, sumPlain, -1)
+			rw.cover(src, sum)
+			rw.cover(dst, sum)
+		}
 	case layers.IPProtocolUDP:
 		if len(t) < 8 {
 			return false
@@ -207,9 +215,11 @@ func (d *Decoder) fastTransport(data []byte, off, end int, proto uint8, v6 bool,
 		s.HasPorts = true
 		s.SrcPort = binary.BigEndian.Uint16(t[0:])
 		s.DstPort = binary.BigEndian.Uint16(t[2:])
-		sum := rw.addSum(off+6, sumUDP, -1)
-		rw.cover(src, sum)
-		rw.cover(dst, sum)
+		if d.sites {
+			sum := rw.addSum(off+6, sumUDP, -1)
+			rw.cover(src, sum)
+			rw.cover(dst, sum)
+		}
 	case layers.IPProtocolICMPv4:
 		if len(t) < 8 {
 			return false
@@ -237,9 +247,11 @@ func (d *Decoder) fastTransport(data []byte, off, end int, proto uint8, v6 bool,
 		}
 		s.HasPorts = true
 		s.DstPort = uint16(t[0])<<8 | uint16(t[1])
-		sum := rw.addSum(off+2, sumPlain, -1)
-		rw.cover(src, sum)
-		rw.cover(dst, sum)
+		if d.sites {
+			sum := rw.addSum(off+2, sumPlain, -1)
+			rw.cover(src, sum)
+			rw.cover(dst, sum)
+		}
 	default:
 		// Tunnels, SCTP, UDP-Lite, ICMP over IPv6: the parser decodes
 		// them. Anything else ends decoding without error.

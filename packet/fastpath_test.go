@@ -20,18 +20,30 @@ func fastLinkTypes() []layers.LinkType {
 
 // compareFastPath decodes data with Decode (fast path first) and with the
 // DecodingLayerParser alone, and fails unless both give the same Summary,
-// rewrite sites included, and the same anonymized bytes. It reports
-// whether the fast path took the frame.
+// rewrite sites included, and the same anonymized bytes; and with
+// DecodeSummary, which must give the same Summary but for the rewrite
+// sites. It reports whether the fast path took the frame.
 func compareFastPath(t *testing.T, fast, slow *Decoder, data []byte, ci gopacket.CaptureInfo) bool {
 	t.Helper()
 	var got, want, probe Summary
-	fast.reset(ci, &probe)
+	fast.reset(&ci, &probe)
 	took := fast.decodeFast(data, &probe)
 	fast.Decode(data, ci, &got)
 	slow.decodeLayers(data, ci, &want)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("fast path (took it: %v) and parser differ on %x (caplen %d, len %d):\n%s\n fast %+v\nparser %+v",
 			took, data, ci.CaptureLength, ci.Length, diffSummary(got, want), got.rw, want.rw)
+	}
+	var only Summary
+	fast.DecodeSummary(data, &ci, &only)
+	if !only.rw.noSites {
+		t.Fatalf("DecodeSummary did not mark its Summary")
+	}
+	noSites := got
+	only.rw, noSites.rw = rewriteInfo{}, rewriteInfo{}
+	if !reflect.DeepEqual(only, noSites) {
+		t.Fatalf("DecodeSummary and Decode differ on %x (caplen %d, len %d):\n%s",
+			data, ci.CaptureLength, ci.Length, diffSummary(only, noSites))
 	}
 	a, b := bytes.Clone(data), bytes.Clone(data)
 	fast.Anonymize(a, &got, xorAnon{})
@@ -234,10 +246,35 @@ func TestResetClearsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	ci := gopacket.CaptureInfo{Timestamp: time.Unix(1, 2), CaptureLength: 10, Length: 20}
-	d.reset(ci, &s)
+	d.reset(&ci, &s)
 	s.rw.addrs, s.rw.sums = [maxAddrs]addrSite{}, [maxSums]sumSite{}
 	want := Summary{Timestamp: ci.Timestamp, WireLen: 20, CapLen: 10, Truncated: true}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("reset left %+v, want %+v", s, want)
 	}
+}
+
+// TestAnonymizeRefusesDecodeSummary: a Summary of DecodeSummary has no
+// address sites, and Anonymize must not quietly leave the addresses as
+// captured.
+func TestAnonymizeRefusesDecodeSummary(t *testing.T) {
+	for _, c := range decodeCases() {
+		if c.name != "Ethernet/IPv4/TCP" {
+			continue
+		}
+		d, _ := decoders(t, c.link)
+		var s Summary
+		d.DecodeSummary(c.data, &gopacket.CaptureInfo{CaptureLength: len(c.data), Length: len(c.data)}, &s)
+		if s.IPVersion != 4 {
+			t.Fatalf("DecodeSummary: IP version %d, want 4", s.IPVersion)
+		}
+		defer func() {
+			if recover() == nil {
+				t.Error("Anonymize of a DecodeSummary Summary did not panic")
+			}
+		}()
+		d.Anonymize(bytes.Clone(c.data), &s, xorAnon{})
+		return
+	}
+	t.Fatal("no Ethernet/IPv4/TCP case")
 }

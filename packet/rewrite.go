@@ -58,6 +58,7 @@ type sumSite struct {
 type rewriteInfo struct {
 	nAddr, nSum uint8
 	full        bool // a limit was hit: some address could not be recorded
+	noSites     bool // filled by DecodeSummary: the sites were not recorded
 	addrs       [maxAddrs]addrSite
 	sums        [maxSums]sumSite
 }
@@ -113,9 +114,14 @@ func (rw *rewriteInfo) cover(addr, sum int8) {
 // checksums inside a quote) is updated incrementally, so snaplen-truncated
 // packets come out consistent too. s.Src and s.Dst are updated to the
 // mapped outer addresses. Anonymize never panics, even when data is not
-// the frame s was decoded from.
+// the frame s was decoded from, unless s was filled by DecodeSummary
+// (which records no address sites: a programming error).
 func (d *Decoder) Anonymize(data []byte, s *Summary, a Anonymizer) {
 	rw := &s.rw
+	if rw.noSites {
+		// Rewriting nothing would leave every address as captured.
+		panic("packet: Anonymize of a Summary filled by DecodeSummary, which records no address sites")
+	}
 	for i := 0; i < int(rw.nAddr) && i < maxAddrs; i++ {
 		site := &rw.addrs[i]
 		off, size := int(site.off), int(site.size)

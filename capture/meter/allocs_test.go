@@ -46,14 +46,14 @@ func TestProcessAllocs(t *testing.T) {
 				bufs := make([][]byte, len(pkts))
 				for i, p := range pkts {
 					bufs[i] = slices.Clone(p.data)
-					m.process(bufs[i], p.ci) // the flows exist from now on
+					m.process(bufs[i], &p.ci) // the flows exist from now on
 				}
 				i := 0
 				allocs := testing.AllocsPerRun(200, func() {
 					p := pkts[i%len(pkts)]
 					b := bufs[i%len(pkts)]
 					copy(b, p.data)
-					m.process(b, p.ci) // Run's path: in place
+					m.process(b, &p.ci) // Run's path: in place
 					m.Process(p.data, p.ci)
 					i++
 				})

@@ -19,7 +19,6 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/capture/meter"
@@ -128,7 +127,7 @@ type Writer struct {
 	csvLine []byte
 
 	pcap  series
-	pcapW *pcapgo.Writer
+	pcapW *capture.PcapWriter
 
 	ipfix     series
 	fileExp   *ipfix.Exporter
@@ -329,7 +328,7 @@ func (w *Writer) Open(ctx context.Context) (err error) {
 				return fmt.Errorf("%s: %w", w.pcap.current(), err)
 			}
 		} else {
-			w.pcapW = pcapgo.NewWriterNanos(w.pcap.buf)
+			w.pcapW = capture.NewPcapRecordWriter(w.pcap.buf)
 		}
 	}
 	if path := w.cfg.Flows; path != "" {
