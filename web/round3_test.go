@@ -180,3 +180,141 @@ func TestRound3ChartsPerDevice(t *testing.T) {
 		t.Errorf("one device's table names %q, want %q", device, two)
 	}
 }
+
+// TestRound3ConfigureDefaults: a new experiment's configure form starts
+// safe (anonymization on, payloads stripped, MACs keyed), and saving it
+// as it is keeps that (a random key nobody holds when no secret is
+// typed).
+func TestRound3ConfigureDefaults(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.addDevice(t, "tap1", startCapd(t, "defaults-token"))
+	b := newBrowser(t, e.srv.URL)
+	b.loginAs(alice, alicePass)
+	b.navigate("/experiments/new", "#experiment-form")
+	b.setValue("input[name=name]", "defaults")
+	b.run("choose the trace", chromedp.Click(fmt.Sprintf(`input[value="tap1:file:%s"]`, traceName), chromedp.ByQuery))
+	b.click("#create", "#config-form")
+	var form struct {
+		Anonymize bool   `json:"anonymize"`
+		Payload   string `json:"payload"`
+		MAC       string `json:"mac"`
+		Sanitize  bool   `json:"sanitize"`
+		Warning   bool   `json:"warning"`
+		Secret    string `json:"secret"`
+	}
+	read := func() {
+		b.eval("the form's defaults", `(() => {
+			const q = s => document.querySelector(s), shown = s => !!q(s) && q(s).getClientRects().length > 0;
+			return {anonymize: q('input[name=anonymize]').checked, payload: q('select[name=payload]').value,
+				mac: q('select[name=mac]').value, sanitize: shown('#sanitize'), warning: shown('#keep-warning'),
+				secret: q('input[name=secret]').value};
+		})()`, &form)
+	}
+	read()
+	if !form.Anonymize || form.Payload != "strip" || form.MAC != "keyed" || !form.Sanitize || form.Warning {
+		t.Errorf("a new experiment's form: %+v; want anonymization on, payload strip, mac keyed, no keep warning", form)
+	}
+	if s := b.text("#secret-hint"); !strings.Contains(s, "random key") {
+		t.Errorf("the secret's hint does not say what empty does: %q", s)
+	}
+	b.shot("51-configure-defaults", true)
+	b.click("#configure-save", "#btn-start")
+	list, err := e.m.ListExperiments(ctx, am.Principal{Name: alice, Role: am.RoleExperimenter})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("experiments: %v, %v", list, err)
+	}
+	set, err := e.m.GetExperimentSettings(ctx, e.admin, list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := set.Config.Anonymize; a == nil || a.Payload != "strip" || a.MAC != "keyed" || a.Key != "" || len(a.SecretFingerprint) < 8 {
+		t.Fatalf("saved as it was: anonymize %+v; want on, strip, keyed, with a key's fingerprint", a)
+	}
+	// Re-configuring shows what is stored: still safe.
+	read()
+	if !form.Anonymize || form.Payload != "strip" || form.MAC != "keyed" || form.Secret != "" {
+		t.Errorf("the stored configuration's form: %+v", form)
+	}
+	if s := b.text("#secret-hint"); !strings.Contains(s, set.Config.Anonymize.SecretFingerprint) {
+		t.Errorf("the secret's hint does not show the fingerprint %s: %q", set.Config.Anonymize.SecretFingerprint, s)
+	}
+	// Switched off on purpose, it stays off.
+	b.run("anonymize off", chromedp.Click("input[name=anonymize]", chromedp.ByQuery),
+		chromedp.Evaluate(`window.gimsMark = 1`, nil), chromedp.Click("#configure-save", chromedp.ByQuery))
+	b.waitNav("the page after saving", `!window.gimsMark && !!document.querySelector('#btn-start')`)
+	if set, err = e.m.GetExperimentSettings(ctx, e.admin, list[0].ID); err != nil || set.Config.Anonymize != nil {
+		t.Errorf("anonymization switched off: %+v, %v", set.Config.Anonymize, err)
+	}
+}
+
+// TestRound3PhoneApprove: at 390×844 a pending device's Approve button is
+// in the viewport once its row is, uncovered, big enough to tap, and a
+// tap approves the device; tables too wide for the phone scroll with a
+// visible hint.
+func TestRound3PhoneApprove(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.addDevice(t, "tap1", startCapd(t, "phone-token-1"))
+	cd := startCapd(t, "phone-token-2")
+	act, err := e.m.CreateActivation(ctx, e.admin, amapi.ActivationRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.RegisterDevice(ctx, e.admin, amapi.Registration{Name: "self-registered-on-the-roof", Hostname: cd.host, Port: cd.port,
+		Token: cd.token, Activation: act.Code}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e.srv.URL)
+	b.loginAs(adminName, adminPass)
+	b.navigate("/devices", "#approve-self-registered-on-the-roof")
+	b.shot("52-devices-pending", true)
+	b.run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	b.wait("the scrolling tables marked", `[...document.querySelectorAll('.overflow-auto')].every(el => (el.scrollWidth > el.clientWidth + 1) === el.hasAttribute('data-scrolls'))`)
+	var hints []struct {
+		Table string  `json:"table"`
+		Hint  string  `json:"hint"`
+		Left  float64 `json:"left"`
+		Right float64 `json:"right"`
+	}
+	b.eval("the scroll hints", `[...document.querySelectorAll('.overflow-auto[data-scrolls]')].map(el => {
+		const r = el.getBoundingClientRect();
+		return {table: (el.querySelector('table') || {}).id || '', hint: getComputedStyle(el, '::after').content, left: r.left, right: r.right};
+	})`, &hints)
+	if len(hints) == 0 {
+		t.Errorf("no table scrolls sideways at 390 px: the test shows nothing")
+	}
+	for _, h := range hints {
+		if !strings.Contains(h.Hint, "scroll sideways") || h.Left < 0 || h.Right > 390 {
+			t.Errorf("table %q scrolls at 390 px: hint %s, box %.0f–%.0f px; want the hint, on screen", h.Table, h.Hint, h.Left, h.Right)
+		}
+	}
+	var btn struct {
+		Left, Top, Right, Bottom float64
+		Width, Height            float64
+		Hit                      bool
+		InnerW, InnerH           float64
+	}
+	b.eval("the Approve button", `(() => {
+		const el = document.getElementById('approve-self-registered-on-the-roof');
+		el.closest('tr').scrollIntoView({block: 'center'});
+		const r = el.getBoundingClientRect(), hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+		return {Left: r.left, Top: r.top, Right: r.right, Bottom: r.bottom, Width: r.width, Height: r.height,
+			Hit: !!hit && (hit === el || el.contains(hit)), InnerW: window.innerWidth, InnerH: window.innerHeight};
+	})()`, &btn)
+	if btn.Left < 0 || btn.Right > btn.InnerW || btn.Top < 0 || btn.Bottom > btn.InnerH || !btn.Hit || btn.Width < 24 || btn.Height < 24 {
+		t.Errorf("the Approve button at 390 px: %+v; want in the viewport, uncovered, at least 24×24 px", btn)
+	}
+	b.run("tap Approve", chromedp.Click("#approve-self-registered-on-the-roof", chromedp.ByQuery))
+	b.waitNav("the approval", `!!document.querySelector('.flash') && document.querySelector('.flash').textContent.includes('approved')`)
+	b.absent("#approve-self-registered-on-the-roof")
+	devs, err := e.m.ListDevices(ctx, e.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		if d.Name == "self-registered-on-the-roof" && d.Pending {
+			t.Errorf("after the tap the device is still pending")
+		}
+	}
+}
