@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
+	"regexp"
 	"testing"
 	"time"
 
@@ -63,7 +63,9 @@ func TestAccessibilityAxe(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newBrowser(t, e.srv.URL)
-	check := func(path, sel string) {
+	// check runs axe on a page at both widths and saves its screenshots,
+	// test-artifacts/screenshots/axe-NAME.png and axe-NAME-phone.png.
+	check := func(name, path, sel string) {
 		t.Helper()
 		b.navigate(path, sel)
 		for _, width := range []int64{1280, 390} {
@@ -74,30 +76,65 @@ func TestAccessibilityAxe(t *testing.T) {
 			}
 		}
 		b.run("width", chromedp.EmulateViewport(1280, 900))
-		name := strings.Trim(strings.NewReplacer("/", "-", "?", "-").Replace(path), "-")
-		if name == "" {
-			name = "root"
-		}
 		b.shot("axe-"+name, true)
 	}
-	check("/login", "#login")
+	check("login", "/login", "#login")
 	b.loginAs(adminName, adminPass)
-	for _, p := range []struct{ path, sel string }{
-		{"/experiments", "#experiments"},
-		{"/experiments/new", "#experiment-form"},
-		{fmt.Sprintf("/experiments/%d", id), "#flows"},
-		{fmt.Sprintf("/experiments/%d", conf), "#config-form"},
-		{fmt.Sprintf("/experiments/%d/stop", id), "main"},
-		{"/devices", "#devices"},
-		{"/devices/new", "#device-form"},
-		{"/devices/tap1/edit", "#capabilities"},
-		{"/devices/tap1/delete", "#confirm"},
-		{"/keys", "#new-key-form"},
-		{"/audit", "main"},
-		{"/users", "#user-list"},
-		{"/schedule", "main"},
-		{"/no/such/page", "#error-page"},
-	} {
-		check(p.path, p.sel)
+	// Every page of the GUI, by the route that serves it (root.go).
+	pages := []struct{ route, name, path, sel string }{
+		{"/experiments", "experiments", "/experiments", "#experiments"},
+		{"/experiments/new", "experiment-new", "/experiments/new", "#experiment-form"},
+		{"/experiments/{id}", "experiment-done", fmt.Sprintf("/experiments/%d", id), "#flows"},
+		{"/experiments/{id}", "experiment-configure", fmt.Sprintf("/experiments/%d", conf), "#config-form"},
+		{"/experiments/{id}/stop", "experiment-stop", fmt.Sprintf("/experiments/%d/stop", id), "main"},
+		{"/experiments/{id}/delete", "experiment-delete", fmt.Sprintf("/experiments/%d/delete", id), "#confirm-delete"},
+		{"/experiments/{id}/query", "query", fmt.Sprintf("/experiments/%d/query", id), "#query-form"},
+		{"/devices", "devices", "/devices", "#devices"},
+		{"/devices/new", "device-new", "/devices/new", "#device-form"},
+		{"/devices/{name}/edit", "device-edit", "/devices/tap1/edit", "#capabilities"},
+		{"/devices/{name}/delete", "device-delete", "/devices/tap1/delete", "#confirm"},
+		{"/keys", "keys", "/keys", "#new-key-form"},
+		{"/audit", "audit", "/audit", "main"},
+		{"/users", "users", "/users", "#user-list"},
+		{"/schedule", "schedule", "/schedule", "main"},
+		{"", "not-found", "/no/such/page", "#error-page"},
 	}
+	covered := map[string]bool{"/login": true}
+	for _, p := range pages {
+		check(p.name, p.path, p.sel)
+		covered[p.route] = true
+	}
+	// A page added to the GUI is added here: its screenshots and axe.
+	for _, route := range pageRoutes(t) {
+		if !covered[route] {
+			t.Errorf("GET %s is not checked by axe nor in the screenshots: add it to the pages above", route)
+		}
+	}
+}
+
+// notPages are the GET routes of root.go that answer no page: assets,
+// fragments, data and downloads, and the start page's redirect.
+var notPages = map[string]bool{
+	"/static/": true, "/{$}": true, "/experiments/{id}/status": true, "/experiments/{id}/results": true,
+	"/experiments/{id}/counters.json": true, "/experiments/{id}/files/{pos}/{name}": true,
+	"/experiments/{id}/export/{name}": true,
+}
+
+// pageRoutes lists the GET routes of the GUI's pages, read from root.go.
+func pageRoutes(t *testing.T) []string {
+	t.Helper()
+	src, err := os.ReadFile("root.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range regexp.MustCompile(`Handle(?:Func)?\("GET (/[^"]*)"`).FindAllStringSubmatch(string(src), -1) {
+		if !notPages[m[1]] {
+			out = append(out, m[1])
+		}
+	}
+	if len(out) < 10 {
+		t.Fatalf("root.go: only %d page routes found (%q): has its form changed?", len(out), out)
+	}
+	return out
 }

@@ -380,17 +380,18 @@ func TestBrowser(t *testing.T) {
 	b.setValue("input[name=replay_speed]", "1")
 	b.setValue("input[name=interval_ms]", "500")
 	b.setValue("input[name=rotate_s]", "1") // pcap and IPFIX files in parts of a second
-	// The sanitization modes show only with anonymization on, with
-	// their defaults; keep is a visible warning.
+	// The sanitization modes show only with anonymization on (the
+	// default), with their defaults; keep is a visible warning.
 	shown := func(sel string) bool {
 		var v bool
 		b.eval("visibility of "+sel, fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.getClientRects().length > 0; })()`, sel), &v)
 		return v
 	}
+	b.run("anonymize off", chromedp.Click("input[name=anonymize]", chromedp.ByQuery))
 	if shown("#sanitize") || shown("#keep-warning") {
 		t.Errorf("the sanitization modes show without anonymization")
 	}
-	b.run("anonymize", chromedp.Click("input[name=anonymize]", chromedp.ByQuery))
+	b.run("anonymize on", chromedp.Click("input[name=anonymize]", chromedp.ByQuery))
 	var modes []string
 	b.eval("sanitization defaults", `[document.querySelector('select[name=payload]').value, document.querySelector('select[name=mac]').value]`, &modes)
 	if !shown("#sanitize") || strings.Join(modes, ",") != "strip,keyed" {

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -457,9 +459,11 @@ func tailor(f *configForm, pairs []pairView) {
 // formFromConfig fills a configure form from the stored configuration, or
 // with the defaults.
 func formFromConfig(c *amapi.ConfigView) configForm {
+	// A new experiment starts safe (issue 18): addresses anonymized,
+	// payloads stripped, MACs keyed.
 	f := configForm{Snaplen: "65535", Promiscuous: true, Counters: true, IntervalMS: "1000", Flows: true,
 		ActiveS: "1800", IdleS: "300", Biflow: true, Pcap: true, Storage: am.StorageRemote,
-		Payload: deviceapi.DefaultPayload, MAC: deviceapi.DefaultMAC}
+		Anonymize: true, Payload: deviceapi.DefaultPayload, MAC: deviceapi.DefaultMAC}
 	if c == nil {
 		return f
 	}
@@ -661,7 +665,13 @@ func (h *Handler) configureExperiment(w http.ResponseWriter, r *http.Request, s 
 		return
 	}
 	f := readConfigForm(r)
-	cfg, err := f.config(r.PostFormValue("secret"))
+	secret := r.PostFormValue("secret")
+	if f.Anonymize && secret == "" && f.Key == "" {
+		// Anonymization on (the default) and nothing typed: a random key
+		// that nobody holds, so that the safe default saves as it is.
+		secret = randomSecret()
+	}
+	cfg, err := f.config(secret)
 	var set amapi.Settings
 	if err == nil {
 		set, err = h.m.ConfigureExperiment(r.Context(), s.User, id, cfg)
@@ -836,4 +846,12 @@ func (h *Handler) deleteExperiment(w http.ResponseWriter, r *http.Request, s *se
 	}
 	h.sessions.setFlash(s, fmt.Sprintf("Experiment %d deleted with its results.", id))
 	http.Redirect(w, r, "/experiments", http.StatusSeeOther)
+}
+
+// randomSecret is a Crypto-PAn secret nobody knows: 32 random bytes in
+// hex (cryptopan.KeyFromSecret takes 64 hex digits as the key itself).
+func randomSecret() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather)
+	return hex.EncodeToString(b[:])
 }

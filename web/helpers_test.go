@@ -31,12 +31,16 @@ import (
 var bins struct {
 	capd  string
 	trace string
+	// light is a lighter trace over the same ten seconds, for a second
+	// device whose line differs from the first's.
+	light string
 }
 
 // Names of the pcaps in the test capture daemon's -pcap-dir.
 const (
 	sampleName = "tcpreplay__test.pcap"
 	traceName  = "trace.pcap"
+	lightName  = "trace-light.pcap"
 )
 
 func TestMain(m *testing.M) {
@@ -53,6 +57,14 @@ func TestMain(m *testing.M) {
 		bins.trace = filepath.Join(dir, traceName)
 		cmd := exec.Command(built["gims-tracegen"], "-o", bins.trace, "-duration", "10s", "-packets", "3000",
 			"-flows", "150", "-snaplen", "128", "-seed", "7")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "gims-tracegen: %v\n", err)
+			return 1
+		}
+		bins.light = filepath.Join(dir, lightName)
+		cmd = exec.Command(built["gims-tracegen"], "-o", bins.light, "-duration", "10s", "-packets", "800",
+			"-flows", "40", "-snaplen", "128", "-seed", "8")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "gims-tracegen: %v\n", err)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -228,7 +229,8 @@ func (h *Handler) resultsFragment(w http.ResponseWriter, r *http.Request, s *ses
 }
 
 // counterSeries is the JSON the charts plot: per interval, the packet
-// rates and the bit rates by protocol, summed over the devices.
+// rates and the bit rates by protocol, summed over the devices, and the
+// same per device interface (issue 18: one series per device).
 type counterSeries struct {
 	State      string `json:"state"`
 	IntervalMS int    `json:"interval_ms"`
@@ -245,6 +247,81 @@ type counterSeries struct {
 		// when every row has its bytes per protocol.
 		Unclassified []float64 `json:"unclassified,omitempty"`
 	} `json:"bps"`
+	// Devices are the rates of each device interface of the experiment
+	// (in the experiment's order), parallel to Times.
+	Devices []deviceSeries `json:"devices"`
+}
+
+// deviceSeries are one device interface's rates per interval; an
+// interval where it has no counters (it started later, or ended
+// earlier) is null, a gap in its line rather than a fall to zero.
+type deviceSeries struct {
+	// Name is "device:interface".
+	Name string `json:"name"`
+	// PPS are its packets/s by protocol.
+	PPS gapRates `json:"pps"`
+	// BPS are its bits/s, every byte counted (classified by protocol or
+	// not).
+	BPS gaps `json:"bps"`
+}
+
+// gapRates are rates per interval by protocol class, with gaps.
+type gapRates struct {
+	TCP   gaps `json:"tcp"`
+	UDP   gaps `json:"udp"`
+	ICMP  gaps `json:"icmp"`
+	Other gaps `json:"other"`
+}
+
+// gaps are rates per interval where NaN marks an interval without data;
+// JSON has null there.
+type gaps []float64
+
+// MarshalJSON writes the rates, null for NaN.
+func (g gaps) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+8*len(g))
+	b = append(b, '[')
+	for i, v := range g {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(v) {
+			b = append(b, "null"...)
+			continue
+		}
+		b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
+	return append(b, ']'), nil
+}
+
+// grow appends an interval without data.
+func (d *deviceSeries) grow() {
+	gap := math.NaN()
+	d.PPS.TCP, d.PPS.UDP = append(d.PPS.TCP, gap), append(d.PPS.UDP, gap)
+	d.PPS.ICMP, d.PPS.Other = append(d.PPS.ICMP, gap), append(d.PPS.Other, gap)
+	d.BPS = append(d.BPS, gap)
+}
+
+// add adds one counter row at interval i (a device's rows are one per
+// interval; a second one adds up).
+func (d *deviceSeries) add(i int, perS float64, row *amapi.CounterRow) {
+	put := func(g gaps, n uint64) {
+		if math.IsNaN(g[i]) {
+			g[i] = 0
+		}
+		g[i] += float64(n) * perS
+	}
+	put(d.PPS.TCP, row.TCPPackets)
+	put(d.PPS.UDP, row.UDPPackets)
+	put(d.PPS.ICMP, row.ICMPPackets)
+	put(d.PPS.Other, row.OtherPackets)
+	put(d.BPS, 8*max(row.Bytes, row.TCPBytes+row.UDPBytes+row.ICMPBytes+row.OtherBytes))
+}
+
+// cut drops the first n intervals.
+func (d *deviceSeries) cut(n int) {
+	d.PPS.TCP, d.PPS.UDP, d.PPS.ICMP, d.PPS.Other = d.PPS.TCP[n:], d.PPS.UDP[n:], d.PPS.ICMP[n:], d.PPS.Other[n:]
+	d.BPS = d.BPS[n:]
 }
 
 // protocolRates are rates per interval by protocol class, parallel to
@@ -320,14 +397,16 @@ func (h *Handler) countersJSON(w http.ResponseWriter, r *http.Request, s *sessio
 			}
 		}
 	}
-	fillSeries(&out, rows)
+	fillSeries(&out, rows, set.Devices)
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(&out)
 }
 
 // fillSeries turns counter rows (by time, of one or more devices) into
-// rates per interval, summed over the devices.
-func fillSeries(out *counterSeries, rows []amapi.CounterRow) {
+// rates per interval, summed over the devices and per device interface.
+// order lists the experiment's "device:interface" names: the devices'
+// series follow it (those not in it after, as they come).
+func fillSeries(out *counterSeries, rows []amapi.CounterRow, order []string) {
 	perS := 1000 / float64(out.IntervalMS)
 	if out.Times == nil {
 		out.Times = []int64{}
@@ -335,6 +414,7 @@ func fillSeries(out *counterSeries, rows []amapi.CounterRow) {
 	out.PPS.init()
 	out.BPS.init()
 	index := map[int64]int{}
+	devices := map[string]int{}
 	for _, row := range rows {
 		t := row.Time.UnixMilli()
 		i, ok := index[t]
@@ -347,7 +427,21 @@ func fillSeries(out *counterSeries, rows []amapi.CounterRow) {
 			if out.BPS.Unclassified != nil {
 				out.BPS.Unclassified = append(out.BPS.Unclassified, 0)
 			}
+			for d := range out.Devices {
+				out.Devices[d].grow()
+			}
 		}
+		name := row.Device + ":" + row.Interface
+		d, ok := devices[name]
+		if !ok {
+			d = len(out.Devices)
+			devices[name] = d
+			out.Devices = append(out.Devices, deviceSeries{Name: name})
+			for range out.Times {
+				out.Devices[d].grow()
+			}
+		}
+		out.Devices[d].add(i, perS, &row)
 		out.PPS.add(i, perS, row.TCPPackets, row.UDPPackets, row.ICMPPackets, row.OtherPackets)
 		out.BPS.add(i, 8*perS, row.TCPBytes, row.UDPBytes, row.ICMPBytes, row.OtherBytes)
 		classified := row.TCPBytes + row.UDPBytes + row.ICMPBytes + row.OtherBytes
@@ -366,7 +460,20 @@ func fillSeries(out *counterSeries, rows []amapi.CounterRow) {
 		if out.BPS.Unclassified != nil {
 			out.BPS.Unclassified = out.BPS.Unclassified[cut:]
 		}
+		for d := range out.Devices {
+			out.Devices[d].cut(cut)
+		}
 	}
+	if out.Devices == nil {
+		out.Devices = []deviceSeries{}
+	}
+	rank := func(name string) int {
+		if i := slices.Index(order, name); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(out.Devices, func(a, b deviceSeries) int { return cmp.Compare(rank(a.Name), rank(b.Name)) })
 }
 
 // download serves a result file (pcap, IPFIX, counters CSV) through the

@@ -115,7 +115,8 @@ func TestFillSeries(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
 			out := counterSeries{IntervalMS: 500}
-			fillSeries(&out, tc.rows)
+			fillSeries(&out, tc.rows, nil)
+			out.Devices = nil // TestFillSeriesDevices
 			want := counterSeries{IntervalMS: 500, Times: tc.times, PPS: tc.pps}
 			want.BPS.protocolRates, want.BPS.Unclassified = tc.bps, tc.unclassified
 			if !reflect.DeepEqual(out, want) {
@@ -136,27 +137,80 @@ func TestFillSeriesJSON(t *testing.T) {
 	}{
 		{
 			name: "bytes by protocol",
-			row:  amapi.CounterRow{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1, TCPBytes: 125}},
+			row: amapi.CounterRow{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1, TCPBytes: 125},
+				Device: "tap1", Interface: "lo"},
 			want: `{"state":"","interval_ms":1000,"times":[1700000000000],` +
 				`"pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},` +
-				`"bps":{"tcp":[1000],"udp":[0],"icmp":[0],"other":[0]}}`,
+				`"bps":{"tcp":[1000],"udp":[0],"icmp":[0],"other":[0]},` +
+				`"devices":[{"name":"tap1:lo","pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},"bps":[1000]}]}`,
 		}, {
 			name: "older counters",
-			row:  amapi.CounterRow{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1}},
+			row: amapi.CounterRow{CounterEntry: deviceapi.CounterEntry{Time: t0, Packets: 1, Bytes: 125, TCPPackets: 1},
+				Device: "tap1", Interface: "lo"},
 			want: `{"state":"","interval_ms":1000,"times":[1700000000000],` +
 				`"pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},` +
-				`"bps":{"tcp":[0],"udp":[0],"icmp":[0],"other":[0],"unclassified":[1000]}}`,
+				`"bps":{"tcp":[0],"udp":[0],"icmp":[0],"other":[0],"unclassified":[1000]},` +
+				`"devices":[{"name":"tap1:lo","pps":{"tcp":[1],"udp":[0],"icmp":[0],"other":[0]},"bps":[1000]}]}`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := counterSeries{IntervalMS: 1000}
-			fillSeries(&out, []amapi.CounterRow{tc.row})
+			fillSeries(&out, []amapi.CounterRow{tc.row}, nil)
 			got, err := json.Marshal(&out)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != tc.want {
 				t.Errorf("JSON:\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFillSeriesDevices: one series per device interface, in the
+// experiment's order, null where a device has no counters, the same
+// JSON shape with one device as with two.
+func TestFillSeriesDevices(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000)
+	t1, t2 := t0.Add(500*time.Millisecond), t0.Add(time.Second)
+	row := func(at time.Time, dev string, tcp, udp, bytes uint64) amapi.CounterRow {
+		return amapi.CounterRow{CounterEntry: deviceapi.CounterEntry{Time: at, Packets: tcp + udp, Bytes: bytes,
+			TCPPackets: tcp, UDPPackets: udp}, Device: dev, Interface: "eth0"}
+	}
+	for _, tc := range []struct {
+		name  string
+		rows  []amapi.CounterRow
+		order []string
+		want  string
+	}{
+		{
+			name:  "no rows",
+			want:  `[]`,
+			order: []string{"a:eth0"},
+		}, {
+			name: "b starts later and ends earlier; the experiment lists b first",
+			rows: []amapi.CounterRow{row(t0, "a", 1, 0, 100), row(t1, "a", 2, 1, 200), row(t1, "b", 0, 3, 50), row(t2, "a", 0, 0, 0)},
+			// The rates are per 500 ms interval: twice the counts per second.
+			order: []string{"b:eth0", "a:eth0"},
+			want: `[{"name":"b:eth0","pps":{"tcp":[null,0,null],"udp":[null,6,null],"icmp":[null,0,null],"other":[null,0,null]},"bps":[null,800,null]},` +
+				`{"name":"a:eth0","pps":{"tcp":[2,4,0],"udp":[0,2,0],"icmp":[0,0,0],"other":[0,0,0]},"bps":[1600,3200,0]}]`,
+		}, {
+			name:  "a device not in the order comes after",
+			rows:  []amapi.CounterRow{row(t0, "x", 1, 0, 10), row(t0, "a", 1, 0, 10)},
+			order: []string{"a:eth0"},
+			want: `[{"name":"a:eth0","pps":{"tcp":[2],"udp":[0],"icmp":[0],"other":[0]},"bps":[160]},` +
+				`{"name":"x:eth0","pps":{"tcp":[2],"udp":[0],"icmp":[0],"other":[0]},"bps":[160]}]`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := counterSeries{IntervalMS: 500}
+			fillSeries(&out, tc.rows, tc.order)
+			got, err := json.Marshal(out.Devices)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("devices:\n got %s\nwant %s", got, tc.want)
 			}
 		})
 	}
@@ -170,10 +224,11 @@ func TestFillSeriesCap(t *testing.T) {
 			Packets: 1, Bytes: 10, OtherPackets: 1, OtherBytes: uint64(i % 2 * 10)}}) // odd rows classified, even ones not
 	}
 	out := counterSeries{IntervalMS: 1000}
-	fillSeries(&out, rows)
+	fillSeries(&out, rows, nil)
 	for name, n := range map[string]int{
 		"times": len(out.Times), "pps.other": len(out.PPS.Other), "bps.tcp": len(out.BPS.TCP),
 		"bps.other": len(out.BPS.Other), "bps.unclassified": len(out.BPS.Unclassified),
+		"devices[0].bps": len(out.Devices[0].BPS), "devices[0].pps.tcp": len(out.Devices[0].PPS.TCP),
 	} {
 		if n != maxChartPoints {
 			t.Errorf("%s has %d points, want %d", name, n, maxChartPoints)

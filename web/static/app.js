@@ -150,8 +150,9 @@
     }
   }
 
-  // ---- Charts of the counters: packets/s stacked by protocol, bits/s
-  // stacked by device.
+  // ---- Charts of the counters: packets/s and bits/s stacked by
+  // protocol; on an experiment with several devices, one line per device
+  // interface (its total) unless "by protocol" is picked.
   var palette = ["#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#e53935", "#00897b", "#6d4c41", "#546e7a"];
   // One time format everywhere (as the server writes them): 24-hour
   // clock with the date, YYYY-MM-DD HH:MM:SS, in UTC.
@@ -170,7 +171,7 @@
     };
   }
   function siValue(v, unit) { return siTick(unit)(v); }
-  function stackedChart(canvas, unit) {
+  function rateChart(canvas, unit) {
     return new window.Chart(canvas, {
       type: "line",
       data: { labels: [], datasets: [] },
@@ -189,18 +190,22 @@
       }
     });
   }
-  function setSeries(chart, labels, series) {
+  // setSeries draws series on a chart: stacked areas (by protocol) or
+  // lines (one per device, a gap where a device has no counters).
+  function setSeries(chart, labels, series, stacked) {
     chart.data.labels = labels;
-    series.forEach(function (s, i) {
-      var ds = chart.data.datasets[i];
-      if (!ds) {
+    var same = chart.options.scales.y.stacked === stacked && chart.data.datasets.length === series.length &&
+      series.every(function (s, i) { return chart.data.datasets[i].label === s.name; });
+    if (!same) {
+      chart.options.scales.y.stacked = stacked;
+      chart.data.datasets = series.map(function (s, i) {
         var c = palette[i % palette.length];
-        ds = { label: s.name, data: [], fill: i === 0 ? "origin" : "-1", borderColor: c, backgroundColor: c + "99" };
-        chart.data.datasets.push(ds);
-      }
-      ds.data = s.values;
-    });
-    chart.data.datasets.length = series.length;
+        return stacked ?
+          { label: s.name, data: [], fill: i === 0 ? "origin" : "-1", borderColor: c, backgroundColor: c + "99" } :
+          { label: s.name, data: [], fill: false, spanGaps: false, borderColor: c, backgroundColor: c, borderWidth: 2 };
+      });
+    }
+    series.forEach(function (s, i) { chart.data.datasets[i].data = s.values; });
     chart.update();
   }
   // byProtocol lists the series of a rates-by-protocol object, in the
@@ -214,45 +219,71 @@
     if (r.unclassified) { series.push({ name: "unclassified", values: r.unclassified }); }
     return series;
   }
+  // devicePPS sums a device's packets/s by protocol (null stays null).
+  function devicePPS(dev) {
+    return dev.pps.tcp.map(function (v, i) {
+      return v === null ? null : v + dev.pps.udp[i] + dev.pps.icmp[i] + dev.pps.other[i];
+    });
+  }
   // fillTable writes the counters as a table (the charts' text
-  // alternative): newest first, at most 200 rows.
+  // alternative): a row per device and interval, newest first, at most
+  // 200 rows.
   function fillTable(tbody, d, labels) {
     if (!tbody) { return; }
     var rows = [];
     for (var i = labels.length - 1; i >= 0 && rows.length < 200; i--) {
-      var tr = document.createElement("tr");
-      var bits = 0;
-      ["tcp", "udp", "icmp", "other", "unclassified"].forEach(function (k) { if (d.bps[k]) { bits += d.bps[k][i] || 0; } });
-      [labels[i], siValue(d.pps.tcp[i] || 0, "pkt/s"), siValue(d.pps.udp[i] || 0, "pkt/s"), siValue(d.pps.icmp[i] || 0, "pkt/s"),
-        siValue(d.pps.other[i] || 0, "pkt/s"), siValue(bits, "bit/s")].forEach(function (v, j) {
-        var td = document.createElement("td");
-        if (j > 0) { td.className = "num"; }
-        td.textContent = v;
-        tr.appendChild(td);
+      d.devices.forEach(function (dev) {
+        if (dev.bps[i] === null || rows.length >= 200) { return; }
+        var tr = document.createElement("tr");
+        [labels[i], dev.name, siValue(dev.pps.tcp[i], "pkt/s"), siValue(dev.pps.udp[i], "pkt/s"), siValue(dev.pps.icmp[i], "pkt/s"),
+          siValue(dev.pps.other[i], "pkt/s"), siValue(dev.bps[i], "bit/s")].forEach(function (v, j) {
+          var td = document.createElement("td");
+          if (j > 1) { td.className = "num"; }
+          td.textContent = v;
+          tr.appendChild(td);
+        });
+        rows.push(tr);
       });
-      rows.push(tr);
     }
     tbody.replaceChildren.apply(tbody, rows);
   }
   function setupCharts(section) {
     var pps = section.querySelector("#chart-pps"), bps = section.querySelector("#chart-bps");
     if (!pps || !bps || !window.Chart) { return; }
-    var charts = { pps: stackedChart(pps, "pkt/s"), bps: stackedChart(bps, "bit/s") };
+    var charts = { pps: rateChart(pps, "pkt/s"), bps: rateChart(bps, "bit/s") };
     var trace = section.getAttribute("data-trace-time") === "true";
     [charts.pps, charts.bps].forEach(function (c) {
       c.options.scales.x.title = { display: true, text: trace ? "trace time (the packets' own timestamps, UTC)" : "time (UTC)" };
     });
     var url = section.getAttribute("data-counters");
     var every = parseInt(section.getAttribute("data-interval"), 10) || 3000;
-    var timer = null;
+    var timer = null, last = null;
+    function view() {
+      var picked = section.querySelector("input[name=chart-view]:checked");
+      return picked ? picked.value : "protocol";
+    }
+    function draw(d) {
+      var labels = d.times.map(timeLabel);
+      var perDevice = view() === "device" && d.devices.length > 1;
+      if (perDevice) {
+        setSeries(charts.pps, labels, d.devices.map(function (dev) { return { name: dev.name, values: devicePPS(dev) }; }), false);
+        setSeries(charts.bps, labels, d.devices.map(function (dev) { return { name: dev.name, values: dev.bps }; }), false);
+      } else {
+        setSeries(charts.pps, labels, byProtocol(d.pps), true);
+        setSeries(charts.bps, labels, byProtocol(d.bps), true);
+      }
+      var by = perDevice ? "device" : "protocol";
+      section.querySelector("#caption-pps").textContent = "Packets/s by " + by;
+      section.querySelector("#caption-bps").textContent = "Bits/s by " + by;
+      section.setAttribute("data-view", by);
+      fillTable(section.querySelector("#counters-table tbody"), d, labels);
+    }
     function load() {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
         .then(function (d) {
-          var labels = d.times.map(timeLabel);
-          setSeries(charts.pps, labels, byProtocol(d.pps));
-          setSeries(charts.bps, labels, byProtocol(d.bps));
-          fillTable(section.querySelector("#counters-table tbody"), d, labels);
+          last = d;
+          draw(d);
           var empty = section.querySelector(".chart-empty");
           if (empty) { empty.hidden = d.times.length > 0; }
           section.setAttribute("data-points", String(d.times.length));
@@ -266,6 +297,9 @@
         });
     }
     function live0() { var s = section.getAttribute("data-state"); return s === "running" || s === "paused"; }
+    section.querySelectorAll("input[name=chart-view]").forEach(function (r) {
+      r.addEventListener("change", function () { if (last) { draw(last); } });
+    });
     load();
     // A change of state (the file was read to its end, someone stopped
     // it) draws the final counters.
