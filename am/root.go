@@ -194,10 +194,12 @@ type Manager struct {
 	// experiment with their generations, and kept answers. rebuilds
 	// (guarded by rebuildMu) make the callers that miss an experiment's
 	// answer together wait for one rebuild.
-	cacheMu   sync.RWMutex
-	live      map[int64]*liveStatus
-	liveGens  map[int64]uint64
-	statuses  map[int64]*statusEntry
+	cacheMu  sync.RWMutex
+	live     map[int64]*liveStatus
+	liveGens map[int64]uint64
+	statuses map[int64]*statusEntry
+	// lastStamp is the stamp of the last answer kept (statusEntry.stamp).
+	lastStamp uint64
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
 

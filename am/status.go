@@ -22,24 +22,34 @@ import (
 // not by the callers, and an answer is built once per change of the
 // experiment (a database write, a new poll) however many clients ask.
 func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
-	if s, ok := m.cachedStatus(p, id); ok {
-		return s, nil
+	s, _, err := m.ExperimentStatus(ctx, p, id)
+	return s, err
+}
+
+// ExperimentStatus is GetExperimentStatus with the stamp of the answer:
+// the answers given to callers of the same role (admin or not) under the
+// same nonzero stamp differ in elapsed_s only, so that the API may keep
+// an answer encoded and serve it again while the stamp holds. Stamp 0: the
+// answer was not kept (it may change at the next call).
+func (m *Manager) ExperimentStatus(ctx context.Context, p Principal, id int64) (_ amapi.Status, stamp uint64, _ error) {
+	if s, stamp, ok := m.cachedStatus(p, id); ok {
+		return s, stamp, nil
 	}
 	// One rebuild at a time: the callers that missed together wait for
 	// the first one's answer instead of all reading the database.
 	unlock := m.lockRebuild(id)
 	defer unlock()
-	if s, ok := m.cachedStatus(p, id); ok {
-		return s, nil
+	if s, stamp, ok := m.cachedStatus(p, id); ok {
+		return s, stamp, nil
 	}
 	version := m.db.ExperimentsVersion()
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
-		return amapi.Status{}, err
+		return amapi.Status{}, 0, err
 	}
 	expires, expired, err := m.retentionStatus(ctx, &e)
 	if err != nil {
-		return amapi.Status{}, err
+		return amapi.Status{}, 0, err
 	}
 	var (
 		detail, brief []amapi.DeviceStatus
@@ -66,23 +76,23 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 	}
 	counts, err := m.db.CountExperiments(ctx)
 	if err != nil {
-		return amapi.Status{}, err
+		return amapi.Status{}, 0, err
 	}
 	admin, exp := m.aggregate(&e, detail, counts), m.aggregate(&e, brief, counts)
 	admin.Expires, admin.FilesExpired = expires, expired
 	exp.Expires, exp.FilesExpired = expires, expired
 	for _, s := range []*amapi.Status{&admin, &exp} {
 		if err := m.scheduleStatus(ctx, &e, s); err != nil {
-			return amapi.Status{}, err
+			return amapi.Status{}, 0, err
 		}
 	}
 	if keep {
-		m.keepStatus(&e, version, liveAt, admin, exp)
+		stamp = m.keepStatus(&e, version, liveAt, admin, exp)
 	}
 	if p.IsAdmin() {
-		return admin, nil
+		return admin, stamp, nil
 	}
-	return exp, nil
+	return exp, stamp, nil
 }
 
 // final tells whether devs, the statuses of e's jobs, can no longer

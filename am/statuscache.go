@@ -34,6 +34,9 @@ const maxKeptStatuses = 4096
 
 // statusEntry is a GetExperimentStatus answer kept in memory.
 type statusEntry struct {
+	// stamp identifies the answers (Manager.ExperimentStatus): unique
+	// to this entry, never 0.
+	stamp   uint64
 	version uint64    // db.ExperimentsVersion before the experiment was read
 	liveAt  time.Time // the live poll it was built from (zero: none)
 	owner   string
@@ -43,19 +46,20 @@ type statusEntry struct {
 	admin, brief amapi.Status
 }
 
-// cachedStatus returns a kept answer that is still current.
-func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, bool) {
+// cachedStatus returns a kept answer that is still current, with its
+// stamp.
+func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, uint64, bool) {
 	version := m.db.ExperimentsVersion()
 	m.cacheMu.RLock()
 	defer m.cacheMu.RUnlock()
 	en, ok := m.statuses[id]
 	if !ok || en.version != version || (!p.IsAdmin() && en.owner != p.Name) {
-		return amapi.Status{}, false
+		return amapi.Status{}, 0, false
 	}
 	if !en.liveAt.IsZero() {
 		l, ok := m.live[id]
 		if !ok || !l.at.Equal(en.liveAt) {
-			return amapi.Status{}, false
+			return amapi.Status{}, 0, false
 		}
 	}
 	s := en.brief
@@ -63,12 +67,12 @@ func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, bool) {
 		s = en.admin
 	}
 	s.ElapsedS = m.elapsed(&en.timing).Seconds()
-	return s, true
+	return s, en.stamp, true
 }
 
 // keepStatus keeps the answers for e, built from the database at version
-// and the live poll of liveAt.
-func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time, admin, brief amapi.Status) {
+// and the live poll of liveAt, and returns their stamp.
+func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time, admin, brief amapi.Status) uint64 {
 	timing := db.Experiment{ID: e.ID, State: e.State, RunTime: e.RunTime, RunningSince: e.RunningSince}
 	m.cacheMu.Lock()
 	defer m.cacheMu.Unlock()
@@ -85,8 +89,10 @@ func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time,
 		}
 		delete(m.statuses, victim)
 	}
-	m.statuses[e.ID] = &statusEntry{version: version, liveAt: liveAt, owner: e.Owner, timing: timing,
+	m.lastStamp++
+	m.statuses[e.ID] = &statusEntry{stamp: m.lastStamp, version: version, liveAt: liveAt, owner: e.Owner, timing: timing,
 		admin: admin, brief: brief}
+	return m.lastStamp
 }
 
 // liveOf returns e's last live poll if it polled e's current jobs. It
