@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
@@ -473,16 +474,31 @@ func (m *Manager) stop(ctx context.Context, e *db.Experiment) error {
 		return err
 	}
 	errs := make([]error, len(e.Devices))
+	// Each device is asked for its job's status as soon as it stopped
+	// it (in the same turn): the status answering the stop needs no
+	// second round of calls to every device.
+	detail := make([]amapi.DeviceStatus, len(e.Devices))
+	brief := make([]amapi.DeviceStatus, len(e.Devices))
+	var answered atomic.Int64
 	m.fanOut(len(e.Devices), func(i int) {
 		pair := &e.Devices[i]
 		if pair.Job == "" {
+			detail[i], brief[i] = m.pairStatus(pair, nil, nil)
+			answered.Add(1)
 			return
 		}
 		if err, ok := missing[pair.Device]; ok {
 			errs[i] = err
 			return
 		}
-		errs[i] = stopJobWith(ctx, clients[pair.Device], pair)
+		c := clients[pair.Device]
+		if errs[i] = stopJobWith(ctx, c, pair); errs[i] != nil {
+			return
+		}
+		if js, err := c.JobStatus(ctx, pair.Job); err == nil && js.State == "done" {
+			detail[i], brief[i] = m.pairStatus(pair, &js, nil)
+			answered.Add(1)
+		}
 	})
 	for i, err := range errs {
 		if err == nil {
@@ -491,6 +507,9 @@ func (m *Manager) stop(ctx context.Context, e *db.Experiment) error {
 		e.Devices[i].StopPending = true
 		m.log.Warn("device did not stop its job, stop pending", "experiment", e.ID,
 			"device", pairName(&e.Devices[i]), "error", deviceProblem(e.Devices[i].Device, err))
+	}
+	if answered.Load() == int64(len(e.Devices)) {
+		m.keepStopped(e, detail, brief)
 	}
 	return nil
 }

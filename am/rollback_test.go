@@ -1,9 +1,11 @@
 package am
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,6 +32,8 @@ type hangingDevice struct {
 	port int
 	jobs *job.Manager
 	hang atomic.Bool
+	// statusCalls counts the JobStatus calls it received.
+	statusCalls atomic.Int64
 }
 
 // startHangingDevice serves a hangingDevice on 127.0.0.1.
@@ -57,6 +61,13 @@ func startHangingDevice(t *testing.T, pacer *sim.Pacer, seed uint32, token strin
 	d := &hangingDevice{jobs: jobs}
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/RPC2" {
+			body, _ := io.ReadAll(r.Body)
+			if bytes.Contains(body, []byte("<methodName>JobStatus</methodName>")) {
+				d.statusCalls.Add(1)
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		if d.hang.Load() {
 			select {
 			case <-r.Context().Done():
@@ -196,5 +207,80 @@ func TestStartRollbackHungDevices(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStopAnswersFromStops checks that StopExperiment answers with each
+// device's final status, done, asked once right after its job stopped:
+// the answer does not make a second round of calls to every device.
+func TestStopAnswersFromStops(t *testing.T) {
+	ctx := context.Background()
+	pacer, err := sim.NewPacer(sim.DefaultConfiguration())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "stop-token"
+	store, cfg := newTestStore(t)
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	m, err := New(cfg, Dependencies{DB: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := Principal{Name: "admin", Role: RoleAdmin}
+	var (
+		devs  []*hangingDevice
+		pairs []string
+	)
+	for i := range 4 {
+		d := startHangingDevice(t, pacer, uint32(i)<<16, token)
+		name := fmt.Sprintf("dev%02d", i)
+		if _, err := m.AddDevice(ctx, admin, amapi.DeviceInput{Name: name, Type: "gims-capd", Hostname: d.host,
+			Port: d.port, Token: token, Policy: openPolicy()}); err != nil {
+			t.Fatalf("AddDevice(%s) error:\n%+v", name, err)
+		}
+		devs, pairs = append(devs, d), append(pairs, name+":sim0")
+	}
+	id, err := m.CreateExperiment(ctx, admin, amapi.CreateRequest{Name: "stopped", Devices: pairs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ConfigureExperiment(ctx, admin, id, amapi.ExperimentConfig{Counters: &amapi.CountersConfig{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.StartExperiment(ctx, admin, id); err != nil {
+		t.Fatal(err)
+	}
+	before := make([]int64, len(devs))
+	for i, d := range devs {
+		before[i] = d.statusCalls.Load()
+	}
+	st, err := m.StopExperiment(ctx, admin, id)
+	if err != nil {
+		t.Fatalf("StopExperiment() error:\n%+v", err)
+	}
+	if st.State != StateDone || len(st.Devices) != len(devs) {
+		t.Fatalf("StopExperiment answered %s with %d devices, want done with %d", st.State, len(st.Devices), len(devs))
+	}
+	for i, d := range devs {
+		ds := st.Devices[i]
+		if ds.State != "done" || !ds.Reachable || ds.Job == "" {
+			t.Errorf("device %d after the stop: %+v, want its job done, reachable", i, ds)
+		}
+		if got := d.statusCalls.Load() - before[i]; got != 1 {
+			t.Errorf("device %d asked for its job's status %d times by StopExperiment, want 1", i, got)
+		}
+		jobs := d.jobs.List()
+		if len(jobs) != 1 || jobs[0].State != job.StateDone {
+			t.Errorf("device %d jobs %+v, want one, done", i, jobs)
+		}
+	}
+	// The answer is kept: the next status asks nobody.
+	if _, err := m.GetExperimentStatus(ctx, admin, id); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range devs {
+		if got := d.statusCalls.Load() - before[i]; got != 1 {
+			t.Errorf("device %d asked %d times after a status of the done experiment, want 1", i, got)
+		}
 	}
 }

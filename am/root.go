@@ -200,6 +200,9 @@ type Manager struct {
 	statuses map[int64]*statusEntry
 	// lastStamp is the stamp of the last answer kept (statusEntry.stamp).
 	lastStamp uint64
+	// stopped are what the devices answered right after a stop, until
+	// the experiment's status is built from them (takeStopped).
+	stopped   map[int64]*liveStatus
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
 
@@ -241,6 +244,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		live:        make(map[int64]*liveStatus),
 		liveGens:    make(map[int64]uint64),
 		statuses:    make(map[int64]*statusEntry),
+		stopped:     make(map[int64]*liveStatus),
 		rebuilds:    make(map[int64]*sync.Mutex),
 		pollNow:     make(chan struct{}, 1),
 		authCache:   make(map[string]cachedLogin),

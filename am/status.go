@@ -69,7 +69,13 @@ func (m *Manager) ExperimentStatus(ctx context.Context, p Principal, id int64) (
 		}
 		detail, brief, liveAt = l.detail, l.brief, l.at
 	default:
-		detail, brief = m.pollDevices(ctx, &e)
+		if l, ok := m.takeStopped(&e); ok {
+			// What the devices answered right after they stopped
+			// their jobs: not asked again.
+			detail, brief = l.detail, l.brief
+		} else {
+			detail, brief = m.pollDevices(ctx, &e)
+		}
 		// A done experiment's statuses are final once every device has
 		// answered that its job is done.
 		keep = final(&e, detail)
@@ -123,39 +129,50 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment) (detail, br
 	m.fanOut(len(e.Devices), func(i int) {
 		pair := &e.Devices[i]
 		if pair.Job == "" {
-			detail[i] = storedStatus(pair)
-			detail[i].Reachable = true
-			brief[i] = detail[i]
+			detail[i], brief[i] = m.pairStatus(pair, nil, nil)
 			return
 		}
 		err, ok := missing[pair.Device]
+		var js deviceapi.JobStatus
 		if !ok {
-			var js deviceapi.JobStatus
-			if js, err = clients[pair.Device].JobStatus(ctx, pair.Job); err == nil {
-				detail[i] = deviceStatus(pair, &js, m.cfg.Now())
-			}
+			js, err = clients[pair.Device].JobStatus(ctx, pair.Job)
 		}
-		if err != nil {
-			// The last status seen stands in for the device's.
-			detail[i] = storedStatus(pair)
-		}
-		brief[i] = detail[i]
-		if err != nil {
-			detail[i].Reachable, brief[i].Reachable = false, false
-			detail[i].Errors = append(slices.Clip(detail[i].Errors), deviceError(pair.Device, err).Error())
-			brief[i].Errors = append(slices.Clip(brief[i].Errors), ErrDevice.Error()+": "+deviceBrief(pair.Device, err))
-		}
-		brief[i].Errors = slices.Clone(brief[i].Errors)
-		for j, msg := range brief[i].Errors {
-			brief[i].Errors[j] = briefDeviceMessage(msg)
-		}
-		if pair.StopPending {
-			msg := stopPendingMessage(pair.Device)
-			detail[i].StopPending, brief[i].StopPending = true, true
-			detail[i].Errors = append(slices.Clip(detail[i].Errors), msg)
-			brief[i].Errors = append(slices.Clip(brief[i].Errors), msg)
-		}
+		detail[i], brief[i] = m.pairStatus(pair, &js, err)
 	})
+	return detail, brief
+}
+
+// pairStatus is a pairing's status as admins read it (detail) and as
+// experimenters do (brief errors), from its job's status js or the error
+// of asking for it (js nil: the pairing has no job).
+func (m *Manager) pairStatus(pair *db.Pairing, js *deviceapi.JobStatus, err error) (detail, brief amapi.DeviceStatus) {
+	if js == nil {
+		detail = storedStatus(pair)
+		detail.Reachable = true
+		return detail, detail
+	}
+	if err == nil {
+		detail = deviceStatus(pair, js, m.cfg.Now())
+	} else {
+		// The last status seen stands in for the device's.
+		detail = storedStatus(pair)
+	}
+	brief = detail
+	if err != nil {
+		detail.Reachable, brief.Reachable = false, false
+		detail.Errors = append(slices.Clip(detail.Errors), deviceError(pair.Device, err).Error())
+		brief.Errors = append(slices.Clip(brief.Errors), ErrDevice.Error()+": "+deviceBrief(pair.Device, err))
+	}
+	brief.Errors = slices.Clone(brief.Errors)
+	for j, msg := range brief.Errors {
+		brief.Errors[j] = briefDeviceMessage(msg)
+	}
+	if pair.StopPending {
+		msg := stopPendingMessage(pair.Device)
+		detail.StopPending, brief.StopPending = true, true
+		detail.Errors = append(slices.Clip(detail.Errors), msg)
+		brief.Errors = append(slices.Clip(brief.Errors), msg)
+	}
 	return detail, brief
 }
 

@@ -115,6 +115,41 @@ func (m *Manager) liveOf(e *db.Experiment) (liveStatus, bool) {
 	return *l, true
 }
 
+// keepStopped keeps the statuses of e's jobs as the devices answered
+// right after StopExperiment stopped them: the status that answers the
+// stop is built from them instead of asking every device again (after a
+// stop on 1,000 devices, behind the final pull of their results).
+func (m *Manager) keepStopped(e *db.Experiment, detail, brief []amapi.DeviceStatus) {
+	l := &liveStatus{detail: detail, brief: brief, at: m.cfg.Now(), jobs: make([]string, len(e.Devices))}
+	for i := range e.Devices {
+		l.jobs[i] = e.Devices[i].Job
+	}
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	m.stopped[e.ID] = l
+}
+
+// takeStopped returns, once, the statuses keepStopped kept for e's
+// current jobs.
+func (m *Manager) takeStopped(e *db.Experiment) (liveStatus, bool) {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	l, ok := m.stopped[e.ID]
+	if !ok {
+		return liveStatus{}, false
+	}
+	delete(m.stopped, e.ID)
+	if len(l.jobs) != len(e.Devices) {
+		return liveStatus{}, false
+	}
+	for i := range e.Devices {
+		if l.jobs[i] != e.Devices[i].Job {
+			return liveStatus{}, false
+		}
+	}
+	return *l, true
+}
+
 // liveGen is e's live generation: a poll takes it before asking the
 // devices and gives it to setLive.
 func (m *Manager) liveGen(id int64) uint64 {
@@ -183,4 +218,5 @@ func (m *Manager) forgetStatus(id int64) {
 	delete(m.live, id)
 	delete(m.liveGens, id)
 	delete(m.statuses, id)
+	delete(m.stopped, id)
 }
