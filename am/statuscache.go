@@ -126,6 +126,12 @@ func (m *Manager) keepStopped(e *db.Experiment, detail, brief []amapi.DeviceStat
 	}
 	m.cacheMu.Lock()
 	defer m.cacheMu.Unlock()
+	if _, ok := m.stopped[e.ID]; !ok && len(m.stopped) >= maxKeptStatuses {
+		for victim := range m.stopped { // nobody asked for it: polled when asked
+			delete(m.stopped, victim)
+			break
+		}
+	}
 	m.stopped[e.ID] = l
 }
 
