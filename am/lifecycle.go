@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
@@ -21,10 +22,20 @@ type deviceStep func(ctx context.Context, c *deviceapi.Client, pair *db.Pairing)
 // onAll runs do on every pairing at once. When any fails, undo runs on
 // the pairings where do succeeded and the error names every device that
 // failed (ErrDevice). undo may be nil when nothing can be undone.
+//
+// The transition waits for its devices one device timeout at most: every
+// do call must be answered within DeviceTimeout of the transition's
+// start, however long it queued behind the others (DeviceConcurrency), so
+// that a few devices that hang fail a transition on 1,000 devices when the
+// device timeout is over, not a timeout after their turn came. The undo
+// starts as soon as a failure is known, on every pairing done so far at
+// once (not DeviceConcurrency at a time: a rollback is as urgent as it is
+// rare) and on each later one as it answers.
 func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, undo deviceStep) error {
 	type target struct {
-		client *deviceapi.Client
-		err    error
+		client  *deviceapi.Client
+		err     error
+		untried bool // not called: the device timeout was over before its turn
 	}
 	clients, missing, err := m.deviceClients(ctx, e)
 	if err != nil {
@@ -41,30 +52,73 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 		}
 		targets[i].client = clients[name]
 	}
+	var (
+		undone  = make([]error, len(e.Devices))
+		undoWG  sync.WaitGroup
+		mu      sync.Mutex
+		failing bool  // a do call failed
+		done    []int // the pairings do succeeded on before
+	)
+	rollBack := func(i int) {
+		undoWG.Add(1)
+		go func() {
+			defer undoWG.Done()
+			undone[i] = undo(ctx, targets[i].client, &e.Devices[i])
+		}()
+	}
+	doCtx, cancel := context.WithTimeout(ctx, m.cfg.DeviceTimeout)
+	defer cancel()
 	// All devices at once, DeviceConcurrency calls in flight.
 	m.fanOut(len(e.Devices), func(i int) {
-		targets[i].err = do(ctx, targets[i].client, &e.Devices[i])
+		if doCtx.Err() != nil {
+			// Its turn came after the transition's time was over.
+			targets[i].untried = true
+			return
+		}
+		err := do(doCtx, targets[i].client, &e.Devices[i])
+		mu.Lock()
+		defer mu.Unlock()
+		targets[i].err = err
+		switch {
+		case undo == nil:
+		case err != nil && !failing:
+			failing = true
+			for _, j := range done {
+				rollBack(j)
+			}
+		case err == nil && failing:
+			rollBack(i)
+		case err == nil:
+			done = append(done, i)
+		}
 	})
-	var failed, failedBrief []string
+	if undo != nil && !failing && slices.ContainsFunc(targets, func(t target) bool { return t.untried }) {
+		// Not a failure, but not all: undone all the same.
+		for _, j := range done {
+			rollBack(j)
+		}
+	}
+	undoWG.Wait()
+	var failed, failedBrief, untried []string
 	for i, t := range targets {
 		if t.err != nil {
 			failed = append(failed, pairName(&e.Devices[i])+": "+deviceProblem(e.Devices[i].Device, t.err))
 			failedBrief = append(failedBrief, pairName(&e.Devices[i])+": "+deviceBrief(e.Devices[i].Device, t.err))
 		}
+		if t.untried {
+			untried = append(untried, pairName(&e.Devices[i]))
+		}
+	}
+	if len(failed) == 0 && len(untried) == 0 {
+		return nil
 	}
 	if len(failed) == 0 {
-		return nil
+		failed, failedBrief = []string{"no device"}, []string{"no device"}
 	}
 	var rolledBack, stuck, stuckBrief []string
 	if undo != nil {
-		undone := make([]error, len(e.Devices))
-		m.fanOut(len(e.Devices), func(i int) {
-			if targets[i].err == nil {
-				undone[i] = undo(ctx, targets[i].client, &e.Devices[i])
-			}
-		})
 		for i := range e.Devices {
-			if targets[i].err != nil {
+			if targets[i].err != nil || targets[i].untried {
 				continue
 			}
 			if err := undone[i]; err != nil {
@@ -77,6 +131,12 @@ func (m *Manager) onAll(ctx context.Context, e *db.Experiment, call string, do, 
 	}
 	msg := fmt.Sprintf("%s of experiment %d failed on %s", call, e.ID, strings.Join(failed, "; "))
 	brief := fmt.Sprintf("%s of experiment %d failed on %s", call, e.ID, strings.Join(failedBrief, "; "))
+	if len(untried) > 0 {
+		after := fmt.Sprintf("; not tried (the device timeout of %s was over before their turn) on %s", m.cfg.DeviceTimeout,
+			strings.Join(untried, ", "))
+		msg += after
+		brief += after
+	}
 	if len(rolledBack) > 0 {
 		msg += "; rolled back on " + strings.Join(rolledBack, ", ")
 		brief += "; rolled back on " + strings.Join(rolledBack, ", ")
@@ -414,16 +474,31 @@ func (m *Manager) stop(ctx context.Context, e *db.Experiment) error {
 		return err
 	}
 	errs := make([]error, len(e.Devices))
+	// Each device is asked for its job's status as soon as it stopped
+	// it (in the same turn): the status answering the stop needs no
+	// second round of calls to every device.
+	detail := make([]amapi.DeviceStatus, len(e.Devices))
+	brief := make([]amapi.DeviceStatus, len(e.Devices))
+	var answered atomic.Int64
 	m.fanOut(len(e.Devices), func(i int) {
 		pair := &e.Devices[i]
 		if pair.Job == "" {
+			detail[i], brief[i] = m.pairStatus(pair, nil, nil)
+			answered.Add(1)
 			return
 		}
 		if err, ok := missing[pair.Device]; ok {
 			errs[i] = err
 			return
 		}
-		errs[i] = stopJobWith(ctx, clients[pair.Device], pair)
+		c := clients[pair.Device]
+		if errs[i] = stopJobWith(ctx, c, pair); errs[i] != nil {
+			return
+		}
+		if js, err := c.JobStatus(ctx, pair.Job); err == nil && js.State == "done" {
+			detail[i], brief[i] = m.pairStatus(pair, &js, nil)
+			answered.Add(1)
+		}
 	})
 	for i, err := range errs {
 		if err == nil {
@@ -432,6 +507,9 @@ func (m *Manager) stop(ctx context.Context, e *db.Experiment) error {
 		e.Devices[i].StopPending = true
 		m.log.Warn("device did not stop its job, stop pending", "experiment", e.ID,
 			"device", pairName(&e.Devices[i]), "error", deviceProblem(e.Devices[i].Device, err))
+	}
+	if answered.Load() == int64(len(e.Devices)) {
+		m.keepStopped(e, detail, brief)
 	}
 	return nil
 }

@@ -194,10 +194,15 @@ type Manager struct {
 	// experiment with their generations, and kept answers. rebuilds
 	// (guarded by rebuildMu) make the callers that miss an experiment's
 	// answer together wait for one rebuild.
-	cacheMu   sync.RWMutex
-	live      map[int64]*liveStatus
-	liveGens  map[int64]uint64
-	statuses  map[int64]*statusEntry
+	cacheMu  sync.RWMutex
+	live     map[int64]*liveStatus
+	liveGens map[int64]uint64
+	statuses map[int64]*statusEntry
+	// lastStamp is the stamp of the last answer kept (statusEntry.stamp).
+	lastStamp uint64
+	// stopped are what the devices answered right after a stop, until
+	// the experiment's status is built from them (takeStopped).
+	stopped   map[int64]*liveStatus
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
 
@@ -239,6 +244,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		live:        make(map[int64]*liveStatus),
 		liveGens:    make(map[int64]uint64),
 		statuses:    make(map[int64]*statusEntry),
+		stopped:     make(map[int64]*liveStatus),
 		rebuilds:    make(map[int64]*sync.Mutex),
 		pollNow:     make(chan struct{}, 1),
 		authCache:   make(map[string]cachedLogin),

@@ -22,24 +22,34 @@ import (
 // not by the callers, and an answer is built once per change of the
 // experiment (a database write, a new poll) however many clients ask.
 func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64) (amapi.Status, error) {
-	if s, ok := m.cachedStatus(p, id); ok {
-		return s, nil
+	s, _, err := m.ExperimentStatus(ctx, p, id)
+	return s, err
+}
+
+// ExperimentStatus is GetExperimentStatus with the stamp of the answer:
+// the answers given to callers of the same role (admin or not) under the
+// same nonzero stamp differ in elapsed_s only, so that the API may keep
+// an answer encoded and serve it again while the stamp holds. Stamp 0: the
+// answer was not kept (it may change at the next call).
+func (m *Manager) ExperimentStatus(ctx context.Context, p Principal, id int64) (_ amapi.Status, stamp uint64, _ error) {
+	if s, stamp, ok := m.cachedStatus(p, id); ok {
+		return s, stamp, nil
 	}
 	// One rebuild at a time: the callers that missed together wait for
 	// the first one's answer instead of all reading the database.
 	unlock := m.lockRebuild(id)
 	defer unlock()
-	if s, ok := m.cachedStatus(p, id); ok {
-		return s, nil
+	if s, stamp, ok := m.cachedStatus(p, id); ok {
+		return s, stamp, nil
 	}
 	version := m.db.ExperimentsVersion()
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
-		return amapi.Status{}, err
+		return amapi.Status{}, 0, err
 	}
 	expires, expired, err := m.retentionStatus(ctx, &e)
 	if err != nil {
-		return amapi.Status{}, err
+		return amapi.Status{}, 0, err
 	}
 	var (
 		detail, brief []amapi.DeviceStatus
@@ -59,30 +69,36 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 		}
 		detail, brief, liveAt = l.detail, l.brief, l.at
 	default:
-		detail, brief = m.pollDevices(ctx, &e)
+		if l, ok := m.takeStopped(&e); ok {
+			// What the devices answered right after they stopped
+			// their jobs: not asked again.
+			detail, brief = l.detail, l.brief
+		} else {
+			detail, brief = m.pollDevices(ctx, &e)
+		}
 		// A done experiment's statuses are final once every device has
 		// answered that its job is done.
 		keep = final(&e, detail)
 	}
 	counts, err := m.db.CountExperiments(ctx)
 	if err != nil {
-		return amapi.Status{}, err
+		return amapi.Status{}, 0, err
 	}
 	admin, exp := m.aggregate(&e, detail, counts), m.aggregate(&e, brief, counts)
 	admin.Expires, admin.FilesExpired = expires, expired
 	exp.Expires, exp.FilesExpired = expires, expired
 	for _, s := range []*amapi.Status{&admin, &exp} {
 		if err := m.scheduleStatus(ctx, &e, s); err != nil {
-			return amapi.Status{}, err
+			return amapi.Status{}, 0, err
 		}
 	}
 	if keep {
-		m.keepStatus(&e, version, liveAt, admin, exp)
+		stamp = m.keepStatus(&e, version, liveAt, admin, exp)
 	}
 	if p.IsAdmin() {
-		return admin, nil
+		return admin, stamp, nil
 	}
-	return exp, nil
+	return exp, stamp, nil
 }
 
 // final tells whether devs, the statuses of e's jobs, can no longer
@@ -113,39 +129,50 @@ func (m *Manager) pollDevices(ctx context.Context, e *db.Experiment) (detail, br
 	m.fanOut(len(e.Devices), func(i int) {
 		pair := &e.Devices[i]
 		if pair.Job == "" {
-			detail[i] = storedStatus(pair)
-			detail[i].Reachable = true
-			brief[i] = detail[i]
+			detail[i], brief[i] = m.pairStatus(pair, nil, nil)
 			return
 		}
 		err, ok := missing[pair.Device]
+		var js deviceapi.JobStatus
 		if !ok {
-			var js deviceapi.JobStatus
-			if js, err = clients[pair.Device].JobStatus(ctx, pair.Job); err == nil {
-				detail[i] = deviceStatus(pair, &js, m.cfg.Now())
-			}
+			js, err = clients[pair.Device].JobStatus(ctx, pair.Job)
 		}
-		if err != nil {
-			// The last status seen stands in for the device's.
-			detail[i] = storedStatus(pair)
-		}
-		brief[i] = detail[i]
-		if err != nil {
-			detail[i].Reachable, brief[i].Reachable = false, false
-			detail[i].Errors = append(slices.Clip(detail[i].Errors), deviceError(pair.Device, err).Error())
-			brief[i].Errors = append(slices.Clip(brief[i].Errors), ErrDevice.Error()+": "+deviceBrief(pair.Device, err))
-		}
-		brief[i].Errors = slices.Clone(brief[i].Errors)
-		for j, msg := range brief[i].Errors {
-			brief[i].Errors[j] = briefDeviceMessage(msg)
-		}
-		if pair.StopPending {
-			msg := stopPendingMessage(pair.Device)
-			detail[i].StopPending, brief[i].StopPending = true, true
-			detail[i].Errors = append(slices.Clip(detail[i].Errors), msg)
-			brief[i].Errors = append(slices.Clip(brief[i].Errors), msg)
-		}
+		detail[i], brief[i] = m.pairStatus(pair, &js, err)
 	})
+	return detail, brief
+}
+
+// pairStatus is a pairing's status as admins read it (detail) and as
+// experimenters do (brief errors), from its job's status js or the error
+// of asking for it (js nil: the pairing has no job).
+func (m *Manager) pairStatus(pair *db.Pairing, js *deviceapi.JobStatus, err error) (detail, brief amapi.DeviceStatus) {
+	if js == nil {
+		detail = storedStatus(pair)
+		detail.Reachable = true
+		return detail, detail
+	}
+	if err == nil {
+		detail = deviceStatus(pair, js, m.cfg.Now())
+	} else {
+		// The last status seen stands in for the device's.
+		detail = storedStatus(pair)
+	}
+	brief = detail
+	if err != nil {
+		detail.Reachable, brief.Reachable = false, false
+		detail.Errors = append(slices.Clip(detail.Errors), deviceError(pair.Device, err).Error())
+		brief.Errors = append(slices.Clip(brief.Errors), ErrDevice.Error()+": "+deviceBrief(pair.Device, err))
+	}
+	brief.Errors = slices.Clone(brief.Errors)
+	for j, msg := range brief.Errors {
+		brief.Errors[j] = briefDeviceMessage(msg)
+	}
+	if pair.StopPending {
+		msg := stopPendingMessage(pair.Device)
+		detail.StopPending, brief.StopPending = true, true
+		detail.Errors = append(slices.Clip(detail.Errors), msg)
+		brief.Errors = append(slices.Clip(brief.Errors), msg)
+	}
 	return detail, brief
 }
 

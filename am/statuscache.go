@@ -34,6 +34,9 @@ const maxKeptStatuses = 4096
 
 // statusEntry is a GetExperimentStatus answer kept in memory.
 type statusEntry struct {
+	// stamp identifies the answers (Manager.ExperimentStatus): unique
+	// to this entry, never 0.
+	stamp   uint64
 	version uint64    // db.ExperimentsVersion before the experiment was read
 	liveAt  time.Time // the live poll it was built from (zero: none)
 	owner   string
@@ -43,19 +46,20 @@ type statusEntry struct {
 	admin, brief amapi.Status
 }
 
-// cachedStatus returns a kept answer that is still current.
-func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, bool) {
+// cachedStatus returns a kept answer that is still current, with its
+// stamp.
+func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, uint64, bool) {
 	version := m.db.ExperimentsVersion()
 	m.cacheMu.RLock()
 	defer m.cacheMu.RUnlock()
 	en, ok := m.statuses[id]
 	if !ok || en.version != version || (!p.IsAdmin() && en.owner != p.Name) {
-		return amapi.Status{}, false
+		return amapi.Status{}, 0, false
 	}
 	if !en.liveAt.IsZero() {
 		l, ok := m.live[id]
 		if !ok || !l.at.Equal(en.liveAt) {
-			return amapi.Status{}, false
+			return amapi.Status{}, 0, false
 		}
 	}
 	s := en.brief
@@ -63,12 +67,12 @@ func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, bool) {
 		s = en.admin
 	}
 	s.ElapsedS = m.elapsed(&en.timing).Seconds()
-	return s, true
+	return s, en.stamp, true
 }
 
 // keepStatus keeps the answers for e, built from the database at version
-// and the live poll of liveAt.
-func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time, admin, brief amapi.Status) {
+// and the live poll of liveAt, and returns their stamp.
+func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time, admin, brief amapi.Status) uint64 {
 	timing := db.Experiment{ID: e.ID, State: e.State, RunTime: e.RunTime, RunningSince: e.RunningSince}
 	m.cacheMu.Lock()
 	defer m.cacheMu.Unlock()
@@ -85,8 +89,10 @@ func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time,
 		}
 		delete(m.statuses, victim)
 	}
-	m.statuses[e.ID] = &statusEntry{version: version, liveAt: liveAt, owner: e.Owner, timing: timing,
+	m.lastStamp++
+	m.statuses[e.ID] = &statusEntry{stamp: m.lastStamp, version: version, liveAt: liveAt, owner: e.Owner, timing: timing,
 		admin: admin, brief: brief}
+	return m.lastStamp
 }
 
 // liveOf returns e's last live poll if it polled e's current jobs. It
@@ -99,6 +105,47 @@ func (m *Manager) liveOf(e *db.Experiment) (liveStatus, bool) {
 	defer m.cacheMu.RUnlock()
 	l, ok := m.live[e.ID]
 	if !ok || len(l.jobs) != len(e.Devices) {
+		return liveStatus{}, false
+	}
+	for i := range e.Devices {
+		if l.jobs[i] != e.Devices[i].Job {
+			return liveStatus{}, false
+		}
+	}
+	return *l, true
+}
+
+// keepStopped keeps the statuses of e's jobs as the devices answered
+// right after StopExperiment stopped them: the status that answers the
+// stop is built from them instead of asking every device again (after a
+// stop on 1,000 devices, behind the final pull of their results).
+func (m *Manager) keepStopped(e *db.Experiment, detail, brief []amapi.DeviceStatus) {
+	l := &liveStatus{detail: detail, brief: brief, at: m.cfg.Now(), jobs: make([]string, len(e.Devices))}
+	for i := range e.Devices {
+		l.jobs[i] = e.Devices[i].Job
+	}
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	if _, ok := m.stopped[e.ID]; !ok && len(m.stopped) >= maxKeptStatuses {
+		for victim := range m.stopped { // nobody asked for it: polled when asked
+			delete(m.stopped, victim)
+			break
+		}
+	}
+	m.stopped[e.ID] = l
+}
+
+// takeStopped returns, once, the statuses keepStopped kept for e's
+// current jobs.
+func (m *Manager) takeStopped(e *db.Experiment) (liveStatus, bool) {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	l, ok := m.stopped[e.ID]
+	if !ok {
+		return liveStatus{}, false
+	}
+	delete(m.stopped, e.ID)
+	if len(l.jobs) != len(e.Devices) {
 		return liveStatus{}, false
 	}
 	for i := range e.Devices {
@@ -177,4 +224,5 @@ func (m *Manager) forgetStatus(id int64) {
 	delete(m.live, id)
 	delete(m.liveGens, id)
 	delete(m.statuses, id)
+	delete(m.stopped, id)
 }

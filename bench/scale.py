@@ -93,7 +93,9 @@ def add_devices(names_ports):
         mc = xmlrpc.client.MultiCall(am())
         for name, port in chunk:
             mc.AddDevice({"name": name, "location": "bench", "type": "gims-capd -simulate", "hostname": "127.0.0.1",
-                          "port": port, "description": "simulated", "token": a.token})
+                          "port": port, "description": "simulated", "token": a.token,
+                          # Synthetic traffic: nothing to anonymize (SPEC §9's default requires it).
+                          "policy": {"require_anonymization": False}})
         for r in mc():
             pass
     chunks = [names_ports[i:i + 100] for i in range(0, len(names_ports), 100)]

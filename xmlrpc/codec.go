@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/rpc"
 )
@@ -21,6 +22,66 @@ import (
 type Codec struct {
 	cfg   Configuration
 	cache typeCache
+	// bufs holds the buffers answers are encoded into, reused once
+	// written (a status answer is tens of kilobytes; growing a fresh
+	// buffer for each made most of the garbage of a busy server).
+	bufs sync.Pool
+}
+
+// ValueAppender is implemented by replies that encode themselves: a
+// method whose reply type implements it is answered with the one <value>
+// element AppendXMLRPCValue appends to b (an answer kept encoded, say),
+// under the same response budget, faults and middleware as any reply.
+// AppendValue encodes the parts it does not keep.
+type ValueAppender interface {
+	AppendXMLRPCValue(b []byte) ([]byte, error)
+}
+
+// maxPooledBuffer is the largest encoding buffer kept for reuse: a rare
+// huge answer does not pin its memory.
+const maxPooledBuffer = 1 << 20
+
+// buffer returns an empty encoding buffer.
+func (c *Codec) buffer() []byte {
+	if p, ok := c.bufs.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, 4096)
+}
+
+// release gives back a buffer that nothing refers to any more.
+func (c *Codec) release(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuffer {
+		return
+	}
+	c.bufs.Put(&b)
+}
+
+// AppendValue appends v's <value> element to b, encoded as the codec
+// encodes replies (for a ValueAppender's parts).
+func (c *Codec) AppendValue(b []byte, v any) ([]byte, error) {
+	e := encoder{b: b, cache: &c.cache}
+	err := e.value(reflect.ValueOf(v))
+	return e.b, err
+}
+
+// encodeReply encodes a method's reply into a buffer of the pool, within
+// budget bytes (none when not positive).
+func (c *Codec) encodeReply(reply any, budget int64) ([]byte, error) {
+	if va, ok := reply.(ValueAppender); ok {
+		b, err := va.AppendXMLRPCValue(c.buffer())
+		if err == nil && budget > 0 && int64(len(b)) > budget {
+			err = &errTooLarge{max: budget}
+		}
+		return b, err
+	}
+	e := encoder{b: c.buffer(), cache: &c.cache, max: budget}
+	v := reflect.ValueOf(reply)
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	err := e.value(v)
+	return e.b, err
 }
 
 // NewCodec returns a codec with cfg, which it refuses when invalid (start
@@ -186,12 +247,9 @@ func (cr *codecRequest) WriteResponse(w http.ResponseWriter, reply any, methodEr
 		if cr.st != nil {
 			budget = cr.st.budget
 		}
-		e := encoder{cache: &cr.codec.cache, max: budget}
-		v := reflect.ValueOf(reply)
-		if v.Kind() == reflect.Pointer && !v.IsNil() {
-			v = v.Elem()
-		}
-		if err := e.value(v); err != nil {
+		b, err := cr.codec.encodeReply(reply, budget)
+		if err != nil {
+			cr.codec.release(b)
 			var f Fault
 			f, over := cr.codec.encodeFault(err)
 			if cr.st != nil {
@@ -199,20 +257,22 @@ func (cr *codecRequest) WriteResponse(w http.ResponseWriter, reply any, methodEr
 			}
 			fault = &f
 		} else {
-			encoded = e.b
+			encoded = b
 		}
 	}
 	if cr.st != nil {
 		cr.st.done = true
 		cr.st.result, cr.st.fault = encoded, fault
 		if cr.st.sub {
-			return nil
+			return nil // multicall copies the result; the buffer is not reused
 		}
+		cr.st.result = nil // released below
 	}
 	if fault != nil {
 		writeXML(w, appendFault(nil, *fault))
 	} else {
 		writeResponse(w, encoded)
+		cr.codec.release(encoded)
 	}
 	return nil
 }

@@ -76,6 +76,10 @@ func NewServer(cfg Configuration) (*Server, error) {
 	return s, nil
 }
 
+// AppendValue appends v's <value> element to b, encoded as the server
+// encodes replies: a ValueAppender reply encodes its parts with it.
+func (s *Server) AppendValue(b []byte, v any) ([]byte, error) { return s.codec.AppendValue(b, v) }
+
 // RPC returns the underlying gorilla server, to install its intercept,
 // before and after hooks (they run for every call, multicall sub-calls
 // included). Register services with Server.RegisterService, not on it.

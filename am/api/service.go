@@ -11,7 +11,8 @@ import (
 // Service holds the XML-RPC methods of SPEC §3. It is the default
 // service, so the methods are called by their bare names.
 type Service struct {
-	m *am.Manager
+	m        *am.Manager
+	statuses *statusEncodings
 }
 
 // IDArgs is the parameter list of the methods taking an experiment id.
@@ -177,9 +178,12 @@ func (s *Service) GetExperimentSettings(r *http.Request, a *IDArgs, reply *amapi
 	return err
 }
 
-// GetExperimentStatus returns an experiment's status.
-func (s *Service) GetExperimentStatus(r *http.Request, a *IDArgs, reply *amapi.Status) (err error) {
-	*reply, err = s.m.GetExperimentStatus(r.Context(), principal(r), a.ID)
+// GetExperimentStatus returns an experiment's status (an amapi.Status on
+// the wire), its encoding kept while it does not change (status.go).
+func (s *Service) GetExperimentStatus(r *http.Request, a *IDArgs, reply *StatusReply) (err error) {
+	p := principal(r)
+	reply.status, reply.stamp, err = s.m.ExperimentStatus(r.Context(), p, a.ID)
+	reply.key, reply.cache = statusKey{id: a.ID, admin: p.IsAdmin()}, s.statuses
 	return err
 }
 
