@@ -415,3 +415,26 @@ func TestSetDeviceContacts(t *testing.T) {
 		t.Error("a transaction left ExperimentsVersion unchanged")
 	}
 }
+
+// TestOpenPathWithURICharacters opens a database whose folder holds '#'
+// and '?': the file is made where the path says, not at a shorter path
+// cut where SQLite's URI syntax would end the file name.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run #1?x=%41")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfiguration()
+	cfg.Path = filepath.Join(dir, "am.db")
+	d, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.CreateUser(context.Background(), User{Name: "u", Role: "admin", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(cfg.Path); err != nil || info.Size() == 0 {
+		t.Fatalf("database file %s: %v (want it made, not empty)", cfg.Path, err)
+	}
+}

@@ -130,7 +130,7 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	q.Set("_busy_timeout", fmt.Sprint(cfg.BusyTimeout.Milliseconds()))
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
-	dsn := "file:" + cfg.Path + "?" + q.Encode()
+	dsn := "file:" + uriPath(cfg.Path) + "?" + q.Encode()
 	sdb, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("unable to open %s: %w", cfg.Path, err)
@@ -238,4 +238,11 @@ func fromMilli(ms sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms.Int64).UTC()
+}
+
+// uriPath escapes what SQLite's URI file names would otherwise read as
+// the start of a query or fragment, so that a path holding '?' or '#'
+// opens that file and not a shorter one.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
 }

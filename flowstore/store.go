@@ -98,7 +98,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_cache_size", "-65536") // KiB: ingests and aggregations of millions of flows
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite3", "file:"+uriPath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
@@ -646,4 +646,11 @@ func addr(b []byte) netip.Addr {
 		return netip.Addr{}
 	}
 	return netip.AddrFrom16([16]byte(b)).Unmap()
+}
+
+// uriPath escapes what SQLite's URI file names would otherwise read as
+// the start of a query or fragment ('?', '#'), so that the store opens
+// the file named and not a shorter one.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
 }
