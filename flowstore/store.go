@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
@@ -66,8 +67,6 @@ CREATE TABLE IF NOT EXISTS flows (
 	end_ms INTEGER NOT NULL,
 	end_reason TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
-CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
 CREATE TABLE IF NOT EXISTS rollup (
 	key TEXT NOT NULL,
 	value ANY NOT NULL,
@@ -76,12 +75,36 @@ CREATE TABLE IF NOT EXISTS rollup (
 	bytes INTEGER NOT NULL,
 	PRIMARY KEY (key, value)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	gen INTEGER NOT NULL,
+	epoch INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (id, gen, epoch) VALUES (1, 0, 0);
 `
+
+// indexes are the flows' secondary indexes, built after a bulk ingest.
+const indexes = `
+CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
+CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
+`
+
+// minRecordSize is fewer bytes than any flow record of our exporter
+// takes in an IPFIX file (so that a file's size over it bounds its
+// records from above), and bulkMin the flows from which an ingest may
+// be bulk.
+const minRecordSize, bulkMin = 40, 10000
 
 // Store is one experiment's open flow store. It is safe for concurrent
 // use; writers queue for SQLite's write lock.
 type Store struct {
 	db *sql.DB
+	// mu guards snap, the in-memory snapshot of the flows for filtered
+	// aggregations (snapshot.go); sqlOnly disables it (tests comparing
+	// both paths).
+	mu      sync.Mutex
+	snap    *snapshot
+	sqlOnly bool
 }
 
 // Open opens (creating it if needed) the store at path, a file readable
@@ -96,14 +119,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_busy_timeout", "30000")
 	q.Set("_txlock", "immediate")
-	q.Set("_synchronous", "NORMAL")
+	// The store is a cache derived from the experiment's IPFIX files
+	// (Ingest rebuilds it from them): a crash that loses the last
+	// transactions costs a re-ingest, not data, so no fsync.
+	q.Set("_synchronous", "OFF")
 	q.Set("_cache_size", "-65536") // KiB: ingests and aggregations of millions of flows
 	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+indexes); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
@@ -160,6 +186,20 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 			return 0, fmt.Errorf("unable to ingest flows: %w", err)
 		}
 		records, replaced = 0, true
+	}
+	// A bulk ingest (the file holds more new flows than the store) drops
+	// the address indexes and builds them again afterwards: sorting once
+	// costs far less than inserting millions of random keys into a B-tree.
+	bulk := false
+	var held int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM flows`).Scan(&held); err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	if grow := (info.Size() - max(size, 0)) / minRecordSize; grow > bulkMin && grow > held {
+		bulk = true
+		if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS flows_src; DROP INDEX IF EXISTS flows_dst`); err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
 	}
 	// Rows go in batches of insertBatch per statement: a statement per
 	// row costs more in calls than SQLite spends storing it.
@@ -234,10 +274,18 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if err := rollUp(ctx, tx, 0, true); err != nil {
 			return 0, err
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET epoch = epoch + 1`); err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
 		if err := tx.Commit(); err != nil {
 			return 0, fmt.Errorf("unable to ingest flows: %w", err)
 		}
 		return s.Ingest(ctx, src, path)
+	}
+	if bulk {
+		if _, err := tx.ExecContext(ctx, indexes); err != nil {
+			return 0, fmt.Errorf("unable to index flows: %w", err)
+		}
 	}
 	if replaced {
 		err = rollUp(ctx, tx, 0, true)
@@ -246,6 +294,16 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 	}
 	if err != nil {
 		return 0, err
+	}
+	// The snapshot follows: new flows (gen) are appended to it, replaced
+	// ones (epoch) make it load again.
+	if replaced {
+		_, err = tx.ExecContext(ctx, `UPDATE meta SET epoch = epoch + 1, gen = gen + 1`)
+	} else if added > 0 {
+		_, err = tx.ExecContext(ctx, `UPDATE meta SET gen = gen + 1`)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sources SET size = ?, records = ?, device = ?, interface = ? WHERE id = ?`,
 		info.Size(), seen, src.Device, src.Interface, id); err != nil {
@@ -552,6 +610,20 @@ func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
 		countQuery, countArgs = `SELECT count(*) FROM rollup WHERE key = ?`, []any{keys[0]}
 		query = `SELECT value AS ` + cols + `, flows AS n, packets AS p, bytes AS b, count(*) OVER ()
 			FROM rollup WHERE key = ? ORDER BY ` + order + `, ` + cols + limit(&q, &args)
+	} else {
+		// A filter or time bounds: a pass over every flow, which the
+		// snapshot makes in Go.
+		s.mu.Lock()
+		sn, err := s.snapshot(ctx)
+		if err == nil && sn != nil {
+			res, err := s.groupsSnapshot(sn, &q, keys)
+			s.mu.Unlock()
+			return res, err
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return Result{}, err
+		}
 	}
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {

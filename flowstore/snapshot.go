@@ -1,0 +1,299 @@
+package flowstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/gimsproject/gims/flowfilter"
+)
+
+// SnapshotMaxFlows is the most flows a store keeps in its in-memory
+// snapshot (about 47 bytes each: 20,000,000 flows take about 1 GiB); a
+// store holding more answers every query in SQL.
+const SnapshotMaxFlows = 20_000_000
+
+// snapshot is a columnar copy of a store's flows in memory, for the
+// grouped queries with a filter or time bounds: neither the rollup nor
+// an index serves those, and SQLite's pass over every row costs about
+// ten times a Go loop over columns with the compiled predicate
+// (flowfilter's Match). Addresses and devices are interned: the columns
+// hold their indexes.
+//
+// It is loaded on the first such query and kept up to date by meta's
+// generation (flows appended: the new rows are read) and epoch (flows
+// replaced: loaded again).
+type snapshot struct {
+	gen, epoch int64
+	maxRowid   int64
+
+	addrs   [][16]byte
+	ips     []netip.Addr
+	addrIdx map[[16]byte]uint32
+	devices []string
+	devIdx  map[string]uint16
+
+	dev            []uint16
+	src, dst       []uint32
+	sport, dport   []uint16
+	proto          []uint8
+	packets, bytes []int64
+	startMs, endMs []int64
+}
+
+func (sn *snapshot) addr(b []byte) uint32 {
+	a := [16]byte(b)
+	if i, ok := sn.addrIdx[a]; ok {
+		return i
+	}
+	i := uint32(len(sn.addrs))
+	sn.addrs = append(sn.addrs, a)
+	sn.ips = append(sn.ips, netip.AddrFrom16(a).Unmap())
+	sn.addrIdx[a] = i
+	return i
+}
+
+func (sn *snapshot) device(d string) uint16 {
+	if i, ok := sn.devIdx[d]; ok {
+		return i
+	}
+	i := uint16(len(sn.devices))
+	sn.devices = append(sn.devices, d)
+	sn.devIdx[d] = i
+	return i
+}
+
+// load appends the flows past sn.maxRowid.
+func (sn *snapshot) load(ctx context.Context, s *Store) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT rowid, device, src, dst, sport, dport, proto, packets + rev_packets,
+		bytes + rev_bytes, start_ms, end_ms FROM flows WHERE rowid > ? ORDER BY rowid`, sn.maxRowid)
+	if err != nil {
+		return fmt.Errorf("unable to load the flows: %w", err)
+	}
+	defer rows.Close()
+	var rowid, p, b, st, en int64
+	var sport, dport uint16
+	var proto uint8
+	var dev string
+	var src, dst []byte
+	for rows.Next() {
+		if err := rows.Scan(&rowid, &dev, &src, &dst, &sport, &dport, &proto, &p, &b, &st, &en); err != nil {
+			return fmt.Errorf("unable to load the flows: %w", err)
+		}
+		if len(src) != 16 || len(dst) != 16 {
+			return fmt.Errorf("unable to load the flows: row %d has an address of %d and %d bytes", rowid, len(src), len(dst))
+		}
+		if _, ok := sn.devIdx[dev]; !ok && len(sn.devices) == 1<<16 {
+			return fmt.Errorf("unable to load the flows: more than %d devices", 1<<16)
+		}
+		sn.dev = append(sn.dev, sn.device(dev))
+		sn.src = append(sn.src, sn.addr(src))
+		sn.dst = append(sn.dst, sn.addr(dst))
+		sn.sport = append(sn.sport, sport)
+		sn.dport = append(sn.dport, dport)
+		sn.proto = append(sn.proto, proto)
+		sn.packets = append(sn.packets, p)
+		sn.bytes = append(sn.bytes, b)
+		sn.startMs = append(sn.startMs, st)
+		sn.endMs = append(sn.endMs, en)
+		sn.maxRowid = rowid
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("unable to load the flows: %w", err)
+	}
+	return nil
+}
+
+// snapshot returns the store's snapshot brought up to date, or nil when
+// the store holds more than SnapshotMaxFlows flows (or is set to use
+// SQL only). The caller holds s.mu.
+func (s *Store) snapshot(ctx context.Context) (*snapshot, error) {
+	if s.sqlOnly {
+		return nil, nil
+	}
+	var gen, epoch, maxRowid int64
+	if err := s.db.QueryRowContext(ctx, `SELECT gen, epoch, (SELECT coalesce(max(rowid), 0) FROM flows) FROM meta`).
+		Scan(&gen, &epoch, &maxRowid); err != nil {
+		return nil, fmt.Errorf("unable to read the flow store's generation: %w", err)
+	}
+	if maxRowid > SnapshotMaxFlows {
+		// Rowids count the flows ever stored: an upper bound.
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM flows`).Scan(&n); err != nil {
+			return nil, fmt.Errorf("unable to count the flows: %w", err)
+		}
+		if n > SnapshotMaxFlows {
+			s.snap = nil
+			return nil, nil
+		}
+	}
+	sn := s.snap
+	if sn != nil && sn.epoch == epoch && sn.gen == gen {
+		return sn, nil
+	}
+	if sn == nil || sn.epoch != epoch {
+		sn = &snapshot{addrIdx: map[[16]byte]uint32{}, devIdx: map[string]uint16{}}
+	}
+	s.snap = nil
+	if err := sn.load(ctx, s); err != nil {
+		return nil, err
+	}
+	sn.gen, sn.epoch = gen, epoch
+	s.snap = sn
+	return sn, nil
+}
+
+// group is one group's key (the fields not grouped by are zero) and its
+// sums.
+type snapGroup struct {
+	key     snapKey
+	n, p, b int64
+}
+
+type snapKey struct {
+	src, dst     uint32
+	sport, dport uint16
+	dev          uint16
+	proto        uint8
+}
+
+// groupsSnapshot answers a grouped query from the snapshot, with the
+// same rows in the same order as groups' SQL.
+func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, error) {
+	has := map[string]bool{}
+	for _, k := range keys {
+		has[k] = true
+	}
+	var from, to int64 = -1 << 63, 1<<63 - 1
+	if !q.From.IsZero() {
+		from = q.From.UnixMilli()
+	}
+	if !q.To.IsZero() {
+		to = q.To.UnixMilli()
+	}
+	var root flowfilter.Node
+	if q.Filter != nil {
+		root = q.Filter.Root
+	}
+	idx := map[snapKey]int{}
+	var groups []snapGroup
+	var fl flowfilter.Flow
+	for i := range sn.src {
+		if sn.startMs[i] < from || sn.endMs[i] > to {
+			continue
+		}
+		if root != nil {
+			fl = flowfilter.Flow{Src: sn.ips[sn.src[i]], Dst: sn.ips[sn.dst[i]], SrcPort: sn.sport[i], DstPort: sn.dport[i],
+				Proto: sn.proto[i], Packets: uint64(sn.packets[i]), Bytes: uint64(sn.bytes[i])}
+			if !root.Match(&fl) {
+				continue
+			}
+		}
+		var k snapKey
+		if has["src"] {
+			k.src = sn.src[i]
+		}
+		if has["dst"] {
+			k.dst = sn.dst[i]
+		}
+		if has["sport"] {
+			k.sport = sn.sport[i]
+		}
+		if has["dport"] {
+			k.dport = sn.dport[i]
+		}
+		if has["proto"] {
+			k.proto = sn.proto[i]
+		}
+		if has["device"] {
+			k.dev = sn.dev[i]
+		}
+		j, ok := idx[k]
+		if !ok {
+			j = len(groups)
+			idx[k] = j
+			groups = append(groups, snapGroup{key: k})
+		}
+		g := &groups[j]
+		g.n++
+		g.p += sn.packets[i]
+		g.b += sn.bytes[i]
+	}
+	cmpKey := func(k string, a, b *snapKey) int {
+		switch k {
+		case "src":
+			return bytes.Compare(sn.addrs[a.src][:], sn.addrs[b.src][:])
+		case "dst":
+			return bytes.Compare(sn.addrs[a.dst][:], sn.addrs[b.dst][:])
+		case "sport":
+			return cmp.Compare(a.sport, b.sport)
+		case "dport":
+			return cmp.Compare(a.dport, b.dport)
+		case "proto":
+			return cmp.Compare(a.proto, b.proto)
+		}
+		return strings.Compare(sn.devices[a.dev], sn.devices[b.dev])
+	}
+	o := q.OrderBy
+	if o == "" {
+		o = "-bytes"
+	}
+	desc := strings.HasPrefix(o, "-")
+	o = strings.TrimPrefix(o, "-")
+	slices.SortFunc(groups, func(a, b snapGroup) int {
+		var c int
+		switch o {
+		case "flows":
+			c = cmp.Compare(a.n, b.n)
+		case "packets":
+			c = cmp.Compare(a.p, b.p)
+		case "bytes":
+			c = cmp.Compare(a.b, b.b)
+		default:
+			c = cmpKey(o, &a.key, &b.key)
+		}
+		if desc {
+			c = -c
+		}
+		for _, k := range keys {
+			if c != 0 {
+				return c
+			}
+			c = cmpKey(k, &a.key, &b.key)
+		}
+		return c
+	})
+	res := Result{Rows: []Row{}, Total: int64(len(groups))}
+	lo := min(max(q.Offset, 0), len(groups))
+	hi := len(groups)
+	if q.Limit > 0 {
+		hi = min(hi, lo+q.Limit)
+	}
+	for _, g := range groups[lo:hi] {
+		r := Row{Keys: keys, Flows: g.n, Packets: g.p, Bytes: g.b}
+		if has["src"] {
+			r.Src = sn.ips[g.key.src]
+		}
+		if has["dst"] {
+			r.Dst = sn.ips[g.key.dst]
+		}
+		if has["sport"] {
+			r.SrcPort = g.key.sport
+		}
+		if has["dport"] {
+			r.DstPort = g.key.dport
+		}
+		if has["proto"] {
+			r.Proto = g.key.proto
+		}
+		if has["device"] {
+			r.Device = sn.devices[g.key.dev]
+		}
+		res.Rows = append(res.Rows, r)
+	}
+	return res, nil
+}
