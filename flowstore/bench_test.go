@@ -138,3 +138,16 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "flows/s")
 }
+
+// BenchmarkReadFlows decodes every flow of the IPFIX file (the part of
+// an ingest before SQLite).
+func BenchmarkReadFlows(b *testing.B) {
+	path, n := benchFile(b)
+	b.ResetTimer()
+	for range b.N {
+		if got, err := ipfix.ReadFlows(path, func(ipfix.FlowRow) {}); err != nil || got != n {
+			b.Fatalf("ReadFlows = %d, %v; want %d", got, err, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+}

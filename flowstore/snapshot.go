@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -67,44 +70,76 @@ func (sn *snapshot) device(d string) uint16 {
 	return i
 }
 
-// load appends the flows past sn.maxRowid.
+// load appends the flows past sn.maxRowid. It reads the driver's rows
+// directly: database/sql's Scan of eleven columns costs three times
+// what SQLite spends producing them.
 func (sn *snapshot) load(ctx context.Context, s *Store) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT rowid, device, src, dst, sport, dport, proto, packets + rev_packets,
-		bytes + rev_bytes, start_ms, end_ms FROM flows WHERE rowid > ? ORDER BY rowid`, sn.maxRowid)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("unable to load the flows: %w", err)
 	}
-	defer rows.Close()
-	var rowid, p, b, st, en int64
-	var sport, dport uint16
-	var proto uint8
-	var dev string
-	var src, dst []byte
-	for rows.Next() {
-		if err := rows.Scan(&rowid, &dev, &src, &dst, &sport, &dport, &proto, &p, &b, &st, &en); err != nil {
-			return fmt.Errorf("unable to load the flows: %w", err)
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("the driver's connection %T cannot query", dc)
 		}
-		if len(src) != 16 || len(dst) != 16 {
-			return fmt.Errorf("unable to load the flows: row %d has an address of %d and %d bytes", rowid, len(src), len(dst))
+		rows, err := qc.QueryContext(ctx, `SELECT rowid, device, src, dst, sport, dport, proto, packets + rev_packets,
+			bytes + rev_bytes, start_ms, end_ms FROM flows WHERE rowid > ? ORDER BY rowid`,
+			[]driver.NamedValue{{Ordinal: 1, Value: sn.maxRowid}})
+		if err != nil {
+			return err
 		}
-		if _, ok := sn.devIdx[dev]; !ok && len(sn.devices) == 1<<16 {
-			return fmt.Errorf("unable to load the flows: more than %d devices", 1<<16)
+		defer rows.Close()
+		v := make([]driver.Value, 11)
+		for {
+			if err := rows.Next(v); errors.Is(err, io.EOF) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if err := sn.add(v); err != nil {
+				return err
+			}
 		}
-		sn.dev = append(sn.dev, sn.device(dev))
-		sn.src = append(sn.src, sn.addr(src))
-		sn.dst = append(sn.dst, sn.addr(dst))
-		sn.sport = append(sn.sport, sport)
-		sn.dport = append(sn.dport, dport)
-		sn.proto = append(sn.proto, proto)
-		sn.packets = append(sn.packets, p)
-		sn.bytes = append(sn.bytes, b)
-		sn.startMs = append(sn.startMs, st)
-		sn.endMs = append(sn.endMs, en)
-		sn.maxRowid = rowid
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("unable to load the flows: %w", err)
 	}
+	return nil
+}
+
+// add appends one row of load's query.
+func (sn *snapshot) add(v []driver.Value) error {
+	rowid, _ := v[0].(int64)
+	dev, ok1 := v[1].(string)
+	src, ok2 := v[2].([]byte)
+	dst, ok3 := v[3].([]byte)
+	if !ok1 || !ok2 || !ok3 || len(src) != 16 || len(dst) != 16 {
+		return fmt.Errorf("row %d is not a flow (%T %T %T)", rowid, v[1], v[2], v[3])
+	}
+	var n [7]int64
+	for i := range n {
+		x, ok := v[4+i].(int64)
+		if !ok {
+			return fmt.Errorf("row %d is not a flow (%T)", rowid, v[4+i])
+		}
+		n[i] = x
+	}
+	if _, ok := sn.devIdx[dev]; !ok && len(sn.devices) == 1<<16 {
+		return fmt.Errorf("more than %d devices", 1<<16)
+	}
+	sn.dev = append(sn.dev, sn.device(dev))
+	sn.src = append(sn.src, sn.addr(src))
+	sn.dst = append(sn.dst, sn.addr(dst))
+	sn.sport = append(sn.sport, uint16(n[0]))
+	sn.dport = append(sn.dport, uint16(n[1]))
+	sn.proto = append(sn.proto, uint8(n[2]))
+	sn.packets = append(sn.packets, n[3])
+	sn.bytes = append(sn.bytes, n[4])
+	sn.startMs = append(sn.startMs, n[5])
+	sn.endMs = append(sn.endMs, n[6])
+	sn.maxRowid = rowid
 	return nil
 }
 
