@@ -134,7 +134,7 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 	s, n := benchStore(b)
 	b.ResetTimer()
 	for range b.N {
-		s.snap = nil
+		s.snaps.snap = nil
 		sn, err := s.snapshot(context.Background())
 		if err != nil || len(sn.src) != n {
 			b.Fatalf("snapshot of %d flows, %v; want %d", len(sn.src), err, n)

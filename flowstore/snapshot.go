@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gimsproject/gims/flowfilter"
 )
@@ -143,9 +144,56 @@ func (sn *snapshot) add(v []driver.Value) error {
 	return nil
 }
 
+// snapEntry is a store's snapshot and the lock a query or a load holds
+// on it.
+type snapEntry struct {
+	mu   sync.Mutex
+	snap *snapshot
+}
+
+// Snapshots keeps the snapshots of the stores opened with OpenShared
+// across their opens (the AM opens a store per request), for the
+// stores used last, at most MaxStores of them (each at most
+// SnapshotMaxFlows flows, about 1 GiB). It is safe for concurrent use.
+type Snapshots struct {
+	maxStores int
+	mu        sync.Mutex
+	entries   map[string]*snapEntry
+	used      []string // paths, the last used last
+}
+
+// NewSnapshots returns a Snapshots that keeps the snapshots of
+// maxStores stores (at least 1).
+func NewSnapshots(maxStores int) *Snapshots {
+	return &Snapshots{maxStores: max(maxStores, 1), entries: map[string]*snapEntry{}}
+}
+
+// entry returns the entry of the store at path, a new one of its own
+// when c is nil, and forgets the least recently used ones past
+// maxStores (a query running on one keeps it until it ends).
+func (c *Snapshots) entry(path string) *snapEntry {
+	if c == nil {
+		return &snapEntry{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.used = slices.DeleteFunc(c.used, func(p string) bool { return p == path })
+	c.used = append(c.used, path)
+	e := c.entries[path]
+	if e == nil {
+		e = &snapEntry{}
+		c.entries[path] = e
+	}
+	for len(c.used) > c.maxStores {
+		delete(c.entries, c.used[0])
+		c.used = c.used[1:]
+	}
+	return e
+}
+
 // snapshot returns the store's snapshot brought up to date, or nil when
 // the store holds more than SnapshotMaxFlows flows (or is set to use
-// SQL only). The caller holds s.mu.
+// SQL only). The caller holds s.snaps.mu.
 func (s *Store) snapshot(ctx context.Context) (*snapshot, error) {
 	if s.sqlOnly {
 		return nil, nil
@@ -162,23 +210,23 @@ func (s *Store) snapshot(ctx context.Context) (*snapshot, error) {
 			return nil, fmt.Errorf("unable to count the flows: %w", err)
 		}
 		if n > SnapshotMaxFlows {
-			s.snap = nil
+			s.snaps.snap = nil
 			return nil, nil
 		}
 	}
-	sn := s.snap
+	sn := s.snaps.snap
 	if sn != nil && sn.epoch == epoch && sn.gen == gen {
 		return sn, nil
 	}
 	if sn == nil || sn.epoch != epoch {
 		sn = &snapshot{addrIdx: map[[16]byte]uint32{}, devIdx: map[string]uint16{}}
 	}
-	s.snap = nil
+	s.snaps.snap = nil
 	if err := sn.load(ctx, s); err != nil {
 		return nil, err
 	}
 	sn.gen, sn.epoch = gen, epoch
-	s.snap = sn
+	s.snaps.snap = sn
 	return sn, nil
 }
 

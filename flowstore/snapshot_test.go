@@ -71,14 +71,14 @@ func TestSnapshotMatchesSQL(t *testing.T) {
 	}
 	run()
 	// Appended flows: the snapshot reads the new rows.
-	gen := s.snap.gen
+	gen := s.snaps.snap.gen
 	writeIPFIX(t, a, recs[:2000])
 	if _, err := s.Ingest(ctx, Source{Name: "a.ipfix", Device: "tap-a.ipfix"}, a); err != nil {
 		t.Fatal(err)
 	}
 	run()
-	if s.snap.gen == gen || len(s.snap.src) != 2500 {
-		t.Fatalf("after an append: snapshot generation %d (was %d), %d flows; want 2500", s.snap.gen, gen, len(s.snap.src))
+	if s.snaps.snap.gen == gen || len(s.snaps.snap.src) != 2500 {
+		t.Fatalf("after an append: snapshot generation %d (was %d), %d flows; want 2500", s.snaps.snap.gen, gen, len(s.snaps.snap.src))
 	}
 	// A replaced file: the snapshot loads again.
 	writeIPFIX(t, b, recs[2000:2100])
@@ -86,8 +86,8 @@ func TestSnapshotMatchesSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	run()
-	if len(s.snap.src) != 2100 {
-		t.Fatalf("after a replacement: snapshot of %d flows; want 2100", len(s.snap.src))
+	if len(s.snaps.snap.src) != 2100 {
+		t.Fatalf("after a replacement: snapshot of %d flows; want 2100", len(s.snaps.snap.src))
 	}
 }
 
@@ -139,4 +139,50 @@ func FuzzSnapshot(f *testing.F) {
 		}
 		compareSnapshot(t, s, Query{Filter: flt, GroupBy: g, OrderBy: o, Limit: int(page & 15), Offset: int(page >> 4)})
 	})
+}
+
+// TestSnapshotsShared keeps a store's snapshot across its opens, follows
+// an ingest made through another open, and forgets the least recently
+// used store past the bound.
+func TestSnapshotsShared(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	snaps := NewSnapshots(1)
+	open := func(name string) *Store {
+		s, err := OpenShared(ctx, filepath.Join(dir, name), snaps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	recs := testFlows(1000, 3)
+	file := filepath.Join(dir, "a.ipfix")
+	writeIPFIX(t, file, recs[:600])
+	first := open("a.db")
+	if _, err := first.Ingest(ctx, Source{Name: "a.ipfix", Device: "tap"}, file); err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := flowfilter.Parse("tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareSnapshot(t, first, Query{Filter: tcp, GroupBy: []string{"src"}})
+	first.Close()
+	second := open("a.db")
+	if second.snaps.snap == nil || len(second.snaps.snap.src) != 600 {
+		t.Fatal("a store opened again does not have the snapshot of its first open")
+	}
+	writeIPFIX(t, file, recs)
+	if _, err := open("a.db").Ingest(ctx, Source{Name: "a.ipfix", Device: "tap"}, file); err != nil {
+		t.Fatal(err)
+	}
+	compareSnapshot(t, second, Query{Filter: tcp, GroupBy: []string{"src"}})
+	if n := len(second.snaps.snap.src); n != 1000 {
+		t.Fatalf("snapshot of %d flows after an ingest through another open; want 1000", n)
+	}
+	open("b.db")
+	if open("a.db").snaps.snap != nil {
+		t.Fatal("the snapshot of a store past the bound of one was kept")
+	}
 }

@@ -25,7 +25,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
@@ -99,17 +98,24 @@ const minRecordSize, bulkMin = 40, 10000
 // use; writers queue for SQLite's write lock.
 type Store struct {
 	db *sql.DB
-	// mu guards snap, the in-memory snapshot of the flows for filtered
-	// aggregations (snapshot.go); sqlOnly disables it (tests comparing
-	// both paths).
-	mu      sync.Mutex
-	snap    *snapshot
+	// snaps holds the in-memory snapshot of the flows for filtered
+	// aggregations (snapshot.go), the store's own or shared through
+	// Snapshots; sqlOnly disables it (tests comparing both paths).
+	snaps   *snapEntry
 	sqlOnly bool
 }
 
 // Open opens (creating it if needed) the store at path, a file readable
-// by its owner only.
+// by its owner only. Its snapshot lives as long as the Store: see
+// OpenShared to keep it across opens.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenShared(ctx, path, nil)
+}
+
+// OpenShared is Open with the snapshot kept in snaps (nil: the store's
+// own), so that stores opened one after another for the same file
+// (one per request) load it once.
+func OpenShared(ctx context.Context, path string, snaps *Snapshots) (*Store, error) {
 	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600); err != nil {
 		return nil, fmt.Errorf("unable to create the flow store: %w", err)
 	} else {
@@ -133,7 +139,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, snaps: snaps.entry(path)}, nil
 }
 
 // Close closes the store.
@@ -614,14 +620,14 @@ func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
 	} else {
 		// A filter or time bounds: a pass over every flow, which the
 		// snapshot makes in Go.
-		s.mu.Lock()
+		s.snaps.mu.Lock()
 		sn, err := s.snapshot(ctx)
 		if err == nil && sn != nil {
 			res, err := s.groupsSnapshot(sn, &q, keys)
-			s.mu.Unlock()
+			s.snaps.mu.Unlock()
 			return res, err
 		}
-		s.mu.Unlock()
+		s.snaps.mu.Unlock()
 		if err != nil {
 			return Result{}, err
 		}
