@@ -262,8 +262,27 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 	if q.Filter != nil {
 		root = q.Filter.Root
 	}
-	idx := map[snapKey]int{}
+	// One key: its values index a dense array (addresses and devices
+	// by their interned index); more: a map.
+	var dense []snapGroup
+	var idx map[snapKey]int
 	var groups []snapGroup
+	single := ""
+	if len(keys) == 1 {
+		single = keys[0]
+		switch single {
+		case "src", "dst":
+			dense = make([]snapGroup, len(sn.addrs))
+		case "sport", "dport":
+			dense = make([]snapGroup, 1<<16)
+		case "proto":
+			dense = make([]snapGroup, 1<<8)
+		case "device":
+			dense = make([]snapGroup, len(sn.devices))
+		}
+	} else {
+		idx = map[snapKey]int{}
+	}
 	var fl flowfilter.Flow
 	for i := range sn.src {
 		if sn.startMs[i] < from || sn.endMs[i] > to {
@@ -276,35 +295,64 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 				continue
 			}
 		}
-		var k snapKey
-		if has["src"] {
-			k.src = sn.src[i]
+		var g *snapGroup
+		switch single {
+		case "src":
+			g = &dense[sn.src[i]]
+			g.key.src = sn.src[i]
+		case "dst":
+			g = &dense[sn.dst[i]]
+			g.key.dst = sn.dst[i]
+		case "sport":
+			g = &dense[sn.sport[i]]
+			g.key.sport = sn.sport[i]
+		case "dport":
+			g = &dense[sn.dport[i]]
+			g.key.dport = sn.dport[i]
+		case "proto":
+			g = &dense[sn.proto[i]]
+			g.key.proto = sn.proto[i]
+		case "device":
+			g = &dense[sn.dev[i]]
+			g.key.dev = sn.dev[i]
+		default:
+			var k snapKey
+			if has["src"] {
+				k.src = sn.src[i]
+			}
+			if has["dst"] {
+				k.dst = sn.dst[i]
+			}
+			if has["sport"] {
+				k.sport = sn.sport[i]
+			}
+			if has["dport"] {
+				k.dport = sn.dport[i]
+			}
+			if has["proto"] {
+				k.proto = sn.proto[i]
+			}
+			if has["device"] {
+				k.dev = sn.dev[i]
+			}
+			j, ok := idx[k]
+			if !ok {
+				j = len(groups)
+				idx[k] = j
+				groups = append(groups, snapGroup{key: k})
+			}
+			g = &groups[j]
 		}
-		if has["dst"] {
-			k.dst = sn.dst[i]
-		}
-		if has["sport"] {
-			k.sport = sn.sport[i]
-		}
-		if has["dport"] {
-			k.dport = sn.dport[i]
-		}
-		if has["proto"] {
-			k.proto = sn.proto[i]
-		}
-		if has["device"] {
-			k.dev = sn.dev[i]
-		}
-		j, ok := idx[k]
-		if !ok {
-			j = len(groups)
-			idx[k] = j
-			groups = append(groups, snapGroup{key: k})
-		}
-		g := &groups[j]
 		g.n++
 		g.p += sn.packets[i]
 		g.b += sn.bytes[i]
+	}
+	if dense != nil {
+		for _, g := range dense {
+			if g.n > 0 {
+				groups = append(groups, g)
+			}
+		}
 	}
 	cmpKey := func(k string, a, b *snapKey) int {
 		switch k {
@@ -327,7 +375,7 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 	}
 	desc := strings.HasPrefix(o, "-")
 	o = strings.TrimPrefix(o, "-")
-	slices.SortFunc(groups, func(a, b snapGroup) int {
+	compare := func(a, b snapGroup) int {
 		var c int
 		switch o {
 		case "flows":
@@ -349,13 +397,14 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 			c = cmpKey(k, &a.key, &b.key)
 		}
 		return c
-	})
+	}
 	res := Result{Rows: []Row{}, Total: int64(len(groups))}
 	lo := min(max(q.Offset, 0), len(groups))
 	hi := len(groups)
 	if q.Limit > 0 {
 		hi = min(hi, lo+q.Limit)
 	}
+	groups = firstSorted(groups, hi, compare)
 	for _, g := range groups[lo:hi] {
 		r := Row{Keys: keys, Flows: g.n, Packets: g.p, Bytes: g.b}
 		if has["src"] {
@@ -379,4 +428,43 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 		res.Rows = append(res.Rows, r)
 	}
 	return res, nil
+}
+
+// firstSorted returns the first n of s in compare's order, sorted: a
+// page of the top groups without sorting every group (a heap of n when
+// n is small beside s).
+func firstSorted(s []snapGroup, n int, compare func(a, b snapGroup) int) []snapGroup {
+	if n*8 >= len(s) {
+		slices.SortFunc(s, compare)
+		return s[:n]
+	}
+	// A max-heap (by compare) of the n first seen so far.
+	h := slices.Clone(s[:n])
+	down := func(i int) {
+		for {
+			l, r, m := 2*i+1, 2*i+2, i
+			if l < n && compare(h[l], h[m]) > 0 {
+				m = l
+			}
+			if r < n && compare(h[r], h[m]) > 0 {
+				m = r
+			}
+			if m == i {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	for i := n/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, g := range s[n:] {
+		if n > 0 && compare(g, h[0]) < 0 {
+			h[0] = g
+			down(0)
+		}
+	}
+	slices.SortFunc(h, compare)
+	return h
 }

@@ -17,6 +17,8 @@
 package flowstore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -24,6 +26,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,7 +221,8 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?" + strings.Repeat(", ?", cols-1) + ")")
+			// ?1 and ?2, the source and the device, are bound once.
+			b.WriteString("(?1, ?2" + strings.Repeat(", ?", cols-2) + ")")
 		}
 		return b.String()
 	}
@@ -227,22 +231,24 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
 	defer full.Close()
-	batch := make([]any, 0, insertBatch*cols)
+	batch := make([]any, 2, 2+insertBatch*(cols-2))
+	batch[0], batch[1] = id, src.Device
+	arena := make([]byte, insertBatch*32)
 	var seen int64
 	added := 0
 	var ierr error
 	flush := func() {
-		if len(batch) == 0 || ierr != nil {
+		if len(batch) == 2 || ierr != nil {
 			return
 		}
 		if len(batch) == cap(batch) {
 			_, ierr = full.ExecContext(ctx, batch...)
 		} else {
-			_, ierr = tx.ExecContext(ctx, insert(len(batch)/cols), batch...)
+			_, ierr = tx.ExecContext(ctx, insert((len(batch)-2)/(cols-2)), batch...)
 		}
-		batch = batch[:0]
+		batch = batch[:2]
 	}
-	roll := rollup{}
+	roll := newRollup(src.Device)
 	_, err = ipfix.ReadFlows(path, func(r ipfix.FlowRow) {
 		seen++
 		if seen <= records || ierr != nil {
@@ -251,8 +257,12 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if ierr = ctx.Err(); ierr != nil {
 			return
 		}
-		roll.add(src.Device, &r)
-		batch = append(batch, id, src.Device, flowfilter.AddrParam(r.Src), flowfilter.AddrParam(r.Dst),
+		roll.add(&r)
+		// The addresses go in arena, the batch's: the driver copies them.
+		a := arena[(len(batch)-2)/(cols-2)*32:][:32]
+		*(*[16]byte)(a) = r.Src.As16()
+		*(*[16]byte)(a[16:]) = r.Dst.As16()
+		batch = append(batch, a[:16:16], a[16:],
 			int64(r.SrcPort), int64(r.DstPort), int64(r.Proto), int64(r.VLAN),
 			clamp(r.Packets), clamp(r.Bytes), clamp(r.RevPackets), clamp(r.RevBytes),
 			r.Start.UnixMilli(), r.End.UnixMilli(), r.EndReason)
@@ -343,43 +353,131 @@ func (k rollKey) param() any {
 
 // rollup sums new flows per group key and value in memory during an
 // ingest; store adds the sums to the rollup table (cheaper than a
-// GROUP BY per key over the new rows).
-type rollup map[rollKey]*[3]int64
+// GROUP BY per key over the new rows). Addresses go in maps, ports and
+// protocols in arrays, and an ingest has one device.
+type rollup struct {
+	device       string
+	dev          [3]int64
+	src, dst     map[[16]byte]*[3]int64
+	sport, dport [1 << 16][3]int64
+	proto        [1 << 8][3]int64
+}
 
-func (m rollup) add(device string, r *ipfix.FlowRow) {
+func newRollup(device string) *rollup {
+	return &rollup{device: device, src: map[[16]byte]*[3]int64{}, dst: map[[16]byte]*[3]int64{}}
+}
+
+func (m *rollup) add(r *ipfix.FlowRow) {
 	p, b := clamp(r.Packets+r.RevPackets), clamp(r.Bytes+r.RevBytes)
-	for _, k := range [...]rollKey{{key: "device", text: device}, {key: "src", addr: r.Src.As16()},
-		{key: "dst", addr: r.Dst.As16()}, {key: "sport", num: int64(r.SrcPort)}, {key: "dport", num: int64(r.DstPort)},
-		{key: "proto", num: int64(r.Proto)}} {
-		v := m[k]
-		if v == nil {
-			v = new([3]int64)
-			m[k] = v
-		}
+	sum := func(v *[3]int64) {
 		v[0]++
 		v[1] += p
 		v[2] += b
 	}
+	for _, a := range [...]struct {
+		m map[[16]byte]*[3]int64
+		k [16]byte
+	}{{m.src, r.Src.As16()}, {m.dst, r.Dst.As16()}} {
+		v := a.m[a.k]
+		if v == nil {
+			v = new([3]int64)
+			a.m[a.k] = v
+		}
+		sum(v)
+	}
+	sum(&m.dev)
+	sum(&m.sport[r.SrcPort])
+	sum(&m.dport[r.DstPort])
+	sum(&m.proto[r.Proto])
 }
 
-func (m rollup) store(ctx context.Context, tx *sql.Tx) error {
+// sums returns the rollup's sums by key.
+func (m *rollup) sums() map[rollKey]*[3]int64 {
+	out := map[rollKey]*[3]int64{}
+	if m.dev[0] == 0 {
+		return out
+	}
+	out[rollKey{key: "device", text: m.device}] = &m.dev
+	for k, v := range m.src {
+		out[rollKey{key: "src", addr: k}] = v
+	}
+	for k, v := range m.dst {
+		out[rollKey{key: "dst", addr: k}] = v
+	}
+	for i := range m.sport {
+		if m.sport[i][0] > 0 {
+			out[rollKey{key: "sport", num: int64(i)}] = &m.sport[i]
+		}
+		if m.dport[i][0] > 0 {
+			out[rollKey{key: "dport", num: int64(i)}] = &m.dport[i]
+		}
+	}
+	for i := range m.proto {
+		if m.proto[i][0] > 0 {
+			out[rollKey{key: "proto", num: int64(i)}] = &m.proto[i]
+		}
+	}
+	return out
+}
+
+func (r *rollup) store(ctx context.Context, tx *sql.Tx) error {
+	m := r.sums()
 	if len(m) == 0 {
 		return nil
 	}
-	up, err := tx.PrepareContext(ctx, `INSERT INTO rollup (key, value, flows, packets, bytes) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (key, value) DO UPDATE SET flows = flows + excluded.flows,
-			packets = packets + excluded.packets, bytes = bytes + excluded.bytes`)
+	// In the rollup's order (its primary key), in statements of
+	// rollupBatch rows: a statement per key costs more in calls than
+	// SQLite spends, and keys in order touch each page once.
+	keys := make([]rollKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b rollKey) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.addr[:], b.addr[:]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.num, b.num); c != 0 {
+			return c
+		}
+		return strings.Compare(a.text, b.text)
+	})
+	stmt := func(n int) string {
+		return `INSERT INTO rollup (key, value, flows, packets, bytes) VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1) + `
+			ON CONFLICT (key, value) DO UPDATE SET flows = flows + excluded.flows,
+				packets = packets + excluded.packets, bytes = bytes + excluded.bytes`
+	}
+	full, err := tx.PrepareContext(ctx, stmt(min(rollupBatch, len(keys))))
 	if err != nil {
 		return fmt.Errorf("unable to roll up flows: %w", err)
 	}
-	defer up.Close()
-	for k, v := range m {
-		if _, err := up.ExecContext(ctx, k.key, k.param(), v[0], v[1], v[2]); err != nil {
+	defer full.Close()
+	args := make([]any, 0, 5*rollupBatch)
+	for len(keys) > 0 {
+		n := min(rollupBatch, len(keys))
+		args = args[:0]
+		for _, k := range keys[:n] {
+			v := m[k]
+			args = append(args, k.key, k.param(), v[0], v[1], v[2])
+		}
+		if n == rollupBatch || n == len(m) {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, stmt(n), args...)
+		}
+		if err != nil {
 			return fmt.Errorf("unable to roll up flows: %w", err)
 		}
+		keys = keys[n:]
 	}
 	return nil
 }
+
+// rollupBatch is how many rollup rows one statement stores.
+const rollupBatch = 500
 
 // rollUp adds the flows past rowid lo to the rollup: per group key and
 // value, the flows, packets and bytes of every flow, which answer the
