@@ -347,11 +347,9 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 		g.p += sn.packets[i]
 		g.b += sn.bytes[i]
 	}
-	if dense != nil {
-		for _, g := range dense {
-			if g.n > 0 {
-				groups = append(groups, g)
-			}
+	for _, g := range dense {
+		if g.n > 0 {
+			groups = append(groups, g)
 		}
 	}
 	cmpKey := func(k string, a, b *snapKey) int {
