@@ -186,3 +186,38 @@ func TestSnapshotsShared(t *testing.T) {
 		t.Fatal("the snapshot of a store past the bound of one was kept")
 	}
 }
+
+// TestBulkIngestIndexes ingests more flows than bulkMin into a new store
+// and then more than it holds (both bulk: indexes dropped and built
+// again), and checks the indexes exist and serve one host's flows.
+func TestBulkIngestIndexes(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	path := filepath.Join(t.TempDir(), "a.ipfix")
+	recs := testFlows(3*bulkMin, 8)
+	for _, n := range []int{bulkMin + bulkMin/2, len(recs)} {
+		writeIPFIX(t, path, recs[:n])
+		if got, err := s.Ingest(ctx, Source{Name: "a.ipfix", Device: "tap"}, path); err != nil || got == 0 {
+			t.Fatalf("Ingest = %d, %v", got, err)
+		}
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('flows_src', 'flows_dst')`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d address indexes after bulk ingests (%v); want 2", n, err)
+	}
+	host, err := flowfilter.Parse("host 10.0.1.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Query(ctx, Query{Filter: host})
+	want := 0
+	for _, r := range recs {
+		if r.Key.SrcAddr().String() == "10.0.1.7" || r.Key.DstAddr().String() == "10.0.1.7" {
+			want++
+		}
+	}
+	if err != nil || res.Total != int64(want) || want == 0 {
+		t.Fatalf("host 10.0.1.7: %d flows, %v; want %d", res.Total, err, want)
+	}
+	compareSnapshot(t, s, Query{Filter: host, GroupBy: []string{"dst", "sport"}, Limit: 5})
+}
