@@ -121,7 +121,7 @@ func (m *Manager) openFlows(ctx context.Context, e *db.Experiment) (*flowstore.S
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("unable to open the flow store: %w", err)
 	}
-	st, err := flowstore.Open(ctx, filepath.Join(dir, "flows.db"))
+	st, err := flowstore.OpenShared(ctx, filepath.Join(dir, "flows.db"), m.flowSnaps)
 	if err != nil {
 		return nil, err
 	}

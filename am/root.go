@@ -32,6 +32,7 @@ import (
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/db"
+	"github.com/gimsproject/gims/flowstore"
 	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/internal/seal"
 )
@@ -171,6 +172,9 @@ type Manager struct {
 
 	// filters compiles the filters of configurations to check them.
 	filters *capture.FilterCompiler
+	// flowSnaps keeps the in-memory flow snapshots of the experiments
+	// queried last across the per-request opens of their flow stores.
+	flowSnaps *flowstore.Snapshots
 
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
@@ -233,6 +237,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 	}
 	m := &Manager{
 		filters:     filters,
+		flowSnaps:   flowstore.NewSnapshots(2),
 		cfg:         cfg,
 		db:          deps.DB,
 		log:         cfg.Logger,

@@ -7,7 +7,10 @@
 #
 #   ours    the AM's flow store (flowstore, SQLite): the Go benchmarks
 #           BenchmarkIngest (every flow of the IPFIX file into a new store),
-#           BenchmarkTopSources (top 10 sources by bytes) and
+#           BenchmarkReadFlows (decoding alone), BenchmarkTopSources
+#           (top 10 sources by bytes), BenchmarkTopSourcesFiltered (of TCP
+#           flows, from the snapshot; ...SQL: in SQL), BenchmarkSnapshotLoad
+#           and
 #           BenchmarkOneHost (the first page of one host's flows), with
 #           FLOWQUERY_IPFIX pointing at the file;
 #           and BenchmarkPcapCut in am (one flow's packets out of the
@@ -37,7 +40,7 @@ rm -f "$IPFIX"
 
 # --- ours -------------------------------------------------------------------
 say "flowquery.sh: Go benchmarks of the flow store over $IPFIX"
-FLOWQUERY_IPFIX=$(pwd)/$IPFIX "$GO" test -run '^$' -bench 'Ingest|TopSources|OneHost' -benchtime "${FQ_RUNS}x" \
+FLOWQUERY_IPFIX=$(pwd)/$IPFIX "$GO" test -run '^$' -bench 'Ingest|ReadFlows|TopSources|OneHost|SnapshotLoad' -benchtime "${FQ_RUNS}x" \
 	./flowstore >"$OUT/fq-go.txt" 2>&1 || { cat "$OUT/fq-go.txt" >&2; exit 1; }
 say "flowquery.sh: the cut of one flow's packets out of $TRACE (query.pcap)"
 FLOWQUERY_PCAP=$(pwd)/$TRACE "$GO" test -run '^$' -bench 'PcapCut' -benchtime "${FQ_RUNS}x" ./am >"$OUT/fq-cut.txt" 2>&1 ||
@@ -106,12 +109,12 @@ cat <<EOT
 
 | step | GIMS flow store (SQLite) | nfdump 1.7 ($nf_flows flows received by nfcapd) |
 |---|---|---|
-| ingest of every flow | $(ms BenchmarkIngest) ms | (nfcapd writes as it receives) |
+| ingest of every flow | $(ms BenchmarkIngest) ms ($(awk '/^BenchmarkIngest/ {printf "%.2f", $5}' "$OUT/fq-go.txt") s of CPU; of which decoding the IPFIX file $(ms BenchmarkReadFlows) ms) | (nfcapd writes as it receives) |
 | top 10 sources by bytes | $(ms BenchmarkTopSources) ms (rollup) | $(nfms "$OUT/nf-top.times") ms (\`nfdump -s srcip/bytes -n 10\`) |
-| top 10 sources by bytes of TCP flows | $(ms BenchmarkTopSourcesFiltered) ms (a pass over the flows) | $(nfms "$OUT/nf-toptcp.times") ms (\`nfdump -s srcip/bytes -n 10 'proto tcp'\`) |
+| top 10 sources by bytes of TCP flows | $(ms BenchmarkTopSourcesFiltered) ms (a pass over the in-memory snapshot; in SQL: $(ms BenchmarkTopSourcesFilteredSQL) ms; loading the snapshot once: $(ms BenchmarkSnapshotLoad) ms) | $(nfms "$OUT/nf-toptcp.times") ms (\`nfdump -s srcip/bytes -n 10 'proto tcp'\`) |
 | query.pcap: one flow's packets out of the $(( $(stat -c %s "$TRACE") / 1048576 )) MiB trace | $(awk '/^BenchmarkPcapCut/ {printf "%.0f ms (%s MB/s, heap %s MiB)", $3 / 1e6, $5, $7}' "$OUT/fq-cut.txt") | |
 | one host's flows (first 100) | $(ms BenchmarkOneHost) ms | $(nfms "$OUT/nf-host.times") ms (\`nfdump 'host $host' -c 100\`) |
 
-Ours: the mean of $FQ_RUNS Go benchmark runs; nfdump: the median of $FQ_RUNS runs. $(awk '/BenchmarkIngest/ {printf "Ingest: %s flows/s.", $5}' "$OUT/fq-go.txt")
+Ours: the mean of $FQ_RUNS Go benchmark runs; nfdump: the median of $FQ_RUNS runs. $(awk '/^BenchmarkIngest/ {printf "Ingest: %s flows/s.", $7}' "$OUT/fq-go.txt")
 EOT
 exit "$status"

@@ -17,6 +17,8 @@
 package flowstore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -24,6 +26,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,8 +69,6 @@ CREATE TABLE IF NOT EXISTS flows (
 	end_ms INTEGER NOT NULL,
 	end_reason TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
-CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
 CREATE TABLE IF NOT EXISTS rollup (
 	key TEXT NOT NULL,
 	value ANY NOT NULL,
@@ -76,17 +77,48 @@ CREATE TABLE IF NOT EXISTS rollup (
 	bytes INTEGER NOT NULL,
 	PRIMARY KEY (key, value)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	gen INTEGER NOT NULL,
+	epoch INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (id, gen, epoch) VALUES (1, 0, 0);
 `
+
+// indexes are the flows' secondary indexes, built after a bulk ingest.
+const indexes = `
+CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
+CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
+`
+
+// minRecordSize is fewer bytes than any flow record of our exporter
+// takes in an IPFIX file (so that a file's size over it bounds its
+// records from above), and bulkMin the flows from which an ingest may
+// be bulk.
+const minRecordSize, bulkMin = 40, 10000
 
 // Store is one experiment's open flow store. It is safe for concurrent
 // use; writers queue for SQLite's write lock.
 type Store struct {
 	db *sql.DB
+	// snaps holds the in-memory snapshot of the flows for filtered
+	// aggregations (snapshot.go), the store's own or shared through
+	// Snapshots; sqlOnly disables it (tests comparing both paths).
+	snaps   *snapEntry
+	sqlOnly bool
 }
 
 // Open opens (creating it if needed) the store at path, a file readable
-// by its owner only.
+// by its owner only. Its snapshot lives as long as the Store: see
+// OpenShared to keep it across opens.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenShared(ctx, path, nil)
+}
+
+// OpenShared is Open with the snapshot kept in snaps (nil: the store's
+// own), so that stores opened one after another for the same file
+// (one per request) load it once.
+func OpenShared(ctx context.Context, path string, snaps *Snapshots) (*Store, error) {
 	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600); err != nil {
 		return nil, fmt.Errorf("unable to create the flow store: %w", err)
 	} else {
@@ -96,18 +128,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_busy_timeout", "30000")
 	q.Set("_txlock", "immediate")
-	q.Set("_synchronous", "NORMAL")
+	// The store is a cache derived from the experiment's IPFIX files
+	// (Ingest rebuilds it from them): a crash that loses the last
+	// transactions costs a re-ingest, not data, so no fsync.
+	q.Set("_synchronous", "OFF")
 	q.Set("_cache_size", "-65536") // KiB: ingests and aggregations of millions of flows
 	db, err := sql.Open("sqlite3", "file:"+uriPath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+indexes); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, snaps: snaps.entry(path)}, nil
 }
 
 // Close closes the store.
@@ -161,6 +196,20 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		}
 		records, replaced = 0, true
 	}
+	// A bulk ingest (the file holds more new flows than the store) drops
+	// the address indexes and builds them again afterwards: sorting once
+	// costs far less than inserting millions of random keys into a B-tree.
+	bulk := false
+	var held int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM flows`).Scan(&held); err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	if grow := (info.Size() - max(size, 0)) / minRecordSize; grow > bulkMin && grow > held {
+		bulk = true
+		if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS flows_src; DROP INDEX IF EXISTS flows_dst`); err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
+	}
 	// Rows go in batches of insertBatch per statement: a statement per
 	// row costs more in calls than SQLite spends storing it.
 	const cols = 15
@@ -172,7 +221,8 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?" + strings.Repeat(", ?", cols-1) + ")")
+			// ?1 and ?2, the source and the device, are bound once.
+			b.WriteString("(?1, ?2" + strings.Repeat(", ?", cols-2) + ")")
 		}
 		return b.String()
 	}
@@ -181,22 +231,24 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
 	defer full.Close()
-	batch := make([]any, 0, insertBatch*cols)
+	batch := make([]any, 2, 2+insertBatch*(cols-2))
+	batch[0], batch[1] = id, src.Device
+	arena := make([]byte, insertBatch*32)
 	var seen int64
 	added := 0
 	var ierr error
 	flush := func() {
-		if len(batch) == 0 || ierr != nil {
+		if len(batch) == 2 || ierr != nil {
 			return
 		}
 		if len(batch) == cap(batch) {
 			_, ierr = full.ExecContext(ctx, batch...)
 		} else {
-			_, ierr = tx.ExecContext(ctx, insert(len(batch)/cols), batch...)
+			_, ierr = tx.ExecContext(ctx, insert((len(batch)-2)/(cols-2)), batch...)
 		}
-		batch = batch[:0]
+		batch = batch[:2]
 	}
-	roll := rollup{}
+	roll := newRollup(src.Device)
 	_, err = ipfix.ReadFlows(path, func(r ipfix.FlowRow) {
 		seen++
 		if seen <= records || ierr != nil {
@@ -205,8 +257,12 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if ierr = ctx.Err(); ierr != nil {
 			return
 		}
-		roll.add(src.Device, &r)
-		batch = append(batch, id, src.Device, flowfilter.AddrParam(r.Src), flowfilter.AddrParam(r.Dst),
+		roll.add(&r)
+		// The addresses go in arena, the batch's: the driver copies them.
+		a := arena[(len(batch)-2)/(cols-2)*32:][:32]
+		*(*[16]byte)(a) = r.Src.As16()
+		*(*[16]byte)(a[16:]) = r.Dst.As16()
+		batch = append(batch, a[:16:16], a[16:],
 			int64(r.SrcPort), int64(r.DstPort), int64(r.Proto), int64(r.VLAN),
 			clamp(r.Packets), clamp(r.Bytes), clamp(r.RevPackets), clamp(r.RevBytes),
 			r.Start.UnixMilli(), r.End.UnixMilli(), r.EndReason)
@@ -234,10 +290,19 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if err := rollUp(ctx, tx, 0, true); err != nil {
 			return 0, err
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE meta SET epoch = epoch + 1`); err != nil {
+			return 0, fmt.Errorf("unable to ingest flows: %w", err)
+		}
 		if err := tx.Commit(); err != nil {
 			return 0, fmt.Errorf("unable to ingest flows: %w", err)
 		}
 		return s.Ingest(ctx, src, path)
+	}
+	if bulk {
+		// Sorter threads: the index builds sort on more than one core.
+		if _, err := tx.ExecContext(ctx, `PRAGMA threads = 4;`+indexes); err != nil {
+			return 0, fmt.Errorf("unable to index flows: %w", err)
+		}
 	}
 	if replaced {
 		err = rollUp(ctx, tx, 0, true)
@@ -246,6 +311,16 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 	}
 	if err != nil {
 		return 0, err
+	}
+	// The snapshot follows: new flows (gen) are appended to it, replaced
+	// ones (epoch) make it load again.
+	if replaced {
+		_, err = tx.ExecContext(ctx, `UPDATE meta SET epoch = epoch + 1, gen = gen + 1`)
+	} else if added > 0 {
+		_, err = tx.ExecContext(ctx, `UPDATE meta SET gen = gen + 1`)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sources SET size = ?, records = ?, device = ?, interface = ? WHERE id = ?`,
 		info.Size(), seen, src.Device, src.Interface, id); err != nil {
@@ -278,43 +353,131 @@ func (k rollKey) param() any {
 
 // rollup sums new flows per group key and value in memory during an
 // ingest; store adds the sums to the rollup table (cheaper than a
-// GROUP BY per key over the new rows).
-type rollup map[rollKey]*[3]int64
+// GROUP BY per key over the new rows). Addresses go in maps, ports and
+// protocols in arrays, and an ingest has one device.
+type rollup struct {
+	device       string
+	dev          [3]int64
+	src, dst     map[[16]byte]*[3]int64
+	sport, dport [1 << 16][3]int64
+	proto        [1 << 8][3]int64
+}
 
-func (m rollup) add(device string, r *ipfix.FlowRow) {
+func newRollup(device string) *rollup {
+	return &rollup{device: device, src: map[[16]byte]*[3]int64{}, dst: map[[16]byte]*[3]int64{}}
+}
+
+func (m *rollup) add(r *ipfix.FlowRow) {
 	p, b := clamp(r.Packets+r.RevPackets), clamp(r.Bytes+r.RevBytes)
-	for _, k := range [...]rollKey{{key: "device", text: device}, {key: "src", addr: r.Src.As16()},
-		{key: "dst", addr: r.Dst.As16()}, {key: "sport", num: int64(r.SrcPort)}, {key: "dport", num: int64(r.DstPort)},
-		{key: "proto", num: int64(r.Proto)}} {
-		v := m[k]
-		if v == nil {
-			v = new([3]int64)
-			m[k] = v
-		}
+	sum := func(v *[3]int64) {
 		v[0]++
 		v[1] += p
 		v[2] += b
 	}
+	for _, a := range [...]struct {
+		m map[[16]byte]*[3]int64
+		k [16]byte
+	}{{m.src, r.Src.As16()}, {m.dst, r.Dst.As16()}} {
+		v := a.m[a.k]
+		if v == nil {
+			v = new([3]int64)
+			a.m[a.k] = v
+		}
+		sum(v)
+	}
+	sum(&m.dev)
+	sum(&m.sport[r.SrcPort])
+	sum(&m.dport[r.DstPort])
+	sum(&m.proto[r.Proto])
 }
 
-func (m rollup) store(ctx context.Context, tx *sql.Tx) error {
+// sums returns the rollup's sums by key.
+func (m *rollup) sums() map[rollKey]*[3]int64 {
+	out := map[rollKey]*[3]int64{}
+	if m.dev[0] == 0 {
+		return out
+	}
+	out[rollKey{key: "device", text: m.device}] = &m.dev
+	for k, v := range m.src {
+		out[rollKey{key: "src", addr: k}] = v
+	}
+	for k, v := range m.dst {
+		out[rollKey{key: "dst", addr: k}] = v
+	}
+	for i := range m.sport {
+		if m.sport[i][0] > 0 {
+			out[rollKey{key: "sport", num: int64(i)}] = &m.sport[i]
+		}
+		if m.dport[i][0] > 0 {
+			out[rollKey{key: "dport", num: int64(i)}] = &m.dport[i]
+		}
+	}
+	for i := range m.proto {
+		if m.proto[i][0] > 0 {
+			out[rollKey{key: "proto", num: int64(i)}] = &m.proto[i]
+		}
+	}
+	return out
+}
+
+func (r *rollup) store(ctx context.Context, tx *sql.Tx) error {
+	m := r.sums()
 	if len(m) == 0 {
 		return nil
 	}
-	up, err := tx.PrepareContext(ctx, `INSERT INTO rollup (key, value, flows, packets, bytes) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (key, value) DO UPDATE SET flows = flows + excluded.flows,
-			packets = packets + excluded.packets, bytes = bytes + excluded.bytes`)
+	// In the rollup's order (its primary key), in statements of
+	// rollupBatch rows: a statement per key costs more in calls than
+	// SQLite spends, and keys in order touch each page once.
+	keys := make([]rollKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b rollKey) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.addr[:], b.addr[:]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.num, b.num); c != 0 {
+			return c
+		}
+		return strings.Compare(a.text, b.text)
+	})
+	stmt := func(n int) string {
+		return `INSERT INTO rollup (key, value, flows, packets, bytes) VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1) + `
+			ON CONFLICT (key, value) DO UPDATE SET flows = flows + excluded.flows,
+				packets = packets + excluded.packets, bytes = bytes + excluded.bytes`
+	}
+	full, err := tx.PrepareContext(ctx, stmt(min(rollupBatch, len(keys))))
 	if err != nil {
 		return fmt.Errorf("unable to roll up flows: %w", err)
 	}
-	defer up.Close()
-	for k, v := range m {
-		if _, err := up.ExecContext(ctx, k.key, k.param(), v[0], v[1], v[2]); err != nil {
+	defer full.Close()
+	args := make([]any, 0, 5*rollupBatch)
+	for len(keys) > 0 {
+		n := min(rollupBatch, len(keys))
+		args = args[:0]
+		for _, k := range keys[:n] {
+			v := m[k]
+			args = append(args, k.key, k.param(), v[0], v[1], v[2])
+		}
+		if n == rollupBatch || n == len(m) {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, stmt(n), args...)
+		}
+		if err != nil {
 			return fmt.Errorf("unable to roll up flows: %w", err)
 		}
+		keys = keys[n:]
 	}
 	return nil
 }
+
+// rollupBatch is how many rollup rows one statement stores.
+const rollupBatch = 500
 
 // rollUp adds the flows past rowid lo to the rollup: per group key and
 // value, the flows, packets and bytes of every flow, which answer the
@@ -552,6 +715,20 @@ func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
 		countQuery, countArgs = `SELECT count(*) FROM rollup WHERE key = ?`, []any{keys[0]}
 		query = `SELECT value AS ` + cols + `, flows AS n, packets AS p, bytes AS b, count(*) OVER ()
 			FROM rollup WHERE key = ? ORDER BY ` + order + `, ` + cols + limit(&q, &args)
+	} else {
+		// A filter or time bounds: a pass over every flow, which the
+		// snapshot makes in Go.
+		s.snaps.mu.Lock()
+		sn, err := s.snapshot(ctx)
+		if err == nil && sn != nil {
+			res, err := s.groupsSnapshot(sn, &q, keys)
+			s.snaps.mu.Unlock()
+			return res, err
+		}
+		s.snaps.mu.Unlock()
+		if err != nil {
+			return Result{}, err
+		}
 	}
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -7,14 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"sync"
 	"time"
-
-	calmh "github.com/calmh/ipfix"
 
 	"github.com/gimsproject/gims/transform/flow"
 )
@@ -161,38 +157,6 @@ func (t *TopFlows) Reset() {
 // many it read.
 func (t *TopFlows) Load(path string) (int, error) { return ReadFlows(path, t.Add) }
 
-// ReadFlows calls fn with every flow record of an IPFIX file written by
-// the exporter (through NewFileTransport), in file order, and returns how
-// many it read. A missing file has none; a partial last message (being
-// written) is left out.
-func ReadFlows(path string, fn func(FlowRow)) (int, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("unable to read flows: %w", err)
-	}
-	defer f.Close()
-	s := calmh.NewSession()
-	in := calmh.NewInterpreter(s)
-	var fields []calmh.InterpretedField
-	n := 0
-	_, err = WalkMessages(f, func(buf []byte) error {
-		msg, err := s.ParseBuffer(buf)
-		if err != nil {
-			return fmt.Errorf("unable to parse %s: %w", path, err)
-		}
-		for _, dr := range msg.DataRecords {
-			fields = in.InterpretInto(dr, fields[:0])
-			fn(decodeFlow(fields))
-			n++
-		}
-		return nil
-	})
-	return n, err
-}
-
 // ReadTopFlows returns the n largest flows of an IPFIX file written by the
 // exporter, largest first; a missing file has none.
 func ReadTopFlows(path string, n int) ([]FlowRow, error) {
@@ -201,74 +165,6 @@ func ReadTopFlows(path string, n int) ([]FlowRow, error) {
 		return nil, err
 	}
 	return t.Sorted(), nil
-}
-
-// decodeFlow turns the fields of one data record into a FlowRow, by the
-// IANA and RFC 5103 names of calmh/ipfix's dictionary.
-func decodeFlow(fields []calmh.InterpretedField) FlowRow {
-	var r FlowRow
-	for _, f := range fields {
-		switch f.Name {
-		case "sourceIPv4Address", "sourceIPv6Address":
-			r.Src = ipValue(f.Value)
-		case "destinationIPv4Address", "destinationIPv6Address":
-			r.Dst = ipValue(f.Value)
-		case "sourceTransportPort":
-			r.SrcPort = uint16(uintValue(f.Value))
-		case "destinationTransportPort":
-			r.DstPort = uint16(uintValue(f.Value))
-		case "protocolIdentifier":
-			r.Proto = uint8(uintValue(f.Value))
-		case "vlanId":
-			r.VLAN = uint16(uintValue(f.Value))
-		case "octetDeltaCount":
-			r.Bytes = uintValue(f.Value)
-		case "packetDeltaCount":
-			r.Packets = uintValue(f.Value)
-		case "reverseOctetDeltaCount":
-			r.RevBytes = uintValue(f.Value)
-		case "reversePacketDeltaCount":
-			r.RevPackets = uintValue(f.Value)
-		case "flowEndReason":
-			r.EndReason = flow.EndReason(uintValue(f.Value)).String()
-		case "flowStartMilliseconds", "flowEndMilliseconds":
-			if t, ok := f.Value.(time.Time); ok {
-				t = wholeMillis(t)
-				if f.Name == "flowStartMilliseconds" {
-					r.Start = t
-				} else {
-					r.End = t
-				}
-			}
-		}
-	}
-	return r
-}
-
-func ipValue(v any) netip.Addr {
-	var ip net.IP
-	switch v := v.(type) {
-	case *net.IP:
-		ip = *v
-	case net.IP:
-		ip = v
-	}
-	a, _ := netip.AddrFromSlice(ip)
-	return a.Unmap()
-}
-
-func uintValue(v any) uint64 {
-	switch v := v.(type) {
-	case uint8:
-		return uint64(v)
-	case uint16:
-		return uint64(v)
-	case uint32:
-		return uint64(v)
-	case uint64:
-		return v
-	}
-	return 0
 }
 
 // WalkMessages reads consecutive IPFIX messages from r, calls fn (when not
