@@ -18,13 +18,7 @@ func (m *Manager) expire(ctx context.Context) {
 		return
 	}
 	now := m.cfg.Now()
-	m.pullMu.Lock()
-	due := now.Sub(m.lastExpire) >= m.cfg.PullInterval
-	if due {
-		m.lastExpire = now
-	}
-	m.pullMu.Unlock()
-	if !due {
+	if !m.due(&m.lastExpire, now) {
 		return
 	}
 	ids, err := m.db.ExpiredExperiments(ctx, now.Add(-m.cfg.Retention))
@@ -96,13 +90,7 @@ func (m *Manager) pruneAudit(ctx context.Context) {
 		return
 	}
 	now := m.cfg.Now()
-	m.pullMu.Lock()
-	due := now.Sub(m.lastPrune) >= m.cfg.PullInterval
-	if due {
-		m.lastPrune = now
-	}
-	m.pullMu.Unlock()
-	if !due {
+	if !m.due(&m.lastPrune, now) {
 		return
 	}
 	n, err := m.db.PruneAudit(ctx, now.Add(-m.cfg.AuditRetention))
@@ -115,4 +103,16 @@ func (m *Manager) pruneAudit(ctx context.Context) {
 	if n > 0 {
 		m.log.Info("audit retention: old entries deleted", "entries", n, "retention", m.cfg.AuditRetention)
 	}
+}
+
+// due tells whether a housekeeping task last run at *last is due again at
+// now (once per PullInterval), and if so records now as its last run.
+func (m *Manager) due(last *time.Time, now time.Time) bool {
+	m.pullMu.Lock()
+	defer m.pullMu.Unlock()
+	if now.Sub(*last) < m.cfg.PullInterval {
+		return false
+	}
+	*last = now
+	return true
 }
