@@ -633,13 +633,15 @@ func TestRound2DeviceForms(t *testing.T) {
 		b.setValue("input[name=hostname]", "127.0.0.1")
 		b.setValue("input[name=port]", fmt.Sprint(port))
 		b.setValue("input[name=token]", "mute-token")
-		b.run("save", chromedp.Evaluate(`window.gimsMark = 1; document.getElementById('device-save').click()`, nil))
 		var busy struct {
 			Disabled bool   `json:"disabled"`
 			Busy     string `json:"busy"`
 			Note     bool   `json:"note"`
 		}
-		b.eval("busy", `(() => { const btn = document.getElementById('device-save');
+		// The state is read in the script that clicks: the submit handler
+		// has run, and the answer (after the device timeout) cannot have
+		// replaced the page yet, however loaded the machine.
+		b.eval("save", `(() => { window.gimsMark = 1; const btn = document.getElementById('device-save'); btn.click();
 			return {disabled: btn.disabled, busy: btn.getAttribute('aria-busy') || '', note: !document.getElementById('device-busy').hidden}; })()`, &busy)
 		if !busy.Disabled || busy.Busy != "true" || !busy.Note {
 			t.Errorf("while waiting: %+v; want the button disabled and busy, the spinner shown", busy)
