@@ -224,7 +224,7 @@ table=$OUT/table.md
 	echo "### $(date -u +%Y-%m-%d), commit $commit: $PACKETS packets per run, ring $RING_MB MiB"
 	echo
 	echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), kernel $(uname -r)." \
-		"The machine was shared with other agents' builds and tests while this ran: the figures are from a loaded machine."
+		"Load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows trafgen and the captures alike)."
 	echo "Captured % is of the packets that reached the capturing end of the veth; sent is trafgen's rate (min–max over the runs of the row)."
 	echo
 	header="| frame | rate asked | sent (kpps) |"
