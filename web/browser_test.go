@@ -67,6 +67,10 @@ func newBrowser(t *testing.T, base string) *browserT {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
+		// chromedp waits 20 s by default for chromium to print its
+		// DevTools address; a machine busy with the race-detector test run
+		// has taken longer to start it.
+		chromedp.WSURLReadTimeout(90 * time.Second),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
