@@ -54,6 +54,15 @@ func newBrowser(t *testing.T, base string) *browserT {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the browser tests need %s (make deps installs Debian's chromium): %v", chromiumPath, err)
 	}
+	// The profile is removed after chromium is stopped (cleanups run last
+	// registered first), with retries: chromium's helper processes may
+	// still write in it for a moment, which makes t.TempDir's own removal
+	// fail the test.
+	profile, err := os.MkdirTemp("", "gims-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeProfile(profile) })
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -65,7 +74,7 @@ func newBrowser(t *testing.T, base string) *browserT {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 		// chromedp waits 20 s by default for chromium to print its
 		// DevTools address; a machine busy with the race-detector test run
@@ -84,6 +93,17 @@ func newBrowser(t *testing.T, base string) *browserT {
 	b.run("start chromium", chromedp.EmulateViewport(1280, 900))
 	t.Logf("screenshots in %s", b.shots)
 	return b
+}
+
+// removeProfile removes a chromium profile folder, trying again for a
+// while if chromium's last processes are still writing in it.
+func removeProfile(dir string) {
+	for i := 0; i < 50; i++ {
+		if err := os.RemoveAll(dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // run runs actions, failing the test with what they were for.
