@@ -794,17 +794,26 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, s *session)
 	http.Redirect(w, r, fmt.Sprintf("/experiments/%d", id), http.StatusSeeOther)
 }
 
+// experimentSettings reads the settings of the experiment the request's
+// path names, as the session's user may see them; on an error it has
+// answered the request and returns false.
+func (h *Handler) experimentSettings(w http.ResponseWriter, r *http.Request, s *session) (amapi.Settings, bool) {
+	id, err := experimentID(r)
+	if err == nil {
+		var set amapi.Settings
+		if set, err = h.m.GetExperimentSettings(r.Context(), s.User, id); err == nil {
+			return set, true
+		}
+	}
+	h.fail(w, r, err)
+	return amapi.Settings{}, false
+}
+
 // stopForm is the confirmation step of a stop: a stopped experiment
 // cannot be started again.
 func (h *Handler) stopForm(w http.ResponseWriter, r *http.Request, s *session) {
-	id, err := experimentID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
-	if err != nil {
-		h.fail(w, r, err)
+	set, ok := h.experimentSettings(w, r, s)
+	if !ok {
 		return
 	}
 	h.render(w, r, http.StatusOK, "experiment_stop.html", "Stop experiment "+set.Name+"?", "experiments", set)
@@ -812,14 +821,8 @@ func (h *Handler) stopForm(w http.ResponseWriter, r *http.Request, s *session) {
 
 // deleteExperimentForm is the confirmation step of a deletion.
 func (h *Handler) deleteExperimentForm(w http.ResponseWriter, r *http.Request, s *session) {
-	id, err := experimentID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
-	if err != nil {
-		h.fail(w, r, err)
+	set, ok := h.experimentSettings(w, r, s)
+	if !ok {
 		return
 	}
 	h.render(w, r, http.StatusOK, "experiment_delete.html", "Delete experiment "+set.Name+"?", "experiments", set)

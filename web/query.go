@@ -121,16 +121,11 @@ func (v *queryView) FilterQuery(filter string) template.URL {
 // bounds (kept in the URL), top-N charts of hosts, ports and protocols,
 // and the flows, paged and sortable.
 func (h *Handler) showQuery(w http.ResponseWriter, r *http.Request, s *session) {
-	id, err := experimentID(r)
-	if err != nil {
-		h.fail(w, r, err)
+	set, ok := h.experimentSettings(w, r, s)
+	if !ok {
 		return
 	}
-	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := set.ID
 	in := r.URL.Query()
 	v := queryView{ID: id, Name: set.Name, Filter: strings.TrimSpace(in.Get("filter")), From: in.Get("from"),
 		To: in.Get("to"), Order: in.Get("order"), Page: 1}

@@ -214,14 +214,8 @@ func sortFlows(flows []amapi.FlowRow, key, dir string) {
 
 // resultsFragment answers the results poll and the flow table's sorting.
 func (h *Handler) resultsFragment(w http.ResponseWriter, r *http.Request, s *session) {
-	id, err := experimentID(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
-	if err != nil {
-		h.fail(w, r, err)
+	set, ok := h.experimentSettings(w, r, s)
+	if !ok {
 		return
 	}
 	v := h.results(r, s, &set, r.URL.Query().Get("sort"), r.URL.Query().Get("dir"))
@@ -366,16 +360,11 @@ const maxChartPoints = 3600
 
 // countersJSON answers the charts' data from the experiment's counters.
 func (h *Handler) countersJSON(w http.ResponseWriter, r *http.Request, s *session) {
-	id, err := experimentID(r)
-	if err != nil {
-		h.fail(w, r, err)
+	set, ok := h.experimentSettings(w, r, s)
+	if !ok {
 		return
 	}
-	set, err := h.m.GetExperimentSettings(r.Context(), s.User, id)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	id := set.ID
 	out := counterSeries{State: set.State, IntervalMS: 1000, Times: []int64{}}
 	if c := set.Config; c != nil && c.Counters != nil && c.Counters.IntervalMS > 0 {
 		out.IntervalMS = c.Counters.IntervalMS
