@@ -315,23 +315,16 @@ func (s *Source) Snaplen() int { return s.snaplen }
 // block, or libpcap's buffer), which the source does not read again. It returns io.EOF at the end of a file, ErrTimeout when a live read
 // timed out, and libpcap's message for anything else (a truncated file).
 func (s *Source) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if s.file != nil {
+		var ci gopacket.CaptureInfo
+		data, err := s.ReadPacket(&ci)
+		return data, ci, err
+	}
 	if s.gen != nil {
 		return s.readGenerated()
 	}
 	if s.ring != nil {
 		return s.ring.next()
-	}
-	if s.file != nil {
-		data, ci, n, err := s.file.next()
-		switch err {
-		case nil:
-			s.read += n
-			return data, ci, nil
-		case io.EOF:
-			s.read = s.size
-			return nil, ci, err
-		}
-		return nil, ci, fmt.Errorf("read packet: %w", err)
 	}
 	data, ci, err := s.handle.ZeroCopyReadPacketData()
 	switch err {
@@ -348,6 +341,29 @@ func (s *Source) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) 
 		return nil, ci, fmt.Errorf("read packet: %w", msg)
 	}
 	return nil, ci, fmt.Errorf("read packet: %v", err)
+}
+
+// ReadPacket is ZeroCopyReadPacketData with the capture info written to
+// *ci (the meter's, reused for every packet) instead of returned: for a
+// pcap file read by the source itself, this spares the copies of a 72-byte
+// struct through two returns, a tenth of the cost of metering a small
+// packet.
+func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
+	if s.file == nil {
+		data, c, err := s.ZeroCopyReadPacketData()
+		*ci = c
+		return data, err
+	}
+	data, n, err := s.file.next(ci)
+	switch err {
+	case nil:
+		s.read += n
+		return data, nil
+	case io.EOF:
+		s.read = s.size
+		return nil, err
+	}
+	return nil, fmt.Errorf("read packet: %w", err)
 }
 
 // Progress is how far through a file source reading is, in percent (0 for
@@ -437,8 +453,12 @@ func pcapLinkType(lt uint32) (layers.LinkType, bool) {
 // errors on a damaged file. It reads the file in 128 KiB blocks and hands out
 // packets in place, so reading costs a header parse per packet.
 type fileReader struct {
-	f        *os.File
-	order    binary.ByteOrder
+	f *os.File
+	// big says the file is big-endian: the record headers are read with
+	// direct calls of binary's LittleEndian or BigEndian (a call through
+	// the binary.ByteOrder interface per field cost as much as the
+	// rest of the header's parse).
+	big      bool
 	nanos    bool
 	linkType layers.LinkType
 	snaplen  int
@@ -474,19 +494,22 @@ func pcapFileReader(f *os.File) (fr *fileReader, ok bool) {
 	fr = &fileReader{f: f}
 	switch {
 	case binary.LittleEndian.Uint32(hdr[:]) == pcapMagicMicro:
-		fr.order = binary.LittleEndian
 	case binary.LittleEndian.Uint32(hdr[:]) == pcapMagicNano:
-		fr.order, fr.nanos = binary.LittleEndian, true
+		fr.nanos = true
 	case binary.BigEndian.Uint32(hdr[:]) == pcapMagicMicro:
-		fr.order = binary.BigEndian
+		fr.big = true
 	case binary.BigEndian.Uint32(hdr[:]) == pcapMagicNano:
-		fr.order, fr.nanos = binary.BigEndian, true
+		fr.big, fr.nanos = true, true
 	default:
 		return nil, false
 	}
-	major, minor := fr.order.Uint16(hdr[4:]), fr.order.Uint16(hdr[6:])
-	lt, known := pcapLinkType(fr.order.Uint32(hdr[20:]))
-	snap := fr.order.Uint32(hdr[16:])
+	var order binary.ByteOrder = binary.LittleEndian
+	if fr.big {
+		order = binary.BigEndian
+	}
+	major, minor := order.Uint16(hdr[4:]), order.Uint16(hdr[6:])
+	lt, known := pcapLinkType(order.Uint32(hdr[20:]))
+	snap := order.Uint32(hdr[16:])
 	if major != 2 || minor != 4 || !known || snap > pcapMaxSnaplen {
 		// Older versions may have caplen and len swapped, the upper bits
 		// of the link type field carry extensions, and libpcap has its
@@ -530,26 +553,70 @@ func (fr *fileReader) fill(n int) bool {
 }
 
 // next returns the next packet, valid until the next call, with the file
-// bytes it took (record header included). Errors are libpcap's messages.
-func (fr *fileReader) next() (data []byte, ci gopacket.CaptureInfo, n int64, err error) {
+// bytes it took (record header included), and writes its capture info to
+// *ci. Errors are libpcap's messages.
+func (fr *fileReader) next(ci *gopacket.CaptureInfo) (data []byte, n int64, err error) {
+	r := fr.r
+	if fr.w-r < pcapRecordHeader || fr.closed.Load() {
+		return fr.nextSlow(ci)
+	}
+	h := fr.buf[r : r+pcapRecordHeader]
+	var sec, frac, caplen, length uint32
+	if fr.big {
+		sec, frac = binary.BigEndian.Uint32(h[0:]), binary.BigEndian.Uint32(h[4:])
+		caplen, length = binary.BigEndian.Uint32(h[8:]), binary.BigEndian.Uint32(h[12:])
+	} else {
+		sec, frac = binary.LittleEndian.Uint32(h[0:]), binary.LittleEndian.Uint32(h[4:])
+		caplen, length = binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
+	}
+	size := pcapRecordHeader + int(caplen)
+	if caplen > pcapMaxSnaplen || int(caplen) > fr.snaplen || fr.w-r < size {
+		// A record to check, cut, or still to read: the slow path.
+		return fr.nextSlow(ci)
+	}
+	fr.r = r + size
+	fr.setInfo(ci, sec, frac, caplen, length)
+	return fr.buf[r+pcapRecordHeader : r+size : r+size], int64(size), nil
+}
+
+// setInfo writes a record's capture info to *ci.
+func (fr *fileReader) setInfo(ci *gopacket.CaptureInfo, sec, frac, caplen, length uint32) {
+	nsec := int64(frac)
+	if !fr.nanos {
+		nsec *= 1000
+	}
+	*ci = gopacket.CaptureInfo{
+		Timestamp:     time.Unix(int64(sec), nsec),
+		CaptureLength: int(caplen),
+		Length:        int(length),
+	}
+}
+
+// nextSlow is next for a record not wholly in the buffer, or one to check
+// or cut.
+func (fr *fileReader) nextSlow(ci *gopacket.CaptureInfo) (data []byte, n int64, err error) {
 	if fr.closed.Load() {
-		return nil, ci, 0, io.EOF
+		return nil, 0, io.EOF
 	}
 	if !fr.fill(pcapRecordHeader) {
-		return nil, ci, 0, fr.endErr(pcapRecordHeader, "header bytes")
+		return nil, 0, fr.endErr(pcapRecordHeader, "header bytes")
 	}
 	h := fr.buf[fr.r : fr.r+pcapRecordHeader]
-	sec, frac := fr.order.Uint32(h[0:]), fr.order.Uint32(h[4:])
-	caplen, length := fr.order.Uint32(h[8:]), fr.order.Uint32(h[12:])
+	var order binary.ByteOrder = binary.LittleEndian
+	if fr.big {
+		order = binary.BigEndian
+	}
+	sec, frac := order.Uint32(h[0:]), order.Uint32(h[4:])
+	caplen, length := order.Uint32(h[8:]), order.Uint32(h[12:])
 	if caplen > pcapMaxSnaplen {
 		if int64(caplen) > int64(fr.snaplen) {
-			return nil, ci, 0, fmt.Errorf("invalid packet capture length %d, bigger than snaplen of %d", caplen, fr.snaplen)
+			return nil, 0, fmt.Errorf("invalid packet capture length %d, bigger than snaplen of %d", caplen, fr.snaplen)
 		}
-		return nil, ci, 0, fmt.Errorf("invalid packet capture length %d, bigger than maximum of %d", caplen, pcapMaxSnaplen)
+		return nil, 0, fmt.Errorf("invalid packet capture length %d, bigger than maximum of %d", caplen, pcapMaxSnaplen)
 	}
 	size := pcapRecordHeader + int(caplen)
 	if !fr.fill(size) {
-		return nil, ci, 0, fr.endErr(size, "captured bytes")
+		return nil, 0, fr.endErr(size, "captured bytes")
 	}
 	data = fr.buf[fr.r+pcapRecordHeader : fr.r+size : fr.r+size]
 	fr.r += size
@@ -557,16 +624,8 @@ func (fr *fileReader) next() (data []byte, ci gopacket.CaptureInfo, n int64, err
 		// libpcap reads the snapshot length and discards the rest.
 		data = data[:fr.snaplen]
 	}
-	nsec := int64(frac)
-	if !fr.nanos {
-		nsec *= 1000
-	}
-	ci = gopacket.CaptureInfo{
-		Timestamp:     time.Unix(int64(sec), nsec),
-		CaptureLength: len(data),
-		Length:        int(length),
-	}
-	return data, ci, int64(size), nil
+	fr.setInfo(ci, sec, frac, uint32(len(data)), length)
+	return data, int64(size), nil
 }
 
 // endErr is the error for a file that ended (or failed) before want bytes
