@@ -105,12 +105,19 @@ type Table struct {
 	// packet touches its neighbours' links, and 16 bytes per flow stay in
 	// cache where the 96-byte entries do not.
 	links [][2]link
-	free  int32     // head of the free slot chain, through links[i][lruList].next
-	lists [2]list   // lruList: by last packet; activeList: by record start
-	now   int64     // packet clock, Unix nanoseconds
-	frags fragCache // ports of first fragments
-	stats Stats
-	rec   Record // handed to export, reused
+	free  int32   // head of the free slot chain, through links[i][lruList].next
+	lists [2]list // lruList: by last packet; activeList: by record start
+	now   int64   // packet clock, Unix nanoseconds
+	// checkAt is the clock up to which advance has nothing to expire:
+	// the earliest time the head of either list can time out. Add moves
+	// the clock with nearly every packet; without it, each move read the
+	// heads' entries (cache misses) to find nothing to do. Any change of
+	// a list's head, or of the start of a record, resets it to
+	// math.MinInt64 (check at the next move).
+	checkAt int64
+	frags   fragCache // ports of first fragments
+	stats   Stats
+	rec     Record // handed to export, reused
 }
 
 // entry is one live flow. Its counters are those of the current record;
@@ -161,6 +168,7 @@ func New(cfg Configuration, export func(*Record)) (*Table, error) {
 		free:     none,
 		lists:    [2]list{{none, none}, {none, none}},
 		now:      math.MinInt64,
+		checkAt:  math.MinInt64,
 	}, nil
 }
 
@@ -255,8 +263,9 @@ func (t *Table) Add(s *packet.Summary) {
 	}
 	if ts < e.start {
 		e.start = ts
+		t.checkAt = math.MinInt64
 	}
-	t.moveToBack(lruList, i)
+	t.touch(i)
 	t.stats.Packets++
 	t.stats.Bytes += n
 
@@ -289,6 +298,7 @@ func (t *Table) Flush() {
 	t.links = t.links[:0]
 	t.free = none
 	t.lists = [2]list{{none, none}, {none, none}}
+	t.checkAt = math.MinInt64
 	t.frags.reset()
 }
 
@@ -301,6 +311,9 @@ func (t *Table) advance(ts int64) {
 		return
 	}
 	t.now = ts
+	if ts <= t.checkAt {
+		return
+	}
 	for i := t.lists[lruList].head; i != none; i = t.lists[lruList].head {
 		e := &t.slab[i]
 		if t.now-e.last <= t.idleNs {
@@ -318,6 +331,21 @@ func (t *Table) advance(ts int64) {
 		t.exportRecord(i, EndActiveTimeout)
 		t.resetRecord(i)
 	}
+	t.checkAt = math.MaxInt64
+	if i := t.lists[lruList].head; i != none {
+		t.checkAt = addSat(t.slab[i].last, t.idleNs)
+	}
+	if i := t.lists[activeList].head; i != none {
+		t.checkAt = min(t.checkAt, addSat(t.slab[i].start, t.activeNs))
+	}
+}
+
+// addSat returns a+b for b >= 0, or math.MaxInt64 when that overflows.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // create adds a flow for a packet that matched none, evicting the least
@@ -521,6 +549,7 @@ func (t *Table) pushBack(l int, i int32) {
 		t.links[ls.tail][l].next = i
 	} else {
 		ls.head = i
+		t.checkAt = math.MinInt64
 	}
 	ls.tail = i
 	if l == activeList {
@@ -536,6 +565,7 @@ func (t *Table) unlink(l int, i int32) {
 		t.links[lk.prev][l].next = lk.next
 	} else {
 		ls.head = lk.next
+		t.checkAt = math.MinInt64
 	}
 	if lk.next != none {
 		t.links[lk.next][l].prev = lk.prev
@@ -547,11 +577,26 @@ func (t *Table) unlink(l int, i int32) {
 	}
 }
 
-// moveToBack moves entry i to the end of list l.
-func (t *Table) moveToBack(l int, i int32) {
-	if t.lists[l].tail == i {
+// touch moves entry i to the end of the LRU list: unlink and pushBack by
+// hand for the one list, since it runs for every packet.
+func (t *Table) touch(i int32) {
+	ls := &t.lists[lruList]
+	tail := ls.tail
+	if tail == i {
 		return
 	}
-	t.unlink(l, i)
-	t.pushBack(l, i)
+	// i is on the list and not its tail: it has a next, and the list a
+	// tail.
+	lk := &t.links[i][lruList]
+	prev, next := lk.prev, lk.next
+	if prev != none {
+		t.links[prev][lruList].next = next
+	} else {
+		ls.head = next
+		t.checkAt = math.MinInt64
+	}
+	t.links[next][lruList].prev = prev
+	lk.prev, lk.next = tail, none
+	t.links[tail][lruList].next = i
+	ls.tail = i
 }
