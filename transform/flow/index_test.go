@@ -76,7 +76,7 @@ func TestIndexMatchesMap(t *testing.T) {
 							tbl.slab = append(tbl.slab, entry{})
 							i = int32(len(tbl.slab) - 1)
 						}
-						tbl.slab[i] = entry{key: k, packets: 1, inActive: true}
+						tbl.slab[i] = entry{mkey: k, dstPort: k.DstPort, packets: 1, inActive: true}
 						tbl.index.insert(h, i)
 						ref[k] = i
 					case ok && r >= insertShare:
@@ -145,9 +145,13 @@ func TestIndexBackwardShift(t *testing.T) {
 	}
 }
 
-// TestSameFlow holds sameFlow to its definition, t.mapKey(k) == mk, on
-// keys that share addresses, ports and ICMP types in every combination.
-func TestSameFlow(t *testing.T) {
+// TestIndexKeyDirection holds the entry's index key and direction to
+// their definition, on keys that share addresses, ports and ICMP types in
+// every combination: a flow whose first packet had key r finds a packet
+// with key k when t.mapKey(k) == t.mapKey(r), gives back r as its
+// record's key, and counts k forward exactly when k goes from r.Src (and,
+// but for ICMP, r.SrcPort).
+func TestIndexKeyDirection(t *testing.T) {
 	addrs := [][16]byte{{10, 0, 0, 1}, {10, 0, 0, 2}, {0x20, 1, 15: 1}}
 	ports := []uint16{0, 53, 8 << 8, 0 << 8, 128 << 8, 129 << 8, 3<<8 | 1}
 	var keys []Key
@@ -166,11 +170,25 @@ func TestSameFlow(t *testing.T) {
 	}
 	for _, biflow := range []bool{true, false} {
 		tbl := &Table{biflow: biflow}
-		for _, k := range keys {
-			for _, other := range keys {
-				mk := tbl.mapKey(other)
-				if got, want := tbl.sameFlow(&k, &mk), tbl.mapKey(k) == mk; got != want {
-					t.Fatalf("biflow %v: sameFlow(%+v, %+v) = %v, want %v", biflow, k, mk, got, want)
+		for _, r := range keys {
+			mr := r
+			swapped := tbl.canonical(&mr)
+			e := entry{mkey: mr, swapped: swapped, dstPort: r.DstPort}
+			if got := e.recordKey(); got != r {
+				t.Fatalf("biflow %v: record key %+v, want the first packet's %+v", biflow, got, r)
+			}
+			for _, k := range keys {
+				mk := k
+				swapped := tbl.canonical(&mk)
+				if got, want := sameKey(&e.mkey, &mk), tbl.mapKey(k) == tbl.mapKey(r); got != want {
+					t.Fatalf("biflow %v: sameKey for record %+v and packet %+v = %v, want %v", biflow, r, k, got, want)
+				}
+				if !sameKey(&e.mkey, &mk) {
+					continue
+				}
+				want := !biflow || k.Src == r.Src && (isICMP(k.Proto) || k.SrcPort == r.SrcPort)
+				if got := swapped == e.swapped; got != want {
+					t.Fatalf("biflow %v: record %+v, packet %+v: forward %v, want %v", biflow, r, k, got, want)
 				}
 			}
 		}

@@ -23,7 +23,7 @@ func checkInvariants(t testing.TB, tbl *Table) {
 			if tbl.links[i][l].prev != prev {
 				t.Fatalf("%s list: slot %d prev=%d, want %d", name, i, tbl.links[i][l].prev, prev)
 			}
-			mk := tbl.mapKey(tbl.slab[i].key)
+			mk := tbl.slab[i].mkey
 			if j, ok := tbl.lookup(&mk, tbl.index.hash(&mk)); !ok || j != i {
 				t.Fatalf("%s list: slot %d is not in the index (lookup gives %d, %v)", name, i, j, ok)
 			}
@@ -76,7 +76,10 @@ func checkIndex(t testing.TB, tbl *Table) {
 		}
 		seen[i] = true
 		e := &tbl.slab[i]
-		mk := tbl.mapKey(e.key)
+		mk := e.mkey
+		if rk := e.recordKey(); tbl.mapKey(rk) != mk {
+			t.Fatalf("slot %d: record key %+v maps to %+v, index key %+v", i, rk, tbl.mapKey(rk), mk)
+		}
 		if p, dup := keys[mk]; dup {
 			t.Fatalf("index slots %d and %d: same key %+v", p, pos, mk)
 		}

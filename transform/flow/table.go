@@ -124,8 +124,10 @@ type Table struct {
 // all of them are zero while the flow waits for its next packet after an
 // active timeout.
 type entry struct {
-	// key is the record's key: Src is the first packet's source.
-	key Key
+	// mkey is the flow's index key (Table.mapKey of the record's key), so
+	// that a lookup compares it with the packet's index key as it is; the
+	// record's key is recordKey.
+	mkey Key
 	// start is the record's first packet time, last the flow's latest,
 	// in Unix nanoseconds.
 	start, last                          int64
@@ -137,6 +139,27 @@ type entry struct {
 	// inActive says the entry is on the active list (it has a record in
 	// progress).
 	inActive bool
+	// swapped says the record's key has mkey's ends the other way round
+	// (Table.canonical swapped the first packet's key): a packet goes
+	// forward when canonical swapped its key too, or did not for either.
+	swapped bool
+	// dstPort is the record key's DstPort, which mkey does not keep for
+	// ICMP echo replies (mapped to the request's type).
+	dstPort uint16
+}
+
+// recordKey returns the key of the flow's record: mkey turned back the
+// way its first packet went.
+func (e *entry) recordKey() Key {
+	k := e.mkey
+	if e.swapped {
+		k.Src, k.Dst = k.Dst, k.Src
+		if !isICMP(k.Proto) {
+			k.SrcPort = k.DstPort
+		}
+	}
+	k.DstPort = e.dstPort
+	return k
 }
 
 const (
@@ -203,19 +226,19 @@ func (t *Table) Add(s *packet.Summary) {
 	ts := s.Timestamp.UnixNano()
 	t.advance(ts)
 
-	k := Key{Src: s.Src, Dst: s.Dst, VLAN: s.VLAN, Proto: s.Proto, IPVersion: s.IPVersion}
+	// mk is the packet's key, then its index key.
+	mk := Key{Src: s.Src, Dst: s.Dst, VLAN: s.VLAN, Proto: s.Proto, IPVersion: s.IPVersion}
 	var flags uint8
 	if s.Fragment {
-		k.SrcPort, k.DstPort = t.fragmentPorts(s)
+		mk.SrcPort, mk.DstPort = t.fragmentPorts(s)
 	} else if s.HasPorts {
-		k.SrcPort, k.DstPort = s.SrcPort, s.DstPort
+		mk.SrcPort, mk.DstPort = s.SrcPort, s.DstPort
 	}
 	if s.Proto == protoTCP && s.HasPorts && (!s.Fragment || s.FragOffset == 0) {
 		flags = s.TCPFlags
 	}
-
-	mk := k
-	t.canonical(&mk)
+	dstPort := mk.DstPort
+	swapped := t.canonical(&mk)
 	h := t.index.hash(&mk)
 	i, ok := t.lookup(&mk, h)
 	if ok {
@@ -239,7 +262,7 @@ func (t *Table) Add(s *packet.Summary) {
 		}
 	}
 	if !ok {
-		i = t.create(h, &k, ts)
+		i = t.create(h, &mk, swapped, dstPort, ts)
 	}
 
 	e := &t.slab[i]
@@ -247,7 +270,7 @@ func (t *Table) Add(s *packet.Summary) {
 	if s.IPLen > 0 {
 		n = uint64(s.IPLen)
 	}
-	if !t.biflow || e.isForward(&k) {
+	if swapped == e.swapped {
 		e.packets++
 		e.bytes += n
 		e.flags |= flags
@@ -349,9 +372,10 @@ func addSat(a, b int64) int64 {
 }
 
 // create adds a flow for a packet that matched none, evicting the least
-// recently active flow first when the table is full.
-// h is the hash of the flow's index key.
-func (t *Table) create(h uint64, k *Key, ts int64) int32 {
+// recently active flow first when the table is full. mk is the packet's
+// index key, which hashes to h; swapped and dstPort say how to turn it
+// back into the packet's key (see entry).
+func (t *Table) create(h uint64, mk *Key, swapped bool, dstPort uint16, ts int64) int32 {
 	if t.index.n >= t.maxFlows {
 		old := t.lists[lruList].head
 		if !t.slab[old].empty() {
@@ -375,7 +399,7 @@ func (t *Table) create(h uint64, k *Key, ts int64) int32 {
 		t.links = append(t.links, [2]link{})
 		i = int32(len(t.slab) - 1)
 	}
-	t.slab[i] = entry{key: *k, start: ts, last: ts}
+	t.slab[i] = entry{mkey: *mk, start: ts, last: ts, swapped: swapped, dstPort: dstPort}
 	t.index.insert(h, i)
 	t.pushBack(lruList, i)
 	t.pushBack(activeList, i)
@@ -398,7 +422,7 @@ func (t *Table) lookup(mk *Key, h uint64) (int32, bool) {
 		}
 		if s>>32 == tag {
 			i := slotIndex(s)
-			if t.sameFlow(&t.slab[i].key, mk) {
+			if sameKey(&t.slab[i].mkey, mk) {
 				return i, true
 			}
 		}
@@ -407,8 +431,7 @@ func (t *Table) lookup(mk *Key, h uint64) (int32, bool) {
 
 // hashOf returns the hash of flow i's index key.
 func (t *Table) hashOf(i int32) uint64 {
-	mk := t.mapKey(t.slab[i].key)
-	return t.index.hash(&mk)
+	return t.index.hash(&t.slab[i].mkey)
 }
 
 // remove deletes flow i, whose index key hashes to h, and frees its slot.
@@ -436,7 +459,7 @@ func (t *Table) resetRecord(i int32) {
 func (t *Table) exportRecord(i int32, reason EndReason) {
 	e := &t.slab[i]
 	t.rec = Record{
-		Key:         e.key,
+		Key:         e.recordKey(),
 		Start:       time.Unix(0, e.start).UTC(),
 		End:         time.Unix(0, e.last).UTC(),
 		Packets:     e.packets,
@@ -454,16 +477,6 @@ func (t *Table) exportRecord(i int32, reason EndReason) {
 // empty says the flow has no packet in its current record.
 func (e *entry) empty() bool { return e.packets == 0 && e.revPackets == 0 }
 
-// isForward says a packet with key k goes from the record's Src to its
-// Dst. ICMP direction follows the addresses alone, since an echo reply's
-// "port" differs from its request's.
-func (e *entry) isForward(k *Key) bool {
-	if k.Src != e.key.Src {
-		return false
-	}
-	return isICMP(k.Proto) || k.SrcPort == e.key.SrcPort
-}
-
 // mapKey returns the index key of a flow whose packet (or record) key is
 // k. In biflow mode both directions of a conversation map to one key: the
 // endpoints are put in a canonical order and ICMP echo replies take the
@@ -473,41 +486,36 @@ func (t *Table) mapKey(k Key) Key {
 	return k
 }
 
-// canonical turns k into its index key in place (see mapKey).
-func (t *Table) canonical(k *Key) {
+// canonical turns k into its index key in place (see mapKey) and says
+// whether it swapped its ends.
+func (t *Table) canonical(k *Key) bool {
 	if !t.biflow {
-		return
+		return false
 	}
 	if isICMP(k.Proto) {
 		k.DstPort = echoRequest(k.Proto, k.DstPort)
 		if compareAddr(&k.Src, &k.Dst) > 0 {
 			k.Src, k.Dst = k.Dst, k.Src
+			return true
 		}
-		return
+		return false
 	}
 	if c := compareAddr(&k.Src, &k.Dst); c > 0 || c == 0 && k.SrcPort > k.DstPort {
 		k.Src, k.Dst = k.Dst, k.Src
 		k.SrcPort, k.DstPort = k.DstPort, k.SrcPort
+		return true
 	}
+	return false
 }
 
-// sameFlow says t.mapKey(*k) == *mk for an index key mk, without building
-// the index key of k: mk is canonical, so k maps to it when k is mk or mk
-// seen from the other side (for ICMP: the addresses swapped, the type
-// taken as the echo request's).
-func (t *Table) sameFlow(k, mk *Key) bool {
-	if !t.biflow {
-		return *k == *mk
-	}
-	if k.Proto != mk.Proto || k.VLAN != mk.VLAN || k.IPVersion != mk.IPVersion {
-		return false
-	}
-	if isICMP(k.Proto) {
-		return k.SrcPort == mk.SrcPort && echoRequest(k.Proto, k.DstPort) == mk.DstPort &&
-			(k.Src == mk.Src && k.Dst == mk.Dst || k.Src == mk.Dst && k.Dst == mk.Src)
-	}
-	return k.Src == mk.Src && k.Dst == mk.Dst && k.SrcPort == mk.SrcPort && k.DstPort == mk.DstPort ||
-		k.Src == mk.Dst && k.Dst == mk.Src && k.SrcPort == mk.DstPort && k.DstPort == mk.SrcPort
+// sameKey says a == b, a word at a time.
+func sameKey(a, b *Key) bool {
+	return binary.LittleEndian.Uint64(a.Src[:8]) == binary.LittleEndian.Uint64(b.Src[:8]) &&
+		binary.LittleEndian.Uint64(a.Src[8:]) == binary.LittleEndian.Uint64(b.Src[8:]) &&
+		binary.LittleEndian.Uint64(a.Dst[:8]) == binary.LittleEndian.Uint64(b.Dst[:8]) &&
+		binary.LittleEndian.Uint64(a.Dst[8:]) == binary.LittleEndian.Uint64(b.Dst[8:]) &&
+		a.SrcPort == b.SrcPort && a.DstPort == b.DstPort && a.VLAN == b.VLAN &&
+		a.Proto == b.Proto && a.IPVersion == b.IPVersion
 }
 
 // compareAddr compares two addresses as bytes.Compare would, a word at a
