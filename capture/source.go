@@ -585,10 +585,12 @@ func (fr *fileReader) setInfo(ci *gopacket.CaptureInfo, sec, frac, caplen, lengt
 	if !fr.nanos {
 		nsec *= 1000
 	}
-	*ci = gopacket.CaptureInfo{
-		Timestamp:     time.Unix(int64(sec), nsec),
-		CaptureLength: int(caplen),
-		Length:        int(length),
+	// Field by field: the meter's ci is reused, and InterfaceIndex and
+	// AncillaryData are already zero but for the first packet.
+	ci.Timestamp = time.Unix(int64(sec), nsec)
+	ci.CaptureLength, ci.Length = int(caplen), int(length)
+	if ci.InterfaceIndex != 0 || ci.AncillaryData != nil {
+		ci.InterfaceIndex, ci.AncillaryData = 0, nil
 	}
 }
 

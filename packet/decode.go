@@ -139,7 +139,7 @@ func (d *Decoder) DecodeSummary(data []byte, ci *gopacket.CaptureInfo, s *Summar
 	d.sites = false
 	if !d.decodeFast(data, s) {
 		d.decodeLayers(data, *ci, s)
-	} else {
+	} else if d.lastErr != nil {
 		d.lastErr = nil
 	}
 	s.rw.noSites = true

@@ -358,15 +358,14 @@ func (m *Meter) paused() bool {
 	return w != nil && w.until == 0
 }
 
-// pausedAt tells whether a packet stamped ts falls in the current or
-// last pause.
-func (m *Meter) pausedAt(ts time.Time) bool {
+// pausedAt tells whether a packet stamped ts (Unix nanoseconds) falls in
+// the current or last pause.
+func (m *Meter) pausedAt(ts int64) bool {
 	w := m.pause.Load()
 	if w == nil {
 		return false
 	}
-	t := ts.UnixNano()
-	return t >= w.from && (w.until == 0 || t < w.until)
+	return ts >= w.from && (w.until == 0 || ts < w.until)
 }
 
 // Stats returns the running totals.
@@ -441,12 +440,12 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 		}
 		switch {
 		case err == nil:
-			if !m.pausedAt(ci.Timestamp) {
+			if ts := ci.Timestamp.UnixNano(); !m.pausedAt(ts) {
 				// The packet is ours until the next read: sanitize it in
 				// place, without Process's copy.
 				m.process(data, &ci)
 				m.unpublished++
-				if ts := ci.Timestamp.UnixNano(); m.unpublished == publishEvery || ts >= m.publishedAt+publishGap {
+				if m.unpublished == publishEvery || ts >= m.publishedAt+publishGap {
 					m.publish()
 					m.publishedAt = ts
 				}
