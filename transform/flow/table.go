@@ -115,6 +115,7 @@ type Table struct {
 	// a list's head, or of the start of a record, resets it to
 	// math.MinInt64 (check at the next move).
 	checkAt int64
+	order   []int32   // Flush's list of the flows, kept for the next
 	frags   fragCache // ports of first fragments
 	stats   Stats
 	rec     Record // handed to export, reused
@@ -310,10 +311,28 @@ func (t *Table) Expire(now time.Time) {
 // first, and empties the table (end of capture or stop). The table can be
 // used again afterwards.
 func (t *Table) Flush() {
+	// The order first, then the flows a batch at a time: each batch's
+	// entries are read together, so that their cache misses overlap
+	// instead of one after the other between exports (a flush of a large
+	// table spent nine tenths of its time waiting for them).
+	order := t.order[:0]
 	for i := t.lists[lruList].head; i != none; i = t.links[i][lruList].next {
-		if !t.slab[i].empty() {
-			t.exportRecord(i, EndForced)
+		order = append(order, i)
+	}
+	t.order = order
+	const batch = 16
+	var empty [batch]bool
+	for len(order) > 0 {
+		n := min(len(order), batch)
+		for j, i := range order[:n] {
+			empty[j] = t.slab[i].empty()
 		}
+		for j, i := range order[:n] {
+			if !empty[j] {
+				t.exportRecord(i, EndForced)
+			}
+		}
+		order = order[n:]
 	}
 	// Every flow is gone: empty the index, the slab and the lists at once.
 	t.index.reset()
