@@ -228,7 +228,13 @@ func (t *Table) Add(s *packet.Summary) {
 	t.advance(ts)
 
 	// mk is the packet's key, then its index key.
-	mk := Key{Src: s.Src, Dst: s.Dst, VLAN: s.VLAN, Proto: s.Proto, IPVersion: s.IPVersion}
+	// Field by field: a composite literal is built aside and copied, and
+	// reading back its small stores in 16-byte moves stalled the
+	// processor (store forwarding) for a third of Add's own time.
+	var mk Key
+	mk.Src = s.Src
+	mk.Dst = s.Dst
+	mk.VLAN, mk.Proto, mk.IPVersion = s.VLAN, s.Proto, s.IPVersion
 	var flags uint8
 	if s.Fragment {
 		mk.SrcPort, mk.DstPort = t.fragmentPorts(s)
