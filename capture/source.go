@@ -349,12 +349,40 @@ func (s *Source) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) 
 // struct through two returns, a tenth of the cost of metering a small
 // packet.
 func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
-	if s.file == nil {
+	fr := s.file
+	if fr == nil {
 		data, c, err := s.ZeroCopyReadPacketData()
 		*ci = c
 		return data, err
 	}
-	data, n, err := s.file.next(ci)
+	// The common case inline: a whole record in the buffer, no longer
+	// than the snapshot length (which is at most pcapMaxSnaplen).
+	if r := fr.r; fr.w-r >= pcapRecordHeader && !fr.closed.Load() {
+		h := fr.buf[r : r+pcapRecordHeader]
+		var sec, frac, caplen, length uint32
+		if fr.big {
+			sec, frac = binary.BigEndian.Uint32(h[0:]), binary.BigEndian.Uint32(h[4:])
+			caplen, length = binary.BigEndian.Uint32(h[8:]), binary.BigEndian.Uint32(h[12:])
+		} else {
+			sec, frac = binary.LittleEndian.Uint32(h[0:]), binary.LittleEndian.Uint32(h[4:])
+			caplen, length = binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
+		}
+		if size := pcapRecordHeader + int(caplen); int(caplen) <= fr.snaplen && fr.w-r >= size {
+			fr.r = r + size
+			s.read += int64(size)
+			nsec := int64(frac)
+			if !fr.nanos {
+				nsec *= 1000
+			}
+			ci.Timestamp = time.Unix(int64(sec), nsec)
+			ci.CaptureLength, ci.Length = int(caplen), int(length)
+			if ci.InterfaceIndex != 0 || ci.AncillaryData != nil {
+				ci.InterfaceIndex, ci.AncillaryData = 0, nil
+			}
+			return fr.buf[r+pcapRecordHeader : r+size : r+size], nil
+		}
+	}
+	data, n, err := fr.next(ci)
 	switch err {
 	case nil:
 		s.read += n
@@ -552,51 +580,25 @@ func (fr *fileReader) fill(n int) bool {
 	return true
 }
 
-// next returns the next packet, valid until the next call, with the file
-// bytes it took (record header included), and writes its capture info to
-// *ci. Errors are libpcap's messages.
-func (fr *fileReader) next(ci *gopacket.CaptureInfo) (data []byte, n int64, err error) {
-	r := fr.r
-	if fr.w-r < pcapRecordHeader || fr.closed.Load() {
-		return fr.nextSlow(ci)
-	}
-	h := fr.buf[r : r+pcapRecordHeader]
-	var sec, frac, caplen, length uint32
-	if fr.big {
-		sec, frac = binary.BigEndian.Uint32(h[0:]), binary.BigEndian.Uint32(h[4:])
-		caplen, length = binary.BigEndian.Uint32(h[8:]), binary.BigEndian.Uint32(h[12:])
-	} else {
-		sec, frac = binary.LittleEndian.Uint32(h[0:]), binary.LittleEndian.Uint32(h[4:])
-		caplen, length = binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
-	}
-	size := pcapRecordHeader + int(caplen)
-	if caplen > pcapMaxSnaplen || int(caplen) > fr.snaplen || fr.w-r < size {
-		// A record to check, cut, or still to read: the slow path.
-		return fr.nextSlow(ci)
-	}
-	fr.r = r + size
-	fr.setInfo(ci, sec, frac, caplen, length)
-	return fr.buf[r+pcapRecordHeader : r+size : r+size], int64(size), nil
-}
-
 // setInfo writes a record's capture info to *ci.
 func (fr *fileReader) setInfo(ci *gopacket.CaptureInfo, sec, frac, caplen, length uint32) {
 	nsec := int64(frac)
 	if !fr.nanos {
 		nsec *= 1000
 	}
-	// Field by field: the meter's ci is reused, and InterfaceIndex and
-	// AncillaryData are already zero but for the first packet.
-	ci.Timestamp = time.Unix(int64(sec), nsec)
-	ci.CaptureLength, ci.Length = int(caplen), int(length)
-	if ci.InterfaceIndex != 0 || ci.AncillaryData != nil {
-		ci.InterfaceIndex, ci.AncillaryData = 0, nil
+	*ci = gopacket.CaptureInfo{
+		Timestamp:     time.Unix(int64(sec), nsec),
+		CaptureLength: int(caplen),
+		Length:        int(length),
 	}
 }
 
-// nextSlow is next for a record not wholly in the buffer, or one to check
-// or cut.
-func (fr *fileReader) nextSlow(ci *gopacket.CaptureInfo) (data []byte, n int64, err error) {
+// next returns the next packet, valid until the next call, with the file
+// bytes it took (record header included), and writes its capture info to
+// *ci. Errors are libpcap's messages. Source.ReadPacket reads the records
+// wholly in the buffer itself, and calls next for the others (to read,
+// check or cut).
+func (fr *fileReader) next(ci *gopacket.CaptureInfo) (data []byte, n int64, err error) {
 	if fr.closed.Load() {
 		return nil, 0, io.EOF
 	}
