@@ -120,8 +120,8 @@ func (d *Decoder) fastIPv4(data []byte, off int, s *Summary) bool {
 		dst = rw.addAddr(off+16, 4, roleDst, hs)
 	}
 	s.IPVersion = 4
-	copy(s.Src[:4], ip[12:16])
-	copy(s.Dst[:4], ip[16:20])
+	*(*[4]byte)(s.Src[:4]) = [4]byte(ip[12:16]) // a 4-byte move; copy calls memmove
+	*(*[4]byte)(s.Dst[:4]) = [4]byte(ip[16:20])
 	s.IPLen = total
 	if total > len(ip) {
 		s.Truncated = true
