@@ -10,7 +10,7 @@ FUZZTIME  ?= 30s
 # checks, and the lint must not change under a commit that did not change.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
+.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-meter-ab bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
 
 all: build
 
@@ -89,6 +89,14 @@ fuzz: deps
 # the web GUI until Ctrl-C.
 demo: build
 	bash scripts/demo.sh
+
+# bench-meter-ab compares the plain offline meter of this tree with another
+# gims-capd binary on the trace suite: instruction counts (valgrind
+# cachegrind), CPU medians of interleaved runs against the tcpdump floor
+# and softflowd, and the IPFIX records of both (bench/meter-ab.py).
+# BEFORE=path/to/gims-capd is required; AB_RUNS, BENCH_SUITE as there.
+bench-meter-ab: deps
+	python3 bench/meter-ab.py
 
 # bench-peers times the offline meter against softflowd, nfpcapd and
 # pmacctd on the same trace (bench/peers.sh installs them when missing).
