@@ -225,7 +225,15 @@ func (t *Table) Add(s *packet.Summary) {
 		t.stats.Malformed++
 	}
 	ts := s.Timestamp.UnixNano()
-	t.advance(ts)
+	if ts > t.now {
+		// advance, with its first check here: nearly every packet moves
+		// the clock, and few reach a timeout.
+		if ts > t.checkAt {
+			t.advance(ts)
+		} else {
+			t.now = ts
+		}
+	}
 
 	// mk is the packet's key, then its index key.
 	// Field by field: a composite literal is built aside and copied, and
@@ -248,8 +256,9 @@ func (t *Table) Add(s *packet.Summary) {
 	swapped := t.canonical(&mk)
 	h := t.index.hash(&mk)
 	i, ok := t.lookup(&mk, h)
+	var e *entry
 	if ok {
-		e := &t.slab[i]
+		e = &t.slab[i]
 		switch {
 		case t.now-e.last > t.idleNs:
 			// The list walk in advance missed it (out-of-order times).
@@ -270,9 +279,9 @@ func (t *Table) Add(s *packet.Summary) {
 	}
 	if !ok {
 		i = t.create(h, &mk, swapped, dstPort, ts)
+		e = &t.slab[i]
 	}
 
-	e := &t.slab[i]
 	var n uint64
 	if s.IPLen > 0 {
 		n = uint64(s.IPLen)
