@@ -3,6 +3,7 @@ package meter
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -202,6 +203,44 @@ func TestMeterCancel(t *testing.T) {
 	cancel()
 	if err := m.Run(ctx, r); err != context.Canceled {
 		t.Errorf("Run on a cancelled context returned %v", err)
+	}
+}
+
+// cancellingReader is an endless source that cancels its context when it
+// hands out packet at.
+type cancellingReader struct {
+	scriptReader
+	at     int
+	cancel context.CancelFunc
+}
+
+func (r *cancellingReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if r.i == r.at {
+		r.cancel()
+	}
+	return r.scriptReader.ZeroCopyReadPacketData()
+}
+
+// TestMeterCancelWhileRunning checks that Run stops with the context's
+// error when the context is cancelled while packets keep coming (the
+// flag context.AfterFunc raises, read before every packet), after the
+// packets read so far, and that the flow table is left consistent.
+func TestMeterCancelWhileRunning(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m, err := New(Configuration{Flows: ptr(flow.DefaultConfiguration())}, layers.LinkTypeEthernet, Sinks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &cancellingReader{scriptReader: scriptReader{n: -1}, at: 100, cancel: cancel}
+	if err := m.Run(ctx, r); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run() = %v, want context.Canceled", err)
+	}
+	if st := m.Stats(); st.Packets < 100 || st.Packets != uint64(r.i) {
+		t.Errorf("Stats().Packets = %d after %d packets read, want all of them and at least 100", st.Packets, r.i)
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
 	}
 }
 
