@@ -542,12 +542,10 @@ func (t *Table) canonical(k *Key) bool {
 	return false
 }
 
-// sameKey says a == b, a word at a time.
+// sameKey says a == b, a word at a time, inline (*a == *b calls
+// memequal).
 func sameKey(a, b *Key) bool {
-	return binary.LittleEndian.Uint64(a.Src[:8]) == binary.LittleEndian.Uint64(b.Src[:8]) &&
-		binary.LittleEndian.Uint64(a.Src[8:]) == binary.LittleEndian.Uint64(b.Src[8:]) &&
-		binary.LittleEndian.Uint64(a.Dst[:8]) == binary.LittleEndian.Uint64(b.Dst[:8]) &&
-		binary.LittleEndian.Uint64(a.Dst[8:]) == binary.LittleEndian.Uint64(b.Dst[8:]) &&
+	return a.Src == b.Src && a.Dst == b.Dst &&
 		a.SrcPort == b.SrcPort && a.DstPort == b.DstPort && a.VLAN == b.VLAN &&
 		a.Proto == b.Proto && a.IPVersion == b.IPVersion
 }
