@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gimsproject/gims/capture"
+	"github.com/gimsproject/gims/capture/output"
 )
 
 // BenchmarkReadPacket measures what a job's reader adds to every packet
@@ -20,7 +21,12 @@ func BenchmarkReadPacket(b *testing.B) {
 		}
 		return src
 	}
-	seg := &segment{src: open(), file: true}
+	// A writer with no outputs: the reader checks it for a failed write.
+	out, err := output.New(output.DefaultConfiguration(), output.Dependencies{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seg := &segment{src: open(), out: out, file: true}
 	r := &reader{seg: seg, ctx: context.Background()}
 	b.ReportAllocs()
 	b.ResetTimer()
