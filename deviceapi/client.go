@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gimsproject/gims/internal/servertiming"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -73,7 +74,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // call runs one XML-RPC call with the client's timeout. Faults and
 // transport errors are returned as they are; any other failure becomes
 // ErrNotDevice with the HTTP status at most.
+//
+// The call is a device span of the request timer ctx may carry
+// (servertiming): the AM reports its device time per API request.
 func (c *Client) call(ctx context.Context, method string, args []any, reply any) error {
+	defer servertiming.Begin(ctx)()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	err := xmlrpc.Call(ctx, c.cfg.HTTP, c.rpcURL, c.header, method, args, reply)
@@ -172,6 +177,7 @@ func (c *Client) ListJobs(ctx context.Context) ([]JobSummary, error) {
 // device honoured the range); otherwise it is the whole file. A from at
 // or past the file's end gives an empty partial body.
 func (c *Client) OpenFileFrom(ctx context.Context, id, name string, from int64) (body io.ReadCloser, partial bool, err error) {
+	defer servertiming.Begin(ctx)() // until the answer's header
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.BaseURL+FileURL(id, name), nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("file %s/%s: %w", id, name, err)
@@ -213,6 +219,7 @@ var ErrNoFile = errors.New("no such result file")
 // and closes the body. Large files take as long as ctx allows: the
 // client's Timeout does not apply.
 func (c *Client) OpenFile(ctx context.Context, id, name string) (io.ReadCloser, int64, error) {
+	defer servertiming.Begin(ctx)() // until the answer's header
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.BaseURL+FileURL(id, name), nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("file %s/%s: %w", id, name, err)
