@@ -209,6 +209,13 @@ type Manager struct {
 	stopped   map[int64]*liveStatus
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
+	// running is the number of running experiments at database version
+	// runningVersion (runningOK: read once), for the statuses
+	// (runningExperiments); runningMu guards them.
+	runningMu      sync.Mutex
+	running        int
+	runningVersion uint64
+	runningOK      bool
 
 	// cancelling tells whether the monitor's cancels of starts without
 	// an answer run (beside its rounds).

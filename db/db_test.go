@@ -438,3 +438,68 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 		t.Fatalf("database file %s: %v (want it made, not empty)", cfg.Path, err)
 	}
 }
+
+// TestExperimentVersion checks that a write of one experiment changes
+// its version and not another's, and that a write that may change any
+// experiment (a device) changes them all.
+func TestExperimentVersion(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if err := d.CreateDevice(ctx, Device{Name: "tap1", Hostname: "127.0.0.1", Port: 8081, Token: "t",
+		Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, name := range []string{"a", "b"} {
+		id, err := d.CreateExperiment(ctx, Experiment{Name: name, Owner: "bob", State: "instantiated", Created: time.Now(),
+			Devices: []Pairing{{Device: "tap1", Interface: "lo"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	a, b := ids[0], ids[1]
+	for _, tc := range []struct {
+		pos            string
+		write          func() error
+		changeA, chanB bool
+	}{
+		{"#0 update a", func() error {
+			_, err := d.UpdateExperiment(ctx, a, "bob", func(x *Experiment) error { x.State = "configured"; return nil })
+			return err
+		}, true, false},
+		{"#1 status of b", func() error {
+			return d.SetPairingStatuses(ctx, []PairingStatus{{Experiment: b, Position: 0, Status: "{}", At: time.Now()}})
+		}, false, true},
+		{"#2 result file of a", func() error {
+			return d.PutResultFiles(ctx, a, []ResultFile{{Position: 0, Name: "f", Size: 1, Path: "/x", Pulled: time.Now()}})
+		}, true, false},
+		{"#3 runs of b", func() error { return d.DeleteRuns(ctx, b) }, false, true},
+		{"#4 a device", func() error {
+			_, err := d.UpdateDevice(ctx, "tap1", func(x *Device) error { x.Reachable = true; return nil })
+			return err
+		}, true, true},
+		{"#5 a failed update of a", func() error {
+			_, err := d.UpdateExperiment(ctx, a, "bob", func(*Experiment) error { return ErrConflict })
+			if !errors.Is(err, ErrConflict) {
+				return fmt.Errorf("error %v, want ErrConflict", err)
+			}
+			return nil
+		}, false, false},
+		{"#6 delete b", func() error { return d.DeleteExperiment(ctx, b) }, false, true},
+	} {
+		va, vb, all := d.ExperimentVersion(a), d.ExperimentVersion(b), d.ExperimentsVersion()
+		if err := tc.write(); err != nil {
+			t.Fatalf("%s: %v", tc.pos, err)
+		}
+		if got := d.ExperimentVersion(a) != va; got != tc.changeA {
+			t.Errorf("%s: version of a changed %v, want %v", tc.pos, got, tc.changeA)
+		}
+		if got := d.ExperimentVersion(b) != vb; got != tc.chanB {
+			t.Errorf("%s: version of b changed %v, want %v", tc.pos, got, tc.chanB)
+		}
+		if got := d.ExperimentsVersion() != all; got != (tc.changeA || tc.chanB) {
+			t.Errorf("%s: ExperimentsVersion changed %v", tc.pos, got)
+		}
+	}
+}

@@ -85,6 +85,12 @@ type DB struct {
 	// (ExperimentsVersion), users those that may change a user
 	// (UsersVersion).
 	version, users atomic.Uint64
+	// anyAt is the version of the last write that may have changed any
+	// experiment; experimentAt the version of the last write of each
+	// experiment written since Open (ExperimentVersion).
+	anyAt        atomic.Uint64
+	experimentMu sync.RWMutex
+	experimentAt map[int64]uint64
 	// writeMu queues the write transactions in the process, in order:
 	// SQLite's own wait for its write lock polls with growing sleeps, in
 	// which a writer among many (an AM driving 1,000 devices) can lose
@@ -100,8 +106,33 @@ type DB struct {
 // GetExperimentStatus from memory.
 func (d *DB) ExperimentsVersion() uint64 { return d.version.Load() }
 
-// changed marks a write (ExperimentsVersion), after it is committed.
-func (d *DB) changed() { d.version.Add(1) }
+// changed marks a write that may change any experiment
+// (ExperimentsVersion, ExperimentVersion), after it is committed.
+func (d *DB) changed() { d.anyAt.Store(d.version.Add(1)) }
+
+// changedExperiments marks a write of the experiments ids only, after it
+// is committed: the versions of the others do not change.
+func (d *DB) changedExperiments(ids ...int64) {
+	d.experimentMu.Lock()
+	defer d.experimentMu.Unlock()
+	v := d.version.Add(1)
+	for _, id := range ids {
+		d.experimentAt[id] = v
+	}
+}
+
+// ExperimentVersion is ExperimentsVersion for experiment id alone: it
+// changes after every write that may change what experiment id reads,
+// and not after writes of other experiments only. A reader that took it
+// before reading knows its copy of the experiment is current as long as
+// it has not changed: the AM's status cache of one experiment holds while
+// other experiments come and go (issue 15).
+func (d *DB) ExperimentVersion(id int64) uint64 {
+	d.experimentMu.RLock()
+	v := d.experimentAt[id]
+	d.experimentMu.RUnlock()
+	return max(v, d.anyAt.Load())
+}
 
 // UsersVersion changes after every write that may change a user: every
 // transaction and every user write outside one. The AM keeps checked
@@ -137,7 +168,7 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	}
 	sdb.SetMaxOpenConns(cfg.MaxOpenConns)
 	sdb.SetMaxIdleConns(cfg.MaxOpenConns)
-	d := &DB{sql: sdb}
+	d := &DB{sql: sdb, experimentAt: map[int64]uint64{}}
 	if err := d.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("unable to migrate %s: %w", cfg.Path, err)
@@ -200,9 +231,10 @@ func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	return d.sql.ExecContext(ctx, query, args...)
 }
 
-// txExperiments is tx for writes of experiments only (statuses, result
-// files): they leave UsersVersion alone.
-func (d *DB) txExperiments(ctx context.Context, fn func(*sql.Tx) error) error {
+// txExperiments is tx for writes of the experiments ids() only (their
+// records, statuses, result files): they leave UsersVersion and the other
+// experiments' versions alone. ids is called after fn succeeded.
+func (d *DB) txExperiments(ctx context.Context, ids func() []int64, fn func(*sql.Tx) error) error {
 	d.writeMu.Lock()
 	defer d.writeMu.Unlock()
 	tx, err := d.sql.BeginTx(ctx, nil)
@@ -213,7 +245,7 @@ func (d *DB) txExperiments(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	defer d.changed()
+	defer d.changedExperiments(ids()...)
 	return tx.Commit()
 }
 
