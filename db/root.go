@@ -91,6 +91,9 @@ type DB struct {
 	anyAt        atomic.Uint64
 	experimentMu sync.RWMutex
 	experimentAt map[int64]uint64
+	// instance is InstanceID once read; instanceMu guards it.
+	instanceMu sync.Mutex
+	instance   string
 	// writeMu queues the write transactions in the process, in order:
 	// SQLite's own wait for its write lock polls with growing sleeps, in
 	// which a writer among many (an AM driving 1,000 devices) can lose

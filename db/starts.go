@@ -22,6 +22,7 @@ func (d *DB) InstanceID(ctx context.Context) (string, error) {
 	if err := d.sql.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'instance'`).Scan(&id); err != nil {
 		return "", fmt.Errorf("unable to read the instance id: %w", err)
 	}
+	d.instance = id
 	return id, nil
 }
 
