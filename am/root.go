@@ -172,6 +172,8 @@ type Manager struct {
 
 	// filters compiles the filters of configurations to check them.
 	filters *capture.FilterCompiler
+	// verdicts are the filter compilations' kept verdicts (checkFilter).
+	verdicts filterVerdicts
 	// flowSnaps keeps the in-memory flow snapshots of the experiments
 	// queried last across the per-request opens of their flow stores.
 	flowSnaps *flowstore.Snapshots
