@@ -436,11 +436,13 @@ func (r *runner) timed(ctx context.Context, id *identity, m method, rec *recorde
 	if err == nil && check != nil {
 		err = check()
 	}
-	device, ok := servertiming.Parse(header)[servertiming.Device]
-	if !ok {
-		device = -1
+	t := servertiming.Parse(header)
+	device, okD := t[servertiming.Device]
+	own, okA := t[servertiming.AM]
+	if !okD || !okA {
+		device, own = -1, -1
 	}
-	rec.record(m, d, device, err)
+	rec.record(m, d, device, own, err)
 	return err
 }
 
