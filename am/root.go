@@ -174,6 +174,8 @@ type Manager struct {
 	filters *capture.FilterCompiler
 	// verdicts are the filter compilations' kept verdicts (checkFilter).
 	verdicts filterVerdicts
+	// results are GetExperimentResults' answers kept (resultscache.go).
+	results resultsCache
 	// flowSnaps keeps the in-memory flow snapshots of the experiments
 	// queried last across the per-request opens of their flow stores.
 	flowSnaps *flowstore.Snapshots

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gimsproject/gims/internal/servertiming"
 )
@@ -65,7 +66,7 @@ func TestServerTiming(t *testing.T) {
 		if device > total || total <= 0 {
 			t.Errorf("%s %s: Server-Timing %q: want 0 < device ≤ total", tc.pos, tc.method, value)
 		}
-		if diff := total - device - own; diff < -1000 || diff > 1000 { // rounding to the µs
+		if diff := total - device - own; diff < -5*time.Microsecond || diff > 5*time.Microsecond { // rounding
 			t.Errorf("%s %s: Server-Timing %q: am is not total − device", tc.pos, tc.method, value)
 		}
 	}
