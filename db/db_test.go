@@ -2,11 +2,13 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -500,6 +502,76 @@ func TestExperimentVersion(t *testing.T) {
 		}
 		if got := d.ExperimentsVersion() != all; got != (tc.changeA || tc.chanB) {
 			t.Errorf("%s: ExperimentsVersion changed %v", tc.pos, got)
+		}
+	}
+}
+
+// TestGroupedWrites queues writes while the write turn is taken, so that
+// they are committed together: the ones that succeed are all stored, the
+// ones that fail (a constraint, or an error after a statement ran) leave
+// nothing, and each gets its own error.
+func TestGroupedWrites(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if _, err := d.exec(ctx, `CREATE TABLE scratch (x INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.exec(ctx, `INSERT INTO scratch (x) VALUES (0)`); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	writes := []struct {
+		pos   string
+		x     int
+		fail  bool // an error after the insert ran
+		stays bool
+	}{
+		{"#0", 1, false, true},
+		{"#1", 0, false, false}, // the primary key is taken
+		{"#2", 2, true, false},
+		{"#3", 3, false, true},
+		{"#4", 4, true, false},
+		{"#5", 5, false, true},
+	}
+	d.writeSem <- struct{}{} // the turn is taken: the writes queue
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.grouped(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO scratch (x) VALUES (?)`, w.x); err != nil {
+					return err
+				}
+				if w.fail {
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	for queued := 0; queued < len(writes); {
+		runtime.Gosched()
+		d.queueMu.Lock()
+		queued = len(d.queue)
+		d.queueMu.Unlock()
+	}
+	<-d.writeSem
+	wg.Wait()
+	for i, w := range writes {
+		if (errs[i] == nil) != w.stays {
+			t.Errorf("%s: error %v, want an error %v", w.pos, errs[i], !w.stays)
+		}
+		if w.fail && !errors.Is(errs[i], boom) {
+			t.Errorf("%s: error %v, want boom", w.pos, errs[i])
+		}
+		var n int
+		if err := d.sql.QueryRowContext(ctx, `SELECT count(*) FROM scratch WHERE x = ?`, w.x).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 1, false: 0}[w.stays || w.x == 0]; n != want {
+			t.Errorf("%s: %d rows of x = %d, want %d", w.pos, n, w.x, want)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,11 +95,11 @@ type DB struct {
 	// instance is InstanceID once read; instanceMu guards it.
 	instanceMu sync.Mutex
 	instance   string
-	// writeMu queues the write transactions in the process, in order:
-	// SQLite's own wait for its write lock polls with growing sleeps, in
-	// which a writer among many (an AM driving 1,000 devices) can lose
-	// every round until its busy timeout ends in "database is locked".
-	writeMu sync.Mutex
+	// writeSem is the turn to run a write transaction; queue holds the
+	// writes waiting for theirs (grouped), guarded by queueMu.
+	writeSem chan struct{}
+	queueMu  sync.Mutex
+	queue    []*write
 }
 
 // ExperimentsVersion changes after every write that may change what an
@@ -171,7 +172,7 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	}
 	sdb.SetMaxOpenConns(cfg.MaxOpenConns)
 	sdb.SetMaxIdleConns(cfg.MaxOpenConns)
-	d := &DB{sql: sdb, experimentAt: map[int64]uint64{}}
+	d := &DB{sql: sdb, experimentAt: map[int64]uint64{}, writeSem: make(chan struct{}, 1)}
 	if err := d.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("unable to migrate %s: %w", cfg.Path, err)
@@ -211,45 +212,148 @@ func (d *DB) Close() error { return d.sql.Close() }
 
 // tx runs fn in a write transaction, committed when fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	d.writeMu.Lock()
-	defer d.writeMu.Unlock()
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
+	if err := d.grouped(ctx, fn); err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	defer d.changed()
-	defer d.usersChanged()
-	return tx.Commit()
+	d.changed()
+	d.usersChanged()
+	return nil
 }
 
-// exec runs one write statement outside a transaction, queued with the
-// transactions (writeMu).
+// exec runs one write statement, queued with the transactions (grouped).
 func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	d.writeMu.Lock()
-	defer d.writeMu.Unlock()
-	return d.sql.ExecContext(ctx, query, args...)
+	var res sql.Result
+	err := d.grouped(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
 // txExperiments is tx for writes of the experiments ids() only (their
 // records, statuses, result files): they leave UsersVersion and the other
 // experiments' versions alone. ids is called after fn succeeded.
 func (d *DB) txExperiments(ctx context.Context, ids func() []int64, fn func(*sql.Tx) error) error {
-	d.writeMu.Lock()
-	defer d.writeMu.Unlock()
-	tx, err := d.sql.BeginTx(ctx, nil)
+	if err := d.grouped(ctx, fn); err != nil {
+		return err
+	}
+	d.changedExperiments(ids()...)
+	return nil
+}
+
+// The write queue (issue 15). Every write of the process goes through
+// grouped, one transaction at a time: SQLite's own wait for its write
+// lock polls with growing sleeps, in which a writer among many (an AM
+// driving 1,000 devices) can lose every round until its busy timeout ends
+// in "database is locked". And the writes that queued while a transaction
+// ran are committed together, in one transaction (group commit), each in
+// a savepoint of its own so that one that fails is undone alone: under
+// make load, lifecycle transitions, audit records and the pulls' writes
+// no longer wait for one another's commits one by one.
+
+// maxGroupedWrites bounds the writes committed together.
+const maxGroupedWrites = 64
+
+// write is one write in the queue.
+type write struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	err  error
+	done chan struct{} // closed once committed or failed
+}
+
+// grouped runs fn in a write transaction, committed when fn returns nil,
+// possibly with the writes queued beside it. The caller whose turn comes
+// (writeSem) commits what is queued then; the others wait for it.
+func (d *DB) grouped(ctx context.Context, fn func(*sql.Tx) error) error {
+	w := &write{ctx: ctx, fn: fn, done: make(chan struct{})}
+	d.queueMu.Lock()
+	d.queue = append(d.queue, w)
+	d.queueMu.Unlock()
+	for {
+		select {
+		case <-w.done:
+			return w.err
+		case d.writeSem <- struct{}{}:
+		}
+		d.queueMu.Lock()
+		n := min(len(d.queue), maxGroupedWrites)
+		batch := slices.Clone(d.queue[:n])
+		d.queue = slices.Delete(d.queue, 0, n)
+		d.queueMu.Unlock()
+		d.commit(batch)
+		<-d.writeSem
+		// w was in this batch or an earlier one (it was queued before
+		// this turn came), unless more than maxGroupedWrites were.
+	}
+}
+
+// commit runs a batch of writes in one transaction; it sets each write's
+// error and closes its done.
+func (d *DB) commit(batch []*write) {
+	defer func() {
+		for _, w := range batch {
+			close(w.done)
+		}
+	}()
+	if len(batch) == 0 {
+		return
+	}
+	// The transaction is the batch's, not its first caller's: that one
+	// going away must not roll back the others.
+	tx, err := d.sql.BeginTx(context.WithoutCancel(batch[0].ctx), nil)
 	if err != nil {
-		return err
+		for _, w := range batch {
+			w.err = err
+		}
+		return
 	}
-	if err := fn(tx); err != nil {
+	if len(batch) == 1 {
+		w := batch[0]
+		if w.err = w.fn(tx); w.err != nil {
+			tx.Rollback()
+			return
+		}
+		w.err = tx.Commit()
+		return
+	}
+	ok := 0
+	for _, w := range batch {
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			w.err = err
+			continue
+		}
+		if w.err = w.fn(tx); w.err != nil {
+			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				// The savepoint cannot be undone alone: nothing is.
+				tx.Rollback()
+				for _, o := range batch {
+					if o.err == nil {
+						o.err = fmt.Errorf("unable to undo a failed write in its group: %w", err)
+					}
+				}
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil && w.err == nil {
+			w.err = err
+		}
+		if w.err == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
 		tx.Rollback()
-		return err
+		return
 	}
-	defer d.changedExperiments(ids()...)
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		for _, w := range batch {
+			if w.err == nil {
+				w.err = err
+			}
+		}
+	}
 }
 
 // isUnique tells whether err is a UNIQUE or PRIMARY KEY violation.
