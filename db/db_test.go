@@ -575,3 +575,32 @@ func TestGroupedWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduledExperiments: the experiments whose configuration has a
+// schedule are listed, in the states asked for, and not the others.
+func TestScheduledExperiments(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if err := d.CreateDevice(ctx, Device{Name: "tap1", Hostname: "127.0.0.1", Port: 8081, Token: "t",
+		Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []struct{ name, state, config string }{
+		{"plain", "configured", `{"filter":"udp"}`},
+		{"sched", "configured", `{"filter":"udp","schedule":{"start_at":"2026-12-01T00:00:00Z"}}`},
+		{"sched-done", "done", `{"schedule":{"start_at":"2026-12-01T00:00:00Z"}}`},
+		{"none", "instantiated", ``},
+	} {
+		if _, err := d.CreateExperiment(ctx, Experiment{Name: e.name, Owner: "bob", State: e.state, Config: e.config,
+			Created: time.Now(), Devices: []Pairing{{Device: "tap1", Interface: "lo"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := d.ScheduledExperiments(ctx, "configured", "running", "paused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "sched" || len(got[0].Devices) != 1 {
+		t.Errorf("ScheduledExperiments = %+v, want sched with its pairing", got)
+	}
+}

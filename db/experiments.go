@@ -148,8 +148,26 @@ func (d *DB) GetExperiment(ctx context.Context, id int64) (Experiment, error) {
 // keeps only experiments in one of them. It makes two queries, whatever
 // the number of experiments.
 func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string) ([]Experiment, error) {
+	return d.listExperiments(ctx, owner, false, states...)
+}
+
+// ScheduledExperiments is ListExperiments of every owner's experiments
+// whose configuration may have a schedule: at least those that have one
+// (the caller checks). The conflict check of a start by hand reads them
+// alone: the others cannot conflict with it (issue 15: every start read
+// every experiment under the schedule lock).
+func (d *DB) ScheduledExperiments(ctx context.Context, states ...string) ([]Experiment, error) {
+	return d.listExperiments(ctx, "", true, states...)
+}
+
+// listExperiments is ListExperiments, of the configurations that mention
+// a schedule only when scheduled.
+func (d *DB) listExperiments(ctx context.Context, owner string, scheduled bool, states ...string) ([]Experiment, error) {
 	where := `WHERE (? = '' OR e.owner = ?)`
 	args := []any{owner, owner}
+	if scheduled {
+		where += ` AND e.config LIKE '%"schedule":%'`
+	}
 	if len(states) > 0 {
 		where += ` AND e.state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
 		for _, s := range states {
