@@ -32,6 +32,7 @@ import (
 
 	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/internal/secretfile"
+	"github.com/gimsproject/gims/internal/servertiming"
 )
 
 // Errors the store returns, wrapped with context; the AM maps them to
@@ -267,6 +268,7 @@ type write struct {
 // possibly with the writes queued beside it. The caller whose turn comes
 // (writeSem) commits what is queued then; the others wait for it.
 func (d *DB) grouped(ctx context.Context, fn func(*sql.Tx) error) error {
+	defer servertiming.BeginKind(ctx, servertiming.KindDB)()
 	w := &write{ctx: ctx, fn: fn, done: make(chan struct{})}
 	d.queueMu.Lock()
 	d.queue = append(d.queue, w)

@@ -15,8 +15,8 @@ import (
 // simulated capture devices (the real device API and capture path), and
 // checks each answer's Server-Timing header: present, device time above
 // zero for the calls that wait on the devices (pause, start, stop) and
-// zero for the status (answered from memory), device ≤ total and am =
-// total − device. /metrics then has the AM's own time per method.
+// zero for the status (answered from memory), device ≤ total, am =
+// total − device, and database write time (within am) for the transitions. /metrics then has the AM's own time per method.
 func TestServerTiming(t *testing.T) {
 	h, id := runningStatusHandler(t, 2)
 	srv := httptest.NewServer(h)
@@ -53,8 +53,15 @@ func TestServerTiming(t *testing.T) {
 		device, okD := got[servertiming.Device]
 		own, okA := got[servertiming.AM]
 		total, okT := got[servertiming.Total]
-		if !okD || !okA || !okT {
-			t.Fatalf("%s %s: Server-Timing %q: want device, am and total", tc.pos, tc.method, value)
+		db, okW := got[servertiming.DB]
+		if !okD || !okA || !okT || !okW {
+			t.Fatalf("%s %s: Server-Timing %q: want device, db, am and total", tc.pos, tc.method, value)
+		}
+		if tc.device && db <= 0 { // the transitions are recorded
+			t.Errorf("%s %s: Server-Timing %q: no database write time", tc.pos, tc.method, value)
+		}
+		if db > own+5*time.Microsecond {
+			t.Errorf("%s %s: Server-Timing %q: db is part of am", tc.pos, tc.method, value)
 		}
 		if tc.device && device <= 0 {
 			t.Errorf("%s %s: Server-Timing %q: device time 0, the call waits on the devices", tc.pos, tc.method, value)

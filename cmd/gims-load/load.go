@@ -443,6 +443,9 @@ func (r *runner) timed(ctx context.Context, id *identity, m method, rec *recorde
 		device, own = -1, -1
 	}
 	rec.record(m, d, device, own, err)
+	if w, ok := t[servertiming.DB]; ok && okD && okA {
+		rec.writes[m] = append(rec.writes[m], w)
+	}
 	return err
 }
 

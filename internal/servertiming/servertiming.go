@@ -3,9 +3,10 @@
 // with the request's total in a standard Server-Timing response header
 // (https://www.w3.org/TR/server-timing/):
 //
-//	Server-Timing: device;dur=12.3, am;dur=4.5, total;dur=16.8
+//	Server-Timing: device;dur=12.3, db;dur=1.2, am;dur=4.5, total;dur=16.8
 //
-// (durations in milliseconds; am = total − device). A request's Timer
+// (durations in milliseconds; am = total − device; db, the time spent
+// waiting for and in database writes, is part of am). A request's Timer
 // travels in its context; the device client opens a span around every
 // call it makes (Begin). Spans that overlap (calls to several devices in
 // parallel) count once, as the wall time during which at least one device
@@ -34,7 +35,29 @@ const (
 	// Total is the request's time in the handler, until its answer was
 	// written.
 	Total = "total"
+	// DB is the wall time at least one database write of the request was
+	// queued or running (part of AM).
+	DB = "db"
 )
+
+// Kind is what a span waits on.
+type Kind int
+
+// The kinds of spans.
+const (
+	// KindDevice is a call to a capture device.
+	KindDevice Kind = iota
+	// KindDB is a database write, its wait in the write queue included.
+	KindDB
+	nKinds
+)
+
+// span accumulates the spans of one kind.
+type span struct {
+	inFlight int           // spans open
+	since    time.Time     // when inFlight went from 0 to 1
+	total    time.Duration // closed spans of inFlight > 0
+}
 
 // Timer accumulates one request's device time. It is safe for concurrent
 // use: the device calls of a transition run in parallel.
@@ -42,10 +65,8 @@ type Timer struct {
 	now   func() time.Time
 	start time.Time
 
-	mu       sync.Mutex
-	inFlight int           // device calls in flight
-	since    time.Time     // when inFlight went from 0 to 1
-	device   time.Duration // closed spans of inFlight > 0
+	mu    sync.Mutex
+	spans [nKinds]span
 }
 
 // New returns a Timer whose request starts now (now() of the clock).
@@ -70,29 +91,37 @@ func nothing() {}
 
 // Begin opens a device span on the Timer ctx carries and returns what
 // closes it; without a Timer it does nothing.
-func Begin(ctx context.Context) (end func()) {
+func Begin(ctx context.Context) (end func()) { return BeginKind(ctx, KindDevice) }
+
+// BeginKind opens a span of kind k on the Timer ctx carries and returns
+// what closes it; without a Timer it does nothing.
+func BeginKind(ctx context.Context, k Kind) (end func()) {
 	t := From(ctx)
 	if t == nil {
 		return nothing
 	}
-	return t.Begin()
+	return t.BeginKind(k)
 }
 
 // Begin opens a device span and returns what closes it (once).
-func (t *Timer) Begin() (end func()) {
+func (t *Timer) Begin() (end func()) { return t.BeginKind(KindDevice) }
+
+// BeginKind opens a span of kind k and returns what closes it (once).
+func (t *Timer) BeginKind(k Kind) (end func()) {
 	t.mu.Lock()
-	if t.inFlight == 0 {
-		t.since = t.now()
+	sp := &t.spans[k]
+	if sp.inFlight == 0 {
+		sp.since = t.now()
 	}
-	t.inFlight++
+	sp.inFlight++
 	t.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			t.mu.Lock()
-			t.inFlight--
-			if t.inFlight == 0 {
-				t.device += t.now().Sub(t.since)
+			sp.inFlight--
+			if sp.inFlight == 0 {
+				sp.total += t.now().Sub(sp.since)
 			}
 			t.mu.Unlock()
 		})
@@ -101,12 +130,17 @@ func (t *Timer) Begin() (end func()) {
 
 // Device returns the device time so far, a span still open counted up
 // to now.
-func (t *Timer) Device() time.Duration {
+func (t *Timer) Device() time.Duration { return t.Spent(KindDevice) }
+
+// Spent returns the time of the spans of kind k so far, a span still
+// open counted up to now.
+func (t *Timer) Spent(k Kind) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := t.device
-	if t.inFlight > 0 {
-		d += t.now().Sub(t.since)
+	sp := &t.spans[k]
+	d := sp.total
+	if sp.inFlight > 0 {
+		d += t.now().Sub(sp.since)
 	}
 	return d
 }
@@ -114,18 +148,20 @@ func (t *Timer) Device() time.Duration {
 // Elapsed returns the time since the request started.
 func (t *Timer) Elapsed() time.Duration { return t.now().Sub(t.start) }
 
-// Value is the header's value now: device, am and total durations.
+// Value is the header's value now: device, db, am and total durations.
 func (t *Timer) Value() string {
 	total := t.Elapsed()
 	device := min(t.Device(), total)
-	return Format(device, total)
+	return Format(device, min(t.Spent(KindDB), total-device), total)
 }
 
 // Format returns the header value of a request that took total, device of
-// which waiting on devices.
-func Format(device, total time.Duration) string {
-	b := make([]byte, 0, 64)
+// which waiting on devices and db waiting for and in database writes.
+func Format(device, db, total time.Duration) string {
+	b := make([]byte, 0, 80)
 	b = appendMetric(b, Device, device)
+	b = append(b, ", "...)
+	b = appendMetric(b, DB, db)
 	b = append(b, ", "...)
 	b = appendMetric(b, AM, total-device)
 	b = append(b, ", "...)

@@ -31,7 +31,9 @@ func TestDeviceSpans(t *testing.T) {
 		t.Errorf("Device() with a span open = %v, want %v", got, want)
 	}
 	b()
-	c.advance(7 * time.Millisecond) // AM time
+	w := BeginKind(ctx, KindDB)
+	c.advance(7 * time.Millisecond) // AM time, 7 ms of it a write
+	w()
 	d := Begin(ctx)
 	c.advance(3 * time.Millisecond)
 	d()
@@ -41,7 +43,10 @@ func TestDeviceSpans(t *testing.T) {
 	if got, want := tm.Elapsed(), 45*time.Millisecond; got != want {
 		t.Errorf("Elapsed() = %v, want %v", got, want)
 	}
-	if got, want := tm.Value(), "device;dur=33.000, am;dur=12.000, total;dur=45.000"; got != want {
+	if got, want := tm.Spent(KindDB), 7*time.Millisecond; got != want {
+		t.Errorf("Spent(KindDB) = %v, want %v", got, want)
+	}
+	if got, want := tm.Value(), "device;dur=33.000, db;dur=7.000, am;dur=12.000, total;dur=45.000"; got != want {
 		t.Errorf("Value() = %q, want %q", got, want)
 	}
 	// Without a Timer in the context, Begin measures nothing.
@@ -56,8 +61,9 @@ func TestParse(t *testing.T) {
 		value string
 		want  map[string]time.Duration
 	}{
-		{"#0", Format(12300*time.Microsecond, 16800*time.Microsecond),
-			map[string]time.Duration{Device: 12300 * time.Microsecond, AM: 4500 * time.Microsecond, Total: 16800 * time.Microsecond}},
+		{"#0", Format(12300*time.Microsecond, time.Millisecond, 16800*time.Microsecond),
+			map[string]time.Duration{Device: 12300 * time.Microsecond, DB: time.Millisecond, AM: 4500 * time.Microsecond,
+				Total: 16800 * time.Microsecond}},
 		{"#1", `cache;desc="Cache Read";dur=23.2, db;dur=53 , app;dur=47.2`,
 			map[string]time.Duration{"cache": 23200 * time.Microsecond, "db": 53 * time.Millisecond, "app": 47200 * time.Microsecond}},
 		{"#2", "miss, device;dur=x, am;dur=-1, total;DUR=\"2\"", map[string]time.Duration{Total: 2 * time.Millisecond}},
