@@ -213,13 +213,11 @@ type Manager struct {
 	stopped   map[int64]*liveStatus
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
-	// running is the number of running experiments at database version
-	// runningVersion (runningOK: read once), for the statuses
-	// (runningExperiments); runningMu guards them.
-	runningMu      sync.Mutex
-	running        int
-	runningVersion uint64
-	runningOK      bool
+	// running is the number of running experiments at a database
+	// version, for the statuses (runningExperiments); runningMu makes one
+	// caller read it while the others wait.
+	runningMu sync.Mutex
+	running   atomic.Pointer[runningCount]
 
 	// cancelling tells whether the monitor's cancels of starts without
 	// an answer run (beside its rounds).

@@ -113,17 +113,27 @@ func (m *Manager) current(id int64, version uint64) (*statusEntry, bool) {
 // wait for its answer.
 func (m *Manager) runningExperiments(ctx context.Context) (int, error) {
 	version := m.db.ExperimentsVersion()
+	if c := m.running.Load(); c != nil && c.version == version {
+		return c.n, nil // no lock on the status's hot path
+	}
 	m.runningMu.Lock()
 	defer m.runningMu.Unlock()
-	if m.runningOK && m.runningVersion == version {
-		return m.running, nil
+	if c := m.running.Load(); c != nil && c.version == version {
+		return c.n, nil
 	}
 	counts, err := m.db.CountExperiments(ctx)
 	if err != nil {
 		return 0, err
 	}
-	m.running, m.runningVersion, m.runningOK = counts[StateRunning], version, true
-	return m.running, nil
+	m.running.Store(&runningCount{version: version, n: counts[StateRunning]})
+	return counts[StateRunning], nil
+}
+
+// runningCount is the number of running experiments at a database
+// version.
+type runningCount struct {
+	version uint64
+	n       int
 }
 
 // keepStatus keeps the answers for e, built from the database at version
