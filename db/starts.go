@@ -10,8 +10,14 @@ import (
 
 // InstanceID returns the random identifier of this database's aggregate
 // manager, made on first use: it starts the StartJob request ids, so that
-// two managers sharing a device never mistake each other's requests.
+// two managers sharing a device never mistake each other's requests. It
+// is read once: every start needs it, and it never changes.
 func (d *DB) InstanceID(ctx context.Context) (string, error) {
+	d.instanceMu.Lock()
+	defer d.instanceMu.Unlock()
+	if d.instance != "" {
+		return d.instance, nil
+	}
 	var b [6]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics rather)
 	if _, err := d.exec(ctx, `INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?)`,
