@@ -604,3 +604,27 @@ func TestScheduledExperiments(t *testing.T) {
 		t.Errorf("ScheduledExperiments = %+v, want sched with its pairing", got)
 	}
 }
+
+// TestNextStartAttempt counts the starts of an experiment through the
+// write queue.
+func TestNextStartAttempt(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if err := d.CreateDevice(ctx, Device{Name: "tap1", Hostname: "127.0.0.1", Port: 8081, Token: "t",
+		Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := d.CreateExperiment(ctx, Experiment{Name: "x", Owner: "bob", State: "configured", Created: time.Now(),
+		Devices: []Pairing{{Device: "tap1", Interface: "lo"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 3; want++ {
+		if n, err := d.NextStartAttempt(ctx, id); err != nil || n != want {
+			t.Errorf("NextStartAttempt = %d, %v; want %d", n, err, want)
+		}
+	}
+	if _, err := d.NextStartAttempt(ctx, id+100); err == nil {
+		t.Error("NextStartAttempt of no experiment: no error")
+	}
+}
