@@ -79,6 +79,8 @@ func TestOpenInvalidConfiguration(t *testing.T) {
 			"invalid database configuration: BusyTimeout must be positive, got 0s"},
 		{"negative connections", func(c *Configuration) { c.MaxOpenConns = -1 },
 			"invalid database configuration: MaxOpenConns must be positive, got -1"},
+		{"zero checkpoint interval", func(c *Configuration) { c.CheckpointInterval = 0 },
+			"invalid database configuration: CheckpointInterval must be positive, got 0s"},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
@@ -626,5 +628,42 @@ func TestNextStartAttempt(t *testing.T) {
 	}
 	if _, err := d.NextStartAttempt(ctx, id+100); err == nil {
 		t.Error("NextStartAttempt of no experiment: no error")
+	}
+}
+
+// TestWritesDoNotCheckpoint: a write larger than SQLite's automatic
+// checkpoint (1,000 pages) stays in the write-ahead log until the
+// checkpointer copies it into the database file.
+func TestWritesDoNotCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gims.db")
+	cfg := at(path)
+	cfg.CheckpointInterval = time.Hour // the test checkpoints itself
+	d, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.exec(ctx, `CREATE TABLE scratch (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.exec(ctx, `INSERT INTO scratch (b) VALUES (zeroblob(6000000))`); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if n := size(); n > 1<<20 {
+		t.Errorf("database file of %d bytes after the write: it was checkpointed by the write", n)
+	}
+	if err := d.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(); n < 6000000 {
+		t.Errorf("database file of %d bytes after the checkpoint, want the 6 MB written", n)
 	}
 }

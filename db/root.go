@@ -56,17 +56,25 @@ type Configuration struct {
 	// run side by side, writers queue for the write lock.
 	MaxOpenConns int
 	// Logger receives the warning when Open had to make the database's
-	// files private (default: discard; required).
+	// files private, and checkpoint failures (default: discard;
+	// required).
 	Logger *slog.Logger
+	// CheckpointInterval is how often the write-ahead log is copied into
+	// the database file (a passive checkpoint, default 1 s), beside the
+	// writes: the writes themselves never checkpoint, so that none waits
+	// for the checkpoint's fsync (issue 15: under disk contention that
+	// stalled the write queue for hundreds of milliseconds).
+	CheckpointInterval time.Duration
 }
 
 // DefaultConfiguration returns the documented defaults (Path still to
 // set).
 func DefaultConfiguration() Configuration {
 	return Configuration{
-		BusyTimeout:  30 * time.Second,
-		MaxOpenConns: 32,
-		Logger:       slog.New(slog.DiscardHandler),
+		BusyTimeout:        30 * time.Second,
+		MaxOpenConns:       32,
+		Logger:             slog.New(slog.DiscardHandler),
+		CheckpointInterval: time.Second,
 	}
 }
 
@@ -77,6 +85,7 @@ func (c Configuration) Validate() error {
 		check.Positive("BusyTimeout", c.BusyTimeout),
 		check.Positive("MaxOpenConns", c.MaxOpenConns),
 		check.Set("Logger", c.Logger != nil, "set"),
+		check.Positive("CheckpointInterval", c.CheckpointInterval),
 	)
 }
 
@@ -101,6 +110,12 @@ type DB struct {
 	writeSem chan struct{}
 	queueMu  sync.Mutex
 	queue    []*write
+	// writer is the connection of every write; it never checkpoints
+	// (checkpoints does, until stop is closed; then stopped is).
+	writer        *sql.Conn
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
+	log           *slog.Logger
 }
 
 // ExperimentsVersion changes after every write that may change what an
@@ -173,8 +188,21 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	}
 	sdb.SetMaxOpenConns(cfg.MaxOpenConns)
 	sdb.SetMaxIdleConns(cfg.MaxOpenConns)
-	d := &DB{sql: sdb, experimentAt: map[int64]uint64{}, writeSem: make(chan struct{}, 1)}
+	d := &DB{sql: sdb, experimentAt: map[int64]uint64{}, writeSem: make(chan struct{}, 1), log: cfg.Logger,
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	// One connection for every write (they run one at a time), which
+	// never checkpoints: the checkpointer does, beside it.
+	writer, err := sdb.Conn(ctx)
+	if err == nil {
+		_, err = writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0")
+	}
+	if err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("unable to open %s: %w", cfg.Path, err)
+	}
+	d.writer = writer
 	if err := d.migrate(ctx); err != nil {
+		writer.Close()
 		sdb.Close()
 		return nil, fmt.Errorf("unable to migrate %s: %w", cfg.Path, err)
 	}
@@ -186,10 +214,37 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	// -wal and -shm left open by an older version are used as they are by
 	// SQLite: only now do they surely exist.
 	if err := tightenFiles(cfg); err != nil {
+		writer.Close()
 		sdb.Close()
 		return nil, err
 	}
+	go d.checkpoints(cfg.CheckpointInterval)
 	return d, nil
+}
+
+// checkpoints runs a passive checkpoint every interval until Close: it
+// copies what the write-ahead log holds into the database file without
+// waiting for readers or writers, and the writes go on meanwhile.
+func (d *DB) checkpoints(interval time.Duration) {
+	defer close(d.stopped)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+		if err := d.checkpoint(); err != nil {
+			d.log.Warn("database checkpoint failed", "error", err)
+		}
+	}
+}
+
+// checkpoint runs one passive checkpoint.
+func (d *DB) checkpoint() error {
+	_, err := d.sql.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	return err
 }
 
 // tightenFiles makes the database, -wal and -shm files that exist
@@ -208,8 +263,16 @@ func tightenFiles(cfg Configuration) error {
 	return nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.sql.Close() }
+// Close closes the database (the last connection to close checkpoints
+// what is left).
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.stop)
+		<-d.stopped
+		d.writer.Close()
+	})
+	return d.sql.Close()
+}
 
 // tx runs fn in a write transaction, committed when fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -304,7 +367,7 @@ func (d *DB) commit(batch []*write) {
 	}
 	// The transaction is the batch's, not its first caller's: that one
 	// going away must not roll back the others.
-	tx, err := d.sql.BeginTx(context.WithoutCancel(batch[0].ctx), nil)
+	tx, err := d.writer.BeginTx(context.WithoutCancel(batch[0].ctx), nil)
 	if err != nil {
 		for _, w := range batch {
 			w.err = err
