@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gimsproject/gims/internal/servertiming"
@@ -79,6 +81,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // (servertiming): the AM reports its device time per API request.
 func (c *Client) call(ctx context.Context, method string, args []any, reply any) error {
 	defer servertiming.Begin(ctx)()
+	ctx, endPool := poolTrace(ctx)
+	defer endPool()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	err := xmlrpc.Call(ctx, c.cfg.HTTP, c.rpcURL, c.header, method, args, reply)
@@ -100,6 +104,39 @@ func (c *Client) call(ctx context.Context, method string, args []any, reply any)
 		return err
 	}
 	return fmt.Errorf("%s: %w (not an answer of the device API)", method, ErrNotDevice)
+}
+
+// poolTrace returns ctx with an HTTP trace that opens a pool span of the
+// request timer ctx carries (servertiming) while the call waits for a
+// connection to the device (ctx itself without a timer), and what closes
+// a span still open (a call that failed before it got a connection).
+func poolTrace(ctx context.Context) (context.Context, func()) {
+	t := servertiming.From(ctx)
+	if t == nil {
+		return ctx, func() {}
+	}
+	var (
+		mu  sync.Mutex
+		end func()
+	)
+	closeSpan := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if end != nil {
+			end()
+			end = nil
+		}
+	}
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if end == nil {
+				end = t.BeginKind(servertiming.KindPool)
+			}
+		},
+		GotConn: func(httptrace.GotConnInfo) { closeSpan() },
+	}), closeSpan
 }
 
 // Capabilities fetches the device's capabilities.

@@ -54,8 +54,12 @@ func TestServerTiming(t *testing.T) {
 		own, okA := got[servertiming.AM]
 		total, okT := got[servertiming.Total]
 		db, okW := got[servertiming.DB]
-		if !okD || !okA || !okT || !okW {
-			t.Fatalf("%s %s: Server-Timing %q: want device, db, am and total", tc.pos, tc.method, value)
+		pool, okP := got[servertiming.Pool]
+		if !okD || !okA || !okT || !okW || !okP {
+			t.Fatalf("%s %s: Server-Timing %q: want device, db, am, total and pool", tc.pos, tc.method, value)
+		}
+		if pool > device+5*time.Microsecond {
+			t.Errorf("%s %s: Server-Timing %q: pool is part of device", tc.pos, tc.method, value)
 		}
 		if tc.device && db <= 0 { // the transitions are recorded
 			t.Errorf("%s %s: Server-Timing %q: no database write time", tc.pos, tc.method, value)

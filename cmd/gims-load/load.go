@@ -446,6 +446,9 @@ func (r *runner) timed(ctx context.Context, id *identity, m method, rec *recorde
 	if w, ok := t[servertiming.DB]; ok && okD && okA {
 		rec.writes[m] = append(rec.writes[m], w)
 	}
+	if p, ok := t[servertiming.Pool]; ok && okD && okA {
+		rec.pool[m] = append(rec.pool[m], p)
+	}
 	return err
 }
 

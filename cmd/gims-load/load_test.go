@@ -277,7 +277,8 @@ func TestWriteTable(t *testing.T) {
 		"1 clients for 2.0 s: 6 calls, 3.0 calls/s",
 		"device time excluded (client-observed latency minus the AM's Server-Timing device time): p99 280 ms over 3 calls; " +
 			"target p99 < 250 ms at 100 clients: **not met**. The AM's own time (Server-Timing am, its handler alone): p99 200 ms, " +
-			"of which database writes (queue included) p50 0.00 ms, p99 0.00 ms.",
+			"of which database writes (queue included) p50 0.00 ms, p99 0.00 ms. The device time includes the wait for " +
+			"one of the AM's connections to the device: p50 0.00 ms, p99 0.00 ms.",
 		"error: StopExperiment: fault 5: device local unreachable\n",
 	} {
 		if !strings.Contains(out, want) {

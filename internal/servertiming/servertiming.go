@@ -3,10 +3,12 @@
 // with the request's total in a standard Server-Timing response header
 // (https://www.w3.org/TR/server-timing/):
 //
-//	Server-Timing: device;dur=12.3, db;dur=1.2, am;dur=4.5, total;dur=16.8
+//	Server-Timing: device;dur=12.3, db;dur=1.2, am;dur=4.5, total;dur=16.8, pool;dur=0.4
 //
 // (durations in milliseconds; am = total − device; db, the time spent
-// waiting for and in database writes, is part of am). A request's Timer
+// waiting for and in database writes, is part of am; pool, the time device
+// calls waited for a connection to their device, is part of device). A
+// request's Timer
 // travels in its context; the device client opens a span around every
 // call it makes (Begin). Spans that overlap (calls to several devices in
 // parallel) count once, as the wall time during which at least one device
@@ -38,6 +40,9 @@ const (
 	// DB is the wall time at least one database write of the request was
 	// queued or running (part of AM).
 	DB = "db"
+	// Pool is the wall time at least one device call of the request
+	// waited for a connection to its device (part of Device).
+	Pool = "pool"
 )
 
 // Kind is what a span waits on.
@@ -49,6 +54,9 @@ const (
 	KindDevice Kind = iota
 	// KindDB is a database write, its wait in the write queue included.
 	KindDB
+	// KindPool is the wait for a connection to a device (part of a device
+	// call): the AM bounds its connections to each device.
+	KindPool
 	nKinds
 )
 
@@ -148,11 +156,13 @@ func (t *Timer) Spent(k Kind) time.Duration {
 // Elapsed returns the time since the request started.
 func (t *Timer) Elapsed() time.Duration { return t.now().Sub(t.start) }
 
-// Value is the header's value now: device, db, am and total durations.
+// Value is the header's value now: device, pool, db, am and total
+// durations.
 func (t *Timer) Value() string {
 	total := t.Elapsed()
 	device := min(t.Device(), total)
-	return Format(device, min(t.Spent(KindDB), total-device), total)
+	v := Format(device, min(t.Spent(KindDB), total-device), total)
+	return v + ", " + string(appendMetric(nil, Pool, min(t.Spent(KindPool), device)))
 }
 
 // Format returns the header value of a request that took total, device of

@@ -46,7 +46,7 @@ func TestDeviceSpans(t *testing.T) {
 	if got, want := tm.Spent(KindDB), 7*time.Millisecond; got != want {
 		t.Errorf("Spent(KindDB) = %v, want %v", got, want)
 	}
-	if got, want := tm.Value(), "device;dur=33.000, db;dur=7.000, am;dur=12.000, total;dur=45.000"; got != want {
+	if got, want := tm.Value(), "device;dur=33.000, db;dur=7.000, am;dur=12.000, total;dur=45.000, pool;dur=0.000"; got != want {
 		t.Errorf("Value() = %q, want %q", got, want)
 	}
 	// Without a Timer in the context, Begin measures nothing.
