@@ -164,17 +164,22 @@ func (m *Manager) ConfigureExperiment(ctx context.Context, p Principal, id int64
 	}
 	// The schedule's conflict check and its storage are one step; a
 	// configured experiment never ran, so runs of a former schedule
-	// were all skipped, and are forgotten with it.
-	m.schedMu.Lock()
-	defer m.schedMu.Unlock()
+	// were all skipped, and are forgotten with it. A configuration
+	// without a schedule holds no interface (schedule.Holds) and checks
+	// nothing: it does not wait for the others' checks, and without a
+	// former schedule there are no runs to forget.
 	if s := view.Schedule; s != nil {
+		m.schedMu.Lock()
+		defer m.schedMu.Unlock()
 		p := schedule.FromView(s)
 		if err := m.checkConflicts(ctx, &e, p.Windows(0, m.cfg.Now(), 0), true); err != nil {
 			return amapi.Settings{}, fmt.Errorf("configure %d: %w", id, err)
 		}
 	}
-	if err := m.db.DeleteRuns(ctx, id); err != nil {
-		return amapi.Settings{}, err
+	if view.Schedule != nil || planOf(&e) != nil {
+		if err := m.db.DeleteRuns(ctx, id); err != nil {
+			return amapi.Settings{}, err
+		}
 	}
 	if _, err := m.db.UpdateExperiment(ctx, id, p.Name, func(x *db.Experiment) error {
 		if x.State != e.State {
@@ -307,7 +312,7 @@ func (m *Manager) checkOnDevice(ctx context.Context, pair db.Pairing, v *amapi.C
 	if compiled[lt] {
 		return nil
 	}
-	if err := m.filters.Check(ctx, lt, v.Snaplen, v.Filter); err != nil {
+	if err := m.checkFilter(ctx, lt, v.Snaplen, v.Filter); err != nil {
 		var fe *capture.FilterError
 		if errors.As(err, &fe) {
 			return invalidf("filter %q on %s:%s: %s", fe.Expr, d.Name, pair.Interface, fe.Msg)

@@ -28,7 +28,11 @@ const FilesPath = "/files/"
 // ([]amapi.CounterRow, by time), flows ([]amapi.FlowRow, largest first) or files
 // ([]amapi.FileRow). Results come from the devices, or from the AM's copies
 // when a device cannot be reached or the final copies are pulled.
+//
+// An answer is kept for a second at most, until the experiment changes
+// (resultscache.go).
 func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int64, q amapi.ResultsQuery) (any, error) {
+	version := m.db.ExperimentVersion(id)
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
 		return nil, err
@@ -46,14 +50,25 @@ func (m *Manager) GetExperimentResults(ctx context.Context, p Principal, id int6
 		return nil, invalidf("offset must be at most %d", 1<<20)
 	}
 	switch q.Kind {
-	case amapi.KindCounters:
-		return m.counters(ctx, &e, q.Offset, q.Limit)
-	case amapi.KindFlows:
-		return m.flows(ctx, &e, q.Offset, q.Limit)
-	case amapi.KindFiles:
-		return m.files(ctx, &e)
+	case amapi.KindCounters, amapi.KindFlows, amapi.KindFiles:
+	default:
+		return nil, invalidf("kind must be %q, %q or %q, not %q", amapi.KindCounters, amapi.KindFlows, amapi.KindFiles, q.Kind)
 	}
-	return nil, invalidf("kind must be %q, %q or %q, not %q", amapi.KindCounters, amapi.KindFlows, amapi.KindFiles, q.Kind)
+	if q.Kind == amapi.KindFiles {
+		q.Offset, q.Limit = 0, 0 // not paged
+	}
+	// The callers that ask at once share one fetch, which a caller that
+	// goes away does not cut short (the device calls have their timeout).
+	fetchCtx := context.WithoutCancel(ctx)
+	return m.keptResults(ctx, resultsKey{id: id, version: version, query: q}, func() (any, error) {
+		switch q.Kind {
+		case amapi.KindCounters:
+			return m.counters(fetchCtx, &e, q.Offset, q.Limit)
+		case amapi.KindFlows:
+			return m.flows(fetchCtx, &e, q.Offset, q.Limit)
+		}
+		return m.files(fetchCtx, &e)
+	})
 }
 
 // source says where one pairing's results are read: from the device

@@ -172,6 +172,10 @@ type Manager struct {
 
 	// filters compiles the filters of configurations to check them.
 	filters *capture.FilterCompiler
+	// verdicts are the filter compilations' kept verdicts (checkFilter).
+	verdicts filterVerdicts
+	// results are GetExperimentResults' answers kept (resultscache.go).
+	results resultsCache
 	// flowSnaps keeps the in-memory flow snapshots of the experiments
 	// queried last across the per-request opens of their flow stores.
 	flowSnaps *flowstore.Snapshots
@@ -209,6 +213,11 @@ type Manager struct {
 	stopped   map[int64]*liveStatus
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
+	// running is the number of running experiments at a database
+	// version, for the statuses (runningExperiments); runningMu makes one
+	// caller read it while the others wait.
+	runningMu sync.Mutex
+	running   atomic.Pointer[runningCount]
 
 	// cancelling tells whether the monitor's cancels of starts without
 	// an answer run (beside its rounds).

@@ -73,7 +73,14 @@ func (m *Manager) checkConflicts(ctx context.Context, e *db.Experiment, mine []s
 	if len(mine) == 0 {
 		return nil
 	}
-	others, err := m.db.ListExperiments(ctx, "", StateConfigured, StateRunning, StatePaused)
+	list := m.db.ListExperiments
+	if !scheduled {
+		// Only experiments with a schedule may conflict with this one.
+		list = func(ctx context.Context, _ string, states ...string) ([]db.Experiment, error) {
+			return m.db.ScheduledExperiments(ctx, states...)
+		}
+	}
+	others, err := list(ctx, "", StateConfigured, StateRunning, StatePaused)
 	if err != nil {
 		return err
 	}

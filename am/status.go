@@ -32,17 +32,17 @@ func (m *Manager) GetExperimentStatus(ctx context.Context, p Principal, id int64
 // an answer encoded and serve it again while the stamp holds. Stamp 0: the
 // answer was not kept (it may change at the next call).
 func (m *Manager) ExperimentStatus(ctx context.Context, p Principal, id int64) (_ amapi.Status, stamp uint64, _ error) {
-	if s, stamp, ok := m.cachedStatus(p, id); ok {
+	if s, stamp, ok := m.cachedStatus(ctx, p, id); ok {
 		return s, stamp, nil
 	}
 	// One rebuild at a time: the callers that missed together wait for
 	// the first one's answer instead of all reading the database.
 	unlock := m.lockRebuild(id)
 	defer unlock()
-	if s, stamp, ok := m.cachedStatus(p, id); ok {
+	if s, stamp, ok := m.cachedStatus(ctx, p, id); ok {
 		return s, stamp, nil
 	}
-	version := m.db.ExperimentsVersion()
+	version := m.db.ExperimentVersion(id)
 	e, err := m.experiment(ctx, p, id)
 	if err != nil {
 		return amapi.Status{}, 0, err
@@ -80,11 +80,11 @@ func (m *Manager) ExperimentStatus(ctx context.Context, p Principal, id int64) (
 		// answered that its job is done.
 		keep = final(&e, detail)
 	}
-	counts, err := m.db.CountExperiments(ctx)
+	running, err := m.runningExperiments(ctx)
 	if err != nil {
 		return amapi.Status{}, 0, err
 	}
-	admin, exp := m.aggregate(&e, detail, counts), m.aggregate(&e, brief, counts)
+	admin, exp := m.aggregate(&e, detail, running), m.aggregate(&e, brief, running)
 	admin.Expires, admin.FilesExpired = expires, expired
 	exp.Expires, exp.FilesExpired = expires, expired
 	for _, s := range []*amapi.Status{&admin, &exp} {
@@ -93,7 +93,7 @@ func (m *Manager) ExperimentStatus(ctx context.Context, p Principal, id int64) (
 		}
 	}
 	if keep {
-		stamp = m.keepStatus(&e, version, liveAt, admin, exp)
+		stamp = m.keepStatus(&e, version, running, liveAt, admin, exp)
 	}
 	if p.IsAdmin() {
 		return admin, stamp, nil
@@ -210,11 +210,11 @@ func storedStatus(pair *db.Pairing) amapi.DeviceStatus {
 	return st
 }
 
-// aggregate sums the devices' statuses into the experiment's; counts
-// are the experiments by state.
-func (m *Manager) aggregate(e *db.Experiment, devs []amapi.DeviceStatus, counts map[string]int) amapi.Status {
+// aggregate sums the devices' statuses into the experiment's; running
+// is the number of running experiments.
+func (m *Manager) aggregate(e *db.Experiment, devs []amapi.DeviceStatus, running int) amapi.Status {
 	s := amapi.Status{ID: e.ID, State: e.State, ElapsedS: m.elapsed(e).Seconds(), Errors: []string{},
-		RunningExperiments: counts[StateRunning], Devices: devs}
+		RunningExperiments: running, Devices: devs}
 	for i, d := range devs {
 		s.Packets += d.Packets
 		s.Bytes += d.Bytes

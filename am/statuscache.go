@@ -1,6 +1,7 @@
 package am
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -17,9 +18,13 @@ import (
 //     discard what it finds), so that no status from before a pause or a
 //     start is shown after it.
 //   - statuses: the whole answer, for admins and for experimenters, with
-//     the database version it was built at (db.ExperimentsVersion) and the
-//     live poll it was built from. It holds while neither changed;
-//     only the running time is recomputed.
+//     the experiment's database version it was built at
+//     (db.ExperimentVersion: writes of other experiments leave it alone)
+//     and the live poll it was built from. It holds while neither changed;
+//     only the running time is recomputed, and the number of running
+//     experiments (the one part of the answer that other experiments
+//     change) is put in anew when it changed, under a new stamp, without
+//     reading the experiment again.
 
 // liveStatus is what the last poll of an experiment's devices found.
 type liveStatus struct {
@@ -37,7 +42,8 @@ type statusEntry struct {
 	// stamp identifies the answers (Manager.ExperimentStatus): unique
 	// to this entry, never 0.
 	stamp   uint64
-	version uint64    // db.ExperimentsVersion before the experiment was read
+	version uint64    // db.ExperimentVersion before the experiment was read
+	running int       // the running experiments it says
 	liveAt  time.Time // the live poll it was built from (zero: none)
 	owner   string
 	// timing is the experiment's state and running-time accounting, for
@@ -48,17 +54,32 @@ type statusEntry struct {
 
 // cachedStatus returns a kept answer that is still current, with its
 // stamp.
-func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, uint64, bool) {
-	version := m.db.ExperimentsVersion()
-	m.cacheMu.RLock()
-	defer m.cacheMu.RUnlock()
-	en, ok := m.statuses[id]
-	if !ok || en.version != version || (!p.IsAdmin() && en.owner != p.Name) {
+func (m *Manager) cachedStatus(ctx context.Context, p Principal, id int64) (amapi.Status, uint64, bool) {
+	version := m.db.ExperimentVersion(id)
+	running, err := m.runningExperiments(ctx)
+	if err != nil {
 		return amapi.Status{}, 0, false
 	}
-	if !en.liveAt.IsZero() {
-		l, ok := m.live[id]
-		if !ok || !l.at.Equal(en.liveAt) {
+	m.cacheMu.RLock()
+	en, ok := m.current(id, version)
+	m.cacheMu.RUnlock()
+	if !ok || (!p.IsAdmin() && en.owner != p.Name) {
+		return amapi.Status{}, 0, false
+	}
+	if en.running != running {
+		// Another experiment started or ended: the same answer with
+		// the new count, under a new stamp.
+		m.cacheMu.Lock()
+		if en, ok = m.current(id, version); ok && en.running != running {
+			cp := *en
+			cp.running, cp.admin.RunningExperiments, cp.brief.RunningExperiments = running, running, running
+			m.lastStamp++
+			cp.stamp = m.lastStamp
+			m.statuses[id] = &cp
+			en = &cp
+		}
+		m.cacheMu.Unlock()
+		if !ok {
 			return amapi.Status{}, 0, false
 		}
 	}
@@ -70,9 +91,55 @@ func (m *Manager) cachedStatus(p Principal, id int64) (amapi.Status, uint64, boo
 	return s, en.stamp, true
 }
 
+// current returns the kept answers of experiment id if they were built at
+// version and from its last live poll; cacheMu held.
+func (m *Manager) current(id int64, version uint64) (*statusEntry, bool) {
+	en, ok := m.statuses[id]
+	if !ok || en.version != version {
+		return nil, false
+	}
+	if !en.liveAt.IsZero() {
+		l, ok := m.live[id]
+		if !ok || !l.at.Equal(en.liveAt) {
+			return nil, false
+		}
+	}
+	return en, true
+}
+
+// runningExperiments is the number of running experiments, read from the
+// database once per change of any experiment (db.ExperimentsVersion)
+// however many statuses ask for it: one reader at a time, the others
+// wait for its answer.
+func (m *Manager) runningExperiments(ctx context.Context) (int, error) {
+	version := m.db.ExperimentsVersion()
+	if c := m.running.Load(); c != nil && c.version == version {
+		return c.n, nil // no lock on the status's hot path
+	}
+	m.runningMu.Lock()
+	defer m.runningMu.Unlock()
+	if c := m.running.Load(); c != nil && c.version == version {
+		return c.n, nil
+	}
+	counts, err := m.db.CountExperiments(ctx)
+	if err != nil {
+		return 0, err
+	}
+	m.running.Store(&runningCount{version: version, n: counts[StateRunning]})
+	return counts[StateRunning], nil
+}
+
+// runningCount is the number of running experiments at a database
+// version.
+type runningCount struct {
+	version uint64
+	n       int
+}
+
 // keepStatus keeps the answers for e, built from the database at version
-// and the live poll of liveAt, and returns their stamp.
-func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time, admin, brief amapi.Status) uint64 {
+// (saying running experiments) and the live poll of liveAt, and returns
+// their stamp.
+func (m *Manager) keepStatus(e *db.Experiment, version uint64, running int, liveAt time.Time, admin, brief amapi.Status) uint64 {
 	timing := db.Experiment{ID: e.ID, State: e.State, RunTime: e.RunTime, RunningSince: e.RunningSince}
 	m.cacheMu.Lock()
 	defer m.cacheMu.Unlock()
@@ -90,8 +157,8 @@ func (m *Manager) keepStatus(e *db.Experiment, version uint64, liveAt time.Time,
 		delete(m.statuses, victim)
 	}
 	m.lastStamp++
-	m.statuses[e.ID] = &statusEntry{stamp: m.lastStamp, version: version, liveAt: liveAt, owner: e.Owner, timing: timing,
-		admin: admin, brief: brief}
+	m.statuses[e.ID] = &statusEntry{stamp: m.lastStamp, version: version, running: running, liveAt: liveAt, owner: e.Owner,
+		timing: timing, admin: admin, brief: brief}
 	return m.lastStamp
 }
 

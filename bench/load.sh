@@ -10,7 +10,15 @@
 # Knobs: LOAD_CLIENTS (100), LOAD_DURATION (60s), LOAD_EXPERIMENTS (5),
 # LOAD_PPS (500), LOAD_SLOTS (0: gims-load's default, 32 - experiments - 2,
 # the capture daemon's job limit), LOAD_RECORD (1), LOAD_KEEP (0; 1 keeps
-# the temporary folder with the logs), GO (go).
+# the temporary folder with the logs), LOAD_PROFILE (0; 1 serves the AM's
+# profiler on loopback and keeps, in the kept folder, a CPU profile of the
+# run's middle (am.cpu.pprof) and two goroutine dumps (goroutines-*.txt):
+# `go tool pprof bin/gims-am DIR/am.cpu.pprof`; implies LOAD_KEEP=1), GO (go).
+#
+# gims-load's table has, per method, the client-observed latency and,
+# from the AM's Server-Timing header, the time the AM waited on the
+# device and the latency without it ("excl. device"): issue 15's target is
+# the lifecycle calls' p99 without device time < 250 ms at 100 clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +30,8 @@ PPS=${LOAD_PPS:-500}
 SLOTS=${LOAD_SLOTS:-0}
 RECORD=${LOAD_RECORD:-1}
 KEEP=${LOAD_KEEP:-0}
+PROFILE=${LOAD_PROFILE:-0}
+[ "$PROFILE" = 1 ] && KEEP=1
 BIN=bin
 
 say() { printf 'load.sh: %s\n' "$*" >&2; }
@@ -47,12 +57,13 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-# listen_addr LOG PATTERN: wait (10 s at most) for the daemon to log the
-# address it listens on (it picks a free port) and print it.
+# listen_addr LOG PATTERN [LINE]: wait (10 s at most) for the daemon to
+# log the address it listens on (it picks a free port), on a line
+# matching LINE if given, and print it.
 listen_addr() {
 	local addr=""
 	for _ in $(seq 100); do
-		addr=$(grep -o "$2=[0-9.:]*" "$1" 2>/dev/null | head -n 1 | cut -d= -f2) || true
+		addr=$(grep -e "${3:-.}" "$1" 2>/dev/null | grep -o "$2=[0-9.:]*" | head -n 1 | cut -d= -f2) || true
 		[ -n "$addr" ] && { echo "$addr"; return; }
 		sleep 0.1
 	done
@@ -71,12 +82,17 @@ pids+=($capd_pid)
 UNLIMITED="-rate-limit 1e9 -rate-burst 1000000000 -admin-rate-limit 1e9 -admin-rate-burst 1000000000
 	-rate-concurrent 100000 -admin-rate-concurrent 100000
 	-http-max-connections 4096 -http-max-client-connections 4096"
+PPROF=""
+[ "$PROFILE" = 1 ] && PPROF="-pprof-listen 127.0.0.1:0"
+# shellcheck disable=SC2086 # UNLIMITED and PPROF are lists of flags
 GIMS_ADMIN_PASSWORD=$PASSWORD "$BIN/gims-am" -listen 127.0.0.1:0 -db "$DIR/gims.db" -data "$DIR/am-data" \
-	-init-admin admin -poll-interval 1s $UNLIMITED 2>"$DIR/am.log" &
+	-init-admin admin -poll-interval 1s $UNLIMITED $PPROF 2>"$DIR/am.log" &
 am_pid=$!
 pids+=($am_pid)
 CAPD_ADDR=$(listen_addr "$DIR/capd.log" addr)
-AM_ADDR=$(listen_addr "$DIR/am.log" address)
+AM_ADDR=$(listen_addr "$DIR/am.log" address 'gims-am serving')
+PPROF_ADDR=""
+[ "$PROFILE" = 1 ] && PPROF_ADDR=$(listen_addr "$DIR/am.log" address 'profiler serving')
 
 export GIMS_URL="http://$AM_ADDR/RPC2" GIMS_USER=admin GIMS_PASSWORD=$PASSWORD
 "$BIN/gimsctl" add-device -name local -hostname "${CAPD_ADDR%:*}" -port "${CAPD_ADDR##*:}" -location "this machine" \
@@ -93,9 +109,25 @@ cpu0=$(cpu_ticks "$am_pid")
 ccpu0=$(cpu_ticks "$capd_pid")
 t0=$(date +%s%N)
 status=0
+prof_pid=""
+if [ -n "$PPROF_ADDR" ]; then
+	# The middle of the run: from a quarter of it, for half of it.
+	# DURATION in seconds (gims-load takes Go durations; 90s, 2m, 1m30s).
+	secs=$(python3 -c 'import re, sys
+print(sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in re.findall(r"(\d+)([hms])", sys.argv[1])))' "$DURATION")
+	(
+		sleep $((secs / 4))
+		curl -fsS "http://$PPROF_ADDR/debug/pprof/goroutine?debug=1" -o "$DIR/goroutines-1.txt" || true
+		curl -fsS "http://$PPROF_ADDR/debug/pprof/profile?seconds=$((secs / 2))" -o "$DIR/am.cpu.pprof" || true
+		curl -fsS "http://$PPROF_ADDR/debug/pprof/goroutine?debug=1" -o "$DIR/goroutines-2.txt" || true
+	) &
+	prof_pid=$!
+fi
 "$BIN/gims-load" -url "http://admin:$PASSWORD@$AM_ADDR/RPC2" -device local -clients "$CLIENTS" \
 	-duration "$DURATION" -experiments "$EXPERIMENTS" -pps "$PPS" -lifecycle-slots "$SLOTS" >"$DIR/table.md" || status=$?
 t1=$(date +%s%N)
+loadavg1=$(cut -d' ' -f1-3 /proc/loadavg)
+[ -n "$prof_pid" ] && wait "$prof_pid"
 cpu1=$(cpu_ticks "$am_pid")
 ccpu1=$(cpu_ticks "$capd_pid")
 # cpu_use TICKS: CPU seconds and share of one core over the run.
@@ -113,6 +145,7 @@ locked=$(grep -c -i -e 'database is locked' -e 'SQLITE_BUSY' "$DIR/am.log" || tr
 warns=$(grep -c -e 'level=WARN' -e 'level=ERROR' "$DIR/am.log" || true)
 echo "gims-am during the run: $am_cpu, peak RSS $rss; log: $locked 'database is locked'/SQLITE_BUSY lines, $warns WARN/ERROR lines"
 echo "gims-capd during the run: $capd_cpu"
+echo "load average: $loadavg at the start, $loadavg1 at the end"
 if [ "$warns" != 0 ]; then
 	say "WARN/ERROR lines of the AM log (first 10):"
 	grep -e 'level=WARN' -e 'level=ERROR' "$DIR/am.log" | head -n 10 >&2
@@ -136,12 +169,15 @@ if [ "$RECORD" = 1 ] && [ -s "$DIR/table.md" ]; then
 	{
 		echo "## Load (make load)"
 		echo
-		echo "Machine: $(machine); load average $loadavg when the run started (a shared machine: other work"
-		echo "competes for the CPUs). $(date -u +%Y-%m-%d), commit $(git describe --always --dirty 2>/dev/null || echo '?')."
+		echo "Machine: $(machine); load average $loadavg when the run started, $loadavg1 when it ended (a shared"
+		echo "machine: other work competes for the CPUs). $(date -u +%Y-%m-%d), commit $(git describe --always --dirty 2>/dev/null || echo '?')."
 		echo "\`bench/load.sh\`: gims-am and gims-capd on loopback, $EXPERIMENTS live experiments on \`lo\` (counters + flows,"
 		echo "$PPS UDP datagrams/s to their ports), $CLIENTS closed-loop XML-RPC clients for $DURATION mixing"
 		echo "GetExperimentStatus 40 %, GetExperimentResults 25 %, ListExperiments 10 %, GetExperimentSettings 10 %"
 		echo "and 15 % whole lifecycles of a short-lived experiment (create, configure, start, pause, start, stop)."
+		echo "Columns: client-observed latency; the AM's device time from its \`Server-Timing\` header (wall time"
+		echo "waiting on the device, its connection pool included); \"excl. device\": the client-observed latency minus"
+		echo "it (the issue 15 target: lifecycle p99 < 250 ms); \"AM\": the AM's own handler time (Server-Timing am)."
 		echo
 		cat "$DIR/table.md"
 		echo

@@ -2,11 +2,13 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,6 +79,8 @@ func TestOpenInvalidConfiguration(t *testing.T) {
 			"invalid database configuration: BusyTimeout must be positive, got 0s"},
 		{"negative connections", func(c *Configuration) { c.MaxOpenConns = -1 },
 			"invalid database configuration: MaxOpenConns must be positive, got -1"},
+		{"zero checkpoint interval", func(c *Configuration) { c.CheckpointInterval = 0 },
+			"invalid database configuration: CheckpointInterval must be positive, got 0s"},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%d %s", i, tc.name), func(t *testing.T) {
@@ -436,5 +440,230 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	}
 	if info, err := os.Stat(cfg.Path); err != nil || info.Size() == 0 {
 		t.Fatalf("database file %s: %v (want it made, not empty)", cfg.Path, err)
+	}
+}
+
+// TestExperimentVersion checks that a write of one experiment changes
+// its version and not another's, and that a write that may change any
+// experiment (a device) changes them all.
+func TestExperimentVersion(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if err := d.CreateDevice(ctx, Device{Name: "tap1", Hostname: "127.0.0.1", Port: 8081, Token: "t",
+		Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, name := range []string{"a", "b"} {
+		id, err := d.CreateExperiment(ctx, Experiment{Name: name, Owner: "bob", State: "instantiated", Created: time.Now(),
+			Devices: []Pairing{{Device: "tap1", Interface: "lo"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	a, b := ids[0], ids[1]
+	for _, tc := range []struct {
+		pos            string
+		write          func() error
+		changeA, chanB bool
+	}{
+		{"#0 update a", func() error {
+			_, err := d.UpdateExperiment(ctx, a, "bob", func(x *Experiment) error { x.State = "configured"; return nil })
+			return err
+		}, true, false},
+		{"#1 status of b", func() error {
+			return d.SetPairingStatuses(ctx, []PairingStatus{{Experiment: b, Position: 0, Status: "{}", At: time.Now()}})
+		}, false, true},
+		{"#2 result file of a", func() error {
+			return d.PutResultFiles(ctx, a, []ResultFile{{Position: 0, Name: "f", Size: 1, Path: "/x", Pulled: time.Now()}})
+		}, true, false},
+		{"#3 runs of b", func() error { return d.DeleteRuns(ctx, b) }, false, true},
+		{"#4 a device", func() error {
+			_, err := d.UpdateDevice(ctx, "tap1", func(x *Device) error { x.Reachable = true; return nil })
+			return err
+		}, true, true},
+		{"#5 a failed update of a", func() error {
+			_, err := d.UpdateExperiment(ctx, a, "bob", func(*Experiment) error { return ErrConflict })
+			if !errors.Is(err, ErrConflict) {
+				return fmt.Errorf("error %v, want ErrConflict", err)
+			}
+			return nil
+		}, false, false},
+		{"#6 delete b", func() error { return d.DeleteExperiment(ctx, b) }, false, true},
+	} {
+		va, vb, all := d.ExperimentVersion(a), d.ExperimentVersion(b), d.ExperimentsVersion()
+		if err := tc.write(); err != nil {
+			t.Fatalf("%s: %v", tc.pos, err)
+		}
+		if got := d.ExperimentVersion(a) != va; got != tc.changeA {
+			t.Errorf("%s: version of a changed %v, want %v", tc.pos, got, tc.changeA)
+		}
+		if got := d.ExperimentVersion(b) != vb; got != tc.chanB {
+			t.Errorf("%s: version of b changed %v, want %v", tc.pos, got, tc.chanB)
+		}
+		if got := d.ExperimentsVersion() != all; got != (tc.changeA || tc.chanB) {
+			t.Errorf("%s: ExperimentsVersion changed %v", tc.pos, got)
+		}
+	}
+}
+
+// TestGroupedWrites queues writes while the write turn is taken, so that
+// they are committed together: the ones that succeed are all stored, the
+// ones that fail (a constraint, or an error after a statement ran) leave
+// nothing, and each gets its own error.
+func TestGroupedWrites(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if _, err := d.exec(ctx, `CREATE TABLE scratch (x INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.exec(ctx, `INSERT INTO scratch (x) VALUES (0)`); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	writes := []struct {
+		pos   string
+		x     int
+		fail  bool // an error after the insert ran
+		stays bool
+	}{
+		{"#0", 1, false, true},
+		{"#1", 0, false, false}, // the primary key is taken
+		{"#2", 2, true, false},
+		{"#3", 3, false, true},
+		{"#4", 4, true, false},
+		{"#5", 5, false, true},
+	}
+	d.writeSem <- struct{}{} // the turn is taken: the writes queue
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.grouped(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO scratch (x) VALUES (?)`, w.x); err != nil {
+					return err
+				}
+				if w.fail {
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	for queued := 0; queued < len(writes); {
+		runtime.Gosched()
+		d.queueMu.Lock()
+		queued = len(d.queue)
+		d.queueMu.Unlock()
+	}
+	<-d.writeSem
+	wg.Wait()
+	for i, w := range writes {
+		if (errs[i] == nil) != w.stays {
+			t.Errorf("%s: error %v, want an error %v", w.pos, errs[i], !w.stays)
+		}
+		if w.fail && !errors.Is(errs[i], boom) {
+			t.Errorf("%s: error %v, want boom", w.pos, errs[i])
+		}
+		var n int
+		if err := d.sql.QueryRowContext(ctx, `SELECT count(*) FROM scratch WHERE x = ?`, w.x).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 1, false: 0}[w.stays || w.x == 0]; n != want {
+			t.Errorf("%s: %d rows of x = %d, want %d", w.pos, n, w.x, want)
+		}
+	}
+}
+
+// TestScheduledExperiments: the experiments whose configuration has a
+// schedule are listed, in the states asked for, and not the others.
+func TestScheduledExperiments(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if err := d.CreateDevice(ctx, Device{Name: "tap1", Hostname: "127.0.0.1", Port: 8081, Token: "t",
+		Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []struct{ name, state, config string }{
+		{"plain", "configured", `{"filter":"udp"}`},
+		{"sched", "configured", `{"filter":"udp","schedule":{"start_at":"2026-12-01T00:00:00Z"}}`},
+		{"sched-done", "done", `{"schedule":{"start_at":"2026-12-01T00:00:00Z"}}`},
+		{"none", "instantiated", ``},
+	} {
+		if _, err := d.CreateExperiment(ctx, Experiment{Name: e.name, Owner: "bob", State: e.state, Config: e.config,
+			Created: time.Now(), Devices: []Pairing{{Device: "tap1", Interface: "lo"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := d.ScheduledExperiments(ctx, "configured", "running", "paused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "sched" || len(got[0].Devices) != 1 {
+		t.Errorf("ScheduledExperiments = %+v, want sched with its pairing", got)
+	}
+}
+
+// TestNextStartAttempt counts the starts of an experiment through the
+// write queue.
+func TestNextStartAttempt(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if err := d.CreateDevice(ctx, Device{Name: "tap1", Hostname: "127.0.0.1", Port: 8081, Token: "t",
+		Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := d.CreateExperiment(ctx, Experiment{Name: "x", Owner: "bob", State: "configured", Created: time.Now(),
+		Devices: []Pairing{{Device: "tap1", Interface: "lo"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 3; want++ {
+		if n, err := d.NextStartAttempt(ctx, id); err != nil || n != want {
+			t.Errorf("NextStartAttempt = %d, %v; want %d", n, err, want)
+		}
+	}
+	if _, err := d.NextStartAttempt(ctx, id+100); err == nil {
+		t.Error("NextStartAttempt of no experiment: no error")
+	}
+}
+
+// TestWritesDoNotCheckpoint: a write larger than SQLite's automatic
+// checkpoint (1,000 pages) stays in the write-ahead log until the
+// checkpointer copies it into the database file.
+func TestWritesDoNotCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gims.db")
+	cfg := at(path)
+	cfg.CheckpointInterval = time.Hour // the test checkpoints itself
+	d, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.exec(ctx, `CREATE TABLE scratch (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.exec(ctx, `INSERT INTO scratch (b) VALUES (zeroblob(6000000))`); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if n := size(); n > 1<<20 {
+		t.Errorf("database file of %d bytes after the write: it was checkpointed by the write", n)
+	}
+	if err := d.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(); n < 6000000 {
+		t.Errorf("database file of %d bytes after the checkpoint, want the 6 MB written", n)
 	}
 }

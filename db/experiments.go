@@ -62,7 +62,7 @@ type Transition struct {
 // ErrConflict when the owner already has an experiment of that name.
 func (d *DB) CreateExperiment(ctx context.Context, e Experiment) (int64, error) {
 	var id int64
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO experiments (name, description, owner, state, config, key, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.Name, e.Description, e.Owner, e.State, e.Config, e.Key, e.Created.UnixMilli())
 		if isUnique(err) {
@@ -148,8 +148,26 @@ func (d *DB) GetExperiment(ctx context.Context, id int64) (Experiment, error) {
 // keeps only experiments in one of them. It makes two queries, whatever
 // the number of experiments.
 func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string) ([]Experiment, error) {
+	return d.listExperiments(ctx, owner, false, states...)
+}
+
+// ScheduledExperiments is ListExperiments of every owner's experiments
+// whose configuration may have a schedule: at least those that have one
+// (the caller checks). The conflict check of a start by hand reads them
+// alone: the others cannot conflict with it (issue 15: every start read
+// every experiment under the schedule lock).
+func (d *DB) ScheduledExperiments(ctx context.Context, states ...string) ([]Experiment, error) {
+	return d.listExperiments(ctx, "", true, states...)
+}
+
+// listExperiments is ListExperiments, of the configurations that mention
+// a schedule only when scheduled.
+func (d *DB) listExperiments(ctx context.Context, owner string, scheduled bool, states ...string) ([]Experiment, error) {
 	where := `WHERE (? = '' OR e.owner = ?)`
 	args := []any{owner, owner}
+	if scheduled {
+		where += ` AND e.config LIKE '%"schedule":%'`
+	}
 	if len(states) > 0 {
 		where += ` AND e.state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
 		for _, s := range states {
@@ -230,7 +248,7 @@ func scanExperiments(ctx context.Context, q queryer, query string, args ...any) 
 // the new one, even when they are equal, as a re-configuration is).
 func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(*Experiment) error) (Experiment, error) {
 	var e Experiment
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(tx *sql.Tx) error {
 		var err error
 		if e, err = getExperiment(ctx, tx, id); err != nil {
 			return err
@@ -263,7 +281,7 @@ func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(
 
 // SetPairingStatus stores the last job status seen for one pairing.
 func (d *DB) SetPairingStatus(ctx context.Context, id int64, position int, status string, at time.Time) error {
-	defer d.changed()
+	defer d.changedExperiments(id)
 	_, err := d.exec(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
 		WHERE experiment = ? AND position = ?`, status, at.UnixMilli(), id, position)
 	if err != nil {
@@ -287,7 +305,16 @@ func (d *DB) SetPairingStatuses(ctx context.Context, list []PairingStatus) error
 	if len(list) == 0 {
 		return nil
 	}
-	err := d.txExperiments(ctx, func(tx *sql.Tx) error {
+	ids := func() []int64 {
+		out := make([]int64, 0, 1)
+		for _, p := range list {
+			if len(out) == 0 || out[len(out)-1] != p.Experiment {
+				out = append(out, p.Experiment)
+			}
+		}
+		return out
+	}
+	err := d.txExperiments(ctx, ids, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
 			WHERE experiment = ? AND position = ?`)
 		if err != nil {
@@ -310,7 +337,7 @@ func (d *DB) SetPairingStatuses(ctx context.Context, list []PairingStatus) error
 // ClearStopPending clears the stop_pending mark of one pairing, once its
 // device has stopped the job.
 func (d *DB) ClearStopPending(ctx context.Context, id int64, position int) error {
-	defer d.changed()
+	defer d.changedExperiments(id)
 	_, err := d.exec(ctx, `UPDATE experiment_devices SET stop_pending = 0
 		WHERE experiment = ? AND position = ?`, id, position)
 	if err != nil {
@@ -366,7 +393,7 @@ func (d *DB) CountExperiments(ctx context.Context) (map[string]int, error) {
 // DeleteExperiment removes experiment id with its device pairings,
 // transitions and result files (ON DELETE CASCADE).
 func (d *DB) DeleteExperiment(ctx context.Context, id int64) error {
-	defer d.changed()
+	defer d.changedExperiments(id)
 	res, err := d.exec(ctx, `DELETE FROM experiments WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unable to delete experiment %d: %w", id, err)
@@ -411,7 +438,7 @@ func (d *DB) ExpiredExperiments(ctx context.Context, before time.Time) ([]int64,
 
 // MarkExpired records that experiment id's files were deleted at at.
 func (d *DB) MarkExpired(ctx context.Context, id int64, at time.Time) error {
-	defer d.changed()
+	defer d.changedExperiments(id)
 	if _, err := d.exec(ctx, `INSERT OR REPLACE INTO expired (experiment, at) VALUES (?, ?)`,
 		id, at.UnixMilli()); err != nil {
 		return fmt.Errorf("unable to mark the files of experiment %d expired: %w", id, err)

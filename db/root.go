@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/internal/secretfile"
+	"github.com/gimsproject/gims/internal/servertiming"
 )
 
 // Errors the store returns, wrapped with context; the AM maps them to
@@ -54,17 +56,25 @@ type Configuration struct {
 	// run side by side, writers queue for the write lock.
 	MaxOpenConns int
 	// Logger receives the warning when Open had to make the database's
-	// files private (default: discard; required).
+	// files private, and checkpoint failures (default: discard;
+	// required).
 	Logger *slog.Logger
+	// CheckpointInterval is how often the write-ahead log is copied into
+	// the database file (a passive checkpoint, default 1 s), beside the
+	// writes: the writes themselves never checkpoint, so that none waits
+	// for the checkpoint's fsync (issue 15: under disk contention that
+	// stalled the write queue for hundreds of milliseconds).
+	CheckpointInterval time.Duration
 }
 
 // DefaultConfiguration returns the documented defaults (Path still to
 // set).
 func DefaultConfiguration() Configuration {
 	return Configuration{
-		BusyTimeout:  30 * time.Second,
-		MaxOpenConns: 32,
-		Logger:       slog.New(slog.DiscardHandler),
+		BusyTimeout:        30 * time.Second,
+		MaxOpenConns:       32,
+		Logger:             slog.New(slog.DiscardHandler),
+		CheckpointInterval: time.Second,
 	}
 }
 
@@ -75,6 +85,7 @@ func (c Configuration) Validate() error {
 		check.Positive("BusyTimeout", c.BusyTimeout),
 		check.Positive("MaxOpenConns", c.MaxOpenConns),
 		check.Set("Logger", c.Logger != nil, "set"),
+		check.Positive("CheckpointInterval", c.CheckpointInterval),
 	)
 }
 
@@ -85,11 +96,26 @@ type DB struct {
 	// (ExperimentsVersion), users those that may change a user
 	// (UsersVersion).
 	version, users atomic.Uint64
-	// writeMu queues the write transactions in the process, in order:
-	// SQLite's own wait for its write lock polls with growing sleeps, in
-	// which a writer among many (an AM driving 1,000 devices) can lose
-	// every round until its busy timeout ends in "database is locked".
-	writeMu sync.Mutex
+	// anyAt is the version of the last write that may have changed any
+	// experiment; experimentAt the version of the last write of each
+	// experiment written since Open (ExperimentVersion).
+	anyAt        atomic.Uint64
+	experimentMu sync.RWMutex
+	experimentAt map[int64]uint64
+	// instance is InstanceID once read; instanceMu guards it.
+	instanceMu sync.Mutex
+	instance   string
+	// writeSem is the turn to run a write transaction; queue holds the
+	// writes waiting for theirs (grouped), guarded by queueMu.
+	writeSem chan struct{}
+	queueMu  sync.Mutex
+	queue    []*write
+	// writer is the connection of every write; it never checkpoints
+	// (checkpoints does, until stop is closed; then stopped is).
+	writer        *sql.Conn
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
+	log           *slog.Logger
 }
 
 // ExperimentsVersion changes after every write that may change what an
@@ -100,8 +126,33 @@ type DB struct {
 // GetExperimentStatus from memory.
 func (d *DB) ExperimentsVersion() uint64 { return d.version.Load() }
 
-// changed marks a write (ExperimentsVersion), after it is committed.
-func (d *DB) changed() { d.version.Add(1) }
+// changed marks a write that may change any experiment
+// (ExperimentsVersion, ExperimentVersion), after it is committed.
+func (d *DB) changed() { d.anyAt.Store(d.version.Add(1)) }
+
+// changedExperiments marks a write of the experiments ids only, after it
+// is committed: the versions of the others do not change.
+func (d *DB) changedExperiments(ids ...int64) {
+	d.experimentMu.Lock()
+	defer d.experimentMu.Unlock()
+	v := d.version.Add(1)
+	for _, id := range ids {
+		d.experimentAt[id] = v
+	}
+}
+
+// ExperimentVersion is ExperimentsVersion for experiment id alone: it
+// changes after every write that may change what experiment id reads,
+// and not after writes of other experiments only. A reader that took it
+// before reading knows its copy of the experiment is current as long as
+// it has not changed: the AM's status cache of one experiment holds while
+// other experiments come and go (issue 15).
+func (d *DB) ExperimentVersion(id int64) uint64 {
+	d.experimentMu.RLock()
+	v := d.experimentAt[id]
+	d.experimentMu.RUnlock()
+	return max(v, d.anyAt.Load())
+}
 
 // UsersVersion changes after every write that may change a user: every
 // transaction and every user write outside one. The AM keeps checked
@@ -137,8 +188,21 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	}
 	sdb.SetMaxOpenConns(cfg.MaxOpenConns)
 	sdb.SetMaxIdleConns(cfg.MaxOpenConns)
-	d := &DB{sql: sdb}
+	d := &DB{sql: sdb, experimentAt: map[int64]uint64{}, writeSem: make(chan struct{}, 1), log: cfg.Logger,
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	// One connection for every write (they run one at a time), which
+	// never checkpoints: the checkpointer does, beside it.
+	writer, err := sdb.Conn(ctx)
+	if err == nil {
+		_, err = writer.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0")
+	}
+	if err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("unable to open %s: %w", cfg.Path, err)
+	}
+	d.writer = writer
 	if err := d.migrate(ctx); err != nil {
+		writer.Close()
 		sdb.Close()
 		return nil, fmt.Errorf("unable to migrate %s: %w", cfg.Path, err)
 	}
@@ -150,10 +214,37 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	// -wal and -shm left open by an older version are used as they are by
 	// SQLite: only now do they surely exist.
 	if err := tightenFiles(cfg); err != nil {
+		writer.Close()
 		sdb.Close()
 		return nil, err
 	}
+	go d.checkpoints(cfg.CheckpointInterval)
 	return d, nil
+}
+
+// checkpoints runs a passive checkpoint every interval until Close: it
+// copies what the write-ahead log holds into the database file without
+// waiting for readers or writers, and the writes go on meanwhile.
+func (d *DB) checkpoints(interval time.Duration) {
+	defer close(d.stopped)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+		if err := d.checkpoint(); err != nil {
+			d.log.Warn("database checkpoint failed", "error", err)
+		}
+	}
+}
+
+// checkpoint runs one passive checkpoint.
+func (d *DB) checkpoint() error {
+	_, err := d.sql.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	return err
 }
 
 // tightenFiles makes the database, -wal and -shm files that exist
@@ -172,49 +263,162 @@ func tightenFiles(cfg Configuration) error {
 	return nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.sql.Close() }
+// Close closes the database (the last connection to close checkpoints
+// what is left).
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.stop)
+		<-d.stopped
+		d.writer.Close()
+	})
+	return d.sql.Close()
+}
 
 // tx runs fn in a write transaction, committed when fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	d.writeMu.Lock()
-	defer d.writeMu.Unlock()
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
+	if err := d.grouped(ctx, fn); err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	defer d.changed()
-	defer d.usersChanged()
-	return tx.Commit()
+	d.changed()
+	d.usersChanged()
+	return nil
 }
 
-// exec runs one write statement outside a transaction, queued with the
-// transactions (writeMu).
+// exec runs one write statement, queued with the transactions (grouped).
 func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	d.writeMu.Lock()
-	defer d.writeMu.Unlock()
-	return d.sql.ExecContext(ctx, query, args...)
+	var res sql.Result
+	err := d.grouped(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
-// txExperiments is tx for writes of experiments only (statuses, result
-// files): they leave UsersVersion alone.
-func (d *DB) txExperiments(ctx context.Context, fn func(*sql.Tx) error) error {
-	d.writeMu.Lock()
-	defer d.writeMu.Unlock()
-	tx, err := d.sql.BeginTx(ctx, nil)
+// txExperiments is tx for writes of the experiments ids() only (their
+// records, statuses, result files): they leave UsersVersion and the other
+// experiments' versions alone. ids is called after fn succeeded.
+func (d *DB) txExperiments(ctx context.Context, ids func() []int64, fn func(*sql.Tx) error) error {
+	if err := d.grouped(ctx, fn); err != nil {
+		return err
+	}
+	d.changedExperiments(ids()...)
+	return nil
+}
+
+// The write queue (issue 15). Every write of the process goes through
+// grouped, one transaction at a time: SQLite's own wait for its write
+// lock polls with growing sleeps, in which a writer among many (an AM
+// driving 1,000 devices) can lose every round until its busy timeout ends
+// in "database is locked". And the writes that queued while a transaction
+// ran are committed together, in one transaction (group commit), each in
+// a savepoint of its own so that one that fails is undone alone: under
+// make load, lifecycle transitions, audit records and the pulls' writes
+// no longer wait for one another's commits one by one.
+
+// maxGroupedWrites bounds the writes committed together.
+const maxGroupedWrites = 64
+
+// write is one write in the queue.
+type write struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	err  error
+	done chan struct{} // closed once committed or failed
+}
+
+// grouped runs fn in a write transaction, committed when fn returns nil,
+// possibly with the writes queued beside it. The caller whose turn comes
+// (writeSem) commits what is queued then; the others wait for it.
+func (d *DB) grouped(ctx context.Context, fn func(*sql.Tx) error) error {
+	defer servertiming.BeginKind(ctx, servertiming.KindDB)()
+	w := &write{ctx: ctx, fn: fn, done: make(chan struct{})}
+	d.queueMu.Lock()
+	d.queue = append(d.queue, w)
+	d.queueMu.Unlock()
+	for {
+		select {
+		case <-w.done:
+			return w.err
+		case d.writeSem <- struct{}{}:
+		}
+		d.queueMu.Lock()
+		n := min(len(d.queue), maxGroupedWrites)
+		batch := slices.Clone(d.queue[:n])
+		d.queue = slices.Delete(d.queue, 0, n)
+		d.queueMu.Unlock()
+		d.commit(batch)
+		<-d.writeSem
+		// w was in this batch or an earlier one (it was queued before
+		// this turn came), unless more than maxGroupedWrites were.
+	}
+}
+
+// commit runs a batch of writes in one transaction; it sets each write's
+// error and closes its done.
+func (d *DB) commit(batch []*write) {
+	defer func() {
+		for _, w := range batch {
+			close(w.done)
+		}
+	}()
+	if len(batch) == 0 {
+		return
+	}
+	// The transaction is the batch's, not its first caller's: that one
+	// going away must not roll back the others.
+	tx, err := d.writer.BeginTx(context.WithoutCancel(batch[0].ctx), nil)
 	if err != nil {
-		return err
+		for _, w := range batch {
+			w.err = err
+		}
+		return
 	}
-	if err := fn(tx); err != nil {
+	if len(batch) == 1 {
+		w := batch[0]
+		if w.err = w.fn(tx); w.err != nil {
+			tx.Rollback()
+			return
+		}
+		w.err = tx.Commit()
+		return
+	}
+	ok := 0
+	for _, w := range batch {
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			w.err = err
+			continue
+		}
+		if w.err = w.fn(tx); w.err != nil {
+			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				// The savepoint cannot be undone alone: nothing is.
+				tx.Rollback()
+				for _, o := range batch {
+					if o.err == nil {
+						o.err = fmt.Errorf("unable to undo a failed write in its group: %w", err)
+					}
+				}
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil && w.err == nil {
+			w.err = err
+		}
+		if w.err == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
 		tx.Rollback()
-		return err
+		return
 	}
-	defer d.changed()
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		for _, w := range batch {
+			if w.err == nil {
+				w.err = err
+			}
+		}
+	}
 }
 
 // isUnique tells whether err is a UNIQUE or PRIMARY KEY violation.

@@ -46,7 +46,7 @@ func (r *ScheduleRun) Open() bool { return r.Outcome == RunStarting || r.Outcome
 // claimed once: ErrConflict when the row exists, so that no run is ever
 // taken twice.
 func (d *DB) ClaimRun(ctx context.Context, r ScheduleRun) error {
-	defer d.changed() // the runs are part of the experiment's status (next_start)
+	defer d.changedExperiments(r.Experiment) // the runs are part of the experiment's status (next_start)
 	_, err := d.exec(ctx, `INSERT INTO schedule_runs (experiment, run, planned_start, planned_end, started,
 		ended, outcome, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.Experiment, r.Run, r.PlannedStart.UnixMilli(),
 		unixMilli(r.PlannedEnd), unixMilli(r.Started), unixMilli(r.Ended), r.Outcome, r.Note)
@@ -62,7 +62,7 @@ func (d *DB) ClaimRun(ctx context.Context, r ScheduleRun) error {
 // UpdateRun stores a claimed run's started and ended times, outcome and
 // note.
 func (d *DB) UpdateRun(ctx context.Context, r ScheduleRun) error {
-	defer d.changed() // the runs are part of the experiment's status (next_start)
+	defer d.changedExperiments(r.Experiment) // the runs are part of the experiment's status (next_start)
 	res, err := d.exec(ctx, `UPDATE schedule_runs SET started = ?, ended = ?, outcome = ?, note = ?
 		WHERE experiment = ? AND run = ?`, unixMilli(r.Started), unixMilli(r.Ended), r.Outcome, r.Note, r.Experiment, r.Run)
 	if err != nil {
@@ -77,7 +77,7 @@ func (d *DB) UpdateRun(ctx context.Context, r ScheduleRun) error {
 // DeleteRun forgets a claimed run whose start was refused before
 // anything happened, so that it may be tried again within its window.
 func (d *DB) DeleteRun(ctx context.Context, experiment int64, run int) error {
-	defer d.changed() // the runs are part of the experiment's status (next_start)
+	defer d.changedExperiments(experiment) // the runs are part of the experiment's status (next_start)
 	if _, err := d.exec(ctx, `DELETE FROM schedule_runs WHERE experiment = ? AND run = ?`,
 		experiment, run); err != nil {
 		return fmt.Errorf("unable to forget run %d of experiment %d: %w", run, experiment, err)
@@ -88,7 +88,7 @@ func (d *DB) DeleteRun(ctx context.Context, experiment int64, run int) error {
 // DeleteRuns forgets every run of an experiment (its schedule was
 // replaced before it ever ran).
 func (d *DB) DeleteRuns(ctx context.Context, experiment int64) error {
-	defer d.changed() // the runs are part of the experiment's status (next_start)
+	defer d.changedExperiments(experiment) // the runs are part of the experiment's status (next_start)
 	if _, err := d.exec(ctx, `DELETE FROM schedule_runs WHERE experiment = ?`, experiment); err != nil {
 		return fmt.Errorf("unable to forget the runs of experiment %d: %w", experiment, err)
 	}

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"time"
@@ -10,8 +11,14 @@ import (
 
 // InstanceID returns the random identifier of this database's aggregate
 // manager, made on first use: it starts the StartJob request ids, so that
-// two managers sharing a device never mistake each other's requests.
+// two managers sharing a device never mistake each other's requests. It
+// is read once: every start needs it, and it never changes.
 func (d *DB) InstanceID(ctx context.Context) (string, error) {
+	d.instanceMu.Lock()
+	defer d.instanceMu.Unlock()
+	if d.instance != "" {
+		return d.instance, nil
+	}
 	var b [6]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics rather)
 	if _, err := d.exec(ctx, `INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?)`,
@@ -22,17 +29,22 @@ func (d *DB) InstanceID(ctx context.Context) (string, error) {
 	if err := d.sql.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'instance'`).Scan(&id); err != nil {
 		return "", fmt.Errorf("unable to read the instance id: %w", err)
 	}
+	d.instance = id
 	return id, nil
 }
 
 // NextStartAttempt counts one more attempt to start experiment id and
 // returns its number (1 for the first): every attempt's StartJob
 // requests are new, so that a device never answers a retry with the job
-// of an attempt that was rolled back.
+// of an attempt that was rolled back. The write goes through the write
+// queue like every other: outside it, it waited for SQLite's write lock
+// with SQLite's polling sleeps while the queue's transactions held it.
 func (d *DB) NextStartAttempt(ctx context.Context, id int64) (int, error) {
 	var n int
-	err := d.sql.QueryRowContext(ctx, `UPDATE experiments SET start_attempts = start_attempts + 1
-		WHERE id = ? RETURNING start_attempts`, id).Scan(&n)
+	err := d.grouped(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `UPDATE experiments SET start_attempts = start_attempts + 1
+			WHERE id = ? RETURNING start_attempts`, id).Scan(&n)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("unable to count a start of experiment %d: %w", id, err)
 	}

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/gimsproject/gims/internal/servertiming"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -73,7 +76,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // call runs one XML-RPC call with the client's timeout. Faults and
 // transport errors are returned as they are; any other failure becomes
 // ErrNotDevice with the HTTP status at most.
+//
+// The call is a device span of the request timer ctx may carry
+// (servertiming): the AM reports its device time per API request.
 func (c *Client) call(ctx context.Context, method string, args []any, reply any) error {
+	defer servertiming.Begin(ctx)()
+	ctx, endPool := poolTrace(ctx)
+	defer endPool()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	err := xmlrpc.Call(ctx, c.cfg.HTTP, c.rpcURL, c.header, method, args, reply)
@@ -95,6 +104,39 @@ func (c *Client) call(ctx context.Context, method string, args []any, reply any)
 		return err
 	}
 	return fmt.Errorf("%s: %w (not an answer of the device API)", method, ErrNotDevice)
+}
+
+// poolTrace returns ctx with an HTTP trace that opens a pool span of the
+// request timer ctx carries (servertiming) while the call waits for a
+// connection to the device (ctx itself without a timer), and what closes
+// a span still open (a call that failed before it got a connection).
+func poolTrace(ctx context.Context) (context.Context, func()) {
+	t := servertiming.From(ctx)
+	if t == nil {
+		return ctx, func() {}
+	}
+	var (
+		mu  sync.Mutex
+		end func()
+	)
+	closeSpan := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if end != nil {
+			end()
+			end = nil
+		}
+	}
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if end == nil {
+				end = t.BeginKind(servertiming.KindPool)
+			}
+		},
+		GotConn: func(httptrace.GotConnInfo) { closeSpan() },
+	}), closeSpan
 }
 
 // Capabilities fetches the device's capabilities.
@@ -172,6 +214,7 @@ func (c *Client) ListJobs(ctx context.Context) ([]JobSummary, error) {
 // device honoured the range); otherwise it is the whole file. A from at
 // or past the file's end gives an empty partial body.
 func (c *Client) OpenFileFrom(ctx context.Context, id, name string, from int64) (body io.ReadCloser, partial bool, err error) {
+	defer servertiming.Begin(ctx)() // until the answer's header
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.BaseURL+FileURL(id, name), nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("file %s/%s: %w", id, name, err)
@@ -213,6 +256,7 @@ var ErrNoFile = errors.New("no such result file")
 // and closes the body. Large files take as long as ctx allows: the
 // client's Timeout does not apply.
 func (c *Client) OpenFile(ctx context.Context, id, name string) (io.ReadCloser, int64, error) {
+	defer servertiming.Begin(ctx)() // until the answer's header
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.BaseURL+FileURL(id, name), nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("file %s/%s: %w", id, name, err)

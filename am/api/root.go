@@ -26,6 +26,7 @@ import (
 	"github.com/gimsproject/gims/internal/check"
 	"github.com/gimsproject/gims/internal/httpserver"
 	"github.com/gimsproject/gims/internal/rpcmetrics"
+	"github.com/gimsproject/gims/internal/servertiming"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -117,6 +118,7 @@ type Handler struct {
 	m       *am.Manager
 	mux     *http.ServeMux
 	calls   *rpcmetrics.Calls
+	times   *rpcmetrics.Durations
 	metrics http.Handler
 }
 
@@ -154,11 +156,14 @@ func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 		return nil, err
 	}
 	h.calls = calls
+	if h.times, err = rpcmetrics.NewDurations(deps.Registry, "gims", srv); err != nil {
+		return nil, err
+	}
 	h.metrics = promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	})
-	h.mux.Handle(RPCPath, h.authFirst(srv))
+	h.mux.Handle(RPCPath, timed(h.authFirst(srv)))
 	h.mux.HandleFunc(am.FilesPath, h.serveFile)
 	h.mux.HandleFunc(MetricsPath, h.serveMetrics)
 	return h, nil
@@ -254,10 +259,61 @@ func (h *Handler) rpcAuth(next http.Handler) http.Handler {
 			xmlrpc.WriteFault(w, xmlrpc.Fault{Code: amapi.FaultAuth, String: msg})
 			return
 		}
+		t := servertiming.From(r.Context())
+		var device time.Duration
+		if t != nil {
+			device = t.Device()
+		}
+		start := time.Now()
 		next.ServeHTTP(w, r)
 		h.calls.Count(method, xmlrpc.CallFault(r.Context()))
+		if t != nil {
+			h.times.Observe(method, time.Since(start), t.Device()-device)
+		}
 	})
 }
+
+// timed measures each request to /RPC2 (servertiming): its Timer travels
+// in the request's context, the device client adds the time of its calls
+// to it, and the answer carries the device time, the AM's own and their
+// total in its Server-Timing header.
+func timed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := servertiming.New(time.Now)
+		next.ServeHTTP(&timingWriter{ResponseWriter: w, t: t}, r.WithContext(servertiming.With(r.Context(), t)))
+	})
+}
+
+// timingWriter sets the Server-Timing header of its Timer when the
+// answer starts.
+type timingWriter struct {
+	http.ResponseWriter
+	t       *servertiming.Timer
+	started bool
+}
+
+// stamp sets the header, once, before the answer starts.
+func (w *timingWriter) stamp() {
+	if !w.started {
+		w.started = true
+		w.Header().Set(servertiming.Header, w.t.Value())
+	}
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (w *timingWriter) WriteHeader(code int) {
+	w.stamp()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (w *timingWriter) Write(b []byte) (int, error) {
+	w.stamp()
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the connection's writer.
+func (w *timingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // allow spends one of p's tokens; when none is left it says why.
 func (h *Handler) allow(p am.Principal) (bool, string) {

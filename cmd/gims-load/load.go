@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gimsproject/gims/internal/servertiming"
 	"github.com/gimsproject/gims/xmlrpc"
 )
 
@@ -206,7 +207,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	transport := &http.Transport{MaxIdleConns: cfg.Clients + 8, MaxIdleConnsPerHost: cfg.Clients + 8,
 		IdleConnTimeout: time.Minute}
 	defer transport.CloseIdleConnections()
-	r := &runner{cfg: cfg, http: &http.Client{Transport: transport}, tag: runTag(),
+	r := &runner{cfg: cfg, http: &http.Client{Transport: timingTransport{next: transport}}, tag: runTag(),
 		slots: make(chan struct{}, cfg.LifecycleSlots)}
 	r.admin = identity{url: cfg.URL, name: base.User.Username()}
 	r.users = []identity{r.admin}
@@ -425,8 +426,9 @@ func (r *runner) client(ctx, end context.Context, n int, rec *recorder) {
 // during it. check, when set, looks at the reply of a successful call.
 func (r *runner) timed(ctx context.Context, id *identity, m method, rec *recorder, reply any, check func() error,
 	method string, args ...any) error {
+	var header string
 	t0 := time.Now()
-	err := r.call(ctx, id, method, reply, args...)
+	err := r.call(context.WithValue(ctx, timingKey{}, &header), id, method, reply, args...)
 	d := time.Since(t0)
 	if ctx.Err() != nil && err != nil {
 		return err // interrupted
@@ -434,8 +436,37 @@ func (r *runner) timed(ctx context.Context, id *identity, m method, rec *recorde
 	if err == nil && check != nil {
 		err = check()
 	}
-	rec.record(m, d, err)
+	t := servertiming.Parse(header)
+	device, okD := t[servertiming.Device]
+	own, okA := t[servertiming.AM]
+	if !okD || !okA {
+		device, own = -1, -1
+	}
+	rec.record(m, d, device, own, err)
+	if w, ok := t[servertiming.DB]; ok && okD && okA {
+		rec.writes[m] = append(rec.writes[m], w)
+	}
+	if p, ok := t[servertiming.Pool]; ok && okD && okA {
+		rec.pool[m] = append(rec.pool[m], p)
+	}
 	return err
+}
+
+// timingKey is the context key of where timingTransport puts the
+// Server-Timing header of a call's answer (a *string).
+type timingKey struct{}
+
+// timingTransport hands each answer's Server-Timing header (the AM's
+// device time, SPEC §11) to the call that asked for it.
+type timingTransport struct{ next http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (t timingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if slot, ok := req.Context().Value(timingKey{}).(*string); ok && err == nil {
+		*slot = resp.Header.Get(servertiming.Header)
+	}
+	return resp, err
 }
 
 // deviceStatus is the part of a device's status the clients check.

@@ -46,6 +46,18 @@ func TestLoad(t *testing.T) {
 		if row.Calls > 0 && (row.P50 <= 0 || row.P50 > row.P99 || row.P99 > row.Max) {
 			t.Errorf("%s: p50 %s, p99 %s, max %s out of order", row.Method, row.P50, row.P99, row.Max)
 		}
+		// Every answer says the AM's device time (Server-Timing).
+		if row.Timed != row.Calls || row.DeviceP99 > row.Max || row.OwnP50 > row.P99 || row.AMP50 > row.OwnP99 {
+			t.Errorf("%s: %d calls, %d with a device time; device p99 %s, without it p50 %s; max %s", row.Method,
+				row.Calls, row.Timed, row.DeviceP99, row.OwnP50, row.Max)
+		}
+	}
+	// The status is answered from memory; a start waits on the device.
+	if row, _ := rep.Row("GetExperimentStatus"); row.DeviceP99 != 0 {
+		t.Errorf("GetExperimentStatus: device time p99 %s, want 0", row.DeviceP99)
+	}
+	if row, _ := rep.Row("StartExperiment"); row.DeviceP50 <= 0 {
+		t.Errorf("StartExperiment: device time p50 %s, want > 0", row.DeviceP50)
 	}
 	if rep.Sequences == 0 {
 		t.Error("no lifecycle sequence ran to its end")
@@ -242,10 +254,12 @@ func TestLiveFilters(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	rec := &recorder{}
-	rec.record(mStatus, 10*time.Millisecond, nil)
-	rec.record(mStatus, 30*time.Millisecond, nil)
-	rec.record(mStop, 200*time.Millisecond, errTest("fault 5: device local unreachable"))
-	rec.record(mStop, 200*time.Millisecond, errTest("fault 5: device local unreachable"))
+	rec.record(mStatus, 10*time.Millisecond, 0, 2*time.Millisecond, nil)
+	rec.record(mStatus, 30*time.Millisecond, 0, 4*time.Millisecond, nil)
+	rec.record(mStop, 200*time.Millisecond, 150*time.Millisecond, 40*time.Millisecond, errTest("fault 5: device local unreachable"))
+	rec.record(mStop, 200*time.Millisecond, 120*time.Millisecond, 60*time.Millisecond, errTest("fault 5: device local unreachable"))
+	rec.record(mStart, 300*time.Millisecond, 20*time.Millisecond, 200*time.Millisecond, nil)
+	rec.record(mPause, 40*time.Millisecond, -1, -1, nil) // no Server-Timing
 	rec.sequences = 1
 	rep := merge([]*recorder{rec}, 1, 2*time.Second)
 	var b bytes.Buffer
@@ -254,12 +268,17 @@ func TestWriteTable(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"| method | calls | calls/s | p50 (ms) | p99 (ms) | max (ms) | errors |",
-		"| GetExperimentStatus | 2 | 1.0 | 10.0 | 30.0 | 30.0 | 0 |",
-		"| StopExperiment | 2 | 1.0 | 200 | 200 | 200 | 2 |",
-		"| ListExperiments | 0 | 0.0 | 0.00 | 0.00 | 0.00 | 0 |",
-		"| **all** | 4 | 2.0 | 30.0 | 200 | 200 | 2 |",
-		"1 clients for 2.0 s: 4 calls, 2.0 calls/s",
+		"| method | calls | calls/s | p50 (ms) | p99 (ms) | max (ms) | device p50 | device p99 | excl. device p50 | excl. device p99 | AM p50 | AM p99 | errors |",
+		"| GetExperimentStatus | 2 | 1.0 | 10.0 | 30.0 | 30.0 | 0.00 | 0.00 | 10.0 | 30.0 | 2.00 | 4.00 | 0 |",
+		"| StopExperiment | 2 | 1.0 | 200 | 200 | 200 | 120 | 150 | 50.0 | 80.0 | 40.0 | 60.0 | 2 |",
+		"| PauseExperiment | 1 | 0.5 | 40.0 | 40.0 | 40.0 | – | – | – | – | – | – | 0 |",
+		"| ListExperiments | 0 | 0.0 | 0.00 | 0.00 | 0.00 | – | – | – | – | – | – | 0 |",
+		"| **all** | 6 | 3.0 | 40.0 | 300 | 300 | 20.0 | 150 | 50.0 | 280 | 40.0 | 200 | 2 |",
+		"1 clients for 2.0 s: 6 calls, 3.0 calls/s",
+		"device time excluded (client-observed latency minus the AM's Server-Timing device time): p99 280 ms over 3 calls; " +
+			"target p99 < 250 ms at 100 clients: **not met**. The AM's own time (Server-Timing am, its handler alone): p99 200 ms, " +
+			"of which database writes (queue included) p50 0.00 ms, p99 0.00 ms. The device time includes the wait for " +
+			"one of the AM's connections to the device: p50 0.00 ms, p99 0.00 ms.",
 		"error: StopExperiment: fault 5: device local unreachable\n",
 	} {
 		if !strings.Contains(out, want) {

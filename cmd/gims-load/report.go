@@ -56,8 +56,18 @@ const maxErrorSamples = 20
 // recording takes no lock, and the run merges them at the end.
 type recorder struct {
 	latencies [nMethods][]time.Duration
-	errors    [nMethods]int
-	samples   []string
+	// devices are the AM's device times of the calls whose answer said
+	// it (Server-Timing), own their latencies without it and am the AM's
+	// own time as it measured it (its handler, device time excluded).
+	devices, own, am [nMethods][]time.Duration
+	// writes are the AM's database write times (Server-Timing db, part
+	// of am), when the answer said it.
+	writes [nMethods][]time.Duration
+	// pool are the AM's waits for a connection to the device
+	// (Server-Timing pool, part of device), when the answer said it.
+	pool    [nMethods][]time.Duration
+	errors  [nMethods]int
+	samples []string
 	// deferred counts lifecycle picks made while every lifecycle slot
 	// was taken (another call was made instead).
 	deferred int
@@ -65,10 +75,17 @@ type recorder struct {
 	sequences int
 }
 
-// record notes one call of m that took d and failed with err (nil: it
-// succeeded).
-func (r *recorder) record(m method, d time.Duration, err error) {
+// record notes one call of m that took d, device of which the AM spent
+// waiting on devices and am in its handler otherwise (both negative: the
+// answer did not say), and failed with err (nil: it succeeded).
+func (r *recorder) record(m method, d, device, am time.Duration, err error) {
 	r.latencies[m] = append(r.latencies[m], d)
+	if device >= 0 {
+		device = min(device, d)
+		r.devices[m] = append(r.devices[m], device)
+		r.own[m] = append(r.own[m], d-device)
+		r.am[m] = append(r.am[m], am)
+	}
 	if err != nil {
 		r.errors[m]++
 		r.sample(fmt.Sprintf("%s: %v", m, err))
@@ -90,6 +107,18 @@ type Row struct {
 	Calls, Errors int
 	// P50, P99 and Max are latency percentiles over every call.
 	P50, P99, Max time.Duration
+	// Timed counts the calls whose answer said the AM's device time
+	// (its Server-Timing header); DeviceP50 and DeviceP99 are that time's
+	// percentiles, OwnP50 and OwnP99 those of the latency without it
+	// (client-observed minus device time: the AM's share, the network
+	// and the client included).
+	Timed                                int
+	DeviceP50, DeviceP99, OwnP50, OwnP99 time.Duration
+	// AMP50 and AMP99 are the percentiles of the AM's own time as it
+	// measured it (Server-Timing am: from the request's authentication to
+	// its answer, device time excluded); OwnP50 and OwnP99 add what
+	// happens outside its handler (connection, scheduling, the client).
+	AMP50, AMP99 time.Duration
 }
 
 // Report is the outcome of a load run.
@@ -112,7 +141,31 @@ type Report struct {
 	Datagrams uint64
 	// ErrorSamples are distinct error texts (at most maxErrorSamples).
 	ErrorSamples []string
+	// LifecycleOwnP99 is the p99 of the lifecycle calls' latencies
+	// (create, configure, start, pause, resume, stop) without their
+	// device time, over LifecycleTimed calls: the figure of the target
+	// (LifecycleTarget).
+	LifecycleOwnP99 time.Duration
+	LifecycleTimed  int
+	// LifecycleAMP99 is the p99 of the AM's own time of the lifecycle
+	// calls, as it measured it (Row.AMP99).
+	LifecycleAMP99 time.Duration
+	// LifecycleDBP50 and LifecycleDBP99 are the percentiles of the
+	// lifecycle calls' database write time (Server-Timing db: waiting for
+	// and in the write queue's transactions, part of the AM's own time).
+	LifecycleDBP50, LifecycleDBP99 time.Duration
+	// LifecyclePoolP50 and LifecyclePoolP99 are the percentiles of the
+	// lifecycle calls' wait for a connection to the device (Server-Timing
+	// pool: part of the device time, but a queue of the AM's connection
+	// bound).
+	LifecyclePoolP50, LifecyclePoolP99 time.Duration
 }
+
+// LifecycleTarget is issue 15's bound on LifecycleOwnP99 at 100 clients.
+const LifecycleTarget = 250 * time.Millisecond
+
+// lifecycle tells whether m is a lifecycle call.
+func (m method) lifecycle() bool { return m >= mCreate && m <= mStop }
 
 // Errors is the number of failed calls.
 func (r *Report) Errors() int { return r.Total.Errors }
@@ -130,23 +183,49 @@ func (r *Report) Row(name string) (Row, bool) {
 // merge builds the report rows from the clients' recorders.
 func merge(recs []*recorder, clients int, elapsed time.Duration) Report {
 	rep := Report{Clients: clients, Elapsed: elapsed}
-	var all []time.Duration
+	var all, allDev, allOwn, allAM, lcOwn, lcAM, lcDB, lcPool []time.Duration
 	for m := range nMethods {
-		var lat []time.Duration
+		var lat, dev, own, am []time.Duration
 		row := Row{Method: m.String()}
 		for _, r := range recs {
 			lat = append(lat, r.latencies[m]...)
+			dev = append(dev, r.devices[m]...)
+			own = append(own, r.own[m]...)
+			am = append(am, r.am[m]...)
 			row.Errors += r.errors[m]
 		}
-		row.Calls = len(lat)
+		row.Calls, row.Timed = len(lat), len(dev)
 		row.P50, row.P99, row.Max = percentiles(lat)
+		row.DeviceP50, row.DeviceP99, _ = percentiles(dev)
+		row.OwnP50, row.OwnP99, _ = percentiles(own)
+		row.AMP50, row.AMP99, _ = percentiles(am)
+		allAM = append(allAM, am...)
 		rep.Rows = append(rep.Rows, row)
 		rep.Total.Calls += row.Calls
 		rep.Total.Errors += row.Errors
+		rep.Total.Timed += row.Timed
 		all = append(all, lat...)
+		allDev = append(allDev, dev...)
+		allOwn = append(allOwn, own...)
+		if m.lifecycle() {
+			lcOwn = append(lcOwn, own...)
+			lcAM = append(lcAM, am...)
+			for _, r := range recs {
+				lcDB = append(lcDB, r.writes[m]...)
+				lcPool = append(lcPool, r.pool[m]...)
+			}
+		}
 	}
 	rep.Total.Method = "all"
 	rep.Total.P50, rep.Total.P99, rep.Total.Max = percentiles(all)
+	rep.Total.DeviceP50, rep.Total.DeviceP99, _ = percentiles(allDev)
+	rep.Total.OwnP50, rep.Total.OwnP99, _ = percentiles(allOwn)
+	rep.Total.AMP50, rep.Total.AMP99, _ = percentiles(allAM)
+	rep.LifecycleTimed = len(lcOwn)
+	_, rep.LifecycleOwnP99, _ = percentiles(lcOwn)
+	_, rep.LifecycleAMP99, _ = percentiles(lcAM)
+	rep.LifecycleDBP50, rep.LifecycleDBP99, _ = percentiles(lcDB)
+	rep.LifecyclePoolP50, rep.LifecyclePoolP99, _ = percentiles(lcPool)
 	for _, r := range recs {
 		rep.Sequences += r.sequences
 		rep.Deferred += r.deferred
@@ -199,15 +278,21 @@ func ms(d time.Duration) string {
 // WriteTable writes the report as a markdown table and a summary line.
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	b.WriteString("| method | calls | calls/s | p50 (ms) | p99 (ms) | max (ms) | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| method | calls | calls/s | p50 (ms) | p99 (ms) | max (ms) | device p50 | device p99 | " +
+		"excl. device p50 | excl. device p99 | AM p50 | AM p99 | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	line := func(row Row, bold bool) {
 		name := row.Method
 		if bold {
 			name = "**" + name + "**"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %s | %s | %s | %d |\n", name, row.Calls, rate(row.Calls, r.Elapsed),
-			ms(row.P50), ms(row.P99), ms(row.Max), row.Errors)
+		dev := "| – | – | – | – | – | –"
+		if row.Timed > 0 {
+			dev = fmt.Sprintf("| %s | %s | %s | %s | %s | %s", ms(row.DeviceP50), ms(row.DeviceP99), ms(row.OwnP50),
+				ms(row.OwnP99), ms(row.AMP50), ms(row.AMP99))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %s | %s | %s %s | %d |\n", name, row.Calls, rate(row.Calls, r.Elapsed),
+			ms(row.P50), ms(row.P99), ms(row.Max), dev, row.Errors)
 	}
 	for _, row := range r.Rows {
 		line(row, false)
@@ -215,6 +300,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	line(r.Total, true)
 	b.WriteString("\n")
 	b.WriteString(r.Summary())
+	b.WriteString("\n\n")
+	b.WriteString(r.Target())
 	b.WriteString("\n")
 	for _, s := range r.ErrorSamples {
 		fmt.Fprintf(&b, "- error: %s\n", s)
@@ -231,4 +318,23 @@ func (r *Report) Summary() string {
 		r.Clients, r.Elapsed.Seconds(), r.Total.Calls, rate(r.Total.Calls, r.Elapsed), ms(r.Total.P50),
 		ms(r.Total.P99), ms(r.Total.Max), r.Total.Errors, r.Sequences, r.Deferred, r.LiveExperiments,
 		r.LivePackets, r.Datagrams)
+}
+
+// Target says whether the lifecycle calls met issue 15's target, device
+// time excluded.
+func (r *Report) Target() string {
+	if r.LifecycleTimed == 0 {
+		return "Lifecycle calls, device time excluded: not measured (no answer had a Server-Timing header)."
+	}
+	verdict := "met"
+	if r.LifecycleOwnP99 >= LifecycleTarget {
+		verdict = "**not met**"
+	}
+	return fmt.Sprintf("Lifecycle calls (create, configure, start, pause, resume, stop), device time excluded "+
+		"(client-observed latency minus the AM's Server-Timing device time): p99 %s ms over %d calls; "+
+		"target p99 < %s ms at 100 clients: %s. The AM's own time (Server-Timing am, its handler alone): p99 %s ms, "+
+		"of which database writes (queue included) p50 %s ms, p99 %s ms. The device time includes the wait for "+
+		"one of the AM's connections to the device: p50 %s ms, p99 %s ms.",
+		ms(r.LifecycleOwnP99), r.LifecycleTimed, ms(LifecycleTarget), verdict, ms(r.LifecycleAMP99),
+		ms(r.LifecycleDBP50), ms(r.LifecycleDBP99), ms(r.LifecyclePoolP50), ms(r.LifecyclePoolP99))
 }

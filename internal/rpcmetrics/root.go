@@ -11,6 +11,7 @@ package rpcmetrics
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -82,4 +83,56 @@ func (c *Calls) Count(method string, faultCode int) {
 		code = OtherCode
 	}
 	c.faults.WithLabelValues(name, code).Inc()
+}
+
+// Durations measures the time of an XML-RPC server's calls for
+// Prometheus, by method: the server's own time (device time excluded)
+// and the time its calls waited on capture devices. The AM uses it
+// (gims_api_am_seconds, gims_api_device_seconds) so that its own share of
+// a call is seen apart from the devices' (issue 15). Methods are labelled
+// as Calls labels them.
+type Durations struct {
+	srv    *xmlrpc.Server
+	own    *prometheus.HistogramVec
+	device *prometheus.HistogramVec
+}
+
+// durationBuckets are the histograms' buckets in seconds: 1 ms to 10 s.
+var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// NewDurations registers on reg the histograms <prefix>_api_am_seconds{method}
+// and <prefix>_api_device_seconds{method} of srv, whose services must be
+// registered already.
+func NewDurations(reg prometheus.Registerer, prefix string, srv *xmlrpc.Server) (*Durations, error) {
+	d := &Durations{
+		srv: srv,
+		own: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    prefix + "_api_am_seconds",
+			Help:    "Time of an API call in the aggregate manager, the time it waited on capture devices excluded, by method.",
+			Buckets: durationBuckets,
+		}, []string{"method"}),
+		device: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    prefix + "_api_device_seconds",
+			Help:    "Wall time an API call waited on capture devices (calls in parallel counted once), by method.",
+			Buckets: durationBuckets,
+		}, []string{"method"}),
+	}
+	for _, col := range []prometheus.Collector{d.own, d.device} {
+		if err := reg.Register(col); err != nil {
+			return nil, fmt.Errorf("unable to register the API duration metrics: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// Observe records one call of method that took total, device of which
+// waiting on devices.
+func (d *Durations) Observe(method string, total, device time.Duration) {
+	name, ok := d.srv.KnownMethod(method)
+	if !ok {
+		name = UnknownMethod
+	}
+	device = min(device, total)
+	d.own.WithLabelValues(name).Observe((total - device).Seconds())
+	d.device.WithLabelValues(name).Observe(device.Seconds())
 }
