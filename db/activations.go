@@ -87,7 +87,7 @@ func (d *DB) DeleteActivation(ctx context.Context, id int64) error {
 // or not. It returns the activation's ID.
 func (d *DB) RegisterDevice(ctx context.Context, codeHash []byte, now time.Time, dev Device) (int64, error) {
 	var id int64
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT id FROM activations
 			WHERE code_hash = ? AND expires > ? AND uses_left > 0`, codeHash, now.UnixMilli()).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -542,7 +542,7 @@ func TestGroupedWrites(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = d.grouped(ctx, func(tx *sql.Tx) error {
+			errs[i] = d.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO scratch (x) VALUES (?)`, w.x); err != nil {
 					return err
 				}
@@ -574,6 +574,69 @@ func TestGroupedWrites(t *testing.T) {
 		}
 		if want := map[bool]int{true: 1, false: 0}[w.stays || w.x == 0]; n != want {
 			t.Errorf("%s: %d rows of x = %d, want %d", w.pos, n, w.x, want)
+		}
+	}
+}
+
+// TestGroupedWriteCancelled: a caller that goes away while its write runs
+// in a group does not undo the others' writes (the driver interrupts a
+// cancelled statement, which rolls back the whole transaction), and a
+// caller gone before its turn has its write left out, with its error.
+func TestGroupedWriteCancelled(t *testing.T) {
+	ctx := context.Background()
+	d, _ := open(t)
+	if _, err := d.exec(ctx, `CREATE TABLE scratch (x INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	gone, cancelGone := context.WithCancel(ctx)
+	cancelGone()
+	leaving, leave := context.WithCancel(ctx)
+	defer leave()
+	writes := []struct {
+		ctx   context.Context
+		x     int
+		first func() // run before the insert
+		stays bool
+	}{
+		{ctx, 1, nil, true},
+		{leaving, 2, leave, true}, // cancelled while it runs: its insert is made
+		{gone, 3, nil, false},     // cancelled before its turn
+		{ctx, 4, nil, true},
+	}
+	d.writeSem <- struct{}{} // the turn is taken: the writes queue
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.grouped(w.ctx, func(ctx context.Context, tx *sql.Tx) error {
+				if w.first != nil {
+					w.first()
+				}
+				_, err := tx.ExecContext(ctx, `INSERT INTO scratch (x) VALUES (?)`, w.x)
+				return err
+			})
+		}()
+	}
+	for queued := 0; queued < len(writes); {
+		runtime.Gosched()
+		d.queueMu.Lock()
+		queued = len(d.queue)
+		d.queueMu.Unlock()
+	}
+	<-d.writeSem
+	wg.Wait()
+	for i, w := range writes {
+		if (errs[i] == nil) != w.stays {
+			t.Errorf("x = %d: error %v, want an error %v", w.x, errs[i], !w.stays)
+		}
+		var n int
+		if err := d.sql.QueryRowContext(ctx, `SELECT count(*) FROM scratch WHERE x = ?`, w.x).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 1, false: 0}[w.stays]; n != want {
+			t.Errorf("x = %d: %d rows, want %d", w.x, n, want)
 		}
 	}
 }

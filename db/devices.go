@@ -140,7 +140,7 @@ func (d *DB) ListDevices(ctx context.Context) ([]Device, error) {
 // it back, in one transaction; fn's error aborts. Renaming is allowed.
 func (d *DB) UpdateDevice(ctx context.Context, name string, fn func(*Device) error) (Device, error) {
 	var dev Device
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if dev, err = deviceByName(ctx, tx, name); err != nil {
 			return err
@@ -182,7 +182,7 @@ func (d *DB) SetDeviceContacts(ctx context.Context, list []DeviceContact) error 
 	if len(list) == 0 {
 		return nil
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE devices SET reachable = ?, last_error = ?,
 			capabilities = COALESCE(?, capabilities), last_seen = COALESCE(?, last_seen) WHERE name = ?`)
 		if err != nil {
@@ -211,7 +211,7 @@ func (d *DB) SetDeviceContacts(ctx context.Context, list []DeviceContact) error 
 // the check and the delete are one transaction.
 func (d *DB) DeleteDevice(ctx context.Context, name string) (Device, error) {
 	var dev Device
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if dev, err = deviceByName(ctx, tx, name); err != nil {
 			return err

@@ -62,7 +62,7 @@ type Transition struct {
 // ErrConflict when the owner already has an experiment of that name.
 func (d *DB) CreateExperiment(ctx context.Context, e Experiment) (int64, error) {
 	var id int64
-	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(tx *sql.Tx) error {
+	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO experiments (name, description, owner, state, config, key, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.Name, e.Description, e.Owner, e.State, e.Config, e.Key, e.Created.UnixMilli())
 		if isUnique(err) {
@@ -248,7 +248,7 @@ func scanExperiments(ctx context.Context, q queryer, query string, args ...any) 
 // the new one, even when they are equal, as a re-configuration is).
 func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(*Experiment) error) (Experiment, error) {
 	var e Experiment
-	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(tx *sql.Tx) error {
+	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if e, err = getExperiment(ctx, tx, id); err != nil {
 			return err
@@ -314,7 +314,7 @@ func (d *DB) SetPairingStatuses(ctx context.Context, list []PairingStatus) error
 		}
 		return out
 	}
-	err := d.txExperiments(ctx, ids, func(tx *sql.Tx) error {
+	err := d.txExperiments(ctx, ids, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE experiment_devices SET status = ?, status_at = ?
 			WHERE experiment = ? AND position = ?`)
 		if err != nil {

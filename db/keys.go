@@ -108,7 +108,7 @@ var ErrKeyInUse = errors.New("key in use")
 // is no such key. The check and the delete are one transaction.
 func (d *DB) DeleteKey(ctx context.Context, name string, inUse []string) (Key, error) {
 	var k Key
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE name = ?`, name))
 		if errors.Is(err, sql.ErrNoRows) {

@@ -180,7 +180,7 @@ func (d *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("schema version %d is newer than this program's %d", v, len(steps))
 	}
 	for i := v; i < len(steps); i++ {
-		err := d.tx(ctx, func(tx *sql.Tx) error {
+		err := d.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
 				return err
 			}

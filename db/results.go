@@ -40,7 +40,7 @@ func (d *DB) PutResultFiles(ctx context.Context, id int64, files []ResultFile) e
 	if len(files) == 0 {
 		return nil
 	}
-	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(tx *sql.Tx) error {
+	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO result_files (experiment, position, name, size, path, pulled)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (experiment, position, name)
 			DO UPDATE SET size = excluded.size, path = excluded.path, pulled = excluded.pulled`)

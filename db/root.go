@@ -275,7 +275,7 @@ func (d *DB) Close() error {
 }
 
 // tx runs fn in a write transaction, committed when fn returns nil.
-func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (d *DB) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	if err := d.grouped(ctx, fn); err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // exec runs one write statement, queued with the transactions (grouped).
 func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	var res sql.Result
-	err := d.grouped(ctx, func(tx *sql.Tx) error {
+	err := d.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		res, err = tx.ExecContext(ctx, query, args...)
 		return err
@@ -298,7 +298,7 @@ func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 // txExperiments is tx for writes of the experiments ids() only (their
 // records, statuses, result files): they leave UsersVersion and the other
 // experiments' versions alone. ids is called after fn succeeded.
-func (d *DB) txExperiments(ctx context.Context, ids func() []int64, fn func(*sql.Tx) error) error {
+func (d *DB) txExperiments(ctx context.Context, ids func() []int64, fn func(context.Context, *sql.Tx) error) error {
 	if err := d.grouped(ctx, fn); err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ const maxGroupedWrites = 64
 // write is one write in the queue.
 type write struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(context.Context, *sql.Tx) error
 	err  error
 	done chan struct{} // closed once committed or failed
 }
@@ -330,7 +330,7 @@ type write struct {
 // grouped runs fn in a write transaction, committed when fn returns nil,
 // possibly with the writes queued beside it. The caller whose turn comes
 // (writeSem) commits what is queued then; the others wait for it.
-func (d *DB) grouped(ctx context.Context, fn func(*sql.Tx) error) error {
+func (d *DB) grouped(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	defer servertiming.BeginKind(ctx, servertiming.KindDB)()
 	w := &write{ctx: ctx, fn: fn, done: make(chan struct{})}
 	d.queueMu.Lock()
@@ -352,6 +352,18 @@ func (d *DB) grouped(ctx context.Context, fn func(*sql.Tx) error) error {
 		// w was in this batch or an earlier one (it was queued before
 		// this turn came), unless more than maxGroupedWrites were.
 	}
+}
+
+// run runs the write in the batch's transaction, unless its caller has
+// already gone. Its statements get a context that cannot be cancelled:
+// the driver answers a cancelled statement with sqlite3_interrupt, which
+// rolls back the whole transaction, and so the writes of every other
+// caller committed with it.
+func (w *write) run(tx *sql.Tx) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	return w.fn(context.WithoutCancel(w.ctx), tx)
 }
 
 // commit runs a batch of writes in one transaction; it sets each write's
@@ -376,7 +388,7 @@ func (d *DB) commit(batch []*write) {
 	}
 	if len(batch) == 1 {
 		w := batch[0]
-		if w.err = w.fn(tx); w.err != nil {
+		if w.err = w.run(tx); w.err != nil {
 			tx.Rollback()
 			return
 		}
@@ -389,7 +401,7 @@ func (d *DB) commit(batch []*write) {
 			w.err = err
 			continue
 		}
-		if w.err = w.fn(tx); w.err != nil {
+		if w.err = w.run(tx); w.err != nil {
 			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
 				// The savepoint cannot be undone alone: nothing is.
 				tx.Rollback()

@@ -41,7 +41,7 @@ func (d *DB) InstanceID(ctx context.Context) (string, error) {
 // with SQLite's polling sleeps while the queue's transactions held it.
 func (d *DB) NextStartAttempt(ctx context.Context, id int64) (int, error) {
 	var n int
-	err := d.grouped(ctx, func(tx *sql.Tx) error {
+	err := d.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `UPDATE experiments SET start_attempts = start_attempts + 1
 			WHERE id = ? RETURNING start_attempts`, id).Scan(&n)
 	})

@@ -61,7 +61,7 @@ func (d *DB) GetUser(ctx context.Context, name string) (User, error) {
 // through the API. The user's experiments stay, with their owner's name.
 func (d *DB) DeleteUser(ctx context.Context, name string) (User, error) {
 	var u User
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var (
 			created int64
 			admins  int
@@ -96,7 +96,7 @@ func (d *DB) DeleteUser(ctx context.Context, name string) (User, error) {
 // refuses (ErrLastAdmin) to make the last admin an experimenter.
 func (d *DB) SetUserRole(ctx context.Context, name, role string) (User, error) {
 	var u User
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var created int64
 		err := tx.QueryRowContext(ctx, `SELECT name, role, password_hash, created, cert_uri FROM users WHERE name = ?`, name).
 			Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &u.CertURI)
