@@ -21,13 +21,16 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
@@ -85,17 +88,11 @@ CREATE TABLE IF NOT EXISTS meta (
 INSERT OR IGNORE INTO meta (id, gen, epoch) VALUES (1, 0, 0);
 `
 
-// indexes are the flows' secondary indexes, built after a bulk ingest.
-const indexes = `
-CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
-CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
-`
-
-// minRecordSize is fewer bytes than any flow record of our exporter
-// takes in an IPFIX file (so that a file's size over it bounds its
-// records from above), and bulkMin the flows from which an ingest may
-// be bulk.
-const minRecordSize, bulkMin = 40, 10000
+// storeVersion is the store file's version (PRAGMA user_version):
+// 2 has no address indexes (flows_src, flows_dst; the snapshot serves
+// address filters) and a column file beside it. Opening a store of an
+// older version drops them.
+const storeVersion = 2
 
 // Store is one experiment's open flow store. It is safe for concurrent
 // use; writers queue for SQLite's write lock.
@@ -106,6 +103,10 @@ type Store struct {
 	// Snapshots; sqlOnly disables it (tests comparing both paths).
 	snaps   *snapEntry
 	sqlOnly bool
+	// colPath is the column file (cols.go), chunkRows the most flows
+	// of one of its chunks.
+	colPath   string
+	chunkRows int
 }
 
 // Open opens (creating it if needed) the store at path, a file readable
@@ -138,11 +139,25 @@ func OpenShared(ctx context.Context, path string, snaps *Snapshots) (*Store, err
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	if _, err := db.ExecContext(ctx, schema+indexes); err != nil {
+	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
-	return &Store{db: db, snaps: snaps.entry(path)}, nil
+	var version int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
+	}
+	if version < storeVersion {
+		// The address indexes cost a third of an ingest: the snapshot
+		// answers address filters instead.
+		if _, err := db.ExecContext(ctx, `DROP INDEX IF EXISTS flows_src; DROP INDEX IF EXISTS flows_dst;
+			PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
+		}
+	}
+	return &Store{db: db, snaps: snaps.entry(path), colPath: path + ".cols", chunkRows: chunkRows}, nil
 }
 
 // Close closes the store.
@@ -160,6 +175,11 @@ type Source struct {
 // Ingest adds the flows of the IPFIX file at path that the store does
 // not hold yet, and returns how many it added. A missing file adds
 // nothing.
+//
+// The flows go to SQLite and, as columns, to the column file (the
+// snapshot's, cols.go). Decoding the file, the rollup and the columns
+// take one goroutine, the INSERTs another (SQLite's share is the larger):
+// on two cores an ingest takes about the INSERTs' time.
 func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error) {
 	info, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -196,20 +216,52 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		}
 		records, replaced = 0, true
 	}
-	// A bulk ingest (the file holds more new flows than the store) drops
-	// the address indexes and builds them again afterwards: sorting once
-	// costs far less than inserting millions of random keys into a B-tree.
-	bulk := false
-	var held int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM flows`).Scan(&held); err != nil {
+	var gen, epoch, held int64
+	if err := tx.QueryRowContext(ctx, `SELECT gen, epoch, (SELECT coalesce(max(rowid), 0) FROM flows) FROM meta`).
+		Scan(&gen, &epoch, &held); err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
-	if grow := (info.Size() - max(size, 0)) / minRecordSize; grow > bulkMin && grow > held {
-		bulk = true
-		if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS flows_src; DROP INDEX IF EXISTS flows_dst`); err != nil {
-			return 0, fmt.Errorf("unable to ingest flows: %w", err)
-		}
+	// The column file: brought up to the flows held (its chunks of this
+	// epoch, the rest read from SQLite), then the new flows appended as
+	// they are stored (rowids follow the largest: SQLite's rule).
+	newEpoch, newGen := epoch, gen+1
+	if replaced {
+		newEpoch++
 	}
+	cf, err := openColFile(s.colPath)
+	if err != nil {
+		return 0, err
+	}
+	defer cf.close()
+	base, err := s.syncColFile(ctx, tx, cf, epoch, gen, held, replaced, newEpoch, newGen)
+	if err != nil {
+		return 0, err
+	}
+	colEnd, committed := base, false
+	defer func() {
+		if !committed && colEnd != base && cf.lock(true) == nil {
+			// Chunks of flows that were not stored: cut off (or, after
+			// a crash, by the next ingest: their generation is not
+			// committed).
+			cf.f.Truncate(base)
+			cf.unlock()
+		}
+	}()
+	chunk := newCols()
+	writeChunk := func() error {
+		if chunk.len() == 0 {
+			return nil
+		}
+		if err := cf.lock(true); err != nil {
+			return fmt.Errorf("unable to lock the flows' column file: %w", err)
+		}
+		end, err := cf.write(colEnd, &chunk, newEpoch, newGen)
+		cf.unlock()
+		colEnd = end
+		chunk = newCols()
+		return err
+	}
+
 	// Rows go in batches of insertBatch per statement: a statement per
 	// row costs more in calls than SQLite spends storing it.
 	const cols = 15
@@ -231,49 +283,88 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
 	defer full.Close()
-	batch := make([]any, 2, 2+insertBatch*(cols-2))
-	batch[0], batch[1] = id, src.Device
-	arena := make([]byte, insertBatch*32)
+	// The batches go round between this goroutine, which fills them,
+	// and the inserter, which stores them.
+	type batch struct {
+		args  []any
+		arena []byte
+	}
+	free, filled := make(chan *batch, 3), make(chan *batch, 3)
+	for range cap(free) {
+		b := &batch{args: make([]any, 2, 2+insertBatch*(cols-2)), arena: make([]byte, insertBatch*32)}
+		b.args[0], b.args[1] = id, src.Device
+		free <- b
+	}
+	var failed atomic.Bool
+	inserted := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range filled {
+			if err == nil {
+				if len(b.args) == cap(b.args) {
+					_, err = full.ExecContext(ctx, b.args...)
+				} else {
+					_, err = tx.ExecContext(ctx, insert((len(b.args)-2)/(cols-2)), b.args...)
+				}
+				if err != nil {
+					failed.Store(true)
+				}
+			}
+			b.args = b.args[:2]
+			free <- b
+		}
+		inserted <- err
+	}()
+	var cur *batch
 	var seen int64
 	added := 0
 	var ierr error
-	flush := func() {
-		if len(batch) == 2 || ierr != nil {
-			return
-		}
-		if len(batch) == cap(batch) {
-			_, ierr = full.ExecContext(ctx, batch...)
-		} else {
-			_, ierr = tx.ExecContext(ctx, insert((len(batch)-2)/(cols-2)), batch...)
-		}
-		batch = batch[:2]
-	}
 	roll := newRollup(src.Device)
+	var cf1 colFlow
 	_, err = ipfix.ReadFlows(path, func(r ipfix.FlowRow) {
 		seen++
-		if seen <= records || ierr != nil {
+		if seen <= records || ierr != nil || failed.Load() {
 			return
 		}
 		if ierr = ctx.Err(); ierr != nil {
 			return
 		}
 		roll.add(&r)
-		// The addresses go in arena, the batch's: the driver copies them.
-		a := arena[(len(batch)-2)/(cols-2)*32:][:32]
+		if cur == nil {
+			cur = <-free
+		}
+		// The addresses go in the batch's arena: the driver copies them.
+		a := cur.arena[(len(cur.args)-2)/(cols-2)*32:][:32]
 		*(*[16]byte)(a) = r.Src.As16()
 		*(*[16]byte)(a[16:]) = r.Dst.As16()
-		batch = append(batch, a[:16:16], a[16:],
+		cf1 = colFlow{rowid: held + int64(added) + 1, dev: src.Device, src: [16]byte(a[:16]), dst: [16]byte(a[16:]),
+			sport: r.SrcPort, dport: r.DstPort, proto: r.Proto, vlan: r.VLAN,
+			fwdPackets: clamp(r.Packets), fwdBytes: clamp(r.Bytes), revPackets: clamp(r.RevPackets), revBytes: clamp(r.RevBytes),
+			startMs: r.Start.UnixMilli(), endMs: r.End.UnixMilli()}
+		cur.args = append(cur.args, a[:16:16], a[16:],
 			int64(r.SrcPort), int64(r.DstPort), int64(r.Proto), int64(r.VLAN),
-			clamp(r.Packets), clamp(r.Bytes), clamp(r.RevPackets), clamp(r.RevBytes),
-			r.Start.UnixMilli(), r.End.UnixMilli(), r.EndReason)
+			cf1.fwdPackets, cf1.fwdBytes, cf1.revPackets, cf1.revBytes, cf1.startMs, cf1.endMs, r.EndReason)
 		added++
-		if len(batch) == cap(batch) {
-			flush()
+		if len(cur.args) == cap(cur.args) {
+			filled <- cur
+			cur = nil
+		}
+		if ierr = chunk.add(&cf1); ierr == nil && chunk.len() == s.chunkRows {
+			ierr = writeChunk()
 		}
 	})
-	flush()
+	if cur != nil && len(cur.args) > 2 {
+		filled <- cur
+	}
+	close(filled)
+	if e := <-inserted; ierr == nil {
+		ierr = e
+	}
 	if err == nil {
 		err = ierr
+	}
+	if err == nil {
+		err = writeChunk()
 	}
 	if err != nil {
 		return 0, fmt.Errorf("unable to ingest flows of %s: %w", src.Name, err)
@@ -296,13 +387,10 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if err := tx.Commit(); err != nil {
 			return 0, fmt.Errorf("unable to ingest flows: %w", err)
 		}
+		// The column file's chunks are of the previous epoch: the
+		// ingest below writes it again.
+		cf.close()
 		return s.Ingest(ctx, src, path)
-	}
-	if bulk {
-		// Sorter threads: the index builds sort on more than one core.
-		if _, err := tx.ExecContext(ctx, `PRAGMA threads = 4;`+indexes); err != nil {
-			return 0, fmt.Errorf("unable to index flows: %w", err)
-		}
 	}
 	if replaced {
 		err = rollUp(ctx, tx, 0, true)
@@ -329,7 +417,95 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
+	committed = true
 	return added, nil
+}
+
+// syncColFile brings the column file up to the flows the store holds
+// (rowids up to held) before an ingest appends to it, and returns where
+// the ingest's chunks go. It keeps the chunks of the store's epoch and
+// committed generations, and reads the flows past them (a store written
+// before the column file, or after flows were replaced) from SQLite
+// through tx, which holds the write lock: no other ingest runs.
+func (s *Store) syncColFile(ctx context.Context, tx *sql.Tx, cf *colFile, epoch, gen, held int64, replaced bool,
+	newEpoch, newGen int64) (int64, error) {
+	if err := cf.lock(true); err != nil {
+		return 0, fmt.Errorf("unable to lock the flows' column file: %w", err)
+	}
+	defer cf.unlock()
+	end, last, err := cf.valid(epoch, gen)
+	if err != nil {
+		return 0, err
+	}
+	// Gap-fill chunks are of the flows committed (epoch, gen) or, once
+	// flows are replaced, of the new epoch with the ingest's flows.
+	fillEpoch, fillGen := epoch, gen
+	if replaced || last > held {
+		end, last = 0, 0
+	}
+	if replaced {
+		fillEpoch, fillGen = newEpoch, newGen
+	}
+	if err := cf.f.Truncate(end); err != nil {
+		return 0, fmt.Errorf("unable to write the flows' column file: %w", err)
+	}
+	if last == held {
+		return end, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE rowid > ? ORDER BY rowid`, last)
+	if err != nil {
+		return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+	}
+	defer rows.Close()
+	v := make([]any, 10)
+	p := make([]any, len(v))
+	for i := range v {
+		p[i] = &v[i]
+	}
+	dv := make([]driver.Value, len(v))
+	c := newCols()
+	var f colFlow
+	for rows.Next() {
+		if err := rows.Scan(p...); err != nil {
+			return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+		}
+		for i := range v {
+			dv[i] = v[i]
+		}
+		if err := colFlowOf(dv, &f); err != nil {
+			return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+		}
+		if err := c.add(&f); err != nil {
+			return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+		}
+		if c.len() == s.chunkRows {
+			if end, err = cf.write(end, &c, fillEpoch, fillGen); err != nil {
+				return 0, err
+			}
+			c = newCols()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+	}
+	return cf.write(end, &c, fillEpoch, fillGen)
+}
+
+// readColFile appends to sn the column file's chunks that it holds past
+// what sn read of it, for the store's epoch and generations up to gen.
+func (s *Store) readColFile(sn *snapshot, epoch, gen int64) error {
+	cf, err := openColFile(s.colPath)
+	if err != nil {
+		return err
+	}
+	defer cf.close()
+	if err := cf.lock(false); err != nil {
+		return fmt.Errorf("unable to lock the flows' column file: %w", err)
+	}
+	defer cf.unlock()
+	off, err := cf.readInto(sn, sn.fileOff, epoch, gen)
+	sn.fileOff = off
+	return err
 }
 
 // rollKey is one value of one group key in the rollup, as SQL binds it.
@@ -571,9 +747,11 @@ var keyColumns = map[string]string{"src": "src", "dst": "dst", "sport": "sport",
 // GroupKeys lists the group keys, in their canonical order.
 var GroupKeys = []string{"device", "src", "dst", "sport", "dport", "proto"}
 
-// flowOrder are the order fields of flow rows.
+// flowOrder are the order fields of flow rows. flows (one for every
+// flow) orders by nothing but the rowid: NULL, since SQLite reads
+// ORDER BY 1 as the first column.
 var flowOrder = map[string]string{"src": "src", "dst": "dst", "sport": "sport", "dport": "dport",
-	"proto": "proto", "device": "device", "flows": "1", "packets": "(packets + rev_packets)",
+	"proto": "proto", "device": "device", "flows": "NULL", "packets": "(packets + rev_packets)",
 	"bytes": "(bytes + rev_bytes)", "start": "start_ms", "end": "end_ms", "duration": "(end_ms - start_ms)",
 	"vlan": "vlan", "fwd_bytes": "bytes", "fwd_packets": "packets", "rev_bytes": "rev_bytes",
 	"rev_packets": "rev_packets"}
@@ -633,9 +811,22 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// The snapshot finds the page's flows (there is no index on any
+	// column: a pass over every flow either way), SQLite gives their
+	// rows.
+	s.snaps.mu.Lock()
+	sn, err := s.snapshot(ctx)
+	if err == nil && sn != nil {
+		page, total := flowsSnapshot(sn, &q)
+		s.snaps.mu.Unlock()
+		return s.flowsByRowid(ctx, page, total)
+	}
+	s.snaps.mu.Unlock()
+	if err != nil {
+		return Result{}, err
+	}
 	w, args := q.where()
-	query := `SELECT device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets, rev_bytes,
-		start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source), count(*) OVER ()
+	query := `SELECT ` + rowColumns + `, count(*) OVER ()
 		FROM flows WHERE ` + w + ` ORDER BY ` + order + `, rowid` + limit(&q, &args)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -645,16 +836,9 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 	res := Result{Rows: []Row{}}
 	for rows.Next() {
 		var r Row
-		var src, dst []byte
-		var start, end int64
-		if err := rows.Scan(&r.Device, &src, &dst, &r.SrcPort, &r.DstPort, &r.Proto, &r.VLAN, &r.FwdPackets, &r.FwdBytes,
-			&r.RevPackets, &r.RevBytes, &start, &end, &r.EndReason, &r.Interface, &res.Total); err != nil {
+		if err := scanRow(rows, &r, &res.Total); err != nil {
 			return Result{}, fmt.Errorf("unable to query flows: %w", err)
 		}
-		r.Src, r.Dst = addr(src), addr(dst)
-		r.Start, r.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
-		r.Flows, r.Packets, r.Bytes = 1, r.FwdPackets+r.RevPackets, r.FwdBytes+r.RevBytes
-		r.Keys = GroupKeys
 		res.Rows = append(res.Rows, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -788,25 +972,16 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 		order = o + ", rowid"
 	}
 	w, args := q.where()
-	rows, err := s.db.QueryContext(ctx, `SELECT device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets,
-		rev_bytes, start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source)
-		FROM flows WHERE `+w+` ORDER BY `+order, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+rowColumns+` FROM flows WHERE `+w+` ORDER BY `+order, args...)
 	if err != nil {
 		return fmt.Errorf("unable to read flows: %w", err)
 	}
 	defer rows.Close()
 	var r Row
-	var src, dst []byte
-	var start, end int64
 	for rows.Next() {
-		if err := rows.Scan(&r.Device, &src, &dst, &r.SrcPort, &r.DstPort, &r.Proto, &r.VLAN, &r.FwdPackets, &r.FwdBytes,
-			&r.RevPackets, &r.RevBytes, &start, &end, &r.EndReason, &r.Interface); err != nil {
+		if err := scanRow(rows, &r); err != nil {
 			return fmt.Errorf("unable to read flows: %w", err)
 		}
-		r.Src, r.Dst = addr(src), addr(dst)
-		r.Start, r.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
-		r.Flows, r.Packets, r.Bytes = 1, r.FwdPackets+r.RevPackets, r.FwdBytes+r.RevBytes
-		r.Keys = GroupKeys
 		if err := fn(&r); err != nil {
 			return err
 		}
@@ -815,6 +990,69 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 		return fmt.Errorf("unable to read flows: %w", err)
 	}
 	return nil
+}
+
+// rowColumns are the columns of a flow row (scanRow).
+const rowColumns = `device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets, rev_bytes,
+	start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source)`
+
+// scanRow reads a flow row of rowColumns, then the extra columns.
+func scanRow(rows *sql.Rows, r *Row, extra ...any) error {
+	var src, dst []byte
+	var start, end int64
+	dest := append([]any{&r.Device, &src, &dst, &r.SrcPort, &r.DstPort, &r.Proto, &r.VLAN, &r.FwdPackets, &r.FwdBytes,
+		&r.RevPackets, &r.RevBytes, &start, &end, &r.EndReason, &r.Interface}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.Src, r.Dst = addr(src), addr(dst)
+	r.Start, r.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
+	r.Flows, r.Packets, r.Bytes = 1, r.FwdPackets+r.RevPackets, r.FwdBytes+r.RevBytes
+	r.Keys = GroupKeys
+	return nil
+}
+
+// flowsByRowid returns the flows of rowids as rows, in that order.
+func (s *Store) flowsByRowid(ctx context.Context, rowids []int64, total int64) (Result, error) {
+	res := Result{Rows: make([]Row, len(rowids)), Total: total}
+	at := make(map[int64]int, len(rowids))
+	for i, id := range rowids {
+		at[id] = i
+	}
+	const most = 10000 // bound parameters per statement
+	for len(rowids) > 0 {
+		n := min(len(rowids), most)
+		args := make([]any, n)
+		for i, id := range rowids[:n] {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT `+rowColumns+`, rowid FROM flows WHERE rowid IN (?`+
+			strings.Repeat(", ?", n-1)+`)`, args...)
+		if err != nil {
+			return Result{}, fmt.Errorf("unable to query flows: %w", err)
+		}
+		found := 0
+		for rows.Next() {
+			var r Row
+			var id int64
+			if err := scanRow(rows, &r, &id); err != nil {
+				rows.Close()
+				return Result{}, fmt.Errorf("unable to query flows: %w", err)
+			}
+			res.Rows[at[id]] = r
+			found++
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return Result{}, fmt.Errorf("unable to query flows: %w", err)
+		}
+		if found != n {
+			return Result{}, fmt.Errorf("unable to query flows: %d of %d flows found by rowid", found, n)
+		}
+		rowids = rowids[n:]
+	}
+	return res, nil
 }
 
 // addr decodes a stored address.

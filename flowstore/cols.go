@@ -1,0 +1,387 @@
+package flowstore
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// cols are flows in columns, addresses and devices interned (the
+// columns hold their indexes): the snapshot's memory and one chunk of
+// the store's column file.
+type cols struct {
+	addrs   [][16]byte
+	addrIdx map[[16]byte]uint32
+	devices []string
+	devIdx  map[string]uint16
+
+	rowid                []int64
+	dev                  []uint16
+	src, dst             []uint32
+	sport, dport         []uint16
+	proto                []uint8
+	vlan                 []uint16
+	packets, bytes       []int64 // both directions
+	fwdPackets, fwdBytes []int64
+	startMs, endMs       []int64
+}
+
+func newCols() cols {
+	return cols{addrIdx: map[[16]byte]uint32{}, devIdx: map[string]uint16{}}
+}
+
+func (c *cols) addr(a [16]byte) uint32 {
+	if i, ok := c.addrIdx[a]; ok {
+		return i
+	}
+	i := uint32(len(c.addrs))
+	c.addrs = append(c.addrs, a)
+	c.addrIdx[a] = i
+	return i
+}
+
+func (c *cols) device(d string) (uint16, error) {
+	if i, ok := c.devIdx[d]; ok {
+		return i, nil
+	}
+	if len(c.devices) == 1<<16 {
+		return 0, fmt.Errorf("more than %d devices", 1<<16)
+	}
+	i := uint16(len(c.devices))
+	c.devices = append(c.devices, d)
+	c.devIdx[d] = i
+	return i, nil
+}
+
+// flow is one flow as the columns hold it (addresses and device not
+// interned yet).
+type colFlow struct {
+	rowid                int64
+	dev                  string
+	src, dst             [16]byte
+	sport, dport         uint16
+	proto                uint8
+	vlan                 uint16
+	fwdPackets, fwdBytes int64
+	revPackets, revBytes int64
+	startMs, endMs       int64
+}
+
+func (c *cols) add(f *colFlow) error {
+	d, err := c.device(f.dev)
+	if err != nil {
+		return err
+	}
+	c.rowid = append(c.rowid, f.rowid)
+	c.dev = append(c.dev, d)
+	c.src = append(c.src, c.addr(f.src))
+	c.dst = append(c.dst, c.addr(f.dst))
+	c.sport = append(c.sport, f.sport)
+	c.dport = append(c.dport, f.dport)
+	c.proto = append(c.proto, f.proto)
+	c.vlan = append(c.vlan, f.vlan)
+	c.packets = append(c.packets, f.fwdPackets+f.revPackets)
+	c.bytes = append(c.bytes, f.fwdBytes+f.revBytes)
+	c.fwdPackets = append(c.fwdPackets, f.fwdPackets)
+	c.fwdBytes = append(c.fwdBytes, f.fwdBytes)
+	c.startMs = append(c.startMs, f.startMs)
+	c.endMs = append(c.endMs, f.endMs)
+	return nil
+}
+
+// len is the flows held.
+func (c *cols) len() int { return len(c.rowid) }
+
+// columns are the column slices in the file's order.
+func (c *cols) columns() []any {
+	return []any{&c.rowid, &c.dev, &c.src, &c.dst, &c.sport, &c.dport, &c.proto, &c.vlan, &c.packets, &c.bytes,
+		&c.fwdPackets, &c.fwdBytes, &c.startMs, &c.endMs}
+}
+
+// rowBytes is the bytes of one flow in the file's columns.
+const rowBytes = 8 + 2 + 4 + 4 + 2 + 2 + 1 + 2 + 6*8
+
+// raw is a column's memory as bytes (the file holds columns in the
+// machine's byte order, which its header records).
+func raw(col any, from int) []byte {
+	switch s := col.(type) {
+	case *[]int64:
+		return rawOf((*s)[from:])
+	case *[]uint32:
+		return rawOf((*s)[from:])
+	case *[]uint16:
+		return rawOf((*s)[from:])
+	case *[]uint8:
+		return (*s)[from:]
+	}
+	panic(fmt.Sprintf("flowstore: column of type %T", col))
+}
+
+func rawOf[T int64 | uint32 | uint16](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(s[0])))
+}
+
+// grow extends a column by n zero values.
+func grow(col any, n int) {
+	switch s := col.(type) {
+	case *[]int64:
+		*s = append(*s, make([]int64, n)...)
+	case *[]uint32:
+		*s = append(*s, make([]uint32, n)...)
+	case *[]uint16:
+		*s = append(*s, make([]uint16, n)...)
+	case *[]uint8:
+		*s = append(*s, make([]uint8, n)...)
+	}
+}
+
+// The column file (the store's path + ".cols") holds the store's flows
+// as the snapshot keeps them, written by Ingest as it stores them, so
+// that a process that did not load the snapshot yet (the AM after a
+// restart) reads it at the speed of the disk instead of from SQLite
+// row by row. It is a sequence of chunks, each a header (chunkHeader)
+// then its addresses (16 bytes each), its devices (a 2-byte length and
+// the name each) and its columns (cols.columns' order, the machine's
+// byte order); chunk-local address and device indexes. A chunk belongs
+// to the store's epoch and generation (meta) that its rows were stored
+// under: chunks of another epoch, or of a generation the store has not
+// committed, are not read, and the next Ingest cuts them off.
+type chunkHeader struct {
+	Magic     [8]byte
+	Order     uint32 // byteOrderMark in the writer's byte order
+	Version   uint32
+	Epoch     int64
+	Gen       int64
+	Rows      uint64
+	Addrs     uint64
+	DevBytes  uint64
+	LastRowid int64
+	Size      uint64 // the chunk's bytes, header included
+}
+
+var chunkMagic = [8]byte{'G', 'I', 'M', 'S', 'C', 'O', 'L', 'S'}
+
+const (
+	byteOrderMark = 0x01020304
+	chunkVersion  = 1
+	// chunkRows is the most flows of one chunk (Store.chunkRows).
+	chunkRows = 1 << 20
+)
+
+var headerSize = binary.Size(chunkHeader{})
+
+// colFile is an open column file.
+type colFile struct {
+	f *os.File
+}
+
+func openColFile(path string) (*colFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("unable to open the flows' column file: %w", err)
+	}
+	return &colFile{f: f}, nil
+}
+
+func (cf *colFile) close() error { return cf.f.Close() }
+
+// lock takes the file's lock, exclusive (a writer) or shared (a reader).
+func (cf *colFile) lock(exclusive bool) error {
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	return syscall.Flock(int(cf.f.Fd()), how)
+}
+
+func (cf *colFile) unlock() { syscall.Flock(int(cf.f.Fd()), syscall.LOCK_UN) }
+
+// readHeader reads the header of the chunk at off; ok is false at the
+// end of the file, at a chunk cut short, and at anything that is not a
+// chunk of ours.
+func (cf *colFile) readHeader(off, size int64) (h chunkHeader, ok bool) {
+	if off+int64(headerSize) > size {
+		return h, false
+	}
+	buf := make([]byte, headerSize)
+	if _, err := cf.f.ReadAt(buf, off); err != nil {
+		return h, false
+	}
+	if _, err := binary.Decode(buf, binary.NativeEndian, &h); err != nil {
+		return h, false
+	}
+	if h.Magic != chunkMagic || h.Order != byteOrderMark || h.Version != chunkVersion ||
+		h.Size != uint64(headerSize)+h.Addrs*16+h.DevBytes+h.Rows*rowBytes || off+int64(h.Size) > size {
+		return h, false
+	}
+	return h, true
+}
+
+// valid walks the chunks of epoch and of generations up to gen and
+// returns where they end and the last rowid they hold (0: none).
+func (cf *colFile) valid(epoch, gen int64) (end, lastRowid int64, err error) {
+	info, err := cf.f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("unable to read the flows' column file: %w", err)
+	}
+	for {
+		h, ok := cf.readHeader(end, info.Size())
+		if !ok || h.Epoch != epoch || h.Gen > gen {
+			return end, lastRowid, nil
+		}
+		end += int64(h.Size)
+		lastRowid = h.LastRowid
+	}
+}
+
+// write appends c as a chunk of epoch and gen at off (the file is cut
+// there first).
+func (cf *colFile) write(off int64, c *cols, epoch, gen int64) (int64, error) {
+	if c.len() == 0 {
+		return off, nil
+	}
+	if err := cf.f.Truncate(off); err != nil {
+		return off, fmt.Errorf("unable to write the flows' column file: %w", err)
+	}
+	devBytes := 0
+	for _, d := range c.devices {
+		devBytes += 2 + len(d)
+	}
+	h := chunkHeader{Magic: chunkMagic, Order: byteOrderMark, Version: chunkVersion, Epoch: epoch, Gen: gen,
+		Rows: uint64(c.len()), Addrs: uint64(len(c.addrs)), DevBytes: uint64(devBytes), LastRowid: c.rowid[c.len()-1]}
+	h.Size = uint64(headerSize) + h.Addrs*16 + h.DevBytes + h.Rows*rowBytes
+	if _, err := cf.f.Seek(off, io.SeekStart); err != nil {
+		return off, fmt.Errorf("unable to write the flows' column file: %w", err)
+	}
+	w := bufio.NewWriterSize(cf.f, 1<<20)
+	err := binary.Write(w, binary.NativeEndian, &h)
+	for _, a := range c.addrs {
+		if err == nil {
+			_, err = w.Write(a[:])
+		}
+	}
+	for _, d := range c.devices {
+		if err == nil {
+			_, err = w.Write(binary.NativeEndian.AppendUint16(nil, uint16(len(d))))
+		}
+		if err == nil {
+			_, err = w.WriteString(d)
+		}
+	}
+	for _, col := range c.columns() {
+		if err == nil {
+			_, err = w.Write(raw(col, 0))
+		}
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return off, fmt.Errorf("unable to write the flows' column file: %w", err)
+	}
+	return off + int64(h.Size), nil
+}
+
+// errStop ends a read of the column file where the snapshot must read on
+// from SQLite.
+var errStop = errors.New("stop")
+
+// readInto appends to sn the chunks from off on that belong to epoch and
+// generations up to gen and hold rows past sn.maxRowid only, and
+// returns where it stopped.
+func (cf *colFile) readInto(sn *snapshot, off, epoch, gen int64) (int64, error) {
+	info, err := cf.f.Stat()
+	if err != nil {
+		return off, fmt.Errorf("unable to read the flows' column file: %w", err)
+	}
+	for {
+		h, ok := cf.readHeader(off, info.Size())
+		if !ok || h.Epoch != epoch || h.Gen > gen {
+			return off, nil
+		}
+		if h.Rows == 0 || h.LastRowid <= sn.maxRowid {
+			off += int64(h.Size)
+			continue
+		}
+		err := cf.readChunk(sn, off, &h)
+		if errors.Is(err, errStop) {
+			return off, nil
+		}
+		if err != nil {
+			return off, err
+		}
+		off += int64(h.Size)
+	}
+}
+
+// readChunk appends the chunk at off to sn, its addresses and devices
+// interned in sn's.
+func (cf *colFile) readChunk(sn *snapshot, off int64, h *chunkHeader) error {
+	r := bufio.NewReaderSize(io.NewSectionReader(cf.f, off+int64(headerSize), int64(h.Size)-int64(headerSize)), 1<<20)
+	fail := func(err error) error { return fmt.Errorf("unable to read the flows' column file: %w", err) }
+	addrMap := make([]uint32, h.Addrs)
+	var a [16]byte
+	for i := range addrMap {
+		if _, err := io.ReadFull(r, a[:]); err != nil {
+			return fail(err)
+		}
+		addrMap[i] = sn.addr(a)
+	}
+	devs := make([]byte, h.DevBytes)
+	if _, err := io.ReadFull(r, devs); err != nil {
+		return fail(err)
+	}
+	var devMap []uint16
+	for len(devs) > 0 {
+		if len(devs) < 2 || len(devs) < 2+int(binary.NativeEndian.Uint16(devs)) {
+			return fail(errors.New("a device name cut short"))
+		}
+		n := int(binary.NativeEndian.Uint16(devs))
+		d, err := sn.device(string(devs[2 : 2+n]))
+		if err != nil {
+			return fail(err)
+		}
+		devMap = append(devMap, d)
+		devs = devs[2+n:]
+	}
+	n, from := int(h.Rows), sn.len()
+	for _, col := range sn.columns() {
+		grow(col, n)
+		if _, err := io.ReadFull(r, raw(col, from)); err != nil {
+			sn.truncate(from)
+			return fail(err)
+		}
+	}
+	if sn.rowid[from] <= sn.maxRowid {
+		// Rows the snapshot holds already (read from SQLite): SQLite
+		// gives the rest.
+		sn.truncate(from)
+		return errStop
+	}
+	for i := from; i < sn.len(); i++ {
+		s, d, v := sn.src[i], sn.dst[i], sn.dev[i]
+		if int(s) >= len(addrMap) || int(d) >= len(addrMap) || int(v) >= len(devMap) {
+			sn.truncate(from)
+			return fail(fmt.Errorf("row %d refers to an address or device it does not hold", sn.rowid[i]))
+		}
+		sn.src[i], sn.dst[i], sn.dev[i] = addrMap[s], addrMap[d], devMap[v]
+	}
+	sn.maxRowid = h.LastRowid
+	return nil
+}
+
+// truncate keeps the first n flows.
+func (c *cols) truncate(n int) {
+	c.rowid, c.dev, c.src, c.dst = c.rowid[:n], c.dev[:n], c.src[:n], c.dst[:n]
+	c.sport, c.dport, c.proto, c.vlan = c.sport[:n], c.dport[:n], c.proto[:n], c.vlan[:n]
+	c.packets, c.bytes, c.fwdPackets, c.fwdBytes = c.packets[:n], c.bytes[:n], c.fwdPackets[:n], c.fwdBytes[:n]
+	c.startMs, c.endMs = c.startMs[:n], c.endMs[:n]
+}
