@@ -17,6 +17,9 @@ import (
 type cols struct {
 	addrs   [][16]byte
 	addrIdx map[[16]byte]uint32
+	// remap is, for the addresses of an ingest's rollup (its index),
+	// their index in addrs plus one (localAddr).
+	remap   []uint32
 	devices []string
 	devIdx  map[string]uint16
 
@@ -58,7 +61,21 @@ func (c *cols) device(d string) (uint16, error) {
 	return i, nil
 }
 
-// flow is one flow as the columns hold it (addresses and device not
+// localAddr is the index in c.addrs of the rollup's address g, a.
+func (c *cols) localAddr(g uint32, a [16]byte) uint32 {
+	if int(g) >= len(c.remap) {
+		c.remap = append(c.remap, make([]uint32, int(g)+1-len(c.remap)+len(c.remap)/2)...)
+	}
+	if l := c.remap[g]; l != 0 {
+		return l - 1
+	}
+	l := uint32(len(c.addrs))
+	c.addrs = append(c.addrs, a)
+	c.remap[g] = l + 1
+	return l
+}
+
+// colFlow is one flow as the columns hold it (addresses and device not
 // interned yet).
 type colFlow struct {
 	rowid                int64
@@ -72,15 +89,19 @@ type colFlow struct {
 	startMs, endMs       int64
 }
 
-func (c *cols) add(f *colFlow) error {
+// add appends a flow, its addresses interned.
+func (c *cols) add(f *colFlow) error { return c.addIndexed(f, c.addr(f.src), c.addr(f.dst)) }
+
+// addIndexed appends a flow whose addresses are c.addrs[src], [dst].
+func (c *cols) addIndexed(f *colFlow, src, dst uint32) error {
 	d, err := c.device(f.dev)
 	if err != nil {
 		return err
 	}
 	c.rowid = append(c.rowid, f.rowid)
 	c.dev = append(c.dev, d)
-	c.src = append(c.src, c.addr(f.src))
-	c.dst = append(c.dst, c.addr(f.dst))
+	c.src = append(c.src, src)
+	c.dst = append(c.dst, dst)
 	c.sport = append(c.sport, f.sport)
 	c.dport = append(c.dport, f.dport)
 	c.proto = append(c.proto, f.proto)

@@ -55,12 +55,9 @@ func (sn *snapshot) addr(a [16]byte) uint32 {
 	return i
 }
 
-// flowColumns are the columns of a flow as load, the column file's gap
-// fill and the flow rows by rowid read them: fewer columns are fewer
-// calls into SQLite (the addresses in one BLOB; ports, protocol and
-// VLAN in one integer).
-const flowColumns = `rowid, device, CAST(src || dst AS BLOB), sport | (dport << 16) | (proto << 32) | (vlan << 40),
-	packets, bytes, rev_packets, rev_bytes, start_ms, end_ms`
+// flowColumns are the columns of a flow as load and the column file's
+// gap fill read them: the stored ones (schema), fewer calls into SQLite.
+const flowColumns = `rowid, device, addrs, tuple, packets, bytes, rev_packets, rev_bytes, start_ms, end_ms`
 
 // colFlowOf decodes a row of flowColumns.
 func colFlowOf(v []driver.Value, f *colFlow) error {
@@ -129,10 +126,7 @@ func (sn *snapshot) load(ctx context.Context, s *Store) error {
 
 // add appends one flow.
 func (sn *snapshot) add(f *colFlow) error {
-	// The addresses first, through sn.addr (which keeps sn.ips).
-	sn.addr(f.src)
-	sn.addr(f.dst)
-	if err := sn.cols.add(f); err != nil {
+	if err := sn.addIndexed(f, sn.addr(f.src), sn.addr(f.dst)); err != nil {
 		return err
 	}
 	sn.maxRowid = f.rowid

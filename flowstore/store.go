@@ -43,7 +43,12 @@ import (
 // that does not exist (an unknown group or order field).
 var ErrInvalid = errors.New("invalid query")
 
-// schema is the store's tables. flows.source is a sources.id.
+// schema is the store's tables. flows.source is a sources.id. A flow
+// is stored in few columns, each bound by a call into SQLite at ingest
+// (which costs more than storing it): both addresses in addrs (16 bytes
+// each, IPv4 as IPv4-mapped IPv6), ports, protocol, VLAN and end reason
+// (endReasonCode) in tuple; src, dst, sport, dport, proto, vlan and
+// end_reason are virtual columns computed from them for the queries.
 const schema = `
 CREATE TABLE IF NOT EXISTS sources (
 	id INTEGER PRIMARY KEY,
@@ -58,19 +63,22 @@ CREATE TABLE IF NOT EXISTS sources (
 CREATE TABLE IF NOT EXISTS flows (
 	source INTEGER NOT NULL,
 	device TEXT NOT NULL,
-	src BLOB NOT NULL,
-	dst BLOB NOT NULL,
-	sport INTEGER NOT NULL,
-	dport INTEGER NOT NULL,
-	proto INTEGER NOT NULL,
-	vlan INTEGER NOT NULL,
+	addrs BLOB NOT NULL,
+	tuple INTEGER NOT NULL,
 	packets INTEGER NOT NULL,
 	bytes INTEGER NOT NULL,
 	rev_packets INTEGER NOT NULL,
 	rev_bytes INTEGER NOT NULL,
 	start_ms INTEGER NOT NULL,
 	end_ms INTEGER NOT NULL,
-	end_reason TEXT NOT NULL
+	src BLOB GENERATED ALWAYS AS (substr(addrs, 1, 16)) VIRTUAL,
+	dst BLOB GENERATED ALWAYS AS (substr(addrs, 17, 16)) VIRTUAL,
+	sport INTEGER GENERATED ALWAYS AS (tuple & 65535) VIRTUAL,
+	dport INTEGER GENERATED ALWAYS AS ((tuple >> 16) & 65535) VIRTUAL,
+	proto INTEGER GENERATED ALWAYS AS ((tuple >> 32) & 255) VIRTUAL,
+	vlan INTEGER GENERATED ALWAYS AS ((tuple >> 40) & 65535) VIRTUAL,
+	end_reason TEXT GENERATED ALWAYS AS (CASE tuple >> 56 WHEN 1 THEN 'idle' WHEN 2 THEN 'active' WHEN 3 THEN 'end'
+		WHEN 4 THEN 'forced' WHEN 5 THEN 'resources' WHEN 6 THEN 'unknown' ELSE '' END) VIRTUAL
 );
 CREATE TABLE IF NOT EXISTS rollup (
 	key TEXT NOT NULL,
@@ -88,11 +96,32 @@ CREATE TABLE IF NOT EXISTS meta (
 INSERT OR IGNORE INTO meta (id, gen, epoch) VALUES (1, 0, 0);
 `
 
-// storeVersion is the store file's version (PRAGMA user_version):
-// 2 has no address indexes (flows_src, flows_dst; the snapshot serves
-// address filters) and a column file beside it. Opening a store of an
-// older version drops them.
+// storeVersion is the store file's version (PRAGMA user_version): 2
+// has the flows in fewer columns (schema), no address indexes (the
+// snapshot serves address filters) and a column file beside it. Opening
+// a store of an older version empties it (and its column file): it is a
+// cache of the IPFIX files, which the next Ingest of each stores again.
 const storeVersion = 2
+
+// endReasonCode is the code of an end reason (ipfix.FlowRow's) in
+// flows.tuple, which the end_reason column turns back into its name.
+func endReasonCode(r string) int64 {
+	switch r {
+	case "":
+		return 0
+	case "idle":
+		return 1
+	case "active":
+		return 2
+	case "end":
+		return 3
+	case "forced":
+		return 4
+	case "resources":
+		return 5
+	}
+	return 6
+}
 
 // Store is one experiment's open flow store. It is safe for concurrent
 // use; writers queue for SQLite's write lock.
@@ -139,23 +168,27 @@ func OpenShared(ctx context.Context, path string, snaps *Snapshots) (*Store, err
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	fail := func(err error) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
 	var version int
 	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
+		return fail(err)
 	}
 	if version < storeVersion {
-		// The address indexes cost a third of an ingest: the snapshot
-		// answers address filters instead.
-		if _, err := db.ExecContext(ctx, `DROP INDEX IF EXISTS flows_src; DROP INDEX IF EXISTS flows_dst;
-			PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
+		// A store of before: emptied, and filled again by the next
+		// ingests.
+		if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS flows; DROP TABLE IF EXISTS sources;
+			DROP TABLE IF EXISTS rollup; DROP TABLE IF EXISTS meta;`); err != nil {
+			return fail(err)
 		}
+		if err := os.Truncate(path+".cols", 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fail(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, schema+`PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
+		return fail(err)
 	}
 	return &Store{db: db, snaps: snaps.entry(path), colPath: path + ".cols", chunkRows: chunkRows}, nil
 }
@@ -264,11 +297,11 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 
 	// Rows go in batches of insertBatch per statement: a statement per
 	// row costs more in calls than SQLite spends storing it.
-	const cols = 15
+	const cols = 10
 	insert := func(n int) string {
 		var b strings.Builder
-		b.WriteString(`INSERT INTO flows (source, device, src, dst, sport, dport, proto, vlan,
-			packets, bytes, rev_packets, rev_bytes, start_ms, end_ms, end_reason) VALUES `)
+		b.WriteString(`INSERT INTO flows (source, device, addrs, tuple, packets, bytes, rev_packets, rev_bytes,
+			start_ms, end_ms) VALUES `)
 		for i := range n {
 			if i > 0 {
 				b.WriteString(", ")
@@ -329,27 +362,29 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if ierr = ctx.Err(); ierr != nil {
 			return
 		}
-		roll.add(&r)
+		sa, da := r.Src.As16(), r.Dst.As16()
+		si, di := roll.addr(sa), roll.addr(da)
+		roll.add(&r, si, di)
 		if cur == nil {
 			cur = <-free
 		}
 		// The addresses go in the batch's arena: the driver copies them.
 		a := cur.arena[(len(cur.args)-2)/(cols-2)*32:][:32]
-		*(*[16]byte)(a) = r.Src.As16()
-		*(*[16]byte)(a[16:]) = r.Dst.As16()
-		cf1 = colFlow{rowid: held + int64(added) + 1, dev: src.Device, src: [16]byte(a[:16]), dst: [16]byte(a[16:]),
+		*(*[16]byte)(a) = sa
+		*(*[16]byte)(a[16:]) = da
+		cf1 = colFlow{rowid: held + int64(added) + 1, dev: src.Device,
 			sport: r.SrcPort, dport: r.DstPort, proto: r.Proto, vlan: r.VLAN,
 			fwdPackets: clamp(r.Packets), fwdBytes: clamp(r.Bytes), revPackets: clamp(r.RevPackets), revBytes: clamp(r.RevBytes),
 			startMs: r.Start.UnixMilli(), endMs: r.End.UnixMilli()}
-		cur.args = append(cur.args, a[:16:16], a[16:],
-			int64(r.SrcPort), int64(r.DstPort), int64(r.Proto), int64(r.VLAN),
-			cf1.fwdPackets, cf1.fwdBytes, cf1.revPackets, cf1.revBytes, cf1.startMs, cf1.endMs, r.EndReason)
+		tuple := int64(r.SrcPort) | int64(r.DstPort)<<16 | int64(r.Proto)<<32 | int64(r.VLAN)<<40 | endReasonCode(r.EndReason)<<56
+		cur.args = append(cur.args, a, tuple, cf1.fwdPackets, cf1.fwdBytes, cf1.revPackets, cf1.revBytes, cf1.startMs, cf1.endMs)
 		added++
 		if len(cur.args) == cap(cur.args) {
 			filled <- cur
 			cur = nil
 		}
-		if ierr = chunk.add(&cf1); ierr == nil && chunk.len() == s.chunkRows {
+		ierr = chunk.addIndexed(&cf1, chunk.localAddr(si, sa), chunk.localAddr(di, da))
+		if ierr == nil && chunk.len() == s.chunkRows {
 			ierr = writeChunk()
 		}
 	})
@@ -532,35 +567,44 @@ func (k rollKey) param() any {
 // GROUP BY per key over the new rows). Addresses go in maps, ports and
 // protocols in arrays, and an ingest has one device.
 type rollup struct {
-	device       string
-	dev          [3]int64
-	src, dst     map[[16]byte]*[3]int64
+	device string
+	dev    [3]int64
+	// addrs are the addresses seen, interned (addrIdx; the column
+	// file's chunks use the index too), src and dst their sums.
+	addrs        [][16]byte
+	addrIdx      map[[16]byte]uint32
+	src, dst     [][3]int64
 	sport, dport [1 << 16][3]int64
 	proto        [1 << 8][3]int64
 }
 
 func newRollup(device string) *rollup {
-	return &rollup{device: device, src: map[[16]byte]*[3]int64{}, dst: map[[16]byte]*[3]int64{}}
+	return &rollup{device: device, addrIdx: map[[16]byte]uint32{}}
 }
 
-func (m *rollup) add(r *ipfix.FlowRow) {
+// addr interns an address.
+func (m *rollup) addr(a [16]byte) uint32 {
+	if i, ok := m.addrIdx[a]; ok {
+		return i
+	}
+	i := uint32(len(m.addrs))
+	m.addrs = append(m.addrs, a)
+	m.addrIdx[a] = i
+	m.src = append(m.src, [3]int64{})
+	m.dst = append(m.dst, [3]int64{})
+	return i
+}
+
+// add sums a flow whose addresses are m.addrs[src], [dst].
+func (m *rollup) add(r *ipfix.FlowRow, src, dst uint32) {
 	p, b := clamp(r.Packets+r.RevPackets), clamp(r.Bytes+r.RevBytes)
 	sum := func(v *[3]int64) {
 		v[0]++
 		v[1] += p
 		v[2] += b
 	}
-	for _, a := range [...]struct {
-		m map[[16]byte]*[3]int64
-		k [16]byte
-	}{{m.src, r.Src.As16()}, {m.dst, r.Dst.As16()}} {
-		v := a.m[a.k]
-		if v == nil {
-			v = new([3]int64)
-			a.m[a.k] = v
-		}
-		sum(v)
-	}
+	sum(&m.src[src])
+	sum(&m.dst[dst])
 	sum(&m.dev)
 	sum(&m.sport[r.SrcPort])
 	sum(&m.dport[r.DstPort])
@@ -574,11 +618,13 @@ func (m *rollup) sums() map[rollKey]*[3]int64 {
 		return out
 	}
 	out[rollKey{key: "device", text: m.device}] = &m.dev
-	for k, v := range m.src {
-		out[rollKey{key: "src", addr: k}] = v
-	}
-	for k, v := range m.dst {
-		out[rollKey{key: "dst", addr: k}] = v
+	for i, a := range m.addrs {
+		if m.src[i][0] > 0 {
+			out[rollKey{key: "src", addr: a}] = &m.src[i]
+		}
+		if m.dst[i][0] > 0 {
+			out[rollKey{key: "dst", addr: a}] = &m.dst[i]
+		}
 	}
 	for i := range m.sport {
 		if m.sport[i][0] > 0 {
@@ -680,7 +726,7 @@ func rollUp(ctx context.Context, tx *sql.Tx, lo int64, replaced bool) error {
 	return nil
 }
 
-// insertBatch is how many flows one INSERT statement stores (15
+// insertBatch is how many flows one INSERT statement stores (8
 // parameters each, within SQLite's 32,766).
 const insertBatch = 256
 
