@@ -221,7 +221,14 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	// One connection: the transaction's, on which the inserter binds
+	// through the driver (insert.go).
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
@@ -297,7 +304,6 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 
 	// Rows go in batches of insertBatch per statement: a statement per
 	// row costs more in calls than SQLite spends storing it.
-	const cols = 10
 	insert := func(n int) string {
 		var b strings.Builder
 		b.WriteString(`INSERT INTO flows (source, device, addrs, tuple, packets, bytes, rev_packets, rev_bytes,
@@ -307,48 +313,46 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 				b.WriteString(", ")
 			}
 			// ?1 and ?2, the source and the device, are bound once.
-			b.WriteString("(?1, ?2" + strings.Repeat(", ?", cols-2) + ")")
+			b.WriteString("(?1, ?2" + strings.Repeat(", ?", 1+flowInts) + ")")
 		}
 		return b.String()
 	}
-	full, err := tx.PrepareContext(ctx, insert(insertBatch))
-	if err != nil {
-		return 0, fmt.Errorf("unable to ingest flows: %w", err)
-	}
-	defer full.Close()
 	// The batches go round between this goroutine, which fills them,
 	// and the inserter, which stores them.
-	type batch struct {
-		args  []any
-		arena []byte
-	}
-	free, filled := make(chan *batch, 3), make(chan *batch, 3)
-	for range cap(free) {
-		b := &batch{args: make([]any, 2, 2+insertBatch*(cols-2)), arena: make([]byte, insertBatch*32)}
-		b.args[0], b.args[1] = id, src.Device
-		free <- b
+	free, filled := make(chan *insertBuf, 3), make(chan *insertBuf, 3)
+	bufs := make([]*insertBuf, cap(free))
+	for i := range bufs {
+		bufs[i] = newInsertBuf()
+		defer bufs[i].free()
+		free <- bufs[i]
 	}
 	var failed atomic.Bool
 	inserted := make(chan error, 1)
 	go func() {
-		var err error
-		for b := range filled {
-			if err == nil {
-				if len(b.args) == cap(b.args) {
-					_, err = full.ExecContext(ctx, b.args...)
-				} else {
-					_, err = tx.ExecContext(ctx, insert((len(b.args)-2)/(cols-2)), b.args...)
-				}
-				if err != nil {
-					failed.Store(true)
-				}
+		err := conn.Raw(func(dc any) error {
+			in, err := newInserter(ctx, dc, id, src.Device, insert)
+			if err != nil {
+				return err
 			}
-			b.args = b.args[:2]
-			free <- b
+			defer in.close()
+			for b := range filled {
+				if err == nil {
+					err = in.run(ctx, b)
+				}
+				b.n = 0
+				free <- b
+			}
+			return err
+		})
+		if err != nil {
+			failed.Store(true)
+			for b := range filled { // after an error before the loop
+				free <- b
+			}
 		}
 		inserted <- err
 	}()
-	var cur *batch
+	var cur *insertBuf
 	var seen int64
 	added := 0
 	var ierr error
@@ -368,18 +372,19 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if cur == nil {
 			cur = <-free
 		}
-		// The addresses go in the batch's arena: the driver copies them.
-		a := cur.arena[(len(cur.args)-2)/(cols-2)*32:][:32]
+		a := cur.addrs[cur.n*32:][:32]
 		*(*[16]byte)(a) = sa
 		*(*[16]byte)(a[16:]) = da
 		cf1 = colFlow{rowid: held + int64(added) + 1, dev: src.Device,
 			sport: r.SrcPort, dport: r.DstPort, proto: r.Proto, vlan: r.VLAN,
 			fwdPackets: clamp(r.Packets), fwdBytes: clamp(r.Bytes), revPackets: clamp(r.RevPackets), revBytes: clamp(r.RevBytes),
 			startMs: r.Start.UnixMilli(), endMs: r.End.UnixMilli()}
-		tuple := int64(r.SrcPort) | int64(r.DstPort)<<16 | int64(r.Proto)<<32 | int64(r.VLAN)<<40 | endReasonCode(r.EndReason)<<56
-		cur.args = append(cur.args, a, tuple, cf1.fwdPackets, cf1.fwdBytes, cf1.revPackets, cf1.revBytes, cf1.startMs, cf1.endMs)
+		v := cur.ints[cur.n*flowInts:][:flowInts]
+		v[0] = int64(r.SrcPort) | int64(r.DstPort)<<16 | int64(r.Proto)<<32 | int64(r.VLAN)<<40 | endReasonCode(r.EndReason)<<56
+		v[1], v[2], v[3], v[4], v[5], v[6] = cf1.fwdPackets, cf1.fwdBytes, cf1.revPackets, cf1.revBytes, cf1.startMs, cf1.endMs
+		cur.n++
 		added++
-		if len(cur.args) == cap(cur.args) {
+		if cur.n == insertBatch {
 			filled <- cur
 			cur = nil
 		}
@@ -388,7 +393,7 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 			ierr = writeChunk()
 		}
 	})
-	if cur != nil && len(cur.args) > 2 {
+	if cur != nil && cur.n > 0 {
 		filled <- cur
 	}
 	close(filled)
