@@ -250,10 +250,7 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 	if !q.To.IsZero() {
 		to = q.To.UnixMilli()
 	}
-	var root flowfilter.Node
-	if q.Filter != nil {
-		root = q.Filter.Root
-	}
+	match := sn.compile(q.Filter)
 	// One key: its values index a dense array (addresses and devices
 	// by their interned index); more: a map.
 	var dense []snapGroup
@@ -275,17 +272,12 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 	} else {
 		idx = map[snapKey]int{}
 	}
-	var fl flowfilter.Flow
 	for i := range sn.src {
 		if sn.startMs[i] < from || sn.endMs[i] > to {
 			continue
 		}
-		if root != nil {
-			fl = flowfilter.Flow{Src: sn.ips[sn.src[i]], Dst: sn.ips[sn.dst[i]], SrcPort: sn.sport[i], DstPort: sn.dport[i],
-				Proto: sn.proto[i], Packets: uint64(sn.packets[i]), Bytes: uint64(sn.bytes[i])}
-			if !root.Match(&fl) {
-				continue
-			}
+		if match != nil && !match(i) {
+			continue
 		}
 		var g *snapGroup
 		switch single {
@@ -470,22 +462,14 @@ func flowsSnapshot(sn *snapshot, q *Query) ([]int64, int64) {
 	if !q.To.IsZero() {
 		to = q.To.UnixMilli()
 	}
-	var root flowfilter.Node
-	if q.Filter != nil {
-		root = q.Filter.Root
-	}
+	pred := sn.compile(q.Filter)
 	var match []uint32
-	var fl flowfilter.Flow
 	for i := range sn.rowid {
 		if sn.startMs[i] < from || sn.endMs[i] > to {
 			continue
 		}
-		if root != nil {
-			fl = flowfilter.Flow{Src: sn.ips[sn.src[i]], Dst: sn.ips[sn.dst[i]], SrcPort: sn.sport[i], DstPort: sn.dport[i],
-				Proto: sn.proto[i], Packets: uint64(sn.packets[i]), Bytes: uint64(sn.bytes[i])}
-			if !root.Match(&fl) {
-				continue
-			}
+		if pred != nil && !pred(i) {
+			continue
 		}
 		match = append(match, uint32(i))
 	}
@@ -558,4 +542,69 @@ func flowsSnapshot(sn *snapshot, q *Query) ([]int64, int64) {
 		rowids[i] = sn.rowid[j]
 	}
 	return rowids, int64(len(match))
+}
+
+// compile turns a filter into a predicate over the snapshot's flows by
+// index (nil: every flow), equal to the filter's Match: an address term
+// is looked up in a table over the interned addresses (computed once per
+// query) instead of compared per flow.
+func (sn *snapshot) compile(f *flowfilter.Filter) func(i int) bool {
+	if f == nil || f.Root == nil {
+		return nil
+	}
+	return sn.compileNode(f.Root)
+}
+
+func (sn *snapshot) compileNode(n flowfilter.Node) func(i int) bool {
+	ends := func(dir flowfilter.Dir, in func(netip.Addr) bool) func(i int) bool {
+		m := make([]bool, len(sn.ips))
+		for a, ip := range sn.ips {
+			m[a] = in(ip)
+		}
+		switch dir {
+		case flowfilter.Src:
+			return func(i int) bool { return m[sn.src[i]] }
+		case flowfilter.Dst:
+			return func(i int) bool { return m[sn.dst[i]] }
+		}
+		return func(i int) bool { return m[sn.src[i]] || m[sn.dst[i]] }
+	}
+	switch n := n.(type) {
+	case *flowfilter.And:
+		l, r := sn.compileNode(n.L), sn.compileNode(n.R)
+		return func(i int) bool { return l(i) && r(i) }
+	case *flowfilter.Or:
+		l, r := sn.compileNode(n.L), sn.compileNode(n.R)
+		return func(i int) bool { return l(i) || r(i) }
+	case *flowfilter.Not:
+		x := sn.compileNode(n.X)
+		return func(i int) bool { return !x(i) }
+	case *flowfilter.Proto:
+		return func(i int) bool { return sn.proto[i] == n.N }
+	case *flowfilter.Host:
+		return ends(n.Dir, func(ip netip.Addr) bool { return ip == n.Addr })
+	case *flowfilter.Net:
+		return ends(n.Dir, n.Prefix.Contains)
+	case *flowfilter.Port:
+		v := uint64(n.N)
+		switch n.Dir {
+		case flowfilter.Src:
+			return func(i int) bool { return n.Op.Compare(uint64(sn.sport[i]), v) }
+		case flowfilter.Dst:
+			return func(i int) bool { return n.Op.Compare(uint64(sn.dport[i]), v) }
+		}
+		return func(i int) bool { return n.Op.Compare(uint64(sn.sport[i]), v) || n.Op.Compare(uint64(sn.dport[i]), v) }
+	case *flowfilter.Count:
+		col := sn.bytes
+		if n.Field == flowfilter.Packets {
+			col = sn.packets
+		}
+		return func(i int) bool { return n.Op.Compare(uint64(col[i]), n.N) }
+	}
+	// A node of another kind: its own Match on the flow.
+	return func(i int) bool {
+		fl := flowfilter.Flow{Src: sn.ips[sn.src[i]], Dst: sn.ips[sn.dst[i]], SrcPort: sn.sport[i], DstPort: sn.dport[i],
+			Proto: sn.proto[i], Packets: uint64(sn.packets[i]), Bytes: uint64(sn.bytes[i])}
+		return n.Match(&fl)
+	}
 }
