@@ -453,8 +453,9 @@ func firstSorted[T any](s []T, n int, compare func(a, b T) int) []T {
 
 // flowsSnapshot finds the flows of a flow query (no group) in the
 // snapshot: the rowids of its page, in SQL's order (the order field,
-// then rowid), and how many flows match. q's order is valid.
-func flowsSnapshot(sn *snapshot, q *Query) ([]int64, int64) {
+// then rowid), and how many flows match; or, when more than most match
+// (most ≥ 0), ok false and nothing else. q's order is valid.
+func flowsSnapshot(sn *snapshot, q *Query, most int) (rowids []int64, total int64, ok bool) {
 	var from, to int64 = -1 << 63, 1<<63 - 1
 	if !q.From.IsZero() {
 		from = q.From.UnixMilli()
@@ -472,6 +473,9 @@ func flowsSnapshot(sn *snapshot, q *Query) ([]int64, int64) {
 			continue
 		}
 		match = append(match, uint32(i))
+	}
+	if most >= 0 && len(match) > most {
+		return nil, 0, false
 	}
 	o := q.OrderBy
 	if o == "" {
@@ -537,11 +541,11 @@ func flowsSnapshot(sn *snapshot, q *Query) ([]int64, int64) {
 		hi = min(hi, lo+q.Limit)
 	}
 	page := firstSorted(match, hi, compare)[lo:hi]
-	rowids := make([]int64, len(page))
+	rowids = make([]int64, len(page))
 	for i, j := range page {
 		rowids[i] = sn.rowid[j]
 	}
-	return rowids, int64(len(match))
+	return rowids, int64(len(match)), true
 }
 
 // compile turns a filter into a predicate over the snapshot's flows by

@@ -868,7 +868,7 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 	s.snaps.mu.Lock()
 	sn, err := s.snapshot(ctx)
 	if err == nil && sn != nil {
-		page, total := flowsSnapshot(sn, &q)
+		page, total, _ := flowsSnapshot(sn, &q, -1)
 		s.snaps.mu.Unlock()
 		return s.flowsByRowid(ctx, page, total)
 	}
@@ -1022,6 +1022,42 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 		}
 		order = o + ", rowid"
 	}
+	if (q.Filter != nil && q.Filter.Root != nil) || !q.From.IsZero() || !q.To.IsZero() {
+		// A selective filter (query.pcap's flow): the snapshot finds the
+		// flows, SQLite reads them by rowid; else one pass in SQLite.
+		pq := q
+		pq.Limit, pq.Offset = 0, 0
+		if pq.OrderBy == "" {
+			pq.OrderBy = "flows" // the rowid alone
+		}
+		s.snaps.mu.Lock()
+		sn, err := s.snapshot(ctx)
+		var rowids []int64
+		ok := false
+		if err == nil && sn != nil {
+			rowids, _, ok = flowsSnapshot(sn, &pq, sn.len()/eachSelective)
+		}
+		s.snaps.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if ok {
+			for len(rowids) > 0 {
+				n := min(len(rowids), 10000)
+				res, err := s.flowsByRowid(ctx, rowids[:n], 0)
+				if err != nil {
+					return err
+				}
+				for i := range res.Rows {
+					if err := fn(&res.Rows[i]); err != nil {
+						return err
+					}
+				}
+				rowids = rowids[n:]
+			}
+			return nil
+		}
+	}
 	w, args := q.where()
 	rows, err := s.db.QueryContext(ctx, `SELECT `+rowColumns+` FROM flows WHERE `+w+` ORDER BY `+order, args...)
 	if err != nil {
@@ -1042,6 +1078,10 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 	}
 	return nil
 }
+
+// eachSelective: Each reads the flows by rowid when the snapshot finds
+// at most one in eachSelective of them.
+const eachSelective = 10
 
 // rowColumns are the columns of a flow row (scanRow).
 const rowColumns = `device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets, rev_bytes,
