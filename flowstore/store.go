@@ -11,9 +11,12 @@
 // nothing.
 //
 // Addresses are stored as 16-byte BLOBs (IPv4 as IPv4-mapped IPv6), so
-// that flowfilter's prefixes are ranges of an index. Bytes and packets
-// are kept per direction (the biflow's forward and reverse counters);
-// filters and aggregations count both.
+// that flowfilter's prefixes compare as ranges. Bytes and packets are
+// kept per direction (the biflow's forward and reverse counters);
+// filters and aggregations count both. Beside the SQLite file, the
+// column file (path + ".cols", cols.go) holds the flows as the in-memory
+// snapshot (snapshot.go) does, which answers every query that the
+// rollup does not: a new process reads it instead of SQLite's rows.
 package flowstore
 
 import (
