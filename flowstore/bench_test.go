@@ -216,7 +216,7 @@ func benchLoad(b *testing.B, fromSQL bool) {
 	b.ResetTimer()
 	for range b.N {
 		s.snaps.snap = nil
-		sn, err := s.snapshot(context.Background())
+		sn, err := s.snapshot(context.Background(), allCols)
 		if err != nil || sn.len() != n || (sn.sqlRows == 0) != !fromSQL {
 			b.Fatalf("snapshot of %d flows (%d from SQLite), %v; want %d", sn.len(), sn.sqlRows, err, n)
 		}

@@ -24,6 +24,11 @@ type cols struct {
 	devices []string
 	devIdx  map[string]uint16
 
+	// n is the flows held; mask the columns filled (a snapshot read
+	// for one query may hold only some, all others are empty).
+	n    int
+	mask colMask
+
 	rowid                []int64
 	dev                  []uint16
 	src, dst             []uint32
@@ -36,8 +41,30 @@ type cols struct {
 }
 
 func newCols() cols {
-	return cols{addrIdx: map[[16]byte]uint32{}, devIdx: map[string]uint16{}}
+	return cols{addrIdx: map[[16]byte]uint32{}, devIdx: map[string]uint16{}, mask: allCols}
 }
+
+// colMask is a set of columns, by their place in cols.columns.
+type colMask uint16
+
+// The columns of cols.columns.
+const (
+	cRowid colMask = 1 << iota
+	cDev
+	cSrc
+	cDst
+	cSport
+	cDport
+	cProto
+	cVlan
+	cPackets
+	cBytes
+	cFwdPackets
+	cFwdBytes
+	cStart
+	cEnd
+	allCols = 1<<iota - 1
+)
 
 func (c *cols) addr(a [16]byte) uint32 {
 	if i, ok := c.addrIdx[a]; ok {
@@ -113,11 +140,12 @@ func (c *cols) addIndexed(f *colFlow, src, dst uint32) error {
 	c.fwdBytes = append(c.fwdBytes, f.fwdBytes)
 	c.startMs = append(c.startMs, f.startMs)
 	c.endMs = append(c.endMs, f.endMs)
+	c.n++
 	return nil
 }
 
 // len is the flows held.
-func (c *cols) len() int { return len(c.rowid) }
+func (c *cols) len() int { return c.n }
 
 // columns are the column slices in the file's order.
 func (c *cols) columns() []any {
@@ -192,16 +220,17 @@ func reserve(col any, n int) {
 // under: chunks of another epoch, or of a generation the store has not
 // committed, are not read, and the next Ingest cuts them off.
 type chunkHeader struct {
-	Magic     [8]byte
-	Order     uint32 // byteOrderMark in the writer's byte order
-	Version   uint32
-	Epoch     int64
-	Gen       int64
-	Rows      uint64
-	Addrs     uint64
-	DevBytes  uint64
-	LastRowid int64
-	Size      uint64 // the chunk's bytes, header included
+	Magic      [8]byte
+	Order      uint32 // byteOrderMark in the writer's byte order
+	Version    uint32
+	Epoch      int64
+	Gen        int64
+	Rows       uint64
+	Addrs      uint64
+	DevBytes   uint64
+	FirstRowid int64
+	LastRowid  int64
+	Size       uint64 // the chunk's bytes, header included
 }
 
 var chunkMagic = [8]byte{'G', 'I', 'M', 'S', 'C', 'O', 'L', 'S'}
@@ -293,7 +322,8 @@ func (cf *colFile) write(off int64, c *cols, epoch, gen int64) (int64, error) {
 		devBytes += 2 + len(d)
 	}
 	h := chunkHeader{Magic: chunkMagic, Order: byteOrderMark, Version: chunkVersion, Epoch: epoch, Gen: gen,
-		Rows: uint64(c.len()), Addrs: uint64(len(c.addrs)), DevBytes: uint64(devBytes), LastRowid: c.rowid[c.len()-1]}
+		Rows: uint64(c.len()), Addrs: uint64(len(c.addrs)), DevBytes: uint64(devBytes),
+		FirstRowid: c.rowid[0], LastRowid: c.rowid[c.len()-1]}
 	h.Size = uint64(headerSize) + h.Addrs*16 + h.DevBytes + h.Rows*rowBytes
 	if _, err := cf.f.Seek(off, io.SeekStart); err != nil {
 		return off, fmt.Errorf("unable to write the flows' column file: %w", err)
@@ -327,10 +357,6 @@ func (cf *colFile) write(off int64, c *cols, epoch, gen int64) (int64, error) {
 	return off + int64(h.Size), nil
 }
 
-// errStop ends a read of the column file where the snapshot must read on
-// from SQLite.
-var errStop = errors.New("stop")
-
 // readInto appends to sn the chunks from off on that belong to epoch and
 // generations up to gen and hold rows past sn.maxRowid only, and
 // returns where it stopped.
@@ -349,8 +375,10 @@ func (cf *colFile) readInto(sn *snapshot, off, epoch, gen int64) (int64, error) 
 		rows += int(h.Rows)
 		o += int64(h.Size)
 	}
-	for _, col := range sn.columns() {
-		reserve(col, rows)
+	for j, col := range sn.columns() {
+		if sn.mask&(1<<j) != 0 {
+			reserve(col, rows)
+		}
 	}
 	for {
 		h, ok := cf.readHeader(off, info.Size())
@@ -361,11 +389,12 @@ func (cf *colFile) readInto(sn *snapshot, off, epoch, gen int64) (int64, error) 
 			off += int64(h.Size)
 			continue
 		}
-		err := cf.readChunk(sn, off, &h)
-		if errors.Is(err, errStop) {
+		if h.FirstRowid <= sn.maxRowid {
+			// Rows the snapshot holds already (read from SQLite):
+			// SQLite gives the rest.
 			return off, nil
 		}
-		if err != nil {
+		if err := cf.readChunk(sn, off, &h); err != nil {
 			return off, err
 		}
 		off += int64(h.Size)
@@ -406,19 +435,21 @@ func (cf *colFile) readChunk(sn *snapshot, off int64, h *chunkHeader) error {
 	// (a copy from the page cache at the speed of one core each).
 	n, from := int(h.Rows), sn.len()
 	at := off + int64(headerSize) + int64(h.Addrs*16+h.DevBytes)
-	cols := sn.columns()
-	dst := make([][]byte, len(cols))
-	offs := make([]int64, len(cols))
-	for i, col := range cols {
-		grow(col, n)
-		dst[i], offs[i] = raw(col, from), at
-		at += int64(len(dst[i]))
+	var dst [][]byte
+	var offs []int64
+	for j, col := range sn.columns() {
+		size := int64(n) * int64(colSize[j])
+		if sn.mask&(1<<j) != 0 {
+			grow(col, n)
+			dst, offs = append(dst, raw(col, from)), append(offs, at)
+		}
+		at += size
 	}
 	errs := make(chan error, 2)
 	for half := range 2 {
 		go func() {
 			var err error
-			for i := half; i < len(cols) && err == nil; i += 2 {
+			for i := half; i < len(dst) && err == nil; i += 2 {
 				_, err = cf.f.ReadAt(dst[i], offs[i])
 			}
 			errs <- err
@@ -430,28 +461,49 @@ func (cf *colFile) readChunk(sn *snapshot, off int64, h *chunkHeader) error {
 			return fail(err)
 		}
 	}
-	if sn.rowid[from] <= sn.maxRowid {
-		// Rows the snapshot holds already (read from SQLite): SQLite
-		// gives the rest.
-		sn.truncate(from)
-		return errStop
-	}
-	for i := from; i < sn.len(); i++ {
-		s, d, v := sn.src[i], sn.dst[i], sn.dev[i]
-		if int(s) >= len(addrMap) || int(d) >= len(addrMap) || int(v) >= len(devMap) {
-			sn.truncate(from)
-			return fail(fmt.Errorf("row %d refers to an address or device it does not hold", sn.rowid[i]))
+	sn.n += n
+	remap := func(col []uint32) bool {
+		for i := from; i < sn.n; i++ {
+			if int(col[i]) >= len(addrMap) {
+				return false
+			}
+			col[i] = addrMap[col[i]]
 		}
-		sn.src[i], sn.dst[i], sn.dev[i] = addrMap[s], addrMap[d], devMap[v]
+		return true
+	}
+	ok := (sn.mask&cSrc == 0 || remap(sn.src)) && (sn.mask&cDst == 0 || remap(sn.dst))
+	for i := from; ok && sn.mask&cDev != 0 && i < sn.n; i++ {
+		if ok = int(sn.dev[i]) < len(devMap); ok {
+			sn.dev[i] = devMap[sn.dev[i]]
+		}
+	}
+	if !ok {
+		sn.truncate(from)
+		return fail(fmt.Errorf("a flow of the chunk of rowids %d to %d refers to an address or device it does not hold",
+			h.FirstRowid, h.LastRowid))
 	}
 	sn.maxRowid = h.LastRowid
 	return nil
 }
 
+// colSize is the bytes of a value of each column of cols.columns.
+var colSize = [...]uint8{8, 2, 4, 4, 2, 2, 1, 2, 8, 8, 8, 8, 8, 8}
+
 // truncate keeps the first n flows.
 func (c *cols) truncate(n int) {
-	c.rowid, c.dev, c.src, c.dst = c.rowid[:n], c.dev[:n], c.src[:n], c.dst[:n]
-	c.sport, c.dport, c.proto, c.vlan = c.sport[:n], c.dport[:n], c.proto[:n], c.vlan[:n]
-	c.packets, c.bytes, c.fwdPackets, c.fwdBytes = c.packets[:n], c.bytes[:n], c.fwdPackets[:n], c.fwdBytes[:n]
-	c.startMs, c.endMs = c.startMs[:n], c.endMs[:n]
+	for j, col := range c.columns() {
+		if c.mask&(1<<j) != 0 {
+			switch s := col.(type) {
+			case *[]int64:
+				*s = (*s)[:n]
+			case *[]uint32:
+				*s = (*s)[:n]
+			case *[]uint16:
+				*s = (*s)[:n]
+			case *[]uint8:
+				*s = (*s)[:n]
+			}
+		}
+	}
+	c.n = n
 }

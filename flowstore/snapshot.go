@@ -138,6 +138,8 @@ func (sn *snapshot) add(f *colFlow) error {
 type snapEntry struct {
 	mu   sync.Mutex
 	snap *snapshot
+	// preloaded is closed when the preload last started ends.
+	preloaded chan struct{}
 }
 
 // Snapshots keeps the snapshots of the stores opened with OpenShared
@@ -182,8 +184,9 @@ func (c *Snapshots) entry(path string) *snapEntry {
 
 // snapshot returns the store's snapshot brought up to date, or nil when
 // the store holds more than SnapshotMaxFlows flows (or is set to use
-// SQL only). The caller holds s.snaps.mu.
-func (s *Store) snapshot(ctx context.Context) (*snapshot, error) {
+// SQL only). When none is loaded it may return one of only the columns
+// need, read for one query (not kept). The caller holds s.snaps.mu.
+func (s *Store) snapshot(ctx context.Context, need colMask) (*snapshot, error) {
 	if s.sqlOnly {
 		return nil, nil
 	}
@@ -207,6 +210,24 @@ func (s *Store) snapshot(ctx context.Context) (*snapshot, error) {
 	if sn != nil && sn.epoch == epoch && sn.gen == gen {
 		return sn, nil
 	}
+	if (sn == nil || sn.epoch != epoch) && need != allCols && s.partial {
+		// Nothing loaded (a new process): the columns this query needs
+		// from the column file, when it holds every flow, and the
+		// whole snapshot loaded after, in the background.
+		p := newSnapshot()
+		p.mask = need
+		if err := s.readColFile(p, epoch, gen); err != nil {
+			return nil, err
+		}
+		if p.maxRowid == maxRowid {
+			s.snaps.snap = nil // stale: the preload replaces it
+			if e := s.snaps; s.preload && (e.preloaded == nil || closed(e.preloaded)) {
+				e.preloaded = make(chan struct{})
+				go preload(e, e.preloaded, s.colPath, epoch, gen, maxRowid)
+			}
+			return p, nil
+		}
+	}
 	if sn == nil || sn.epoch != epoch {
 		sn = newSnapshot()
 	}
@@ -220,6 +241,45 @@ func (s *Store) snapshot(ctx context.Context) (*snapshot, error) {
 	sn.gen, sn.epoch = gen, epoch
 	s.snaps.snap = sn
 	return sn, nil
+}
+
+// preload loads a store's snapshot from its column file into e, unless
+// one is there already: after a query answered from some columns, the
+// next ones find every column. It reads the file alone (the store may be
+// closed by then), and keeps what it read only if that is every flow up
+// to maxRowid.
+func preload(e *snapEntry, done chan struct{}, colPath string, epoch, gen, maxRowid int64) {
+	defer close(done)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.snap != nil {
+		return
+	}
+	cf, err := openColFile(colPath)
+	if err != nil {
+		return
+	}
+	defer cf.close()
+	if cf.lock(false) != nil {
+		return
+	}
+	defer cf.unlock()
+	sn := newSnapshot()
+	off, err := cf.readInto(sn, 0, epoch, gen)
+	if err != nil || sn.maxRowid != maxRowid {
+		return
+	}
+	sn.fileOff, sn.gen, sn.epoch = off, gen, epoch
+	e.snap = sn
+}
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // group is one group's key (the fields not grouped by are zero) and its
@@ -272,8 +332,9 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 	} else {
 		idx = map[snapKey]int{}
 	}
-	for i := range sn.src {
-		if sn.startMs[i] < from || sn.endMs[i] > to {
+	timed := !q.From.IsZero() || !q.To.IsZero()
+	for i := range sn.len() {
+		if timed && (sn.startMs[i] < from || sn.endMs[i] > to) {
 			continue
 		}
 		if match != nil && !match(i) {
@@ -465,8 +526,9 @@ func flowsSnapshot(sn *snapshot, q *Query, most int) (rowids []int64, total int6
 	}
 	pred := sn.compile(q.Filter)
 	var match []uint32
-	for i := range sn.rowid {
-		if sn.startMs[i] < from || sn.endMs[i] > to {
+	timed := !q.From.IsZero() || !q.To.IsZero()
+	for i := range sn.len() {
+		if timed && (sn.startMs[i] < from || sn.endMs[i] > to) {
 			continue
 		}
 		if pred != nil && !pred(i) {
@@ -611,4 +673,56 @@ func (sn *snapshot) compileNode(n flowfilter.Node) func(i int) bool {
 			Proto: sn.proto[i], Packets: uint64(sn.packets[i]), Bytes: uint64(sn.bytes[i])}
 		return n.Match(&fl)
 	}
+}
+
+// needs are the columns a query reads from the snapshot: its filter's,
+// its time bounds', and its keys and sums (groups) or order and rowid
+// (flows).
+func needs(q *Query, keys []string) colMask {
+	var m colMask
+	if q.Filter != nil {
+		m |= filterNeeds(q.Filter.Root)
+	}
+	if !q.From.IsZero() || !q.To.IsZero() {
+		m |= cStart | cEnd
+	}
+	byField := map[string]colMask{"src": cSrc, "dst": cDst, "sport": cSport, "dport": cDport, "proto": cProto,
+		"device": cDev, "vlan": cVlan, "packets": cPackets, "bytes": cBytes, "start": cStart, "end": cEnd,
+		"duration": cStart | cEnd, "fwd_bytes": cFwdBytes, "fwd_packets": cFwdPackets, "rev_bytes": cBytes | cFwdBytes,
+		"rev_packets": cPackets | cFwdPackets}
+	if len(keys) > 0 {
+		m |= cPackets | cBytes
+		for _, k := range keys {
+			m |= byField[k]
+		}
+		return m
+	}
+	o := q.OrderBy
+	if o == "" {
+		o = "-bytes"
+	}
+	return m | cRowid | byField[strings.TrimPrefix(o, "-")]
+}
+
+// filterNeeds are the columns a filter's predicate reads.
+func filterNeeds(n flowfilter.Node) colMask {
+	switch n := n.(type) {
+	case nil:
+		return 0
+	case *flowfilter.And:
+		return filterNeeds(n.L) | filterNeeds(n.R)
+	case *flowfilter.Or:
+		return filterNeeds(n.L) | filterNeeds(n.R)
+	case *flowfilter.Not:
+		return filterNeeds(n.X)
+	case *flowfilter.Proto:
+		return cProto
+	case *flowfilter.Host, *flowfilter.Net:
+		return cSrc | cDst
+	case *flowfilter.Port:
+		return cSport | cDport
+	case *flowfilter.Count:
+		return cPackets | cBytes
+	}
+	return cSrc | cDst | cSport | cDport | cProto | cPackets | cBytes
 }

@@ -17,21 +17,31 @@ import (
 var snapshotFilters = []string{"proto tcp", "src net 10.0.1.0/24 and dst port 443", "not udp", "host 2001:db8::3 or port < 1050",
 	"bytes > 20000 and packets <= 30", "dst port ne 53 and not src host 10.0.0.7", "net ::/0", "icmp6 or src port >= 1090"}
 
-// compareSnapshot runs q on s in SQL and from the snapshot and fails on
-// any difference.
+// compareSnapshot runs q on s in SQL, from the columns it needs read
+// for it alone (a store whose snapshot is not loaded) and from the
+// snapshot, and fails on any difference.
 func compareSnapshot(t *testing.T, s *Store, q Query) {
 	t.Helper()
 	ctx := context.Background()
 	s.sqlOnly = true
 	want, werr := s.Query(ctx, q)
 	s.sqlOnly = false
+	loaded := s.snaps.snap
+	s.snaps.snap, s.preload = nil, false
+	part, perr := s.Query(ctx, q)
+	s.snaps.snap, s.partial = loaded, false
 	got, gerr := s.Query(ctx, q)
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("%+v: SQL error %v, snapshot error %v", q, werr, gerr)
+	s.partial, s.preload = true, true
+	if (werr == nil) != (gerr == nil) || (werr == nil) != (perr == nil) {
+		t.Fatalf("%+v: SQL error %v, snapshot error %v, of some columns %v", q, werr, gerr, perr)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("filter %v group %v order %q limit %d offset %d:\nsnapshot %+v\nSQL      %+v", q.Filter, q.GroupBy, q.OrderBy,
 			q.Limit, q.Offset, got, want)
+	}
+	if !reflect.DeepEqual(part, want) {
+		t.Fatalf("filter %v group %v order %q limit %d offset %d:\nsome columns %+v\nSQL          %+v", q.Filter, q.GroupBy,
+			q.OrderBy, q.Limit, q.Offset, part, want)
 	}
 }
 
@@ -325,6 +335,22 @@ func TestColumnFile(t *testing.T) {
 	ingest(a, 0, 1000)
 	ingest(b, 1000, 1700)
 	cold(1700, 0)
+	// A new process's first query reads the columns it needs, then the
+	// snapshot loads in the background.
+	s, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	compareSnapshot(t, s, Query{Filter: tcp, OrderBy: "start", Limit: 5})
+	s.snaps.snap = nil
+	if _, err := s.Query(ctx, Query{Filter: tcp, Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	<-s.snaps.preloaded
+	if sn := s.snaps.snap; sn == nil || sn.len() != 1700 || sn.mask != allCols || sn.sqlRows != 0 {
+		t.Fatalf("the snapshot was not loaded after a query of some columns")
+	}
 	ingest(a, 0, 2000) // appended
 	cold(2700, 0)
 	ingest(b, 2000, 2100) // replaced

@@ -136,9 +136,12 @@ type Store struct {
 	snaps   *snapEntry
 	sqlOnly bool
 	// colPath is the column file (cols.go), chunkRows the most flows
-	// of one of its chunks.
-	colPath   string
-	chunkRows int
+	// of one of its chunks. partial lets a query of a store whose
+	// snapshot is not loaded read only its columns, and preload load
+	// the snapshot after it (tests turn them off to see each path).
+	colPath          string
+	chunkRows        int
+	partial, preload bool
 }
 
 // Open opens (creating it if needed) the store at path, a file readable
@@ -193,7 +196,8 @@ func OpenShared(ctx context.Context, path string, snaps *Snapshots) (*Store, err
 	if _, err := db.ExecContext(ctx, schema+`PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
 		return fail(err)
 	}
-	return &Store{db: db, snaps: snaps.entry(path), colPath: path + ".cols", chunkRows: chunkRows}, nil
+	return &Store{db: db, snaps: snaps.entry(path), colPath: path + ".cols", chunkRows: chunkRows,
+		partial: true, preload: true}, nil
 }
 
 // Close closes the store.
@@ -869,7 +873,7 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 	// column: a pass over every flow either way), SQLite gives their
 	// rows.
 	s.snaps.mu.Lock()
-	sn, err := s.snapshot(ctx)
+	sn, err := s.snapshot(ctx, needs(&q, nil))
 	if err == nil && sn != nil {
 		page, total, _ := flowsSnapshot(sn, &q, -1)
 		s.snaps.mu.Unlock()
@@ -957,7 +961,7 @@ func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
 		// A filter or time bounds: a pass over every flow, which the
 		// snapshot makes in Go.
 		s.snaps.mu.Lock()
-		sn, err := s.snapshot(ctx)
+		sn, err := s.snapshot(ctx, needs(&q, keys))
 		if err == nil && sn != nil {
 			res, err := s.groupsSnapshot(sn, &q, keys)
 			s.snaps.mu.Unlock()
@@ -1034,7 +1038,7 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 			pq.OrderBy = "flows" // the rowid alone
 		}
 		s.snaps.mu.Lock()
-		sn, err := s.snapshot(ctx)
+		sn, err := s.snapshot(ctx, needs(&pq, nil))
 		var rowids []int64
 		ok := false
 		if err == nil && sn != nil {
