@@ -2,10 +2,12 @@ package flowstore
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"syscall"
@@ -285,7 +287,7 @@ func (cf *colFile) readHeader(off, size int64) (h chunkHeader, ok bool) {
 		return h, false
 	}
 	if h.Magic != chunkMagic || h.Order != byteOrderMark || h.Version != chunkVersion ||
-		h.Size != uint64(headerSize)+h.Addrs*16+h.DevBytes+h.Rows*rowBytes || off+int64(h.Size) > size {
+		h.Rows > 1<<32 || h.Addrs > 1<<32 || h.DevBytes > 1<<32 || h.Size != uint64(chunkLayout(&h).size) || off+int64(h.Size) > size {
 		return h, false
 	}
 	return h, true
@@ -324,11 +326,12 @@ func (cf *colFile) write(off int64, c *cols, epoch, gen int64) (int64, error) {
 	h := chunkHeader{Magic: chunkMagic, Order: byteOrderMark, Version: chunkVersion, Epoch: epoch, Gen: gen,
 		Rows: uint64(c.len()), Addrs: uint64(len(c.addrs)), DevBytes: uint64(devBytes),
 		FirstRowid: c.rowid[0], LastRowid: c.rowid[c.len()-1]}
-	h.Size = uint64(headerSize) + h.Addrs*16 + h.DevBytes + h.Rows*rowBytes
+	layout := chunkLayout(&h)
+	h.Size = uint64(layout.size)
 	if _, err := cf.f.Seek(off, io.SeekStart); err != nil {
 		return off, fmt.Errorf("unable to write the flows' column file: %w", err)
 	}
-	w := bufio.NewWriterSize(cf.f, 1<<20)
+	w := &countWriter{w: bufio.NewWriterSize(cf.f, 1<<20)}
 	err := binary.Write(w, binary.NativeEndian, &h)
 	for _, a := range c.addrs {
 		if err == nil {
@@ -340,16 +343,25 @@ func (cf *colFile) write(off int64, c *cols, epoch, gen int64) (int64, error) {
 			_, err = w.Write(binary.NativeEndian.AppendUint16(nil, uint16(len(d))))
 		}
 		if err == nil {
-			_, err = w.WriteString(d)
+			_, err = w.Write([]byte(d))
 		}
 	}
-	for _, col := range c.columns() {
+	// Each column from a multiple of 8 bytes from the chunk's start
+	// (coldFlows uses them in place, mapped).
+	pad := func(to int64) {
+		if err == nil {
+			_, err = w.Write(make([]byte, to-w.n))
+		}
+	}
+	for j, col := range c.columns() {
+		pad(layout.col[j])
 		if err == nil {
 			_, err = w.Write(raw(col, 0))
 		}
 	}
+	pad(layout.size)
 	if err == nil {
-		err = w.Flush()
+		err = w.w.Flush()
 	}
 	if err != nil {
 		return off, fmt.Errorf("unable to write the flows' column file: %w", err)
@@ -434,16 +446,14 @@ func (cf *colFile) readChunk(sn *snapshot, off int64, h *chunkHeader) error {
 	// The columns straight into the snapshot's, two readers at a time
 	// (a copy from the page cache at the speed of one core each).
 	n, from := int(h.Rows), sn.len()
-	at := off + int64(headerSize) + int64(h.Addrs*16+h.DevBytes)
+	layout := chunkLayout(h)
 	var dst [][]byte
 	var offs []int64
 	for j, col := range sn.columns() {
-		size := int64(n) * int64(colSize[j])
 		if sn.mask&(1<<j) != 0 {
 			grow(col, n)
-			dst, offs = append(dst, raw(col, from)), append(offs, at)
+			dst, offs = append(dst, raw(col, from)), append(offs, off+layout.col[j])
 		}
-		at += size
 	}
 	errs := make(chan error, 2)
 	for half := range 2 {
@@ -486,6 +496,26 @@ func (cf *colFile) readChunk(sn *snapshot, off int64, h *chunkHeader) error {
 	return nil
 }
 
+// layout is where a chunk's columns start from the chunk's start, and
+// its size: the header, the addresses and devices, then each column
+// from a multiple of 8 bytes.
+type layout struct {
+	col  [len(colSize)]int64
+	size int64
+}
+
+func chunkLayout(h *chunkHeader) layout {
+	pad8 := func(n int64) int64 { return (n + 7) &^ 7 }
+	var l layout
+	at := pad8(int64(headerSize) + int64(h.Addrs)*16 + int64(h.DevBytes))
+	for j, size := range colSize {
+		l.col[j] = at
+		at += pad8(int64(h.Rows) * int64(size))
+	}
+	l.size = at
+	return l
+}
+
 // colSize is the bytes of a value of each column of cols.columns.
 var colSize = [...]uint8{8, 2, 4, 4, 2, 2, 1, 2, 8, 8, 8, 8, 8, 8}
 
@@ -506,4 +536,123 @@ func (c *cols) truncate(n int) {
 		}
 	}
 	c.n = n
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w *bufio.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// coldFlows finds a flow query's page (flowsViews) in the column file
+// mapped in memory, each chunk's columns used in place: the first query
+// of a store whose snapshot is not loaded (a new process) copies
+// nothing, and the snapshot then loads in the background. ok is false
+// when the file does not hold every flow of the store, or the store
+// more than SnapshotMaxFlows. The caller holds s.snaps.mu.
+func (s *Store) coldFlows(ctx context.Context, q *Query, most func(flows int64) int) (rowids []int64, total int64, ok bool, err error) {
+	var gen, epoch, maxRowid int64
+	if err := s.db.QueryRowContext(ctx, `SELECT gen, epoch, (SELECT coalesce(max(rowid), 0) FROM flows) FROM meta`).
+		Scan(&gen, &epoch, &maxRowid); err != nil {
+		return nil, 0, false, fmt.Errorf("unable to read the flow store's generation: %w", err)
+	}
+	if maxRowid > SnapshotMaxFlows {
+		return nil, 0, false, nil
+	}
+	cf, err := openColFile(s.colPath)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer cf.close()
+	// Shared: an ingest cuts the file (which would fault the mapping)
+	// under the exclusive lock only.
+	if err := cf.lock(false); err != nil {
+		return nil, 0, false, fmt.Errorf("unable to lock the flows' column file: %w", err)
+	}
+	defer cf.unlock()
+	end, last, err := cf.valid(epoch, gen)
+	if err != nil || last != maxRowid {
+		return nil, 0, false, err
+	}
+	var views []*snapshot
+	if end > 0 {
+		data, err := syscall.Mmap(int(cf.f.Fd()), 0, int(end), syscall.PROT_READ, syscall.MAP_SHARED)
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("unable to map the flows' column file: %w", err)
+		}
+		defer syscall.Munmap(data)
+		for off := int64(0); off < end; {
+			var h chunkHeader
+			if _, err := binary.Decode(data[off:], binary.NativeEndian, &h); err != nil {
+				return nil, 0, false, fmt.Errorf("unable to read the flows' column file: %w", err)
+			}
+			v, err := chunkView(data[off:off+int64(h.Size)], &h)
+			if err != nil {
+				return nil, 0, false, fmt.Errorf("unable to read the flows' column file: %w", err)
+			}
+			views = append(views, v)
+			off += int64(h.Size)
+		}
+	}
+	var flows int64
+	for _, v := range views {
+		flows += int64(v.len())
+	}
+	rowids, total, ok = flowsViews(views, q, most(flows))
+	s.startPreload(epoch, gen, maxRowid)
+	return rowids, total, ok, nil
+}
+
+// chunkView is a chunk of the column file (b, a header valid by
+// readHeader) as a snapshot whose columns are b's memory.
+func chunkView(b []byte, h *chunkHeader) (*snapshot, error) {
+	v := &snapshot{cols: cols{n: int(h.Rows), mask: allCols}}
+	at := headerSize
+	if h.Addrs > 0 {
+		v.addrs = unsafe.Slice((*[16]byte)(unsafe.Pointer(&b[at])), h.Addrs)
+	}
+	v.ips = make([]netip.Addr, len(v.addrs))
+	for i, a := range v.addrs {
+		v.ips[i] = netip.AddrFrom16(a).Unmap()
+	}
+	at += int(h.Addrs) * 16
+	devs := b[at : at+int(h.DevBytes)]
+	for len(devs) > 0 {
+		if len(devs) < 2 || len(devs) < 2+int(binary.NativeEndian.Uint16(devs)) {
+			return nil, errors.New("a device name cut short")
+		}
+		n := int(binary.NativeEndian.Uint16(devs))
+		v.devices = append(v.devices, string(devs[2:2+n]))
+		devs = devs[2+n:]
+	}
+	if h.Rows == 0 {
+		return v, nil
+	}
+	l := chunkLayout(h)
+	n := int(h.Rows)
+	for j, col := range v.columns() {
+		p := unsafe.Pointer(&b[l.col[j]])
+		switch c := col.(type) {
+		case *[]int64:
+			*c = unsafe.Slice((*int64)(p), n)
+		case *[]uint32:
+			*c = unsafe.Slice((*uint32)(p), n)
+		case *[]uint16:
+			*c = unsafe.Slice((*uint16)(p), n)
+		case *[]uint8:
+			*c = unsafe.Slice((*uint8)(p), n)
+		}
+	}
+	for i := range n {
+		if int(v.src[i]) >= len(v.addrs) || int(v.dst[i]) >= len(v.addrs) || int(v.dev[i]) >= len(v.devices) {
+			return nil, fmt.Errorf("rowid %d refers to an address or device its chunk does not hold", v.rowid[i])
+		}
+	}
+	return v, nil
 }

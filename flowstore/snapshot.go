@@ -221,10 +221,7 @@ func (s *Store) snapshot(ctx context.Context, need colMask) (*snapshot, error) {
 		}
 		if p.maxRowid == maxRowid {
 			s.snaps.snap = nil // stale: the preload replaces it
-			if e := s.snaps; s.preload && (e.preloaded == nil || closed(e.preloaded)) {
-				e.preloaded = make(chan struct{})
-				go preload(e, e.preloaded, s.colPath, epoch, gen, maxRowid)
-			}
+			s.startPreload(epoch, gen, maxRowid)
 			return p, nil
 		}
 	}
@@ -241,6 +238,15 @@ func (s *Store) snapshot(ctx context.Context, need colMask) (*snapshot, error) {
 	sn.gen, sn.epoch = gen, epoch
 	s.snaps.snap = sn
 	return sn, nil
+}
+
+// startPreload starts preload for the store, unless it is set not to or
+// one runs. The caller holds s.snaps.mu.
+func (s *Store) startPreload(epoch, gen, maxRowid int64) {
+	if e := s.snaps; s.preload && (e.preloaded == nil || closed(e.preloaded)) {
+		e.preloaded = make(chan struct{})
+		go preload(e, e.preloaded, s.colPath, epoch, gen, maxRowid)
+	}
 }
 
 // preload loads a store's snapshot from its column file into e, unless
@@ -517,6 +523,18 @@ func firstSorted[T any](s []T, n int, compare func(a, b T) int) []T {
 // then rowid), and how many flows match; or, when more than most match
 // (most ≥ 0), ok false and nothing else. q's order is valid.
 func flowsSnapshot(sn *snapshot, q *Query, most int) (rowids []int64, total int64, ok bool) {
+	return flowsViews([]*snapshot{sn}, q, most)
+}
+
+// viewRow is a flow of flowsViews: its view and its index there.
+type viewRow struct {
+	v uint32
+	i uint32
+}
+
+// flowsViews is flowsSnapshot over views, snapshots (or chunks of the
+// column file) of flows in rowid order one after the other.
+func flowsViews(views []*snapshot, q *Query, most int) (rowids []int64, total int64, ok bool) {
 	var from, to int64 = -1 << 63, 1<<63 - 1
 	if !q.From.IsZero() {
 		from = q.From.UnixMilli()
@@ -524,20 +542,22 @@ func flowsSnapshot(sn *snapshot, q *Query, most int) (rowids []int64, total int6
 	if !q.To.IsZero() {
 		to = q.To.UnixMilli()
 	}
-	pred := sn.compile(q.Filter)
-	var match []uint32
 	timed := !q.From.IsZero() || !q.To.IsZero()
-	for i := range sn.len() {
-		if timed && (sn.startMs[i] < from || sn.endMs[i] > to) {
-			continue
+	var match []viewRow
+	for v, sn := range views {
+		pred := sn.compile(q.Filter)
+		for i := range sn.len() {
+			if timed && (sn.startMs[i] < from || sn.endMs[i] > to) {
+				continue
+			}
+			if pred != nil && !pred(i) {
+				continue
+			}
+			match = append(match, viewRow{uint32(v), uint32(i)})
 		}
-		if pred != nil && !pred(i) {
-			continue
+		if most >= 0 && len(match) > most {
+			return nil, 0, false
 		}
-		match = append(match, uint32(i))
-	}
-	if most >= 0 && len(match) > most {
-		return nil, 0, false
 	}
 	o := q.OrderBy
 	if o == "" {
@@ -545,49 +565,59 @@ func flowsSnapshot(sn *snapshot, q *Query, most int) (rowids []int64, total int6
 	}
 	desc := strings.HasPrefix(o, "-")
 	o = strings.TrimPrefix(o, "-")
-	var field func(a, b uint32) int
-	num := func(col []int64) func(a, b uint32) int {
-		return func(a, b uint32) int { return cmp.Compare(col[a], col[b]) }
+	var field func(a, b viewRow) int
+	num := func(col func(sn *snapshot, i uint32) int64) func(a, b viewRow) int {
+		return func(a, b viewRow) int { return cmp.Compare(col(views[a.v], a.i), col(views[b.v], b.i)) }
+	}
+	addrOf := func(src bool) func(a, b viewRow) int {
+		return func(a, b viewRow) int {
+			x, y := views[a.v], views[b.v]
+			if src {
+				return bytes.Compare(x.addrs[x.src[a.i]][:], y.addrs[y.src[b.i]][:])
+			}
+			return bytes.Compare(x.addrs[x.dst[a.i]][:], y.addrs[y.dst[b.i]][:])
+		}
 	}
 	switch o {
 	case "src":
-		field = func(a, b uint32) int { return bytes.Compare(sn.addrs[sn.src[a]][:], sn.addrs[sn.src[b]][:]) }
+		field = addrOf(true)
 	case "dst":
-		field = func(a, b uint32) int { return bytes.Compare(sn.addrs[sn.dst[a]][:], sn.addrs[sn.dst[b]][:]) }
+		field = addrOf(false)
 	case "sport":
-		field = func(a, b uint32) int { return cmp.Compare(sn.sport[a], sn.sport[b]) }
+		field = num(func(sn *snapshot, i uint32) int64 { return int64(sn.sport[i]) })
 	case "dport":
-		field = func(a, b uint32) int { return cmp.Compare(sn.dport[a], sn.dport[b]) }
+		field = num(func(sn *snapshot, i uint32) int64 { return int64(sn.dport[i]) })
 	case "proto":
-		field = func(a, b uint32) int { return cmp.Compare(sn.proto[a], sn.proto[b]) }
+		field = num(func(sn *snapshot, i uint32) int64 { return int64(sn.proto[i]) })
 	case "vlan":
-		field = func(a, b uint32) int { return cmp.Compare(sn.vlan[a], sn.vlan[b]) }
+		field = num(func(sn *snapshot, i uint32) int64 { return int64(sn.vlan[i]) })
 	case "device":
-		field = func(a, b uint32) int { return strings.Compare(sn.devices[sn.dev[a]], sn.devices[sn.dev[b]]) }
-	case "flows":
-		field = func(a, b uint32) int { return 0 }
-	case "packets":
-		field = num(sn.packets)
-	case "bytes":
-		field = num(sn.bytes)
-	case "start":
-		field = num(sn.startMs)
-	case "end":
-		field = num(sn.endMs)
-	case "duration":
-		field = func(a, b uint32) int { return cmp.Compare(sn.endMs[a]-sn.startMs[a], sn.endMs[b]-sn.startMs[b]) }
-	case "fwd_bytes":
-		field = num(sn.fwdBytes)
-	case "fwd_packets":
-		field = num(sn.fwdPackets)
-	case "rev_bytes":
-		field = func(a, b uint32) int { return cmp.Compare(sn.bytes[a]-sn.fwdBytes[a], sn.bytes[b]-sn.fwdBytes[b]) }
-	case "rev_packets":
-		field = func(a, b uint32) int {
-			return cmp.Compare(sn.packets[a]-sn.fwdPackets[a], sn.packets[b]-sn.fwdPackets[b])
+		field = func(a, b viewRow) int {
+			x, y := views[a.v], views[b.v]
+			return strings.Compare(x.devices[x.dev[a.i]], y.devices[y.dev[b.i]])
 		}
+	case "flows":
+		field = func(a, b viewRow) int { return 0 }
+	case "packets":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.packets[i] })
+	case "bytes":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.bytes[i] })
+	case "start":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.startMs[i] })
+	case "end":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.endMs[i] })
+	case "duration":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.endMs[i] - sn.startMs[i] })
+	case "fwd_bytes":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.fwdBytes[i] })
+	case "fwd_packets":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.fwdPackets[i] })
+	case "rev_bytes":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.bytes[i] - sn.fwdBytes[i] })
+	case "rev_packets":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.packets[i] - sn.fwdPackets[i] })
 	}
-	compare := func(a, b uint32) int {
+	compare := func(a, b viewRow) int {
 		c := field(a, b)
 		if desc {
 			c = -c
@@ -595,7 +625,8 @@ func flowsSnapshot(sn *snapshot, q *Query, most int) (rowids []int64, total int6
 		if c != 0 {
 			return c
 		}
-		return cmp.Compare(a, b) // the snapshot is in rowid order
+		// The views are in rowid order, one after the other.
+		return cmp.Or(cmp.Compare(a.v, b.v), cmp.Compare(a.i, b.i))
 	}
 	lo := min(max(q.Offset, 0), len(match))
 	hi := len(match)
@@ -604,8 +635,8 @@ func flowsSnapshot(sn *snapshot, q *Query, most int) (rowids []int64, total int6
 	}
 	page := firstSorted(match, hi, compare)[lo:hi]
 	rowids = make([]int64, len(page))
-	for i, j := range page {
-		rowids[i] = sn.rowid[j]
+	for k, r := range page {
+		rowids[k] = views[r.v].rowid[r.i]
 	}
 	return rowids, int64(len(match)), true
 }

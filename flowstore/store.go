@@ -873,6 +873,16 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 	// column: a pass over every flow either way), SQLite gives their
 	// rows.
 	s.snaps.mu.Lock()
+	if s.snaps.snap == nil && s.partial && !s.sqlOnly {
+		page, total, ok, err := s.coldFlows(ctx, &q, func(int64) int { return -1 })
+		if err != nil || ok {
+			s.snaps.mu.Unlock()
+			if err != nil {
+				return Result{}, err
+			}
+			return s.flowsByRowid(ctx, page, total)
+		}
+	}
 	sn, err := s.snapshot(ctx, needs(&q, nil))
 	if err == nil && sn != nil {
 		page, total, _ := flowsSnapshot(sn, &q, -1)
@@ -1038,11 +1048,18 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 			pq.OrderBy = "flows" // the rowid alone
 		}
 		s.snaps.mu.Lock()
-		sn, err := s.snapshot(ctx, needs(&pq, nil))
 		var rowids []int64
-		ok := false
-		if err == nil && sn != nil {
-			rowids, _, ok = flowsSnapshot(sn, &pq, sn.len()/eachSelective)
+		ok, cold := false, false
+		var err error
+		if s.snaps.snap == nil && s.partial && !s.sqlOnly {
+			rowids, _, ok, err = s.coldFlows(ctx, &pq, func(n int64) int { return int(n / eachSelective) })
+			cold = ok
+		}
+		if err == nil && !cold {
+			var sn *snapshot
+			if sn, err = s.snapshot(ctx, needs(&pq, nil)); err == nil && sn != nil {
+				rowids, _, ok = flowsSnapshot(sn, &pq, sn.len()/eachSelective)
+			}
 		}
 		s.snaps.mu.Unlock()
 		if err != nil {
