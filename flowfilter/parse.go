@@ -130,6 +130,11 @@ var opText = [...]string{Eq: "=", Ne: "!=", Lt: "<", Le: "<=", Gt: ">", Ge: ">="
 
 func (o Op) String() string { return opText[o] }
 
+// Compare tells whether a compares to b as o says (a < b for Lt), for
+// evaluators of the AST other than Match (the flow store's, over
+// columns).
+func (o Op) Compare(a, b uint64) bool { return o.cmp(a, b) }
+
 func (o Op) cmp(a, b uint64) bool {
 	switch o {
 	case Eq:

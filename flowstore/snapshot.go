@@ -17,7 +17,7 @@ import (
 )
 
 // SnapshotMaxFlows is the most flows a store keeps in its in-memory
-// snapshot (about 47 bytes each: 20,000,000 flows take about 1 GiB); a
+// snapshot (about 75 bytes each: 20,000,000 flows take about 1.4 GiB); a
 // store holding more answers every query in SQL.
 const SnapshotMaxFlows = 20_000_000
 
@@ -34,46 +34,56 @@ const SnapshotMaxFlows = 20_000_000
 type snapshot struct {
 	gen, epoch int64
 	maxRowid   int64
+	// fileOff is where the column file's chunks read so far end;
+	// sqlRows counts the flows read from SQLite instead.
+	fileOff int64
+	sqlRows int
 
-	addrs   [][16]byte
-	ips     []netip.Addr
-	addrIdx map[[16]byte]uint32
-	devices []string
-	devIdx  map[string]uint16
-
-	dev            []uint16
-	src, dst       []uint32
-	sport, dport   []uint16
-	proto          []uint8
-	packets, bytes []int64
-	startMs, endMs []int64
+	cols
+	ips []netip.Addr
 }
 
-func (sn *snapshot) addr(b []byte) uint32 {
-	a := [16]byte(b)
-	if i, ok := sn.addrIdx[a]; ok {
-		return i
+func newSnapshot() *snapshot { return &snapshot{cols: newCols()} }
+
+// addr interns an address, and keeps its netip.Addr for the filters.
+func (sn *snapshot) addr(a [16]byte) uint32 {
+	n := len(sn.addrs)
+	i := sn.cols.addr(a)
+	if len(sn.addrs) > n {
+		sn.ips = append(sn.ips, netip.AddrFrom16(a).Unmap())
 	}
-	i := uint32(len(sn.addrs))
-	sn.addrs = append(sn.addrs, a)
-	sn.ips = append(sn.ips, netip.AddrFrom16(a).Unmap())
-	sn.addrIdx[a] = i
 	return i
 }
 
-func (sn *snapshot) device(d string) uint16 {
-	if i, ok := sn.devIdx[d]; ok {
-		return i
+// flowColumns are the columns of a flow as load and the column file's
+// gap fill read them: the stored ones (schema), fewer calls into SQLite.
+const flowColumns = `rowid, device, addrs, tuple, packets, bytes, rev_packets, rev_bytes, start_ms, end_ms`
+
+// colFlowOf decodes a row of flowColumns.
+func colFlowOf(v []driver.Value, f *colFlow) error {
+	rowid, _ := v[0].(int64)
+	dev, ok1 := v[1].(string)
+	addrs, ok2 := v[2].([]byte)
+	if !ok1 || !ok2 || len(addrs) != 32 {
+		return fmt.Errorf("row %d is not a flow (%T %T)", rowid, v[1], v[2])
 	}
-	i := uint16(len(sn.devices))
-	sn.devices = append(sn.devices, d)
-	sn.devIdx[d] = i
-	return i
+	var n [7]int64
+	for i := range n {
+		x, ok := v[3+i].(int64)
+		if !ok {
+			return fmt.Errorf("row %d is not a flow (%T)", rowid, v[3+i])
+		}
+		n[i] = x
+	}
+	*f = colFlow{rowid: rowid, dev: dev, src: [16]byte(addrs[:16]), dst: [16]byte(addrs[16:]),
+		sport: uint16(n[0]), dport: uint16(n[0] >> 16), proto: uint8(n[0] >> 32), vlan: uint16(n[0] >> 40),
+		fwdPackets: n[1], fwdBytes: n[2], revPackets: n[3], revBytes: n[4], startMs: n[5], endMs: n[6]}
+	return nil
 }
 
-// load appends the flows past sn.maxRowid. It reads the driver's rows
-// directly: database/sql's Scan of eleven columns costs three times
-// what SQLite spends producing them.
+// load appends the flows past sn.maxRowid from SQLite. It reads the
+// driver's rows directly: database/sql's Scan of eleven columns costs
+// three times what SQLite spends producing them.
 func (sn *snapshot) load(ctx context.Context, s *Store) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -85,25 +95,27 @@ func (sn *snapshot) load(ctx context.Context, s *Store) error {
 		if !ok {
 			return fmt.Errorf("the driver's connection %T cannot query", dc)
 		}
-		// Fewer columns are fewer calls into SQLite: the addresses in
-		// one BLOB, ports and protocol in one integer.
-		rows, err := qc.QueryContext(ctx, `SELECT rowid, device, CAST(src || dst AS BLOB), sport | (dport << 16) | (proto << 32),
-			packets + rev_packets, bytes + rev_bytes, start_ms, end_ms FROM flows WHERE rowid > ? ORDER BY rowid`,
+		rows, err := qc.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE rowid > ? ORDER BY rowid`,
 			[]driver.NamedValue{{Ordinal: 1, Value: sn.maxRowid}})
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		v := make([]driver.Value, 8)
+		v := make([]driver.Value, 10)
+		var f colFlow
 		for {
 			if err := rows.Next(v); errors.Is(err, io.EOF) {
 				return nil
 			} else if err != nil {
 				return err
 			}
-			if err := sn.add(v); err != nil {
+			if err := colFlowOf(v, &f); err != nil {
 				return err
 			}
+			if err := sn.add(&f); err != nil {
+				return err
+			}
+			sn.sqlRows++
 		}
 	})
 	if err != nil {
@@ -112,36 +124,12 @@ func (sn *snapshot) load(ctx context.Context, s *Store) error {
 	return nil
 }
 
-// add appends one row of load's query.
-func (sn *snapshot) add(v []driver.Value) error {
-	rowid, _ := v[0].(int64)
-	dev, ok1 := v[1].(string)
-	addrs, ok2 := v[2].([]byte)
-	if !ok1 || !ok2 || len(addrs) != 32 {
-		return fmt.Errorf("row %d is not a flow (%T %T)", rowid, v[1], v[2])
+// add appends one flow.
+func (sn *snapshot) add(f *colFlow) error {
+	if err := sn.addIndexed(f, sn.addr(f.src), sn.addr(f.dst)); err != nil {
+		return err
 	}
-	var n [5]int64
-	for i := range n {
-		x, ok := v[3+i].(int64)
-		if !ok {
-			return fmt.Errorf("row %d is not a flow (%T)", rowid, v[3+i])
-		}
-		n[i] = x
-	}
-	if _, ok := sn.devIdx[dev]; !ok && len(sn.devices) == 1<<16 {
-		return fmt.Errorf("more than %d devices", 1<<16)
-	}
-	sn.dev = append(sn.dev, sn.device(dev))
-	sn.src = append(sn.src, sn.addr(addrs[:16]))
-	sn.dst = append(sn.dst, sn.addr(addrs[16:]))
-	sn.sport = append(sn.sport, uint16(n[0]))
-	sn.dport = append(sn.dport, uint16(n[0]>>16))
-	sn.proto = append(sn.proto, uint8(n[0]>>32))
-	sn.packets = append(sn.packets, n[1])
-	sn.bytes = append(sn.bytes, n[2])
-	sn.startMs = append(sn.startMs, n[3])
-	sn.endMs = append(sn.endMs, n[4])
-	sn.maxRowid = rowid
+	sn.maxRowid = f.rowid
 	return nil
 }
 
@@ -150,6 +138,8 @@ func (sn *snapshot) add(v []driver.Value) error {
 type snapEntry struct {
 	mu   sync.Mutex
 	snap *snapshot
+	// preloaded is closed when the preload last started ends.
+	preloaded chan struct{}
 }
 
 // Snapshots keeps the snapshots of the stores opened with OpenShared
@@ -194,8 +184,9 @@ func (c *Snapshots) entry(path string) *snapEntry {
 
 // snapshot returns the store's snapshot brought up to date, or nil when
 // the store holds more than SnapshotMaxFlows flows (or is set to use
-// SQL only). The caller holds s.snaps.mu.
-func (s *Store) snapshot(ctx context.Context) (*snapshot, error) {
+// SQL only). When none is loaded it may return one of only the columns
+// need, read for one query (not kept). The caller holds s.snaps.mu.
+func (s *Store) snapshot(ctx context.Context, need colMask) (*snapshot, error) {
 	if s.sqlOnly {
 		return nil, nil
 	}
@@ -219,16 +210,82 @@ func (s *Store) snapshot(ctx context.Context) (*snapshot, error) {
 	if sn != nil && sn.epoch == epoch && sn.gen == gen {
 		return sn, nil
 	}
+	if (sn == nil || sn.epoch != epoch) && need != allCols && s.partial {
+		// Nothing loaded (a new process): the columns this query needs
+		// from the column file, when it holds every flow, and the
+		// whole snapshot loaded after, in the background.
+		p := newSnapshot()
+		p.mask = need
+		if err := s.readColFile(p, epoch, gen); err != nil {
+			return nil, err
+		}
+		if p.maxRowid == maxRowid {
+			s.snaps.snap = nil // stale: the preload replaces it
+			s.startPreload(epoch, gen, maxRowid)
+			return p, nil
+		}
+	}
 	if sn == nil || sn.epoch != epoch {
-		sn = &snapshot{addrIdx: map[[16]byte]uint32{}, devIdx: map[string]uint16{}}
+		sn = newSnapshot()
 	}
 	s.snaps.snap = nil
+	if err := s.readColFile(sn, epoch, gen); err != nil {
+		return nil, err
+	}
 	if err := sn.load(ctx, s); err != nil {
 		return nil, err
 	}
 	sn.gen, sn.epoch = gen, epoch
 	s.snaps.snap = sn
 	return sn, nil
+}
+
+// startPreload starts preload for the store, unless it is set not to or
+// one runs. The caller holds s.snaps.mu.
+func (s *Store) startPreload(epoch, gen, maxRowid int64) {
+	if e := s.snaps; s.preload && (e.preloaded == nil || closed(e.preloaded)) {
+		e.preloaded = make(chan struct{})
+		go preload(e, e.preloaded, s.colPath, epoch, gen, maxRowid)
+	}
+}
+
+// preload loads a store's snapshot from its column file into e, unless
+// one is there already: after a query answered from some columns, the
+// next ones find every column. It reads the file alone (the store may be
+// closed by then), and keeps what it read only if that is every flow up
+// to maxRowid.
+func preload(e *snapEntry, done chan struct{}, colPath string, epoch, gen, maxRowid int64) {
+	defer close(done)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.snap != nil {
+		return
+	}
+	cf, err := openColFile(colPath)
+	if err != nil {
+		return
+	}
+	defer cf.close()
+	if cf.lock(false) != nil {
+		return
+	}
+	defer cf.unlock()
+	sn := newSnapshot()
+	off, err := cf.readInto(sn, 0, epoch, gen)
+	if err != nil || sn.maxRowid != maxRowid {
+		return
+	}
+	sn.fileOff, sn.gen, sn.epoch = off, gen, epoch
+	e.snap = sn
+}
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // group is one group's key (the fields not grouped by are zero) and its
@@ -259,10 +316,7 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 	if !q.To.IsZero() {
 		to = q.To.UnixMilli()
 	}
-	var root flowfilter.Node
-	if q.Filter != nil {
-		root = q.Filter.Root
-	}
+	match := sn.compile(q.Filter)
 	// One key: its values index a dense array (addresses and devices
 	// by their interned index); more: a map.
 	var dense []snapGroup
@@ -284,17 +338,13 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 	} else {
 		idx = map[snapKey]int{}
 	}
-	var fl flowfilter.Flow
-	for i := range sn.src {
-		if sn.startMs[i] < from || sn.endMs[i] > to {
+	timed := !q.From.IsZero() || !q.To.IsZero()
+	for i := range sn.len() {
+		if timed && (sn.startMs[i] < from || sn.endMs[i] > to) {
 			continue
 		}
-		if root != nil {
-			fl = flowfilter.Flow{Src: sn.ips[sn.src[i]], Dst: sn.ips[sn.dst[i]], SrcPort: sn.sport[i], DstPort: sn.dport[i],
-				Proto: sn.proto[i], Packets: uint64(sn.packets[i]), Bytes: uint64(sn.bytes[i])}
-			if !root.Match(&fl) {
-				continue
-			}
+		if match != nil && !match(i) {
+			continue
 		}
 		var g *snapGroup
 		switch single {
@@ -432,7 +482,7 @@ func (s *Store) groupsSnapshot(sn *snapshot, q *Query, keys []string) (Result, e
 // firstSorted returns the first n of s in compare's order, sorted: a
 // page of the top groups without sorting every group (a heap of n when
 // n is small beside s).
-func firstSorted(s []snapGroup, n int, compare func(a, b snapGroup) int) []snapGroup {
+func firstSorted[T any](s []T, n int, compare func(a, b T) int) []T {
 	if n*8 >= len(s) {
 		slices.SortFunc(s, compare)
 		return s[:n]
@@ -466,4 +516,244 @@ func firstSorted(s []snapGroup, n int, compare func(a, b snapGroup) int) []snapG
 	}
 	slices.SortFunc(h, compare)
 	return h
+}
+
+// flowsSnapshot finds the flows of a flow query (no group) in the
+// snapshot: the rowids of its page, in SQL's order (the order field,
+// then rowid), and how many flows match; or, when more than most match
+// (most ≥ 0), ok false and nothing else. q's order is valid.
+func flowsSnapshot(sn *snapshot, q *Query, most int) (rowids []int64, total int64, ok bool) {
+	return flowsViews([]*snapshot{sn}, q, most)
+}
+
+// viewRow is a flow of flowsViews: its view and its index there.
+type viewRow struct {
+	v uint32
+	i uint32
+}
+
+// flowsViews is flowsSnapshot over views, snapshots (or chunks of the
+// column file) of flows in rowid order one after the other.
+func flowsViews(views []*snapshot, q *Query, most int) (rowids []int64, total int64, ok bool) {
+	var from, to int64 = -1 << 63, 1<<63 - 1
+	if !q.From.IsZero() {
+		from = q.From.UnixMilli()
+	}
+	if !q.To.IsZero() {
+		to = q.To.UnixMilli()
+	}
+	timed := !q.From.IsZero() || !q.To.IsZero()
+	var match []viewRow
+	for v, sn := range views {
+		pred := sn.compile(q.Filter)
+		for i := range sn.len() {
+			if timed && (sn.startMs[i] < from || sn.endMs[i] > to) {
+				continue
+			}
+			if pred != nil && !pred(i) {
+				continue
+			}
+			match = append(match, viewRow{uint32(v), uint32(i)})
+		}
+		if most >= 0 && len(match) > most {
+			return nil, 0, false
+		}
+	}
+	o := q.OrderBy
+	if o == "" {
+		o = "-bytes"
+	}
+	desc := strings.HasPrefix(o, "-")
+	o = strings.TrimPrefix(o, "-")
+	var field func(a, b viewRow) int
+	num := func(col func(sn *snapshot, i uint32) int64) func(a, b viewRow) int {
+		return func(a, b viewRow) int { return cmp.Compare(col(views[a.v], a.i), col(views[b.v], b.i)) }
+	}
+	addrOf := func(src bool) func(a, b viewRow) int {
+		return func(a, b viewRow) int {
+			x, y := views[a.v], views[b.v]
+			if src {
+				return bytes.Compare(x.addrs[x.src[a.i]][:], y.addrs[y.src[b.i]][:])
+			}
+			return bytes.Compare(x.addrs[x.dst[a.i]][:], y.addrs[y.dst[b.i]][:])
+		}
+	}
+	switch o {
+	case "src":
+		field = addrOf(true)
+	case "dst":
+		field = addrOf(false)
+	case "sport":
+		field = num(func(sn *snapshot, i uint32) int64 { return int64(sn.sport[i]) })
+	case "dport":
+		field = num(func(sn *snapshot, i uint32) int64 { return int64(sn.dport[i]) })
+	case "proto":
+		field = num(func(sn *snapshot, i uint32) int64 { return int64(sn.proto[i]) })
+	case "vlan":
+		field = num(func(sn *snapshot, i uint32) int64 { return int64(sn.vlan[i]) })
+	case "device":
+		field = func(a, b viewRow) int {
+			x, y := views[a.v], views[b.v]
+			return strings.Compare(x.devices[x.dev[a.i]], y.devices[y.dev[b.i]])
+		}
+	case "flows":
+		field = func(a, b viewRow) int { return 0 }
+	case "packets":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.packets[i] })
+	case "bytes":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.bytes[i] })
+	case "start":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.startMs[i] })
+	case "end":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.endMs[i] })
+	case "duration":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.endMs[i] - sn.startMs[i] })
+	case "fwd_bytes":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.fwdBytes[i] })
+	case "fwd_packets":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.fwdPackets[i] })
+	case "rev_bytes":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.bytes[i] - sn.fwdBytes[i] })
+	case "rev_packets":
+		field = num(func(sn *snapshot, i uint32) int64 { return sn.packets[i] - sn.fwdPackets[i] })
+	}
+	compare := func(a, b viewRow) int {
+		c := field(a, b)
+		if desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+		// The views are in rowid order, one after the other.
+		return cmp.Or(cmp.Compare(a.v, b.v), cmp.Compare(a.i, b.i))
+	}
+	lo := min(max(q.Offset, 0), len(match))
+	hi := len(match)
+	if q.Limit > 0 {
+		hi = min(hi, lo+q.Limit)
+	}
+	page := firstSorted(match, hi, compare)[lo:hi]
+	rowids = make([]int64, len(page))
+	for k, r := range page {
+		rowids[k] = views[r.v].rowid[r.i]
+	}
+	return rowids, int64(len(match)), true
+}
+
+// compile turns a filter into a predicate over the snapshot's flows by
+// index (nil: every flow), equal to the filter's Match: an address term
+// is looked up in a table over the interned addresses (computed once per
+// query) instead of compared per flow.
+func (sn *snapshot) compile(f *flowfilter.Filter) func(i int) bool {
+	if f == nil || f.Root == nil {
+		return nil
+	}
+	return sn.compileNode(f.Root)
+}
+
+func (sn *snapshot) compileNode(n flowfilter.Node) func(i int) bool {
+	ends := func(dir flowfilter.Dir, in func(netip.Addr) bool) func(i int) bool {
+		m := make([]bool, len(sn.ips))
+		for a, ip := range sn.ips {
+			m[a] = in(ip)
+		}
+		switch dir {
+		case flowfilter.Src:
+			return func(i int) bool { return m[sn.src[i]] }
+		case flowfilter.Dst:
+			return func(i int) bool { return m[sn.dst[i]] }
+		}
+		return func(i int) bool { return m[sn.src[i]] || m[sn.dst[i]] }
+	}
+	switch n := n.(type) {
+	case *flowfilter.And:
+		l, r := sn.compileNode(n.L), sn.compileNode(n.R)
+		return func(i int) bool { return l(i) && r(i) }
+	case *flowfilter.Or:
+		l, r := sn.compileNode(n.L), sn.compileNode(n.R)
+		return func(i int) bool { return l(i) || r(i) }
+	case *flowfilter.Not:
+		x := sn.compileNode(n.X)
+		return func(i int) bool { return !x(i) }
+	case *flowfilter.Proto:
+		return func(i int) bool { return sn.proto[i] == n.N }
+	case *flowfilter.Host:
+		return ends(n.Dir, func(ip netip.Addr) bool { return ip == n.Addr })
+	case *flowfilter.Net:
+		return ends(n.Dir, n.Prefix.Contains)
+	case *flowfilter.Port:
+		v := uint64(n.N)
+		switch n.Dir {
+		case flowfilter.Src:
+			return func(i int) bool { return n.Op.Compare(uint64(sn.sport[i]), v) }
+		case flowfilter.Dst:
+			return func(i int) bool { return n.Op.Compare(uint64(sn.dport[i]), v) }
+		}
+		return func(i int) bool { return n.Op.Compare(uint64(sn.sport[i]), v) || n.Op.Compare(uint64(sn.dport[i]), v) }
+	case *flowfilter.Count:
+		col := sn.bytes
+		if n.Field == flowfilter.Packets {
+			col = sn.packets
+		}
+		return func(i int) bool { return n.Op.Compare(uint64(col[i]), n.N) }
+	}
+	// A node of another kind: its own Match on the flow.
+	return func(i int) bool {
+		fl := flowfilter.Flow{Src: sn.ips[sn.src[i]], Dst: sn.ips[sn.dst[i]], SrcPort: sn.sport[i], DstPort: sn.dport[i],
+			Proto: sn.proto[i], Packets: uint64(sn.packets[i]), Bytes: uint64(sn.bytes[i])}
+		return n.Match(&fl)
+	}
+}
+
+// needs are the columns a query reads from the snapshot: its filter's,
+// its time bounds', and its keys and sums (groups) or order and rowid
+// (flows).
+func needs(q *Query, keys []string) colMask {
+	var m colMask
+	if q.Filter != nil {
+		m |= filterNeeds(q.Filter.Root)
+	}
+	if !q.From.IsZero() || !q.To.IsZero() {
+		m |= cStart | cEnd
+	}
+	byField := map[string]colMask{"src": cSrc, "dst": cDst, "sport": cSport, "dport": cDport, "proto": cProto,
+		"device": cDev, "vlan": cVlan, "packets": cPackets, "bytes": cBytes, "start": cStart, "end": cEnd,
+		"duration": cStart | cEnd, "fwd_bytes": cFwdBytes, "fwd_packets": cFwdPackets, "rev_bytes": cBytes | cFwdBytes,
+		"rev_packets": cPackets | cFwdPackets}
+	if len(keys) > 0 {
+		m |= cPackets | cBytes
+		for _, k := range keys {
+			m |= byField[k]
+		}
+		return m
+	}
+	o := q.OrderBy
+	if o == "" {
+		o = "-bytes"
+	}
+	return m | cRowid | byField[strings.TrimPrefix(o, "-")]
+}
+
+// filterNeeds are the columns a filter's predicate reads.
+func filterNeeds(n flowfilter.Node) colMask {
+	switch n := n.(type) {
+	case nil:
+		return 0
+	case *flowfilter.And:
+		return filterNeeds(n.L) | filterNeeds(n.R)
+	case *flowfilter.Or:
+		return filterNeeds(n.L) | filterNeeds(n.R)
+	case *flowfilter.Not:
+		return filterNeeds(n.X)
+	case *flowfilter.Proto:
+		return cProto
+	case *flowfilter.Host, *flowfilter.Net:
+		return cSrc | cDst
+	case *flowfilter.Port:
+		return cSport | cDport
+	case *flowfilter.Count:
+		return cPackets | cBytes
+	}
+	return cSrc | cDst | cSport | cDport | cProto | cPackets | cBytes
 }

@@ -11,9 +11,12 @@
 // nothing.
 //
 // Addresses are stored as 16-byte BLOBs (IPv4 as IPv4-mapped IPv6), so
-// that flowfilter's prefixes are ranges of an index. Bytes and packets
-// are kept per direction (the biflow's forward and reverse counters);
-// filters and aggregations count both.
+// that flowfilter's prefixes compare as ranges. Bytes and packets are
+// kept per direction (the biflow's forward and reverse counters);
+// filters and aggregations count both. Beside the SQLite file, the
+// column file (path + ".cols", cols.go) holds the flows as the in-memory
+// snapshot (snapshot.go) does, which answers every query that the
+// rollup does not: a new process reads it instead of SQLite's rows.
 package flowstore
 
 import (
@@ -21,13 +24,16 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
@@ -40,7 +46,12 @@ import (
 // that does not exist (an unknown group or order field).
 var ErrInvalid = errors.New("invalid query")
 
-// schema is the store's tables. flows.source is a sources.id.
+// schema is the store's tables. flows.source is a sources.id. A flow
+// is stored in few columns, each bound by a call into SQLite at ingest
+// (which costs more than storing it): both addresses in addrs (16 bytes
+// each, IPv4 as IPv4-mapped IPv6), ports, protocol, VLAN and end reason
+// (endReasonCode) in tuple; src, dst, sport, dport, proto, vlan and
+// end_reason are virtual columns computed from them for the queries.
 const schema = `
 CREATE TABLE IF NOT EXISTS sources (
 	id INTEGER PRIMARY KEY,
@@ -55,19 +66,22 @@ CREATE TABLE IF NOT EXISTS sources (
 CREATE TABLE IF NOT EXISTS flows (
 	source INTEGER NOT NULL,
 	device TEXT NOT NULL,
-	src BLOB NOT NULL,
-	dst BLOB NOT NULL,
-	sport INTEGER NOT NULL,
-	dport INTEGER NOT NULL,
-	proto INTEGER NOT NULL,
-	vlan INTEGER NOT NULL,
+	addrs BLOB NOT NULL,
+	tuple INTEGER NOT NULL,
 	packets INTEGER NOT NULL,
 	bytes INTEGER NOT NULL,
 	rev_packets INTEGER NOT NULL,
 	rev_bytes INTEGER NOT NULL,
 	start_ms INTEGER NOT NULL,
 	end_ms INTEGER NOT NULL,
-	end_reason TEXT NOT NULL
+	src BLOB GENERATED ALWAYS AS (substr(addrs, 1, 16)) VIRTUAL,
+	dst BLOB GENERATED ALWAYS AS (substr(addrs, 17, 16)) VIRTUAL,
+	sport INTEGER GENERATED ALWAYS AS (tuple & 65535) VIRTUAL,
+	dport INTEGER GENERATED ALWAYS AS ((tuple >> 16) & 65535) VIRTUAL,
+	proto INTEGER GENERATED ALWAYS AS ((tuple >> 32) & 255) VIRTUAL,
+	vlan INTEGER GENERATED ALWAYS AS ((tuple >> 40) & 65535) VIRTUAL,
+	end_reason TEXT GENERATED ALWAYS AS (CASE tuple >> 56 WHEN 1 THEN 'idle' WHEN 2 THEN 'active' WHEN 3 THEN 'end'
+		WHEN 4 THEN 'forced' WHEN 5 THEN 'resources' WHEN 6 THEN 'unknown' ELSE '' END) VIRTUAL
 );
 CREATE TABLE IF NOT EXISTS rollup (
 	key TEXT NOT NULL,
@@ -85,17 +99,32 @@ CREATE TABLE IF NOT EXISTS meta (
 INSERT OR IGNORE INTO meta (id, gen, epoch) VALUES (1, 0, 0);
 `
 
-// indexes are the flows' secondary indexes, built after a bulk ingest.
-const indexes = `
-CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
-CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
-`
+// storeVersion is the store file's version (PRAGMA user_version): 2
+// has the flows in fewer columns (schema), no address indexes (the
+// snapshot serves address filters) and a column file beside it. Opening
+// a store of an older version empties it (and its column file): it is a
+// cache of the IPFIX files, which the next Ingest of each stores again.
+const storeVersion = 2
 
-// minRecordSize is fewer bytes than any flow record of our exporter
-// takes in an IPFIX file (so that a file's size over it bounds its
-// records from above), and bulkMin the flows from which an ingest may
-// be bulk.
-const minRecordSize, bulkMin = 40, 10000
+// endReasonCode is the code of an end reason (ipfix.FlowRow's) in
+// flows.tuple, which the end_reason column turns back into its name.
+func endReasonCode(r string) int64 {
+	switch r {
+	case "":
+		return 0
+	case "idle":
+		return 1
+	case "active":
+		return 2
+	case "end":
+		return 3
+	case "forced":
+		return 4
+	case "resources":
+		return 5
+	}
+	return 6
+}
 
 // Store is one experiment's open flow store. It is safe for concurrent
 // use; writers queue for SQLite's write lock.
@@ -106,6 +135,13 @@ type Store struct {
 	// Snapshots; sqlOnly disables it (tests comparing both paths).
 	snaps   *snapEntry
 	sqlOnly bool
+	// colPath is the column file (cols.go), chunkRows the most flows
+	// of one of its chunks. partial lets a query of a store whose
+	// snapshot is not loaded read only its columns, and preload load
+	// the snapshot after it (tests turn them off to see each path).
+	colPath          string
+	chunkRows        int
+	partial, preload bool
 }
 
 // Open opens (creating it if needed) the store at path, a file readable
@@ -138,11 +174,30 @@ func OpenShared(ctx context.Context, path string, snaps *Snapshots) (*Store, err
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	if _, err := db.ExecContext(ctx, schema+indexes); err != nil {
+	fail := func(err error) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("unable to open the flow store %s: %w", path, err)
 	}
-	return &Store{db: db, snaps: snaps.entry(path)}, nil
+	var version int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fail(err)
+	}
+	if version < storeVersion {
+		// A store of before: emptied, and filled again by the next
+		// ingests.
+		if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS flows; DROP TABLE IF EXISTS sources;
+			DROP TABLE IF EXISTS rollup; DROP TABLE IF EXISTS meta;`); err != nil {
+			return fail(err)
+		}
+		if err := os.Truncate(path+".cols", 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fail(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, schema+`PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
+		return fail(err)
+	}
+	return &Store{db: db, snaps: snaps.entry(path), colPath: path + ".cols", chunkRows: chunkRows,
+		partial: true, preload: true}, nil
 }
 
 // Close closes the store.
@@ -160,6 +215,11 @@ type Source struct {
 // Ingest adds the flows of the IPFIX file at path that the store does
 // not hold yet, and returns how many it added. A missing file adds
 // nothing.
+//
+// The flows go to SQLite and, as columns, to the column file (the
+// snapshot's, cols.go). Decoding the file, the rollup and the columns
+// take one goroutine, the INSERTs another (SQLite's share is the larger):
+// on two cores an ingest takes about the INSERTs' time.
 func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error) {
 	info, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -168,7 +228,14 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	// One connection: the transaction's, on which the inserter binds
+	// through the driver (insert.go).
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
@@ -196,84 +263,155 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		}
 		records, replaced = 0, true
 	}
-	// A bulk ingest (the file holds more new flows than the store) drops
-	// the address indexes and builds them again afterwards: sorting once
-	// costs far less than inserting millions of random keys into a B-tree.
-	bulk := false
-	var held int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM flows`).Scan(&held); err != nil {
+	var gen, epoch, held int64
+	if err := tx.QueryRowContext(ctx, `SELECT gen, epoch, (SELECT coalesce(max(rowid), 0) FROM flows) FROM meta`).
+		Scan(&gen, &epoch, &held); err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
-	if grow := (info.Size() - max(size, 0)) / minRecordSize; grow > bulkMin && grow > held {
-		bulk = true
-		if _, err := tx.ExecContext(ctx, `DROP INDEX IF EXISTS flows_src; DROP INDEX IF EXISTS flows_dst`); err != nil {
-			return 0, fmt.Errorf("unable to ingest flows: %w", err)
-		}
+	// The column file: brought up to the flows held (its chunks of this
+	// epoch, the rest read from SQLite), then the new flows appended as
+	// they are stored (rowids follow the largest: SQLite's rule).
+	newEpoch, newGen := epoch, gen+1
+	if replaced {
+		newEpoch++
 	}
+	cf, err := openColFile(s.colPath)
+	if err != nil {
+		return 0, err
+	}
+	defer cf.close()
+	base, err := s.syncColFile(ctx, tx, cf, epoch, gen, held, replaced, newEpoch, newGen)
+	if err != nil {
+		return 0, err
+	}
+	colEnd, committed := base, false
+	defer func() {
+		if !committed && colEnd != base && cf.lock(true) == nil {
+			// Chunks of flows that were not stored: cut off (or, after
+			// a crash, by the next ingest: their generation is not
+			// committed).
+			cf.f.Truncate(base)
+			cf.unlock()
+		}
+	}()
+	chunk := newCols()
+	writeChunk := func() error {
+		if chunk.len() == 0 {
+			return nil
+		}
+		if err := cf.lock(true); err != nil {
+			return fmt.Errorf("unable to lock the flows' column file: %w", err)
+		}
+		end, err := cf.write(colEnd, &chunk, newEpoch, newGen)
+		cf.unlock()
+		colEnd = end
+		chunk = newCols()
+		return err
+	}
+
 	// Rows go in batches of insertBatch per statement: a statement per
 	// row costs more in calls than SQLite spends storing it.
-	const cols = 15
 	insert := func(n int) string {
 		var b strings.Builder
-		b.WriteString(`INSERT INTO flows (source, device, src, dst, sport, dport, proto, vlan,
-			packets, bytes, rev_packets, rev_bytes, start_ms, end_ms, end_reason) VALUES `)
+		b.WriteString(`INSERT INTO flows (source, device, addrs, tuple, packets, bytes, rev_packets, rev_bytes,
+			start_ms, end_ms) VALUES `)
 		for i := range n {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			// ?1 and ?2, the source and the device, are bound once.
-			b.WriteString("(?1, ?2" + strings.Repeat(", ?", cols-2) + ")")
+			b.WriteString("(?1, ?2" + strings.Repeat(", ?", 1+flowInts) + ")")
 		}
 		return b.String()
 	}
-	full, err := tx.PrepareContext(ctx, insert(insertBatch))
-	if err != nil {
-		return 0, fmt.Errorf("unable to ingest flows: %w", err)
+	// The batches go round between this goroutine, which fills them,
+	// and the inserter, which stores them.
+	free, filled := make(chan *insertBuf, 3), make(chan *insertBuf, 3)
+	bufs := make([]*insertBuf, cap(free))
+	for i := range bufs {
+		bufs[i] = newInsertBuf()
+		defer bufs[i].free()
+		free <- bufs[i]
 	}
-	defer full.Close()
-	batch := make([]any, 2, 2+insertBatch*(cols-2))
-	batch[0], batch[1] = id, src.Device
-	arena := make([]byte, insertBatch*32)
+	var failed atomic.Bool
+	inserted := make(chan error, 1)
+	go func() {
+		err := conn.Raw(func(dc any) error {
+			in, err := newInserter(ctx, dc, id, src.Device, insert)
+			if err != nil {
+				return err
+			}
+			defer in.close()
+			for b := range filled {
+				if err == nil {
+					err = in.run(ctx, b)
+				}
+				b.n = 0
+				free <- b
+			}
+			return err
+		})
+		if err != nil {
+			failed.Store(true)
+			for b := range filled { // after an error before the loop
+				free <- b
+			}
+		}
+		inserted <- err
+	}()
+	var cur *insertBuf
 	var seen int64
 	added := 0
 	var ierr error
-	flush := func() {
-		if len(batch) == 2 || ierr != nil {
-			return
-		}
-		if len(batch) == cap(batch) {
-			_, ierr = full.ExecContext(ctx, batch...)
-		} else {
-			_, ierr = tx.ExecContext(ctx, insert((len(batch)-2)/(cols-2)), batch...)
-		}
-		batch = batch[:2]
-	}
 	roll := newRollup(src.Device)
+	var cf1 colFlow
 	_, err = ipfix.ReadFlows(path, func(r ipfix.FlowRow) {
 		seen++
-		if seen <= records || ierr != nil {
+		if seen <= records || ierr != nil || failed.Load() {
 			return
 		}
 		if ierr = ctx.Err(); ierr != nil {
 			return
 		}
-		roll.add(&r)
-		// The addresses go in arena, the batch's: the driver copies them.
-		a := arena[(len(batch)-2)/(cols-2)*32:][:32]
-		*(*[16]byte)(a) = r.Src.As16()
-		*(*[16]byte)(a[16:]) = r.Dst.As16()
-		batch = append(batch, a[:16:16], a[16:],
-			int64(r.SrcPort), int64(r.DstPort), int64(r.Proto), int64(r.VLAN),
-			clamp(r.Packets), clamp(r.Bytes), clamp(r.RevPackets), clamp(r.RevBytes),
-			r.Start.UnixMilli(), r.End.UnixMilli(), r.EndReason)
+		sa, da := r.Src.As16(), r.Dst.As16()
+		si, di := roll.addr(sa), roll.addr(da)
+		roll.add(&r, si, di)
+		if cur == nil {
+			cur = <-free
+		}
+		a := cur.addrs[cur.n*32:][:32]
+		*(*[16]byte)(a) = sa
+		*(*[16]byte)(a[16:]) = da
+		cf1 = colFlow{rowid: held + int64(added) + 1, dev: src.Device,
+			sport: r.SrcPort, dport: r.DstPort, proto: r.Proto, vlan: r.VLAN,
+			fwdPackets: clamp(r.Packets), fwdBytes: clamp(r.Bytes), revPackets: clamp(r.RevPackets), revBytes: clamp(r.RevBytes),
+			startMs: r.Start.UnixMilli(), endMs: r.End.UnixMilli()}
+		v := cur.ints[cur.n*flowInts:][:flowInts]
+		v[0] = int64(r.SrcPort) | int64(r.DstPort)<<16 | int64(r.Proto)<<32 | int64(r.VLAN)<<40 | endReasonCode(r.EndReason)<<56
+		v[1], v[2], v[3], v[4], v[5], v[6] = cf1.fwdPackets, cf1.fwdBytes, cf1.revPackets, cf1.revBytes, cf1.startMs, cf1.endMs
+		cur.n++
 		added++
-		if len(batch) == cap(batch) {
-			flush()
+		if cur.n == insertBatch {
+			filled <- cur
+			cur = nil
+		}
+		ierr = chunk.addIndexed(&cf1, chunk.localAddr(si, sa), chunk.localAddr(di, da))
+		if ierr == nil && chunk.len() == s.chunkRows {
+			ierr = writeChunk()
 		}
 	})
-	flush()
+	if cur != nil && cur.n > 0 {
+		filled <- cur
+	}
+	close(filled)
+	if e := <-inserted; ierr == nil {
+		ierr = e
+	}
 	if err == nil {
 		err = ierr
+	}
+	if err == nil {
+		err = writeChunk()
 	}
 	if err != nil {
 		return 0, fmt.Errorf("unable to ingest flows of %s: %w", src.Name, err)
@@ -296,13 +434,10 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 		if err := tx.Commit(); err != nil {
 			return 0, fmt.Errorf("unable to ingest flows: %w", err)
 		}
+		// The column file's chunks are of the previous epoch: the
+		// ingest below writes it again.
+		cf.close()
 		return s.Ingest(ctx, src, path)
-	}
-	if bulk {
-		// Sorter threads: the index builds sort on more than one core.
-		if _, err := tx.ExecContext(ctx, `PRAGMA threads = 4;`+indexes); err != nil {
-			return 0, fmt.Errorf("unable to index flows: %w", err)
-		}
 	}
 	if replaced {
 		err = rollUp(ctx, tx, 0, true)
@@ -329,7 +464,95 @@ func (s *Store) Ingest(ctx context.Context, src Source, path string) (int, error
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("unable to ingest flows: %w", err)
 	}
+	committed = true
 	return added, nil
+}
+
+// syncColFile brings the column file up to the flows the store holds
+// (rowids up to held) before an ingest appends to it, and returns where
+// the ingest's chunks go. It keeps the chunks of the store's epoch and
+// committed generations, and reads the flows past them (a store written
+// before the column file, or after flows were replaced) from SQLite
+// through tx, which holds the write lock: no other ingest runs.
+func (s *Store) syncColFile(ctx context.Context, tx *sql.Tx, cf *colFile, epoch, gen, held int64, replaced bool,
+	newEpoch, newGen int64) (int64, error) {
+	if err := cf.lock(true); err != nil {
+		return 0, fmt.Errorf("unable to lock the flows' column file: %w", err)
+	}
+	defer cf.unlock()
+	end, last, err := cf.valid(epoch, gen)
+	if err != nil {
+		return 0, err
+	}
+	// Gap-fill chunks are of the flows committed (epoch, gen) or, once
+	// flows are replaced, of the new epoch with the ingest's flows.
+	fillEpoch, fillGen := epoch, gen
+	if replaced || last > held {
+		end, last = 0, 0
+	}
+	if replaced {
+		fillEpoch, fillGen = newEpoch, newGen
+	}
+	if err := cf.f.Truncate(end); err != nil {
+		return 0, fmt.Errorf("unable to write the flows' column file: %w", err)
+	}
+	if last == held {
+		return end, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE rowid > ? ORDER BY rowid`, last)
+	if err != nil {
+		return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+	}
+	defer rows.Close()
+	v := make([]any, 10)
+	p := make([]any, len(v))
+	for i := range v {
+		p[i] = &v[i]
+	}
+	dv := make([]driver.Value, len(v))
+	c := newCols()
+	var f colFlow
+	for rows.Next() {
+		if err := rows.Scan(p...); err != nil {
+			return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+		}
+		for i := range v {
+			dv[i] = v[i]
+		}
+		if err := colFlowOf(dv, &f); err != nil {
+			return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+		}
+		if err := c.add(&f); err != nil {
+			return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+		}
+		if c.len() == s.chunkRows {
+			if end, err = cf.write(end, &c, fillEpoch, fillGen); err != nil {
+				return 0, err
+			}
+			c = newCols()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("unable to read flows for the column file: %w", err)
+	}
+	return cf.write(end, &c, fillEpoch, fillGen)
+}
+
+// readColFile appends to sn the column file's chunks that it holds past
+// what sn read of it, for the store's epoch and generations up to gen.
+func (s *Store) readColFile(sn *snapshot, epoch, gen int64) error {
+	cf, err := openColFile(s.colPath)
+	if err != nil {
+		return err
+	}
+	defer cf.close()
+	if err := cf.lock(false); err != nil {
+		return fmt.Errorf("unable to lock the flows' column file: %w", err)
+	}
+	defer cf.unlock()
+	off, err := cf.readInto(sn, sn.fileOff, epoch, gen)
+	sn.fileOff = off
+	return err
 }
 
 // rollKey is one value of one group key in the rollup, as SQL binds it.
@@ -356,35 +579,44 @@ func (k rollKey) param() any {
 // GROUP BY per key over the new rows). Addresses go in maps, ports and
 // protocols in arrays, and an ingest has one device.
 type rollup struct {
-	device       string
-	dev          [3]int64
-	src, dst     map[[16]byte]*[3]int64
+	device string
+	dev    [3]int64
+	// addrs are the addresses seen, interned (addrIdx; the column
+	// file's chunks use the index too), src and dst their sums.
+	addrs        [][16]byte
+	addrIdx      map[[16]byte]uint32
+	src, dst     [][3]int64
 	sport, dport [1 << 16][3]int64
 	proto        [1 << 8][3]int64
 }
 
 func newRollup(device string) *rollup {
-	return &rollup{device: device, src: map[[16]byte]*[3]int64{}, dst: map[[16]byte]*[3]int64{}}
+	return &rollup{device: device, addrIdx: map[[16]byte]uint32{}}
 }
 
-func (m *rollup) add(r *ipfix.FlowRow) {
+// addr interns an address.
+func (m *rollup) addr(a [16]byte) uint32 {
+	if i, ok := m.addrIdx[a]; ok {
+		return i
+	}
+	i := uint32(len(m.addrs))
+	m.addrs = append(m.addrs, a)
+	m.addrIdx[a] = i
+	m.src = append(m.src, [3]int64{})
+	m.dst = append(m.dst, [3]int64{})
+	return i
+}
+
+// add sums a flow whose addresses are m.addrs[src], [dst].
+func (m *rollup) add(r *ipfix.FlowRow, src, dst uint32) {
 	p, b := clamp(r.Packets+r.RevPackets), clamp(r.Bytes+r.RevBytes)
 	sum := func(v *[3]int64) {
 		v[0]++
 		v[1] += p
 		v[2] += b
 	}
-	for _, a := range [...]struct {
-		m map[[16]byte]*[3]int64
-		k [16]byte
-	}{{m.src, r.Src.As16()}, {m.dst, r.Dst.As16()}} {
-		v := a.m[a.k]
-		if v == nil {
-			v = new([3]int64)
-			a.m[a.k] = v
-		}
-		sum(v)
-	}
+	sum(&m.src[src])
+	sum(&m.dst[dst])
 	sum(&m.dev)
 	sum(&m.sport[r.SrcPort])
 	sum(&m.dport[r.DstPort])
@@ -398,11 +630,13 @@ func (m *rollup) sums() map[rollKey]*[3]int64 {
 		return out
 	}
 	out[rollKey{key: "device", text: m.device}] = &m.dev
-	for k, v := range m.src {
-		out[rollKey{key: "src", addr: k}] = v
-	}
-	for k, v := range m.dst {
-		out[rollKey{key: "dst", addr: k}] = v
+	for i, a := range m.addrs {
+		if m.src[i][0] > 0 {
+			out[rollKey{key: "src", addr: a}] = &m.src[i]
+		}
+		if m.dst[i][0] > 0 {
+			out[rollKey{key: "dst", addr: a}] = &m.dst[i]
+		}
 	}
 	for i := range m.sport {
 		if m.sport[i][0] > 0 {
@@ -504,7 +738,7 @@ func rollUp(ctx context.Context, tx *sql.Tx, lo int64, replaced bool) error {
 	return nil
 }
 
-// insertBatch is how many flows one INSERT statement stores (15
+// insertBatch is how many flows one INSERT statement stores (8
 // parameters each, within SQLite's 32,766).
 const insertBatch = 256
 
@@ -571,9 +805,11 @@ var keyColumns = map[string]string{"src": "src", "dst": "dst", "sport": "sport",
 // GroupKeys lists the group keys, in their canonical order.
 var GroupKeys = []string{"device", "src", "dst", "sport", "dport", "proto"}
 
-// flowOrder are the order fields of flow rows.
+// flowOrder are the order fields of flow rows. flows (one for every
+// flow) orders by nothing but the rowid: NULL, since SQLite reads
+// ORDER BY 1 as the first column.
 var flowOrder = map[string]string{"src": "src", "dst": "dst", "sport": "sport", "dport": "dport",
-	"proto": "proto", "device": "device", "flows": "1", "packets": "(packets + rev_packets)",
+	"proto": "proto", "device": "device", "flows": "NULL", "packets": "(packets + rev_packets)",
 	"bytes": "(bytes + rev_bytes)", "start": "start_ms", "end": "end_ms", "duration": "(end_ms - start_ms)",
 	"vlan": "vlan", "fwd_bytes": "bytes", "fwd_packets": "packets", "rev_bytes": "rev_bytes",
 	"rev_packets": "rev_packets"}
@@ -633,9 +869,32 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// The snapshot finds the page's flows (there is no index on any
+	// column: a pass over every flow either way), SQLite gives their
+	// rows.
+	s.snaps.mu.Lock()
+	if s.snaps.snap == nil && s.partial && !s.sqlOnly {
+		page, total, ok, err := s.coldFlows(ctx, &q, func(int64) int { return -1 })
+		if err != nil || ok {
+			s.snaps.mu.Unlock()
+			if err != nil {
+				return Result{}, err
+			}
+			return s.flowsByRowid(ctx, page, total)
+		}
+	}
+	sn, err := s.snapshot(ctx, needs(&q, nil))
+	if err == nil && sn != nil {
+		page, total, _ := flowsSnapshot(sn, &q, -1)
+		s.snaps.mu.Unlock()
+		return s.flowsByRowid(ctx, page, total)
+	}
+	s.snaps.mu.Unlock()
+	if err != nil {
+		return Result{}, err
+	}
 	w, args := q.where()
-	query := `SELECT device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets, rev_bytes,
-		start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source), count(*) OVER ()
+	query := `SELECT ` + rowColumns + `, count(*) OVER ()
 		FROM flows WHERE ` + w + ` ORDER BY ` + order + `, rowid` + limit(&q, &args)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -645,16 +904,9 @@ func (s *Store) Query(ctx context.Context, q Query) (Result, error) {
 	res := Result{Rows: []Row{}}
 	for rows.Next() {
 		var r Row
-		var src, dst []byte
-		var start, end int64
-		if err := rows.Scan(&r.Device, &src, &dst, &r.SrcPort, &r.DstPort, &r.Proto, &r.VLAN, &r.FwdPackets, &r.FwdBytes,
-			&r.RevPackets, &r.RevBytes, &start, &end, &r.EndReason, &r.Interface, &res.Total); err != nil {
+		if err := scanRow(rows, &r, &res.Total); err != nil {
 			return Result{}, fmt.Errorf("unable to query flows: %w", err)
 		}
-		r.Src, r.Dst = addr(src), addr(dst)
-		r.Start, r.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
-		r.Flows, r.Packets, r.Bytes = 1, r.FwdPackets+r.RevPackets, r.FwdBytes+r.RevBytes
-		r.Keys = GroupKeys
 		res.Rows = append(res.Rows, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -719,7 +971,7 @@ func (s *Store) groups(ctx context.Context, q Query) (Result, error) {
 		// A filter or time bounds: a pass over every flow, which the
 		// snapshot makes in Go.
 		s.snaps.mu.Lock()
-		sn, err := s.snapshot(ctx)
+		sn, err := s.snapshot(ctx, needs(&q, keys))
 		if err == nil && sn != nil {
 			res, err := s.groupsSnapshot(sn, &q, keys)
 			s.snaps.mu.Unlock()
@@ -787,26 +1039,60 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 		}
 		order = o + ", rowid"
 	}
+	if (q.Filter != nil && q.Filter.Root != nil) || !q.From.IsZero() || !q.To.IsZero() {
+		// A selective filter (query.pcap's flow): the snapshot finds the
+		// flows, SQLite reads them by rowid; else one pass in SQLite.
+		pq := q
+		pq.Limit, pq.Offset = 0, 0
+		if pq.OrderBy == "" {
+			pq.OrderBy = "flows" // the rowid alone
+		}
+		s.snaps.mu.Lock()
+		var rowids []int64
+		ok, cold := false, false
+		var err error
+		if s.snaps.snap == nil && s.partial && !s.sqlOnly {
+			rowids, _, ok, err = s.coldFlows(ctx, &pq, func(n int64) int { return int(n / eachSelective) })
+			cold = ok
+		}
+		if err == nil && !cold {
+			var sn *snapshot
+			if sn, err = s.snapshot(ctx, needs(&pq, nil)); err == nil && sn != nil {
+				rowids, _, ok = flowsSnapshot(sn, &pq, sn.len()/eachSelective)
+			}
+		}
+		s.snaps.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if ok {
+			for len(rowids) > 0 {
+				n := min(len(rowids), 10000)
+				res, err := s.flowsByRowid(ctx, rowids[:n], 0)
+				if err != nil {
+					return err
+				}
+				for i := range res.Rows {
+					if err := fn(&res.Rows[i]); err != nil {
+						return err
+					}
+				}
+				rowids = rowids[n:]
+			}
+			return nil
+		}
+	}
 	w, args := q.where()
-	rows, err := s.db.QueryContext(ctx, `SELECT device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets,
-		rev_bytes, start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source)
-		FROM flows WHERE `+w+` ORDER BY `+order, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+rowColumns+` FROM flows WHERE `+w+` ORDER BY `+order, args...)
 	if err != nil {
 		return fmt.Errorf("unable to read flows: %w", err)
 	}
 	defer rows.Close()
 	var r Row
-	var src, dst []byte
-	var start, end int64
 	for rows.Next() {
-		if err := rows.Scan(&r.Device, &src, &dst, &r.SrcPort, &r.DstPort, &r.Proto, &r.VLAN, &r.FwdPackets, &r.FwdBytes,
-			&r.RevPackets, &r.RevBytes, &start, &end, &r.EndReason, &r.Interface); err != nil {
+		if err := scanRow(rows, &r); err != nil {
 			return fmt.Errorf("unable to read flows: %w", err)
 		}
-		r.Src, r.Dst = addr(src), addr(dst)
-		r.Start, r.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
-		r.Flows, r.Packets, r.Bytes = 1, r.FwdPackets+r.RevPackets, r.FwdBytes+r.RevBytes
-		r.Keys = GroupKeys
 		if err := fn(&r); err != nil {
 			return err
 		}
@@ -815,6 +1101,73 @@ func (s *Store) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 		return fmt.Errorf("unable to read flows: %w", err)
 	}
 	return nil
+}
+
+// eachSelective: Each reads the flows by rowid when the snapshot finds
+// at most one in eachSelective of them.
+const eachSelective = 10
+
+// rowColumns are the columns of a flow row (scanRow).
+const rowColumns = `device, src, dst, sport, dport, proto, vlan, packets, bytes, rev_packets, rev_bytes,
+	start_ms, end_ms, end_reason, (SELECT interface FROM sources WHERE id = source)`
+
+// scanRow reads a flow row of rowColumns, then the extra columns.
+func scanRow(rows *sql.Rows, r *Row, extra ...any) error {
+	var src, dst []byte
+	var start, end int64
+	dest := append([]any{&r.Device, &src, &dst, &r.SrcPort, &r.DstPort, &r.Proto, &r.VLAN, &r.FwdPackets, &r.FwdBytes,
+		&r.RevPackets, &r.RevBytes, &start, &end, &r.EndReason, &r.Interface}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.Src, r.Dst = addr(src), addr(dst)
+	r.Start, r.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
+	r.Flows, r.Packets, r.Bytes = 1, r.FwdPackets+r.RevPackets, r.FwdBytes+r.RevBytes
+	r.Keys = GroupKeys
+	return nil
+}
+
+// flowsByRowid returns the flows of rowids as rows, in that order.
+func (s *Store) flowsByRowid(ctx context.Context, rowids []int64, total int64) (Result, error) {
+	res := Result{Rows: make([]Row, len(rowids)), Total: total}
+	at := make(map[int64]int, len(rowids))
+	for i, id := range rowids {
+		at[id] = i
+	}
+	const most = 10000 // bound parameters per statement
+	for len(rowids) > 0 {
+		n := min(len(rowids), most)
+		args := make([]any, n)
+		for i, id := range rowids[:n] {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT `+rowColumns+`, rowid FROM flows WHERE rowid IN (?`+
+			strings.Repeat(", ?", n-1)+`)`, args...)
+		if err != nil {
+			return Result{}, fmt.Errorf("unable to query flows: %w", err)
+		}
+		found := 0
+		for rows.Next() {
+			var r Row
+			var id int64
+			if err := scanRow(rows, &r, &id); err != nil {
+				rows.Close()
+				return Result{}, fmt.Errorf("unable to query flows: %w", err)
+			}
+			res.Rows[at[id]] = r
+			found++
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return Result{}, fmt.Errorf("unable to query flows: %w", err)
+		}
+		if found != n {
+			return Result{}, fmt.Errorf("unable to query flows: %d of %d flows found by rowid", found, n)
+		}
+		rowids = rowids[n:]
+	}
+	return res, nil
 }
 
 // addr decodes a stored address.

@@ -3,6 +3,7 @@ package flowstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -298,5 +299,76 @@ func TestQueryInvalid(t *testing.T) {
 		if _, err := s.Query(context.Background(), q); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Query(%+v) = %v, want ErrInvalid", q, err)
 		}
+	}
+}
+
+// TestEndReasons stores flows of every end reason and reads each back
+// (the end reason is a code in the stored tuple, its name a virtual
+// column).
+func TestEndReasons(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	recs := testFlows(7, 4)
+	for i, r := range recs {
+		r.EndReason = flow.EndReason(i)
+		r.Key.VLAN = uint16(4000 + i)
+	}
+	path := filepath.Join(t.TempDir(), "flows.ipfix")
+	writeIPFIX(t, path, recs)
+	if _, err := s.Ingest(ctx, Source{Name: "flows.ipfix", Device: "tap1"}, path); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Query(ctx, Query{OrderBy: "vlan"})
+	if err != nil || len(res.Rows) != len(recs) {
+		t.Fatalf("Query = %d rows, %v; want %d", len(res.Rows), err, len(recs))
+	}
+	for i, r := range res.Rows {
+		want := ipfix.FlowRowOf(recs[i])
+		if r.EndReason != want.EndReason || r.VLAN != want.VLAN || r.SrcPort != want.SrcPort || r.Proto != want.Proto {
+			t.Errorf("flow %d: end reason %q, VLAN %d, port %d, proto %d; want %q, %d, %d, %d", i, r.EndReason, r.VLAN,
+				r.SrcPort, r.Proto, want.EndReason, want.VLAN, want.SrcPort, want.Proto)
+		}
+	}
+}
+
+// TestOpenOlderStore opens a store of before version 2 (flows in 15
+// columns, address indexes): it is emptied, and an ingest fills it again.
+func TestOpenOlderStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flows.db")
+	old, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.ExecContext(ctx, `CREATE TABLE sources (id INTEGER PRIMARY KEY, position INTEGER NOT NULL,
+		name TEXT NOT NULL, device TEXT NOT NULL, interface TEXT NOT NULL, size INTEGER NOT NULL, records INTEGER NOT NULL,
+		UNIQUE (position, name));
+		CREATE TABLE flows (source INTEGER NOT NULL, device TEXT NOT NULL, src BLOB NOT NULL, dst BLOB NOT NULL,
+		sport INTEGER NOT NULL, dport INTEGER NOT NULL, proto INTEGER NOT NULL, vlan INTEGER NOT NULL,
+		packets INTEGER NOT NULL, bytes INTEGER NOT NULL, rev_packets INTEGER NOT NULL, rev_bytes INTEGER NOT NULL,
+		start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, end_reason TEXT NOT NULL);
+		CREATE INDEX flows_src ON flows (src);
+		INSERT INTO sources VALUES (1, 0, 'flows.ipfix', 'tap1', '', 100, 1);
+		INSERT INTO flows VALUES (1, 'tap1', zeroblob(16), zeroblob(16), 1, 2, 6, 0, 1, 40, 0, 0, 0, 0, 'idle');`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if res, err := s.Query(ctx, Query{}); err != nil || res.Total != 0 {
+		t.Fatalf("an older store opened: %d flows, %v; want it empty", res.Total, err)
+	}
+	recs := testFlows(50, 6)
+	file := filepath.Join(dir, "flows.ipfix")
+	writeIPFIX(t, file, recs)
+	if n, err := s.Ingest(ctx, Source{Name: "flows.ipfix", Device: "tap1"}, file); err != nil || n != len(recs) {
+		t.Fatalf("Ingest = %d, %v; want %d", n, err, len(recs))
+	}
+	if res, err := s.Query(ctx, Query{}); err != nil || res.Total != int64(len(recs)) {
+		t.Fatalf("%d flows, %v; want %d", res.Total, err, len(recs))
 	}
 }
