@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"slices"
@@ -251,8 +252,23 @@ type colFile struct {
 	f *os.File
 }
 
+// openColFile opens the column file for an ingest, created if missing.
 func openColFile(path string) (*colFile, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("unable to open the flows' column file: %w", err)
+	}
+	return &colFile{f: f}, nil
+}
+
+// readColFileAt opens the column file for reading; a missing file is an
+// empty one. A reader never creates it: a preload that runs after its
+// store was closed and removed must not leave a file behind.
+func readColFileAt(path string) (*colFile, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to open the flows' column file: %w", err)
 	}
@@ -565,8 +581,8 @@ func (s *Store) coldFlows(ctx context.Context, q *Query, most func(flows int64) 
 	if maxRowid > SnapshotMaxFlows {
 		return nil, 0, false, nil
 	}
-	cf, err := openColFile(s.colPath)
-	if err != nil {
+	cf, err := readColFileAt(s.colPath)
+	if err != nil || cf == nil {
 		return nil, 0, false, err
 	}
 	defer cf.close()

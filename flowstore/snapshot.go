@@ -261,8 +261,8 @@ func preload(e *snapEntry, done chan struct{}, colPath string, epoch, gen, maxRo
 	if e.snap != nil {
 		return
 	}
-	cf, err := openColFile(colPath)
-	if err != nil {
+	cf, err := readColFileAt(colPath)
+	if err != nil || cf == nil {
 		return
 	}
 	defer cf.close()

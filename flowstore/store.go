@@ -541,8 +541,8 @@ func (s *Store) syncColFile(ctx context.Context, tx *sql.Tx, cf *colFile, epoch,
 // readColFile appends to sn the column file's chunks that it holds past
 // what sn read of it, for the store's epoch and generations up to gen.
 func (s *Store) readColFile(sn *snapshot, epoch, gen int64) error {
-	cf, err := openColFile(s.colPath)
-	if err != nil {
+	cf, err := readColFileAt(s.colPath)
+	if err != nil || cf == nil {
 		return err
 	}
 	defer cf.close()
