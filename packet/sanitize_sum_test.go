@@ -1,0 +1,63 @@
+package packet
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAdjustSumMatchesSteps checks the fast path's one update of a
+// checksum by the sum of the differences of both addresses against the
+// walk's update by each difference in turn (adjust, skipping 0 and
+// 0xffff as applyDelta does), on edge values and random ones.
+func TestAdjustSumMatchesSteps(t *testing.T) {
+	edges := []uint16{0, 1, 2, 0x7fff, 0x8000, 0xfffd, 0xfffe, 0xffff}
+	rng := rand.New(rand.NewPCG(1, 2))
+	vals := func() []uint16 {
+		v := append([]uint16(nil), edges...)
+		for range 40 {
+			v = append(v, uint16(rng.Uint32()))
+		}
+		return v
+	}
+	hcs, ds := vals(), vals()
+	step := func(hc, d uint16, kind sumKind) uint16 {
+		if d == 0 || d == 0xffff {
+			return hc
+		}
+		n, _ := adjust(hc, d, kind)
+		return n
+	}
+	for _, hc := range hcs {
+		for _, d1 := range ds {
+			for _, d2 := range ds {
+				sum := fold64(uint64(d1) + uint64(d2))
+				if got, want := adjustSum(hc, sum), step(step(hc, d1, sumPlain), d2, sumPlain); got != want {
+					t.Fatalf("plain %#04x + %#04x + %#04x: adjustSum %#04x, steps %#04x", hc, d1, d2, got, want)
+				}
+				if got, want := adjustSumUDP(hc, sum), step(step(hc, d1, sumUDP), d2, sumUDP); got != want {
+					t.Fatalf("UDP %#04x + %#04x + %#04x: adjustSumUDP %#04x, steps %#04x", hc, d1, d2, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestFold64 checks fold64 against the sum of the 16-bit words modulo
+// 0xffff on sums of up to eight 64-bit words.
+func TestFold64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		x := rng.Uint64() >> rng.UintN(64)
+		got := fold64(x)
+		want := uint16(x % 0xffff)
+		if got%0xffff != want {
+			t.Fatalf("fold64(%#x) = %#04x, want ≡ %#04x mod 0xffff", x, got, want)
+		}
+		if x != 0 && got == 0 {
+			t.Fatalf("fold64(%#x) = 0", x)
+		}
+	}
+	if fold64(^uint64(0)) != 0xffff {
+		t.Fatalf("fold64(max) = %#04x", fold64(^uint64(0)))
+	}
+}
