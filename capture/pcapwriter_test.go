@@ -28,9 +28,12 @@ func TestPcapWriterMatchesPcapgo(t *testing.T) {
 	}
 	var want bytes.Buffer
 	ref := pcapgo.NewWriterNanos(&want)
-	var plain, viaBuf bytes.Buffer
+	var plain, viaBuf, plainRec, viaBufRec bytes.Buffer
 	bw := bufio.NewWriterSize(&viaBuf, 4096)
+	bwRec := bufio.NewWriterSize(&viaBufRec, 4096)
 	writers := []*PcapWriter{NewPcapRecordWriter(&plain), NewPcapRecordWriter(bw)}
+	// WriteRecord, the meter's call, writes the same records.
+	recWriters := []*PcapWriter{NewPcapRecordWriter(&plainRec), NewPcapRecordWriter(bwRec)}
 	for i, p := range packets {
 		ci := gopacket.CaptureInfo{Timestamp: ts.Add(time.Duration(i) * 1001 * time.Millisecond), CaptureLength: len(p), Length: len(p) + i}
 		if err := ref.WritePacket(ci, p); err != nil {
@@ -41,11 +44,19 @@ func TestPcapWriterMatchesPcapgo(t *testing.T) {
 				t.Fatalf("packet %d: %v", i, err)
 			}
 		}
+		for _, w := range recWriters {
+			if err := w.WriteRecord(ci.Timestamp, ci.Length, p); err != nil {
+				t.Fatalf("packet %d: WriteRecord: %v", i, err)
+			}
+		}
 	}
-	if err := bw.Flush(); err != nil {
-		t.Fatal(err)
+	for _, w := range []*bufio.Writer{bw, bwRec} {
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for name, got := range map[string][]byte{"plain writer": plain.Bytes(), "bufio.Writer": viaBuf.Bytes()} {
+	for name, got := range map[string][]byte{"plain writer": plain.Bytes(), "bufio.Writer": viaBuf.Bytes(),
+		"WriteRecord, plain writer": plainRec.Bytes(), "WriteRecord, bufio.Writer": viaBufRec.Bytes()} {
 		if !bytes.Equal(got, want.Bytes()) {
 			t.Errorf("%s: %d bytes differ from pcapgo's %d", name, len(got), want.Len())
 		}
@@ -61,6 +72,16 @@ func TestPcapWriterMatchesPcapgo(t *testing.T) {
 			if err == nil || refErr == nil || err.Error() != refErr.Error() {
 				t.Errorf("%+v: error %v, pcapgo's %v", ci, err, refErr)
 			}
+		}
+	}
+	// WriteRecord takes the capture length from the data: more than the
+	// wire length is WritePacket's error.
+	ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: 4, Length: 3}
+	refErr := ref.WritePacket(ci, make([]byte, 4))
+	for _, w := range recWriters {
+		err := w.WriteRecord(ci.Timestamp, ci.Length, make([]byte, 4))
+		if err == nil || refErr == nil || err.Error() != refErr.Error() {
+			t.Errorf("WriteRecord, %+v: error %v, pcapgo's %v", ci, err, refErr)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 )
@@ -59,5 +60,39 @@ func TestFold64(t *testing.T) {
 	}
 	if fold64(^uint64(0)) != 0xffff {
 		t.Fatalf("fold64(max) = %#04x", fold64(^uint64(0)))
+	}
+}
+
+// TestMemoAnonymizer checks that MemoAnonymizer maps as KeepReserved of
+// its cipher, reserved addresses included, on first sightings and on
+// memo hits (each address twice, and enough of them to evict).
+func TestMemoAnonymizer(t *testing.T) {
+	c, _ := testMappers(t)
+	want := KeepReserved(c)
+	for _, a := range []Anonymizer{c, KeepReserved(c)} {
+		m := MemoAnonymizer(a)
+		rng := rand.New(rand.NewPCG(5, 6))
+		v4 := [][4]byte{{}, {255, 255, 255, 255}, {10, 0, 0, 1}}
+		v6 := [][16]byte{{}, {0x20, 0x01, 0x0d, 0xb8, 15: 1}}
+		for range 40000 {
+			var a4 [4]byte
+			var a16 [16]byte
+			binary.BigEndian.PutUint32(a4[:], rng.Uint32()&0xffff03ff)
+			binary.BigEndian.PutUint64(a16[:8], 0x20010db8_00000000|rng.Uint64()&0xff)
+			binary.BigEndian.PutUint64(a16[8:], rng.Uint64()&0x3fff)
+			v4, v6 = append(v4, a4), append(v6, a16)
+		}
+		for pass := range 2 {
+			for _, x := range v4 {
+				if got, w := m.Anonymize4(x), want.Anonymize4(x); got != w {
+					t.Fatalf("pass %d: Anonymize4(%v) = %v, want %v", pass, x, got, w)
+				}
+			}
+			for _, x := range v6 {
+				if got, w := m.Anonymize16(x), want.Anonymize16(x); got != w {
+					t.Fatalf("pass %d: Anonymize16(%x) = %x, want %x", pass, x, got, w)
+				}
+			}
+		}
 	}
 }
