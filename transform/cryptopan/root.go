@@ -25,9 +25,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/tablemem"
 )
 
 // KeySize is the length in bytes of a Crypto-PAn key: 16 bytes of AES-128 key
@@ -148,19 +150,30 @@ func NewWithConfig(key []byte, cfg Configuration) (*Cipher, error) {
 	seed32 := binary.BigEndian.Uint32(seed[0:4])
 	seed64 := binary.BigEndian.Uint64(seed[8:16])
 
+	// The caches live outside the Go heap (package tablemem): megabytes
+	// of integers that would otherwise bring the next collection closer.
+	// They are returned when the Cipher is collected.
+	var releases []func()
+	pre16, release := tablemem.Make[prefix16Entry](1 << 16)
+	releases = append(releases, release)
 	c := &Cipher{
 		block:  block,
 		padHi:  binary.BigEndian.Uint64(pad[:8]),
 		padLo:  binary.BigEndian.Uint64(pad[8:]),
-		pre16:  make([]prefix16Entry, 1<<16),
-		pre24:  newTable64(cfg.PrefixCache4, seed32^0x24),
-		addr4:  newTable64(cfg.AddrCache4, seed32^0x32),
-		pre32:  newTable64(cfg.PrefixCache6, seed32^0x632),
-		pre48:  newWideTable(cfg.PrefixCache6, seed64^0x648),
-		pre64:  newWideTable(cfg.PrefixCache6, seed64^0x664),
-		addr16: newWideTable(cfg.AddrCache6, seed64^0x6128),
+		pre16:  pre16,
+		pre24:  newTable64(cfg.PrefixCache4, seed32^0x24, &releases),
+		addr4:  newTable64(cfg.AddrCache4, seed32^0x32, &releases),
+		pre32:  newTable64(cfg.PrefixCache6, seed32^0x632, &releases),
+		pre48:  newWideTable(cfg.PrefixCache6, seed64^0x648, &releases),
+		pre64:  newWideTable(cfg.PrefixCache6, seed64^0x664, &releases),
+		addr16: newWideTable(cfg.AddrCache6, seed64^0x6128, &releases),
 	}
 	c.scratch.New = func() any { return new(scratch) }
+	runtime.AddCleanup(c, func(rs []func()) {
+		for _, r := range rs {
+			r()
+		}
+	}, releases)
 	return c, nil
 }
 
