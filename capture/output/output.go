@@ -7,7 +7,6 @@
 package output
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -187,7 +186,7 @@ type series struct {
 	// path is the file's configured path (the parts are named after it).
 	path string
 	f    *os.File
-	buf  *bufio.Writer
+	buf  *capture.OutputBuffer
 	// n is the number of the current part; 0 without rotation.
 	n int
 	// size is the length of the current part's file (what the buffer
@@ -363,7 +362,9 @@ func (p packetSink) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
 // WriteRecord is WritePacket of data with the capture length len(data)
 // (meter.RecordWriter).
 func (p packetSink) WriteRecord(ts time.Time, length int, data []byte) error {
-	p.next()
+	if w := p.w; w.cfg.RotateBytes > 0 || w.pcap.between || !w.pcap.records {
+		p.next()
+	}
 	return p.w.pcapW.WriteRecord(ts, length, data)
 }
 
