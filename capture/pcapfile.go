@@ -101,14 +101,38 @@ func (p *PcapWriter) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
 // more than the record on small packets. The meter's packet sink calls it
 // for every packet written (capture/meter.RecordWriter).
 func (p *PcapWriter) WriteRecord(ts time.Time, length int, data []byte) error {
+	if ob := p.ob; ob != nil && len(data) <= length && ob.err == nil {
+		// The record in the buffer's free space, if it fits (the
+		// OutputBuffer's reserve, inline).
+		if end := ob.n + pcapRecordHeader + len(data); end <= len(ob.buf) {
+			// The zero Time, which WritePacket writes as the current
+			// time, is Unix zeroTimeUnix, nanosecond 0.
+			if sec, nsec := ts.Unix(), ts.Nanosecond(); sec != zeroTimeUnix || nsec != 0 {
+				b := ob.buf[ob.n:end]
+				_ = b[15]
+				binary.LittleEndian.PutUint32(b[0:4], uint32(sec))
+				binary.LittleEndian.PutUint32(b[4:8], uint32(nsec))
+				binary.LittleEndian.PutUint32(b[8:12], uint32(len(data)))
+				binary.LittleEndian.PutUint32(b[12:16], uint32(length))
+				copy(b[pcapRecordHeader:], data)
+				ob.n = end
+				return nil
+			}
+		}
+	}
+	return p.writeRecord(ts, length, data)
+}
+
+// zeroTimeUnix is the Unix time of the zero time.Time.
+const zeroTimeUnix = -62135596800
+
+// writeRecord is WriteRecord through the buffer's reserve (flushing it
+// first), a bufio.Writer's free space, or WritePacket.
+func (p *PcapWriter) writeRecord(ts time.Time, length int, data []byte) error {
 	n := pcapRecordHeader + len(data)
 	if p.ob != nil && len(data) <= length && !ts.IsZero() {
 		if b := p.ob.reserve(n); b != nil {
-			_ = b[15]
-			binary.LittleEndian.PutUint32(b[0:4], uint32(ts.Unix()))
-			binary.LittleEndian.PutUint32(b[4:8], uint32(ts.Nanosecond()))
-			binary.LittleEndian.PutUint32(b[8:12], uint32(len(data)))
-			binary.LittleEndian.PutUint32(b[12:16], uint32(length))
+			putRecordHeader(b, ts, gopacket.CaptureInfo{CaptureLength: len(data), Length: length})
 			copy(b[pcapRecordHeader:], data)
 			return nil
 		}
@@ -117,11 +141,7 @@ func (p *PcapWriter) WriteRecord(ts time.Time, length int, data []byte) error {
 		return p.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: length}, data)
 	}
 	b := p.bw.AvailableBuffer()[:n]
-	_ = b[15]
-	binary.LittleEndian.PutUint32(b[0:4], uint32(ts.Unix()))
-	binary.LittleEndian.PutUint32(b[4:8], uint32(ts.Nanosecond()))
-	binary.LittleEndian.PutUint32(b[8:12], uint32(len(data)))
-	binary.LittleEndian.PutUint32(b[12:16], uint32(length))
+	putRecordHeader(b, ts, gopacket.CaptureInfo{CaptureLength: len(data), Length: length})
 	copy(b[pcapRecordHeader:], data)
 	_, err := p.bw.Write(b) // the bytes are in place: copy skips itself
 	return err

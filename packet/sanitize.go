@@ -131,9 +131,12 @@ type SanitizeResult struct {
 type Sanitizer struct {
 	link    fastLink // fastNone stands for BSD loopback here
 	payload PayloadMode
-	mac     MACMode
-	ip      keepReserved
-	macs    MACAnonymizer
+	// fastOK tells that the fast path may take frames: Ethernet, payload
+	// stripped.
+	fastOK bool
+	mac    MACMode
+	ip     keepReserved
+	macs   MACAnonymizer
 
 	// State of the Sanitize call in progress.
 	f     []byte
@@ -206,6 +209,7 @@ func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, er
 	default:
 		s.link = fastNone // BSD loopback
 	}
+	s.fastOK = s.link == fastEthernet && s.payload == PayloadStrip
 	return s, nil
 }
 

@@ -19,7 +19,7 @@ import (
 // traced walk of the tests never takes the fast path. It uses neither s.f
 // nor s.res: keep is always within (0, len(f)] and nothing is denied.
 func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
-	if s.link != fastEthernet || s.payload != PayloadStrip || s.trace != nil {
+	if !s.fastOK || s.trace != nil {
 		return 0, false
 	}
 	n := len(f)
