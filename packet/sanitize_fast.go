@@ -113,8 +113,17 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		h := (*[40]byte)(f[off : off+40])
 		k0, k1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
 		k2, k3 := binary.BigEndian.Uint64(h[24:32]), binary.BigEndian.Uint64(h[32:40])
-		m0, m1 := s.memo16(k0, k1)
-		m2, m3 := s.memo16(k2, k3)
+		var m0, m1, m2, m3 uint64 // map16, the first way's hit inline
+		if set := &s.memo.v6[set16(k0, k1)]; set[0].k0 == k0 && set[0].k1 == k1 {
+			m0, m1 = set[0].v0, set[0].v1
+		} else {
+			m0, m1 = s.map16Miss(k0, k1, set)
+		}
+		if set := &s.memo.v6[set16(k2, k3)]; set[0].k0 == k2 && set[0].k1 == k3 {
+			m2, m3 = set[0].v0, set[0].v1
+		} else {
+			m2, m3 = s.map16Miss(k2, k3, set)
+		}
 		binary.BigEndian.PutUint64(h[8:16], m0)
 		binary.BigEndian.PutUint64(h[16:24], m1)
 		binary.BigEndian.PutUint64(h[24:32], m2)
@@ -169,11 +178,12 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 }
 
 // macFast applies the MAC mode (keyed or zero) to the destination and
-// source MAC addresses at the start of a frame, as macAt does.
+// source MAC addresses at the start of a frame, as macAt does: each but
+// the broadcast address is mapped, or zeroed.
 func (s *Sanitizer) macFast(h *[12]byte) {
-	dst := uint64(binary.BigEndian.Uint16(h[0:2]))<<32 | uint64(binary.BigEndian.Uint32(h[2:6]))
-	src := uint64(binary.BigEndian.Uint32(h[6:10]))<<16 | uint64(binary.BigEndian.Uint16(h[10:12]))
-	var md, ms uint64
+	w0, w1 := binary.BigEndian.Uint64(h[0:8]), binary.BigEndian.Uint32(h[8:12])
+	dst, src := w0>>16, (w0&0xffff)<<32|uint64(w1)
+	md, ms := dst, src
 	if s.mac == MACKeyed { // mapMAC
 		if dst != macBroadcast {
 			if set := &s.memo.mac[setMAC(dst)]; set[0].k == dst|memoValid {
@@ -182,30 +192,23 @@ func (s *Sanitizer) macFast(h *[12]byte) {
 				md = s.mapMACMiss(dst, set)
 			}
 		}
-		if set := &s.memo.mac[setMAC(src)]; set[0].k == src|memoValid {
-			ms = set[0].v
-		} else if src != macBroadcast {
-			ms = s.mapMACMiss(src, set)
+		if src != macBroadcast {
+			if set := &s.memo.mac[setMAC(src)]; set[0].k == src|memoValid {
+				ms = set[0].v
+			} else {
+				ms = s.mapMACMiss(src, set)
+			}
+		}
+	} else {
+		if dst != macBroadcast {
+			md = 0
+		}
+		if src != macBroadcast {
+			ms = 0
 		}
 	}
-	if dst == macBroadcast {
-		md = dst
-	}
-	if src == macBroadcast {
-		ms = src
-	}
-	binary.BigEndian.PutUint16(h[0:2], uint16(md>>32))
-	binary.BigEndian.PutUint32(h[2:6], uint32(md))
-	binary.BigEndian.PutUint32(h[6:10], uint32(ms>>16))
-	binary.BigEndian.PutUint16(h[10:12], uint16(ms))
-}
-
-// memo16 is map16 with the hit in the set's first way inline.
-func (s *Sanitizer) memo16(k0, k1 uint64) (uint64, uint64) {
-	if set := &s.memo.v6[set16(k0, k1)]; set[0].k0 == k0 && set[0].k1 == k1 {
-		return set[0].v0, set[0].v1
-	}
-	return s.map16Miss(k0, k1, &s.memo.v6[set16(k0, k1)])
+	binary.BigEndian.PutUint64(h[0:8], md<<16|ms>>32)
+	binary.BigEndian.PutUint32(h[8:12], uint32(ms))
 }
 
 // fold64 reduces a sum of 16-bit words to 16 bits with end-around carry;
