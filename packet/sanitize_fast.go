@@ -256,6 +256,10 @@ func tcpOptionsKept(o []byte) bool {
 	if len(o) == 12 && binary.BigEndian.Uint32(o) == 0x0101080a {
 		return true // NOP, NOP, timestamps: most segments of a connection
 	}
+	if len(o) == 20 && binary.BigEndian.Uint16(o) == 0x0204 && binary.BigEndian.Uint32(o[4:]) == 0x0402080a &&
+		binary.BigEndian.Uint32(o[16:])>>8 == 0x010303 {
+		return true // MSS, SACK permitted, timestamps, NOP, window scale: Linux's SYN
+	}
 	for i := 0; i < len(o); {
 		switch t := o[i]; t {
 		case 0:

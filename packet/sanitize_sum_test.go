@@ -96,3 +96,36 @@ func TestMemoAnonymizer(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPOptionsKept checks the fast path's option check on the layouts
+// it takes at a glance and on their near misses, which the general loop
+// decides.
+func TestTCPOptionsKept(t *testing.T) {
+	syn := []byte{2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 3, 3, 7}
+	ts := []byte{1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}
+	mod := func(b []byte, i int, v byte) []byte {
+		c := append([]byte(nil), b...)
+		c[i] = v
+		return c
+	}
+	cases := []struct {
+		name string
+		o    []byte
+		want bool
+	}{
+		{"NOP NOP TS", ts, true},
+		{"Linux SYN", syn, true},
+		{"SYN, window scale of length 4", mod(syn, 18, 4), false},
+		{"SYN, MSS of length 3", mod(syn, 1, 3), false},
+		{"SYN, unknown option 30 for the NOP", mod(syn, 16, 30), false},
+		{"SYN, end of options for the NOP", mod(syn, 16, 0), false},
+		{"SYN, SACK permitted of length 3", mod(syn, 5, 3), false},
+		{"TS, end of options then zeros", []byte{8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0}, true},
+		{"none", nil, true},
+	}
+	for _, tc := range cases {
+		if got := tcpOptionsKept(tc.o); got != tc.want {
+			t.Errorf("%s (% x): %t, want %t", tc.name, tc.o, got, tc.want)
+		}
+	}
+}
