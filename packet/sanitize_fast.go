@@ -108,7 +108,8 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	// carry. The walk applies one difference per address to each
 	// checksum in turn; applied at once the result is the same, because
 	// adjust depends on a difference only modulo 0xffff (see adjustSum).
-	var sum, c uint64
+	// d is the difference, folded.
+	var d uint16
 	if v6 { // addr16 of the source, then of the destination
 		h := (*[40]byte)(f[off : off+40])
 		k0, k1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
@@ -128,13 +129,15 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		binary.BigEndian.PutUint64(h[16:24], m1)
 		binary.BigEndian.PutUint64(h[24:32], m2)
 		binary.BigEndian.PutUint64(h[32:40], m3)
-		sum, c = bits.Add64(^k0, ^k1, 0)
+		sum, c := bits.Add64(^k0, ^k1, 0)
 		sum, c = bits.Add64(sum, ^k2, c)
 		sum, c = bits.Add64(sum, ^k3, c)
 		sum, c = bits.Add64(sum, m0, c)
 		sum, c = bits.Add64(sum, m1, c)
 		sum, c = bits.Add64(sum, m2, c)
 		sum, c = bits.Add64(sum, m3, c)
+		sum, c = bits.Add64(sum, 0, c)
+		d = fold64(sum + c) // no carry out: the add before left 0 or no carry
 	} else {
 		// addr4 of the source then of the destination; the header
 		// checksum covers both.
@@ -153,15 +156,12 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		}
 		binary.BigEndian.PutUint32(h[12:16], m1)
 		binary.BigEndian.PutUint32(h[16:20], m2)
-		sum = uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2)
-		d := fold64(sum)
+		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
 		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
 		if proto == 1 {
 			return keep, true // ICMP: no pseudo-header
 		}
 	}
-	sum, c = bits.Add64(sum, 0, c)
-	d := fold64(sum + c) // no carry out: the add before left 0 or no carry
 	// transportSum: the pseudo-header difference.
 	switch proto {
 	case ipUDP:
