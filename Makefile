@@ -10,7 +10,7 @@ FUZZTIME  ?= 30s
 # checks, and the lint must not change under a commit that did not change.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-meter-ab bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
+.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-meter-ab bench-keycost bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
 
 all: build
 
@@ -102,6 +102,13 @@ bench-meter-ab: deps
 # pmacctd on the same trace (bench/peers.sh installs them when missing).
 bench-peers: deps
 	bash bench/peers.sh
+
+# bench-keycost: instructions per packet (valgrind cachegrind, independent
+# of the load) of gims-capd -r with -anonymize-key, -w and both, against
+# the plain run, on every trace of the suite (bench/keycost.sh; ~8 min).
+bench-keycost: deps
+	bash bench/suite.sh
+	bash bench/keycost.sh
 
 # bench-live: trafgen into a veth pair between two namespaces, at full
 # speed and fixed rates, 142- and 64-byte frames; tcpdump, softflowd and

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/google/gopacket/layers"
 )
@@ -130,9 +131,12 @@ type SanitizeResult struct {
 type Sanitizer struct {
 	link    fastLink // fastNone stands for BSD loopback here
 	payload PayloadMode
-	mac     MACMode
-	ip      keepReserved
-	macs    MACAnonymizer
+	// fastOK tells that the fast path may take frames: Ethernet, payload
+	// stripped.
+	fastOK bool
+	mac    MACMode
+	ip     keepReserved
+	macs   MACAnonymizer
 
 	// State of the Sanitize call in progress.
 	f     []byte
@@ -168,7 +172,7 @@ var errNoAnonymizer = errors.New("no IP anonymizer")
 
 // NewSanitizer returns a Sanitizer for frames of the given link type (the
 // link types NewDecoder accepts) and configuration. It allocates the
-// Sanitizer's memos of mapped addresses (512 KiB, see sanitize_memo.go)
+// Sanitizer's memos of mapped addresses (512 KiB, outside the Go heap, see sanitize_memo.go)
 // once; Sanitize then allocates nothing.
 func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, error) {
 	first, err := firstLayer(linkType)
@@ -187,7 +191,9 @@ func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, er
 	if cfg.MAC == MACKeyed && cfg.MACs == nil {
 		return nil, errors.New("unable to sanitize frames: MAC mode keyed needs a MAC anonymizer")
 	}
-	s := &Sanitizer{payload: cfg.Payload, mac: cfg.MAC, macs: cfg.MACs, ip: keepReserved{cfg.IP}, memo: newSanitizeMemo()}
+	memo, release := newSanitizeMemo(true)
+	s := &Sanitizer{payload: cfg.Payload, mac: cfg.MAC, macs: cfg.MACs, ip: keepReserved{cfg.IP}, memo: memo}
+	runtime.AddCleanup(s, func(release func()) { release() }, release)
 	if k, ok := cfg.IP.(keepReserved); ok {
 		s.ip = k
 	}
@@ -203,6 +209,7 @@ func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, er
 	default:
 		s.link = fastNone // BSD loopback
 	}
+	s.fastOK = s.link == fastEthernet && s.payload == PayloadStrip
 	return s, nil
 }
 

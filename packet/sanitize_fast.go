@@ -1,6 +1,9 @@
 package packet
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // fast sanitizes, in one pass over fixed offsets, the frames that make up
 // nearly all traffic when the payload is stripped: Ethernet with at most
@@ -16,7 +19,7 @@ import "encoding/binary"
 // traced walk of the tests never takes the fast path. It uses neither s.f
 // nor s.res: keep is always within (0, len(f)] and nothing is denied.
 func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
-	if s.link != fastEthernet || s.payload != PayloadStrip || s.trace != nil {
+	if !s.fastOK || s.trace != nil {
 		return 0, false
 	}
 	n := len(f)
@@ -98,32 +101,46 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 
 	// The frame is one the fast path knows: rewrite it.
 	if s.mac != MACKeep { // macAt of the destination, then of the source
-		for _, a := range [2][]byte{f[0:6], f[6:12]} {
-			x := getMAC(a)
-			if x == macBroadcast {
-				continue
-			}
-			var m uint64
-			if s.mac == MACKeyed { // mapMAC
-				set := &s.memo.mac[setMAC(x)]
-				if e := set[0]; e.k == x|memoValid {
-					m = e.v
-				} else {
-					m = s.mapMACMiss(x, set)
-				}
-			}
-			putMAC(a, m)
-		}
+		s.macFast((*[12]byte)(f[0:12]))
 	}
-	var ip sanIP
+	// The addresses, and sum, the ones' complement difference they make
+	// (RFC 1624: ~m + m' for each word), in 64-bit words with end-around
+	// carry. The walk applies one difference per address to each
+	// checksum in turn; applied at once the result is the same, because
+	// adjust depends on a difference only modulo 0xffff (see adjustSum).
+	// d is the difference, folded.
+	var d uint16
 	if v6 { // addr16 of the source, then of the destination
 		h := (*[40]byte)(f[off : off+40])
-		ip.v6 = true
-		ip.src = s.addr16Fast((*[16]byte)(h[8:24]))
-		ip.dst = s.addr16Fast((*[16]byte)(h[24:40]))
+		k0, k1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
+		k2, k3 := binary.BigEndian.Uint64(h[24:32]), binary.BigEndian.Uint64(h[32:40])
+		var m0, m1, m2, m3 uint64 // map16, the first way's hit inline
+		if set := &s.memo.v6[set16(k0, k1)]; set[0].k0 == k0 && set[0].k1 == k1 {
+			m0, m1 = set[0].v0, set[0].v1
+		} else {
+			m0, m1 = s.map16Miss(k0, k1, set)
+		}
+		if set := &s.memo.v6[set16(k2, k3)]; set[0].k0 == k2 && set[0].k1 == k3 {
+			m2, m3 = set[0].v0, set[0].v1
+		} else {
+			m2, m3 = s.map16Miss(k2, k3, set)
+		}
+		binary.BigEndian.PutUint64(h[8:16], m0)
+		binary.BigEndian.PutUint64(h[16:24], m1)
+		binary.BigEndian.PutUint64(h[24:32], m2)
+		binary.BigEndian.PutUint64(h[32:40], m3)
+		sum, c := bits.Add64(^k0, ^k1, 0)
+		sum, c = bits.Add64(sum, ^k2, c)
+		sum, c = bits.Add64(sum, ^k3, c)
+		sum, c = bits.Add64(sum, m0, c)
+		sum, c = bits.Add64(sum, m1, c)
+		sum, c = bits.Add64(sum, m2, c)
+		sum, c = bits.Add64(sum, m3, c)
+		sum, c = bits.Add64(sum, 0, c)
+		d = fold64(sum + c) // no carry out: the add before left 0 or no carry
 	} else {
-		// addr4 of the source then of the destination, each
-		// updating the header checksum, as the walk does.
+		// addr4 of the source then of the destination; the header
+		// checksum covers both.
 		h := (*[20]byte)(f[off : off+20])
 		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
 		var m1, m2 uint32 // map4
@@ -139,80 +156,97 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		}
 		binary.BigEndian.PutUint32(h[12:16], m1)
 		binary.BigEndian.PutUint32(h[16:20], m2)
-		ip.src, ip.dst = delta4(x1, m1), delta4(x2, m2)
-		hc := binary.BigEndian.Uint16(h[10:12])
-		hc = adjustPlain(hc, ip.src)
-		hc = adjustPlain(hc, ip.dst)
-		binary.BigEndian.PutUint16(h[10:12], hc)
+		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
+		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
+		if proto == 1 {
+			return keep, true // ICMP: no pseudo-header
+		}
 	}
 	// transportSum: the pseudo-header difference.
-	field, kind := body+16, sumPlain
 	switch proto {
 	case ipUDP:
-		field, kind = body+6, sumUDP
+		p := (*[2]byte)(f[body+6 : body+8])
+		binary.BigEndian.PutUint16(p[:], adjustSumUDP(binary.BigEndian.Uint16(p[:]), d))
 	case ipICMPv6:
-		field = body + 2
-	case 1:
-		return keep, true // no pseudo-header
+		p := (*[2]byte)(f[body+2 : body+4])
+		binary.BigEndian.PutUint16(p[:], adjustSum(binary.BigEndian.Uint16(p[:]), d))
+	default: // TCP
+		p := (*[2]byte)(f[body+16 : body+18])
+		binary.BigEndian.PutUint16(p[:], adjustSum(binary.BigEndian.Uint16(p[:]), d))
 	}
-	c := f[field : field+2]
-	binary.BigEndian.PutUint16(c, adjustIf(binary.BigEndian.Uint16(c), ip.pseudo(), kind))
 	return keep, true
 }
 
-// addr16Fast is addr16 with a whole prefix and no checksum covering the
-// address.
-func (s *Sanitizer) addr16Fast(a *[16]byte) uint16 {
-	k0, k1 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
-	var m0, m1 uint64 // map16
-	if set := &s.memo.v6[set16(k0, k1)]; set[0].k0 == k0 && set[0].k1 == k1 {
-		m0, m1 = set[0].v0, set[0].v1
+// macFast applies the MAC mode (keyed or zero) to the destination and
+// source MAC addresses at the start of a frame, as macAt does: each but
+// the broadcast address is mapped, or zeroed.
+func (s *Sanitizer) macFast(h *[12]byte) {
+	w0, w1 := binary.BigEndian.Uint64(h[0:8]), binary.BigEndian.Uint32(h[8:12])
+	dst, src := w0>>16, (w0&0xffff)<<32|uint64(w1)
+	md, ms := dst, src
+	if s.mac == MACKeyed { // mapMAC
+		if dst != macBroadcast {
+			if set := &s.memo.mac[setMAC(dst)]; set[0].k == dst|memoValid {
+				md = set[0].v
+			} else {
+				md = s.mapMACMiss(dst, set)
+			}
+		}
+		if src != macBroadcast {
+			if set := &s.memo.mac[setMAC(src)]; set[0].k == src|memoValid {
+				ms = set[0].v
+			} else {
+				ms = s.mapMACMiss(src, set)
+			}
+		}
 	} else {
-		m0, m1 = s.map16Miss(k0, k1, set)
+		if dst != macBroadcast {
+			md = 0
+		}
+		if src != macBroadcast {
+			ms = 0
+		}
 	}
-	if m0 == k0 && m1 == k1 {
-		return 0xffff
-	}
-	binary.BigEndian.PutUint64(a[:8], m0)
-	binary.BigEndian.PutUint64(a[8:], m1)
-	return fold(uint32(^fold(words64(k0)+words64(k1))) + uint32(fold(words64(m0)+words64(m1))))
+	binary.BigEndian.PutUint64(h[0:8], md<<16|ms>>32)
+	binary.BigEndian.PutUint32(h[8:12], uint32(ms))
 }
 
-// delta4 is the difference addr4 returns for x mapped to m.
-func delta4(x, m uint32) uint16 {
-	if m == x {
-		return 0xffff
-	}
-	return fold(uint32(^fold(x>>16+x&0xffff)) + uint32(fold(m>>16+m&0xffff)))
+// fold64 reduces a sum of 16-bit words to 16 bits with end-around carry;
+// the result is congruent to x modulo 0xffff (it may be 0 or 0xffff for
+// a multiple of 0xffff, which adjustSum treats alike).
+func fold64(x uint64) uint16 {
+	x = x&0xffffffff + x>>32 // < 2^33
+	x = x&0xffff + x>>16     // < 2^17 + 2^16
+	x = x&0xffff + x>>16     // < 2^16 + 3
+	x = x&0xffff + x>>16     // <= 0xffff
+	return uint16(x)
 }
 
-// adjustIf is the checksum hc after the difference d, as applyDelta and
-// fixSum apply it: unchanged when d changes nothing or when adjust leaves
-// the field alone (adjust's n == hc case returns hc too).
-func adjustIf(hc, d uint16, kind sumKind) uint16 {
-	if kind == sumUDP {
-		return adjustUDP(hc, d)
-	}
-	return adjustPlain(hc, d)
-}
-
-// adjustPlain is adjustIf of a sumPlain checksum, small enough to inline.
-func adjustPlain(hc, d uint16) uint16 {
-	if d == 0xffff || d == 0 || hc == 0xffff {
+// adjustSum is the sumPlain checksum hc after the ones' complement
+// difference d, as applyDelta and fixSum leave a checksum after each of
+// the differences that add up to d. A checksum of 0xffff is left alone. Otherwise
+// the result depends on d only modulo 0xffff: a difference of 0 or 0xffff
+// (nothing changed) gives ~fold(~hc) = hc, as skipping it does; and
+// applying d1 then d2 gives ~fold(fold(~hc+d1)+d2) = ~fold(~hc+d1+d2),
+// because fold keeps a non-zero sum's value modulo 0xffff and never makes
+// it 0.
+func adjustSum(hc, d uint16) uint16 {
+	if hc == 0xffff {
 		return hc
 	}
 	return ^fold(uint32(^hc) + uint32(d))
 }
 
-// adjustUDP is adjustIf of a sumUDP checksum.
-func adjustUDP(hc, d uint16) uint16 {
-	if d == 0xffff || d == 0 || hc == 0 {
-		return hc
+// adjustSumUDP is adjustSum of a UDP checksum: 0 (none) stays 0, 0xffff
+// is a checksum (a computed 0, which is sent as 0xffff).
+func adjustSumUDP(hc, d uint16) uint16 {
+	if hc == 0 {
+		return 0
 	}
-	if n := ^fold(uint32(^hc) + uint32(d)); n != 0 {
-		return n
+	if hc = ^fold(uint32(^hc) + uint32(d)); hc == 0 {
+		return 0xffff
 	}
-	return 0xffff
+	return hc
 }
 
 // tcpOptionsKept says whether Sanitizer.tcpOptions keeps the options o as
@@ -221,6 +255,10 @@ func adjustUDP(hc, d uint16) uint16 {
 func tcpOptionsKept(o []byte) bool {
 	if len(o) == 12 && binary.BigEndian.Uint32(o) == 0x0101080a {
 		return true // NOP, NOP, timestamps: most segments of a connection
+	}
+	if len(o) == 20 && binary.BigEndian.Uint16(o) == 0x0204 && binary.BigEndian.Uint32(o[4:]) == 0x0402080a &&
+		binary.BigEndian.Uint32(o[16:])>>8 == 0x010303 {
+		return true // MSS, SACK permitted, timestamps, NOP, window scale: Linux's SYN
 	}
 	for i := 0; i < len(o); {
 		switch t := o[i]; t {

@@ -1,6 +1,11 @@
 package packet
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"runtime"
+
+	"github.com/gimsproject/gims/internal/tablemem"
+)
 
 // A Sanitizer remembers the mappings it made in memos of its own, one per
 // kind of address: a link's packets carry the same hosts over and over,
@@ -39,11 +44,24 @@ type memo16Entry struct{ k0, k1, v0, v1 uint64 }
 
 type memoMACEntry struct{ k, v uint64 } // k: address | memoValid
 
-func newSanitizeMemo() sanitizeMemo {
-	return sanitizeMemo{
-		v4:  new([1 << memo4Bits][2]uint64),
-		v6:  new([1 << memo16Bits][2]memo16Entry),
-		mac: new([1 << memoMACBits][2]memoMACEntry),
+// newSanitizeMemo allocates the memos (the MAC memo only with mac)
+// outside the Go heap (package tablemem: they would bring the next
+// collection closer) and returns the function that returns their memory,
+// for a cleanup of their owner.
+func newSanitizeMemo(mac bool) (sanitizeMemo, func()) {
+	v4, r4 := tablemem.Make[[2]uint64](1 << memo4Bits)
+	v6, r6 := tablemem.Make[[2]memo16Entry](1 << memo16Bits)
+	m := sanitizeMemo{v4: (*[1 << memo4Bits][2]uint64)(v4), v6: (*[1 << memo16Bits][2]memo16Entry)(v6)}
+	releases := []func(){r4, r6}
+	if mac {
+		macs, r := tablemem.Make[[2]memoMACEntry](1 << memoMACBits)
+		m.mac = (*[1 << memoMACBits][2]memoMACEntry)(macs)
+		releases = append(releases, r)
+	}
+	return m, func() {
+		for _, r := range releases {
+			r()
+		}
 	}
 }
 
@@ -171,3 +189,25 @@ func ip16(v0, v1 uint64) [16]byte {
 	binary.BigEndian.PutUint64(r[8:], v1)
 	return r
 }
+
+// MemoAnonymizer returns an Anonymizer that maps addresses as
+// KeepReserved(a) does, through memos like a Sanitizer's (IPv4 and IPv6
+// only, 384 KiB allocated now, outside the Go heap): for the flow records of a capture that
+// writes no packets, whose addresses repeat from flow to flow. Like a
+// Sanitizer, it is not safe for concurrent use.
+func MemoAnonymizer(a Anonymizer) Anonymizer {
+	k, ok := a.(keepReserved)
+	if !ok {
+		k = keepReserved{a}
+	}
+	memo, release := newSanitizeMemo(false)
+	m := &memoAnonymizer{s: Sanitizer{ip: k, memo: memo}}
+	runtime.AddCleanup(m, func(release func()) { release() }, release)
+	return m
+}
+
+// memoAnonymizer is a Sanitizer used for its address memos only.
+type memoAnonymizer struct{ s Sanitizer }
+
+func (m *memoAnonymizer) Anonymize4(a [4]byte) [4]byte    { return m.s.Anonymize4(a) }
+func (m *memoAnonymizer) Anonymize16(a [16]byte) [16]byte { return m.s.Anonymize16(a) }

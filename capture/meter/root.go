@@ -72,6 +72,16 @@ type PacketWriter interface {
 	WritePacket(ci gopacket.CaptureInfo, data []byte) error
 }
 
+// RecordWriter is a PacketWriter that also takes a packet without its
+// capture info, whose copies (it is passed by value, on the stack) cost
+// more than the record on small packets: WriteRecord(ts, length, data)
+// must do what WritePacket does with a capture info of timestamp ts, wire
+// length length and capture length len(data). The meter uses it when the
+// Packets sink has it (capture/output's does).
+type RecordWriter interface {
+	WriteRecord(ts time.Time, length int, data []byte) error
+}
+
 // Sinks receive what the meter produces; nil members are skipped. They are
 // called from the goroutine that feeds the meter.
 type Sinks struct {
@@ -117,6 +127,8 @@ type Meter struct {
 	// sanitizer rewrites the packets given to the Packets sink (a key
 	// and a Packets sink); nil leaves them as captured.
 	sanitizer *packet.Sanitizer
+	// records is the Packets sink as a RecordWriter, if it is one.
+	records RecordWriter
 	// anon maps the addresses of exported flow records (a key); nil
 	// leaves them as captured.
 	anon packet.Anonymizer
@@ -157,6 +169,7 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 		return nil, fmt.Errorf("invalid meter configuration: %w", err)
 	}
 	m := &Meter{sinks: sinks, buf: make([]byte, 0, packet.DefaultSnaplen), publishedAt: math.MinInt64}
+	m.records, _ = sinks.Packets.(RecordWriter)
 	var err error
 	if m.decoder, err = packet.NewDecoder(linkType); err != nil {
 		return nil, fmt.Errorf("meter: %w", err)
@@ -187,9 +200,10 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 			// The sanitizer maps addresses as m.anon does, through a
 			// memo that the packets of each flow have already filled.
 			m.anon = m.sanitizer
-			// The sanitizer maps addresses as m.anon does, through a
-			// memo that the packets of each flow have already filled.
-			m.anon = m.sanitizer
+		} else {
+			// Flows share their hosts: a memo saves most lookups in
+			// the cipher's shared, concurrent caches.
+			m.anon = packet.MemoAnonymizer(m.anon)
 		}
 	}
 	if cfg.Counters != nil {
@@ -258,16 +272,24 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 		m.flows.Add(s)
 	}
 	if m.sinks.Packets != nil {
-		c := *ci
+		capLen := ci.CaptureLength
 		if m.sanitizer != nil {
 			keep, res := m.sanitizer.Sanitize(data)
 			if res.Drop {
 				m.st.SanitizedDrops++
 				return
 			}
-			data, c.CaptureLength = data[:keep], keep
+			data, capLen = data[:keep], keep
 		}
-		if err := m.sinks.Packets.WritePacket(c, data); err != nil {
+		var err error
+		if m.records != nil && capLen == len(data) {
+			err = m.records.WriteRecord(ci.Timestamp, ci.Length, data)
+		} else {
+			c := *ci
+			c.CaptureLength = capLen
+			err = m.sinks.Packets.WritePacket(c, data)
+		}
+		if err != nil {
 			m.st.WriteErrors++
 			if m.lastErr == nil {
 				m.lastErr = fmt.Errorf("write packet: %w", err)

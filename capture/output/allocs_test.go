@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
+
+	"github.com/gimsproject/gims/capture/meter"
 )
 
 // TestRotationAllocs checks that rotation costs no allocation per packet
@@ -29,6 +31,7 @@ func TestRotationAllocs(t *testing.T) {
 		at := t0.Add(time.Duration(i) * time.Millisecond)
 		w.Advance(at)
 		_ = s.Packets.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(data), Length: len(data)}, data)
+		_ = s.Packets.(meter.RecordWriter).WriteRecord(at, len(data)+1, data) // the meter's call
 		s.Flows(r)
 		i++
 	})

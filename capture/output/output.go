@@ -7,7 +7,6 @@
 package output
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -187,7 +186,7 @@ type series struct {
 	// path is the file's configured path (the parts are named after it).
 	path string
 	f    *os.File
-	buf  *bufio.Writer
+	buf  *capture.OutputBuffer
 	// n is the number of the current part; 0 without rotation.
 	n int
 	// size is the length of the current part's file (what the buffer
@@ -356,6 +355,22 @@ func (w *Writer) Open(ctx context.Context) (err error) {
 type packetSink struct{ w *Writer }
 
 func (p packetSink) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
+	p.next()
+	return p.w.pcapW.WritePacket(ci, data)
+}
+
+// WriteRecord is WritePacket of data with the capture length len(data)
+// (meter.RecordWriter).
+func (p packetSink) WriteRecord(ts time.Time, length int, data []byte) error {
+	if w := p.w; w.cfg.RotateBytes > 0 || w.pcap.between || !w.pcap.records {
+		p.next()
+	}
+	return p.w.pcapW.WriteRecord(ts, length, data)
+}
+
+// next makes the pcap part ready for one more record: a new part when
+// the current one is full or closed.
+func (p packetSink) next() {
 	w := p.w
 	if w.cfg.RotateBytes > 0 && w.pcap.records && !w.pcap.between && w.pcap.partSize() >= w.cfg.RotateBytes {
 		w.endPcap()
@@ -364,7 +379,6 @@ func (p packetSink) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
 		w.openPcap()
 	}
 	w.pcap.records = true
-	return w.pcapW.WritePacket(ci, data)
 }
 
 // writeCounters writes one interval straight to the file: one row per

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -27,7 +26,7 @@ func (w *Writer) openSeries(s *series, path string, repair func(*os.File) (int64
 			return 0, err
 		}
 		s.f, s.size = f, size
-		s.buf = bufio.NewWriterSize(resultFile{f, w, &s.size}, bufSize)
+		s.buf = capture.NewOutputBuffer(resultFile{f, w, &s.size}, bufSize)
 		return size, nil
 	}
 	parts, err := Parts(path)
@@ -64,7 +63,7 @@ func (w *Writer) openSeries(s *series, path string, repair func(*os.File) (int64
 		}
 		w.size += size
 	}
-	s.buf = bufio.NewWriterSize(nil, bufSize)
+	s.buf = capture.NewOutputBuffer(nil, bufSize)
 	return 0, w.createPart(s)
 }
 

@@ -3,6 +3,8 @@ package cryptopan
 import (
 	"math/bits"
 	"sync/atomic"
+
+	"github.com/gimsproject/gims/internal/tablemem"
 )
 
 // The caches hold one-time pads, not anonymized addresses: bit i of the pad
@@ -54,14 +56,18 @@ type table64 struct {
 	seed  uint32
 }
 
-// newTable64 returns a table of about n entries (0 disables it).
-func newTable64(n int, seed uint32) table64 {
+// newTable64 returns a table of about n entries (0 disables it). Its
+// memory is outside the Go heap; the function that returns it is added
+// to releases.
+func newTable64(n int, seed uint32, releases *[]func()) table64 {
 	if n <= 0 {
 		return table64{}
 	}
 	buckets := roundPow2(n) / ways // roundPow2 returns at least 2*ways
+	slots, release := tablemem.Make[atomic.Uint64](ways * buckets)
+	*releases = append(*releases, release)
 	return table64{
-		slots: make([]atomic.Uint64, ways*buckets),
+		slots: slots,
 		mask:  uint32(buckets - 1),
 		shift: uint(bits.TrailingZeros(uint(buckets))),
 		seed:  seed,
@@ -153,14 +159,17 @@ type wideTable struct {
 	seed    uint64
 }
 
-// newWideTable returns a table of about n entries (0 disables it).
-func newWideTable(n int, seed uint64) wideTable {
+// newWideTable returns a table of about n entries (0 disables it), as
+// newTable64 does.
+func newWideTable(n int, seed uint64, releases *[]func()) wideTable {
 	if n <= 0 {
 		return wideTable{}
 	}
 	size := roundPow2(n)
+	entries, release := tablemem.Make[wideEntry](size)
+	*releases = append(*releases, release)
 	return wideTable{
-		entries: make([]wideEntry, size),
+		entries: entries,
 		mask:    uint64(size/ways - 1),
 		seed:    seed,
 	}

@@ -1,6 +1,7 @@
 package cryptopan
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
 	"sync/atomic"
@@ -26,39 +27,62 @@ func countBlocks(c *Cipher) *countingBlock {
 }
 
 // TestCacheLevels checks how many AES blocks each address costs given what
-// was seen before it: the caches must serve every level they claim to.
+// was seen before it: the caches must serve every level they claim to. An
+// address computes the bits [from, to) of its one-time pad that no level
+// cached, each with one AES block but those whose block is the one
+// before (otpBits: bit i-1 the same in the address and the pad).
 func TestCacheLevels(t *testing.T) {
 	c := newTestCipher(t, DefaultConfiguration())
 	cb := countBlocks(c)
 	cases := []struct {
-		pos  string
-		addr string
-		want int64
+		pos      string
+		addr     string
+		from, to int // the bits computed; from == to: none
 	}{
-		{"new IPv4", "10.1.2.3", 32},
-		{"same IPv4", "10.1.2.3", 0},
-		{"new host in known /24", "10.1.2.4", 8},
-		{"new /24 in known /16", "10.1.3.4", 16},
-		{"new /16", "10.2.3.4", 32},
-		{"all again", "10.1.3.4", 0},
+		{"new IPv4", "10.1.2.3", 0, 32},
+		{"same IPv4", "10.1.2.3", 0, 0},
+		{"new host in known /24", "10.1.2.4", 24, 32},
+		{"new /24 in known /16", "10.1.3.4", 16, 32},
+		{"new /16", "10.2.3.4", 0, 32},
+		{"all again", "10.1.3.4", 0, 0},
 		// Groups are non-zero so that a level keyed by too many or too
 		// few bits would miss.
-		{"new IPv6 in a /16 known from IPv4", "a01:db8:1:5::1", 112},
-		{"same IPv6", "a01:db8:1:5::1", 0},
-		{"new host in known /64", "a01:db8:1:5::2", 64},
-		{"new /64 in known /48", "a01:db8:1:6::2", 80},
-		{"new /48 in known /32", "a01:db8:2:6::2", 96},
-		{"new /32 in known /16", "a01:db9:2:6::2", 112},
-		{"new IPv6", "2001:db8::1", 128},
-		{"IPv4-mapped, new", "::ffff:10.1.2.3", 128},
-		{"IPv6 again", "a01:db8:1:6::2", 0},
+		{"new IPv6 in a /16 known from IPv4", "a01:db8:1:5::1", 16, 128},
+		{"same IPv6", "a01:db8:1:5::1", 0, 0},
+		{"new host in known /64", "a01:db8:1:5::2", 64, 128},
+		{"new /64 in known /48", "a01:db8:1:6::2", 48, 128},
+		{"new /48 in known /32", "a01:db8:2:6::2", 32, 128},
+		{"new /32 in known /16", "a01:db9:2:6::2", 16, 128},
+		{"new IPv6", "2001:db8::1", 0, 128},
+		{"IPv4-mapped, new", "::ffff:10.1.2.3", 0, 128},
+		{"IPv6 again", "a01:db8:1:6::2", 0, 0},
 	}
+	var bits, blocks int64
 	for _, tc := range cases {
-		before := cb.n.Load()
-		c.AnonymizeAddr(netip.MustParseAddr(tc.addr))
-		if got := cb.n.Load() - before; got != tc.want {
-			t.Errorf("%s: %s cost %d AES blocks, want %d", tc.pos, tc.addr, got, tc.want)
+		a := netip.MustParseAddr(tc.addr)
+		b := a.As16()
+		if a.Is4() {
+			copy(b[:], b[12:])
 		}
+		pad := [16]byte{}
+		binary.BigEndian.PutUint64(pad[:8], c.padHi)
+		binary.BigEndian.PutUint64(pad[8:], c.padLo)
+		var want int64
+		for i := tc.from; i < tc.to; i++ {
+			if i == 0 || (b[(i-1)/8]^pad[(i-1)/8])>>(7-(i-1)%8)&1 != 0 {
+				want++
+			}
+		}
+		before := cb.n.Load()
+		c.AnonymizeAddr(a)
+		if got := cb.n.Load() - before; got != want {
+			t.Errorf("%s: %s cost %d AES blocks, want %d (bits %d to %d)", tc.pos, tc.addr, got, want, tc.from, tc.to)
+		}
+		bits += int64(tc.to - tc.from)
+		blocks += want
+	}
+	if blocks > bits*3/4 {
+		t.Errorf("%d AES blocks for %d bits: the blocks equal to the one before are not skipped", blocks, bits)
 	}
 }
 

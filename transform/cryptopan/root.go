@@ -24,10 +24,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
+	"runtime"
 	"sync"
 
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/tablemem"
 )
 
 // KeySize is the length in bytes of a Crypto-PAn key: 16 bytes of AES-128 key
@@ -148,19 +151,30 @@ func NewWithConfig(key []byte, cfg Configuration) (*Cipher, error) {
 	seed32 := binary.BigEndian.Uint32(seed[0:4])
 	seed64 := binary.BigEndian.Uint64(seed[8:16])
 
+	// The caches live outside the Go heap (package tablemem): megabytes
+	// of integers that would otherwise bring the next collection closer.
+	// They are returned when the Cipher is collected.
+	var releases []func()
+	pre16, release := tablemem.Make[prefix16Entry](1 << 16)
+	releases = append(releases, release)
 	c := &Cipher{
 		block:  block,
 		padHi:  binary.BigEndian.Uint64(pad[:8]),
 		padLo:  binary.BigEndian.Uint64(pad[8:]),
-		pre16:  make([]prefix16Entry, 1<<16),
-		pre24:  newTable64(cfg.PrefixCache4, seed32^0x24),
-		addr4:  newTable64(cfg.AddrCache4, seed32^0x32),
-		pre32:  newTable64(cfg.PrefixCache6, seed32^0x632),
-		pre48:  newWideTable(cfg.PrefixCache6, seed64^0x648),
-		pre64:  newWideTable(cfg.PrefixCache6, seed64^0x664),
-		addr16: newWideTable(cfg.AddrCache6, seed64^0x6128),
+		pre16:  pre16,
+		pre24:  newTable64(cfg.PrefixCache4, seed32^0x24, &releases),
+		addr4:  newTable64(cfg.AddrCache4, seed32^0x32, &releases),
+		pre32:  newTable64(cfg.PrefixCache6, seed32^0x632, &releases),
+		pre48:  newWideTable(cfg.PrefixCache6, seed64^0x648, &releases),
+		pre64:  newWideTable(cfg.PrefixCache6, seed64^0x664, &releases),
+		addr16: newWideTable(cfg.AddrCache6, seed64^0x6128, &releases),
 	}
 	c.scratch.New = func() any { return new(scratch) }
+	runtime.AddCleanup(c, func(rs []func()) {
+		for _, r := range rs {
+			r()
+		}
+	}, releases)
 	return c, nil
 }
 
@@ -212,26 +226,73 @@ func (c *Cipher) AnonymizeAddr(a netip.Addr) netip.Addr {
 // then bits i.. of the pad). It depends only on the first i bits of the
 // address, which is what makes the mapping prefix-preserving and what the
 // caches rely on.
+//
+// The blocks of bits i-1 and i differ in bit i-1 only: the pad's in the
+// first, the address's in the second. Where those are the same (half the
+// bits of an address, on average) the block is the same, and so is the
+// bit. So only the bits i where bit i-1 of the address and of the pad
+// differ (and bit 0) take an AES block; each of the others repeats the bit
+// before it (computed here, or for a prefix by an earlier call, in
+// ohi:olo), and whole runs of them are set at once.
 func (c *Cipher) otpBits(s *scratch, hi, lo, ohi, olo uint64, from, to int) (uint64, uint64) {
-	for i := from; i < to; i++ {
-		bhi, blo := c.padHi, c.padLo
-		if i < 64 {
-			m := ^uint64(0) >> uint(i) // the bits that come from the pad
-			bhi = hi&^m | bhi&m
-		} else {
-			m := ^uint64(0) >> uint(i-64)
-			bhi = hi
-			blo = lo&^m | blo&m
+	dhi, dlo := hi^c.padHi, lo^c.padLo // where address and pad differ
+	var cur uint64                     // the bit before i
+	if from > 0 {
+		cur = bit128(ohi, olo, from-1)
+	}
+	for i := from; i < to; {
+		if i == 0 || bit128(dhi, dlo, i-1) != 0 {
+			cur = c.otpBit(s, hi, lo, i)
 		}
-		binary.BigEndian.PutUint64(s.in[:8], bhi)
-		binary.BigEndian.PutUint64(s.in[8:], blo)
-		c.block.Encrypt(s.out[:], s.in[:])
-		b := uint64(s.out[0] >> 7)
-		if i < 64 {
-			ohi |= b << (63 - uint(i))
-		} else {
-			olo |= b << (127 - uint(i))
+		// Bits i to end-1 are cur: the next block is at the bit after
+		// the next difference.
+		end := min(nextSet128(dhi, dlo, i)+1, to)
+		if cur != 0 {
+			ohi |= ^uint64(0) >> min(i, 64) &^ (^uint64(0) >> min(end, 64))
+			olo |= ^uint64(0) >> (max(i, 64) - 64) &^ (^uint64(0) >> (max(end, 64) - 64))
 		}
+		i = end
 	}
 	return ohi, olo
+}
+
+// otpBit computes bit i of the one-time pad of the address hi:lo with an
+// AES block: the most significant bit of AES(first i bits of the address,
+// then bits i.. of the pad).
+func (c *Cipher) otpBit(s *scratch, hi, lo uint64, i int) uint64 {
+	bhi, blo := c.padHi, c.padLo
+	if i < 64 {
+		m := ^uint64(0) >> uint(i) // the bits that come from the pad
+		bhi = hi&^m | bhi&m
+	} else {
+		m := ^uint64(0) >> uint(i-64)
+		bhi = hi
+		blo = lo&^m | blo&m
+	}
+	binary.BigEndian.PutUint64(s.in[:8], bhi)
+	binary.BigEndian.PutUint64(s.in[8:], blo)
+	c.block.Encrypt(s.out[:], s.in[:])
+	return uint64(s.out[0] >> 7)
+}
+
+// bit128 returns bit i (0 is the most significant) of hi:lo.
+func bit128(hi, lo uint64, i int) uint64 {
+	if i < 64 {
+		return hi >> (63 - uint(i)) & 1
+	}
+	return lo >> (127 - uint(i)) & 1
+}
+
+// nextSet128 returns the first set bit of hi:lo at i or after, 128 if none.
+func nextSet128(hi, lo uint64, i int) int {
+	if i < 64 {
+		if m := hi << uint(i); m != 0 {
+			return i + bits.LeadingZeros64(m)
+		}
+		i = 64
+	}
+	if m := lo << uint(i-64); m != 0 {
+		return i + bits.LeadingZeros64(m)
+	}
+	return 128
 }

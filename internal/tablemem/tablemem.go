@@ -1,0 +1,25 @@
+// Package tablemem allocates the large, fixed-size tables of the capture
+// path (Crypto-PAn's caches, the sanitizer's memos: megabytes of plain
+// integers, allocated once per capture) outside the Go heap where the
+// system allows it, so that they do not move the garbage collector's heap
+// goal: a keyed offline run of a few hundred thousand packets otherwise
+// crossed the goal that the same run without a key stayed under, and paid
+// a whole collection (the scan of the program's globals) for it.
+package tablemem
+
+import "unsafe"
+
+// Make returns a zeroed slice of n values of T and the function that
+// returns its memory. T must hold no Go pointers (the collector does not
+// scan the memory). The slice must not be used after release; owners
+// call release from a cleanup (runtime.AddCleanup) of the object that
+// holds the only references to the slice.
+func Make[T any](n int) (s []T, release func()) {
+	var zero T
+	size := int(unsafe.Sizeof(zero)) * n
+	if n <= 0 || size <= 0 {
+		return make([]T, n), func() {}
+	}
+	mem, release := alloc(size)
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(mem))), n), release
+}
