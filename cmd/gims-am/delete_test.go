@@ -93,12 +93,14 @@ func TestDeleteAndAudit(t *testing.T) {
 
 	amFiles := filepath.Join(a.dir, "data", "experiments", strconv.FormatInt(id, 10))
 	// counters.csv, flows.ipfix, packets.pcap and the flow store the pull
-	// fed (flows.db).
-	if n := filesUnder(t, amFiles); n != 4 {
-		t.Fatalf("the AM holds %d files of experiment %d, want 4", n, id)
+	// fed (flows.db and its column file, flows.db.cols).
+	if n := filesUnder(t, amFiles); n != 5 {
+		t.Fatalf("the AM holds %d files of experiment %d, want 5", n, id)
 	}
-	if _, err := os.Stat(filepath.Join(amFiles, "flows.db")); err != nil {
-		t.Fatalf("no flow store: %v", err)
+	for _, f := range []string{"flows.db", "flows.db.cols"} {
+		if _, err := os.Stat(filepath.Join(amFiles, f)); err != nil {
+			t.Fatalf("no flow store: %v", err)
+		}
 	}
 	jobs := jobDirs(t, capdDir)
 	if len(jobs) != 1 || filesUnder(t, filepath.Join(capdDir, "data", "jobs", jobs[0])) < 4 {
@@ -246,8 +248,8 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("status %+v: want expires within 4 s, not yet expired", st)
 	}
 	amFiles := filepath.Join(a.dir, "data", "experiments", strconv.FormatInt(id, 10))
-	if n := filesUnder(t, amFiles); n != 4 { // with the flow store, flows.db
-		t.Errorf("the AM holds %d files before the expiry, want 4", n)
+	if n := filesUnder(t, amFiles); n != 5 { // with the flow store, flows.db and flows.db.cols
+		t.Errorf("the AM holds %d files before the expiry, want 5", n)
 	}
 	if jobs := jobDirs(t, capdDir); len(jobs) != 1 {
 		t.Errorf("device jobs %v before the expiry, want one", jobs)
