@@ -13,7 +13,15 @@
 # the temporary folder with the logs), LOAD_PROFILE (0; 1 serves the AM's
 # profiler on loopback and keeps, in the kept folder, a CPU profile of the
 # run's middle (am.cpu.pprof) and two goroutine dumps (goroutines-*.txt):
-# `go tool pprof bin/gims-am DIR/am.cpu.pprof`; implies LOAD_KEEP=1), GO (go).
+# `go tool pprof bin/gims-am DIR/am.cpu.pprof`; implies LOAD_KEEP=1),
+# LOAD_CAPD_ARGS (-ring-mb 4: more arguments of the capture daemon), GO (go).
+#
+# The daemon's ring is 4 MiB here, not its 64 MiB default: the kernel
+# allocates and clears a job's ring at every start, and the short-lived
+# experiments start about ten a second; with 64 MiB that took the device
+# from a quarter to more than half of a core, on the two cores the AM and
+# gims-load need (a real device is another machine; 500 datagrams/s need
+# no more than a few blocks).
 #
 # gims-load's table has, per method, the client-observed latency and,
 # from the AM's Server-Timing header, the time the AM waited on the
@@ -31,6 +39,7 @@ SLOTS=${LOAD_SLOTS:-0}
 RECORD=${LOAD_RECORD:-1}
 KEEP=${LOAD_KEEP:-0}
 PROFILE=${LOAD_PROFILE:-0}
+CAPD_ARGS=${LOAD_CAPD_ARGS:--ring-mb 4}
 [ "$PROFILE" = 1 ] && KEEP=1
 BIN=bin
 
@@ -73,7 +82,7 @@ listen_addr() {
 }
 
 "$BIN/gims-capd" -listen 127.0.0.1:0 -data "$DIR/capd-data" -pcap-dir "$DIR/pcaps" \
-	-token-file "$DIR/device.token" 2>"$DIR/capd.log" &
+	-token-file "$DIR/device.token" $CAPD_ARGS 2>"$DIR/capd.log" &
 capd_pid=$!
 pids+=($capd_pid)
 # The load test measures throughput: the per-user rate limits and the
@@ -123,8 +132,10 @@ print(sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in re.findall(r"(\d+
 	) &
 	prof_pid=$!
 fi
-"$BIN/gims-load" -url "http://admin:$PASSWORD@$AM_ADDR/RPC2" -device local -clients "$CLIENTS" \
-	-duration "$DURATION" -experiments "$EXPERIMENTS" -pps "$PPS" -lifecycle-slots "$SLOTS" >"$DIR/table.md" || status=$?
+# gims-load's own CPU (it shares the machine): bash's time, in seconds.
+TIMEFORMAT='%U %S'
+{ time "$BIN/gims-load" -url "http://admin:$PASSWORD@$AM_ADDR/RPC2" -device local -clients "$CLIENTS" \
+	-duration "$DURATION" -experiments "$EXPERIMENTS" -pps "$PPS" -lifecycle-slots "$SLOTS" >"$DIR/table.md" 2>&3 || status=$?; } 3>&2 2>"$DIR/load.time"
 t1=$(date +%s%N)
 loadavg1=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -n "$prof_pid" ] && wait "$prof_pid"
@@ -145,6 +156,8 @@ locked=$(grep -c -i -e 'database is locked' -e 'SQLITE_BUSY' "$DIR/am.log" || tr
 warns=$(grep -c -e 'level=WARN' -e 'level=ERROR' "$DIR/am.log" || true)
 echo "gims-am during the run: $am_cpu, peak RSS $rss; log: $locked 'database is locked'/SQLITE_BUSY lines, $warns WARN/ERROR lines"
 echo "gims-capd during the run: $capd_cpu"
+load_cpu=$(awk -v ns="$((t1 - t0))" '{t = $1 + $2; printf "%.1f s CPU, %.0f %% of one core", t, 100 * t / (ns / 1e9)}' "$DIR/load.time")
+echo "gims-load (the 100 clients, same machine): $load_cpu"
 echo "load average: $loadavg at the start, $loadavg1 at the end"
 if [ "$warns" != 0 ]; then
 	say "WARN/ERROR lines of the AM log (first 10):"
@@ -182,7 +195,8 @@ if [ "$RECORD" = 1 ] && [ -s "$DIR/table.md" ]; then
 		cat "$DIR/table.md"
 		echo
 		echo "gims-am during the run: $am_cpu, peak RSS $rss; $locked \`database is locked\`/SQLITE_BUSY lines in its log."
-		echo "gims-capd (the device, same machine): $capd_cpu."
+		echo "gims-capd (the device, same machine, \`$CAPD_ARGS\`): $capd_cpu."
+		echo "gims-load (the clients, same machine): $load_cpu."
 	} >"$DIR/section.md"
 	# Replace the section (up to the next "## " heading), or append it.
 	python3 - bench/RESULTS.md "$DIR/section.md" <<'PY'
