@@ -84,6 +84,9 @@ func TestScheduleAcrossRestart(t *testing.T) {
 	a.kill(syscall.SIGTERM)
 	a = startAMIn(t, dir)
 	last := a.waitStatus(t, adminName, adminPass, id, "done", func(s status) bool { return s.State == "done" })
+	// The scheduler records the last run's end just after the stop that
+	// ends it (a stop refused leaves the run open): wait for it.
+	a.waitRuns(t, id, "run 2 recorded", func(runs []scheduleRun) bool { return len(runs) == 2 && runs[1].Outcome != "running" })
 	if first.Packets == 0 || last.Packets <= first.Packets {
 		t.Errorf("packets after run 1: %d, at the end: %d; want both runs counted", first.Packets, last.Packets)
 	}
