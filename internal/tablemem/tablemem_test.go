@@ -28,3 +28,37 @@ func TestMake(t *testing.T) {
 	}
 	release()
 }
+
+// TestMakeRefusesPointers: a type the collector must scan is refused, the
+// plain integer tables of the capture path are not.
+func TestMakeRefusesPointers(t *testing.T) {
+	type plain struct {
+		A [4]uint64
+		B atomic.Uint32
+	}
+	type withString struct {
+		N    int
+		Name string
+	}
+	cases := []struct {
+		name   string
+		make   func()
+		panics bool
+	}{
+		{"plain struct", func() { _, r := Make[plain](8); r() }, false},
+		{"array of words", func() { _, r := Make[[2]uint64](8); r() }, false},
+		{"pointer", func() { Make[*int](8) }, true},
+		{"string in a struct", func() { Make[withString](8) }, true},
+		{"slice in an array", func() { Make[[2][]byte](8) }, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				if got := recover() != nil; got != c.panics {
+					t.Errorf("panicked %v, want %v", got, c.panics)
+				}
+			}()
+			c.make()
+		})
+	}
+}
