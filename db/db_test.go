@@ -535,32 +535,18 @@ func TestGroupedWrites(t *testing.T) {
 		{"#4", 4, true, false},
 		{"#5", 5, false, true},
 	}
-	d.writeSem <- struct{}{} // the turn is taken: the writes queue
-	errs := make([]error, len(writes))
-	var wg sync.WaitGroup
-	for i, w := range writes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = d.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO scratch (x) VALUES (?)`, w.x); err != nil {
-					return err
-				}
-				if w.fail {
-					return boom
-				}
-				return nil
-			})
-		}()
-	}
-	for queued := 0; queued < len(writes); {
-		runtime.Gosched()
-		d.queueMu.Lock()
-		queued = len(d.queue)
-		d.queueMu.Unlock()
-	}
-	<-d.writeSem
-	wg.Wait()
+	errs := groupWrites(d, len(writes), func(i int) (context.Context, func(context.Context, *sql.Tx) error) {
+		w := writes[i]
+		return ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO scratch (x) VALUES (?)`, w.x); err != nil {
+				return err
+			}
+			if w.fail {
+				return boom
+			}
+			return nil
+		}
+	})
 	for i, w := range writes {
 		if (errs[i] == nil) != w.stays {
 			t.Errorf("%s: error %v, want an error %v", w.pos, errs[i], !w.stays)
@@ -576,6 +562,32 @@ func TestGroupedWrites(t *testing.T) {
 			t.Errorf("%s: %d rows of x = %d, want %d", w.pos, n, w.x, want)
 		}
 	}
+}
+
+// groupWrites queues n writes while the write turn is held, so that they
+// are committed as one group, and returns each one's error. write gives
+// the i-th write's context and function.
+func groupWrites(d *DB, n int, write func(i int) (context.Context, func(context.Context, *sql.Tx) error)) []error {
+	d.writeSem <- struct{}{} // the turn is taken: the writes queue
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ctx, fn := write(i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.grouped(ctx, fn)
+		}()
+	}
+	for queued := 0; queued < n; {
+		runtime.Gosched()
+		d.queueMu.Lock()
+		queued = len(d.queue)
+		d.queueMu.Unlock()
+	}
+	<-d.writeSem
+	wg.Wait()
+	return errs
 }
 
 // TestGroupedWriteCancelled: a caller that goes away while its write runs
@@ -603,30 +615,16 @@ func TestGroupedWriteCancelled(t *testing.T) {
 		{gone, 3, nil, false},     // cancelled before its turn
 		{ctx, 4, nil, true},
 	}
-	d.writeSem <- struct{}{} // the turn is taken: the writes queue
-	errs := make([]error, len(writes))
-	var wg sync.WaitGroup
-	for i, w := range writes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = d.grouped(w.ctx, func(ctx context.Context, tx *sql.Tx) error {
-				if w.first != nil {
-					w.first()
-				}
-				_, err := tx.ExecContext(ctx, `INSERT INTO scratch (x) VALUES (?)`, w.x)
-				return err
-			})
-		}()
-	}
-	for queued := 0; queued < len(writes); {
-		runtime.Gosched()
-		d.queueMu.Lock()
-		queued = len(d.queue)
-		d.queueMu.Unlock()
-	}
-	<-d.writeSem
-	wg.Wait()
+	errs := groupWrites(d, len(writes), func(i int) (context.Context, func(context.Context, *sql.Tx) error) {
+		w := writes[i]
+		return w.ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if w.first != nil {
+				w.first()
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO scratch (x) VALUES (?)`, w.x)
+			return err
+		}
+	})
 	for i, w := range writes {
 		if (errs[i] == nil) != w.stays {
 			t.Errorf("x = %d: error %v, want an error %v", w.x, errs[i], !w.stays)
