@@ -19,7 +19,8 @@
 # (softflowd and nfdump are installed with apt-get when missing and this
 # runs as root; a peer that is not there is left out of the table.) For
 # each trace it prints a markdown table: wall time, CPU time (user +
-# system, the steadier figure on a shared machine), packets/s, peak RSS,
+# system to the µs, from wait4 through bench/cputime.c: the steadier
+# figure on a shared machine), packets/s, peak RSS,
 # the ratios to the floor; then the targets on the CPU column
 # (plain ≤ 1.3× floor, key ≤ 1.2× plain, key+w ≤ 1.3× plain, softflowd and
 # nfpcapd ≥ 2× plain; also the wall time with read-ahead against without)
