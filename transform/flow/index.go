@@ -27,6 +27,7 @@ type flowIndex struct {
 	n        int    // keys in the index
 	maxSlots int    // the size that holds MaxFlows keys at half load
 	seed     uint64
+	mem      *offHeap // the Table's, to put large slot arrays off the heap; nil: on the heap
 }
 
 // minSlots is the size of the first slot array.
@@ -107,7 +108,13 @@ func (x *flowIndex) grow() {
 		n = x.maxSlots
 	}
 	old := x.slots
-	x.slots = make([]uint64, n)
+	var release func() // the old array's, when it was off the heap
+	if x.mem != nil {
+		release = x.mem.index
+		x.slots, x.mem.index = x.mem.slots(n)
+	} else {
+		x.slots = make([]uint64, n)
+	}
 	x.mask = uint64(n - 1)
 	for _, s := range old {
 		if s == 0 {
@@ -118,6 +125,9 @@ func (x *flowIndex) grow() {
 			pos = (pos + 1) & x.mask
 		}
 		x.slots[pos] = s
+	}
+	if release != nil {
+		release()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/gimsproject/gims/packet"
@@ -119,6 +120,7 @@ type Table struct {
 	frags   fragCache // ports of first fragments
 	stats   Stats
 	rec     Record // handed to export, reused
+	mem     *offHeap
 }
 
 // entry is one live flow. Its counters are those of the current record;
@@ -182,7 +184,7 @@ func New(cfg Configuration, export func(*Record)) (*Table, error) {
 	if export == nil {
 		return nil, fmt.Errorf("invalid flow configuration: nil export function")
 	}
-	return &Table{
+	t := &Table{
 		biflow:   cfg.Biflow,
 		maxFlows: cfg.MaxFlows,
 		activeNs: int64(cfg.ActiveTimeout),
@@ -193,7 +195,13 @@ func New(cfg Configuration, export func(*Record)) (*Table, error) {
 		lists:    [2]list{{none, none}, {none, none}},
 		now:      math.MinInt64,
 		checkAt:  math.MinInt64,
-	}, nil
+		mem:      new(offHeap),
+	}
+	t.index.mem = t.mem
+	// The off-heap tables go back when the table is unreachable (the
+	// cleanup holds only t.mem, which holds no reference to t).
+	runtime.AddCleanup(t, (*offHeap).release, t.mem)
+	return t, nil
 }
 
 // Len returns the number of live flows, counting those waiting for their
@@ -424,10 +432,7 @@ func (t *Table) create(h uint64, mk *Key, swapped bool, dstPort uint16, ts int64
 		t.free = t.links[i][lruList].next
 	} else {
 		if len(t.slab) == cap(t.slab) {
-			// Grow like append, but never past MaxFlows entries.
-			n := min(max(2*cap(t.slab), 64), t.maxFlows)
-			t.slab = append(make([]entry, 0, n), t.slab...)
-			t.links = append(make([][2]link, 0, n), t.links...)
+			t.growSlab()
 		}
 		t.slab = append(t.slab, entry{})
 		t.links = append(t.links, [2]link{})
