@@ -154,15 +154,28 @@ type entry struct {
 // recordKey returns the key of the flow's record: mkey turned back the
 // way its first packet went.
 func (e *entry) recordKey() Key {
-	k := e.mkey
+	var k Key
+	e.putRecordKey(&k)
+	return k
+}
+
+// putRecordKey writes the key of the flow's record (recordKey) to *k,
+// field by field.
+func (e *entry) putRecordKey(k *Key) {
+	m := &e.mkey
 	if e.swapped {
-		k.Src, k.Dst = k.Dst, k.Src
-		if !isICMP(k.Proto) {
-			k.SrcPort = k.DstPort
+		k.Src, k.Dst = m.Dst, m.Src
+		if isICMP(m.Proto) {
+			k.SrcPort = m.SrcPort
+		} else {
+			k.SrcPort = m.DstPort
 		}
+	} else {
+		k.Src, k.Dst = m.Src, m.Dst
+		k.SrcPort = m.SrcPort
 	}
 	k.DstPort = e.dstPort
-	return k
+	k.VLAN, k.Proto, k.IPVersion = m.VLAN, m.Proto, m.IPVersion
 }
 
 const (
@@ -338,11 +351,22 @@ func (t *Table) Flush() {
 	// entries are read together, so that their cache misses overlap
 	// instead of one after the other between exports (a flush of a large
 	// table spent nine tenths of its time waiting for them).
-	order := t.order[:0]
-	for i := t.lists[lruList].head; i != none; i = t.links[i][lruList].next {
-		order = append(order, i)
+	// The list is walked from both ends at once: two chains of
+	// dependent loads overlap where one waited for each link in turn.
+	n := t.index.n
+	if cap(t.order) < n {
+		t.order = make([]int32, n)
 	}
-	t.order = order
+	order := t.order[:n]
+	f, b := t.lists[lruList].head, t.lists[lruList].tail
+	lo, hi := 0, n-1
+	for ; lo < hi; lo, hi = lo+1, hi-1 {
+		order[lo], order[hi] = f, b
+		f, b = t.links[f][lruList].next, t.links[b][lruList].prev
+	}
+	if lo == hi {
+		order[lo] = f
+	}
 	const batch = 16
 	var empty [batch]bool
 	for len(order) > 0 {
@@ -497,18 +521,17 @@ func (t *Table) resetRecord(i int32) {
 // exportRecord hands flow i's current record to the export function.
 func (t *Table) exportRecord(i int32, reason EndReason) {
 	e := &t.slab[i]
-	t.rec = Record{
-		Key:         e.recordKey(),
-		Start:       time.Unix(0, e.start).UTC(),
-		End:         time.Unix(0, e.last).UTC(),
-		Packets:     e.packets,
-		Bytes:       e.bytes,
-		RevPackets:  e.revPackets,
-		RevBytes:    e.revBytes,
-		TCPFlags:    e.flags,
-		RevTCPFlags: e.revFlags,
-		EndReason:   reason,
-	}
+	// Field by field, in place: a composite literal (and recordKey's
+	// returned Key) is built aside and copied in 16-byte moves over its
+	// small stores, a store-forwarding stall per record (as in Add).
+	r := &t.rec
+	e.putRecordKey(&r.Key)
+	r.Start = time.Unix(0, e.start).UTC()
+	r.End = time.Unix(0, e.last).UTC()
+	r.Packets, r.Bytes = e.packets, e.bytes
+	r.RevPackets, r.RevBytes = e.revPackets, e.revBytes
+	r.TCPFlags, r.RevTCPFlags = e.flags, e.revFlags
+	r.EndReason = reason
 	t.stats.Exported++
 	t.export(&t.rec)
 }
