@@ -1,8 +1,10 @@
 package tablemem
 
 import (
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 )
 
 // TestMake checks that the slice is zeroed, of the right length, usable
@@ -61,4 +63,45 @@ func TestMakeRefusesPointers(t *testing.T) {
 			c.make()
 		})
 	}
+}
+
+// TestReserve checks the reserved slice: empty with room for n values,
+// zeroed and writable to its capacity; on Linux, aligned on a huge page
+// (the kernel backs only aligned ranges with huge pages). A type with
+// pointers is refused as by Make.
+func TestReserve(t *testing.T) {
+	for _, n := range []int{1, 1000, 3 << 20} {
+		s, release, ok := Reserve[[2]uint64](n)
+		if !ok {
+			if runtime.GOOS == "linux" {
+				t.Fatalf("Reserve(%d) refused on Linux", n)
+			}
+			continue
+		}
+		if len(s) != 0 || cap(s) != n {
+			t.Fatalf("Reserve(%d): len %d cap %d", n, len(s), cap(s))
+		}
+		if a := uintptr(unsafe.Pointer(unsafe.SliceData(s))); runtime.GOOS == "linux" && a%hugePage != 0 {
+			t.Errorf("Reserve(%d) at %#x, not on a huge page boundary", n, a)
+		}
+		s = s[:n]
+		for _, i := range []int{0, n / 2, n - 1} {
+			if s[i] != [2]uint64{} {
+				t.Fatalf("Reserve(%d): value %d not zero", n, i)
+			}
+		}
+		for _, i := range []int{0, n / 2, n - 1} {
+			s[i] = [2]uint64{uint64(i), 1}
+		}
+		if s[n-1][0] != uint64(n-1) {
+			t.Fatalf("Reserve(%d): value %d = %v", n, n-1, s[n-1])
+		}
+		release()
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Reserve of a type with pointers did not panic")
+		}
+	}()
+	Reserve[*int](8)
 }
