@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -101,4 +102,32 @@ func TestOffHeapRelease(t *testing.T) {
 	// the receive waits for the cleanup goroutine to run it.
 	runtime.GC()
 	<-released
+}
+
+// TestOffHeapLargeBound: a table allowed the largest MaxFlows reserves
+// address space for all of them (about 200 GiB, none of it touched but
+// what the flows use) or, where the system refuses, grows on the heap;
+// either way its flows come out whole.
+func TestOffHeapLargeBound(t *testing.T) {
+	var records, packets uint64
+	tbl, err := New(Configuration{ActiveTimeout: time.Hour, IdleTimeout: time.Hour, Biflow: true, MaxFlows: math.MaxInt32},
+		func(r *Record) { records++; packets += r.Packets + r.RevPackets })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s packet.Summary
+	for i := range 20_000 {
+		f := i % 10_000
+		s = packet.Summary{IPVersion: 4, Proto: 6, HasPorts: true, Timestamp: base, IPLen: 40}
+		s.Src[0], s.Src[2], s.Src[3] = 10, byte(f>>8), byte(f)
+		s.Dst[0], s.Dst[3] = 192, 1
+		s.SrcPort, s.DstPort = 40000, 443
+		tbl.Add(&s)
+	}
+	checkInvariants(t, tbl)
+	tbl.Flush()
+	if records != 10_000 || packets != 20_000 {
+		t.Errorf("%d records holding %d packets, want 10000 holding 20000", records, packets)
+	}
+	t.Logf("slab off the heap: %v", tbl.mem.slab != nil)
 }
