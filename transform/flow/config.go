@@ -27,7 +27,12 @@ type Configuration struct {
 	// EndLackOfResources and counted in Stats.Evicted. Default 1<<20
 	// (about 130 MB of table when full: 96 bytes per flow in the slab, 16
 	// of list links, plus 16 to 32 of index, which is kept at most half
-	// full and grows by doubling up to the size MaxFlows needs).
+	// full and grows by doubling up to the size MaxFlows needs). Past a
+	// few thousand flows the slab, the links and the larger index arrays
+	// live outside the Go heap, in address space reserved for MaxFlows
+	// flows on huge pages (internal/tablemem.Reserve): only the part the
+	// flows touch becomes memory, and the collector neither scans nor
+	// counts it.
 	MaxFlows int
 }
 
