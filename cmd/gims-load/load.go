@@ -53,6 +53,9 @@ type Config struct {
 	PacketRate int
 	// CallTimeout bounds every call (default 30 s).
 	CallTimeout time.Duration
+	// CPUProfile, when set, is the file gims-load writes a CPU profile
+	// of itself to (main's -cpuprofile).
+	CPUProfile string
 	// Progress, when set, receives a line per setup step and per
 	// 10 s of the run.
 	Progress io.Writer
