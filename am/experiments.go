@@ -390,23 +390,3 @@ func pairingNames(ps []db.Pairing) []string {
 	return out
 }
 
-// ListExperiments lists p's experiments (every one for an admin).
-func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]amapi.ExperimentSummary, error) {
-	owner := p.Name
-	if p.IsAdmin() {
-		owner = ""
-	}
-	list, err := m.db.ListExperiments(ctx, owner)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]amapi.ExperimentSummary, len(list))
-	for i, e := range list {
-		out[i] = amapi.ExperimentSummary{ID: e.ID, Name: e.Name, Owner: e.Owner, State: e.State,
-			Devices: pairingNames(e.Devices), Created: e.Created, ElapsedS: m.elapsed(&e).Seconds()}
-		for j := range e.Devices {
-			out[i].Packets += storedStatus(&e.Devices[j]).Packets
-		}
-	}
-	return out, nil
-}

@@ -176,6 +176,8 @@ type Manager struct {
 	verdicts filterVerdicts
 	// results are GetExperimentResults' answers kept (resultscache.go).
 	results resultsCache
+	// list is what ListExperiments answers from (listcache.go).
+	list experimentList
 	// flowSnaps keeps the in-memory flow snapshots of the experiments
 	// queried last across the per-request opens of their flow stores.
 	flowSnaps *flowstore.Snapshots

@@ -148,7 +148,17 @@ func (d *DB) GetExperiment(ctx context.Context, id int64) (Experiment, error) {
 // keeps only experiments in one of them. It makes two queries, whatever
 // the number of experiments.
 func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string) ([]Experiment, error) {
-	return d.listExperiments(ctx, owner, false, states...)
+	return d.listExperiments(ctx, owner, false, nil, states...)
+}
+
+// ExperimentsByID is ListExperiments of the experiments ids (every
+// owner's), those that exist: the AM's kept list reads again only the
+// experiments written since it last read (ExperimentsChangedSince).
+func (d *DB) ExperimentsByID(ctx context.Context, ids []int64) ([]Experiment, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return d.listExperiments(ctx, "", false, ids)
 }
 
 // ScheduledExperiments is ListExperiments of every owner's experiments
@@ -157,16 +167,23 @@ func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string
 // alone: the others cannot conflict with it (issue 15: every start read
 // every experiment under the schedule lock).
 func (d *DB) ScheduledExperiments(ctx context.Context, states ...string) ([]Experiment, error) {
-	return d.listExperiments(ctx, "", true, states...)
+	return d.listExperiments(ctx, "", true, nil, states...)
 }
 
 // listExperiments is ListExperiments, of the configurations that mention
 // a schedule only when scheduled.
-func (d *DB) listExperiments(ctx context.Context, owner string, scheduled bool, states ...string) ([]Experiment, error) {
+// ids, when not nil, lists those experiments only.
+func (d *DB) listExperiments(ctx context.Context, owner string, scheduled bool, ids []int64, states ...string) ([]Experiment, error) {
 	where := `WHERE (? = '' OR e.owner = ?)`
 	args := []any{owner, owner}
 	if scheduled {
 		where += ` AND e.config LIKE '%"schedule":%'`
+	}
+	if ids != nil {
+		where += ` AND e.id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
 	}
 	if len(states) > 0 {
 		where += ` AND e.state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`

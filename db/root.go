@@ -154,6 +154,25 @@ func (d *DB) ExperimentVersion(id int64) uint64 {
 	return max(v, d.anyAt.Load())
 }
 
+// ExperimentsChangedSince returns the experiments written after version
+// v of ExperimentsVersion (those that exist still and those deleted
+// since), or all = true when a write since v may have changed any
+// experiment (a transaction: a device renamed, a user removed). A reader
+// that keeps every experiment reads again those alone.
+func (d *DB) ExperimentsChangedSince(v uint64) (ids []int64, all bool) {
+	if d.anyAt.Load() > v {
+		return nil, true
+	}
+	d.experimentMu.RLock()
+	defer d.experimentMu.RUnlock()
+	for id, at := range d.experimentAt {
+		if at > v {
+			ids = append(ids, id)
+		}
+	}
+	return ids, false
+}
+
 // UsersVersion changes after every write that may change a user: every
 // transaction and every user write outside one. The AM keeps checked
 // logins while it does not change, without reading the user again.
