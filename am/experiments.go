@@ -389,4 +389,3 @@ func pairingNames(ps []db.Pairing) []string {
 	}
 	return out
 }
-
