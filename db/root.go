@@ -201,10 +201,8 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
 	dsn := "file:" + uriPath(cfg.Path) + "?" + q.Encode()
-	sdb, err := sql.Open("sqlite3", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("unable to open %s: %w", cfg.Path, err)
-	}
+	// Connections that keep their prepared statements (stmtcache.go).
+	sdb := sql.OpenDB(&connector{dsn: dsn, drv: &sqlite3.SQLiteDriver{}})
 	sdb.SetMaxOpenConns(cfg.MaxOpenConns)
 	sdb.SetMaxIdleConns(cfg.MaxOpenConns)
 	d := &DB{sql: sdb, experimentAt: map[int64]uint64{}, writeSem: make(chan struct{}, 1), log: cfg.Logger,
