@@ -193,8 +193,13 @@ func OpenShared(ctx context.Context, path string, snaps *Snapshots) (*Store, err
 			return fail(err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, schema+`PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
-		return fail(err)
+	// The schema is written last with its version: a store at this
+	// version has all of it, and is not written to when opened (the AM
+	// opens the store for every ingest of a pulled file, issue 15).
+	if version != storeVersion {
+		if _, err := db.ExecContext(ctx, schema+`PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
+			return fail(err)
+		}
 	}
 	return &Store{db: db, snaps: snaps.entry(path), colPath: path + ".cols", chunkRows: chunkRows,
 		partial: true, preload: true}, nil
