@@ -37,7 +37,7 @@ const (
 // experiment reads experiment id for p: another user's experiment is
 // ErrNotFound for an experimenter, as if it did not exist.
 func (m *Manager) experiment(ctx context.Context, p Principal, id int64) (db.Experiment, error) {
-	e, err := m.db.GetExperiment(ctx, id)
+	e, err := m.getExperiment(ctx, id)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && !p.IsAdmin() && e.Owner != p.Name) {
 		return db.Experiment{}, fmt.Errorf("%w: experiment %d", ErrNotFound, id)
 	}

@@ -178,6 +178,8 @@ type Manager struct {
 	results resultsCache
 	// list is what ListExperiments answers from (listcache.go).
 	list experimentList
+	// copies are the experiments read last (expcache.go).
+	copies experimentCopies
 	// flowSnaps keeps the in-memory flow snapshots of the experiments
 	// queried last across the per-request opens of their flow stores.
 	flowSnaps *flowstore.Snapshots
