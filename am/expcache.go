@@ -16,7 +16,7 @@ import (
 // CPU under make load (issue 15). A copy is handed out only while its
 // version is current, and every caller gets its own copy.
 type experimentCopies struct {
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	kept map[int64]*keptExperiment
 }
 
@@ -42,9 +42,9 @@ func cloneExperiment(e *db.Experiment) db.Experiment {
 func (m *Manager) getExperiment(ctx context.Context, id int64) (db.Experiment, error) {
 	v := m.db.ExperimentVersion(id)
 	c := &m.copies
-	c.mu.Lock()
+	c.mu.RLock()
 	k := c.kept[id]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if k != nil && k.version == v {
 		return cloneExperiment(&k.e), nil
 	}

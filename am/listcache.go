@@ -1,9 +1,11 @@
 package am
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gimsproject/gims/amapi"
 	"github.com/gimsproject/gims/db"
@@ -17,11 +19,20 @@ import (
 // admin's list held hundreds of experiments (the short-lived ones are
 // never deleted) and reading it made a tenth of the AM's CPU.
 type experimentList struct {
-	mu      sync.Mutex
-	valid   bool
-	version uint64 // db.ExperimentsVersion taken before the last read
+	mu    sync.Mutex // held by refresh
+	valid bool
+	// version is db.ExperimentsVersion taken before the last read.
+	version uint64
 	byID    map[int64]*listedExperiment
-	ids     []int64 // sorted
+	// snap is the list as of version, for readers without the lock.
+	snap atomic.Pointer[listSnapshot]
+}
+
+// listSnapshot is the list at a database version; it never changes.
+type listSnapshot struct {
+	version uint64
+	entries []*listedExperiment // by id
+	running int                 // entries in state running
 }
 
 // listedExperiment is one experiment of the list: its summary but the
@@ -44,9 +55,24 @@ func listed(e *db.Experiment) *listedExperiment {
 	return l
 }
 
-// refresh brings the list up to date with the database.
-func (l *experimentList) refresh(ctx context.Context, d *db.DB) error {
+// current returns the list as of the database's version now, read again
+// for the experiments written since the last read.
+func (l *experimentList) current(ctx context.Context, d *db.DB) (*listSnapshot, error) {
 	v := d.ExperimentsVersion()
+	if s := l.snap.Load(); s != nil && s.version == v {
+		return s, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.refresh(ctx, d, v); err != nil {
+		return nil, err
+	}
+	return l.snap.Load(), nil
+}
+
+// refresh brings the list up to date with the database, whose version
+// was v before the read (under l.mu).
+func (l *experimentList) refresh(ctx context.Context, d *db.DB, v uint64) error {
 	if l.valid && v == l.version {
 		return nil
 	}
@@ -69,7 +95,6 @@ func (l *experimentList) refresh(ctx context.Context, d *db.DB) error {
 	}
 	if full {
 		l.byID = make(map[int64]*listedExperiment, len(rows))
-		l.ids = l.ids[:0]
 	} else {
 		for _, id := range ids { // deleted unless read again below
 			delete(l.byID, id)
@@ -78,13 +103,20 @@ func (l *experimentList) refresh(ctx context.Context, d *db.DB) error {
 	for i := range rows {
 		l.byID[rows[i].ID] = listed(&rows[i])
 	}
-	if full || len(ids) > 0 {
-		l.ids = l.ids[:0]
-		for id := range l.byID {
-			l.ids = append(l.ids, id)
+	snap := &listSnapshot{version: v}
+	if old := l.snap.Load(); old != nil && !full && len(ids) == 0 {
+		snap.entries, snap.running = old.entries, old.running
+	} else {
+		snap.entries = make([]*listedExperiment, 0, len(l.byID))
+		for _, e := range l.byID {
+			snap.entries = append(snap.entries, e)
+			if e.summary.State == StateRunning {
+				snap.running++
+			}
 		}
-		slices.Sort(l.ids)
+		slices.SortFunc(snap.entries, func(a, b *listedExperiment) int { return cmp.Compare(a.summary.ID, b.summary.ID) })
 	}
+	l.snap.Store(snap)
 	l.valid, l.version = true, v
 	return nil
 }
@@ -96,24 +128,21 @@ func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]amapi.Exp
 	if p.IsAdmin() {
 		owner = ""
 	}
-	l := &m.list
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.refresh(ctx, m.db); err != nil {
+	snap, err := m.list.current(ctx, m.db)
+	if err != nil {
 		return nil, err
 	}
-	n := len(l.ids)
+	n := len(snap.entries)
 	if owner != "" {
 		n = 0
-		for _, id := range l.ids {
-			if l.byID[id].summary.Owner == owner {
+		for _, e := range snap.entries {
+			if e.summary.Owner == owner {
 				n++
 			}
 		}
 	}
 	out := make([]amapi.ExperimentSummary, 0, n)
-	for _, id := range l.ids {
-		e := l.byID[id]
+	for _, e := range snap.entries {
 		if owner != "" && e.summary.Owner != owner {
 			continue
 		}

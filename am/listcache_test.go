@@ -88,6 +88,9 @@ func TestListKeptMatchesDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("b1 running")
+	if n, err := m.runningExperiments(ctx); err != nil || n != 1 {
+		t.Errorf("running experiments: %d, %v; want 1", n, err)
+	}
 	now = now.Add(time.Minute)
 	check("a minute later")
 	if err := store.SetPairingStatus(ctx, ids[1], 1, `{"packets": 42}`, now); err != nil {
@@ -104,4 +107,11 @@ func TestListKeptMatchesDatabase(t *testing.T) {
 	}
 	create("alice", "a3")
 	check("a device written")
+	if _, err := store.UpdateExperiment(ctx, ids[1], "bob", func(x *db.Experiment) error { x.State = StateDone; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	check("b1 done")
+	if n, err := m.runningExperiments(ctx); err != nil || n != 0 {
+		t.Errorf("running experiments after b1 is done: %d, %v; want 0", n, err)
+	}
 }

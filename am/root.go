@@ -218,10 +218,8 @@ type Manager struct {
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
 	// running is the number of running experiments at a database
-	// version, for the statuses (runningExperiments); runningMu makes one
-	// caller read it while the others wait.
-	runningMu sync.Mutex
-	running   atomic.Pointer[runningCount]
+	// version, for the statuses (runningExperiments).
+	running atomic.Pointer[runningCount]
 
 	// cancelling tells whether the monitor's cancels of starts without
 	// an answer run (beside its rounds).

@@ -107,26 +107,22 @@ func (m *Manager) current(id int64, version uint64) (*statusEntry, bool) {
 	return en, true
 }
 
-// runningExperiments is the number of running experiments, read from the
-// database once per change of any experiment (db.ExperimentsVersion)
-// however many statuses ask for it: one reader at a time, the others
-// wait for its answer.
+// runningExperiments is the number of running experiments, counted in
+// the kept list (listcache.go), which reads again only the experiments
+// written since its last read (issue 15: counting them in SQLite at every
+// change of any experiment, one reader at a time, kept every status
+// rebuild waiting under make load).
 func (m *Manager) runningExperiments(ctx context.Context) (int, error) {
 	version := m.db.ExperimentsVersion()
 	if c := m.running.Load(); c != nil && c.version == version {
 		return c.n, nil // no lock on the status's hot path
 	}
-	m.runningMu.Lock()
-	defer m.runningMu.Unlock()
-	if c := m.running.Load(); c != nil && c.version == version {
-		return c.n, nil
-	}
-	counts, err := m.db.CountExperiments(ctx)
+	snap, err := m.list.current(ctx, m.db)
 	if err != nil {
 		return 0, err
 	}
-	m.running.Store(&runningCount{version: version, n: counts[StateRunning]})
-	return counts[StateRunning], nil
+	m.running.Store(&runningCount{version: snap.version, n: snap.running})
+	return snap.running, nil
 }
 
 // runningCount is the number of running experiments at a database
