@@ -32,7 +32,6 @@ type experimentList struct {
 type listSnapshot struct {
 	version uint64
 	entries []*listedExperiment // by id
-	running int                 // entries in state running
 }
 
 // listedExperiment is one experiment of the list: its summary but the
@@ -55,16 +54,21 @@ func listed(e *db.Experiment) *listedExperiment {
 	return l
 }
 
-// current returns the list as of the database's version now, read again
-// for the experiments written since the last read.
+// current returns the list as of the database's version now or later,
+// read again for the experiments written since the last read. Callers
+// that wait while another refreshes take its list when it is as new as
+// the version they came with: one read serves them all.
 func (l *experimentList) current(ctx context.Context, d *db.DB) (*listSnapshot, error) {
 	v := d.ExperimentsVersion()
-	if s := l.snap.Load(); s != nil && s.version == v {
+	if s := l.snap.Load(); s != nil && s.version >= v {
 		return s, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.refresh(ctx, d, v); err != nil {
+	if s := l.snap.Load(); s != nil && s.version >= v {
+		return s, nil
+	}
+	if err := l.refresh(ctx, d, d.ExperimentsVersion()); err != nil {
 		return nil, err
 	}
 	return l.snap.Load(), nil
@@ -105,14 +109,11 @@ func (l *experimentList) refresh(ctx context.Context, d *db.DB, v uint64) error 
 	}
 	snap := &listSnapshot{version: v}
 	if old := l.snap.Load(); old != nil && !full && len(ids) == 0 {
-		snap.entries, snap.running = old.entries, old.running
+		snap.entries = old.entries
 	} else {
 		snap.entries = make([]*listedExperiment, 0, len(l.byID))
 		for _, e := range l.byID {
 			snap.entries = append(snap.entries, e)
-			if e.summary.State == StateRunning {
-				snap.running++
-			}
 		}
 		slices.SortFunc(snap.entries, func(a, b *listedExperiment) int { return cmp.Compare(a.summary.ID, b.summary.ID) })
 	}

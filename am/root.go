@@ -217,9 +217,6 @@ type Manager struct {
 	stopped   map[int64]*liveStatus
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
-	// running is the number of running experiments at a database
-	// version, for the statuses (runningExperiments).
-	running atomic.Pointer[runningCount]
 
 	// cancelling tells whether the monitor's cancels of starts without
 	// an answer run (beside its rounds).

@@ -108,28 +108,11 @@ func (m *Manager) current(id int64, version uint64) (*statusEntry, bool) {
 }
 
 // runningExperiments is the number of running experiments, counted in
-// the kept list (listcache.go), which reads again only the experiments
-// written since its last read (issue 15: counting them in SQLite at every
-// change of any experiment, one reader at a time, kept every status
-// rebuild waiting under make load).
-func (m *Manager) runningExperiments(ctx context.Context) (int, error) {
-	version := m.db.ExperimentsVersion()
-	if c := m.running.Load(); c != nil && c.version == version {
-		return c.n, nil // no lock on the status's hot path
-	}
-	snap, err := m.list.current(ctx, m.db)
-	if err != nil {
-		return 0, err
-	}
-	m.running.Store(&runningCount{version: snap.version, n: snap.running})
-	return snap.running, nil
-}
-
-// runningCount is the number of running experiments at a database
-// version.
-type runningCount struct {
-	version uint64
-	n       int
+// memory by the database layer (db.ExperimentsIn; issue 15: counting them
+// in SQLite at every change of any experiment, one reader at a time,
+// kept status rebuilds waiting under make load).
+func (m *Manager) runningExperiments(context.Context) (int, error) {
+	return m.db.ExperimentsIn(StateRunning), nil
 }
 
 // keepStatus keeps the answers for e, built from the database at version

@@ -102,6 +102,9 @@ type DB struct {
 	anyAt        atomic.Uint64
 	experimentMu sync.RWMutex
 	experimentAt map[int64]uint64
+	// states counts the experiments by state (ExperimentsIn).
+	statesMu sync.Mutex
+	states   map[string]int
 	// instance is InstanceID once read; instanceMu guards it.
 	instanceMu sync.Mutex
 	instance   string
@@ -222,6 +225,11 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 		writer.Close()
 		sdb.Close()
 		return nil, fmt.Errorf("unable to migrate %s: %w", cfg.Path, err)
+	}
+	if d.states, err = d.CountExperiments(ctx); err != nil {
+		writer.Close()
+		sdb.Close()
+		return nil, fmt.Errorf("unable to open %s: %w", cfg.Path, err)
 	}
 	var mode string
 	if err := sdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
