@@ -39,7 +39,7 @@ const (
 type scanner struct {
 	data  []byte
 	pos   int
-	stack [][]byte // names of the open elements, raw (prefix included)
+	stack []span // names of the open elements, raw (prefix included)
 	// selfClosed is set after the start tag of an empty element
 	// (<nil/>): its end is the next token.
 	selfClosed bool
@@ -52,6 +52,9 @@ type scanner struct {
 	textInBuf bool
 	buf       []byte
 }
+
+// span is a part of the document, from start to end.
+type span struct{ start, end int }
 
 // errUnexpectedEOF is the scanner's error for a document cut short.
 var errUnexpectedEOF = errors.New("unexpected EOF")
@@ -98,7 +101,7 @@ func (s *scanner) next() (tokenKind, error) {
 		s.selfClosed = false
 		top := s.stack[len(s.stack)-1]
 		s.stack = s.stack[:len(s.stack)-1]
-		s.kind, s.name = tokEnd, localName(top)
+		s.kind, s.name = tokEnd, localName(s.data[top.start:top.end])
 		return tokEnd, nil
 	}
 	if s.pos >= len(s.data) {
@@ -111,18 +114,22 @@ func (s *scanner) next() (tokenKind, error) {
 	if s.data[s.pos] != '<' {
 		return s.charData()
 	}
-	rest := s.data[s.pos:]
-	switch {
-	case bytes.HasPrefix(rest, []byte("<!--")):
-		return s.comment()
-	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-		return s.cdata()
-	case bytes.HasPrefix(rest, []byte("<!")):
-		return s.directive()
-	case bytes.HasPrefix(rest, []byte("<?")):
-		return s.procInst()
-	case bytes.HasPrefix(rest, []byte("</")):
-		return s.endTag()
+	if s.pos+1 < len(s.data) {
+		switch s.data[s.pos+1] {
+		case '/':
+			return s.endTag()
+		case '?':
+			return s.procInst()
+		case '!':
+			rest := s.data[s.pos:]
+			switch {
+			case bytes.HasPrefix(rest, []byte("<!--")):
+				return s.comment()
+			case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+				return s.cdata()
+			}
+			return s.directive()
+		}
 	}
 	return s.startTag()
 }
@@ -406,41 +413,40 @@ func (s *scanner) readName(qualified bool) ([]byte, error) {
 		}
 		return nil, s.fail("expected a name after <")
 	}
-	if !validName(name) {
-		s.pos = start
-		return nil, s.fail("invalid XML name: " + truncate(string(name), 32))
-	}
-	if qualified && bytes.Count(name, []byte{':'}) > 1 {
+	if colons, ok := validName(name); !ok || qualified && colons > 1 {
 		s.pos = start
 		return nil, s.fail("invalid XML name: " + truncate(string(name), 32))
 	}
 	return name, nil
 }
 
-// validName checks an XML name: a letter, '_' or ':' first, then also
-// digits, '.', '-' and combining marks. (encoding/xml checks non-ASCII
-// characters against the XML 1.0 tables of its time; these are Unicode's
-// letters, digits and marks.)
-func validName(name []byte) bool {
+// validName checks an XML name (a letter, '_' or ':' first, then also
+// digits, '.', '-' and combining marks) and counts its colons.
+// (encoding/xml checks non-ASCII characters against the XML 1.0 tables of
+// its time; these are Unicode's letters, digits and marks.)
+func validName(name []byte) (colons int, ok bool) {
 	for i := 0; i < len(name); {
 		c := name[i]
 		if c < utf8.RuneSelf {
 			if i == 0 && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == ':') {
-				return false
+				return 0, false
+			}
+			if c == ':' {
+				colons++
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRune(name[i:])
 		if r == utf8.RuneError && size == 1 {
-			return false
+			return 0, false
 		}
 		if !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r) && !unicode.IsMark(r)) {
-			return false
+			return 0, false
 		}
 		i += size
 	}
-	return true
+	return colons, true
 }
 
 // skipSpace skips XML white space.
@@ -459,6 +465,7 @@ func (s *scanner) skipSpace() {
 // and ignored.
 func (s *scanner) startTag() (tokenKind, error) {
 	s.pos++
+	start := s.pos
 	name, err := s.readName(true)
 	if err != nil {
 		return tokStart, err
@@ -479,10 +486,10 @@ func (s *scanner) startTag() (tokenKind, error) {
 			}
 			s.pos += 2
 			s.selfClosed = true
-			return s.opened(name), nil
+			return s.opened(name, start), nil
 		case '>':
 			s.pos++
-			return s.opened(name), nil
+			return s.opened(name, start), nil
 		}
 		if _, err := s.readName(true); err != nil {
 			return tokStart, err
@@ -521,9 +528,10 @@ func (s *scanner) startTag() (tokenKind, error) {
 	}
 }
 
-// opened pushes the element just started and returns tokStart.
-func (s *scanner) opened(name []byte) tokenKind {
-	s.stack = append(s.stack, name)
+// opened pushes the element just started (its name at offset start) and
+// returns tokStart.
+func (s *scanner) opened(name []byte, start int) tokenKind {
+	s.stack = append(s.stack, span{start, start + len(name)})
 	s.kind, s.name = tokStart, localName(name)
 	return tokStart
 }
@@ -546,7 +554,7 @@ func (s *scanner) endTag() (tokenKind, error) {
 	if len(s.stack) == 0 {
 		return tokEnd, s.fail(fmt.Sprintf("unexpected end element </%s>", truncate(string(name), 32)))
 	}
-	top := s.stack[len(s.stack)-1]
+	top := s.data[s.stack[len(s.stack)-1].start:s.stack[len(s.stack)-1].end]
 	if !bytes.Equal(top, name) {
 		return tokEnd, s.fail(fmt.Sprintf("element <%s> closed by </%s>", truncate(string(top), 32), truncate(string(name), 32)))
 	}
