@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -39,6 +40,9 @@ type listSnapshot struct {
 type listedExperiment struct {
 	summary amapi.ExperimentSummary
 	exp     db.Experiment // State, RunTime, RunningSince (elapsed)
+	// scheduled: the configuration may have a schedule (the test of
+	// db.ScheduledExperiments).
+	scheduled bool
 }
 
 // listed makes the kept entry of e.
@@ -46,7 +50,8 @@ func listed(e *db.Experiment) *listedExperiment {
 	l := &listedExperiment{
 		summary: amapi.ExperimentSummary{ID: e.ID, Name: e.Name, Owner: e.Owner, State: e.State,
 			Devices: pairingNames(e.Devices), Created: e.Created},
-		exp: db.Experiment{ID: e.ID, State: e.State, RunTime: e.RunTime, RunningSince: e.RunningSince},
+		exp:       db.Experiment{ID: e.ID, State: e.State, RunTime: e.RunTime, RunningSince: e.RunningSince},
+		scheduled: strings.Contains(e.Config, `"schedule":`),
 	}
 	for j := range e.Devices {
 		l.summary.Packets += storedStatus(&e.Devices[j]).Packets
@@ -150,6 +155,36 @@ func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]amapi.Exp
 		s := e.summary
 		s.ElapsedS = m.elapsed(&e.exp).Seconds()
 		out = append(out, s)
+	}
+	return out, nil
+}
+
+// scheduledExperiments is db.ScheduledExperiments (the experiments in one
+// of states whose configuration may have a schedule), the candidates
+// found in the kept list and read from the database alone: a start's
+// conflict check read every experiment's configuration (issue 15: under
+// make load, a scan of hundreds, under the schedule lock, for every start
+// and resume).
+func (m *Manager) scheduledExperiments(ctx context.Context, states ...string) ([]db.Experiment, error) {
+	snap, err := m.list.current(ctx, m.db)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, e := range snap.entries {
+		if e.scheduled && slices.Contains(states, e.summary.State) {
+			ids = append(ids, e.summary.ID)
+		}
+	}
+	rows, err := m.db.ExperimentsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := rows[:0]
+	for _, e := range rows { // as read now
+		if slices.Contains(states, e.State) && strings.Contains(e.Config, `"schedule":`) {
+			out = append(out, e)
+		}
 	}
 	return out, nil
 }
