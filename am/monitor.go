@@ -114,6 +114,7 @@ func (m *Manager) follow(ctx context.Context, e *db.Experiment, v *amapi.ConfigV
 				return
 			}
 			m.pullFinal(ctx, e)
+			m.ingests.forget(e.ID) // no pull after the final one
 		})
 		return
 	}

@@ -180,6 +180,8 @@ type Manager struct {
 	list experimentList
 	// copies are the experiments read last (expcache.go).
 	copies experimentCopies
+	// ingests are the flow stores the pulls ingest into (ingeststores.go).
+	ingests ingestStores
 	// flowSnaps keeps the in-memory flow snapshots of the experiments
 	// queried last across the per-request opens of their flow stores.
 	flowSnaps *flowstore.Snapshots
@@ -321,6 +323,7 @@ func (m *Manager) Stop() {
 		m.cancel()
 	}
 	m.wg.Wait()
+	m.ingests.closeAll()
 }
 
 // every runs fn now and then every interval (or as soon as now receives)
