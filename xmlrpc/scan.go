@@ -403,9 +403,20 @@ func nameByte(c byte) bool {
 // colon.
 func (s *scanner) readName(qualified bool) ([]byte, error) {
 	start := s.pos
-	for s.pos < len(s.data) && (nameByte(s.data[s.pos]) || s.data[s.pos] >= utf8.RuneSelf) {
+	colons, ascii := 0, true
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c >= utf8.RuneSelf:
+			ascii = false
+		case c == ':':
+			colons++
+		case !nameByte(c):
+			goto end
+		}
 		s.pos++
 	}
+end:
 	name := s.data[start:s.pos]
 	if len(name) == 0 {
 		if s.pos >= len(s.data) {
@@ -413,7 +424,14 @@ func (s *scanner) readName(qualified bool) ([]byte, error) {
 		}
 		return nil, s.fail("expected a name after <")
 	}
-	if colons, ok := validName(name); !ok || qualified && colons > 1 {
+	ok := true
+	if ascii {
+		c := name[0]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == ':'
+	} else {
+		colons, ok = validName(name)
+	}
+	if !ok || qualified && colons > 1 {
 		s.pos = start
 		return nil, s.fail("invalid XML name: " + truncate(string(name), 32))
 	}
@@ -538,6 +556,16 @@ func (s *scanner) opened(name []byte, start int) tokenKind {
 
 // endTag reads </name>, which must close the innermost open element.
 func (s *scanner) endTag() (tokenKind, error) {
+	if n := len(s.stack); n > 0 {
+		// The common case: exactly the name of the open element.
+		top := s.data[s.stack[n-1].start:s.stack[n-1].end]
+		if end := s.pos + 2 + len(top); end < len(s.data) && s.data[end] == '>' && bytes.Equal(s.data[s.pos+2:end], top) {
+			s.pos = end + 1
+			s.stack = s.stack[:n-1]
+			s.kind, s.name = tokEnd, localName(top)
+			return tokEnd, nil
+		}
+	}
 	s.pos += 2
 	name, err := s.readName(true)
 	if err != nil {
