@@ -102,6 +102,11 @@ type DB struct {
 	anyAt        atomic.Uint64
 	experimentMu sync.RWMutex
 	experimentAt map[int64]uint64
+	// devicesAt changes after every write that may change a device;
+	// devices keeps the devices read at a version (GetDevice).
+	devicesAt atomic.Uint64
+	devMu     sync.RWMutex
+	devices   map[string]*keptDevice
 	// states counts the experiments by state (ExperimentsIn).
 	statesMu sync.Mutex
 	states   map[string]int
@@ -306,6 +311,7 @@ func (d *DB) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) er
 	}
 	d.changed()
 	d.usersChanged()
+	d.devicesAt.Add(1)
 	return nil
 }
 
