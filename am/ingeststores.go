@@ -15,8 +15,10 @@ import (
 // (connections, their settings, the schema) for each was most of the
 // ingest's cost. A store stays open while its experiment is pulled; it is
 // closed after the experiment's final pull, before its files are deleted,
-// when more than maxIngestStores are open (the one unused longest), and
-// when the manager stops.
+// when more than maxIngestStores are open (the one unused longest: each
+// holds SQLite connections and their page caches, so the bound stays
+// small for make scale's hundreds of experiments), and when the manager
+// stops.
 type ingestStores struct {
 	mu   sync.Mutex
 	open map[int64]*ingestStore
@@ -31,7 +33,7 @@ type ingestStore struct {
 }
 
 // maxIngestStores bounds the stores kept open.
-const maxIngestStores = 64
+const maxIngestStores = 32
 
 // acquire returns experiment id's store at path, opened if needed, and
 // the function that gives it back.
