@@ -89,6 +89,7 @@ func (m *Manager) deleteFiles(ctx context.Context, e *db.Experiment) error {
 		}()
 	}
 	wg.Wait()
+	m.ingests.forget(e.ID)
 	dir := filepath.Join(m.cfg.DataDir, "experiments", strconv.FormatInt(e.ID, 10))
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("unable to remove the results of experiment %d: %w", e.ID, err)

@@ -37,7 +37,7 @@ const (
 // experiment reads experiment id for p: another user's experiment is
 // ErrNotFound for an experimenter, as if it did not exist.
 func (m *Manager) experiment(ctx context.Context, p Principal, id int64) (db.Experiment, error) {
-	e, err := m.db.GetExperiment(ctx, id)
+	e, err := m.getExperiment(ctx, id)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && !p.IsAdmin() && e.Owner != p.Name) {
 		return db.Experiment{}, fmt.Errorf("%w: experiment %d", ErrNotFound, id)
 	}
@@ -388,25 +388,4 @@ func pairingNames(ps []db.Pairing) []string {
 		out[i] = p.Device + ":" + p.Interface
 	}
 	return out
-}
-
-// ListExperiments lists p's experiments (every one for an admin).
-func (m *Manager) ListExperiments(ctx context.Context, p Principal) ([]amapi.ExperimentSummary, error) {
-	owner := p.Name
-	if p.IsAdmin() {
-		owner = ""
-	}
-	list, err := m.db.ListExperiments(ctx, owner)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]amapi.ExperimentSummary, len(list))
-	for i, e := range list {
-		out[i] = amapi.ExperimentSummary{ID: e.ID, Name: e.Name, Owner: e.Owner, State: e.State,
-			Devices: pairingNames(e.Devices), Created: e.Created, ElapsedS: m.elapsed(&e).Seconds()}
-		for j := range e.Devices {
-			out[i].Packets += storedStatus(&e.Devices[j]).Packets
-		}
-	}
-	return out, nil
 }

@@ -189,11 +189,11 @@ func (m *Manager) syncFlows(ctx context.Context, st *flowstore.Store, e *db.Expe
 
 // ingestPulled feeds a pulled IPFIX file to the experiment's flow store.
 func (m *Manager) ingestPulled(ctx context.Context, id int64, pair *db.Pairing, path string) {
-	st, err := flowstore.Open(ctx, filepath.Join(m.experimentDir(id), "flows.db"))
+	st, release, err := m.ingests.acquire(ctx, id, m.ingestPath(id))
 	if err == nil {
 		_, err = st.Ingest(ctx, flowstore.Source{Position: pair.Position, Name: filepath.Base(path),
 			Device: pair.Device, Interface: pair.Interface}, path)
-		st.Close()
+		release()
 	}
 	if err != nil && ctx.Err() == nil {
 		m.log.Warn("unable to store pulled flows", "experiment", id, "device", pair.Device, "error", err)

@@ -220,6 +220,9 @@ func (m *Manager) pullFinal(ctx context.Context, e *db.Experiment) {
 		}
 		return
 	}
+	// No pull after the final one: its flow store closes (the copies are
+	// complete, the store's files at rest) before the results say pulled.
+	m.ingests.forget(e.ID)
 	if _, err := m.db.UpdateExperiment(ctx, e.ID, "", func(x *db.Experiment) error {
 		x.ResultsPulled = true
 		return nil

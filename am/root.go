@@ -176,6 +176,12 @@ type Manager struct {
 	verdicts filterVerdicts
 	// results are GetExperimentResults' answers kept (resultscache.go).
 	results resultsCache
+	// list is what ListExperiments answers from (listcache.go).
+	list experimentList
+	// copies are the experiments read last (expcache.go).
+	copies experimentCopies
+	// ingests are the flow stores the pulls ingest into (ingeststores.go).
+	ingests ingestStores
 	// flowSnaps keeps the in-memory flow snapshots of the experiments
 	// queried last across the per-request opens of their flow stores.
 	flowSnaps *flowstore.Snapshots
@@ -213,11 +219,6 @@ type Manager struct {
 	stopped   map[int64]*liveStatus
 	rebuildMu sync.Mutex
 	rebuilds  map[int64]*sync.Mutex
-	// running is the number of running experiments at a database
-	// version, for the statuses (runningExperiments); runningMu makes one
-	// caller read it while the others wait.
-	runningMu sync.Mutex
-	running   atomic.Pointer[runningCount]
 
 	// cancelling tells whether the monitor's cancels of starts without
 	// an answer run (beside its rounds).
@@ -322,6 +323,7 @@ func (m *Manager) Stop() {
 		m.cancel()
 	}
 	m.wg.Wait()
+	m.ingests.closeAll()
 }
 
 // every runs fn now and then every interval (or as soon as now receives)

@@ -77,7 +77,7 @@ func (m *Manager) checkConflicts(ctx context.Context, e *db.Experiment, mine []s
 	if !scheduled {
 		// Only experiments with a schedule may conflict with this one.
 		list = func(ctx context.Context, _ string, states ...string) ([]db.Experiment, error) {
-			return m.db.ScheduledExperiments(ctx, states...)
+			return m.scheduledExperiments(ctx, states...)
 		}
 	}
 	others, err := list(ctx, "", StateConfigured, StateRunning, StatePaused)

@@ -107,33 +107,12 @@ func (m *Manager) current(id int64, version uint64) (*statusEntry, bool) {
 	return en, true
 }
 
-// runningExperiments is the number of running experiments, read from the
-// database once per change of any experiment (db.ExperimentsVersion)
-// however many statuses ask for it: one reader at a time, the others
-// wait for its answer.
-func (m *Manager) runningExperiments(ctx context.Context) (int, error) {
-	version := m.db.ExperimentsVersion()
-	if c := m.running.Load(); c != nil && c.version == version {
-		return c.n, nil // no lock on the status's hot path
-	}
-	m.runningMu.Lock()
-	defer m.runningMu.Unlock()
-	if c := m.running.Load(); c != nil && c.version == version {
-		return c.n, nil
-	}
-	counts, err := m.db.CountExperiments(ctx)
-	if err != nil {
-		return 0, err
-	}
-	m.running.Store(&runningCount{version: version, n: counts[StateRunning]})
-	return counts[StateRunning], nil
-}
-
-// runningCount is the number of running experiments at a database
-// version.
-type runningCount struct {
-	version uint64
-	n       int
+// runningExperiments is the number of running experiments, counted in
+// memory by the database layer (db.ExperimentsIn; issue 15: counting them
+// in SQLite at every change of any experiment, one reader at a time,
+// kept status rebuilds waiting under make load).
+func (m *Manager) runningExperiments(context.Context) (int, error) {
+	return m.db.ExperimentsIn(StateRunning), nil
 }
 
 // keepStatus keeps the answers for e, built from the database at version

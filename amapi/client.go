@@ -28,6 +28,8 @@ type ClientConfig struct {
 type Client struct {
 	cfg    ClientConfig
 	header http.Header
+	// rpc keeps type descriptions and buffers across the calls.
+	rpc xmlrpc.Caller
 }
 
 // NewClient returns a client of the AM at cfg.URL.
@@ -46,7 +48,7 @@ func NewClient(cfg ClientConfig) *Client {
 // The typed methods use it; it serves the methods this package does not
 // type (system.listMethods, system.methodHelp, methods of newer servers).
 func (c *Client) Call(ctx context.Context, method string, args []any, reply any) error {
-	return xmlrpc.Call(ctx, c.cfg.HTTPClient, c.cfg.URL, c.header, method, args, reply)
+	return c.rpc.Call(ctx, c.cfg.HTTPClient, c.cfg.URL, c.header, method, args, reply)
 }
 
 // call is Call with a typed reply.

@@ -13,7 +13,8 @@
 # the temporary folder with the logs), LOAD_PROFILE (0; 1 serves the AM's
 # profiler on loopback and keeps, in the kept folder, a CPU profile of the
 # run's middle (am.cpu.pprof) and two goroutine dumps (goroutines-*.txt):
-# `go tool pprof bin/gims-am DIR/am.cpu.pprof`; implies LOAD_KEEP=1),
+# `go tool pprof bin/gims-am DIR/am.cpu.pprof`, and a CPU profile of
+# gims-load's whole run, DIR/load.cpu.pprof; implies LOAD_KEEP=1),
 # LOAD_CAPD_ARGS (-ring-mb 4: more arguments of the capture daemon), GO (go).
 #
 # The daemon's ring is 4 MiB here, not its 64 MiB default: the kernel
@@ -134,7 +135,9 @@ print(sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in re.findall(r"(\d+
 fi
 # gims-load's own CPU (it shares the machine): bash's time, in seconds.
 TIMEFORMAT='%U %S'
-{ time "$BIN/gims-load" -url "http://admin:$PASSWORD@$AM_ADDR/RPC2" -device local -clients "$CLIENTS" \
+LOADPROF=()
+[ "$PROFILE" = 1 ] && LOADPROF=(-cpuprofile "$DIR/load.cpu.pprof")
+{ time "$BIN/gims-load" "${LOADPROF[@]}" -url "http://admin:$PASSWORD@$AM_ADDR/RPC2" -device local -clients "$CLIENTS" \
 	-duration "$DURATION" -experiments "$EXPERIMENTS" -pps "$PPS" -lifecycle-slots "$SLOTS" >"$DIR/table.md" 2>&3 || status=$?; } 3>&2 2>"$DIR/load.time"
 t1=$(date +%s%N)
 loadavg1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -159,6 +162,15 @@ echo "gims-capd during the run: $capd_cpu"
 load_cpu=$(awk -v ns="$((t1 - t0))" '{t = $1 + $2; printf "%.1f s CPU, %.0f %% of one core", t, 100 * t / (ns / 1e9)}' "$DIR/load.time")
 echo "gims-load (the 100 clients, same machine): $load_cpu"
 echo "load average: $loadavg at the start, $loadavg1 at the end"
+# CPU per call: each process's CPU seconds over the calls of the run, a
+# figure that depends much less on the machine's load than latency does.
+calls=$(awk -F'|' '/\*\*all\*\*/ {gsub(/ /, "", $3); print $3; exit}' "$DIR/table.md")
+per_call() { awk -v t="$1" -v n="${calls:-0}" 'BEGIN {if (n > 0) printf "%.2f", 1000 * t / n; else printf "?"}'; }
+am_pc=$(per_call "$(awk -v t=$((cpu1 - cpu0)) -v hz="$hz" 'BEGIN {print t / hz}')")
+capd_pc=$(per_call "$(awk -v t=$((ccpu1 - ccpu0)) -v hz="$hz" 'BEGIN {print t / hz}')")
+load_pc=$(per_call "$(awk '{print $1 + $2}' "$DIR/load.time")")
+cpu_line="CPU per call (ms, over ${calls:-?} calls): gims-am $am_pc, gims-capd $capd_pc, gims-load $load_pc"
+echo "$cpu_line"
 if [ "$warns" != 0 ]; then
 	say "WARN/ERROR lines of the AM log (first 10):"
 	grep -e 'level=WARN' -e 'level=ERROR' "$DIR/am.log" | head -n 10 >&2
@@ -197,6 +209,7 @@ if [ "$RECORD" = 1 ] && [ -s "$DIR/table.md" ]; then
 		echo "gims-am during the run: $am_cpu, peak RSS $rss; $locked \`database is locked\`/SQLITE_BUSY lines in its log."
 		echo "gims-capd (the device, same machine, \`$CAPD_ARGS\`): $capd_cpu."
 		echo "gims-load (the clients, same machine): $load_cpu."
+		echo "$cpu_line."
 	} >"$DIR/section.md"
 	# Replace the section (up to the next "## " heading), or append it.
 	python3 - bench/RESULTS.md "$DIR/section.md" <<'PY'

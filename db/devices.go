@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -89,6 +90,7 @@ func deviceArgs(d *Device) []any {
 
 // CreateDevice stores a new device; ErrConflict when the name is taken.
 func (d *DB) CreateDevice(ctx context.Context, dev Device) error {
+	defer d.devicesAt.Add(1)
 	_, err := d.exec(ctx,
 		`INSERT INTO devices (`+deviceColumns+`) VALUES (`+devicePlaceholders+`)`,
 		deviceArgs(&dev)...)
@@ -101,9 +103,46 @@ func (d *DB) CreateDevice(ctx context.Context, dev Device) error {
 	return nil
 }
 
-// GetDevice returns the device called name, or ErrNotFound.
+// GetDevice returns the device called name, or ErrNotFound. A device
+// read once is kept until a write may change any device (every device
+// write is a transaction, or CreateDevice): each lifecycle call and pull
+// read its devices, capabilities included (issue 15).
 func (d *DB) GetDevice(ctx context.Context, name string) (Device, error) {
-	return deviceByName(ctx, d.sql, name)
+	v := d.devicesAt.Load()
+	d.devMu.RLock()
+	k := d.devices[name]
+	d.devMu.RUnlock()
+	if k != nil && k.version == v {
+		return cloneDevice(&k.dev), nil
+	}
+	dev, err := deviceByName(ctx, d.sql, name)
+	if err != nil {
+		return dev, err
+	}
+	d.devMu.Lock()
+	defer d.devMu.Unlock()
+	if d.devices == nil || len(d.devices) >= maxKeptDevices {
+		d.devices = make(map[string]*keptDevice) // a new version's
+	}
+	d.devices[name] = &keptDevice{version: v, dev: cloneDevice(&dev)}
+	return dev, nil
+}
+
+// keptDevice is a device as read at a version of devicesAt.
+type keptDevice struct {
+	version uint64
+	dev     Device
+}
+
+// maxKeptDevices bounds the devices GetDevice keeps.
+const maxKeptDevices = 8192
+
+// cloneDevice returns a copy of dev that shares nothing mutable with it.
+func cloneDevice(dev *Device) Device {
+	c := *dev
+	c.Interfaces = slices.Clone(dev.Interfaces)
+	c.Capabilities = slices.Clone(dev.Capabilities)
+	return c
 }
 
 // deviceByName reads one device, or ErrNotFound.

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -62,7 +63,9 @@ type Transition struct {
 // ErrConflict when the owner already has an experiment of that name.
 func (d *DB) CreateExperiment(ctx context.Context, e Experiment) (int64, error) {
 	var id int64
-	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(ctx context.Context, tx *sql.Tx) error {
+	// The count by state changes once committed, before the version.
+	committed := func() []int64 { d.moved("", e.State); return []int64{id} }
+	err := d.txExperiments(ctx, committed, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO experiments (name, description, owner, state, config, key, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.Name, e.Description, e.Owner, e.State, e.Config, e.Key, e.Created.UnixMilli())
 		if isUnique(err) {
@@ -148,7 +151,17 @@ func (d *DB) GetExperiment(ctx context.Context, id int64) (Experiment, error) {
 // keeps only experiments in one of them. It makes two queries, whatever
 // the number of experiments.
 func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string) ([]Experiment, error) {
-	return d.listExperiments(ctx, owner, false, states...)
+	return d.listExperiments(ctx, owner, false, nil, states...)
+}
+
+// ExperimentsByID is ListExperiments of the experiments ids (every
+// owner's), those that exist: the AM's kept list reads again only the
+// experiments written since it last read (ExperimentsChangedSince).
+func (d *DB) ExperimentsByID(ctx context.Context, ids []int64) ([]Experiment, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return d.listExperiments(ctx, "", false, ids)
 }
 
 // ScheduledExperiments is ListExperiments of every owner's experiments
@@ -157,16 +170,23 @@ func (d *DB) ListExperiments(ctx context.Context, owner string, states ...string
 // alone: the others cannot conflict with it (issue 15: every start read
 // every experiment under the schedule lock).
 func (d *DB) ScheduledExperiments(ctx context.Context, states ...string) ([]Experiment, error) {
-	return d.listExperiments(ctx, "", true, states...)
+	return d.listExperiments(ctx, "", true, nil, states...)
 }
 
 // listExperiments is ListExperiments, of the configurations that mention
 // a schedule only when scheduled.
-func (d *DB) listExperiments(ctx context.Context, owner string, scheduled bool, states ...string) ([]Experiment, error) {
+// ids, when not nil, lists those experiments only.
+func (d *DB) listExperiments(ctx context.Context, owner string, scheduled bool, ids []int64, states ...string) ([]Experiment, error) {
 	where := `WHERE (? = '' OR e.owner = ?)`
 	args := []any{owner, owner}
 	if scheduled {
 		where += ` AND e.config LIKE '%"schedule":%'`
+	}
+	if ids != nil {
+		where += ` AND e.id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
 	}
 	if len(states) > 0 {
 		where += ` AND e.state IN (?` + strings.Repeat(", ?", len(states)-1) + `)`
@@ -247,13 +267,18 @@ func scanExperiments(ctx context.Context, q queryer, query string, args ...any) 
 // makes the update a transition: it is recorded (from the old state to
 // the new one, even when they are equal, as a re-configuration is).
 func (d *DB) UpdateExperiment(ctx context.Context, id int64, by string, fn func(*Experiment) error) (Experiment, error) {
-	var e Experiment
-	err := d.txExperiments(ctx, func() []int64 { return []int64{id} }, func(ctx context.Context, tx *sql.Tx) error {
+	var (
+		e    Experiment
+		from string
+	)
+	// The count by state changes once committed, before the version.
+	committed := func() []int64 { d.moved(from, e.State); return []int64{id} }
+	err := d.txExperiments(ctx, committed, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if e, err = getExperiment(ctx, tx, id); err != nil {
 			return err
 		}
-		from := e.State
+		from = e.State
 		if err := fn(&e); err != nil {
 			return err
 		}
@@ -394,14 +419,46 @@ func (d *DB) CountExperiments(ctx context.Context) (map[string]int, error) {
 // transitions and result files (ON DELETE CASCADE).
 func (d *DB) DeleteExperiment(ctx context.Context, id int64) error {
 	defer d.changedExperiments(id)
-	res, err := d.exec(ctx, `DELETE FROM experiments WHERE id = ?`, id)
+	var state string
+	err := d.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `DELETE FROM experiments WHERE id = ? RETURNING state`, id).Scan(&state)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("experiment %d: %w", id, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("unable to delete experiment %d: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return fmt.Errorf("experiment %d: %w", id, ErrNotFound)
-	}
+	d.moved(state, "")
 	return nil
+}
+
+// ExperimentsIn returns the number of experiments in state, counted in
+// memory: read from the database at Open, then changed by every
+// creation, transition and deletion once committed (before their
+// ExperimentVersion changes). The status of every experiment says how
+// many are running (issue 15: counting them in SQLite at every change of
+// any experiment kept status rebuilds waiting under make load).
+func (d *DB) ExperimentsIn(state string) int {
+	d.statesMu.Lock()
+	defer d.statesMu.Unlock()
+	return d.states[state]
+}
+
+// moved counts an experiment that went from state from to state to ("":
+// created, deleted).
+func (d *DB) moved(from, to string) {
+	if from == to {
+		return
+	}
+	d.statesMu.Lock()
+	defer d.statesMu.Unlock()
+	if from != "" {
+		d.states[from]--
+	}
+	if to != "" {
+		d.states[to]++
+	}
 }
 
 // DoneAt returns when experiment id last became done (zero if never).

@@ -102,6 +102,14 @@ type DB struct {
 	anyAt        atomic.Uint64
 	experimentMu sync.RWMutex
 	experimentAt map[int64]uint64
+	// devicesAt changes after every write that may change a device;
+	// devices keeps the devices read at a version (GetDevice).
+	devicesAt atomic.Uint64
+	devMu     sync.RWMutex
+	devices   map[string]*keptDevice
+	// states counts the experiments by state (ExperimentsIn).
+	statesMu sync.Mutex
+	states   map[string]int
 	// instance is InstanceID once read; instanceMu guards it.
 	instanceMu sync.Mutex
 	instance   string
@@ -154,6 +162,25 @@ func (d *DB) ExperimentVersion(id int64) uint64 {
 	return max(v, d.anyAt.Load())
 }
 
+// ExperimentsChangedSince returns the experiments written after version
+// v of ExperimentsVersion (those that exist still and those deleted
+// since), or all = true when a write since v may have changed any
+// experiment (a transaction: a device renamed, a user removed). A reader
+// that keeps every experiment reads again those alone.
+func (d *DB) ExperimentsChangedSince(v uint64) (ids []int64, all bool) {
+	if d.anyAt.Load() > v {
+		return nil, true
+	}
+	d.experimentMu.RLock()
+	defer d.experimentMu.RUnlock()
+	for id, at := range d.experimentAt {
+		if at > v {
+			ids = append(ids, id)
+		}
+	}
+	return ids, false
+}
+
 // UsersVersion changes after every write that may change a user: every
 // transaction and every user write outside one. The AM keeps checked
 // logins while it does not change, without reading the user again.
@@ -182,10 +209,8 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
 	dsn := "file:" + uriPath(cfg.Path) + "?" + q.Encode()
-	sdb, err := sql.Open("sqlite3", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("unable to open %s: %w", cfg.Path, err)
-	}
+	// Connections that keep their prepared statements (stmtcache.go).
+	sdb := sql.OpenDB(&connector{dsn: dsn, drv: &sqlite3.SQLiteDriver{}})
 	sdb.SetMaxOpenConns(cfg.MaxOpenConns)
 	sdb.SetMaxIdleConns(cfg.MaxOpenConns)
 	d := &DB{sql: sdb, experimentAt: map[int64]uint64{}, writeSem: make(chan struct{}, 1), log: cfg.Logger,
@@ -205,6 +230,11 @@ func Open(ctx context.Context, cfg Configuration) (*DB, error) {
 		writer.Close()
 		sdb.Close()
 		return nil, fmt.Errorf("unable to migrate %s: %w", cfg.Path, err)
+	}
+	if d.states, err = d.CountExperiments(ctx); err != nil {
+		writer.Close()
+		sdb.Close()
+		return nil, fmt.Errorf("unable to open %s: %w", cfg.Path, err)
 	}
 	var mode string
 	if err := sdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
@@ -281,6 +311,7 @@ func (d *DB) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) er
 	}
 	d.changed()
 	d.usersChanged()
+	d.devicesAt.Add(1)
 	return nil
 }
 

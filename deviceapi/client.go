@@ -49,6 +49,8 @@ type Client struct {
 	cfg    ClientConfig
 	rpcURL string
 	header http.Header
+	// rpc keeps type descriptions and buffers across the calls.
+	rpc xmlrpc.Caller
 }
 
 // NewClient returns a client of the daemon at cfg.BaseURL.
@@ -85,7 +87,7 @@ func (c *Client) call(ctx context.Context, method string, args []any, reply any)
 	defer endPool()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	err := xmlrpc.Call(ctx, c.cfg.HTTP, c.rpcURL, c.header, method, args, reply)
+	err := c.rpc.Call(ctx, c.cfg.HTTP, c.rpcURL, c.header, method, args, reply)
 	if err == nil {
 		return nil
 	}

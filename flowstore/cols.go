@@ -347,7 +347,10 @@ func (cf *colFile) write(off int64, c *cols, epoch, gen int64) (int64, error) {
 	if _, err := cf.f.Seek(off, io.SeekStart); err != nil {
 		return off, fmt.Errorf("unable to write the flows' column file: %w", err)
 	}
-	w := &countWriter{w: bufio.NewWriterSize(cf.f, 1<<20)}
+	// A buffer of the chunk's size, up to 1 MiB: the AM writes chunks of
+	// a few flows many times a second (issue 15), and a 1 MiB buffer for
+	// each was most of its garbage.
+	w := &countWriter{w: bufio.NewWriterSize(cf.f, int(min(layout.size, 1<<20)))}
 	err := binary.Write(w, binary.NativeEndian, &h)
 	for _, a := range c.addrs {
 		if err == nil {

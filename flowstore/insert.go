@@ -91,8 +91,8 @@ type inserter struct {
 	cDeviceLength C.int
 }
 
-// newInserter prepares the INSERT of insertBatch flows on dc, the
-// driver's connection.
+// newInserter makes the inserter of source's flows on dc, the driver's
+// connection.
 func newInserter(ctx context.Context, dc any, source int64, device string, insert func(n int) string) (*inserter, error) {
 	conn, ok := dc.(driver.ConnPrepareContext)
 	if !ok {
@@ -101,11 +101,10 @@ func newInserter(ctx context.Context, dc any, source int64, device string, inser
 	in := &inserter{conn: conn, source: source, device: device, insert: insert,
 		partial: map[int]driver.Stmt{}, partialStmts: map[int]*C.sqlite3_stmt{}}
 	in.cDevice, in.cDeviceLength = C.CString(device), C.int(len(device))
-	var err error
-	if in.full, in.sFull, err = in.prepare(ctx, insertBatch); err != nil {
-		in.close()
-		return nil, err
-	}
+	// The INSERT of insertBatch flows is prepared with the first full
+	// batch: the AM ingests the few new flows of a pulled file many times
+	// a second (issue 15), and compiling the statement of 256 rows for
+	// each was most of the cost.
 	return in, nil
 }
 
@@ -133,6 +132,13 @@ func (in *inserter) run(ctx context.Context, b *insertBuf) error {
 		return nil
 	}
 	s := in.sFull
+	if b.n == insertBatch && s == nil {
+		var err error
+		if in.full, in.sFull, err = in.prepare(ctx, insertBatch); err != nil {
+			return err
+		}
+		s = in.sFull
+	}
 	if b.n < insertBatch {
 		if s = in.partialStmts[b.n]; s == nil {
 			st, ps, err := in.prepare(ctx, b.n)

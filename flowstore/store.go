@@ -193,8 +193,13 @@ func OpenShared(ctx context.Context, path string, snaps *Snapshots) (*Store, err
 			return fail(err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, schema+`PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
-		return fail(err)
+	// The schema is written last with its version: a store at this
+	// version has all of it, and is not written to when opened (the AM
+	// opens the store for every ingest of a pulled file, issue 15).
+	if version != storeVersion {
+		if _, err := db.ExecContext(ctx, schema+`PRAGMA user_version = `+strconv.Itoa(storeVersion)); err != nil {
+			return fail(err)
+		}
 	}
 	return &Store{db: db, snaps: snaps.entry(path), colPath: path + ".cols", chunkRows: chunkRows,
 		partial: true, preload: true}, nil
@@ -586,12 +591,66 @@ type rollup struct {
 	addrs        [][16]byte
 	addrIdx      map[[16]byte]uint32
 	src, dst     [][3]int64
-	sport, dport [1 << 16][3]int64
+	sport, dport portSums
 	proto        [1 << 8][3]int64
 }
 
 func newRollup(device string) *rollup {
 	return &rollup{device: device, addrIdx: map[[16]byte]uint32{}}
+}
+
+// portSums are the sums by port: in a map while few ports are seen, in
+// an array of every port beyond denseAfter. The AM ingests the small
+// growth of a pulled file many times a second (issue 15); a rollup
+// allocated and cleared two arrays of 65,536 sums (3 MiB) for each, and
+// read them through to find the few ports used.
+type portSums struct {
+	sparse map[uint16]*[3]int64
+	dense  *[1 << 16][3]int64
+}
+
+// denseAfter is the number of ports beyond which sums go to the array.
+const denseAfter = 1024
+
+// at returns the sums of port.
+func (p *portSums) at(port uint16) *[3]int64 {
+	if p.dense != nil {
+		return &p.dense[port]
+	}
+	if v, ok := p.sparse[port]; ok {
+		return v
+	}
+	if len(p.sparse) >= denseAfter {
+		p.dense = new([1 << 16][3]int64)
+		for k, v := range p.sparse {
+			p.dense[k] = *v
+		}
+		p.sparse = nil
+		return &p.dense[port]
+	}
+	if p.sparse == nil {
+		p.sparse = make(map[uint16]*[3]int64)
+	}
+	v := new([3]int64)
+	p.sparse[port] = v
+	return v
+}
+
+// each calls fn with every port seen and its sums.
+func (p *portSums) each(fn func(port int64, v *[3]int64)) {
+	if p.dense != nil {
+		for i := range p.dense {
+			if p.dense[i][0] > 0 {
+				fn(int64(i), &p.dense[i])
+			}
+		}
+		return
+	}
+	for k, v := range p.sparse {
+		if v[0] > 0 {
+			fn(int64(k), v)
+		}
+	}
 }
 
 // addr interns an address.
@@ -618,8 +677,8 @@ func (m *rollup) add(r *ipfix.FlowRow, src, dst uint32) {
 	sum(&m.src[src])
 	sum(&m.dst[dst])
 	sum(&m.dev)
-	sum(&m.sport[r.SrcPort])
-	sum(&m.dport[r.DstPort])
+	sum(m.sport.at(r.SrcPort))
+	sum(m.dport.at(r.DstPort))
 	sum(&m.proto[r.Proto])
 }
 
@@ -638,14 +697,8 @@ func (m *rollup) sums() map[rollKey]*[3]int64 {
 			out[rollKey{key: "dst", addr: a}] = &m.dst[i]
 		}
 	}
-	for i := range m.sport {
-		if m.sport[i][0] > 0 {
-			out[rollKey{key: "sport", num: int64(i)}] = &m.sport[i]
-		}
-		if m.dport[i][0] > 0 {
-			out[rollKey{key: "dport", num: int64(i)}] = &m.dport[i]
-		}
-	}
+	m.sport.each(func(port int64, v *[3]int64) { out[rollKey{key: "sport", num: port}] = v })
+	m.dport.each(func(port int64, v *[3]int64) { out[rollKey{key: "dport", num: port}] = v })
 	for i := range m.proto {
 		if m.proto[i][0] > 0 {
 			out[rollKey{key: "proto", num: int64(i)}] = &m.proto[i]

@@ -83,3 +83,42 @@ func BenchmarkServeHTTP(b *testing.B) {
 		}
 	}
 }
+
+// benchSummary looks like an entry of a ListExperiments reply.
+type benchSummary struct {
+	ID       int64     `xmlrpc:"id"`
+	Name     string    `xmlrpc:"name"`
+	Owner    string    `xmlrpc:"owner"`
+	State    string    `xmlrpc:"state"`
+	Devices  []string  `xmlrpc:"devices"`
+	Created  time.Time `xmlrpc:"created"`
+	Packets  uint64    `xmlrpc:"packets"`
+	ElapsedS float64   `xmlrpc:"elapsed_s"`
+}
+
+// BenchmarkDecodeListResponse reads a ListExperiments answer of 500
+// experiments into a slice of structs, as gims-load and gimsctl do.
+func BenchmarkDecodeListResponse(b *testing.B) {
+	list := make([]benchSummary, 500)
+	for i := range list {
+		list[i] = benchSummary{ID: int64(i + 1), Name: "load-1a2b3c-user1-" + time.Duration(i).String(), Owner: "load-1a2b3c-user1",
+			State: "done", Devices: []string{"local:lo"}, Created: time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC), Packets: 123, ElapsedS: 1.5}
+	}
+	e := encoder{cache: &typeCache{}}
+	e.b = append(e.b, "<?xml version=\"1.0\"?>\n<methodResponse><params><param>"...)
+	if err := e.value(reflect.ValueOf(list)); err != nil {
+		b.Fatal(err)
+	}
+	doc := append(e.b, "</param></params></methodResponse>"...)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var out []benchSummary
+		if err := DecodeResponse(doc, &out); err != nil {
+			b.Fatal(err)
+		}
+		if len(out) != len(list) {
+			b.Fatal(len(out))
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // Limits of responses read by Call: results pages (up to 10000 flows)
@@ -42,18 +43,57 @@ func (e *HTTPError) Error() string {
 // server may add fields. httpClient nil means http.DefaultClient.
 func Call(ctx context.Context, httpClient *http.Client, url string, header http.Header,
 	method string, args []any, reply any) error {
+	var c Caller
+	return c.Call(ctx, httpClient, url, header, method, args, reply)
+}
+
+// Caller makes calls as Call does, and keeps across them what it learned
+// of the Go types it encoded and decoded (their struct members) and its
+// buffers: a client that makes many calls (a device client, a load
+// generator) does not describe the same types again, nor grow new
+// buffers, for each one (issue 15). The zero Caller is ready to use; it
+// is safe for concurrent use.
+type Caller struct {
+	cache typeCache
+	// bufs holds request and response buffers for reuse.
+	bufs sync.Pool
+}
+
+// maxPooledCallBuffer is the largest buffer a Caller keeps for reuse.
+const maxPooledCallBuffer = 1 << 20
+
+// buffer returns an empty buffer of the pool.
+func (c *Caller) buffer() *bytes.Buffer {
+	if b, ok := c.bufs.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+// release gives back a buffer nothing refers to any more.
+func (c *Caller) release(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledCallBuffer {
+		c.bufs.Put(b)
+	}
+}
+
+// Call is the package's Call, with c's type descriptions and buffers.
+func (c *Caller) Call(ctx context.Context, httpClient *http.Client, url string, header http.Header,
+	method string, args []any, reply any) error {
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}
 	if err := checkMethodName(method); err != nil {
 		return fmt.Errorf("xmlrpc call %s: %w", method, err)
 	}
-	var cache typeCache
-	e := encoder{cache: &cache}
+	reqBuf := c.buffer()
+	e := encoder{cache: &c.cache, b: reqBuf.AvailableBuffer()}
 	if err := e.appendCall(method, args); err != nil {
 		return fmt.Errorf("xmlrpc call %s: unable to encode: %w", method, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(e.b))
+	reqBuf.Write(e.b) // no copy when the encoding fit the buffer: the same bytes
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(reqBuf.Bytes()))
 	if err != nil {
 		return fmt.Errorf("xmlrpc call %s: %w", method, err)
 	}
@@ -70,11 +110,19 @@ func Call(ctx context.Context, httpClient *http.Client, url string, header http.
 	if err != nil {
 		return fmt.Errorf("xmlrpc call %s: %w", method, err)
 	}
+	// The transport may read the request until the answer's body is
+	// closed: the request's buffer is reused after that only.
+	defer c.release(reqBuf)
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, clientMaxResponseBytes+1))
-	if err != nil {
+	respBuf := c.buffer()
+	defer c.release(respBuf)
+	if resp.ContentLength > 0 && resp.ContentLength <= clientMaxResponseBytes {
+		respBuf.Grow(int(resp.ContentLength))
+	}
+	if _, err := respBuf.ReadFrom(io.LimitReader(resp.Body, clientMaxResponseBytes+1)); err != nil {
 		return fmt.Errorf("xmlrpc call %s: unable to read response: %w", method, err)
 	}
+	body := respBuf.Bytes()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("xmlrpc call %s: %w", method,
 			&HTTPError{StatusCode: resp.StatusCode, Body: truncate(strings.TrimSpace(string(body)), 200)})
@@ -82,7 +130,9 @@ func Call(ctx context.Context, httpClient *http.Client, url string, header http.
 	if len(body) > clientMaxResponseBytes {
 		return fmt.Errorf("xmlrpc call %s: response larger than %d bytes", method, clientMaxResponseBytes)
 	}
-	if err := decodeResponse(body, reply, &cache); err != nil {
+	// The decoded values copy what they keep of body (strings), so the
+	// buffer is reused after.
+	if err := decodeResponse(body, reply, &c.cache); err != nil {
 		var f *Fault
 		if errors.As(err, &f) {
 			return f

@@ -3,10 +3,8 @@ package xmlrpc
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
 	"strconv"
@@ -85,85 +83,101 @@ type methodResponse struct {
 	param value
 }
 
-// parser reads one XML-RPC document with encoding/xml in strict mode.
-// Entities beyond the five predefined ones are errors, DOCTYPE and other
-// directives are refused, so nothing expands.
+// parser reads one XML-RPC document with scanner (strict XML: entities
+// beyond the five predefined ones and character references are errors,
+// DOCTYPE and other directives are refused, so nothing expands).
 type parser struct {
-	d      *xml.Decoder
+	s      scanner
 	lim    limits
 	values int
-	text   []byte // scratch for character data
+	text   []byte            // scratch for character data
+	names  map[string]string // member names seen (memberName)
 }
 
 func newParser(data []byte, lim limits) *parser {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	d.Strict = true
-	return &parser{d: d, lim: lim}
+	return &parser{s: scanner{data: data}, lim: lim}
 }
 
 // errorf reports a parse error with the current position.
 func (p *parser) errorf(format string, args ...any) error {
-	line, col := p.d.InputPos()
+	line, col := position(p.s.data, p.s.pos)
 	return fmt.Errorf("line %d column %d: %s", line, col, fmt.Sprintf(format, args...))
 }
 
-// next returns the next start or end element, skipping comments, the XML
-// declaration and whitespace; other character data is an error.
-func (p *parser) next() (xml.Token, error) {
+// token reads the next token; a scanner error is malformed XML.
+func (p *parser) token() (tokenKind, error) {
+	k, err := p.s.next()
+	if err != nil {
+		return k, fmt.Errorf("malformed XML: %w", err)
+	}
+	return k, nil
+}
+
+// next returns the next start or end element (tokStart, tokEnd; tokEOF at
+// the end), skipping comments, the XML declaration and whitespace; other
+// character data is an error.
+func (p *parser) next() (tokenKind, error) {
 	for {
-		tok, err := p.d.Token()
+		k, err := p.token()
 		if err != nil {
-			if err == io.EOF {
-				return nil, io.EOF
-			}
-			return nil, fmt.Errorf("malformed XML: %w", err)
+			return k, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement, xml.EndElement:
-			return t, nil
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return nil, p.errorf("unexpected text %q", truncate(string(t), 32))
+		switch k {
+		case tokStart, tokEnd, tokEOF:
+			return k, nil
+		case tokText:
+			if len(bytes.TrimSpace(p.s.text)) != 0 {
+				return k, p.errorf("unexpected text %q", truncate(string(p.s.text), 32))
 			}
-		case xml.Comment:
-		case xml.ProcInst:
-			if t.Target != "xml" {
-				return nil, p.errorf("processing instruction <?%s?> not allowed", truncate(t.Target, 32))
+		case tokComment:
+		case tokProcInst:
+			if string(p.s.name) != "xml" {
+				return k, p.errorf("processing instruction <?%s?> not allowed", truncate(string(p.s.name), 32))
 			}
-		case xml.Directive:
-			return nil, p.errorf("<!%s> not allowed (no DOCTYPE or entity declarations)", truncate(strings.Fields(string(t) + " x")[0], 32))
+		case tokDirective:
+			return k, p.errorf("<!%s> not allowed (no DOCTYPE or entity declarations)", truncate(string(p.s.name), 32))
 		}
 	}
+}
+
+// describe names the current token for error messages.
+func (p *parser) describe(k tokenKind) string {
+	switch k {
+	case tokStart:
+		return "<" + truncate(string(p.s.name), 32) + ">"
+	case tokEnd:
+		return "</" + truncate(string(p.s.name), 32) + ">"
+	}
+	return "something else"
 }
 
 // expectStart reads the next element, which must be a start element named
 // name.
 func (p *parser) expectStart(name string) error {
-	tok, err := p.next()
+	k, err := p.next()
 	if err != nil {
-		if err == io.EOF {
-			return p.errorf("missing <%s>", name)
-		}
 		return err
 	}
-	se, ok := tok.(xml.StartElement)
-	if !ok || se.Name.Local != name {
-		return p.errorf("expected <%s>, found %s", name, describe(tok))
+	if k == tokEOF {
+		return p.errorf("missing <%s>", name)
+	}
+	if k != tokStart || string(p.s.name) != name {
+		return p.errorf("expected <%s>, found %s", name, p.describe(k))
 	}
 	return nil
 }
 
 // expectEnd reads the next element, which must end the current one.
 func (p *parser) expectEnd(name string) error {
-	tok, err := p.next()
+	k, err := p.next()
 	if err != nil {
-		if err == io.EOF {
-			return p.errorf("missing </%s>", name)
-		}
 		return err
 	}
-	if _, ok := tok.(xml.EndElement); !ok {
-		return p.errorf("expected </%s>, found %s", name, describe(tok))
+	if k == tokEOF {
+		return p.errorf("missing </%s>", name)
+	}
+	if k != tokEnd {
+		return p.errorf("expected </%s>, found %s", name, p.describe(k))
 	}
 	return nil
 }
@@ -171,42 +185,89 @@ func (p *parser) expectEnd(name string) error {
 // expectEOF checks that nothing but comments and whitespace follow the
 // root element.
 func (p *parser) expectEOF() error {
-	tok, err := p.next()
-	if err == io.EOF {
-		return nil
-	}
+	k, err := p.next()
 	if err != nil {
 		return err
 	}
-	return p.errorf("unexpected %s after the document", describe(tok))
+	if k == tokEOF {
+		return nil
+	}
+	return p.errorf("unexpected %s after the document", p.describe(k))
 }
 
 // readText returns the character data of the current element up to its end
 // tag; child elements are errors.
 func (p *parser) readText(name string) (string, error) {
-	p.text = p.text[:0]
+	t, err := p.readTextBytes(name)
+	return string(t), err
+}
+
+// readTextBytes is readText, the text valid until the next token.
+func (p *parser) readTextBytes(name string) ([]byte, error) {
+	var (
+		text   []byte
+		pieces int
+		owned  bool // text is p.text
+	)
 	for {
-		tok, err := p.d.Token()
-		if err != nil {
-			if err == io.EOF {
-				return "", p.errorf("missing </%s>", name)
-			}
-			return "", fmt.Errorf("malformed XML: %w", err)
+		if pieces > 0 && !owned && p.s.textInBuf {
+			// The next token may decode into the scanner's buffer.
+			p.text = append(p.text[:0], text...)
+			text, owned = p.text, true
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			p.text = append(p.text, t...)
-		case xml.EndElement:
-			return string(p.text), nil
-		case xml.StartElement:
-			return "", p.errorf("unexpected <%s> inside <%s>", truncate(t.Name.Local, 32), name)
-		case xml.Directive:
-			return "", p.errorf("directive not allowed")
-		case xml.ProcInst:
-			return "", p.errorf("processing instruction not allowed")
+		k, err := p.token()
+		if err != nil {
+			return nil, err
+		}
+		switch k {
+		case tokEOF:
+			return nil, p.errorf("missing </%s>", name)
+		case tokText:
+			if pieces == 0 {
+				text = p.s.text
+			} else {
+				if !owned {
+					p.text = append(p.text[:0], text...)
+					owned = true
+				}
+				p.text = append(p.text, p.s.text...)
+				text = p.text
+			}
+			pieces++
+		case tokEnd:
+			return text, nil
+		case tokStart:
+			return nil, p.errorf("unexpected <%s> inside <%s>", truncate(string(p.s.name), 32), name)
+		case tokDirective:
+			return nil, p.errorf("directive not allowed")
+		case tokProcInst:
+			return nil, p.errorf("processing instruction not allowed")
 		}
 	}
 }
+
+// memberName returns the text of a <name>, the same string for the same
+// name within a document (a list of structs repeats its member names).
+func (p *parser) memberName() (string, error) {
+	b, err := p.readTextBytes("name")
+	if err != nil {
+		return "", err
+	}
+	if s, ok := p.names[string(b)]; ok {
+		return s, nil
+	}
+	s := string(b)
+	if len(p.names) < maxInternedNames {
+		if p.names == nil {
+			p.names = make(map[string]string)
+		}
+		p.names[s] = s
+	}
+	return s, nil
+}
+
+// maxInternedNames bounds the member names a parser keeps.
+const maxInternedNames = 256
 
 // parseCall parses a methodCall document.
 func parseCall(data []byte, lim limits) (methodCall, error) {
@@ -227,16 +288,16 @@ func parseCall(data []byte, lim limits) (methodCall, error) {
 		return c, p.errorf("%s", err)
 	}
 	c.method = name
-	tok, err := p.next()
+	k, err := p.next()
 	if err != nil {
-		if err == io.EOF {
-			return c, p.errorf("missing </methodCall>")
-		}
 		return c, err
 	}
-	if se, ok := tok.(xml.StartElement); ok {
-		if se.Name.Local != "params" {
-			return c, p.errorf("expected <params>, found <%s>", truncate(se.Name.Local, 32))
+	if k == tokEOF {
+		return c, p.errorf("missing </methodCall>")
+	}
+	if k == tokStart {
+		if string(p.s.name) != "params" {
+			return c, p.errorf("expected <params>, found <%s>", truncate(string(p.s.name), 32))
 		}
 		if c.params, err = p.parseParams(); err != nil {
 			return c, err
@@ -255,18 +316,17 @@ func parseResponse(data []byte, lim limits) (methodResponse, error) {
 	if err := p.expectStart("methodResponse"); err != nil {
 		return r, err
 	}
-	tok, err := p.next()
+	k, err := p.next()
 	if err != nil {
-		if err == io.EOF {
-			err = p.errorf("missing </methodResponse>")
-		}
 		return r, err
 	}
-	se, ok := tok.(xml.StartElement)
-	if !ok {
-		return r, p.errorf("expected <params> or <fault>, found %s", describe(tok))
+	if k == tokEOF {
+		return r, p.errorf("missing </methodResponse>")
 	}
-	switch se.Name.Local {
+	if k != tokStart {
+		return r, p.errorf("expected <params> or <fault>, found %s", p.describe(k))
+	}
+	switch string(p.s.name) {
 	case "params":
 		params, err := p.parseParams()
 		if err != nil {
@@ -293,7 +353,7 @@ func parseResponse(data []byte, lim limits) (methodResponse, error) {
 		}
 		r.fault = &f
 	default:
-		return r, p.errorf("expected <params> or <fault>, found <%s>", truncate(se.Name.Local, 32))
+		return r, p.errorf("expected <params> or <fault>, found <%s>", truncate(string(p.s.name), 32))
 	}
 	if err := p.expectEnd("methodResponse"); err != nil {
 		return r, err
@@ -333,19 +393,18 @@ func faultFromValue(v *value) (Fault, error) {
 func (p *parser) parseParams() ([]value, error) {
 	var params []value
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
-			if err == io.EOF {
-				err = p.errorf("missing </params>")
-			}
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEOF:
+			return nil, p.errorf("missing </params>")
+		case tokEnd:
 			return params, nil
-		case xml.StartElement:
-			if t.Name.Local != "param" {
-				return nil, p.errorf("expected <param>, found <%s>", truncate(t.Name.Local, 32))
+		case tokStart:
+			if string(p.s.name) != "param" {
+				return nil, p.errorf("expected <param>, found <%s>", truncate(string(p.s.name), 32))
 			}
 			if err := p.expectStart("value"); err != nil {
 				return nil, err
@@ -372,38 +431,57 @@ func (p *parser) parseValue(depth int) (value, error) {
 	var (
 		v     value
 		typed bool
-		text  []byte
+		// text is the character data of an untyped value so far; once
+		// typed, only whether it had more than white space counts.
+		text     []byte
+		pieces   int
+		owned    bool
+		nonSpace bool
 	)
 	for {
-		tok, err := p.d.Token()
-		if err != nil {
-			if err == io.EOF {
-				return v, p.errorf("missing </value>")
-			}
-			return v, fmt.Errorf("malformed XML: %w", err)
+		if pieces > 0 && !owned && !typed && p.s.textInBuf {
+			text, owned = append([]byte(nil), text...), true
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			text = append(text, t...)
-		case xml.Comment:
-		case xml.Directive:
+		k, err := p.token()
+		if err != nil {
+			return v, err
+		}
+		switch k {
+		case tokEOF:
+			return v, p.errorf("missing </value>")
+		case tokText:
+			switch {
+			case typed:
+				nonSpace = nonSpace || len(bytes.TrimSpace(p.s.text)) != 0
+			case pieces == 0:
+				text = p.s.text
+			default:
+				if !owned {
+					text, owned = append([]byte(nil), text...), true
+				}
+				text = append(text, p.s.text...)
+			}
+			pieces++
+		case tokComment:
+		case tokDirective:
 			return v, p.errorf("directive not allowed")
-		case xml.ProcInst:
+		case tokProcInst:
 			return v, p.errorf("processing instruction not allowed")
-		case xml.StartElement:
+		case tokStart:
 			if typed {
 				return v, p.errorf("more than one type inside <value>")
 			}
-			if v, err = p.parseTyped(t.Name.Local, depth); err != nil {
+			nonSpace = len(bytes.TrimSpace(text)) != 0
+			if v, err = p.parseTyped(p.s.name, depth); err != nil {
 				return v, err
 			}
 			typed = true
-		case xml.EndElement:
+		case tokEnd:
 			if !typed {
 				// An untyped value is a string, kept exactly.
 				return value{kind: kindString, s: string(text)}, nil
 			}
-			if len(bytes.TrimSpace(text)) != 0 {
+			if nonSpace {
 				return v, p.errorf("text beside a typed value")
 			}
 			return v, nil
@@ -412,22 +490,93 @@ func (p *parser) parseValue(depth int) (value, error) {
 }
 
 // parseTyped parses the type element name (start tag read) of a value.
-func (p *parser) parseTyped(name string, depth int) (value, error) {
-	switch name {
+func (p *parser) parseTyped(name []byte, depth int) (value, error) {
+	switch string(name) {
 	case "struct":
 		return p.parseStruct(depth + 1)
 	case "array":
 		return p.parseArray(depth + 1)
+	case "string":
+		s, err := p.readText("string")
+		return value{kind: kindString, s: s}, err
+	case "int", "i4", "i8", "i1", "i2", "boolean", "double", "nil":
+		// Short texts: parsed from the bytes, not kept.
+		tn := typeName(name)
+		t, err := p.readTextBytes(tn)
+		if err != nil {
+			return value{}, err
+		}
+		v, err := parseScalarBytes(tn, t)
+		if err != nil {
+			return v, p.errorf("%s", err)
+		}
+		return v, nil
 	}
-	s, err := p.readText(name)
+	tn := string(name)
+	s, err := p.readText(tn)
 	if err != nil {
 		return value{}, err
 	}
-	v, err := parseScalar(name, s)
+	v, err := parseScalar(tn, s)
 	if err != nil {
 		return v, p.errorf("%s", err)
 	}
 	return v, nil
+}
+
+// typeName returns the constant string of a scalar type's element name.
+func typeName(name []byte) string {
+	for _, n := range [...]string{"int", "i4", "i8", "i1", "i2", "boolean", "double", "nil"} {
+		if string(name) == n {
+			return n
+		}
+	}
+	return string(name)
+}
+
+// parseScalarBytes is parseScalar of the numeric, boolean and nil types,
+// from the bytes of their text.
+func parseScalarBytes(name string, b []byte) (value, error) {
+	t := bytes.TrimSpace(b)
+	switch name {
+	case "int", "i4", "i8", "i1", "i2":
+		if n, ok := parseDecimal(t); ok {
+			return value{kind: kindInt, i: n}, nil
+		}
+	case "boolean":
+		switch string(t) {
+		case "1", "true":
+			return value{kind: kindBool, i: 1}, nil
+		case "0", "false":
+			return value{kind: kindBool}, nil
+		}
+	}
+	return parseScalar(name, string(b))
+}
+
+// parseDecimal parses a plain decimal integer of at most 18 digits with
+// an optional sign (what every encoder writes) without allocating; other
+// forms are left to strconv.
+func parseDecimal(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // parseScalar converts the text of a scalar element.
@@ -483,19 +632,18 @@ func (p *parser) parseStruct(depth int) (value, error) {
 	}
 	v := value{kind: kindStruct}
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
-			if err == io.EOF {
-				err = p.errorf("missing </struct>")
-			}
 			return v, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEOF:
+			return v, p.errorf("missing </struct>")
+		case tokEnd:
 			return v, nil
-		case xml.StartElement:
-			if t.Name.Local != "member" {
-				return v, p.errorf("expected <member>, found <%s>", truncate(t.Name.Local, 32))
+		case tokStart:
+			if string(p.s.name) != "member" {
+				return v, p.errorf("expected <member>, found <%s>", truncate(string(p.s.name), 32))
 			}
 			name, m, err := p.parseMember(depth)
 			if err != nil {
@@ -515,33 +663,32 @@ func (p *parser) parseMember(depth int) (string, value, error) {
 		haveName, haveVal bool
 	)
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
-			if err == io.EOF {
-				err = p.errorf("missing </member>")
-			}
 			return "", v, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEOF:
+			return "", v, p.errorf("missing </member>")
+		case tokEnd:
 			if !haveName || !haveVal {
 				return "", v, p.errorf("<member> needs one <name> and one <value>")
 			}
 			return name, v, nil
-		case xml.StartElement:
+		case tokStart:
 			switch {
-			case t.Name.Local == "name" && !haveName:
-				if name, err = p.readText("name"); err != nil {
+			case string(p.s.name) == "name" && !haveName:
+				if name, err = p.memberName(); err != nil {
 					return "", v, err
 				}
 				haveName = true
-			case t.Name.Local == "value" && !haveVal:
+			case string(p.s.name) == "value" && !haveVal:
 				if v, err = p.parseValue(depth); err != nil {
 					return "", v, err
 				}
 				haveVal = true
 			default:
-				return "", v, p.errorf("unexpected <%s> in <member>", truncate(t.Name.Local, 32))
+				return "", v, p.errorf("unexpected <%s> in <member>", truncate(string(p.s.name), 32))
 			}
 		}
 	}
@@ -557,19 +704,18 @@ func (p *parser) parseArray(depth int) (value, error) {
 		return v, err
 	}
 	for {
-		tok, err := p.next()
+		k, err := p.next()
 		if err != nil {
-			if err == io.EOF {
-				err = p.errorf("missing </data>")
-			}
 			return v, err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
+		switch k {
+		case tokEOF:
+			return v, p.errorf("missing </data>")
+		case tokEnd:
 			return v, p.expectEnd("array")
-		case xml.StartElement:
-			if t.Name.Local != "value" {
-				return v, p.errorf("expected <value>, found <%s>", truncate(t.Name.Local, 32))
+		case tokStart:
+			if string(p.s.name) != "value" {
+				return v, p.errorf("expected <value>, found <%s>", truncate(string(p.s.name), 32))
 			}
 			e, err := p.parseValue(depth)
 			if err != nil {
@@ -650,17 +796,6 @@ func decodeBase64(s string) ([]byte, error) {
 		return nil, fmt.Errorf("invalid <base64>: %w", err)
 	}
 	return b, nil
-}
-
-// describe names a token for error messages.
-func describe(tok xml.Token) string {
-	switch t := tok.(type) {
-	case xml.StartElement:
-		return "<" + truncate(t.Name.Local, 32) + ">"
-	case xml.EndElement:
-		return "</" + truncate(t.Name.Local, 32) + ">"
-	}
-	return "something else"
 }
 
 // truncate shortens s for error messages, on a rune boundary.

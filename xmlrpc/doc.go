@@ -66,7 +66,8 @@
 // is the fault Codes.TooLarge, and the calls after it are not run and get
 // the same fault.
 //
-// Parsing is strict XML with encoding/xml: DOCTYPE and other directives are
-// refused (no entity can expand), nesting and the number of values are
-// bounded, and invalid UTF-8 is an error.
+// Parsing is strict XML, the subset encoding/xml reads in strict mode, with
+// the package's own scanner (scan.go: no allocation per token): DOCTYPE and
+// other directives are refused (no entity can expand), nesting and the
+// number of values are bounded, and invalid UTF-8 is an error.
 package xmlrpc

@@ -147,7 +147,7 @@ func New(cfg Configuration, deps Dependencies) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := srv.RegisterService(&Service{m: m, statuses: newStatusEncodings(srv)}, "AM", serviceHelp()); err != nil {
+	if err := srv.RegisterService(&Service{m: m, statuses: newStatusEncodings(srv), summaries: newSummaryEncodings(srv)}, "AM", serviceHelp()); err != nil {
 		return nil, fmt.Errorf("unable to register the AM API: %w", err)
 	}
 	calls, err := rpcmetrics.New(deps.Registry, "gims", srv, amapi.FaultNotFound, amapi.FaultState, amapi.FaultInvalid,

@@ -11,8 +11,9 @@ import (
 // Service holds the XML-RPC methods of SPEC §3. It is the default
 // service, so the methods are called by their bare names.
 type Service struct {
-	m        *am.Manager
-	statuses *statusEncodings
+	m         *am.Manager
+	statuses  *statusEncodings
+	summaries *summaryEncodings
 }
 
 // IDArgs is the parameter list of the methods taking an experiment id.
@@ -213,9 +214,11 @@ func (s *Service) QueryFlows(r *http.Request, a *QueryArgs, reply *amapi.FlowQue
 	return err
 }
 
-// ListExperiments lists experiments.
-func (s *Service) ListExperiments(r *http.Request, _ *xmlrpc.NoArgs, reply *[]amapi.ExperimentSummary) (err error) {
-	*reply, err = s.m.ListExperiments(r.Context(), principal(r))
+// ListExperiments lists experiments (a []amapi.ExperimentSummary on the
+// wire), each entry's encoding kept while it does not change (list.go).
+func (s *Service) ListExperiments(r *http.Request, _ *xmlrpc.NoArgs, reply *ListReply) (err error) {
+	reply.list, err = s.m.ListExperiments(r.Context(), principal(r))
+	reply.cache = s.summaries
 	return err
 }
 

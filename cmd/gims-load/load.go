@@ -53,6 +53,9 @@ type Config struct {
 	PacketRate int
 	// CallTimeout bounds every call (default 30 s).
 	CallTimeout time.Duration
+	// CPUProfile, when set, is the file gims-load writes a CPU profile
+	// of itself to (main's -cpuprofile).
+	CPUProfile string
 	// Progress, when set, receives a line per setup step and per
 	// 10 s of the run.
 	Progress io.Writer
@@ -178,6 +181,8 @@ type runner struct {
 	live  []liveExp
 	slots chan struct{}
 	seq   atomic.Int64
+	// rpc keeps type descriptions and buffers across the calls.
+	rpc xmlrpc.Caller
 }
 
 // liveExp is a long-lived experiment and its owner.
@@ -260,7 +265,7 @@ func (r *runner) progress(format string, args ...any) {
 func (r *runner) call(ctx context.Context, id *identity, method string, reply any, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
 	defer cancel()
-	return xmlrpc.Call(ctx, r.http, id.url, nil, method, args, reply)
+	return r.rpc.Call(ctx, r.http, id.url, nil, method, args, reply)
 }
 
 // setup makes the experimenters and the live experiments, and starts

@@ -28,6 +28,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -53,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&cfg.LifecycleSlots, "lifecycle-slots", 0, "short-lived experiments in flight at most (0: 32 - experiments - 2, the device's job limit)")
 	fs.IntVar(&cfg.PacketRate, "pps", cfg.PacketRate, "UDP datagrams per second sent on 127.0.0.1 to the live experiments")
 	fs.DurationVar(&cfg.CallTimeout, "call-timeout", cfg.CallTimeout, "timeout of each call")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of gims-load itself to this `file` (it shares the machine with the AM)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: gims-load -url URL -device NAME [flags]")
@@ -84,6 +86,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Progress = stderr
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gims-load: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "gims-load: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := Run(ctx, cfg)
