@@ -280,7 +280,7 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 	if m.sinks.Packets != nil {
 		capLen := ci.CaptureLength
 		if m.sanitizer != nil {
-			keep, res := m.sanitizer.Sanitize(data)
+			keep, res := m.sanitizer.SanitizeDecoded(data, s)
 			if res.Drop {
 				m.st.SanitizedDrops++
 				return
