@@ -232,23 +232,6 @@ func (s *Sanitizer) Sanitize(frame []byte) (keep int, res SanitizeResult) {
 	return keep, s.res
 }
 
-// SanitizeDecoded is Sanitize of a frame that a Decoder of the same link
-// type has just decoded into sum (Decode or DecodeSummary, the frame
-// unchanged since): the same bytes and result, but the frames the
-// decoder's fast path took are not parsed again, the sanitizer starts
-// from the headers the decoder found. The meter decodes every packet for
-// its counters and flows before it sanitizes it. With a sum that is not
-// the frame's, the frame may come out wrong (never read or written
-// outside it).
-func (s *Sanitizer) SanitizeDecoded(frame []byte, sum *Summary) (keep int, res SanitizeResult) {
-	if sum.l3 != 0 && s.fastOK && sum.HasPorts && s.trace == nil {
-		if k := s.fastDecoded(frame, sum); k > 0 {
-			return k, SanitizeResult{Cut: k < len(frame)}
-		}
-	}
-	return s.Sanitize(frame)
-}
-
 // walk sanitizes the n bytes of s.f header by header.
 func (s *Sanitizer) walk(n int) (keep int) {
 	switch s.link {

@@ -104,22 +104,28 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	return keep, true
 }
 
-// fastDecoded is fast for a frame whose Summary sum the meter's Decoder
-// has just filled (its fast path, which records the IP header's offset in
-// sum.l3): the link, IP and transport headers are where it found them, so
-// only what the sanitizer asks beyond what the decoder checked is checked
-// here. It reports 0 where fast would decline (the caller then runs
-// Sanitize, whose fast path declines too); otherwise it rewrites f
-// exactly as fast does and returns the same keep. With a sum that is not
-// the frame's, it may rewrite the wrong bytes, but it stays within f.
+// SanitizeDecoded sanitizes, as Sanitize would, a frame that a Decoder
+// of the same link type has just decoded into sum (Decode or
+// DecodeSummary, the frame unchanged since) and returns keep, when the
+// frame is one of those nearly all traffic is made of (the Sanitizer's
+// fast path, which the decoder's fast path took: Ethernet, payload
+// stripped; see fast). Those it does not parse again: it starts from the
+// headers the decoder found and checks only what the sanitizer asks
+// beyond the decoder. For any other frame it returns 0 and leaves the
+// frame as it is: the caller then calls Sanitize. The meter decodes every
+// packet for its counters and flows before it sanitizes it.
 //
-// It is fast's work without its calls where the memos hit: every value
-// live across a call is spilled and reloaded (Go's calling convention
-// saves no register), which cost as much as the work on small frames.
-func (s *Sanitizer) fastDecoded(f []byte, sum *Summary) (keep int) {
+// The rewrite is the fast path's without calls where the memos hit:
+// every value live across a call is spilled and reloaded (Go's calling
+// convention saves no register), which cost as much as the work on small
+// frames. With a sum that is not the frame's, the frame may come out
+// wrong (never read or written outside it).
+func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 	off := int(sum.l3)
-	if off > 18 || sum.Fragment && sum.FragOffset != 0 {
-		return 0 // more than one VLAN tag; no transport header
+	if off == 0 || off > 18 || !sum.HasPorts || !s.fastOK || s.trace != nil || sum.Fragment && sum.FragOffset != 0 {
+		// Not decoded by the decoder's fast path, more than one VLAN
+		// tag, no transport header; or not a frame fast takes.
+		return 0
 	}
 	v6 := sum.IPVersion == 6
 	body := off + 20
