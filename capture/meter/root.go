@@ -280,10 +280,15 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 	if m.sinks.Packets != nil {
 		capLen := ci.CaptureLength
 		if m.sanitizer != nil {
-			keep, res := m.sanitizer.SanitizeDecoded(data, s)
-			if res.Drop {
-				m.st.SanitizedDrops++
-				return
+			// The frames the decoder's fast path took are sanitized
+			// from its Summary; the others by Sanitize.
+			keep := m.sanitizer.SanitizeDecoded(data, s)
+			if keep == 0 {
+				var res packet.SanitizeResult
+				if keep, res = m.sanitizer.Sanitize(data); res.Drop {
+					m.st.SanitizedDrops++
+					return
+				}
 			}
 			data, capLen = data[:keep], keep
 		}
