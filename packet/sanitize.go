@@ -172,7 +172,7 @@ var errNoAnonymizer = errors.New("no IP anonymizer")
 
 // NewSanitizer returns a Sanitizer for frames of the given link type (the
 // link types NewDecoder accepts) and configuration. It allocates the
-// Sanitizer's memos of mapped addresses and headers (1.25 MiB, outside the Go heap, see sanitize_memo.go)
+// Sanitizer's memos of mapped addresses (512 KiB, outside the Go heap, see sanitize_memo.go)
 // once; Sanitize then allocates nothing.
 func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, error) {
 	first, err := firstLayer(linkType)

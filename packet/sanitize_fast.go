@@ -180,40 +180,85 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 		return 0
 	}
 
-	// The MACs and the addresses, from the header memo (head4Miss and
-	// head6Miss fill it as macFast and rewriteFast map them); d is the
-	// difference the addresses make.
-	m := (*[12]byte)(f[0:12])
-	w0, w1 := binary.BigEndian.Uint64(m[0:8]), uint64(binary.BigEndian.Uint32(m[8:12]))<<32
+	// macFast, its memo hits inline.
+	if s.mac != MACKeep {
+		m := (*[12]byte)(f[0:12])
+		w0, w1 := binary.BigEndian.Uint64(m[0:8]), binary.BigEndian.Uint32(m[8:12])
+		dst, src := w0>>16, (w0&0xffff)<<32|uint64(w1)
+		md, ms := dst, src
+		if s.mac == MACKeyed {
+			if dst != macBroadcast {
+				if set := &s.memo.mac[setMAC(dst)]; set[0].k == dst|memoValid {
+					md = set[0].v
+				} else {
+					md = s.mapMACMiss(dst, set)
+				}
+			}
+			if src != macBroadcast {
+				if set := &s.memo.mac[setMAC(src)]; set[0].k == src|memoValid {
+					ms = set[0].v
+				} else {
+					ms = s.mapMACMiss(src, set)
+				}
+			}
+		} else {
+			if dst != macBroadcast {
+				md = 0
+			}
+			if src != macBroadcast {
+				ms = 0
+			}
+		}
+		binary.BigEndian.PutUint64(m[0:8], md<<16|ms>>32)
+		binary.BigEndian.PutUint32(m[8:12], uint32(ms))
+	}
+	// The addresses and d, the difference they make, as rewriteFast.
 	var d uint16
 	if v6 {
 		h := (*[40]byte)(f[off : off+40])
-		a0, a1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
-		a2, a3 := binary.BigEndian.Uint64(h[24:32]), binary.BigEndian.Uint64(h[32:40])
-		k1 := w1 | memoValid>>32
-		e := &s.memo.head6[setHead6(w0, k1, a0, a1, a2, a3)]
-		if e.k0 != w0 || e.k1 != k1 || e.a0 != a0 || e.a1 != a1 || e.a2 != a2 || e.a3 != a3 {
-			s.head6Miss(e, w0, k1, a0, a1, a2, a3)
+		k0, k1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
+		k2, k3 := binary.BigEndian.Uint64(h[24:32]), binary.BigEndian.Uint64(h[32:40])
+		var m0, m1, m2, m3 uint64
+		if set := &s.memo.v6[set16(k0, k1)]; set[0].k0 == k0 && set[0].k1 == k1 {
+			m0, m1 = set[0].v0, set[0].v1
+		} else {
+			m0, m1 = s.map16Miss(k0, k1, set)
 		}
-		binary.BigEndian.PutUint64(m[0:8], e.v0)
-		binary.BigEndian.PutUint32(m[8:12], uint32(e.v1>>32))
-		binary.BigEndian.PutUint64(h[8:16], e.m0)
-		binary.BigEndian.PutUint64(h[16:24], e.m1)
-		binary.BigEndian.PutUint64(h[24:32], e.m2)
-		binary.BigEndian.PutUint64(h[32:40], e.m3)
-		d = uint16(e.v1)
+		if set := &s.memo.v6[set16(k2, k3)]; set[0].k0 == k2 && set[0].k1 == k3 {
+			m2, m3 = set[0].v0, set[0].v1
+		} else {
+			m2, m3 = s.map16Miss(k2, k3, set)
+		}
+		binary.BigEndian.PutUint64(h[8:16], m0)
+		binary.BigEndian.PutUint64(h[16:24], m1)
+		binary.BigEndian.PutUint64(h[24:32], m2)
+		binary.BigEndian.PutUint64(h[32:40], m3)
+		acc, c := bits.Add64(^k0, ^k1, 0)
+		acc, c = bits.Add64(acc, ^k2, c)
+		acc, c = bits.Add64(acc, ^k3, c)
+		acc, c = bits.Add64(acc, m0, c)
+		acc, c = bits.Add64(acc, m1, c)
+		acc, c = bits.Add64(acc, m2, c)
+		acc, c = bits.Add64(acc, m3, c)
+		acc, c = bits.Add64(acc, 0, c)
+		d = fold64(acc + c)
 	} else {
 		h := (*[20]byte)(f[off : off+20])
-		k1 := w1 | uint64(binary.BigEndian.Uint32(h[12:16]))
-		k2 := uint64(binary.BigEndian.Uint32(h[16:20])) | memoValid
-		e := &s.memo.head4[setHead4(w0, k1, k2)]
-		if e.k0 != w0 || e.k1 != k1 || e.k2 != k2 {
-			s.head4Miss(e, w0, k1, k2)
+		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
+		var m1, m2 uint32
+		if set := &s.memo.v4[set4(x1)]; set[0]>>32 == uint64(x1) {
+			m1 = uint32(set[0])
+		} else {
+			m1 = s.map4Miss(x1, set)
 		}
-		binary.BigEndian.PutUint64(m[0:8], e.v0)
-		binary.BigEndian.PutUint32(m[8:12], uint32(e.v1>>32))
-		binary.BigEndian.PutUint64(h[12:20], e.a)
-		d = uint16(e.v1)
+		if set := &s.memo.v4[set4(x2)]; set[0]>>32 == uint64(x2) {
+			m2 = uint32(set[0])
+		} else {
+			m2 = s.map4Miss(x2, set)
+		}
+		binary.BigEndian.PutUint32(h[12:16], m1)
+		binary.BigEndian.PutUint32(h[16:20], m2)
+		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
 		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
 	}
 	if at != 0 {
@@ -225,59 +270,6 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 		}
 	}
 	return keep
-}
-
-// head4Miss fills the header memo's entry e for the MACs and IPv4
-// addresses of key k0, k1, k2 (SanitizeDecoded's words: the frame's first
-// 8 bytes; the next 4, then the source address; the destination address
-// | memoValid) from the MAC and address memos, as macFast and rewriteFast
-// map them: the MAC mode applied to the destination then the source,
-// addr4 of the source then of the destination. The difference of the
-// addresses is the sum of ~m + m' over their 16-bit words (RFC 1624),
-// which the walk applies address by address to each checksum in turn;
-// applied at once the result is the same, because adjustSum depends on a
-// difference only modulo 0xffff.
-func (s *Sanitizer) head4Miss(e *head4Entry, k0, k1, k2 uint64) {
-	md, ms := s.macPair(k0, uint32(k1>>32))
-	x1, x2 := uint32(k1), uint32(k2)
-	m1, m2 := s.map4(x1), s.map4(x2)
-	d := fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
-	*e = head4Entry{k0: k0, k1: k1, k2: k2, v0: md, v1: uint64(ms)<<32 | uint64(d), a: uint64(m1)<<32 | uint64(m2)}
-}
-
-// head6Miss is head4Miss for IPv6 (k1's low bits hold memoValid>>32, a0
-// to a3 are the source and destination addresses): addr16 of the source,
-// then of the destination, the difference summed in 64-bit words with
-// end-around carry.
-func (s *Sanitizer) head6Miss(e *head6Entry, k0, k1, a0, a1, a2, a3 uint64) {
-	md, ms := s.macPair(k0, uint32(k1>>32))
-	m0, m1 := s.map16(a0, a1)
-	m2, m3 := s.map16(a2, a3)
-	acc, c := bits.Add64(^a0, ^a1, 0)
-	acc, c = bits.Add64(acc, ^a2, c)
-	acc, c = bits.Add64(acc, ^a3, c)
-	acc, c = bits.Add64(acc, m0, c)
-	acc, c = bits.Add64(acc, m1, c)
-	acc, c = bits.Add64(acc, m2, c)
-	acc, c = bits.Add64(acc, m3, c)
-	acc, c = bits.Add64(acc, 0, c)
-	d := fold64(acc + c) // no carry out: the add before left 0 or no carry
-	*e = head6Entry{k0: k0, k1: k1, a0: a0, a1: a1, a2: a2, a3: a3,
-		v0: md, v1: uint64(ms)<<32 | uint64(d), m0: m0, m1: m1, m2: m2, m3: m3}
-}
-
-// macPair applies the MAC mode to the 12 bytes at the start of a frame,
-// read as w0 (the first 8, big-endian) and w1 (the last 4), and returns
-// them mapped in the same form, as macFast does in place.
-func (s *Sanitizer) macPair(w0 uint64, w1 uint32) (uint64, uint32) {
-	if s.mac == MACKeep {
-		return w0, w1
-	}
-	var h [12]byte
-	binary.BigEndian.PutUint64(h[0:8], w0)
-	binary.BigEndian.PutUint32(h[8:12], w1)
-	s.macFast(&h)
-	return binary.BigEndian.Uint64(h[0:8]), binary.BigEndian.Uint32(h[8:12])
 }
 
 // rewriteFast rewrites a frame of the fast path: the MACs, the addresses

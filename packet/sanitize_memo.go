@@ -26,28 +26,10 @@ import (
 // A zero entry stands for a mapping that is right without being computed:
 // 0.0.0.0 and :: map to themselves (KeepReserved keeps them), and a MAC
 // entry holds a valid bit in its key.
-//
-// In front of them, the header memo remembers, for the frames of
-// SanitizeDecoded's path, the whole rewrite of a frame's MACs and IP addresses: the
-// two MACs and the two addresses mapped, and the ones' complement
-// difference the addresses make to the checksums. A link's packets come
-// in flows, whose packets carry the same four identifiers one way and
-// the same four the other way: one lookup then does the work of four
-// and of the checksum arithmetic. It is direct-mapped (a new header
-// replaces the old one in its slot), keyed by the whole of what it
-// maps (its key holds a valid bit), and filled from the
-// memos above, so it holds nothing they would not give. On the tiny
-// trace 78 % of the frames hit it (the others are a flow's first
-// packets, and headers that another replaced), and a hit costs about
-// half of the four lookups it spares:
-//
-//	IPv4: 8192 headers (384 KiB), IPv6: 4096 headers (384 KiB).
 const (
 	memo4Bits   = 13 // sets of IPv4 addresses
 	memo16Bits  = 12 // sets of IPv6 addresses
 	memoMACBits = 12 // sets of MAC addresses
-	head4Bits   = 13 // IPv4 headers
-	head6Bits   = 12 // IPv6 headers
 	memoValid   = 1 << 63
 )
 
@@ -56,32 +38,13 @@ type sanitizeMemo struct {
 	v4  *[1 << memo4Bits][2]uint64 // address<<32 | mapped
 	v6  *[1 << memo16Bits][2]memo16Entry
 	mac *[1 << memoMACBits][2]memoMACEntry
-	// head4 and head6 are the header memos (nil in a MemoAnonymizer),
-	// indexed by the top bits of setHead4 and setHead6.
-	head4 *[1 << head4Bits]head4Entry
-	head6 *[1 << head6Bits]head6Entry
-}
-
-// head4Entry is the rewrite of an Ethernet frame's MACs and IPv4
-// addresses: k0 is the frame's first 8 bytes, k1 the next 4 and the
-// source address, k2 the destination address | memoValid (big-endian
-// words); v0 and v1>>32 are the 12 bytes mapped, a the addresses
-// (source<<32 | destination), uint16(v1) the difference they make.
-type head4Entry struct{ k0, k1, k2, v0, v1, a uint64 }
-
-// head6Entry is head4Entry for IPv6: k1 holds a valid bit
-// (memoValid>>32) below the MAC bytes, a0…a3 the addresses and m0…m3
-// the addresses mapped.
-type head6Entry struct {
-	k0, k1, a0, a1, a2, a3 uint64
-	v0, v1, m0, m1, m2, m3 uint64
 }
 
 type memo16Entry struct{ k0, k1, v0, v1 uint64 }
 
 type memoMACEntry struct{ k, v uint64 } // k: address | memoValid
 
-// newSanitizeMemo allocates the memos (the MAC and header memos only with mac)
+// newSanitizeMemo allocates the memos (the MAC memo only with mac)
 // outside the Go heap (package tablemem: they would bring the next
 // collection closer) and returns the function that returns their memory,
 // for a cleanup of their owner.
@@ -93,10 +56,7 @@ func newSanitizeMemo(mac bool) (sanitizeMemo, func()) {
 	if mac {
 		macs, r := tablemem.Make[[2]memoMACEntry](1 << memoMACBits)
 		m.mac = (*[1 << memoMACBits][2]memoMACEntry)(macs)
-		h4, r4 := tablemem.Make[head4Entry](1 << head4Bits)
-		h6, r6 := tablemem.Make[head6Entry](1 << head6Bits)
-		m.head4, m.head6 = (*[1 << head4Bits]head4Entry)(h4), (*[1 << head6Bits]head6Entry)(h6)
-		releases = append(releases, r, r4, r6)
+		releases = append(releases, r)
 	}
 	return m, func() {
 		for _, r := range releases {
@@ -117,15 +77,6 @@ const (
 func set4(x uint32) uint32       { return (x * golden32) >> (32 - memo4Bits) }
 func set16(k0, k1 uint64) uint64 { return ((k0*golden64 ^ k1) * mix64c) >> (64 - memo16Bits) }
 func setMAC(x uint64) uint64     { return (x * golden64) >> (64 - memoMACBits) }
-
-// setHead4 and setHead6 index the header memos by a hash of an entry's
-// key.
-func setHead4(k0, k1, k2 uint64) uint64 {
-	return (((k0*golden64^k1)*mix64c ^ k2) * golden64) >> (64 - head4Bits)
-}
-func setHead6(k0, k1, a0, a1, a2, a3 uint64) uint64 {
-	return (((((k0*golden64^k1)*mix64c^a0)*golden64^a1)*mix64c ^ a2 ^ a3*golden64) * mix64c) >> (64 - head6Bits)
-}
 
 // map4 maps the IPv4 address x (big-endian) through the memo: a hit in
 // the set's first way here (the fast path repeats this check inline), anything
