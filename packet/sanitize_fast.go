@@ -9,7 +9,9 @@ import (
 // nearly all traffic when the payload is stripped: Ethernet with at most
 // one VLAN tag; an IPv4 header without options (not a later fragment) or
 // an IPv6 header without extension headers; TCP whose options are all
-// kept as they are, UDP that is not a tunnel, ICMP or ICMPv6 echo. It
+// kept as they are, UDP that is not a tunnel, ICMP or ICMPv6 echo, SCTP
+// (its common header; the decoder's fast path leaves SCTP to the parser,
+// so SanitizeDecoded does not take it). It
 // first checks that the frame is one of those, changing nothing, and
 // reports false otherwise: the general walk then runs. On true, the frame
 // is rewritten exactly as the general walk rewrites it (the same
@@ -95,6 +97,13 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 			return 0, false
 		}
 		keep = body + 8
+	case proto == ipSCTP:
+		// The common header; the chunks are payload. Its CRC32c
+		// covers no pseudo-header: no checksum to update.
+		if len(t) < 12 {
+			return 0, false
+		}
+		keep = body + 12
 	default:
 		return 0, false
 	}
@@ -334,12 +343,13 @@ func (s *Sanitizer) rewriteFast(f []byte, off, body int, proto uint8, v6 bool) {
 		binary.BigEndian.PutUint32(h[16:20], m2)
 		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
 		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
-		if proto == 1 {
-			return // ICMP: no pseudo-header
+		if proto == 1 || proto == ipSCTP {
+			return // ICMP, SCTP: no pseudo-header
 		}
 	}
 	// transportSum: the pseudo-header difference.
 	switch proto {
+	case ipSCTP:
 	case ipUDP:
 		p := (*[2]byte)(f[body+6 : body+8])
 		binary.BigEndian.PutUint16(p[:], adjustSumUDP(binary.BigEndian.Uint16(p[:]), d))

@@ -670,8 +670,9 @@ func TestSanitizeFastPath(t *testing.T) {
 		}
 	}
 	t.Logf("the fast path took %d frames, %d of them from the decoder's Summary", taken, takenDecoded)
-	if taken < 100 || takenDecoded < taken*9/10 {
-		t.Errorf("the fast path took %d frames, %d of them from the decoder's Summary: want at least 100, and 90 %% of them", taken, takenDecoded)
+	// SCTP is the fast path's but not the decoder's.
+	if taken < 100 || takenDecoded < taken*8/10 {
+		t.Errorf("the fast path took %d frames, %d of them from the decoder's Summary: want at least 100, and 80 %% of them", taken, takenDecoded)
 	}
 }
 
