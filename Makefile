@@ -10,7 +10,7 @@ FUZZTIME  ?= 30s
 # checks, and the lint must not change under a commit that did not change.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-meter-ab bench-keycost bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
+.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-meter-ab bench-keycost bench-keycpu bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
 
 all: build
 
@@ -109,6 +109,13 @@ bench-peers: deps
 bench-keycost: deps
 	bash bench/suite.sh
 	bash bench/keycost.sh
+
+# bench-keycpu: the same four runs in CPU time (user+sys), medians of
+# KEYCPU_RUNS (7) interleaved runs per trace (bench/keycpu.py; ~5 min on
+# a quiet machine). Targets: key <= 1.2x and key+w <= 1.3x the plain run.
+bench-keycpu: deps
+	bash bench/suite.sh
+	python3 bench/keycpu.py
 
 # bench-live: trafgen into a veth pair between two namespaces, at full
 # speed and fixed rates, 142- and 64-byte frames; tcpdump, softflowd and

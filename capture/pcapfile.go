@@ -101,21 +101,19 @@ func (p *PcapWriter) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
 // more than the record on small packets. The meter's packet sink calls it
 // for every packet written (capture/meter.RecordWriter).
 func (p *PcapWriter) WriteRecord(ts time.Time, length int, data []byte) error {
-	if ob := p.ob; ob != nil && len(data) <= length && ob.err == nil {
+	if ob := p.ob; ob != nil && ob.err == nil {
 		// The record in the buffer's free space, if it fits (the
 		// OutputBuffer's reserve, inline).
-		if end := ob.n + pcapRecordHeader + len(data); end <= len(ob.buf) {
+		n := len(data)
+		if b := ob.buf[ob.n:]; pcapRecordHeader+n <= len(b) && n <= length {
 			// The zero Time, which WritePacket writes as the current
 			// time, is Unix zeroTimeUnix, nanosecond 0.
 			if sec, nsec := ts.Unix(), ts.Nanosecond(); sec != zeroTimeUnix || nsec != 0 {
-				b := ob.buf[ob.n:end]
-				_ = b[15]
-				binary.LittleEndian.PutUint32(b[0:4], uint32(sec))
-				binary.LittleEndian.PutUint32(b[4:8], uint32(nsec))
-				binary.LittleEndian.PutUint32(b[8:12], uint32(len(data)))
-				binary.LittleEndian.PutUint32(b[12:16], uint32(length))
+				h := (*[pcapRecordHeader]byte)(b)
+				binary.LittleEndian.PutUint64(h[0:8], uint64(uint32(sec))|uint64(nsec)<<32)
+				binary.LittleEndian.PutUint64(h[8:16], uint64(uint32(n))|uint64(uint32(length))<<32)
 				copy(b[pcapRecordHeader:], data)
-				ob.n = end
+				ob.n += pcapRecordHeader + n
 				return nil
 			}
 		}

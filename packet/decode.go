@@ -159,6 +159,7 @@ func (d *Decoder) reset(ci *gopacket.CaptureInfo, s *Summary) {
 	s.HasPorts, s.SrcPort, s.DstPort, s.TCPFlags = false, 0, 0, 0
 	s.Fragment, s.FragOffset, s.MoreFragments, s.FragID = false, 0, false, 0
 	s.Truncated, s.Malformed = ci.CaptureLength < ci.Length, false
+	s.l3 = 0
 	s.rw.nAddr, s.rw.nSum, s.rw.full, s.rw.noSites = 0, 0, false, false
 }
 

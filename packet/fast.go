@@ -119,7 +119,7 @@ func (d *Decoder) fastIPv4(data []byte, off int, s *Summary) bool {
 		src = rw.addAddr(off+12, 4, roleSrc, hs)
 		dst = rw.addAddr(off+16, 4, roleDst, hs)
 	}
-	s.IPVersion = 4
+	s.IPVersion, s.l3 = 4, uint16(off)
 	*(*[4]byte)(s.Src[:4]) = [4]byte(ip[12:16]) // a 4-byte move; copy calls memmove
 	*(*[4]byte)(s.Dst[:4]) = [4]byte(ip[16:20])
 	s.IPLen = total
@@ -165,7 +165,7 @@ func (d *Decoder) fastIPv6(data []byte, off int, s *Summary) bool {
 		src = rw.addAddr(off+8, 16, roleSrc)
 		dst = rw.addAddr(off+24, 16, roleDst)
 	}
-	s.IPVersion = 6
+	s.IPVersion, s.l3 = 6, uint16(off)
 	s.Src = [16]byte(ip[8:24])
 	s.Dst = [16]byte(ip[24:40])
 	s.IPLen = 40 + plen

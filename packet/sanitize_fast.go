@@ -9,7 +9,9 @@ import (
 // nearly all traffic when the payload is stripped: Ethernet with at most
 // one VLAN tag; an IPv4 header without options (not a later fragment) or
 // an IPv6 header without extension headers; TCP whose options are all
-// kept as they are, UDP that is not a tunnel, ICMP or ICMPv6 echo. It
+// kept as they are, UDP that is not a tunnel, ICMP or ICMPv6 echo, SCTP
+// (its common header; the decoder's fast path leaves SCTP to the parser,
+// so SanitizeDecoded does not take it). It
 // first checks that the frame is one of those, changing nothing, and
 // reports false otherwise: the general walk then runs. On true, the frame
 // is rewritten exactly as the general walk rewrites it (the same
@@ -95,11 +97,194 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 			return 0, false
 		}
 		keep = body + 8
+	case proto == ipSCTP:
+		// The common header; the chunks are payload. Its CRC32c
+		// covers no pseudo-header: no checksum to update.
+		if len(t) < 12 {
+			return 0, false
+		}
+		keep = body + 12
 	default:
 		return 0, false
 	}
 
 	// The frame is one the fast path knows: rewrite it.
+	s.rewriteFast(f, off, body, proto, v6)
+	return keep, true
+}
+
+// SanitizeDecoded sanitizes, as Sanitize would, a frame that a Decoder
+// of the same link type has just decoded into sum (Decode or
+// DecodeSummary, the frame unchanged since) and returns keep, when the
+// frame is one of those nearly all traffic is made of (the Sanitizer's
+// fast path, which the decoder's fast path took: Ethernet, payload
+// stripped; see fast). Those it does not parse again: it starts from the
+// headers the decoder found and checks only what the sanitizer asks
+// beyond the decoder. For any other frame it returns 0 and leaves the
+// frame as it is: the caller then calls Sanitize. The meter decodes every
+// packet for its counters and flows before it sanitizes it.
+//
+// The rewrite is the fast path's without calls where the memos hit:
+// every value live across a call is spilled and reloaded (Go's calling
+// convention saves no register), which cost as much as the work on small
+// frames. With a sum that is not the frame's, the frame may come out
+// wrong (never read or written outside it).
+func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
+	off := int(sum.l3)
+	if uint(off-1) >= 18 || !sum.HasPorts || !s.fastOK {
+		// Not decoded by the decoder's fast path (off 0), more than
+		// one VLAN tag, no transport header (a later fragment has
+		// none); or not a frame fast takes. (The traced walk of the
+		// tests goes through Sanitize.)
+		return 0
+	}
+	v6 := sum.IPVersion == 6
+	body := off + 20
+	if v6 {
+		body = off + 40
+	}
+	tl := min(off+sum.IPLen, len(f)) - body // the transport's bytes
+	// at is the transport checksum's offset (0: none, ICMP), udp says
+	// it is UDP's.
+	var at int
+	udp := false
+	switch proto := sum.Proto; {
+	case proto == ipTCP:
+		if tl < 20 {
+			return 0
+		}
+		hl := int(f[body+12]>>4) * 4
+		if hl < 20 || hl > tl {
+			return 0 // the decoder took hl <= tl as well
+		}
+		// tcpOptionsKept, its commonest case (NOP, NOP, timestamps) here.
+		if hl != 20 && (hl != 32 || binary.BigEndian.Uint32(f[body+20:body+24]) != 0x0101080a) &&
+			!tcpOptionsKept(f[body+20:body+hl]) {
+			return 0
+		}
+		keep, at = body+hl, body+16
+	case proto == ipUDP:
+		if tl < 8 {
+			return 0
+		}
+		t := (*[8]byte)(f[body : body+8])
+		if l := binary.BigEndian.Uint16(t[4:6]); l != 0 && (l < 8 || l == 8 && tl > 8) {
+			return 0 // invalid, or bytes after an empty datagram
+		}
+		if p := binary.BigEndian.Uint16(t[2:4]); p == portVXLAN || p == portGeneve {
+			return 0
+		}
+		keep, at, udp = body+8, body+6, true
+	case proto == 1 && !v6:
+		if tl < 8 || f[body] != 0 && f[body] != 8 { // echo reply, request
+			return 0
+		}
+		keep = body + 8
+	case proto == ipICMPv6 && v6:
+		if tl < 8 || f[body] != 128 && f[body] != 129 { // echo request, reply
+			return 0
+		}
+		keep, at = body+8, body+2
+	default:
+		return 0
+	}
+
+	// macFast, its memo hits inline.
+	if s.mac != MACKeep {
+		m := (*[12]byte)(f[0:12])
+		w0, w1 := binary.BigEndian.Uint64(m[0:8]), binary.BigEndian.Uint32(m[8:12])
+		dst, src := w0>>16, (w0&0xffff)<<32|uint64(w1)
+		md, ms := dst, src
+		if s.mac == MACKeyed {
+			if dst != macBroadcast {
+				if set := &s.memo.mac[setMAC(dst)]; set[0].k == dst|memoValid {
+					md = set[0].v
+				} else {
+					md = s.mapMACMiss(dst, set)
+				}
+			}
+			if src != macBroadcast {
+				if set := &s.memo.mac[setMAC(src)]; set[0].k == src|memoValid {
+					ms = set[0].v
+				} else {
+					ms = s.mapMACMiss(src, set)
+				}
+			}
+		} else {
+			if dst != macBroadcast {
+				md = 0
+			}
+			if src != macBroadcast {
+				ms = 0
+			}
+		}
+		binary.BigEndian.PutUint64(m[0:8], md<<16|ms>>32)
+		binary.BigEndian.PutUint32(m[8:12], uint32(ms))
+	}
+	// The addresses and d, the difference they make, as rewriteFast.
+	var d uint16
+	if v6 {
+		h := (*[40]byte)(f[off : off+40])
+		k0, k1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
+		k2, k3 := binary.BigEndian.Uint64(h[24:32]), binary.BigEndian.Uint64(h[32:40])
+		var m0, m1, m2, m3 uint64
+		if set := &s.memo.v6[set16(k0, k1)]; set[0].k0 == k0 && set[0].k1 == k1 {
+			m0, m1 = set[0].v0, set[0].v1
+		} else {
+			m0, m1 = s.map16Miss(k0, k1, set)
+		}
+		if set := &s.memo.v6[set16(k2, k3)]; set[0].k0 == k2 && set[0].k1 == k3 {
+			m2, m3 = set[0].v0, set[0].v1
+		} else {
+			m2, m3 = s.map16Miss(k2, k3, set)
+		}
+		binary.BigEndian.PutUint64(h[8:16], m0)
+		binary.BigEndian.PutUint64(h[16:24], m1)
+		binary.BigEndian.PutUint64(h[24:32], m2)
+		binary.BigEndian.PutUint64(h[32:40], m3)
+		acc, c := bits.Add64(^k0, ^k1, 0)
+		acc, c = bits.Add64(acc, ^k2, c)
+		acc, c = bits.Add64(acc, ^k3, c)
+		acc, c = bits.Add64(acc, m0, c)
+		acc, c = bits.Add64(acc, m1, c)
+		acc, c = bits.Add64(acc, m2, c)
+		acc, c = bits.Add64(acc, m3, c)
+		acc, c = bits.Add64(acc, 0, c)
+		d = fold64(acc + c)
+	} else {
+		h := (*[20]byte)(f[off : off+20])
+		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
+		var m1, m2 uint32
+		if set := &s.memo.v4[set4(x1)]; set[0]>>32 == uint64(x1) {
+			m1 = uint32(set[0])
+		} else {
+			m1 = s.map4Miss(x1, set)
+		}
+		if set := &s.memo.v4[set4(x2)]; set[0]>>32 == uint64(x2) {
+			m2 = uint32(set[0])
+		} else {
+			m2 = s.map4Miss(x2, set)
+		}
+		binary.BigEndian.PutUint32(h[12:16], m1)
+		binary.BigEndian.PutUint32(h[16:20], m2)
+		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
+		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
+	}
+	if at != 0 {
+		p := (*[2]byte)(f[at : at+2])
+		if c := binary.BigEndian.Uint16(p[:]); udp {
+			binary.BigEndian.PutUint16(p[:], adjustSumUDP(c, d))
+		} else {
+			binary.BigEndian.PutUint16(p[:], adjustSum(c, d))
+		}
+	}
+	return keep
+}
+
+// rewriteFast rewrites a frame of the fast path: the MACs, the addresses
+// of the IP header at off and the checksums that cover them, the
+// transport's (proto) at body included, as the walk does.
+func (s *Sanitizer) rewriteFast(f []byte, off, body int, proto uint8, v6 bool) {
 	if s.mac != MACKeep { // macAt of the destination, then of the source
 		s.macFast((*[12]byte)(f[0:12]))
 	}
@@ -158,12 +343,13 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		binary.BigEndian.PutUint32(h[16:20], m2)
 		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
 		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
-		if proto == 1 {
-			return keep, true // ICMP: no pseudo-header
+		if proto == 1 || proto == ipSCTP {
+			return // ICMP, SCTP: no pseudo-header
 		}
 	}
 	// transportSum: the pseudo-header difference.
 	switch proto {
+	case ipSCTP:
 	case ipUDP:
 		p := (*[2]byte)(f[body+6 : body+8])
 		binary.BigEndian.PutUint16(p[:], adjustSumUDP(binary.BigEndian.Uint16(p[:]), d))
@@ -174,7 +360,6 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		p := (*[2]byte)(f[body+16 : body+18])
 		binary.BigEndian.PutUint16(p[:], adjustSum(binary.BigEndian.Uint16(p[:]), d))
 	}
-	return keep, true
 }
 
 // macFast applies the MAC mode (keyed or zero) to the destination and

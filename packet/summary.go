@@ -64,6 +64,13 @@ type Summary struct {
 	// decoded before the fault stay valid.
 	Malformed bool
 
+	// l3 is the offset of the IP header in the frame when the Decoder's
+	// fast path took it (an IPv4 header without options or an IPv6 header
+	// without extension headers, its transport decoded by hand), 0
+	// otherwise: Sanitizer.SanitizeDecoded starts from there instead of
+	// parsing the frame again.
+	l3 uint16
+
 	// rw records where the IP headers are in the frame, for Anonymize.
 	rw rewriteInfo
 }

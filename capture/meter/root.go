@@ -168,7 +168,7 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid meter configuration: %w", err)
 	}
-	m := &Meter{sinks: sinks, buf: make([]byte, 0, packet.DefaultSnaplen), publishedAt: math.MinInt64}
+	m := &Meter{sinks: sinks, publishedAt: math.MinInt64}
 	m.records, _ = sinks.Packets.(RecordWriter)
 	var err error
 	if m.decoder, err = packet.NewDecoder(linkType); err != nil {
@@ -251,6 +251,12 @@ func (m *Meter) emitFlow(r *flow.Record) {
 // packets it reads, sanitizes them in place instead.
 func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
 	if m.sanitizer != nil {
+		if m.buf == nil {
+			// Allocated on first use: Run, which sanitizes in place,
+			// never needs it, and 64 KiB more on the heap can bring a
+			// collection into a run that would have had none.
+			m.buf = make([]byte, 0, packet.DefaultSnaplen)
+		}
 		m.buf = append(m.buf[:0], data...)
 		data = m.buf
 	}
@@ -274,10 +280,15 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 	if m.sinks.Packets != nil {
 		capLen := ci.CaptureLength
 		if m.sanitizer != nil {
-			keep, res := m.sanitizer.Sanitize(data)
-			if res.Drop {
-				m.st.SanitizedDrops++
-				return
+			// The frames the decoder's fast path took are sanitized
+			// from its Summary; the others by Sanitize.
+			keep := m.sanitizer.SanitizeDecoded(data, s)
+			if keep == 0 {
+				var res packet.SanitizeResult
+				if keep, res = m.sanitizer.Sanitize(data); res.Drop {
+					m.st.SanitizedDrops++
+					return
+				}
 			}
 			data, capLen = data[:keep], keep
 		}
