@@ -475,20 +475,37 @@ type batch struct {
 // misses overlap), and then they are accounted in packet order, exactly
 // as one by one: the table, the counters, the sanitizer and the Packets
 // sink see the same packets in the same order.
+//
+// Preparing a batch adds work, which pays only when the flow table's index
+// no longer fits in the cache (flow.Table.Prefetching): until then each
+// packet is decoded and accounted in turn, as Run does.
 func (m *Meter) runBatch(b *batch, n int) {
 	n = min(n, batchSize)
-	if f := m.flows; f != nil {
+	if f := m.flows; f == nil || !f.Prefetching() {
 		for j := range n {
-			s := &b.sums[j]
-			m.decoder.DecodeSummary(b.data[j], &b.cis[j], s)
-			f.Prepare(s, &b.keys[j])
+			ci := &b.cis[j]
+			ts := ci.Timestamp.UnixNano()
+			if m.pausedAt(ts) {
+				continue
+			}
+			s := &m.summary
+			m.decoder.DecodeSummary(b.data[j], ci, s)
+			m.account(b.data[j], ci, s, nil)
+			m.unpublished++
+			if m.unpublished == publishEvery || ts >= m.publishedAt+publishGap {
+				m.publish()
+				m.publishedAt = ts
+			}
 		}
-		f.Fetch(b.keys[:n])
-	} else {
-		for j := range n {
-			m.decoder.DecodeSummary(b.data[j], &b.cis[j], &b.sums[j])
-		}
+		return
 	}
+	f := m.flows
+	for j := range n {
+		s := &b.sums[j]
+		m.decoder.DecodeSummary(b.data[j], &b.cis[j], s)
+		f.Prepare(s, &b.keys[j])
+	}
+	f.Fetch(b.keys[:n])
 	for j := range n {
 		ci := &b.cis[j]
 		ts := ci.Timestamp.UnixNano()

@@ -234,10 +234,109 @@ func (t *Table) Stats() Stats {
 // to the packet's timestamp (never backwards), exporting the flows that
 // timed out by then; an out-of-order packet is still counted in its flow,
 // whose Start and End stay the earliest and latest packet times. In steady
-// state Add does not allocate.
+// state Add does not allocate. (AddPrepared does the same for a packet
+// whose key was prepared ahead; Add keeps its own copy of the work, in one
+// function, for the packets added one at a time.)
 func (t *Table) Add(s *packet.Summary) {
-	var p Prepared
-	t.AddPrepared(s, &p)
+	if s.IPVersion == 0 {
+		t.stats.NonIP++
+		return
+	}
+	if s.Truncated {
+		t.stats.Truncated++
+	}
+	if s.Malformed {
+		t.stats.Malformed++
+	}
+	ts := s.Timestamp.UnixNano()
+	if ts > t.now {
+		// advance, with its first check here: nearly every packet moves
+		// the clock, and few reach a timeout.
+		if ts > t.checkAt {
+			t.advance(ts)
+		} else {
+			t.now = ts
+		}
+	}
+
+	// mk is the packet's key, then its index key.
+	// Field by field: a composite literal is built aside and copied, and
+	// reading back its small stores in 16-byte moves stalled the
+	// processor (store forwarding) for a third of Add's own time.
+	var mk Key
+	mk.Src = s.Src
+	mk.Dst = s.Dst
+	mk.VLAN, mk.Proto, mk.IPVersion = s.VLAN, s.Proto, s.IPVersion
+	var flags uint8
+	if s.Fragment {
+		sp, dp := t.fragmentPorts(s)
+		setPorts(&mk, sp, dp)
+	} else if s.HasPorts {
+		mk.SrcPort, mk.DstPort = s.SrcPort, s.DstPort
+	}
+	if s.Proto == protoTCP && s.HasPorts && (!s.Fragment || s.FragOffset == 0) {
+		flags = s.TCPFlags
+	}
+	dstPort := mk.DstPort
+	swapped := t.canonical(&mk)
+	h := t.index.hash(&mk)
+	i, ok := t.lookup(&mk, h)
+	var e *entry
+	if ok {
+		e = &t.slab[i]
+		switch {
+		case t.now-e.last > t.idleNs:
+			// The list walk in advance missed it (out-of-order times).
+			if !e.empty() {
+				t.exportRecord(i, EndIdleTimeout)
+			}
+			t.remove(i, h)
+			ok = false
+		case e.empty():
+			e.start = ts
+			t.pushBack(activeList, i)
+		case t.now-e.start > t.activeNs:
+			t.exportRecord(i, EndActiveTimeout)
+			t.resetRecord(i)
+			e.start = ts
+			t.pushBack(activeList, i)
+		}
+	}
+	if !ok {
+		i = t.create(h, &mk, swapped, dstPort, ts)
+		e = &t.slab[i]
+	}
+
+	var n uint64
+	if s.IPLen > 0 {
+		n = uint64(s.IPLen)
+	}
+	if swapped == e.swapped {
+		e.packets++
+		e.bytes += n
+		e.flags |= flags
+		e.finFwd = e.finFwd || flags&tcpFIN != 0
+	} else {
+		e.revPackets++
+		e.revBytes += n
+		e.revFlags |= flags
+		e.finRev = e.finRev || flags&tcpFIN != 0
+	}
+	if ts > e.last {
+		e.last = ts
+	}
+	if ts < e.start {
+		e.start = ts
+		t.checkAt = math.MinInt64
+	}
+	t.touch(i)
+	t.stats.Packets++
+	t.stats.Bytes += n
+
+	if flags&tcpRST != 0 || e.finFwd && (e.finRev || !t.biflow) {
+		t.exportRecord(i, EndOfFlow)
+		t.remove(i, h)
+	}
 }
 
 // Prepared is a packet's index key and hash, computed by Prepare ahead of
@@ -287,6 +386,13 @@ func (t *Table) Fetch(ps []Prepared) {
 		fetchSlots(x.slots, x.mask, ps)
 	}
 }
+
+// Prefetching says the index has outgrown the cache of a core (from
+// offHeapSlots, 1 MiB), where its slots miss often enough that preparing
+// a batch of packets and fetching their slots (Prepare, Fetch) before
+// adding them pays for the work it adds; a smaller index is mostly in
+// cache, and packets are better added one at a time.
+func (t *Table) Prefetching() bool { return len(t.index.slots) >= offHeapSlots }
 
 // keyOf fills p's key and hash for packet s; a fragment's ports are
 // srcPort and dstPort (fragmentPorts).
