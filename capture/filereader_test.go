@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcap"
 )
 
@@ -25,6 +26,32 @@ func readAll(t *testing.T, s *Source) []string {
 			return append(out, err.Error())
 		}
 		out = append(out, fmt.Sprintf("%d %d %d %x", ci.Timestamp.UnixNano(), ci.CaptureLength, ci.Length, data))
+	}
+}
+
+// readBatches is readAll through ReadPackets, with batches of 1 to 17
+// packets in turn; each batch is formatted after the call, so every
+// packet's data must still be valid then.
+func readBatches(t *testing.T, s *Source) []string {
+	t.Helper()
+	var out []string
+	cis := make([]gopacket.CaptureInfo, 17)
+	data := make([][]byte, len(cis))
+	for k := 0; ; k++ {
+		n, err := s.ReadPackets(cis[:1+k%len(cis)], data)
+		if err != nil {
+			if n != 0 {
+				t.Errorf("ReadPackets returned %d packets with error %v", n, err)
+			}
+			return append(out, err.Error())
+		}
+		if n < 1 || n > 1+k%len(cis) {
+			t.Fatalf("ReadPackets of %d returned %d packets", 1+k%len(cis), n)
+		}
+		for j := range n {
+			ci := &cis[j]
+			out = append(out, fmt.Sprintf("%d %d %d %x", ci.Timestamp.UnixNano(), ci.CaptureLength, ci.Length, data[j]))
+		}
 	}
 }
 
@@ -169,6 +196,25 @@ func TestFileReaderMatchesLibpcap(t *testing.T) {
 			}
 			if p := ours.Progress(); p != 100 && got[len(got)-1] == io.EOF.Error() {
 				t.Errorf("progress at the end %.1f, want 100", p)
+			}
+			// The same packets and final error in batches (the meter's
+			// read).
+			batched, err := OpenFile(f.path, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer batched.Close()
+			got = readBatches(t, batched)
+			if len(got) != len(want) {
+				t.Errorf("ReadPackets: %d packets, libpcap reads %d (last: %q, libpcap: %q)", len(got)-1, len(want)-1, got[len(got)-1], want[len(want)-1])
+			}
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Fatalf("ReadPackets: packet %d:\n got %.200s\nwant %.200s", i, got[i], want[i])
+				}
+			}
+			if p := batched.Progress(); p != 100 && got[len(got)-1] == io.EOF.Error() {
+				t.Errorf("ReadPackets: progress at the end %.1f, want 100", p)
 			}
 		})
 	}

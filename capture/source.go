@@ -394,6 +394,65 @@ func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 	return nil, fmt.Errorf("read packet: %w", err)
 }
 
+// ReadPackets reads up to len(cis) packets, the capture info of packet j
+// to cis[j] and its data to data[j] (data must be as long as cis), and
+// returns how many it read: at least one, or none and the error that
+// ReadPacket would return. Every packet's data stays valid, and the
+// caller's to modify, until the next call: from a pcap file the source
+// reads itself, it returns the records that are wholly in its buffer
+// (the meter decodes a batch of packets before it accounts them); from
+// any other source, one packet.
+func (s *Source) ReadPackets(cis []gopacket.CaptureInfo, data [][]byte) (int, error) {
+	if len(cis) == 0 {
+		return 0, nil
+	}
+	data = data[:len(cis)]
+	n := 0
+	if fr := s.file; fr != nil && !fr.closed.Load() {
+		// ReadPacket's common case, for as many records as are wholly in
+		// the buffer: nothing moves the buffer until the next call.
+		buf, r, w, read := fr.buf, fr.r, fr.w, s.read
+		for ; n < len(cis) && w-r >= pcapRecordHeader; n++ {
+			h := buf[r : r+pcapRecordHeader]
+			var sec, frac, caplen, length uint32
+			if fr.big {
+				sec, frac = binary.BigEndian.Uint32(h[0:]), binary.BigEndian.Uint32(h[4:])
+				caplen, length = binary.BigEndian.Uint32(h[8:]), binary.BigEndian.Uint32(h[12:])
+			} else {
+				sec, frac = binary.LittleEndian.Uint32(h[0:]), binary.LittleEndian.Uint32(h[4:])
+				caplen, length = binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:])
+			}
+			size := pcapRecordHeader + int(caplen)
+			if int(caplen) > fr.snaplen || w-r < size {
+				break
+			}
+			nsec := int64(frac)
+			if !fr.nanos {
+				nsec *= 1000
+			}
+			ci := &cis[n]
+			ci.Timestamp = time.Unix(int64(sec), nsec)
+			ci.CaptureLength, ci.Length = int(caplen), int(length)
+			if ci.InterfaceIndex != 0 || ci.AncillaryData != nil {
+				ci.InterfaceIndex, ci.AncillaryData = 0, nil
+			}
+			data[n] = buf[r+pcapRecordHeader : r+size : r+size]
+			r += size
+			read += int64(size)
+		}
+		fr.r, s.read = r, read
+		if n > 0 {
+			return n, nil
+		}
+	}
+	d, err := s.ReadPacket(&cis[0])
+	if err != nil {
+		return 0, err
+	}
+	data[0] = d
+	return 1, nil
+}
+
 // Progress is how far through a file source reading is, in percent (0 for
 // live sources and standard input). It is exact for pcap files and close
 // for pcapng, whose blocks carry a little more framing.

@@ -21,7 +21,9 @@ import (
 // through a meter fed directly and through a Prefetcher, with batches that
 // hold many packets, a few, or less than one (packets longer than a batch),
 // with and without a key and a packet sink: the written packets, flows,
-// counters and totals are the same.
+// counters and totals are the same. So are they when Run reads the
+// packets from a BatchReader (batchReader: batches of 1 to 17 packets),
+// decoding and preparing a batch before it accounts its packets.
 func TestPrefetcherMatchesRun(t *testing.T) {
 	files, err := filepath.Glob("../../packet/testdata/pcaps/*.pcap*")
 	if err != nil || len(files) == 0 {
@@ -72,6 +74,30 @@ func TestPrefetcherMatchesRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			want.stats = m.Stats()
+			t.Run(fmt.Sprintf("%s/key %v/BatchReader", filepath.Base(path), key), func(t *testing.T) {
+				var got result
+				m := build(&got)
+				br := &batchReader{sliceReader: sliceReader{pkts: pkts}}
+				if err := m.Run(context.Background(), br); err != nil {
+					t.Fatalf("Run() error:\n%+v", err)
+				}
+				if err := m.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				got.stats = m.Stats()
+				if br.batches == 0 {
+					t.Error("Run did not read through ReadPackets")
+				}
+				if !reflect.DeepEqual(got.w, want.w) {
+					t.Errorf("%d packets written from batches, %d one by one, or they differ", len(got.w.packets), len(want.w.packets))
+				}
+				if !reflect.DeepEqual(got.flows, want.flows) {
+					t.Errorf("%d flows from batches, %d one by one, or they differ", len(got.flows), len(want.flows))
+				}
+				if !reflect.DeepEqual(got.ctrs, want.ctrs) || got.stats != want.stats {
+					t.Errorf("counters or totals differ: %+v, want %+v", got.stats, want.stats)
+				}
+			})
 			for _, pc := range configs {
 				t.Run(fmt.Sprintf("%s/key %v/batch %d×%d", filepath.Base(path), key, pc.Batches, pc.BatchBytes), func(t *testing.T) {
 					var got result
@@ -104,6 +130,30 @@ func TestPrefetcherMatchesRun(t *testing.T) {
 			}
 		}
 	}
+}
+
+// batchReader is a sliceReader that is a BatchReader too: batches of 1 to
+// 17 packets in turn, each packet its own copy, valid until the next call.
+type batchReader struct {
+	sliceReader
+	batches int
+}
+
+func (r *batchReader) ReadPackets(cis []gopacket.CaptureInfo, data [][]byte) (int, error) {
+	want := min(len(cis), 1+r.batches%17)
+	r.batches++
+	n := 0
+	for ; n < want; n++ {
+		d, ci, err := r.ZeroCopyReadPacketData()
+		if err != nil {
+			if n == 0 {
+				return 0, err
+			}
+			break
+		}
+		data[n], cis[n] = d, ci
+	}
+	return n, nil
 }
 
 // scriptReader returns n packets of 100 bytes numbered in their first

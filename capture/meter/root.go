@@ -134,6 +134,7 @@ type Meter struct {
 	anon packet.Anonymizer
 
 	summary packet.Summary
+	batch   *batch      // Run's packets read ahead from a BatchReader
 	buf     []byte      // copy of the packet for Process to sanitize
 	rec     flow.Record // anonymized copy of an exported flow record
 	lastErr error       // first PacketWriter error, reported by Flush
@@ -270,12 +271,24 @@ func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
 func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 	s := &m.summary
 	m.decoder.DecodeSummary(data, ci, s)
+	m.account(data, ci, s, nil)
+}
+
+// account runs one decoded packet through the transforms: s is data's
+// Summary, and fk, when not nil, its flow key prepared by
+// flow.Table.Prepare (runBatch); the packet is then sanitized in place
+// (with a key) and given to the Packets sink.
+func (m *Meter) account(data []byte, ci *gopacket.CaptureInfo, s *packet.Summary, fk *flow.Prepared) {
 	m.count(s)
 	if m.counters != nil {
 		m.counters.Add(s)
 	}
 	if m.flows != nil {
-		m.flows.Add(s)
+		if fk != nil {
+			m.flows.AddPrepared(s, fk)
+		} else {
+			m.flows.Add(s)
+		}
 	}
 	if m.sinks.Packets != nil {
 		capLen := ci.CaptureLength
@@ -437,6 +450,71 @@ type PacketReader interface {
 	ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error)
 }
 
+// BatchReader is a Reader that can hand several packets at once (a
+// *capture.Source): ReadPackets reads up to len(cis) packets, the capture
+// info of packet j to cis[j] and its data to data[j], and returns how many
+// it read, at least one, or none and the error ZeroCopyReadPacketData
+// would return. Every packet's data must stay valid, and the meter's to
+// modify, until the next call. Run reads through it when r has it: it
+// decodes the packets of a batch and prepares their flow keys before it
+// accounts them one by one, in order (runBatch).
+type BatchReader interface {
+	Reader
+	ReadPackets(cis []gopacket.CaptureInfo, data [][]byte) (int, error)
+}
+
+// batchSize is the most packets Run reads, decodes and prepares ahead of
+// accounting them.
+const batchSize = 16
+
+// batch is Run's packets read ahead: packet j is data[j] with capture
+// info cis[j] (as ReadPackets wants them), decoded to sums[j], its flow
+// key prepared in keys[j] (as flow.Table.Fetch wants them).
+type batch struct {
+	cis  [batchSize]gopacket.CaptureInfo
+	data [batchSize][]byte
+	sums [batchSize]packet.Summary
+	keys [batchSize]flow.Prepared
+}
+
+// runBatch accounts the n packets of b, read by a BatchReader. The work of
+// one packet is a chain: its key, the key's hash, the flow table's index
+// slot (a cache miss on a large table) and the update, and the next
+// packet could not start before the last one ended. So the packets are
+// decoded and their flow keys prepared first, for the whole batch, the
+// flow table reads their index slots in one loop (flow.Table.Fetch: the
+// misses overlap), and then they are accounted in packet order, exactly
+// as one by one: the table, the counters, the sanitizer and the Packets
+// sink see the same packets in the same order.
+func (m *Meter) runBatch(b *batch, n int) {
+	n = min(n, batchSize)
+	if f := m.flows; f != nil {
+		for j := range n {
+			s := &b.sums[j]
+			m.decoder.DecodeSummary(b.data[j], &b.cis[j], s)
+			f.Prepare(s, &b.keys[j])
+		}
+		f.Fetch(b.keys[:n])
+	} else {
+		for j := range n {
+			m.decoder.DecodeSummary(b.data[j], &b.cis[j], &b.sums[j])
+		}
+	}
+	for j := range n {
+		ci := &b.cis[j]
+		ts := ci.Timestamp.UnixNano()
+		if m.pausedAt(ts) {
+			continue
+		}
+		m.account(b.data[j], ci, &b.sums[j], &b.keys[j])
+		m.unpublished++
+		if m.unpublished == publishEvery || ts >= m.publishedAt+publishGap {
+			m.publish()
+			m.publishedAt = ts
+		}
+	}
+}
+
 // Run feeds the meter from r until the source is exhausted (io.EOF, then it
 // returns nil), ctx is done (ctx's error), or reading fails. It does not
 // Flush: the caller decides whether the capture ends or only pauses.
@@ -456,6 +534,9 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 	var done atomic.Bool
 	stop := context.AfterFunc(ctx, func() { done.Store(true) })
 	defer stop()
+	if br, ok := r.(BatchReader); ok {
+		return m.runBatches(ctx, &done, br)
+	}
 	pr, _ := r.(PacketReader)
 	var (
 		ci   gopacket.CaptureInfo
@@ -483,6 +564,36 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 					m.publishedAt = ts
 				}
 			}
+		case errors.Is(err, packet.ErrTimeout):
+			m.publish()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !m.paused() {
+				m.Advance(time.Now())
+			}
+		case errors.Is(err, io.EOF):
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// runBatches is Run's loop for a BatchReader.
+func (m *Meter) runBatches(ctx context.Context, done *atomic.Bool, r BatchReader) error {
+	if m.batch == nil {
+		m.batch = new(batch)
+	}
+	b := m.batch
+	for {
+		if done.Load() {
+			return ctx.Err()
+		}
+		n, err := r.ReadPackets(b.cis[:], b.data[:])
+		switch {
+		case n > 0:
+			m.runBatch(b, n)
 		case errors.Is(err, packet.ErrTimeout):
 			m.publish()
 			if err := ctx.Err(); err != nil {

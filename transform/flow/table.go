@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/gimsproject/gims/packet"
 )
@@ -235,6 +236,91 @@ func (t *Table) Stats() Stats {
 // whose Start and End stay the earliest and latest packet times. In steady
 // state Add does not allocate.
 func (t *Table) Add(s *packet.Summary) {
+	var p Prepared
+	t.AddPrepared(s, &p)
+}
+
+// Prepared is a packet's index key and hash, computed by Prepare ahead of
+// the packet's AddPrepared. A meter that decodes a few packets ahead
+// prepares them all, has Fetch read the index slots and entries their
+// flows will need, then adds them in order: the cache misses that each
+// packet's Add otherwise waits for in turn (the key, its hash, the slot
+// and the entry are one chain of dependent work, with hundreds of
+// instructions of decoding between two packets' chains) then overlap. The
+// zero Prepared is "not prepared": AddPrepared computes the key itself,
+// as Add does.
+type Prepared struct {
+	mk      Key    // the packet's index key
+	h       uint64 // its hash
+	dstPort uint16 // the packet key's DstPort (see entry)
+	flags   uint8  // the TCP flags it adds
+	swapped bool   // canonical swapped the packet's key
+	ready   bool   // set by Prepare: the fields above are valid
+	// hint holds what Fetch's plain loads read (where it has no
+	// prefetch instruction), so that the compiler keeps them; nothing
+	// reads it back.
+	hint uint64
+}
+
+// Prepare computes p for packet s, ahead of AddPrepared(s, p): its index
+// key and hash. They do not depend on the table's state, except for
+// fragments, whose ports come from the fragment cache in packet order:
+// for those (and packets that are not IP) p is left not prepared.
+func (t *Table) Prepare(s *packet.Summary, p *Prepared) {
+	if s.IPVersion == 0 || s.Fragment {
+		p.ready = false
+		return
+	}
+	t.keyOf(s, p, 0, 0)
+}
+
+// Fetch starts reading the index slot of each packet of ps (prepared by
+// Prepare) as it is now, all at once, so that their cache misses overlap
+// instead of each packet's AddPrepared waiting for its own in turn: on
+// amd64 with a prefetch instruction per packet (fetchSlots), which the
+// processor does not wait for; elsewhere with plain loads whose values
+// are kept in Prepared.hint. Nothing is decided on what is read: flows
+// created or ended before a packet's AddPrepared change nothing, and a
+// packet not prepared reads a slot for nothing.
+func (t *Table) Fetch(ps []Prepared) {
+	if x := &t.index; x.n > 0 && len(ps) > 0 {
+		fetchSlots(x.slots, x.mask, ps)
+	}
+}
+
+// keyOf fills p's key and hash for packet s; a fragment's ports are
+// srcPort and dstPort (fragmentPorts).
+func (t *Table) keyOf(s *packet.Summary, p *Prepared, srcPort, dstPort uint16) {
+	// Field by field: a composite literal is built aside and copied, and
+	// reading back its small stores in 16-byte moves stalled the
+	// processor (store forwarding) for a third of Add's own time.
+	mk := &p.mk
+	mk.Src = s.Src
+	mk.Dst = s.Dst
+	mk.VLAN, mk.Proto, mk.IPVersion = s.VLAN, s.Proto, s.IPVersion
+	var flags uint8
+	if s.Fragment {
+		setPorts(mk, srcPort, dstPort)
+	} else if s.HasPorts {
+		mk.SrcPort, mk.DstPort = s.SrcPort, s.DstPort
+	} else {
+		mk.SrcPort, mk.DstPort = 0, 0
+	}
+	if s.Proto == protoTCP && s.HasPorts && (!s.Fragment || s.FragOffset == 0) {
+		flags = s.TCPFlags
+	}
+	p.flags = flags
+	p.dstPort = mk.DstPort
+	p.swapped = t.canonical(mk)
+	p.h = t.index.hash(mk)
+	p.ready = true
+}
+
+// AddPrepared is Add for a packet whose key Prepare computed into p (or
+// not: a zero p, or one Prepare left not prepared, is computed here).
+// Packets must be added in order, each once; p must have been prepared
+// for s by this table.
+func (t *Table) AddPrepared(s *packet.Summary, p *Prepared) {
 	if s.IPVersion == 0 {
 		t.stats.NonIP++
 		return
@@ -255,29 +341,17 @@ func (t *Table) Add(s *packet.Summary) {
 			t.now = ts
 		}
 	}
-
-	// mk is the packet's key, then its index key.
-	// Field by field: a composite literal is built aside and copied, and
-	// reading back its small stores in 16-byte moves stalled the
-	// processor (store forwarding) for a third of Add's own time.
-	var mk Key
-	mk.Src = s.Src
-	mk.Dst = s.Dst
-	mk.VLAN, mk.Proto, mk.IPVersion = s.VLAN, s.Proto, s.IPVersion
-	var flags uint8
-	if s.Fragment {
-		sp, dp := t.fragmentPorts(s)
-		setPorts(&mk, sp, dp)
-	} else if s.HasPorts {
-		mk.SrcPort, mk.DstPort = s.SrcPort, s.DstPort
+	if !p.ready {
+		// After the clock moved: a fragment's ports come from the
+		// fragment cache, which times out in packet time.
+		var sp, dp uint16
+		if s.Fragment {
+			sp, dp = t.fragmentPorts(s)
+		}
+		t.keyOf(s, p, sp, dp)
 	}
-	if s.Proto == protoTCP && s.HasPorts && (!s.Fragment || s.FragOffset == 0) {
-		flags = s.TCPFlags
-	}
-	dstPort := mk.DstPort
-	swapped := t.canonical(&mk)
-	h := t.index.hash(&mk)
-	i, ok := t.lookup(&mk, h)
+	mk, h, swapped, flags := &p.mk, p.h, p.swapped, p.flags
+	i, ok := t.lookup(mk, h)
 	var e *entry
 	if ok {
 		e = &t.slab[i]
@@ -300,7 +374,7 @@ func (t *Table) Add(s *packet.Summary) {
 		}
 	}
 	if !ok {
-		i = t.create(h, &mk, swapped, dstPort, ts)
+		i = t.create(h, mk, swapped, p.dstPort, ts)
 		e = &t.slab[i]
 	}
 
@@ -679,3 +753,10 @@ func (t *Table) touch(i int32) {
 	t.links[tail][lruList].next = i
 	ls.tail = i
 }
+
+// fetchSlots (amd64 assembly) reads Prepared.h at offset 40 of a
+// 64-byte Prepared.
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(Prepared{}.h)-40]
+	_ = [1]struct{}{}[unsafe.Sizeof(Prepared{})-64]
+)
