@@ -93,6 +93,17 @@ func (b *OutputBuffer) Write(p []byte) (nn int, err error) {
 	return nn, nil
 }
 
+// Direct returns the buffer, a pointer to the count of its bytes in use
+// and whether it may be appended to, for a writer that fills it itself
+// (the meter's direct record path: meter.RecordBuffer, which
+// capture/output keeps): bytes written at buf[*n:] and counted in *n are
+// written out by the next Flush, like those of Write. The buffer is the
+// same for the OutputBuffer's life (Reset keeps it). ok is false after a
+// write error: the bytes must then go through Write, which returns it.
+func (b *OutputBuffer) Direct() (buf []byte, n *int, ok bool) {
+	return b.buf, &b.n, b.err == nil
+}
+
 // reserve returns the next n bytes of the buffer, counted as written, for
 // the caller to fill; it flushes the buffer first if they do not fit. It
 // returns nil, and reserves nothing, after an error or when n is more

@@ -7,6 +7,7 @@ package meter
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,55 @@ type Sinks struct {
 	// Flows receives each exported flow; the record is only valid during
 	// the call.
 	Flows func(*flow.Record)
+	// Records, when not nil, is the Packets sink's buffer, which the
+	// meter appends packet records to itself (see RecordBuffer).
+	Records *RecordBuffer
+}
+
+// RecordBuffer is the buffer of the pcap file the Packets sink writes,
+// which the meter fills itself: the call through the sink's interface,
+// its checks for rotation and the pcap writer's call cost more than the
+// record on small packets (~100 instructions a packet). Its owner (the
+// Packets sink's: capture/output) keeps it current. When Buf is not nil,
+// the meter writes a packet's record (a nanosecond pcap record header,
+// then the bytes, as capture.PcapWriter.WriteRecord writes it) at
+// Buf[*N:] and adds its length to *N if it fits (and the packet is one
+// WriteRecord would take so: a capture length at most the wire length, a
+// timestamp that is not the zero Time); any other packet goes to the
+// Packets sink. The owner sets Buf to nil whenever a record must go
+// through the sink: before the file's first record, when a part is to be
+// closed or opened, when parts are cut by size, after a write error.
+type RecordBuffer struct {
+	Buf []byte
+	N   *int
+}
+
+// pcapRecordHeader is the length of a pcap record header.
+const pcapRecordHeader = 16
+
+// zeroTimeUnix is the Unix time of the zero time.Time, which a pcap
+// writer writes as the current time (not the meter's to do).
+const zeroTimeUnix = -62135596800
+
+// append writes the record of data, captured at ts with the wire length
+// length, to b's buffer and tells whether it did (it fits and the record
+// is one to write here); b.Buf is not nil.
+func (b *RecordBuffer) append(ts time.Time, length int, data []byte) bool {
+	n := len(data)
+	r := b.Buf[*b.N:]
+	if pcapRecordHeader+n > len(r) || n > length {
+		return false
+	}
+	sec, nsec := ts.Unix(), ts.Nanosecond()
+	if sec == zeroTimeUnix && nsec == 0 {
+		return false
+	}
+	h := (*[pcapRecordHeader]byte)(r)
+	binary.LittleEndian.PutUint64(h[0:8], uint64(uint32(sec))|uint64(nsec)<<32)
+	binary.LittleEndian.PutUint64(h[8:16], uint64(uint32(n))|uint64(uint32(length))<<32)
+	copy(r[pcapRecordHeader:], data)
+	*b.N += pcapRecordHeader + n
+	return true
 }
 
 // Stats are the meter's running totals. They may be read while the meter
@@ -129,6 +179,8 @@ type Meter struct {
 	sanitizer *packet.Sanitizer
 	// records is the Packets sink as a RecordWriter, if it is one.
 	records RecordWriter
+	// direct is the Packets sink's buffer (Sinks.Records), or nil.
+	direct *RecordBuffer
 	// anon maps the addresses of exported flow records (a key); nil
 	// leaves them as captured.
 	anon packet.Anonymizer
@@ -170,6 +222,9 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 	}
 	m := &Meter{sinks: sinks, publishedAt: math.MinInt64}
 	m.records, _ = sinks.Packets.(RecordWriter)
+	if sinks.Packets != nil {
+		m.direct = sinks.Records
+	}
 	var err error
 	if m.decoder, err = packet.NewDecoder(linkType); err != nil {
 		return nil, fmt.Errorf("meter: %w", err)
@@ -291,6 +346,9 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 				}
 			}
 			data, capLen = data[:keep], keep
+		}
+		if d := m.direct; d != nil && d.Buf != nil && capLen == len(data) && d.append(ci.Timestamp, ci.Length, data) {
+			return
 		}
 		var err error
 		if m.records != nil && capLen == len(data) {

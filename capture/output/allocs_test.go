@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 
 	"github.com/gimsproject/gims/capture/meter"
 )
@@ -37,5 +38,37 @@ func TestRotationAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per packet and flow, want 0", allocs)
+	}
+}
+
+// TestDirectAllocs checks that the meter's direct path into the pcap
+// buffer costs no allocation per packet, across the parts of a rotation
+// by time (a part every 100 packets).
+func TestDirectAllocs(t *testing.T) {
+	cfg := files(t.TempDir())
+	cfg.Counters, cfg.Flows = "", ""
+	cfg.RotateEvery = 100 * time.Millisecond
+	w := openWriter(t, cfg)
+	defer w.Close()
+	m, err := meter.New(meter.DefaultConfiguration(), layers.LinkTypeEthernet, w.Sinks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 80)
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		w.Advance(at)
+		m.Process(data, gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(data), Length: len(data)})
+		i++
+	})
+	// A new part's file and writer are allocations of their own, once
+	// per 100 packets: AllocsPerRun's average is a whole number, and
+	// they do not make one.
+	if allocs != 0 {
+		t.Errorf("%.0f allocations per packet, want 0", allocs)
+	}
+	if w.direct.Buf == nil {
+		t.Error("the direct path is off in the middle of a part")
 	}
 }

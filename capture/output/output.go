@@ -127,6 +127,9 @@ type Writer struct {
 
 	pcap  series
 	pcapW *capture.PcapWriter
+	// direct is the pcap buffer the meter appends records to itself
+	// (Sinks.Records), kept current by syncDirect.
+	direct meter.RecordBuffer
 
 	ipfix     series
 	fileExp   *ipfix.Exporter
@@ -170,6 +173,7 @@ func (w *Writer) Sinks() meter.Sinks {
 	var s meter.Sinks
 	if w.cfg.Pcap != "" {
 		s.Packets = packetSink{w}
+		s.Records = &w.direct
 	}
 	if w.cfg.Counters != "" {
 		s.Counters = w.writeCounters
@@ -246,6 +250,7 @@ func (r resultFile) Write(p []byte) (int, error) {
 func (w *Writer) fail(err error) {
 	if w.failed == nil {
 		w.failed = err
+		w.syncDirect()
 		w.deps.Report(err)
 	}
 }
@@ -356,7 +361,9 @@ type packetSink struct{ w *Writer }
 
 func (p packetSink) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
 	p.next()
-	return p.w.pcapW.WritePacket(ci, data)
+	err := p.w.pcapW.WritePacket(ci, data)
+	p.w.syncDirect()
+	return err
 }
 
 // WriteRecord is WritePacket of data with the capture length len(data)
@@ -365,7 +372,28 @@ func (p packetSink) WriteRecord(ts time.Time, length int, data []byte) error {
 	if w := p.w; w.cfg.RotateBytes > 0 || w.pcap.between || !w.pcap.records {
 		p.next()
 	}
-	return p.w.pcapW.WriteRecord(ts, length, data)
+	err := p.w.pcapW.WriteRecord(ts, length, data)
+	p.w.syncDirect()
+	return err
+}
+
+// syncDirect points the meter's direct path (Sinks.Records) at the pcap
+// buffer when the next record may go there without the sink: the current
+// part is open and holds a record, parts are not cut by size (the sink
+// checks the size before every record), and no write failed. Otherwise
+// it turns the path off, and the next packet goes through the sink,
+// which opens, closes or fails as it does for every record, and calls
+// syncDirect again. Every change of those conditions calls it: the
+// sink's writes, the end of a part, Flush, Close and a failure.
+func (w *Writer) syncDirect() {
+	w.direct.Buf = nil
+	if w.failed != nil || w.closed || w.cfg.RotateBytes > 0 || w.pcapW == nil ||
+		w.pcap.between || !w.pcap.records || w.pcap.buf == nil {
+		return
+	}
+	if buf, n, ok := w.pcap.buf.Direct(); ok {
+		w.direct.Buf, w.direct.N = buf, n
+	}
 }
 
 // next makes the pcap part ready for one more record: a new part when
@@ -431,6 +459,7 @@ func (w *Writer) Flush() {
 		if err := w.pcap.buf.Flush(); err != nil {
 			w.deps.Report(fmt.Errorf("unable to write packets: %w", err))
 		}
+		w.syncDirect()
 	}
 }
 
@@ -457,6 +486,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	w.syncDirect()
 	var errs []error
 	if w.fileExp != nil && !w.ipfix.between {
 		// Closing the file transport flushes the IPFIX buffer.

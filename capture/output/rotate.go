@@ -128,6 +128,7 @@ func (w *Writer) endPcap() {
 	if w.failed == nil && w.closePart(&w.pcap) {
 		w.pcap.between = true
 	}
+	w.syncDirect()
 }
 
 // openPcap opens the next pcap part, with its file header.

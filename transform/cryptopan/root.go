@@ -118,9 +118,12 @@ type blockEncrypter interface {
 	Encrypt(dst, src []byte)
 }
 
-// scratch is the AES input and output block of one computation.
+// scratch is the AES input and output blocks of one computation: one
+// pair (otpBit), and one per bit of a 64-bit word (otpWord, which
+// encrypts them all before it reads any).
 type scratch struct {
-	in, out [aes.BlockSize]byte
+	in, out   [aes.BlockSize]byte
+	ins, outs [64][aes.BlockSize]byte
 }
 
 // New returns a Cipher for a 32-byte Crypto-PAn key, with the cache sizes of
@@ -234,7 +237,81 @@ func (c *Cipher) AnonymizeAddr(a netip.Addr) netip.Addr {
 // differ (and bit 0) take an AES block; each of the others repeats the bit
 // before it (computed here, or for a prefix by an earlier call, in
 // ohi:olo), and whole runs of them are set at once.
+//
+// The blocks of a range within one 64-bit word (all the callers' ranges)
+// are encrypted by otpWord, one after another before any bit is read.
 func (c *Cipher) otpBits(s *scratch, hi, lo, ohi, olo uint64, from, to int) (uint64, uint64) {
+	switch {
+	case from >= to:
+		return ohi, olo
+	case to <= 64:
+		return ohi | c.otpWord(s, hi, lo, ohi, olo, from, to), olo
+	case from >= 64:
+		return ohi, olo | c.otpWord(s, hi, lo, ohi, olo, from, to)
+	}
+	return c.otpBitsLoop(s, hi, lo, ohi, olo, from, to)
+}
+
+// otpWord returns bits from to to-1 of the one-time pad of hi:lo, as
+// otpBits computes them, in their places of the 64-bit word they are in
+// (hi when to <= 64, lo when from >= 64; the range is within one), the
+// others 0. It lists the bits that take a block first, then builds and
+// encrypts every block, then reads them: the blocks are independent, and
+// with no branch on their results between them the processor works on
+// several at once, where otpBitsLoop's branches on each bit (half of them
+// mispredicted) made it wait for each block in turn.
+func (c *Cipher) otpWord(s *scratch, hi, lo, ohi, olo uint64, from, to int) uint64 {
+	dhi, dlo := hi^c.padHi, lo^c.padLo // where address and pad differ
+	// need has bit j (0 the most significant) set when bit base+j takes
+	// a block: bit 0, or bit i-1 of the address and the pad differ.
+	base, word, pad, need := 0, hi, c.padHi, dhi>>1|1<<63
+	if from >= 64 {
+		base, word, pad, need = 64, lo, c.padLo, dlo>>1|dhi<<63
+	}
+	a, b := from-base, to-base
+	span := ^uint64(0) >> uint(a) &^ (^uint64(0) >> uint(b)) // bits a to b-1
+	need &= span
+	n := 0
+	for t := need; t != 0; n++ {
+		j := bits.LeadingZeros64(t)
+		t &^= 1 << (63 - uint(j))
+		m := ^uint64(0) >> uint(j) // the bits that come from the pad
+		w := word&^m | pad&m
+		in := &s.ins[n]
+		if base == 0 {
+			binary.BigEndian.PutUint64(in[:8], w)
+			binary.BigEndian.PutUint64(in[8:], c.padLo)
+		} else {
+			binary.BigEndian.PutUint64(in[:8], hi)
+			binary.BigEndian.PutUint64(in[8:], w)
+		}
+		c.block.Encrypt(s.outs[n][:], in[:])
+	}
+	// Bit a-1's value runs up to the first block's bit; each block's up
+	// to the next.
+	var out, cur uint64
+	if from > 0 {
+		cur = bit128(ohi, olo, from-1)
+	}
+	run := span // bits from the run's start to b-1
+	k := 0
+	for t := need; ; k++ {
+		next := uint64(0) // bits from the next block's on
+		if t != 0 {
+			j := bits.LeadingZeros64(t)
+			t &^= 1 << (63 - uint(j))
+			next = ^uint64(0) >> uint(j)
+		}
+		out |= run &^ next & -cur
+		if next == 0 {
+			return out
+		}
+		run, cur = next&span, uint64(s.outs[k][0]>>7)
+	}
+}
+
+// otpBitsLoop is otpBits bit by bit, for a range across both words.
+func (c *Cipher) otpBitsLoop(s *scratch, hi, lo, ohi, olo uint64, from, to int) (uint64, uint64) {
 	dhi, dlo := hi^c.padHi, lo^c.padLo // where address and pad differ
 	var cur uint64                     // the bit before i
 	if from > 0 {
