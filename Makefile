@@ -10,7 +10,7 @@ FUZZTIME  ?= 30s
 # checks, and the lint must not change under a commit that did not change.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-meter-ab bench-keycost bench-keycpu bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
+.PHONY: all build test test-norace deps fmt vet tidy lint bench suite bench-meter-ab pgo bench-keycost bench-keycpu bench-live bench-peers bench-flowquery load scale abuse fuzz demo clean
 
 all: build
 
@@ -97,6 +97,12 @@ demo: build
 # BEFORE=path/to/gims-capd is required; AB_RUNS, BENCH_SUITE as there.
 bench-meter-ab: deps
 	python3 bench/meter-ab.py
+
+# pgo regenerates cmd/gims-capd/default.pgo, the profile `go build` uses
+# to optimize gims-capd (bench/pgo.sh: BenchmarkTrace over the trace suite;
+# BENCH_SUITE_DIR as there). Run it after changing the per-packet path.
+pgo: deps
+	bash bench/pgo.sh
 
 # bench-peers times the offline meter against softflowd, nfpcapd and
 # pmacctd on the same trace (bench/peers.sh installs them when missing).
