@@ -3,7 +3,6 @@ package am
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"reflect"
 	"testing"
 	"time"
@@ -17,16 +16,7 @@ import (
 // own, and a deleted experiment is not found.
 func TestExperimentCopies(t *testing.T) {
 	ctx := context.Background()
-	store, cfg := newTestStore(t)
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	m, err := New(cfg, Dependencies{DB: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateDevice(ctx, db.Device{Name: "tap", Hostname: "127.0.0.1", Port: 9, Token: "t",
-		Interfaces: []string{"lo"}, Created: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	m, store := newManagerWithTap(t, nil, "lo")
 	id, err := store.CreateExperiment(ctx, db.Experiment{Name: "a", Owner: "alice", State: StateInstantiated,
 		Devices: []db.Pairing{{Device: "tap", Interface: "lo"}}, Key: []byte{1, 2, 3}, Created: time.Now()})
 	if err != nil {

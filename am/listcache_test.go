@@ -2,7 +2,6 @@ package am
 
 import (
 	"context"
-	"log/slog"
 	"reflect"
 	"testing"
 	"time"
@@ -41,18 +40,8 @@ func listFromDatabase(t *testing.T, m *Manager, p Principal) []amapi.ExperimentS
 // statuses, a deletion, a write of any experiment (a device's).
 func TestListKeptMatchesDatabase(t *testing.T) {
 	ctx := context.Background()
-	store, cfg := newTestStore(t)
-	cfg.Logger = slog.New(slog.DiscardHandler)
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	cfg.Now = func() time.Time { return now }
-	m, err := New(cfg, Dependencies{DB: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateDevice(ctx, db.Device{Name: "tap", Hostname: "127.0.0.1", Port: 9, Token: "t",
-		Interfaces: []string{"lo", "eth0"}, Created: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	m, store := newManagerWithTap(t, func(cfg *Configuration) { cfg.Now = func() time.Time { return now } }, "lo", "eth0")
 	users := []Principal{{Name: "root", Role: RoleAdmin}, {Name: "alice", Role: RoleExperimenter}, {Name: "bob", Role: RoleExperimenter}}
 	var ids []int64
 	create := func(owner, name string) {

@@ -2,7 +2,6 @@ package am
 
 import (
 	"context"
-	"log/slog"
 	"reflect"
 	"testing"
 	"time"
@@ -38,16 +37,7 @@ func TestKeptStatusesBounded(t *testing.T) {
 // of running experiments, under a new stamp, the rest unchanged.
 func TestStatusKeptAcrossOtherExperiments(t *testing.T) {
 	ctx := context.Background()
-	store, cfg := newTestStore(t)
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	m, err := New(cfg, Dependencies{DB: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.CreateDevice(ctx, db.Device{Name: "tap", Hostname: "127.0.0.1", Port: 9, Token: "t",
-		Interfaces: []string{"lo"}, Created: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	m, store := newManagerWithTap(t, nil, "lo")
 	admin := Principal{Name: "root", Role: RoleAdmin}
 	create := func(name string) int64 {
 		id, err := m.CreateExperiment(ctx, admin, amapi.CreateRequest{Name: name, Devices: []string{"tap:lo"}})
