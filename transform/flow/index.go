@@ -62,15 +62,7 @@ func wymix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-// hash hashes the 40 bytes of k with three of wyhash's multiply-folds:
-// the two addresses are mixed independently (the processor runs both
-// multiplies at once), then folded together with the ports, VLAN,
-// protocol and version. wyhash's own 40-byte path chains four dependent
-// multiplies, and the hash sits on every packet's path from its key to
-// its index slot, which the table's time waits on. Every input word goes
-// through a full 64×64 → 128-bit multiply with a seeded or constant
-// operand, so keys that differ in a few low bits (clustered addresses,
-// sequential ports) still land far apart (TestIndexSpreadsClusteredKeys).
+// hash hashes the 40 bytes of k the way wyhash hashes a 40-byte string.
 func (x *flowIndex) hash(k *Key) uint64 {
 	a := binary.LittleEndian.Uint64(k.Src[0:8])
 	b := binary.LittleEndian.Uint64(k.Src[8:16])
@@ -78,9 +70,10 @@ func (x *flowIndex) hash(k *Key) uint64 {
 	d := binary.LittleEndian.Uint64(k.Dst[8:16])
 	e := uint64(k.SrcPort) | uint64(k.DstPort)<<16 | uint64(k.VLAN)<<32 |
 		uint64(k.Proto)<<48 | uint64(k.IPVersion)<<56
-	hs := wymix(a^wyp1, b^x.seed)
-	hd := wymix(c^wyp2, d^x.seed^wyp0)
-	return wymix(hs^e^wyp3, hd^wyp1)
+	h := wymix(a^wyp1, b^x.seed)
+	h = wymix(c^wyp2, d^h)
+	h = wymix(e^wyp3, h^wyp0)
+	return wymix(h^wyp1, 40^wyp0)
 }
 
 // slotTag is the part of a hash kept in a slot.
