@@ -46,6 +46,7 @@ func (m *Manager) DeleteExperiment(ctx context.Context, p Principal, id int64) (
 	}
 	m.pullMu.Lock()
 	delete(m.lastPull, id)
+	delete(m.pullLocks, id)
 	m.pullMu.Unlock()
 	m.forgetStatus(id)
 	m.log.Info("experiment deleted", "experiment", id, "by", p.Name)

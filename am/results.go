@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gimsproject/gims/amapi"
@@ -339,6 +340,7 @@ func validFileName(name string) bool {
 // file that the device lists as complete never changes again: once its
 // copy has its size, it is not fetched again.
 func (m *Manager) pull(ctx context.Context, e *db.Experiment) error {
+	defer m.pullLock(e.ID)()
 	local, err := m.db.ResultFiles(ctx, e.ID)
 	if err != nil {
 		return err
@@ -414,6 +416,21 @@ func (m *Manager) pullPair(ctx context.Context, id int64, c *deviceapi.Client, p
 		out = append(out, db.ResultFile{Position: pair.Position, Name: f.Name, Size: size, Path: path, Pulled: m.cfg.Now()})
 	}
 	return out, nil
+}
+
+// pullLock takes experiment id's pull lock and returns its release: the
+// pulls of one experiment (the monitor's, the final one, a caller's) run
+// one after the other, each reading the copies the one before recorded.
+func (m *Manager) pullLock(id int64) (unlock func()) {
+	m.pullMu.Lock()
+	l, ok := m.pullLocks[id]
+	if !ok {
+		l = new(sync.Mutex)
+		m.pullLocks[id] = l
+	}
+	m.pullMu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // overlap is how many bytes of a copy's end an incremental pull asks for

@@ -189,6 +189,10 @@ type Manager struct {
 	// lastPull is when each experiment's files were last pulled.
 	pullMu   sync.Mutex
 	lastPull map[int64]time.Time
+	// pullLocks holds, per experiment, the lock its pulls take: two pulls
+	// of one experiment at once would both fetch a part that had just
+	// become complete (pullLock).
+	pullLocks map[int64]*sync.Mutex
 	// pullsBeside are the experiments whose pull runs beside the
 	// monitor (pullBeside).
 	pullsBeside map[int64]bool
@@ -265,6 +269,7 @@ func New(cfg Configuration, deps Dependencies) (*Manager, error) {
 		authCache:   make(map[string]cachedLogin),
 		throttle:    newThrottle(),
 		lastPull:    make(map[int64]time.Time),
+		pullLocks:   make(map[int64]*sync.Mutex),
 		pullsBeside: make(map[int64]bool),
 		keys:        seal.New(filepath.Join(cfg.DataDir, seal.KeyFile)),
 	}
