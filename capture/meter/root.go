@@ -186,6 +186,9 @@ type Meter struct {
 	anon packet.Anonymizer
 
 	summary packet.Summary
+	// late says Run hands packets to the flow table one packet late
+	// (flow.Table.AddLate).
+	late    bool
 	buf     []byte      // copy of the packet for Process to sanitize
 	rec     flow.Record // anonymized copy of an exported flow record
 	lastErr error       // first PacketWriter error, reported by Flush
@@ -330,7 +333,11 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 		m.counters.Add(s)
 	}
 	if m.flows != nil {
-		m.flows.Add(s)
+		if m.late {
+			m.flows.AddLate(s)
+		} else {
+			m.flows.Add(s)
+		}
 	}
 	if m.sinks.Packets != nil {
 		capLen := ci.CaptureLength
@@ -459,6 +466,16 @@ func (m *Meter) pausedAt(ts int64) bool {
 	return ts >= w.from && (w.until == 0 || ts < w.until)
 }
 
+// endRun ends Run: the flow table adds the packet AddLate left pending,
+// later packets are added at once (Process), and the totals are published.
+func (m *Meter) endRun() {
+	if m.late {
+		m.flows.Sync()
+		m.late = false
+	}
+	m.publish()
+}
+
 // Stats returns the running totals.
 func (m *Meter) Stats() Stats {
 	return Stats{
@@ -499,8 +516,9 @@ type PacketReader interface {
 // returns nil), ctx is done (ctx's error), or reading fails. It does not
 // Flush: the caller decides whether the capture ends or only pauses.
 func (m *Meter) Run(ctx context.Context, r Reader) error {
-	// Whatever ends the run, Stats gets the totals.
-	defer m.publish()
+	// Whatever ends the run, the flow table adds the packet it has
+	// pending and Stats gets the totals.
+	defer m.endRun()
 	// The context is checked before the first packet, then through a flag
 	// that context.AfterFunc raises when it is done, read before every
 	// packet: a plain load, where ctx.Err() cost three calls and an
@@ -515,6 +533,9 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 	stop := context.AfterFunc(ctx, func() { done.Store(true) })
 	defer stop()
 	pr, _ := r.(PacketReader)
+	// Run owns the loop: packets go to the flow table one packet late,
+	// each one's index slot loaded ahead (flow.Table.AddLate).
+	m.late = m.flows != nil
 	var (
 		ci   gopacket.CaptureInfo
 		data []byte
@@ -542,6 +563,9 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 				}
 			}
 		case errors.Is(err, packet.ErrTimeout):
+			if m.late {
+				m.flows.Sync()
+			}
 			m.publish()
 			if err := ctx.Err(); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/gimsproject/gims/packet"
 )
@@ -121,6 +122,11 @@ type Table struct {
 	stats   Stats
 	rec     Record // handed to export, reused
 	mem     *offHeap
+	// pre holds AddLate's packets: pre[late&1] is the next one's,
+	// pre[late&1^1] the pending one's when pending is set.
+	pre     [2]prepared
+	late    uint8
+	pending bool
 }
 
 // entry is one live flow. Its counters are those of the current record;
@@ -219,10 +225,14 @@ func New(cfg Configuration, export func(*Record)) (*Table, error) {
 
 // Len returns the number of live flows, counting those waiting for their
 // next packet after an active timeout.
-func (t *Table) Len() int { return t.index.n }
+func (t *Table) Len() int {
+	t.Sync()
+	return t.index.n
+}
 
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
+	t.Sync()
 	s := t.stats
 	s.Active = t.index.n
 	return s
@@ -233,20 +243,103 @@ func (t *Table) Stats() Stats {
 // to the packet's timestamp (never backwards), exporting the flows that
 // timed out by then; an out-of-order packet is still counted in its flow,
 // whose Start and End stay the earliest and latest packet times. In steady
-// state Add does not allocate.
+// state Add does not allocate. A packet AddLate left pending is added
+// first.
 func (t *Table) Add(s *packet.Summary) {
+	t.Sync()
 	if s.IPVersion == 0 {
 		t.stats.NonIP++
 		return
 	}
-	if s.Truncated {
+	var p prepared
+	p.fill(s)
+	t.clock(&p)
+	t.key(s, &p)
+	t.account(&p)
+}
+
+// AddLate is Add one packet late: it takes what the table needs of s (s
+// can be reused at once), starts loading the index slot the packet's key
+// leads to without waiting for it, and adds the packet the previous
+// AddLate left pending; the packet of this call stays pending until the
+// next call of AddLate, Add, Sync, Expire, Flush, Stats or Len, which add
+// it first. The records and the order of the export calls are those of
+// Add; the calls come one packet later. On small packets the flow table
+// waited a third of its time for each packet's index slot (a cache miss
+// at the end of the key → hash → slot chain); here the slot is on its way
+// while the packet before is accounted and the next one read and decoded.
+// Fragments (whose ports depend on the fragments added before them) and
+// non-IP packets are added at once, after the pending packet.
+func (t *Table) AddLate(s *packet.Summary) {
+	if s.IPVersion == 0 || s.Fragment {
+		t.Add(s)
+		return
+	}
+	i := t.late
+	p := &t.pre[i&1]
+	p.fill(s)
+	t.key(s, p)
+	if x := &t.index; len(x.slots) > 0 {
+		prefetch(unsafe.Pointer(&x.slots[p.h&x.mask]))
+	}
+	if t.pending {
+		q := &t.pre[(i^1)&1]
+		t.clock(q)
+		t.account(q)
+	}
+	t.pending = true
+	t.late = i ^ 1
+}
+
+// Sync adds the packet AddLate left pending, if any.
+func (t *Table) Sync() {
+	if t.pending {
+		t.pending = false
+		q := &t.pre[(t.late^1)&1]
+		t.clock(q)
+		t.account(q)
+	}
+}
+
+// prepared is what the table takes of an IP packet's Summary: its index
+// key and the key's hash, and the fields it accounts.
+type prepared struct {
+	mk      Key    // the packet's index key (mapKey of its key)
+	h       uint64 // mk's hash
+	ts      int64  // the packet's time, Unix nanoseconds
+	n       uint64 // IP octets
+	dstPort uint16 // the packet key's DstPort, which mk may not keep
+	flags   uint8  // TCP flags
+	swapped bool   // canonical swapped the packet key's ends into mk
+	// truncated and malformed are the Summary's flags.
+	truncated, malformed bool
+}
+
+// fill takes the fields of IP packet s that the table accounts, besides
+// its key.
+func (p *prepared) fill(s *packet.Summary) {
+	p.ts = s.Timestamp.UnixNano()
+	p.n = 0
+	if s.IPLen > 0 {
+		p.n = uint64(s.IPLen)
+	}
+	p.flags = 0
+	if s.Proto == protoTCP && s.HasPorts && (!s.Fragment || s.FragOffset == 0) {
+		p.flags = s.TCPFlags
+	}
+	p.truncated, p.malformed = s.Truncated, s.Malformed
+}
+
+// clock counts packet p's flags in the stats and advances the table's
+// clock to its time (Add's first step).
+func (t *Table) clock(p *prepared) {
+	if p.truncated {
 		t.stats.Truncated++
 	}
-	if s.Malformed {
+	if p.malformed {
 		t.stats.Malformed++
 	}
-	ts := s.Timestamp.UnixNano()
-	if ts > t.now {
+	if ts := p.ts; ts > t.now {
 		// advance, with its first check here: nearly every packet moves
 		// the clock, and few reach a timeout.
 		if ts > t.checkAt {
@@ -255,29 +348,39 @@ func (t *Table) Add(s *packet.Summary) {
 			t.now = ts
 		}
 	}
+}
 
-	// mk is the packet's key, then its index key.
+// key sets p's index key and hash from IP packet s. A fragment's ports
+// come from the fragment cache, so a fragment's key is taken when it is
+// added, after the clock moved.
+func (t *Table) key(s *packet.Summary, p *prepared) {
 	// Field by field: a composite literal is built aside and copied, and
 	// reading back its small stores in 16-byte moves stalled the
 	// processor (store forwarding) for a third of Add's own time.
-	var mk Key
+	mk := &p.mk
 	mk.Src = s.Src
 	mk.Dst = s.Dst
 	mk.VLAN, mk.Proto, mk.IPVersion = s.VLAN, s.Proto, s.IPVersion
-	var flags uint8
-	if s.Fragment {
+	switch {
+	case s.Fragment:
 		sp, dp := t.fragmentPorts(s)
-		setPorts(&mk, sp, dp)
-	} else if s.HasPorts {
+		setPorts(mk, sp, dp)
+	case s.HasPorts:
 		mk.SrcPort, mk.DstPort = s.SrcPort, s.DstPort
+	default:
+		mk.SrcPort, mk.DstPort = 0, 0
 	}
-	if s.Proto == protoTCP && s.HasPorts && (!s.Fragment || s.FragOffset == 0) {
-		flags = s.TCPFlags
-	}
-	dstPort := mk.DstPort
-	swapped := t.canonical(&mk)
-	h := t.index.hash(&mk)
-	i, ok := t.lookup(&mk, h)
+	p.dstPort = mk.DstPort
+	p.swapped = t.canonical(mk)
+	p.h = t.index.hash(mk)
+}
+
+// account adds IP packet p to its flow (the rest of Add, once the clock
+// has moved).
+func (t *Table) account(p *prepared) {
+	ts, flags := p.ts, p.flags
+	mk, h, swapped := &p.mk, p.h, p.swapped
+	i, ok := t.lookup(mk, h)
 	var e *entry
 	if ok {
 		e = &t.slab[i]
@@ -300,14 +403,11 @@ func (t *Table) Add(s *packet.Summary) {
 		}
 	}
 	if !ok {
-		i = t.create(h, &mk, swapped, dstPort, ts)
+		i = t.create(h, mk, swapped, p.dstPort, ts)
 		e = &t.slab[i]
 	}
 
-	var n uint64
-	if s.IPLen > 0 {
-		n = uint64(s.IPLen)
-	}
+	n := p.n
 	if swapped == e.swapped {
 		e.packets++
 		e.bytes += n
@@ -341,6 +441,7 @@ func (t *Table) Add(s *packet.Summary) {
 // periodically so that flows end even when no packet arrives; Add calls
 // it itself.
 func (t *Table) Expire(now time.Time) {
+	t.Sync()
 	t.advance(now.UnixNano())
 }
 
@@ -354,6 +455,7 @@ func (t *Table) Flush() {
 	// table spent nine tenths of its time waiting for them).
 	// The list is walked from both ends at once: two chains of
 	// dependent loads overlap where one waited for each link in turn.
+	t.Sync()
 	n := t.index.n
 	if cap(t.order) < n {
 		t.order = make([]int32, n)
