@@ -186,8 +186,8 @@ type Meter struct {
 	anon packet.Anonymizer
 
 	summary packet.Summary
-	// late says Run hands packets to the flow table one packet late
-	// (flow.Table.AddLate).
+	// late says Run hands packets to the flow table through
+	// flow.Table.AddLate, which adds them two packets later.
 	late    bool
 	buf     []byte      // copy of the packet for Process to sanitize
 	rec     flow.Record // anonymized copy of an exported flow record
@@ -466,7 +466,7 @@ func (m *Meter) pausedAt(ts int64) bool {
 	return ts >= w.from && (w.until == 0 || ts < w.until)
 }
 
-// endRun ends Run: the flow table adds the packet AddLate left pending,
+// endRun ends Run: the flow table adds the packets AddLate left pending,
 // later packets are added at once (Process), and the totals are published.
 func (m *Meter) endRun() {
 	if m.late {
@@ -516,7 +516,7 @@ type PacketReader interface {
 // returns nil), ctx is done (ctx's error), or reading fails. It does not
 // Flush: the caller decides whether the capture ends or only pauses.
 func (m *Meter) Run(ctx context.Context, r Reader) error {
-	// Whatever ends the run, the flow table adds the packet it has
+	// Whatever ends the run, the flow table adds the packets it has
 	// pending and Stats gets the totals.
 	defer m.endRun()
 	// The context is checked before the first packet, then through a flag
@@ -533,7 +533,7 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 	stop := context.AfterFunc(ctx, func() { done.Store(true) })
 	defer stop()
 	pr, _ := r.(PacketReader)
-	// Run owns the loop: packets go to the flow table one packet late,
+	// Run owns the loop: packets go to the flow table two packets late,
 	// each one's index slot loaded ahead (flow.Table.AddLate).
 	m.late = m.flows != nil
 	var (

@@ -122,11 +122,11 @@ type Table struct {
 	stats   Stats
 	rec     Record // handed to export, reused
 	mem     *offHeap
-	// pre holds AddLate's packets: pre[late&1] is the next one's,
-	// pre[late&1^1] the pending one's when pending is set.
-	pre     [2]prepared
+	// pre is a ring of AddLate's packets: the next one goes to
+	// pre[late%len(pre)], the pending ones are the pending before it.
+	pre     [4]prepared
 	late    uint8
-	pending bool
+	pending uint8
 }
 
 // entry is one live flow. Its counters are those of the current record;
@@ -243,8 +243,8 @@ func (t *Table) Stats() Stats {
 // to the packet's timestamp (never backwards), exporting the flows that
 // timed out by then; an out-of-order packet is still counted in its flow,
 // whose Start and End stay the earliest and latest packet times. In steady
-// state Add does not allocate. A packet AddLate left pending is added
-// first.
+// state Add does not allocate. The packets AddLate left pending are
+// added first.
 func (t *Table) Add(s *packet.Summary) {
 	t.Sync()
 	if s.IPVersion == 0 {
@@ -255,47 +255,59 @@ func (t *Table) Add(s *packet.Summary) {
 	p.fill(s)
 	t.clock(&p)
 	t.key(s, &p)
+	p.swapped = t.canonical(&p.mk)
+	p.h = t.index.hash(&p.mk)
 	t.account(&p)
 }
 
-// AddLate is Add one packet late: it takes what the table needs of s (s
+// AddLate is Add two packets late: it takes what the table needs of s (s
 // can be reused at once), starts loading the index slot the packet's key
-// leads to without waiting for it, and adds the packet the previous
-// AddLate left pending; the packet of this call stays pending until the
-// next call of AddLate, Add, Sync, Expire, Flush, Stats or Len, which add
-// it first. The records and the order of the export calls are those of
-// Add; the calls come one packet later. On small packets the flow table
-// waited a third of its time for each packet's index slot (a cache miss
-// at the end of the key → hash → slot chain); here the slot is on its way
-// while the packet before is accounted and the next one read and decoded.
+// leads to without waiting for it, and adds the packet of the call before
+// the previous one. The packets of the last two calls stay pending until
+// the next call of AddLate, or of Add, Sync, Expire, Flush, Stats or Len,
+// which add them first. The records and the order of the export calls are
+// those of Add; the calls come up to two packets later. On small packets
+// the flow table waited a third of its time for each packet's index slot
+// (a cache miss at the end of the key → hash → slot chain); here the slot
+// is on its way while two packets are accounted and read and decoded.
 // Fragments (whose ports depend on the fragments added before them) and
-// non-IP packets are added at once, after the pending packet.
+// non-IP packets are added at once, after the pending packets.
 func (t *Table) AddLate(s *packet.Summary) {
 	if s.IPVersion == 0 || s.Fragment {
 		t.Add(s)
 		return
 	}
 	i := t.late
-	p := &t.pre[i&1]
+	p := &t.pre[i%uint8(len(t.pre))]
 	p.fill(s)
 	t.key(s, p)
+	p.swapped = t.canonical(&p.mk)
+	p.h = t.index.hash(&p.mk)
 	if x := &t.index; len(x.slots) > 0 {
 		prefetch(unsafe.Pointer(&x.slots[p.h&x.mask]))
 	}
-	if t.pending {
-		q := &t.pre[(i^1)&1]
+	if t.pending == lateDepth {
+		q := &t.pre[(i-lateDepth)%uint8(len(t.pre))]
 		t.clock(q)
 		t.account(q)
+	} else {
+		t.pending++
 	}
-	t.pending = true
-	t.late = i ^ 1
+	t.late = i + 1
 }
 
-// Sync adds the packet AddLate left pending, if any.
+// lateDepth is how many packets AddLate keeps pending: each packet's slot
+// is loaded while that many packets before it are accounted. One left
+// a quarter of the wait on tiny's profile, and prefetching the entry of
+// the packet in between as well cost more than it saved (see
+// bench/RESULTS.md, round 6).
+const lateDepth = 2
+
+// Sync adds the packets AddLate left pending, if any.
 func (t *Table) Sync() {
-	if t.pending {
-		t.pending = false
-		q := &t.pre[(t.late^1)&1]
+	for t.pending > 0 {
+		q := &t.pre[(t.late-t.pending)%uint8(len(t.pre))]
+		t.pending--
 		t.clock(q)
 		t.account(q)
 	}
@@ -350,9 +362,13 @@ func (t *Table) clock(p *prepared) {
 	}
 }
 
-// key sets p's index key and hash from IP packet s. A fragment's ports
-// come from the fragment cache, so a fragment's key is taken when it is
-// added, after the clock moved.
+// key sets p's key from IP packet s; the caller then turns it into the
+// index key and hashes it (canonical and hash are called from Add and
+// AddLate themselves: profile-guided optimization inlines the calls that
+// are hot in the profile in their caller of the profile, and calls inside
+// key, inlined in turn, are not). A fragment's ports come from the
+// fragment cache, so a fragment's key is taken when it is added, after
+// the clock moved.
 func (t *Table) key(s *packet.Summary, p *prepared) {
 	// Field by field: a composite literal is built aside and copied, and
 	// reading back its small stores in 16-byte moves stalled the
@@ -371,8 +387,6 @@ func (t *Table) key(s *packet.Summary, p *prepared) {
 		mk.SrcPort, mk.DstPort = 0, 0
 	}
 	p.dstPort = mk.DstPort
-	p.swapped = t.canonical(mk)
-	p.h = t.index.hash(mk)
 }
 
 // account adds IP packet p to its flow (the rest of Add, once the clock
