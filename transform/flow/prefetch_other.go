@@ -2,8 +2,6 @@
 
 package flow
 
-import "unsafe"
-
 // prefetch does nothing where the table has no prefetch instruction of its
 // own (see prefetch_amd64.go).
-func prefetch(p unsafe.Pointer) {}
+func prefetch(p uintptr) {}

@@ -283,9 +283,11 @@ func (t *Table) AddLate(s *packet.Summary) {
 	t.key(s, p)
 	p.swapped = t.canonical(&p.mk)
 	p.h = t.index.hash(&p.mk)
-	if x := &t.index; len(x.slots) > 0 {
-		prefetch(unsafe.Pointer(&x.slots[p.h&x.mask]))
-	}
+	// The slot's address, without a bounds check: before the first
+	// array, slots is nil and mask 0, and a prefetch of any address is
+	// harmless.
+	x := &t.index
+	prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(x.slots))) + uintptr(p.h&x.mask)*8)
 	if t.pending == lateDepth {
 		q := &t.pre[(i-lateDepth)%uint8(len(t.pre))]
 		t.clock(q)
