@@ -154,7 +154,8 @@ func (d *Decoder) reset(ci *gopacket.CaptureInfo, s *Summary) {
 	s.WireLen, s.CapLen = ci.Length, ci.CaptureLength
 	s.VLAN = 0
 	s.IPVersion = 0
-	s.Src, s.Dst = [16]byte{}, [16]byte{}
+	s.Src = [16]byte{} // one assignment each: the pair went through a copy on the stack
+	s.Dst = [16]byte{}
 	s.IPLen, s.Proto = 0, 0
 	s.HasPorts, s.SrcPort, s.DstPort, s.TCPFlags = false, 0, 0, 0
 	s.Fragment, s.FragOffset, s.MoreFragments, s.FragID = false, 0, false, 0
