@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -148,21 +149,22 @@ func (d *Decoder) DecodeSummary(data []byte, ci *gopacket.CaptureInfo, s *Summar
 // reset starts s afresh for a frame captured with ci. It sets every field
 // but the rewrite site arrays, whose entries past their counts are never
 // read: clearing a whole Summary costs more than decoding a TCP packet.
-// TestResetClearsEveryField keeps the field list complete.
+// The fields from VLAN to the arrays are cleared in one assignment of
+// resetBytes bytes (a few 16-byte stores, and reset goes inline where it
+// is called: its field-by-field form was a call of 38 instructions per
+// packet). TestResetClearsEveryField keeps the field list complete and
+// TestResetRangeHasNoPointers checks that the bytes cleared so hold no
+// pointer, which must not be cleared behind the garbage collector's back.
 func (d *Decoder) reset(ci *gopacket.CaptureInfo, s *Summary) {
 	s.Timestamp = ci.Timestamp
 	s.WireLen, s.CapLen = ci.Length, ci.CaptureLength
-	s.VLAN = 0
-	s.IPVersion = 0
-	s.Src = [16]byte{} // one assignment each: the pair went through a copy on the stack
-	s.Dst = [16]byte{}
-	s.IPLen, s.Proto = 0, 0
-	s.HasPorts, s.SrcPort, s.DstPort, s.TCPFlags = false, 0, 0, 0
-	s.Fragment, s.FragOffset, s.MoreFragments, s.FragID = false, 0, false, 0
-	s.Truncated, s.Malformed = ci.CaptureLength < ci.Length, false
-	s.l3 = 0
-	s.rw.nAddr, s.rw.nSum, s.rw.full, s.rw.noSites = 0, 0, false, false
+	*(*[resetBytes]byte)(unsafe.Pointer(&s.VLAN)) = [resetBytes]byte{}
+	s.Truncated = ci.CaptureLength < ci.Length
 }
+
+// resetBytes is the length of a Summary's fields from VLAN up to the
+// rewrite site arrays, which reset clears at once.
+const resetBytes = unsafe.Offsetof(Summary{}.rw) + unsafe.Offsetof(rewriteInfo{}.addrs) - unsafe.Offsetof(Summary{}.VLAN)
 
 // decodeLayers is Decode with gopacket's DecodingLayerParser and the
 // layers of this package, for every frame: the reference the fast path is

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -278,4 +279,55 @@ func TestAnonymizeRefusesDecodeSummary(t *testing.T) {
 		return
 	}
 	t.Fatal("no Ethernet/IPv4/TCP case")
+}
+
+// TestResetRangeHasNoPointers: reset clears the Summary's bytes from VLAN
+// to the rewrite site arrays as plain bytes, which is only sound while no
+// field there holds a pointer (the garbage collector must see every
+// pointer store). A field with a pointer added there fails this test: put
+// it before VLAN or after the rewrite sites, or clear it by name.
+func TestResetRangeHasNoPointers(t *testing.T) {
+	from := unsafe.Offsetof(Summary{}.VLAN)
+	to := from + resetBytes
+	var check func(typ reflect.Type, base uintptr, path string)
+	check = func(typ reflect.Type, base uintptr, path string) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			start, end := base+f.Offset, base+f.Offset+f.Type.Size()
+			if end <= from || start >= to {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct {
+				check(f.Type, start, path+f.Name+".")
+				continue
+			}
+			if hasPointers(f.Type) {
+				t.Errorf("field %s%s (%v) holds pointers in the bytes reset clears", path, f.Name, f.Type)
+			}
+		}
+	}
+	check(reflect.TypeOf(Summary{}), 0, "")
+	if want := unsafe.Offsetof(Summary{}.rw) + unsafe.Offsetof(rewriteInfo{}.addrs); to != want {
+		t.Errorf("reset clears up to byte %d, the rewrite site arrays start at %d", to, want)
+	}
+}
+
+// hasPointers says whether a value of typ holds a pointer.
+func hasPointers(typ reflect.Type) bool {
+	switch typ.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return false
+	case reflect.Array:
+		return typ.Len() > 0 && hasPointers(typ.Elem())
+	case reflect.Struct:
+		for i := range typ.NumField() {
+			if hasPointers(typ.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
