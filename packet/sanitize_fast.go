@@ -34,6 +34,28 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	case etherDot1Q, etherQinQ, etherQinQv1:
 		off, etype = 18, binary.BigEndian.Uint16(f[16:18])
 	}
+	if etype == etherMPLS || etype == etherMPLSMC {
+		// The label stack, as mpls walks it (the labels are kept),
+		// then IPv4 or IPv6 by its version nibble.
+		for i := 0; ; i++ {
+			if i == maxMPLSStack || n-off < 4+1 {
+				return 0, false
+			}
+			bottom := f[off+2]&1 != 0
+			off += 4
+			if bottom {
+				break
+			}
+		}
+		switch f[off] >> 4 {
+		case 4:
+			etype = 0x0800
+		case 6:
+			etype = 0x86dd
+		default:
+			return 0, false // a pseudowire, or not understood
+		}
+	}
 	var (
 		v6          bool
 		body, ipEnd int
@@ -93,10 +115,18 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		}
 		keep = body + 8
 	case proto == ipICMPv6 && v6:
-		if len(t) < 8 || t[0] != 128 && t[0] != 129 { // echo request, reply
+		if len(t) >= 8 && (t[0] == 128 || t[0] == 129) { // echo request, reply
+			keep = body + 8
+			break
+		}
+		if len(t) < 24 || t[0] != 135 && t[0] != 136 || !ndOptionsKnown(t[24:]) {
 			return 0, false
 		}
-		keep = body + 8
+		// Neighbor solicitation or advertisement: the target address
+		// and the link-layer address options are rewritten too, their
+		// difference added to the ICMPv6 checksum's.
+		s.rewriteFastND(f, off, body, ipEnd)
+		return ipEnd, true
 	case proto == ipSCTP:
 		// The common header; the chunks are payload. Its CRC32c
 		// covers no pseudo-header: no checksum to update.
@@ -285,10 +315,83 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 	return keep
 }
 
+// ndOptionsKnown says whether ndOptions keeps the neighbor discovery
+// options o whole, with nothing but link-layer address and MTU options
+// among them: those fast takes.
+func ndOptionsKnown(o []byte) bool {
+	for i := 0; i < len(o); {
+		if len(o)-i < 2 {
+			return false
+		}
+		l := int(o[i+1]) * 8
+		if l != 8 || i+l > len(o) {
+			return false
+		}
+		if t := o[i]; t != 1 && t != 2 && t != 5 { // source, target link-layer address; MTU
+			return false
+		}
+		i += l
+	}
+	return true
+}
+
+// rewriteFastND rewrites a neighbor solicitation or advertisement of the
+// fast path (IPv6 at off, the message at body, ndOptionsKnown, ending at
+// ipEnd) as the walk does (icmp6, ndOptions): the MACs, the addresses,
+// the target address (addr16), the link-layer address options (macAt),
+// the ICMPv6 checksum by the sum of their differences and the
+// pseudo-header's (see adjustSum).
+func (s *Sanitizer) rewriteFastND(f []byte, off, body, ipEnd int) {
+	// The target address, and e, the ones' complement difference of it
+	// and the options, in 64-bit words with end-around carry.
+	tg := (*[16]byte)(f[body+8 : body+24])
+	k0, k1 := binary.BigEndian.Uint64(tg[0:8]), binary.BigEndian.Uint64(tg[8:16])
+	m0, m1 := s.map16(k0, k1)
+	binary.BigEndian.PutUint64(tg[0:8], m0)
+	binary.BigEndian.PutUint64(tg[8:16], m1)
+	e, c := bits.Add64(^k0, ^k1, 0)
+	e, c = bits.Add64(e, m0, c)
+	e, c = bits.Add64(e, m1, c)
+	e, c = bits.Add64(e, 0, c)
+	e += c // no carry out: the add before left 0 or no carry
+	if s.mac != MACKeep {
+		for i := body + 24; i < ipEnd; i += 8 {
+			if f[i] == 5 { // MTU
+				continue
+			}
+			p := f[i+2 : i+8]
+			x := getMAC(p)
+			if x == macBroadcast {
+				continue
+			}
+			var m uint64
+			if s.mac == MACKeyed {
+				m = s.mapMAC(x)
+			}
+			putMAC(p, m)
+			// ~x + m in 16-bit words: the 48 bits in a 64-bit word
+			// with its top 16 bits 0 in both (^x's are 0xffff: a
+			// multiple of 0xffff, which changes nothing).
+			e, c = bits.Add64(e, ^x&(1<<48-1), 0)
+			e, c = bits.Add64(e, m, c)
+			e, c = bits.Add64(e, 0, c)
+			e += c
+		}
+	}
+	s.rewriteFastExtra(f, off, body, ipICMPv6, true, e)
+}
+
 // rewriteFast rewrites a frame of the fast path: the MACs, the addresses
 // of the IP header at off and the checksums that cover them, the
 // transport's (proto) at body included, as the walk does.
 func (s *Sanitizer) rewriteFast(f []byte, off, body int, proto uint8, v6 bool) {
+	s.rewriteFastExtra(f, off, body, proto, v6, 0)
+}
+
+// rewriteFastExtra is rewriteFast with extra, a difference of bytes the
+// caller rewrote under the transport checksum (a 64-bit sum of 16-bit
+// words, see fold64), added to the pseudo-header's.
+func (s *Sanitizer) rewriteFastExtra(f []byte, off, body int, proto uint8, v6 bool, extra uint64) {
 	if s.mac != MACKeep { // macAt of the destination, then of the source
 		s.macFast((*[12]byte)(f[0:12]))
 	}
@@ -325,6 +428,7 @@ func (s *Sanitizer) rewriteFast(f []byte, off, body int, proto uint8, v6 bool) {
 		sum, c = bits.Add64(sum, m1, c)
 		sum, c = bits.Add64(sum, m2, c)
 		sum, c = bits.Add64(sum, m3, c)
+		sum, c = bits.Add64(sum, extra, c)
 		sum, c = bits.Add64(sum, 0, c)
 		d = fold64(sum + c) // no carry out: the add before left 0 or no carry
 	} else {

@@ -118,6 +118,24 @@ func adversarialFrames() []advFrame {
 		advcap.ICMP6Msg(a6, sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:], []byte{1, 1}, advcap.MACA[:])))))
 	add("nd-na", 14+40+32, eth6(advcap.IPv6Pkt(b6, a6, 58,
 		advcap.ICMP6Msg(b6, a6, 136, 0, advcap.Cat(advcap.BE32(0x60000000), b6[:], []byte{2, 1}, advcap.MACB[:])))))
+	// What the fast path takes of neighbor discovery: NS and NA with
+	// link-layer address and MTU options (a broadcast one kept), none,
+	// or Ethernet padding after them; an unknown option or a longer
+	// link-layer option goes to the walk.
+	add("nd-na-tlla-mtu", 14+40+40, eth6(advcap.IPv6Pkt(b6, a6, 58,
+		advcap.ICMP6Msg(b6, a6, 136, 0, advcap.Cat(advcap.BE32(0x40000000), a6[:], []byte{5, 1, 0, 0}, advcap.BE32(1500), []byte{2, 1}, advcap.MACB[:])))))
+	add("nd-ns-broadcast-slla", 14+40+32, advcap.EthFrame(snMAC, advcap.MACBroadcast, 0x86dd, advcap.IPv6Pkt(a6, sn, 58,
+		advcap.ICMP6Msg(a6, sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:], []byte{1, 1}, advcap.MACBroadcast[:])))))
+	add("nd-ns-no-options-padding", 14+40+24, advcap.Cat(advcap.EthFrame(snMAC, advcap.MACA, 0x86dd, advcap.IPv6Pkt(netip.IPv6Unspecified().As16(), sn, 58,
+		advcap.ICMP6Msg(netip.IPv6Unspecified().As16(), sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:])))), advcap.MACA[:]))
+	add("nd-na-unknown-option", 14+40+24, eth6(advcap.IPv6Pkt(b6, a6, 58,
+		advcap.ICMP6Msg(b6, a6, 136, 0, advcap.Cat(advcap.BE32(0x60000000), b6[:], []byte{14, 1}, advcap.MACB[:])))))
+	add("nd-ns-long-slla", 14+40+24, advcap.EthFrame(snMAC, advcap.MACA, 0x86dd, advcap.IPv6Pkt(a6, sn, 58,
+		advcap.ICMP6Msg(a6, sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:], []byte{1, 2}, advcap.MACA[:], advcap.MACB[:], []byte{0, 0, 0, 0})))))
+	add("mpls-two-labels-ipv6-tcp", 22+40+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
+		advcap.Cat([]byte{0, 1, 0, 64, 0, 2, 1, 64}, advcap.IPv6Pkt(a6, b6, 6, advcap.TCPSeg(a6[:], b6[:], 40000, 443, nil, advcap.HTTPText())))))
+	add("dot1q-mpls-ipv4-icmp", 18+4+20+8, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8100,
+		advcap.Cat(advcap.BE16(7), advcap.BE16(0x8847), []byte{0, 5, 1, 64}, advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(8, 0, []byte{0, 1, 0, 1}, advcap.HTTPText())))))
 	allNodes := netip.MustParseAddr("ff02::1").As16()
 	ra := advcap.Cat([]byte{64, 0}, advcap.BE16(1800), advcap.BE32(0), advcap.BE32(0),
 		[]byte{1, 1}, advcap.MACA[:], []byte{5, 1, 0, 0}, advcap.BE32(1500),
