@@ -579,31 +579,3 @@ func tcpOptionsKept(o []byte) bool {
 	}
 	return true
 }
-
-// Warm loads the memo entries that SanitizeDecoded looks up first for the
-// frame f that a Decoder has just decoded into sum (the MACs' and the
-// addresses'), and returns a value made of them that the caller keeps (a
-// field store: it must not be optimized away). Called between the decode
-// and work of the caller's that does not depend on the sanitizer (the
-// meter's counters and flow table), the loads' cache misses overlap that
-// work instead of stalling SanitizeDecoded: a memo line of a host seen a
-// few thousand packets ago is no longer in L2 (the flow table's lines,
-// the packets read and written push it out). It changes nothing.
-func (s *Sanitizer) Warm(f []byte, sum *Summary) uint64 {
-	if sum.l3 == 0 || len(f) < 12 || !s.fastOK {
-		return 0
-	}
-	var w uint64
-	if s.mac == MACKeyed {
-		m := (*[12]byte)(f[0:12])
-		w0, w1 := binary.BigEndian.Uint64(m[0:8]), binary.BigEndian.Uint32(m[8:12])
-		w = s.memo.mac[setMAC(w0>>16)][0].k ^ s.memo.mac[setMAC((w0&0xffff)<<32|uint64(w1))][0].k
-	}
-	if sum.IPVersion == 4 {
-		w ^= s.memo.v4[set4(binary.BigEndian.Uint32(sum.Src[:4]))][0] ^ s.memo.v4[set4(binary.BigEndian.Uint32(sum.Dst[:4]))][0]
-	} else {
-		w ^= s.memo.v6[set16(binary.BigEndian.Uint64(sum.Src[0:8]), binary.BigEndian.Uint64(sum.Src[8:16]))][0].k0 ^
-			s.memo.v6[set16(binary.BigEndian.Uint64(sum.Dst[0:8]), binary.BigEndian.Uint64(sum.Dst[8:16]))][0].k0
-	}
-	return w
-}

@@ -89,10 +89,6 @@ func sanitizeChecked(tb testing.TB, s *Sanitizer, name string, data []byte) ([]b
 	copy(fast, data)
 	var sum Summary
 	d.DecodeSummary(fast, &gopacket.CaptureInfo{CaptureLength: len(fast), Length: len(fast)}, &sum)
-	s.Warm(fast, &sum) // as the meter calls it: it reads, and changes nothing
-	if !bytes.Equal(fast, data) {
-		tb.Fatalf("%s: Warm changed the frame", name)
-	}
 	k, r := s.SanitizeDecoded(fast, &sum), res
 	if k == 0 {
 		if !bytes.Equal(fast, data) {

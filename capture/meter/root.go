@@ -186,7 +186,6 @@ type Meter struct {
 	anon packet.Anonymizer
 
 	summary packet.Summary
-	warm    uint64      // what packet.Sanitizer.Warm returned, kept so that its loads stay
 	buf     []byte      // copy of the packet for Process to sanitize
 	rec     flow.Record // anonymized copy of an exported flow record
 	lastErr error       // first PacketWriter error, reported by Flush
@@ -326,11 +325,6 @@ func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
 func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 	s := &m.summary
 	m.decoder.DecodeSummary(data, ci, s)
-	if m.sanitizer != nil {
-		// The sanitizer's memo lines, loaded now, arrive while the
-		// counters and the flow table work (see packet.Sanitizer.Warm).
-		m.warm = m.sanitizer.Warm(data, s)
-	}
 	m.count(s)
 	if m.counters != nil {
 		m.counters.Add(s)
