@@ -618,12 +618,25 @@ func TestSanitizeGREChecksum(t *testing.T) {
 // fastFrames says which adversarial frames the fast path takes (with
 // PayloadStrip) and which it leaves to the walk.
 var fastFrames = map[string]bool{
-	"ethernet-ipv4-udp-dns": true, "icmp-echo": true, "icmpv6-echo": true,
-	"mpls-ipv4-udp": true, "mpls-two-labels-ipv6-tcp": true, "dot1q-mpls-ipv4-icmp": true,
+	"ethernet-ipv4-udp-dns":    true,
+	"icmp-echo":                true,
+	"icmpv6-echo":              true,
+	"mpls-ipv4-udp":            true,
+	"mpls-two-labels-ipv6-tcp": true,
+	"dot1q-mpls-ipv4-icmp":     true,
+	"nd-ns":                    true,
+	"nd-na":                    true,
+	"nd-na-tlla-mtu":           true,
+	"nd-ns-broadcast-slla":     true,
+	"nd-ns-no-options-padding": true,
 	"mpls-pseudowire-ethernet": false,
-	"nd-ns":                    true, "nd-na": true, "nd-na-tlla-mtu": true, "nd-ns-broadcast-slla": true, "nd-ns-no-options-padding": true,
-	"nd-na-unknown-option": false, "nd-ns-long-slla": false, "nd-ra": false, "nd-rs": false, "nd-redirect": false,
-	"icmp-port-unreachable": false, "icmpv6-unreachable": false,
+	"nd-na-unknown-option":     false,
+	"nd-ns-long-slla":          false,
+	"nd-ra":                    false,
+	"nd-rs":                    false,
+	"nd-redirect":              false,
+	"icmp-port-unreachable":    false,
+	"icmpv6-unreachable":       false,
 }
 
 func TestSanitizeFastPath(t *testing.T) {
