@@ -67,8 +67,14 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 			return 0, false
 		}
 		total := int(binary.BigEndian.Uint16(ip[2:4]))
-		if total < 20 || binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
-			return 0, false // 0 (offload), invalid, or a later fragment
+		if total < 20 {
+			return 0, false // 0 (offload), or invalid
+		}
+		if binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
+			// A later fragment: no transport header, the payload
+			// stripped (fragment).
+			s.rewriteFast(f, off, off+20, protoNone, false)
+			return off + 20, true
 		}
 		body, ipEnd, proto = off+20, min(off+total, n), ip[9]
 	case 0x86dd:
@@ -166,6 +172,12 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 		// one VLAN tag, no transport header (a later fragment has
 		// none); or not a frame fast takes. (The traced walk of the
 		// tests goes through Sanitize.)
+		if uint(off-1) < 18 && s.fastOK && sum.Fragment && sum.FragOffset != 0 && sum.IPVersion == 4 {
+			// A later IPv4 fragment (the decoder's fast path took an
+			// IPv4 header without options, total length >= 20).
+			s.rewriteFast(f, off, off+20, protoNone, false)
+			return off + 20
+		}
 		return 0
 	}
 	v6 := sum.IPVersion == 6
@@ -381,6 +393,11 @@ func (s *Sanitizer) rewriteFastND(f []byte, off, body, ipEnd int) {
 	s.rewriteFastExtra(f, off, body, ipICMPv6, true, e)
 }
 
+// protoNone stands for no transport header in rewriteFast (a later IPv4
+// fragment): the protocol number 0 is IPv6 hop-by-hop options, which fast
+// never takes over IPv4.
+const protoNone = 0
+
 // rewriteFast rewrites a frame of the fast path: the MACs, the addresses
 // of the IP header at off and the checksums that cover them, the
 // transport's (proto) at body included, as the walk does.
@@ -451,8 +468,8 @@ func (s *Sanitizer) rewriteFastExtra(f []byte, off, body int, proto uint8, v6 bo
 		binary.BigEndian.PutUint32(h[16:20], m2)
 		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
 		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
-		if proto == 1 || proto == ipSCTP {
-			return // ICMP, SCTP: no pseudo-header
+		if proto == 1 || proto == ipSCTP || proto == protoNone {
+			return // ICMP, SCTP: no pseudo-header; a later fragment: no transport header
 		}
 	}
 	// transportSum: the pseudo-header difference.

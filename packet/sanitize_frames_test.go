@@ -75,6 +75,11 @@ func adversarialFrames() []advFrame {
 	binary.BigEndian.PutUint16(frag[10:], 0)
 	binary.BigEndian.PutUint16(frag[10:], advcap.Checksum(frag[:20], 0))
 	add("ipv4-later-fragment", 34, eth4(frag))
+	vfrag := advcap.IPv4Pkt(b4, a4, 6, nil, advcap.HTTPText())
+	binary.BigEndian.PutUint16(vfrag[6:], 0x2000|7) // more fragments, offset 56
+	binary.BigEndian.PutUint16(vfrag[10:], 0)
+	binary.BigEndian.PutUint16(vfrag[10:], advcap.Checksum(vfrag[:20], 0))
+	add("dot1q-ipv4-later-fragment", 18+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8100, advcap.Cat(advcap.BE16(5), advcap.BE16(0x0800), vfrag)))
 
 	// IPv6 extension headers.
 	hbh := advcap.Cat([]byte{60, 0, 0x3e, 4}, a4[:])                // unknown option
