@@ -29,6 +29,7 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		return 0, false
 	}
 	off := 14
+	inner := 0 // the MACs of an Ethernet pseudowire's frame, if any
 	etype := binary.BigEndian.Uint16(f[12:14])
 	switch etype {
 	case etherDot1Q, etherQinQ, etherQinQv1:
@@ -52,8 +53,21 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 			etype = 0x0800
 		case 6:
 			etype = 0x86dd
+		case 0:
+			// An Ethernet pseudowire (RFC 4448): the control word,
+			// then a frame whose MACs are rewritten as the outer
+			// ones, with at most one VLAN tag.
+			if n-off < 4+14+4 {
+				return 0, false
+			}
+			inner = off + 4
+			off, etype = inner+14, binary.BigEndian.Uint16(f[inner+12:inner+14])
+			switch etype {
+			case etherDot1Q, etherQinQ, etherQinQv1:
+				off, etype = off+4, binary.BigEndian.Uint16(f[off+2:off+4])
+			}
 		default:
-			return 0, false // a pseudowire, or not understood
+			return 0, false // not understood
 		}
 	}
 	var (
@@ -72,7 +86,11 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		}
 		if binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
 			// A later fragment: no transport header, the payload
-			// stripped (fragment).
+			// stripped (fragment). (Not in a pseudowire: left to
+			// the walk.)
+			if inner != 0 {
+				return 0, false
+			}
 			s.rewriteFast(f, off, off+20, protoNone, false)
 			return off + 20, true
 		}
@@ -125,7 +143,7 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 			keep = body + 8
 			break
 		}
-		if len(t) < 24 || t[0] != 135 && t[0] != 136 || !ndOptionsKnown(t[24:]) {
+		if len(t) < 24 || t[0] != 135 && t[0] != 136 || inner != 0 || !ndOptionsKnown(t[24:]) {
 			return 0, false
 		}
 		// Neighbor solicitation or advertisement: the target address
@@ -145,6 +163,9 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	}
 
 	// The frame is one the fast path knows: rewrite it.
+	if inner != 0 && s.mac != MACKeep {
+		s.macFast((*[12]byte)(f[inner : inner+12]))
+	}
 	s.rewriteFast(f, off, body, proto, v6)
 	return keep, true
 }

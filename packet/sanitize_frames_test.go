@@ -79,6 +79,8 @@ func adversarialFrames() []advFrame {
 	binary.BigEndian.PutUint16(vfrag[6:], 0x2000|7) // more fragments, offset 56
 	binary.BigEndian.PutUint16(vfrag[10:], 0)
 	binary.BigEndian.PutUint16(vfrag[10:], advcap.Checksum(vfrag[:20], 0))
+	add("mpls-pseudowire-ipv4-later-fragment", 18+4+14+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
+		advcap.Cat([]byte{0, 3, 1, 64, 0, 0, 0, 0}, advcap.EthFrame(advcap.MACA, advcap.MACB, 0x0800, frag))))
 	add("dot1q-ipv4-later-fragment", 18+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8100, advcap.Cat(advcap.BE16(5), advcap.BE16(0x0800), vfrag)))
 
 	// IPv6 extension headers.
@@ -139,6 +141,9 @@ func adversarialFrames() []advFrame {
 		advcap.ICMP6Msg(a6, sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:], []byte{1, 2}, advcap.MACA[:], advcap.MACB[:], []byte{0, 0, 0, 0})))))
 	add("mpls-two-labels-ipv6-tcp", 22+40+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
 		advcap.Cat([]byte{0, 1, 0, 64, 0, 2, 1, 64}, advcap.IPv6Pkt(a6, b6, 6, advcap.TCPSeg(a6[:], b6[:], 40000, 443, nil, advcap.HTTPText())))))
+	add("mpls-pseudowire-dot1q-ipv6-udp", 22+4+14+4+40+8, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
+		advcap.Cat([]byte{0, 3, 0, 64, 0, 4, 1, 64, 0, 0, 0, 9}, advcap.EthFrame(advcap.MACBroadcast, advcap.MACB, 0x8100,
+			advcap.Cat(advcap.BE16(12), advcap.BE16(0x86dd), advcap.IPv6DNS(a6, b6))))))
 	add("dot1q-mpls-ipv4-icmp", 18+4+20+8, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8100,
 		advcap.Cat(advcap.BE16(7), advcap.BE16(0x8847), []byte{0, 5, 1, 64}, advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(8, 0, []byte{0, 1, 0, 1}, advcap.HTTPText())))))
 	allNodes := netip.MustParseAddr("ff02::1").As16()
