@@ -7,11 +7,15 @@ import (
 
 // fast sanitizes, in one pass over fixed offsets, the frames that make up
 // nearly all traffic when the payload is stripped: Ethernet with at most
-// one VLAN tag; an IPv4 header without options (not a later fragment) or
-// an IPv6 header without extension headers; TCP whose options are all
-// kept as they are, UDP that is not a tunnel, ICMP or ICMPv6 echo, SCTP
-// (its common header; the decoder's fast path leaves SCTP to the parser,
-// so SanitizeDecoded does not take it). It
+// one VLAN tag, then maybe an MPLS label stack (and an Ethernet pseudowire
+// with at most one VLAN tag, its MACs rewritten too); an IPv4 header
+// without options or an IPv6 header without extension headers; TCP whose
+// options are all kept as they are, UDP that is not a tunnel, ICMP or
+// ICMPv6 echo, SCTP (its common header), a neighbor solicitation or
+// advertisement with link-layer address and MTU options only (not in a
+// pseudowire), or a later IPv4 fragment (not in a pseudowire). The
+// decoder's fast path leaves SCTP, MPLS and neighbor discovery to the
+// parser, so SanitizeDecoded does not take them. It
 // first checks that the frame is one of those, changing nothing, and
 // reports false otherwise: the general walk then runs. On true, the frame
 // is rewritten exactly as the general walk rewrites it (the same
