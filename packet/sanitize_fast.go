@@ -12,10 +12,12 @@ import (
 // without options or an IPv6 header without extension headers; TCP whose
 // options are all kept as they are, UDP that is not a tunnel, ICMP or
 // ICMPv6 echo, SCTP (its common header), a neighbor solicitation or
-// advertisement with link-layer address and MTU options only (not in a
-// pseudowire), or a later IPv4 fragment (not in a pseudowire). The
-// decoder's fast path leaves SCTP, MPLS and neighbor discovery to the
-// parser, so SanitizeDecoded does not take them. It
+// advertisement with link-layer address and MTU options only, an ICMP or
+// ICMPv6 destination unreachable or time exceeded quoting a UDP header
+// whole (quoteUDP), or a later IPv4 fragment (these three not in a
+// pseudowire). The decoder's fast path leaves SCTP, MPLS, neighbor
+// discovery and ICMP errors to the parser, so SanitizeDecoded does not
+// take them. It
 // first checks that the frame is one of those, changing nothing, and
 // reports false otherwise: the general walk then runs. On true, the frame
 // is rewritten exactly as the general walk rewrites it (the same
@@ -138,14 +140,34 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		}
 		keep = body + 8
 	case proto == 1 && !v6:
-		if len(t) < 8 || t[0] != 0 && t[0] != 8 { // echo reply, request
+		if len(t) >= 8 && (t[0] == 0 || t[0] == 8) { // echo reply, request
+			keep = body + 8
+			break
+		}
+		// Destination unreachable or time exceeded without an RFC 4884
+		// length, quoting UDP (not in a pseudowire).
+		if len(t) < 8 || t[0] != 3 && t[0] != 11 || t[5] != 0 || inner != 0 {
 			return 0, false
 		}
-		keep = body + 8
+		k, extra, ok := s.quoteUDP(f, body+8, ipEnd)
+		if !ok {
+			return 0, false
+		}
+		s.rewriteFastExtra(f, off, body, 1, false, extra)
+		return k, true
 	case proto == ipICMPv6 && v6:
 		if len(t) >= 8 && (t[0] == 128 || t[0] == 129) { // echo request, reply
 			keep = body + 8
 			break
+		}
+		if len(t) >= 8 && (t[0] == 1 || t[0] == 3) && t[4] == 0 && inner == 0 {
+			// Destination unreachable or time exceeded, as for ICMP.
+			k, extra, ok := s.quoteUDP(f, body+8, ipEnd)
+			if !ok {
+				return 0, false
+			}
+			s.rewriteFastExtra(f, off, body, ipICMPv6, true, extra)
+			return k, true
 		}
 		if len(t) < 24 || t[0] != 135 && t[0] != 136 || inner != 0 || !ndOptionsKnown(t[24:]) {
 			return 0, false
@@ -418,6 +440,102 @@ func (s *Sanitizer) rewriteFastND(f []byte, off, body, ipEnd int) {
 	s.rewriteFastExtra(f, off, body, ipICMPv6, true, e)
 }
 
+// quoteUDP rewrites the packet an ICMP or ICMPv6 error quotes at q (up to
+// end), as the walk does (quote, ipv4 or ipv6, udp), when it is an IPv4
+// header without options (not a later fragment) or an IPv6 header without
+// extension headers, and a whole UDP header that is not a tunnel's: the
+// addresses, the IPv4 header checksum and the UDP checksum (by the
+// addresses' difference). It returns what the walk keeps (the UDP
+// header's end) and extra, the difference of all it rewrote for the ICMP
+// checksum (64-bit sum of 16-bit words, see fold64); the walk applies
+// them to it one by one, which adjustSum shows comes to the same. For any
+// other quote it changes nothing and reports false.
+func (s *Sanitizer) quoteUDP(f []byte, q, end int) (keep int, extra uint64, ok bool) {
+	var ipEnd, u int
+	switch v := end - q; {
+	case v >= 28 && f[q] == 0x45:
+		if f[q+9] != ipUDP || binary.BigEndian.Uint16(f[q+6:q+8])&0x1fff != 0 {
+			return 0, 0, false
+		}
+		total := int(binary.BigEndian.Uint16(f[q+2 : q+4]))
+		if total < 20 {
+			return 0, 0, false // 0 (offload), or invalid
+		}
+		ipEnd, u = min(q+total, end), q+20
+	case v >= 48 && f[q]>>4 == 6:
+		if f[q+6] != ipUDP {
+			return 0, 0, false
+		}
+		plen := int(binary.BigEndian.Uint16(f[q+4 : q+6]))
+		ipEnd, u = q+40+plen, q+40
+		if plen == 0 || ipEnd > end {
+			ipEnd = end
+		}
+	default:
+		return 0, 0, false
+	}
+	if ipEnd-u < 8 {
+		return 0, 0, false
+	}
+	l := int(binary.BigEndian.Uint16(f[u+4 : u+6]))
+	if l != 0 && l < 8 {
+		return 0, 0, false // the walk cuts it
+	}
+	udpEnd := ipEnd
+	if l != 0 && u+l < ipEnd {
+		udpEnd = u + l
+	}
+	if u+8 == udpEnd && udpEnd < ipEnd {
+		return 0, 0, false // bytes after an empty datagram: cut
+	}
+	if p := binary.BigEndian.Uint16(f[u+2 : u+4]); p == portVXLAN || p == portGeneve {
+		return 0, 0, false
+	}
+	// The quote is one fast takes: rewrite it.
+	var d uint16
+	if f[q] == 0x45 {
+		h := (*[20]byte)(f[q : q+20])
+		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
+		m1, m2 := s.map4(x1), s.map4(x2)
+		binary.BigEndian.PutUint32(h[12:16], m1)
+		binary.BigEndian.PutUint32(h[16:20], m2)
+		extra = uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2)
+		d = fold64(extra)
+		hc := binary.BigEndian.Uint16(h[10:12])
+		nc := adjustSum(hc, d)
+		binary.BigEndian.PutUint16(h[10:12], nc)
+		extra += uint64(^hc) + uint64(nc) // the header checksum's change
+	} else {
+		h := (*[40]byte)(f[q : q+40])
+		k0, k1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
+		k2, k3 := binary.BigEndian.Uint64(h[24:32]), binary.BigEndian.Uint64(h[32:40])
+		m0, m1 := s.map16(k0, k1)
+		m2, m3 := s.map16(k2, k3)
+		binary.BigEndian.PutUint64(h[8:16], m0)
+		binary.BigEndian.PutUint64(h[16:24], m1)
+		binary.BigEndian.PutUint64(h[24:32], m2)
+		binary.BigEndian.PutUint64(h[32:40], m3)
+		e, c := bits.Add64(^k0, ^k1, 0)
+		e, c = bits.Add64(e, ^k2, c)
+		e, c = bits.Add64(e, ^k3, c)
+		e, c = bits.Add64(e, m0, c)
+		e, c = bits.Add64(e, m1, c)
+		e, c = bits.Add64(e, m2, c)
+		e, c = bits.Add64(e, m3, c)
+		e, c = bits.Add64(e, 0, c)
+		extra = e + c // no carry out: the add before left 0 or no carry
+		d = fold64(extra)
+	}
+	p := (*[2]byte)(f[u+6 : u+8])
+	uc := binary.BigEndian.Uint16(p[:])
+	nc := adjustSumUDP(uc, d)
+	binary.BigEndian.PutUint16(p[:], nc)
+	// The UDP checksum's change, with end-around carry.
+	e, c := bits.Add64(extra, uint64(^uc)+uint64(nc), 0)
+	e, c = bits.Add64(e, 0, c)
+	return u + 8, e + c, true
+}
+
 // protoNone stands for no transport header in rewriteFast (a later IPv4
 // fragment): the protocol number 0 is IPv6 hop-by-hop options, which fast
 // never takes over IPv4.
@@ -493,6 +611,10 @@ func (s *Sanitizer) rewriteFastExtra(f []byte, off, body int, proto uint8, v6 bo
 		binary.BigEndian.PutUint32(h[16:20], m2)
 		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
 		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
+		if proto == 1 && extra != 0 { // an ICMP error's quote
+			p := (*[2]byte)(f[body+2 : body+4])
+			binary.BigEndian.PutUint16(p[:], adjustSum(binary.BigEndian.Uint16(p[:]), fold64(extra)))
+		}
 		if proto == 1 || proto == ipSCTP || proto == protoNone {
 			return // ICMP, SCTP: no pseudo-header; a later fragment: no transport header
 		}

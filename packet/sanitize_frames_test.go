@@ -114,6 +114,20 @@ func adversarialFrames() []advFrame {
 	add("icmp-redirect", 14+20+8+40, eth4(advcap.IPv4Pkt(b4, a4, 1, nil, advcap.ICMP4Msg(5, 1, a4[:], advcap.IPv4TCP(a4, b4)))))
 	ext := advcap.Cat(advcap.Pad8(advcap.IPv4TCP(b4, a4)[:64]), make([]byte, 64), []byte{0x20, 0, 0, 0}, advcap.BE16(16), []byte{2, 0x0e}, advcap.BE32(7), a4[:], []byte(advcap.Host)[:4])
 	add("icmp-time-exceeded-extension", 14+20+8+40, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(11, 0, []byte{0, 32, 0, 0}, ext))))
+	// What the fast path takes of ICMP errors: a quoted UDP header
+	// whole (cut short, with a zero checksum, over IPv6); not a quoted
+	// TCP header, an empty datagram with bytes after it, or a quote cut
+	// inside the UDP header.
+	quoted8 := advcap.IPv4DNS(b4, a4)[:28]
+	add("icmp-port-unreachable-8", 14+20+8+28, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 3, []byte{0, 0, 0, 0}, quoted8))))
+	nosum := advcap.IPv4DNS(b4, a4)
+	nosum[26], nosum[27] = 0, 0
+	add("icmp-time-exceeded-udp-no-checksum", 14+20+8+28, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(11, 0, []byte{0, 0, 0, 0}, nosum))))
+	add("icmp-unreachable-tcp", 14+20+8+20+20, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 1, []byte{0, 0, 0, 0}, advcap.IPv4TCP(b4, a4)))))
+	add("icmp-unreachable-udp-cut", 14+20+8+20+4, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 3, []byte{0, 0, 0, 0}, advcap.IPv4DNS(b4, a4)[:24]))))
+	empty := advcap.IPv4Pkt(b4, a4, 17, nil, advcap.Cat(advcap.UDPSeg(b4[:], a4[:], 53, 33333, nil), advcap.RawIDs()[:8]))
+	add("icmp-unreachable-udp-empty-then-bytes", 14+20+8+20+8, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 3, []byte{0, 0, 0, 0}, empty))))
+	add("icmpv6-time-exceeded-udp", 14+40+8+40+8, eth6(advcap.IPv6Pkt(b6, a6, 58, advcap.ICMP6Msg(b6, a6, 3, 0, advcap.Cat(advcap.BE32(0), advcap.IPv6DNS(a6, c6)[:48])))))
 	add("icmp-unknown-type", 14+20+4, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(9, 0, []byte{1, 2, 0, 30}, advcap.Cat(a4[:], advcap.BE32(0))))))
 	add("icmpv6-unreachable", 14+40+8+40+8, eth6(advcap.IPv6Pkt(b6, a6, 58, advcap.ICMP6Msg(b6, a6, 1, 4, advcap.Cat(advcap.BE32(0), advcap.IPv6DNS(a6, b6))))))
 	add("icmpv6-echo", 14+40+8, eth6(advcap.IPv6Pkt(a6, b6, 58, advcap.ICMP6Msg(a6, b6, 128, 0, advcap.Cat(advcap.BE32(0x00010001), advcap.HTTPText())))))
