@@ -7,11 +7,17 @@ import (
 
 // fast sanitizes, in one pass over fixed offsets, the frames that make up
 // nearly all traffic when the payload is stripped: Ethernet with at most
-// one VLAN tag; an IPv4 header without options (not a later fragment) or
-// an IPv6 header without extension headers; TCP whose options are all
-// kept as they are, UDP that is not a tunnel, ICMP or ICMPv6 echo, SCTP
-// (its common header; the decoder's fast path leaves SCTP to the parser,
-// so SanitizeDecoded does not take it). It
+// one VLAN tag, then maybe an MPLS label stack (and an Ethernet pseudowire
+// with at most one VLAN tag, its MACs rewritten too); an IPv4 header
+// without options or an IPv6 header without extension headers; TCP whose
+// options are all kept as they are, UDP that is not a tunnel, ICMP or
+// ICMPv6 echo, SCTP (its common header), a neighbor solicitation or
+// advertisement with link-layer address and MTU options only, an ICMP or
+// ICMPv6 destination unreachable or time exceeded quoting a UDP header
+// whole (quoteUDP), or a later IPv4 fragment (these three not in a
+// pseudowire). The decoder's fast path leaves SCTP, MPLS, neighbor
+// discovery and ICMP errors to the parser, so SanitizeDecoded does not
+// take them. It
 // first checks that the frame is one of those, changing nothing, and
 // reports false otherwise: the general walk then runs. On true, the frame
 // is rewritten exactly as the general walk rewrites it (the same
@@ -29,10 +35,46 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		return 0, false
 	}
 	off := 14
+	inner := 0 // the MACs of an Ethernet pseudowire's frame, if any
 	etype := binary.BigEndian.Uint16(f[12:14])
 	switch etype {
 	case etherDot1Q, etherQinQ, etherQinQv1:
 		off, etype = 18, binary.BigEndian.Uint16(f[16:18])
+	}
+	if etype == etherMPLS || etype == etherMPLSMC {
+		// The label stack, as mpls walks it (the labels are kept),
+		// then IPv4 or IPv6 by its version nibble.
+		for i := 0; ; i++ {
+			if i == maxMPLSStack || n-off < 4+1 {
+				return 0, false
+			}
+			bottom := f[off+2]&1 != 0
+			off += 4
+			if bottom {
+				break
+			}
+		}
+		switch f[off] >> 4 {
+		case 4:
+			etype = 0x0800
+		case 6:
+			etype = 0x86dd
+		case 0:
+			// An Ethernet pseudowire (RFC 4448): the control word,
+			// then a frame whose MACs are rewritten as the outer
+			// ones, with at most one VLAN tag.
+			if n-off < 4+14+4 {
+				return 0, false
+			}
+			inner = off + 4
+			off, etype = inner+14, binary.BigEndian.Uint16(f[inner+12:inner+14])
+			switch etype {
+			case etherDot1Q, etherQinQ, etherQinQv1:
+				off, etype = off+4, binary.BigEndian.Uint16(f[off+2:off+4])
+			}
+		default:
+			return 0, false // not understood
+		}
 	}
 	var (
 		v6          bool
@@ -45,8 +87,18 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 			return 0, false
 		}
 		total := int(binary.BigEndian.Uint16(ip[2:4]))
-		if total < 20 || binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
-			return 0, false // 0 (offload), invalid, or a later fragment
+		if total < 20 {
+			return 0, false // 0 (offload), or invalid
+		}
+		if binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
+			// A later fragment: no transport header, the payload
+			// stripped (fragment). (Not in a pseudowire: left to
+			// the walk.)
+			if inner != 0 {
+				return 0, false
+			}
+			s.rewriteFast(f, off, off+20, protoNone, false)
+			return off + 20, true
 		}
 		body, ipEnd, proto = off+20, min(off+total, n), ip[9]
 	case 0x86dd:
@@ -88,15 +140,43 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		}
 		keep = body + 8
 	case proto == 1 && !v6:
-		if len(t) < 8 || t[0] != 0 && t[0] != 8 { // echo reply, request
+		if len(t) >= 8 && (t[0] == 0 || t[0] == 8) { // echo reply, request
+			keep = body + 8
+			break
+		}
+		// Destination unreachable or time exceeded without an RFC 4884
+		// length, quoting UDP (not in a pseudowire).
+		if len(t) < 8 || t[0] != 3 && t[0] != 11 || t[5] != 0 || inner != 0 {
 			return 0, false
 		}
-		keep = body + 8
+		k, extra, ok := s.quoteUDP(f, body+8, ipEnd)
+		if !ok {
+			return 0, false
+		}
+		s.rewriteFastExtra(f, off, body, 1, false, extra)
+		return k, true
 	case proto == ipICMPv6 && v6:
-		if len(t) < 8 || t[0] != 128 && t[0] != 129 { // echo request, reply
+		if len(t) >= 8 && (t[0] == 128 || t[0] == 129) { // echo request, reply
+			keep = body + 8
+			break
+		}
+		if len(t) >= 8 && (t[0] == 1 || t[0] == 3) && t[4] == 0 && inner == 0 {
+			// Destination unreachable or time exceeded, as for ICMP.
+			k, extra, ok := s.quoteUDP(f, body+8, ipEnd)
+			if !ok {
+				return 0, false
+			}
+			s.rewriteFastExtra(f, off, body, ipICMPv6, true, extra)
+			return k, true
+		}
+		if len(t) < 24 || t[0] != 135 && t[0] != 136 || inner != 0 || !ndOptionsKnown(t[24:]) {
 			return 0, false
 		}
-		keep = body + 8
+		// Neighbor solicitation or advertisement: the target address
+		// and the link-layer address options are rewritten too, their
+		// difference added to the ICMPv6 checksum's.
+		s.rewriteFastND(f, off, body, ipEnd)
+		return ipEnd, true
 	case proto == ipSCTP:
 		// The common header; the chunks are payload. Its CRC32c
 		// covers no pseudo-header: no checksum to update.
@@ -109,6 +189,9 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	}
 
 	// The frame is one the fast path knows: rewrite it.
+	if inner != 0 && s.mac != MACKeep {
+		s.macFast((*[12]byte)(f[inner : inner+12]))
+	}
 	s.rewriteFast(f, off, body, proto, v6)
 	return keep, true
 }
@@ -136,6 +219,12 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 		// one VLAN tag, no transport header (a later fragment has
 		// none); or not a frame fast takes. (The traced walk of the
 		// tests goes through Sanitize.)
+		if uint(off-1) < 18 && s.fastOK && sum.Fragment && sum.FragOffset != 0 && sum.IPVersion == 4 {
+			// A later IPv4 fragment (the decoder's fast path took an
+			// IPv4 header without options, total length >= 20).
+			s.rewriteFast(f, off, off+20, protoNone, false)
+			return off + 20
+		}
 		return 0
 	}
 	v6 := sum.IPVersion == 6
@@ -285,10 +374,184 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 	return keep
 }
 
+// ndOptionsKnown says whether ndOptions keeps the neighbor discovery
+// options o whole, with nothing but link-layer address and MTU options
+// among them: those fast takes.
+func ndOptionsKnown(o []byte) bool {
+	for i := 0; i < len(o); {
+		if len(o)-i < 2 {
+			return false
+		}
+		l := int(o[i+1]) * 8
+		if l != 8 || i+l > len(o) {
+			return false
+		}
+		if t := o[i]; t != 1 && t != 2 && t != 5 { // source, target link-layer address; MTU
+			return false
+		}
+		i += l
+	}
+	return true
+}
+
+// rewriteFastND rewrites a neighbor solicitation or advertisement of the
+// fast path (IPv6 at off, the message at body, ndOptionsKnown, ending at
+// ipEnd) as the walk does (icmp6, ndOptions): the MACs, the addresses,
+// the target address (addr16), the link-layer address options (macAt),
+// the ICMPv6 checksum by the sum of their differences and the
+// pseudo-header's (see adjustSum).
+func (s *Sanitizer) rewriteFastND(f []byte, off, body, ipEnd int) {
+	// The target address, and e, the ones' complement difference of it
+	// and the options, in 64-bit words with end-around carry.
+	tg := (*[16]byte)(f[body+8 : body+24])
+	k0, k1 := binary.BigEndian.Uint64(tg[0:8]), binary.BigEndian.Uint64(tg[8:16])
+	m0, m1 := s.map16(k0, k1)
+	binary.BigEndian.PutUint64(tg[0:8], m0)
+	binary.BigEndian.PutUint64(tg[8:16], m1)
+	e, c := bits.Add64(^k0, ^k1, 0)
+	e, c = bits.Add64(e, m0, c)
+	e, c = bits.Add64(e, m1, c)
+	e, c = bits.Add64(e, 0, c)
+	e += c // no carry out: the add before left 0 or no carry
+	if s.mac != MACKeep {
+		for i := body + 24; i < ipEnd; i += 8 {
+			if f[i] == 5 { // MTU
+				continue
+			}
+			p := f[i+2 : i+8]
+			x := getMAC(p)
+			if x == macBroadcast {
+				continue
+			}
+			var m uint64
+			if s.mac == MACKeyed {
+				m = s.mapMAC(x)
+			}
+			putMAC(p, m)
+			// ~x + m in 16-bit words: the 48 bits in a 64-bit word
+			// with its top 16 bits 0 in both (^x's are 0xffff: a
+			// multiple of 0xffff, which changes nothing).
+			e, c = bits.Add64(e, ^x&(1<<48-1), 0)
+			e, c = bits.Add64(e, m, c)
+			e, c = bits.Add64(e, 0, c)
+			e += c
+		}
+	}
+	s.rewriteFastExtra(f, off, body, ipICMPv6, true, e)
+}
+
+// quoteUDP rewrites the packet an ICMP or ICMPv6 error quotes at q (up to
+// end), as the walk does (quote, ipv4 or ipv6, udp), when it is an IPv4
+// header without options (not a later fragment) or an IPv6 header without
+// extension headers, and a whole UDP header that is not a tunnel's: the
+// addresses, the IPv4 header checksum and the UDP checksum (by the
+// addresses' difference). It returns what the walk keeps (the UDP
+// header's end) and extra, the difference of all it rewrote for the ICMP
+// checksum (64-bit sum of 16-bit words, see fold64); the walk applies
+// them to it one by one, which adjustSum shows comes to the same. For any
+// other quote it changes nothing and reports false.
+func (s *Sanitizer) quoteUDP(f []byte, q, end int) (keep int, extra uint64, ok bool) {
+	var ipEnd, u int
+	switch v := end - q; {
+	case v >= 28 && f[q] == 0x45:
+		if f[q+9] != ipUDP || binary.BigEndian.Uint16(f[q+6:q+8])&0x1fff != 0 {
+			return 0, 0, false
+		}
+		total := int(binary.BigEndian.Uint16(f[q+2 : q+4]))
+		if total < 20 {
+			return 0, 0, false // 0 (offload), or invalid
+		}
+		ipEnd, u = min(q+total, end), q+20
+	case v >= 48 && f[q]>>4 == 6:
+		if f[q+6] != ipUDP {
+			return 0, 0, false
+		}
+		plen := int(binary.BigEndian.Uint16(f[q+4 : q+6]))
+		ipEnd, u = q+40+plen, q+40
+		if plen == 0 || ipEnd > end {
+			ipEnd = end
+		}
+	default:
+		return 0, 0, false
+	}
+	if ipEnd-u < 8 {
+		return 0, 0, false
+	}
+	l := int(binary.BigEndian.Uint16(f[u+4 : u+6]))
+	if l != 0 && l < 8 {
+		return 0, 0, false // the walk cuts it
+	}
+	udpEnd := ipEnd
+	if l != 0 && u+l < ipEnd {
+		udpEnd = u + l
+	}
+	if u+8 == udpEnd && udpEnd < ipEnd {
+		return 0, 0, false // bytes after an empty datagram: cut
+	}
+	if p := binary.BigEndian.Uint16(f[u+2 : u+4]); p == portVXLAN || p == portGeneve {
+		return 0, 0, false
+	}
+	// The quote is one fast takes: rewrite it.
+	var d uint16
+	if f[q] == 0x45 {
+		h := (*[20]byte)(f[q : q+20])
+		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
+		m1, m2 := s.map4(x1), s.map4(x2)
+		binary.BigEndian.PutUint32(h[12:16], m1)
+		binary.BigEndian.PutUint32(h[16:20], m2)
+		extra = uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2)
+		d = fold64(extra)
+		hc := binary.BigEndian.Uint16(h[10:12])
+		nc := adjustSum(hc, d)
+		binary.BigEndian.PutUint16(h[10:12], nc)
+		extra += uint64(^hc) + uint64(nc) // the header checksum's change
+	} else {
+		h := (*[40]byte)(f[q : q+40])
+		k0, k1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
+		k2, k3 := binary.BigEndian.Uint64(h[24:32]), binary.BigEndian.Uint64(h[32:40])
+		m0, m1 := s.map16(k0, k1)
+		m2, m3 := s.map16(k2, k3)
+		binary.BigEndian.PutUint64(h[8:16], m0)
+		binary.BigEndian.PutUint64(h[16:24], m1)
+		binary.BigEndian.PutUint64(h[24:32], m2)
+		binary.BigEndian.PutUint64(h[32:40], m3)
+		e, c := bits.Add64(^k0, ^k1, 0)
+		e, c = bits.Add64(e, ^k2, c)
+		e, c = bits.Add64(e, ^k3, c)
+		e, c = bits.Add64(e, m0, c)
+		e, c = bits.Add64(e, m1, c)
+		e, c = bits.Add64(e, m2, c)
+		e, c = bits.Add64(e, m3, c)
+		e, c = bits.Add64(e, 0, c)
+		extra = e + c // no carry out: the add before left 0 or no carry
+		d = fold64(extra)
+	}
+	p := (*[2]byte)(f[u+6 : u+8])
+	uc := binary.BigEndian.Uint16(p[:])
+	nc := adjustSumUDP(uc, d)
+	binary.BigEndian.PutUint16(p[:], nc)
+	// The UDP checksum's change, with end-around carry.
+	e, c := bits.Add64(extra, uint64(^uc)+uint64(nc), 0)
+	e, c = bits.Add64(e, 0, c)
+	return u + 8, e + c, true
+}
+
+// protoNone stands for no transport header in rewriteFast (a later IPv4
+// fragment): the protocol number 0 is IPv6 hop-by-hop options, which fast
+// never takes over IPv4.
+const protoNone = 0
+
 // rewriteFast rewrites a frame of the fast path: the MACs, the addresses
 // of the IP header at off and the checksums that cover them, the
 // transport's (proto) at body included, as the walk does.
 func (s *Sanitizer) rewriteFast(f []byte, off, body int, proto uint8, v6 bool) {
+	s.rewriteFastExtra(f, off, body, proto, v6, 0)
+}
+
+// rewriteFastExtra is rewriteFast with extra, a difference of bytes the
+// caller rewrote under the transport checksum (a 64-bit sum of 16-bit
+// words, see fold64), added to the pseudo-header's.
+func (s *Sanitizer) rewriteFastExtra(f []byte, off, body int, proto uint8, v6 bool, extra uint64) {
 	if s.mac != MACKeep { // macAt of the destination, then of the source
 		s.macFast((*[12]byte)(f[0:12]))
 	}
@@ -325,6 +588,7 @@ func (s *Sanitizer) rewriteFast(f []byte, off, body int, proto uint8, v6 bool) {
 		sum, c = bits.Add64(sum, m1, c)
 		sum, c = bits.Add64(sum, m2, c)
 		sum, c = bits.Add64(sum, m3, c)
+		sum, c = bits.Add64(sum, extra, c)
 		sum, c = bits.Add64(sum, 0, c)
 		d = fold64(sum + c) // no carry out: the add before left 0 or no carry
 	} else {
@@ -347,8 +611,12 @@ func (s *Sanitizer) rewriteFast(f []byte, off, body int, proto uint8, v6 bool) {
 		binary.BigEndian.PutUint32(h[16:20], m2)
 		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
 		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
-		if proto == 1 || proto == ipSCTP {
-			return // ICMP, SCTP: no pseudo-header
+		if proto == 1 && extra != 0 { // an ICMP error's quote
+			p := (*[2]byte)(f[body+2 : body+4])
+			binary.BigEndian.PutUint16(p[:], adjustSum(binary.BigEndian.Uint16(p[:]), fold64(extra)))
+		}
+		if proto == 1 || proto == ipSCTP || proto == protoNone {
+			return // ICMP, SCTP: no pseudo-header; a later fragment: no transport header
 		}
 	}
 	// transportSum: the pseudo-header difference.

@@ -75,6 +75,13 @@ func adversarialFrames() []advFrame {
 	binary.BigEndian.PutUint16(frag[10:], 0)
 	binary.BigEndian.PutUint16(frag[10:], advcap.Checksum(frag[:20], 0))
 	add("ipv4-later-fragment", 34, eth4(frag))
+	vfrag := advcap.IPv4Pkt(b4, a4, 6, nil, advcap.HTTPText())
+	binary.BigEndian.PutUint16(vfrag[6:], 0x2000|7) // more fragments, offset 56
+	binary.BigEndian.PutUint16(vfrag[10:], 0)
+	binary.BigEndian.PutUint16(vfrag[10:], advcap.Checksum(vfrag[:20], 0))
+	add("mpls-pseudowire-ipv4-later-fragment", 18+4+14+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
+		advcap.Cat([]byte{0, 3, 1, 64, 0, 0, 0, 0}, advcap.EthFrame(advcap.MACA, advcap.MACB, 0x0800, frag))))
+	add("dot1q-ipv4-later-fragment", 18+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8100, advcap.Cat(advcap.BE16(5), advcap.BE16(0x0800), vfrag)))
 
 	// IPv6 extension headers.
 	hbh := advcap.Cat([]byte{60, 0, 0x3e, 4}, a4[:])                // unknown option
@@ -107,6 +114,20 @@ func adversarialFrames() []advFrame {
 	add("icmp-redirect", 14+20+8+40, eth4(advcap.IPv4Pkt(b4, a4, 1, nil, advcap.ICMP4Msg(5, 1, a4[:], advcap.IPv4TCP(a4, b4)))))
 	ext := advcap.Cat(advcap.Pad8(advcap.IPv4TCP(b4, a4)[:64]), make([]byte, 64), []byte{0x20, 0, 0, 0}, advcap.BE16(16), []byte{2, 0x0e}, advcap.BE32(7), a4[:], []byte(advcap.Host)[:4])
 	add("icmp-time-exceeded-extension", 14+20+8+40, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(11, 0, []byte{0, 32, 0, 0}, ext))))
+	// What the fast path takes of ICMP errors: a quoted UDP header
+	// whole (cut short, with a zero checksum, over IPv6); not a quoted
+	// TCP header, an empty datagram with bytes after it, or a quote cut
+	// inside the UDP header.
+	quoted8 := advcap.IPv4DNS(b4, a4)[:28]
+	add("icmp-port-unreachable-8", 14+20+8+28, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 3, []byte{0, 0, 0, 0}, quoted8))))
+	nosum := advcap.IPv4DNS(b4, a4)
+	nosum[26], nosum[27] = 0, 0
+	add("icmp-time-exceeded-udp-no-checksum", 14+20+8+28, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(11, 0, []byte{0, 0, 0, 0}, nosum))))
+	add("icmp-unreachable-tcp", 14+20+8+20+20, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 1, []byte{0, 0, 0, 0}, advcap.IPv4TCP(b4, a4)))))
+	add("icmp-unreachable-udp-cut", 14+20+8+20+4, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 3, []byte{0, 0, 0, 0}, advcap.IPv4DNS(b4, a4)[:24]))))
+	empty := advcap.IPv4Pkt(b4, a4, 17, nil, advcap.Cat(advcap.UDPSeg(b4[:], a4[:], 53, 33333, nil), advcap.RawIDs()[:8]))
+	add("icmp-unreachable-udp-empty-then-bytes", 14+20+8+20+8, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(3, 3, []byte{0, 0, 0, 0}, empty))))
+	add("icmpv6-time-exceeded-udp", 14+40+8+40+8, eth6(advcap.IPv6Pkt(b6, a6, 58, advcap.ICMP6Msg(b6, a6, 3, 0, advcap.Cat(advcap.BE32(0), advcap.IPv6DNS(a6, c6)[:48])))))
 	add("icmp-unknown-type", 14+20+4, eth4(advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(9, 0, []byte{1, 2, 0, 30}, advcap.Cat(a4[:], advcap.BE32(0))))))
 	add("icmpv6-unreachable", 14+40+8+40+8, eth6(advcap.IPv6Pkt(b6, a6, 58, advcap.ICMP6Msg(b6, a6, 1, 4, advcap.Cat(advcap.BE32(0), advcap.IPv6DNS(a6, b6))))))
 	add("icmpv6-echo", 14+40+8, eth6(advcap.IPv6Pkt(a6, b6, 58, advcap.ICMP6Msg(a6, b6, 128, 0, advcap.Cat(advcap.BE32(0x00010001), advcap.HTTPText())))))
@@ -118,6 +139,27 @@ func adversarialFrames() []advFrame {
 		advcap.ICMP6Msg(a6, sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:], []byte{1, 1}, advcap.MACA[:])))))
 	add("nd-na", 14+40+32, eth6(advcap.IPv6Pkt(b6, a6, 58,
 		advcap.ICMP6Msg(b6, a6, 136, 0, advcap.Cat(advcap.BE32(0x60000000), b6[:], []byte{2, 1}, advcap.MACB[:])))))
+	// What the fast path takes of neighbor discovery: NS and NA with
+	// link-layer address and MTU options (a broadcast one kept), none,
+	// or Ethernet padding after them; an unknown option or a longer
+	// link-layer option goes to the walk.
+	add("nd-na-tlla-mtu", 14+40+40, eth6(advcap.IPv6Pkt(b6, a6, 58,
+		advcap.ICMP6Msg(b6, a6, 136, 0, advcap.Cat(advcap.BE32(0x40000000), a6[:], []byte{5, 1, 0, 0}, advcap.BE32(1500), []byte{2, 1}, advcap.MACB[:])))))
+	add("nd-ns-broadcast-slla", 14+40+32, advcap.EthFrame(snMAC, advcap.MACBroadcast, 0x86dd, advcap.IPv6Pkt(a6, sn, 58,
+		advcap.ICMP6Msg(a6, sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:], []byte{1, 1}, advcap.MACBroadcast[:])))))
+	add("nd-ns-no-options-padding", 14+40+24, advcap.Cat(advcap.EthFrame(snMAC, advcap.MACA, 0x86dd, advcap.IPv6Pkt(netip.IPv6Unspecified().As16(), sn, 58,
+		advcap.ICMP6Msg(netip.IPv6Unspecified().As16(), sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:])))), advcap.MACA[:]))
+	add("nd-na-unknown-option", 14+40+24, eth6(advcap.IPv6Pkt(b6, a6, 58,
+		advcap.ICMP6Msg(b6, a6, 136, 0, advcap.Cat(advcap.BE32(0x60000000), b6[:], []byte{14, 1}, advcap.MACB[:])))))
+	add("nd-ns-long-slla", 14+40+24, advcap.EthFrame(snMAC, advcap.MACA, 0x86dd, advcap.IPv6Pkt(a6, sn, 58,
+		advcap.ICMP6Msg(a6, sn, 135, 0, advcap.Cat(advcap.BE32(0), b6[:], []byte{1, 2}, advcap.MACA[:], advcap.MACB[:], []byte{0, 0, 0, 0})))))
+	add("mpls-two-labels-ipv6-tcp", 22+40+20, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
+		advcap.Cat([]byte{0, 1, 0, 64, 0, 2, 1, 64}, advcap.IPv6Pkt(a6, b6, 6, advcap.TCPSeg(a6[:], b6[:], 40000, 443, nil, advcap.HTTPText())))))
+	add("mpls-pseudowire-dot1q-ipv6-udp", 22+4+14+4+40+8, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8847,
+		advcap.Cat([]byte{0, 3, 0, 64, 0, 4, 1, 64, 0, 0, 0, 9}, advcap.EthFrame(advcap.MACBroadcast, advcap.MACB, 0x8100,
+			advcap.Cat(advcap.BE16(12), advcap.BE16(0x86dd), advcap.IPv6DNS(a6, b6))))))
+	add("dot1q-mpls-ipv4-icmp", 18+4+20+8, advcap.EthFrame(advcap.MACB, advcap.MACA, 0x8100,
+		advcap.Cat(advcap.BE16(7), advcap.BE16(0x8847), []byte{0, 5, 1, 64}, advcap.IPv4Pkt(a4, b4, 1, nil, advcap.ICMP4Msg(8, 0, []byte{0, 1, 0, 1}, advcap.HTTPText())))))
 	allNodes := netip.MustParseAddr("ff02::1").As16()
 	ra := advcap.Cat([]byte{64, 0}, advcap.BE16(1800), advcap.BE32(0), advcap.BE32(0),
 		[]byte{1, 1}, advcap.MACA[:], []byte{5, 1, 0, 0}, advcap.BE32(1500),
