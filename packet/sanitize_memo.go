@@ -190,12 +190,12 @@ func ip16(v0, v1 uint64) [16]byte {
 	return r
 }
 
-// MemoAnonymizer returns an Anonymizer that maps addresses as
+// MemoAnonymizer returns a PairAnonymizer that maps addresses as
 // KeepReserved(a) does, through memos like a Sanitizer's (IPv4 and IPv6
 // only, 384 KiB allocated now, outside the Go heap): for the flow records of a capture that
 // writes no packets, whose addresses repeat from flow to flow. Like a
 // Sanitizer, it is not safe for concurrent use.
-func MemoAnonymizer(a Anonymizer) Anonymizer {
+func MemoAnonymizer(a Anonymizer) PairAnonymizer {
 	k, ok := a.(keepReserved)
 	if !ok {
 		k = keepReserved{a}

@@ -183,7 +183,7 @@ type Meter struct {
 	direct *RecordBuffer
 	// anon maps the addresses of exported flow records (a key); nil
 	// leaves them as captured.
-	anon packet.Anonymizer
+	anon packet.PairAnonymizer
 
 	summary packet.Summary
 	buf     []byte      // copy of the packet for Process to sanitize
@@ -241,9 +241,9 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 		// (and KeepReserved) is a permutation of addresses, so the flows
 		// are those of the sanitized packets, with or without a packet
 		// sink. Flow records carry no MAC and no payload.
-		m.anon = packet.KeepReserved(cipher)
+		ip := packet.KeepReserved(cipher)
 		if sinks.Packets != nil {
-			sc := packet.SanitizerConfig{Payload: cfg.Payload, MAC: cfg.MAC, IP: m.anon}
+			sc := packet.SanitizerConfig{Payload: cfg.Payload, MAC: cfg.MAC, IP: ip}
 			if cfg.MAC == packet.MACKeyed {
 				if sc.MACs, err = macanon.New(cfg.Key[:]); err != nil {
 					return nil, fmt.Errorf("meter: %w", err)
@@ -252,13 +252,13 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 			if m.sanitizer, err = packet.NewSanitizer(linkType, sc); err != nil {
 				return nil, fmt.Errorf("meter: %w", err)
 			}
-			// The sanitizer maps addresses as m.anon does, through a
+			// The sanitizer maps addresses as ip does, through a
 			// memo that the packets of each flow have already filled.
 			m.anon = m.sanitizer
 		} else {
 			// Flows share their hosts: a memo saves most lookups in
 			// the cipher's shared, concurrent caches.
-			m.anon = packet.MemoAnonymizer(m.anon)
+			m.anon = packet.MemoAnonymizer(ip)
 		}
 	}
 	if cfg.Counters != nil {
@@ -289,13 +289,7 @@ func (m *Meter) emitFlow(r *flow.Record) {
 	if m.anon != nil {
 		m.rec = *r
 		k := &m.rec.Key
-		if k.IPVersion == 4 {
-			*(*[4]byte)(k.Src[:4]) = m.anon.Anonymize4([4]byte(k.Src[:4]))
-			*(*[4]byte)(k.Dst[:4]) = m.anon.Anonymize4([4]byte(k.Dst[:4]))
-		} else {
-			k.Src = m.anon.Anonymize16(k.Src)
-			k.Dst = m.anon.Anonymize16(k.Dst)
-		}
+		m.anon.AnonymizePair(k.IPVersion == 4, &k.Src, &k.Dst)
 		r = &m.rec
 	}
 	m.sinks.Flows(r)
