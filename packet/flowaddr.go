@@ -1,6 +1,11 @@
 package packet
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"runtime"
+
+	"github.com/gimsproject/gims/internal/tablemem"
+)
 
 // PairAnonymizer is an Anonymizer that also maps the two addresses of a
 // flow key in place: what a meter does with every flow record it exports
@@ -11,6 +16,13 @@ type PairAnonymizer interface {
 	// address in the first 4 bytes of its array, the rest untouched) or
 	// Anonymize16 maps them.
 	AnonymizePair(v4 bool, src, dst *[16]byte)
+	// TouchPair reads the memo entries that AnonymizePair of the same
+	// addresses will read, and returns a value made from them that
+	// means nothing. A caller with many flow records touches them all,
+	// then maps them: the cache misses of the batch (the memos of the
+	// hosts of a capture's flows are out of the cache by the time they
+	// end) overlap instead of coming one after the other.
+	TouchPair(v4 bool, src, dst *[16]byte) uint64
 }
 
 // AnonymizePair maps the two addresses of a flow key in place, through
@@ -32,6 +44,140 @@ func (s *Sanitizer) AnonymizePair(v4 bool, src, dst *[16]byte) {
 	binary.BigEndian.PutUint64(dst[8:], v1)
 }
 
+// TouchPair reads the memo sets of src and dst (see PairAnonymizer).
+func (s *Sanitizer) TouchPair(v4 bool, src, dst *[16]byte) uint64 {
+	if v4 {
+		return s.memo.v4[set4(binary.BigEndian.Uint32(src[:4]))][0] ^
+			s.memo.v4[set4(binary.BigEndian.Uint32(dst[:4]))][0]
+	}
+	return s.memo.v6[set16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))][0].k0 ^
+		s.memo.v6[set16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))][0].k0
+}
+
+// Sizes of MemoAnonymizer's memos, in sets of 2 ways: 65536 IPv4
+// addresses (512 KiB) and 32768 IPv6 addresses (1 MiB), as many as the
+// cipher's own address caches hold by default. They are the only address
+// memo of a capture that writes no packets, so they are sized for all its
+// hosts: a Sanitizer's memos (16384 and 8192 addresses) evict each other's
+// hosts on a trace of a few thousand IPv6 hosts, each eviction a lookup in
+// the cipher's shared caches (a seqlocked, 4-way bucket of 160 bytes).
+const (
+	flowMemo4Bits  = 15
+	flowMemo16Bits = 14
+)
+
+// MemoAnonymizer returns a PairAnonymizer that maps addresses as
+// KeepReserved(a) does, through memos of its own (1.5 MiB allocated now,
+// outside the Go heap; see flowMemo4Bits): for the flow records of a
+// capture that writes no packets, whose addresses repeat from flow to
+// flow. It is not safe for concurrent use.
+func MemoAnonymizer(a Anonymizer) PairAnonymizer {
+	k, ok := a.(keepReserved)
+	if !ok {
+		k = keepReserved{a}
+	}
+	memos, release := hugeTable[flowMemos](1)
+	m := &memoAnonymizer{ip: k, v4: &memos[0].v4, v6: &memos[0].v6}
+	runtime.AddCleanup(m, func(release func()) { release() }, release)
+	return m
+}
+
+// flowMemos are the memos of a MemoAnonymizer, allocated together: 1.5
+// MiB, one huge page where the system has them.
+type flowMemos struct {
+	v4 [1 << flowMemo4Bits][2]uint64
+	v6 [1 << flowMemo16Bits][2]memo16Entry
+}
+
+// memoAnonymizer holds memos like a Sanitizer's (2-way sets, the most
+// recently used way first, a zero entry right for 0.0.0.0 and ::), larger.
+type memoAnonymizer struct {
+	ip keepReserved
+	v4 *[1 << flowMemo4Bits][2]uint64 // address<<32 | mapped
+	v6 *[1 << flowMemo16Bits][2]memo16Entry
+}
+
+func (m *memoAnonymizer) Anonymize4(a [4]byte) [4]byte {
+	var r [4]byte
+	binary.BigEndian.PutUint32(r[:], m.map4(binary.BigEndian.Uint32(a[:])))
+	return r
+}
+
+func (m *memoAnonymizer) Anonymize16(a [16]byte) [16]byte {
+	return ip16(m.map16(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])))
+}
+
 func (m *memoAnonymizer) AnonymizePair(v4 bool, src, dst *[16]byte) {
-	m.s.AnonymizePair(v4, src, dst)
+	if v4 {
+		binary.BigEndian.PutUint32(src[:4], m.map4(binary.BigEndian.Uint32(src[:4])))
+		binary.BigEndian.PutUint32(dst[:4], m.map4(binary.BigEndian.Uint32(dst[:4])))
+		return
+	}
+	v0, v1 := m.map16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))
+	binary.BigEndian.PutUint64(src[:8], v0)
+	binary.BigEndian.PutUint64(src[8:], v1)
+	v0, v1 = m.map16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))
+	binary.BigEndian.PutUint64(dst[:8], v0)
+	binary.BigEndian.PutUint64(dst[8:], v1)
+}
+
+func (m *memoAnonymizer) TouchPair(v4 bool, src, dst *[16]byte) uint64 {
+	if v4 {
+		return m.v4[flowSet4(binary.BigEndian.Uint32(src[:4]))][0] ^
+			m.v4[flowSet4(binary.BigEndian.Uint32(dst[:4]))][0]
+	}
+	return m.v6[flowSet16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))][0].k0 ^
+		m.v6[flowSet16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))][0].k0
+}
+
+// Set indexes of MemoAnonymizer's memos, hashed as a Sanitizer's.
+func flowSet4(x uint32) uint32       { return (x * golden32) >> (32 - flowMemo4Bits) }
+func flowSet16(k0, k1 uint64) uint64 { return ((k0*golden64 ^ k1) * mix64c) >> (64 - flowMemo16Bits) }
+
+// map4 maps the IPv4 address x (big-endian) through the memo, as
+// Sanitizer.map4 does.
+func (m *memoAnonymizer) map4(x uint32) uint32 {
+	set := &m.v4[flowSet4(x)]
+	if e := set[0]; e>>32 == uint64(x) {
+		return uint32(e)
+	}
+	if e := set[1]; e>>32 == uint64(x) {
+		set[0], set[1] = e, set[0]
+		return uint32(e)
+	}
+	var a [4]byte
+	binary.BigEndian.PutUint32(a[:], x)
+	r := m.ip.Anonymize4(a)
+	v := binary.BigEndian.Uint32(r[:])
+	set[1], set[0] = set[0], uint64(x)<<32|uint64(v)
+	return v
+}
+
+// map16 maps the IPv6 address k0:k1 (big-endian halves) through the memo.
+func (m *memoAnonymizer) map16(k0, k1 uint64) (uint64, uint64) {
+	set := &m.v6[flowSet16(k0, k1)]
+	if e := &set[0]; e.k0 == k0 && e.k1 == k1 {
+		return e.v0, e.v1
+	}
+	if e := set[1]; e.k0 == k0 && e.k1 == k1 {
+		set[0], set[1] = e, set[0]
+		return e.v0, e.v1
+	}
+	var a [16]byte
+	binary.BigEndian.PutUint64(a[:8], k0)
+	binary.BigEndian.PutUint64(a[8:], k1)
+	r := m.ip.Anonymize16(a)
+	v0, v1 := binary.BigEndian.Uint64(r[:8]), binary.BigEndian.Uint64(r[8:])
+	set[1], set[0] = set[0], memo16Entry{k0, k1, v0, v1}
+	return v0, v1
+}
+
+// hugeTable returns n zeroed values of T outside the Go heap, on a huge
+// page where the system gives them (tablemem.Reserve), and the function
+// that returns the memory.
+func hugeTable[T any](n int) ([]T, func()) {
+	if s, release, ok := tablemem.Reserve[T](n); ok {
+		return s[:n], release
+	}
+	return tablemem.Make[T](n)
 }

@@ -186,9 +186,13 @@ type Meter struct {
 	anon packet.PairAnonymizer
 
 	summary packet.Summary
-	buf     []byte      // copy of the packet for Process to sanitize
-	rec     flow.Record // anonymized copy of an exported flow record
-	lastErr error       // first PacketWriter error, reported by Flush
+	buf     []byte // copy of the packet for Process to sanitize
+	// pending holds the flow records exported under a key and not yet
+	// anonymized and handed on (see drainFlows).
+	pending []flow.Record
+	touched uint64 // what TouchPair read (kept, so that the reads are)
+
+	lastErr error // first PacketWriter error, reported by Flush
 
 	// st is counted by the goroutine that feeds the meter, in plain
 	// fields, and published to the atomic totals that Stats reads every
@@ -230,7 +234,14 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 		return nil, fmt.Errorf("meter: %w", err)
 	}
 	if cfg.Key != nil {
-		cipher, err := cryptopan.New(cfg.Key[:])
+		cc := cryptopan.DefaultConfiguration()
+		if sinks.Packets == nil {
+			// MemoAnonymizer below holds as many addresses as the
+			// cipher's address caches would: they would only add a
+			// lookup (a cache miss) to each first sighting.
+			cc.AddrCache4, cc.AddrCache6 = 0, 0
+		}
+		cipher, err := cryptopan.NewWithConfig(cfg.Key[:], cc)
 		if err != nil {
 			return nil, fmt.Errorf("meter: %w", err)
 		}
@@ -287,12 +298,45 @@ func (m *Meter) emitFlow(r *flow.Record) {
 		return
 	}
 	if m.anon != nil {
-		m.rec = *r
-		k := &m.rec.Key
-		m.anon.AnonymizePair(k.IPVersion == 4, &k.Src, &k.Dst)
-		r = &m.rec
+		if m.pending == nil {
+			m.pending = make([]flow.Record, 0, flowBatch)
+		}
+		m.pending = append(m.pending, *r)
+		if len(m.pending) == flowBatch {
+			m.drainFlows()
+		}
+		return
 	}
 	m.sinks.Flows(r)
+}
+
+// flowBatch is the number of flow records anonymized together.
+const flowBatch = 32
+
+// drainFlows anonymizes the pending flow records and hands them to the
+// Flows sink, in the order they were exported. It runs when flowBatch
+// records wait, and whenever the meter publishes its totals (after every
+// Process, Advance and Flush, and every publishEvery packets of Run), so
+// a record waits no longer than the totals that count it.
+//
+// The address memo's entries of a record's hosts are out of the cache
+// by the time its flow ends (the flow table and the packets have gone
+// through it since): one record at a time, each address waited for its
+// miss (~180 ns on the ipv6 trace). Touched first for the whole batch,
+// the misses overlap.
+func (m *Meter) drainFlows() {
+	var t uint64
+	for i := range m.pending {
+		k := &m.pending[i].Key
+		t ^= m.anon.TouchPair(k.IPVersion == 4, &k.Src, &k.Dst)
+	}
+	m.touched ^= t
+	for i := range m.pending {
+		k := &m.pending[i].Key
+		m.anon.AnonymizePair(k.IPVersion == 4, &k.Src, &k.Dst)
+		m.sinks.Flows(&m.pending[i])
+	}
+	m.pending = m.pending[:0]
 }
 
 // Process runs one captured packet through the transforms. data is not
@@ -379,8 +423,12 @@ func (m *Meter) count(s *packet.Summary) {
 	}
 }
 
-// publish makes the totals counted so far visible to Stats.
+// publish makes the totals counted so far visible to Stats, after it has
+// handed on the flow records waiting to be anonymized (drainFlows).
 func (m *Meter) publish() {
+	if len(m.pending) > 0 {
+		m.drainFlows()
+	}
 	st := &m.st
 	m.packets.Store(st.Packets)
 	m.bytes.Store(st.Bytes)
