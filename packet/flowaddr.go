@@ -3,6 +3,7 @@ package packet
 import (
 	"encoding/binary"
 	"runtime"
+	"unsafe"
 
 	"github.com/gimsproject/gims/internal/tablemem"
 )
@@ -16,13 +17,14 @@ type PairAnonymizer interface {
 	// address in the first 4 bytes of its array, the rest untouched) or
 	// Anonymize16 maps them.
 	AnonymizePair(v4 bool, src, dst *[16]byte)
-	// TouchPair reads the memo entries that AnonymizePair of the same
-	// addresses will read, and returns a value made from them that
-	// means nothing. A caller with many flow records touches them all,
-	// then maps them: the cache misses of the batch (the memos of the
-	// hosts of a capture's flows are out of the cache by the time they
-	// end) overlap instead of coming one after the other.
-	TouchPair(v4 bool, src, dst *[16]byte) uint64
+	// PrefetchPair asks the processor for the memo entries that
+	// AnonymizePair of the same addresses will read, without waiting
+	// for them. A caller with many flow records prefetches them all,
+	// then maps them: the cache misses of the batch (the memo entries of
+	// a capture's hosts are out of the cache by the time their flows
+	// end) overlap instead of coming one after the other. It does
+	// nothing where the package has no prefetch instruction (prefetch).
+	PrefetchPair(v4 bool, src, dst *[16]byte)
 }
 
 // AnonymizePair maps the two addresses of a flow key in place, through
@@ -44,14 +46,16 @@ func (s *Sanitizer) AnonymizePair(v4 bool, src, dst *[16]byte) {
 	binary.BigEndian.PutUint64(dst[8:], v1)
 }
 
-// TouchPair reads the memo sets of src and dst (see PairAnonymizer).
-func (s *Sanitizer) TouchPair(v4 bool, src, dst *[16]byte) uint64 {
+// PrefetchPair prefetches the memo sets of src and dst (see
+// PairAnonymizer).
+func (s *Sanitizer) PrefetchPair(v4 bool, src, dst *[16]byte) {
 	if v4 {
-		return s.memo.v4[set4(binary.BigEndian.Uint32(src[:4]))][0] ^
-			s.memo.v4[set4(binary.BigEndian.Uint32(dst[:4]))][0]
+		prefetch(unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(src[:4]))]))
+		prefetch(unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(dst[:4]))]))
+		return
 	}
-	return s.memo.v6[set16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))][0].k0 ^
-		s.memo.v6[set16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))][0].k0
+	prefetch(unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))]))
+	prefetch(unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))]))
 }
 
 // Sizes of MemoAnonymizer's memos, in sets of 2 ways: 65536 IPv4
@@ -121,13 +125,14 @@ func (m *memoAnonymizer) AnonymizePair(v4 bool, src, dst *[16]byte) {
 	binary.BigEndian.PutUint64(dst[8:], v1)
 }
 
-func (m *memoAnonymizer) TouchPair(v4 bool, src, dst *[16]byte) uint64 {
+func (m *memoAnonymizer) PrefetchPair(v4 bool, src, dst *[16]byte) {
 	if v4 {
-		return m.v4[flowSet4(binary.BigEndian.Uint32(src[:4]))][0] ^
-			m.v4[flowSet4(binary.BigEndian.Uint32(dst[:4]))][0]
+		prefetch(unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(src[:4]))]))
+		prefetch(unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(dst[:4]))]))
+		return
 	}
-	return m.v6[flowSet16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))][0].k0 ^
-		m.v6[flowSet16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))][0].k0
+	prefetch(unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))]))
+	prefetch(unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))]))
 }
 
 // Set indexes of MemoAnonymizer's memos, hashed as a Sanitizer's.

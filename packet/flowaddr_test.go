@@ -12,7 +12,7 @@ import (
 // addresses in place as Anonymize4 and Anonymize16 map each (KeepReserved
 // of the cipher, reserved addresses included), through a Sanitizer and
 // through MemoAnonymizer, on first sightings and memo hits, and that an
-// IPv4 pair leaves the arrays' other 12 bytes alone (TouchPair before
+// IPv4 pair leaves the arrays' other 12 bytes alone (PrefetchPair before
 // each changes nothing).
 func TestAnonymizePair(t *testing.T) {
 	c, _ := testMappers(t)
@@ -36,7 +36,7 @@ func TestAnonymizePair(t *testing.T) {
 				for i := range addrs {
 					src, dst := addrs[i], addrs[rng.IntN(len(addrs))]
 					gs, gd := src, dst
-					p.TouchPair(true, &gs, &gd) // reads only
+					p.PrefetchPair(true, &gs, &gd) // a hint only
 					p.AnonymizePair(true, &gs, &gd)
 					ws, wd := src, dst
 					*(*[4]byte)(ws[:4]) = want.Anonymize4([4]byte(src[:4]))
@@ -45,7 +45,7 @@ func TestAnonymizePair(t *testing.T) {
 						t.Fatalf("pass %d: AnonymizePair(IPv4 %x, %x) = %x, %x, want %x, %x", pass, src, dst, gs, gd, ws, wd)
 					}
 					gs, gd = src, dst
-					p.TouchPair(false, &gs, &gd)
+					p.PrefetchPair(false, &gs, &gd)
 					p.AnonymizePair(false, &gs, &gd)
 					if ws, wd := want.Anonymize16(src), want.Anonymize16(dst); gs != ws || gd != wd {
 						t.Fatalf("pass %d: AnonymizePair(IPv6 %x, %x) = %x, %x, want %x, %x", pass, src, dst, gs, gd, ws, wd)
