@@ -61,10 +61,11 @@ func (s *Sanitizer) PrefetchPair(v4 bool, src, dst *[16]byte) {
 // Sizes of MemoAnonymizer's memos, in sets of 2 ways: 65536 IPv4
 // addresses (512 KiB) and 32768 IPv6 addresses (1 MiB), as many as the
 // cipher's own address caches hold by default. They are the only address
-// memo of a capture that writes no packets, so they are sized for all its
-// hosts: a Sanitizer's memos (16384 and 8192 addresses) evict each other's
-// hosts on a trace of a few thousand IPv6 hosts, each eviction a lookup in
-// the cipher's shared caches (a seqlocked, 4-way bucket of 160 bytes).
+// memo of a capture that writes no packets (the meter then builds its
+// cipher without address caches), so they are sized for all its hosts: a
+// Sanitizer's memos (16384 and 8192 addresses) evicted each other's hosts
+// on a trace of a few thousand IPv6 hosts, each eviction a lookup in the
+// cipher's shared caches (a seqlocked, 4-way bucket of 160 bytes).
 const (
 	flowMemo4Bits  = 15
 	flowMemo16Bits = 14
