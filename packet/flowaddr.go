@@ -17,14 +17,21 @@ type PairAnonymizer interface {
 	// address in the first 4 bytes of its array, the rest untouched) or
 	// Anonymize16 maps them.
 	AnonymizePair(v4 bool, src, dst *[16]byte)
-	// PrefetchPair asks the processor for the memo entries that
-	// AnonymizePair of the same addresses will read, without waiting
-	// for them. A caller with many flow records prefetches them all,
-	// then maps them: the cache misses of the batch (the memo entries of
-	// a capture's hosts are out of the cache by the time their flows
-	// end) overlap instead of coming one after the other. It does
-	// nothing where the package has no prefetch instruction (prefetch).
-	PrefetchPair(v4 bool, src, dst *[16]byte)
+	// AnonymizePairs maps the pairs of a batch of flow records in place, as
+	// AnonymizePair maps each, prefetching the memo entries of the whole
+	// batch first: the cache misses of the batch (the memo entries of a
+	// capture's hosts are out of the cache by the time their flows end)
+	// overlap instead of coming one after the other. (No prefetch where
+	// the package has no prefetch instruction: see prefetch.)
+	AnonymizePairs(pairs []AddrPair)
+}
+
+// AddrPair is the two addresses of a flow key, for AnonymizePairs: V4
+// as AnonymizePair's v4. It holds the addresses themselves, not pointers
+// to them: a batch of pointers costs a write barrier check each.
+type AddrPair struct {
+	Src, Dst [16]byte
+	V4       bool
 }
 
 // AnonymizePair maps the two addresses of a flow key in place, through
@@ -46,16 +53,22 @@ func (s *Sanitizer) AnonymizePair(v4 bool, src, dst *[16]byte) {
 	binary.BigEndian.PutUint64(dst[8:], v1)
 }
 
-// PrefetchPair prefetches the memo sets of src and dst (see
-// PairAnonymizer).
-func (s *Sanitizer) PrefetchPair(v4 bool, src, dst *[16]byte) {
-	if v4 {
-		prefetch(unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(src[:4]))]))
-		prefetch(unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(dst[:4]))]))
-		return
+// AnonymizePairs maps the pairs (see PairAnonymizer).
+func (s *Sanitizer) AnonymizePairs(pairs []AddrPair) {
+	for i := range pairs {
+		p := &pairs[i]
+		if p.V4 {
+			prefetch2(unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(p.Src[:4]))]),
+				unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(p.Dst[:4]))]))
+		} else {
+			prefetch2(unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(p.Src[:8]), binary.BigEndian.Uint64(p.Src[8:]))]),
+				unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(p.Dst[:8]), binary.BigEndian.Uint64(p.Dst[8:]))]))
+		}
 	}
-	prefetch(unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))]))
-	prefetch(unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))]))
+	for i := range pairs {
+		p := &pairs[i]
+		s.AnonymizePair(p.V4, &p.Src, &p.Dst)
+	}
 }
 
 // Sizes of MemoAnonymizer's memos, in sets of 2 ways: 65536 IPv4
@@ -126,14 +139,21 @@ func (m *memoAnonymizer) AnonymizePair(v4 bool, src, dst *[16]byte) {
 	binary.BigEndian.PutUint64(dst[8:], v1)
 }
 
-func (m *memoAnonymizer) PrefetchPair(v4 bool, src, dst *[16]byte) {
-	if v4 {
-		prefetch(unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(src[:4]))]))
-		prefetch(unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(dst[:4]))]))
-		return
+func (m *memoAnonymizer) AnonymizePairs(pairs []AddrPair) {
+	for i := range pairs {
+		p := &pairs[i]
+		if p.V4 {
+			prefetch2(unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(p.Src[:4]))]),
+				unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(p.Dst[:4]))]))
+		} else {
+			prefetch2(unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(p.Src[:8]), binary.BigEndian.Uint64(p.Src[8:]))]),
+				unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(p.Dst[:8]), binary.BigEndian.Uint64(p.Dst[8:]))]))
+		}
 	}
-	prefetch(unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(src[:8]), binary.BigEndian.Uint64(src[8:]))]))
-	prefetch(unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))]))
+	for i := range pairs {
+		p := &pairs[i]
+		m.AnonymizePair(p.V4, &p.Src, &p.Dst)
+	}
 }
 
 // Set indexes of MemoAnonymizer's memos, hashed as a Sanitizer's.

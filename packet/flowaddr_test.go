@@ -3,6 +3,7 @@ package packet
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/google/gopacket/layers"
@@ -12,8 +13,8 @@ import (
 // addresses in place as Anonymize4 and Anonymize16 map each (KeepReserved
 // of the cipher, reserved addresses included), through a Sanitizer and
 // through MemoAnonymizer, on first sightings and memo hits, and that an
-// IPv4 pair leaves the arrays' other 12 bytes alone (PrefetchPair before
-// each changes nothing).
+// IPv4 pair leaves the arrays' other 12 bytes alone; and AnonymizePairs
+// maps a batch as AnonymizePair maps each pair.
 func TestAnonymizePair(t *testing.T) {
 	c, _ := testMappers(t)
 	want := KeepReserved(c)
@@ -36,7 +37,6 @@ func TestAnonymizePair(t *testing.T) {
 				for i := range addrs {
 					src, dst := addrs[i], addrs[rng.IntN(len(addrs))]
 					gs, gd := src, dst
-					p.PrefetchPair(true, &gs, &gd) // a hint only
 					p.AnonymizePair(true, &gs, &gd)
 					ws, wd := src, dst
 					*(*[4]byte)(ws[:4]) = want.Anonymize4([4]byte(src[:4]))
@@ -45,11 +45,25 @@ func TestAnonymizePair(t *testing.T) {
 						t.Fatalf("pass %d: AnonymizePair(IPv4 %x, %x) = %x, %x, want %x, %x", pass, src, dst, gs, gd, ws, wd)
 					}
 					gs, gd = src, dst
-					p.PrefetchPair(false, &gs, &gd)
 					p.AnonymizePair(false, &gs, &gd)
 					if ws, wd := want.Anonymize16(src), want.Anonymize16(dst); gs != ws || gd != wd {
 						t.Fatalf("pass %d: AnonymizePair(IPv6 %x, %x) = %x, %x, want %x, %x", pass, src, dst, gs, gd, ws, wd)
 					}
+				}
+			}
+			// Batches of both kinds of pair, of every length up to 40.
+			for n := range 41 {
+				pairs := make([]AddrPair, n)
+				for i := range pairs {
+					pairs[i] = AddrPair{Src: addrs[rng.IntN(len(addrs))], Dst: addrs[rng.IntN(len(addrs))], V4: rng.IntN(2) == 0}
+				}
+				want := slices.Clone(pairs)
+				for i := range want {
+					p.AnonymizePair(want[i].V4, &want[i].Src, &want[i].Dst)
+				}
+				p.AnonymizePairs(pairs)
+				if !slices.Equal(pairs, want) {
+					t.Fatalf("AnonymizePairs of %d pairs differs from AnonymizePair of each", n)
 				}
 			}
 		})

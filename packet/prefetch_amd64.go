@@ -2,8 +2,9 @@ package packet
 
 import "unsafe"
 
-// prefetch asks the processor to bring the cache line at p into its
-// caches, without waiting for it (PREFETCHT0).
+// prefetch2 asks the processor to bring the cache lines at p and q into
+// its caches, without waiting for them (PREFETCHT0; one call for the two
+// addresses of a flow key).
 //
 //go:noescape
-func prefetch(p unsafe.Pointer)
+func prefetch2(p, q unsafe.Pointer)

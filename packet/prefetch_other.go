@@ -4,5 +4,5 @@ package packet
 
 import "unsafe"
 
-// prefetch does nothing where the package has no assembly for it.
-func prefetch(unsafe.Pointer) {}
+// prefetch2 does nothing where the package has no assembly for it.
+func prefetch2(p, q unsafe.Pointer) {}
