@@ -337,13 +337,11 @@ const flowBatch = 32
 func (m *Meter) drainFlows() {
 	recs, pairs := m.pending[:m.npending], m.pairs[:m.npending]
 	for i := range recs {
-		k := &recs[i].Key
-		pairs[i] = packet.AddrPair{Src: k.Src, Dst: k.Dst, V4: k.IPVersion == 4}
+		k, p := &recs[i].Key, &pairs[i]
+		p.Src, p.Dst, p.V4 = &k.Src, &k.Dst, k.IPVersion == 4
 	}
 	m.anon.AnonymizePairs(pairs)
 	for i := range recs {
-		k := &recs[i].Key
-		k.Src, k.Dst = pairs[i].Src, pairs[i].Dst
 		m.sinks.Flows(&recs[i])
 	}
 	m.npending = 0
