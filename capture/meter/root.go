@@ -269,8 +269,9 @@ func New(cfg Configuration, linkType layers.LinkType, sinks Sinks) (*Meter, erro
 			// memo that the packets of each flow have already filled.
 			m.anon = m.sanitizer
 		} else {
-			// Flows share their hosts: a memo saves most lookups in
-			// the cipher's shared, concurrent caches.
+			// Flows share their hosts: a memo sized for all of them
+			// maps each again without the cipher, which keeps only
+			// its prefix caches (above) for the first sightings.
 			m.anon = packet.MemoAnonymizer(ip)
 		}
 	}
