@@ -18,7 +18,8 @@ run of the same binary. The targets are key <= 1.2x and key+w <= 1.3x.
 
 Knobs: BENCH_SUITE_DIR (bench/out/suite, made by bench/suite.sh),
 BENCH_TRACES (names, spaces between; default the whole suite),
-KEYCPU_RUNS (7). CPU times move with the machine's load: run it on a
+KEYCPU_RUNS (7), KEYCPU_VARIANTS (names, spaces between: the variants
+run besides plain, default "key w key+w"; the others print as -). CPU times move with the machine's load: run it on a
 quiet machine (flock a lock file if others measure too), and compare
 with bench/keycost.sh's instruction counts, which do not.
 """
@@ -53,6 +54,8 @@ def main():
     suite = os.environ.get("BENCH_SUITE_DIR", os.path.join(root, "bench/out/suite"))
     traces = os.environ.get("BENCH_TRACES", "mix clustered ports ipv6 icmp tiny samples").split()
     runs = int(os.environ.get("KEYCPU_RUNS", "7"))
+    chosen = set(os.environ.get("KEYCPU_VARIANTS", "key w key+w").split()) | {"plain"}
+    variants = [(v, args) for v, args in VARIANTS if v in chosen]
     bins = sys.argv[1:]
     if not bins:
         subprocess.run(["go", "build", "-o", os.path.join(root, "bin/"), "./cmd/gims-capd"], cwd=root, check=True)
@@ -66,15 +69,15 @@ def main():
             if not os.path.exists(trace):
                 print(f"keycpu.py: no {trace} (run bash bench/suite.sh)", file=sys.stderr)
                 continue
-            times = {(b, v): [] for b in bins for v, _ in VARIANTS}
+            times = {(b, v): [] for b in bins for v, _ in variants}
             for _ in range(runs):
                 for b in bins:
-                    for v, args in VARIANTS:
+                    for v, args in variants:
                         times[(b, v)].append(cpu_ms([b, "-r", trace, "-ipfix", out] + args))
             for b in bins:
-                med = {v: statistics.median(times[(b, v)]) for v, _ in VARIANTS}
+                med = {v: statistics.median(times[(b, v)]) for v, _ in variants}
                 p = med["plain"]
-                cells = " | ".join(f"{med[v]:.0f} ({med[v] / p:.2f}×)" for v in ("key", "w", "key+w"))
+                cells = " | ".join(f"{med[v]:.0f} ({med[v] / p:.2f}×)" if v in med else "-" for v in ("key", "w", "key+w"))
                 print(f"| {b} | {name} | {p:.0f} | {cells} |", flush=True)
 
 

@@ -2,7 +2,6 @@ package packet
 
 import (
 	"encoding/binary"
-	"runtime"
 
 	"github.com/gimsproject/gims/internal/tablemem"
 )
@@ -226,25 +225,3 @@ func ip16(v0, v1 uint64) [16]byte {
 	binary.BigEndian.PutUint64(r[8:], v1)
 	return r
 }
-
-// MemoAnonymizer returns an Anonymizer that maps addresses as
-// KeepReserved(a) does, through memos like a Sanitizer's (IPv4 and IPv6
-// only, 640 KiB allocated now, outside the Go heap): for the flow records of a capture that
-// writes no packets, whose addresses repeat from flow to flow. Like a
-// Sanitizer, it is not safe for concurrent use.
-func MemoAnonymizer(a Anonymizer) Anonymizer {
-	k, ok := a.(keepReserved)
-	if !ok {
-		k = keepReserved{a}
-	}
-	memo, release := newSanitizeMemo(false)
-	m := &memoAnonymizer{s: Sanitizer{ip: k, memo: memo}}
-	runtime.AddCleanup(m, func(release func()) { release() }, release)
-	return m
-}
-
-// memoAnonymizer is a Sanitizer used for its address memos only.
-type memoAnonymizer struct{ s Sanitizer }
-
-func (m *memoAnonymizer) Anonymize4(a [4]byte) [4]byte    { return m.s.Anonymize4(a) }
-func (m *memoAnonymizer) Anonymize16(a [16]byte) [16]byte { return m.s.Anonymize16(a) }

@@ -176,6 +176,26 @@ func BenchmarkAnonymize16(b *testing.B) {
 		}
 		reportBlocks(b, cb)
 	})
+	b.Run("cold-host-low-numbered", func(b *testing.B) {
+		// New hosts numbered from the bottom of known /64s (::1000 to
+		// ::16ff, more than the address cache holds): the /112 and
+		// /120 levels leave the last 8 bits to compute.
+		c := newTestCipher(b, DefaultConfiguration())
+		nets := realisticAddrs6(rng, benchNets, benchNets)
+		addrs := make([][16]byte, 1<<20)
+		for i := range addrs {
+			a := nets[rng.IntN(len(nets))]
+			copy(a[8:], []byte{0, 0, 0, 0, 0, 0, 0x10, byte(rng.Uint32())})
+			a[14] += byte(rng.IntN(7)) // 2100 /120s, 540,000 hosts
+			addrs[i] = a
+		}
+		cb := countBlocks(c)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			c.Anonymize16(addrs[i&(1<<20-1)])
+		}
+		reportBlocks(b, cb)
+	})
 	b.Run("warm", func(b *testing.B) {
 		c := newTestCipher(b, DefaultConfiguration())
 		addrs := trace(rng, realisticAddrs6(rng, benchHosts, benchNets), benchWorkingSet)

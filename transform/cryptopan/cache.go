@@ -15,7 +15,8 @@ import (
 // level found and every level passed on the way is filled in:
 //
 //	IPv4: address → /24 → /16 (8 AES blocks per level)
-//	IPv6: address → /64 → /48 → /32 → /16 (16 to 64 AES blocks per level)
+//	IPv6: address → /120 → /112 → /64 → /48 → /32 → /16 (8 to 64 AES
+//	blocks per level)
 //
 // The /16 level is a plain 65536-entry table shared by IPv4 and IPv6 (the
 // first 16 bits of the pad are computed the same way for both). The other
@@ -253,27 +254,31 @@ func (c *Cipher) otp4(x uint32) uint32 {
 	return otp
 }
 
-// mask48 keeps the first 48 bits of a 64-bit word: an IPv6 /48.
-const mask48 = 0xffff_ffff_ffff_0000
+// Masks of the IPv6 prefixes within a 64-bit word: mask48 keeps the
+// first 48 bits of the high word (a /48), mask112 and mask120 the first
+// 48 and 56 bits of the low word (a /112 and a /120).
+const (
+	mask48  = 0xffff_ffff_ffff_0000
+	mask112 = 0xffff_ffff_ffff_0000
+	mask120 = 0xffff_ffff_ffff_ff00
+)
 
 // otp16 returns the 128-bit one-time pad of the IPv6 address hi:lo, through
 // the caches.
+//
+// The /112 and /120 levels serve the hosts numbered from the bottom of
+// their /64 (static and DHCPv6 addresses: ::1, ::53, ::1:2a6; the upper
+// half of the interface identifier zero): a new host in a known /120 costs
+// the AES blocks of its last 8 bits, not of its last 64. The addresses with
+// an identifier of their own (SLAAC, privacy addresses) share no more than
+// their /64 with other hosts; for them the levels would only cost two
+// lookups and two stores, so they skip them.
 func (c *Cipher) otp16(hi, lo uint64) (uint64, uint64) {
 	if v0, v1, ok := c.addr16.get(hi, lo); ok {
 		return v0, v1
 	}
-	var ohi uint64
-	from := 0
-	if v, _, ok := c.pre64.get(hi, 0); ok {
-		ohi, from = v, 64
-	} else if v, _, ok := c.pre48.get(hi&mask48, 0); ok {
-		ohi, from = v, 48
-	} else if v, ok := c.pre32.get(uint32(hi >> 32)); ok {
-		ohi, from = uint64(v)<<32, 32
-	} else if e := c.pre16[hi>>48].v.Load(); e&1 != 0 {
-		ohi, from = uint64(e&^1)<<32, 16
-	}
-
+	low := lo>>32 == 0 // numbered from the bottom: the /112 and /120 levels
+	ohi, olo, from := c.prefix16(hi, lo, low)
 	s := c.scratch.Get().(*scratch)
 	if from < 16 {
 		ohi, _ = c.otpBits(s, hi, 0, ohi, 0, 0, 16)
@@ -291,11 +296,49 @@ func (c *Cipher) otp16(hi, lo uint64) (uint64, uint64) {
 		ohi, _ = c.otpBits(s, hi, 0, ohi, 0, 48, 64)
 		c.pre64.put(hi, 0, ohi, 0)
 	}
-	ohi, olo := c.otpBits(s, hi, lo, ohi, 0, 64, 128)
+	if low {
+		if from < 112 {
+			ohi, olo = c.otpBits(s, hi, lo, ohi, olo, 64, 112)
+			c.pre112.put(hi, lo&mask112, ohi, olo)
+		}
+		if from < 120 {
+			ohi, olo = c.otpBits(s, hi, lo, ohi, olo, 112, 120)
+			c.pre120.put(hi, lo&mask120, ohi, olo)
+		}
+		from = 120
+	}
+	ohi, olo = c.otpBits(s, hi, lo, ohi, olo, max(from, 64), 128)
 	c.scratch.Put(s)
 
 	c.addr16.put(hi, lo, ohi, olo)
 	return ohi, olo
+}
+
+// prefix16 returns the pad of the longest prefix of the IPv6 address hi:lo
+// that the caches hold and its length (0 if none; the /112 and /120 levels
+// only when low): the pad's bits before from, the others 0.
+func (c *Cipher) prefix16(hi, lo uint64, low bool) (ohi, olo uint64, from int) {
+	if low {
+		if v0, v1, ok := c.pre120.get(hi, lo&mask120); ok {
+			return v0, v1, 120
+		}
+		if v0, v1, ok := c.pre112.get(hi, lo&mask112); ok {
+			return v0, v1, 112
+		}
+	}
+	if v, _, ok := c.pre64.get(hi, 0); ok {
+		return v, 0, 64
+	}
+	if v, _, ok := c.pre48.get(hi&mask48, 0); ok {
+		return v, 0, 48
+	}
+	if v, ok := c.pre32.get(uint32(hi >> 32)); ok {
+		return uint64(v) << 32, 0, 32
+	}
+	if e := c.pre16[hi>>48].v.Load(); e&1 != 0 {
+		return uint64(e&^1) << 32, 0, 16
+	}
+	return 0, 0, 0
 }
 
 // roundPow2 returns the smallest power of two ≥ n, and at least 2*ways (so

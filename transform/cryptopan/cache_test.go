@@ -49,7 +49,14 @@ func TestCacheLevels(t *testing.T) {
 		// few bits would miss.
 		{"new IPv6 in a /16 known from IPv4", "a01:db8:1:5::1", 16, 128},
 		{"same IPv6", "a01:db8:1:5::1", 0, 0},
-		{"new host in known /64", "a01:db8:1:5::2", 64, 128},
+		{"new host in known /120", "a01:db8:1:5::2", 120, 128},
+		{"new /120 in known /112", "a01:db8:1:5::302", 112, 128},
+		{"new /112 in known /64", "a01:db8:1:5::1:302", 64, 128},
+		{"new host in known /112", "a01:db8:1:5::1:402", 112, 128},
+		// Hosts with identifiers of their own skip the /112 and /120
+		// levels.
+		{"own identifier in known /64", "a01:db8:1:5:211:22ff:fe33:4455", 64, 128},
+		{"next identifier in known /64", "a01:db8:1:5:211:22ff:fe33:4456", 64, 128},
 		{"new /64 in known /48", "a01:db8:1:6::2", 48, 128},
 		{"new /48 in known /32", "a01:db8:2:6::2", 32, 128},
 		{"new /32 in known /16", "a01:db9:2:6::2", 16, 128},

@@ -40,6 +40,9 @@ func FuzzAnonymize16(f *testing.F) {
 	f.Add(uint64(0), uint64(1), uint64(0), uint64(2))
 	f.Add(uint64(0x20010db800000000), uint64(1), uint64(0x20010db800010000), uint64(1))
 	f.Add(uint64(0xfe80000000000000), uint64(0x021122fffe334455), uint64(0xfe80000000000000), uint64(0x021122fffe334456))
+	// Hosts numbered from the bottom of a /64 (the /112 and /120 levels).
+	f.Add(uint64(0x20010db800c10003), uint64(0x10a0), uint64(0x20010db800c10003), uint64(0x10ff))
+	f.Add(uint64(0x20010db800c10003), uint64(0x1_02a6), uint64(0x20010db800c10003), uint64(0x2_02a6))
 	c := newTestCipher(f, fuzzConfig)
 	ref := newReference(f, sampleKey(f))
 	f.Fuzz(func(t *testing.T, ahi, alo, bhi, blo uint64) {

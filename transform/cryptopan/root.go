@@ -46,10 +46,11 @@ const KeySize = 32
 //
 //	256 KiB (the /16 prefix table, always present)
 //	+ 8 B × (AddrCache4 + PrefixCache4)
-//	+ 8 B × PrefixCache6 (IPv6 /32) + 2 × 40 B × PrefixCache6 (IPv6 /48, /64)
+//	+ 8 B × PrefixCache6 (IPv6 /32)
+//	+ 4 × 40 B × PrefixCache6 (IPv6 /48, /64, /112, /120)
 //	+ 40 B × AddrCache6,
 //
-// about 2.5 MiB with DefaultConfiguration. A full cache overwrites older entries.
+// about 2.8 MiB with DefaultConfiguration. A full cache overwrites older entries.
 type Configuration struct {
 	// AddrCache4 is the number of IPv4 addresses whose anonymized form is
 	// kept. Default 65536 (512 KiB).
@@ -61,7 +62,7 @@ type Configuration struct {
 	// kept. Default 32768 (1.25 MiB).
 	AddrCache6 int
 	// PrefixCache6 is the number of IPv6 prefixes kept at each of the /32,
-	// /48 and /64 levels. Default 4096 (32 KiB + 2 × 160 KiB).
+	// /48, /64, /112 and /120 levels. Default 4096 (32 KiB + 4 × 160 KiB).
 	PrefixCache6 int
 }
 
@@ -110,6 +111,8 @@ type Cipher struct {
 	pre32  table64         // IPv6 /32
 	pre48  wideTable       // IPv6 /48
 	pre64  wideTable       // IPv6 /64
+	pre112 wideTable       // IPv6 /112
+	pre120 wideTable       // IPv6 /120
 	addr16 wideTable       // IPv6 addresses
 }
 
@@ -170,6 +173,8 @@ func NewWithConfig(key []byte, cfg Configuration) (*Cipher, error) {
 		pre32:  newTable64(cfg.PrefixCache6, seed32^0x632, &releases),
 		pre48:  newWideTable(cfg.PrefixCache6, seed64^0x648, &releases),
 		pre64:  newWideTable(cfg.PrefixCache6, seed64^0x664, &releases),
+		pre112: newWideTable(cfg.PrefixCache6, seed64^0x6112, &releases),
+		pre120: newWideTable(cfg.PrefixCache6, seed64^0x6120, &releases),
 		addr16: newWideTable(cfg.AddrCache6, seed64^0x6128, &releases),
 	}
 	c.scratch.New = func() any { return new(scratch) }

@@ -383,3 +383,69 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// clusteredAddrs6 returns n IPv6 addresses numbered from the bottom of a
+// few /64s (hosts ::1000 to ::10ff, ::1:200 to ::1:3ff, a few with random
+// interface identifiers), in random order: the shape the /112 and /120
+// levels serve.
+func clusteredAddrs6(rng *rand.Rand, n int) [][16]byte {
+	addrs := make([][16]byte, n)
+	for i := range addrs {
+		a := [16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0xc1, 0, byte(rng.IntN(16))}
+		switch rng.IntN(8) {
+		case 0:
+			copy(a[8:], randomBytes(rng, 8))
+		case 1, 2:
+			a[13], a[14], a[15] = 1, byte(2+rng.IntN(2)), byte(rng.Uint32())
+		default:
+			a[14], a[15] = 0x10, byte(rng.Uint32())
+		}
+		addrs[i] = a
+	}
+	return addrs
+}
+
+// TestClusteredMatchesReference: addresses that share long prefixes
+// (within a /16 for IPv4, under a few /64s numbered from the bottom for
+// IPv6), and random ones, map as the uncached bit loop maps them, in
+// every cache configuration and on a second pass that reads what the
+// first filled in or evicted.
+func TestClusteredMatchesReference(t *testing.T) {
+	ref := newReference(t, sampleKey(t))
+	rng := rand.New(rand.NewPCG(10, 11))
+	var addrs4 [][4]byte
+	for i := range 3000 {
+		x := 0x0a010000 | rng.Uint32N(1<<16)
+		if i%4 == 0 {
+			x = rng.Uint32()
+		}
+		addrs4 = append(addrs4, [4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})
+	}
+	addrs6 := append(clusteredAddrs6(rng, 1500), coldAddrs6(rng, 300)...)
+	rng.Shuffle(len(addrs6), func(i, j int) { addrs6[i], addrs6[j] = addrs6[j], addrs6[i] })
+	want4 := make([][4]byte, len(addrs4))
+	for i, a := range addrs4 {
+		want4[i] = ref.anonymize4(a)
+	}
+	want6 := make([][16]byte, len(addrs6))
+	for i, a := range addrs6 {
+		want6[i] = ref.anonymize16(a)
+	}
+	for _, tc := range testConfigs {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestCipher(t, tc.cfg)
+			for pass := 1; pass <= 2; pass++ {
+				for i, a := range addrs6 {
+					if got := c.Anonymize16(a); got != want6[i] {
+						t.Fatalf("pass %d: Anonymize16(%x) = %x, want %x", pass, a, got, want6[i])
+					}
+				}
+				for i, a := range addrs4 {
+					if got := c.Anonymize4(a); got != want4[i] {
+						t.Fatalf("pass %d: Anonymize4(%v) = %v, want %v", pass, a, got, want4[i])
+					}
+				}
+			}
+		})
+	}
+}
