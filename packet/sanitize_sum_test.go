@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/google/gopacket/layers"
 )
 
 // TestAdjustSumMatchesSteps checks the fast path's one update of a
@@ -149,7 +151,10 @@ func TestMemoWays(t *testing.T) {
 	c, _ := testMappers(t)
 	want := KeepReserved(c)
 	count := &countingAnonymizer{a: want}
-	m := MemoAnonymizer(count).(*memoAnonymizer)
+	m, err := NewSanitizer(layers.LinkTypeEthernet, SanitizerConfig{IP: count, MAC: MACZero})
+	if err != nil {
+		t.Fatalf("NewSanitizer() error:\n%+v", err)
+	}
 	// Addresses that fall into set 0 of each memo (one more than its ways).
 	var v4 [][4]byte
 	for x := uint32(1); len(v4) < ways+1; x++ {
