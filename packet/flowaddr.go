@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/gimsproject/gims/internal/prefetch"
 	"github.com/gimsproject/gims/internal/tablemem"
 )
 
@@ -22,7 +23,7 @@ type PairAnonymizer interface {
 	// batch first: the cache misses of the batch (the memo entries of a
 	// capture's hosts are out of the cache by the time their flows end)
 	// overlap instead of coming one after the other. (No prefetch where
-	// the package has no prefetch instruction: see prefetch.)
+	// internal/prefetch has no instruction for the architecture.)
 	AnonymizePairs(pairs []AddrPair)
 }
 
@@ -59,11 +60,11 @@ func (s *Sanitizer) AnonymizePairs(pairs []AddrPair) {
 	for i := range pairs {
 		p := &pairs[i]
 		if p.V4 {
-			prefetch2(unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(p.Src[:4]))]),
-				unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(p.Dst[:4]))]))
+			prefetch.Lines(uintptr(unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(p.Src[:4]))])),
+				uintptr(unsafe.Pointer(&s.memo.v4[set4(binary.BigEndian.Uint32(p.Dst[:4]))])))
 		} else {
-			prefetch2(unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(p.Src[:8]), binary.BigEndian.Uint64(p.Src[8:]))]),
-				unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(p.Dst[:8]), binary.BigEndian.Uint64(p.Dst[8:]))]))
+			prefetch.Lines(uintptr(unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(p.Src[:8]), binary.BigEndian.Uint64(p.Src[8:]))])),
+				uintptr(unsafe.Pointer(&s.memo.v6[set16(binary.BigEndian.Uint64(p.Dst[:8]), binary.BigEndian.Uint64(p.Dst[8:]))])))
 		}
 	}
 	for i := range pairs {
@@ -145,11 +146,11 @@ func (m *memoAnonymizer) AnonymizePairs(pairs []AddrPair) {
 	for i := range pairs {
 		p := &pairs[i]
 		if p.V4 {
-			prefetch2(unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(p.Src[:4]))]),
-				unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(p.Dst[:4]))]))
+			prefetch.Lines(uintptr(unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(p.Src[:4]))])),
+				uintptr(unsafe.Pointer(&m.v4[flowSet4(binary.BigEndian.Uint32(p.Dst[:4]))])))
 		} else {
-			prefetch2(unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(p.Src[:8]), binary.BigEndian.Uint64(p.Src[8:]))]),
-				unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(p.Dst[:8]), binary.BigEndian.Uint64(p.Dst[8:]))]))
+			prefetch.Lines(uintptr(unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(p.Src[:8]), binary.BigEndian.Uint64(p.Src[8:]))])),
+				uintptr(unsafe.Pointer(&m.v6[flowSet16(binary.BigEndian.Uint64(p.Dst[:8]), binary.BigEndian.Uint64(p.Dst[8:]))])))
 		}
 	}
 	for i := range pairs {

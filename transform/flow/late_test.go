@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/gimsproject/gims/packet"
 )
@@ -139,18 +138,5 @@ func compareRecords(t *testing.T, wantName string, want []string, gotName string
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d records %s, %d %s", len(want), wantName, len(got), gotName)
-	}
-}
-
-// TestPrefetchAnyAddress: AddLate prefetches the slot of an empty index
-// (address 0) and of arrays about to be replaced; a prefetch must not fault
-// whatever the address.
-func TestPrefetchAnyAddress(t *testing.T) {
-	x := make([]uint64, 8)
-	for _, p := range []uintptr{0, 8, 1 << 47, ^uintptr(0), uintptr(unsafe.Pointer(&x[3]))} {
-		prefetch(p)
-	}
-	if x[3] != 0 {
-		t.Errorf("a prefetch changed memory: %d", x[3])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gimsproject/gims/internal/prefetch"
 	"github.com/gimsproject/gims/packet"
 )
 
@@ -302,7 +303,7 @@ func (t *Table) AddLate(s *packet.Summary) {
 	// array, slots is nil and mask 0, and a prefetch of any address is
 	// harmless.
 	x := &t.index
-	prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(x.slots))) + uintptr(p.h&x.mask)*8)
+	prefetch.Line(uintptr(unsafe.Pointer(unsafe.SliceData(x.slots))) + uintptr(p.h&x.mask)*8)
 	if t.pending == lateDepth {
 		q := t.pre[(i-lateDepth)%uint8(len(t.pre))]
 		t.clock(q)
