@@ -188,9 +188,9 @@ type Meter struct {
 	summary packet.Summary
 	// late says Run hands packets to the flow table through
 	// flow.Table.AddLate, which adds them two packets later.
-	late    bool
-	buf     []byte      // copy of the packet for Process to sanitize
-	rec     flow.Record // anonymized copy of an exported flow record (-w)
+	late bool
+	buf  []byte      // copy of the packet for Process to sanitize
+	rec  flow.Record // anonymized copy of an exported flow record (-w)
 	// pending holds the flow records exported under a key without -w and
 	// not yet anonymized and handed on (see drainFlows).
 	pending  [flowBatch]flow.Record
