@@ -325,15 +325,19 @@ func (t *Table) AddLate(s *packet.Summary) {
 	swapped := false
 	if t.biflow {
 		// canonical, on the words.
-		if isICMP(proto) {
+		x, y := bits.ReverseBytes64(a), bits.ReverseBytes64(c)
+		if x == y {
+			x, y = bits.ReverseBytes64(b), bits.ReverseBytes64(d)
+		}
+		icmp := isICMP(proto)
+		if icmp {
 			dp = echoRequest(proto, dp)
-			if compareWords(a, b, c, d) > 0 {
-				a, b, c, d = c, d, a, b
-				swapped = true
-			}
-		} else if cmp := compareWords(a, b, c, d); cmp > 0 || cmp == 0 && sp > dp {
+		}
+		if x > y || x == y && !icmp && sp > dp {
 			a, b, c, d = c, d, a, b
-			sp, dp = dp, sp
+			if !icmp {
+				sp, dp = dp, sp
+			}
 			swapped = true
 		}
 	}
@@ -768,22 +772,6 @@ func sameKey(a, b *Key) bool {
 	return a.Src == b.Src && a.Dst == b.Dst &&
 		a.SrcPort == b.SrcPort && a.DstPort == b.DstPort && a.VLAN == b.VLAN &&
 		a.Proto == b.Proto && a.IPVersion == b.IPVersion
-}
-
-// compareWords is compareAddr of the addresses whose little-endian words
-// are a, b and c, d.
-func compareWords(a, b, c, d uint64) int {
-	a0, c0 := bits.ReverseBytes64(a), bits.ReverseBytes64(c)
-	if a0 == c0 {
-		a0, c0 = bits.ReverseBytes64(b), bits.ReverseBytes64(d)
-	}
-	switch {
-	case a0 < c0:
-		return -1
-	case a0 > c0:
-		return 1
-	}
-	return 0
 }
 
 // compareAddr compares two addresses as bytes.Compare would, a word at a
