@@ -347,7 +347,10 @@ func (t *Table) AddLate(s *packet.Summary) {
 	binary.LittleEndian.PutUint64(mk.Src[8:], b)
 	binary.LittleEndian.PutUint64(mk.Dst[:8], c)
 	binary.LittleEndian.PutUint64(mk.Dst[8:], d)
-	mk.SrcPort, mk.DstPort, mk.VLAN, mk.Proto, mk.IPVersion = sp, dp, s.VLAN, proto, s.IPVersion
+	// The tail from e, piece by piece: the compiler makes one 8-byte
+	// store of them (where the fields took five).
+	mk.SrcPort, mk.DstPort, mk.VLAN = uint16(e), uint16(e>>16), uint16(e>>32)
+	mk.Proto, mk.IPVersion = uint8(e>>48), uint8(e>>56)
 	p.swapped = swapped
 	p.h = t.index.hashWords(a, b, c, d, e)
 	// The slot's address, without a bounds check: before the first
