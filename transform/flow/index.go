@@ -68,8 +68,20 @@ func (x *flowIndex) hash(k *Key) uint64 {
 	b := binary.LittleEndian.Uint64(k.Src[8:16])
 	c := binary.LittleEndian.Uint64(k.Dst[0:8])
 	d := binary.LittleEndian.Uint64(k.Dst[8:16])
-	e := uint64(k.SrcPort) | uint64(k.DstPort)<<16 | uint64(k.VLAN)<<32 |
-		uint64(k.Proto)<<48 | uint64(k.IPVersion)<<56
+	return x.hashWords(a, b, c, d, keyTail(k.SrcPort, k.DstPort, k.VLAN, k.Proto, k.IPVersion))
+}
+
+// keyTail packs a key's last 8 bytes (ports, VLAN, protocol, version) into
+// the little-endian word hash reads there.
+func keyTail(srcPort, dstPort, vlan uint16, proto, version uint8) uint64 {
+	return uint64(srcPort) | uint64(dstPort)<<16 | uint64(vlan)<<32 |
+		uint64(proto)<<48 | uint64(version)<<56
+}
+
+// hashWords is hash of the key whose five little-endian words are a, b
+// (Src), c, d (Dst) and e (keyTail): AddLate hashes the words it holds in
+// registers instead of reading back the key it has just stored.
+func (x *flowIndex) hashWords(a, b, c, d, e uint64) uint64 {
 	h := wymix(a^wyp1, b^x.seed)
 	h = wymix(c^wyp2, d^h)
 	h = wymix(e^wyp3, h^wyp0)

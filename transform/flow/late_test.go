@@ -140,3 +140,60 @@ func compareRecords(t *testing.T, wantName string, want []string, gotName string
 		t.Fatalf("%d records %s, %d %s", len(want), wantName, len(got), gotName)
 	}
 }
+
+// TestAddLateKeyOrder: AddLate orders and hashes the key in registers
+// (not through canonical and hash as Add does), so every case of the
+// ordering must give Add's flows: addresses that differ only in their
+// high or low 8 bytes, equal addresses ordered by port, ICMP echo replies
+// (mapped to the request, ports never swapped), IPv4 and IPv6, VLANs, in
+// biflow and uni-flow tables. In a biflow table each conversation is one
+// record, both ways.
+func TestAddLateKeyOrder(t *testing.T) {
+	conversations := [][2]pk{
+		{{src: "10.0.0.2:5000", dst: "10.0.0.1:80", proto: 17}, {src: "10.0.0.1:80", dst: "10.0.0.2:5000", proto: 17}},
+		{{src: "10.0.0.1:81", dst: "10.0.0.2:5001", proto: 17}, {src: "10.0.0.2:5001", dst: "10.0.0.1:81", proto: 17}},
+		{{src: "192.168.1.1:9", dst: "10.9.9.9:7", proto: protoTCP, flags: syn}, {src: "10.9.9.9:7", dst: "192.168.1.1:9", proto: protoTCP, flags: synack}},
+		{{src: "10.0.0.7:443", dst: "10.0.0.7:1025", proto: protoTCP, flags: syn}, {src: "10.0.0.7:1025", dst: "10.0.0.7:443", proto: protoTCP, flags: synack}},
+		{{src: "10.0.0.7:53", dst: "10.0.0.7:53", proto: 17, vlan: 12}, {src: "10.0.0.7:53", dst: "10.0.0.7:53", proto: 17, vlan: 12}},
+		{{src: "10.0.0.9", dst: "10.0.0.3", proto: protoICMP, icmp: icmpEchoRequest << 8}, {src: "10.0.0.3", dst: "10.0.0.9", proto: protoICMP, icmp: icmpEchoReply << 8}},
+		{{src: "10.0.0.3", dst: "10.0.0.9", proto: protoICMP, icmp: icmpEchoRequest<<8 | 1}, {src: "10.0.0.9", dst: "10.0.0.3", proto: protoICMP, icmp: icmpEchoReply<<8 | 1}},
+		{{src: "10.0.0.3", dst: "10.0.0.3", proto: protoICMP, icmp: 3<<8 | 1}, {src: "10.0.0.3", dst: "10.0.0.3", proto: protoICMP, icmp: 3<<8 | 1}},
+		{{src: "[2001:db8::2]:4000", dst: "[2001:db8::1]:22", proto: protoTCP, flags: syn}, {src: "[2001:db8::1]:22", dst: "[2001:db8::2]:4000", proto: protoTCP, flags: synack}},
+		{{src: "[2001:db8:0:1::1]:4000", dst: "[2001:db8::ffff]:22", proto: 17}, {src: "[2001:db8::ffff]:22", dst: "[2001:db8:0:1::1]:4000", proto: 17}},
+		{{src: "[2001:db8::5]:6000", dst: "[2001:db8::5]:5000", proto: 17, vlan: 3}, {src: "[2001:db8::5]:5000", dst: "[2001:db8::5]:6000", proto: 17, vlan: 3}},
+		{{src: "2001:db8::1", dst: "2001:db8::a", proto: protoICMPv6, icmp: icmpv6EchoRequest << 8}, {src: "2001:db8::a", dst: "2001:db8::1", proto: protoICMPv6, icmp: icmpv6EchoReply << 8}},
+		{{src: "2001:db8::a", dst: "2001:db8::1", proto: protoICMPv6, icmp: icmpv6EchoRequest<<8 | 2}, {src: "2001:db8::1", dst: "2001:db8::a", proto: protoICMPv6, icmp: icmpv6EchoReply<<8 | 2}},
+		{{src: "10.1.1.1", dst: "10.1.1.2", proto: 47, noPorts: true}, {src: "10.1.1.2", dst: "10.1.1.1", proto: 47, noPorts: true}},
+	}
+	for _, biflow := range []bool{true, false} {
+		t.Run(fmt.Sprintf("biflow %v", biflow), func(t *testing.T) {
+			cfg := DefaultConfiguration()
+			cfg.Biflow = biflow
+			var now, late []string
+			ref, err := New(cfg, func(r *Record) { now = append(now, show(r)) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			tbl, err := New(cfg, func(r *Record) { late = append(late, show(r)) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var at time.Duration
+			for _, c := range conversations {
+				for _, p := range c {
+					at += time.Millisecond
+					p.t, p.ipLen = at, 100
+					s := p.build(t)
+					ref.Add(&s)
+					tbl.AddLate(&s)
+				}
+			}
+			if biflow && tbl.Len() != len(conversations) {
+				t.Errorf("%d flows through AddLate, want one per conversation (%d)", tbl.Len(), len(conversations))
+			}
+			ref.Flush()
+			tbl.Flush()
+			compareRecords(t, "through Add", now, "through AddLate", late)
+		})
+	}
+}

@@ -192,10 +192,17 @@ func (g *gen) next(s *packet.Summary, r func() uint64) {
 	if c&8 != 0 {
 		s.IPVersion = 6
 	}
+	// The host in the address's last byte: an IPv4 address's is its
+	// fourth, and its other 12 bytes stay zero (Summary's contract, which
+	// AddLate relies on).
+	last := 15
+	if s.IPVersion == 4 {
+		last = 3
+	}
 	s.Src[0], s.Dst[0] = 10, 10
-	s.Src[15], s.Dst[15] = byte(c&1), byte(2+c>>1&1)
+	s.Src[last], s.Dst[last] = byte(c&1), byte(2+c>>1&1)
 	if w>>9&0xf == 0 {
-		s.Src[15] = byte(w >> 13 & 0xff) // a stray host
+		s.Src[last] = byte(w >> 13 & 0xff) // a stray host
 	}
 	s.Proto = [...]uint8{6, 6, 17, 1, 6, 58, 17, 47}[c&7]
 	s.IPLen = int(w >> 21 & 0x7ff)
