@@ -71,3 +71,17 @@ func (r *reference) anonymize16(a [16]byte) [16]byte {
 	}
 	return otp
 }
+
+// answers maps every address through the reference: what the cached
+// cipher must give for them.
+func (r *reference) answers(addrs4 [][4]byte, addrs6 [][16]byte) ([][4]byte, [][16]byte) {
+	want4 := make([][4]byte, len(addrs4))
+	for i, a := range addrs4 {
+		want4[i] = r.anonymize4(a)
+	}
+	want6 := make([][16]byte, len(addrs6))
+	for i, a := range addrs6 {
+		want6[i] = r.anonymize16(a)
+	}
+	return want4, want6
+}
