@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,34 +144,54 @@ func TestFileReaderMatchesLibpcap(t *testing.T) {
 		files = append(files, file{v.name, path, v.fileReaderUsed})
 	}
 	for _, f := range files {
-		t.Run(f.name, func(t *testing.T) {
-			ours, err := OpenFile(f.path, "")
-			if err != nil {
-				t.Fatal(err)
+		for _, mapped := range []bool{false, true} {
+			name := f.name
+			if mapped {
+				name += " mapped"
 			}
-			defer ours.Close()
-			if used := ours.file != nil; used != f.fileReaderUsed {
-				t.Errorf("file reader used: %v, want %v", used, f.fileReaderUsed)
-			}
-			ref := libpcapSource(t, f.path)
-			defer ref.Close()
-			if ours.LinkType() != ref.LinkType() || ours.Snaplen() != ref.Snaplen() {
-				t.Errorf("link type %d snaplen %d, libpcap says %d and %d",
-					ours.LinkType(), ours.Snaplen(), ref.LinkType(), ref.Snaplen())
-			}
-			got, want := readAll(t, ours), readAll(t, ref)
-			if len(got) != len(want) {
-				t.Errorf("%d packets, libpcap reads %d (last: %q, libpcap: %q)", len(got)-1, len(want)-1, got[len(got)-1], want[len(want)-1])
-			}
-			for i := range min(len(got), len(want)) {
-				if got[i] != want[i] {
-					t.Fatalf("packet %d:\n got %.200s\nwant %.200s", i, got[i], want[i])
-				}
-			}
-			if p := ours.Progress(); p != 100 && got[len(got)-1] == io.EOF.Error() {
-				t.Errorf("progress at the end %.1f, want 100", p)
-			}
-		})
+			t.Run(name, func(t *testing.T) { compareWithLibpcap(t, f.path, f.fileReaderUsed, mapped) })
+		}
+	}
+}
+
+// compareWithLibpcap reads path with OpenFile (through a mapping if
+// mapped: MapFile) and with libpcap, and wants the same.
+func compareWithLibpcap(t *testing.T, path string, fileReaderUsed, mapped bool) {
+	t.Helper()
+	ours, err := OpenFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ours.Close()
+	if used := ours.file != nil; used != fileReaderUsed {
+		t.Errorf("file reader used: %v, want %v", used, fileReaderUsed)
+	}
+	if mapped {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ours.MapFile(), fileReaderUsed && info.Size() > pcapFileHeader; got != want {
+			t.Errorf("MapFile() = %t, want %t", got, want)
+		}
+	}
+	ref := libpcapSource(t, path)
+	defer ref.Close()
+	if ours.LinkType() != ref.LinkType() || ours.Snaplen() != ref.Snaplen() {
+		t.Errorf("link type %d snaplen %d, libpcap says %d and %d",
+			ours.LinkType(), ours.Snaplen(), ref.LinkType(), ref.Snaplen())
+	}
+	got, want := readAll(t, ours), readAll(t, ref)
+	if len(got) != len(want) {
+		t.Errorf("%d packets, libpcap reads %d (last: %q, libpcap: %q)", len(got)-1, len(want)-1, got[len(got)-1], want[len(want)-1])
+	}
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			t.Fatalf("packet %d:\n got %.200s\nwant %.200s", i, got[i], want[i])
+		}
+	}
+	if p := ours.Progress(); p != 100 && got[len(got)-1] == io.EOF.Error() {
+		t.Errorf("progress at the end %.1f, want 100", p)
 	}
 }
 
@@ -239,5 +260,52 @@ func BenchmarkReadFile(b *testing.B) {
 			}
 			s.Close()
 		})
+	}
+}
+
+// TestMappedFileGrows checks that a file mapped by MapFile is read to its
+// end as it is when read, with bytes appended after it was mapped: the
+// record cut at the mapping's end and those after it.
+func TestMappedFileGrows(t *testing.T) {
+	sample := filepath.Join("testdata", "zeek__http-get.pcap")
+	whole, err := os.ReadFile(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "growing.pcap")
+	cut := len(whole) / 2
+	if err := os.WriteFile(path, whole[:cut], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.MapFile() {
+		t.Fatal("MapFile() = false")
+	}
+	first, _, err := s.ZeroCopyReadPacketData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstCopy := bytes.Clone(first)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(whole[cut:]); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got := readAll(t, s)
+	ref := libpcapSource(t, sample)
+	defer ref.Close()
+	want := readAll(t, ref)
+	if want[0] != fmt.Sprintf("%s %x", want[0][:strings.LastIndexByte(want[0], ' ')], firstCopy) {
+		t.Errorf("first packet %x, libpcap reads %s", firstCopy, want[0])
+	}
+	if !slices.Equal(got, want[1:]) {
+		t.Errorf("read %d packets after the first (last %q), libpcap %d (last %q)", len(got)-1, got[len(got)-1], len(want)-2, want[len(want)-1])
 	}
 }

@@ -21,12 +21,14 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcap"
 
 	"github.com/gimsproject/gims/internal/check"
+	"github.com/gimsproject/gims/internal/prefetch"
 	"github.com/gimsproject/gims/packet"
 )
 
@@ -309,11 +311,13 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 // Snaplen is the source's capture length.
 func (s *Source) Snaplen() int { return s.snaplen }
 
-// ZeroCopyReadPacketData returns the next packet. The data is only valid until the next
-// call, and the caller may modify it until then (the meter anonymizes
-// packets in place): it lies in the source's own buffer (the file reader's
-// block, or libpcap's buffer), which the source does not read again. It returns io.EOF at the end of a file, ErrTimeout when a live read
-// timed out, and libpcap's message for anything else (a truncated file).
+// ZeroCopyReadPacketData returns the next packet. The data is only valid
+// until the next call, and the caller may modify it until then: it lies in
+// the source's own buffer (the file reader's block or mapping, the ring,
+// or libpcap's buffer), which the source does not read again (a write to
+// a mapped file's packet copies its page, see MapFile). It returns io.EOF
+// at the end of a file, ErrTimeout when a live read timed out, and
+// libpcap's message for anything else (a truncated file).
 func (s *Source) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if s.file != nil {
 		var ci gopacket.CaptureInfo
@@ -369,6 +373,14 @@ func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 		}
 		if size := pcapRecordHeader + int(caplen); int(caplen) <= fr.snaplen && fr.w-r >= size {
 			fr.r = r + size
+			if fr.inMap {
+				// The next record's header and its packet's first
+				// bytes, loaded while this packet is metered: in a
+				// mapping they come from memory, not from the copy
+				// read(2) left in the cache.
+				next := uintptr(unsafe.Pointer(unsafe.SliceData(fr.buf))) + uintptr(r+size)
+				prefetch.Lines(next, next+64)
+			}
 			s.read += int64(size)
 			nsec := int64(frac)
 			if !fr.nanos {
@@ -392,6 +404,37 @@ func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 		return nil, err
 	}
 	return nil, fmt.Errorf("read packet: %w", err)
+}
+
+// MapFile has a pcap file that the source reads itself (without a filter;
+// not libpcap's files) read through a private memory mapping instead of
+// read(2) into a buffer: the kernel's copy of every byte out of the page
+// cache went (a third of the CPU time of metering a file of large
+// packets), and a reader that needs only the headers touches only them.
+// A write to a packet copies its page: the reader had better not write
+// (Meter.Run does not). Call it before the first read; it tells whether
+// the file is now mapped (when not, it is read as before). Bytes
+// appended to the file after MapFile are read, with read(2), once the
+// mapping is read through.
+//
+// A file that shrinks while mapped makes the next touch of a packet past
+// its new end fault (SIGBUS): the reading goroutine must run with
+// debug.SetPanicOnFault(true), and MappedFault turns the fault into an
+// error (Meter.Run does both). Close unmaps the file: call it from the
+// reading goroutine, or once that has stopped reading.
+func (s *Source) MapFile() bool {
+	return s.file != nil && s.file.mapFile()
+}
+
+// MappedFault returns the error to report for a memory fault at addr
+// (the Addr of the runtime error a fault raises under
+// debug.SetPanicOnFault) when addr lies in the file mapped by MapFile, or
+// nil when the fault is not the mapping's.
+func (s *Source) MappedFault(addr uintptr) error {
+	if s.file == nil {
+		return nil
+	}
+	return s.file.mappedFault(addr)
 }
 
 // Progress is how far through a file source reading is, in percent (0 for
@@ -494,6 +537,10 @@ type fileReader struct {
 	r, w     int   // unread bytes are buf[r:w]
 	err      error // error of the last fill (io.EOF at the end of the file)
 	closed   atomic.Bool
+	// mapped is the file's private mapping (Source.MapFile), nil when
+	// the file is read with read(2); inMap says buf is still mapped.
+	mapped []byte
+	inMap  bool
 }
 
 // openPcapFile opens path with a fileReader when it is a pcap file the
@@ -549,8 +596,44 @@ func pcapFileReader(f *os.File) (fr *fileReader, ok bool) {
 	if snap == 0 {
 		fr.snaplen = pcapMaxSnaplen // as libpcap does
 	}
-	fr.buf = make([]byte, fileReaderBuffer)
-	return fr, true
+	return fr, true // buf is allocated by the first fill, unless the file is mapped
+}
+
+// mapFile maps the file for Source.MapFile: buf becomes the mapping, and
+// the file's offset its end, where fill goes on reading once the mapping
+// is read through.
+func (fr *fileReader) mapFile() bool {
+	if fr.mapped != nil || fr.w != 0 || fr.err != nil || fr.closed.Load() {
+		return false
+	}
+	info, err := fr.f.Stat()
+	if err != nil || !info.Mode().IsRegular() || info.Size() <= pcapFileHeader || int64(int(info.Size())) != info.Size() {
+		return false
+	}
+	m, err := syscall.Mmap(int(fr.f.Fd()), 0, int(info.Size()), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
+	if err != nil {
+		return false
+	}
+	if _, err := fr.f.Seek(int64(len(m)), io.SeekStart); err != nil {
+		_ = syscall.Munmap(m)
+		return false
+	}
+	fr.mapped, fr.inMap = m, true
+	fr.buf, fr.r, fr.w = m, pcapFileHeader, len(m)
+	return true
+}
+
+// mappedFault is Source.MappedFault.
+func (fr *fileReader) mappedFault(addr uintptr) error {
+	if len(fr.mapped) == 0 {
+		return nil
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(fr.mapped)))
+	if addr < start || addr-start >= uintptr(len(fr.mapped)) {
+		return nil
+	}
+	return fmt.Errorf("read packet: %s changed while it was read (a fault at byte %d of the %d mapped: truncated?)",
+		fr.f.Name(), addr-start, len(fr.mapped))
 }
 
 // fill makes at least n bytes available in buf[r:w], reading the file; it
@@ -559,8 +642,19 @@ func (fr *fileReader) fill(n int) bool {
 	if fr.w-fr.r >= n {
 		return true
 	}
+	if fr.inMap {
+		// The mapping is read through: what the file got since it was
+		// mapped is read with read(2), after the mapping's tail. (The
+		// mapping stays: the packet handed out last lies in it.)
+		rest := fr.buf[fr.r:fr.w]
+		fr.buf = make([]byte, max(fileReaderBuffer, n))
+		fr.w, fr.r, fr.inMap = copy(fr.buf, rest), 0, false
+	}
 	if fr.err != nil {
 		return false
+	}
+	if fr.buf == nil {
+		fr.buf = make([]byte, fileReaderBuffer)
 	}
 	if n > len(fr.buf) {
 		// A record larger than the buffer (up to the maximum snapshot
@@ -657,4 +751,11 @@ func (fr *fileReader) endErr(want int, what string) error {
 func (fr *fileReader) close() {
 	fr.closed.Store(true)
 	fr.f.Close()
+	if fr.mapped != nil {
+		if fr.inMap {
+			fr.buf, fr.r, fr.w, fr.inMap = nil, 0, 0, false
+		}
+		_ = syscall.Munmap(fr.mapped)
+		fr.mapped = nil
+	}
 }

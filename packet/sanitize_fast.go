@@ -213,6 +213,28 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 // frames. With a sum that is not the frame's, the frame may come out
 // wrong (never read or written outside it).
 func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
+	return s.sanitizeDecoded(f, nil, sum)
+}
+
+// SanitizeDecodedTo is SanitizeDecoded writing the sanitized frame to
+// dst[:keep] instead of in place: f is only read. The meter sanitizes the
+// packets it writes straight into its output buffer, so that a packet is
+// copied once, only as far as it is kept, and the source's bytes are never
+// written (a file mapped copy-on-write would copy the page). It returns 0
+// and writes nothing when the frame is not one of the fast path's or dst
+// is shorter than what is kept (at most 18 + 40 + 60 bytes: MACs and a
+// VLAN tag, an IPv6 header, a TCP header with options).
+func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
+	return s.sanitizeDecoded(f, dst, sum)
+}
+
+// MaxDecodedKeep is the most SanitizeDecodedTo keeps of a frame.
+const MaxDecodedKeep = 18 + 40 + 60
+
+// sanitizeDecoded is SanitizeDecoded (dst nil: f rewritten in place) and
+// SanitizeDecodedTo (f copied to dst as far as it is kept, then rewritten
+// there).
+func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	off := int(sum.l3)
 	if uint(off-1) >= 18 || !sum.HasPorts || !s.fastOK {
 		// Not decoded by the decoder's fast path (off 0), more than
@@ -222,8 +244,15 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 		if uint(off-1) < 18 && s.fastOK && sum.Fragment && sum.FragOffset != 0 && sum.IPVersion == 4 {
 			// A later IPv4 fragment (the decoder's fast path took an
 			// IPv4 header without options, total length >= 20).
-			s.rewriteFast(f, off, off+20, protoNone, false)
-			return off + 20
+			keep = off + 20
+			if dst != nil {
+				if len(dst) < keep {
+					return 0
+				}
+				f = dst[:copy(dst[:keep], f[:keep])]
+			}
+			s.rewriteFast(f, off, keep, protoNone, false)
+			return keep
 		}
 		return 0
 	}
@@ -276,6 +305,13 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 		keep, at = body+8, body+2
 	default:
 		return 0
+	}
+	if dst != nil {
+		// From here on only f[:keep] is read, and written.
+		if len(dst) < keep {
+			return 0
+		}
+		f = dst[:copy(dst[:keep], f[:keep])]
 	}
 
 	// macFast, its memo hits inline. This and the address block below

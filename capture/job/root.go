@@ -601,6 +601,9 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 			return nil, invalidf("interface %q: a file source names a file of the pcap directory, without a path", spec.Interface)
 		}
 		src, err = capture.OpenRegularFile(path, spec.Filter != "")
+		if err == nil {
+			src.MapFile() // read without the kernel's copy, when the fast reader reads it
+		}
 		switch {
 		case errors.Is(err, capture.ErrNotRegular):
 			return nil, invalidf("interface %q: %q in the pcap directory is not a regular file (symbolic links are refused)",

@@ -3,6 +3,7 @@ package meter
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"sync"
 
 	"github.com/google/gopacket"
@@ -44,7 +45,7 @@ func (c PrefetchConfiguration) Validate() error {
 // than the meter. It is a Reader itself: Meter.Run takes it in place of the
 // source and sees the same packets, with the same bytes and capture
 // information, in the same order, so the outputs are the same. The data it
-// returns is its own until the next call, writable, as Run needs. Batches
+// returns is its own until the next call. Batches
 // are recycled: once the batches have grown to their working size, reading
 // allocates nothing.
 //
@@ -102,6 +103,31 @@ func (p *Prefetcher) fill(ctx context.Context, r Reader, room int) {
 	defer p.wg.Done()
 	defer close(p.full)
 	var b *prefetchBatch
+	if mr, ok := r.(MappedReader); ok {
+		// A fault in the source's mapping ends the stream with its
+		// error, after the packets read whole before it (b's).
+		var fault error
+		defer func() {
+			if fault == nil {
+				return
+			}
+			if b == nil {
+				select {
+				case b = <-p.free:
+					b.data, b.cis, b.ends = b.data[:0], b.cis[:0], b.ends[:0]
+				case <-ctx.Done():
+					return
+				}
+			}
+			b.err = fault
+			select {
+			case p.full <- b:
+			case <-ctx.Done():
+			}
+		}()
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(mr, &fault)
+	}
 	// send hands b over; false when the prefetcher is stopping.
 	send := func() bool {
 		select {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -134,16 +135,27 @@ func (b *RecordBuffer) append(ts time.Time, length int, data []byte) bool {
 	if pcapRecordHeader+n > len(r) || n > length {
 		return false
 	}
-	sec, nsec := ts.Unix(), ts.Nanosecond()
-	if sec == zeroTimeUnix && nsec == 0 {
+	if isZeroTime(ts) {
 		return false
 	}
-	h := (*[pcapRecordHeader]byte)(r)
-	binary.LittleEndian.PutUint64(h[0:8], uint64(uint32(sec))|uint64(nsec)<<32)
-	binary.LittleEndian.PutUint64(h[8:16], uint64(uint32(n))|uint64(uint32(length))<<32)
+	putRecordHeader(r, ts, n, length)
 	copy(r[pcapRecordHeader:], data)
 	*b.N += pcapRecordHeader + n
 	return true
+}
+
+// isZeroTime says whether ts is the zero Time, which a pcap writer writes
+// as the current time (so not the meter's to write).
+func isZeroTime(ts time.Time) bool {
+	return ts.Unix() == zeroTimeUnix && ts.Nanosecond() == 0
+}
+
+// putRecordHeader writes a nanosecond pcap record header at r[:16]: ts,
+// n bytes captured of length.
+func putRecordHeader(r []byte, ts time.Time, n, length int) {
+	h := (*[pcapRecordHeader]byte)(r)
+	binary.LittleEndian.PutUint64(h[0:8], uint64(uint32(ts.Unix()))|uint64(ts.Nanosecond())<<32)
+	binary.LittleEndian.PutUint64(h[8:16], uint64(uint32(n))|uint64(uint32(length))<<32)
 }
 
 // Stats are the meter's running totals. They may be read while the meter
@@ -189,7 +201,7 @@ type Meter struct {
 	// late says Run hands packets to the flow table through
 	// flow.Table.AddLate, which adds them two packets later.
 	late bool
-	buf  []byte      // copy of the packet for Process to sanitize
+	buf  []byte      // copy of a packet to sanitize (sanitizeCopy)
 	rec  flow.Record // anonymized copy of an exported flow record (-w)
 	// pending holds the flow records exported under a key without -w and
 	// not yet anonymized and handed on (see drainFlows).
@@ -352,26 +364,15 @@ func (m *Meter) drainFlows() {
 }
 
 // Process runs one captured packet through the transforms. data is not
-// kept and not modified: sanitization rewrites a copy. Run, which owns the
-// packets it reads, sanitizes them in place instead.
+// kept and not modified: sanitization rewrites a copy (as in Run).
 func (m *Meter) Process(data []byte, ci gopacket.CaptureInfo) {
-	if m.sanitizer != nil {
-		if m.buf == nil {
-			// Allocated on first use: Run, which sanitizes in place,
-			// never needs it, and 64 KiB more on the heap can bring a
-			// collection into a run that would have had none.
-			m.buf = make([]byte, 0, packet.DefaultSnaplen)
-		}
-		m.buf = append(m.buf[:0], data...)
-		data = m.buf
-	}
 	m.process(data, &ci)
 	m.publish()
 }
 
 // process runs one packet through the transforms: it is decoded as
-// captured for the counters and the flows, then sanitized in place (with
-// a key) and given to the Packets sink.
+// captured for the counters and the flows, then, sanitized (with a key),
+// given to the Packets sink. data is only read.
 func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 	s := &m.summary
 	m.decoder.DecodeSummary(data, ci, s)
@@ -386,39 +387,82 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 			m.flows.Add(s)
 		}
 	}
-	if m.sinks.Packets != nil {
-		capLen := ci.CaptureLength
-		if m.sanitizer != nil {
-			// The frames the decoder's fast path took are sanitized
-			// from its Summary; the others by Sanitize.
-			keep := m.sanitizer.SanitizeDecoded(data, s)
-			if keep == 0 {
-				var res packet.SanitizeResult
-				if keep, res = m.sanitizer.Sanitize(data); res.Drop {
-					m.st.SanitizedDrops++
-					return
-				}
-			}
-			data, capLen = data[:keep], keep
-		}
-		if d := m.direct; d != nil && d.Buf != nil && capLen == len(data) && d.append(ci.Timestamp, ci.Length, data) {
+	if m.sinks.Packets == nil {
+		return
+	}
+	capLen := ci.CaptureLength
+	if m.sanitizer != nil {
+		if m.writeSanitizedDirect(data, ci) {
 			return
 		}
-		var err error
-		if m.records != nil && capLen == len(data) {
-			err = m.records.WriteRecord(ci.Timestamp, ci.Length, data)
-		} else {
-			c := *ci
-			c.CaptureLength = capLen
-			err = m.sinks.Packets.WritePacket(c, data)
+		var keep int
+		if data, keep = m.sanitizeCopy(data); keep == 0 {
+			m.st.SanitizedDrops++
+			return
 		}
-		if err != nil {
-			m.st.WriteErrors++
-			if m.lastErr == nil {
-				m.lastErr = fmt.Errorf("write packet: %w", err)
-			}
+		data, capLen = data[:keep], keep
+	}
+	if d := m.direct; d != nil && d.Buf != nil && capLen == len(data) && d.append(ci.Timestamp, ci.Length, data) {
+		return
+	}
+	var err error
+	if m.records != nil && capLen == len(data) {
+		err = m.records.WriteRecord(ci.Timestamp, ci.Length, data)
+	} else {
+		c := *ci
+		c.CaptureLength = capLen
+		err = m.sinks.Packets.WritePacket(c, data)
+	}
+	if err != nil {
+		m.st.WriteErrors++
+		if m.lastErr == nil {
+			m.lastErr = fmt.Errorf("write packet: %w", err)
 		}
 	}
+}
+
+// writeSanitizedDirect writes the record of a packet of the sanitizer's
+// fast path, which the decoder has just decoded into m.summary, straight
+// into the Packets sink's buffer: the packet is copied there as far as it
+// is kept and rewritten there (packet.Sanitizer.SanitizeDecodedTo). It
+// tells whether it did; when not, nothing was written.
+func (m *Meter) writeSanitizedDirect(data []byte, ci *gopacket.CaptureInfo) bool {
+	d := m.direct
+	if d == nil || d.Buf == nil || ci.CaptureLength != len(data) || len(data) > ci.Length {
+		return false
+	}
+	r := d.Buf[*d.N:]
+	if pcapRecordHeader+min(len(data), packet.MaxDecodedKeep) > len(r) || isZeroTime(ci.Timestamp) {
+		return false
+	}
+	keep := m.sanitizer.SanitizeDecodedTo(r[pcapRecordHeader:], data, &m.summary)
+	if keep == 0 {
+		return false
+	}
+	putRecordHeader(r, ci.Timestamp, keep, ci.Length)
+	*d.N += pcapRecordHeader + keep
+	return true
+}
+
+// sanitizeCopy sanitizes a copy of data (in m.buf) and returns it with
+// the number of its bytes to keep, 0 when nothing safe is left of it.
+func (m *Meter) sanitizeCopy(data []byte) (sanitized []byte, keep int) {
+	if m.buf == nil {
+		// Allocated on first use: most packets are sanitized straight
+		// into the output buffer, and 64 KiB more on the heap can bring
+		// a collection into a run that would have had none.
+		m.buf = make([]byte, 0, packet.DefaultSnaplen)
+	}
+	m.buf = append(m.buf[:0], data...)
+	// The frames the decoder's fast path took are sanitized from its
+	// Summary; the others by Sanitize.
+	if keep = m.sanitizer.SanitizeDecoded(m.buf, &m.summary); keep == 0 {
+		var res packet.SanitizeResult
+		if keep, res = m.sanitizer.Sanitize(m.buf); res.Drop {
+			keep = 0
+		}
+	}
+	return m.buf, keep
 }
 
 func (m *Meter) count(s *packet.Summary) {
@@ -545,13 +589,40 @@ func (m *Meter) Stats() Stats {
 
 // Reader is a packet source shaped like gopacket's
 // ZeroCopyPacketDataSource (a *capture.Source, or a pcapgo reader in tests),
-// so the meter needs no libpcap. The data is only valid until the next call,
-// and it is the meter's until then: Run sanitizes packets in place, so the
-// data must be writable and not read again by the reader (a capture.Source's
-// buffer is its own: its pcap file reader's block, or libpcap's buffer). A
-// live source returns packet.ErrTimeout when no packet came in time.
+// so the meter needs no libpcap. The data is only valid until the next call;
+// the meter only reads it (it sanitizes packets into its output buffer or a
+// copy), so it may lie in a file mapping. A live source returns
+// packet.ErrTimeout when no packet came in time.
 type Reader interface {
 	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// MappedReader is a Reader whose packets may lie in a memory mapping of a
+// file (a capture.Source after MapFile): when the file shrinks while it is
+// read, touching a packet past its new end faults. Run and the Prefetcher
+// read such a reader with debug.SetPanicOnFault and end with the error
+// MappedFault gives for the fault's address, where the process would
+// crash.
+type MappedReader interface {
+	Reader
+	MappedFault(addr uintptr) error
+}
+
+// catchFault, deferred by a goroutine that reads r with
+// debug.SetPanicOnFault(true), turns a fault in r's mapping into *err; any
+// other panic goes on.
+func catchFault(r MappedReader, err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if f, ok := v.(interface{ Addr() uintptr }); ok {
+		if e := r.MappedFault(f.Addr()); e != nil {
+			*err = e
+			return
+		}
+	}
+	panic(v)
 }
 
 // PacketReader is a Reader that can write the capture info to the
@@ -566,10 +637,14 @@ type PacketReader interface {
 // Run feeds the meter from r until the source is exhausted (io.EOF, then it
 // returns nil), ctx is done (ctx's error), or reading fails. It does not
 // Flush: the caller decides whether the capture ends or only pauses.
-func (m *Meter) Run(ctx context.Context, r Reader) error {
+func (m *Meter) Run(ctx context.Context, r Reader) (runErr error) {
 	// Whatever ends the run, the flow table adds the packets it has
 	// pending and Stats gets the totals.
 	defer m.endRun()
+	if mr, ok := r.(MappedReader); ok {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer catchFault(mr, &runErr)
+	}
 	// The context is checked before the first packet, then through a flag
 	// that context.AfterFunc raises when it is done, read before every
 	// packet: a plain load, where ctx.Err() cost three calls and an
@@ -604,8 +679,6 @@ func (m *Meter) Run(ctx context.Context, r Reader) error {
 		switch {
 		case err == nil:
 			if ts := ci.Timestamp.UnixNano(); !m.pausedAt(ts) {
-				// The packet is ours until the next read: sanitize it in
-				// place, without Process's copy.
 				m.process(data, &ci)
 				m.unpublished++
 				if m.unpublished == publishEvery || ts >= m.publishedAt+publishGap {

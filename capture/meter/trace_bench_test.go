@@ -13,14 +13,14 @@ import (
 )
 
 // BenchmarkTrace runs a whole capture file through the offline meter's
-// path (libpcap reading, decode, biflows, IPFIX encoding to a discarded
-// file), as gims-capd -r does; one op is one pass over the file. The file
+// path (the file read through a mapping, decode, biflows, IPFIX encoding
+// to a discarded file), as gims-capd -r does; one op is one pass over the file. The file
 // is $GIMS_BENCH_TRACE (bench/offline.sh generates bench/out/trace.pcap);
 // without it the benchmark has nothing to read and is skipped. Set
 // $GIMS_BENCH_KEY (any value) to anonymize too (flow records only, as
 // gims-capd -r without -w), and $GIMS_BENCH_WRITE (any value) to give the
 // meter a packet sink that drops the packets, so that every packet is
-// anonymized (in place, as Run does). Use it with -cpuprofile to see where
+// anonymized (into a copy, as Run does). Use it with -cpuprofile to see where
 // the offline meter spends its time.
 //
 // $GIMS_BENCH_READAHEAD (any value) reads through a Prefetcher, as
@@ -52,6 +52,7 @@ func BenchmarkTrace(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		src.MapFile()
 		if readOnly {
 			for {
 				if _, _, err := src.ZeroCopyReadPacketData(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 
 	"github.com/gimsproject/gims/capture/meter"
 )
@@ -167,4 +168,99 @@ func names(fs []namedFile) []string {
 		out = append(out, f.name)
 	}
 	return out
+}
+
+// TestDirectSanitized runs the Ethernet sample captures, over and over,
+// through a keyed meter into a Writer, once with the meter's direct path
+// (which sanitizes the fast path's packets straight into the pcap buffer)
+// and once without it, and wants the same file byte for byte, the packets
+// handed to the meter unchanged, and most records written directly.
+func TestDirectSanitized(t *testing.T) {
+	pkts := ethernetSamples(t)
+	key := [32]byte{1, 2, 3}
+	var pcaps [2][]byte
+	for k, direct := range []bool{true, false} {
+		dir := t.TempDir()
+		cfg := files(dir)
+		cfg.Counters, cfg.Flows = "", ""
+		w := openWriter(t, cfg)
+		s := w.Sinks()
+		sunk := 0
+		s.Packets = countingSink{s.Packets.(packetSink), &sunk}
+		if !direct {
+			s.Records = nil
+		}
+		m, err := meter.New(meter.Configuration{Key: &key}, layers.LinkTypeEthernet, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 20000
+		for i := range n {
+			p := pkts[i%len(pkts)]
+			orig := bytes.Clone(p.data)
+			ci := p.ci
+			ci.Timestamp = t0.Add(time.Duration(i) * time.Millisecond)
+			w.Advance(ci.Timestamp)
+			m.Process(p.data, ci)
+			if !bytes.Equal(p.data, orig) {
+				t.Fatalf("packet %d was modified", i)
+			}
+		}
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if direct && sunk > n/4 || !direct && sunk != n-int(m.Stats().SanitizedDrops) {
+			t.Errorf("direct %t: the sink got %d of %d packets (%d dropped)", direct, sunk, n, m.Stats().SanitizedDrops)
+		}
+		fs := dirFiles(t, dir)
+		if len(fs) != 1 {
+			t.Fatalf("files %q, want one", names(fs))
+		}
+		pcaps[k] = fs[0].data
+	}
+	if !bytes.Equal(pcaps[0], pcaps[1]) {
+		t.Errorf("the pcap differs with the direct path (%d bytes, %d without)", len(pcaps[0]), len(pcaps[1]))
+	}
+}
+
+// samplePacket is a packet of a sample capture.
+type samplePacket struct {
+	data []byte
+	ci   gopacket.CaptureInfo
+}
+
+// ethernetSamples reads the packets of the Ethernet sample captures.
+func ethernetSamples(t *testing.T) []samplePacket {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no sample captures: %v", err)
+	}
+	var pkts []samplePacket
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := pcapgo.NewReader(f)
+		if err != nil || r.LinkType() != layers.LinkTypeEthernet {
+			f.Close()
+			continue
+		}
+		for {
+			data, ci, err := r.ReadPacketData()
+			if err != nil {
+				break
+			}
+			pkts = append(pkts, samplePacket{data, ci})
+		}
+		f.Close()
+	}
+	if len(pkts) < 100 {
+		t.Fatalf("only %d Ethernet sample packets", len(pkts))
+	}
+	return pkts
 }
