@@ -309,3 +309,35 @@ func TestMappedFileGrows(t *testing.T) {
 		t.Errorf("read %d packets after the first (last %q), libpcap %d (last %q)", len(got)-1, got[len(got)-1], len(want)-2, want[len(want)-1])
 	}
 }
+
+// TestMappedFileReleased checks that reading a mapped file larger than
+// releaseEvery releases the pages read (so the resident size stays
+// bounded) and still reads every packet as libpcap does.
+func TestMappedFileReleased(t *testing.T) {
+	frame := make([]byte, 1400)
+	var recs []pcapRecord
+	for i := range 20 << 20 / (16 + len(frame)) {
+		frame[0], frame[1], frame[len(frame)-1] = byte(i), byte(i>>8), byte(i>>16)
+		recs = append(recs, pcapRecord{1700000000, uint32(i), uint32(len(frame)), uint32(len(frame)), bytes.Clone(frame)})
+	}
+	path := filepath.Join(t.TempDir(), "big.pcap")
+	writePcap(t, path, binary.LittleEndian, pcapMagicMicro, 2, 4, 65535, 1, recs, nil)
+	compareWithLibpcap(t, path, true, true)
+
+	s, err := OpenFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.MapFile() {
+		t.Fatal("MapFile() = false")
+	}
+	for {
+		if _, _, err := s.ZeroCopyReadPacketData(); err != nil {
+			break
+		}
+	}
+	if got := s.file.released; got < 16<<20 {
+		t.Errorf("%d bytes of the mapping released after reading %d, want at least %d", got, 20<<20, 16<<20)
+	}
+}

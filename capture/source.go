@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -362,6 +363,9 @@ func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 	// The common case inline: a whole record in the buffer, no longer
 	// than the snapshot length (which is at most pcapMaxSnaplen).
 	if r := fr.r; fr.w-r >= pcapRecordHeader && !fr.closed.Load() {
+		if r >= fr.releaseAt {
+			fr.release(r)
+		}
 		h := fr.buf[r : r+pcapRecordHeader]
 		var sec, frac, caplen, length uint32
 		if fr.big {
@@ -373,14 +377,6 @@ func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 		}
 		if size := pcapRecordHeader + int(caplen); int(caplen) <= fr.snaplen && fr.w-r >= size {
 			fr.r = r + size
-			if fr.inMap {
-				// The next record's header and its packet's first
-				// bytes, loaded while this packet is metered: in a
-				// mapping they come from memory, not from the copy
-				// read(2) left in the cache.
-				next := uintptr(unsafe.Pointer(unsafe.SliceData(fr.buf))) + uintptr(r+size)
-				prefetch.Lines(next, next+64)
-			}
 			s.read += int64(size)
 			nsec := int64(frac)
 			if !fr.nanos {
@@ -391,7 +387,17 @@ func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 			if ci.InterfaceIndex != 0 || ci.AncillaryData != nil {
 				ci.InterfaceIndex, ci.AncillaryData = 0, nil
 			}
-			return fr.buf[r+pcapRecordHeader : r+size : r+size], nil
+			data := fr.buf[r+pcapRecordHeader : r+size : r+size]
+			if fr.inMap && len(data) >= prefetchAfter {
+				// The next record's header and its packet's first
+				// bytes, loaded while this packet is metered: in a
+				// mapping they come from memory, not from the copy
+				// read(2) left in the cache. (Last: a call spills
+				// every value live across it.)
+				next := uintptr(unsafe.Pointer(unsafe.SliceData(data))) + uintptr(len(data))
+				prefetch.Lines(next, next+64)
+			}
+			return data, nil
 		}
 	}
 	data, n, err := fr.next(ci)
@@ -492,6 +498,19 @@ func (s *Source) Close() {
 	s.handle.Close()
 }
 
+// prefetchAfter is the shortest packet after which ReadPacket prefetches
+// the next record of a mapped file: after a minimum-size frame the next
+// record is in the lines the processor's own prefetcher streams in, and
+// the call cost a trace of 60-byte frames 15 instructions a packet (the
+// prefetch made a trace of 700-byte frames a quarter faster).
+const prefetchAfter = 64
+
+// releaseEvery is how many bytes of a mapped file ReadPacket reads between
+// two releases of the pages read (MADV_DONTNEED): mapped pages count in
+// the process's resident size, which would grow to the file's (the kernel
+// keeps them in its page cache all the same).
+const releaseEvery = 8 << 20
+
 // Classic pcap file format (pcap-savefile(5)): a 24-byte file header, then
 // per packet a 16-byte record header and the captured bytes.
 const (
@@ -541,6 +560,10 @@ type fileReader struct {
 	// the file is read with read(2); inMap says buf is still mapped.
 	mapped []byte
 	inMap  bool
+	// released is where the mapping's pages not yet released begin;
+	// ReadPacket releases them up to the record it reads once that is at
+	// releaseAt or later (never, when not mapped).
+	released, releaseAt int
 }
 
 // openPcapFile opens path with a fileReader when it is a pcap file the
@@ -566,7 +589,7 @@ func pcapFileReader(f *os.File) (fr *fileReader, ok bool) {
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
 		return nil, false // too short: libpcap says what is wrong
 	}
-	fr = &fileReader{f: f}
+	fr = &fileReader{f: f, releaseAt: math.MaxInt}
 	switch {
 	case binary.LittleEndian.Uint32(hdr[:]) == pcapMagicMicro:
 	case binary.LittleEndian.Uint32(hdr[:]) == pcapMagicNano:
@@ -620,7 +643,22 @@ func (fr *fileReader) mapFile() bool {
 	}
 	fr.mapped, fr.inMap = m, true
 	fr.buf, fr.r, fr.w = m, pcapFileHeader, len(m)
+	fr.releaseAt = releaseEvery
 	return true
+}
+
+// release releases the mapping's pages before offset r (those of the
+// packets read before the one at r, whose data is no longer valid).
+func (fr *fileReader) release(r int) {
+	end := r &^ (os.Getpagesize() - 1)
+	if fr.inMap && end > fr.released {
+		_ = syscall.Madvise(fr.mapped[fr.released:end], syscall.MADV_DONTNEED)
+		fr.released = end
+	}
+	fr.releaseAt = r + releaseEvery
+	if !fr.inMap {
+		fr.releaseAt = math.MaxInt
+	}
 }
 
 // mappedFault is Source.MappedFault.

@@ -306,12 +306,16 @@ func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	default:
 		return 0
 	}
+	// in is read, f written: with dst, the frame's first keep bytes are
+	// copied there first, and the fields are still read from the frame,
+	// which the decoder has just brought into the cache (read back from
+	// dst, they would wait for the copy's stores).
+	in := f[:keep]
 	if dst != nil {
-		// From here on only f[:keep] is read, and written.
 		if len(dst) < keep {
 			return 0
 		}
-		f = dst[:copy(dst[:keep], f[:keep])]
+		f = dst[:copy(dst[:keep], in)]
 	}
 
 	// macFast, its memo hits inline. This and the address block below
@@ -320,8 +324,8 @@ func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	// per packet on tiny and ipv6 with the key and -w, PGO profile
 	// regenerated or not. Change both copies together.
 	if s.mac != MACKeep {
-		m := (*[12]byte)(f[0:12])
-		w0, w1 := binary.BigEndian.Uint64(m[0:8]), binary.BigEndian.Uint32(m[8:12])
+		mi, m := (*[12]byte)(in[0:12]), (*[12]byte)(f[0:12])
+		w0, w1 := binary.BigEndian.Uint64(mi[0:8]), binary.BigEndian.Uint32(mi[8:12])
 		dst, src := w0>>16, (w0&0xffff)<<32|uint64(w1)
 		md, ms := dst, src
 		if s.mac == MACKeyed {
@@ -353,9 +357,9 @@ func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	// The addresses and d, the difference they make, as rewriteFast.
 	var d uint16
 	if v6 {
-		h := (*[40]byte)(f[off : off+40])
-		k0, k1 := binary.BigEndian.Uint64(h[8:16]), binary.BigEndian.Uint64(h[16:24])
-		k2, k3 := binary.BigEndian.Uint64(h[24:32]), binary.BigEndian.Uint64(h[32:40])
+		hi, h := (*[40]byte)(in[off:off+40]), (*[40]byte)(f[off:off+40])
+		k0, k1 := binary.BigEndian.Uint64(hi[8:16]), binary.BigEndian.Uint64(hi[16:24])
+		k2, k3 := binary.BigEndian.Uint64(hi[24:32]), binary.BigEndian.Uint64(hi[32:40])
 		var m0, m1, m2, m3 uint64
 		if set := &s.memo.v6[set16(k0, k1)]; set[0].k0 == k0 && set[0].k1 == k1 {
 			m0, m1 = set[0].v0, set[0].v1
@@ -381,8 +385,8 @@ func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 		acc, c = bits.Add64(acc, 0, c)
 		d = fold64(acc + c)
 	} else {
-		h := (*[20]byte)(f[off : off+20])
-		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
+		hi, h := (*[20]byte)(in[off:off+20]), (*[20]byte)(f[off:off+20])
+		x1, x2 := binary.BigEndian.Uint32(hi[12:16]), binary.BigEndian.Uint32(hi[16:20])
 		var m1, m2 uint32
 		if set := &s.memo.v4[set4(x1)]; set[0]>>32 == uint64(x1) {
 			m1 = uint32(set[0])
@@ -397,11 +401,11 @@ func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 		binary.BigEndian.PutUint32(h[12:16], m1)
 		binary.BigEndian.PutUint32(h[16:20], m2)
 		d = fold64(uint64(^x1) + uint64(^x2) + uint64(m1) + uint64(m2))
-		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(h[10:12]), d))
+		binary.BigEndian.PutUint16(h[10:12], adjustSum(binary.BigEndian.Uint16(hi[10:12]), d))
 	}
 	if at != 0 {
 		p := (*[2]byte)(f[at : at+2])
-		if c := binary.BigEndian.Uint16(p[:]); udp {
+		if c := binary.BigEndian.Uint16(in[at : at+2]); udp {
 			binary.BigEndian.PutUint16(p[:], adjustSumUDP(c, d))
 		} else {
 			binary.BigEndian.PutUint16(p[:], adjustSum(c, d))
