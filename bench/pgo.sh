@@ -42,7 +42,7 @@ run() { # name, extra environment...
 for name in $(suite_names); do
 	run "$name"
 done
-for name in ${PGO_KEYED-mix samples}; do
+for name in ${PGO_KEYED-mix samples tiny icmp ipv6}; do
 	run "$name" GIMS_BENCH_KEY=1 GIMS_BENCH_WRITE=1
 done
 "$GO" tool pprof -proto "${profiles[@]}" >"$tmp/merged.pgo" 2>/dev/null

@@ -109,6 +109,11 @@ func (s *Sanitizer) map4(x uint32) uint32 {
 	return s.map4Miss(x, set)
 }
 
+// map4Miss is the memo's lookup past its first way, and the miss: not
+// inlined, even where the profile finds it hot, so that its callers on
+// the fast path stay within the inliner's budget (see sanitizeDecoded).
+//
+//go:noinline
 func (s *Sanitizer) map4Miss(x uint32, set *memo4Set) uint32 {
 	for i := 1; i < memo4Ways; i++ {
 		if e := set[i]; e>>32 == uint64(x) {
@@ -139,6 +144,11 @@ func (s *Sanitizer) map16(k0, k1 uint64) (uint64, uint64) {
 	return s.map16Miss(k0, k1, set)
 }
 
+// map16Miss is the memo's lookup past its first way, and the miss: not
+// inlined, even where the profile finds it hot, so that its callers on
+// the fast path stay within the inliner's budget (see sanitizeDecoded).
+//
+//go:noinline
 func (s *Sanitizer) map16Miss(k0, k1 uint64, set *memo16Set) (uint64, uint64) {
 	for i := 1; i < memo16Ways; i++ {
 		if e := set[i]; e.k0 == k0 && e.k1 == k1 {
@@ -171,6 +181,11 @@ func (s *Sanitizer) mapMAC(x uint64) uint64 {
 	return s.mapMACMiss(x, set)
 }
 
+// mapMACMiss is the memo's lookup past its first way, and the miss: not
+// inlined, even where the profile finds it hot, so that its callers on
+// the fast path stay within the inliner's budget (see sanitizeDecoded).
+//
+//go:noinline
 func (s *Sanitizer) mapMACMiss(x uint64, set *[2]memoMACEntry) uint64 {
 	k := x | memoValid
 	if e := set[1]; e.k == k {

@@ -135,26 +135,21 @@ func (b *RecordBuffer) append(ts time.Time, length int, data []byte) bool {
 	if pcapRecordHeader+n > len(r) || n > length {
 		return false
 	}
-	if isZeroTime(ts) {
+	sec, nsec := ts.Unix(), ts.Nanosecond()
+	if sec == zeroTimeUnix && nsec == 0 {
 		return false
 	}
-	putRecordHeader(r, ts, n, length)
+	putRecordHeader(r, sec, nsec, n, length)
 	copy(r[pcapRecordHeader:], data)
 	*b.N += pcapRecordHeader + n
 	return true
 }
 
-// isZeroTime says whether ts is the zero Time, which a pcap writer writes
-// as the current time (so not the meter's to write).
-func isZeroTime(ts time.Time) bool {
-	return ts.Unix() == zeroTimeUnix && ts.Nanosecond() == 0
-}
-
-// putRecordHeader writes a nanosecond pcap record header at r[:16]: ts,
-// n bytes captured of length.
-func putRecordHeader(r []byte, ts time.Time, n, length int) {
+// putRecordHeader writes a nanosecond pcap record header at r[:16]: the
+// time sec, nsec; n bytes captured of length.
+func putRecordHeader(r []byte, sec int64, nsec, n, length int) {
 	h := (*[pcapRecordHeader]byte)(r)
-	binary.LittleEndian.PutUint64(h[0:8], uint64(uint32(ts.Unix()))|uint64(ts.Nanosecond())<<32)
+	binary.LittleEndian.PutUint64(h[0:8], uint64(uint32(sec))|uint64(nsec)<<32)
 	binary.LittleEndian.PutUint64(h[8:16], uint64(uint32(n))|uint64(uint32(length))<<32)
 }
 
@@ -428,18 +423,22 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 // tells whether it did; when not, nothing was written.
 func (m *Meter) writeSanitizedDirect(data []byte, ci *gopacket.CaptureInfo) bool {
 	d := m.direct
-	if d == nil || d.Buf == nil || ci.CaptureLength != len(data) || len(data) > ci.Length {
+	if d == nil || d.Buf == nil {
 		return false
 	}
 	r := d.Buf[*d.N:]
-	if pcapRecordHeader+min(len(data), packet.MaxDecodedKeep) > len(r) || isZeroTime(ci.Timestamp) {
-		return false
+	if len(r) < pcapRecordHeader+packet.MaxDecodedKeep {
+		return false // the buffer's end: the sink flushes it
 	}
+	// Written past *d.N, the record is not the buffer's until counted:
+	// a packet refused after sanitizing leaves nothing behind (the source's
+	// data is unchanged, for sanitizeCopy).
 	keep := m.sanitizer.SanitizeDecodedTo(r[pcapRecordHeader:], data, &m.summary)
-	if keep == 0 {
+	sec, nsec := ci.Timestamp.Unix(), ci.Timestamp.Nanosecond()
+	if keep == 0 || keep > ci.Length || sec == zeroTimeUnix && nsec == 0 {
 		return false
 	}
-	putRecordHeader(r, ci.Timestamp, keep, ci.Length)
+	putRecordHeader(r, sec, nsec, keep, ci.Length)
 	*d.N += pcapRecordHeader + keep
 	return true
 }

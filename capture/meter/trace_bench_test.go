@@ -6,6 +6,9 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/google/gopacket"
 
 	"github.com/gimsproject/gims/capture"
 	"github.com/gimsproject/gims/transform/flow"
@@ -19,8 +22,9 @@ import (
 // without it the benchmark has nothing to read and is skipped. Set
 // $GIMS_BENCH_KEY (any value) to anonymize too (flow records only, as
 // gims-capd -r without -w), and $GIMS_BENCH_WRITE (any value) to give the
-// meter a packet sink that drops the packets, so that every packet is
-// anonymized (into a copy, as Run does). Use it with -cpuprofile to see where
+// meter a packet sink that drops the packets, with a record buffer as
+// gims-capd -w has (recordDiscard), so that every packet is sanitized as
+// with -w. Use it with -cpuprofile to see where
 // the offline meter spends its time.
 //
 // $GIMS_BENCH_READAHEAD (any value) reads through a Prefetcher, as
@@ -38,9 +42,9 @@ func BenchmarkTrace(b *testing.B) {
 	if os.Getenv("GIMS_BENCH_KEY") != "" {
 		cfg.Key = &testKey
 	}
-	var sink PacketWriter
+	var sink *recordDiscard
 	if os.Getenv("GIMS_BENCH_WRITE") != "" {
-		sink = discardWriter{}
+		sink = newRecordDiscard()
 	}
 	readAhead := os.Getenv("GIMS_BENCH_READAHEAD") != ""
 	readOnly := os.Getenv("GIMS_BENCH_READONLY") != ""
@@ -75,7 +79,11 @@ func BenchmarkTrace(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := New(cfg, src.LinkType(), Sinks{Packets: sink, Flows: func(r *flow.Record) { _ = exp.Add(r) }})
+		sinks := Sinks{Flows: func(r *flow.Record) { _ = exp.Add(r) }}
+		if sink != nil {
+			sinks.Packets, sinks.Records = sink, &sink.rb
+		}
+		m, err := New(cfg, src.LinkType(), sinks)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -107,3 +115,22 @@ func cpuTime(b *testing.B) int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// recordDiscard is a Packets sink with a record buffer (Sinks.Records), as
+// capture/output's pcap writer has, that drops the records whenever the
+// buffer fills: the meter's direct path as with -w, without a file.
+type recordDiscard struct {
+	buf []byte
+	n   int
+	rb  RecordBuffer
+}
+
+func newRecordDiscard() *recordDiscard {
+	d := &recordDiscard{buf: make([]byte, 1<<20)}
+	d.rb = RecordBuffer{Buf: d.buf, N: &d.n}
+	return d
+}
+
+func (d *recordDiscard) WritePacket(gopacket.CaptureInfo, []byte) error { d.n = 0; return nil }
+
+func (d *recordDiscard) WriteRecord(time.Time, int, []byte) error { d.n = 0; return nil }
