@@ -378,11 +378,11 @@ func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 		if size := pcapRecordHeader + int(caplen); int(caplen) <= fr.snaplen && fr.w-r >= size {
 			fr.r = r + size
 			s.read += int64(size)
-			nsec := int64(frac)
+			nsec := int64(int32(frac)) // signed, as libpcap reads both fields
 			if !fr.nanos {
 				nsec *= 1000
 			}
-			ci.Timestamp = time.Unix(int64(sec), nsec)
+			ci.Timestamp = time.Unix(int64(int32(sec)), nsec)
 			ci.CaptureLength, ci.Length = int(caplen), int(length)
 			if ci.InterfaceIndex != 0 || ci.AncillaryData != nil {
 				ci.InterfaceIndex, ci.AncillaryData = 0, nil
@@ -714,12 +714,12 @@ func (fr *fileReader) fill(n int) bool {
 
 // setInfo writes a record's capture info to *ci.
 func (fr *fileReader) setInfo(ci *gopacket.CaptureInfo, sec, frac, caplen, length uint32) {
-	nsec := int64(frac)
+	nsec := int64(int32(frac)) // signed, as libpcap reads both fields (bpf_int32)
 	if !fr.nanos {
 		nsec *= 1000
 	}
 	*ci = gopacket.CaptureInfo{
-		Timestamp:     time.Unix(int64(sec), nsec),
+		Timestamp:     time.Unix(int64(int32(sec)), nsec),
 		CaptureLength: int(caplen),
 		Length:        int(length),
 	}
@@ -752,7 +752,13 @@ func (fr *fileReader) next(ci *gopacket.CaptureInfo) (data []byte, n int64, err 
 	}
 	size := pcapRecordHeader + int(caplen)
 	if !fr.fill(size) {
-		return nil, 0, fr.endErr(size, "captured bytes")
+		want := size
+		if int(caplen) > fr.snaplen && fr.w-fr.r-pcapRecordHeader < fr.snaplen {
+			// libpcap reads the snapshot length first, and names it
+			// when even that is not there.
+			want = pcapRecordHeader + fr.snaplen
+		}
+		return nil, 0, fr.endErr(want, "captured bytes")
 	}
 	data = fr.buf[fr.r+pcapRecordHeader : fr.r+size : fr.r+size]
 	fr.r += size
