@@ -1,11 +1,18 @@
 package job
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 
 	"github.com/gimsproject/gims/transform/ipfix"
 )
@@ -143,5 +150,62 @@ func TestFileReplayPaced(t *testing.T) {
 	}
 	if st.ElapsedS < 0.95 || st.ElapsedS > took.Seconds()-pause.Seconds()+0.1 {
 		t.Errorf("ElapsedS = %.3f, want between 0.95 and %.3f (the pause excluded)", st.ElapsedS, took.Seconds()-pause.Seconds())
+	}
+}
+
+// TestFileTruncatedWhileReplayed truncates a file source while a paced
+// job reads it through its mapping: the job ends with an error naming the
+// file (the fault in the mapping, caught), and the daemon goes on: the
+// next job runs.
+func TestFileTruncatedWhileReplayed(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shrinking.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]byte, 1000)
+	copy(frame[12:], []byte{0x08, 0x00, 0x45})
+	for i := range 2000 {
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, int64(i)*int64(time.Millisecond)), CaptureLength: len(frame), Length: len(frame)}
+		if err := w.WritePacket(ci, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	m := newManager(t, "", func(c *Configuration) { c.PcapDir = dir })
+	id, err := m.StartJob(Spec{Interface: "file:shrinking.pcap", ReplaySpeed: 1, Counters: &CountersSpec{}})
+	if err != nil {
+		t.Fatalf("StartJob() error:\n%+v", err)
+	}
+	waitFor(t, 5*time.Second, "some packets", func() (bool, string) {
+		return status(t, m, id).Packets > 100, ""
+	})
+	if err := os.Truncate(path, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	st := waitDone(t, m, id, 10*time.Second)
+	if st.Packets >= 2000 || !slices.ContainsFunc(st.Errors, func(e string) bool {
+		return strings.Contains(e, "changed while it was read") && strings.Contains(e, "shrinking.pcap")
+	}) {
+		t.Errorf("after the truncation: %d packets, errors %q; want fewer than 2000 and the file changed", st.Packets, st.Errors)
+	}
+	pings, err := os.ReadFile(filepath.Join("testdata", "pcaps", "zeek__icmp-5-pings.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pings.pcap"), pings, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err = m.StartJob(Spec{Interface: "file:pings.pcap", Counters: &CountersSpec{}})
+	if err != nil {
+		t.Fatalf("StartJob() after the fault: %v", err)
+	}
+	if st := waitDone(t, m, id, 10*time.Second); st.Packets != 10 {
+		t.Errorf("the next job read %d packets, want 10", st.Packets)
 	}
 }
