@@ -670,7 +670,7 @@ func (fr *fileReader) mappedFault(addr uintptr) error {
 	if addr < start || addr-start >= uintptr(len(fr.mapped)) {
 		return nil
 	}
-	return fmt.Errorf("read packet: %s changed while it was read (a fault at byte %d of the %d mapped: truncated?)",
+	return fmt.Errorf("read packet: %s changed while it was read (truncated?), or could not be read: a fault at byte %d of the %d mapped",
 		fr.f.Name(), addr-start, len(fr.mapped))
 }
 
