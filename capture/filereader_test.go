@@ -277,14 +277,8 @@ func TestMappedFileGrows(t *testing.T) {
 	if err := os.WriteFile(path, whole[:cut], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := OpenFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openMapped(t, path)
 	defer s.Close()
-	if !s.MapFile() {
-		t.Fatal("MapFile() = false")
-	}
 	first, _, err := s.ZeroCopyReadPacketData()
 	if err != nil {
 		t.Fatal(err)
@@ -324,14 +318,8 @@ func TestMappedFileReleased(t *testing.T) {
 	writePcap(t, path, binary.LittleEndian, pcapMagicMicro, 2, 4, 65535, 1, recs, nil)
 	compareWithLibpcap(t, path, true, true)
 
-	s, err := OpenFile(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openMapped(t, path)
 	defer s.Close()
-	if !s.MapFile() {
-		t.Fatal("MapFile() = false")
-	}
 	for {
 		if _, _, err := s.ZeroCopyReadPacketData(); err != nil {
 			break
@@ -384,4 +372,18 @@ func FuzzFileReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// openMapped opens path with OpenFile and maps it.
+func openMapped(t *testing.T, path string) *Source {
+	t.Helper()
+	s, err := OpenFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.MapFile() {
+		s.Close()
+		t.Fatal("MapFile() = false")
+	}
+	return s
 }
