@@ -213,8 +213,11 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 // frames. With a sum that is not the frame's, the frame may come out
 // wrong (never read or written outside it).
 func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
-	return s.sanitizeDecoded(f, f, sum)
+	return s.SanitizeDecodedTo(f, f, sum)
 }
+
+// MaxDecodedKeep is the most SanitizeDecodedTo keeps of a frame.
+const MaxDecodedKeep = 18 + 40 + 60
 
 // SanitizeDecodedTo is SanitizeDecoded writing the sanitized frame to
 // dst[:keep] instead of in place: f is only read. The meter sanitizes the
@@ -222,20 +225,17 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 // copied once, only as far as it is kept, and the source's bytes are never
 // written (a file mapped copy-on-write would copy the page). It returns 0
 // and writes nothing when the frame is not one of the fast path's or dst
-// is shorter than what is kept (at most 18 + 40 + 60 bytes: MACs and a
-// VLAN tag, an IPv6 header, a TCP header with options).
+// is shorter than what is kept (at most MaxDecodedKeep bytes: MACs and a
+// VLAN tag, an IPv6 header, a TCP header with options). With dst f, it is
+// SanitizeDecoded (the copy then copies nothing new).
+//
+// Its cost stays within the inliner's budget for hot calls, where the
+// meter takes it inline (PGO): past it, the call and the spills around it
+// cost 40 instructions a packet. The body is here, not in a helper that
+// both entry points call: PGO finds a call hot by its caller and line,
+// and a call inside a wrapper inlined into the meter is at neither, so
+// the helper stayed a call.
 func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
-	return s.sanitizeDecoded(f, dst, sum)
-}
-
-// MaxDecodedKeep is the most SanitizeDecodedTo keeps of a frame.
-const MaxDecodedKeep = 18 + 40 + 60
-
-// sanitizeDecoded is SanitizeDecodedTo, and SanitizeDecoded with dst f
-// (the copy then copies nothing new). Its cost stays within the inliner's
-// budget for hot calls, where the meter takes it inline (PGO): past it,
-// the call and the spills around it cost 40 instructions a packet.
-func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	off := int(sum.l3)
 	if uint(off-1) >= 18 || !sum.HasPorts || !s.fastOK {
 		// Not decoded by the decoder's fast path (off 0), more than
@@ -405,7 +405,7 @@ func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	return keep
 }
 
-// laterFragment is sanitizeDecoded for a later IPv4 fragment (IPv4 at
+// laterFragment is SanitizeDecodedTo for a later IPv4 fragment (IPv4 at
 // off, without options): the MACs and addresses of its first off + 20
 // bytes, copied to dst, are rewritten (the walk's rewrite, as fast does).
 func (s *Sanitizer) laterFragment(f, dst []byte, off int) (keep int) {

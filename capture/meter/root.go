@@ -421,6 +421,14 @@ func (m *Meter) process(data []byte, ci *gopacket.CaptureInfo) {
 // into the Packets sink's buffer: the packet is copied there as far as it
 // is kept and rewritten there (packet.Sanitizer.SanitizeDecodedTo). It
 // tells whether it did; when not, nothing was written.
+//
+// It is a call of its own, with the sanitizer's fast path inline (PGO):
+// inlined into process, it would take process past the budget that lets
+// Run take it inline (a call on every packet, keyed or not), and the
+// fast path's call would then be at a place the profile does not know
+// as hot.
+//
+//go:noinline
 func (m *Meter) writeSanitizedDirect(data []byte, ci *gopacket.CaptureInfo) bool {
 	d := m.direct
 	if d == nil || d.Buf == nil {
