@@ -219,7 +219,7 @@ func NewSanitizer(linkType layers.LinkType, cfg SanitizerConfig) (*Sanitizer, er
 // never reads or writes outside frame and never panics.
 func (s *Sanitizer) Sanitize(frame []byte) (keep int, res SanitizeResult) {
 	n := len(frame)
-	if k, ok := s.fast(frame); ok {
+	if k, ok := s.fast(frame, frame); ok {
 		// 0 < k <= n, and the fast path takes no frame with bytes it
 		// does not understand.
 		return k, SanitizeResult{Cut: k < n}

@@ -26,7 +26,13 @@ import (
 // frame it sanitizes to that, the fuzz target FuzzSanitize included. The
 // traced walk of the tests never takes the fast path. It uses neither s.f
 // nor s.res: keep is always within (0, len(f)] and nothing is denied.
-func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
+//
+// The frame f is only read: the sanitized frame is written to dst[:keep]
+// (see fastDst), which is f itself for Sanitize, the output buffer for
+// SanitizeFastTo. Everything the rewrite reads or writes is within the
+// first keep bytes. With dst shorter than keep it reports false and
+// writes nothing.
+func (s *Sanitizer) fast(f, dst []byte) (keep int, ok bool) {
 	if !s.fastOK || s.trace != nil {
 		return 0, false
 	}
@@ -97,7 +103,11 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 			if inner != 0 {
 				return 0, false
 			}
-			s.rewriteFast(f, off, off+20, protoNone, false)
+			w, ok := fastDst(f, dst, off+20)
+			if !ok {
+				return 0, false
+			}
+			s.rewriteFast(w, off, off+20, protoNone, false)
 			return off + 20, true
 		}
 		body, ipEnd, proto = off+20, min(off+total, n), ip[9]
@@ -149,11 +159,15 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		if len(t) < 8 || t[0] != 3 && t[0] != 11 || t[5] != 0 || inner != 0 {
 			return 0, false
 		}
-		k, extra, ok := s.quoteUDP(f, body+8, ipEnd)
+		k, ok := quoteUDPKept(f, body+8, ipEnd)
 		if !ok {
 			return 0, false
 		}
-		s.rewriteFastExtra(f, off, body, 1, false, extra)
+		w, ok := fastDst(f, dst, k)
+		if !ok {
+			return 0, false
+		}
+		s.rewriteFastExtra(w, off, body, 1, false, s.rewriteQuoteUDP(w, body+8))
 		return k, true
 	case proto == ipICMPv6 && v6:
 		if len(t) >= 8 && (t[0] == 128 || t[0] == 129) { // echo request, reply
@@ -162,11 +176,15 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		}
 		if len(t) >= 8 && (t[0] == 1 || t[0] == 3) && t[4] == 0 && inner == 0 {
 			// Destination unreachable or time exceeded, as for ICMP.
-			k, extra, ok := s.quoteUDP(f, body+8, ipEnd)
+			k, ok := quoteUDPKept(f, body+8, ipEnd)
 			if !ok {
 				return 0, false
 			}
-			s.rewriteFastExtra(f, off, body, ipICMPv6, true, extra)
+			w, ok := fastDst(f, dst, k)
+			if !ok {
+				return 0, false
+			}
+			s.rewriteFastExtra(w, off, body, ipICMPv6, true, s.rewriteQuoteUDP(w, body+8))
 			return k, true
 		}
 		if len(t) < 24 || t[0] != 135 && t[0] != 136 || inner != 0 || !ndOptionsKnown(t[24:]) {
@@ -175,7 +193,11 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 		// Neighbor solicitation or advertisement: the target address
 		// and the link-layer address options are rewritten too, their
 		// difference added to the ICMPv6 checksum's.
-		s.rewriteFastND(f, off, body, ipEnd)
+		w, ok := fastDst(f, dst, ipEnd)
+		if !ok {
+			return 0, false
+		}
+		s.rewriteFastND(w, off, body, ipEnd)
 		return ipEnd, true
 	case proto == ipSCTP:
 		// The common header; the chunks are payload. Its CRC32c
@@ -189,11 +211,42 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 	}
 
 	// The frame is one the fast path knows: rewrite it.
-	if inner != 0 && s.mac != MACKeep {
-		s.macFast((*[12]byte)(f[inner : inner+12]))
+	w, ok := fastDst(f, dst, keep)
+	if !ok {
+		return 0, false
 	}
-	s.rewriteFast(f, off, body, proto, v6)
+	if inner != 0 && s.mac != MACKeep {
+		s.macFast((*[12]byte)(w[inner : inner+12]))
+	}
+	s.rewriteFast(w, off, body, proto, v6)
 	return keep, true
+}
+
+// fastDst returns dst[:keep] holding the first keep bytes of the frame f,
+// for fast to rewrite: copied, unless dst is f (Sanitize, in place). It
+// reports false when dst is shorter than keep.
+func fastDst(f, dst []byte, keep int) ([]byte, bool) {
+	if len(dst) < keep {
+		return nil, false
+	}
+	w := dst[:keep]
+	if &w[0] != &f[0] { // keep > 0
+		copy(w, f[:keep])
+	}
+	return w, true
+}
+
+// SanitizeFastTo sanitizes into dst[:keep], as Sanitize would, the frames
+// of the fast path (see fast) that SanitizeDecodedTo does not take, the
+// decoder's fast path having left them to the parser: SCTP, MPLS,
+// neighbor discovery, ICMP and ICMPv6 errors. f is only read. For any
+// other frame, or a dst shorter than what is kept, it returns 0 and
+// writes nothing: the caller then sanitizes a copy with Sanitize. The
+// meter writes these straight into its output buffer too: a copy of the
+// whole frame, up to the snap length, cost more than their sanitizing.
+func (s *Sanitizer) SanitizeFastTo(dst, f []byte) (keep int) {
+	keep, _ = s.fast(f, dst)
+	return keep
 }
 
 // SanitizeDecoded sanitizes, as Sanitize would, a frame that a Decoder
@@ -213,8 +266,11 @@ func (s *Sanitizer) fast(f []byte) (keep int, ok bool) {
 // frames. With a sum that is not the frame's, the frame may come out
 // wrong (never read or written outside it).
 func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
-	return s.sanitizeDecoded(f, f, sum)
+	return s.SanitizeDecodedTo(f, f, sum)
 }
+
+// MaxDecodedKeep is the most SanitizeDecodedTo keeps of a frame.
+const MaxDecodedKeep = 18 + 40 + 60
 
 // SanitizeDecodedTo is SanitizeDecoded writing the sanitized frame to
 // dst[:keep] instead of in place: f is only read. The meter sanitizes the
@@ -222,20 +278,18 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 // copied once, only as far as it is kept, and the source's bytes are never
 // written (a file mapped copy-on-write would copy the page). It returns 0
 // and writes nothing when the frame is not one of the fast path's or dst
-// is shorter than what is kept (at most 18 + 40 + 60 bytes: MACs and a
-// VLAN tag, an IPv6 header, a TCP header with options).
+// is shorter than what is kept (at most MaxDecodedKeep bytes: MACs and a
+// VLAN tag, an IPv6 header, a TCP header with options). With dst f, it is
+// SanitizeDecoded (the copy then copies nothing new).
+//
+// Its cost (1920, go build -gcflags=-m=2) stays within the inliner's
+// budget for hot calls (2000), where the meter takes it inline (PGO):
+// past it, the call and the spills around it cost 20 to 40 instructions
+// a packet. The body is here, not in a helper that
+// both entry points call: PGO finds a call hot by its caller and line,
+// and a call inside a wrapper inlined into the meter is at neither, so
+// the helper stayed a call.
 func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
-	return s.sanitizeDecoded(f, dst, sum)
-}
-
-// MaxDecodedKeep is the most SanitizeDecodedTo keeps of a frame.
-const MaxDecodedKeep = 18 + 40 + 60
-
-// sanitizeDecoded is SanitizeDecodedTo, and SanitizeDecoded with dst f
-// (the copy then copies nothing new). Its cost stays within the inliner's
-// budget for hot calls, where the meter takes it inline (PGO): past it,
-// the call and the spills around it cost 40 instructions a packet.
-func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	off := int(sum.l3)
 	if uint(off-1) >= 18 || !sum.HasPorts || !s.fastOK {
 		// Not decoded by the decoder's fast path (off 0), more than
@@ -306,8 +360,23 @@ func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	if len(dst) < keep {
 		return 0
 	}
+	// The copy: 42 <= keep <= MaxDecodedKeep (< 128), in 16-byte moves,
+	// overlapping where keep is not a multiple of 16 (the first 32 bytes
+	// and the last 32, or the first 64 and the last 64). They are inline,
+	// where copy calls memmove (so does a move of a larger array): a
+	// call, every value live across it spilled and reloaded.
 	in := f[:keep]
-	f = dst[:copy(dst[:keep], in)]
+	f = dst[:keep]
+	move16(f, in, 0)
+	move16(f, in, 16)
+	move16(f, in, keep-32)
+	move16(f, in, keep-16)
+	if keep > 64 {
+		move16(f, in, 32)
+		move16(f, in, 48)
+		move16(f, in, keep-64)
+		move16(f, in, keep-48)
+	}
 
 	// macFast, its memo hits inline. This and the address block below
 	// repeat macFast and rewriteFast on purpose: calling them (one
@@ -405,7 +474,13 @@ func (s *Sanitizer) sanitizeDecoded(f, dst []byte, sum *Summary) (keep int) {
 	return keep
 }
 
-// laterFragment is sanitizeDecoded for a later IPv4 fragment (IPv4 at
+// move16 copies src[i:i+16] to dst[i:i+16], in one 16-byte load and
+// store (see SanitizeDecodedTo).
+func move16(dst, src []byte, i int) {
+	*(*[16]byte)(dst[i : i+16]) = *(*[16]byte)(src[i : i+16])
+}
+
+// laterFragment is SanitizeDecodedTo for a later IPv4 fragment (IPv4 at
 // off, without options): the MACs and addresses of its first off + 20
 // bytes, copied to dst, are rewritten (the walk's rewrite, as fast does).
 func (s *Sanitizer) laterFragment(f, dst []byte, off int) (keep int) {
@@ -484,31 +559,27 @@ func (s *Sanitizer) rewriteFastND(f []byte, off, body, ipEnd int) {
 	s.rewriteFastExtra(f, off, body, ipICMPv6, true, e)
 }
 
-// quoteUDP rewrites the packet an ICMP or ICMPv6 error quotes at q (up to
-// end), as the walk does (quote, ipv4 or ipv6, udp), when it is an IPv4
-// header without options (not a later fragment) or an IPv6 header without
-// extension headers, and a whole UDP header that is not a tunnel's: the
-// addresses, the IPv4 header checksum and the UDP checksum (by the
-// addresses' difference). It returns what the walk keeps (the UDP
-// header's end) and extra, the difference of all it rewrote for the ICMP
-// checksum (64-bit sum of 16-bit words, see fold64); the walk applies
-// them to it one by one, which adjustSum shows comes to the same. For any
-// other quote it changes nothing and reports false.
-func (s *Sanitizer) quoteUDP(f []byte, q, end int) (keep int, extra uint64, ok bool) {
+// quoteUDPKept tells whether fast takes the packet an ICMP or ICMPv6
+// error quotes at q (up to end), and how much of the frame the walk keeps
+// then (the UDP header's end): an IPv4 header without options (not a
+// later fragment) or an IPv6 header without extension headers, and a
+// whole UDP header that is not a tunnel's. rewriteQuoteUDP then rewrites
+// it.
+func quoteUDPKept(f []byte, q, end int) (keep int, ok bool) {
 	var ipEnd, u int
 	switch v := end - q; {
 	case v >= 28 && f[q] == 0x45:
 		if f[q+9] != ipUDP || binary.BigEndian.Uint16(f[q+6:q+8])&0x1fff != 0 {
-			return 0, 0, false
+			return 0, false
 		}
 		total := int(binary.BigEndian.Uint16(f[q+2 : q+4]))
 		if total < 20 {
-			return 0, 0, false // 0 (offload), or invalid
+			return 0, false // 0 (offload), or invalid
 		}
 		ipEnd, u = min(q+total, end), q+20
 	case v >= 48 && f[q]>>4 == 6:
 		if f[q+6] != ipUDP {
-			return 0, 0, false
+			return 0, false
 		}
 		plen := int(binary.BigEndian.Uint16(f[q+4 : q+6]))
 		ipEnd, u = q+40+plen, q+40
@@ -516,28 +587,39 @@ func (s *Sanitizer) quoteUDP(f []byte, q, end int) (keep int, extra uint64, ok b
 			ipEnd = end
 		}
 	default:
-		return 0, 0, false
+		return 0, false
 	}
 	if ipEnd-u < 8 {
-		return 0, 0, false
+		return 0, false
 	}
 	l := int(binary.BigEndian.Uint16(f[u+4 : u+6]))
 	if l != 0 && l < 8 {
-		return 0, 0, false // the walk cuts it
+		return 0, false // the walk cuts it
 	}
 	udpEnd := ipEnd
 	if l != 0 && u+l < ipEnd {
 		udpEnd = u + l
 	}
 	if u+8 == udpEnd && udpEnd < ipEnd {
-		return 0, 0, false // bytes after an empty datagram: cut
+		return 0, false // bytes after an empty datagram: cut
 	}
 	if p := binary.BigEndian.Uint16(f[u+2 : u+4]); p == portVXLAN || p == portGeneve {
-		return 0, 0, false
+		return 0, false
 	}
-	// The quote is one fast takes: rewrite it.
+	return u + 8, true
+}
+
+// rewriteQuoteUDP rewrites the quote at q that quoteUDPKept took, as the
+// walk does (quote, ipv4 or ipv6, udp): the addresses, the IPv4 header
+// checksum and the UDP checksum (by the addresses' difference). It
+// returns extra, the difference of all it rewrote for the ICMP checksum
+// (64-bit sum of 16-bit words, see fold64); the walk applies them to it
+// one by one, which adjustSum shows comes to the same.
+func (s *Sanitizer) rewriteQuoteUDP(f []byte, q int) (extra uint64) {
 	var d uint16
+	u := q + 40
 	if f[q] == 0x45 {
+		u = q + 20
 		h := (*[20]byte)(f[q : q+20])
 		x1, x2 := binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20])
 		m1, m2 := s.map4(x1), s.map4(x2)
@@ -577,7 +659,7 @@ func (s *Sanitizer) quoteUDP(f []byte, q, end int) (keep int, extra uint64, ok b
 	// The UDP checksum's change, with end-around carry.
 	e, c := bits.Add64(extra, uint64(^uc)+uint64(nc), 0)
 	e, c = bits.Add64(e, 0, c)
-	return u + 8, e + c, true
+	return e + c
 }
 
 // protoNone stands for no transport header in rewriteFast (a later IPv4
@@ -752,7 +834,12 @@ func adjustSumUDP(hc, d uint16) uint16 {
 
 // tcpOptionsKept says whether Sanitizer.tcpOptions keeps the options o as
 // they are: every option known and whole, nothing but zeros after an end
-// of options.
+// of options. Never inlined: the profile may find its call in
+// SanitizeDecodedTo hot (segments with options other than timestamps),
+// and inlined there it would take that function past the inliner's
+// budget for hot calls.
+//
+//go:noinline
 func tcpOptionsKept(o []byte) bool {
 	if len(o) == 12 && binary.BigEndian.Uint32(o) == 0x0101080a {
 		return true // NOP, NOP, timestamps: most segments of a connection

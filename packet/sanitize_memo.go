@@ -111,7 +111,7 @@ func (s *Sanitizer) map4(x uint32) uint32 {
 
 // map4Miss is the memo's lookup past its first way, and the miss: not
 // inlined, even where the profile finds it hot, so that its callers on
-// the fast path stay within the inliner's budget (see sanitizeDecoded).
+// the fast path stay within the inliner's budget (see SanitizeDecodedTo).
 //
 //go:noinline
 func (s *Sanitizer) map4Miss(x uint32, set *memo4Set) uint32 {
@@ -146,7 +146,7 @@ func (s *Sanitizer) map16(k0, k1 uint64) (uint64, uint64) {
 
 // map16Miss is the memo's lookup past its first way, and the miss: not
 // inlined, even where the profile finds it hot, so that its callers on
-// the fast path stay within the inliner's budget (see sanitizeDecoded).
+// the fast path stay within the inliner's budget (see SanitizeDecodedTo).
 //
 //go:noinline
 func (s *Sanitizer) map16Miss(k0, k1 uint64, set *memo16Set) (uint64, uint64) {
@@ -183,7 +183,7 @@ func (s *Sanitizer) mapMAC(x uint64) uint64 {
 
 // mapMACMiss is the memo's lookup past its first way, and the miss: not
 // inlined, even where the profile finds it hot, so that its callers on
-// the fast path stay within the inliner's budget (see sanitizeDecoded).
+// the fast path stay within the inliner's budget (see SanitizeDecodedTo).
 //
 //go:noinline
 func (s *Sanitizer) mapMACMiss(x uint64, set *[2]memoMACEntry) uint64 {

@@ -99,7 +99,40 @@ func sanitizeChecked(tb testing.TB, s *Sanitizer, name string, data []byte) ([]b
 	if k != keep || r != res || !bytes.Equal(fast[:k], frame[:keep]) {
 		tb.Fatalf("%s: SanitizeDecoded gives keep %d, %+v, want %d, %+v\ngot  %x\nwant %x", name, k, r, keep, res, fast[:k], frame[:keep])
 	}
+	// And as the meter writes packets: into its output buffer, the frame
+	// only read (SanitizeDecodedTo, then SanitizeFastTo).
+	copy(fast, data)
+	d.DecodeSummary(fast, &gopacket.CaptureInfo{CaptureLength: len(fast), Length: len(fast)}, &sum)
+	sanitizeToChecked(tb, s, name, fast, &sum, len(data)+8, frame[:keep])
+	if keep > 1 { // too short a dst: nothing written
+		sanitizeToChecked(tb, s, name, fast, &sum, keep-1, frame[:keep])
+	}
 	return frame[:keep], res
+}
+
+// sanitizeToChecked sanitizes f (decoded into sum) into a dst of n bytes
+// as the meter does, with SanitizeDecodedTo then SanitizeFastTo, and
+// fails if f changes, if either writes past what it keeps or writes
+// when it declines, or if what it keeps is not want (what Sanitize kept).
+func sanitizeToChecked(tb testing.TB, s *Sanitizer, name string, f []byte, sum *Summary, n int, want []byte) {
+	tb.Helper()
+	orig := append([]byte(nil), f...)
+	dst := bytes.Repeat([]byte{0xa5}, n)
+	k := s.SanitizeDecodedTo(dst, f, sum)
+	if k == 0 {
+		k = s.SanitizeFastTo(dst, f)
+	}
+	if !bytes.Equal(f, orig) {
+		tb.Fatalf("%s: SanitizeDecodedTo or SanitizeFastTo changed the frame", name)
+	}
+	if k != 0 && (k != len(want) || !bytes.Equal(dst[:k], want)) {
+		tb.Fatalf("%s: SanitizeDecodedTo or SanitizeFastTo keeps %d bytes, want %d\ngot  %x\nwant %x", name, k, len(want), dst[:k], want)
+	}
+	for i, b := range dst[k:] {
+		if b != 0xa5 {
+			tb.Fatalf("%s: SanitizeDecodedTo or SanitizeFastTo keeps %d bytes of a %d-byte dst but wrote byte %d", name, k, n, k+i)
+		}
+	}
 }
 
 func TestModes(t *testing.T) {
@@ -677,7 +710,7 @@ func TestSanitizeFastPath(t *testing.T) {
 				s := newTestSanitizer(t, linkTypeOf(f.link), p, m)
 				fast := append([]byte(nil), f.data...)
 				s.f, s.res, s.nsums = fast, SanitizeResult{}, 0
-				k, ok := s.fast(fast)
+				k, ok := s.fast(fast, fast)
 				if want, listed := fastFrames[f.name]; listed && p == PayloadStrip && ok != want {
 					t.Errorf("%s, %s: the fast path took it: %t, want %t", f.name, m, ok, want)
 				}

@@ -3,6 +3,7 @@ package meter
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"path/filepath"
 	"reflect"
@@ -37,7 +38,9 @@ func (r *sliceReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, er
 // packets it reads into a copy of its own (it may read a file mapped
 // copy-on-write, where a write copies a page), produces exactly what
 // Process produces (written packets, flows, counters, totals) on every
-// sample capture, and never writes into a packet it was handed; and that
+// sample capture, and never writes into a packet it was handed; that
+// with a record buffer (Sinks.Records, where most packets are sanitized
+// straight into the output) it writes the same packets; and that
 // a meter without a packet sink, which only anonymizes flow records on
 // export, exports the same flows.
 func TestRunLeavesPacketsUnchanged(t *testing.T) {
@@ -57,13 +60,18 @@ func TestRunLeavesPacketsUnchanged(t *testing.T) {
 				ctrs  []counters.Record
 				stats Stats
 			}
-			build := func(res *result, writePackets bool) *Meter {
+			// build makes a meter whose sinks keep what it emits in res,
+			// the packets written in res.w (writePackets) or in rc.
+			build := func(res *result, writePackets bool, rc *recordCollector) *Meter {
 				sinks := Sinks{
 					Counters: func(r counters.Record) { res.ctrs = append(res.ctrs, r) },
 					Flows:    func(r *flow.Record) { res.flows = append(res.flows, *r) },
 				}
 				if writePackets {
 					sinks.Packets = &res.w
+				}
+				if rc != nil {
+					sinks.Packets, sinks.Records = rc, &rc.rb
 				}
 				m, err := New(Configuration{
 					Key:      &testKey,
@@ -76,9 +84,9 @@ func TestRunLeavesPacketsUnchanged(t *testing.T) {
 				return m
 			}
 
-			var copied, run, flowsOnly result
+			var copied, run, direct, flowsOnly result
 			orig := make([][]byte, len(pkts))
-			m := build(&copied, true)
+			m := build(&copied, true, nil)
 			for i, p := range pkts {
 				orig[i] = slices.Clone(p.data)
 				m.Process(p.data, p.ci)
@@ -89,7 +97,7 @@ func TestRunLeavesPacketsUnchanged(t *testing.T) {
 			copied.stats = m.Stats()
 
 			r := &sliceReader{pkts: pkts}
-			m = build(&run, true)
+			m = build(&run, true, nil)
 			if err := m.Run(context.Background(), r); err != nil {
 				t.Fatalf("Run() error:\n%+v", err)
 			}
@@ -98,10 +106,44 @@ func TestRunLeavesPacketsUnchanged(t *testing.T) {
 			}
 			run.stats = m.Stats()
 
+			// With a record buffer (Sinks.Records, as -w has), the
+			// packets of the sanitizer's fast path are sanitized
+			// straight into it: the same records, the packets read
+			// unchanged. The buffer is small, so that its end is met.
+			rc := newRecordCollector(1 << 10)
+			r3 := &sliceReader{pkts: pkts}
+			m = build(&direct, false, rc)
+			if err := m.Run(context.Background(), r3); err != nil {
+				t.Fatalf("Run() error:\n%+v", err)
+			}
+			if err := m.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			rc.drain()
+			if n := countChanged(orig, r3.handed); n != 0 {
+				t.Errorf("with a record buffer, Run modified %d packets it read", n)
+			}
+			if len(rc.w.packets) != len(run.w.packets) {
+				t.Errorf("with a record buffer, Run wrote %d packets, without %d", len(rc.w.packets), len(run.w.packets))
+			}
+			for i := range min(len(rc.w.packets), len(run.w.packets)) {
+				a, b := rc.w.cis[i], run.w.cis[i]
+				if !bytes.Equal(rc.w.packets[i], run.w.packets[i]) || !a.Timestamp.Equal(b.Timestamp) ||
+					a.CaptureLength != b.CaptureLength || a.Length != b.Length {
+					t.Fatalf("written packet %d: with a record buffer %x (%+v), without %x (%+v)", i, rc.w.packets[i], a, run.w.packets[i], b)
+				}
+			}
+			if rc.direct == 0 {
+				t.Logf("no packet written to the record buffer")
+			}
+			if m.Stats() != run.stats {
+				t.Errorf("with a record buffer, Run's totals %+v, without %+v", m.Stats(), run.stats)
+			}
+
 			// Without a packet sink the packets are not rewritten at all;
 			// the flow records are anonymized on export.
 			r2 := &sliceReader{pkts: pkts}
-			m = build(&flowsOnly, false)
+			m = build(&flowsOnly, false, nil)
 			if err := m.Run(context.Background(), r2); err != nil {
 				t.Fatalf("Run() error:\n%+v", err)
 			}
@@ -168,4 +210,49 @@ func countChanged(a, b [][]byte) int {
 		}
 	}
 	return n
+}
+
+// recordCollector is a Packets sink with a record buffer (Sinks.Records)
+// that keeps what is written, both ways, in order, as a fuzzWriter
+// would have been handed it: records are read back from the buffer
+// whenever a packet goes through the sink, and by drain.
+type recordCollector struct {
+	w      fuzzWriter
+	buf    []byte
+	n      int
+	rb     RecordBuffer
+	direct int // records read back from the buffer
+}
+
+func newRecordCollector(size int) *recordCollector {
+	c := &recordCollector{buf: make([]byte, size)}
+	c.rb = RecordBuffer{Buf: c.buf, N: &c.n}
+	return c
+}
+
+// drain reads the records back from the buffer and empties it.
+func (c *recordCollector) drain() {
+	b := c.buf[:c.n]
+	for len(b) > 0 {
+		h0, h1 := binary.LittleEndian.Uint64(b[0:8]), binary.LittleEndian.Uint64(b[8:16])
+		n := int(uint32(h1))
+		c.w.packets = append(c.w.packets, slices.Clone(b[pcapRecordHeader:pcapRecordHeader+n]))
+		c.w.cis = append(c.w.cis, gopacket.CaptureInfo{
+			Timestamp:     time.Unix(int64(uint32(h0)), int64(h0>>32)),
+			CaptureLength: n,
+			Length:        int(h1 >> 32),
+		})
+		b = b[pcapRecordHeader+n:]
+		c.direct++
+	}
+	c.n = 0
+}
+
+func (c *recordCollector) WritePacket(ci gopacket.CaptureInfo, data []byte) error {
+	c.drain()
+	return c.w.WritePacket(ci, data)
+}
+
+func (c *recordCollector) WriteRecord(ts time.Time, length int, data []byte) error {
+	return c.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: length}, data)
 }
