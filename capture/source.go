@@ -7,7 +7,8 @@
 // Classic pcap files read without a filter are the exception: libpcap reads
 // a file with a cgo call and stdio reads of a few KiB per packet, which
 // costs more than decoding the packet and metering its flow, so Source
-// reads them itself with large buffered reads (see fileReader). Everything
+// reads them itself, with large buffered reads or through a mapping of the
+// file (see fileReader, Source.MapFile). Everything
 // else (pcapng, unusual pcap variants, link types the decoder does not
 // know, standard input, files with a BPF filter) goes through libpcap.
 package capture
@@ -540,8 +541,9 @@ func pcapLinkType(lt uint32) (layers.LinkType, bool) {
 // fileReader reads a classic pcap file (version 2.4, microsecond or
 // nanosecond timestamps, either byte order) the way libpcap does: same
 // link type and snapshot length, same packets and capture info, same
-// errors on a damaged file. It reads the file in 128 KiB blocks and hands out
-// packets in place, so reading costs a header parse per packet.
+// errors on a damaged file. It reads the file in 128 KiB blocks, or maps
+// it (MapFile), and hands out packets in place, so reading costs a header
+// parse per packet.
 type fileReader struct {
 	f *os.File
 	// big says the file is big-endian: the record headers are read with
