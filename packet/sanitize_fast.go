@@ -483,14 +483,13 @@ func move16(dst, src []byte, i int) {
 // laterFragment is SanitizeDecodedTo for a later IPv4 fragment (IPv4 at
 // off, without options): the MACs and addresses of its first off + 20
 // bytes, copied to dst, are rewritten (the walk's rewrite, as fast does).
-func (s *Sanitizer) laterFragment(f, dst []byte, off int) (keep int) {
-	keep = off + 20
-	if len(dst) < keep {
+func (s *Sanitizer) laterFragment(f, dst []byte, off int) int {
+	w, ok := fastDst(f, dst, off+20)
+	if !ok {
 		return 0
 	}
-	f = dst[:copy(dst[:keep], f[:keep])]
-	s.rewriteFast(f, off, keep, protoNone, false)
-	return keep
+	s.rewriteFast(w, off, off+20, protoNone, false)
+	return off + 20
 }
 
 // ndOptionsKnown says whether ndOptions keeps the neighbor discovery
