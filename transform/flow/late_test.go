@@ -25,15 +25,7 @@ func TestAddLateMatchesAdd(t *testing.T) {
 				Biflow:        rnd.IntN(3) != 0,
 				MaxFlows:      1 + rnd.IntN(200),
 			}
-			var now, late []string
-			ref, err := New(cfg, func(r *Record) { now = append(now, show(r)) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			tbl, err := New(cfg, func(r *Record) { late = append(late, show(r)) })
-			if err != nil {
-				t.Fatal(err)
-			}
+			ref, tbl, now, late := twinTables(t, cfg)
 			g := gen{now: base}
 			var s packet.Summary
 			for i := range 5000 {
@@ -66,7 +58,7 @@ func TestAddLateMatchesAdd(t *testing.T) {
 			ref.Flush()
 			tbl.Flush()
 			checkInvariants(t, tbl)
-			compareRecords(t, "through Add", now, "through AddLate", late)
+			compareRecords(t, "through Add", *now, "through AddLate", *late)
 			if a, b := ref.Stats(), tbl.Stats(); a != b {
 				t.Errorf("stats through Add %+v, through AddLate %+v", a, b)
 			}
@@ -79,15 +71,7 @@ func TestAddLateMatchesAdd(t *testing.T) {
 // replaced), evictions and reuse after a Flush gives Add's records.
 func TestAddLateLargeTable(t *testing.T) {
 	cfg := Configuration{ActiveTimeout: 40 * time.Second, IdleTimeout: 20 * time.Second, Biflow: true, MaxFlows: 100_000}
-	var now, late []string
-	ref, err := New(cfg, func(r *Record) { now = append(now, show(r)) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := New(cfg, func(r *Record) { late = append(late, show(r)) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref, tbl, now, late := twinTables(t, cfg)
 	rnd := rand.New(rand.NewPCG(16, 17))
 	ts := base
 	feed := func(packets, flows int) {
@@ -119,7 +103,7 @@ func TestAddLateLargeTable(t *testing.T) {
 	feed(50_000, 20_000)
 	ref.Flush()
 	tbl.Flush()
-	compareRecords(t, "through Add", now, "through AddLate", late)
+	compareRecords(t, "through Add", *now, "through AddLate", *late)
 	if a, b := ref.Stats(), tbl.Stats(); a != b {
 		t.Errorf("stats through Add %+v, through AddLate %+v", a, b)
 	}
@@ -169,15 +153,7 @@ func TestAddLateKeyOrder(t *testing.T) {
 		t.Run(fmt.Sprintf("biflow %v", biflow), func(t *testing.T) {
 			cfg := DefaultConfiguration()
 			cfg.Biflow = biflow
-			var now, late []string
-			ref, err := New(cfg, func(r *Record) { now = append(now, show(r)) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			tbl, err := New(cfg, func(r *Record) { late = append(late, show(r)) })
-			if err != nil {
-				t.Fatal(err)
-			}
+			ref, tbl, now, late := twinTables(t, cfg)
 			var at time.Duration
 			for _, c := range conversations {
 				for _, p := range c {
@@ -193,7 +169,23 @@ func TestAddLateKeyOrder(t *testing.T) {
 			}
 			ref.Flush()
 			tbl.Flush()
-			compareRecords(t, "through Add", now, "through AddLate", late)
+			compareRecords(t, "through Add", *now, "through AddLate", *late)
 		})
 	}
+}
+
+// twinTables makes two tables of cfg, one for Add and one for AddLate, and
+// the lists their exported records are shown into.
+func twinTables(t *testing.T, cfg Configuration) (ref, late *Table, refOut, lateOut *[]string) {
+	t.Helper()
+	refOut, lateOut = new([]string), new([]string)
+	ref, err := New(cfg, func(r *Record) { *refOut = append(*refOut, show(r)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err = New(cfg, func(r *Record) { *lateOut = append(*lateOut, show(r)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, late, refOut, lateOut
 }
