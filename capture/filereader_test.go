@@ -387,3 +387,67 @@ func openMapped(t *testing.T, path string) *Source {
 	}
 	return s
 }
+
+// TestHeldMappingReleasedByReleaseTo: after HoldMapped, reading through a
+// mapped file releases nothing; ReleaseTo releases the pages before the
+// packet it is given, by steps of releaseEvery, and only for packets in
+// the mapping.
+func TestHeldMappingReleasedByReleaseTo(t *testing.T) {
+	frame := make([]byte, 1400)
+	var recs []pcapRecord
+	for i := range 20 << 20 / (16 + len(frame)) {
+		frame[0], frame[1] = byte(i), byte(i>>8)
+		recs = append(recs, pcapRecord{1700000000, uint32(i), uint32(len(frame)), uint32(len(frame)), bytes.Clone(frame)})
+	}
+	path := filepath.Join(t.TempDir(), "big.pcap")
+	writePcap(t, path, binary.LittleEndian, pcapMagicMicro, 2, 4, 65535, 1, recs, nil)
+
+	s := openMapped(t, path)
+	defer s.Close()
+	if !s.HoldMapped() {
+		t.Fatal("HoldMapped() = false on a mapped file")
+	}
+	var pkts [][]byte
+	for {
+		data, _, err := s.ZeroCopyReadPacketData()
+		if err != nil {
+			break
+		}
+		if !s.InMapping(data) {
+			t.Fatalf("packet %d not in the mapping", len(pkts))
+		}
+		pkts = append(pkts, data)
+	}
+	if len(pkts) != len(recs) || s.file.released != 0 {
+		t.Fatalf("read %d packets of %d, %d bytes released; want all, none released", len(pkts), len(recs), s.file.released)
+	}
+	if s.InMapping(frame) {
+		t.Error("InMapping() = true for a slice outside the mapping")
+	}
+	s.ReleaseTo(pkts[100]) // under 8 MiB: not yet
+	if s.file.released != 0 {
+		t.Errorf("%d bytes released after %d KiB read, want 0", s.file.released, (100*1416)>>10)
+	}
+	mid := len(pkts) / 2
+	s.ReleaseTo(pkts[mid])
+	end := s.file.inMapping(pkts[mid])
+	if got := s.file.released; got < releaseEvery || got > end || end-got >= os.Getpagesize() {
+		t.Errorf("%d bytes released up to a packet ending at %d, want the pages before it", got, end)
+	}
+	// Every packet is still there, released or not.
+	for i, p := range pkts {
+		if p[0] != byte(i) || p[1] != byte(i>>8) {
+			t.Fatalf("packet %d reads %d after the release", i, int(p[0])|int(p[1])<<8)
+		}
+	}
+
+	// A file that is not mapped is not held.
+	s2, err := OpenFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if s2.HoldMapped() {
+		t.Error("HoldMapped() = true on a file read with read(2)")
+	}
+}

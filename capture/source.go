@@ -433,6 +433,42 @@ func (s *Source) MapFile() bool {
 	return s.file != nil && s.file.mapFile()
 }
 
+// HoldMapped has the pages of a mapped file (MapFile) released only by
+// ReleaseTo, not as reading goes through them: for a reader that reads
+// ahead of the packets' user and hands out the packets where they lie in
+// the mapping (meter.Prefetcher), to be released once used. It tells
+// whether the file is mapped. Call it after MapFile, before the first
+// read.
+func (s *Source) HoldMapped() bool {
+	fr := s.file
+	if fr == nil || !fr.inMap || fr.r != pcapFileHeader {
+		return false
+	}
+	fr.held, fr.releaseAt = true, math.MaxInt
+	return true
+}
+
+// InMapping tells whether data, a packet this source returned, lies in
+// the mapping of a file (MapFile): such a packet stays readable until
+// Close, where the next read may overwrite any other. (A packet past the
+// mapping's end, in a file that grew, is in the source's buffer.)
+func (s *Source) InMapping(data []byte) bool {
+	return s.file != nil && s.file.inMapping(data) >= 0
+}
+
+// ReleaseTo releases the mapping's pages (HoldMapped) that lie wholly
+// before the end of data, a packet in the mapping (InMapping) which its
+// user is done with, as with every packet before it. It releases them by
+// steps of 8 MiB. Call it from the goroutine that reads the source.
+func (s *Source) ReleaseTo(data []byte) {
+	if s.file == nil || !s.file.held {
+		return
+	}
+	if end := s.file.inMapping(data); end >= 0 {
+		s.file.releaseTo(end)
+	}
+}
+
 // MappedFault returns the error to report for a memory fault at addr
 // (the Addr of the runtime error a fault raises under
 // debug.SetPanicOnFault) when addr lies in the file mapped by MapFile, or
@@ -564,8 +600,10 @@ type fileReader struct {
 	inMap  bool
 	// released is where the mapping's pages not yet released begin;
 	// ReadPacket releases them up to the record it reads once that is at
-	// releaseAt or later (never, when not mapped).
+	// releaseAt or later (never, when not mapped or held).
 	released, releaseAt int
+	// held says the pages are released only by releaseTo (HoldMapped).
+	held bool
 }
 
 // openPcapFile opens path with a fileReader when it is a pcap file the
@@ -661,6 +699,30 @@ func (fr *fileReader) release(r int) {
 	if !fr.inMap {
 		fr.releaseAt = math.MaxInt
 	}
+}
+
+// releaseTo releases the mapping's pages that end at or before offset
+// end, by steps of releaseEvery (Source.ReleaseTo).
+func (fr *fileReader) releaseTo(end int) {
+	end &^= os.Getpagesize() - 1
+	if fr.mapped != nil && end-fr.released >= releaseEvery {
+		_ = syscall.Madvise(fr.mapped[fr.released:end], syscall.MADV_DONTNEED)
+		fr.released = end
+	}
+}
+
+// inMapping returns the offset in the mapping of the end of data, or -1
+// when data does not lie in the mapping.
+func (fr *fileReader) inMapping(data []byte) int {
+	if len(fr.mapped) == 0 || len(data) == 0 {
+		return -1
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(fr.mapped)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	if p < start || p-start+uintptr(len(data)) > uintptr(len(fr.mapped)) {
+		return -1
+	}
+	return int(p-start) + len(data)
 }
 
 // mappedFault is Source.MappedFault.

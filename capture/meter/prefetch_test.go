@@ -7,8 +7,10 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/gopacket"
 
@@ -207,5 +209,87 @@ func TestPrefetcherErrors(t *testing.T) {
 		if _, err := NewPrefetcher(context.Background(), bad, &scriptReader{}); err == nil {
 			t.Errorf("NewPrefetcher(%+v) accepted", bad)
 		}
+	}
+}
+
+// aheadReader is a MappedAheadReader over a backing array: packet i is
+// 100 bytes of it, numbered in its first byte; the packets in "the
+// mapping" are the even ones, the odd ones are handed out in a buffer that
+// the next read overwrites. It records how far ReleaseTo went. With n < 0
+// it never ends, going round the array.
+type aheadReader struct {
+	back     []byte
+	buf      [100]byte
+	n, i     int
+	held     bool
+	released atomic.Int64 // the end of the last packet given to ReleaseTo
+}
+
+func (r *aheadReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if r.n >= 0 && r.i >= r.n {
+		return nil, gopacket.CaptureInfo{}, io.EOF
+	}
+	i := r.i
+	r.i++
+	ci := gopacket.CaptureInfo{CaptureLength: 100, Length: 100, Timestamp: time.Unix(int64(i), 0)}
+	if i%2 == 1 {
+		r.buf[0] = byte(i)
+		return r.buf[:], ci, nil
+	}
+	at := i % (len(r.back) / 100) * 100
+	return r.back[at : at+100 : at+100], ci, nil
+}
+
+func (r *aheadReader) MappedFault(uintptr) error { return nil }
+func (r *aheadReader) HoldMapped() bool          { r.held = true; return true }
+
+func (r *aheadReader) InMapping(data []byte) bool {
+	return &data[0] != &r.buf[0]
+}
+
+func (r *aheadReader) ReleaseTo(data []byte) {
+	r.released.Store(int64(uintptr(unsafe.Pointer(&data[0]))-uintptr(unsafe.Pointer(&r.back[0]))) + int64(len(data)))
+}
+
+// TestPrefetcherHandsMappedPackets: from a MappedAheadReader the
+// prefetcher hands out the packets in the mapping where they lie, copies
+// the others, and releases the mapping only behind the packets the meter
+// is done with.
+func TestPrefetcherHandsMappedPackets(t *testing.T) {
+	const n = 10_000
+	r := &aheadReader{back: make([]byte, n*100), n: n}
+	for i := range n {
+		r.back[i*100] = byte(i)
+	}
+	p, err := NewPrefetcher(context.Background(), PrefetchConfiguration{BatchBytes: 1000, BatchPackets: 64, Batches: 3}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !r.held {
+		t.Fatal("HoldMapped not called")
+	}
+	done := int64(0) // the end of the packets the "meter" is done with
+	for i := 0; ; i++ {
+		var ci gopacket.CaptureInfo
+		data, err := p.ReadPacket(&ci)
+		if got := r.released.Load(); got > done {
+			t.Fatalf("before packet %d: released up to byte %d, the meter done with %d", i, got, done)
+		}
+		if err == io.EOF && i == n {
+			break
+		}
+		if err != nil || len(data) != 100 || data[0] != byte(i) || ci.Timestamp.Unix() != int64(i) {
+			t.Fatalf("packet %d: %d bytes, first %d, time %d, error %v", i, len(data), data[0], ci.Timestamp.Unix(), err)
+		}
+		if inMap := &data[0] == &r.back[i*100]; inMap != (i%2 == 0) {
+			t.Fatalf("packet %d handed out in the mapping: %t, want %t", i, inMap, i%2 == 0)
+		}
+		if i%2 == 0 {
+			done = int64(i*100 + 100)
+		}
+	}
+	if got := r.released.Load(); got < n*100/2 {
+		t.Errorf("released up to byte %d of %d", got, n*100)
 	}
 }
