@@ -116,7 +116,8 @@ func writeFrames(t *testing.T, path string, n, size int) {
 // (capture.Source.MapFile), through a meter that reads it directly and
 // through a Prefetcher that hands out the packets in the mapping, with
 // the default batches and with batches of three packets, with a key and
-// a packet sink: the written packets, flows and totals are the same.
+// a packet sink: the written packets, flows and totals are the same. So
+// they are for a file that grows after it was mapped.
 func TestPrefetcherMappedMatchesRun(t *testing.T) {
 	files, err := filepath.Glob("../../packet/testdata/pcaps/*.pcap")
 	if err != nil || len(files) == 0 {
@@ -127,7 +128,9 @@ func TestPrefetcherMappedMatchesRun(t *testing.T) {
 		flows []flow.Record
 		stats Stats
 	}
-	run := func(t *testing.T, path string, pc *PrefetchConfiguration) (res result, mapped bool) {
+	// run meters path, mapped, directly or through a prefetcher; rest, if
+	// any, is appended to the file once it is mapped (read with read(2)).
+	run := func(t *testing.T, path string, pc *PrefetchConfiguration, rest []byte) (res result, mapped bool) {
 		src, err := capture.OpenFile(path, "")
 		if err != nil {
 			t.Fatal(err)
@@ -135,6 +138,16 @@ func TestPrefetcherMappedMatchesRun(t *testing.T) {
 		defer src.Close()
 		if !src.MapFile() {
 			return res, false // a file libpcap reads
+		}
+		if rest != nil {
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write(rest); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
 		}
 		m, err := New(Configuration{Key: &testKey, Flows: ptr(flow.DefaultConfiguration())}, src.LinkType(), Sinks{
 			Packets: &res.w,
@@ -163,13 +176,13 @@ func TestPrefetcherMappedMatchesRun(t *testing.T) {
 	}
 	tested := 0
 	for _, path := range files {
-		want, mapped := run(t, path, nil)
+		want, mapped := run(t, path, nil, nil)
 		if !mapped {
 			continue
 		}
 		tested++
 		for _, pc := range []PrefetchConfiguration{DefaultPrefetchConfiguration(), {BatchBytes: 100, BatchPackets: 3, Batches: 2}} {
-			got, _ := run(t, path, &pc)
+			got, _ := run(t, path, &pc, nil)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s, batches of %d: %d packets written, %d flows, %+v; read directly %d, %d, %+v",
 					filepath.Base(path), pc.BatchPackets, len(got.w.packets), len(got.flows), got.stats, len(want.w.packets), len(want.flows), want.stats)
@@ -178,5 +191,28 @@ func TestPrefetcherMappedMatchesRun(t *testing.T) {
 	}
 	if tested < len(files)/2 {
 		t.Errorf("%d of %d sample files mapped", tested, len(files))
+	}
+
+	// A file that grows once mapped: the packets past the mapping are
+	// read with read(2) and copied into the batches, the others not.
+	whole, err := os.ReadFile("../../packet/testdata/pcaps/zeek__http-get.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := filepath.Join(t.TempDir(), "full.pcap")
+	if err := os.WriteFile(full, whole, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := run(t, full, nil, nil)
+	for _, pc := range []PrefetchConfiguration{DefaultPrefetchConfiguration(), {BatchBytes: 100, BatchPackets: 3, Batches: 2}} {
+		growing := filepath.Join(t.TempDir(), "growing.pcap")
+		if err := os.WriteFile(growing, whole[:len(whole)/2], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := run(t, growing, &pc, whole[len(whole)/2:])
+		if !reflect.DeepEqual(got, want) || len(got.w.packets) == 0 {
+			t.Errorf("file grown once mapped, batches of %d: %d packets written, %d flows, %+v; the whole file %d, %d, %+v",
+				pc.BatchPackets, len(got.w.packets), len(got.flows), got.stats, len(want.w.packets), len(want.flows), want.stats)
+		}
 	}
 }
