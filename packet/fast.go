@@ -200,6 +200,9 @@ func (d *Decoder) fastTransport(data []byte, off, end int, proto uint8, v6 bool,
 		s.SrcPort = binary.BigEndian.Uint16(t[0:])
 		s.DstPort = binary.BigEndian.Uint16(t[2:])
 		s.TCPFlags = t[13]
+		if hl == 20 || hl == 32 && binary.BigEndian.Uint32(t[20:24]) == 0x0101080a {
+			s.sanKeep, s.sanAt = uint8(off+hl), uint8(off+16) // read only with the IP header 18 bytes in at most
+		}
 		if d.sites {
 			sum := rw.addSum(off+16, sumPlain, -1)
 			rw.cover(src, sum)
@@ -209,12 +212,16 @@ func (d *Decoder) fastTransport(data []byte, off, end int, proto uint8, v6 bool,
 		if len(t) < 8 {
 			return false
 		}
-		if l := binary.BigEndian.Uint16(t[4:]); l != 0 && l < 8 {
+		l := binary.BigEndian.Uint16(t[4:])
+		if l != 0 && l < 8 {
 			return false
 		}
 		s.HasPorts = true
 		s.SrcPort = binary.BigEndian.Uint16(t[0:])
 		s.DstPort = binary.BigEndian.Uint16(t[2:])
+		if (l != 8 || len(t) == 8) && s.DstPort != portVXLAN && s.DstPort != portGeneve {
+			s.sanKeep, s.sanAt = uint8(off+8), uint8(off+6)
+		}
 		if d.sites {
 			sum := rw.addSum(off+6, sumUDP, -1)
 			rw.cover(src, sum)
@@ -231,6 +238,9 @@ func (d *Decoder) fastTransport(data []byte, off, end int, proto uint8, v6 bool,
 		}
 		s.HasPorts = true
 		s.DstPort = uint16(t[0])<<8 | uint16(t[1])
+		if t[0] == layers.ICMPv4TypeEchoReply || t[0] == layers.ICMPv4TypeEchoRequest {
+			s.sanKeep = uint8(off + 8)
+		}
 	case layers.IPProtocolICMPv6:
 		if !v6 {
 			return true // not followed over IPv4, as ipNext says
@@ -247,6 +257,9 @@ func (d *Decoder) fastTransport(data []byte, off, end int, proto uint8, v6 bool,
 		}
 		s.HasPorts = true
 		s.DstPort = uint16(t[0])<<8 | uint16(t[1])
+		if len(t) >= 8 && (t[0] == layers.ICMPv6TypeEchoRequest || t[0] == layers.ICMPv6TypeEchoReply) {
+			s.sanKeep, s.sanAt = uint8(off+8), uint8(off+2)
+		}
 		if d.sites {
 			sum := rw.addSum(off+2, sumPlain, -1)
 			rw.cover(src, sum)

@@ -31,7 +31,7 @@ func compareFastPath(t *testing.T, fast, slow *Decoder, data []byte, ci gopacket
 	took := fast.decodeFast(data, &probe)
 	fast.Decode(data, ci, &got)
 	slow.decodeLayers(data, ci, &want)
-	got.l3 = 0 // only the fast path records it (the sanitizer's tests check it)
+	got.l3, got.sanKeep, got.sanAt = 0, 0, 0 // only the fast path records them (the sanitizer's tests check them)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("fast path (took it: %v) and parser differ on %x (caplen %d, len %d):\n%s\n fast %+v\nparser %+v",
 			took, data, ci.CaptureLength, ci.Length, diffSummary(got, want), got.rw, want.rw)
@@ -42,7 +42,7 @@ func compareFastPath(t *testing.T, fast, slow *Decoder, data []byte, ci gopacket
 		t.Fatalf("DecodeSummary did not mark its Summary")
 	}
 	noSites := got
-	only.rw, noSites.rw, only.l3 = rewriteInfo{}, rewriteInfo{}, 0
+	only.rw, noSites.rw, only.l3, only.sanKeep, only.sanAt = rewriteInfo{}, rewriteInfo{}, 0, 0, 0
 	if !reflect.DeepEqual(only, noSites) {
 		t.Fatalf("DecodeSummary and Decode differ on %x (caplen %d, len %d):\n%s",
 			data, ci.CaptureLength, ci.Length, diffSummary(only, noSites))

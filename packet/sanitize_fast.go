@@ -254,11 +254,12 @@ func (s *Sanitizer) SanitizeFastTo(dst, f []byte) (keep int) {
 // DecodeSummary, the frame unchanged since) and returns keep, when the
 // frame is one of those nearly all traffic is made of (the Sanitizer's
 // fast path, which the decoder's fast path took: Ethernet, payload
-// stripped; see fast). Those it does not parse again: it starts from the
-// headers the decoder found and checks only what the sanitizer asks
-// beyond the decoder. For any other frame it returns 0 and leaves the
-// frame as it is: the caller then calls Sanitize. The meter decodes every
-// packet for its counters and flows before it sanitizes it.
+// stripped; see fast), but TCP segments with options other than
+// timestamps. Those it does not parse again: it starts from the headers
+// the decoder found, and from how much of the frame the decoder found the
+// sanitizer keeps (Summary.sanKeep). For any other frame it returns 0 and
+// leaves the frame as it is: the caller then calls Sanitize. The meter
+// decodes every packet for its counters and flows before it sanitizes it.
 //
 // The rewrite is the fast path's without calls where the memos hit:
 // every value live across a call is spilled and reloaded (Go's calling
@@ -282,7 +283,7 @@ const MaxDecodedKeep = 18 + 40 + 60
 // VLAN tag, an IPv6 header, a TCP header with options). With dst f, it is
 // SanitizeDecoded (the copy then copies nothing new).
 //
-// Its cost (1920, go build -gcflags=-m=2) stays within the inliner's
+// Its cost (1623, go build -gcflags=-m=2) stays within the inliner's
 // budget for hot calls (2000), where the meter takes it inline (PGO):
 // past it, the call and the spills around it cost 20 to 40 instructions
 // a packet. The body is here, not in a helper that
@@ -290,12 +291,14 @@ const MaxDecodedKeep = 18 + 40 + 60
 // and a call inside a wrapper inlined into the meter is at neither, so
 // the helper stayed a call.
 func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
-	off := int(sum.l3)
-	if uint(off-1) >= 18 || !sum.HasPorts || !s.fastOK {
+	off, keep := int(sum.l3), int(sum.sanKeep)
+	if uint(off-1) >= 18 || keep == 0 || !s.fastOK {
 		// Not decoded by the decoder's fast path (off 0), more than
-		// one VLAN tag, no transport header (a later fragment has
-		// none); or not a frame fast takes. (The traced walk of the
-		// tests goes through Sanitize.)
+		// one VLAN tag, or a transport this does not rewrite (keep 0:
+		// TCP options other than timestamps, tunnels, ICMP errors, no
+		// transport header: a later fragment has none); or not a
+		// frame fast takes. (The traced walk of the tests goes
+		// through Sanitize.)
 		if uint(off-1) < 18 && s.fastOK && sum.Fragment && sum.FragOffset != 0 && sum.IPVersion == 4 {
 			// A later IPv4 fragment (the decoder's fast path took an
 			// IPv4 header without options, total length >= 20).
@@ -304,67 +307,22 @@ func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
 		return 0
 	}
 	v6 := sum.IPVersion == 6
-	body := off + 20
-	if v6 {
-		body = off + 40
-	}
-	tl := min(off+sum.IPLen, len(f)) - body // the transport's bytes
 	// at is the transport checksum's offset (0: none, ICMP), udp says
-	// it is UDP's.
-	var at int
-	udp := false
-	switch proto := sum.Proto; {
-	case proto == ipTCP:
-		if tl < 20 {
-			return 0
-		}
-		hl := int(f[body+12]>>4) * 4
-		if hl < 20 || hl > tl {
-			return 0 // the decoder took hl <= tl as well
-		}
-		// tcpOptionsKept, its commonest case (NOP, NOP, timestamps) here.
-		if hl != 20 && (hl != 32 || binary.BigEndian.Uint32(f[body+20:body+24]) != 0x0101080a) &&
-			!tcpOptionsKept(f[body+20:body+hl]) {
-			return 0
-		}
-		keep, at = body+hl, body+16
-	case proto == ipUDP:
-		if tl < 8 {
-			return 0
-		}
-		t := (*[8]byte)(f[body : body+8])
-		if l := binary.BigEndian.Uint16(t[4:6]); l != 0 && (l < 8 || l == 8 && tl > 8) {
-			return 0 // invalid, or bytes after an empty datagram
-		}
-		if p := binary.BigEndian.Uint16(t[2:4]); p == portVXLAN || p == portGeneve {
-			return 0
-		}
-		keep, at, udp = body+8, body+6, true
-	case proto == 1 && !v6:
-		if tl < 8 || f[body] != 0 && f[body] != 8 { // echo reply, request
-			return 0
-		}
-		keep = body + 8
-	case proto == ipICMPv6 && v6:
-		if tl < 8 || f[body] != 128 && f[body] != 129 { // echo request, reply
-			return 0
-		}
-		keep, at = body+8, body+2
-	default:
-		return 0
-	}
+	// it is UDP's; the decoder found both with keep (Summary.sanKeep).
+	at, udp := int(sum.sanAt), sum.Proto == ipUDP
 	// in is read, f written: the frame's first keep bytes are copied to
 	// dst first, and the fields are still read from the frame, which the
 	// decoder has just brought into the cache (read back from dst, they
 	// would wait for the copy's stores).
-	if len(dst) < keep {
+	if len(dst) < keep || len(f) < keep {
 		return 0
 	}
 	// The copy: 42 <= keep <= MaxDecodedKeep (< 128), in 16-byte moves,
 	// overlapping where keep is not a multiple of 16 (the first 32 bytes
-	// and the last 32, or the first 64 and the last 64). They are inline,
-	// where copy calls memmove (so does a move of a larger array): a
-	// call, every value live across it spilled and reloaded.
+	// and the last 32, the first 64 and the last 32, or the first 64 and
+	// the last 64). They are inline, where copy calls memmove (so does a
+	// move of a larger array): a call, every value live across it spilled
+	// and reloaded.
 	in := f[:keep]
 	f = dst[:keep]
 	move16(f, in, 0)
@@ -374,8 +332,10 @@ func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
 	if keep > 64 {
 		move16(f, in, 32)
 		move16(f, in, 48)
-		move16(f, in, keep-64)
-		move16(f, in, keep-48)
+		if keep > 96 {
+			move16(f, in, keep-64)
+			move16(f, in, keep-48)
+		}
 	}
 
 	// macFast, its memo hits inline. This and the address block below
