@@ -270,8 +270,9 @@ func (s *Sanitizer) SanitizeDecoded(f []byte, sum *Summary) (keep int) {
 	return s.SanitizeDecodedTo(f, f, sum)
 }
 
-// MaxDecodedKeep is the most SanitizeDecodedTo keeps of a frame.
-const MaxDecodedKeep = 18 + 40 + 60
+// MaxDecodedKeep is the most SanitizeDecodedTo keeps of a frame: MACs
+// and a VLAN tag, an IPv6 header, a TCP header with timestamps.
+const MaxDecodedKeep = 18 + 40 + 32
 
 // SanitizeDecodedTo is SanitizeDecoded writing the sanitized frame to
 // dst[:keep] instead of in place: f is only read. The meter sanitizes the
@@ -279,9 +280,8 @@ const MaxDecodedKeep = 18 + 40 + 60
 // copied once, only as far as it is kept, and the source's bytes are never
 // written (a file mapped copy-on-write would copy the page). It returns 0
 // and writes nothing when the frame is not one of the fast path's or dst
-// is shorter than what is kept (at most MaxDecodedKeep bytes: MACs and a
-// VLAN tag, an IPv6 header, a TCP header with options). With dst f, it is
-// SanitizeDecoded (the copy then copies nothing new).
+// is shorter than what is kept (at most MaxDecodedKeep bytes). With dst
+// f, it is SanitizeDecoded (the copy then copies nothing new).
 //
 // Its cost (1623, go build -gcflags=-m=2) stays within the inliner's
 // budget for hot calls (2000), where the meter takes it inline (PGO):
@@ -292,7 +292,7 @@ const MaxDecodedKeep = 18 + 40 + 60
 // the helper stayed a call.
 func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
 	off, keep := int(sum.l3), int(sum.sanKeep)
-	if uint(off-1) >= 18 || keep == 0 || !s.fastOK {
+	if uint(off-1) >= 18 || uint(keep-1) >= MaxDecodedKeep || !s.fastOK {
 		// Not decoded by the decoder's fast path (off 0), more than
 		// one VLAN tag, or a transport this does not rewrite (keep 0:
 		// TCP options other than timestamps, tunnels, ICMP errors, no
@@ -317,12 +317,11 @@ func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
 	if len(dst) < keep || len(f) < keep {
 		return 0
 	}
-	// The copy: 42 <= keep <= MaxDecodedKeep (< 128), in 16-byte moves,
+	// The copy: 42 <= keep <= MaxDecodedKeep (< 96), in 16-byte moves,
 	// overlapping where keep is not a multiple of 16 (the first 32 bytes
-	// and the last 32, the first 64 and the last 32, or the first 64 and
-	// the last 64). They are inline, where copy calls memmove (so does a
-	// move of a larger array): a call, every value live across it spilled
-	// and reloaded.
+	// and the last 32, or the first 64 and the last 32). They are inline,
+	// where copy calls memmove (so does a move of a larger array): a call,
+	// every value live across it spilled and reloaded.
 	in := f[:keep]
 	f = dst[:keep]
 	move16(f, in, 0)
@@ -332,10 +331,6 @@ func (s *Sanitizer) SanitizeDecodedTo(dst, f []byte, sum *Summary) (keep int) {
 	if keep > 64 {
 		move16(f, in, 32)
 		move16(f, in, 48)
-		if keep > 96 {
-			move16(f, in, keep-64)
-			move16(f, in, keep-48)
-		}
 	}
 
 	// macFast, its memo hits inline. This and the address block below
@@ -793,12 +788,7 @@ func adjustSumUDP(hc, d uint16) uint16 {
 
 // tcpOptionsKept says whether Sanitizer.tcpOptions keeps the options o as
 // they are: every option known and whole, nothing but zeros after an end
-// of options. Never inlined: the profile may find its call in
-// SanitizeDecodedTo hot (segments with options other than timestamps),
-// and inlined there it would take that function past the inliner's
-// budget for hot calls.
-//
-//go:noinline
+// of options.
 func tcpOptionsKept(o []byte) bool {
 	if len(o) == 12 && binary.BigEndian.Uint32(o) == 0x0101080a {
 		return true // NOP, NOP, timestamps: most segments of a connection
