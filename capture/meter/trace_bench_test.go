@@ -27,6 +27,8 @@ import (
 // with -w. Use it with -cpuprofile to see where
 // the offline meter spends its time.
 //
+// The file is read with read(2), as gims-capd reads it; $GIMS_BENCH_MMAP
+// (any value) maps it, as gims-capd -mmap does.
 // $GIMS_BENCH_READAHEAD (any value) reads through a Prefetcher, as
 // gims-capd -r -read-ahead does; $GIMS_BENCH_READONLY (any value) only
 // reads the file, without a meter: the reading stage alone, which
@@ -48,6 +50,7 @@ func BenchmarkTrace(b *testing.B) {
 	}
 	readAhead := os.Getenv("GIMS_BENCH_READAHEAD") != ""
 	readOnly := os.Getenv("GIMS_BENCH_READONLY") != ""
+	mmap := os.Getenv("GIMS_BENCH_MMAP") != ""
 	b.ReportAllocs()
 	var packets uint64
 	cpu0 := cpuTime(b)
@@ -56,7 +59,9 @@ func BenchmarkTrace(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		src.MapFile()
+		if mmap {
+			src.MapFile()
+		}
 		if readOnly {
 			for {
 				if _, _, err := src.ZeroCopyReadPacketData(); err != nil {

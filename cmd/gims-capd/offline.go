@@ -44,9 +44,13 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 		return usageError{err}
 	}
 	defer src.Close()
-	// Read through a mapping: the kernel's copy of the file was a third of
-	// the CPU time on large packets (Meter.Run reads only the headers).
-	src.MapFile()
+	if o.mmap {
+		// Through a mapping, without the kernel's copy of every byte; on
+		// some hosts, walking the mapping's small pages costs more than
+		// the copy, by up to half the run (bench/RESULTS.md, "Issue 14,
+		// round 7").
+		src.MapFile()
+	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var writeErr error // the first error writing the outputs; the run goes on

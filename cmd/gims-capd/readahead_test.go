@@ -15,9 +15,11 @@ import (
 // (bench/suite.sh: each gims-tracegen shape, at a fortieth of its size, and
 // the sample captures concatenated) through gims-capd -r with the file
 // read ahead on another goroutine (-read-ahead) and without (the
-// default), with a key, counters, IPFIX and the sanitized
-// packets written, and without a key: the pcap and counters files are the
-// same bytes, and the IPFIX files too but for the messages' export times.
+// default), read with read(2) (the default) and through a mapping
+// (-mmap), with a key, counters, IPFIX and the sanitized packets written,
+// and without a key: the pcap and counters files are the same bytes in
+// all four ways, and the IPFIX files too but for the messages' export
+// times.
 func TestOfflineReadAheadSameOutputs(t *testing.T) {
 	dir := t.TempDir()
 	tracegen := filepath.Join(dir, "gims-tracegen")
@@ -41,10 +43,11 @@ func TestOfflineReadAheadSameOutputs(t *testing.T) {
 				t.Fatalf("gims-tracegen %q: %v\n%s", args, err, out)
 			}
 			for _, key := range []bool{true, false} {
-				outputs := map[bool][3][]byte{}
-				for _, readAhead := range []bool{true, false} {
-					out := filepath.Join(dir, name+strconv.FormatBool(key)+strconv.FormatBool(readAhead))
-					args := []string{"-r", in, "-read-ahead=" + strconv.FormatBool(readAhead),
+				outputs := map[[2]bool][3][]byte{}
+				for _, way := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+					readAhead, mmap := way[0], way[1]
+					out := filepath.Join(dir, name+strconv.FormatBool(key)+strconv.FormatBool(readAhead)+strconv.FormatBool(mmap))
+					args := []string{"-r", in, "-read-ahead=" + strconv.FormatBool(readAhead), "-mmap=" + strconv.FormatBool(mmap),
 						"-w", out + ".pcap", "-ipfix", out + ".ipfix", "-counters", out + ".csv"}
 					if key {
 						args = append(args, "-anonymize-key", strings.Repeat("5a", 32))
@@ -61,15 +64,18 @@ func TestOfflineReadAheadSameOutputs(t *testing.T) {
 						files[i] = b
 					}
 					files[1] = withoutExportTimes(t, files[1])
-					outputs[readAhead] = files
+					outputs[way] = files
 				}
+				plain := outputs[[2]bool{}]
 				for i, what := range []string{"pcap", "IPFIX", "counters"} {
-					a, b := outputs[true][i], outputs[false][i]
-					if !bytes.Equal(a, b) {
-						t.Errorf("key %v: the %s output differs with read-ahead (%d bytes) and without (%d bytes)", key, what, len(a), len(b))
+					if len(plain[i]) < 100 {
+						t.Errorf("key %v: the %s output is nearly empty (%d bytes)", key, what, len(plain[i]))
 					}
-					if len(a) < 100 {
-						t.Errorf("key %v: the %s output is nearly empty (%d bytes)", key, what, len(a))
+					for way, files := range outputs {
+						if !bytes.Equal(files[i], plain[i]) {
+							t.Errorf("key %v: the %s output differs with read-ahead %v, mmap %v (%d bytes) and without either (%d bytes)",
+								key, what, way[0], way[1], len(files[i]), len(plain[i]))
+						}
 					}
 				}
 			}
