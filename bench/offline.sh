@@ -7,7 +7,9 @@
 # times, $BENCH_RUNS interleaved runs (default 3), medians:
 #
 #   floor      tcpdump -r trace -w /dev/null   (libpcap reading the file)
-#   plain      gims-capd -r trace -ipfix out (one core)
+#   plain      gims-capd -r trace -ipfix out (one core; the file read with
+#              read(2))
+#   mmap       the same with -mmap (the file read through a mapping)
 #   read-ahead the same with -read-ahead (the file read on a second core)
 #   key        gims-capd -r trace -ipfix out -anonymize-key KEY
 #   written    gims-capd -r trace -ipfix out -w /dev/null
@@ -97,8 +99,9 @@ names=(floor)
 declare -A label
 label[floor]='`tcpdump -r trace -w /dev/null` (libpcap floor)'
 if [ -n "$capd" ]; then
-	names+=(plain ahead key written keyw)
+	names+=(plain mmap ahead key written keyw)
 	label[plain]='`gims-capd -r trace -ipfix out`'
+	label[mmap]='`gims-capd … -mmap`'
 	label[ahead]='`gims-capd … -read-ahead` (two cores)'
 	label[key]='`gims-capd … -anonymize-key KEY`'
 	label[written]='`gims-capd … -w /dev/null`'
@@ -119,6 +122,7 @@ command_of() {
 	case $1 in
 	floor) echo "tcpdump -r $t -w /dev/null" ;;
 	plain) echo "$capd -r $t -ipfix $W/flows.ipfix" ;;
+	mmap) echo "$capd -r $t -ipfix $W/flows.ipfix -mmap" ;;
 	ahead) echo "$capd -r $t -ipfix $W/flows.ipfix -read-ahead" ;;
 	key) echo "$capd -r $t -ipfix $W/flows.ipfix -anonymize-key $KEY" ;;
 	written) echo "$capd -r $t -ipfix $W/flows.ipfix -w /dev/null" ;;
@@ -247,12 +251,13 @@ for tr in $names_suite; do
 		echo
 		awk -v f="${cpu[floor]:-0}" -v p="${cpu[plain]:-0}" -v s1="${cpu[ahead]:-0}" -v k="${cpu[key]:-0}" -v w="${cpu[written]:-0}" \
 			-v fw="${wall[floor]:-0}" -v pw="${wall[plain]:-0}" -v sw="${wall[ahead]:-0}" \
-			-v kw="${cpu[keyw]:-0}" -v sf="${cpu[softflowd]:-0}" -v nf="${cpu[nfpcapd]:-0}" '
+			-v kw="${cpu[keyw]:-0}" -v sf="${cpu[softflowd]:-0}" -v nf="${cpu[nfpcapd]:-0}" -v mm="${cpu[mmap]:-0}" '
 			function r(a, b, lim, more,   x) { if (a <= 0 || b <= 0) return "–"; x = a / b
 				return sprintf("%.2f× (%s)", x, (more ? x >= lim : x <= lim) ? "met" : "**not met**") }
 			BEGIN {
 			printf "Targets on CPU: plain/floor %s (read-ahead/floor %s); key/plain %s; key+w/plain %s (key+w/written %s); softflowd/plain %s; nfpcapd/plain %s. ",
 				r(p, f, 1.3), r(s1, f, 1.3), r(k, p, 1.2), r(kw, p, 1.3), (w > 0 && kw > 0 ? sprintf("%.2f×", kw / w) : "–"), r(sf, p, 2, 1), r(nf, p, 2, 1)
+			printf "-mmap/plain %s. ", (mm > 0 && p > 0 ? sprintf("%.2f×", mm / p) : "–")
 			printf "Wall: plain/floor %s, read-ahead/floor %s, read-ahead/plain %s.\n",
 				(pw > 0 && fw > 0 ? sprintf("%.2f×", pw / fw) : "–"), (sw > 0 && fw > 0 ? sprintf("%.2f×", sw / fw) : "–"), (pw > 0 && sw > 0 ? sprintf("%.2f×", sw / pw) : "–") }'
 		if [ "$PROFILE" = 1 ] && [ -n "$capd" ]; then
