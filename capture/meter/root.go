@@ -229,6 +229,9 @@ type Meter struct {
 	// decoding a small packet. unpublished counts the packets since.
 	st          Stats
 	unpublished int
+	// published is st as last published: a total that did not change is
+	// not stored again (see publish).
+	published Stats
 	// publishedAt is the timestamp of the packet after which Run last
 	// published, in Unix nanoseconds.
 	publishedAt int64
@@ -532,18 +535,32 @@ func (m *Meter) publish() {
 	if m.npending > 0 {
 		m.drainFlows()
 	}
-	st := &m.st
-	m.packets.Store(st.Packets)
-	m.bytes.Store(st.Bytes)
-	m.nonIP.Store(st.NonIP)
-	m.truncated.Store(st.Truncated)
-	m.malformed.Store(st.Malformed)
-	m.fragments.Store(st.Fragments)
-	m.flowsExported.Store(st.FlowsExported)
-	m.intervals.Store(st.CounterIntervals)
-	m.writeErrors.Store(st.WriteErrors)
-	m.sanitizedDrops.Store(st.SanitizedDrops)
+	// Only the totals that changed are stored: an atomic store is a full
+	// barrier (~25 cycles on amd64), and a file whose packets are stamped
+	// 10 ms apart or more has Run publish every few packets (the sample
+	// captures concatenated: a publication every 4 packets, 10 stores of
+	// which 2 or 3 changed).
+	st, p := &m.st, &m.published
+	publishTotal(&m.packets, &p.Packets, st.Packets)
+	publishTotal(&m.bytes, &p.Bytes, st.Bytes)
+	publishTotal(&m.nonIP, &p.NonIP, st.NonIP)
+	publishTotal(&m.truncated, &p.Truncated, st.Truncated)
+	publishTotal(&m.malformed, &p.Malformed, st.Malformed)
+	publishTotal(&m.fragments, &p.Fragments, st.Fragments)
+	publishTotal(&m.flowsExported, &p.FlowsExported, st.FlowsExported)
+	publishTotal(&m.intervals, &p.CounterIntervals, st.CounterIntervals)
+	publishTotal(&m.writeErrors, &p.WriteErrors, st.WriteErrors)
+	publishTotal(&m.sanitizedDrops, &p.SanitizedDrops, st.SanitizedDrops)
 	m.unpublished = 0
+}
+
+// publishTotal stores v to a, unless v is *last, the value last stored
+// there, and makes it the last.
+func publishTotal(a *atomic.Uint64, last *uint64, v uint64) {
+	if v != *last {
+		a.Store(v)
+		*last = v
+	}
 }
 
 // Advance tells the meter that time has reached now although no packet
