@@ -2,6 +2,7 @@ package meter
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -25,14 +26,13 @@ func (r *stampedReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, 
 	if r.i == len(r.frames) {
 		return nil, gopacket.CaptureInfo{}, errEndOfTest
 	}
-	f := r.frames[r.i]
-	ts := time.Unix(1_700_000_000, 0).Add(r.at[r.i])
+	f, ts, wire := r.frames[r.i], time.Unix(1_700_000_000, 0).Add(r.at[r.i]), r.wire[r.i]
 	r.i++
-	return f, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f), Length: r.wire[r.i-1]}, nil
+	return f, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f), Length: wire}, nil
 }
 
 // errEndOfTest ends a stampedReader's run.
-var errEndOfTest = context.Canceled
+var errEndOfTest = errors.New("end of the test's packets")
 
 // TestRunPublishesTotals reads Stats between the packets of a Run: every
 // total must be published after 64 packets, and after a packet stamped 10
