@@ -47,8 +47,8 @@ func runOffline(ctx context.Context, o offlineOptions, stderr io.Writer) error {
 	if o.mmap {
 		// Through a mapping, without the kernel's copy of every byte; on
 		// some hosts, walking the mapping's small pages costs more than
-		// the copy, by up to half the run (bench/RESULTS.md, "Issue 14,
-		// round 7").
+		// the copy (there, mapped runs took up to 2.2 times as long:
+		// bench/RESULTS.md, "Issue 14, round 7").
 		src.MapFile()
 	}
 
