@@ -20,6 +20,12 @@ type Configuration struct {
 	// PcapDir is where "file:<name>" sources are looked up. Empty disables
 	// file sources.
 	PcapDir string
+	// MapFiles reads the pcap files of file sources through a memory
+	// mapping (capture.Source.MapFile) instead of read(2). Default false:
+	// which costs less depends on the host, and on hosts like the
+	// benchmarks' last one the mapping cost 1.2–2.2 times the run
+	// (bench/RESULTS.md, "Issue 14, round 7").
+	MapFiles bool
 	// Logger receives job lifecycle events. Default: discard; required.
 	Logger *slog.Logger
 	// Now is the clock for timestamps, elapsed and interrupted times.

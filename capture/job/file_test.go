@@ -154,10 +154,25 @@ func TestFileReplayPaced(t *testing.T) {
 }
 
 // TestFileTruncatedWhileReplayed truncates a file source while a paced
-// job reads it through its mapping: the job ends with an error naming the
-// file (the fault in the mapping, caught), and the daemon goes on: the
-// next job runs.
+// job reads it, read with read(2) (the default) or through its mapping
+// (MapFiles): the job ends with an error (with the mapping, the fault
+// caught, naming the file), and the daemon goes on: the next job runs.
 func TestFileTruncatedWhileReplayed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mapped bool
+		want   []string // in one of the job's errors
+	}{
+		{"read", false, []string{"truncated dump file"}},
+		{"mapped", true, []string{"changed while it was read", "shrinking.pcap"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testFileTruncatedWhileReplayed(t, tc.mapped, tc.want)
+		})
+	}
+}
+
+func testFileTruncatedWhileReplayed(t *testing.T, mapped bool, want []string) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "shrinking.pcap")
 	f, err := os.Create(path)
@@ -177,7 +192,7 @@ func TestFileTruncatedWhileReplayed(t *testing.T) {
 		}
 	}
 	f.Close()
-	m := newManager(t, "", func(c *Configuration) { c.PcapDir = dir })
+	m := newManager(t, "", func(c *Configuration) { c.PcapDir, c.MapFiles = dir, mapped })
 	id, err := m.StartJob(Spec{Interface: "file:shrinking.pcap", ReplaySpeed: 1, Counters: &CountersSpec{}})
 	if err != nil {
 		t.Fatalf("StartJob() error:\n%+v", err)
@@ -190,9 +205,14 @@ func TestFileTruncatedWhileReplayed(t *testing.T) {
 	}
 	st := waitDone(t, m, id, 10*time.Second)
 	if st.Packets >= 2000 || !slices.ContainsFunc(st.Errors, func(e string) bool {
-		return strings.Contains(e, "changed while it was read") && strings.Contains(e, "shrinking.pcap")
+		for _, w := range want {
+			if !strings.Contains(e, w) {
+				return false
+			}
+		}
+		return true
 	}) {
-		t.Errorf("after the truncation: %d packets, errors %q; want fewer than 2000 and the file changed", st.Packets, st.Errors)
+		t.Errorf("after the truncation: %d packets, errors %q; want fewer than 2000 and an error with %q", st.Packets, st.Errors, want)
 	}
 	pings, err := os.ReadFile(filepath.Join("testdata", "pcaps", "zeek__icmp-5-pings.pcap"))
 	if err != nil {

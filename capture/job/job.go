@@ -377,8 +377,8 @@ type reader struct {
 // stop or periodic work.
 const pollInterval = 20 * time.Millisecond
 
-// MappedFault implements meter.MappedReader: a file source is read
-// through a mapping (capture.Source.MapFile), and a file truncated under
+// MappedFault implements meter.MappedReader: a file source may be read
+// through a mapping (Configuration.MapFiles), and a file truncated under
 // it ends the run with an error instead of crashing the daemon.
 func (r *reader) MappedFault(addr uintptr) error { return r.seg.src.MappedFault(addr) }
 

@@ -601,7 +601,7 @@ func (m *Manager) openSource(spec *Spec) (*capture.Source, error) {
 			return nil, invalidf("interface %q: a file source names a file of the pcap directory, without a path", spec.Interface)
 		}
 		src, err = capture.OpenRegularFile(path, spec.Filter != "")
-		if err == nil {
+		if err == nil && m.cfg.MapFiles {
 			src.MapFile() // read without the kernel's copy, when the fast reader reads it
 		}
 		switch {

@@ -44,7 +44,8 @@ type offlineOptions struct {
 	readAhead bool
 	// mmap reads the file through a memory mapping instead of read(2)
 	// (capture.Source.MapFile): cheaper on some hosts, dearer on others
-	// (bench/RESULTS.md, "Issue 14, round 7").
+	// (bench/RESULTS.md, "Issue 14, round 7"). In daemon mode it is the
+	// jobs' MapFiles, for file sources.
 	mmap bool
 	// counters and flows are the transforms' configurations, from their
 	// DefaultConfiguration and the flags.
@@ -96,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&off.ipfixOut, "ipfix", "", "write flows to this RFC 5655 IPFIX `file`")
 	fs.StringVar(&off.collector, "collector", "", "export flows to an IPFIX collector (udp://host:port or tcp://host:port)")
 	fs.StringVar(&off.countersOut, "counters", "", "write interval counters to this CSV `file`")
-	fs.BoolVar(&off.mmap, "mmap", false, "offline mode: read a pcap file through a memory mapping instead of read(2) (same outputs; faster or slower depending on the host)")
+	fs.BoolVar(&off.mmap, "mmap", false, "read pcap files (offline -r, and the daemon's file: sources) through a memory mapping instead of read(2) (same outputs; faster or slower depending on the host)")
 	fs.BoolVar(&off.readAhead, "read-ahead", false, "offline mode: read the file ahead of the meter on another core (same outputs, more CPU in all)")
 	fs.DurationVar(&off.counters.Interval, "counter-interval", off.counters.Interval, "counter interval")
 	fs.DurationVar(&off.flows.ActiveTimeout, "active-timeout", off.flows.ActiveTimeout, "flow active timeout")
@@ -176,6 +177,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, usagef("-simulate-pps %d: want 1 to 1000000 packets per second", d.simulatePPS)
 		}
 	}
+	d.jobs.MapFiles = off.mmap
 	return o, nil
 }
 
