@@ -20,6 +20,7 @@ gims-capd binaries running `gims-capd -r TRACE -ipfix OUT`:
 AFTER defaults to bin/gims-capd (built from this tree first). The table
 goes to stdout in Markdown, for bench/RESULTS.md.
 """
+import functools
 import os
 import shutil
 import statistics
@@ -71,6 +72,7 @@ def cpu_ms(cmd):
     return (ru.ru_utime + ru.ru_stime) * 1000
 
 
+@functools.lru_cache(maxsize=None)
 def maps_files(binary):
     """Whether gims-capd binary has -mmap (reads files with read(2) unless
     told to map them)."""

@@ -415,9 +415,11 @@ func (s *Source) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 
 // MapFile has a pcap file that the source reads itself (without a filter;
 // not libpcap's files) read through a private memory mapping instead of
-// read(2) into a buffer: the kernel's copy of every byte out of the page
-// cache went (a third of the CPU time of metering a file of large
-// packets), and a reader that needs only the headers touches only them.
+// read(2) into a buffer: there is no copy of every byte out of the page
+// cache, and a reader that needs only the headers touches only them; but
+// every page is walked in the process's page tables, which on some hosts
+// costs more than the copy (bench/RESULTS.md, "Issue 14, round 7"), so
+// callers map only when asked (gims-capd -mmap, job MapFiles).
 // A write to a packet copies its page: the reader had better not write
 // (Meter.Run does not). Call it before the first read; it tells whether
 // the file is now mapped (when not, it is read as before). Bytes
