@@ -354,7 +354,11 @@ func vmSize() (int64, error) {
 
 // SetFilter applies compiled instructions to a live source (OpenLive) or
 // a file opened through libpcap (OpenFileLibpcap); expr is only for
-// errors. Packets that reached the source before are filtered too.
+// errors. Packets that reached the source before are filtered too. The
+// received and dropped counts of Stats start again at the filter: a live
+// source is opened without one, and what the kernel took or dropped
+// before, on a busy link, was mostly traffic the filter refuses. The
+// interface's own drops (IfDropped) still count from the opening.
 func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 	if len(insns) == 0 {
 		return nil
@@ -370,6 +374,11 @@ func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 	}
 	if s.handle == nil {
 		return errors.New("a filter needs a source read through libpcap")
+	}
+	if s.live {
+		if st, err := s.handle.Stats(); err == nil {
+			s.statsBase = *st
+		}
 	}
 	if err := s.handle.SetBPFInstructionFilter(insns); err != nil {
 		return &FilterError{Expr: truncateExpr(expr), Msg: err.Error()}

@@ -120,6 +120,9 @@ type Source struct {
 	// size is the file's size for progress (0 for live and stdin); read
 	// counts the bytes consumed so far (record headers + captured bytes).
 	size, read int64
+	// statsBase is what libpcap had counted when SetFilter set the filter,
+	// left out of Stats (the afpacket engine: ring.discardKernelStats).
+	statsBase pcap.Stats
 }
 
 // pcapRecordHeader is the per-packet overhead of a pcap file record.
@@ -517,7 +520,18 @@ func (s *Source) Stats() (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("capture stats: %w", err)
 	}
-	return Stats{Received: uint64(st.PacketsReceived), Dropped: uint64(st.PacketsDropped), IfDropped: uint64(st.PacketsIfDropped)}, nil
+	b := &s.statsBase
+	return Stats{Received: since(st.PacketsReceived, b.PacketsReceived), Dropped: since(st.PacketsDropped, b.PacketsDropped),
+		IfDropped: uint64(st.PacketsIfDropped)}, nil
+}
+
+// since is a libpcap count n less its value base at SetFilter, or n
+// whole should libpcap have restarted it.
+func since(n, base int) uint64 {
+	if n < base {
+		return uint64(n)
+	}
+	return uint64(n - base)
 }
 
 // Close releases the handle; a blocked ZeroCopyReadPacketData returns io.EOF.
