@@ -352,6 +352,10 @@ func vmSize() (int64, error) {
 	return 0, errors.New("no VmSize in /proc/self/status")
 }
 
+// dropAll returns a filter that takes no packet (BPF_RET | BPF_K, 0):
+// SetFilter attaches it while it reads the counters it starts from.
+func dropAll() []pcap.BPFInstruction { return []pcap.BPFInstruction{{Code: 0x06, K: 0}} }
+
 // SetFilter applies compiled instructions to a live source (OpenLive) or
 // a file opened through libpcap (OpenFileLibpcap); expr is only for
 // errors. Packets that reached the source before are filtered too. The
@@ -376,6 +380,11 @@ func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 		return errors.New("a filter needs a source read through libpcap")
 	}
 	if s.live {
+		// As the ring does (ring.discardKernelStats): nothing is taken
+		// while the counters are read.
+		if err := s.handle.SetBPFInstructionFilter(dropAll()); err != nil {
+			return &FilterError{Expr: truncateExpr(expr), Msg: err.Error()}
+		}
 		if st, err := s.handle.Stats(); err == nil {
 			s.statsBase = *st
 		}

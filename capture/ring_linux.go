@@ -212,6 +212,11 @@ func (r *ring) setFilter(insns []pcap.BPFInstruction) error {
 	if r.closed {
 		return errors.New("capture closed")
 	}
+	// Nothing is taken while the counters are read: counted before, a
+	// packet belongs to the old filter; after, to the new one.
+	if err := r.attach(dropAll()); err != nil {
+		return err
+	}
 	r.discardKernelStats()
 	if err := r.attach(insns); err != nil {
 		return err
@@ -371,14 +376,13 @@ func (r *ring) stats() (Stats, error) {
 }
 
 // discardKernelStats reads the kernel's counters, which resets them, and
-// leaves them out of stats: setFilter calls it as the filter changes, so
-// that the counters are the filter's. OpenLive opens the ring with none
-// (it takes every packet), and a job's filter is compiled meanwhile, in a
-// child process: what the kernel dropped in between, on a busy link, was
-// mostly traffic the filter refuses. (A job on lo counted 159 drops of
-// what the tests beside it sent there, and every packet of its own.)
-// It is called before the filter is attached: a drop in between is
-// counted rather than missed.
+// leaves them out of stats: setFilter calls it between the old filter and
+// the new one, with dropAll attached, so that the counters are the new
+// filter's. OpenLive opens the ring with none (it takes every packet), and
+// a job's filter is compiled meanwhile, in a child process: what the
+// kernel dropped in between, on a busy link, was traffic the job's filter
+// refuses. (A job on lo counted 159 drops of what the tests beside it sent
+// there, and every packet of its own; with lo flooded, 1.4 million.)
 func (r *ring) discardKernelStats() {
 	r.statsMu.Lock()
 	defer r.statsMu.Unlock()

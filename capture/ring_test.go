@@ -116,9 +116,9 @@ func TestRingSetFilter(t *testing.T) {
 
 // TestSetFilterRestartsCounts: a live source's received and dropped
 // counts start at the filter. The traffic that filled the buffer before
-// it (a job's filter is compiled after the capture is open) is not the
-// filtered capture's drops, while the packets of the filter are all read
-// and counted; with both engines.
+// it (a job's filter is compiled after the capture is open) and that
+// still comes while it is set is not the filtered capture's drops, while
+// the packets of the filter are all read and counted; with both engines.
 func TestSetFilterRestartsCounts(t *testing.T) {
 	needRoot(t)
 	for _, engine := range []Engine{EngineAFPacket, EnginePcap} {
@@ -133,6 +133,24 @@ func TestSetFilterRestartsCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// a's traffic goes on while the filter is set: the buffer is
+			// still full, and what the kernel drops of it before the
+			// filter is in place must not count.
+			stop, flooded := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(flooded)
+				payload := make([]byte, 1000)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						_, _ = a.out.Write(payload)
+					}
+				}
+			}()
+			defer func() { close(stop); <-flooded }()
+			time.Sleep(10 * time.Millisecond)
 			if err := src.SetFilter("udp port b", insns); err != nil {
 				t.Fatal(err)
 			}
