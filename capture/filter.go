@@ -353,16 +353,18 @@ func vmSize() (int64, error) {
 }
 
 // dropAll returns a filter that takes no packet (BPF_RET | BPF_K, 0):
-// SetFilter attaches it while it reads the counters it starts from.
+// a live source has it while it reads the counters a new filter starts
+// from.
 func dropAll() []pcap.BPFInstruction { return []pcap.BPFInstruction{{Code: 0x06, K: 0}} }
 
 // SetFilter applies compiled instructions to a live source (OpenLive) or
 // a file opened through libpcap (OpenFileLibpcap); expr is only for
 // errors. Packets that reached the source before are filtered too. The
-// received and dropped counts of Stats start again at the filter: a live
-// source is opened without one, and what the kernel took or dropped
-// before, on a busy link, was mostly traffic the filter refuses. The
-// interface's own drops (IfDropped) still count from the opening.
+// received and dropped counts of Stats start again at the filter (as they
+// start at OpenLive's): a live source is opened without one, and what the
+// kernel took or dropped before, on a busy link, was mostly traffic the
+// filter refuses. The interface's own drops (IfDropped) still count from
+// the opening.
 func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 	if len(insns) == 0 {
 		return nil
@@ -379,17 +381,7 @@ func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 	if s.handle == nil {
 		return errors.New("a filter needs a source read through libpcap")
 	}
-	if s.live {
-		// As the ring does (ring.discardKernelStats): nothing is taken
-		// while the counters are read.
-		if err := s.handle.SetBPFInstructionFilter(dropAll()); err != nil {
-			return &FilterError{Expr: truncateExpr(expr), Msg: err.Error()}
-		}
-		if st, err := s.handle.Stats(); err == nil {
-			s.statsBase = *st
-		}
-	}
-	if err := s.handle.SetBPFInstructionFilter(insns); err != nil {
+	if err := s.applyPcapFilter(func() error { return s.handle.SetBPFInstructionFilter(insns) }); err != nil {
 		return &FilterError{Expr: truncateExpr(expr), Msg: err.Error()}
 	}
 	return nil

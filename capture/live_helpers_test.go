@@ -55,6 +55,25 @@ func (u *udpTarget) send(t *testing.T, n, size int) {
 	}
 }
 
+// flood sends datagrams of 1000 bytes as fast as it can until the
+// returned function is called (which waits for the sender to stop).
+func (u *udpTarget) flood() (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		payload := make([]byte, 1000)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				_, _ = u.out.Write(payload)
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
 // openEngine opens a live capture with an engine and fails the test if
 // it got another one.
 func openEngine(t *testing.T, cfg LiveConfiguration, want Engine) *Source {

@@ -273,10 +273,26 @@ func (s *Source) setFilter(expr string) error {
 	if expr == "" {
 		return nil
 	}
-	if err := s.handle.SetBPFFilter(expr); err != nil {
+	if err := s.applyPcapFilter(func() error { return s.handle.SetBPFFilter(expr) }); err != nil {
 		return &FilterError{Expr: expr, Msg: err.Error()}
 	}
 	return nil
+}
+
+// applyPcapFilter gives the libpcap handle a filter with apply. On a live
+// handle, Stats counts from that filter on, as the ring's do
+// (ring.discardKernelStats): dropAll is set while the counters are read,
+// so that a packet is counted before (the old filter's) or after.
+func (s *Source) applyPcapFilter(apply func() error) error {
+	if s.live {
+		if err := s.handle.SetBPFInstructionFilter(dropAll()); err != nil {
+			return err
+		}
+		if st, err := s.handle.Stats(); err == nil {
+			s.statsBase = *st
+		}
+	}
+	return apply()
 }
 
 // CompileFilter checks a BPF expression against a link type without an
