@@ -22,9 +22,10 @@ type Configuration struct {
 	PcapDir string
 	// MapFiles reads the pcap files of file sources through a memory
 	// mapping (capture.Source.MapFile) instead of read(2). Default false:
-	// which costs less depends on the host, and on hosts like the
-	// benchmarks' last one the mapping cost 1.2–2.2 times the run
-	// (bench/RESULTS.md, "Issue 14, round 7").
+	// which costs less depends on the host. On round 7's host the mapping
+	// cost 1.2–2.2 times the run, and on round 8's it saved 5–23 %
+	// (bench/RESULTS.md, "Issue 14, round 7" and "round 8"); read(2)
+	// never costs double.
 	MapFiles bool
 	// Logger receives job lifecycle events. Default: discard; required.
 	Logger *slog.Logger
