@@ -25,7 +25,8 @@
 # figure on a shared machine), packets/s, peak RSS,
 # the ratios to the floor; then the issue's targets on the CPU column
 # (plain ≤ 1.3× floor, key ≤ 1.2× plain, key+w ≤ 1.3× plain, softflowd and
-# nfpcapd ≥ 2× plain; the second core is judged by wall time, read-ahead
+# nfpcapd ≥ 2× plain; each ratio of medians with, in brackets, the range
+# of the ratios of the runs paired by round; the second core is judged by wall time, read-ahead
 # against the plain run: it pays when it takes less; its CPU time, two
 # cores', is shown against the floor without a verdict)
 # and, from a CPU profile of BenchmarkTrace over the same trace
@@ -159,6 +160,16 @@ flows_of() {
 	echo "${n:-–}"
 }
 
+# spread NUM DEN prints "[min–max]" of the CPU time of run i of NUM over
+# that of run i of DEN, the runs being interleaved (nothing for fewer than
+# two pairs): how far a ratio moves from round to round, against the
+# margin to its target.
+spread() {
+	paste -d' ' "$W/$tr.$1.times" "$W/$tr.$2.times" 2>/dev/null | awk '
+		NF >= 6 && $6 > 0 { x = $3 / $6; if (!n || x < lo) lo = x; if (!n || x > hi) hi = x; n++ }
+		END { if (n > 1) printf "[%.2f–%.2f]", lo, hi }'
+}
+
 # where_time_goes TRACE prints one line: the CPU profile of BenchmarkTrace
 # over TRACE, by part of the meter (flat time of each function, summed by
 # package), and the top functions.
@@ -274,12 +285,15 @@ for tr in $names_suite; do
 		echo
 		awk -v f="${cpu[floor]:-0}" -v p="${cpu[plain]:-0}" -v s1="${cpu[ahead]:-0}" -v k="${cpu[key]:-0}" -v w="${cpu[written]:-0}" \
 			-v fw="${wall[floor]:-0}" -v pw="${wall[plain]:-0}" -v sw="${wall[ahead]:-0}" \
-			-v kw="${cpu[keyw]:-0}" -v sf="${cpu[softflowd]:-0}" -v nf="${cpu[nfpcapd]:-0}" -v mm="${cpu[mmap]:-0}" '
-			function r(a, b, lim, more,   x) { if (a <= 0 || b <= 0) return "–"; x = a / b
-				return sprintf("%.2f× (%s)", x, (more ? x >= lim : x <= lim) ? "met" : "**not met**") }
+			-v kw="${cpu[keyw]:-0}" -v sf="${cpu[softflowd]:-0}" -v nf="${cpu[nfpcapd]:-0}" -v mm="${cpu[mmap]:-0}" \
+			-v sp="$(spread plain floor)" -v sk="$(spread key plain)" -v skw="$(spread keyw plain)" \
+			-v ssf="$(spread softflowd plain)" -v snf="$(spread nfpcapd plain)" '
+			function r(a, b, lim, more, rg,   x) { if (a <= 0 || b <= 0) return "–"; x = a / b
+				return sprintf("%.2f×%s (%s)", x, (rg == "" ? "" : " " rg), (more ? x >= lim : x <= lim) ? "met" : "**not met**") }
 			BEGIN {
 			printf "Targets on CPU: plain/floor %s (read-ahead/floor %s); key/plain %s; key+w/plain %s (key+w/written %s); softflowd/plain %s; nfpcapd/plain %s. ",
-				r(p, f, 1.3), (s1 > 0 && f > 0 ? sprintf("%.2f×, two cores", s1 / f) : "–"), r(k, p, 1.2), r(kw, p, 1.3), (w > 0 && kw > 0 ? sprintf("%.2f×", kw / w) : "–"), r(sf, p, 2, 1), r(nf, p, 2, 1)
+				r(p, f, 1.3, 0, sp), (s1 > 0 && f > 0 ? sprintf("%.2f×, two cores", s1 / f) : "–"), r(k, p, 1.2, 0, sk), r(kw, p, 1.3, 0, skw),
+				(w > 0 && kw > 0 ? sprintf("%.2f×", kw / w) : "–"), r(sf, p, 2, 1, ssf), r(nf, p, 2, 1, snf)
 			printf "-mmap/plain %s. ", (mm > 0 && p > 0 ? sprintf("%.2f×", mm / p) : "–")
 			printf "Wall: plain/floor %s, read-ahead/floor %s, read-ahead/plain %s.\n",
 				(pw > 0 && fw > 0 ? sprintf("%.2f×", pw / fw) : "–"), (sw > 0 && fw > 0 ? sprintf("%.2f×", sw / fw) : "–"), (pw > 0 && sw > 0 ? sprintf("%.2f× (%s)", sw / pw, sw < pw ? "pays" : "does not pay") : "–") }'
