@@ -24,11 +24,11 @@
 # system to the µs, from wait4 through bench/cputime.c: the steadier
 # figure on a shared machine), packets/s, peak RSS,
 # the ratios to the floor; then the issue's targets on the CPU column
-# (plain ≤ 1.3× floor, key ≤ 1.2× plain, key+w ≤ 1.3× plain, softflowd and
-# nfpcapd ≥ 2× plain; each ratio of medians with, in brackets, the range
-# of the ratios of the runs paired by round; the second core is judged by wall time, read-ahead
-# against the plain run: it pays when it takes less; its CPU time, two
-# cores', is shown against the floor without a verdict)
+# (plain ≤ 1.3× floor, key ≤ 1.2× plain, key+w ≤ 1.3× plain, softflowd
+# and nfpcapd ≥ 2× plain), each a ratio of medians followed, in brackets,
+# by the range of the ratios of the runs paired by round; the second core
+# is judged by wall time, read-ahead against the plain run (it pays when
+# it takes less; its CPU time, two cores', is shown without a verdict)
 # and, from a CPU profile of BenchmarkTrace over the same trace
 # (capture/meter, plain meter on one core), where the time goes, with the
 # CPU time of the reading stage alone (what read-ahead moves to the other
