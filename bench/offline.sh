@@ -38,8 +38,9 @@
 # "## Offline trace suite (make bench, issue 14)" of bench/RESULTS.md.
 # Knobs (environment): BENCH_RUNS (3), BENCH_SUITE (names, default all),
 # BENCH_PROFILE (1: profile each trace), BENCH_RECORD (1), GO (go);
-# BENCH_TRACE (time one given capture instead of the suite); the suite's
-# own knobs (bench/suite.sh).
+# BENCH_TRACE (time one given capture instead of the suite);
+# BENCH_SOFTFLOWD_M (softflowd's -m, 1048576: see below); the suite's own
+# knobs (bench/suite.sh).
 #
 # Exit status: 0 when every run succeeded, 1 otherwise (the tables still
 # show what could be measured).
@@ -86,6 +87,11 @@ fi
 # gims-capd on the generated traces, which span less than the timeout,
 # but not on samples (23 days of packet time): there softflowd merges what
 # gims-capd expires. The table's "flows out" column shows it.
+# BENCH_SOFTFLOWD_M=1024 has softflowd expire flows every 1,024 packets,
+# closer to what gims-capd does on samples (54,343 flows out; round 8 of
+# bench/RESULTS.md); on a trace of more live flows than that it also
+# forces expiries, which makes it more work than gims-capd's there.
+SF_MAX=${BENCH_SOFTFLOWD_M:-1048576}
 SF_PORT=29985
 TIMEOUTS="tcp=300:tcp.rst=300:tcp.fin=300:udp=300:icmp=300:general=300:maxlife=1800:expint=60"
 collector_pid=""
@@ -119,6 +125,7 @@ fi
 if command -v softflowd >/dev/null && command -v nfcapd >/dev/null; then
 	names+=(softflowd)
 	label[softflowd]='`softflowd -r trace` → nfcapd'
+	[ "$SF_MAX" = 1048576 ] || label[softflowd]="\`softflowd -r trace -m $SF_MAX\` → nfcapd"
 fi
 if command -v nfpcapd >/dev/null; then
 	names+=(nfpcapd)
@@ -137,7 +144,7 @@ command_of() {
 	written) echo "$capd -r $t -ipfix $W/flows.ipfix -w /dev/null" ;;
 	keyw) echo "$capd -r $t -ipfix $W/flows.ipfix -anonymize-key $KEY -w /dev/null" ;;
 	softflowd)
-		local c="softflowd -r $t -n 127.0.0.1:$SF_PORT -v 10 -b -6 -d -m 1048576"
+		local c="softflowd -r $t -n 127.0.0.1:$SF_PORT -v 10 -b -6 -d -m $SF_MAX"
 		for x in ${TIMEOUTS//:/ }; do c+=" -t $x"; done
 		echo "$c"
 		;;
