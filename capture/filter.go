@@ -352,10 +352,15 @@ func vmSize() (int64, error) {
 	return 0, errors.New("no VmSize in /proc/self/status")
 }
 
-// dropAll returns a filter that takes no packet (BPF_RET | BPF_K, 0):
-// a live source has it while it reads the counters a new filter starts
-// from.
-func dropAll() []pcap.BPFInstruction { return []pcap.BPFInstruction{{Code: 0x06, K: 0}} }
+// bpfReturn returns a filter that takes every packet cut to k bytes
+// (BPF_RET | BPF_K): 0 takes none.
+func bpfReturn(k uint32) []pcap.BPFInstruction {
+	return []pcap.BPFInstruction{{Code: 0x06, K: k}}
+}
+
+// dropAll returns a filter that takes no packet: a live source has it
+// while it reads the counters a new filter starts from.
+func dropAll() []pcap.BPFInstruction { return bpfReturn(0) }
 
 // SetFilter applies compiled instructions to a live source (OpenLive) or
 // a file opened through libpcap (OpenFileLibpcap); expr is only for
@@ -364,7 +369,9 @@ func dropAll() []pcap.BPFInstruction { return []pcap.BPFInstruction{{Code: 0x06,
 // start at OpenLive's): a live source is opened without one, and what the
 // kernel took or dropped before, on a busy link, was mostly traffic the
 // filter refuses. The interface's own drops (IfDropped) still count from
-// the opening.
+// the opening. After an error on a live source, the kernel takes no new
+// packet for it, but what it took before the call may still be read
+// unfiltered: the caller closes the source (capture/job does).
 func (s *Source) SetFilter(expr string, insns []pcap.BPFInstruction) error {
 	if len(insns) == 0 {
 		return nil

@@ -148,7 +148,7 @@ func openRing(cfg LiveConfiguration, insns []pcap.BPFInstruction) (_ *ring, err 
 	}
 	if len(insns) == 0 {
 		// Keep everything, cut to the snapshot length.
-		insns = []pcap.BPFInstruction{{Code: 0x06, K: uint32(cfg.Snaplen)}} // ret #snaplen
+		insns = bpfReturn(uint32(cfg.Snaplen))
 	}
 	if err := r.attach(insns); err != nil {
 		return nil, err
