@@ -362,6 +362,16 @@ func bpfReturn(k uint32) []pcap.BPFInstruction {
 // while it reads the counters a new filter starts from.
 func dropAll() []pcap.BPFInstruction { return bpfReturn(0) }
 
+// filterSettle is how long a live source waits with dropAll attached
+// before it reads those counters. The kernel counts a packet a moment
+// after its filter took it (under the socket queue's lock, which the
+// read takes too): a packet the old filter took as dropAll was attached
+// is counted within microseconds, and read too early it would count as
+// the new filter's. (make test saw it once on libpcap, lo flooded: one
+// packet received that was never read, a flood packet the old filter took
+// and libpcap then filtered out in user space.)
+const filterSettle = time.Millisecond
+
 // SetFilter applies compiled instructions to a live source (OpenLive) or
 // a file opened through libpcap (OpenFileLibpcap); expr is only for
 // errors. Packets that reached the source before are filtered too. The

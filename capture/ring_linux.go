@@ -217,6 +217,7 @@ func (r *ring) setFilter(insns []pcap.BPFInstruction) error {
 	if err := r.attach(dropAll()); err != nil {
 		return err
 	}
+	time.Sleep(filterSettle)
 	r.discardKernelStats()
 	if err := r.attach(insns); err != nil {
 		return err

@@ -281,13 +281,15 @@ func (s *Source) setFilter(expr string) error {
 
 // applyPcapFilter gives the libpcap handle a filter with apply. On a live
 // handle, Stats counts from that filter on, as the ring's do
-// (ring.discardKernelStats): dropAll is set while the counters are read,
-// so that a packet is counted before (the old filter's) or after.
+// (ring.discardKernelStats): dropAll is set while the counters are read
+// (after filterSettle), so that a packet is counted before (the old
+// filter's) or after.
 func (s *Source) applyPcapFilter(apply func() error) error {
 	if s.live {
 		if err := s.handle.SetBPFInstructionFilter(dropAll()); err != nil {
 			return err
 		}
+		time.Sleep(filterSettle)
 		if st, err := s.handle.Stats(); err == nil {
 			s.statsBase = *st
 		}
